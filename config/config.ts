@@ -1,0 +1,157 @@
+/**
+ * The one place that reads the environment. Every setting is validated once, at start-up,
+ * into a frozen, typed object that is passed down; a bad value fails fast naming the setting.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../platform/errors.ts';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const boolFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port');
+
+/** Environment variables txmon reads, with their local defaults. */
+const envSchema = z.object({
+  TXMON_KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .pipe(z.array(hostPort).min(1, 'at least one broker')),
+  TXMON_KAFKA_CLIENT_ID: z.string().min(1).default('txmon'),
+  TXMON_REGISTRY_URL: z.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  TXMON_MYSQL_URL: z
+    .string()
+    .default('mysql://root@127.0.0.1:3306/txmon')
+    .refine((s) => /^mysql:\/\/[^/]+\/[A-Za-z0-9_]+$/.test(s), 'expected mysql://user[:password]@host:port/database'),
+  TXMON_REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .refine((s) => /^rediss?:\/\//.test(s), 'expected redis://host:port'),
+  TXMON_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
+    .default('txmon'),
+  TXMON_TOPIC_NAMESPACE: z
+    .string()
+    .regex(/^([A-Za-z0-9_-]+\.)?$/, 'empty, or a name ending in "." such as "staging."')
+    .default(''),
+  TXMON_INGEST_GROUP_ID: z.string().min(1).default('txmon-ingest'),
+  TXMON_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-')),
+  TXMON_METRICS_PORT: port.default(9464),
+  TXMON_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  TXMON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TXMON_LOG_PRETTY: boolFlag.optional(),
+  TXMON_DEDUP_TTL_SECONDS: positiveInt.default(7 * 24 * 3600),
+  TXMON_MAX_FUTURE_SKEW_MS: z.coerce.number().int().min(0).default(5 * 60 * 1000),
+  TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(2 * 1024 * 1024),
+  TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
+  TXMON_RETRY_MAX_BACKOFF_MS: positiveInt.default(10_000),
+  TXMON_SHUTDOWN_TIMEOUT_MS: positiveInt.default(20_000),
+  TXMON_HOME: z.string().min(1).default('.txmon'),
+  TXMON_JAVA_HOME: z.string().optional(),
+  TXMON_REGISTRY_JAVA_HOME: z.string().optional(),
+  TXMON_KAFKA_VERSION: z.string().regex(/^\d+\.\d+\.\d+$/).default('4.1.1'),
+  TXMON_REGISTRY_VERSION: z.string().regex(/^\d+\.\d+\.\d+(\.Final)?$/).default('3.3.3'),
+  TXMON_REGISTRY_MANAGEMENT_PORT: port.default(9000),
+  TXMON_START_LOCAL_SERVICES: boolFlag.default(true),
+});
+
+export type TxmonConfig = Readonly<{
+  kafka: Readonly<{ brokers: readonly string[]; clientId: string }>;
+  registryUrl: string;
+  mysql: Readonly<{ url: string; database: string; serverUrl: string }>;
+  redisUrl: string;
+  keyPrefix: string;
+  topicNamespace: string;
+  ingest: Readonly<{
+    groupId: string;
+    maxBytesPerPartition: number;
+    sessionTimeoutMs: number;
+    dedupTtlSeconds: number;
+    maxFutureSkewMs: number;
+  }>;
+  instanceId: string;
+  metrics: Readonly<{ host: string; port: number }>;
+  log: Readonly<{ level: string; pretty: boolean }>;
+  retryMaxBackoffMs: number;
+  shutdownTimeoutMs: number;
+  services: Readonly<{
+    home: string;
+    javaHome: string | undefined;
+    registryJavaHome: string | undefined;
+    kafkaVersion: string;
+    registryVersion: string;
+    registryManagementPort: number;
+    startLocal: boolean;
+  }>;
+}>;
+
+/** Validates the environment into a frozen config; throws ConfigError naming every bad setting. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): TxmonConfig {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '?');
+      return `${name}=${JSON.stringify(picked[name] ?? '')}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const mysqlMatch = /^(mysql:\/\/[^/]+)\/([A-Za-z0-9_]+)$/.exec(e.TXMON_MYSQL_URL);
+  if (!mysqlMatch?.[1] || !mysqlMatch[2]) throw new ConfigError(`invalid configuration: TXMON_MYSQL_URL`);
+  return deepFreeze({
+    kafka: { brokers: e.TXMON_KAFKA_BROKERS, clientId: e.TXMON_KAFKA_CLIENT_ID },
+    registryUrl: e.TXMON_REGISTRY_URL.replace(/\/+$/, ''),
+    mysql: { url: e.TXMON_MYSQL_URL, database: mysqlMatch[2], serverUrl: mysqlMatch[1] },
+    redisUrl: e.TXMON_REDIS_URL,
+    keyPrefix: e.TXMON_KEY_PREFIX,
+    topicNamespace: e.TXMON_TOPIC_NAMESPACE,
+    ingest: {
+      groupId: e.TXMON_INGEST_GROUP_ID,
+      maxBytesPerPartition: e.TXMON_INGEST_MAX_BYTES_PER_PARTITION,
+      sessionTimeoutMs: e.TXMON_INGEST_SESSION_TIMEOUT_MS,
+      dedupTtlSeconds: e.TXMON_DEDUP_TTL_SECONDS,
+      maxFutureSkewMs: e.TXMON_MAX_FUTURE_SKEW_MS,
+    },
+    instanceId: e.TXMON_INSTANCE_ID,
+    metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
+    log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },
+    retryMaxBackoffMs: e.TXMON_RETRY_MAX_BACKOFF_MS,
+    shutdownTimeoutMs: e.TXMON_SHUTDOWN_TIMEOUT_MS,
+    services: {
+      home: resolve(e.TXMON_HOME),
+      javaHome: e.TXMON_JAVA_HOME,
+      registryJavaHome: e.TXMON_REGISTRY_JAVA_HOME,
+      kafkaVersion: e.TXMON_KAFKA_VERSION,
+      registryVersion: e.TXMON_REGISTRY_VERSION,
+      registryManagementPort: e.TXMON_REGISTRY_MANAGEMENT_PORT,
+      startLocal: e.TXMON_START_LOCAL_SERVICES,
+    },
+  });
+}
+
+/** The names of every environment variable txmon understands (for --help and docs). */
+export const CONFIG_KEYS: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,128 @@
+/**
+ * One errors module: every txmon error has a stable code, says whether retrying can help,
+ * and keeps its cause. Programmer errors (TypeError, RangeError, ...) are never retriable.
+ */
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DEPENDENCY_UNAVAILABLE'
+  | 'DECODE_FAILED'
+  | 'UNKNOWN_SCHEMA_ID'
+  | 'VALIDATION_FAILED'
+  | 'PAN_DETECTED'
+  | 'SERVICE_FAILED'
+  | 'INVARIANT_BROKEN';
+
+export class TxmonError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** Bad configuration: fail at start-up, naming the setting. */
+export class ConfigError extends TxmonError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+/** A dependency (broker, registry, Redis, MySQL) cannot be reached right now; retry with backoff. */
+export class DependencyError extends TxmonError {
+  readonly dependency: string;
+  constructor(dependency: string, message: string, cause?: unknown) {
+    super('DEPENDENCY_UNAVAILABLE', `${dependency}: ${message}`, { retriable: true, cause });
+    this.dependency = dependency;
+  }
+}
+
+/** A record that can never be processed (poison): it goes to the dead-letter topic with this reason. */
+export class PoisonRecordError extends TxmonError {
+  constructor(code: 'DECODE_FAILED' | 'UNKNOWN_SCHEMA_ID' | 'VALIDATION_FAILED' | 'PAN_DETECTED', message: string, cause?: unknown) {
+    super(code, message, { retriable: false, cause });
+  }
+}
+
+/** A managed local service failed to start or stop. */
+export class ServiceError extends TxmonError {
+  constructor(message: string, cause?: unknown) {
+    super('SERVICE_FAILED', message, { cause });
+  }
+}
+
+const PROGRAMMER_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError];
+
+const RETRIABLE_NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CON_COUNT_ERROR',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CONNECTION_KILLED',
+  'ECONNABORTED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+const RETRIABLE_MESSAGE = [
+  /Connection is closed/i,
+  /Reached the max retries per request limit/i,
+  /Can't add new command when connection is in closed state/i,
+  /Stream isn't writeable/i,
+  /LOADING Redis is loading/i,
+  /Pool is closed/i,
+];
+
+/**
+ * Whether retrying the failed operation can succeed. Walks the cause chain; programmer errors
+ * are never retriable; kafkajs errors carry their own `retriable` flag.
+ */
+export function isRetriable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; depth++) {
+    if (PROGRAMMER_ERRORS.some((cls) => e instanceof cls)) return false;
+    if (e instanceof TxmonError) return e.retriable;
+    if (typeof e === 'object') {
+      const obj = e as { retriable?: unknown; code?: unknown; errno?: unknown; message?: unknown; name?: unknown; fatal?: unknown; cause?: unknown };
+      if (typeof obj.retriable === 'boolean' && obj.retriable) return true;
+      if (typeof obj.code === 'string' && RETRIABLE_NETWORK_CODES.has(obj.code)) return true;
+      if (obj.fatal === true) return true; // mysql2: the connection died, a new one may work
+      if (obj.name === 'KafkaJSNumberOfRetriesExceeded' || obj.name === 'KafkaJSConnectionError' || obj.name === 'KafkaJSRequestTimeoutError') return true;
+      if (typeof obj.message === 'string' && RETRIABLE_MESSAGE.some((re) => re.test(obj.message as string))) return true;
+      // AggregateError from node's net (happy eyeballs) carries the real errors in .errors
+      const errors = (e as { errors?: unknown }).errors;
+      if (Array.isArray(errors) && errors.some((x) => isRetriable(x))) return true;
+      e = obj.cause;
+    } else {
+      break;
+    }
+  }
+  return false;
+}
+
+/** Short class name of an error, for dead-letter reasons and metrics labels. */
+export function errorClass(err: unknown): string {
+  if (err instanceof TxmonError) return err.code;
+  if (err instanceof Error) return err.name;
+  return 'UnknownError';
+}
+
+/** The message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
