@@ -1,5 +1,5 @@
 /** Structured JSON logging (pino). Log lines never carry card data or other PII: pass ids, not records. */
-import { pino, type Logger } from 'pino';
+import { pino, destination, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -9,5 +9,5 @@ export function createLogger(opts: { level: string; pretty?: boolean; name?: str
   if (opts.pretty) {
     return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } } });
   }
-  return pino(base, pino.destination(2));
+  return pino(base, destination(2));
 }

@@ -1,0 +1,198 @@
+/** The `txmon` command line. Each subcommand loads the config once and passes it down. */
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import { CONFIG_KEYS, loadConfig, type TxmonConfig } from '../config/config.ts';
+import { TxmonError, errorMessage } from '../platform/errors.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+function context(): { cfg: TxmonConfig; logger: Logger } {
+  const cfg = loadConfig(process.env);
+  return { cfg, logger: createLogger({ level: cfg.log.level, pretty: cfg.log.pretty || Boolean(process.stderr.isTTY) }) };
+}
+
+const int = (name: string, min = 0) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  return n;
+};
+const rate = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number between 0 and 1`);
+  return n;
+};
+
+/** Builds the program (exported for tests of --help). */
+export function buildProgram(): Command {
+  const program = new Command('txmon')
+    .description('Streaming transaction monitoring: Kafka + Avro in, dedup, state, scoring, alerts, reconciliation, MySQL out.')
+    .showHelpAfterError()
+    .addHelpText('after', `\nConfiguration comes from environment variables (defaults are local):\n  ${CONFIG_KEYS.join('\n  ')}\nSee docs/configuration.md.`);
+
+  const services = program.command('services').description('Start, stop and inspect the local Kafka broker, schema registry, MariaDB and Redis.');
+  services
+    .command('up')
+    .description('Start whatever is not running (idempotent) and wait until every service is ready.')
+    .action(async () => {
+      const { cfg } = context();
+      const { servicesUp } = await import('../services/manager.ts');
+      const statuses = await servicesUp(cfg, say);
+      for (const s of statuses) say(`${s.name.padEnd(9)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.detail}`);
+    });
+  services
+    .command('down')
+    .description('Stop the services txmon started (Kafka, registry); data is kept. The machine’s MariaDB and Redis are left alone.')
+    .action(async () => {
+      const { cfg } = context();
+      const { servicesDown } = await import('../services/manager.ts');
+      await servicesDown(cfg, say);
+    });
+  services
+    .command('status')
+    .description('Show each service: running, address, who started it. Exit code 1 if any is down.')
+    .action(async () => {
+      const { cfg } = context();
+      const { servicesStatus } = await import('../services/manager.ts');
+      const statuses = await servicesStatus(cfg);
+      for (const s of statuses) say(`${s.name.padEnd(9)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.managed ? '(started by txmon)' : ''} ${s.detail}`);
+      if (statuses.some((s) => !s.running)) process.exitCode = 1;
+    });
+  services
+    .command('logs')
+    .description('Print the log file path and its last lines for kafka or registry.')
+    .argument('<service>', 'kafka or registry')
+    .option('-n, --lines <n>', 'lines to show', int('--lines', 1), 50)
+    .action(async (service: string, o: { lines: number }) => {
+      if (service !== 'kafka' && service !== 'registry') throw new InvalidArgumentError('service must be kafka or registry');
+      const { cfg } = context();
+      const { serviceLogPath } = await import('../services/manager.ts');
+      const { readFileSync, existsSync } = await import('node:fs');
+      const path = serviceLogPath(cfg, service);
+      say(`# ${path}`);
+      if (!existsSync(path)) return say('(no log yet)');
+      process.stdout.write(readFileSync(path, 'utf8').split('\n').slice(-o.lines - 1).join('\n'));
+    });
+
+  program
+    .command('topics')
+    .description('Topics as code (topics/topics.ts).')
+    .command('apply')
+    .description('Create missing topics and report drift between code and broker. Exit code 3 on drift.')
+    .action(async () => {
+      const { cfg, logger } = context();
+      const { createKafka } = await import('../platform/kafka.ts');
+      const { applyTopics } = await import('../topics/apply.ts');
+      const admin = createKafka(cfg, logger).admin();
+      await admin.connect();
+      try {
+        const reports = await applyTopics(admin, cfg.topicNamespace, say);
+        if (reports.some((r) => r.drift.length > 0)) process.exitCode = 3;
+      } finally {
+        await admin.disconnect();
+      }
+    });
+
+  program
+    .command('schemas')
+    .description('Avro contracts (schemas/*.avsc).')
+    .command('register')
+    .description('Register every schema under its topic subject (<topic>-value) with BACKWARD compatibility.')
+    .action(async () => {
+      const { cfg } = context();
+      const { registerAll } = await import('../schemas/register.ts');
+      await registerAll(cfg, say);
+    });
+
+  program
+    .command('migrate')
+    .description('Create the database if needed and apply pending MySQL migrations (safe to re-run).')
+    .action(async () => {
+      const { cfg } = context();
+      const { migrate } = await import('../platform/mysql.ts');
+      await migrate(cfg, say);
+    });
+
+  program
+    .command('simulate')
+    .description('Produce synthetic transactions (Avro, registry framing) with duplicates, disorder, late and malformed records, and labelled fraud.')
+    .option('--count <n>', 'original transactions to generate (duplicates and malformed records come on top)', int('--count', 1), 50_000)
+    .option('--seed <n>', 'random seed: the same seed gives the same records', int('--seed'), 42)
+    .option('--rate <n>', 'records per second, 0 = as fast as possible', int('--rate'), 0)
+    .option('--accounts <n>', 'number of accounts', int('--accounts', 1), 2_000)
+    .option('--merchants <n>', 'number of merchants', int('--merchants', 1), 300)
+    .option('--cards-per-account <n>', 'cards per account', int('--cards-per-account', 1), 2)
+    .option('--currencies <list>', 'comma-separated ISO 4217 codes', 'USD,EUR,GBP,JPY,KWD')
+    .option('--duplicate-rate <r>', 'share of exact re-sends (producer retries)', rate('--duplicate-rate'), 0.03)
+    .option('--out-of-order-rate <r>', 'share of events a few seconds out of order', rate('--out-of-order-rate'), 0.02)
+    .option('--late-rate <r>', 'share of events hours late', rate('--late-rate'), 0.005)
+    .option('--malformed-rate <r>', 'share of undecodable or invalid records', rate('--malformed-rate'), 0.01)
+    .option('--fraud-rate <r>', 'share of transactions in labelled fraud patterns', rate('--fraud-rate'), 0.01)
+    .option('--start <iso>', 'event time of the first transaction', '2026-01-01T00:00:00Z')
+    .option('--ground-truth <file>', 'where to write the ground truth (JSON lines)', 'ground-truth.jsonl')
+    .action(async (o: SimulateCliOptions) => {
+      const { cfg, logger } = context();
+      const { runSimulate } = await import('./simulate.command.ts');
+      const summary = await runSimulate(cfg, logger, o, say);
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    });
+
+  program
+    .command('run')
+    .description('Run a processor until SIGTERM/SIGINT (drains in-flight work first).')
+    .addArgument(new Argument('<processor>', 'processor to run').choices(['ingest']))
+    .option('--drain', 'exit by itself once the consumer group has caught up with the topic')
+    .addOption(new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT)').argParser(int('--metrics-port')))
+    .action(async (_processor: string, o: { drain?: boolean; metricsPort?: number }) => {
+      const { cfg, logger } = context();
+      const { runProcessor } = await import('./run.command.ts');
+      await runProcessor(cfg, logger, { drain: Boolean(o.drain), metricsPort: o.metricsPort ?? cfg.metrics.port }, say);
+    });
+
+  program
+    .command('demo')
+    .description(
+      'Start the services, reset the demo namespace (topics demo.*, database txmon_demo), simulate traffic, run the pipeline until drained, and check the result against the ground truth.',
+    )
+    .option('--count <n>', 'transactions to simulate', int('--count', 1), 50_000)
+    .option('--seed <n>', 'random seed', int('--seed'), 42)
+    .action(async (o: { count: number; seed: number }) => {
+      const { runDemo } = await import('./demo.command.ts');
+      const ok = await runDemo(process.env, o, say);
+      if (!ok) process.exitCode = 1;
+    });
+
+  return program;
+}
+
+export interface SimulateCliOptions {
+  count: number;
+  seed: number;
+  rate: number;
+  accounts: number;
+  merchants: number;
+  cardsPerAccount: number;
+  currencies: string;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  lateRate: number;
+  malformedRate: number;
+  fraudRate: number;
+  start: string;
+  groundTruth: string;
+}
+
+/** Runs the CLI; errors become one clear line and a non-zero exit code. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof TxmonError) {
+      say(`txmon: ${err.code}: ${err.message}`);
+      if (err.cause) say(`  cause: ${errorMessage(err.cause)}`);
+      process.exitCode = err.code === 'CONFIG_INVALID' ? 78 : 1;
+    } else {
+      say(`txmon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/** The Transaction contract as a TypeScript type, and its semantic validation (pure: no I/O, no clock). */
+import { isKnownCurrency } from './currencies.ts';
+
+export type TransactionType = 'AUTHORIZATION' | 'CAPTURE' | 'REFUND' | 'REVERSAL';
+export type Channel = 'POS' | 'ECOMMERCE' | 'ATM' | 'MOTO' | 'RECURRING' | 'OTHER';
+
+/** One record of schemas/transaction.avsc as avsc decodes it (timestamp-millis as epoch ms). */
+export interface Transaction {
+  transaction_id: string;
+  idempotency_key: string;
+  type: TransactionType;
+  account_id: string;
+  card_token: string;
+  card_last4: string | null;
+  merchant_id: string;
+  mcc: string;
+  merchant_country: string;
+  amount_minor: number;
+  currency: string;
+  event_time: number;
+  channel: Channel;
+  device_id: string | null;
+  ip_country: string | null;
+  reference: string | null;
+  parent_transaction_id: string | null;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+export interface ValidationLimits {
+  /** The Kafka record's own timestamp (ms): event times may not lie further ahead of it than `maxFutureSkewMs`. */
+  recordTimestamp: number;
+  maxFutureSkewMs: number;
+}
+
+export type ValidationResult =
+  | { ok: true }
+  | { ok: false; code: 'VALIDATION_FAILED' | 'PAN_DETECTED'; problems: string[] };
+
+/** Earliest event time accepted: 2000-01-01T00:00:00Z. */
+export const MIN_EVENT_TIME = 946_684_800_000;
+/** Largest amount accepted, in minor units (a sanity bound far above any real payment). */
+export const MAX_AMOUNT_MINOR = 1_000_000_000_000_000;
+
+const ID = /^[\x21-\x7e]{1,64}$/;
+const KEY = /^[\x21-\x7e]{1,128}$/;
+const COUNTRY = /^[A-Z]{2}$/;
+const MCC = /^\d{4}$/;
+const LAST4 = /^\d{4}$/;
+const ALL_DIGITS_13_19 = /^\d{13,19}$/;
+
+/** Luhn checksum over a string of digits. */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** True when a value looks like a primary account number: 13-19 digits passing Luhn. */
+export function looksLikePan(value: string): boolean {
+  return ALL_DIGITS_13_19.test(value) && luhnValid(value);
+}
+
+/**
+ * Semantic checks the Avro schema cannot express. Deterministic: depends only on the record and
+ * its Kafka timestamp, never on the wall clock, so a replay validates exactly as the first pass did.
+ * Problems never quote a card token (it may be a PAN).
+ */
+export function validateTransaction(tx: Transaction, limits: ValidationLimits): ValidationResult {
+  if (looksLikePan(tx.card_token)) {
+    return { ok: false, code: 'PAN_DETECTED', problems: ['card_token looks like a raw card number (PAN); only tokens are accepted'] };
+  }
+  const problems: string[] = [];
+  const id = (name: string, value: string, re = ID) => {
+    if (!re.test(value)) problems.push(`${name} must be 1-${re === KEY ? 128 : 64} printable ASCII characters without spaces`);
+  };
+  id('transaction_id', tx.transaction_id);
+  id('idempotency_key', tx.idempotency_key, KEY);
+  id('account_id', tx.account_id);
+  id('merchant_id', tx.merchant_id);
+  if (!ID.test(tx.card_token)) problems.push('card_token must be 1-64 printable ASCII characters without spaces');
+  if (tx.card_last4 !== null && !LAST4.test(tx.card_last4)) problems.push('card_last4 must be exactly 4 digits');
+  if (tx.device_id !== null) id('device_id', tx.device_id);
+  if (tx.reference !== null) id('reference', tx.reference);
+  if (tx.parent_transaction_id !== null) id('parent_transaction_id', tx.parent_transaction_id);
+  if (!MCC.test(tx.mcc)) problems.push(`mcc must be 4 digits (got ${JSON.stringify(tx.mcc.slice(0, 8))})`);
+  if (!COUNTRY.test(tx.merchant_country)) problems.push(`merchant_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.merchant_country.slice(0, 8))})`);
+  if (tx.ip_country !== null && !COUNTRY.test(tx.ip_country)) problems.push(`ip_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.ip_country.slice(0, 8))})`);
+  if (!Number.isSafeInteger(tx.amount_minor) || tx.amount_minor <= 0) problems.push(`amount_minor must be a positive integer (got ${tx.amount_minor})`);
+  else if (tx.amount_minor > MAX_AMOUNT_MINOR) problems.push(`amount_minor ${tx.amount_minor} exceeds the sanity bound ${MAX_AMOUNT_MINOR}`);
+  if (!isKnownCurrency(tx.currency)) problems.push(`currency ${JSON.stringify(tx.currency.slice(0, 8))} is not an active ISO 4217 code`);
+  if (!Number.isSafeInteger(tx.event_time) || tx.event_time < MIN_EVENT_TIME) {
+    problems.push(`event_time ${tx.event_time} is before 2000-01-01`);
+  } else if (tx.event_time > limits.recordTimestamp + limits.maxFutureSkewMs) {
+    problems.push(`event_time ${new Date(tx.event_time).toISOString()} is more than ${limits.maxFutureSkewMs} ms after the record's Kafka timestamp`);
+  }
+  if (tx.latitude !== null && !(Number.isFinite(tx.latitude) && Math.abs(tx.latitude) <= 90)) problems.push('latitude must be within [-90, 90]');
+  if (tx.longitude !== null && !(Number.isFinite(tx.longitude) && Math.abs(tx.longitude) <= 180)) problems.push('longitude must be within [-180, 180]');
+  if ((tx.latitude === null) !== (tx.longitude === null)) problems.push('latitude and longitude must be given together');
+  return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems };
+}

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS transaction_duplicates;
+DROP TABLE IF EXISTS transactions;

@@ -1,0 +1,55 @@
+/** MySQL/MariaDB pool and migrations (postgrator over plain SQL files in migrations/). */
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import Postgrator from 'postgrator';
+import type { TxmonConfig } from '../config/config.ts';
+
+export type Pool = mysql.Pool;
+
+/** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC. */
+export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } = {}): Pool {
+  return mysql.createPool({
+    uri: cfg.mysql.url,
+    connectionLimit: opts.connectionLimit ?? 4,
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    multipleStatements: false,
+    connectTimeout: 5_000,
+    enableKeepAlive: true,
+    // affectedRows must count inserted rows only, so the sink can tell a no-op upsert from an insert.
+    flags: ['-FOUND_ROWS'],
+  });
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
+
+/** Creates the database if needed and applies pending migrations; safe to re-run. Returns applied versions. */
+export async function migrate(cfg: TxmonConfig, log: (line: string) => void = () => {}): Promise<string[]> {
+  const admin = await mysql.createConnection({ uri: cfg.mysql.serverUrl, connectTimeout: 5_000 });
+  try {
+    await admin.query(`CREATE DATABASE IF NOT EXISTS \`${cfg.mysql.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await admin.end();
+  }
+  const conn = await mysql.createConnection({ uri: cfg.mysql.url, multipleStatements: true, connectTimeout: 5_000 });
+  try {
+    const postgrator = new Postgrator({
+      migrationPattern: `${MIGRATIONS_DIR}*`,
+      driver: 'mysql',
+      database: cfg.mysql.database,
+      schemaTable: 'schema_migrations',
+      execQuery: async (query: string) => {
+        const [rows] = await conn.query(query);
+        return { rows: Array.isArray(rows) ? (rows as unknown[]) : [] };
+      },
+    });
+    postgrator.on('migration-started', (m: { version: number; name: string }) => log(`migrate: applying ${m.version} ${m.name}`));
+    const applied = await postgrator.migrate();
+    const version = await postgrator.getDatabaseVersion();
+    log(`migrate: database ${cfg.mysql.database} at version ${version} (${applied.length} applied now)`);
+    return applied.map((m: { version: number; name: string }) => `${m.version}.${m.name}`);
+  } finally {
+    await conn.end();
+  }
+}

@@ -1,0 +1,38 @@
+/** Redis connection with txmon's Lua scripts registered as commands. */
+import { readFileSync } from 'node:fs';
+import { Redis, type ChainableCommander } from 'ioredis';
+import type { TxmonConfig } from '../config/config.ts';
+
+const DEDUP_LUA = readFileSync(new URL('../processors/ingest/lua/dedup-1.lua', import.meta.url), 'utf8');
+
+/** Lua status codes of dedup-1.lua. */
+export const DedupStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
+export type DedupStatusCode = (typeof DedupStatus)[keyof typeof DedupStatus];
+
+export interface TxmonRedis extends Redis {
+  /** dedup-1.lua, see its header. */
+  txmonDedup(key: string, position: string, ttlSeconds: number): Promise<[DedupStatusCode, string]>;
+}
+
+export interface TxmonPipeline extends ChainableCommander {
+  txmonDedup(key: string, position: string, ttlSeconds: number): TxmonPipeline;
+}
+
+/**
+ * A client that fails commands fast while disconnected (so the processor pauses and retries the
+ * whole batch with backoff) and reconnects by itself.
+ */
+export function createRedis(cfg: TxmonConfig): TxmonRedis {
+  const redis = new Redis(cfg.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(200 * times, 2_000),
+  });
+  // Versioned name: a changed script gets a new command, never a stale cached SHA.
+  redis.defineCommand('txmonDedup', { numberOfKeys: 1, lua: DEDUP_LUA });
+  // Errors surface on commands; the client-level event only needs a listener so it is not thrown.
+  redis.on('error', () => {});
+  return redis as TxmonRedis;
+}

@@ -1,0 +1,135 @@
+/**
+ * Schema registry access (Confluent-compatible API, e.g. Apicurio's /apis/ccompat/v7).
+ *
+ * Wraps @kafkajs/confluent-schema-registry: its decode() re-parses the reader schema and builds a new
+ * resolver for every message when a reader schema is given, so the hot path here resolves each writer
+ * schema id once, caches the resolver, and decodes synchronously after one async warm-up per batch.
+ */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import type { TxmonConfig } from '../config/config.ts';
+import { DependencyError, PoisonRecordError, isRetriable } from './errors.ts';
+
+export type Registry = SchemaRegistry;
+
+/** A client for the configured registry. */
+export function createRegistry(cfg: TxmonConfig): SchemaRegistry {
+  return new SchemaRegistry({ host: cfg.registryUrl, clientId: cfg.kafka.clientId, retry: { retries: 2 } });
+}
+
+/** Confluent wire format: magic byte 0, big-endian int32 schema id, Avro body. */
+export function frame(schemaId: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = 0;
+  out.writeInt32BE(schemaId, 1);
+  body.copy(out, 5);
+  return out;
+}
+
+/** Reads the schema id of a framed value, or throws a poison error when the framing is wrong. */
+export function schemaIdOf(value: Buffer | null): number {
+  if (!value || value.length < 5) throw new PoisonRecordError('DECODE_FAILED', `value of ${value?.length ?? 0} bytes is too short for registry framing`);
+  if (value[0] !== 0) throw new PoisonRecordError('DECODE_FAILED', `magic byte is ${value[0]}, expected 0 (schema-registry framing)`);
+  return value.readInt32BE(1);
+}
+
+type Resolved = { ok: true; resolver: avro.Resolver | null } | { ok: false; error: PoisonRecordError };
+
+/** Decodes framed Avro values into one reader schema, resolving each writer schema once. */
+export class AvroDecoder<T> {
+  private readonly resolved = new Map<number, Resolved>();
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    private readonly readerType: avro.Type,
+  ) {}
+
+  /** Fetches the writer schemas of these ids that are not cached yet. Throws DependencyError when the registry is unreachable. */
+  async warm(ids: Iterable<number>): Promise<void> {
+    for (const id of new Set(ids)) {
+      if (this.resolved.has(id)) continue;
+      let writer: avro.Type;
+      try {
+        writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        if (status === 404) {
+          // Not cached: an id registered later must become decodable without a restart.
+          throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);
+        }
+        if (isRetriable(err) || status === undefined || status >= 500) throw new DependencyError('schema-registry', `cannot fetch schema id ${id}`, err);
+        throw err;
+      }
+      if (typeof (writer as { fromBuffer?: unknown }).fromBuffer !== 'function') {
+        this.resolved.set(id, { ok: false, error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} is not an Avro schema`) });
+        continue;
+      }
+      try {
+        const resolver = writer.equals(this.readerType) ? null : this.readerType.createResolver(writer);
+        this.resolved.set(id, { ok: true, resolver });
+      } catch (err) {
+        this.resolved.set(id, {
+          ok: false,
+          error: new PoisonRecordError('DECODE_FAILED', `writer schema id ${id} cannot be read as ${this.readerType.name ?? 'the reader schema'}`, err),
+        });
+      }
+    }
+  }
+
+  /**
+   * Warms the ids of these values, tolerating unknown ids (they fail in decode). Retriable
+   * registry failures propagate so the caller can pause and retry.
+   */
+  async warmValues(values: Iterable<Buffer | null>): Promise<void> {
+    for (const v of values) {
+      let id: number;
+      try {
+        id = schemaIdOf(v);
+      } catch {
+        continue;
+      }
+      if (this.resolved.has(id)) continue;
+      try {
+        await this.warm([id]);
+      } catch (err) {
+        if (err instanceof PoisonRecordError) this.unknown.add(id);
+        else throw err;
+      }
+    }
+  }
+
+  private readonly unknown = new Set<number>();
+
+  /** Decodes one value synchronously; throws PoisonRecordError for anything undecodable. */
+  decode(value: Buffer | null): T {
+    const id = schemaIdOf(value);
+    const entry = this.resolved.get(id);
+    if (!entry) {
+      if (this.unknown.has(id)) throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`);
+      throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} was not resolved before decoding`);
+    }
+    if (!entry.ok) throw entry.error;
+    try {
+      return this.readerType.fromBuffer((value as Buffer).subarray(5), entry.resolver ?? undefined) as T;
+    } catch (err) {
+      throw new PoisonRecordError('DECODE_FAILED', `Avro body does not decode with schema id ${id}: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** Forgets ids that were unknown, so a later batch asks the registry again. */
+  resetUnknown(): void {
+    this.unknown.clear();
+  }
+}
+
+/** Registers a schema under a subject with BACKWARD compatibility; returns its id. Idempotent. */
+export async function registerSchema(registry: SchemaRegistry, registryUrl: string, subject: string, schemaJson: string): Promise<number> {
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject });
+  const res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ compatibility: 'BACKWARD' }),
+  });
+  if (!res.ok) throw new DependencyError('schema-registry', `setting BACKWARD compatibility on ${subject} failed: HTTP ${res.status} ${await res.text()}`);
+  return id;
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { DependencyError, isRetriable } from './errors.ts';
+import { backoffDelay, retry } from './retry.ts';
+
+describe('retry', () => {
+  it('retries retriable errors until success, with growing capped delays', async () => {
+    const delays: number[] = [];
+    let calls = 0;
+    const result = await retry(
+      async () => {
+        calls++;
+        if (calls < 5) throw new DependencyError('redis', 'down');
+        return 'ok';
+      },
+      { maxMs: 1_000, initialMs: 100, shouldContinue: () => true, random: () => 1, sleep: async (ms) => void delays.push(ms) },
+    );
+    expect(result).toBe('ok');
+    expect(delays).toEqual([100, 200, 400, 800]);
+  });
+
+  it('never retries programmer errors', async () => {
+    let calls = 0;
+    await expect(
+      retry(
+        async () => {
+          calls++;
+          throw new TypeError('bug');
+        },
+        { maxMs: 10, shouldContinue: () => true, sleep: async () => {} },
+      ),
+    ).rejects.toThrow('bug');
+    expect(calls).toBe(1);
+  });
+
+  it('stops when told to', async () => {
+    let calls = 0;
+    await expect(
+      retry(
+        async () => {
+          calls++;
+          throw new DependencyError('mysql', 'down');
+        },
+        { maxMs: 10, shouldContinue: () => calls < 3, sleep: async () => {} },
+      ),
+    ).rejects.toThrow('mysql');
+    expect(calls).toBe(3);
+  });
+
+  it('caps the delay and applies jitter in [0.5, 1]', () => {
+    expect(backoffDelay(20, 100, 5_000, () => 1)).toBe(5_000);
+    expect(backoffDelay(20, 100, 5_000, () => 0)).toBe(2_500);
+  });
+});
+
+describe('isRetriable', () => {
+  it('classifies network and driver errors', () => {
+    expect(isRetriable(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isRetriable(Object.assign(new Error('x'), { code: 'ER_DUP_ENTRY' }))).toBe(false);
+    expect(isRetriable(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe(true);
+    expect(isRetriable(new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }))).toBe(true);
+    expect(isRetriable(new RangeError('bad'))).toBe(false);
+    expect(isRetriable(new Error('plain'))).toBe(false);
+  });
+});

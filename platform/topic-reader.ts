@@ -1,0 +1,43 @@
+/** Reads every committed record of a topic once (for the demo summary, tests and tools), without a committed group. */
+import { randomUUID } from 'node:crypto';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import { sleep } from './retry.ts';
+
+/**
+ * Consumes the topic from the beginning with read_committed isolation until every partition has
+ * been read up to its high watermark (transaction markers count as read once nothing more arrives).
+ */
+export async function readTopic(kafka: Kafka, topic: string, opts: { idleMs?: number; timeoutMs?: number } = {}): Promise<KafkaMessage[]> {
+  const idleMs = opts.idleMs ?? 1_500;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const remaining = new Map(ends.filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]));
+  const out: KafkaMessage[] = [];
+  if (remaining.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: `txmon-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  let lastActivity = Date.now();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        lastActivity = Date.now();
+        for (const m of batch.messages) out.push(m);
+        // lastOffset() covers control records too, so a trailing commit marker counts as read.
+        if (Number(batch.lastOffset()) + 1 >= (remaining.get(batch.partition) ?? 0)) remaining.delete(batch.partition);
+      },
+    });
+    const started = Date.now();
+    while (remaining.size > 0 && Date.now() - lastActivity < idleMs + (out.length === 0 ? 5_000 : 0)) {
+      if (Date.now() - started > timeoutMs) throw new Error(`reading ${topic} timed out after ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}

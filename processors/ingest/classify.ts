@@ -1,0 +1,65 @@
+/**
+ * Step 1 of ingest: decode and validate a batch of raw Kafka records into valid transactions and
+ * dead letters. No I/O: decoding is synchronous after the decoder has been warmed for the batch.
+ */
+import type avro from 'avsc';
+import { validateTransaction, type Transaction } from '../../domain/transaction.ts';
+import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
+import { frame } from '../../platform/registry.ts';
+import type { DeadLetter } from '../../sinks/dead-letter.sink.ts';
+import type { PositionedTransaction } from '../../sinks/transactions.sink.ts';
+
+export interface RawRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  offset: string;
+  timestamp: string;
+}
+
+export interface Classified {
+  valid: PositionedTransaction[];
+  deadLetters: DeadLetter[];
+}
+
+export interface ClassifyContext {
+  topic: string;
+  partition: number;
+  decode: (value: Buffer | null) => Transaction;
+  maxFutureSkewMs: number;
+  /** Re-encodes a record with its card token redacted (reader schema + its registered id). */
+  redact: (tx: Transaction) => Buffer;
+}
+
+/** Splits raw records into valid transactions and dead letters; never throws for a bad record. */
+export function classify(records: readonly RawRecord[], ctx: ClassifyContext): Classified {
+  const valid: PositionedTransaction[] = [];
+  const deadLetters: DeadLetter[] = [];
+  for (const r of records) {
+    const position = { topic: ctx.topic, partition: ctx.partition, offset: r.offset };
+    const timestamp = Number(r.timestamp);
+    const dead = (errorClassName: string, message: string, value = r.value, redacted = false) =>
+      deadLetters.push({ position, timestamp, key: r.key, value, redacted, errorClass: errorClassName, errorMessage: message });
+    let tx: Transaction;
+    try {
+      tx = ctx.decode(r.value);
+    } catch (err) {
+      if (!(err instanceof PoisonRecordError)) throw err;
+      dead(errorClass(err), errorMessage(err));
+      continue;
+    }
+    const result = validateTransaction(tx, { recordTimestamp: timestamp, maxFutureSkewMs: ctx.maxFutureSkewMs });
+    if (result.ok) {
+      valid.push({ tx, position });
+    } else if (result.code === 'PAN_DETECTED') {
+      dead(result.code, result.problems.join('; '), ctx.redact(tx), true);
+    } else {
+      dead(result.code, result.problems.join('; '));
+    }
+  }
+  return { valid, deadLetters };
+}
+
+/** A redactor that re-encodes with the card token replaced, framed with the reader schema's registry id. */
+export function redactor(readerType: avro.Type, readerSchemaId: number): (tx: Transaction) => Buffer {
+  return (tx) => frame(readerSchemaId, readerType.toBuffer({ ...tx, card_token: 'REDACTED', card_last4: null }));
+}

@@ -1,0 +1,163 @@
+/**
+ * The ingest batch handler: decode + validate → dedup (Redis, one round trip) → MySQL (one
+ * transaction) → dead letters and offsets (one Kafka transaction). Every step is idempotent, so a
+ * failed attempt is retried whole with backoff, and a crash anywhere replays to the same end state.
+ */
+import type avro from 'avsc';
+import type { EachBatchPayload } from 'kafkajs';
+import type { Transaction } from '../../domain/transaction.ts';
+import { DependencyError, errorMessage, isRetriable } from '../../platform/errors.ts';
+import { accountKeys } from '../../platform/keys.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Pool } from '../../platform/mysql.ts';
+import { DedupStatus, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
+import type { AvroDecoder } from '../../platform/registry.ts';
+import { retry } from '../../platform/retry.ts';
+import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
+import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
+import { classify, type RawRecord } from './classify.ts';
+import type { IngestMetrics } from './ingest.metrics.ts';
+import type { TransactionalOutput } from './transactional-output.ts';
+
+export interface IngestHandlerDeps {
+  logger: Logger;
+  metrics: IngestMetrics;
+  redis: TxmonRedis;
+  pool: Pool;
+  decoder: AvroDecoder<Transaction>;
+  output: TransactionalOutput;
+  redact: (tx: Transaction) => Buffer;
+  deadLetter: { topic: string; type: avro.Type; schemaId: number };
+  groupId: string;
+  keyPrefix: string;
+  dedupTtlSeconds: number;
+  maxFutureSkewMs: number;
+  retryMaxBackoffMs: number;
+}
+
+export interface DedupOutcome {
+  fresh: PositionedTransaction[];
+  replayed: PositionedTransaction[];
+  duplicates: DuplicateDelivery[];
+}
+
+const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
+type Dependency = (typeof DEPENDENCIES)[number];
+
+/** Runs a step, tagging its retriable failures with the dependency that failed. */
+async function step<T>(dependency: Dependency, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof DependencyError || !isRetriable(err)) throw err;
+    throw new DependencyError(dependency, errorMessage(err), err);
+  }
+}
+
+export class IngestBatchHandler {
+  /** Dependencies whose last call failed; readiness is red while any is listed. */
+  readonly failing = new Set<string>();
+  /** Records fully processed (committed) by this instance. */
+  processed = 0;
+
+  constructor(private readonly deps: IngestHandlerDeps) {
+    for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
+  }
+
+  /** kafkajs eachBatch callback (eachBatchAutoResolve: false, autoCommit: false). */
+  readonly eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (batch.isEmpty() || !isRunning() || isStale()) return;
+    const { metrics, logger } = this.deps;
+    const endTimer = metrics.batchDuration.startTimer();
+    const records: RawRecord[] = batch.messages.map((m) => ({ key: m.key, value: m.value, offset: m.offset, timestamp: m.timestamp }));
+    metrics.consumed.inc({ topic: batch.topic }, records.length);
+    metrics.batchSize.observe(records.length);
+    const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
+
+    const result = await retry(() => this.attempt(batch.topic, batch.partition, records, nextOffset), {
+      maxMs: this.deps.retryMaxBackoffMs,
+      shouldContinue: () => isRunning() && !isStale(),
+      onRetry: async (err, attempt, delayMs) => {
+        const dependency = err instanceof DependencyError ? err.dependency : 'unknown';
+        this.failing.add(dependency);
+        metrics.dependencyUp.set({ dependency }, 0);
+        metrics.retries.inc({ dependency });
+        logger.warn(
+          { dependency, attempt, delayMs, topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
+          `batch paused: ${errorMessage(err)}; retrying`,
+        );
+        await heartbeat().catch(() => {});
+      },
+    });
+    for (const d of this.failing) metrics.dependencyUp.set({ dependency: d }, 1);
+    if (this.failing.size > 0) logger.info({ recovered: [...this.failing] }, 'dependencies back; batch done');
+    this.failing.clear();
+
+    resolveOffset(batch.lastOffset());
+    this.processed += records.length;
+    metrics.outcomes.inc({ outcome: 'valid' }, result.fresh);
+    metrics.outcomes.inc({ outcome: 'replayed' }, result.replayed);
+    metrics.outcomes.inc({ outcome: 'duplicate' }, result.duplicates);
+    metrics.outcomes.inc({ outcome: 'dead_lettered' }, result.deadLettered);
+    metrics.sinkRows.inc({ table: 'transactions' }, result.inserted);
+    metrics.sinkRows.inc({ table: 'transaction_duplicates' }, result.duplicatesRecorded);
+    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    endTimer();
+    await heartbeat();
+  };
+
+  /** One idempotent attempt at the whole batch. */
+  private async attempt(topic: string, partition: number, records: RawRecord[], nextOffset: string) {
+    const d = this.deps;
+    d.decoder.resetUnknown();
+    await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
+    const { valid, deadLetters } = classify(records, {
+      topic,
+      partition,
+      decode: (v) => d.decoder.decode(v),
+      maxFutureSkewMs: d.maxFutureSkewMs,
+      redact: d.redact,
+    });
+    const dedup = await step('redis', () => this.dedup(valid));
+    const sink = await step('mysql', () => writeBatch(d.pool, dedup));
+    const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
+    await step('kafka', () =>
+      d.output.commit([{ topic: d.deadLetter.topic, messages: dlqMessages }], { groupId: d.groupId, topic, partition, offset: nextOffset }),
+    );
+    for (const dl of deadLetters) d.metrics.deadLettered.inc({ error_class: dl.errorClass });
+    const lateDuplicateKeys = new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
+    const notLate = (p: PositionedTransaction) => !lateDuplicateKeys.has(positionKey(p.position));
+    return {
+      fresh: dedup.fresh.filter(notLate).length,
+      replayed: dedup.replayed.filter(notLate).length,
+      duplicates: dedup.duplicates.length + sink.lateDuplicates.length,
+      deadLettered: deadLetters.length,
+      inserted: sink.inserted,
+      duplicatesRecorded: sink.duplicatesRecorded,
+    };
+  }
+
+  /** Runs dedup-1.lua for every valid record in one pipelined round trip. */
+  async dedup(valid: PositionedTransaction[]): Promise<DedupOutcome> {
+    const out: DedupOutcome = { fresh: [], replayed: [], duplicates: [] };
+    if (valid.length === 0) return out;
+    const { keyPrefix, dedupTtlSeconds } = this.deps;
+    const pipeline = this.deps.redis.pipeline() as TxmonPipeline;
+    for (const v of valid) {
+      pipeline.txmonDedup(accountKeys(keyPrefix, v.tx.account_id).dedup(v.tx.transaction_id), positionKey(v.position), dedupTtlSeconds);
+    }
+    const results = await pipeline.exec();
+    if (!results) throw new DependencyError('redis', 'pipeline aborted');
+    for (let i = 0; i < valid.length; i++) {
+      const [err, reply] = results[i] as [Error | null, [number, string]];
+      if (err) throw err;
+      const v = valid[i] as PositionedTransaction;
+      const [status, firstSeen] = reply;
+      if (status === DedupStatus.NEW) out.fresh.push(v);
+      else if (status === DedupStatus.REPLAY) out.replayed.push(v);
+      else out.duplicates.push({ transactionId: v.tx.transaction_id, position: v.position, firstSeen, detectedBy: 'redis' });
+    }
+    return out;
+  }
+}

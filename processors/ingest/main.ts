@@ -1,0 +1,218 @@
+/**
+ * Composition root of the ingest processor: builds every client, wires the batch handler to a
+ * kafkajs consumer, serves probes, and returns a close() that tears everything down in reverse.
+ * Nothing starts on import.
+ */
+import type { Admin } from 'kafkajs';
+import type { TxmonConfig } from '../../config/config.ts';
+import type { Transaction } from '../../domain/transaction.ts';
+import { avroType, schemaText } from '../../schemas/index.ts';
+import { topicName, valueSubject } from '../../topics/topics.ts';
+import { errorMessage, isRetriable } from '../../platform/errors.ts';
+import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { createPool } from '../../platform/mysql.ts';
+import { createRedis } from '../../platform/redis.ts';
+import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
+import { retry, sleep } from '../../platform/retry.ts';
+import { redactor } from './classify.ts';
+import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
+import { IngestBatchHandler } from './ingest.processor.ts';
+import { TransactionalOutput } from './transactional-output.ts';
+
+export interface IngestOptions {
+  /** Exit by itself once the group has committed up to every partition's high watermark. */
+  drain?: boolean;
+  /** Serve /metrics, /healthz, /readyz (port 0 = any free port). */
+  metricsPort?: number;
+  /** Called about once a second while draining, with records processed so far and the remaining lag. */
+  onProgress?: (p: { processed: number; lag: number }) => void;
+}
+
+export interface IngestProcess {
+  /** Resolves when the processor stopped (drained or closed); rejects when it crashed. */
+  done: Promise<void>;
+  metrics: IngestMetrics;
+  probePort: number | null;
+  close(): Promise<void>;
+}
+
+/** Starts the ingest processor. */
+export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: IngestOptions = {}): Promise<IngestProcess> {
+  const log = logger.child({ processor: 'ingest' });
+  const topic = topicName(cfg.topicNamespace, 'transactions');
+  const dlqTopic = topicName(cfg.topicNamespace, 'transactionsDlq');
+  const groupId = cfg.ingest.groupId;
+  const teardown: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of teardown.splice(0).reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'teardown step failed'));
+  };
+
+  try {
+    const metrics = createIngestMetrics();
+    const registry = createRegistry(cfg);
+    const transactionType = avroType('transaction');
+    const deadLetterType = avroType('dead-letter');
+    // Registration is idempotent; it yields the ids of our reader and dead-letter schemas.
+    const [readerSchemaId, deadLetterSchemaId] = await retry(
+      () =>
+        Promise.all([
+          registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactions'), schemaText('transaction')),
+          registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactionsDlq'), schemaText('dead-letter')),
+        ]),
+      { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => true, onRetry: (err) => log.warn(`schema registry not reachable (${errorMessage(err)}); retrying`) },
+    );
+
+    const redis = createRedis(cfg);
+    teardown.push(async () => void redis.disconnect());
+    await retry(() => redis.connect(), {
+      maxMs: cfg.retryMaxBackoffMs,
+      shouldContinue: () => true,
+      onRetry: (err) => log.warn(`redis not reachable (${errorMessage(err)}); retrying`),
+    }).catch(async (err: unknown) => {
+      // ioredis keeps reconnecting on its own; a failed first connect is fine once it is 'ready'.
+      if (redis.status !== 'ready') throw err;
+    });
+
+    const pool = createPool(cfg);
+    teardown.push(() => pool.end());
+
+    const kafka = createKafka(cfg, log);
+    const output = new TransactionalOutput(kafka, `${cfg.kafka.clientId}-ingest-${groupId}-${cfg.instanceId}`, log);
+    teardown.push(() => output.disconnect());
+    await retry(() => output.connect(), {
+      maxMs: cfg.retryMaxBackoffMs,
+      shouldContinue: () => true,
+      onRetry: (err) => log.warn(`kafka not reachable (${errorMessage(err)}); retrying`),
+    });
+
+    const handler = new IngestBatchHandler({
+      logger: log,
+      metrics,
+      redis,
+      pool,
+      decoder: new AvroDecoder<Transaction>(registry, transactionType),
+      output,
+      redact: redactor(transactionType, readerSchemaId),
+      deadLetter: { topic: dlqTopic, type: deadLetterType, schemaId: deadLetterSchemaId },
+      groupId,
+      keyPrefix: cfg.keyPrefix,
+      dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
+      maxFutureSkewMs: cfg.ingest.maxFutureSkewMs,
+      retryMaxBackoffMs: cfg.retryMaxBackoffMs,
+    });
+
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: cfg.ingest.sessionTimeoutMs,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
+      maxBytes: cfg.ingest.maxBytesPerPartition * 4,
+      maxWaitTimeInMs: 250,
+      readUncommitted: false,
+      retry: {
+        retries: 5,
+        // A crash on a retriable error restarts the consumer; anything else stops it loudly.
+        restartOnFailure: async (err) => {
+          const retriable = isRetriable(err);
+          log.error({ err, retriable }, retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping');
+          return retriable;
+        },
+      },
+    });
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      joined = true;
+      log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+    });
+    let crashed: ((err: unknown) => void) | null = null;
+    const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
+    crashedPromise.catch(() => {});
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) crashed?.(e.payload.error);
+    });
+    teardown.push(() => consumer.disconnect());
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+
+    let probe: ProbeServer | null = null;
+    if (opts.metricsPort !== undefined) {
+      probe = await startProbeServer({
+        host: cfg.metrics.host,
+        port: opts.metricsPort,
+        registry: metrics.registry,
+        ready: () => {
+          if (!joined) return { ok: false, detail: 'not yet in the consumer group' };
+          if (handler.failing.size > 0) return { ok: false, detail: `waiting for ${[...handler.failing].join(', ')}` };
+          return { ok: true, detail: 'consuming' };
+        },
+      });
+      const server = probe;
+      teardown.push(() => server.close());
+      log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
+    }
+
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: handler.eachBatch });
+    log.info({ topic, groupId, dlqTopic }, 'ingest running');
+
+    let stopRequested = false;
+    const stopped = new Promise<void>((resolve) => {
+      teardown.push(async () => {
+        stopRequested = true;
+        await consumer.stop();
+        resolve();
+      });
+    });
+
+    let drained: Promise<void> = new Promise(() => {});
+    if (opts.drain) {
+      const admin = kafka.admin();
+      await admin.connect();
+      teardown.push(() => admin.disconnect());
+      drained = (async () => {
+        for (;;) {
+          await sleep(1_000);
+          if (stopRequested) return;
+          try {
+            const lag = await groupLag(admin, groupId, topic);
+            opts.onProgress?.({ processed: handler.processed, lag });
+            if (lag === 0) return;
+          } catch (err) {
+            log.warn(`drain check failed: ${errorMessage(err)}`);
+          }
+        }
+      })();
+    }
+
+    const done = Promise.race([drained, stopped, crashedPromise]).then(
+      async () => {
+        await close();
+      },
+      async (err: unknown) => {
+        await close();
+        throw err;
+      },
+    );
+    return { done, metrics, probePort: probe?.port ?? null, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Records still to process by the group: sum over partitions of high watermark minus committed offset. */
+export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const byPartition = new Map<number, string>();
+  for (const t of committed) for (const p of t.partitions) byPartition.set(p.partition, p.offset);
+  let lag = 0;
+  for (const p of ends) {
+    const high = Number(p.high);
+    const low = Number(p.low);
+    const c = Number(byPartition.get(p.partition) ?? '-1');
+    const from = c < 0 ? low : c;
+    lag += Math.max(0, high - from);
+  }
+  return lag;
+}

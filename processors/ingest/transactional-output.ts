@@ -1,0 +1,70 @@
+/**
+ * Kafka output of a processor, written in one Kafka transaction with the consumed offsets
+ * (kafkajs transactions + sendOffsets): a read_committed consumer sees each output exactly once,
+ * and the offsets move only when the output is committed.
+ */
+import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Logger } from '../../platform/logger.ts';
+
+export interface OffsetCommit {
+  groupId: string;
+  topic: string;
+  partition: number;
+  /** The next offset to consume (last processed + 1). */
+  offset: string;
+}
+
+export class TransactionalOutput {
+  private producer: Producer | null = null;
+
+  constructor(
+    private readonly kafka: Kafka,
+    /** Stable per instance, so a restarted instance fences its crashed predecessor's open transaction. */
+    private readonly transactionalId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async connect(): Promise<void> {
+    if (this.producer) return;
+    const producer = this.kafka.producer({ transactionalId: this.transactionalId, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    this.producer = producer;
+  }
+
+  /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
+  async commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+    await this.connect();
+    const producer = this.producer as Producer;
+    const tx = await producer.transaction();
+    try {
+      for (const m of messages) {
+        if (m.messages.length > 0) await tx.send({ topic: m.topic, messages: m.messages });
+      }
+      await tx.sendOffsets({
+        consumerGroupId: offsets.groupId,
+        topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }],
+      });
+      await tx.commit();
+    } catch (err) {
+      try {
+        await tx.abort();
+      } catch (abortErr) {
+        // The producer is in an unknown state: drop it; the next commit starts a fresh one,
+        // whose initTransactions fences and aborts whatever this one left open.
+        this.logger.warn({ err: abortErr }, 'aborting the Kafka transaction failed; recreating the producer');
+        await this.reset();
+      }
+      throw err;
+    }
+  }
+
+  private async reset(): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    await p?.disconnect().catch(() => {});
+  }
+
+  async disconnect(): Promise<void> {
+    await this.reset();
+  }
+}

@@ -1,0 +1,44 @@
+/** Builds dead-letter records: the original bytes, where they came from, and why they failed. */
+import type avro from 'avsc';
+import type { Message } from 'kafkajs';
+import { frame } from '../platform/registry.ts';
+import type { KafkaPosition } from './transactions.sink.ts';
+
+export interface DeadLetter {
+  position: KafkaPosition;
+  timestamp: number;
+  key: Buffer | null;
+  /** Original value, or a redacted re-encoding when it carried a card number. */
+  value: Buffer | null;
+  redacted: boolean;
+  errorClass: string;
+  errorMessage: string;
+}
+
+/** Encodes dead letters as framed Avro DeadLetter records for the DLQ topic, keyed by the original key. */
+export function deadLetterMessages(letters: readonly DeadLetter[], type: avro.Type, schemaId: number, processor: string): Message[] {
+  return letters.map((d) => ({
+    key: d.key,
+    // The source record's timestamp: a replayed dead letter is byte-identical to the first one.
+    timestamp: String(d.timestamp),
+    value: frame(
+      schemaId,
+      type.toBuffer({
+        source_topic: d.position.topic,
+        source_partition: d.position.partition,
+        source_offset: Number(d.position.offset),
+        source_timestamp: d.timestamp,
+        original_key: d.key,
+        original_value: d.value,
+        original_redacted: d.redacted,
+        error_class: d.errorClass,
+        error_message: d.errorMessage,
+        processor,
+      }),
+    ),
+    headers: {
+      'txmon-error-class': d.errorClass,
+      'txmon-source': `${d.position.topic}/${d.position.partition}/${d.position.offset}`,
+    },
+  }));
+}

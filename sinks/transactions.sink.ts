@@ -1,0 +1,166 @@
+/**
+ * MySQL sink for valid transactions and duplicate deliveries: one multi-row statement per table per
+ * batch, all in one MySQL transaction, idempotent under replay.
+ */
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Transaction } from '../domain/transaction.ts';
+import type { Pool } from '../platform/mysql.ts';
+
+/** A valid transaction with the Kafka position it was read at. */
+export interface PositionedTransaction {
+  tx: Transaction;
+  position: KafkaPosition;
+}
+
+export interface KafkaPosition {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface DuplicateDelivery {
+  transactionId: string;
+  position: KafkaPosition;
+  firstSeen: string;
+  detectedBy: 'redis' | 'mysql';
+}
+
+export interface SinkResult {
+  inserted: number;
+  /** Deliveries Redis called new or replay whose transaction MySQL already holds from another position. */
+  lateDuplicates: DuplicateDelivery[];
+  duplicatesRecorded: number;
+}
+
+/** "<topic>/<partition>/<offset>": the position string stored by dedup-1.lua. */
+export function positionKey(p: KafkaPosition): string {
+  return `${p.topic}/${p.partition}/${p.offset}`;
+}
+
+const COLUMNS = [
+  'transaction_id',
+  'idempotency_key',
+  'type',
+  'account_id',
+  'card_token',
+  'card_last4',
+  'merchant_id',
+  'mcc',
+  'merchant_country',
+  'amount_minor',
+  'currency',
+  'event_time',
+  'channel',
+  'device_id',
+  'ip_country',
+  'reference',
+  'parent_transaction_id',
+  'latitude',
+  'longitude',
+  'src_topic',
+  'src_partition',
+  'src_offset',
+] as const;
+
+const CHUNK = 2_000;
+
+function row(p: PositionedTransaction): unknown[] {
+  const t = p.tx;
+  return [
+    t.transaction_id,
+    t.idempotency_key,
+    t.type,
+    t.account_id,
+    t.card_token,
+    t.card_last4,
+    t.merchant_id,
+    t.mcc,
+    t.merchant_country,
+    t.amount_minor,
+    t.currency,
+    new Date(t.event_time),
+    t.channel,
+    t.device_id,
+    t.ip_country,
+    t.reference ?? t.transaction_id,
+    t.parent_transaction_id,
+    t.latitude,
+    t.longitude,
+    p.position.topic,
+    p.position.partition,
+    p.position.offset,
+  ];
+}
+
+/**
+ * Writes one batch. `fresh` are records Redis saw for the first time, `replayed` records it saw at
+ * the same position before (a crash between Redis and MySQL, or a re-read). Rows that MySQL already
+ * holds from a *different* position are duplicates Redis could not see (its state was lost), and are
+ * recorded as such: MySQL's unique key is the backstop of deduplication.
+ */
+export async function writeBatch(
+  pool: Pool,
+  batch: { fresh: PositionedTransaction[]; replayed: PositionedTransaction[]; duplicates: DuplicateDelivery[] },
+): Promise<SinkResult> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.beginTransaction();
+    const all = batch.fresh.concat(batch.replayed);
+    let inserted = 0;
+    for (let i = 0; i < all.length; i += CHUNK) {
+      const chunk = all.slice(i, i + CHUNK);
+      const [res] = await conn.query<ResultSetHeader>(
+        `INSERT INTO transactions (${COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
+        [chunk.map(row)],
+      );
+      inserted += res.affectedRows;
+    }
+    // Every fresh row inserted and nothing replayed: nothing to verify.
+    const lateDuplicates = inserted === all.length ? [] : await findForeignPositions(conn, all);
+    const duplicates = batch.duplicates.concat(lateDuplicates);
+    let duplicatesRecorded = 0;
+    for (let i = 0; i < duplicates.length; i += CHUNK) {
+      const chunk = duplicates.slice(i, i + CHUNK);
+      const [res] = await conn.query<ResultSetHeader>(
+        'INSERT INTO transaction_duplicates (src_topic, src_partition, src_offset, transaction_id, first_seen_position, detected_by) VALUES ? ' +
+          'ON DUPLICATE KEY UPDATE src_offset = src_offset',
+        [chunk.map((d) => [d.position.topic, d.position.partition, d.position.offset, d.transactionId, d.firstSeen, d.detectedBy])],
+      );
+      duplicatesRecorded += res.affectedRows;
+    }
+    await conn.commit();
+    return { inserted, lateDuplicates, duplicatesRecorded };
+  } catch (err) {
+    await conn.rollback().catch(() => {});
+    throw err;
+  } finally {
+    conn.release();
+  }
+}
+
+/** The records of `all` whose transaction MySQL holds from another Kafka position. */
+async function findForeignPositions(conn: PoolConnection, all: PositionedTransaction[]): Promise<DuplicateDelivery[]> {
+  const stored = new Map<string, string>();
+  for (let i = 0; i < all.length; i += CHUNK) {
+    const ids = all.slice(i, i + CHUNK).map((p) => p.tx.transaction_id);
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT transaction_id, src_topic, src_partition, src_offset FROM transactions WHERE transaction_id IN (?)',
+      [ids],
+    );
+    for (const r of rows) {
+      stored.set(
+        r.transaction_id as string,
+        positionKey({ topic: r.src_topic as string, partition: r.src_partition as number, offset: String(r.src_offset) }),
+      );
+    }
+  }
+  const out: DuplicateDelivery[] = [];
+  for (const p of all) {
+    const first = stored.get(p.tx.transaction_id);
+    const mine = positionKey(p.position);
+    if (first !== undefined && first !== mine) {
+      out.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
+    }
+  }
+  return out;
+}
