@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // and start shared services).
 export default defineConfig({
   test: {
+    // Integration files run one at a time: some stop and start shared services.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -16,9 +18,9 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          globalSetup: ['tests/helpers/global-setup.ts'],
           include: ['tests/**/*.test.ts'],
           environment: 'node',
-          fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

@@ -2,20 +2,19 @@
  * `npm run demo`: services up, a fresh demo namespace, simulated traffic, the pipeline until drained,
  * and a summary checked against the simulator's ground truth.
  */
-import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { loadConfig, type TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
-import { createLogger, type Logger } from '../platform/logger.ts';
+import { createLogger } from '../platform/logger.ts';
 import { migrate } from '../platform/mysql.ts';
-import { sleep } from '../platform/retry.ts';
 import { readTopic } from '../platform/topic-reader.ts';
 import { startIngest } from '../processors/ingest/main.ts';
 import { registerAll } from '../schemas/register.ts';
 import { servicesUp } from '../services/manager.ts';
 import { applyTopics } from '../topics/apply.ts';
-import { TOPICS, topicName, type TopicKey } from '../topics/topics.ts';
+import { topicName } from '../topics/topics.ts';
+import { resetNamespace } from './reset-namespace.ts';
 import { runSimulate } from './simulate.command.ts';
 
 /** The demo's own namespace, so it never touches a user's real topics, database or keys. */
@@ -27,37 +26,8 @@ export function demoEnv(env: Readonly<Record<string, string | undefined>>): Reco
     TXMON_MYSQL_URL: `${base.mysql.serverUrl}/txmon_demo`,
     TXMON_KEY_PREFIX: 'txmon-demo',
     TXMON_INGEST_GROUP_ID: 'txmon-demo-ingest',
-    TXMON_LOG_LEVEL: env.TXMON_LOG_LEVEL ?? 'warn',
+    TXMON_LOG_LEVEL: env.TXMON_LOG_LEVEL ?? 'error',
   };
-}
-
-/** Deletes the namespace's topics, database and Redis keys (demo and tests only). */
-export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<void> {
-  if (cfg.topicNamespace === '') throw new Error('refusing to reset the production namespace');
-  const admin = createKafka(cfg, logger).admin();
-  await admin.connect();
-  try {
-    const names = (Object.keys(TOPICS) as TopicKey[]).map((k) => topicName(cfg.topicNamespace, k));
-    const existing = (await admin.listTopics()).filter((t) => names.includes(t));
-    if (existing.length > 0) {
-      await admin.deleteTopics({ topics: existing, timeout: 30_000 });
-      for (let i = 0; i < 100 && (await admin.listTopics()).some((t) => existing.includes(t)); i++) await sleep(200);
-    }
-    await admin.deleteGroups([cfg.ingest.groupId]).catch(() => {});
-  } finally {
-    await admin.disconnect();
-  }
-  const conn = await mysql.createConnection({ uri: cfg.mysql.serverUrl });
-  await conn.query(`DROP DATABASE IF EXISTS \`${cfg.mysql.database}\``);
-  await conn.end();
-  const redis = new Redis(cfg.redisUrl, { lazyConnect: true });
-  await redis.connect();
-  let deleted = 0;
-  for await (const keys of redis.scanStream({ match: `${cfg.keyPrefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  }
-  redis.disconnect();
-  say(`demo: reset namespace "${cfg.topicNamespace}" (topics, database ${cfg.mysql.database}, ${deleted} Redis keys)`);
 }
 
 /** Runs the demo; returns whether every figure matched the ground truth. */

@@ -69,7 +69,10 @@ export function buildProgram(): Command {
       const { readFileSync, existsSync } = await import('node:fs');
       const path = serviceLogPath(cfg, service);
       say(`# ${path}`);
-      if (!existsSync(path)) return say('(no log yet)');
+      if (!existsSync(path)) {
+        say('(no log yet)');
+        return;
+      }
       process.stdout.write(readFileSync(path, 'utf8').split('\n').slice(-o.lines - 1).join('\n'));
     });
 

@@ -1,5 +1,5 @@
 /** `txmon topics apply`: creates missing topics and reports drift between code and broker. */
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import { TOPICS, topicName, type TopicKey } from './topics.ts';
 
 export interface TopicReport {
@@ -31,7 +31,7 @@ export async function applyTopics(admin: Admin, namespace: string, log: (line: s
     const configs = await admin.describeConfigs({
       includeSynonyms: false,
       resources: present.map((k) => ({
-        type: ConfigResourceTypes.TOPIC,
+        type: kafkajs.ConfigResourceTypes.TOPIC,
         name: topicName(namespace, k),
         configNames: Object.keys(TOPICS[k].config),
       })),

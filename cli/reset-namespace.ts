@@ -1,0 +1,37 @@
+/** Deleting a non-production namespace: its topics, consumer group, database and Redis keys (demo and tests). */
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+import type { TxmonConfig } from '../config/config.ts';
+import { createKafka } from '../platform/kafka.ts';
+import type { Logger } from '../platform/logger.ts';
+import { sleep } from '../platform/retry.ts';
+import { TOPICS, topicName, type TopicKey } from '../topics/topics.ts';
+
+/** Deletes the namespace's topics, database and Redis keys (demo and tests only). */
+export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<void> {
+  if (cfg.topicNamespace === '') throw new Error('refusing to reset the production namespace');
+  const admin = createKafka(cfg, logger).admin();
+  await admin.connect();
+  try {
+    const names = (Object.keys(TOPICS) as TopicKey[]).map((k) => topicName(cfg.topicNamespace, k));
+    const existing = (await admin.listTopics()).filter((t) => names.includes(t));
+    if (existing.length > 0) {
+      await admin.deleteTopics({ topics: existing, timeout: 30_000 });
+      for (let i = 0; i < 100 && (await admin.listTopics()).some((t) => existing.includes(t)); i++) await sleep(200);
+    }
+    await admin.deleteGroups([cfg.ingest.groupId]).catch(() => {});
+  } finally {
+    await admin.disconnect();
+  }
+  const conn = await mysql.createConnection({ uri: cfg.mysql.serverUrl });
+  await conn.query(`DROP DATABASE IF EXISTS \`${cfg.mysql.database}\``);
+  await conn.end();
+  const redis = new Redis(cfg.redisUrl, { lazyConnect: true });
+  await redis.connect();
+  let deleted = 0;
+  for await (const keys of redis.scanStream({ match: `${cfg.keyPrefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  }
+  redis.disconnect();
+  say(`demo: reset namespace "${cfg.topicNamespace}" (topics, database ${cfg.mysql.database}, ${deleted} Redis keys)`);
+}

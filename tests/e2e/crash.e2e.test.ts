@@ -1,0 +1,51 @@
+// Crash safety: SIGKILL the ingest process mid-stream several times at random points, restart it,
+// and the end state equals what the ground truth says a clean single pass leaves.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../platform/retry.ts';
+import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { countByClass, expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
+
+let ns: TestNamespace;
+let sim: Simulated;
+
+beforeAll(async () => {
+  // Small fetches make many batches, so kills land between and inside batch effects.
+  ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+  sim = await produceSimulated(ns, { seed: 11, count: 20_000 });
+});
+afterAll(async () => {
+  await ns?.cleanup();
+});
+
+describe('crash safety', () => {
+  it('SIGKILL at random points loses nothing and doubles nothing', async () => {
+    const kills = 4;
+    let killed = 0;
+    for (let i = 0; i < kills; i++) {
+      const run = spawnIngest(ns, []);
+      // Wait until it is consuming (first batch logged or a few seconds), then kill at a random moment.
+      const waitMs = 2_500 + Math.floor(Math.random() * 3_000);
+      const exitedEarly = await Promise.race([run.exited.then(() => true), sleep(waitMs).then(() => false)]);
+      expect(exitedEarly, run.output()).toBe(false);
+      run.child.kill('SIGKILL');
+      await run.exited;
+      killed++;
+    }
+    expect(killed).toBe(kills);
+    const partial = await readEndState(ns);
+    const final = spawnIngest(ns, ['--drain']);
+    expect(await final.exited, final.output()).toBe(0);
+
+    const state = await readEndState(ns);
+    const want = expectedEndState(sim);
+    // The kills happened mid-stream, not after the end.
+    expect(partial.lag).toBeGreaterThan(0);
+    expect(state.transactionIds).toEqual(want.transactionIds);
+    expect(state.duplicateIds).toEqual(want.duplicateIds);
+    expect(state.deadLetters.length).toBe(want.deadLetterCount);
+    expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
+    const byClass = countByClass(state.deadLetters);
+    expect(byClass.UNKNOWN_SCHEMA_ID ?? 0).toBe(sim.summary.unknown_schema);
+    expect(state.lag).toBe(0);
+  });
+});

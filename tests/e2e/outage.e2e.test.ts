@@ -1,0 +1,113 @@
+// Dependency outage: stop Redis, then MariaDB, for some seconds mid-stream; the processor pauses,
+// readiness goes red, and after the dependency returns the end state equals the ground truth.
+import { execSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../platform/retry.ts';
+import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
+
+const namespaces: TestNamespace[] = [];
+
+const REDIS_START =
+  'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log';
+const MARIADB_START = 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
+
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await sleep(200);
+  }
+}
+const redisUp = () => {
+  try {
+    return execSync('redis-cli -p 6379 ping', { stdio: 'pipe' }).toString().trim() === 'PONG';
+  } catch {
+    return false;
+  }
+};
+const mariadbUp = () => {
+  try {
+    execSync('mariadb -uroot -h127.0.0.1 -e "SELECT 1"', { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function readyStatus(port: number): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+  } catch {
+    return -1;
+  }
+}
+
+function probePort(output: string): number | null {
+  const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)\/metrics"/.exec(output);
+  return m ? Number(m[1]) : null;
+}
+
+afterAll(async () => {
+  if (!redisUp()) execSync(REDIS_START);
+  if (!mariadbUp()) execSync(MARIADB_START);
+  await waitFor(() => redisUp() && mariadbUp(), 60_000);
+  for (const ns of namespaces) await ns.cleanup();
+});
+
+async function outageRun(seed: number, stop: () => void, start: () => void, isUp: () => boolean) {
+  const ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+  namespaces.push(ns);
+  const sim: Simulated = await produceSimulated(ns, { seed, count: 15_000 });
+  const run = spawnIngest(ns, ['--drain']);
+  await waitFor(() => probePort(run.output()) !== null, 30_000);
+  const port = probePort(run.output()) as number;
+  await sleep(1_500);
+  stop();
+  await waitFor(() => !isUp(), 30_000);
+  // Readiness goes red while the dependency is down.
+  let sawRed = false;
+  for (let i = 0; i < 40 && !sawRed; i++) {
+    sawRed = (await readyStatus(port)) === 503;
+    await sleep(250);
+  }
+  await sleep(3_000);
+  start();
+  await waitFor(isUp, 60_000);
+  expect(await run.exited, run.output()).toBe(0);
+  expect(run.output()).toMatch(/batch paused/);
+  const state = await readEndState(ns);
+  const want = expectedEndState(sim);
+  expect(state.transactionIds).toEqual(want.transactionIds);
+  expect(state.duplicateIds).toEqual(want.duplicateIds);
+  expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
+  expect(state.lag).toBe(0);
+  return sawRed;
+}
+
+describe('dependency outage', () => {
+  it('Redis down for seconds mid-stream: pauses, goes unready, resumes, same end state', async () => {
+    const sawRed = await outageRun(
+      21,
+      // SHUTDOWN SAVE keeps the dedup keys on disk (the machine's Redis runs without persistence);
+      // the restart loads them, then the dump file is removed so no later restart reloads stale data.
+      () => execSync('redis-cli -p 6379 shutdown save || true', { stdio: 'pipe' }),
+      () => {
+        execSync(REDIS_START);
+        execSync('sleep 0.5; rm -f /var/lib/redis/dump.rdb');
+      },
+      redisUp,
+    );
+    expect(sawRed).toBe(true);
+  });
+
+  it('MariaDB down for seconds mid-stream: pauses, goes unready, resumes, same end state', async () => {
+    const sawRed = await outageRun(
+      22,
+      () => execSync('mariadb-admin -uroot -h127.0.0.1 shutdown', { stdio: 'pipe' }),
+      () => execSync(MARIADB_START),
+      mariadbUp,
+    );
+    expect(sawRed).toBe(true);
+  });
+});

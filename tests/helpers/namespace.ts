@@ -1,0 +1,51 @@
+/**
+ * Each integration test gets its own namespace: topics, consumer group, database and Redis key
+ * prefix, so tests cannot see each other's data.
+ */
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type TxmonConfig } from '../../config/config.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createLogger } from '../../platform/logger.ts';
+import { migrate } from '../../platform/mysql.ts';
+import { registerAll } from '../../schemas/register.ts';
+import { applyTopics } from '../../topics/apply.ts';
+import { resetNamespace } from '../../cli/reset-namespace.ts';
+
+export interface TestNamespace {
+  id: string;
+  env: Record<string, string>;
+  cfg: TxmonConfig;
+  /** Drops the namespace's topics, database and keys. */
+  cleanup(): Promise<void>;
+}
+
+export const testLogger = createLogger({ level: process.env.TXMON_TEST_LOG_LEVEL ?? 'silent' });
+
+/** Creates topics, registers schemas and migrates a fresh database for one test. */
+export async function createNamespace(extraEnv: Record<string, string> = {}): Promise<TestNamespace> {
+  const id = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const base = loadConfig(process.env);
+  const env: Record<string, string> = {
+    TXMON_TOPIC_NAMESPACE: `${id}.`,
+    TXMON_MYSQL_URL: `${base.mysql.serverUrl}/txmon_${id}`,
+    TXMON_KEY_PREFIX: id,
+    TXMON_INGEST_GROUP_ID: `${id}-ingest`,
+    TXMON_INSTANCE_ID: `${id}-instance`,
+    TXMON_INGEST_SESSION_TIMEOUT_MS: '6000',
+    TXMON_RETRY_MAX_BACKOFF_MS: '2000',
+    ...extraEnv,
+  };
+  const cfg = loadConfig({ ...process.env, ...env });
+  const admin = createKafka(cfg, testLogger).admin();
+  await admin.connect();
+  await applyTopics(admin, cfg.topicNamespace);
+  await admin.disconnect();
+  await registerAll(cfg);
+  await migrate(cfg);
+  return {
+    id,
+    env,
+    cfg,
+    cleanup: () => resetNamespace(cfg, testLogger, () => {}),
+  };
+}

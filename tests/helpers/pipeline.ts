@@ -1,0 +1,148 @@
+/** End-to-end helpers: simulate into a namespace, run `txmon run ingest` as a real process, read the end state. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import mysql from 'mysql2/promise';
+import { createKafka } from '../../platform/kafka.ts';
+import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
+import { readTopic } from '../../platform/topic-reader.ts';
+import { groupLag } from '../../processors/ingest/main.ts';
+import { avroType, schemaText } from '../../schemas/index.ts';
+import { simulate, type GroundTruthSummary } from '../../simulator/simulate.ts';
+import type { GroundTruthLine } from '../../simulator/ground-truth.ts';
+import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../../simulator/types.ts';
+import { topicName, valueSubject } from '../../topics/topics.ts';
+import { testLogger, type TestNamespace } from './namespace.ts';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+
+export interface Simulated {
+  summary: GroundTruthSummary;
+  lines: GroundTruthLine[];
+}
+
+/** Produces a simulated stream into the namespace's transactions topic and returns its ground truth. */
+export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptions>): Promise<Simulated> {
+  const registry = createRegistry(ns.cfg);
+  const schemaId = await registerSchema(registry, ns.cfg.registryUrl, valueSubject(ns.cfg.topicNamespace, 'transactions'), schemaText('transaction'));
+  const type = avroType('transaction');
+  const producer = createKafka(ns.cfg, testLogger).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const path = join(tmpdir(), `${ns.id}-ground-truth.jsonl`);
+  try {
+    const summary = await simulate(
+      { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
+      { producer, topic: topicName(ns.cfg.topicNamespace, 'transactions'), encode: (tx) => frame(schemaId, type.toBuffer(tx)), validSchemaId: schemaId, progress: () => {} },
+    );
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as GroundTruthLine & { summary?: unknown })
+      .filter((l) => l.summary === undefined);
+    return { summary, lines };
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface RunningIngest {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+/** Spawns `node bin/txmon.js run ingest` with the namespace's environment. */
+export function spawnIngest(ns: TestNamespace, args: string[] = ['--drain'], extraEnv: Record<string, string> = {}): RunningIngest {
+  let out = '';
+  const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--metrics-port', '0', ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...ns.env, TXMON_LOG_LEVEL: 'info', TXMON_LOG_PRETTY: 'false', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => out };
+}
+
+export interface DeadLetterView {
+  source: string;
+  errorClass: string;
+  errorMessage: string;
+  redacted: boolean;
+  originalValue: Buffer | null;
+}
+
+export interface EndState {
+  transactionIds: string[];
+  rowChecksum: string;
+  duplicateIds: string[];
+  deadLetters: DeadLetterView[];
+  lag: number;
+}
+
+/** Reads what the pipeline left behind: MySQL rows, recorded duplicates, the DLQ topic, the group's lag. */
+export async function readEndState(ns: TestNamespace): Promise<EndState> {
+  const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions ORDER BY transaction_id');
+  const [[sum]] = await conn.query<RowDataPacket[]>(
+    "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(amount_minor), 0), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, account_id, amount_minor, currency, event_time, src_partition, src_offset))), 0)) AS c FROM transactions",
+  );
+  const [dups] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transaction_duplicates ORDER BY transaction_id');
+  await conn.end();
+  const kafka = createKafka(ns.cfg, testLogger);
+  const dlqType = avroType('dead-letter');
+  const dlq = await readTopic(kafka, topicName(ns.cfg.topicNamespace, 'transactionsDlq'));
+  const deadLetters = dlq.map((m) => {
+    const v = dlqType.fromBuffer((m.value as Buffer).subarray(5)) as {
+      source_topic: string;
+      source_partition: number;
+      source_offset: number;
+      error_class: string;
+      error_message: string;
+      original_redacted: boolean;
+      original_value: Buffer | null;
+    };
+    return {
+      source: `${v.source_topic}/${v.source_partition}/${v.source_offset}`,
+      errorClass: v.error_class,
+      errorMessage: v.error_message,
+      redacted: v.original_redacted,
+      originalValue: v.original_value,
+    };
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const lag = await groupLag(admin, ns.cfg.ingest.groupId, topicName(ns.cfg.topicNamespace, 'transactions'));
+  await admin.disconnect();
+  return {
+    transactionIds: rows.map((r) => r.transaction_id as string),
+    rowChecksum: String(sum?.c),
+    duplicateIds: dups.map((r) => r.transaction_id as string),
+    deadLetters,
+    lag,
+  };
+}
+
+/** What a correct run must leave, derived from the simulator's ground truth alone. */
+export function expectedEndState(sim: Simulated) {
+  const bySeq = new Map(sim.lines.map((l) => [l.seq, l]));
+  const validIds = sim.lines.filter((l) => l.kind === 'valid').map((l) => l.transaction_id as string);
+  const duplicateIds = sim.lines
+    .filter((l) => l.kind === 'duplicate')
+    .map((l) => l.transaction_id ?? (bySeq.get(l.duplicate_of as number)?.transaction_id as string));
+  return {
+    transactionIds: [...validIds].sort(),
+    duplicateIds: [...duplicateIds].sort(),
+    deadLetterCount: sim.summary.invalid + sim.summary.bad_bytes + sim.summary.unknown_schema,
+  };
+}
+
+/** Counts dead letters by error class. */
+export function countByClass(letters: readonly DeadLetterView[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of letters) out[d.errorClass] = (out[d.errorClass] ?? 0) + 1;
+  return out;
+}

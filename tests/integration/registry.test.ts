@@ -1,0 +1,78 @@
+// Schema contracts against the real registry: BACKWARD compatibility enforced, unknown ids are poison.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avroType, schemaText } from '../../schemas/index.ts';
+import { AvroDecoder, createRegistry, frame, registerSchema } from '../../platform/registry.ts';
+import { PoisonRecordError } from '../../platform/errors.ts';
+import { valueSubject } from '../../topics/topics.ts';
+import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+
+let ns: TestNamespace;
+beforeAll(async () => {
+  ns = await createNamespace();
+});
+afterAll(async () => {
+  await ns.cleanup();
+});
+
+describe('schema registry contracts', () => {
+  it('registers the Transaction schema idempotently under <topic>-value', async () => {
+    const registry = createRegistry(ns.cfg);
+    const subject = valueSubject(ns.cfg.topicNamespace, 'transactions');
+    const a = await registerSchema(registry, ns.cfg.registryUrl, subject, schemaText('transaction'));
+    const b = await registerSchema(registry, ns.cfg.registryUrl, subject, schemaText('transaction'));
+    expect(a).toBe(b);
+    const res = await fetch(`${ns.cfg.registryUrl}/config/${encodeURIComponent(subject)}`);
+    expect(JSON.stringify(await res.json())).toContain('BACKWARD');
+  });
+
+  it('rejects an incompatible change (a new required field without default)', async () => {
+    const registry = createRegistry(ns.cfg);
+    const subject = valueSubject(ns.cfg.topicNamespace, 'transactions');
+    const schema = JSON.parse(schemaText('transaction')) as { fields: unknown[] };
+    schema.fields.push({ name: 'risk_flag', type: 'string' });
+    await expect(registerSchema(registry, ns.cfg.registryUrl, subject, JSON.stringify(schema))).rejects.toThrow();
+  });
+
+  it('accepts a compatible change (a new optional field) and decodes it into the current reader schema', async () => {
+    const registry = createRegistry(ns.cfg);
+    const subject = valueSubject(ns.cfg.topicNamespace, 'transactions');
+    const schema = JSON.parse(schemaText('transaction')) as { fields: unknown[] };
+    schema.fields.push({ name: 'loyalty_tier', type: ['null', 'string'], default: null });
+    const id = await registerSchema(registry, ns.cfg.registryUrl, subject, JSON.stringify(schema));
+    const writer = (await import('avsc')).default.Type.forSchema(schema as never);
+    const tx = {
+      transaction_id: 'tx-new',
+      idempotency_key: 'k',
+      type: 'CAPTURE',
+      account_id: 'acc-1',
+      card_token: 'tok_1',
+      card_last4: null,
+      merchant_id: 'm',
+      mcc: '5411',
+      merchant_country: 'DE',
+      amount_minor: 100,
+      currency: 'EUR',
+      event_time: 1767225600000,
+      channel: 'POS',
+      device_id: null,
+      ip_country: null,
+      reference: null,
+      parent_transaction_id: null,
+      latitude: null,
+      longitude: null,
+      loyalty_tier: 'gold',
+    };
+    const decoder = new AvroDecoder<{ transaction_id: string }>(registry, avroType('transaction'));
+    const value = frame(id, writer.toBuffer(tx));
+    await decoder.warmValues([value]);
+    expect(decoder.decode(value).transaction_id).toBe('tx-new');
+  });
+
+  it('treats an unknown schema id as a poison record, not an outage', async () => {
+    const decoder = new AvroDecoder(createRegistry(ns.cfg), avroType('transaction'));
+    const value = frame(2_000_000_001, Buffer.from([1, 2, 3]));
+    await decoder.warmValues([value]);
+    expect(() => decoder.decode(value)).toThrow(PoisonRecordError);
+    expect(() => decoder.decode(value)).toThrow(/not registered/);
+  });
+});
