@@ -1,8 +1,11 @@
 // Crash safety: SIGKILL the ingest process mid-stream several times at random points, restart it,
 // and the end state equals what the ground truth says a clean single pass leaves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
-import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { groupLag } from '../../processors/ingest/main.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { countByClass, expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
 
 let ns: TestNamespace;
@@ -11,7 +14,7 @@ let sim: Simulated;
 beforeAll(async () => {
   // Small fetches make many batches, so kills land between and inside batch effects.
   ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
-  sim = await produceSimulated(ns, { seed: 11, count: 20_000 });
+  sim = await produceSimulated(ns, { seed: 11, count: 30_000 });
 });
 afterAll(async () => {
   await ns?.cleanup();
@@ -20,16 +23,26 @@ afterAll(async () => {
 describe('crash safety', () => {
   it('SIGKILL at random points loses nothing and doubles nothing', async () => {
     const kills = 4;
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const admin = createKafka(ns.cfg, testLogger).admin();
+    await admin.connect();
+    const total = await groupLag(admin, ns.cfg.ingest.groupId, topic);
     let killed = 0;
-    for (let i = 0; i < kills; i++) {
-      const run = spawnIngest(ns, []);
-      // Wait until it is consuming (first batch logged or a few seconds), then kill at a random moment.
-      const waitMs = 2_500 + Math.floor(Math.random() * 3_000);
-      const exitedEarly = await Promise.race([run.exited.then(() => true), sleep(waitMs).then(() => false)]);
-      expect(exitedEarly, run.output()).toBe(false);
-      run.child.kill('SIGKILL');
-      await run.exited;
-      killed++;
+    try {
+      for (let i = 0; i < kills; i++) {
+        // Kill once the committed progress passes a random point in the i-th fifth of the stream.
+        const target = Math.floor(total * (1 - (i + 0.5 + Math.random() * 0.5) / (kills + 1)));
+        const run = spawnIngest(ns, []);
+        let exited = false;
+        void run.exited.then(() => (exited = true));
+        while (!exited && (await groupLag(admin, ns.cfg.ingest.groupId, topic)) > target) await sleep(20);
+        expect(exited, run.output()).toBe(false);
+        run.child.kill('SIGKILL');
+        await run.exited;
+        killed++;
+      }
+    } finally {
+      await admin.disconnect();
     }
     expect(killed).toBe(kills);
     const partial = await readEndState(ns);
