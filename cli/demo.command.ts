@@ -4,7 +4,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { loadConfig, type TxmonConfig } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
 import { migrate } from '../platform/mysql.ts';
@@ -31,7 +31,11 @@ export function demoEnv(env: Readonly<Record<string, string | undefined>>): Reco
 }
 
 /** Runs the demo; returns whether every figure matched the ground truth. */
-export async function runDemo(env: Readonly<Record<string, string | undefined>>, o: { count: number; seed: number }, say: (line: string) => void): Promise<boolean> {
+export async function runDemo(
+  env: Readonly<Record<string, string | undefined>>,
+  o: { count: number; seed: number },
+  say: (line: string) => void,
+): Promise<boolean> {
   const cfg = loadConfig(demoEnv(env));
   const logger = createLogger({ level: cfg.log.level, pretty: Boolean(process.stderr.isTTY) });
   say('demo: 1/6 starting services (first run downloads Kafka and the registry from Maven Central) ...');
@@ -99,7 +103,9 @@ export async function runDemo(env: Readonly<Record<string, string | undefined>>,
     ['accounted for (rows + duplicates + DLQ)', Number(tx?.n) + Number(dup?.n) + dlq.length, consumed],
   ];
   say('');
-  say(`  consumed ${consumed.toLocaleString('en')} records in ${seconds.toFixed(1)} s = ${Math.round(consumed / seconds).toLocaleString('en')} records/s (incl. group join)`);
+  say(
+    `  consumed ${consumed.toLocaleString('en')} records in ${seconds.toFixed(1)} s = ${Math.round(consumed / seconds).toLocaleString('en')} records/s (incl. group join)`,
+  );
   let ok = true;
   for (const [label, got, want] of rows) {
     const match = got === want;

@@ -11,11 +11,13 @@ function context(): { cfg: TxmonConfig; logger: Logger } {
   return { cfg, logger: createLogger({ level: cfg.log.level, pretty: cfg.log.pretty || Boolean(process.stderr.isTTY) }) };
 }
 
-const int = (name: string, min = 0) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
+const int =
+  (name: string, min = 0) =>
+  (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
 const rate = (name: string) => (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number between 0 and 1`);
@@ -27,9 +29,14 @@ export function buildProgram(): Command {
   const program = new Command('txmon')
     .description('Streaming transaction monitoring: Kafka + Avro in, dedup, state, scoring, alerts, reconciliation, MySQL out.')
     .showHelpAfterError()
-    .addHelpText('after', `\nConfiguration comes from environment variables (defaults are local):\n  ${CONFIG_KEYS.join('\n  ')}\nSee docs/configuration.md.`);
+    .addHelpText(
+      'after',
+      `\nConfiguration comes from environment variables (defaults are local):\n  ${CONFIG_KEYS.join('\n  ')}\nSee docs/configuration.md.`,
+    );
 
-  const services = program.command('services').description('Start, stop and inspect the local Kafka broker, schema registry, MariaDB and Redis.');
+  const services = program
+    .command('services')
+    .description('Start, stop and inspect the local Kafka broker, schema registry, MariaDB and Redis.');
   services
     .command('up')
     .description('Start whatever is not running (idempotent) and wait until every service is ready.')
@@ -41,7 +48,9 @@ export function buildProgram(): Command {
     });
   services
     .command('down')
-    .description('Stop the services txmon started (Kafka, registry); data is kept. The machine’s MariaDB and Redis are left alone.')
+    .description(
+      'Stop the services txmon started (Kafka, registry); data is kept. The machine’s MariaDB and Redis are left alone.',
+    )
     .action(async () => {
       const { cfg } = context();
       const { servicesDown } = await import('../services/manager.ts');
@@ -54,7 +63,10 @@ export function buildProgram(): Command {
       const { cfg } = context();
       const { servicesStatus } = await import('../services/manager.ts');
       const statuses = await servicesStatus(cfg);
-      for (const s of statuses) say(`${s.name.padEnd(9)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.managed ? '(started by txmon)' : ''} ${s.detail}`);
+      for (const s of statuses)
+        say(
+          `${s.name.padEnd(9)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.managed ? '(started by txmon)' : ''} ${s.detail}`,
+        );
       if (statuses.some((s) => !s.running)) process.exitCode = 1;
     });
   services
@@ -73,7 +85,12 @@ export function buildProgram(): Command {
         say('(no log yet)');
         return;
       }
-      process.stdout.write(readFileSync(path, 'utf8').split('\n').slice(-o.lines - 1).join('\n'));
+      process.stdout.write(
+        readFileSync(path, 'utf8')
+          .split('\n')
+          .slice(-o.lines - 1)
+          .join('\n'),
+      );
     });
 
   program
@@ -117,8 +134,15 @@ export function buildProgram(): Command {
 
   program
     .command('simulate')
-    .description('Produce synthetic transactions (Avro, registry framing) with duplicates, disorder, late and malformed records, and labelled fraud.')
-    .option('--count <n>', 'original transactions to generate (duplicates and malformed records come on top)', int('--count', 1), 50_000)
+    .description(
+      'Produce synthetic transactions (Avro, registry framing) with duplicates, disorder, late and malformed records, and labelled fraud.',
+    )
+    .option(
+      '--count <n>',
+      'original transactions to generate (duplicates and malformed records come on top)',
+      int('--count', 1),
+      50_000,
+    )
     .option('--seed <n>', 'random seed: the same seed gives the same records', int('--seed'), 42)
     .option('--rate <n>', 'records per second, 0 = as fast as possible', int('--rate'), 0)
     .option('--accounts <n>', 'number of accounts', int('--accounts', 1), 2_000)
@@ -144,7 +168,11 @@ export function buildProgram(): Command {
     .description('Run a processor until SIGTERM/SIGINT (drains in-flight work first).')
     .addArgument(new Argument('<processor>', 'processor to run').choices(['ingest']))
     .option('--drain', 'exit by itself once the consumer group has caught up with the topic')
-    .addOption(new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT)').argParser(int('--metrics-port')))
+    .addOption(
+      new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT)').argParser(
+        int('--metrics-port'),
+      ),
+    )
     .action(async (_processor: string, o: { drain?: boolean; metricsPort?: number }) => {
       const { cfg, logger } = context();
       const { runProcessor } = await import('./run.command.ts');

@@ -3,7 +3,12 @@ import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { startIngest } from '../processors/ingest/main.ts';
 
-export async function runProcessor(cfg: TxmonConfig, logger: Logger, opts: { drain: boolean; metricsPort: number }, say: (line: string) => void): Promise<void> {
+export async function runProcessor(
+  cfg: TxmonConfig,
+  logger: Logger,
+  opts: { drain: boolean; metricsPort: number },
+  say: (line: string) => void,
+): Promise<void> {
   const started = Date.now();
   const proc = await startIngest(cfg, logger, {
     drain: opts.drain,

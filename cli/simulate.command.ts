@@ -13,7 +13,12 @@ import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName, valueSubject } from '../topics/topics.ts';
 import type { SimulateCliOptions } from './main.ts';
 
-export async function runSimulate(cfg: TxmonConfig, logger: Logger, o: SimulateCliOptions, say: (line: string) => void): Promise<GroundTruthSummary> {
+export async function runSimulate(
+  cfg: TxmonConfig,
+  logger: Logger,
+  o: SimulateCliOptions,
+  say: (line: string) => void,
+): Promise<GroundTruthSummary> {
   const currencies = o.currencies.split(',').map((c) => c.trim().toUpperCase());
   const unknown = currencies.filter((c) => !isKnownCurrency(c));
   if (unknown.length > 0) throw new ConfigError(`--currencies: not ISO 4217: ${unknown.join(', ')}`);
@@ -22,7 +27,12 @@ export async function runSimulate(cfg: TxmonConfig, logger: Logger, o: SimulateC
 
   const topic = topicName(cfg.topicNamespace, 'transactions');
   const registry = createRegistry(cfg);
-  const schemaId = await registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactions'), schemaText('transaction'));
+  const schemaId = await registerSchema(
+    registry,
+    cfg.registryUrl,
+    valueSubject(cfg.topicNamespace, 'transactions'),
+    schemaText('transaction'),
+  );
   const type = avroType('transaction');
   const producer = createKafka(cfg, logger, '-simulator').producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();

@@ -9,20 +9,21 @@ import { ConfigError } from '../platform/errors.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
-const boolFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const boolFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port');
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port');
 
 /** Environment variables txmon reads, with their local defaults. */
 const envSchema = z.object({
   TXMON_KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')
-    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(hostPort).min(1, 'at least one broker')),
   TXMON_KAFKA_CLIENT_ID: z.string().min(1).default('txmon'),
   TXMON_REGISTRY_URL: z.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
@@ -52,7 +53,11 @@ const envSchema = z.object({
   TXMON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TXMON_LOG_PRETTY: boolFlag.optional(),
   TXMON_DEDUP_TTL_SECONDS: positiveInt.default(7 * 24 * 3600),
-  TXMON_MAX_FUTURE_SKEW_MS: z.coerce.number().int().min(0).default(5 * 60 * 1000),
+  TXMON_MAX_FUTURE_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60 * 1000),
   TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(2 * 1024 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
   TXMON_RETRY_MAX_BACKOFF_MS: positiveInt.default(10_000),
@@ -60,8 +65,14 @@ const envSchema = z.object({
   TXMON_HOME: z.string().min(1).default('.txmon'),
   TXMON_JAVA_HOME: z.string().optional(),
   TXMON_REGISTRY_JAVA_HOME: z.string().optional(),
-  TXMON_KAFKA_VERSION: z.string().regex(/^\d+\.\d+\.\d+$/).default('4.1.1'),
-  TXMON_REGISTRY_VERSION: z.string().regex(/^\d+\.\d+\.\d+(\.Final)?$/).default('3.3.3'),
+  TXMON_KAFKA_VERSION: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .default('4.1.1'),
+  TXMON_REGISTRY_VERSION: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+(\.Final)?$/)
+    .default('3.3.3'),
   TXMON_REGISTRY_MANAGEMENT_PORT: port.default(9000),
   TXMON_START_LOCAL_SERVICES: boolFlag.default(true),
 });

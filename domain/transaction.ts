@@ -33,9 +33,7 @@ export interface ValidationLimits {
   maxFutureSkewMs: number;
 }
 
-export type ValidationResult =
-  | { ok: true }
-  | { ok: false; code: 'VALIDATION_FAILED' | 'PAN_DETECTED'; problems: string[] };
+export type ValidationResult = { ok: true } | { ok: false; code: 'VALIDATION_FAILED' | 'PAN_DETECTED'; problems: string[] };
 
 /** Earliest event time accepted: 2000-01-01T00:00:00Z. */
 export const MIN_EVENT_TIME = 946_684_800_000;
@@ -78,7 +76,11 @@ export function looksLikePan(value: string): boolean {
  */
 export function validateTransaction(tx: Transaction, limits: ValidationLimits): ValidationResult {
   if (looksLikePan(tx.card_token)) {
-    return { ok: false, code: 'PAN_DETECTED', problems: ['card_token looks like a raw card number (PAN); only tokens are accepted'] };
+    return {
+      ok: false,
+      code: 'PAN_DETECTED',
+      problems: ['card_token looks like a raw card number (PAN); only tokens are accepted'],
+    };
   }
   const problems: string[] = [];
   const id = (name: string, value: string, re = ID) => {
@@ -94,18 +96,27 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
   if (tx.reference !== null) id('reference', tx.reference);
   if (tx.parent_transaction_id !== null) id('parent_transaction_id', tx.parent_transaction_id);
   if (!MCC.test(tx.mcc)) problems.push(`mcc must be 4 digits (got ${JSON.stringify(tx.mcc.slice(0, 8))})`);
-  if (!COUNTRY.test(tx.merchant_country)) problems.push(`merchant_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.merchant_country.slice(0, 8))})`);
-  if (tx.ip_country !== null && !COUNTRY.test(tx.ip_country)) problems.push(`ip_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.ip_country.slice(0, 8))})`);
-  if (!Number.isSafeInteger(tx.amount_minor) || tx.amount_minor <= 0) problems.push(`amount_minor must be a positive integer (got ${tx.amount_minor})`);
-  else if (tx.amount_minor > MAX_AMOUNT_MINOR) problems.push(`amount_minor ${tx.amount_minor} exceeds the sanity bound ${MAX_AMOUNT_MINOR}`);
-  if (!isKnownCurrency(tx.currency)) problems.push(`currency ${JSON.stringify(tx.currency.slice(0, 8))} is not an active ISO 4217 code`);
+  if (!COUNTRY.test(tx.merchant_country))
+    problems.push(`merchant_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.merchant_country.slice(0, 8))})`);
+  if (tx.ip_country !== null && !COUNTRY.test(tx.ip_country))
+    problems.push(`ip_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.ip_country.slice(0, 8))})`);
+  if (!Number.isSafeInteger(tx.amount_minor) || tx.amount_minor <= 0)
+    problems.push(`amount_minor must be a positive integer (got ${tx.amount_minor})`);
+  else if (tx.amount_minor > MAX_AMOUNT_MINOR)
+    problems.push(`amount_minor ${tx.amount_minor} exceeds the sanity bound ${MAX_AMOUNT_MINOR}`);
+  if (!isKnownCurrency(tx.currency))
+    problems.push(`currency ${JSON.stringify(tx.currency.slice(0, 8))} is not an active ISO 4217 code`);
   if (!Number.isSafeInteger(tx.event_time) || tx.event_time < MIN_EVENT_TIME) {
     problems.push(`event_time ${tx.event_time} is before 2000-01-01`);
   } else if (tx.event_time > limits.recordTimestamp + limits.maxFutureSkewMs) {
-    problems.push(`event_time ${new Date(tx.event_time).toISOString()} is more than ${limits.maxFutureSkewMs} ms after the record's Kafka timestamp`);
+    problems.push(
+      `event_time ${new Date(tx.event_time).toISOString()} is more than ${limits.maxFutureSkewMs} ms after the record's Kafka timestamp`,
+    );
   }
-  if (tx.latitude !== null && !(Number.isFinite(tx.latitude) && Math.abs(tx.latitude) <= 90)) problems.push('latitude must be within [-90, 90]');
-  if (tx.longitude !== null && !(Number.isFinite(tx.longitude) && Math.abs(tx.longitude) <= 180)) problems.push('longitude must be within [-180, 180]');
+  if (tx.latitude !== null && !(Number.isFinite(tx.latitude) && Math.abs(tx.latitude) <= 90))
+    problems.push('latitude must be within [-90, 90]');
+  if (tx.longitude !== null && !(Number.isFinite(tx.longitude) && Math.abs(tx.longitude) <= 180))
+    problems.push('longitude must be within [-180, 180]');
   if ((tx.latitude === null) !== (tx.longitude === null)) problems.push('latitude and longitude must be given together');
   return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems };
 }

@@ -43,7 +43,11 @@ export class DependencyError extends TxmonError {
 
 /** A record that can never be processed (poison): it goes to the dead-letter topic with this reason. */
 export class PoisonRecordError extends TxmonError {
-  constructor(code: 'DECODE_FAILED' | 'UNKNOWN_SCHEMA_ID' | 'VALIDATION_FAILED' | 'PAN_DETECTED', message: string, cause?: unknown) {
+  constructor(
+    code: 'DECODE_FAILED' | 'UNKNOWN_SCHEMA_ID' | 'VALIDATION_FAILED' | 'PAN_DETECTED',
+    message: string,
+    cause?: unknown,
+  ) {
     super(code, message, { retriable: false, cause });
   }
 }
@@ -97,11 +101,24 @@ export function isRetriable(err: unknown): boolean {
     if (PROGRAMMER_ERRORS.some((cls) => e instanceof cls)) return false;
     if (e instanceof TxmonError) return e.retriable;
     if (typeof e === 'object') {
-      const obj = e as { retriable?: unknown; code?: unknown; errno?: unknown; message?: unknown; name?: unknown; fatal?: unknown; cause?: unknown };
+      const obj = e as {
+        retriable?: unknown;
+        code?: unknown;
+        errno?: unknown;
+        message?: unknown;
+        name?: unknown;
+        fatal?: unknown;
+        cause?: unknown;
+      };
       if (typeof obj.retriable === 'boolean' && obj.retriable) return true;
       if (typeof obj.code === 'string' && RETRIABLE_NETWORK_CODES.has(obj.code)) return true;
       if (obj.fatal === true) return true; // mysql2: the connection died, a new one may work
-      if (obj.name === 'KafkaJSNumberOfRetriesExceeded' || obj.name === 'KafkaJSConnectionError' || obj.name === 'KafkaJSRequestTimeoutError') return true;
+      if (
+        obj.name === 'KafkaJSNumberOfRetriesExceeded' ||
+        obj.name === 'KafkaJSConnectionError' ||
+        obj.name === 'KafkaJSRequestTimeoutError'
+      )
+        return true;
       if (typeof obj.message === 'string' && RETRIABLE_MESSAGE.some((re) => re.test(obj.message as string))) return true;
       // AggregateError from node's net (happy eyeballs) carries the real errors in .errors
       const errors = (e as { errors?: unknown }).errors;

@@ -8,7 +8,12 @@ export interface ProbeServer {
 }
 
 /** Listens on host:port (port 0 picks a free one) and serves the processor's probes. */
-export async function startProbeServer(opts: { host: string; port: number; registry: Registry; ready: () => { ok: boolean; detail: string } }): Promise<ProbeServer> {
+export async function startProbeServer(opts: {
+  host: string;
+  port: number;
+  registry: Registry;
+  ready: () => { ok: boolean; detail: string };
+}): Promise<ProbeServer> {
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/metrics') {

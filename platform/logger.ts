@@ -5,9 +5,16 @@ export type { Logger };
 
 /** Creates the process logger. `pretty` is for humans at a terminal (demo, CLI). */
 export function createLogger(opts: { level: string; pretty?: boolean; name?: string }): Logger {
-  const base = { level: opts.level, name: opts.name ?? 'txmon', redact: { paths: ['*.card_token', '*.pan', 'card_token', 'pan'], censor: '[redacted]' } };
+  const base = {
+    level: opts.level,
+    name: opts.name ?? 'txmon',
+    redact: { paths: ['*.card_token', '*.pan', 'card_token', 'pan'], censor: '[redacted]' },
+  };
   if (opts.pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } } });
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } },
+    });
   }
   return pino(base, destination(2));
 }

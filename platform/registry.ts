@@ -28,8 +28,10 @@ export function frame(schemaId: number, body: Buffer): Buffer {
 
 /** Reads the schema id of a framed value, or throws a poison error when the framing is wrong. */
 export function schemaIdOf(value: Buffer | null): number {
-  if (!value || value.length < 5) throw new PoisonRecordError('DECODE_FAILED', `value of ${value?.length ?? 0} bytes is too short for registry framing`);
-  if (value[0] !== 0) throw new PoisonRecordError('DECODE_FAILED', `magic byte is ${value[0]}, expected 0 (schema-registry framing)`);
+  if (!value || value.length < 5)
+    throw new PoisonRecordError('DECODE_FAILED', `value of ${value?.length ?? 0} bytes is too short for registry framing`);
+  if (value[0] !== 0)
+    throw new PoisonRecordError('DECODE_FAILED', `magic byte is ${value[0]}, expected 0 (schema-registry framing)`);
   return value.readInt32BE(1);
 }
 
@@ -57,11 +59,15 @@ export class AvroDecoder<T> {
           // Not cached: an id registered later must become decodable without a restart.
           throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);
         }
-        if (isRetriable(err) || status === undefined || status >= 500) throw new DependencyError('schema-registry', `cannot fetch schema id ${id}`, err);
+        if (isRetriable(err) || status === undefined || status >= 500)
+          throw new DependencyError('schema-registry', `cannot fetch schema id ${id}`, err);
         throw err;
       }
       if (typeof (writer as { fromBuffer?: unknown }).fromBuffer !== 'function') {
-        this.resolved.set(id, { ok: false, error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} is not an Avro schema`) });
+        this.resolved.set(id, {
+          ok: false,
+          error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} is not an Avro schema`),
+        });
         continue;
       }
       try {
@@ -70,7 +76,11 @@ export class AvroDecoder<T> {
       } catch (err) {
         this.resolved.set(id, {
           ok: false,
-          error: new PoisonRecordError('DECODE_FAILED', `writer schema id ${id} cannot be read as ${this.readerType.name ?? 'the reader schema'}`, err),
+          error: new PoisonRecordError(
+            'DECODE_FAILED',
+            `writer schema id ${id} cannot be read as ${this.readerType.name ?? 'the reader schema'}`,
+            err,
+          ),
         });
       }
     }
@@ -112,7 +122,11 @@ export class AvroDecoder<T> {
     try {
       return this.readerType.fromBuffer((value as Buffer).subarray(5), entry.resolver ?? undefined) as T;
     } catch (err) {
-      throw new PoisonRecordError('DECODE_FAILED', `Avro body does not decode with schema id ${id}: ${(err as Error).message}`, err);
+      throw new PoisonRecordError(
+        'DECODE_FAILED',
+        `Avro body does not decode with schema id ${id}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
@@ -123,13 +137,22 @@ export class AvroDecoder<T> {
 }
 
 /** Registers a schema under a subject with BACKWARD compatibility; returns its id. Idempotent. */
-export async function registerSchema(registry: SchemaRegistry, registryUrl: string, subject: string, schemaJson: string): Promise<number> {
+export async function registerSchema(
+  registry: SchemaRegistry,
+  registryUrl: string,
+  subject: string,
+  schemaJson: string,
+): Promise<number> {
   const { id } = await registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject });
   const res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
     body: JSON.stringify({ compatibility: 'BACKWARD' }),
   });
-  if (!res.ok) throw new DependencyError('schema-registry', `setting BACKWARD compatibility on ${subject} failed: HTTP ${res.status} ${await res.text()}`);
+  if (!res.ok)
+    throw new DependencyError(
+      'schema-registry',
+      `setting BACKWARD compatibility on ${subject} failed: HTTP ${res.status} ${await res.text()}`,
+    );
   return id;
 }

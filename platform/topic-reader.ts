@@ -7,7 +7,11 @@ import { sleep } from './retry.ts';
  * Consumes the topic from the beginning with read_committed isolation until every partition has
  * been read up to its high watermark (transaction markers count as read once nothing more arrives).
  */
-export async function readTopic(kafka: Kafka, topic: string, opts: { idleMs?: number; timeoutMs?: number } = {}): Promise<KafkaMessage[]> {
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  opts: { idleMs?: number; timeoutMs?: number } = {},
+): Promise<KafkaMessage[]> {
   const idleMs = opts.idleMs ?? 1_500;
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const admin = kafka.admin();

@@ -78,7 +78,11 @@ describe('generateEvents', () => {
       if (tx.parent_transaction_id !== null) {
         const parent = byId.get(tx.parent_transaction_id);
         check(parent?.type === 'AUTHORIZATION' && tx.type !== 'AUTHORIZATION', 'follow-up of an earlier authorization', tx);
-        check(tx.account_id === parent?.account_id && tx.card_token === parent?.card_token, 'same account and card as parent', tx);
+        check(
+          tx.account_id === parent?.account_id && tx.card_token === parent?.card_token,
+          'same account and card as parent',
+          tx,
+        );
         check(tx.amount_minor <= (parent?.amount_minor ?? 0), 'not more than the parent', tx);
       } else {
         check(tx.type === 'AUTHORIZATION', 'only authorizations lack a parent', tx);

@@ -16,7 +16,12 @@ export interface DeadLetter {
 }
 
 /** Encodes dead letters as framed Avro DeadLetter records for the DLQ topic, keyed by the original key. */
-export function deadLetterMessages(letters: readonly DeadLetter[], type: avro.Type, schemaId: number, processor: string): Message[] {
+export function deadLetterMessages(
+  letters: readonly DeadLetter[],
+  type: avro.Type,
+  schemaId: number,
+  processor: string,
+): Message[] {
   return letters.map((d) => ({
     key: d.key,
     // The source record's timestamp: a replayed dead letter is byte-identical to the first one.

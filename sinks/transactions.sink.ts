@@ -124,7 +124,16 @@ export async function writeBatch(
       const [res] = await conn.query<ResultSetHeader>(
         'INSERT INTO transaction_duplicates (src_topic, src_partition, src_offset, transaction_id, first_seen_position, detected_by) VALUES ? ' +
           'ON DUPLICATE KEY UPDATE src_offset = src_offset',
-        [chunk.map((d) => [d.position.topic, d.position.partition, d.position.offset, d.transactionId, d.firstSeen, d.detectedBy])],
+        [
+          chunk.map((d) => [
+            d.position.topic,
+            d.position.partition,
+            d.position.offset,
+            d.transactionId,
+            d.firstSeen,
+            d.detectedBy,
+          ]),
+        ],
       );
       duplicatesRecorded += res.affectedRows;
     }

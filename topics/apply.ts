@@ -9,7 +9,11 @@ export interface TopicReport {
 }
 
 /** Creates each missing topic with its partitions and configs; for existing ones lists every difference. */
-export async function applyTopics(admin: Admin, namespace: string, log: (line: string) => void = () => {}): Promise<TopicReport[]> {
+export async function applyTopics(
+  admin: Admin,
+  namespace: string,
+  log: (line: string) => void = () => {},
+): Promise<TopicReport[]> {
   const existing = new Set(await admin.listTopics());
   const keys = Object.keys(TOPICS) as TopicKey[];
   const missing = keys.filter((k) => !existing.has(topicName(namespace, k)));

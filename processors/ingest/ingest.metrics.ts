@@ -8,25 +8,60 @@ export function createIngestMetrics() {
   const registers = [registry];
   return {
     registry,
-    consumed: new Counter({ name: 'txmon_ingest_records_consumed_total', help: 'Records read from the transactions topic.', labelNames: ['topic'], registers }),
+    consumed: new Counter({
+      name: 'txmon_ingest_records_consumed_total',
+      help: 'Records read from the transactions topic.',
+      labelNames: ['topic'],
+      registers,
+    }),
     outcomes: new Counter({
       name: 'txmon_ingest_records_total',
       help: 'Records by outcome: valid (new), replayed (re-read after a crash), duplicate, dead_lettered.',
       labelNames: ['outcome'],
       registers,
     }),
-    deadLettered: new Counter({ name: 'txmon_ingest_dead_letters_total', help: 'Records sent to the dead-letter topic, by error class.', labelNames: ['error_class'], registers }),
-    sinkRows: new Counter({ name: 'txmon_sink_rows_written_total', help: 'Rows inserted into MySQL, by table.', labelNames: ['table'], registers }),
+    deadLettered: new Counter({
+      name: 'txmon_ingest_dead_letters_total',
+      help: 'Records sent to the dead-letter topic, by error class.',
+      labelNames: ['error_class'],
+      registers,
+    }),
+    sinkRows: new Counter({
+      name: 'txmon_sink_rows_written_total',
+      help: 'Rows inserted into MySQL, by table.',
+      labelNames: ['table'],
+      registers,
+    }),
     batchDuration: new Histogram({
       name: 'txmon_ingest_batch_duration_seconds',
       help: 'Time to process one fetched batch end to end, including retries.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    batchSize: new Histogram({ name: 'txmon_ingest_batch_records', help: 'Records per fetched batch.', buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 20000], registers }),
-    lag: new Gauge({ name: 'txmon_ingest_consumer_lag_records', help: 'High watermark minus the next offset to process, per partition.', labelNames: ['topic', 'partition'], registers }),
-    dependencyUp: new Gauge({ name: 'txmon_ingest_dependency_up', help: '1 when the last call to the dependency succeeded.', labelNames: ['dependency'], registers }),
-    retries: new Counter({ name: 'txmon_ingest_retries_total', help: 'Batch attempts retried after a retriable failure.', labelNames: ['dependency'], registers }),
+    batchSize: new Histogram({
+      name: 'txmon_ingest_batch_records',
+      help: 'Records per fetched batch.',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 20000],
+      registers,
+    }),
+    lag: new Gauge({
+      name: 'txmon_ingest_consumer_lag_records',
+      help: 'High watermark minus the next offset to process, per partition.',
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
+    dependencyUp: new Gauge({
+      name: 'txmon_ingest_dependency_up',
+      help: '1 when the last call to the dependency succeeded.',
+      labelNames: ['dependency'],
+      registers,
+    }),
+    retries: new Counter({
+      name: 'txmon_ingest_retries_total',
+      help: 'Batch attempts retried after a retriable failure.',
+      labelNames: ['dependency'],
+      registers,
+    }),
   };
 }
 

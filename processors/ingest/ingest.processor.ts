@@ -70,7 +70,12 @@ export class IngestBatchHandler {
     if (batch.isEmpty() || !isRunning() || isStale()) return;
     const { metrics, logger } = this.deps;
     const endTimer = metrics.batchDuration.startTimer();
-    const records: RawRecord[] = batch.messages.map((m) => ({ key: m.key, value: m.value, offset: m.offset, timestamp: m.timestamp }));
+    const records: RawRecord[] = batch.messages.map((m) => ({
+      key: m.key,
+      value: m.value,
+      offset: m.offset,
+      timestamp: m.timestamp,
+    }));
     metrics.consumed.inc({ topic: batch.topic }, records.length);
     metrics.batchSize.observe(records.length);
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
@@ -123,7 +128,12 @@ export class IngestBatchHandler {
     const sink = await step('mysql', () => writeBatch(d.pool, dedup));
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
     await step('kafka', () =>
-      d.output.commit([{ topic: d.deadLetter.topic, messages: dlqMessages }], { groupId: d.groupId, topic, partition, offset: nextOffset }),
+      d.output.commit([{ topic: d.deadLetter.topic, messages: dlqMessages }], {
+        groupId: d.groupId,
+        topic,
+        partition,
+        offset: nextOffset,
+      }),
     );
     for (const dl of deadLetters) d.metrics.deadLettered.inc({ error_class: dl.errorClass });
     const lateDuplicateKeys = new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
@@ -145,7 +155,11 @@ export class IngestBatchHandler {
     const { keyPrefix, dedupTtlSeconds } = this.deps;
     const pipeline = this.deps.redis.pipeline() as TxmonPipeline;
     for (const v of valid) {
-      pipeline.txmonDedup(accountKeys(keyPrefix, v.tx.account_id).dedup(v.tx.transaction_id), positionKey(v.position), dedupTtlSeconds);
+      pipeline.txmonDedup(
+        accountKeys(keyPrefix, v.tx.account_id).dedup(v.tx.transaction_id),
+        positionKey(v.position),
+        dedupTtlSeconds,
+      );
     }
     const results = await pipeline.exec();
     if (!results) throw new DependencyError('redis', 'pipeline aborted');

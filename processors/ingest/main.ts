@@ -59,9 +59,18 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       () =>
         Promise.all([
           registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactions'), schemaText('transaction')),
-          registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactionsDlq'), schemaText('dead-letter')),
+          registerSchema(
+            registry,
+            cfg.registryUrl,
+            valueSubject(cfg.topicNamespace, 'transactionsDlq'),
+            schemaText('dead-letter'),
+          ),
         ]),
-      { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => true, onRetry: (err) => log.warn(`schema registry not reachable (${errorMessage(err)}); retrying`) },
+      {
+        maxMs: cfg.retryMaxBackoffMs,
+        shouldContinue: () => true,
+        onRetry: (err) => log.warn(`schema registry not reachable (${errorMessage(err)}); retrying`),
+      },
     );
 
     const redis = createRedis(cfg);
@@ -116,7 +125,10 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         // A crash on a retriable error restarts the consumer; anything else stops it loudly.
         restartOnFailure: async (err) => {
           const retriable = isRetriable(err);
-          log.error({ err, retriable }, retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping');
+          log.error(
+            { err, retriable },
+            retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping',
+          );
           return retriable;
         },
       },
@@ -153,7 +165,12 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
     }
 
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: handler.eachBatch });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: handler.eachBatch,
+    });
     log.info({ topic, groupId, dlqTopic }, 'ingest running');
 
     let stopRequested = false;

@@ -6,7 +6,14 @@ import { sleep } from '../../platform/retry.ts';
 import { groupLag } from '../../processors/ingest/main.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
-import { countByClass, expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
+import {
+  countByClass,
+  expectedEndState,
+  produceSimulated,
+  readEndState,
+  spawnIngest,
+  type Simulated,
+} from '../helpers/pipeline.ts';
 
 let ns: TestNamespace;
 let sim: Simulated;

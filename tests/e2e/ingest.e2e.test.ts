@@ -3,7 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikePan } from '../../domain/transaction.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
-import { countByClass, expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
+import {
+  countByClass,
+  expectedEndState,
+  produceSimulated,
+  readEndState,
+  spawnIngest,
+  type Simulated,
+} from '../helpers/pipeline.ts';
 
 let ns: TestNamespace;
 let sim: Simulated;
@@ -55,7 +62,11 @@ describe('ingest end to end', () => {
     const { topicName } = await import('../../topics/topics.ts');
     const admin = createKafka(ns.cfg, testLogger).admin();
     await admin.connect();
-    await admin.resetOffsets({ groupId: ns.cfg.ingest.groupId, topic: topicName(ns.cfg.topicNamespace, 'transactions'), earliest: true });
+    await admin.resetOffsets({
+      groupId: ns.cfg.ingest.groupId,
+      topic: topicName(ns.cfg.topicNamespace, 'transactions'),
+      earliest: true,
+    });
     await admin.disconnect();
     const run = spawnIngest(ns);
     expect(await run.exited, run.output()).toBe(0);

@@ -26,7 +26,12 @@ export interface Simulated {
 /** Produces a simulated stream into the namespace's transactions topic and returns its ground truth. */
 export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptions>): Promise<Simulated> {
   const registry = createRegistry(ns.cfg);
-  const schemaId = await registerSchema(registry, ns.cfg.registryUrl, valueSubject(ns.cfg.topicNamespace, 'transactions'), schemaText('transaction'));
+  const schemaId = await registerSchema(
+    registry,
+    ns.cfg.registryUrl,
+    valueSubject(ns.cfg.topicNamespace, 'transactions'),
+    schemaText('transaction'),
+  );
   const type = avroType('transaction');
   const producer = createKafka(ns.cfg, testLogger).producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -34,7 +39,13 @@ export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptio
   try {
     const summary = await simulate(
       { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
-      { producer, topic: topicName(ns.cfg.topicNamespace, 'transactions'), encode: (tx) => frame(schemaId, type.toBuffer(tx)), validSchemaId: schemaId, progress: () => {} },
+      {
+        producer,
+        topic: topicName(ns.cfg.topicNamespace, 'transactions'),
+        encode: (tx) => frame(schemaId, type.toBuffer(tx)),
+        validSchemaId: schemaId,
+        progress: () => {},
+      },
     );
     const lines = readFileSync(path, 'utf8')
       .split('\n')
@@ -54,7 +65,11 @@ export interface RunningIngest {
 }
 
 /** Spawns `node bin/txmon.js run ingest` with the namespace's environment. */
-export function spawnIngest(ns: TestNamespace, args: string[] = ['--drain'], extraEnv: Record<string, string> = {}): RunningIngest {
+export function spawnIngest(
+  ns: TestNamespace,
+  args: string[] = ['--drain'],
+  extraEnv: Record<string, string> = {},
+): RunningIngest {
   let out = '';
   const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--metrics-port', '0', ...args], {
     cwd: REPO,
