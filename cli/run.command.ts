@@ -38,5 +38,5 @@ export async function runProcessor(
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  say(`ingest: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say(`ingest: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; summary ${JSON.stringify(proc.summary())}`);
 }

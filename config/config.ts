@@ -58,8 +58,9 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(5 * 60 * 1000),
-  TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(2 * 1024 * 1024),
+  TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(512 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
+  TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   TXMON_RETRY_MAX_BACKOFF_MS: positiveInt.default(10_000),
   TXMON_SHUTDOWN_TIMEOUT_MS: positiveInt.default(20_000),
   TXMON_HOME: z.string().min(1).default('.txmon'),
@@ -88,6 +89,8 @@ export type TxmonConfig = Readonly<{
     groupId: string;
     maxBytesPerPartition: number;
     sessionTimeoutMs: number;
+    /** Partitions processed at once; their Kafka commits still go one at a time. */
+    concurrency: number;
     dedupTtlSeconds: number;
     maxFutureSkewMs: number;
   }>;
@@ -136,6 +139,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       groupId: e.TXMON_INGEST_GROUP_ID,
       maxBytesPerPartition: e.TXMON_INGEST_MAX_BYTES_PER_PARTITION,
       sessionTimeoutMs: e.TXMON_INGEST_SESSION_TIMEOUT_MS,
+      concurrency: e.TXMON_INGEST_CONCURRENCY,
       dedupTtlSeconds: e.TXMON_DEDUP_TTL_SECONDS,
       maxFutureSkewMs: e.TXMON_MAX_FUTURE_SKEW_MS,
     },

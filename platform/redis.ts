@@ -3,19 +3,28 @@ import { readFileSync } from 'node:fs';
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { TxmonConfig } from '../config/config.ts';
 
-const DEDUP_LUA = readFileSync(new URL('../processors/ingest/lua/dedup-1.lua', import.meta.url), 'utf8');
+const DEDUP_LUA = readFileSync(new URL('../processors/ingest/lua/dedup.lua', import.meta.url), 'utf8');
 
-/** Lua status codes of dedup-1.lua. */
+/** Lua status codes of dedup.lua. */
 export const DedupStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
 export type DedupStatusCode = (typeof DedupStatus)[keyof typeof DedupStatus];
 
 export interface TxmonRedis extends Redis {
-  /** dedup-1.lua, see its header. */
-  txmonDedup(key: string, position: string, ttlSeconds: number): Promise<[DedupStatusCode, string]>;
+  /** dedup.lua, see its header: numkeys, keys..., ttl, positions... → flat [status, firstSeen, ...]. */
+  txmonDedupV1(numKeys: number, ...keysTtlPositions: Array<string | number>): Promise<Array<number | string>>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
-  txmonDedup(key: string, position: string, ttlSeconds: number): TxmonPipeline;
+  txmonDedupV1(numKeys: number, ...keysTtlPositions: Array<string | number>): TxmonPipeline;
+}
+
+/** Arguments of one dedup.lua call for one account's transactions. */
+export function dedupArgs(
+  keys: readonly string[],
+  positions: readonly string[],
+  ttlSeconds: number,
+): [number, ...Array<string | number>] {
+  return [keys.length, ...keys, ttlSeconds, ...positions];
 }
 
 /**
@@ -30,8 +39,8 @@ export function createRedis(cfg: TxmonConfig): TxmonRedis {
     connectTimeout: 5_000,
     retryStrategy: (times) => Math.min(200 * times, 2_000),
   });
-  // Versioned name: a changed script gets a new command, never a stale cached SHA.
-  redis.defineCommand('txmonDedup', { numberOfKeys: 1, lua: DEDUP_LUA });
+  // Versioned name: a changed contract gets a new command name. The key count varies per call.
+  redis.defineCommand('txmonDedupV1', { lua: DEDUP_LUA });
   // Errors surface on commands; the client-level event only needs a listener so it is not thrown.
   redis.on('error', () => {});
   return redis as TxmonRedis;

@@ -10,7 +10,7 @@ import { DependencyError, errorMessage, isRetriable } from '../../platform/error
 import { accountKeys } from '../../platform/keys.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { DedupStatus, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
+import { DedupStatus, dedupArgs, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
 import type { AvroDecoder } from '../../platform/registry.ts';
 import { retry } from '../../platform/retry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
@@ -59,6 +59,8 @@ export class IngestBatchHandler {
   readonly failing = new Set<string>();
   /** Records fully processed (committed) by this instance. */
   processed = 0;
+  private readonly batchMs: number[] = [];
+  private batches = 0;
 
   constructor(private readonly deps: IngestHandlerDeps) {
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
@@ -108,13 +110,30 @@ export class IngestBatchHandler {
     metrics.sinkRows.inc({ table: 'transactions' }, result.inserted);
     metrics.sinkRows.inc({ table: 'transaction_duplicates' }, result.duplicatesRecorded);
     metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-    endTimer();
+    const seconds = endTimer();
+    // A bounded ring of recent batch latencies for the exit summary (the histogram serves Prometheus).
+    this.batchMs[this.batches++ % 100_000] = seconds * 1000;
     await heartbeat();
   };
+
+  /** Records processed and batch latency percentiles of this instance (recent batches). */
+  summary(): { processed: number; batches: number; batchP50Ms: number; batchP99Ms: number; batchMaxMs: number } {
+    const sorted = [...this.batchMs].sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+    return {
+      processed: this.processed,
+      batches: this.batches,
+      batchP50Ms: Math.round(at(0.5) * 10) / 10,
+      batchP99Ms: Math.round(at(0.99) * 10) / 10,
+      batchMaxMs: Math.round(at(1) * 10) / 10,
+    };
+  }
 
   /** One idempotent attempt at the whole batch. */
   private async attempt(topic: string, partition: number, records: RawRecord[], nextOffset: string) {
     const d = this.deps;
+    const t0 = performance.now();
     d.decoder.resetUnknown();
     await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
     const { valid, deadLetters } = classify(records, {
@@ -124,8 +143,11 @@ export class IngestBatchHandler {
       maxFutureSkewMs: d.maxFutureSkewMs,
       redact: d.redact,
     });
+    const t1 = performance.now();
     const dedup = await step('redis', () => this.dedup(valid));
+    const t2 = performance.now();
     const sink = await step('mysql', () => writeBatch(d.pool, dedup));
+    const t3 = performance.now();
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
     await step('kafka', () =>
       d.output.commit([{ topic: d.deadLetter.topic, messages: dlqMessages }], {
@@ -135,6 +157,14 @@ export class IngestBatchHandler {
         offset: nextOffset,
       }),
     );
+    if (d.logger.isLevelEnabled('debug')) {
+      const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+      const t4 = performance.now();
+      d.logger.debug(
+        { records: records.length, decodeMs: ms(t0, t1), redisMs: ms(t1, t2), mysqlMs: ms(t2, t3), kafkaMs: ms(t3, t4) },
+        'batch step timings',
+      );
+    }
     for (const dl of deadLetters) d.metrics.deadLettered.inc({ error_class: dl.errorClass });
     const lateDuplicateKeys = new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
     const notLate = (p: PositionedTransaction) => !lateDuplicateKeys.has(positionKey(p.position));
@@ -148,29 +178,43 @@ export class IngestBatchHandler {
     };
   }
 
-  /** Runs dedup-1.lua for every valid record in one pipelined round trip. */
+  /** Runs dedup.lua once per account (its keys share a hash slot), all pipelined in one round trip. */
   async dedup(valid: PositionedTransaction[]): Promise<DedupOutcome> {
     const out: DedupOutcome = { fresh: [], replayed: [], duplicates: [] };
     if (valid.length === 0) return out;
     const { keyPrefix, dedupTtlSeconds } = this.deps;
-    const pipeline = this.deps.redis.pipeline() as TxmonPipeline;
+    const byAccount = new Map<string, PositionedTransaction[]>();
     for (const v of valid) {
-      pipeline.txmonDedup(
-        accountKeys(keyPrefix, v.tx.account_id).dedup(v.tx.transaction_id),
-        positionKey(v.position),
-        dedupTtlSeconds,
+      const list = byAccount.get(v.tx.account_id);
+      if (list) list.push(v);
+      else byAccount.set(v.tx.account_id, [v]);
+    }
+    const pipeline = this.deps.redis.pipeline() as TxmonPipeline;
+    const groups = [...byAccount.entries()];
+    for (const [account, list] of groups) {
+      const keys = accountKeys(keyPrefix, account);
+      pipeline.txmonDedupV1(
+        ...dedupArgs(
+          list.map((v) => keys.dedup(v.tx.transaction_id)),
+          list.map((v) => positionKey(v.position)),
+          dedupTtlSeconds,
+        ),
       );
     }
     const results = await pipeline.exec();
     if (!results) throw new DependencyError('redis', 'pipeline aborted');
-    for (let i = 0; i < valid.length; i++) {
-      const [err, reply] = results[i] as [Error | null, [number, string]];
+    for (let g = 0; g < groups.length; g++) {
+      const [err, reply] = results[g] as [Error | null, Array<number | string>];
       if (err) throw err;
-      const v = valid[i] as PositionedTransaction;
-      const [status, firstSeen] = reply;
-      if (status === DedupStatus.NEW) out.fresh.push(v);
-      else if (status === DedupStatus.REPLAY) out.replayed.push(v);
-      else out.duplicates.push({ transactionId: v.tx.transaction_id, position: v.position, firstSeen, detectedBy: 'redis' });
+      const list = (groups[g] as [string, PositionedTransaction[]])[1];
+      for (let i = 0; i < list.length; i++) {
+        const v = list[i] as PositionedTransaction;
+        const status = reply[2 * i] as number;
+        const firstSeen = reply[2 * i + 1] as string;
+        if (status === DedupStatus.NEW) out.fresh.push(v);
+        else if (status === DedupStatus.REPLAY) out.replayed.push(v);
+        else out.duplicates.push({ transactionId: v.tx.transaction_id, position: v.position, firstSeen, detectedBy: 'redis' });
+      }
     }
     return out;
   }

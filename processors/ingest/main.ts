@@ -35,6 +35,8 @@ export interface IngestProcess {
   done: Promise<void>;
   metrics: IngestMetrics;
   probePort: number | null;
+  /** Processed records and batch latency percentiles so far. */
+  summary(): ReturnType<IngestBatchHandler['summary']>;
   close(): Promise<void>;
 }
 
@@ -168,7 +170,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: cfg.ingest.concurrency,
       eachBatch: handler.eachBatch,
     });
     log.info({ topic, groupId, dlqTopic }, 'ingest running');
@@ -211,7 +213,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         throw err;
       },
     );
-    return { done, metrics, probePort: probe?.port ?? null, close };
+    return { done, metrics, probePort: probe?.port ?? null, summary: () => handler.summary(), close };
   } catch (err) {
     await close();
     throw err;

@@ -16,6 +16,8 @@ export interface OffsetCommit {
 
 export class TransactionalOutput {
   private producer: Producer | null = null;
+  /** A producer runs one transaction at a time: batches of different partitions queue here. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly kafka: Kafka,
@@ -32,7 +34,13 @@ export class TransactionalOutput {
   }
 
   /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
-  async commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+  commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+    const run = this.queue.then(() => this.commitNow(messages, offsets));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async commitNow(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
     await this.connect();
     const producer = this.producer as Producer;
     const tx = await producer.transaction();

@@ -51,7 +51,12 @@ describe('ingest end to end', () => {
       expect(d.redacted).toBe(true);
       expect(d.originalValue?.toString('latin1') ?? '').not.toMatch(/\d{13,19}/);
     }
-    const digitRuns = run.output().match(/\d{13,19}/g) ?? [];
+    // (pino's epoch-ms "time" field is 13 digits and sometimes Luhn-valid: it is not card data)
+    const digitRuns =
+      run
+        .output()
+        .replace(/"time":\d+/g, '')
+        .match(/\d{13,19}/g) ?? [];
     expect(digitRuns.filter(looksLikePan)).toEqual([]);
   });
 

@@ -2,8 +2,11 @@
 // readiness goes red, and after the dependency returns the end state equals the ground truth.
 import { execSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
-import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { groupLag } from '../../processors/ingest/main.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
 
 const namespaces: TestNamespace[] = [];
@@ -56,14 +59,21 @@ afterAll(async () => {
 });
 
 async function outageRun(seed: number, stop: () => void, start: () => void, isUp: () => boolean) {
-  const ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+  // Small batches, one partition at a time: the stream takes long enough to stop a dependency mid-way.
+  const ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
   namespaces.push(ns);
-  const sim: Simulated = await produceSimulated(ns, { seed, count: 15_000 });
+  const sim: Simulated = await produceSimulated(ns, { seed, count: 40_000 });
+  const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+  const admin = createKafka(ns.cfg, testLogger).admin();
+  await admin.connect();
+  const total = await groupLag(admin, ns.cfg.ingest.groupId, topic);
   const run = spawnIngest(ns, ['--drain']);
   await waitFor(() => probePort(run.output()) !== null, 30_000);
   const port = probePort(run.output()) as number;
-  await sleep(1_500);
+  // Stop the dependency once the first batches are committed: mid-stream, with most still to do.
+  for (let lag = total; lag >= total; lag = await groupLag(admin, ns.cfg.ingest.groupId, topic)) await sleep(20);
   stop();
+  const lagAtStop = await groupLag(admin, ns.cfg.ingest.groupId, topic);
   await waitFor(() => !isUp(), 30_000);
   // Readiness goes red while the dependency is down.
   let sawRed = false;
@@ -75,12 +85,15 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
   start();
   await waitFor(isUp, 60_000);
   expect(await run.exited, run.output()).toBe(0);
+  await admin.disconnect();
+  expect(lagAtStop).toBeGreaterThan(0);
   expect(run.output()).toMatch(/batch paused/);
   const state = await readEndState(ns);
   const want = expectedEndState(sim);
   expect(state.transactionIds).toEqual(want.transactionIds);
   expect(state.duplicateIds).toEqual(want.duplicateIds);
   expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
+  expect(state.deadLetters.length).toBe(want.deadLetterCount);
   expect(state.lag).toBe(0);
   return sawRed;
 }

@@ -1,0 +1,193 @@
+/**
+ * `npm run bench`: in one run on this machine, against the real services,
+ *   (a) the raw ceiling: consume + Avro decode only, and
+ *   (b) the ingest slice end to end (`txmon run ingest --drain` as its own process),
+ * over the same simulated topic; prints tx/s for both, their ratio, batch latency percentiles and
+ * the ingest process's peak resident memory. Not a test: it measures and prints.
+ *
+ * BENCH_COUNT (default 200000) sets the number of simulated transactions.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadConfig } from '../config/config.ts';
+import { resetNamespace } from '../cli/reset-namespace.ts';
+import type { Transaction } from '../domain/transaction.ts';
+import { createKafka } from '../platform/kafka.ts';
+import { createLogger } from '../platform/logger.ts';
+import { migrate } from '../platform/mysql.ts';
+import { AvroDecoder, createRegistry, frame, registerSchema } from '../platform/registry.ts';
+import { sleep } from '../platform/retry.ts';
+import { groupLag } from '../processors/ingest/main.ts';
+import { registerAll } from '../schemas/register.ts';
+import { avroType, schemaText } from '../schemas/index.ts';
+import { simulate } from '../simulator/simulate.ts';
+import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
+import { applyTopics } from '../topics/apply.ts';
+import { topicName, valueSubject } from '../topics/topics.ts';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const count = Number(process.env.BENCH_COUNT ?? 200_000);
+const base = loadConfig(process.env);
+const env = {
+  ...process.env,
+  TXMON_TOPIC_NAMESPACE: 'bench.',
+  TXMON_MYSQL_URL: `${base.mysql.serverUrl}/txmon_bench`,
+  TXMON_KEY_PREFIX: 'txmon-bench',
+  TXMON_INGEST_GROUP_ID: 'txmon-bench-ingest',
+  TXMON_LOG_LEVEL: 'warn',
+};
+const cfg = loadConfig(env);
+const logger = createLogger({ level: 'error' });
+const topic = topicName(cfg.topicNamespace, 'transactions');
+
+async function prepare(): Promise<number> {
+  await resetNamespace(cfg, logger, say);
+  const admin = createKafka(cfg, logger).admin();
+  await admin.connect();
+  await applyTopics(admin, cfg.topicNamespace);
+  await admin.disconnect();
+  await registerAll(cfg);
+  await migrate(cfg);
+  const registry = createRegistry(cfg);
+  const schemaId = await registerSchema(
+    registry,
+    cfg.registryUrl,
+    valueSubject(cfg.topicNamespace, 'transactions'),
+    schemaText('transaction'),
+  );
+  const type = avroType('transaction');
+  const producer = createKafka(cfg, logger, '-bench').producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let last = 0;
+  const summary = await simulate(
+    { ...DEFAULT_SIM_OPTIONS, count, ratePerSecond: 0 },
+    {
+      producer,
+      topic,
+      encode: (tx) => frame(schemaId, type.toBuffer(tx)),
+      validSchemaId: schemaId,
+      progress: (l) => {
+        if (Date.now() - last > 3_000) {
+          last = Date.now();
+          say(`  ${l}`);
+        }
+      },
+    },
+  );
+  await producer.disconnect();
+  return summary.records;
+}
+
+/** (a) consume + decode only, in this process, with the same fetch settings as ingest. */
+async function rawCeiling(records: number): Promise<{ seconds: number; decoded: number }> {
+  const kafka = createKafka(cfg, logger, '-bench-raw');
+  const decoder = new AvroDecoder<Transaction>(createRegistry(cfg), avroType('transaction'));
+  const consumer = kafka.consumer({
+    groupId: `txmon-bench-raw-${Date.now()}`,
+    maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
+    maxBytes: cfg.ingest.maxBytesPerPartition * 4,
+    maxWaitTimeInMs: 250,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let seen = 0;
+  let decoded = 0;
+  let first = 0;
+  let lastAt = 0;
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = performance.now();
+      await decoder.warmValues(batch.messages.map((m) => m.value));
+      for (const m of batch.messages) {
+        try {
+          decoder.decode(m.value);
+          decoded++;
+        } catch {
+          // malformed records are part of the stream; the ceiling only counts the attempt
+        }
+      }
+      seen += batch.messages.length;
+      lastAt = performance.now();
+    },
+  });
+  const deadline = Date.now() + 120_000;
+  while (seen < records) {
+    if (Date.now() > deadline) throw new Error(`raw ceiling: only ${seen} of ${records} records arrived within 120 s`);
+    await sleep(20);
+  }
+  await consumer.disconnect();
+  return { seconds: (lastAt - first) / 1000, decoded };
+}
+
+/** (b) the ingest slice as its own process; throughput from committed progress, peak RSS from /proc. */
+async function slice(records: number): Promise<{ seconds: number; peakRssMb: number; summary: string }> {
+  const admin = createKafka(cfg, logger, '-bench-admin').admin();
+  await admin.connect();
+  const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'], {
+    env: { ...env, TXMON_LOG_PRETTY: 'false', NODE_OPTIONS: process.env.BENCH_INGEST_NODE_OPTIONS ?? '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let exited = false;
+  const exitCode = new Promise<number | null>((resolve) => child.on('exit', (code) => ((exited = true), resolve(code))));
+  let peakKb = 0;
+  const status = `/proc/${child.pid}/status`;
+  let started = 0;
+  let finished = 0;
+  while (!exited) {
+    if (existsSync(status)) {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {
+        // the process ended between the check and the read
+      }
+    }
+    const lag = await groupLag(admin, cfg.ingest.groupId, topic).catch(() => records);
+    if (started === 0 && lag < records) started = performance.now();
+    if (finished === 0 && lag === 0) finished = performance.now();
+    await sleep(50);
+  }
+  await admin.disconnect();
+  const code = await exitCode;
+  if (code !== 0) throw new Error(`ingest exited with ${code}:\n${stderr.slice(-3000)}`);
+  const summary = /summary (\{.*\})/.exec(stderr)?.[1] ?? '{}';
+  return { seconds: (finished - started) / 1000, peakRssMb: peakKb / 1024, summary };
+}
+
+async function main(): Promise<void> {
+  say(`bench: preparing ${count.toLocaleString('en')} simulated transactions in namespace ${cfg.topicNamespace} ...`);
+  const records = await prepare();
+  say(`bench: ${records.toLocaleString('en')} records on ${topic}`);
+
+  say('bench: (a) raw ceiling: consume + Avro decode ...');
+  const raw = await rawCeiling(records);
+  const rawRate = records / raw.seconds;
+
+  say('bench: (b) ingest slice end to end (decode, validate, Redis dedup, MySQL, DLQ + offsets in a Kafka transaction) ...');
+  const s = await slice(records);
+  const sliceRate = records / s.seconds;
+  const sum = JSON.parse(s.summary) as { batches?: number; batchP50Ms?: number; batchP99Ms?: number; batchMaxMs?: number };
+
+  say('');
+  say(`  records                        ${records.toLocaleString('en')}`);
+  say(`  (a) raw consume + decode       ${Math.round(rawRate).toLocaleString('en')} records/s  (${raw.seconds.toFixed(2)} s)`);
+  say(`  (b) ingest slice               ${Math.round(sliceRate).toLocaleString('en')} tx/s  (${s.seconds.toFixed(2)} s)`);
+  say(`  ratio (b)/(a)                  ${((sliceRate / rawRate) * 100).toFixed(1)} %`);
+  say(`  batches                        ${sum.batches ?? '?'}  (${Math.round(records / (sum.batches ?? 1))} records per batch)`);
+  say(`  batch latency p50 / p99 / max  ${sum.batchP50Ms} / ${sum.batchP99Ms} / ${sum.batchMaxMs} ms`);
+  say(`  ingest peak RSS                ${s.peakRssMb.toFixed(0)} MB`);
+  say(
+    `  targets: slice >= 20,000 tx/s: ${sliceRate >= 20_000 ? 'met' : 'NOT met'}; peak RSS < 300 MB: ${s.peakRssMb < 300 ? 'met' : 'NOT met'}`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
