@@ -69,3 +69,37 @@ describe('crash safety', () => {
     expect(state.lag).toBe(0);
   });
 });
+
+describe('graceful shutdown', () => {
+  it('SIGTERM mid-stream finishes the in-flight batch, exits 0, and a restart completes the stream exactly', async () => {
+    const own = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
+    try {
+      const ownSim = await produceSimulated(own, { seed: 12, count: 20_000 });
+      const topic = topicName(own.cfg.topicNamespace, 'transactions');
+      const admin = createKafka(own.cfg, testLogger).admin();
+      await admin.connect();
+      const total = await groupLag(admin, own.cfg.ingest.groupId, topic);
+      const run = spawnIngest(own, []);
+      while ((await groupLag(admin, own.cfg.ingest.groupId, topic)) >= total) await sleep(20);
+      const signalledAt = Date.now();
+      run.child.kill('SIGTERM');
+      expect(await run.exited, run.output()).toBe(0);
+      expect(Date.now() - signalledAt).toBeLessThan(own.cfg.shutdownTimeoutMs);
+      expect(run.output()).toMatch(/SIGTERM received/);
+      const lagAfterStop = await groupLag(admin, own.cfg.ingest.groupId, topic);
+      await admin.disconnect();
+      expect(lagAfterStop).toBeGreaterThan(0);
+
+      const rest = spawnIngest(own, ['--drain']);
+      expect(await rest.exited, rest.output()).toBe(0);
+      const state = await readEndState(own);
+      const want = expectedEndState(ownSim);
+      expect(state.transactionIds).toEqual(want.transactionIds);
+      expect(state.duplicateIds).toEqual(want.duplicateIds);
+      expect(state.deadLetters.length).toBe(want.deadLetterCount);
+      expect(state.lag).toBe(0);
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
