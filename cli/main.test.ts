@@ -12,7 +12,18 @@ describe('txmon CLI', () => {
   it('has every subcommand the foundation asks for, each with help text', () => {
     const all = leaves(buildProgram());
     const names = all.map(([n]) => n);
-    for (const want of ['services up', 'services down', 'services status', 'services logs', 'topics apply', 'schemas register', 'migrate', 'simulate', 'run', 'demo']) {
+    for (const want of [
+      'services up',
+      'services down',
+      'services status',
+      'services logs',
+      'topics apply',
+      'schemas register',
+      'migrate',
+      'simulate',
+      'run',
+      'demo',
+    ]) {
       expect(names).toContain(want);
     }
     for (const [name, cmd] of all) {
@@ -22,9 +33,13 @@ describe('txmon CLI', () => {
   });
 
   it('rejects bad option values with a clear message', async () => {
-    const program = buildProgram().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    const program = buildProgram()
+      .exitOverride()
+      .configureOutput({ writeErr: () => {}, writeOut: () => {} });
     program.commands.forEach((c) => c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} }));
-    await expect(program.parseAsync(['node', 'txmon', 'simulate', '--duplicate-rate', '2'])).rejects.toThrow(/--duplicate-rate must be a number between 0 and 1/);
+    await expect(program.parseAsync(['node', 'txmon', 'simulate', '--duplicate-rate', '2'])).rejects.toThrow(
+      /--duplicate-rate must be a number between 0 and 1/,
+    );
     await expect(program.parseAsync(['node', 'txmon', 'run', 'nope'])).rejects.toThrow(/Allowed choices are ingest/);
   });
 });

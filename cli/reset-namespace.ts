@@ -5,7 +5,7 @@ import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sleep } from '../platform/retry.ts';
-import { TOPICS, topicName, type TopicKey } from '../topics/topics.ts';
+import { TOPICS, topicName, valueSubject, type TopicKey } from '../topics/topics.ts';
 
 /** Deletes the namespace's topics, database and Redis keys (demo and tests only). */
 export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<void> {
@@ -22,6 +22,12 @@ export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (lin
     await admin.deleteGroups([cfg.ingest.groupId]).catch(() => {});
   } finally {
     await admin.disconnect();
+  }
+  // Registry subjects of the namespace (soft delete, then permanent), so tests leave none behind.
+  for (const key of Object.keys(TOPICS) as TopicKey[]) {
+    const url = `${cfg.registryUrl}/subjects/${encodeURIComponent(valueSubject(cfg.topicNamespace, key))}`;
+    await fetch(url, { method: 'DELETE' }).catch(() => {});
+    await fetch(`${url}?permanent=true`, { method: 'DELETE' }).catch(() => {});
   }
   const conn = await mysql.createConnection({ uri: cfg.mysql.serverUrl });
   await conn.query(`DROP DATABASE IF EXISTS \`${cfg.mysql.database}\``);

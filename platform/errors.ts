@@ -90,6 +90,9 @@ const RETRIABLE_MESSAGE = [
   /Stream isn't writeable/i,
   /LOADING Redis is loading/i,
   /Pool is closed/i,
+  // HTTP clients that wrap socket errors in their own error types keep the code in the message.
+  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)\b/,
+  /socket hang up/i,
 ];
 
 /**

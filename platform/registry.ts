@@ -8,7 +8,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { TxmonConfig } from '../config/config.ts';
-import { DependencyError, PoisonRecordError, isRetriable } from './errors.ts';
+import { DependencyError, PoisonRecordError } from './errors.ts';
 
 export type Registry = SchemaRegistry;
 
@@ -59,9 +59,9 @@ export class AvroDecoder<T> {
           // Not cached: an id registered later must become decodable without a restart.
           throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);
         }
-        if (isRetriable(err) || status === undefined || status >= 500)
-          throw new DependencyError('schema-registry', `cannot fetch schema id ${id}`, err);
-        throw err;
+        // Anything else is the registry (or the way to it) failing, never the record: mappersmith even
+        // reports a refused connection as "status 400". Retry; readiness goes red meanwhile.
+        throw new DependencyError('schema-registry', `cannot fetch schema id ${id}: ${(err as Error).message}`, err);
       }
       if (typeof (writer as { fromBuffer?: unknown }).fromBuffer !== 'function') {
         this.resolved.set(id, {

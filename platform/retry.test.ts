@@ -62,3 +62,10 @@ describe('isRetriable', () => {
     expect(isRetriable(new Error('plain'))).toBe(false);
   });
 });
+
+describe('isRetriable on wrapped socket errors', () => {
+  it('sees the socket error code inside an HTTP client error message', () => {
+    // mappersmith (used by the registry client) reports a refused connection like this
+    expect(isRetriable(new Error('txmon - Error, status 400: connect ECONNREFUSED 127.0.0.1:8081'))).toBe(true);
+  });
+});

@@ -54,7 +54,9 @@ describe('migrate', () => {
     expect(await migrate(ns.cfg)).toEqual([]); // already applied by createNamespace
     const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
     try {
-      const [idx] = await conn.query<RowDataPacket[]>("SHOW INDEX FROM transactions WHERE Key_name = 'uq_transactions_transaction_id'");
+      const [idx] = await conn.query<RowDataPacket[]>(
+        "SHOW INDEX FROM transactions WHERE Key_name = 'uq_transactions_transaction_id'",
+      );
       expect(idx[0]?.Non_unique).toBe(0);
       const [versions] = await conn.query<RowDataPacket[]>('SELECT version FROM schema_migrations ORDER BY version');
       // postgrator keeps a version-0 row for the empty database
