@@ -14,16 +14,14 @@ import { resetNamespace } from '../cli/reset-namespace.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { createKafka } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
-import { migrate } from '../platform/mysql.ts';
-import { AvroDecoder, createRegistry, frame, registerSchema } from '../platform/registry.ts';
+import { AvroDecoder, createRegistry } from '../platform/registry.ts';
 import { sleep } from '../platform/retry.ts';
 import { groupLag } from '../processors/ingest/main.ts';
-import { registerAll } from '../schemas/register.ts';
-import { avroType, schemaText } from '../schemas/index.ts';
-import { simulate } from '../simulator/simulate.ts';
+import { avroType } from '../schemas/index.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
-import { applyTopics } from '../topics/apply.ts';
-import { topicName, valueSubject } from '../topics/topics.ts';
+import { topicName } from '../topics/topics.ts';
+import { prepareNamespace } from '../cli/prepare-namespace.ts';
+import { produceSimulation } from '../simulator/produce.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const count = Number(process.env.BENCH_COUNT ?? 200_000);
@@ -42,39 +40,14 @@ const topic = topicName(cfg.topicNamespace, 'transactions');
 
 async function prepare(): Promise<number> {
   await resetNamespace(cfg, logger, say);
-  const admin = createKafka(cfg, logger).admin();
-  await admin.connect();
-  await applyTopics(admin, cfg.topicNamespace);
-  await admin.disconnect();
-  await registerAll(cfg);
-  await migrate(cfg);
-  const registry = createRegistry(cfg);
-  const schemaId = await registerSchema(
-    registry,
-    cfg.registryUrl,
-    valueSubject(cfg.topicNamespace, 'transactions'),
-    schemaText('transaction'),
-  );
-  const type = avroType('transaction');
-  const producer = createKafka(cfg, logger, '-bench').producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  await prepareNamespace(cfg, logger);
   let last = 0;
-  const summary = await simulate(
-    { ...DEFAULT_SIM_OPTIONS, count, ratePerSecond: 0 },
-    {
-      producer,
-      topic,
-      encode: (tx) => frame(schemaId, type.toBuffer(tx)),
-      validSchemaId: schemaId,
-      progress: (l) => {
-        if (Date.now() - last > 3_000) {
-          last = Date.now();
-          say(`  ${l}`);
-        }
-      },
-    },
-  );
-  await producer.disconnect();
+  const summary = await produceSimulation(cfg, logger, { ...DEFAULT_SIM_OPTIONS, count, ratePerSecond: 0 }, (l) => {
+    if (Date.now() - last > 3_000) {
+      last = Date.now();
+      say(`  ${l}`);
+    }
+  });
   return summary.records;
 }
 

@@ -7,15 +7,13 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { loadConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
-import { migrate } from '../platform/mysql.ts';
 import { readTopic } from '../platform/topic-reader.ts';
 import { startIngest } from '../processors/ingest/main.ts';
-import { registerAll } from '../schemas/register.ts';
 import { servicesUp } from '../services/manager.ts';
-import { applyTopics } from '../topics/apply.ts';
 import { topicName } from '../topics/topics.ts';
 import { resetNamespace } from './reset-namespace.ts';
 import { runSimulate } from './simulate.command.ts';
+import { prepareNamespace } from './prepare-namespace.ts';
 
 /** The demo's own namespace, so it never touches a user's real topics, database or keys. */
 export function demoEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
@@ -43,12 +41,7 @@ export async function runDemo(
   say('demo: 2/6 resetting the demo namespace ...');
   await resetNamespace(cfg, logger, say);
   say('demo: 3/6 topics, schemas, migrations ...');
-  const admin = createKafka(cfg, logger).admin();
-  await admin.connect();
-  await applyTopics(admin, cfg.topicNamespace, say);
-  await admin.disconnect();
-  await registerAll(cfg, say);
-  await migrate(cfg, say);
+  await prepareNamespace(cfg, logger, say);
 
   say(`demo: 4/6 simulating ${o.count.toLocaleString('en')} transactions (seed ${o.seed}) ...`);
   const truth = await runSimulate(

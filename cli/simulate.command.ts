@@ -4,13 +4,11 @@ import { dirname } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { isKnownCurrency } from '../domain/currencies.ts';
 import { ConfigError } from '../platform/errors.ts';
-import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
-import { createRegistry, frame, registerSchema } from '../platform/registry.ts';
-import { avroType, schemaText } from '../schemas/index.ts';
-import { simulate, type GroundTruthSummary } from '../simulator/simulate.ts';
+import { produceSimulation } from '../simulator/produce.ts';
+import type { GroundTruthSummary } from '../simulator/simulate.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
-import { topicName, valueSubject } from '../topics/topics.ts';
+import { topicName } from '../topics/topics.ts';
 import type { SimulateCliOptions } from './main.ts';
 
 export async function runSimulate(
@@ -26,41 +24,29 @@ export async function runSimulate(
   if (Number.isNaN(startTime)) throw new ConfigError(`--start: not an ISO 8601 time: ${o.start}`);
 
   const topic = topicName(cfg.topicNamespace, 'transactions');
-  const registry = createRegistry(cfg);
-  const schemaId = await registerSchema(
-    registry,
-    cfg.registryUrl,
-    valueSubject(cfg.topicNamespace, 'transactions'),
-    schemaText('transaction'),
-  );
-  const type = avroType('transaction');
-  const producer = createKafka(cfg, logger, '-simulator').producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   mkdirSync(dirname(o.groundTruth), { recursive: true });
-  try {
-    const summary = await simulate(
-      {
-        ...DEFAULT_SIM_OPTIONS,
-        seed: o.seed,
-        count: o.count,
-        accounts: o.accounts,
-        merchants: o.merchants,
-        cardsPerAccount: o.cardsPerAccount,
-        currencies,
-        startTime,
-        duplicateRate: o.duplicateRate,
-        outOfOrderRate: o.outOfOrderRate,
-        lateRate: o.lateRate,
-        malformedRate: o.malformedRate,
-        fraudRate: o.fraudRate,
-        ratePerSecond: o.rate,
-        groundTruthPath: o.groundTruth,
-      },
-      { producer, topic, encode: (tx) => frame(schemaId, type.toBuffer(tx)), validSchemaId: schemaId, progress: say },
-    );
-    say(`simulate: ${summary.records.toLocaleString('en')} records to ${topic}; ground truth in ${o.groundTruth}`);
-    return summary;
-  } finally {
-    await producer.disconnect();
-  }
+  const summary = await produceSimulation(
+    cfg,
+    logger,
+    {
+      ...DEFAULT_SIM_OPTIONS,
+      seed: o.seed,
+      count: o.count,
+      accounts: o.accounts,
+      merchants: o.merchants,
+      cardsPerAccount: o.cardsPerAccount,
+      currencies,
+      startTime,
+      duplicateRate: o.duplicateRate,
+      outOfOrderRate: o.outOfOrderRate,
+      lateRate: o.lateRate,
+      malformedRate: o.malformedRate,
+      fraudRate: o.fraudRate,
+      ratePerSecond: o.rate,
+      groundTruthPath: o.groundTruth,
+    },
+    say,
+  );
+  say(`simulate: ${summary.records.toLocaleString('en')} records to ${topic}; ground truth in ${o.groundTruth}`);
+  return summary;
 }

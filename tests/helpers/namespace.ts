@@ -4,12 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type TxmonConfig } from '../../config/config.ts';
-import { createKafka } from '../../platform/kafka.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { migrate } from '../../platform/mysql.ts';
-import { registerAll } from '../../schemas/register.ts';
-import { applyTopics } from '../../topics/apply.ts';
 import { resetNamespace } from '../../cli/reset-namespace.ts';
+import { prepareNamespace } from '../../cli/prepare-namespace.ts';
 
 export interface TestNamespace {
   id: string;
@@ -36,12 +33,7 @@ export async function createNamespace(extraEnv: Record<string, string> = {}): Pr
     ...extraEnv,
   };
   const cfg = loadConfig({ ...process.env, ...env });
-  const admin = createKafka(cfg, testLogger).admin();
-  await admin.connect();
-  await applyTopics(admin, cfg.topicNamespace);
-  await admin.disconnect();
-  await registerAll(cfg);
-  await migrate(cfg);
+  await prepareNamespace(cfg, testLogger);
   return {
     id,
     env,

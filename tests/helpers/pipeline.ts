@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { createKafka } from '../../platform/kafka.ts';
-import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { groupLag } from '../../processors/ingest/main.ts';
-import { avroType, schemaText } from '../../schemas/index.ts';
-import { simulate, type GroundTruthSummary } from '../../simulator/simulate.ts';
+import { avroType } from '../../schemas/index.ts';
+import { produceSimulation } from '../../simulator/produce.ts';
+import type { GroundTruthSummary } from '../../simulator/simulate.ts';
 import type { GroundTruthLine } from '../../simulator/ground-truth.ts';
 import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../../simulator/types.ts';
-import { topicName, valueSubject } from '../../topics/topics.ts';
+import { topicName } from '../../topics/topics.ts';
 import { testLogger, type TestNamespace } from './namespace.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -25,37 +25,19 @@ export interface Simulated {
 
 /** Produces a simulated stream into the namespace's transactions topic and returns its ground truth. */
 export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptions>): Promise<Simulated> {
-  const registry = createRegistry(ns.cfg);
-  const schemaId = await registerSchema(
-    registry,
-    ns.cfg.registryUrl,
-    valueSubject(ns.cfg.topicNamespace, 'transactions'),
-    schemaText('transaction'),
-  );
-  const type = avroType('transaction');
-  const producer = createKafka(ns.cfg, testLogger).producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   const path = join(tmpdir(), `${ns.id}-ground-truth.jsonl`);
-  try {
-    const summary = await simulate(
-      { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
-      {
-        producer,
-        topic: topicName(ns.cfg.topicNamespace, 'transactions'),
-        encode: (tx) => frame(schemaId, type.toBuffer(tx)),
-        validSchemaId: schemaId,
-        progress: () => {},
-      },
-    );
-    const lines = readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as GroundTruthLine & { summary?: unknown })
-      .filter((l) => l.summary === undefined);
-    return { summary, lines };
-  } finally {
-    await producer.disconnect();
-  }
+  const summary = await produceSimulation(
+    ns.cfg,
+    testLogger,
+    { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
+    () => {},
+  );
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as GroundTruthLine & { summary?: unknown })
+    .filter((l) => l.summary === undefined);
+  return { summary, lines };
 }
 
 export interface RunningIngest {
