@@ -1,5 +1,8 @@
 /** The Transaction contract as a TypeScript type, and its semantic validation (pure: no I/O, no clock). */
 import { isKnownCurrency } from './currencies.ts';
+import { containsPan, looksLikePan } from './pan.ts';
+
+export { looksLikePan, luhnValid } from './pan.ts';
 
 export type TransactionType = 'AUTHORIZATION' | 'CAPTURE' | 'REFUND' | 'REVERSAL';
 export type Channel = 'POS' | 'ECOMMERCE' | 'ATM' | 'MOTO' | 'RECURRING' | 'OTHER';
@@ -33,7 +36,34 @@ export interface ValidationLimits {
   maxFutureSkewMs: number;
 }
 
-export type ValidationResult = { ok: true } | { ok: false; code: 'VALIDATION_FAILED' | 'PAN_DETECTED'; problems: string[] };
+export type ValidationResult =
+  | { ok: true }
+  | { ok: false; code: 'VALIDATION_FAILED'; problems: string[] }
+  | { ok: false; code: 'PAN_DETECTED'; problems: string[]; panFields: PanField[] };
+
+/** The text fields checked for card numbers; a record carrying one is dead-lettered with these redacted. */
+export const PAN_FIELDS = [
+  'card_token',
+  'transaction_id',
+  'idempotency_key',
+  'account_id',
+  'merchant_id',
+  'device_id',
+  'reference',
+  'parent_transaction_id',
+] as const;
+export type PanField = (typeof PAN_FIELDS)[number];
+
+/** Fields of the record that carry a card number: card_token strictly, free text by brand prefix + Luhn. */
+export function panFieldsOf(tx: Transaction): PanField[] {
+  const found: PanField[] = [];
+  for (const field of PAN_FIELDS) {
+    const value = tx[field];
+    if (value === null) continue;
+    if (field === 'card_token' ? looksLikePan(value) : containsPan(value)) found.push(field);
+  }
+  return found;
+}
 
 /** Earliest event time accepted: 2000-01-01T00:00:00Z. */
 export const MIN_EVENT_TIME = 946_684_800_000;
@@ -45,29 +75,6 @@ const KEY = /^[\x21-\x7e]{1,128}$/;
 const COUNTRY = /^[A-Z]{2}$/;
 const MCC = /^\d{4}$/;
 const LAST4 = /^\d{4}$/;
-const ALL_DIGITS_13_19 = /^\d{13,19}$/;
-
-/** Luhn checksum over a string of digits. */
-export function luhnValid(digits: string): boolean {
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return false;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
-  return sum % 10 === 0;
-}
-
-/** True when a value looks like a primary account number: 13-19 digits passing Luhn. */
-export function looksLikePan(value: string): boolean {
-  return ALL_DIGITS_13_19.test(value) && luhnValid(value);
-}
 
 /**
  * Semantic checks the Avro schema cannot express. Deterministic: depends only on the record and
@@ -75,11 +82,15 @@ export function looksLikePan(value: string): boolean {
  * Problems never quote a card token (it may be a PAN).
  */
 export function validateTransaction(tx: Transaction, limits: ValidationLimits): ValidationResult {
-  if (looksLikePan(tx.card_token)) {
+  const panFields = panFieldsOf(tx);
+  if (panFields.length > 0) {
     return {
       ok: false,
       code: 'PAN_DETECTED',
-      problems: ['card_token looks like a raw card number (PAN); only tokens are accepted'],
+      panFields,
+      problems: [
+        `${panFields.join(', ')} ${panFields.length > 1 ? 'carry' : 'carries'} a raw card number (PAN); only card tokens are accepted`,
+      ],
     };
   }
   const problems: string[] = [];

@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS transactions (
   ingested_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (id),
   UNIQUE KEY uq_transactions_transaction_id (transaction_id),
-  UNIQUE KEY uq_transactions_src (src_topic, src_partition, src_offset),
+  -- Not unique: a recreated topic (or a failover cluster) reuses offsets, and a new transaction at a
+  -- reused position must never be swallowed by an upsert on this key.
+  KEY ix_transactions_src (src_topic, src_partition, src_offset),
   KEY ix_transactions_account_time (account_id, event_time),
   KEY ix_transactions_reference (reference),
   KEY ix_transactions_event_time (event_time)

@@ -81,6 +81,10 @@ const RETRIABLE_NETWORK_CODES = new Set([
   'ECONNABORTED',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_SOCKET',
+  // MySQL after a failover to a read-only replica, or while the server is busy
+  'ER_OPTION_PREVENTS_STATEMENT',
+  'ER_READ_ONLY_MODE',
+  'ER_TOO_MANY_USER_CONNECTIONS',
 ]);
 
 const RETRIABLE_MESSAGE = [
@@ -90,6 +94,9 @@ const RETRIABLE_MESSAGE = [
   /Stream isn't writeable/i,
   /LOADING Redis is loading/i,
   /Pool is closed/i,
+  /Command timed out/i,
+  // Redis replies that mean "not now": failover, loading, busy script, memory pressure, cluster moves
+  /^(READONLY|OOM|MASTERDOWN|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|NOREPLICAS)\b/,
   // HTTP clients that wrap socket errors in their own error types keep the code in the message.
   /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)\b/,
   /socket hang up/i,

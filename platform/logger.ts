@@ -8,7 +8,7 @@ export function createLogger(opts: { level: string; pretty?: boolean; name?: str
   const base = {
     level: opts.level,
     name: opts.name ?? 'txmon',
-    redact: { paths: ['*.card_token', '*.pan', 'card_token', 'pan'], censor: '[redacted]' },
+    redact: { paths: ['*.card_token', '*.pan', 'card_token', 'pan', 'err.sql', 'error.sql', '*.sql'], censor: '[redacted]' },
   };
   if (opts.pretty) {
     return pino({

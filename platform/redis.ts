@@ -37,6 +37,8 @@ export function createRedis(cfg: TxmonConfig): TxmonRedis {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: 5_000,
+    // A hung server must fail the batch (and be retried), not stall it forever.
+    commandTimeout: 15_000,
     retryStrategy: (times) => Math.min(200 * times, 2_000),
   });
   // Versioned name: a changed contract gets a new command name. The key count varies per call.

@@ -8,7 +8,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { TxmonConfig } from '../config/config.ts';
-import { DependencyError, PoisonRecordError } from './errors.ts';
+import { DependencyError, PoisonRecordError, isRetriable } from './errors.ts';
 
 export type Registry = SchemaRegistry;
 
@@ -58,6 +58,15 @@ export class AvroDecoder<T> {
         if (status === 404) {
           // Not cached: an id registered later must become decodable without a restart.
           throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);
+        }
+        if (status === undefined && !isRetriable(err)) {
+          // The registry answered, but the library cannot parse what it returned (a schema type or
+          // feature it does not support): the record can never be decoded here.
+          this.resolved.set(id, {
+            ok: false,
+            error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} cannot be parsed: ${(err as Error).message}`, err),
+          });
+          continue;
         }
         // Anything else is the registry (or the way to it) failing, never the record: mappersmith even
         // reports a refused connection as "status 400". Retry; readiness goes red meanwhile.

@@ -105,7 +105,10 @@ export async function writeBatch(
   const conn = await pool.getConnection();
   try {
     await conn.beginTransaction();
-    const all = batch.fresh.concat(batch.replayed);
+    // Sorted by the unique key: concurrent batches then take row locks in the same order (no deadlock cycles).
+    const all = batch.fresh
+      .concat(batch.replayed)
+      .sort((a, b) => (a.tx.transaction_id < b.tx.transaction_id ? -1 : a.tx.transaction_id > b.tx.transaction_id ? 1 : 0));
     let inserted = 0;
     for (let i = 0; i < all.length; i += CHUNK) {
       const chunk = all.slice(i, i + CHUNK);
@@ -141,7 +144,7 @@ export async function writeBatch(
     return { inserted, lateDuplicates, duplicatesRecorded };
   } catch (err) {
     await conn.rollback().catch(() => {});
-    throw err;
+    throw withoutSql(err);
   } finally {
     conn.release();
   }
@@ -172,4 +175,12 @@ async function findForeignPositions(conn: PoolConnection, all: PositionedTransac
     }
   }
   return out;
+}
+
+/** mysql2 errors carry the whole statement in `.sql`, card tokens included: never let it reach a log. */
+function withoutSql(err: unknown): unknown {
+  if (err && typeof err === 'object' && 'sql' in err) {
+    Object.defineProperty(err, 'sql', { value: '[statement redacted]', enumerable: false });
+  }
+  return err;
 }

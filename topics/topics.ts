@@ -33,7 +33,9 @@ export const TOPICS = {
     name: 'txmon.transactions.dlq.v1',
     partitions: 3,
     replicationFactor: 1,
-    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+    // A dead letter is about twice its source record; allow large ones (the processor also sends
+    // dead letters in bounded chunks, compressed).
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(8 * 1024 * 1024) },
     key: 'original record key (bytes)',
     valueSchema: 'dead-letter',
     description: 'Transactions that could not be decoded or validated, with the original bytes and the reason.',

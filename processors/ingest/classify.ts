@@ -3,7 +3,8 @@
  * dead letters. No I/O: decoding is synchronous after the decoder has been warmed for the batch.
  */
 import type avro from 'avsc';
-import { validateTransaction, type Transaction } from '../../domain/transaction.ts';
+import { redactPanBytes } from '../../domain/pan.ts';
+import { validateTransaction, type PanField, type Transaction } from '../../domain/transaction.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
 import { frame } from '../../platform/registry.ts';
 import type { DeadLetter } from '../../sinks/dead-letter.sink.ts';
@@ -26,8 +27,8 @@ export interface ClassifyContext {
   partition: number;
   decode: (value: Buffer | null) => Transaction;
   maxFutureSkewMs: number;
-  /** Re-encodes a record with its card token redacted (reader schema + its registered id). */
-  redact: (tx: Transaction) => Buffer;
+  /** Re-encodes a record with these fields redacted (reader schema + its registered id). */
+  redact: (tx: Transaction, fields: readonly PanField[]) => Buffer;
 }
 
 /** Splits raw records into valid transactions and dead letters; never throws for a bad record. */
@@ -37,8 +38,20 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
   for (const r of records) {
     const position = { topic: ctx.topic, partition: ctx.partition, offset: r.offset };
     const timestamp = Number(r.timestamp);
-    const dead = (errorClassName: string, message: string, value = r.value, redacted = false) =>
-      deadLetters.push({ position, timestamp, key: r.key, value, redacted, errorClass: errorClassName, errorMessage: message });
+    // Dead letters keep the original bytes, but never a card number: any Luhn-valid digit run is masked.
+    const dead = (errorClassName: string, message: string, value = r.value, redacted = false) => {
+      const v = value ? redactPanBytes(value) : { bytes: null, redacted: false };
+      const k = r.key ? redactPanBytes(r.key) : { bytes: null, redacted: false };
+      deadLetters.push({
+        position,
+        timestamp,
+        key: k.bytes,
+        value: v.bytes,
+        redacted: redacted || v.redacted || k.redacted,
+        errorClass: errorClassName,
+        errorMessage: message,
+      });
+    };
     let tx: Transaction;
     try {
       tx = ctx.decode(r.value);
@@ -51,7 +64,7 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
     if (result.ok) {
       valid.push({ tx, position });
     } else if (result.code === 'PAN_DETECTED') {
-      dead(result.code, result.problems.join('; '), ctx.redact(tx), true);
+      dead(result.code, result.problems.join('; '), ctx.redact(tx, result.panFields), true);
     } else {
       dead(result.code, result.problems.join('; '));
     }
@@ -59,7 +72,14 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
   return { valid, deadLetters };
 }
 
-/** A redactor that re-encodes with the card token replaced, framed with the reader schema's registry id. */
-export function redactor(readerType: avro.Type, readerSchemaId: number): (tx: Transaction) => Buffer {
-  return (tx) => frame(readerSchemaId, readerType.toBuffer({ ...tx, card_token: 'REDACTED', card_last4: null }));
+/** A redactor that re-encodes with the given fields replaced, framed with the reader schema's registry id. */
+export function redactor(
+  readerType: avro.Type,
+  readerSchemaId: number,
+): (tx: Transaction, fields: readonly PanField[]) => Buffer {
+  return (tx, fields) => {
+    const copy: Transaction = { ...tx, card_last4: null };
+    for (const f of fields) copy[f] = 'REDACTED';
+    return frame(readerSchemaId, readerType.toBuffer(copy));
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
-import type { Transaction } from '../../domain/transaction.ts';
+import type { PanField, Transaction } from '../../domain/transaction.ts';
 import { DependencyError, errorMessage, isRetriable } from '../../platform/errors.ts';
 import { accountKeys } from '../../platform/keys.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -26,7 +26,7 @@ export interface IngestHandlerDeps {
   pool: Pool;
   decoder: AvroDecoder<Transaction>;
   output: TransactionalOutput;
-  redact: (tx: Transaction) => Buffer;
+  redact: (tx: Transaction, fields: readonly PanField[]) => Buffer;
   deadLetter: { topic: string; type: avro.Type; schemaId: number };
   groupId: string;
   keyPrefix: string;
@@ -43,6 +43,17 @@ export interface DedupOutcome {
 
 const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
 type Dependency = (typeof DEPENDENCIES)[number];
+
+/** Whether a heartbeat failure means this member must rejoin the group (its assignment may change). */
+function isRebalance(err: unknown): boolean {
+  const type = (err as { type?: unknown }).type;
+  return (
+    type === 'REBALANCE_IN_PROGRESS' ||
+    type === 'UNKNOWN_MEMBER_ID' ||
+    type === 'ILLEGAL_GENERATION' ||
+    type === 'FENCED_INSTANCE_ID'
+  );
+}
 
 /** Runs a step, tagging its retriable failures with the dependency that failed. */
 async function step<T>(dependency: Dependency, fn: () => Promise<T>): Promise<T> {
@@ -82,9 +93,12 @@ export class IngestBatchHandler {
     metrics.batchSize.observe(records.length);
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
 
+    // Set when a heartbeat during retries says the group is rebalancing: the partition may move to
+    // another member, so stop retrying here (nothing was committed; the new owner replays the batch).
+    let rebalancing = false;
     const result = await retry(() => this.attempt(batch.topic, batch.partition, records, nextOffset), {
       maxMs: this.deps.retryMaxBackoffMs,
-      shouldContinue: () => isRunning() && !isStale(),
+      shouldContinue: () => isRunning() && !isStale() && !rebalancing,
       onRetry: async (err, attempt, delayMs) => {
         const dependency = err instanceof DependencyError ? err.dependency : 'unknown';
         this.failing.add(dependency);
@@ -94,7 +108,12 @@ export class IngestBatchHandler {
           { dependency, attempt, delayMs, topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
           `batch paused: ${errorMessage(err)}; retrying`,
         );
-        await heartbeat().catch(() => {});
+        try {
+          await heartbeat();
+        } catch (hbErr) {
+          if (isRebalance(hbErr)) rebalancing = true;
+          else logger.warn({ err: hbErr }, 'heartbeat failed while retrying');
+        }
       },
     });
     for (const d of this.failing) metrics.dependencyUp.set({ dependency: d }, 1);

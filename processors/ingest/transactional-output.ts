@@ -3,7 +3,34 @@
  * (kafkajs transactions + sendOffsets): a read_committed consumer sees each output exactly once,
  * and the offsets move only when the output is committed.
  */
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+
+/** Bytes of keys and values per produce request: well under the broker's default 1 MB record-batch limit. */
+export const MAX_CHUNK_BYTES = 256 * 1024;
+
+/** Splits messages into runs of at most `maxBytes` (a single larger message goes alone). */
+export function chunkBySize(messages: readonly Message[], maxBytes: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const bytes = byteLength(m.key) + byteLength(m.value);
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(m);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function byteLength(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}
 import type { Logger } from '../../platform/logger.ts';
 
 export interface OffsetCommit {
@@ -46,7 +73,9 @@ export class TransactionalOutput {
     const tx = await producer.transaction();
     try {
       for (const m of messages) {
-        if (m.messages.length > 0) await tx.send({ topic: m.topic, messages: m.messages });
+        for (const chunk of chunkBySize(m.messages, MAX_CHUNK_BYTES)) {
+          await tx.send({ topic: m.topic, messages: chunk, compression: CompressionTypes.GZIP });
+        }
       }
       await tx.sendOffsets({
         consumerGroupId: offsets.groupId,
