@@ -44,7 +44,23 @@ export class AvroDecoder<T> {
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly readerType: avro.Type,
+    /**
+     * A schema id that must exist (our own reader schema) and the registry's URL: a 404 counts as
+     * "unknown schema id" only while the registry still knows this one. A registry that lost its
+     * state, or a proxy answering 404 during a redeploy, is an outage, not bad records.
+     */
+    private readonly sanity?: { registryUrl: string; knownId: number },
   ) {}
+
+  private async registryLooksHealthy(): Promise<boolean> {
+    if (!this.sanity) return true;
+    try {
+      const res = await fetch(`${this.sanity.registryUrl}/schemas/ids/${this.sanity.knownId}`, { signal: AbortSignal.timeout(5_000) });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
 
   /** Fetches the writer schemas of these ids that are not cached yet. Throws DependencyError when the registry is unreachable. */
   async warm(ids: Iterable<number>): Promise<void> {
@@ -55,6 +71,9 @@ export class AvroDecoder<T> {
         writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
       } catch (err) {
         const status = (err as { status?: number }).status;
+        if (status === 404 && !(await this.registryLooksHealthy())) {
+          throw new DependencyError('schema-registry', `schema id ${id} not found, and neither is the known id ${this.sanity?.knownId}: the registry lost its state or is not the right endpoint`, err);
+        }
         if (status === 404) {
           // Not cached: an id registered later must become decodable without a restart.
           throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);

@@ -103,7 +103,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       metrics,
       redis,
       pool,
-      decoder: new AvroDecoder<Transaction>(registry, transactionType),
+      decoder: new AvroDecoder<Transaction>(registry, transactionType, { registryUrl: cfg.registryUrl, knownId: readerSchemaId }),
       output,
       redact: redactor(transactionType, readerSchemaId),
       deadLetter: { topic: dlqTopic, type: deadLetterType, schemaId: deadLetterSchemaId },

@@ -76,3 +76,14 @@ describe('schema registry contracts', () => {
     expect(() => decoder.decode(value)).toThrow(/not registered/);
   });
 });
+
+describe('a registry that lost its state', () => {
+  it('is an outage, not a stream of unknown schema ids', async () => {
+    const decoder = new AvroDecoder(createRegistry(ns.cfg), avroType('transaction'), {
+      registryUrl: ns.cfg.registryUrl,
+      knownId: 2_000_000_002,
+    });
+    const value = frame(2_000_000_003, Buffer.from([1, 2, 3]));
+    await expect(decoder.warmValues([value])).rejects.toThrow(/lost its state/);
+  });
+});
