@@ -2,7 +2,6 @@
  * The one place that reads the environment. Every setting is validated once, at start-up,
  * into a frozen, typed object that is passed down; a bad value fails fast naming the setting.
  */
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../platform/errors.ts';
@@ -44,10 +43,6 @@ const envSchema = z.object({
     .regex(/^([A-Za-z0-9_-]+\.)?$/, 'empty, or a name ending in "." such as "staging."')
     .default(''),
   TXMON_INGEST_GROUP_ID: z.string().min(1).default('txmon-ingest'),
-  TXMON_INSTANCE_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/)
-    .default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-')),
   TXMON_METRICS_PORT: port.default(9464),
   TXMON_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   TXMON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -94,7 +89,6 @@ export type TxmonConfig = Readonly<{
     dedupTtlSeconds: number;
     maxFutureSkewMs: number;
   }>;
-  instanceId: string;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
   retryMaxBackoffMs: number;
@@ -143,7 +137,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       dedupTtlSeconds: e.TXMON_DEDUP_TTL_SECONDS,
       maxFutureSkewMs: e.TXMON_MAX_FUTURE_SKEW_MS,
     },
-    instanceId: e.TXMON_INSTANCE_ID,
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },
     retryMaxBackoffMs: e.TXMON_RETRY_MAX_BACKOFF_MS,

@@ -55,7 +55,9 @@ export class AvroDecoder<T> {
   private async registryLooksHealthy(): Promise<boolean> {
     if (!this.sanity) return true;
     try {
-      const res = await fetch(`${this.sanity.registryUrl}/schemas/ids/${this.sanity.knownId}`, { signal: AbortSignal.timeout(5_000) });
+      const res = await fetch(`${this.sanity.registryUrl}/schemas/ids/${this.sanity.knownId}`, {
+        signal: AbortSignal.timeout(5_000),
+      });
       return res.ok;
     } catch {
       return false;
@@ -72,7 +74,11 @@ export class AvroDecoder<T> {
       } catch (err) {
         const status = (err as { status?: number }).status;
         if (status === 404 && !(await this.registryLooksHealthy())) {
-          throw new DependencyError('schema-registry', `schema id ${id} not found, and neither is the known id ${this.sanity?.knownId}: the registry lost its state or is not the right endpoint`, err);
+          throw new DependencyError(
+            'schema-registry',
+            `schema id ${id} not found, and neither is the known id ${this.sanity?.knownId}: the registry lost its state or is not the right endpoint`,
+            err,
+          );
         }
         if (status === 404) {
           // Not cached: an id registered later must become decodable without a restart.

@@ -90,9 +90,9 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     teardown.push(() => pool.end());
 
     const kafka = createKafka(cfg, log);
-    const output = new TransactionalOutput(kafka, `${cfg.kafka.clientId}-ingest-${groupId}-${cfg.instanceId}`, log);
+    const output = new TransactionalOutput(kafka, `${cfg.kafka.clientId}-${groupId}`, log);
     teardown.push(() => output.disconnect());
-    await retry(() => output.connect(), {
+    await retry(() => output.connect(topic), {
       maxMs: cfg.retryMaxBackoffMs,
       shouldContinue: () => true,
       onRetry: (err) => log.warn(`kafka not reachable (${errorMessage(err)}); retrying`),

@@ -41,35 +41,64 @@ export interface OffsetCommit {
   offset: string;
 }
 
+/**
+ * One transactional producer per input partition, with a transactional id derived from the group,
+ * topic and partition (the classic exactly-once pattern). Whoever owns the partition now — a
+ * restarted instance, or the member it moved to in a rebalance — initialises the same id, which
+ * aborts the previous owner's open transaction and fences it: a stale instance can no longer
+ * commit output or offsets for that partition. Several instances on one host need no settings.
+ */
 export class TransactionalOutput {
-  private producer: Producer | null = null;
-  /** A producer runs one transaction at a time: batches of different partitions queue here. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly producers = new Map<string, Promise<Producer>>();
+  /** Partitions whose transaction is running (a partition is processed by one batch at a time). */
+  private readonly busy = new Set<string>();
 
   constructor(
     private readonly kafka: Kafka,
-    /** Stable per instance, so a restarted instance fences its crashed predecessor's open transaction. */
-    private readonly transactionalId: string,
+    /** Prefix of the transactional ids: `<prefix>-<topic>-<partition>`. */
+    private readonly idPrefix: string,
     private readonly logger: Logger,
   ) {}
 
-  async connect(): Promise<void> {
-    if (this.producer) return;
-    const producer = this.kafka.producer({ transactionalId: this.transactionalId, idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    this.producer = producer;
+  /** Checks that the broker is reachable and transactions work, with the first partition's producer. */
+  async connect(topic: string): Promise<void> {
+    await this.producer(topic, 0);
+  }
+
+  private producer(topic: string, partition: number): Promise<Producer> {
+    const key = `${topic}-${partition}`;
+    let p = this.producers.get(key);
+    if (!p) {
+      const producer = this.kafka.producer({
+        transactionalId: `${this.idPrefix}-${key}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      p = producer.connect().then(() => producer);
+      p.catch(() => this.producers.delete(key));
+      this.producers.set(key, p);
+    }
+    return p;
   }
 
   /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
-  commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
-    const run = this.queue.then(() => this.commitNow(messages, offsets));
-    this.queue = run.catch(() => {});
-    return run;
+  async commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+    const key = `${offsets.topic}-${offsets.partition}`;
+    if (this.busy.has(key)) throw new Error(`concurrent transactions for ${key}: one batch per partition at a time`);
+    this.busy.add(key);
+    try {
+      await this.commitNow(key, messages, offsets);
+    } finally {
+      this.busy.delete(key);
+    }
   }
 
-  private async commitNow(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
-    await this.connect();
-    const producer = this.producer as Producer;
+  private async commitNow(
+    key: string,
+    messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
+    offsets: OffsetCommit,
+  ): Promise<void> {
+    const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
     try {
       for (const m of messages) {
@@ -86,22 +115,22 @@ export class TransactionalOutput {
       try {
         await tx.abort();
       } catch (abortErr) {
-        // The producer is in an unknown state: drop it; the next commit starts a fresh one,
-        // whose initTransactions fences and aborts whatever this one left open.
-        this.logger.warn({ err: abortErr }, 'aborting the Kafka transaction failed; recreating the producer');
-        await this.reset();
+        // Unknown state, or fenced by the partition's new owner: drop this producer; the next
+        // commit for the partition starts a fresh one, whose initialisation aborts what was left open.
+        this.logger.warn({ err: abortErr, partition: key }, 'aborting the Kafka transaction failed; recreating the producer');
+        await this.drop(key);
       }
       throw err;
     }
   }
 
-  private async reset(): Promise<void> {
-    const p = this.producer;
-    this.producer = null;
-    await p?.disconnect().catch(() => {});
+  private async drop(key: string): Promise<void> {
+    const p = this.producers.get(key);
+    this.producers.delete(key);
+    await p?.then((producer) => producer.disconnect()).catch(() => {});
   }
 
   async disconnect(): Promise<void> {
-    await this.reset();
+    await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
   }
 }
