@@ -35,7 +35,7 @@ const env = {
   TXMON_LOG_LEVEL: 'warn',
 };
 const cfg = loadConfig(env);
-const logger = createLogger({ level: 'error' });
+const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });
 const topic = topicName(cfg.topicNamespace, 'transactions');
 
 async function prepare(): Promise<number> {
