@@ -98,6 +98,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       onRetry: (err) => log.warn(`kafka not reachable (${errorMessage(err)}); retrying`),
     });
 
+    let stopRequested = false;
     const handler = new IngestBatchHandler({
       logger: log,
       metrics,
@@ -140,6 +141,18 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       joined = true;
       log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
+    // kafkajs resolves batches that held only transaction markers or aborted records (a
+    // transactional upstream) without calling eachBatch; commit past them, or the group would
+    // never reach the end of the partition.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.batchSize !== 0) return;
+      const { topic: t, partition, lastOffset } = e.payload;
+      const offsets = { groupId, topic: t, partition, offset: (BigInt(lastOffset) + 1n).toString() };
+      retry(() => output.commitSkipped(offsets), { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => !stopRequested }).catch(
+        (err: unknown) =>
+          log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
+      );
+    });
     let crashed: ((err: unknown) => void) | null = null;
     const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
     crashedPromise.catch(() => {});
@@ -175,7 +188,6 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     });
     log.info({ topic, groupId, dlqTopic }, 'ingest running');
 
-    let stopRequested = false;
     const stopped = new Promise<void>((resolve) => {
       teardown.push(async () => {
         stopRequested = true;

@@ -50,8 +50,10 @@ export interface OffsetCommit {
  */
 export class TransactionalOutput {
   private readonly producers = new Map<string, Promise<Producer>>();
-  /** Partitions whose transaction is running (a partition is processed by one batch at a time). */
-  private readonly busy = new Set<string>();
+  /** Per partition, the tail of its queue of commits: one transaction at a time, in call order. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per partition, the highest offset committed by this instance. */
+  private readonly committed = new Map<string, bigint>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -82,15 +84,29 @@ export class TransactionalOutput {
   }
 
   /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
-  async commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+  commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
     const key = `${offsets.topic}-${offsets.partition}`;
-    if (this.busy.has(key)) throw new Error(`concurrent transactions for ${key}: one batch per partition at a time`);
-    this.busy.add(key);
-    try {
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(async () => {
       await this.commitNow(key, messages, offsets);
-    } finally {
-      this.busy.delete(key);
-    }
+      const prev = this.committed.get(key);
+      if (prev === undefined || BigInt(offsets.offset) > prev) this.committed.set(key, BigInt(offsets.offset));
+    });
+    this.queues.set(
+      key,
+      run.catch(() => {}),
+    );
+    return run;
+  }
+
+  /**
+   * Moves the committed offset past records the consumer skipped (transaction markers, aborted
+   * records of a transactional upstream), unless this instance already committed that far.
+   */
+  async commitSkipped(offsets: OffsetCommit): Promise<void> {
+    const key = `${offsets.topic}-${offsets.partition}`;
+    const prev = this.committed.get(key);
+    if (prev !== undefined && BigInt(offsets.offset) <= prev) return;
+    await this.commit([], offsets);
   }
 
   private async commitNow(
