@@ -31,3 +31,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('documents exactly the settings the code reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CONFIG_KEYS } = await import('./config.ts');
+    const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+    const documented = new Set(doc.match(/TXMON_[A-Z_]+/g));
+    expect([...documented].sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+});
