@@ -63,6 +63,8 @@ const COLUMNS = [
 ] as const;
 
 const CHUNK = 2_000;
+/** A statement that takes longer fails (and the batch is retried) instead of stalling the partition. */
+const QUERY_TIMEOUT_MS = 30_000;
 
 function row(p: PositionedTransaction): unknown[] {
   const t = p.tx;
@@ -112,10 +114,11 @@ export async function writeBatch(
     let inserted = 0;
     for (let i = 0; i < all.length; i += CHUNK) {
       const chunk = all.slice(i, i + CHUNK);
-      const [res] = await conn.query<ResultSetHeader>(
-        `INSERT INTO transactions (${COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
-        [chunk.map(row)],
-      );
+      const [res] = await conn.query<ResultSetHeader>({
+        sql: `INSERT INTO transactions (${COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
+        values: [chunk.map(row)],
+        timeout: QUERY_TIMEOUT_MS,
+      });
       inserted += res.affectedRows;
     }
     // Every fresh row inserted and nothing replayed: nothing to verify.
@@ -124,10 +127,12 @@ export async function writeBatch(
     let duplicatesRecorded = 0;
     for (let i = 0; i < duplicates.length; i += CHUNK) {
       const chunk = duplicates.slice(i, i + CHUNK);
-      const [res] = await conn.query<ResultSetHeader>(
-        'INSERT INTO transaction_duplicates (src_topic, src_partition, src_offset, transaction_id, first_seen_position, detected_by) VALUES ? ' +
+      const [res] = await conn.query<ResultSetHeader>({
+        sql:
+          'INSERT INTO transaction_duplicates (src_topic, src_partition, src_offset, transaction_id, first_seen_position, detected_by) VALUES ? ' +
           'ON DUPLICATE KEY UPDATE src_offset = src_offset',
-        [
+        timeout: QUERY_TIMEOUT_MS,
+        values: [
           chunk.map((d) => [
             d.position.topic,
             d.position.partition,
@@ -137,7 +142,7 @@ export async function writeBatch(
             d.detectedBy,
           ]),
         ],
-      );
+      });
       duplicatesRecorded += res.affectedRows;
     }
     await conn.commit();
@@ -155,10 +160,11 @@ async function findForeignPositions(conn: PoolConnection, all: PositionedTransac
   const stored = new Map<string, string>();
   for (let i = 0; i < all.length; i += CHUNK) {
     const ids = all.slice(i, i + CHUNK).map((p) => p.tx.transaction_id);
-    const [rows] = await conn.query<RowDataPacket[]>(
-      'SELECT transaction_id, src_topic, src_partition, src_offset FROM transactions WHERE transaction_id IN (?)',
-      [ids],
-    );
+    const [rows] = await conn.query<RowDataPacket[]>({
+      sql: 'SELECT transaction_id, src_topic, src_partition, src_offset FROM transactions WHERE transaction_id IN (?)',
+      values: [ids],
+      timeout: QUERY_TIMEOUT_MS,
+    });
     for (const r of rows) {
       stored.set(
         r.transaction_id as string,

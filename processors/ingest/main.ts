@@ -157,6 +157,8 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
     crashedPromise.catch(() => {});
     consumer.on(consumer.events.CRASH, (e) => {
+      // Not ready until it has rejoined (e.g. while the broker is down and the consumer restarts).
+      joined = false;
       if (!e.payload.restart) crashed?.(e.payload.error);
     });
     teardown.push(() => consumer.disconnect());
