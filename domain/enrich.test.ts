@@ -1,0 +1,56 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { accountAgeDays, convertMinor, hourOfDay, lookupBin, parseRate } from './enrich.ts';
+
+describe('exact currency conversion', () => {
+  it('converts across different minor units exactly', () => {
+    expect(convertMinor(1_000, 'USD', 'USD', '1')).toBe(1_000);
+    expect(convertMinor(1_000, 'EUR', 'USD', '1.08345')).toBe(1_083); // 10.00 EUR = 10.8345 USD -> 10.83
+    expect(convertMinor(1_500, 'JPY', 'USD', '0.0066')).toBe(990); // 1,500 yen -> 9.90 USD
+    expect(convertMinor(1_234, 'KWD', 'USD', '3.25')).toBe(401); // 1.234 KWD -> 4.0105 USD -> 4.01
+    expect(convertMinor(1_000, 'USD', 'JPY', '151.5')).toBe(1_515); // 10.00 USD -> 1,515 yen
+  });
+
+  it('rounds half to even, once', () => {
+    expect(convertMinor(1, 'USD', 'EUR', '0.5')).toBe(0); // 0.5 cent -> 0 (even)
+    expect(convertMinor(3, 'USD', 'EUR', '0.5')).toBe(2); // 1.5 cents -> 2 (even)
+  });
+
+  it('rejects rates that are not plain positive decimals', () => {
+    for (const bad of ['-1', '1e3', '0', 'abc', '1.12345678901']) expect(() => parseRate(bad), bad).toThrow(RangeError);
+  });
+
+  it('is monotonic in the amount (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1e12 }), fc.integer({ min: 1, max: 1e6 }), (a, b) => {
+        expect(convertMinor(a + b, 'EUR', 'USD', '1.08345')).toBeGreaterThanOrEqual(convertMinor(a, 'EUR', 'USD', '1.08345'));
+      }),
+    );
+  });
+});
+
+describe('static features', () => {
+  it('takes the hour of day in the account zone, not UTC', () => {
+    const t = Date.parse('2026-07-01T23:30:00Z');
+    expect(hourOfDay(t, 'UTC')).toBe(23);
+    expect(hourOfDay(t, 'Europe/Berlin')).toBe(1); // CEST, next day
+    expect(hourOfDay(t, 'America/New_York')).toBe(19);
+  });
+
+  it('counts whole days since opening, never negative', () => {
+    const opened = Date.parse('2026-01-01T12:00:00Z');
+    expect(accountAgeDays(opened, Date.parse('2026-01-01T18:00:00Z'))).toBe(0);
+    expect(accountAgeDays(opened, Date.parse('2026-01-11T12:00:00Z'))).toBe(10);
+    expect(accountAgeDays(opened, Date.parse('2025-12-01T00:00:00Z'))).toBe(0);
+  });
+
+  it('finds the longest BIN prefix', () => {
+    const bins = new Map([
+      ['411111', 'US'],
+      ['41111122', 'GB'],
+    ]);
+    expect(lookupBin(bins, '41111122')).toBe('GB');
+    expect(lookupBin(bins, '41111199')).toBe('US');
+    expect(lookupBin(bins, '999999')).toBeUndefined();
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * Enrichment arithmetic (pure): exact base-currency amounts and the static features of a
+ * transaction from reference data. No I/O, no clock: everything is derived from the record's event
+ * time and the reference data passed in, so a replay enriches exactly as the live pass did.
+ */
+import { minorUnits } from './currencies.ts';
+
+/** FX rates are decimal strings with at most this many fractional digits ("1.08345"). */
+export const RATE_SCALE_DIGITS = 10;
+const RATE_SCALE = 10n ** BigInt(RATE_SCALE_DIGITS);
+
+/** Parses a positive decimal rate into an integer scaled by 10^RATE_SCALE_DIGITS; throws on anything else. */
+export function parseRate(rate: string): bigint {
+  const m = /^(\d{1,12})(?:\.(\d{1,10}))?$/.exec(rate.trim());
+  if (!m)
+    throw new RangeError(
+      `FX rate ${JSON.stringify(rate)} is not a positive decimal with at most ${RATE_SCALE_DIGITS} fraction digits`,
+    );
+  const scaled = BigInt(m[1] as string) * RATE_SCALE + BigInt((m[2] ?? '').padEnd(RATE_SCALE_DIGITS, '0'));
+  if (scaled === 0n) throw new RangeError('FX rate must be positive');
+  return scaled;
+}
+
+/**
+ * Converts an amount in minor units of `from` into minor units of `to` at `rate` (units of `to` per
+ * unit of `from`), exactly, rounding half to even once at the end. Integer arithmetic only.
+ */
+export function convertMinor(amountMinor: number, from: string, to: string, rate: string): number {
+  const fromExp = minorUnits(from);
+  const toExp = minorUnits(to);
+  if (fromExp === undefined) throw new RangeError(`unknown currency ${from}`);
+  if (toExp === undefined) throw new RangeError(`unknown currency ${to}`);
+  if (!Number.isSafeInteger(amountMinor)) throw new RangeError(`amount ${amountMinor} is not a safe integer`);
+  if (from === to) return amountMinor;
+  // result = amount * rate * 10^(toExp - fromExp), with rate scaled by 10^RATE_SCALE_DIGITS
+  let num = BigInt(amountMinor) * parseRate(rate);
+  let den = RATE_SCALE;
+  const shift = toExp - fromExp;
+  if (shift >= 0) num *= 10n ** BigInt(shift);
+  else den *= 10n ** BigInt(-shift);
+  const result = divRoundHalfEven(num, den);
+  if (result > BigInt(Number.MAX_SAFE_INTEGER) || result < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new RangeError('converted amount is out of range');
+  return Number(result);
+}
+
+function divRoundHalfEven(num: bigint, den: bigint): bigint {
+  const negative = num < 0n !== den < 0n;
+  const n = num < 0n ? -num : num;
+  const d = den < 0n ? -den : den;
+  let q = n / d;
+  const r = n % d;
+  if (r * 2n > d || (r * 2n === d && q % 2n === 1n)) q += 1n;
+  return negative ? -q : q;
+}
+
+/** Hour of day (0-23) of an instant in an IANA time zone (e.g. "Europe/London"). */
+export function hourOfDay(eventTime: number, timeZone: string): number {
+  const hour = new Intl.DateTimeFormat('en-GB', { timeZone, hour: 'numeric', hourCycle: 'h23' }).format(new Date(eventTime));
+  return Number(hour);
+}
+
+/** Whole days between an account's opening and the event (0 on the opening day, never negative). */
+export function accountAgeDays(openedAt: number, eventTime: number): number {
+  return Math.max(0, Math.floor((eventTime - openedAt) / 86_400_000));
+}
+
+/** The card BIN (first 6-8 digits of a card, as the vault reports it) with the longest matching prefix. */
+export function lookupBin<T>(bins: ReadonlyMap<string, T>, bin: string): T | undefined {
+  for (let len = Math.min(8, bin.length); len >= 6; len--) {
+    const hit = bins.get(bin.slice(0, len));
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
