@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{config,domain,platform,processors,sinks,simulator,topics,schemas,cli,services}/**/*.test.ts'],
+          include: ['{config,domain,platform,processors,refdata,sinks,simulator,topics,schemas,cli,services}/**/*.test.ts'],
           environment: 'node',
         },
       },

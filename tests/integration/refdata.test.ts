@@ -64,3 +64,22 @@ describe('refdata load', () => {
     expect(rows[0]?.rate).toBe('1.0834512345');
   });
 });
+
+describe('refdata cache', () => {
+  it('fills from MySQL in one prefetch, remembers misses, and sees reloaded data after its TTL', async () => {
+    const { RefdataCache } = await import('../../refdata/cache.ts');
+    const cache = new RefdataCache(pool, { ttlMs: 300 });
+    await cache.prefetch({ accounts: ['acc-1', 'acc-404'], merchants: [], fxPairs: [['EUR', 'USD']] });
+    expect(cache.account('acc-1')).toMatchObject({ homeCountry: 'GB', riskTier: 'LOW', timeZone: 'Europe/London' });
+    expect(cache.account('acc-404')).toBeUndefined();
+    expect(cache.fxRate('EUR', 'USD', Date.parse('2026-02-01'))).toBe('1.0834512345');
+    expect(cache.fxRate('EUR', 'USD', Date.parse('2025-12-31'))).toBeUndefined();
+
+    await pool.query("UPDATE ref_accounts SET risk_tier = 'HIGH' WHERE account_id = 'acc-1'");
+    await cache.prefetch({ accounts: ['acc-1'], merchants: [], fxPairs: [] });
+    expect(cache.account('acc-1')?.riskTier).toBe('LOW'); // still cached
+    await new Promise((r) => setTimeout(r, 400));
+    await cache.prefetch({ accounts: ['acc-1'], merchants: [], fxPairs: [] });
+    expect(cache.account('acc-1')?.riskTier).toBe('HIGH'); // refreshed without a restart
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * In-process reference-data cache: LRU with TTL (lru-cache), filled a batch at a time with one
+ * query per table for the keys it misses, so enrichment does no per-record I/O. Entries expire
+ * after the TTL and are re-read, so reloaded reference data takes effect without a restart.
+ */
+import { LRUCache } from 'lru-cache';
+import type { RowDataPacket } from 'mysql2/promise';
+import type { Pool } from '../platform/mysql.ts';
+
+export interface AccountRef {
+  openedAt: number;
+  homeCountry: string;
+  riskTier: 'LOW' | 'MEDIUM' | 'HIGH';
+  timeZone: string;
+}
+
+export interface MerchantRef {
+  mcc: string;
+  country: string;
+  riskTier: 'LOW' | 'MEDIUM' | 'HIGH';
+}
+
+/** Effective-dated FX rates of one currency pair, oldest first (decimal strings, exact). */
+export type FxHistory = ReadonlyArray<{ validFrom: number; rate: string }>;
+
+/** A cached "not in the reference data" answer, so unknown keys are not queried again each batch. */
+const MISSING = Symbol('missing');
+type Cached<T> = T | typeof MISSING;
+
+export interface RefdataCacheOptions {
+  maxEntries?: number;
+  ttlMs?: number;
+}
+
+export class RefdataCache {
+  private readonly accounts: LRUCache<string, Cached<AccountRef>>;
+  private readonly merchants: LRUCache<string, Cached<MerchantRef>>;
+  private readonly fx: LRUCache<string, FxHistory>;
+
+  constructor(
+    private readonly pool: Pool,
+    opts: RefdataCacheOptions = {},
+  ) {
+    const base = { max: opts.maxEntries ?? 200_000, ttl: opts.ttlMs ?? 5 * 60_000 };
+    this.accounts = new LRUCache(base);
+    this.merchants = new LRUCache(base);
+    this.fx = new LRUCache({ max: 10_000, ttl: base.ttl });
+  }
+
+  /** Loads whatever of these keys is not cached: at most one query per table. */
+  async prefetch(keys: {
+    accounts: Iterable<string>;
+    merchants: Iterable<string>;
+    fxPairs: Iterable<[string, string]>;
+  }): Promise<void> {
+    const accounts = [...new Set(keys.accounts)].filter((k) => !this.accounts.has(k));
+    const merchants = [...new Set(keys.merchants)].filter((k) => !this.merchants.has(k));
+    const pairs = [...new Map([...keys.fxPairs].map((p) => [`${p[0]}/${p[1]}`, p])).values()].filter(
+      ([c, b]) => !this.fx.has(`${c}/${b}`),
+    );
+    if (accounts.length > 0) {
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        'SELECT account_id, opened_at, home_country, risk_tier, time_zone FROM ref_accounts WHERE account_id IN (?)',
+        [accounts],
+      );
+      const found = new Set<string>();
+      for (const r of rows) {
+        found.add(r.account_id as string);
+        this.accounts.set(r.account_id as string, {
+          openedAt: (r.opened_at as Date).getTime(),
+          homeCountry: r.home_country as string,
+          riskTier: r.risk_tier as AccountRef['riskTier'],
+          timeZone: r.time_zone as string,
+        });
+      }
+      for (const k of accounts) if (!found.has(k)) this.accounts.set(k, MISSING);
+    }
+    if (merchants.length > 0) {
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        'SELECT merchant_id, mcc, country, risk_tier FROM ref_merchants WHERE merchant_id IN (?)',
+        [merchants],
+      );
+      const found = new Set<string>();
+      for (const r of rows) {
+        found.add(r.merchant_id as string);
+        this.merchants.set(r.merchant_id as string, {
+          mcc: r.mcc as string,
+          country: r.country as string,
+          riskTier: r.risk_tier as MerchantRef['riskTier'],
+        });
+      }
+      for (const k of merchants) if (!found.has(k)) this.merchants.set(k, MISSING);
+    }
+    if (pairs.length > 0) {
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        'SELECT currency, base_currency, valid_from, CAST(rate AS CHAR) AS rate FROM ref_fx_rates WHERE (currency, base_currency) IN (?) ORDER BY valid_from',
+        [pairs],
+      );
+      const byPair = new Map<string, Array<{ validFrom: number; rate: string }>>(pairs.map(([c, b]) => [`${c}/${b}`, []]));
+      for (const r of rows)
+        byPair
+          .get(`${r.currency}/${r.base_currency}`)
+          ?.push({ validFrom: (r.valid_from as Date).getTime(), rate: trimRate(r.rate as string) });
+      for (const [k, v] of byPair) this.fx.set(k, v);
+    }
+  }
+
+  account(id: string): AccountRef | undefined {
+    const v = this.accounts.get(id);
+    return v === MISSING ? undefined : v;
+  }
+
+  merchant(id: string): MerchantRef | undefined {
+    const v = this.merchants.get(id);
+    return v === MISSING ? undefined : v;
+  }
+
+  /** The rate valid at `at` (the latest with validFrom <= at), or undefined. */
+  fxRate(currency: string, base: string, at: number): string | undefined {
+    return rateAt(this.fx.get(`${currency}/${base}`) ?? [], at);
+  }
+}
+
+/** The latest rate of an oldest-first history that is valid at `at`. */
+export function rateAt(history: FxHistory, at: number): string | undefined {
+  let found: string | undefined;
+  for (const h of history) {
+    if (h.validFrom > at) break;
+    found = h.rate;
+  }
+  return found;
+}
+
+/** "1.0834500000" -> "1.08345": DECIMAL(24,10) comes back padded. */
+function trimRate(rate: string): string {
+  return rate.includes('.') ? rate.replace(/0+$/, '').replace(/\.$/, '') : rate;
+}
