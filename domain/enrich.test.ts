@@ -54,3 +54,44 @@ describe('static features', () => {
     expect(lookupBin(bins, '999999')).toBeUndefined();
   });
 });
+
+describe('staticFeatures', () => {
+  const tx = {
+    amount_minor: 10_000,
+    currency: 'EUR',
+    event_time: Date.parse('2026-03-10T08:15:00Z'),
+    merchant_country: 'FR',
+    ip_country: 'NG',
+  };
+  it('derives every feature from the record and the reference data only', async () => {
+    const { staticFeatures } = await import('./enrich.ts');
+    const f = staticFeatures(
+      tx,
+      {
+        account: { openedAt: Date.parse('2026-03-01T00:00:00Z'), homeCountry: 'DE', riskTier: 'LOW', timeZone: 'Europe/Berlin' },
+        merchant: { riskTier: 'HIGH' },
+        fxRate: '1.08',
+      },
+      'USD',
+    );
+    expect(f).toEqual({
+      amount_base_minor: 10_800,
+      account_age_days: 9,
+      account_risk_tier: 'LOW',
+      home_country_mismatch: true,
+      ip_country_mismatch: true,
+      merchant_risk_tier: 'HIGH',
+      bin_country_mismatch: null,
+      hour_of_day: 9,
+    });
+  });
+
+  it('gives null, not a guess, for unknown reference data', async () => {
+    const { staticFeatures } = await import('./enrich.ts');
+    const f = staticFeatures(tx, {}, 'USD');
+    expect(f.amount_base_minor).toBeNull();
+    expect(f.account_age_days).toBeNull();
+    expect(f.home_country_mismatch).toBeNull();
+    expect(f.hour_of_day).toBe(8); // UTC when the account's zone is unknown
+  });
+});

@@ -73,3 +73,52 @@ export function lookupBin<T>(bins: ReadonlyMap<string, T>, bin: string): T | und
   }
   return undefined;
 }
+
+export type RiskTier = 'LOW' | 'MEDIUM' | 'HIGH';
+
+/** What the reference data says about one transaction (absent when unknown). */
+export interface StaticRefs {
+  account?: { openedAt: number; homeCountry: string; riskTier: RiskTier; timeZone: string };
+  merchant?: { riskTier: RiskTier };
+  /** Units of the base currency per unit of the transaction's currency, valid at its event time. */
+  fxRate?: string;
+  /** Issuing country of the card's BIN, when the record carries a BIN and the table knows it. */
+  binCountry?: string;
+}
+
+/** Static features of a transaction: the part of enrichment that needs no windowed state. */
+export interface StaticFeatures {
+  amount_base_minor: number | null;
+  account_age_days: number | null;
+  account_risk_tier: RiskTier | null;
+  home_country_mismatch: boolean | null;
+  ip_country_mismatch: boolean | null;
+  merchant_risk_tier: RiskTier | null;
+  bin_country_mismatch: boolean | null;
+  hour_of_day: number;
+}
+
+/** Computes the static features; unknown reference data gives null, never a guess. */
+export function staticFeatures(
+  tx: { amount_minor: number; currency: string; event_time: number; merchant_country: string; ip_country: string | null },
+  refs: StaticRefs,
+  baseCurrency: string,
+): StaticFeatures {
+  const a = refs.account;
+  const amountBase =
+    tx.currency === baseCurrency
+      ? tx.amount_minor
+      : refs.fxRate === undefined
+        ? null
+        : convertMinor(tx.amount_minor, tx.currency, baseCurrency, refs.fxRate);
+  return {
+    amount_base_minor: amountBase,
+    account_age_days: a ? accountAgeDays(a.openedAt, tx.event_time) : null,
+    account_risk_tier: a?.riskTier ?? null,
+    home_country_mismatch: a ? tx.merchant_country !== a.homeCountry : null,
+    ip_country_mismatch: a && tx.ip_country !== null ? tx.ip_country !== a.homeCountry : null,
+    merchant_risk_tier: refs.merchant?.riskTier ?? null,
+    bin_country_mismatch: refs.binCountry === undefined ? null : refs.binCountry !== tx.merchant_country,
+    hour_of_day: hourOfDay(tx.event_time, a?.timeZone ?? 'UTC'),
+  };
+}
