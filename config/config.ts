@@ -53,6 +53,11 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(5 * 60 * 1000),
+  TXMON_ALLOWED_LATENESS_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10 * 60 * 1000),
   TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(512 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
   TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
@@ -88,6 +93,8 @@ export type TxmonConfig = Readonly<{
     concurrency: number;
     dedupTtlSeconds: number;
     maxFutureSkewMs: number;
+    /** Event-time lateness: a record older than its partition's max event time minus this is late. */
+    allowedLatenessMs: number;
   }>;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
@@ -136,6 +143,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       concurrency: e.TXMON_INGEST_CONCURRENCY,
       dedupTtlSeconds: e.TXMON_DEDUP_TTL_SECONDS,
       maxFutureSkewMs: e.TXMON_MAX_FUTURE_SKEW_MS,
+      allowedLatenessMs: e.TXMON_ALLOWED_LATENESS_MS,
     },
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },

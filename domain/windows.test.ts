@@ -104,3 +104,19 @@ describe('running statistics and travel', () => {
     expect(speedKmh(10, T0, T0)).toBe(Number.POSITIVE_INFINITY);
   });
 });
+
+describe('lateFlags', () => {
+  it('continues from a persisted max event time exactly as one pass would (property)', async () => {
+    const { lateFlags } = await import('./windows.ts');
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: T0, max: T0 + 86_400_000 }), { maxLength: 100 }), fc.nat(100), (times, cut) => {
+        const split = Math.min(cut, times.length);
+        const whole = lateFlags(times, Number.NEGATIVE_INFINITY, 600_000);
+        const first = lateFlags(times.slice(0, split), Number.NEGATIVE_INFINITY, 600_000);
+        const rest = lateFlags(times.slice(split), first.maxEventTime, 600_000);
+        expect([...first.flags, ...rest.flags]).toEqual(whole.flags);
+        expect(rest.maxEventTime).toBe(whole.maxEventTime);
+      }),
+    );
+  });
+});

@@ -127,3 +127,21 @@ export function aggregateBruteForce(events: readonly WindowEvent[], at: number, 
     distinctCountries: new Set(inside.map((e) => e.country)).size,
   };
 }
+
+/**
+ * Late flags of a partition's records in offset order, from the max event time seen before them
+ * (persisted with the committed offset, so a replay starts from the same point). Pure.
+ */
+export function lateFlags(
+  eventTimes: readonly number[],
+  startMaxEventTime: number,
+  allowedLatenessMs: number,
+): { flags: boolean[]; maxEventTime: number } {
+  let w: Watermark = { maxEventTime: startMaxEventTime, allowedLatenessMs };
+  const flags = eventTimes.map((t) => {
+    const r = observe(w, t);
+    w = r.next;
+    return r.late;
+  });
+  return { flags, maxEventTime: w.maxEventTime };
+}

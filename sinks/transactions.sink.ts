@@ -10,6 +10,8 @@ import type { Pool } from '../platform/mysql.ts';
 export interface PositionedTransaction {
   tx: Transaction;
   position: KafkaPosition;
+  /** Older than the partition's watermark when it was read (set by the processor; false until then). */
+  late?: boolean;
 }
 
 export interface KafkaPosition {
@@ -57,6 +59,7 @@ const COLUMNS = [
   'parent_transaction_id',
   'latitude',
   'longitude',
+  'late',
   'src_topic',
   'src_partition',
   'src_offset',
@@ -88,6 +91,7 @@ function row(p: PositionedTransaction): unknown[] {
     t.parent_transaction_id,
     t.latitude,
     t.longitude,
+    p.late === true,
     p.position.topic,
     p.position.partition,
     p.position.offset,

@@ -26,6 +26,11 @@ export function createIngestMetrics() {
       labelNames: ['error_class'],
       registers,
     }),
+    late: new Counter({
+      name: 'txmon_ingest_late_events_total',
+      help: 'New transactions older than their partition watermark (stored, flagged late).',
+      registers,
+    }),
     sinkRows: new Counter({
       name: 'txmon_sink_rows_written_total',
       help: 'Rows inserted into MySQL, by table.',

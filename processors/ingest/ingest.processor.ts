@@ -15,7 +15,9 @@ import type { AvroDecoder } from '../../platform/registry.ts';
 import { retry } from '../../platform/retry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
+import { lateFlags } from '../../domain/windows.ts';
 import { classify, type RawRecord } from './classify.ts';
+import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import type { TransactionalOutput } from './transactional-output.ts';
 
@@ -33,6 +35,8 @@ export interface IngestHandlerDeps {
   dedupTtlSeconds: number;
   maxFutureSkewMs: number;
   retryMaxBackoffMs: number;
+  allowedLatenessMs: number;
+  clocks: PartitionClocks;
 }
 
 export interface DedupOutcome {
@@ -123,6 +127,7 @@ export class IngestBatchHandler {
     resolveOffset(batch.lastOffset());
     this.processed += records.length;
     metrics.outcomes.inc({ outcome: 'valid' }, result.fresh);
+    metrics.late.inc(result.lateFresh);
     metrics.outcomes.inc({ outcome: 'replayed' }, result.replayed);
     metrics.outcomes.inc({ outcome: 'duplicate' }, result.duplicates);
     metrics.outcomes.inc({ outcome: 'dead_lettered' }, result.deadLettered);
@@ -134,6 +139,17 @@ export class IngestBatchHandler {
     this.batchMs[this.batches++ % 100_000] = seconds * 1000;
     await heartbeat();
   };
+
+  /**
+   * Commits past records kafkajs skipped without calling eachBatch (transaction markers, aborted
+   * records), keeping the partition clock in the offset metadata.
+   */
+  async commitSkipped(topic: string, partition: number, nextOffset: string): Promise<void> {
+    const d = this.deps;
+    const max = await d.clocks.at(topic, partition, nextOffset);
+    await d.output.commitSkipped({ groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(max) });
+    d.clocks.advance(topic, partition, nextOffset, max);
+  }
 
   /** Records processed and batch latency percentiles of this instance (recent batches). */
   summary(): { processed: number; batches: number; batchP50Ms: number; batchP99Ms: number; batchMaxMs: number } {
@@ -162,6 +178,15 @@ export class IngestBatchHandler {
       maxFutureSkewMs: d.maxFutureSkewMs,
       redact: d.redact,
     });
+    // Event-time lateness, from the partition clock committed with the previous offset: deterministic.
+    const first = records[0] as RawRecord;
+    const startMax = await step('kafka', () => d.clocks.at(topic, partition, first.offset));
+    const clock = lateFlags(
+      valid.map((v) => v.tx.event_time),
+      startMax,
+      d.allowedLatenessMs,
+    );
+    valid.forEach((v, i) => (v.late = clock.flags[i] === true));
     const t1 = performance.now();
     const dedup = await step('redis', () => this.dedup(valid));
     const t2 = performance.now();
@@ -174,8 +199,10 @@ export class IngestBatchHandler {
         topic,
         partition,
         offset: nextOffset,
+        metadata: encodeClock(clock.maxEventTime),
       }),
     );
+    d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
     if (d.logger.isLevelEnabled('debug')) {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const t4 = performance.now();
@@ -188,6 +215,7 @@ export class IngestBatchHandler {
     const lateDuplicateKeys = new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
     const notLate = (p: PositionedTransaction) => !lateDuplicateKeys.has(positionKey(p.position));
     return {
+      lateFresh: dedup.fresh.filter((p) => notLate(p) && p.late === true).length,
       fresh: dedup.fresh.filter(notLate).length,
       replayed: dedup.replayed.filter(notLate).length,
       duplicates: dedup.duplicates.length + sink.lateDuplicates.length,

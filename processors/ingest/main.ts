@@ -19,6 +19,7 @@ import { retry, sleep } from '../../platform/retry.ts';
 import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler } from './ingest.processor.ts';
+import { PartitionClocks } from './partition-clock.ts';
 import { TransactionalOutput } from './transactional-output.ts';
 
 export interface IngestOptions {
@@ -99,6 +100,15 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     });
 
     let stopRequested = false;
+    // The committed offset and its metadata (the partition clock), for a partition's first batch.
+    const admin = kafka.admin();
+    await retry(() => admin.connect(), { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => true });
+    teardown.push(() => admin.disconnect());
+    const clocks = new PartitionClocks(async (t, partition) => {
+      const [res] = await admin.fetchOffsets({ groupId, topics: [t] });
+      const p = res?.partitions.find((x) => x.partition === partition);
+      return p && Number(p.offset) >= 0 ? { offset: p.offset, metadata: p.metadata } : undefined;
+    });
     const handler = new IngestBatchHandler({
       logger: log,
       metrics,
@@ -113,6 +123,8 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
       maxFutureSkewMs: cfg.ingest.maxFutureSkewMs,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
+      allowedLatenessMs: cfg.ingest.allowedLatenessMs,
+      clocks,
     });
 
     const consumer = kafka.consumer({
@@ -148,9 +160,11 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       if (e.payload.batchSize !== 0) return;
       const { topic: t, partition, lastOffset } = e.payload;
       const offsets = { groupId, topic: t, partition, offset: (BigInt(lastOffset) + 1n).toString() };
-      retry(() => output.commitSkipped(offsets), { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => !stopRequested }).catch(
-        (err: unknown) =>
-          log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
+      retry(() => handler.commitSkipped(t, partition, offsets.offset), {
+        maxMs: cfg.retryMaxBackoffMs,
+        shouldContinue: () => !stopRequested,
+      }).catch((err: unknown) =>
+        log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
       );
     });
     let crashed: ((err: unknown) => void) | null = null;
@@ -200,9 +214,6 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
 
     let drained: Promise<void> = new Promise(() => {});
     if (opts.drain) {
-      const admin = kafka.admin();
-      await admin.connect();
-      teardown.push(() => admin.disconnect());
       drained = (async () => {
         for (;;) {
           await sleep(1_000);

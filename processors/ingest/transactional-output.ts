@@ -3,7 +3,7 @@
  * (kafkajs transactions + sendOffsets): a read_committed consumer sees each output exactly once,
  * and the offsets move only when the output is committed.
  */
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, type PartitionOffset, type Producer } from 'kafkajs';
 
 /** Bytes of keys and values per produce request: well under the broker's default 1 MB record-batch limit. */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -39,6 +39,8 @@ export interface OffsetCommit {
   partition: number;
   /** The next offset to consume (last processed + 1). */
   offset: string;
+  /** Stored with the offset in the same transaction (the partition's event-time clock). */
+  metadata?: string | null;
 }
 
 /**
@@ -124,7 +126,15 @@ export class TransactionalOutput {
       }
       await tx.sendOffsets({
         consumerGroupId: offsets.groupId,
-        topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: offsets.offset }] }],
+        // kafkajs passes `metadata` through to TxnOffsetCommit (its typings omit it).
+        topics: [
+          {
+            topic: offsets.topic,
+            partitions: [
+              { partition: offsets.partition, offset: offsets.offset, metadata: offsets.metadata ?? null } as PartitionOffset,
+            ],
+          },
+        ],
       });
       await tx.commit();
     } catch (err) {

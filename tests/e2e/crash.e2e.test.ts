@@ -62,6 +62,7 @@ describe('crash safety', () => {
     expect(partial.lag).toBeGreaterThan(0);
     expect(state.transactionIds).toEqual(want.transactionIds);
     expect(state.duplicateIds).toEqual(want.duplicateIds);
+    expect(state.lateIds).toEqual(want.lateIds);
     expect(state.deadLetters.length).toBe(want.deadLetterCount);
     expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
     const byClass = countByClass(state.deadLetters);
@@ -96,6 +97,7 @@ describe('graceful shutdown', () => {
       const want = expectedEndState(ownSim);
       expect(state.transactionIds).toEqual(want.transactionIds);
       expect(state.duplicateIds).toEqual(want.duplicateIds);
+      expect(state.lateIds).toEqual(want.lateIds);
       expect(state.deadLetters.length).toBe(want.deadLetterCount);
       expect(state.lag).toBe(0);
     } finally {

@@ -37,6 +37,7 @@ describe('ingest end to end', () => {
     expect(state.transactionIds.length).toBe(sim.summary.valid_unique);
     expect(state.transactionIds).toEqual(want.transactionIds);
     expect(state.duplicateIds).toEqual(want.duplicateIds);
+    expect(state.lateIds).toEqual(want.lateIds);
     expect(state.deadLetters.length).toBe(want.deadLetterCount);
     expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(state.deadLetters.length);
     const byClass = countByClass(state.deadLetters);

@@ -92,6 +92,7 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
   const want = expectedEndState(sim);
   expect(state.transactionIds).toEqual(want.transactionIds);
   expect(state.duplicateIds).toEqual(want.duplicateIds);
+  expect(state.lateIds).toEqual(want.lateIds);
   expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
   expect(state.deadLetters.length).toBe(want.deadLetterCount);
   expect(state.lag).toBe(0);

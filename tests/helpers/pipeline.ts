@@ -74,6 +74,8 @@ export interface DeadLetterView {
 
 export interface EndState {
   transactionIds: string[];
+  /** Transactions stored with late = 1, sorted. */
+  lateIds: string[];
   rowChecksum: string;
   duplicateIds: string[];
   deadLetters: DeadLetterView[];
@@ -85,8 +87,9 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
   const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
   const [rows] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions ORDER BY transaction_id');
   const [[sum]] = await conn.query<RowDataPacket[]>(
-    "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(amount_minor), 0), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, account_id, amount_minor, currency, event_time, src_partition, src_offset))), 0)) AS c FROM transactions",
+    "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(amount_minor), 0), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, account_id, amount_minor, currency, event_time, src_partition, src_offset, late))), 0)) AS c FROM transactions",
   );
+  const [late] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions WHERE late ORDER BY transaction_id');
   const [dups] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transaction_duplicates ORDER BY transaction_id');
   await conn.end();
   const kafka = createKafka(ns.cfg, testLogger);
@@ -116,6 +119,7 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
   await admin.disconnect();
   return {
     transactionIds: rows.map((r) => r.transaction_id as string),
+    lateIds: late.map((r) => r.transaction_id as string),
     rowChecksum: String(sum?.c),
     duplicateIds: dups.map((r) => r.transaction_id as string),
     deadLetters,
@@ -130,7 +134,9 @@ export function expectedEndState(sim: Simulated) {
   const duplicateIds = sim.lines
     .filter((l) => l.kind === 'duplicate')
     .map((l) => l.transaction_id ?? (bySeq.get(l.duplicate_of as number)?.transaction_id as string));
+  const lateIds = sim.lines.filter((l) => l.kind === 'valid' && l.timing === 'late').map((l) => l.transaction_id as string);
   return {
+    lateIds: [...lateIds].sort(),
     transactionIds: [...validIds].sort(),
     duplicateIds: [...duplicateIds].sort(),
     deadLetterCount: sim.summary.invalid + sim.summary.bad_bytes + sim.summary.unknown_schema,
