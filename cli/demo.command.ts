@@ -14,6 +14,8 @@ import { topicName } from '../topics/topics.ts';
 import { resetNamespace } from './reset-namespace.ts';
 import { runSimulate } from './simulate.command.ts';
 import { prepareNamespace } from './prepare-namespace.ts';
+import { createPool } from '../platform/mysql.ts';
+import { loadCsv } from '../refdata/load.ts';
 
 /** The demo's own namespace, so it never touches a user's real topics, database or keys. */
 export function demoEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
@@ -62,9 +64,20 @@ export async function runDemo(
       fraudRate: 0.01,
       start: '2026-01-01T00:00:00Z',
       groundTruth: '.txmon/demo-ground-truth.jsonl',
+      refdataDir: '.txmon/demo-refdata',
     },
     say,
   );
+
+  const pool = createPool(cfg);
+  try {
+    for (const kind of ['accounts', 'merchants', 'fx'] as const) {
+      const r = await loadCsv(pool, kind, `.txmon/demo-refdata/${kind}.csv`);
+      say(`refdata: ${kind}: ${r.upserted} rows loaded, ${r.problems.length} rejected`);
+    }
+  } finally {
+    await pool.end();
+  }
 
   say('demo: 5/6 running the ingest pipeline until the topic is drained ...');
   const started = Date.now();
@@ -85,6 +98,7 @@ export async function runDemo(
   const conn = await mysql.createConnection({ uri: cfg.mysql.url });
   const [[tx]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions');
   const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transaction_duplicates');
+  const [[late]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions WHERE late');
   await conn.end();
   const dlq = await readTopic(createKafka(cfg, logger), topicName(cfg.topicNamespace, 'transactionsDlq'));
   const consumed = truth.records;
@@ -92,6 +106,7 @@ export async function runDemo(
   const rows: Array<[string, number, number]> = [
     ['rows in MySQL (unique valid)', Number(tx?.n), truth.valid_unique],
     ['duplicates recorded', Number(dup?.n), truth.duplicates],
+    ['late (older than the watermark, flagged)', Number(late?.n), truth.late],
     ['dead-lettered (DLQ records)', dlq.length, expectDead],
     ['accounted for (rows + duplicates + DLQ)', Number(tx?.n) + Number(dup?.n) + dlq.length, consumed],
   ];

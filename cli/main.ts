@@ -187,6 +187,10 @@ export function buildProgram(): Command {
     .option('--fraud-rate <r>', 'share of transactions in labelled fraud patterns', rate('--fraud-rate'), 0.01)
     .option('--start <iso>', 'event time of the first transaction', '2026-01-01T00:00:00Z')
     .option('--ground-truth <file>', 'where to write the ground truth (JSON lines)', 'ground-truth.jsonl')
+    .option(
+      '--refdata-dir <dir>',
+      'also write the simulated world as accounts.csv, merchants.csv, fx.csv for `txmon refdata load`',
+    )
     .action(async (o: SimulateCliOptions) => {
       const { cfg, logger } = context();
       const { runSimulate } = await import('./simulate.command.ts');
@@ -241,6 +245,7 @@ export interface SimulateCliOptions {
   fraudRate: number;
   start: string;
   groundTruth: string;
+  refdataDir?: string;
 }
 
 /** Runs the CLI; errors become one clear line and a non-zero exit code. */

@@ -1,13 +1,14 @@
 /** `txmon simulate`: produce synthetic traffic to the transactions topic and write the ground truth. */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { isKnownCurrency } from '../domain/currencies.ts';
 import { ConfigError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { produceSimulation } from '../simulator/produce.ts';
 import type { GroundTruthSummary } from '../simulator/simulate.ts';
-import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
+import { refdataCsvs } from '../simulator/refdata.ts';
+import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
 import type { SimulateCliOptions } from './main.ts';
 
@@ -25,28 +26,44 @@ export async function runSimulate(
 
   const topic = topicName(cfg.topicNamespace, 'transactions');
   mkdirSync(dirname(o.groundTruth), { recursive: true });
-  const summary = await produceSimulation(
-    cfg,
-    logger,
-    {
-      ...DEFAULT_SIM_OPTIONS,
-      seed: o.seed,
-      count: o.count,
-      accounts: o.accounts,
-      merchants: o.merchants,
-      cardsPerAccount: o.cardsPerAccount,
-      currencies,
-      startTime,
-      duplicateRate: o.duplicateRate,
-      outOfOrderRate: o.outOfOrderRate,
-      lateRate: o.lateRate,
-      malformedRate: o.malformedRate,
-      fraudRate: o.fraudRate,
-      ratePerSecond: o.rate,
-      groundTruthPath: o.groundTruth,
-    },
-    say,
-  );
+  const opts = simOptions(o, currencies, startTime);
+  if (o.refdataDir) writeRefdata(o.refdataDir, opts, say);
+  const summary = await produceSimulation(cfg, logger, { ...opts, ratePerSecond: o.rate, groundTruthPath: o.groundTruth }, say);
   say(`simulate: ${summary.records.toLocaleString('en')} records to ${topic}; ground truth in ${o.groundTruth}`);
   return summary;
+}
+
+/** The generator options of the CLI options. */
+function simOptions(o: SimulateCliOptions, currencies: string[], startTime: number): SimOptions {
+  return {
+    ...DEFAULT_SIM_OPTIONS,
+    seed: o.seed,
+    count: o.count,
+    accounts: o.accounts,
+    merchants: o.merchants,
+    cardsPerAccount: o.cardsPerAccount,
+    currencies,
+    startTime,
+    duplicateRate: o.duplicateRate,
+    outOfOrderRate: o.outOfOrderRate,
+    lateRate: o.lateRate,
+    malformedRate: o.malformedRate,
+    fraudRate: o.fraudRate,
+  };
+}
+
+/** Writes the simulated world's reference data as the CSV files `txmon refdata load` reads. */
+export function writeRefdata(
+  dir: string,
+  opts: SimOptions,
+  say: (line: string) => void,
+): { accounts: string; merchants: string; fx: string } {
+  mkdirSync(dir, { recursive: true });
+  const csv = refdataCsvs(opts);
+  const files = { accounts: join(dir, 'accounts.csv'), merchants: join(dir, 'merchants.csv'), fx: join(dir, 'fx.csv') };
+  writeFileSync(files.accounts, csv.accounts);
+  writeFileSync(files.merchants, csv.merchants);
+  writeFileSync(files.fx, csv.fx);
+  say(`simulate: reference data in ${dir} (accounts.csv, merchants.csv, fx.csv)`);
+  return files;
 }
