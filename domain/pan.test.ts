@@ -6,6 +6,7 @@ describe('PAN detection', () => {
   it('knows test card numbers, with or without separators', () => {
     expect(luhnValid('4111111111111111')).toBe(true);
     expect(luhnValid('4111111111111112')).toBe(false);
+    expect(luhnValid('5555555555554444')).toBe(true);
     for (const v of ['4111111111111111', '4111-1111-1111-1111', '4111 1111 1111 1111', '378282246310005', '5555555555554444']) {
       expect(looksLikePan(v), v).toBe(true);
     }

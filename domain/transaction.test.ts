@@ -1,28 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { looksLikePan, luhnValid, validateTransaction, type Transaction } from './transaction.ts';
+import { sampleTransaction } from './transaction.fixture.ts';
+import { validateTransaction, type Transaction } from './transaction.ts';
 
-const base: Transaction = {
-  transaction_id: 'tx-1',
-  idempotency_key: 'idem-1',
-  type: 'AUTHORIZATION',
-  account_id: 'acc-000001',
-  card_token: 'tok_ab12',
-  card_last4: '4242',
-  merchant_id: 'm-1',
-  mcc: '5411',
-  merchant_country: 'US',
-  amount_minor: 1999,
-  currency: 'USD',
-  event_time: Date.parse('2026-01-01T00:00:00Z'),
-  channel: 'POS',
-  device_id: null,
-  ip_country: null,
-  reference: null,
-  parent_transaction_id: null,
-  latitude: null,
-  longitude: null,
-};
+const base = sampleTransaction();
 const limits = { recordTimestamp: Date.parse('2026-01-01T00:00:05Z'), maxFutureSkewMs: 60_000 };
 
 describe('validateTransaction', () => {
@@ -74,14 +55,5 @@ describe('validateTransaction', () => {
         expect(validateTransaction(tx, limits)).toEqual(validateTransaction(tx, limits));
       }),
     );
-  });
-});
-
-describe('luhn', () => {
-  it('knows test card numbers', () => {
-    expect(luhnValid('4111111111111111')).toBe(true);
-    expect(luhnValid('5555555555554444')).toBe(true);
-    expect(luhnValid('4111111111111112')).toBe(false);
-    expect(looksLikePan('411111111111')).toBe(false); // too short
   });
 });

@@ -2,8 +2,6 @@
 import { isKnownCurrency } from './currencies.ts';
 import { containsPan, looksLikePan } from './pan.ts';
 
-export { looksLikePan, luhnValid } from './pan.ts';
-
 export type TransactionType = 'AUTHORIZATION' | 'CAPTURE' | 'REFUND' | 'REVERSAL';
 export type Channel = 'POS' | 'ECOMMERCE' | 'ATM' | 'MOTO' | 'RECURRING' | 'OTHER';
 

@@ -2,28 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { emptySummary, GroundTruth } from './ground-truth.ts';
 import { collect, options } from './test-helpers.ts';
 import type { SimEvent, Transaction } from './types.ts';
+import { sampleTransaction } from '../domain/transaction.fixture.ts';
 
-const tx = (id: string): Transaction => ({
-  transaction_id: id,
-  idempotency_key: `idem-${id}`,
-  type: 'AUTHORIZATION',
-  account_id: 'acc-000001',
-  card_token: 'tok_0123456789abcdef01234567',
-  card_last4: '1234',
-  merchant_id: 'mer-000001',
-  mcc: '5411',
-  merchant_country: 'US',
-  amount_minor: 1234,
-  currency: 'USD',
-  event_time: 0,
-  channel: 'POS',
-  device_id: null,
-  ip_country: null,
-  reference: null,
-  parent_transaction_id: null,
-  latitude: null,
-  longitude: null,
-});
+const tx = (id: string): Transaction => sampleTransaction({ transaction_id: id, idempotency_key: `idem-${id}`, event_time: 0 });
 
 describe('GroundTruth', () => {
   it('describes each record and counts it in one bucket', () => {

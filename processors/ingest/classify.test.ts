@@ -1,31 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { PoisonRecordError } from '../../platform/errors.ts';
 import { avroType } from '../../schemas/index.ts';
 import { classify, redactor, type RawRecord } from './classify.ts';
 
 const type = avroType('transaction');
-const tx: Transaction = {
-  transaction_id: 'tx-1',
-  idempotency_key: 'idem-1',
-  type: 'AUTHORIZATION',
+const tx = sampleTransaction({
   account_id: 'acc-1',
   card_token: 'tok_1',
   card_last4: '1111',
-  merchant_id: 'm-1',
-  mcc: '5411',
   merchant_country: 'GB',
   amount_minor: 500,
   currency: 'GBP',
-  event_time: Date.parse('2026-01-01T00:00:00Z'),
-  channel: 'POS',
-  device_id: null,
-  ip_country: null,
-  reference: null,
-  parent_transaction_id: null,
-  latitude: null,
-  longitude: null,
-};
+});
 // A decoder over plain Avro (no registry framing): byte 0xff marks an undecodable record.
 const decode = (v: Buffer | null): Transaction => {
   if (!v || v[0] === 0xff) throw new PoisonRecordError('DECODE_FAILED', 'bad bytes');

@@ -1,7 +1,7 @@
 // End to end: 20,000 simulated events with ~3% duplicates and ~1% malformed, through a real
 // `txmon run ingest --drain` process, against the real broker, registry, MariaDB and Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { looksLikePan } from '../../domain/transaction.ts';
+import { looksLikePan } from '../../domain/pan.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import {
   countByClass,

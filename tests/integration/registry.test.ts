@@ -5,6 +5,7 @@ import { AvroDecoder, createRegistry, frame, registerSchema } from '../../platfo
 import { PoisonRecordError } from '../../platform/errors.ts';
 import { valueSubject } from '../../topics/topics.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 
 let ns: TestNamespace;
 beforeAll(async () => {
@@ -40,28 +41,7 @@ describe('schema registry contracts', () => {
     schema.fields.push({ name: 'loyalty_tier', type: ['null', 'string'], default: null });
     const id = await registerSchema(registry, ns.cfg.registryUrl, subject, JSON.stringify(schema));
     const writer = (await import('avsc')).default.Type.forSchema(schema as never);
-    const tx = {
-      transaction_id: 'tx-new',
-      idempotency_key: 'k',
-      type: 'CAPTURE',
-      account_id: 'acc-1',
-      card_token: 'tok_1',
-      card_last4: null,
-      merchant_id: 'm',
-      mcc: '5411',
-      merchant_country: 'DE',
-      amount_minor: 100,
-      currency: 'EUR',
-      event_time: 1767225600000,
-      channel: 'POS',
-      device_id: null,
-      ip_country: null,
-      reference: null,
-      parent_transaction_id: null,
-      latitude: null,
-      longitude: null,
-      loyalty_tier: 'gold',
-    };
+    const tx = { ...sampleTransaction({ transaction_id: 'tx-new', type: 'CAPTURE' }), loyalty_tier: 'gold' };
     const decoder = new AvroDecoder<{ transaction_id: string }>(registry, avroType('transaction'));
     const value = frame(id, writer.toBuffer(tx));
     await decoder.warmValues([value]);
