@@ -64,59 +64,56 @@ export class AvroDecoder<T> {
     }
   }
 
-  /** Fetches the writer schemas of these ids that are not cached yet. Throws DependencyError when the registry is unreachable. */
-  async warm(ids: Iterable<number>): Promise<void> {
-    for (const id of new Set(ids)) {
-      if (this.resolved.has(id)) continue;
-      let writer: avro.Type;
-      try {
-        writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        if (status === 404 && !(await this.registryLooksHealthy())) {
-          throw new DependencyError(
-            'schema-registry',
-            `schema id ${id} not found, and neither is the known id ${this.sanity?.knownId}: the registry lost its state or is not the right endpoint`,
-            err,
-          );
-        }
-        if (status === 404) {
-          // Not cached: an id registered later must become decodable without a restart.
-          throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);
-        }
-        if (status === undefined && !isRetriable(err)) {
-          // The registry answered, but the library cannot parse what it returned (a schema type or
-          // feature it does not support): the record can never be decoded here.
-          this.resolved.set(id, {
-            ok: false,
-            error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} cannot be parsed: ${(err as Error).message}`, err),
-          });
-          continue;
-        }
-        // Anything else is the registry (or the way to it) failing, never the record: mappersmith even
-        // reports a refused connection as "status 400". Retry; readiness goes red meanwhile.
-        throw new DependencyError('schema-registry', `cannot fetch schema id ${id}: ${(err as Error).message}`, err);
+  /** Fetches and resolves one writer schema. Throws PoisonRecordError for an unknown id, DependencyError when the registry is unreachable. */
+  private async resolve(id: number): Promise<void> {
+    let writer: avro.Type;
+    try {
+      writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404 && !(await this.registryLooksHealthy())) {
+        throw new DependencyError(
+          'schema-registry',
+          `schema id ${id} not found, and neither is the known id ${this.sanity?.knownId}: the registry lost its state or is not the right endpoint`,
+          err,
+        );
       }
-      if (typeof (writer as { fromBuffer?: unknown }).fromBuffer !== 'function') {
+      if (status === 404) {
+        // Not cached: an id registered later must become decodable without a restart.
+        throw new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not registered`, err);
+      }
+      if (status === undefined && !isRetriable(err)) {
+        // The registry answered, but the library cannot parse what it returned (a schema type or
+        // feature it does not support): the record can never be decoded here.
         this.resolved.set(id, {
           ok: false,
-          error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} is not an Avro schema`),
+          error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} cannot be parsed: ${(err as Error).message}`, err),
         });
-        continue;
+        return;
       }
-      try {
-        const resolver = writer.equals(this.readerType) ? null : this.readerType.createResolver(writer);
-        this.resolved.set(id, { ok: true, resolver });
-      } catch (err) {
-        this.resolved.set(id, {
-          ok: false,
-          error: new PoisonRecordError(
-            'DECODE_FAILED',
-            `writer schema id ${id} cannot be read as ${this.readerType.name ?? 'the reader schema'}`,
-            err,
-          ),
-        });
-      }
+      // Anything else is the registry (or the way to it) failing, never the record: mappersmith even
+      // reports a refused connection as "status 400". Retry; readiness goes red meanwhile.
+      throw new DependencyError('schema-registry', `cannot fetch schema id ${id}: ${(err as Error).message}`, err);
+    }
+    if (typeof (writer as { fromBuffer?: unknown }).fromBuffer !== 'function') {
+      this.resolved.set(id, {
+        ok: false,
+        error: new PoisonRecordError('DECODE_FAILED', `schema id ${id} is not an Avro schema`),
+      });
+      return;
+    }
+    try {
+      const resolver = writer.equals(this.readerType) ? null : this.readerType.createResolver(writer);
+      this.resolved.set(id, { ok: true, resolver });
+    } catch (err) {
+      this.resolved.set(id, {
+        ok: false,
+        error: new PoisonRecordError(
+          'DECODE_FAILED',
+          `writer schema id ${id} cannot be read as ${this.readerType.name ?? 'the reader schema'}`,
+          err,
+        ),
+      });
     }
   }
 
@@ -125,6 +122,8 @@ export class AvroDecoder<T> {
    * registry failures propagate so the caller can pause and retry.
    */
   async warmValues(values: Iterable<Buffer | null>): Promise<void> {
+    // Each batch asks again about ids that were unknown: one registered since must start decoding.
+    this.unknown.clear();
     for (const v of values) {
       let id: number;
       try {
@@ -132,9 +131,10 @@ export class AvroDecoder<T> {
       } catch {
         continue;
       }
-      if (this.resolved.has(id)) continue;
+      // Once per id per batch, even when many records carry the same unknown id.
+      if (this.resolved.has(id) || this.unknown.has(id)) continue;
       try {
-        await this.warm([id]);
+        await this.resolve(id);
       } catch (err) {
         if (err instanceof PoisonRecordError) this.unknown.add(id);
         else throw err;
@@ -162,11 +162,6 @@ export class AvroDecoder<T> {
         err,
       );
     }
-  }
-
-  /** Forgets ids that were unknown, so a later batch asks the registry again. */
-  resetUnknown(): void {
-    this.unknown.clear();
   }
 }
 

@@ -169,7 +169,6 @@ export class IngestBatchHandler {
   private async attempt(topic: string, partition: number, records: RawRecord[], nextOffset: string) {
     const d = this.deps;
     const t0 = performance.now();
-    d.decoder.resetUnknown();
     await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
     const { valid, deadLetters } = classify(records, {
       topic,
