@@ -89,7 +89,7 @@ export type TxmonConfig = Readonly<{
     groupId: string;
     maxBytesPerPartition: number;
     sessionTimeoutMs: number;
-    /** Partitions processed at once; their Kafka commits still go one at a time. */
+    /** Partitions processed at once (each with its own transactional producer). */
     concurrency: number;
     dedupTtlSeconds: number;
     maxFutureSkewMs: number;

@@ -34,7 +34,7 @@ export interface SinkResult {
   duplicatesRecorded: number;
 }
 
-/** "<topic>/<partition>/<offset>": the position string stored by dedup-1.lua. */
+/** "<topic>/<partition>/<offset>": the position string stored by dedup.lua. */
 export function positionKey(p: KafkaPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }

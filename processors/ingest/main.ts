@@ -159,8 +159,8 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       if (e.payload.batchSize !== 0) return;
       const { topic: t, partition, lastOffset } = e.payload;
-      const offsets = { groupId, topic: t, partition, offset: (BigInt(lastOffset) + 1n).toString() };
-      retry(() => handler.commitSkipped(t, partition, offsets.offset), {
+      const nextOffset = (BigInt(lastOffset) + 1n).toString();
+      retry(() => handler.commitSkipped(t, partition, nextOffset), {
         maxMs: cfg.retryMaxBackoffMs,
         shouldContinue: () => !stopRequested,
       }).catch((err: unknown) =>
