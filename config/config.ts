@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_WINDOWS, type WindowSpec } from '../domain/windows.ts';
 import { ConfigError } from '../platform/errors.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -58,6 +59,12 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(10 * 60 * 1000),
+  TXMON_STATE_TTL_SECONDS: positiveInt.default(48 * 3600),
+  TXMON_BASE_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD')
+    .default('USD'),
+  TXMON_REFDATA_CACHE_TTL_MS: positiveInt.default(5 * 60_000),
   TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(512 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
   TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
@@ -96,6 +103,15 @@ export type TxmonConfig = Readonly<{
     /** Event-time lateness: a record older than its partition's max event time minus this is late. */
     allowedLatenessMs: number;
   }>;
+  state: Readonly<{
+    /** Windows and the event-time buckets they slide in (fixed: DEFAULT_WINDOWS). */
+    windows: readonly WindowSpec[];
+    /** Life of windows, stats and entity markers after their last update (wall clock). */
+    ttlSeconds: number;
+    /** Currency of window sums and amount features (exact FX conversion). */
+    baseCurrency: string;
+    refdataCacheTtlMs: number;
+  }>;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
   retryMaxBackoffMs: number;
@@ -127,6 +143,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const longest = Math.max(...DEFAULT_WINDOWS.map((w) => w.lengthMs));
+  if (e.TXMON_STATE_TTL_SECONDS * 1000 < longest + e.TXMON_ALLOWED_LATENESS_MS)
+    throw new ConfigError(
+      `invalid configuration: TXMON_STATE_TTL_SECONDS=${e.TXMON_STATE_TTL_SECONDS}: must cover the longest window plus ` +
+        `TXMON_ALLOWED_LATENESS_MS (at least ${Math.ceil((longest + e.TXMON_ALLOWED_LATENESS_MS) / 1000)})`,
+    );
   const mysqlMatch = /^(mysql:\/\/[^/]+)\/([A-Za-z0-9_]+)$/.exec(e.TXMON_MYSQL_URL);
   if (!mysqlMatch?.[1] || !mysqlMatch[2]) throw new ConfigError(`invalid configuration: TXMON_MYSQL_URL`);
   return deepFreeze({
@@ -144,6 +166,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       dedupTtlSeconds: e.TXMON_DEDUP_TTL_SECONDS,
       maxFutureSkewMs: e.TXMON_MAX_FUTURE_SKEW_MS,
       allowedLatenessMs: e.TXMON_ALLOWED_LATENESS_MS,
+    },
+    state: {
+      windows: DEFAULT_WINDOWS,
+      ttlSeconds: e.TXMON_STATE_TTL_SECONDS,
+      baseCurrency: e.TXMON_BASE_CURRENCY,
+      refdataCacheTtlMs: e.TXMON_REFDATA_CACHE_TTL_MS,
     },
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountKeys, hashSlot } from './keys.ts';
+import { accountKeys, entityKeys, hashSlot } from './keys.ts';
 
 describe('hashSlot', () => {
   it('matches Redis Cluster for known keys', () => {
@@ -15,8 +15,13 @@ describe('hashSlot', () => {
     expect(hashSlot('foo{}{bar}')).toBe(hashSlot('foo{}{bar}')); // empty tag: whole key
   });
 
-  it("puts every key of an account in the account's slot", () => {
+  it("puts every key of an entity in the entity's slot", () => {
     const k = accountKeys('txmon', 'acc-42');
-    expect(new Set([k.dedup('a'), k.dedup('b'), k.dedup('tx-9')].map(hashSlot)).size).toBe(1);
+    expect(new Set([k.stats, k.window('1m'), k.window('24h'), k.tx('a'), k.tx('tx-9')].map(hashSlot)).size).toBe(1);
+    const c = entityKeys('txmon', 'card', 'acc-42');
+    expect(hashSlot(c.stats)).toBe(hashSlot(c.tx('a')));
+    // Same id, other kind: another tag, so (almost always) another slot; never the same key.
+    expect(c.stats).not.toBe(k.stats);
+    expect(k.stats).toBe('txmon:{a:acc-42}:st');
   });
 });

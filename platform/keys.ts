@@ -3,12 +3,34 @@
  * keys one script touches share a slot and Redis Cluster works.
  */
 
+/** Entities with windowed state; the letter is the hash tag's kind. */
+export const ENTITY_KINDS = { account: 'a', card: 'c', merchant: 'm', device: 'd' } as const;
+export type EntityKind = keyof typeof ENTITY_KINDS;
+
+/** Keys of one entity's slot: stats hash, one hash per window, one key per transaction seen. */
+export function entityKeys(prefix: string, kind: EntityKind, id: string) {
+  const base = `${prefix}:{${ENTITY_KINDS[kind]}:${id}}`;
+  return {
+    stats: `${base}:st`,
+    window: (name: string) => `${base}:w:${name}`,
+    /** Account: dedup position + feature snapshot. Card, merchant, device: applied marker + features. */
+    tx: (transactionId: string) => `${base}:tx:${transactionId}`,
+  };
+}
+
 /** Keys of one account's slot. */
 export function accountKeys(prefix: string, accountId: string) {
-  const base = `${prefix}:{a:${accountId}}`;
-  return {
-    dedup: (transactionId: string) => `${base}:dedup:${transactionId}`,
-  };
+  return entityKeys(prefix, 'account', accountId);
+}
+
+/** Marker of intact state: written once state exists, missing after Redis lost its data. */
+export function stateMarkerKey(prefix: string): string {
+  return `${prefix}:state:marker`;
+}
+
+/** Every key of a prefix (for SCAN MATCH): the namespace's whole state. */
+export function stateKeyPattern(prefix: string): string {
+  return `${prefix}:*`;
 }
 
 /** The Redis Cluster hash slot of a key (CRC16/XMODEM of its {hash tag}, or of the whole key, mod 16384). */

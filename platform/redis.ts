@@ -3,28 +3,42 @@ import { readFileSync } from 'node:fs';
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { TxmonConfig } from '../config/config.ts';
 
-const DEDUP_LUA = readFileSync(new URL('../processors/ingest/lua/dedup.lua', import.meta.url), 'utf8');
+const LUA_DIR = new URL('../processors/ingest/lua/', import.meta.url);
 
-/** Lua status codes of dedup.lua. */
-export const DedupStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
-export type DedupStatusCode = (typeof DedupStatus)[keyof typeof DedupStatus];
+/**
+ * A script's source with its `-- @include <file>` lines replaced by that file (shared Lua pieces,
+ * as BullMQ does at build time; here at load time).
+ */
+export function loadLua(name: string): string {
+  return readFileSync(new URL(name, LUA_DIR), 'utf8').replace(/^-- @include (\S+)$/gm, (_, file: string) =>
+    readFileSync(new URL(file, LUA_DIR), 'utf8'),
+  );
+}
+
+/** Status codes of account-state.lua. */
+export const AccountStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
+/** Status codes of entity-state.lua. */
+export const EntityStatus = { APPLIED: 0, STORED: 1 } as const;
+
+type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number>];
 
 export interface TxmonRedis extends Redis {
-  /** dedup.lua, see its header: numkeys, keys..., ttl, positions... → flat [status, firstSeen, ...]. */
-  txmonDedupV1(numKeys: number, ...keysTtlPositions: Array<string | number>): Promise<Array<number | string>>;
+  /** account-state.lua (see its header) → flat [status, firstSeen, features, ...]. */
+  txmonAccountStateV1(...args: ScriptArgs): Promise<Array<number | string>>;
+  /** entity-state.lua (see its header) → flat [status, features, ...]. */
+  txmonEntityStateV1(...args: ScriptArgs): Promise<Array<number | string>>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
-  txmonDedupV1(numKeys: number, ...keysTtlPositions: Array<string | number>): TxmonPipeline;
+  txmonAccountStateV1(...args: ScriptArgs): TxmonPipeline;
+  txmonEntityStateV1(...args: ScriptArgs): TxmonPipeline;
 }
 
-/** Arguments of one dedup.lua call for one account's transactions. */
-export function dedupArgs(
-  keys: readonly string[],
-  positions: readonly string[],
-  ttlSeconds: number,
-): [number, ...Array<string | number>] {
-  return [keys.length, ...keys, ttlSeconds, ...positions];
+/** Registers txmon's scripts on a client (versioned names: a changed contract gets a new name). */
+export function defineScripts(redis: Redis): TxmonRedis {
+  redis.defineCommand('txmonAccountStateV1', { lua: loadLua('account-state.lua') });
+  redis.defineCommand('txmonEntityStateV1', { lua: loadLua('entity-state.lua') });
+  return redis as TxmonRedis;
 }
 
 /**
@@ -41,9 +55,7 @@ export function createRedis(cfg: TxmonConfig): TxmonRedis {
     commandTimeout: 15_000,
     retryStrategy: (times) => Math.min(200 * times, 2_000),
   });
-  // Versioned name: a changed contract gets a new command name. The key count varies per call.
-  redis.defineCommand('txmonDedupV1', { lua: DEDUP_LUA });
   // Errors surface on commands; the client-level event only needs a listener so it is not thrown.
   redis.on('error', () => {});
-  return redis as TxmonRedis;
+  return defineScripts(redis);
 }

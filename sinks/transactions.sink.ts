@@ -12,6 +12,8 @@ export interface PositionedTransaction {
   position: KafkaPosition;
   /** Older than the partition's watermark when it was read (set by the processor; false until then). */
   late?: boolean;
+  /** Feature snapshot (static enrichment + windowed features), stored as JSON; set by the processor. */
+  features?: Record<string, unknown>;
 }
 
 export interface KafkaPosition {
@@ -34,7 +36,7 @@ export interface SinkResult {
   duplicatesRecorded: number;
 }
 
-/** "<topic>/<partition>/<offset>": the position string stored by dedup.lua. */
+/** "<topic>/<partition>/<offset>": the position string stored by account-state.lua. */
 export function positionKey(p: KafkaPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }
@@ -60,6 +62,7 @@ const COLUMNS = [
   'latitude',
   'longitude',
   'late',
+  'features',
   'src_topic',
   'src_partition',
   'src_offset',
@@ -92,6 +95,7 @@ function row(p: PositionedTransaction): unknown[] {
     t.latitude,
     t.longitude,
     p.late === true,
+    p.features === undefined ? null : JSON.stringify(p.features),
     p.position.topic,
     p.position.partition,
     p.position.offset,

@@ -28,7 +28,18 @@ export function createIngestMetrics() {
     }),
     late: new Counter({
       name: 'txmon_ingest_late_events_total',
-      help: 'New transactions older than their partition watermark (stored, flagged late).',
+      help: 'New transactions older than their partition watermark (stored, flagged late, kept out of windows).',
+      registers,
+    }),
+    enrichmentMissing: new Counter({
+      name: 'txmon_ingest_enrichment_missing_total',
+      help: 'New transactions whose reference data was unknown, by what was missing (their features are null).',
+      labelNames: ['missing'],
+      registers,
+    }),
+    stateRoundTrips: new Counter({
+      name: 'txmon_state_redis_round_trips_total',
+      help: 'Pipelined Redis round trips of the state stage (one per batch attempt).',
       registers,
     }),
     sinkRows: new Counter({

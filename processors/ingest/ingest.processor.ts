@@ -1,21 +1,24 @@
 /**
- * The ingest batch handler: decode + validate → dedup (Redis, one round trip) → MySQL (one
- * transaction) → dead letters and offsets (one Kafka transaction). Every step is idempotent, so a
- * failed attempt is retried whole with backoff, and a crash anywhere replays to the same end state.
+ * The ingest batch handler: decode + validate → enrich (reference data, cached) → state (dedup,
+ * windows and feature snapshots in Redis, one round trip) → MySQL (one transaction) → dead letters
+ * and offsets (one Kafka transaction). Every step is idempotent, so a failed attempt is retried
+ * whole with backoff, and a crash anywhere replays to the same end state.
  */
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
 import { DependencyError, errorMessage, isRetriable } from '../../platform/errors.ts';
-import { accountKeys } from '../../platform/keys.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { DedupStatus, dedupArgs, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
 import type { AvroDecoder } from '../../platform/registry.ts';
 import { retry } from '../../platform/retry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
-import { lateFlags } from '../../domain/windows.ts';
+import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
+import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
+import { flattenFeatures } from '../../domain/entity-features.ts';
+import type { RefdataCache } from '../../refdata/cache.ts';
+import type { StateEvent, WindowState } from './state-store.ts';
 import { classify, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
@@ -24,22 +27,23 @@ import type { TransactionalOutput } from './transactional-output.ts';
 export interface IngestHandlerDeps {
   logger: Logger;
   metrics: IngestMetrics;
-  redis: TxmonRedis;
+  state: WindowState;
+  refdata: RefdataCache;
+  baseCurrency: string;
+  windows: readonly WindowSpec[];
   pool: Pool;
   decoder: AvroDecoder<Transaction>;
   output: TransactionalOutput;
   redact: (tx: Transaction, fields: readonly PanField[]) => Buffer;
   deadLetter: { topic: string; type: avro.Type; schemaId: number };
   groupId: string;
-  keyPrefix: string;
-  dedupTtlSeconds: number;
   maxFutureSkewMs: number;
   retryMaxBackoffMs: number;
   allowedLatenessMs: number;
   clocks: PartitionClocks;
 }
 
-export interface DedupOutcome {
+export interface StateOutcome {
   fresh: PositionedTransaction[];
   replayed: PositionedTransaction[];
   duplicates: DuplicateDelivery[];
@@ -187,7 +191,8 @@ export class IngestBatchHandler {
     );
     valid.forEach((v, i) => (v.late = clock.flags[i] === true));
     const t1 = performance.now();
-    const dedup = await step('redis', () => this.dedup(valid));
+    await step('mysql', () => this.prefetchRefdata(valid));
+    const dedup = await step('redis', () => this.applyState(valid));
     const t2 = performance.now();
     const sink = await step('mysql', () => writeBatch(d.pool, dedup));
     const t3 = performance.now();
@@ -206,7 +211,7 @@ export class IngestBatchHandler {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const t4 = performance.now();
       d.logger.debug(
-        { records: records.length, decodeMs: ms(t0, t1), redisMs: ms(t1, t2), mysqlMs: ms(t2, t3), kafkaMs: ms(t3, t4) },
+        { records: records.length, decodeMs: ms(t0, t1), stateMs: ms(t1, t2), mysqlMs: ms(t2, t3), kafkaMs: ms(t3, t4) },
         'batch step timings',
       );
     }
@@ -224,44 +229,86 @@ export class IngestBatchHandler {
     };
   }
 
-  /** Runs dedup.lua once per account (its keys share a hash slot), all pipelined in one round trip. */
-  async dedup(valid: PositionedTransaction[]): Promise<DedupOutcome> {
-    const out: DedupOutcome = { fresh: [], replayed: [], duplicates: [] };
+  /** Loads the reference data of a batch that is not cached: at most one query per table. */
+  private async prefetchRefdata(valid: readonly PositionedTransaction[]): Promise<void> {
+    const base = this.deps.baseCurrency;
+    await this.deps.refdata.prefetch({
+      accounts: valid.map((v) => v.tx.account_id),
+      merchants: valid.map((v) => v.tx.merchant_id),
+      fxPairs: valid.filter((v) => v.tx.currency !== base).map((v): [string, string] => [v.tx.currency, base]),
+    });
+  }
+
+  /** What the (cached) reference data says about a transaction. */
+  private refsOf(tx: Transaction): StaticRefs {
+    const { refdata, baseCurrency } = this.deps;
+    const account = refdata.account(tx.account_id);
+    const merchant = refdata.merchant(tx.merchant_id);
+    const fxRate = tx.currency === baseCurrency ? undefined : refdata.fxRate(tx.currency, baseCurrency, tx.event_time);
+    return {
+      ...(account && { account }),
+      ...(merchant && { merchant: { riskTier: merchant.riskTier } }),
+      ...(fxRate !== undefined && { fxRate }),
+    };
+  }
+
+  /**
+   * Dedup, windows and feature snapshots in one pipelined Redis round trip (state-store.ts). A
+   * replay gets the snapshot stored the first time (static features and late flag included), so
+   * its row is identical whatever changed in the reference data since.
+   */
+  async applyState(valid: PositionedTransaction[]): Promise<StateOutcome> {
+    const out: StateOutcome = { fresh: [], replayed: [], duplicates: [] };
     if (valid.length === 0) return out;
-    const { keyPrefix, dedupTtlSeconds } = this.deps;
-    const byAccount = new Map<string, PositionedTransaction[]>();
-    for (const v of valid) {
-      const list = byAccount.get(v.tx.account_id);
-      if (list) list.push(v);
-      else byAccount.set(v.tx.account_id, [v]);
-    }
-    const pipeline = this.deps.redis.pipeline() as TxmonPipeline;
-    const groups = [...byAccount.entries()];
-    for (const [account, list] of groups) {
-      const keys = accountKeys(keyPrefix, account);
-      pipeline.txmonDedupV1(
-        ...dedupArgs(
-          list.map((v) => keys.dedup(v.tx.transaction_id)),
-          list.map((v) => positionKey(v.position)),
-          dedupTtlSeconds,
-        ),
-      );
-    }
-    const results = await pipeline.exec();
-    if (!results) throw new DependencyError('redis', 'pipeline aborted');
-    for (let g = 0; g < groups.length; g++) {
-      const [err, reply] = results[g] as [Error | null, Array<number | string>];
-      if (err) throw err;
-      const list = (groups[g] as [string, PositionedTransaction[]])[1];
-      for (let i = 0; i < list.length; i++) {
-        const v = list[i] as PositionedTransaction;
-        const status = reply[2 * i] as number;
-        const firstSeen = reply[2 * i + 1] as string;
-        if (status === DedupStatus.NEW) out.fresh.push(v);
-        else if (status === DedupStatus.REPLAY) out.replayed.push(v);
-        else out.duplicates.push({ transactionId: v.tx.transaction_id, position: v.position, firstSeen, detectedBy: 'redis' });
+    const { metrics, windows } = this.deps;
+    const events: StateEvent[] = valid.map((v) => {
+      const t = v.tx;
+      const st = staticFeatures(t, this.refsOf(t), this.deps.baseCurrency);
+      return {
+        transactionId: t.transaction_id,
+        accountId: t.account_id,
+        cardToken: t.card_token,
+        merchantId: t.merchant_id,
+        deviceId: t.device_id,
+        position: positionKey(v.position),
+        eventTime: t.event_time,
+        amountBaseMinor: st.amount_base_minor,
+        country: t.merchant_country,
+        lat: t.latitude,
+        lon: t.longitude,
+        late: v.late === true,
+        extra: JSON.stringify({ late: v.late === true, static: st }),
+      };
+    });
+    metrics.stateRoundTrips.inc();
+    const results = await this.deps.state.apply(events);
+    results.forEach((r, i) => {
+      const v = valid[i] as PositionedTransaction;
+      if (r.status === 'duplicate') {
+        out.duplicates.push({
+          transactionId: v.tx.transaction_id,
+          position: v.position,
+          firstSeen: r.firstSeen,
+          detectedBy: 'redis',
+        });
+        return;
       }
-    }
+      const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
+      v.late = stored.late;
+      v.features = {
+        ...stored.static,
+        ...flattenFeatures('account', r.features.account, windows),
+        ...flattenFeatures('card', r.features.card, windows),
+        ...flattenFeatures('merchant', r.features.merchant, windows),
+        ...flattenFeatures('device', r.features.device, windows),
+      };
+      if (r.status === 'new') {
+        out.fresh.push(v);
+        if (stored.static.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });
+        if (stored.static.account_age_days === null) metrics.enrichmentMissing.inc({ missing: 'account' });
+        if (stored.static.merchant_risk_tier === null) metrics.enrichmentMissing.inc({ missing: 'merchant' });
+      } else out.replayed.push(v);
+    });
     return out;
   }
 }

@@ -20,6 +20,8 @@ import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
+import { WindowState } from './state-store.ts';
+import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from './transactional-output.ts';
 
 export interface IngestOptions {
@@ -112,15 +114,21 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     const handler = new IngestBatchHandler({
       logger: log,
       metrics,
-      redis,
+      state: new WindowState(redis, {
+        prefix: cfg.keyPrefix,
+        windows: cfg.state.windows,
+        dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
+        stateTtlSeconds: cfg.state.ttlSeconds,
+      }),
+      refdata: new RefdataCache(pool, { ttlMs: cfg.state.refdataCacheTtlMs }),
+      baseCurrency: cfg.state.baseCurrency,
+      windows: cfg.state.windows,
       pool,
       decoder: new AvroDecoder<Transaction>(registry, transactionType, { registryUrl: cfg.registryUrl, knownId: readerSchemaId }),
       output,
       redact: redactor(transactionType, readerSchemaId),
       deadLetter: { topic: dlqTopic, type: deadLetterType, schemaId: deadLetterSchemaId },
       groupId,
-      keyPrefix: cfg.keyPrefix,
-      dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
       maxFutureSkewMs: cfg.ingest.maxFutureSkewMs,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
       allowedLatenessMs: cfg.ingest.allowedLatenessMs,

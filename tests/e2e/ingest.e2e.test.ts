@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikePan } from '../../domain/pan.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { checkStateAgainstMysql, featureCoverage } from '../helpers/state-check.ts';
 import {
   countByClass,
   expectedEndState,
@@ -46,6 +47,16 @@ describe('ingest end to end', () => {
     expect((byClass.VALIDATION_FAILED ?? 0) + (byClass.PAN_DETECTED ?? 0)).toBe(sim.summary.invalid);
     for (const d of state.deadLetters) expect(d.errorMessage.length).toBeGreaterThan(5);
     expect(state.lag).toBe(0);
+    // Enriched and windowed: every row has its snapshot, and Redis agrees with MySQL.
+    const check = await checkStateAgainstMysql(ns);
+    expect(check.entities).toBeGreaterThan(100);
+    expect(check.mismatches.slice(0, 10)).toEqual([]);
+    expect(await featureCoverage(ns)).toEqual({
+      rows: sim.summary.valid_unique,
+      withFeatures: sim.summary.valid_unique,
+      withBaseAmount: sim.summary.valid_unique,
+      withAccountAge: sim.summary.valid_unique,
+    });
 
     // PII: a record carrying a card number is dead-lettered redacted, and no log line carries one.
     for (const d of state.deadLetters.filter((x) => x.errorClass === 'PAN_DETECTED')) {
@@ -87,5 +98,8 @@ describe('ingest end to end', () => {
     expect([...counts.values()].every((n) => n === 2)).toBe(true);
     expect(counts.size).toBe(before.deadLetters.length);
     expect(after.lag).toBe(0);
+    // Nothing applied twice to the windows either.
+    const check = await checkStateAgainstMysql(ns);
+    expect(check.mismatches.slice(0, 10)).toEqual([]);
   });
 });

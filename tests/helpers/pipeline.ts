@@ -1,11 +1,14 @@
 /** End-to-end helpers: simulate into a namespace, run `txmon run ingest` as a real process, read the end state. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { createKafka } from '../../platform/kafka.ts';
+import { createPool } from '../../platform/mysql.ts';
+import { loadCsv } from '../../refdata/load.ts';
+import { refdataCsvs } from '../../simulator/refdata.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { groupLag } from '../../processors/ingest/main.ts';
 import { avroType } from '../../schemas/index.ts';
@@ -32,12 +35,30 @@ export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptio
     { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
     () => {},
   );
+  await loadSimulatedRefdata(ns, { ...DEFAULT_SIM_OPTIONS, ...opts });
   const lines = readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as GroundTruthLine & { summary?: unknown })
     .filter((l) => l.summary === undefined);
   return { summary, lines };
+}
+
+/** Loads the simulated world's reference data (accounts, merchants, FX) with the real CSV loader. */
+async function loadSimulatedRefdata(ns: TestNamespace, opts: SimOptions): Promise<void> {
+  const dir = join(tmpdir(), `${ns.id}-refdata`);
+  mkdirSync(dir, { recursive: true });
+  const csvs = refdataCsvs(opts);
+  const pool = createPool(ns.cfg);
+  try {
+    for (const kind of ['accounts', 'merchants', 'fx'] as const) {
+      writeFileSync(join(dir, `${kind}.csv`), csvs[kind]);
+      const r = await loadCsv(pool, kind, join(dir, `${kind}.csv`));
+      if (r.problems.length > 0) throw new Error(`refdata ${kind}: ${JSON.stringify(r.problems.slice(0, 3))}`);
+    }
+  } finally {
+    await pool.end();
+  }
 }
 
 export interface RunningIngest {
@@ -87,7 +108,7 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
   const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
   const [rows] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions ORDER BY transaction_id');
   const [[sum]] = await conn.query<RowDataPacket[]>(
-    "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(amount_minor), 0), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, account_id, amount_minor, currency, event_time, src_partition, src_offset, late))), 0)) AS c FROM transactions",
+    "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(amount_minor), 0), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, account_id, amount_minor, currency, event_time, src_partition, src_offset, late, features))), 0)) AS c FROM transactions",
   );
   const [late] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions WHERE late ORDER BY transaction_id');
   const [dups] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transaction_duplicates ORDER BY transaction_id');

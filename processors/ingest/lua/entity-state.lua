@@ -1,0 +1,37 @@
+--[[
+  The windows of ONE card, merchant or device for some transactions of a batch. These live in the
+  entity's own hash slot, apart from the account's, so this script cannot see the dedup verdict:
+  it is idempotent on its own. It remembers each transaction it has seen, with the features it
+  returned, for as long as the state lives; a replay, a crash between this script and the
+  account's, or a duplicate delivery gets the stored features back and changes nothing.
+
+  KEYS[1]        entity stats hash    <prefix>:{<c|m|d>:<id>}:st
+  KEYS[2..W+1]   entity window hashes <prefix>:{<c|m|d>:<id>}:w:<window>
+  KEYS[W+1+i]    the i-th transaction's marker <prefix>:{<c|m|d>:<id>}:tx:<transaction_id>
+  ARGV[1]        TTL of the markers, seconds
+  ARGV[2]        TTL of the stats and window hashes, ms
+  ARGV[3]        windows, "<bucketMs>:<buckets>,..." smallest first
+  ARGV[4..]      9 values per transaction, as in account-state.lua (the opaque string is ignored)
+
+  Returns a flat array { status_1, features_1, ... } where status is
+    0  APPLIED  first time: features after it (JSON array)
+    1  STORED   seen before: the features returned then, nothing changed
+]]
+-- @include window-core.lua
+
+local c = read_call()
+local out = {}
+for i = 1, c.count do
+  local txkey = c.txkeys[i]
+  local stored = redis.call('GET', txkey)
+  if stored then
+    out[#out + 1] = 1
+    out[#out + 1] = stored
+  else
+    local features = apply_event(c, event_at(i))
+    redis.call('SET', txkey, features, 'EX', c.tx_ttl)
+    out[#out + 1] = 0
+    out[#out + 1] = features
+  end
+end
+return out

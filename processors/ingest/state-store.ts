@@ -1,0 +1,161 @@
+/**
+ * The stateful core's Redis side: dedup, windowed aggregates and feature snapshots for a batch, in
+ * one pipelined round trip. One account-state.lua call per account (dedup + account windows +
+ * snapshot, atomic in the account's slot) and one entity-state.lua call per card, merchant and
+ * device (each idempotent on its own in its own slot). See DESIGN.md invariant 3.
+ */
+import { parseEntityFeatures, type EntityFeatures } from '../../domain/entity-features.ts';
+import type { WindowSpec } from '../../domain/windows.ts';
+import { DependencyError } from '../../platform/errors.ts';
+import { entityKeys, type EntityKind } from '../../platform/keys.ts';
+import { AccountStatus, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
+
+/** What the state stage needs of one valid transaction. */
+export interface StateEvent {
+  transactionId: string;
+  accountId: string;
+  cardToken: string;
+  merchantId: string;
+  deviceId: string | null;
+  /** "<topic>/<partition>/<offset>" */
+  position: string;
+  eventTime: number;
+  amountBaseMinor: number | null;
+  country: string;
+  lat: number | null;
+  lon: number | null;
+  late: boolean;
+  /** Stored with the transaction by the account script and returned on replay (static features). */
+  extra: string;
+}
+
+export type StateResult =
+  | { status: 'new' | 'replay'; firstSeen: string; extra: string; features: Record<EntityKind, EntityFeatures | null> }
+  | { status: 'duplicate'; firstSeen: string };
+
+export interface WindowStateOptions {
+  prefix: string;
+  windows: readonly WindowSpec[];
+  /** How long a transaction id is remembered by the account (dedup), seconds. */
+  dedupTtlSeconds: number;
+  /** How long windows, stats and entity markers live after their last update, seconds. */
+  stateTtlSeconds: number;
+}
+
+const KINDS_BESIDE_ACCOUNT = ['card', 'merchant', 'device'] as const;
+
+function entityId(e: StateEvent, kind: EntityKind): string | null {
+  switch (kind) {
+    case 'account':
+      return e.accountId;
+    case 'card':
+      return e.cardToken;
+    case 'merchant':
+      return e.merchantId;
+    case 'device':
+      return e.deviceId;
+  }
+}
+
+export class WindowState {
+  /** Pipelines sent (Redis round trips), for the benchmark. */
+  roundTrips = 0;
+  private readonly spec: string;
+
+  constructor(
+    private readonly redis: TxmonRedis,
+    private readonly opts: WindowStateOptions,
+  ) {
+    this.spec = opts.windows.map((w) => `${w.bucketMs}:${Math.ceil(w.lengthMs / w.bucketMs)}`).join(',');
+  }
+
+  /** Script arguments of one entity's transactions (see the scripts' headers). */
+  args(kind: EntityKind, id: string, events: readonly StateEvent[], txTtlSeconds: number): [number, ...Array<string | number>] {
+    const keys = entityKeys(this.opts.prefix, kind, id);
+    const allKeys = [
+      keys.stats,
+      ...this.opts.windows.map((w) => keys.window(w.name)),
+      ...events.map((e) => keys.tx(e.transactionId)),
+    ];
+    const argv: Array<string | number> = [txTtlSeconds, this.opts.stateTtlSeconds * 1000, this.spec];
+    for (const e of events)
+      argv.push(
+        e.position,
+        e.eventTime,
+        e.amountBaseMinor ?? '',
+        e.merchantId,
+        e.country,
+        e.lat ?? '',
+        e.lon ?? '',
+        e.late ? '1' : '0',
+        kind === 'account' ? e.extra : '',
+      );
+    return [allKeys.length, ...allKeys, ...argv];
+  }
+
+  /** Applies a batch (in partition order) and returns one result per event, in the same order. */
+  async apply(events: readonly StateEvent[]): Promise<StateResult[]> {
+    if (events.length === 0) return [];
+    // Groups keep arrival order; the first copy of a transaction id alone reaches the other entities,
+    // so an in-batch re-send cannot touch a card or device the original did not.
+    const groups = new Map<string, { kind: EntityKind; id: string; idx: number[] }>();
+    const add = (kind: EntityKind, id: string, i: number) => {
+      const k = `${kind}\u0000${id}`;
+      const g = groups.get(k);
+      if (g) g.idx.push(i);
+      else groups.set(k, { kind, id, idx: [i] });
+    };
+    const firstCopy = new Set<string>();
+    events.forEach((e, i) => {
+      add('account', e.accountId, i);
+      if (firstCopy.has(e.transactionId)) return;
+      firstCopy.add(e.transactionId);
+      for (const kind of KINDS_BESIDE_ACCOUNT) {
+        const id = entityId(e, kind);
+        if (id !== null) add(kind, id, i);
+      }
+    });
+    const pipeline = this.redis.pipeline() as TxmonPipeline;
+    const list = [...groups.values()];
+    for (const g of list) {
+      const evs = g.idx.map((i) => events[i] as StateEvent);
+      if (g.kind === 'account') pipeline.txmonAccountStateV1(...this.args('account', g.id, evs, this.opts.dedupTtlSeconds));
+      else pipeline.txmonEntityStateV1(...this.args(g.kind, g.id, evs, this.opts.stateTtlSeconds));
+    }
+    this.roundTrips++;
+    const replies = await pipeline.exec();
+    if (!replies) throw new DependencyError('redis', 'pipeline aborted');
+
+    const n = this.opts.windows.length;
+    const account: Array<{ status: number; firstSeen: string; features: string; extra: string }> = [];
+    const others = events.map(() => ({ card: null, merchant: null, device: null }) as Record<EntityKind, EntityFeatures | null>);
+    list.forEach((g, gi) => {
+      const [err, reply] = replies[gi] as [Error | null, Array<number | string>];
+      if (err) throw err;
+      g.idx.forEach((i, j) => {
+        if (g.kind === 'account')
+          account[i] = {
+            status: reply[4 * j] as number,
+            firstSeen: reply[4 * j + 1] as string,
+            features: reply[4 * j + 2] as string,
+            extra: reply[4 * j + 3] as string,
+          };
+        else
+          (others[i] as Record<EntityKind, EntityFeatures | null>)[g.kind] = parseEntityFeatures(reply[2 * j + 1] as string, n);
+      });
+    });
+    return events.map((e, i) => {
+      const a = account[i] as (typeof account)[number];
+      if (a.status === AccountStatus.DUPLICATE) return { status: 'duplicate', firstSeen: a.firstSeen };
+      const o = others[i] as Record<EntityKind, EntityFeatures | null>;
+      // An in-batch re-send that is a replay of the first copy's position cannot happen (positions
+      // differ), so a non-duplicate always has its own entity results.
+      return {
+        status: a.status === AccountStatus.NEW ? 'new' : 'replay',
+        firstSeen: a.firstSeen,
+        extra: a.extra,
+        features: { account: parseEntityFeatures(a.features, n), card: o.card, merchant: o.merchant, device: o.device },
+      };
+    });
+  }
+}
