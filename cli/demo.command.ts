@@ -99,6 +99,9 @@ export async function runDemo(
   const [[tx]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions');
   const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transaction_duplicates');
   const [[late]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions WHERE late');
+  const [[snap]] = await conn.query<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM transactions WHERE JSON_VALUE(features, '$.amount_base_minor') IS NOT NULL AND JSON_VALUE(features, '$.card_count_24h') IS NOT NULL",
+  );
   await conn.end();
   const dlq = await readTopic(createKafka(cfg, logger), topicName(cfg.topicNamespace, 'transactionsDlq'));
   const consumed = truth.records;
@@ -107,6 +110,7 @@ export async function runDemo(
     ['rows in MySQL (unique valid)', Number(tx?.n), truth.valid_unique],
     ['duplicates recorded', Number(dup?.n), truth.duplicates],
     ['late (older than the watermark, flagged)', Number(late?.n), truth.late],
+    ['rows with enriched + windowed features', Number(snap?.n), truth.valid_unique],
     ['dead-lettered (DLQ records)', dlq.length, expectDead],
     ['accounted for (rows + duplicates + DLQ)', Number(tx?.n) + Number(dup?.n) + dlq.length, consumed],
   ];

@@ -132,6 +132,26 @@ export function buildProgram(): Command {
       await migrate(cfg, say);
     });
 
+  const state = program.command('state').description('The windowed state in Redis (rebuilt from MySQL when lost).');
+  state
+    .command('rebuild')
+    .description(
+      "Delete this prefix's Redis state and rebuild it from MySQL's transactions of the longest window (processors wait meanwhile).",
+    )
+    .action(async () => {
+      const { cfg } = context();
+      const { stateRebuild } = await import('./state.command.ts');
+      process.exitCode = await stateRebuild(cfg, say);
+    });
+  state
+    .command('status')
+    .description('Whether the state marker exists (exit code 1 when it is missing) and whether Redis persists with AOF.')
+    .action(async () => {
+      const { cfg } = context();
+      const { stateStatus } = await import('./state.command.ts');
+      process.exitCode = await stateStatus(cfg, say);
+    });
+
   program
     .command('refdata')
     .description('Reference data for enrichment (accounts, merchants, card BINs, FX rates).')

@@ -41,6 +41,16 @@ export class DependencyError extends TxmonError {
   }
 }
 
+/**
+ * Redis lost txmon's state (its marker key is gone: an empty Redis after a restart, a failover
+ * that dropped writes). Processing waits while the windows are rebuilt from MySQL, then retries.
+ */
+export class StateLostError extends DependencyError {
+  constructor(message: string) {
+    super('redis', message);
+  }
+}
+
 /** A record that can never be processed (poison): it goes to the dead-letter topic with this reason. */
 export class PoisonRecordError extends TxmonError {
   constructor(

@@ -47,9 +47,48 @@ async function probeRedis(url: string, host: string, port: number): Promise<Prob
     const pong = await redis.ping();
     const info = await redis.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-    return pong === 'PONG' ? { ok: true, detail: `Redis ${version}` } : { ok: false, detail: `PING answered ${pong}` };
+    if (pong !== 'PONG') return { ok: false, detail: `PING answered ${pong}` };
+    return { ok: true, detail: `Redis ${version}, ${await persistence(redis)}` };
   } catch (err) {
     return { ok: false, detail: `listening, but PING failed: ${errorMessage(err)}` };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** How Redis persists txmon's state: "AOF on (fsync always)", or a warning. */
+async function persistence(redis: Redis): Promise<string> {
+  try {
+    const [, aof] = (await redis.config('GET', 'appendonly')) as string[];
+    const [, fsync] = (await redis.config('GET', 'appendfsync')) as string[];
+    return aof === 'yes' ? `AOF on (fsync ${fsync})` : 'AOF OFF: state lost on restart (rebuilt from MySQL)';
+  } catch {
+    return 'persistence unknown (CONFIG not allowed)';
+  }
+}
+
+/**
+ * The state Redis keeps what it acknowledged: AOF with an fsync per write batch (one pipeline per
+ * ingest batch, so about one fsync per batch). Turned on at run time for a Redis txmon may manage.
+ */
+async function enableAof(url: string, log: Log): Promise<void> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const [, aof] = (await redis.config('GET', 'appendonly')) as string[];
+    const [, fsync] = (await redis.config('GET', 'appendfsync')) as string[];
+    if (aof === 'yes' && fsync === 'always') return;
+    await redis.config('SET', 'appendfsync', 'always');
+    if (aof !== 'yes') await redis.config('SET', 'appendonly', 'yes');
+    log('redis: turned on AOF persistence (appendonly yes, appendfsync always) so the state survives a restart');
+  } catch (err) {
+    log(`redis: could not turn on AOF (${errorMessage(err)}); state will be rebuilt from MySQL after a restart`);
   } finally {
     redis.disconnect();
   }
@@ -103,8 +142,14 @@ export async function ensureMariadb(cfg: TxmonConfig, log: Log): Promise<Service
 /** Makes sure Redis answers, starting the machine's redis-server when it is local and down. */
 export async function ensureRedis(cfg: TxmonConfig, log: Log): Promise<ServiceStatus> {
   const current = await redisStatus(cfg);
-  if (current.running) return current;
   const a = redisAddress(cfg);
+  if (current.running) {
+    if (isLocalHost(a.host) && !current.detail.includes('AOF on (fsync always)')) {
+      await enableAof(cfg.redisUrl, log);
+      return redisStatus(cfg);
+    }
+    return current;
+  }
   if (!isLocalHost(a.host)) {
     throw new ServiceError(`redis: ${current.address} does not answer (${current.detail}); check TXMON_REDIS_URL`);
   }
@@ -129,7 +174,9 @@ export async function ensureRedis(cfg: TxmonConfig, log: Log): Promise<ServiceSt
     '--save',
     '',
     '--appendonly',
-    'no',
+    'yes',
+    '--appendfsync',
+    'always',
     '--dir',
     '/var/lib/redis',
     '--logfile',

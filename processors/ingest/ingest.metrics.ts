@@ -37,6 +37,11 @@ export function createIngestMetrics() {
       labelNames: ['missing'],
       registers,
     }),
+    stateRebuilds: new Counter({
+      name: 'txmon_state_rebuilds_total',
+      help: 'Times this processor found the Redis state lost (marker missing) and rebuilt it from MySQL.',
+      registers,
+    }),
     stateRoundTrips: new Counter({
       name: 'txmon_state_redis_round_trips_total',
       help: 'Pipelined Redis round trips of the state stage (one per batch attempt).',

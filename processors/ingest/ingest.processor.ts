@@ -7,7 +7,7 @@
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
-import { DependencyError, errorMessage, isRetriable } from '../../platform/errors.ts';
+import { DependencyError, StateLostError, errorMessage, isRetriable } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import type { AvroDecoder } from '../../platform/registry.ts';
@@ -28,6 +28,8 @@ export interface IngestHandlerDeps {
   logger: Logger;
   metrics: IngestMetrics;
   state: WindowState;
+  /** Rebuilds lost state from MySQL, or returns while another processor does (state-rebuild.ts). */
+  recoverState: () => Promise<void>;
   refdata: RefdataCache;
   baseCurrency: string;
   windows: readonly WindowSpec[];
@@ -192,7 +194,12 @@ export class IngestBatchHandler {
     valid.forEach((v, i) => (v.late = clock.flags[i] === true));
     const t1 = performance.now();
     await step('mysql', () => this.prefetchRefdata(valid));
-    const dedup = await step('redis', () => this.applyState(valid));
+    const dedup = await step('redis', () => this.applyState(valid)).catch(async (err: unknown) => {
+      // Nothing of this attempt is kept: the state is rebuilt, then the batch is retried whole.
+      if (err instanceof StateLostError)
+        await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+      throw err;
+    });
     const t2 = performance.now();
     const sink = await step('mysql', () => writeBatch(d.pool, dedup));
     const t3 = performance.now();

@@ -8,7 +8,7 @@ import type { TxmonConfig } from '../../config/config.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
-import { errorMessage, isRetriable } from '../../platform/errors.ts';
+import { StateLostError, errorMessage, isRetriable } from '../../platform/errors.ts';
 import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -20,7 +20,7 @@ import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
-import { WindowState } from './state-store.ts';
+import { ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from './transactional-output.ts';
 
@@ -111,15 +111,38 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       const p = res?.partitions.find((x) => x.partition === partition);
       return p && Number(p.offset) >= 0 ? { offset: p.offset, metadata: p.metadata } : undefined;
     });
+    const rebuildDeps = rebuildDepsFor(cfg, { redis, pool }, (line) => log.info(line));
+    const state = rebuildDeps.state;
+    /** Rebuilds lost state (or waits while another processor does); called before consuming and on StateLostError. */
+    const recoverState = async (): Promise<void> => {
+      const r = await ensureState(rebuildDeps);
+      if (r.outcome === 'rebuilt' && r.rows === 0 && r.keysDeleted === 0) log.info('state initialised (no transactions yet)');
+      else if (r.outcome === 'rebuilt') {
+        metrics.stateRebuilds.inc();
+        log.warn(
+          { rows: r.rows, keysDeleted: r.keysDeleted, seconds: r.seconds },
+          'state was lost and has been rebuilt from MySQL',
+        );
+      } else if (r.outcome === 'busy') log.warn('state is being rebuilt by another processor; waiting');
+    };
+    // Before consuming: a missing marker means an empty or new Redis; rebuild (quick when MySQL is empty).
+    await retry(
+      async () => {
+        await recoverState();
+        if (!(await stateIntact(redis, cfg.keyPrefix))) throw new StateLostError('waiting for the state rebuild');
+      },
+      {
+        maxMs: cfg.retryMaxBackoffMs,
+        shouldContinue: () => true,
+        onRetry: (err) => log.warn(`state not ready (${errorMessage(err)}); retrying`),
+      },
+    );
+
     const handler = new IngestBatchHandler({
       logger: log,
       metrics,
-      state: new WindowState(redis, {
-        prefix: cfg.keyPrefix,
-        windows: cfg.state.windows,
-        dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
-        stateTtlSeconds: cfg.state.ttlSeconds,
-      }),
+      state,
+      recoverState,
       refdata: new RefdataCache(pool, { ttlMs: cfg.state.refdataCacheTtlMs }),
       baseCurrency: cfg.state.baseCurrency,
       windows: cfg.state.windows,

@@ -6,8 +6,8 @@
  */
 import { parseEntityFeatures, type EntityFeatures } from '../../domain/entity-features.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
-import { DependencyError } from '../../platform/errors.ts';
-import { entityKeys, type EntityKind } from '../../platform/keys.ts';
+import { DependencyError, StateLostError } from '../../platform/errors.ts';
+import { entityKeys, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
 import { AccountStatus, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
 
 /** What the state stage needs of one valid transaction. */
@@ -93,8 +93,12 @@ export class WindowState {
     return [allKeys.length, ...allKeys, ...argv];
   }
 
-  /** Applies a batch (in partition order) and returns one result per event, in the same order. */
-  async apply(events: readonly StateEvent[]): Promise<StateResult[]> {
+  /**
+   * Applies a batch (in partition order) and returns one result per event, in the same order.
+   * Throws StateLostError when the state marker is missing (unless `requireMarker` is false, for
+   * the rebuild itself).
+   */
+  async apply(events: readonly StateEvent[], opts: { requireMarker?: boolean } = {}): Promise<StateResult[]> {
     if (events.length === 0) return [];
     // Groups keep arrival order; the first copy of a transaction id alone reaches the other entities,
     // so an in-batch re-send cannot touch a card or device the original did not.
@@ -122,9 +126,15 @@ export class WindowState {
       if (g.kind === 'account') pipeline.txmonAccountStateV1(...this.args('account', g.id, evs, this.opts.dedupTtlSeconds));
       else pipeline.txmonEntityStateV1(...this.args(g.kind, g.id, evs, this.opts.stateTtlSeconds));
     }
+    // Checked last: if the marker is still there after the scripts ran, they ran on intact state.
+    pipeline.exists(stateMarkerKey(this.opts.prefix));
     this.roundTrips++;
     const replies = await pipeline.exec();
     if (!replies) throw new DependencyError('redis', 'pipeline aborted');
+    const [markerErr, marker] = replies[replies.length - 1] as [Error | null, number];
+    if (markerErr) throw markerErr;
+    if (marker !== 1 && opts.requireMarker !== false)
+      throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
 
     const n = this.opts.windows.length;
     const account: Array<{ status: number; firstSeen: string; features: string; extra: string }> = [];

@@ -1,6 +1,9 @@
 // End to end: 20,000 simulated events with ~3% duplicates and ~1% malformed, through a real
 // `txmon run ingest --drain` process, against the real broker, registry, MariaDB and Redis.
+import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateMarkerKey } from '../../platform/keys.ts';
 import { looksLikePan } from '../../domain/pan.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql, featureCoverage } from '../helpers/state-check.ts';
@@ -101,5 +104,36 @@ describe('ingest end to end', () => {
     // Nothing applied twice to the windows either.
     const check = await checkStateAgainstMysql(ns);
     expect(check.mismatches.slice(0, 10)).toEqual([]);
+  });
+
+  it('`txmon state rebuild` rebuilds the windows from MySQL; `txmon state status` reports the marker', async () => {
+    const txmon = (...args: string[]) =>
+      spawnSync(process.execPath, ['bin/txmon.js', ...args], {
+        cwd: new URL('../../', import.meta.url).pathname,
+        env: { ...process.env, ...ns.env },
+        encoding: 'utf8',
+      });
+    const redis = new Redis(ns.cfg.redisUrl);
+    try {
+      // Lose part of the state by hand: the rebuild must restore it from MySQL.
+      const some = (await redis.keys(`${ns.cfg.keyPrefix}:{c:*`)).slice(0, 50);
+      expect(some.length).toBeGreaterThan(0);
+      await redis.del(...some);
+      expect((await checkStateAgainstMysql(ns)).mismatches.length).toBeGreaterThan(0);
+      const rebuild = txmon('state', 'rebuild');
+      expect(rebuild.status, rebuild.stdout + rebuild.stderr).toBe(0);
+      expect(rebuild.stderr).toMatch(/state: done: \d+ transactions since/);
+      const check = await checkStateAgainstMysql(ns);
+      expect(check.mismatches.slice(0, 10)).toEqual([]);
+      const status = txmon('state', 'status');
+      expect(status.status, status.stderr).toBe(0);
+      expect(status.stderr).toMatch(/marker present/);
+      await redis.del(stateMarkerKey(ns.cfg.keyPrefix));
+      const missing = txmon('state', 'status');
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toMatch(/marker MISSING/);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

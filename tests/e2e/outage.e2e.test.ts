@@ -1,18 +1,25 @@
-// Dependency outage: stop Redis, then MariaDB, for some seconds mid-stream; the processor pauses,
+// Dependency outage: stop Redis (kept by AOF, then lost), then MariaDB, mid-stream; the processor pauses,
 // readiness goes red, and after the dependency returns the end state equals the ground truth.
 import { execSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import { groupLag } from '../../processors/ingest/main.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { checkStateAgainstMysql } from '../helpers/state-check.ts';
 import { expectedEndState, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
 
 const namespaces: TestNamespace[] = [];
 
+/** The machine's Redis command line, with the AOF that `txmon services up` turns on. */
 const REDIS_START =
-  'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log';
+  'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly yes --appendfsync always --dir /var/lib/redis --logfile /var/log/redis/ci.log';
+/** The same without persistence and in an empty directory: a Redis that comes back empty. */
+const REDIS_START_EMPTY = `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir ${mkdtempSync(join(tmpdir(), 'txmon-redis-empty-'))} --logfile /var/log/redis/ci.log`;
 const MARIADB_START = 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -96,27 +103,42 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
   expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
   expect(state.deadLetters.length).toBe(want.deadLetterCount);
   expect(state.lag).toBe(0);
-  return sawRed;
+  const check = await checkStateAgainstMysql(ns);
+  expect(check.mismatches.slice(0, 10)).toEqual([]);
+  return { sawRed, output: run.output() };
 }
 
 describe('dependency outage', () => {
   it('Redis down for seconds mid-stream: pauses, goes unready, resumes, same end state', async () => {
-    const sawRed = await outageRun(
+    // Redis runs with AOF (fsync always), so a plain shutdown and restart keeps the state.
+    const { sawRed, output } = await outageRun(
       21,
-      // SHUTDOWN SAVE keeps the dedup keys on disk (the machine's Redis runs without persistence);
-      // the restart loads them, then the dump file is removed so no later restart reloads stale data.
-      () => execSync('redis-cli -p 6379 shutdown save || true', { stdio: 'pipe' }),
-      () => {
-        execSync(REDIS_START);
-        execSync('sleep 0.5; rm -f /var/lib/redis/dump.rdb');
-      },
+      () => execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' }),
+      () => execSync(REDIS_START),
       redisUp,
     );
     expect(sawRed).toBe(true);
+    expect(output).not.toMatch(/state was lost/);
+  });
+
+  it('Redis comes back EMPTY mid-stream: the lost state is detected, rebuilt from MySQL, same end state', async () => {
+    const { sawRed, output } = await outageRun(
+      23,
+      () => execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' }),
+      () => execSync(REDIS_START_EMPTY),
+      redisUp,
+    );
+    expect(sawRed).toBe(true);
+    expect(output).toMatch(/state was lost and has been rebuilt from MySQL/);
+    // Back to the persistent Redis for the tests that follow.
+    execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' });
+    await waitFor(() => !redisUp(), 30_000);
+    execSync(REDIS_START);
+    await waitFor(redisUp, 30_000);
   });
 
   it('MariaDB down for seconds mid-stream: pauses, goes unready, resumes, same end state', async () => {
-    const sawRed = await outageRun(
+    const { sawRed } = await outageRun(
       22,
       () => execSync('mariadb-admin -uroot -h127.0.0.1 shutdown', { stdio: 'pipe' }),
       () => execSync(MARIADB_START),

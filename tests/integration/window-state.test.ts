@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/config.ts';
 import { entityFeaturesBruteForce, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
 import { DEFAULT_WINDOWS, type WindowSpec } from '../../domain/windows.ts';
-import type { EntityKind } from '../../platform/keys.ts';
+import { stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
 import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
 import { WindowState, type StateEvent, type StateResult } from '../../processors/ingest/state-store.ts';
 
@@ -21,7 +21,9 @@ const SMALL: WindowSpec[] = [
 ];
 
 function store(windows: readonly WindowSpec[] = SMALL, stateTtlSeconds = 3600): WindowState {
-  return new WindowState(redis, { prefix: `${root}:${runs++}`, windows, dedupTtlSeconds: 3600, stateTtlSeconds });
+  const prefix = `${root}:${runs++}`;
+  void redis.set(stateMarkerKey(prefix), 'test');
+  return new WindowState(redis, { prefix, windows, dedupTtlSeconds: 3600, stateTtlSeconds });
 }
 
 function event(over: Partial<StateEvent> = {}): StateEvent {
@@ -126,6 +128,13 @@ describe('account-state.lua and entity-state.lua', () => {
     expect(once).toEqual(clean);
   });
 
+  it('refuses to run on lost state: the marker is checked after the scripts', async () => {
+    const s = store();
+    await s.apply([event()]);
+    await redis.del(stateMarkerKey(`${root}:${runs - 1}`));
+    await expect(s.apply([event({ transactionId: 'tx-2', position: 'topic/0/1' })])).rejects.toThrow(/state marker missing/);
+  });
+
   it('keeps late events out of the windows but still returns their features', async () => {
     const s = store();
     const [a] = await s.apply([event()]);
@@ -142,9 +151,9 @@ describe('account-state.lua and entity-state.lua', () => {
     await s.apply([event(), event({ transactionId: 'tx-2', position: 'topic/0/1', deviceId: null })]);
     const prefix = `${root}:${runs - 1}:`;
     const keys = await redis.keys(`${prefix}*`);
-    // account: st + 3 windows + 2 tx; card, merchant: st + 3 + 2; device: st + 3 + 1
-    expect(keys.length).toBe(6 + 6 + 6 + 5);
-    for (const k of keys) {
+    // account: st + 3 windows + 2 tx; card, merchant: st + 3 + 2; device: st + 3 + 1; the marker
+    expect(keys.length).toBe(6 + 6 + 6 + 5 + 1);
+    for (const k of keys.filter((x) => x !== stateMarkerKey(prefix.slice(0, -1)))) {
       const ttl = await redis.pttl(k);
       expect(ttl, k).toBeGreaterThan(0);
       expect(ttl, k).toBeLessThanOrEqual(k.includes('{a:') && k.includes(':tx:') ? 3_600_000 : 7_200_000);

@@ -1,0 +1,54 @@
+/** `txmon state rebuild|status`: the windowed state in Redis, checked and rebuilt from MySQL. */
+import type { TxmonConfig } from '../config/config.ts';
+import { stateMarkerKey } from '../platform/keys.ts';
+import { createPool } from '../platform/mysql.ts';
+import { createRedis } from '../platform/redis.ts';
+import { ensureState, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+
+async function withClients<T>(
+  cfg: TxmonConfig,
+  fn: (c: { redis: ReturnType<typeof createRedis>; pool: ReturnType<typeof createPool> }) => Promise<T>,
+) {
+  const redis = createRedis(cfg);
+  await redis.connect();
+  const pool = createPool(cfg);
+  try {
+    return await fn({ redis, pool });
+  } finally {
+    redis.disconnect();
+    await pool.end();
+  }
+}
+
+/** Deletes the prefix's state and replays MySQL's transactions of the longest window into it. */
+export async function stateRebuild(cfg: TxmonConfig, say: (line: string) => void): Promise<number> {
+  return withClients(cfg, async ({ redis, pool }) => {
+    const r = await ensureState(rebuildDepsFor(cfg, { redis, pool }, say), { force: true });
+    if (r.outcome === 'busy') {
+      say('state: another process is rebuilding right now (lock held); try again when it is done');
+      return 1;
+    }
+    if (r.outcome === 'rebuilt')
+      say(
+        `state: done: ${r.rows} transactions since ${r.fromEventTime ?? '-'} (event time), ${r.keysDeleted} old keys deleted, ${r.seconds} s`,
+      );
+    return 0;
+  });
+}
+
+/** Prints whether the state marker exists and how Redis persists it. Exit code 1 when the marker is missing. */
+export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void): Promise<number> {
+  return withClients(cfg, async ({ redis }) => {
+    const marker = await redis.get(stateMarkerKey(cfg.keyPrefix));
+    const aof = (await redis.config('GET', 'appendonly').catch(() => [])) as string[];
+    const fsync = (await redis.config('GET', 'appendfsync').catch(() => [])) as string[];
+    say(`state: prefix "${cfg.keyPrefix}" on ${cfg.redisUrl}`);
+    say(
+      `state: marker ${marker === null ? 'MISSING (state lost or never built; `txmon state rebuild`, or start a processor)' : `present ${marker}`}`,
+    );
+    say(
+      `state: persistence ${aof[1] === 'yes' ? `AOF on (appendfsync ${fsync[1] ?? '?'})` : 'AOF OFF: the state does not survive a Redis restart'}`,
+    );
+    return marker === null ? 1 : 0;
+  });
+}

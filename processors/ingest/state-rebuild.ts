@@ -1,0 +1,196 @@
+/**
+ * Detects lost Redis state and rebuilds it from MySQL (DESIGN.md "State and scale-out").
+ *
+ * A marker key exists while the state is intact. When it is missing (an empty Redis after a
+ * restart without persistence, a failover that dropped writes, a FLUSHALL), one processor takes a
+ * lock, deletes the marker and every other key of the prefix, and replays MySQL's transactions of
+ * the longest window (plus the allowed lateness) through the same Lua scripts, in the order they
+ * were stored. It then puts back the feature snapshots MySQL holds, so a later replay of those
+ * records returns exactly what was stored, and sets the marker. Every script is idempotent, so a
+ * processor racing the rebuild cannot double-apply anything: it only waits for the marker.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RowDataPacket } from 'mysql2/promise';
+import { entityFeatureNames } from '../../domain/entity-features.ts';
+import type { StaticFeatures } from '../../domain/enrich.ts';
+import type { WindowSpec } from '../../domain/windows.ts';
+import { entityKeys, stateKeyPattern, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
+import type { Pool } from '../../platform/mysql.ts';
+import type { TxmonRedis } from '../../platform/redis.ts';
+import type { TxmonConfig } from '../../config/config.ts';
+import { WindowState, type StateEvent } from './state-store.ts';
+
+export interface RebuildDeps {
+  redis: TxmonRedis;
+  pool: Pool;
+  state: WindowState;
+  prefix: string;
+  windows: readonly WindowSpec[];
+  allowedLatenessMs: number;
+  progress: (line: string) => void;
+}
+
+export type EnsureResult =
+  | { outcome: 'intact' }
+  | { outcome: 'busy' }
+  | { outcome: 'rebuilt'; rows: number; keysDeleted: number; fromEventTime: string | null; seconds: number };
+
+/** The rebuild's dependencies from the config (one definition for the processor and the CLI). */
+export function rebuildDepsFor(
+  cfg: TxmonConfig,
+  clients: { redis: TxmonRedis; pool: Pool },
+  progress: (line: string) => void,
+): RebuildDeps {
+  const state = new WindowState(clients.redis, {
+    prefix: cfg.keyPrefix,
+    windows: cfg.state.windows,
+    dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
+    stateTtlSeconds: cfg.state.ttlSeconds,
+  });
+  return {
+    ...clients,
+    state,
+    prefix: cfg.keyPrefix,
+    windows: cfg.state.windows,
+    allowedLatenessMs: cfg.ingest.allowedLatenessMs,
+    progress,
+  };
+}
+
+const LOCK_TTL_MS = 10 * 60_000;
+const CHUNK = 5_000;
+const STATIC_KEYS: ReadonlyArray<keyof StaticFeatures> = [
+  'amount_base_minor',
+  'account_age_days',
+  'account_risk_tier',
+  'home_country_mismatch',
+  'ip_country_mismatch',
+  'merchant_risk_tier',
+  'bin_country_mismatch',
+  'hour_of_day',
+];
+const KINDS: readonly EntityKind[] = ['account', 'card', 'merchant', 'device'];
+
+function lockKey(prefix: string): string {
+  return `${stateMarkerKey(prefix)}:rebuild-lock`;
+}
+
+/** Whether the marker of intact state exists. */
+export async function stateIntact(redis: TxmonRedis, prefix: string): Promise<boolean> {
+  return (await redis.exists(stateMarkerKey(prefix))) === 1;
+}
+
+/**
+ * Rebuilds when the marker is missing (or always, with `force`). Returns 'busy' when another
+ * process holds the rebuild lock: the caller waits for the marker.
+ */
+export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}): Promise<EnsureResult> {
+  if (!opts.force && (await stateIntact(d.redis, d.prefix))) return { outcome: 'intact' };
+  const token = randomBytes(8).toString('hex');
+  if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
+  const started = Date.now();
+  try {
+    // The marker goes first: from here on every processor's batch fails its marker check and waits.
+    await d.redis.del(stateMarkerKey(d.prefix));
+    const keysDeleted = await wipe(d);
+    d.progress(`state: deleted ${keysDeleted.toLocaleString('en')} keys of prefix "${d.prefix}"`);
+    const { rows, from } = await replay(d);
+    await d.redis.set(stateMarkerKey(d.prefix), JSON.stringify({ rebuiltAt: new Date().toISOString(), rows }));
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    d.progress(`state: rebuilt from ${rows.toLocaleString('en')} MySQL rows in ${seconds} s`);
+    return { outcome: 'rebuilt', rows, keysDeleted, fromEventTime: from, seconds };
+  } finally {
+    if ((await d.redis.get(lockKey(d.prefix))) === token) await d.redis.del(lockKey(d.prefix));
+  }
+}
+
+/** Deletes every key of the prefix but the lock. */
+async function wipe(d: RebuildDeps): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  const lock = lockKey(d.prefix);
+  do {
+    const [next, keys] = await d.redis.scan(cursor, 'MATCH', stateKeyPattern(d.prefix), 'COUNT', 2_000);
+    cursor = next;
+    const doomed = keys.filter((k) => k !== lock);
+    if (doomed.length > 0) deleted += await d.redis.unlink(...doomed);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+type Features = Record<string, number | string | boolean | null>;
+
+function parseFeatures(raw: unknown): Features | null {
+  if (raw === null || raw === undefined) return null;
+  return (typeof raw === 'string' ? JSON.parse(raw) : raw) as Features;
+}
+
+/** Replays the transactions of the longest window (+ lateness) through the scripts, in stored order. */
+async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | null }> {
+  const [[top]] = await d.pool.query<RowDataPacket[]>('SELECT MAX(event_time) AS t FROM transactions WHERE NOT late');
+  if (!top?.t) return { rows: 0, from: null };
+  const longest = Math.max(...d.windows.map((w) => w.lengthMs));
+  const from = new Date((top.t as Date).getTime() - longest - d.allowedLatenessMs);
+  let lastId = 0;
+  let rows = 0;
+  for (;;) {
+    const [chunk] = await d.pool.query<RowDataPacket[]>(
+      `SELECT id, transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time,
+              latitude, longitude, late, features, src_topic, src_partition, src_offset
+       FROM transactions WHERE id > ? AND event_time >= ? ORDER BY id LIMIT ?`,
+      [lastId, from, CHUNK],
+    );
+    if (chunk.length === 0) break;
+    lastId = Number(chunk[chunk.length - 1]?.id);
+    const events: StateEvent[] = [];
+    const snapshots: Array<Features | null> = [];
+    for (const r of chunk) {
+      const f = parseFeatures(r.features);
+      const late = Boolean(r.late);
+      const stat = f === null ? null : Object.fromEntries(STATIC_KEYS.map((k) => [k, f[k] ?? null]));
+      events.push({
+        transactionId: r.transaction_id as string,
+        accountId: r.account_id as string,
+        cardToken: r.card_token as string,
+        merchantId: r.merchant_id as string,
+        deviceId: (r.device_id as string | null) ?? null,
+        position: `${r.src_topic as string}/${r.src_partition as number}/${String(r.src_offset)}`,
+        eventTime: (r.event_time as Date).getTime(),
+        amountBaseMinor: typeof f?.amount_base_minor === 'number' ? f.amount_base_minor : null,
+        country: r.merchant_country as string,
+        lat: (r.latitude as number | null) ?? null,
+        lon: (r.longitude as number | null) ?? null,
+        late,
+        extra: JSON.stringify({ late, static: stat }),
+      });
+      snapshots.push(f);
+    }
+    await d.state.apply(events, { requireMarker: false });
+    await restoreSnapshots(d, events, snapshots);
+    rows += chunk.length;
+    d.progress(`state: replayed ${rows.toLocaleString('en')} transactions from MySQL`);
+  }
+  return { rows, from: from.toISOString() };
+}
+
+/** Puts MySQL's snapshots back into the keys a replay reads, so replays return what MySQL holds. */
+async function restoreSnapshots(d: RebuildDeps, events: readonly StateEvent[], snapshots: ReadonlyArray<Features | null>) {
+  const pipeline = d.redis.pipeline();
+  events.forEach((e, i) => {
+    const f = snapshots[i];
+    if (!f) return;
+    for (const kind of KINDS) {
+      const id =
+        kind === 'account' ? e.accountId : kind === 'card' ? e.cardToken : kind === 'merchant' ? e.merchantId : e.deviceId;
+      if (id === null) continue;
+      const names = entityFeatureNames(kind, d.windows);
+      if (f[names[0] as string] === null || f[names[0] as string] === undefined) continue;
+      const json = JSON.stringify(names.map((n) => f[n] ?? null));
+      const key = entityKeys(d.prefix, kind, id).tx(e.transactionId);
+      if (kind === 'account') pipeline.hset(key, 'f', json);
+      else pipeline.set(key, json, 'KEEPTTL', 'XX');
+    }
+  });
+  const replies = (await pipeline.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+}
