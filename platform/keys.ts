@@ -7,12 +7,11 @@
 export const ENTITY_KINDS = { account: 'a', card: 'c', merchant: 'm', device: 'd' } as const;
 export type EntityKind = keyof typeof ENTITY_KINDS;
 
-/** Keys of one entity's slot: stats hash, one hash per window, one key per transaction seen. */
+/** Keys of one entity's slot: its state hash (windows and stats) and one key per transaction seen. */
 export function entityKeys(prefix: string, kind: EntityKind, id: string) {
   const base = `${prefix}:{${ENTITY_KINDS[kind]}:${id}}`;
   return {
-    stats: `${base}:st`,
-    window: (name: string) => `${base}:w:${name}`,
+    state: `${base}:st`,
     /** Account: dedup position + feature snapshot. Card, merchant, device: applied marker + features. */
     tx: (transactionId: string) => `${base}:tx:${transactionId}`,
   };

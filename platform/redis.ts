@@ -27,17 +27,21 @@ export interface TxmonRedis extends Redis {
   txmonAccountStateV1(...args: ScriptArgs): Promise<Array<number | string>>;
   /** entity-state.lua (see its header) → flat [status, features, ...]. */
   txmonEntityStateV1(...args: ScriptArgs): Promise<Array<number | string>>;
+  /** entity-read.lua: 1, stateKey, windowSpec → JSON [head, per window c s d e, n, mean, std]. */
+  txmonEntityReadV1(numKeys: 1, key: string, windowSpec: string): Promise<string>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
   txmonAccountStateV1(...args: ScriptArgs): TxmonPipeline;
   txmonEntityStateV1(...args: ScriptArgs): TxmonPipeline;
+  txmonEntityReadV1(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
 }
 
 /** Registers txmon's scripts on a client (versioned names: a changed contract gets a new name). */
 export function defineScripts(redis: Redis): TxmonRedis {
   redis.defineCommand('txmonAccountStateV1', { lua: loadLua('account-state.lua') });
   redis.defineCommand('txmonEntityStateV1', { lua: loadLua('entity-state.lua') });
+  redis.defineCommand('txmonEntityReadV1', { lua: loadLua('entity-read.lua') });
   return redis as TxmonRedis;
 }
 

@@ -158,13 +158,21 @@ export class IngestBatchHandler {
   }
 
   /** Records processed and batch latency percentiles of this instance (recent batches). */
-  summary(): { processed: number; batches: number; batchP50Ms: number; batchP99Ms: number; batchMaxMs: number } {
+  summary(): {
+    processed: number;
+    batches: number;
+    stateRoundTrips: number;
+    batchP50Ms: number;
+    batchP99Ms: number;
+    batchMaxMs: number;
+  } {
     const sorted = [...this.batchMs].sort((a, b) => a - b);
     const at = (q: number) =>
       sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
     return {
       processed: this.processed,
       batches: this.batches,
+      stateRoundTrips: this.deps.state.roundTrips,
       batchP50Ms: Math.round(at(0.5) * 10) / 10,
       batchP99Ms: Math.round(at(0.99) * 10) / 10,
       batchMaxMs: Math.round(at(1) * 10) / 10,

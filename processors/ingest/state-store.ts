@@ -57,10 +57,20 @@ function entityId(e: StateEvent, kind: EntityKind): string | null {
   }
 }
 
+/** Live aggregates of one entity as entity-read.lua returns them. */
+export interface EntityAggregates {
+  head: number | null;
+  windows: Array<{ count: number; sumMinor: number; distinctMerchants: number; distinctCountries: number }>;
+  amountN: number;
+  amountMean: number;
+  amountStd: number;
+}
+
 export class WindowState {
   /** Pipelines sent (Redis round trips), for the benchmark. */
   roundTrips = 0;
-  private readonly spec: string;
+  /** The windows as the scripts take them: "<bucketMs>:<buckets>,...". */
+  readonly spec: string;
 
   constructor(
     private readonly redis: TxmonRedis,
@@ -69,14 +79,35 @@ export class WindowState {
     this.spec = opts.windows.map((w) => `${w.bucketMs}:${Math.ceil(w.lengthMs / w.bucketMs)}`).join(',');
   }
 
+  /** The current windows of entities (one pipelined round trip); null for an entity with no state. */
+  async read(entities: ReadonlyArray<{ kind: EntityKind; id: string }>): Promise<Array<EntityAggregates | null>> {
+    const pipeline = this.redis.pipeline() as TxmonPipeline;
+    for (const e of entities) pipeline.txmonEntityReadV1(1, entityKeys(this.opts.prefix, e.kind, e.id).state, this.spec);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, raw]) => {
+      if (err) throw err;
+      const a = JSON.parse(raw as string) as Array<number | null>;
+      if (a[0] === null) return null;
+      const n = this.opts.windows.length;
+      return {
+        head: a[0] as number,
+        windows: Array.from({ length: n }, (_, w) => ({
+          count: a[1 + 4 * w] as number,
+          sumMinor: a[2 + 4 * w] as number,
+          distinctMerchants: a[3 + 4 * w] as number,
+          distinctCountries: a[4 + 4 * w] as number,
+        })),
+        amountN: a[1 + 4 * n] as number,
+        amountMean: a[2 + 4 * n] as number,
+        amountStd: a[3 + 4 * n] as number,
+      };
+    });
+  }
+
   /** Script arguments of one entity's transactions (see the scripts' headers). */
   args(kind: EntityKind, id: string, events: readonly StateEvent[], txTtlSeconds: number): [number, ...Array<string | number>] {
     const keys = entityKeys(this.opts.prefix, kind, id);
-    const allKeys = [
-      keys.stats,
-      ...this.opts.windows.map((w) => keys.window(w.name)),
-      ...events.map((e) => keys.tx(e.transactionId)),
-    ];
+    const allKeys = [keys.state, ...events.map((e) => keys.tx(e.transactionId))];
     const argv: Array<string | number> = [txTtlSeconds, this.opts.stateTtlSeconds * 1000, this.spec];
     for (const e of events)
       argv.push(

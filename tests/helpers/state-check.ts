@@ -10,6 +10,8 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
 import { entityKeys, type EntityKind } from '../../platform/keys.ts';
+import { defineScripts } from '../../platform/redis.ts';
+import { WindowState } from '../../processors/ingest/state-store.ts';
 import type { TestNamespace } from './namespace.ts';
 
 export interface StateCheck {
@@ -49,27 +51,18 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
       byEntity.set(k, e);
     }
   }
-  const redis = new Redis(ns.cfg.redisUrl);
+  const redis = defineScripts(new Redis(ns.cfg.redisUrl));
   const mismatches: string[] = [];
   try {
     const entities = [...byEntity.values()];
-    const pipeline = redis.pipeline();
-    for (const e of entities) {
-      const keys = entityKeys(ns.cfg.keyPrefix, e.kind, e.id);
-      for (const w of windows) pipeline.hmget(keys.window(w.name), 'c', 's', 'd', 'e');
-    }
-    const replies = (await pipeline.exec()) ?? [];
+    const state = new WindowState(redis, { prefix: ns.cfg.keyPrefix, windows, dedupTtlSeconds: 1, stateTtlSeconds: 1 });
+    const live = await state.read(entities);
     entities.forEach((e, i) => {
       const head = Math.max(...e.events.map((x) => x.eventTime));
+      const agg = live[i];
+      if (agg?.head !== head) mismatches.push(`${e.kind} ${e.id}: head ${agg?.head ?? null} vs mysql ${head}`);
       windows.forEach((w, j) => {
-        const [err, v] = replies[i * windows.length + j] as [Error | null, Array<string | null>];
-        if (err) throw err;
-        const got: WindowAggregate = {
-          count: Number(v[0] ?? 0),
-          sumMinor: Number(v[1] ?? 0),
-          distinctMerchants: Number(v[2] ?? 0),
-          distinctCountries: Number(v[3] ?? 0),
-        };
+        const got: WindowAggregate = agg?.windows[j] ?? { count: 0, sumMinor: 0, distinctMerchants: 0, distinctCountries: 0 };
         const want = aggregateBruteForce(e.events, head, w);
         if (JSON.stringify(got) !== JSON.stringify(want))
           mismatches.push(`${e.kind} ${e.id} ${w.name}: redis ${JSON.stringify(got)} vs mysql ${JSON.stringify(want)}`);

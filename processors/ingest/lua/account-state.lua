@@ -6,11 +6,10 @@
   The first-seen position and the features returned then are stored with the transaction key, so a
   replay of the same record (same position) gets the same features back and changes nothing.
 
-  KEYS[1]        account stats hash    <prefix>:{a:<account>}:st
-  KEYS[2..W+1]   account window hashes <prefix>:{a:<account>}:w:<window>   (W windows, as ARGV[3])
-  KEYS[W+1+i]    transaction key of the i-th transaction <prefix>:{a:<account>}:tx:<transaction_id>
+  KEYS[1]        the account's state hash (windows and stats) <prefix>:{a:<account>}:st
+  KEYS[1+i]      transaction key of the i-th transaction <prefix>:{a:<account>}:tx:<transaction_id>
   ARGV[1]        TTL of the transaction keys, seconds (how long a re-send is still recognised)
-  ARGV[2]        TTL of the stats and window hashes, ms
+  ARGV[2]        TTL of the state hash, ms
   ARGV[3]        windows, "<bucketMs>:<buckets>,..." smallest first
   ARGV[4..]      9 values per transaction: position "<topic>/<partition>/<offset>", event time ms,
                  base-currency amount in minor units ("" when unknown), merchant id, merchant

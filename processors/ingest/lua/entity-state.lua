@@ -5,11 +5,10 @@
   returned, for as long as the state lives; a replay, a crash between this script and the
   account's, or a duplicate delivery gets the stored features back and changes nothing.
 
-  KEYS[1]        entity stats hash    <prefix>:{<c|m|d>:<id>}:st
-  KEYS[2..W+1]   entity window hashes <prefix>:{<c|m|d>:<id>}:w:<window>
-  KEYS[W+1+i]    the i-th transaction's marker <prefix>:{<c|m|d>:<id>}:tx:<transaction_id>
+  KEYS[1]        the entity's state hash (windows and stats) <prefix>:{<c|m|d>:<id>}:st
+  KEYS[1+i]      the i-th transaction's marker <prefix>:{<c|m|d>:<id>}:tx:<transaction_id>
   ARGV[1]        TTL of the markers, seconds
-  ARGV[2]        TTL of the stats and window hashes, ms
+  ARGV[2]        TTL of the state hash, ms
   ARGV[3]        windows, "<bucketMs>:<buckets>,..." smallest first
   ARGV[4..]      9 values per transaction, as in account-state.lua (the opaque string is ignored)
 
