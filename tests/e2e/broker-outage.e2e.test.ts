@@ -26,7 +26,7 @@ describe('broker outage', () => {
     const pid = livePid(pidFile, marker);
     if (pid === undefined)
       throw new Error('this test stops the broker, so it must be the one `txmon services up` started (.txmon/kafka/kafka.pid)');
-    const sim = await produceSimulated(ns, { seed: 51, count: 30_000 });
+    const sim = await produceSimulated(ns, { seed: 51, count: 20_000 });
 
     const run = spawnIngest(ns, ['--drain']);
     // Stop the broker once the processor is busy (its first progress line), with most still to do.

@@ -24,13 +24,14 @@
 -- @include window-core.lua
 
 local c = read_call()
+local st = load_state(c)
 local out = {}
 for i = 1, c.count do
   local txkey = c.txkeys[i]
   local ev = event_at(i)
   local seen = redis.call('HMGET', txkey, 'p', 'f', 'x')
   if not seen[1] then
-    local features = apply_event(c, ev)
+    local features = apply_event(c, st, ev)
     redis.call('HSET', txkey, 'p', ev.position, 'f', features, 'x', ev.extra)
     redis.call('EXPIRE', txkey, c.tx_ttl)
     out[#out + 1] = 0
@@ -49,4 +50,5 @@ for i = 1, c.count do
     out[#out + 1] = ''
   end
 end
+flush(c, st)
 return out

@@ -19,6 +19,7 @@
 -- @include window-core.lua
 
 local c = read_call()
+local st = load_state(c)
 local out = {}
 for i = 1, c.count do
   local txkey = c.txkeys[i]
@@ -27,10 +28,11 @@ for i = 1, c.count do
     out[#out + 1] = 1
     out[#out + 1] = stored
   else
-    local features = apply_event(c, event_at(i))
+    local features = apply_event(c, st, event_at(i))
     redis.call('SET', txkey, features, 'EX', c.tx_ttl)
     out[#out + 1] = 0
     out[#out + 1] = features
   end
 end
+flush(c, st)
 return out
