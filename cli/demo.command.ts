@@ -71,7 +71,7 @@ export async function runDemo(
 
   const pool = createPool(cfg);
   try {
-    for (const kind of ['accounts', 'merchants', 'fx'] as const) {
+    for (const kind of ['accounts', 'merchants', 'bins', 'fx'] as const) {
       const r = await loadCsv(pool, kind, `.txmon/demo-refdata/${kind}.csv`);
       say(`refdata: ${kind}: ${r.upserted} rows loaded, ${r.problems.length} rejected`);
     }

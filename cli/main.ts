@@ -209,7 +209,7 @@ export function buildProgram(): Command {
     .option('--ground-truth <file>', 'where to write the ground truth (JSON lines)', 'ground-truth.jsonl')
     .option(
       '--refdata-dir <dir>',
-      'also write the simulated world as accounts.csv, merchants.csv, fx.csv for `txmon refdata load`',
+      'also write the simulated world as accounts.csv, merchants.csv, bins.csv, fx.csv for `txmon refdata load`',
     )
     .action(async (o: SimulateCliOptions) => {
       const { cfg, logger } = context();

@@ -57,13 +57,12 @@ export function writeRefdata(
   dir: string,
   opts: SimOptions,
   say: (line: string) => void,
-): { accounts: string; merchants: string; fx: string } {
+): Record<'accounts' | 'merchants' | 'bins' | 'fx', string> {
   mkdirSync(dir, { recursive: true });
   const csv = refdataCsvs(opts);
-  const files = { accounts: join(dir, 'accounts.csv'), merchants: join(dir, 'merchants.csv'), fx: join(dir, 'fx.csv') };
-  writeFileSync(files.accounts, csv.accounts);
-  writeFileSync(files.merchants, csv.merchants);
-  writeFileSync(files.fx, csv.fx);
-  say(`simulate: reference data in ${dir} (accounts.csv, merchants.csv, fx.csv)`);
+  const kinds = ['accounts', 'merchants', 'bins', 'fx'] as const;
+  const files = Object.fromEntries(kinds.map((k) => [k, join(dir, `${k}.csv`)])) as Record<(typeof kinds)[number], string>;
+  for (const k of kinds) writeFileSync(files[k], csv[k]);
+  say(`simulate: reference data in ${dir} (accounts.csv, merchants.csv, bins.csv, fx.csv)`);
   return files;
 }

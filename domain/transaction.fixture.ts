@@ -9,6 +9,7 @@ export function sampleTransaction(overrides: Partial<Transaction> = {}): Transac
     account_id: 'acc-000001',
     card_token: 'tok_ab12',
     card_last4: '4242',
+    card_bin: '424242',
     merchant_id: 'm-1',
     mcc: '5411',
     merchant_country: 'US',

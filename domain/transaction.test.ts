@@ -21,6 +21,7 @@ describe('validateTransaction', () => {
     [{ mcc: '12a' }, 'mcc'],
     [{ merchant_country: 'usa' }, 'merchant_country'],
     [{ card_last4: '12345' }, 'card_last4'],
+    [{ card_bin: '41111111111' }, 'card_bin'],
     [{ event_time: Date.parse('1999-12-31T00:00:00Z') }, 'event_time'],
     [{ event_time: limits.recordTimestamp + 120_000 }, 'event_time'],
     [{ latitude: 91, longitude: 0 }, 'latitude'],

@@ -26,6 +26,8 @@ export interface Transaction {
   parent_transaction_id: string | null;
   latitude: number | null;
   longitude: number | null;
+  /** First 6-8 digits of the card, for the issuing country (absent from older writers: null). */
+  card_bin: string | null;
 }
 
 export interface ValidationLimits {
@@ -101,6 +103,7 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
   id('merchant_id', tx.merchant_id);
   if (!ID.test(tx.card_token)) problems.push('card_token must be 1-64 printable ASCII characters without spaces');
   if (tx.card_last4 !== null && !LAST4.test(tx.card_last4)) problems.push('card_last4 must be exactly 4 digits');
+  if (tx.card_bin !== null && !/^\d{6,8}$/.test(tx.card_bin)) problems.push('card_bin must be 6 to 8 digits');
   if (tx.device_id !== null) id('device_id', tx.device_id);
   if (tx.reference !== null) id('reference', tx.reference);
   if (tx.parent_transaction_id !== null) id('parent_transaction_id', tx.parent_transaction_id);

@@ -5,6 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { RowDataPacket } from 'mysql2/promise';
+import { lookupBin } from '../domain/enrich.ts';
 import type { Pool } from '../platform/mysql.ts';
 
 export interface AccountRef {
@@ -36,12 +37,16 @@ export class RefdataCache {
   private readonly accounts: LRUCache<string, Cached<AccountRef>>;
   private readonly merchants: LRUCache<string, Cached<MerchantRef>>;
   private readonly fx: LRUCache<string, FxHistory>;
+  /** The whole BIN table (small: one row per issuer range), re-read once it is older than the TTL. */
+  private bins: { map: ReadonlyMap<string, string>; loadedAt: number } | null = null;
+  private readonly ttlMs: number;
 
   constructor(
     private readonly pool: Pool,
     opts: RefdataCacheOptions = {},
   ) {
     const base = { max: opts.maxEntries ?? 200_000, ttl: opts.ttlMs ?? 5 * 60_000 };
+    this.ttlMs = base.ttl;
     this.accounts = new LRUCache(base);
     this.merchants = new LRUCache(base);
     this.fx = new LRUCache({ max: 10_000, ttl: base.ttl });
@@ -103,6 +108,18 @@ export class RefdataCache {
           ?.push({ validFrom: (r.valid_from as Date).getTime(), rate: trimRate(r.rate as string) });
       for (const [k, v] of byPair) this.fx.set(k, v);
     }
+  }
+
+  /** Loads the BIN table when it is not cached or older than the TTL: one query. */
+  async prefetchBins(): Promise<void> {
+    if (this.bins && Date.now() - this.bins.loadedAt < this.ttlMs) return;
+    const [rows] = await this.pool.query<RowDataPacket[]>('SELECT bin, issuing_country FROM ref_card_bins');
+    this.bins = { map: new Map(rows.map((r) => [r.bin as string, r.issuing_country as string])), loadedAt: Date.now() };
+  }
+
+  /** Issuing country of a card BIN (longest matching prefix of 8 to 6 digits), or undefined. */
+  binCountry(bin: string): string | undefined {
+    return this.bins ? lookupBin(this.bins.map, bin) : undefined;
   }
 
   account(id: string): AccountRef | undefined {

@@ -122,6 +122,7 @@ class Stream {
       account_id: p.account.id,
       card_token: p.card.token,
       card_last4: p.card.last4,
+      card_bin: p.card.bin,
       merchant_id: p.merchant.id,
       mcc: p.merchant.profile.mcc,
       merchant_country: p.merchant.country,

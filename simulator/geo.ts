@@ -82,3 +82,20 @@ export function centroidOf(country: string): readonly [number, number] | undefin
 export function perUsd(currency: string): number {
   return PER_USD[currency] ?? 1;
 }
+
+/** Every country the simulator knows, sorted: the stable index behind simulated BINs. */
+export const KNOWN_COUNTRIES: readonly string[] = Object.freeze(Object.keys(CENTROIDS).sort());
+
+/**
+ * A card's simulated BIN, derived from its token (no random draw, so the seeded world is unchanged):
+ * "4" + the issuing country's index + three digits. One card in twelve is issued abroad.
+ */
+export function simulatedBin(token: string, homeCountry: string): { bin: string; country: string } {
+  const h = parseInt(token.slice(-8), 16) || 0;
+  const home = Math.max(0, KNOWN_COUNTRIES.indexOf(homeCountry));
+  const index = h % 12 === 0 ? (home + 1 + (h % (KNOWN_COUNTRIES.length - 1))) % KNOWN_COUNTRIES.length : home;
+  return {
+    bin: `4${String(index).padStart(2, '0')}${String(h % 1000).padStart(3, '0')}`,
+    country: KNOWN_COUNTRIES[index] as string,
+  };
+}

@@ -27,6 +27,7 @@ const MEDIUM_RISK_MCC = new Set(['4511', '5732', '6011']);
 export interface RefdataCsvs {
   accounts: string;
   merchants: string;
+  bins: string;
   fx: string;
 }
 
@@ -53,7 +54,15 @@ export function refdataCsvs(opts: SimOptions): RefdataCsvs {
     if (c === 'USD') continue;
     fx.push(`${c},USD,${validFrom},${trimDecimal((1 / perUsd(c)).toFixed(10))}`);
   }
-  return { accounts: accounts.join('\n') + '\n', merchants: merchants.join('\n') + '\n', fx: fx.join('\n') + '\n' };
+  const bins = new Map<string, string>();
+  for (const a of world.accounts) for (const c of a.cards) bins.set(c.bin, c.binCountry);
+  const binLines = ['bin,issuing_country', ...[...bins].sort().map(([b, c]) => `${b},${c}`)];
+  return {
+    accounts: accounts.join('\n') + '\n',
+    merchants: merchants.join('\n') + '\n',
+    bins: binLines.join('\n') + '\n',
+    fx: fx.join('\n') + '\n',
+  };
 }
 
 function trimDecimal(s: string): string {

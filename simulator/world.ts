@@ -1,6 +1,6 @@
 /** The simulated population: accounts with cards and devices, merchants with an MCC and a location; amount helpers. */
 import { minorUnits } from '../domain/currencies.ts';
-import { centroidOf, countriesOf, perUsd } from './geo.ts';
+import { centroidOf, countriesOf, perUsd, simulatedBin } from './geo.ts';
 import type { Rng } from './rng.ts';
 import type { Channel, SimOptions } from './types.ts';
 
@@ -37,6 +37,9 @@ const MAX_USD = 25_000;
 export interface Card {
   readonly token: string;
   readonly last4: string;
+  /** BIN of the card (see simulatedBin) and the country that issued it. */
+  readonly bin: string;
+  readonly binCountry: string;
 }
 
 export interface Account {
@@ -125,7 +128,11 @@ export function buildWorld(opts: SimOptions, rng: Rng): World {
     const country = rng.pick(countriesOf(currency));
     countryCurrency.set(country, currency);
     const cards: Card[] = [];
-    for (let c = 0; c < opts.cardsPerAccount; c++) cards.push({ token: `tok_${rng.hex(24)}`, last4: digits(rng, 4) });
+    for (let c = 0; c < opts.cardsPerAccount; c++) {
+      const token = `tok_${rng.hex(24)}`;
+      const b = simulatedBin(token, country);
+      cards.push({ token, last4: digits(rng, 4), bin: b.bin, binCountry: b.country });
+    }
     const devices: string[] = [];
     for (let d = 0; d < opts.devicesPerAccount; d++) devices.push(`dev-${rng.hex(16)}`);
     accounts.push({ id: `acc-${pad6(i)}`, country, currency, typicalUsd: rng.lognormal(Math.log(35), 0.6), cards, devices });

@@ -247,6 +247,7 @@ export class IngestBatchHandler {
   /** Loads the reference data of a batch that is not cached: at most one query per table. */
   private async prefetchRefdata(valid: readonly PositionedTransaction[]): Promise<void> {
     const base = this.deps.baseCurrency;
+    if (valid.some((v) => v.tx.card_bin !== null)) await this.deps.refdata.prefetchBins();
     await this.deps.refdata.prefetch({
       accounts: valid.map((v) => v.tx.account_id),
       merchants: valid.map((v) => v.tx.merchant_id),
@@ -260,7 +261,9 @@ export class IngestBatchHandler {
     const account = refdata.account(tx.account_id);
     const merchant = refdata.merchant(tx.merchant_id);
     const fxRate = tx.currency === baseCurrency ? undefined : refdata.fxRate(tx.currency, baseCurrency, tx.event_time);
+    const binCountry = tx.card_bin === null ? undefined : refdata.binCountry(tx.card_bin);
     return {
+      ...(binCountry !== undefined && { binCountry }),
       ...(account && { account }),
       ...(merchant && { merchant: { riskTier: merchant.riskTier } }),
       ...(fxRate !== undefined && { fxRate }),

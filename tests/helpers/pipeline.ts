@@ -44,14 +44,14 @@ export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptio
   return { summary, lines };
 }
 
-/** Loads the simulated world's reference data (accounts, merchants, FX) with the real CSV loader. */
+/** Loads the simulated world's reference data (accounts, merchants, BINs, FX) with the real CSV loader. */
 async function loadSimulatedRefdata(ns: TestNamespace, opts: SimOptions): Promise<void> {
   const dir = join(tmpdir(), `${ns.id}-refdata`);
   mkdirSync(dir, { recursive: true });
   const csvs = refdataCsvs(opts);
   const pool = createPool(ns.cfg);
   try {
-    for (const kind of ['accounts', 'merchants', 'fx'] as const) {
+    for (const kind of ['accounts', 'merchants', 'bins', 'fx'] as const) {
       writeFileSync(join(dir, `${kind}.csv`), csvs[kind]);
       const r = await loadCsv(pool, kind, join(dir, `${kind}.csv`));
       if (r.problems.length > 0) throw new Error(`refdata ${kind}: ${JSON.stringify(r.problems.slice(0, 3))}`);

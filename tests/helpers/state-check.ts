@@ -91,14 +91,16 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
   }
 }
 
-/** How many rows carry a feature snapshot, a base-currency amount and an account age. */
+/** How many rows carry a feature snapshot, a base-currency amount, an account age and a BIN country. */
 export async function featureCoverage(ns: TestNamespace) {
   const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
   try {
     const [[r]] = await conn.query<RowDataPacket[]>(
       `SELECT COUNT(*) AS n_rows, COUNT(features) AS n_features,
               SUM(JSON_VALUE(features, '$.amount_base_minor') IS NOT NULL) AS n_base,
-              SUM(JSON_VALUE(features, '$.account_age_days') IS NOT NULL) AS n_age
+              SUM(JSON_VALUE(features, '$.account_age_days') IS NOT NULL) AS n_age,
+              SUM(JSON_VALUE(features, '$.bin_country_mismatch') IS NOT NULL) AS n_bin,
+              SUM(JSON_EXTRACT(features, '$.bin_country_mismatch') = true) AS n_bin_mismatch
        FROM transactions`,
     );
     return {
@@ -106,6 +108,8 @@ export async function featureCoverage(ns: TestNamespace) {
       withFeatures: Number(r?.n_features),
       withBaseAmount: Number(r?.n_base),
       withAccountAge: Number(r?.n_age),
+      withBinCountry: Number(r?.n_bin),
+      binMismatches: Number(r?.n_bin_mismatch),
     };
   } finally {
     await conn.end();
