@@ -6,9 +6,10 @@
  */
 import { parseEntityFeatures, type EntityFeatures } from '../../domain/entity-features.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
-import { DependencyError, StateLostError } from '../../platform/errors.ts';
+import { StateLostError } from '../../platform/errors.ts';
 import { entityKeys, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
-import { AccountStatus, type TxmonPipeline, type TxmonRedis } from '../../platform/redis.ts';
+import { AccountStatus } from '../../platform/redis.ts';
+import { execKeyed, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
 
 /** What the state stage needs of one valid transaction. */
 export interface StateEvent {
@@ -73,7 +74,7 @@ export class WindowState {
   readonly spec: string;
 
   constructor(
-    private readonly redis: TxmonRedis,
+    private readonly redis: StateRedis,
     private readonly opts: WindowStateOptions,
   ) {
     this.spec = opts.windows.map((w) => `${w.bucketMs}:${Math.ceil(w.lengthMs / w.bucketMs)}`).join(',');
@@ -81,9 +82,13 @@ export class WindowState {
 
   /** The current windows of entities (one pipelined round trip); null for an entity with no state. */
   async read(entities: ReadonlyArray<{ kind: EntityKind; id: string }>): Promise<Array<EntityAggregates | null>> {
-    const pipeline = this.redis.pipeline() as TxmonPipeline;
-    for (const e of entities) pipeline.txmonEntityReadV1(1, entityKeys(this.opts.prefix, e.kind, e.id).state, this.spec);
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await execKeyed(
+      this.redis,
+      entities.map((e) => {
+        const key = entityKeys(this.opts.prefix, e.kind, e.id).state;
+        return { key, add: (p) => p.txmonEntityReadV1(1, key, this.spec) };
+      }),
+    );
     return replies.map(([err, raw]) => {
       if (err) throw err;
       const a = JSON.parse(raw as string) as Array<number | null>;
@@ -150,21 +155,27 @@ export class WindowState {
         if (id !== null) add(kind, id, i);
       }
     });
-    const pipeline = this.redis.pipeline() as TxmonPipeline;
     const list = [...groups.values()];
-    for (const g of list) {
+    const cmds: KeyedCommand[] = list.map((g) => {
       const evs = g.idx.map((i) => events[i] as StateEvent);
-      if (g.kind === 'account') pipeline.txmonAccountStateV1(...this.args('account', g.id, evs, this.opts.dedupTtlSeconds));
-      else pipeline.txmonEntityStateV1(...this.args(g.kind, g.id, evs, this.opts.stateTtlSeconds));
-    }
+      const args =
+        g.kind === 'account'
+          ? this.args('account', g.id, evs, this.opts.dedupTtlSeconds)
+          : this.args(g.kind, g.id, evs, this.opts.stateTtlSeconds);
+      return {
+        key: args[1] as string,
+        add: (p) => (g.kind === 'account' ? p.txmonAccountStateV1(...args) : p.txmonEntityStateV1(...args)),
+      };
+    });
     // Checked last: if the marker is still there after the scripts ran, they ran on intact state.
-    pipeline.exists(stateMarkerKey(this.opts.prefix));
+    // (On a cluster this watches the node holding the marker.)
+    const marker = stateMarkerKey(this.opts.prefix);
+    cmds.push({ key: marker, add: (p) => p.exists(marker) });
     this.roundTrips++;
-    const replies = await pipeline.exec();
-    if (!replies) throw new DependencyError('redis', 'pipeline aborted');
-    const [markerErr, marker] = replies[replies.length - 1] as [Error | null, number];
+    const replies = await execKeyed(this.redis, cmds);
+    const [markerErr, markerFound] = replies[replies.length - 1] as [Error | null, number];
     if (markerErr) throw markerErr;
-    if (marker !== 1 && opts.requireMarker !== false)
+    if (markerFound !== 1 && opts.requireMarker !== false)
       throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
 
     const n = this.opts.windows.length;

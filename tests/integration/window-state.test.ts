@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/config.ts';
 import { entityFeaturesBruteForce, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
 import { DEFAULT_WINDOWS, type WindowSpec } from '../../domain/windows.ts';
-import { stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
+import type { Cluster } from 'ioredis';
+import { entityKeys, hashSlot, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
+import type { StateRedis } from '../../platform/redis-pipelines.ts';
+import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
 import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
 import { WindowState, type StateEvent, type StateResult } from '../../processors/ingest/state-store.ts';
 
@@ -20,10 +23,14 @@ const SMALL: WindowSpec[] = [
   { name: '1m', lengthMs: 60_000, bucketMs: 10_000 },
 ];
 
-function store(windows: readonly WindowSpec[] = SMALL, stateTtlSeconds = 3600): WindowState {
+async function store(
+  windows: readonly WindowSpec[] = SMALL,
+  stateTtlSeconds = 3600,
+  client: StateRedis = redis,
+): Promise<WindowState> {
   const prefix = `${root}:${runs++}`;
-  void redis.set(stateMarkerKey(prefix), 'test');
-  return new WindowState(redis, { prefix, windows, dedupTtlSeconds: 3600, stateTtlSeconds });
+  await client.set(stateMarkerKey(prefix), 'test');
+  return new WindowState(client, { prefix, windows, dedupTtlSeconds: 3600, stateTtlSeconds });
 }
 
 function event(over: Partial<StateEvent> = {}): StateEvent {
@@ -77,7 +84,7 @@ function approxEqual(actual: EntityFeatures | null, expected: EntityFeatures | n
 
 describe('account-state.lua and entity-state.lua', () => {
   it('tells new, replay and duplicate apart; a replay returns the stored features and changes nothing', async () => {
-    const s = store();
+    const s = await store();
     const [first] = await s.apply([event()]);
     expect(first?.status).toBe('new');
     const [second] = await s.apply(
@@ -97,7 +104,7 @@ describe('account-state.lua and entity-state.lua', () => {
   });
 
   it('flags a second copy within one call as a duplicate and keeps it away from other entities', async () => {
-    const s = store();
+    const s = await store();
     const results = await s.apply([
       event(),
       event({ position: 'topic/0/1', cardToken: 'card-OTHER' }),
@@ -114,7 +121,7 @@ describe('account-state.lua and entity-state.lua', () => {
   });
 
   it('is safe when a crash left only some entity scripts applied', async () => {
-    const s = store();
+    const s = await store();
     const evs = [
       event(),
       event({ transactionId: 'tx-2', position: 'topic/0/1', eventTime: 1_700_000_003_000, amountBaseMinor: 250 }),
@@ -123,20 +130,20 @@ describe('account-state.lua and entity-state.lua', () => {
     await redis.txmonEntityStateV1(...s.args('card', 'card-1', evs, 3600));
     await redis.txmonEntityStateV1(...s.args('merchant', 'm-1', evs, 3600));
     const once = await s.apply(evs);
-    const fresh = store();
+    const fresh = await store();
     const clean = await fresh.apply(evs);
     expect(once).toEqual(clean);
   });
 
   it('refuses to run on lost state: the marker is checked after the scripts', async () => {
-    const s = store();
+    const s = await store();
     await s.apply([event()]);
     await redis.del(stateMarkerKey(`${root}:${runs - 1}`));
     await expect(s.apply([event({ transactionId: 'tx-2', position: 'topic/0/1' })])).rejects.toThrow(/state marker missing/);
   });
 
   it('keeps late events out of the windows but still returns their features', async () => {
-    const s = store();
+    const s = await store();
     const [a] = await s.apply([event()]);
     const [late] = await s.apply([event({ transactionId: 'tx-late', position: 'topic/0/1', late: true, amountBaseMinor: 9 })]);
     const [b] = await s.apply([event({ transactionId: 'tx-2', position: 'topic/0/2' })]);
@@ -147,7 +154,7 @@ describe('account-state.lua and entity-state.lua', () => {
   });
 
   it('sets a TTL on every key it writes', async () => {
-    const s = store(DEFAULT_WINDOWS, 7200);
+    const s = await store(DEFAULT_WINDOWS, 7200);
     await s.apply([event(), event({ transactionId: 'tx-2', position: 'topic/0/1', deviceId: null })]);
     const prefix = `${root}:${runs - 1}:`;
     const keys = await redis.keys(`${prefix}*`);
@@ -193,102 +200,146 @@ const genEvent: fc.Arbitrary<Gen> = fc.record({
   dupOf: fc.option(fc.nat(), { freq: 6 }),
 });
 
+/** The property: for random streams, every feature equals the brute-force recomputation; replays change nothing. */
+async function windowsEqualBruteForce(client: StateRedis, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(genEvent, { minLength: 1, maxLength: 150, size: 'large' }),
+      fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }),
+      fc.nat(),
+      async (gens, batchSizes, replayFrom) => {
+        const s = await store(SMALL, 3600, client);
+        const t0 = 1_700_000_000_000;
+        let t = t0;
+        const deliveries: StateEvent[] = [];
+        gens.forEach((g, i) => {
+          if (g.dupOf !== null && deliveries.length > 0) {
+            const orig = deliveries[g.dupOf % deliveries.length] as StateEvent;
+            deliveries.push({ ...orig, position: `topic/0/${i}`, late: g.late });
+            return;
+          }
+          t = Math.max(t0, t + g.dt);
+          deliveries.push({
+            transactionId: `tx-${i}`,
+            accountId: `a${g.account}`,
+            cardToken: `c${g.card}`,
+            merchantId: `m${g.merchant}`,
+            deviceId: g.device === null ? null : `d${g.device}`,
+            position: `topic/0/${i}`,
+            eventTime: t,
+            amountBaseMinor: g.amount,
+            country: ['US', 'FR', 'DE'][g.country] as string,
+            lat: g.located ? 40 + g.card : null,
+            lon: g.located ? -70 - g.merchant : null,
+            late: g.late,
+            extra: `x${i}`,
+          });
+        });
+        const results: StateResult[] = [];
+        for (let i = 0, b = 0; i < deliveries.length; b++) {
+          const size = batchSizes[b % batchSizes.length] as number;
+          results.push(...(await s.apply(deliveries.slice(i, i + size))));
+          i += size;
+        }
+
+        // Reference: each entity sees the first copy of each transaction id, in arrival order.
+        const firsts = new Map<string, number>();
+        deliveries.forEach((d, i) => firsts.has(d.transactionId) || firsts.set(d.transactionId, i));
+        const kinds: Array<[EntityKind, (d: StateEvent) => string | null]> = [
+          ['account', (d) => d.accountId],
+          ['card', (d) => d.cardToken],
+          ['merchant', (d) => d.merchantId],
+          ['device', (d) => d.deviceId],
+        ];
+        for (const [kind, idOf] of kinds) {
+          const byEntity = new Map<string, number[]>();
+          for (const i of firsts.values()) {
+            const id = idOf(deliveries[i] as StateEvent);
+            if (id === null) continue;
+            byEntity.set(id, [...(byEntity.get(id) ?? []), i]);
+          }
+          for (const [id, idx] of byEntity) {
+            idx.sort((x, y) => x - y);
+            const evs: EntityEvent[] = idx.map((i) => {
+              const d = deliveries[i] as StateEvent;
+              return {
+                eventTime: d.eventTime,
+                amountMinor: d.amountBaseMinor,
+                merchantId: d.merchantId,
+                country: d.country,
+                lat: d.lat,
+                lon: d.lon,
+                late: d.late,
+              };
+            });
+            const expected = entityFeaturesBruteForce(evs, SMALL);
+            idx.forEach((i, j) => {
+              const r = results[i] as StateResult;
+              expect(r.status, `delivery ${i}`).toBe('new');
+              if (r.status !== 'duplicate') approxEqual(r.features[kind], expected[j], `${kind} ${id} event ${j}`);
+            });
+          }
+        }
+        for (const [i, d] of deliveries.entries()) {
+          const r = results[i] as StateResult;
+          if (firsts.get(d.transactionId) !== i)
+            expect(r).toEqual({ status: 'duplicate', firstSeen: `topic/0/${firsts.get(d.transactionId)}` });
+        }
+
+        // Replay a suffix (crash, rebalance, offset reset): identical results, nothing changes.
+        const from = replayFrom % deliveries.length;
+        const again = await s.apply(deliveries.slice(from));
+        again.forEach((r, j) => {
+          const orig = results[from + j] as StateResult;
+          expect(r).toEqual(orig.status === 'new' ? { ...orig, status: 'replay' } : orig);
+        });
+      },
+    ),
+    { numRuns },
+  );
+}
+
 describe('property: Redis windows equal the brute-force recomputation', () => {
   it('for random streams with duplicates, replays, out-of-order and late events, in random batches', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(genEvent, { minLength: 1, maxLength: 150, size: 'large' }),
-        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }),
-        fc.nat(),
-        async (gens, batchSizes, replayFrom) => {
-          const s = store();
-          const t0 = 1_700_000_000_000;
-          let t = t0;
-          const deliveries: StateEvent[] = [];
-          gens.forEach((g, i) => {
-            if (g.dupOf !== null && deliveries.length > 0) {
-              const orig = deliveries[g.dupOf % deliveries.length] as StateEvent;
-              deliveries.push({ ...orig, position: `topic/0/${i}`, late: g.late });
-              return;
-            }
-            t = Math.max(t0, t + g.dt);
-            deliveries.push({
-              transactionId: `tx-${i}`,
-              accountId: `a${g.account}`,
-              cardToken: `c${g.card}`,
-              merchantId: `m${g.merchant}`,
-              deviceId: g.device === null ? null : `d${g.device}`,
-              position: `topic/0/${i}`,
-              eventTime: t,
-              amountBaseMinor: g.amount,
-              country: ['US', 'FR', 'DE'][g.country] as string,
-              lat: g.located ? 40 + g.card : null,
-              lon: g.located ? -70 - g.merchant : null,
-              late: g.late,
-              extra: `x${i}`,
-            });
-          });
-          const results: StateResult[] = [];
-          for (let i = 0, b = 0; i < deliveries.length; b++) {
-            const size = batchSizes[b % batchSizes.length] as number;
-            results.push(...(await s.apply(deliveries.slice(i, i + size))));
-            i += size;
-          }
+    await windowsEqualBruteForce(redis, 100);
+  });
+});
 
-          // Reference: each entity sees the first copy of each transaction id, in arrival order.
-          const firsts = new Map<string, number>();
-          deliveries.forEach((d, i) => firsts.has(d.transactionId) || firsts.set(d.transactionId, i));
-          const kinds: Array<[EntityKind, (d: StateEvent) => string | null]> = [
-            ['account', (d) => d.accountId],
-            ['card', (d) => d.cardToken],
-            ['merchant', (d) => d.merchantId],
-            ['device', (d) => d.deviceId],
-          ];
-          for (const [kind, idOf] of kinds) {
-            const byEntity = new Map<string, number[]>();
-            for (const i of firsts.values()) {
-              const id = idOf(deliveries[i] as StateEvent);
-              if (id === null) continue;
-              byEntity.set(id, [...(byEntity.get(id) ?? []), i]);
-            }
-            for (const [id, idx] of byEntity) {
-              idx.sort((x, y) => x - y);
-              const evs: EntityEvent[] = idx.map((i) => {
-                const d = deliveries[i] as StateEvent;
-                return {
-                  eventTime: d.eventTime,
-                  amountMinor: d.amountBaseMinor,
-                  merchantId: d.merchantId,
-                  country: d.country,
-                  lat: d.lat,
-                  lon: d.lon,
-                  late: d.late,
-                };
-              });
-              const expected = entityFeaturesBruteForce(evs, SMALL);
-              idx.forEach((i, j) => {
-                const r = results[i] as StateResult;
-                expect(r.status, `delivery ${i}`).toBe('new');
-                if (r.status !== 'duplicate') approxEqual(r.features[kind], expected[j], `${kind} ${id} event ${j}`);
-              });
-            }
-          }
-          for (const [i, d] of deliveries.entries()) {
-            const r = results[i] as StateResult;
-            if (firsts.get(d.transactionId) !== i)
-              expect(r).toEqual({ status: 'duplicate', firstSeen: `topic/0/${firsts.get(d.transactionId)}` });
-          }
+describe('on a Redis Cluster (three masters)', () => {
+  let cluster: TestCluster;
+  let client: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+    client = cluster.client();
+    await client.ping();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
 
-          // Replay a suffix (crash, rebalance, offset reset): identical results, nothing changes.
-          const from = replayFrom % deliveries.length;
-          const again = await s.apply(deliveries.slice(from));
-          again.forEach((r, j) => {
-            const orig = results[from + j] as StateResult;
-            expect(r).toEqual(orig.status === 'new' ? { ...orig, status: 'replay' } : orig);
-          });
-        },
-      ),
-      { numRuns: 100 },
+  it('runs every script with its keys in one slot (Redis refuses cross-slot scripts), batches spread over the nodes', async () => {
+    const s = await store(SMALL, 3600, client);
+    const evs = Array.from({ length: 40 }, (_, i) =>
+      event({
+        transactionId: `tx-${i}`,
+        accountId: `acc-${i % 7}`,
+        cardToken: `card-${i % 5}`,
+        position: `topic/0/${i}`,
+        eventTime: 1_700_000_000_000 + i * 700,
+      }),
     );
+    const results = await s.apply(evs);
+    expect(results.every((r) => r.status === 'new')).toBe(true);
+    // The entities' slots really are on different masters.
+    const nodes = new Set(
+      evs.map((e) => client.slots[hashSlot(entityKeys(`${root}:${runs - 1}`, 'account', e.accountId).state)]?.[0]),
+    );
+    expect(nodes.size).toBeGreaterThan(1);
+    const again = await s.apply(evs);
+    expect(again.map((r) => r.status)).toEqual(evs.map(() => 'replay'));
+  });
+
+  it('gives the same windows as the brute-force recomputation', async () => {
+    await windowsEqualBruteForce(client, 30);
   });
 });

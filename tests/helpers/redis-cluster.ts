@@ -1,0 +1,93 @@
+/**
+ * A throwaway Redis Cluster for tests: three masters (redis-server --cluster-enabled yes) on local
+ * ports, joined with redis-cli --cluster create, in a temporary directory. Started and stopped by
+ * the tests that need it.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from 'ioredis';
+import { sleep } from '../../platform/retry.ts';
+
+export interface TestCluster {
+  ports: number[];
+  client(): Cluster;
+  stop(): Promise<void>;
+}
+
+function cli(port: number, ...args: string[]): string {
+  return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function startCluster(ports = [7101, 7102, 7103]): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'txmon-redis-cluster-'));
+  for (const port of ports) {
+    try {
+      cli(port, 'shutdown', 'nosave'); // a leftover from an interrupted run
+    } catch {
+      // nothing listening: the usual case
+    }
+  }
+  await sleep(200);
+  for (const port of ports) {
+    execFileSync('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--daemonize',
+      'yes',
+      '--dir',
+      dir,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--logfile',
+      join(dir, `${port}.log`),
+    ]);
+  }
+  for (const port of ports) {
+    for (let i = 0; i < 50; i++) {
+      try {
+        if (cli(port, 'ping').trim() === 'PONG') break;
+      } catch {
+        // not up yet
+      }
+      await sleep(100);
+    }
+  }
+  execFileSync(
+    'redis-cli',
+    ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+    {
+      stdio: 'pipe',
+    },
+  );
+  for (let i = 0; i < 100 && !cli(ports[0] as number, 'cluster', 'info').includes('cluster_state:ok'); i++) await sleep(100);
+  const clients: Cluster[] = [];
+  return {
+    ports,
+    client() {
+      const c = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      for (const port of ports) {
+        try {
+          cli(port, 'shutdown', 'nosave');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
