@@ -54,10 +54,18 @@ function divRoundHalfEven(num: bigint, den: bigint): bigint {
   return negative ? -q : q;
 }
 
+/** One formatter per time zone: building an Intl.DateTimeFormat costs far more than using one. */
+const hourFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** Hour of day (0-23) of an instant in an IANA time zone (e.g. "Europe/London"). */
 export function hourOfDay(eventTime: number, timeZone: string): number {
-  const hour = new Intl.DateTimeFormat('en-GB', { timeZone, hour: 'numeric', hourCycle: 'h23' }).format(new Date(eventTime));
-  return Number(hour);
+  let f = hourFormats.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-GB', { timeZone, hour: 'numeric', hourCycle: 'h23' });
+    // Bounded by the IANA zone list (a few hundred); an unknown zone throws above and is not kept.
+    hourFormats.set(timeZone, f);
+  }
+  return Number(f.format(eventTime));
 }
 
 /** Whole days between an account's opening and the event (0 on the opening day, never negative). */

@@ -125,8 +125,13 @@ export function entityFeaturesBruteForce(events: readonly EntityEvent[], windows
   });
 }
 
-/** Feature names of one entity kind over the given windows, in flattenFeatures order. */
-export function entityFeatureNames(kind: string, windows: readonly WindowSpec[]): string[] {
+const namesCache = new Map<string, readonly string[]>();
+
+/** Feature names of one entity kind over the given windows, in flattenFeatures order (cached). */
+export function entityFeatureNames(kind: string, windows: readonly WindowSpec[]): readonly string[] {
+  const cacheKey = `${kind}|${windows.map((w) => w.name).join(',')}`;
+  const cached = namesCache.get(cacheKey);
+  if (cached) return cached;
   const names: string[] = [];
   for (const w of windows)
     names.push(
@@ -143,27 +148,37 @@ export function entityFeatureNames(kind: string, windows: readonly WindowSpec[])
     `${kind}_travel_km`,
     `${kind}_travel_kmh`,
   );
+  namesCache.set(cacheKey, Object.freeze(names));
   return names;
 }
 
-/** One entity's features as named values (null everywhere when the entity is absent, e.g. no device). */
+/**
+ * One entity's features as named values (null everywhere when the entity is absent, e.g. no
+ * device), written into `into` (a snapshot assembled from several entities) and returned.
+ */
 export function flattenFeatures(
   kind: string,
   f: EntityFeatures | null,
   windows: readonly WindowSpec[],
-): Record<string, number | null> {
+  into: Record<string, unknown> = {},
+): Record<string, unknown> {
   const names = entityFeatureNames(kind, windows);
-  const values: Array<number | null> =
-    f === null
-      ? names.map(() => null)
-      : [
-          ...f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
-          f.amountN,
-          f.amountMean,
-          f.amountStd,
-          f.sincePrevMs,
-          f.travelKm,
-          f.travelKmh,
-        ];
-  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? null]));
+  if (f === null) {
+    for (const n of names) into[n] = null;
+    return into;
+  }
+  let i = 0;
+  for (const w of f.windows) {
+    into[names[i++] as string] = w.count;
+    into[names[i++] as string] = w.sumMinor;
+    into[names[i++] as string] = w.distinctMerchants;
+    into[names[i++] as string] = w.distinctCountries;
+  }
+  into[names[i++] as string] = f.amountN;
+  into[names[i++] as string] = f.amountMean;
+  into[names[i++] as string] = f.amountStd;
+  into[names[i++] as string] = f.sincePrevMs;
+  into[names[i++] as string] = f.travelKm;
+  into[names[i++] as string] = f.travelKmh;
+  return into;
 }

@@ -313,13 +313,12 @@ export class IngestBatchHandler {
       }
       const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
       v.late = stored.late;
-      v.features = {
-        ...stored.static,
-        ...flattenFeatures('account', r.features.account, windows),
-        ...flattenFeatures('card', r.features.card, windows),
-        ...flattenFeatures('merchant', r.features.merchant, windows),
-        ...flattenFeatures('device', r.features.device, windows),
-      };
+      const snapshot: Record<string, unknown> = { ...stored.static };
+      flattenFeatures('account', r.features.account, windows, snapshot);
+      flattenFeatures('card', r.features.card, windows, snapshot);
+      flattenFeatures('merchant', r.features.merchant, windows, snapshot);
+      flattenFeatures('device', r.features.device, windows, snapshot);
+      v.features = snapshot;
       if (r.status === 'new') {
         out.fresh.push(v);
         if (stored.static.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });
