@@ -20,12 +20,14 @@ const REDIS_START =
   'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly yes --appendfsync always --dir /var/lib/redis --logfile /var/log/redis/ci.log';
 /** The same without persistence and in an empty directory: a Redis that comes back empty. */
 const REDIS_START_EMPTY = `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir ${mkdtempSync(join(tmpdir(), 'txmon-redis-empty-'))} --logfile /var/log/redis/ci.log`;
+/** Stopping and restarting MariaDB after a long test run (InnoDB flushing, recovery) can take a while. */
+const OUTAGE_TIMEOUT_MS = 300_000;
 const MARIADB_START = 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(check: () => boolean, timeoutMs: number, what = 'a condition'): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(200);
   }
 }
@@ -75,13 +77,13 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
   await admin.connect();
   const total = await groupLag(admin, ns.cfg.ingest.groupId, topic);
   const run = spawnIngest(ns, ['--drain']);
-  await waitFor(() => probePort(run.output()) !== null, 30_000);
+  await waitFor(() => probePort(run.output()) !== null, 30_000, 'the ingest probe port');
   const port = probePort(run.output()) as number;
   // Stop the dependency once the first batches are committed: mid-stream, with most still to do.
   for (let lag = total; lag >= total; lag = await groupLag(admin, ns.cfg.ingest.groupId, topic)) await sleep(20);
   stop();
   const lagAtStop = await groupLag(admin, ns.cfg.ingest.groupId, topic);
-  await waitFor(() => !isUp(), 30_000);
+  await waitFor(() => !isUp(), 60_000, 'the dependency to stop');
   // Readiness goes red while the dependency is down.
   let sawRed = false;
   for (let i = 0; i < 40 && !sawRed; i++) {
@@ -90,8 +92,11 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
   }
   await sleep(3_000);
   start();
-  await waitFor(isUp, 60_000);
-  expect(await run.exited, run.output()).toBe(0);
+  await waitFor(isUp, 90_000, 'the dependency to come back');
+  // Bounded, so a hang fails with the processor's own output instead of the test's timeout.
+  const code = await Promise.race([run.exited, sleep(120_000).then(() => 'hung' as const)]);
+  if (code === 'hung') run.child.kill('SIGKILL');
+  expect(code, run.output().slice(-6000)).toBe(0);
   await admin.disconnect();
   expect(lagAtStop).toBeGreaterThan(0);
   expect(run.output()).toMatch(/batch paused/);
@@ -109,41 +114,53 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
 }
 
 describe('dependency outage', () => {
-  it('Redis down for seconds mid-stream: pauses, goes unready, resumes, same end state', async () => {
-    // Redis runs with AOF (fsync always), so a plain shutdown and restart keeps the state.
-    const { sawRed, output } = await outageRun(
-      21,
-      () => execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' }),
-      () => execSync(REDIS_START),
-      redisUp,
-    );
-    expect(sawRed).toBe(true);
-    expect(output).not.toMatch(/state was lost/);
-  });
+  it(
+    'Redis down for seconds mid-stream: pauses, goes unready, resumes, same end state',
+    async () => {
+      // Redis runs with AOF (fsync always), so a plain shutdown and restart keeps the state.
+      const { sawRed, output } = await outageRun(
+        21,
+        () => execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' }),
+        () => execSync(REDIS_START),
+        redisUp,
+      );
+      expect(sawRed).toBe(true);
+      expect(output).not.toMatch(/state was lost/);
+    },
+    OUTAGE_TIMEOUT_MS,
+  );
 
-  it('Redis comes back EMPTY mid-stream: the lost state is detected, rebuilt from MySQL, same end state', async () => {
-    const { sawRed, output } = await outageRun(
-      23,
-      () => execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' }),
-      () => execSync(REDIS_START_EMPTY),
-      redisUp,
-    );
-    expect(sawRed).toBe(true);
-    expect(output).toMatch(/state was lost and has been rebuilt from MySQL/);
-    // Back to the persistent Redis for the tests that follow.
-    execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' });
-    await waitFor(() => !redisUp(), 30_000);
-    execSync(REDIS_START);
-    await waitFor(redisUp, 30_000);
-  });
+  it(
+    'Redis comes back EMPTY mid-stream: the lost state is detected, rebuilt from MySQL, same end state',
+    async () => {
+      const { sawRed, output } = await outageRun(
+        23,
+        () => execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' }),
+        () => execSync(REDIS_START_EMPTY),
+        redisUp,
+      );
+      expect(sawRed).toBe(true);
+      expect(output).toMatch(/state was lost and has been rebuilt from MySQL/);
+      // Back to the persistent Redis for the tests that follow.
+      execSync('redis-cli -p 6379 shutdown nosave || true', { stdio: 'pipe' });
+      await waitFor(() => !redisUp(), 30_000);
+      execSync(REDIS_START);
+      await waitFor(redisUp, 30_000);
+    },
+    OUTAGE_TIMEOUT_MS,
+  );
 
-  it('MariaDB down for seconds mid-stream: pauses, goes unready, resumes, same end state', async () => {
-    const { sawRed } = await outageRun(
-      22,
-      () => execSync('mariadb-admin -uroot -h127.0.0.1 shutdown', { stdio: 'pipe' }),
-      () => execSync(MARIADB_START),
-      mariadbUp,
-    );
-    expect(sawRed).toBe(true);
-  });
+  it(
+    'MariaDB down for seconds mid-stream: pauses, goes unready, resumes, same end state',
+    async () => {
+      const { sawRed } = await outageRun(
+        22,
+        () => execSync('mariadb-admin -uroot -h127.0.0.1 shutdown', { stdio: 'pipe' }),
+        () => execSync(MARIADB_START),
+        mariadbUp,
+      );
+      expect(sawRed).toBe(true);
+    },
+    OUTAGE_TIMEOUT_MS,
+  );
 });
