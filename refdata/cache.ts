@@ -24,6 +24,9 @@ export interface MerchantRef {
 /** Effective-dated FX rates of one currency pair, oldest first (decimal strings, exact). */
 export type FxHistory = ReadonlyArray<{ validFrom: number; rate: string }>;
 
+/** A query that takes longer fails (and the batch is retried) instead of stalling the partition. */
+const QUERY_TIMEOUT_MS = 30_000;
+
 /** A cached "not in the reference data" answer, so unknown keys are not queried again each batch. */
 const MISSING = Symbol('missing');
 type Cached<T> = T | typeof MISSING;
@@ -64,10 +67,11 @@ export class RefdataCache {
       ([c, b]) => !this.fx.has(`${c}/${b}`),
     );
     if (accounts.length > 0) {
-      const [rows] = await this.pool.query<RowDataPacket[]>(
-        'SELECT account_id, opened_at, home_country, risk_tier, time_zone FROM ref_accounts WHERE account_id IN (?)',
-        [accounts],
-      );
+      const [rows] = await this.pool.query<RowDataPacket[]>({
+        sql: 'SELECT account_id, opened_at, home_country, risk_tier, time_zone FROM ref_accounts WHERE account_id IN (?)',
+        values: [accounts],
+        timeout: QUERY_TIMEOUT_MS,
+      });
       const found = new Set<string>();
       for (const r of rows) {
         found.add(r.account_id as string);
@@ -81,10 +85,11 @@ export class RefdataCache {
       for (const k of accounts) if (!found.has(k)) this.accounts.set(k, MISSING);
     }
     if (merchants.length > 0) {
-      const [rows] = await this.pool.query<RowDataPacket[]>(
-        'SELECT merchant_id, mcc, country, risk_tier FROM ref_merchants WHERE merchant_id IN (?)',
-        [merchants],
-      );
+      const [rows] = await this.pool.query<RowDataPacket[]>({
+        sql: 'SELECT merchant_id, mcc, country, risk_tier FROM ref_merchants WHERE merchant_id IN (?)',
+        values: [merchants],
+        timeout: QUERY_TIMEOUT_MS,
+      });
       const found = new Set<string>();
       for (const r of rows) {
         found.add(r.merchant_id as string);
@@ -97,10 +102,11 @@ export class RefdataCache {
       for (const k of merchants) if (!found.has(k)) this.merchants.set(k, MISSING);
     }
     if (pairs.length > 0) {
-      const [rows] = await this.pool.query<RowDataPacket[]>(
-        'SELECT currency, base_currency, valid_from, CAST(rate AS CHAR) AS rate FROM ref_fx_rates WHERE (currency, base_currency) IN (?) ORDER BY valid_from',
-        [pairs],
-      );
+      const [rows] = await this.pool.query<RowDataPacket[]>({
+        sql: 'SELECT currency, base_currency, valid_from, CAST(rate AS CHAR) AS rate FROM ref_fx_rates WHERE (currency, base_currency) IN (?) ORDER BY valid_from',
+        values: [pairs],
+        timeout: QUERY_TIMEOUT_MS,
+      });
       const byPair = new Map<string, Array<{ validFrom: number; rate: string }>>(pairs.map(([c, b]) => [`${c}/${b}`, []]));
       for (const r of rows)
         byPair
@@ -113,7 +119,10 @@ export class RefdataCache {
   /** Loads the BIN table when it is not cached or older than the TTL: one query. */
   async prefetchBins(): Promise<void> {
     if (this.bins && Date.now() - this.bins.loadedAt < this.ttlMs) return;
-    const [rows] = await this.pool.query<RowDataPacket[]>('SELECT bin, issuing_country FROM ref_card_bins');
+    const [rows] = await this.pool.query<RowDataPacket[]>({
+      sql: 'SELECT bin, issuing_country FROM ref_card_bins',
+      timeout: QUERY_TIMEOUT_MS,
+    });
     this.bins = { map: new Map(rows.map((r) => [r.bin as string, r.issuing_country as string])), loadedAt: Date.now() };
   }
 

@@ -58,6 +58,8 @@ export function rebuildDepsFor(
 }
 
 const LOCK_TTL_MS = 10 * 60_000;
+/** A query that takes longer fails (the rebuild is retried) instead of stalling the processor. */
+const QUERY_TIMEOUT_MS = 60_000;
 const CHUNK = 5_000;
 const STATIC_KEYS: ReadonlyArray<keyof StaticFeatures> = [
   'amount_base_minor',
@@ -127,19 +129,23 @@ function parseFeatures(raw: unknown): Features | null {
 
 /** Replays the transactions of the longest window (+ lateness) through the scripts, in stored order. */
 async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | null }> {
-  const [[top]] = await d.pool.query<RowDataPacket[]>('SELECT MAX(event_time) AS t FROM transactions WHERE NOT late');
+  const [[top]] = await d.pool.query<RowDataPacket[]>({
+    sql: 'SELECT MAX(event_time) AS t FROM transactions WHERE NOT late',
+    timeout: QUERY_TIMEOUT_MS,
+  });
   if (!top?.t) return { rows: 0, from: null };
   const longest = Math.max(...d.windows.map((w) => w.lengthMs));
   const from = new Date((top.t as Date).getTime() - longest - d.allowedLatenessMs);
   let lastId = 0;
   let rows = 0;
   for (;;) {
-    const [chunk] = await d.pool.query<RowDataPacket[]>(
-      `SELECT id, transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time,
+    const [chunk] = await d.pool.query<RowDataPacket[]>({
+      sql: `SELECT id, transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time,
               latitude, longitude, late, features, src_topic, src_partition, src_offset
        FROM transactions WHERE id > ? AND event_time >= ? ORDER BY id LIMIT ?`,
-      [lastId, from, CHUNK],
-    );
+      values: [lastId, from, CHUNK],
+      timeout: QUERY_TIMEOUT_MS,
+    });
     if (chunk.length === 0) break;
     lastId = Number(chunk[chunk.length - 1]?.id);
     const events: StateEvent[] = [];
