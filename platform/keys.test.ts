@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountKeys, entityKeys, hashSlot } from './keys.ts';
+import { entityKeys, hashSlot } from './keys.ts';
 
 describe('hashSlot', () => {
   it('matches Redis Cluster for known keys', () => {
@@ -16,7 +16,7 @@ describe('hashSlot', () => {
   });
 
   it("puts every key of an entity in the entity's slot", () => {
-    const k = accountKeys('txmon', 'acc-42');
+    const k = entityKeys('txmon', 'account', 'acc-42');
     expect(new Set([k.state, k.tx('a'), k.tx('tx-9')].map(hashSlot)).size).toBe(1);
     const c = entityKeys('txmon', 'card', 'acc-42');
     expect(hashSlot(c.state)).toBe(hashSlot(c.tx('a')));

@@ -17,11 +17,6 @@ export function entityKeys(prefix: string, kind: EntityKind, id: string) {
   };
 }
 
-/** Keys of one account's slot. */
-export function accountKeys(prefix: string, accountId: string) {
-  return entityKeys(prefix, 'account', accountId);
-}
-
 /** Marker of intact state: written once state exists, missing after Redis lost its data. */
 export function stateMarkerKey(prefix: string): string {
   return `${prefix}:state:marker`;

@@ -17,8 +17,6 @@ export function loadLua(name: string): string {
 
 /** Status codes of account-state.lua. */
 export const AccountStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
-/** Status codes of entity-state.lua. */
-export const EntityStatus = { APPLIED: 0, STORED: 1 } as const;
 
 type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number>];
 

@@ -28,9 +28,13 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
   await conn.end();
   const windows = ns.cfg.state.windows;
   const byEntity = new Map<string, { kind: EntityKind; id: string; events: WindowEvent[] }>();
-  for (const r of rows) {
-    if (r.late) continue;
-    const f = (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<string, number | null>;
+  // mysql2 returns MariaDB's JSON (a LONGTEXT) as a string: parse each row's snapshot once.
+  const snapshots = rows.map(
+    (r) => (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<string, number | null>,
+  );
+  rows.forEach((r, i) => {
+    if (r.late) return;
+    const f = snapshots[i] as Record<string, number | null>;
     const ev: WindowEvent = {
       eventTime: (r.event_time as Date).getTime(),
       amountMinor: f.amount_base_minor ?? 0,
@@ -50,7 +54,7 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
       e.events.push(ev);
       byEntity.set(k, e);
     }
-  }
+  });
   const redis = defineScripts(new Redis(ns.cfg.redisUrl));
   const mismatches: string[] = [];
   try {
@@ -77,7 +81,7 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
       ),
     );
     sample.forEach((r, i) => {
-      const f = (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<string, number | null>;
+      const f = snapshots[i] as Record<string, number | null>;
       const s = JSON.parse(stored[i] ?? 'null') as Array<number | null> | null;
       const fromRow = names.map((n) => f[n]);
       if (s === null || JSON.stringify(s) !== JSON.stringify(fromRow))
