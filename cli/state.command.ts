@@ -3,7 +3,7 @@ import type { TxmonConfig } from '../config/config.ts';
 import { stateMarkerKey } from '../platform/keys.ts';
 import { createPool } from '../platform/mysql.ts';
 import { createRedis } from '../platform/redis.ts';
-import { ensureState, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { ensureState, markerStatus, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
 
 async function withClients<T>(
   cfg: TxmonConfig,
@@ -36,19 +36,29 @@ export async function stateRebuild(cfg: TxmonConfig, say: (line: string) => void
   });
 }
 
-/** Prints whether the state marker exists and how Redis persists it. Exit code 1 when the marker is missing. */
+/**
+ * Prints whether the state marker exists and how Redis persists it. Exit code 1 when the marker is
+ * missing or of an older state layout.
+ */
 export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void): Promise<number> {
   return withClients(cfg, async ({ redis }) => {
     const marker = await redis.get(stateMarkerKey(cfg.keyPrefix));
+    const status = await markerStatus(redis, cfg.keyPrefix);
     const aof = (await redis.config('GET', 'appendonly').catch(() => [])) as string[];
     const fsync = (await redis.config('GET', 'appendfsync').catch(() => [])) as string[];
     say(`state: prefix "${cfg.keyPrefix}" on ${cfg.redisUrl}`);
     say(
-      `state: marker ${marker === null ? 'MISSING (state lost or never built; `txmon state rebuild`, or start a processor)' : `present ${marker}`}`,
+      `state: marker ${
+        status === 'missing'
+          ? 'MISSING (state lost or never built; `txmon state rebuild`, or start a processor)'
+          : status === 'old-layout'
+            ? `of an older state layout ${marker} (rebuilt by \`txmon state rebuild\` or when a processor starts)`
+            : `present ${marker}`
+      }`,
     );
     say(
       `state: persistence ${aof[1] === 'yes' ? `AOF on (appendfsync ${fsync[1] ?? '?'})` : 'AOF OFF: the state does not survive a Redis restart'}`,
     );
-    return marker === null ? 1 : 0;
+    return status === 'intact' ? 0 : 1;
   });
 }

@@ -61,8 +61,8 @@ describe('entityFeaturesBruteForce', () => {
 });
 
 describe('feature arrays', () => {
-  it('parse from the scripts JSON and flatten to named values', () => {
-    const parsed = parseEntityFeatures('[2,500,2,2,3,200,100,40000,null,null]', 1);
+  it('read from the scripts arrays and flatten to named values', () => {
+    const parsed = parseEntityFeatures([2, 500, 2, 2, 3, 200, 100, 40000, null, null], 1);
     expect(parsed.windows[0]).toEqual({ count: 2, sumMinor: 500, distinctMerchants: 2, distinctCountries: 2 });
     const flat = flattenFeatures('card', parsed, W);
     expect(Object.keys(flat)).toEqual(entityFeatureNames('card', W));
@@ -77,6 +77,6 @@ describe('feature arrays', () => {
   });
 
   it('rejects an array of the wrong length', () => {
-    expect(() => parseEntityFeatures('[1,2,3]', 1)).toThrow(/expected 10/);
+    expect(() => parseEntityFeatures([1, 2, 3], 1)).toThrow(/expected 10/);
   });
 });

@@ -42,15 +42,18 @@ export interface EntityFeatures {
   travelKmh: number | null;
 }
 
-/** Number of values per window and after them, in the scripts' flat JSON array. */
+/** Number of values per window and after them, in the scripts' flat feature array. */
 const PER_WINDOW = 4;
 const TAIL = 6;
 
-/** Parses a script's JSON feature array. */
-export function parseEntityFeatures(json: string, windowCount: number): EntityFeatures {
-  const a = JSON.parse(json) as Array<number | null>;
-  if (!Array.isArray(a) || a.length !== windowCount * PER_WINDOW + TAIL)
-    throw new TypeError(`feature array of ${a.length} values, expected ${windowCount * PER_WINDOW + TAIL}`);
+/** Reads a script's flat feature array (decoded from its msgpack reply). */
+export function parseEntityFeatures(decoded: unknown, windowCount: number): EntityFeatures {
+  const expected = windowCount * PER_WINDOW + TAIL;
+  if (!Array.isArray(decoded) || decoded.length !== expected)
+    throw new TypeError(
+      `feature array of ${Array.isArray(decoded) ? decoded.length : typeof decoded} values, expected ${expected}`,
+    );
+  const a = decoded as Array<number | null>;
   const num = (i: number) => a[i] as number;
   const windows = Array.from({ length: windowCount }, (_, w) => ({
     count: num(w * PER_WINDOW),

@@ -21,25 +21,28 @@ export const AccountStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
 type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number>];
 
 export interface TxmonRedis extends Redis {
-  /** account-state.lua (see its header) → flat [status, firstSeen, features, ...]. */
-  txmonAccountStateV1(...args: ScriptArgs): Promise<Array<number | string>>;
-  /** entity-state.lua (see its header) → flat [status, features, ...]. */
-  txmonEntityStateV1(...args: ScriptArgs): Promise<Array<number | string>>;
+  /** account-state.lua (see its header) → flat [status, record (msgpack), ...]. */
+  txmonAccountStateV2Buffer(...args: ScriptArgs): Promise<Array<number | Buffer>>;
+  /** entity-state.lua (see its header) → flat [status, features (msgpack), ...]. */
+  txmonEntityStateV2Buffer(...args: ScriptArgs): Promise<Array<number | Buffer>>;
   /** entity-read.lua: 1, stateKey, windowSpec → JSON [head, per window c s d e, n, mean, std]. */
-  txmonEntityReadV1(numKeys: 1, key: string, windowSpec: string): Promise<string>;
+  txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): Promise<string>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
-  txmonAccountStateV1(...args: ScriptArgs): TxmonPipeline;
-  txmonEntityStateV1(...args: ScriptArgs): TxmonPipeline;
-  txmonEntityReadV1(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
+  txmonAccountStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
+  txmonEntityStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
+  txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
 }
 
-/** Registers txmon's scripts on a client (versioned names: a changed contract gets a new name). */
+/**
+ * Registers txmon's scripts on a client (versioned names: a changed contract or state layout gets a
+ * new name). The writing scripts reply with msgpack, so they are called through their Buffer form.
+ */
 export function defineScripts(redis: Redis): TxmonRedis {
-  redis.defineCommand('txmonAccountStateV1', { lua: loadLua('account-state.lua') });
-  redis.defineCommand('txmonEntityStateV1', { lua: loadLua('entity-state.lua') });
-  redis.defineCommand('txmonEntityReadV1', { lua: loadLua('entity-read.lua') });
+  redis.defineCommand('txmonAccountStateV2', { lua: loadLua('account-state.lua') });
+  redis.defineCommand('txmonEntityStateV2', { lua: loadLua('entity-state.lua') });
+  redis.defineCommand('txmonEntityReadV2', { lua: loadLua('entity-read.lua') });
   return redis as TxmonRedis;
 }
 

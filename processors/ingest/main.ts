@@ -121,7 +121,9 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         metrics.stateRebuilds.inc();
         log.warn(
           { rows: r.rows, keysDeleted: r.keysDeleted, seconds: r.seconds },
-          'state was lost and has been rebuilt from MySQL',
+          r.reason === 'old-layout'
+            ? 'state of an older layout has been rebuilt from MySQL'
+            : 'state was lost and has been rebuilt from MySQL',
         );
       } else if (r.outcome === 'busy') log.warn('state is being rebuilt by another processor; waiting');
     };

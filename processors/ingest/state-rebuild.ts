@@ -18,7 +18,7 @@ import { entityKeys, stateKeyPattern, stateMarkerKey, type EntityKind } from '..
 import type { Pool } from '../../platform/mysql.ts';
 import type { TxmonRedis } from '../../platform/redis.ts';
 import type { TxmonConfig } from '../../config/config.ts';
-import { WindowState, type StateEvent } from './state-store.ts';
+import { decodeAccountRecord, encodeAccountRecord, encodeEntityFeatures, WindowState, type StateEvent } from './state-store.ts';
 
 export interface RebuildDeps {
   redis: TxmonRedis;
@@ -33,7 +33,15 @@ export interface RebuildDeps {
 export type EnsureResult =
   | { outcome: 'intact' }
   | { outcome: 'busy' }
-  | { outcome: 'rebuilt'; rows: number; keysDeleted: number; fromEventTime: string | null; seconds: number };
+  | {
+      outcome: 'rebuilt';
+      /** forced (`txmon state rebuild`), missing marker (state lost or new), or state of an older layout */
+      reason: 'forced' | 'missing' | 'old-layout';
+      rows: number;
+      keysDeleted: number;
+      fromEventTime: string | null;
+      seconds: number;
+    };
 
 /** The rebuild's dependencies from the config (one definition for the processor and the CLI). */
 export function rebuildDepsFor(
@@ -77,9 +85,28 @@ function lockKey(prefix: string): string {
   return `${stateMarkerKey(prefix)}:rebuild-lock`;
 }
 
-/** Whether the marker of intact state exists. */
+/**
+ * The layout the scripts write (window-core.lua's header). The marker records it; state of another
+ * layout (written by an older txmon) is rebuilt before processing, like lost state.
+ */
+export const STATE_LAYOUT = 2;
+
+/** What the marker says: intact, missing (state lost or never built), or written for another layout. */
+export async function markerStatus(redis: TxmonRedis, prefix: string): Promise<'intact' | 'missing' | 'old-layout'> {
+  const raw = await redis.get(stateMarkerKey(prefix));
+  if (raw === null) return 'missing';
+  let layout: unknown;
+  try {
+    layout = (JSON.parse(raw) as { layout?: unknown }).layout;
+  } catch {
+    layout = undefined;
+  }
+  return layout === STATE_LAYOUT ? 'intact' : 'old-layout';
+}
+
+/** Whether the marker of intact state of this layout exists. */
 export async function stateIntact(redis: TxmonRedis, prefix: string): Promise<boolean> {
-  return (await redis.exists(stateMarkerKey(prefix))) === 1;
+  return (await markerStatus(redis, prefix)) === 'intact';
 }
 
 /**
@@ -87,7 +114,8 @@ export async function stateIntact(redis: TxmonRedis, prefix: string): Promise<bo
  * process holds the rebuild lock: the caller waits for the marker.
  */
 export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}): Promise<EnsureResult> {
-  if (!opts.force && (await stateIntact(d.redis, d.prefix))) return { outcome: 'intact' };
+  const found = await markerStatus(d.redis, d.prefix);
+  if (!opts.force && found === 'intact') return { outcome: 'intact' };
   const token = randomBytes(8).toString('hex');
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
   const started = Date.now();
@@ -97,10 +125,14 @@ export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}
     const keysDeleted = await wipe(d);
     d.progress(`state: deleted ${keysDeleted.toLocaleString('en')} keys of prefix "${d.prefix}"`);
     const { rows, from } = await replay(d);
-    await d.redis.set(stateMarkerKey(d.prefix), JSON.stringify({ rebuiltAt: new Date().toISOString(), rows }));
+    await d.redis.set(
+      stateMarkerKey(d.prefix),
+      JSON.stringify({ layout: STATE_LAYOUT, rebuiltAt: new Date().toISOString(), rows }),
+    );
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     d.progress(`state: rebuilt from ${rows.toLocaleString('en')} MySQL rows in ${seconds} s`);
-    return { outcome: 'rebuilt', rows, keysDeleted, fromEventTime: from, seconds };
+    const reason = opts.force || found === 'intact' ? 'forced' : found;
+    return { outcome: 'rebuilt', reason, rows, keysDeleted, fromEventTime: from, seconds };
   } finally {
     if ((await d.redis.get(lockKey(d.prefix))) === token) await d.redis.del(lockKey(d.prefix));
   }
@@ -181,7 +213,8 @@ async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | nu
 
 /** Puts MySQL's snapshots back into the keys a replay reads, so replays return what MySQL holds. */
 async function restoreSnapshots(d: RebuildDeps, events: readonly StateEvent[], snapshots: ReadonlyArray<Features | null>) {
-  const pipeline = d.redis.pipeline();
+  const entities: Array<{ key: string; features: Array<number | null> }> = [];
+  const accounts: Array<{ key: string; features: Array<number | null> }> = [];
   events.forEach((e, i) => {
     const f = snapshots[i];
     if (!f) return;
@@ -191,12 +224,22 @@ async function restoreSnapshots(d: RebuildDeps, events: readonly StateEvent[], s
       if (id === null) continue;
       const names = entityFeatureNames(kind, d.windows);
       if (f[names[0] as string] === null || f[names[0] as string] === undefined) continue;
-      const json = JSON.stringify(names.map((n) => f[n] ?? null));
+      const features = names.map((n) => (f[n] ?? null) as number | null);
       const key = entityKeys(d.prefix, kind, id).tx(e.transactionId);
-      if (kind === 'account') pipeline.hset(key, 'f', json);
-      else pipeline.set(key, json, 'KEEPTTL', 'XX');
+      (kind === 'account' ? accounts : entities).push({ key, features });
     }
   });
-  const replies = (await pipeline.exec()) ?? [];
+  // The account's record also holds the first-seen position and the static features: read, then rewrite.
+  const reads = d.redis.pipeline();
+  for (const a of accounts) reads.getBuffer(a.key);
+  const records = (await reads.exec()) ?? [];
+  const writes = d.redis.pipeline();
+  accounts.forEach((a, i) => {
+    const [err, raw] = records[i] as [Error | null, Buffer | null];
+    if (err) throw err;
+    if (raw) writes.set(a.key, encodeAccountRecord({ ...decodeAccountRecord(raw), features: a.features }), 'KEEPTTL', 'XX');
+  });
+  for (const e of entities) writes.set(e.key, encodeEntityFeatures(e.features), 'KEEPTTL', 'XX');
+  const replies = (await writes.exec()) ?? [];
   for (const [err] of replies) if (err) throw err;
 }

@@ -10,6 +10,35 @@ import { StateLostError } from '../../platform/errors.ts';
 import { entityKeys, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
 import { AccountStatus } from '../../platform/redis.ts';
 import { execKeyed, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
+import { Packr, Unpackr } from 'msgpackr';
+
+/**
+ * The scripts' msgpack: records and features as Lua's cmsgpack writes them (64-bit integers, such
+ * as large sums, as plain numbers; arrays and strings only, no msgpackr extensions).
+ */
+const unpackr = new Unpackr({ int64AsType: 'number', useRecords: false });
+const packr = new Packr({ useRecords: false });
+
+/** An account's transaction record (account-state.lua): where it was first seen, its features, the opaque string. */
+export interface AccountRecord {
+  firstSeen: string;
+  features: Array<number | null>;
+  extra: string;
+}
+
+export function decodeAccountRecord(raw: Buffer): AccountRecord {
+  const [firstSeen, features, extra] = unpackr.unpack(raw) as [string, Array<number | null>, string];
+  return { firstSeen, features, extra };
+}
+
+export function encodeAccountRecord(r: AccountRecord): Buffer {
+  return packr.pack([r.firstSeen, r.features, r.extra]);
+}
+
+/** A card's, merchant's or device's stored features (entity-state.lua's marker). */
+export function encodeEntityFeatures(features: Array<number | null>): Buffer {
+  return packr.pack(features);
+}
 
 /** What the state stage needs of one valid transaction. */
 export interface StateEvent {
@@ -86,7 +115,7 @@ export class WindowState {
       this.redis,
       entities.map((e) => {
         const key = entityKeys(this.opts.prefix, e.kind, e.id).state;
-        return { key, add: (p) => p.txmonEntityReadV1(1, key, this.spec) };
+        return { key, add: (p) => p.txmonEntityReadV2(1, key, this.spec) };
       }),
     );
     return replies.map(([err, raw]) => {
@@ -164,7 +193,7 @@ export class WindowState {
           : this.args(g.kind, g.id, evs, this.opts.stateTtlSeconds);
       return {
         key: args[1] as string,
-        add: (p) => (g.kind === 'account' ? p.txmonAccountStateV1(...args) : p.txmonEntityStateV1(...args)),
+        add: (p) => (g.kind === 'account' ? p.txmonAccountStateV2Buffer(...args) : p.txmonEntityStateV2Buffer(...args)),
       };
     });
     // Checked last: if the marker is still there after the scripts ran, they ran on intact state.
@@ -179,35 +208,41 @@ export class WindowState {
       throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
 
     const n = this.opts.windows.length;
-    const account: Array<{ status: number; firstSeen: string; features: string; extra: string }> = [];
+    const account: Array<{ status: number; record: AccountRecord }> = [];
     const others = events.map(() => ({ card: null, merchant: null, device: null }) as Record<EntityKind, EntityFeatures | null>);
     list.forEach((g, gi) => {
-      const [err, reply] = replies[gi] as [Error | null, Array<number | string>];
+      const [err, reply] = replies[gi] as [Error | null, Array<number | Buffer>];
       if (err) throw err;
       g.idx.forEach((i, j) => {
-        if (g.kind === 'account')
-          account[i] = {
-            status: reply[4 * j] as number,
-            firstSeen: reply[4 * j + 1] as string,
-            features: reply[4 * j + 2] as string,
-            extra: reply[4 * j + 3] as string,
-          };
-        else
-          (others[i] as Record<EntityKind, EntityFeatures | null>)[g.kind] = parseEntityFeatures(reply[2 * j + 1] as string, n);
+        const status = reply[2 * j] as number;
+        const raw = reply[2 * j + 1] as Buffer;
+        if (g.kind === 'account') account[i] = { status, record: decodeAccountRecord(raw) };
+        else (others[i] as Record<EntityKind, EntityFeatures | null>)[g.kind] = parseEntityFeatures(unpackr.unpack(raw), n);
       });
     });
-    return events.map((e, i) => {
-      const a = account[i] as (typeof account)[number];
-      if (a.status === AccountStatus.DUPLICATE) return { status: 'duplicate', firstSeen: a.firstSeen };
+    return events.map((_, i) => {
+      const { status, record } = account[i] as (typeof account)[number];
+      if (status === AccountStatus.DUPLICATE) return { status: 'duplicate', firstSeen: record.firstSeen };
       const o = others[i] as Record<EntityKind, EntityFeatures | null>;
       // An in-batch re-send that is a replay of the first copy's position cannot happen (positions
       // differ), so a non-duplicate always has its own entity results.
       return {
-        status: a.status === AccountStatus.NEW ? 'new' : 'replay',
-        firstSeen: a.firstSeen,
-        extra: a.extra,
-        features: { account: parseEntityFeatures(a.features, n), card: o.card, merchant: o.merchant, device: o.device },
+        status: status === AccountStatus.NEW ? 'new' : 'replay',
+        firstSeen: record.firstSeen,
+        extra: record.extra,
+        features: {
+          account: parseEntityFeatures(record.features, n),
+          card: o.card,
+          merchant: o.merchant,
+          device: o.device,
+        },
       };
     });
+  }
+
+  /** The record account-state.lua keeps for a transaction (null when none): what a replay gets back. */
+  async storedRecord(accountId: string, transactionId: string): Promise<AccountRecord | null> {
+    const raw = await this.redis.getBuffer(entityKeys(this.opts.prefix, 'account', accountId).tx(transactionId));
+    return raw ? decodeAccountRecord(raw) : null;
   }
 }

@@ -137,6 +137,14 @@ describe('ingest end to end', () => {
       const missing = txmon('state', 'status');
       expect(missing.status).toBe(1);
       expect(missing.stderr).toMatch(/marker MISSING/);
+      // A marker written by a txmon of an older state layout (no "layout": 2) is not intact either.
+      await redis.set(stateMarkerKey(ns.cfg.keyPrefix), JSON.stringify({ rebuiltAt: '2026-01-01T00:00:00Z', rows: 1 }));
+      const old = txmon('state', 'status');
+      expect(old.status).toBe(1);
+      expect(old.stderr).toMatch(/marker of an older state layout/);
+      expect(txmon('state', 'rebuild').status).toBe(0);
+      expect(JSON.parse((await redis.get(stateMarkerKey(ns.cfg.keyPrefix))) ?? '{}')).toMatchObject({ layout: 2 });
+      expect((await checkStateAgainstMysql(ns)).mismatches.slice(0, 10)).toEqual([]);
     } finally {
       redis.disconnect();
     }

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
-import { entityKeys, type EntityKind } from '../../platform/keys.ts';
+import type { EntityKind } from '../../platform/keys.ts';
 import { defineScripts } from '../../platform/redis.ts';
 import { WindowState } from '../../processors/ingest/state-store.ts';
 import type { TestNamespace } from './namespace.ts';
@@ -75,14 +75,10 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
     // The snapshot in MySQL is the one the account script stored (what a replay would get back).
     const sample = rows.slice(0, opts.sampleSnapshots ?? 200);
     const names = entityFeatureNames('account', windows);
-    const stored = await Promise.all(
-      sample.map((r) =>
-        redis.hget(entityKeys(ns.cfg.keyPrefix, 'account', r.account_id as string).tx(r.transaction_id as string), 'f'),
-      ),
-    );
+    const stored = await Promise.all(sample.map((r) => state.storedRecord(r.account_id as string, r.transaction_id as string)));
     sample.forEach((r, i) => {
       const f = snapshots[i] as Record<string, number | null>;
-      const s = JSON.parse(stored[i] ?? 'null') as Array<number | null> | null;
+      const s = stored[i]?.features ?? null;
       const fromRow = names.map((n) => f[n]);
       if (s === null || JSON.stringify(s) !== JSON.stringify(fromRow))
         mismatches.push(

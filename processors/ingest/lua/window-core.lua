@@ -1,40 +1,32 @@
 --[[
-  Shared by account-state.lua and entity-state.lua (included where the "@include" line stands, by
-  platform/redis.ts at load time). Event-time sliding windows of ONE entity, all in one hash (its
-  {hash tag} is the entity's). The pure reference is domain/entity-features.ts.
+  Shared by account-state.lua, entity-state.lua and entity-read.lua (included where the "@include"
+  line stands, by platform/redis.ts at load time). Event-time sliding windows of ONE entity, in one
+  string key (its {hash tag} is the entity's). The pure reference is domain/entity-features.ts.
 
-  State hash fields (the key expires ARGV[2] ms after its last update):
-    h                 head: the highest event time applied
-    n mu m2           running amount count, mean, M2 (Welford)
-    lt la lo          time, latitude, longitude of the latest located event (by event time)
-    <w>t              window w's newest bucket index (index = floor(time / bucketMs))
-    <w>c <w>s         window w's count and sum (integer minor units)
-    <w>M <w>K         msgpack maps merchant -> live buckets holding it, country -> same (distinct
-                      counts are their sizes; they stay small: one entity meets few of either)
-    <w>:<i>           bucket i of window w, msgpack { count, sum, {merchant=1...}, {country=1...} }
-  Windows are evaluated at the head. Moving the head evicts whole buckets (each once). A script call
-  reads the state once, applies all its events in memory and writes once (load_state, apply_event,
-  flush): Lua work and redis.call count per event are what limits throughput.
+  State layout 2: the key holds a msgpack array, written with a TTL of ARGV[2] ms on every update:
+    head n mu m2 lt la lo           highest event time applied; running amount count, mean, M2
+                                    (Welford); time, latitude, longitude of the latest located
+                                    event by event time (false when none)
+    then per window (smallest first):
+    c s C S M K                     count and sum (integer minor units) of the window at the head;
+                                    bucket index -> count, bucket index -> sum (bucket index =
+                                    floor(time / bucketMs)); merchant -> newest bucket index holding
+                                    it, country -> same
+  Windows are evaluated at the head: when the head enters a new bucket, buckets, merchants and
+  countries that fell out are dropped, so every entry left is live and the distinct counts are the
+  sizes of M and K. A script call reads the state once (one GET), applies all its events in memory
+  and writes it once (one SET): the number of redis.call and tables per event is what limits
+  throughput (bench/run.ts prints the server time per call).
 ]]
+local HEADER = 7
+local PER_WINDOW = 6
+
 local function parse_windows(spec)
   local ws = {}
   for bms, n in string.gmatch(spec, '(%d+):(%d+)') do
     ws[#ws + 1] = { bms = tonumber(bms), n = tonumber(n) }
   end
   return ws
-end
-
-local function fmt(x)
-  return string.format('%.17g', x)
-end
-
-local function int(x)
-  return string.format('%d', x)
-end
-
-local function unpack_map(raw)
-  if not raw then return {} end
-  return cmsgpack.unpack(raw)
 end
 
 local function map_size(m)
@@ -51,73 +43,58 @@ local function haversine_km(lat1, lon1, lat2, lon2)
   return 2 * 6371.0088 * math.asin(math.min(1, math.sqrt(a)))
 end
 
-local function release(map, members)
-  for m in pairs(members) do
-    local left = (map[m] or 0) - 1
-    if left <= 0 then map[m] = nil else map[m] = left end
-  end
+-- false (how msgpack keeps a missing value in an array) -> nil
+local function opt(v)
+  if v == false then return nil end
+  return v
 end
 
---[[
-  The entity's state, read once per script call (one HMGET), changed in memory by every event of
-  the call, written once at the end by flush() (one HSET, at most one HDEL, one PEXPIRE). Buckets
-  are read when first needed and kept for the rest of the call.
-]]
-local function load_state(c)
-  local ws = c.ws
-  local fields = { 'h', 'n', 'mu', 'm2', 'lt', 'la', 'lo' }
-  for w = 1, #ws do
-    fields[#fields + 1] = w .. 't'
-    fields[#fields + 1] = w .. 'c'
-    fields[#fields + 1] = w .. 's'
-    fields[#fields + 1] = w .. 'M'
-    fields[#fields + 1] = w .. 'K'
+-- The entity's state (one GET); an entity never seen gets empty windows.
+local function decode_state(ws, raw)
+  local st = { win = {}, changed = false }
+  if not raw then
+    st.n, st.mu, st.m2 = 0, 0, 0
+    for w = 1, #ws do
+      st.win[w] = { c = 0, s = 0, C = {}, S = {}, M = {}, K = {} }
+    end
+    return st
   end
-  local v = redis.call('HMGET', c.key, unpack(fields))
-  local st = {
-    head = tonumber(v[1]),
-    n = tonumber(v[2]) or 0,
-    mu = tonumber(v[3]) or 0,
-    m2 = tonumber(v[4]) or 0,
-    lt = tonumber(v[5]),
-    la = tonumber(v[6]),
-    lo = tonumber(v[7]),
-    win = {},
-    buckets = {}, -- field -> decoded bucket, or false when absent
-    dirty_buckets = {},
-    evicted = {},
-    changed = false,
-    located = false,
-  }
+  local v = cmsgpack.unpack(raw)
+  st.head, st.n, st.mu, st.m2 = v[1], v[2], v[3], v[4]
+  st.lt, st.la, st.lo = opt(v[5]), opt(v[6]), opt(v[7])
   for w = 1, #ws do
-    local b = 7 + (w - 1) * 5
-    st.win[w] = {
-      newest = tonumber(v[b + 1]),
-      c = tonumber(v[b + 2]) or 0,
-      s = tonumber(v[b + 3]) or 0,
-      M = unpack_map(v[b + 4]),
-      K = unpack_map(v[b + 5]),
-    }
+    local b = HEADER + (w - 1) * PER_WINDOW
+    st.win[w] = { c = v[b + 1], s = v[b + 2], C = v[b + 3], S = v[b + 4], M = v[b + 5], K = v[b + 6] }
   end
   return st
 end
 
--- Makes sure the given bucket fields are in st.buckets (one HMGET for the missing ones).
-local function fetch_buckets(c, st, wanted)
-  local missing = {}
-  for _, f in ipairs(wanted) do
-    if st.buckets[f] == nil then missing[#missing + 1] = f end
+local function load_state(c)
+  return decode_state(c.ws, redis.call('GET', c.key))
+end
+
+-- Drops what lies before bucket `oldest` (the oldest live one) from a window.
+local function evict(x, oldest)
+  for i, n in pairs(x.C) do
+    if i < oldest then
+      x.c = x.c - n
+      x.s = x.s - (x.S[i] or 0)
+      x.C[i] = nil
+      x.S[i] = nil
+    end
   end
-  if #missing == 0 then return end
-  local v = redis.call('HMGET', c.key, unpack(missing))
-  for i, f in ipairs(missing) do
-    st.buckets[f] = v[i] and cmsgpack.unpack(v[i]) or false
+  for m, i in pairs(x.M) do
+    if i < oldest then x.M[m] = nil end
+  end
+  for k, i in pairs(x.K) do
+    if i < oldest then x.K[k] = nil end
   end
 end
 
 --[[
   Applies one event to the in-memory state (unless it is late or stale: then it only reads) and
-  returns the entity's features as a JSON array:
+  returns the entity's features as an array (the callers msgpack it: exact integers, full doubles,
+  and far cheaper than JSON, whose number formatting dominated the scripts' time):
     per window: count, sum, distinct merchants, distinct countries (after this event)
     then: amount n, amount mean, amount std (sample), ms since the previous event (head),
           km from the latest located event, km/h from it (null when unknown; under 1 s counts as 1 s)
@@ -134,65 +111,24 @@ local function apply_event(c, st, ev)
   local apply = (not ev.late) and not stale
 
   if apply then
-    local wanted = {}
-    local plan = {}
     for w = 1, #ws do
       local x = st.win[w]
-      local nb = ws[w].n
-      local newest_new = math.floor(new_head / ws[w].bms)
-      local first, last = 0, -1
-      if x.newest and newest_new > x.newest then
-        first = x.newest - nb + 1
-        last = math.min(newest_new - nb, x.newest)
-        for i = first, last do wanted[#wanted + 1] = w .. ':' .. int(i) end
-      end
-      local bi = math.floor(t / ws[w].bms)
-      local inside = bi > newest_new - nb
-      if inside then wanted[#wanted + 1] = w .. ':' .. int(bi) end
-      plan[w] = { first = first, last = last, newest = newest_new, bi = bi, inside = inside }
-    end
-    fetch_buckets(c, st, wanted)
-    for w = 1, #ws do
-      local x, pl = st.win[w], plan[w]
-      for i = pl.first, pl.last do
-        local f = w .. ':' .. int(i)
-        local bk = st.buckets[f]
-        if bk then
-          x.c = x.c - bk[1]
-          x.s = x.s - bk[2]
-          release(x.M, bk[3])
-          release(x.K, bk[4])
-          x.dirty = true
-          st.buckets[f] = false
-          st.dirty_buckets[f] = nil
-          st.evicted[#st.evicted + 1] = f
-        end
-      end
-      x.newest = pl.newest
-      if pl.inside then
-        local f = w .. ':' .. int(pl.bi)
-        local bk = st.buckets[f]
-        if not bk then
-          bk = { 0, 0, {}, {} }
-          st.buckets[f] = bk
-        end
-        bk[1] = bk[1] + 1
+      local bms = ws[w].bms
+      local newest = math.floor(new_head / bms)
+      local oldest = newest - ws[w].n + 1
+      if head and newest > math.floor(head / bms) then evict(x, oldest) end
+      local bi = math.floor(t / bms)
+      if bi >= oldest then
+        x.C[bi] = (x.C[bi] or 0) + 1
         x.c = x.c + 1
         if ev.amount then
-          bk[2] = bk[2] + ev.amount
+          x.S[bi] = (x.S[bi] or 0) + ev.amount
           x.s = x.s + ev.amount
         end
-        if not bk[3][ev.merchant] then
-          bk[3][ev.merchant] = 1
-          x.M[ev.merchant] = (x.M[ev.merchant] or 0) + 1
-          x.dirty = true
-        end
-        if not bk[4][ev.country] then
-          bk[4][ev.country] = 1
-          x.K[ev.country] = (x.K[ev.country] or 0) + 1
-          x.dirty = true
-        end
-        st.dirty_buckets[f] = true
+        local seen = x.M[ev.merchant]
+        if not seen or seen < bi then x.M[ev.merchant] = bi end
+        seen = x.K[ev.country]
+        if not seen or seen < bi then x.K[ev.country] = bi end
       end
     end
     st.changed = true
@@ -230,47 +166,21 @@ local function apply_event(c, st, ev)
     st.head = new_head
     if ev.lat and (st.lt == nil or t >= st.lt) then
       st.lt, st.la, st.lo = t, ev.lat, ev.lon
-      st.located = true
     end
   end
-  return cjson.encode(out)
+  return out
 end
 
--- Writes what the call's events changed: one HDEL (evicted buckets), one HSET, one PEXPIRE.
+-- Writes the state when the call's events changed it: one SET with the TTL.
 local function flush(c, st)
   if not st.changed then return end
-  local ws = c.ws
-  local hset = { 'h', int(st.head), 'n', int(st.n), 'mu', fmt(st.mu), 'm2', fmt(st.m2) }
-  if st.located then
-    hset[#hset + 1] = 'lt'
-    hset[#hset + 1] = int(st.lt)
-    hset[#hset + 1] = 'la'
-    hset[#hset + 1] = fmt(st.la)
-    hset[#hset + 1] = 'lo'
-    hset[#hset + 1] = fmt(st.lo)
-  end
-  for w = 1, #ws do
+  local v = { st.head, st.n, st.mu, st.m2, st.lt or false, st.la or false, st.lo or false }
+  for w = 1, #c.ws do
     local x = st.win[w]
-    hset[#hset + 1] = w .. 't'
-    hset[#hset + 1] = int(x.newest)
-    hset[#hset + 1] = w .. 'c'
-    hset[#hset + 1] = int(x.c)
-    hset[#hset + 1] = w .. 's'
-    hset[#hset + 1] = int(x.s)
-    if x.dirty then
-      hset[#hset + 1] = w .. 'M'
-      hset[#hset + 1] = cmsgpack.pack(x.M)
-      hset[#hset + 1] = w .. 'K'
-      hset[#hset + 1] = cmsgpack.pack(x.K)
-    end
+    local b = HEADER + (w - 1) * PER_WINDOW
+    v[b + 1], v[b + 2], v[b + 3], v[b + 4], v[b + 5], v[b + 6] = x.c, x.s, x.C, x.S, x.M, x.K
   end
-  for f in pairs(st.dirty_buckets) do
-    hset[#hset + 1] = f
-    hset[#hset + 1] = cmsgpack.pack(st.buckets[f])
-  end
-  if #st.evicted > 0 then redis.call('HDEL', c.key, unpack(st.evicted)) end
-  redis.call('HSET', c.key, unpack(hset))
-  redis.call('PEXPIRE', c.key, c.state_ttl)
+  redis.call('SET', c.key, cmsgpack.pack(v), 'PX', c.state_ttl)
 end
 
 -- Reads the i-th event (stride 9 from ARGV[4]): position, t, amount, merchant, country, lat, lon, late, extra.
@@ -289,7 +199,18 @@ local function event_at(i)
   }
 end
 
--- The layout both scripts share: KEYS[1] the entity's state hash, then one key per transaction.
+-- MGET of the call's transaction keys, in slices (unpack() has a stack limit); missing ones are false.
+local function mget_all(keys)
+  local found = {}
+  for first = 1, #keys, 1000 do
+    local last = math.min(first + 999, #keys)
+    local v = redis.call('MGET', unpack(keys, first, last))
+    for j = 1, #v do found[first + j - 1] = v[j] end
+  end
+  return found
+end
+
+-- The layout both writing scripts share: KEYS[1] the entity's state, then one key per transaction.
 local function read_call()
   local c = { ws = parse_windows(ARGV[3]), key = KEYS[1], txkeys = {} }
   for i = 2, #KEYS do c.txkeys[#c.txkeys + 1] = KEYS[i] end
