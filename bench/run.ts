@@ -6,11 +6,13 @@
  * the ingest process's peak resident memory, Redis round trips per batch, the server-side time of the
  * Lua scripts, and Redis memory per active account. Not a test: it measures and prints.
  *
- * BENCH_COUNT (default 200000) sets the number of simulated transactions.
+ * BENCH_COUNT (default 200000) sets the number of simulated transactions. BENCH_INGEST_NODE_ARGS
+ * passes node options to the ingest process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
+ * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings).
  */
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../config/config.ts';
 import { resetNamespace } from '../cli/reset-namespace.ts';
 import type { Transaction } from '../domain/transaction.ts';
@@ -99,12 +101,18 @@ async function rawCeiling(records: number): Promise<{ seconds: number; decoded: 
 async function slice(records: number): Promise<{ seconds: number; peakRssMb: number; summary: string }> {
   const admin = createKafka(cfg, logger, '-bench-admin').admin();
   await admin.connect();
-  const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'], {
-    env: { ...env, TXMON_LOG_PRETTY: 'false', NODE_OPTIONS: process.env.BENCH_INGEST_NODE_OPTIONS ?? '' },
+  const nodeArgs = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const logFile = process.env.BENCH_INGEST_LOG;
+  if (logFile) writeFileSync(logFile, '');
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'], {
+    env: { ...env, TXMON_LOG_PRETTY: 'false', ...(logFile && { TXMON_LOG_LEVEL: 'debug' }) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (logFile) appendFileSync(logFile, d);
+  });
   let exited = false;
   const exitCode = new Promise<number | null>((resolve) => child.on('exit', (code) => ((exited = true), resolve(code))));
   let peakKb = 0;

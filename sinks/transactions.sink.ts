@@ -12,8 +12,8 @@ export interface PositionedTransaction {
   position: KafkaPosition;
   /** Older than the partition's watermark when it was read (set by the processor; false until then). */
   late?: boolean;
-  /** Feature snapshot (static enrichment + windowed features), stored as JSON; set by the processor. */
-  features?: Record<string, unknown>;
+  /** Feature snapshot (static enrichment + windowed features) as JSON text (domain/snapshot.ts); set by the processor. */
+  featuresJson?: string;
 }
 
 export interface KafkaPosition {
@@ -72,6 +72,16 @@ const CHUNK = 2_000;
 /** A statement that takes longer fails (and the batch is retried) instead of stalling the partition. */
 const QUERY_TIMEOUT_MS = 30_000;
 
+/**
+ * The snapshot as a SQL string literal. Its text (domain/snapshot.ts) holds names, numbers, null,
+ * booleans and enum strings, so it rarely holds a character a single-quoted literal must escape;
+ * then it goes in as is, which spares escaping ~2.5 KB per row (the sink's largest CPU cost).
+ * Anything else is escaped as usual.
+ */
+function featuresLiteral(json: string): string | { toSqlString(): string } {
+  return /['\\\0]/.test(json) ? json : { toSqlString: () => `'${json}'` };
+}
+
 function row(p: PositionedTransaction): unknown[] {
   const t = p.tx;
   return [
@@ -95,7 +105,7 @@ function row(p: PositionedTransaction): unknown[] {
     t.latitude,
     t.longitude,
     p.late === true,
-    p.features === undefined ? null : JSON.stringify(p.features),
+    p.featuresJson === undefined ? null : featuresLiteral(p.featuresJson),
     p.position.topic,
     p.position.partition,
     p.position.offset,

@@ -16,7 +16,7 @@ import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
 import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
-import { flattenFeatures } from '../../domain/entity-features.ts';
+import { SnapshotWriter } from '../../domain/snapshot.ts';
 import type { RefdataCache } from '../../refdata/cache.ts';
 import type { StateEvent, WindowState } from './state-store.ts';
 import { classify, type RawRecord } from './classify.ts';
@@ -83,7 +83,10 @@ export class IngestBatchHandler {
   private readonly batchMs: number[] = [];
   private batches = 0;
 
+  private readonly snapshots: SnapshotWriter;
+
   constructor(private readonly deps: IngestHandlerDeps) {
+    this.snapshots = new SnapshotWriter(deps.windows);
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
   }
 
@@ -278,7 +281,7 @@ export class IngestBatchHandler {
   async applyState(valid: PositionedTransaction[]): Promise<StateOutcome> {
     const out: StateOutcome = { fresh: [], replayed: [], duplicates: [] };
     if (valid.length === 0) return out;
-    const { metrics, windows } = this.deps;
+    const { metrics } = this.deps;
     const events: StateEvent[] = valid.map((v) => {
       const t = v.tx;
       const st = staticFeatures(t, this.refsOf(t), this.deps.baseCurrency);
@@ -313,12 +316,7 @@ export class IngestBatchHandler {
       }
       const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
       v.late = stored.late;
-      const snapshot: Record<string, unknown> = { ...stored.static };
-      flattenFeatures('account', r.features.account, windows, snapshot);
-      flattenFeatures('card', r.features.card, windows, snapshot);
-      flattenFeatures('merchant', r.features.merchant, windows, snapshot);
-      flattenFeatures('device', r.features.device, windows, snapshot);
-      v.features = snapshot;
+      v.featuresJson = this.snapshots.json(stored.static, r.features);
       if (r.status === 'new') {
         out.fresh.push(v);
         if (stored.static.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
-import type { StaticFeatures } from '../../domain/enrich.ts';
+import { STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
 import { entityKeys, stateKeyPattern, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
 import type { Pool } from '../../platform/mysql.ts';
@@ -69,16 +69,6 @@ const LOCK_TTL_MS = 10 * 60_000;
 /** A query that takes longer fails (the rebuild is retried) instead of stalling the processor. */
 const QUERY_TIMEOUT_MS = 60_000;
 const CHUNK = 5_000;
-const STATIC_KEYS: ReadonlyArray<keyof StaticFeatures> = [
-  'amount_base_minor',
-  'account_age_days',
-  'account_risk_tier',
-  'home_country_mismatch',
-  'ip_country_mismatch',
-  'merchant_risk_tier',
-  'bin_country_mismatch',
-  'hour_of_day',
-];
 const KINDS: readonly EntityKind[] = ['account', 'card', 'merchant', 'device'];
 
 function lockKey(prefix: string): string {
@@ -185,7 +175,7 @@ async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | nu
     for (const r of chunk) {
       const f = parseFeatures(r.features);
       const late = Boolean(r.late);
-      const stat = f === null ? null : Object.fromEntries(STATIC_KEYS.map((k) => [k, f[k] ?? null]));
+      const stat = f === null ? null : Object.fromEntries(STATIC_FEATURE_NAMES.map((k) => [k, f[k] ?? null]));
       events.push({
         transactionId: r.transaction_id as string,
         accountId: r.account_id as string,

@@ -1,0 +1,74 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { StaticFeatures } from './enrich.ts';
+import type { EntityFeatures } from './entity-features.ts';
+import { SnapshotWriter, snapshotFeatureNames, snapshotObject, type EntityFeatureSet } from './snapshot.ts';
+import { DEFAULT_WINDOWS, type WindowSpec } from './windows.ts';
+
+const num = fc.oneof(fc.integer(), fc.double(), fc.constant(-0), fc.constant(Number.NaN), fc.constant(2 ** 53 - 1));
+const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+const tier = maybe(fc.constantFrom('LOW' as const, 'MEDIUM' as const, 'HIGH' as const));
+
+const staticFeatures: fc.Arbitrary<StaticFeatures> = fc.record({
+  amount_base_minor: maybe(fc.integer()),
+  account_age_days: maybe(fc.integer({ min: 0 })),
+  account_risk_tier: tier,
+  home_country_mismatch: maybe(fc.boolean()),
+  ip_country_mismatch: maybe(fc.boolean()),
+  merchant_risk_tier: tier,
+  bin_country_mismatch: maybe(fc.boolean()),
+  hour_of_day: fc.integer({ min: 0, max: 23 }),
+});
+
+const entity = (windows: number): fc.Arbitrary<EntityFeatures | null> =>
+  maybe(
+    fc.record({
+      windows: fc.array(
+        fc.record({ count: fc.nat(), sumMinor: fc.integer(), distinctMerchants: fc.nat(), distinctCountries: fc.nat() }),
+        { minLength: windows, maxLength: windows },
+      ),
+      amountN: fc.nat(),
+      amountMean: num,
+      amountStd: num,
+      sincePrevMs: maybe(fc.integer()),
+      travelKm: maybe(num),
+      travelKmh: maybe(num),
+    }),
+  );
+
+const SMALL: WindowSpec[] = [{ name: '10s', lengthMs: 10_000, bucketMs: 2_000 }];
+
+describe('SnapshotWriter', () => {
+  for (const windows of [DEFAULT_WINDOWS, SMALL])
+    it(`writes exactly JSON.stringify of the snapshot object (${windows.length} windows)`, () => {
+      const writer = new SnapshotWriter(windows);
+      const n = windows.length;
+      fc.assert(
+        fc.property(
+          staticFeatures,
+          fc.record({ account: entity(n), card: entity(n), merchant: entity(n), device: entity(n) }),
+          (st, f: EntityFeatureSet) => {
+            const text = writer.json(st, f);
+            expect(text).toBe(JSON.stringify(snapshotObject(st, f, windows)));
+            expect(Object.keys(JSON.parse(text) as object)).toEqual(snapshotFeatureNames(windows));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+  it('rejects features of another window count', () => {
+    const writer = new SnapshotWriter(DEFAULT_WINDOWS);
+    const f: EntityFeatures = {
+      windows: [{ count: 1, sumMinor: 1, distinctMerchants: 1, distinctCountries: 1 }],
+      amountN: 1,
+      amountMean: 1,
+      amountStd: 0,
+      sincePrevMs: null,
+      travelKm: null,
+      travelKmh: null,
+    };
+    const st = { hour_of_day: 1 } as StaticFeatures;
+    expect(() => writer.json(st, { account: f, card: null, merchant: null, device: null })).toThrow(/expected 3/);
+  });
+});
