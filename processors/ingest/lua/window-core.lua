@@ -20,6 +20,9 @@
 ]]
 local HEADER = 7
 local PER_WINDOW = 6
+local floor, max, min = math.floor, math.max, math.min
+local sin, cos, asin, sqrt = math.sin, math.cos, math.asin, math.sqrt
+local NULL = cjson.null
 
 local function parse_windows(spec)
   local ws = {}
@@ -35,12 +38,12 @@ local function map_size(m)
   return k
 end
 
+local RAD = math.pi / 180
 local function haversine_km(lat1, lon1, lat2, lon2)
-  local rad = math.pi / 180
-  local dlat = (lat2 - lat1) * rad
-  local dlon = (lon2 - lon1) * rad
-  local a = math.sin(dlat / 2) ^ 2 + math.cos(lat1 * rad) * math.cos(lat2 * rad) * math.sin(dlon / 2) ^ 2
-  return 2 * 6371.0088 * math.asin(math.min(1, math.sqrt(a)))
+  local dlat = (lat2 - lat1) * RAD
+  local dlon = (lon2 - lon1) * RAD
+  local a = sin(dlat / 2) ^ 2 + cos(lat1 * RAD) * cos(lat2 * RAD) * sin(dlon / 2) ^ 2
+  return 2 * 6371.0088 * asin(min(1, sqrt(a)))
 end
 
 -- false (how msgpack keeps a missing value in an array) -> nil
@@ -49,13 +52,14 @@ local function opt(v)
   return v
 end
 
--- The entity's state (one GET); an entity never seen gets empty windows.
+-- The entity's state (one GET); an entity never seen gets empty windows. In memory, each window
+-- also carries dm and dk, the sizes of M and K (the distinct counts), kept as events change them.
 local function decode_state(ws, raw)
   local st = { win = {}, changed = false }
   if not raw then
     st.n, st.mu, st.m2 = 0, 0, 0
     for w = 1, #ws do
-      st.win[w] = { c = 0, s = 0, C = {}, S = {}, M = {}, K = {} }
+      st.win[w] = { c = 0, s = 0, C = {}, S = {}, M = {}, K = {}, dm = 0, dk = 0 }
     end
     return st
   end
@@ -64,7 +68,10 @@ local function decode_state(ws, raw)
   st.lt, st.la, st.lo = opt(v[5]), opt(v[6]), opt(v[7])
   for w = 1, #ws do
     local b = HEADER + (w - 1) * PER_WINDOW
-    st.win[w] = { c = v[b + 1], s = v[b + 2], C = v[b + 3], S = v[b + 4], M = v[b + 5], K = v[b + 6] }
+    local M, K = v[b + 5], v[b + 6]
+    st.win[w] = {
+      c = v[b + 1], s = v[b + 2], C = v[b + 3], S = v[b + 4], M = M, K = K, dm = map_size(M), dk = map_size(K),
+    }
   end
   return st
 end
@@ -75,19 +82,26 @@ end
 
 -- Drops what lies before bucket `oldest` (the oldest live one) from a window.
 local function evict(x, oldest)
-  for i, n in pairs(x.C) do
+  local C, S, M, K = x.C, x.S, x.M, x.K
+  for i, n in pairs(C) do
     if i < oldest then
       x.c = x.c - n
-      x.s = x.s - (x.S[i] or 0)
-      x.C[i] = nil
-      x.S[i] = nil
+      x.s = x.s - (S[i] or 0)
+      C[i] = nil
+      S[i] = nil
     end
   end
-  for m, i in pairs(x.M) do
-    if i < oldest then x.M[m] = nil end
+  for m, i in pairs(M) do
+    if i < oldest then
+      M[m] = nil
+      x.dm = x.dm - 1
+    end
   end
-  for k, i in pairs(x.K) do
-    if i < oldest then x.K[k] = nil end
+  for k, i in pairs(K) do
+    if i < oldest then
+      K[k] = nil
+      x.dk = x.dk - 1
+    end
   end
 end
 
@@ -102,70 +116,84 @@ end
 ]]
 local function apply_event(c, st, ev)
   local ws = c.ws
+  local nw = #ws
   local t = ev.t
   local head = st.head
-  local new_head = head and math.max(head, t) or t
+  local new_head = head and max(head, t) or t
   -- An event older than the largest window at the head can change no window: read only.
-  local largest = ws[#ws]
-  local stale = math.floor(t / largest.bms) <= math.floor(new_head / largest.bms) - largest.n
+  local largest = ws[nw]
+  local stale = floor(t / largest.bms) <= floor(new_head / largest.bms) - largest.n
   local apply = (not ev.late) and not stale
+  local amount = ev.amount
 
   if apply then
-    for w = 1, #ws do
+    local merchant, country = ev.merchant, ev.country
+    for w = 1, nw do
       local x = st.win[w]
       local bms = ws[w].bms
-      local newest = math.floor(new_head / bms)
+      local newest = floor(new_head / bms)
       local oldest = newest - ws[w].n + 1
-      if head and newest > math.floor(head / bms) then evict(x, oldest) end
-      local bi = math.floor(t / bms)
+      if head and newest > floor(head / bms) then evict(x, oldest) end
+      local bi = floor(t / bms)
       if bi >= oldest then
-        x.C[bi] = (x.C[bi] or 0) + 1
+        local C = x.C
+        C[bi] = (C[bi] or 0) + 1
         x.c = x.c + 1
-        if ev.amount then
-          x.S[bi] = (x.S[bi] or 0) + ev.amount
-          x.s = x.s + ev.amount
+        if amount then
+          local S = x.S
+          S[bi] = (S[bi] or 0) + amount
+          x.s = x.s + amount
         end
-        local seen = x.M[ev.merchant]
-        if not seen or seen < bi then x.M[ev.merchant] = bi end
-        seen = x.K[ev.country]
-        if not seen or seen < bi then x.K[ev.country] = bi end
+        local M = x.M
+        local seen = M[merchant]
+        if not seen then
+          M[merchant] = bi
+          x.dm = x.dm + 1
+        elseif seen < bi then
+          M[merchant] = bi
+        end
+        local K = x.K
+        seen = K[country]
+        if not seen then
+          K[country] = bi
+          x.dk = x.dk + 1
+        elseif seen < bi then
+          K[country] = bi
+        end
       end
     end
     st.changed = true
   end
 
   local out = {}
-  for w = 1, #ws do
+  local k = 0
+  for w = 1, nw do
     local x = st.win[w]
-    out[#out + 1] = x.c
-    out[#out + 1] = x.s
-    out[#out + 1] = map_size(x.M)
-    out[#out + 1] = map_size(x.K)
+    out[k + 1], out[k + 2], out[k + 3], out[k + 4] = x.c, x.s, x.dm, x.dk
+    k = k + 4
   end
-  if apply and ev.amount then
-    st.n = st.n + 1
-    local delta = ev.amount - st.mu
-    st.mu = st.mu + delta / st.n
-    st.m2 = st.m2 + delta * (ev.amount - st.mu)
+  if apply and amount then
+    local n = st.n + 1
+    local delta = amount - st.mu
+    st.n = n
+    st.mu = st.mu + delta / n
+    st.m2 = st.m2 + delta * (amount - st.mu)
   end
-  out[#out + 1] = st.n
-  out[#out + 1] = st.mu
-  out[#out + 1] = st.n < 2 and 0 or math.sqrt(st.m2 / (st.n - 1))
-  out[#out + 1] = head and (t - head) or cjson.null
-  if st.lt and ev.lat then
-    local km = haversine_km(st.la, st.lo, ev.lat, ev.lon)
-    local hours = math.abs(t - st.lt) / 3600000
-    out[#out + 1] = km
+  local n = st.n
+  out[k + 1], out[k + 2], out[k + 3] = n, st.mu, n < 2 and 0 or sqrt(st.m2 / (n - 1))
+  out[k + 4] = head and (t - head) or NULL
+  local lat = ev.lat
+  if st.lt and lat then
+    local km = haversine_km(st.la, st.lo, lat, ev.lon)
     -- Under a second apart counts as one second, so the speed stays finite.
-    out[#out + 1] = km / math.max(hours, 1 / 3600)
+    out[k + 5], out[k + 6] = km, km / max(math.abs(t - st.lt) / 3600000, 1 / 3600)
   else
-    out[#out + 1] = cjson.null
-    out[#out + 1] = cjson.null
+    out[k + 5], out[k + 6] = NULL, NULL
   end
   if apply then
     st.head = new_head
-    if ev.lat and (st.lt == nil or t >= st.lt) then
-      st.lt, st.la, st.lo = t, ev.lat, ev.lon
+    if lat and (st.lt == nil or t >= st.lt) then
+      st.lt, st.la, st.lo = t, lat, ev.lon
     end
   end
   return out
