@@ -3,7 +3,7 @@ import type { TxmonConfig } from '../config/config.ts';
 import { stateMarkerKey } from '../platform/keys.ts';
 import { createPool } from '../platform/mysql.ts';
 import { createRedis } from '../platform/redis.ts';
-import { ensureState, markerStatus, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { ensureState, readMarker, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
 
 async function withClients<T>(
   cfg: TxmonConfig,
@@ -42,8 +42,9 @@ export async function stateRebuild(cfg: TxmonConfig, say: (line: string) => void
  */
 export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void): Promise<number> {
   return withClients(cfg, async ({ redis }) => {
-    const marker = await redis.get(stateMarkerKey(cfg.keyPrefix));
-    const status = await markerStatus(redis, cfg.keyPrefix);
+    const { status } = await readMarker(redis, cfg.keyPrefix);
+    const key = stateMarkerKey(cfg.keyPrefix);
+    const marker = status === 'intact' ? await redis.hgetall(key) : status === 'old-layout' ? await redis.type(key) : null;
     const aof = (await redis.config('GET', 'appendonly').catch(() => [])) as string[];
     const fsync = (await redis.config('GET', 'appendfsync').catch(() => [])) as string[];
     say(`state: prefix "${cfg.keyPrefix}" on ${cfg.redisUrl}`);
@@ -52,10 +53,16 @@ export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void)
         status === 'missing'
           ? 'MISSING (state lost or never built; `txmon state rebuild`, or start a processor)'
           : status === 'old-layout'
-            ? `of an older state layout ${marker} (rebuilt by \`txmon state rebuild\` or when a processor starts)`
-            : `present ${marker}`
+            ? `of an older state layout (a ${String(marker)}; rebuilt by \`txmon state rebuild\` or when a processor starts)`
+            : `present ${(marker as Record<string, string>).meta ?? ''}`
       }`,
     );
+    if (status === 'intact') {
+      const partitions = Object.entries(marker as Record<string, string>).filter(([f]) => f.startsWith('p:'));
+      say(
+        `state: ${partitions.length} partition(s) applied: ${partitions.map(([f, o]) => `${f.slice(2)} up to offset ${o}`).join(', ') || '-'}`,
+      );
+    }
     say(
       `state: persistence ${aof[1] === 'yes' ? `AOF on (appendfsync ${fsync[1] ?? '?'})` : 'AOF OFF: the state does not survive a Redis restart'}`,
     );

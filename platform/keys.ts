@@ -17,14 +17,26 @@ export function entityKeys(prefix: string, kind: EntityKind, id: string) {
   };
 }
 
-/** Marker of intact state: written once state exists, missing after Redis lost its data. */
+/**
+ * Marker of intact state (a hash: meta, gen, per-partition progress): written once state exists,
+ * missing after Redis lost its data.
+ */
 export function stateMarkerKey(prefix: string): string {
   return `${prefix}:state:marker`;
 }
 
-/** Every key of a prefix (for SCAN MATCH): the namespace's whole state. */
+/**
+ * Where one generation of the windowed state lives: every entity key is under it. A rebuild builds
+ * the next generation beside the old one, so a processor still writing to the old one (its batch
+ * began before the rebuild) cannot touch the new; the old one is deleted afterwards.
+ */
+export function stateRoot(prefix: string, generation: number): string {
+  return `${prefix}:g${generation}`;
+}
+
+/** Every key of every generation of a prefix (for SCAN MATCH); the marker and its lock are not among them. */
 export function stateKeyPattern(prefix: string): string {
-  return `${prefix}:*`;
+  return `${prefix}:g*`;
 }
 
 /** The Redis Cluster hash slot of a key (CRC16/XMODEM of its {hash tag}, or of the whole key, mod 16384). */

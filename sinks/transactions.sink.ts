@@ -4,6 +4,7 @@
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Transaction } from '../domain/transaction.ts';
+import { StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 
 /** A valid transaction with the Kafka position it was read at. */
@@ -113,6 +114,23 @@ function row(p: PositionedTransaction): unknown[] {
 }
 
 /**
+ * The fence between batches and a state rebuild (migrations/005): holds a shared lock on the state
+ * generation until the batch's transaction ends, and fails the batch (retried) when the state was
+ * rebuilt after its Redis scripts ran.
+ */
+async function checkStateGeneration(conn: PoolConnection, expected: number): Promise<void> {
+  const [rows] = await conn.query<RowDataPacket[]>({
+    sql: 'SELECT generation FROM state_generation WHERE id = 1 LOCK IN SHARE MODE',
+    timeout: QUERY_TIMEOUT_MS,
+  });
+  const current = Number(rows[0]?.generation ?? 0);
+  if (current !== expected)
+    throw new StateLostError(
+      `the state was rebuilt (generation ${current}) after this batch's Redis scripts ran (generation ${expected}); the batch is retried`,
+    );
+}
+
+/**
  * Writes one batch. `fresh` are records Redis saw for the first time, `replayed` records it saw at
  * the same position before (a crash between Redis and MySQL, or a re-read). Rows that MySQL already
  * holds from a *different* position are duplicates Redis could not see (its state was lost), and are
@@ -121,10 +139,12 @@ function row(p: PositionedTransaction): unknown[] {
 export async function writeBatch(
   pool: Pool,
   batch: { fresh: PositionedTransaction[]; replayed: PositionedTransaction[]; duplicates: DuplicateDelivery[] },
+  opts: { stateGeneration?: number } = {},
 ): Promise<SinkResult> {
   const conn = await pool.getConnection();
   try {
     await conn.beginTransaction();
+    if (opts.stateGeneration !== undefined) await checkStateGeneration(conn, opts.stateGeneration);
     // Sorted by the unique key: concurrent batches then take row locks in the same order (no deadlock cycles).
     const all = batch.fresh
       .concat(batch.replayed)

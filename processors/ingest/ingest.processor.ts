@@ -18,7 +18,7 @@ import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
 import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
 import { SnapshotWriter } from '../../domain/snapshot.ts';
 import type { RefdataCache } from '../../refdata/cache.ts';
-import type { StateEvent, WindowState } from './state-store.ts';
+import type { BatchProgress, StateEvent, WindowState } from './state-store.ts';
 import { classify, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
@@ -49,6 +49,8 @@ export interface StateOutcome {
   fresh: PositionedTransaction[];
   replayed: PositionedTransaction[];
   duplicates: DuplicateDelivery[];
+  /** The state generation the batch's scripts ran under (checked again in the MySQL transaction). */
+  generation: number;
 }
 
 const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
@@ -156,6 +158,13 @@ export class IngestBatchHandler {
   async commitSkipped(topic: string, partition: number, nextOffset: string): Promise<void> {
     const d = this.deps;
     const max = await d.clocks.at(topic, partition, nextOffset);
+    // Redis learns the new offset before Kafka does (see progress.lua).
+    await d.state
+      .apply([], { progress: { topic, partition, next: nextOffset, committed: d.clocks.committed(topic, partition) } })
+      .catch(async (err: unknown) => {
+        if (err instanceof StateLostError) await d.recoverState();
+        throw err;
+      });
     await d.output.commitSkipped({ groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(max) });
     d.clocks.advance(topic, partition, nextOffset, max);
   }
@@ -205,14 +214,15 @@ export class IngestBatchHandler {
     valid.forEach((v, i) => (v.late = clock.flags[i] === true));
     const t1 = performance.now();
     await step('mysql', () => this.prefetchRefdata(valid));
-    const dedup = await step('redis', () => this.applyState(valid)).catch(async (err: unknown) => {
+    const progress = { topic, partition, next: nextOffset, committed: d.clocks.committed(topic, partition) };
+    const dedup = await step('redis', () => this.applyState(valid, progress)).catch(async (err: unknown) => {
       // Nothing of this attempt is kept: the state is rebuilt, then the batch is retried whole.
       if (err instanceof StateLostError)
         await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
       throw err;
     });
     const t2 = performance.now();
-    const sink = await step('mysql', () => writeBatch(d.pool, dedup));
+    const sink = await step('mysql', () => writeBatch(d.pool, dedup, { stateGeneration: dedup.generation }));
     const t3 = performance.now();
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
     await step('kafka', () =>
@@ -278,9 +288,7 @@ export class IngestBatchHandler {
    * replay gets the snapshot stored the first time (static features and late flag included), so
    * its row is identical whatever changed in the reference data since.
    */
-  async applyState(valid: PositionedTransaction[]): Promise<StateOutcome> {
-    const out: StateOutcome = { fresh: [], replayed: [], duplicates: [] };
-    if (valid.length === 0) return out;
+  async applyState(valid: PositionedTransaction[], progress: BatchProgress): Promise<StateOutcome> {
     const { metrics } = this.deps;
     const events: StateEvent[] = valid.map((v) => {
       const t = v.tx;
@@ -302,7 +310,9 @@ export class IngestBatchHandler {
       };
     });
     metrics.stateRoundTrips.inc();
-    const results = await this.deps.state.apply(events);
+    // Also with no events: the partition's progress goes into Redis before Kafka's commit.
+    const { results, generation } = await this.deps.state.applyBatch(events, { progress });
+    const out: StateOutcome = { fresh: [], replayed: [], duplicates: [], generation };
     results.forEach((r, i) => {
       const v = valid[i] as PositionedTransaction;
       if (r.status === 'duplicate') {

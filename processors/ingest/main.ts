@@ -203,10 +203,31 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     let crashed: ((err: unknown) => void) | null = null;
     const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
     crashedPromise.catch(() => {});
+    const runOptions = {
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: cfg.ingest.concurrency,
+      eachBatch: handler.eachBatch,
+    };
     consumer.on(consumer.events.CRASH, (e) => {
       // Not ready until it has rejoined (e.g. while the broker is down and the consumer restarts).
       joined = false;
-      if (!e.payload.restart) crashed?.(e.payload.error);
+      if (e.payload.restart) return;
+      if (!stopRequested && kafkajsGaveUpTooSoon(e.payload.error)) {
+        // kafkajs treats a failed coordinator lookup (the broker down at that moment) as final and
+        // stops the consumer (kafkajs issue #1630); it is transient, so start the consumer again.
+        log.warn({ err: e.payload.error }, 'consumer stopped by kafkajs on a transient broker error; restarting');
+        retry(
+          async () => {
+            await consumer.connect();
+            await consumer.subscribe({ topics: [topic], fromBeginning: true });
+            await consumer.run(runOptions);
+          },
+          { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => !stopRequested },
+        ).catch((err: unknown) => crashed?.(err));
+        return;
+      }
+      crashed?.(e.payload.error);
     });
     teardown.push(() => consumer.disconnect());
     await consumer.connect();
@@ -229,12 +250,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
     }
 
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: cfg.ingest.concurrency,
-      eachBatch: handler.eachBatch,
-    });
+    await consumer.run(runOptions);
     log.info({ topic, groupId, dlqTopic }, 'ingest running');
 
     const stopped = new Promise<void>((resolve) => {
@@ -276,6 +292,15 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     await close();
     throw err;
   }
+}
+
+/** A consumer crash kafkajs does not restart from, though the cause is transient (kafkajs#1630). */
+export function kafkajsGaveUpTooSoon(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  return (
+    e?.name === 'KafkaJSGroupCoordinatorNotFound' ||
+    (typeof e?.message === 'string' && e.message.includes('Failed to find group coordinator'))
+  );
 }
 
 /** Records still to process by the group: sum over partitions of high watermark minus committed offset. */

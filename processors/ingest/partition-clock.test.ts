@@ -17,15 +17,20 @@ describe('PartitionClocks', () => {
       fetches++;
       return committed;
     });
+    expect(clocks.committed('t', 0)).toBeUndefined();
     expect(await clocks.at('t', 0, '100')).toBe(5_000); // first batch after assignment: committed
+    expect(clocks.committed('t', 0)).toBe(100n);
     clocks.advance('t', 0, '150', 7_000);
     expect(await clocks.at('t', 0, '150')).toBe(7_000); // next batch: in memory
+    expect(clocks.committed('t', 0)).toBe(150n);
     expect(await clocks.at('t', 0, '160')).toBe(7_000); // skipped records in between
     expect(fetches).toBe(1);
     expect(await clocks.at('t', 0, '100')).toBe(5_000); // re-read from the committed offset (a batch retried after a rebalance)
     // A manual seek between commits: the best known clock is the committed one (an approximation).
     expect(await clocks.at('t', 0, '120')).toBe(5_000);
+    expect(clocks.committed('t', 0)).toBe(100n);
     committed = undefined;
     expect(await clocks.at('t', 1, '0')).toBe(Number.NEGATIVE_INFINITY); // never committed
+    expect(clocks.committed('t', 1)).toBeUndefined();
   });
 });

@@ -32,6 +32,8 @@ export function decodeClock(metadata: string | null | undefined): number {
 
 export class PartitionClocks {
   private readonly clocks = new Map<string, { nextOffset: bigint; maxEventTime: number }>();
+  /** The committed offset each partition's last at() saw: this instance's own commit, or Kafka's. */
+  private readonly committedAt = new Map<string, bigint | undefined>();
 
   constructor(private readonly fetchCommitted: FetchCommitted) {}
 
@@ -43,10 +45,21 @@ export class PartitionClocks {
     // Otherwise (first batch after an assignment, a batch re-read after a rebalance): the clock
     // committed with the offset. Records the consumer skipped before `offset` (transaction markers)
     // carry no event time; after a manual seek past the commit this is the best clock known.
-    if (known && known.nextOffset <= at) return known.maxEventTime;
+    const key = `${topic}/${partition}`;
+    if (known && known.nextOffset <= at) {
+      this.committedAt.set(key, known.nextOffset);
+      return known.maxEventTime;
+    }
     const committed = await this.fetchCommitted(topic, partition);
-    if (committed && BigInt(committed.offset) >= 0n && BigInt(committed.offset) <= at) return decodeClock(committed.metadata);
+    const committedOffset = committed && BigInt(committed.offset) >= 0n ? BigInt(committed.offset) : undefined;
+    this.committedAt.set(key, committedOffset);
+    if (committed && committedOffset !== undefined && committedOffset <= at) return decodeClock(committed.metadata);
     return Number.NEGATIVE_INFINITY;
+  }
+
+  /** The partition's committed offset as the last at() saw it (undefined: none, or not asked yet). */
+  committed(topic: string, partition: number): bigint | undefined {
+    return this.committedAt.get(`${topic}/${partition}`);
   }
 
   /** Records the clock once the records before `nextOffset` are committed. */

@@ -14,7 +14,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
-import { entityKeys, stateKeyPattern, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
+import { stateKeyPattern, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import type { TxmonRedis } from '../../platform/redis.ts';
 import type { TxmonConfig } from '../../config/config.ts';
@@ -81,63 +81,130 @@ function lockKey(prefix: string): string {
  */
 export const STATE_LAYOUT = 2;
 
-/** What the marker says: intact, missing (state lost or never built), or written for another layout. */
-export async function markerStatus(redis: TxmonRedis, prefix: string): Promise<'intact' | 'missing' | 'old-layout'> {
-  const raw = await redis.get(stateMarkerKey(prefix));
-  if (raw === null) return 'missing';
+export interface MarkerView {
+  /** intact, missing (state lost or never built), or written for another layout */
+  status: 'intact' | 'missing' | 'old-layout';
+  /** The state generation (platform/keys.ts stateRoot) when intact. */
+  generation: number | null;
+}
+
+/**
+ * What the marker says. The marker is a hash: `meta` (JSON: layout, generation, when and from how
+ * many rows the state was built), `gen` (the generation, for progress.lua) and one field per input
+ * partition with the offset the state has taken it to (progress.lua).
+ */
+export async function readMarker(redis: TxmonRedis, prefix: string): Promise<MarkerView> {
+  const key = stateMarkerKey(prefix);
+  const type = await redis.type(key);
+  if (type === 'none') return { status: 'missing', generation: null };
+  if (type !== 'hash') return { status: 'old-layout', generation: null };
+  const [meta = null, gen = null] = await redis.hmget(key, 'meta', 'gen');
   let layout: unknown;
   try {
-    layout = (JSON.parse(raw) as { layout?: unknown }).layout;
+    layout = (JSON.parse(meta ?? 'null') as { layout?: unknown } | null)?.layout;
   } catch {
     layout = undefined;
   }
-  return layout === STATE_LAYOUT ? 'intact' : 'old-layout';
+  if (layout !== STATE_LAYOUT || gen === null || !/^\d+$/.test(gen)) return { status: 'old-layout', generation: null };
+  return { status: 'intact', generation: Number(gen) };
+}
+
+/** Writes the marker of intact state (no partition progress yet: the next batches record it). */
+export async function writeMarker(
+  redis: TxmonRedis,
+  prefix: string,
+  generation: number,
+  meta: Record<string, unknown>,
+): Promise<void> {
+  await redis.hset(
+    stateMarkerKey(prefix),
+    'meta',
+    JSON.stringify({ layout: STATE_LAYOUT, generation, ...meta }),
+    'gen',
+    String(generation),
+  );
 }
 
 /** Whether the marker of intact state of this layout exists. */
 export async function stateIntact(redis: TxmonRedis, prefix: string): Promise<boolean> {
-  return (await markerStatus(redis, prefix)) === 'intact';
+  return (await readMarker(redis, prefix)).status === 'intact';
+}
+
+/**
+ * Moves MySQL to the next state generation and returns it. The UPDATE waits for every batch
+ * transaction holding the generation's shared lock (sinks/transactions.sink.ts): when it returns,
+ * each batch either committed (its rows are replayed) or will see the new generation and retry.
+ */
+async function nextGeneration(pool: Pool): Promise<number> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.query({
+      sql: 'INSERT INTO state_generation (id, generation) VALUES (1, 1) ON DUPLICATE KEY UPDATE generation = generation + 1',
+      timeout: QUERY_TIMEOUT_MS,
+    });
+    const [[row]] = await conn.query<RowDataPacket[]>({
+      sql: 'SELECT generation FROM state_generation WHERE id = 1',
+      timeout: QUERY_TIMEOUT_MS,
+    });
+    return Number(row?.generation);
+  } finally {
+    conn.release();
+  }
 }
 
 /**
  * Rebuilds when the marker is missing (or always, with `force`). Returns 'busy' when another
- * process holds the rebuild lock: the caller waits for the marker.
+ * process holds the rebuild lock: the caller waits for the marker. Sets `d.state.generation` to the
+ * marker's whenever it knows it.
+ *
+ * Order matters: the marker goes first (every batch from then on fails its check and waits), then
+ * MySQL moves to the next generation (fencing batches that are between Redis and MySQL), then the
+ * windows are replayed into the new generation's keys, which no late writer of the old generation
+ * can reach, then the marker comes back with the new generation, then the old generations' keys are
+ * deleted.
  */
 export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}): Promise<EnsureResult> {
-  const found = await markerStatus(d.redis, d.prefix);
-  if (!opts.force && found === 'intact') return { outcome: 'intact' };
+  const found = await readMarker(d.redis, d.prefix);
+  if (!opts.force && found.status === 'intact') {
+    d.state.generation = found.generation as number;
+    return { outcome: 'intact' };
+  }
   const token = randomBytes(8).toString('hex');
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
   const started = Date.now();
   try {
-    // The marker goes first: from here on every processor's batch fails its marker check and waits.
     await d.redis.del(stateMarkerKey(d.prefix));
-    const keysDeleted = await wipe(d);
-    d.progress(`state: deleted ${keysDeleted.toLocaleString('en')} keys of prefix "${d.prefix}"`);
-    const { rows, from } = await replay(d);
-    await d.redis.set(
-      stateMarkerKey(d.prefix),
-      JSON.stringify({ layout: STATE_LAYOUT, rebuiltAt: new Date().toISOString(), rows }),
+    const generation = await nextGeneration(d.pool);
+    // The new generation is built through its own store: the processor's keeps the old one until
+    // the marker is back, so none of its batches can write into what is being built.
+    const builder = d.state.forGeneration(generation);
+    // Keys of the new generation can only be left by a rebuild that died half way: start clean.
+    await wipe(d, (k) => k.startsWith(`${stateRoot(d.prefix, generation)}:`));
+    const { rows, from } = await replay(d, builder);
+    await writeMarker(d.redis, d.prefix, generation, { rebuiltAt: new Date().toISOString(), rows });
+    d.state.generation = generation;
+    const keysDeleted = await wipe(d, (k) => !k.startsWith(`${stateRoot(d.prefix, generation)}:`));
+    d.progress(
+      `state: generation ${generation} built; deleted ${keysDeleted.toLocaleString('en')} keys of older generations of prefix "${d.prefix}"`,
     );
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     d.progress(`state: rebuilt from ${rows.toLocaleString('en')} MySQL rows in ${seconds} s`);
-    const reason = opts.force || found === 'intact' ? 'forced' : found;
+    const reason = opts.force || found.status === 'intact' ? 'forced' : found.status;
     return { outcome: 'rebuilt', reason, rows, keysDeleted, fromEventTime: from, seconds };
   } finally {
     if ((await d.redis.get(lockKey(d.prefix))) === token) await d.redis.del(lockKey(d.prefix));
   }
 }
 
-/** Deletes every key of the prefix but the lock. */
-async function wipe(d: RebuildDeps): Promise<number> {
+/** Deletes the state keys of the prefix (every generation) that `doomed` picks. */
+async function wipe(d: RebuildDeps, doomed: (key: string) => boolean): Promise<number> {
   let cursor = '0';
   let deleted = 0;
-  const lock = lockKey(d.prefix);
   do {
     const [next, keys] = await d.redis.scan(cursor, 'MATCH', stateKeyPattern(d.prefix), 'COUNT', 2_000);
     cursor = next;
-    const doomed = keys.filter((k) => k !== lock);
-    if (doomed.length > 0) deleted += await d.redis.unlink(...doomed);
+    const picked = keys.filter(doomed);
+    if (picked.length > 0) deleted += await d.redis.unlink(...picked);
   } while (cursor !== '0');
   return deleted;
 }
@@ -150,7 +217,7 @@ function parseFeatures(raw: unknown): Features | null {
 }
 
 /** Replays the transactions of the longest window (+ lateness) through the scripts, in stored order. */
-async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | null }> {
+async function replay(d: RebuildDeps, builder: WindowState): Promise<{ rows: number; from: string | null }> {
   const [[top]] = await d.pool.query<RowDataPacket[]>({
     sql: 'SELECT MAX(event_time) AS t FROM transactions WHERE NOT late',
     timeout: QUERY_TIMEOUT_MS,
@@ -193,8 +260,8 @@ async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | nu
       });
       snapshots.push(f);
     }
-    await d.state.apply(events, { requireMarker: false });
-    await restoreSnapshots(d, events, snapshots);
+    await builder.apply(events, { requireMarker: false });
+    await restoreSnapshots(d, builder, events, snapshots);
     rows += chunk.length;
     d.progress(`state: replayed ${rows.toLocaleString('en')} transactions from MySQL`);
   }
@@ -202,7 +269,12 @@ async function replay(d: RebuildDeps): Promise<{ rows: number; from: string | nu
 }
 
 /** Puts MySQL's snapshots back into the keys a replay reads, so replays return what MySQL holds. */
-async function restoreSnapshots(d: RebuildDeps, events: readonly StateEvent[], snapshots: ReadonlyArray<Features | null>) {
+async function restoreSnapshots(
+  d: RebuildDeps,
+  builder: WindowState,
+  events: readonly StateEvent[],
+  snapshots: ReadonlyArray<Features | null>,
+) {
   const entities: Array<{ key: string; features: Array<number | null> }> = [];
   const accounts: Array<{ key: string; features: Array<number | null> }> = [];
   events.forEach((e, i) => {
@@ -215,7 +287,7 @@ async function restoreSnapshots(d: RebuildDeps, events: readonly StateEvent[], s
       const names = entityFeatureNames(kind, d.windows);
       if (f[names[0] as string] === null || f[names[0] as string] === undefined) continue;
       const features = names.map((n) => (f[n] ?? null) as number | null);
-      const key = entityKeys(d.prefix, kind, id).tx(e.transactionId);
+      const key = builder.keys(kind, id).tx(e.transactionId);
       (kind === 'account' ? accounts : entities).push({ key, features });
     }
   });

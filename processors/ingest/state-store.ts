@@ -7,7 +7,7 @@
 import { parseEntityFeatures, type EntityFeatures } from '../../domain/entity-features.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
 import { StateLostError } from '../../platform/errors.ts';
-import { entityKeys, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
+import { entityKeys, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
 import { AccountStatus } from '../../platform/redis.ts';
 import { execKeyed, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
 import { Packr, Unpackr } from 'msgpackr';
@@ -40,6 +40,20 @@ export function encodeEntityFeatures(features: Array<number | null>): Buffer {
   return packr.pack(features);
 }
 
+/** A batch's place in its partition, recorded in the state marker (progress.lua). */
+export interface BatchProgress {
+  topic: string;
+  partition: number;
+  /** The offset after the batch, which will be committed to Kafka once the batch is durable. */
+  next: string;
+  /** Kafka's committed offset before the batch, when known. */
+  committed: bigint | undefined;
+}
+
+export function progressField(p: { topic: string; partition: number }): string {
+  return `p:${p.topic}/${p.partition}`;
+}
+
 /** What the state stage needs of one valid transaction. */
 export interface StateEvent {
   transactionId: string;
@@ -70,6 +84,8 @@ export interface WindowStateOptions {
   dedupTtlSeconds: number;
   /** How long windows, stats and entity markers live after their last update, seconds. */
   stateTtlSeconds: number;
+  /** The state generation to start with (default 0). */
+  generation?: number;
 }
 
 const KINDS_BESIDE_ACCOUNT = ['card', 'merchant', 'device'] as const;
@@ -102,11 +118,29 @@ export class WindowState {
   /** The windows as the scripts take them: "<bucketMs>:<buckets>,...". */
   readonly spec: string;
 
+  /**
+   * The state generation the scripts use (platform/keys.ts stateRoot). Set from the marker by the
+   * rebuild and the processor; a batch that finds the marker on another generation adopts it and
+   * fails, to be retried.
+   */
+  generation: number;
+
   constructor(
     private readonly redis: StateRedis,
     private readonly opts: WindowStateOptions,
   ) {
+    this.generation = opts.generation ?? 0;
     this.spec = opts.windows.map((w) => `${w.bucketMs}:${Math.ceil(w.lengthMs / w.bucketMs)}`).join(',');
+  }
+
+  /** A store like this one on another state generation (the rebuild builds the next one with it). */
+  forGeneration(generation: number): WindowState {
+    return new WindowState(this.redis, { ...this.opts, generation });
+  }
+
+  /** Keys of one entity in the current generation. */
+  keys(kind: EntityKind, id: string) {
+    return entityKeys(stateRoot(this.opts.prefix, this.generation), kind, id);
   }
 
   /** The current windows of entities (one pipelined round trip); null for an entity with no state. */
@@ -114,7 +148,7 @@ export class WindowState {
     const replies = await execKeyed(
       this.redis,
       entities.map((e) => {
-        const key = entityKeys(this.opts.prefix, e.kind, e.id).state;
+        const key = this.keys(e.kind, e.id).state;
         return { key, add: (p) => p.txmonEntityReadV2(1, key, this.spec) };
       }),
     );
@@ -140,7 +174,7 @@ export class WindowState {
 
   /** Script arguments of one entity's transactions (see the scripts' headers). */
   args(kind: EntityKind, id: string, events: readonly StateEvent[], txTtlSeconds: number): [number, ...Array<string | number>] {
-    const keys = entityKeys(this.opts.prefix, kind, id);
+    const keys = this.keys(kind, id);
     const allKeys = [keys.state, ...events.map((e) => keys.tx(e.transactionId))];
     const argv: Array<string | number> = [txTtlSeconds, this.opts.stateTtlSeconds * 1000, this.spec];
     for (const e of events)
@@ -161,10 +195,23 @@ export class WindowState {
   /**
    * Applies a batch (in partition order) and returns one result per event, in the same order.
    * Throws StateLostError when the state marker is missing (unless `requireMarker` is false, for
-   * the rebuild itself).
+   * the rebuild itself), and when `progress` shows that Redis lost writes Kafka's committed offset
+   * relies on (then the marker is deleted first, so the windows are rebuilt). With `progress`, the
+   * batch's next offset is recorded in the marker even when there are no events.
    */
-  async apply(events: readonly StateEvent[], opts: { requireMarker?: boolean } = {}): Promise<StateResult[]> {
-    if (events.length === 0) return [];
+  async apply(
+    events: readonly StateEvent[],
+    opts: { requireMarker?: boolean; progress?: BatchProgress } = {},
+  ): Promise<StateResult[]> {
+    return (await this.applyBatch(events, opts)).results;
+  }
+
+  /** apply(), also telling which state generation the scripts ran under (for the MySQL fence). */
+  async applyBatch(
+    events: readonly StateEvent[],
+    opts: { requireMarker?: boolean; progress?: BatchProgress } = {},
+  ): Promise<{ results: StateResult[]; generation: number }> {
+    if (events.length === 0 && !opts.progress) return { results: [], generation: this.generation };
     // Groups keep arrival order; the first copy of a transaction id alone reaches the other entities,
     // so an in-batch re-send cannot touch a card or device the original did not.
     const groups = new Map<string, { kind: EntityKind; id: string; idx: number[] }>();
@@ -185,6 +232,7 @@ export class WindowState {
       }
     });
     const list = [...groups.values()];
+    const usedGeneration = this.generation;
     const cmds: KeyedCommand[] = list.map((g) => {
       const evs = g.idx.map((i) => events[i] as StateEvent);
       const args =
@@ -199,13 +247,36 @@ export class WindowState {
     // Checked last: if the marker is still there after the scripts ran, they ran on intact state.
     // (On a cluster this watches the node holding the marker.)
     const marker = stateMarkerKey(this.opts.prefix);
-    cmds.push({ key: marker, add: (p) => p.exists(marker) });
+    const progress = opts.progress;
+    cmds.push({
+      key: marker,
+      add: (p) => (progress ? p.txmonProgressV1(1, marker, progressField(progress), progress.next) : p.exists(marker)),
+    });
     this.roundTrips++;
     const replies = await execKeyed(this.redis, cmds);
-    const [markerErr, markerFound] = replies[replies.length - 1] as [Error | null, number];
+    const [markerErr, markerReply] = replies[replies.length - 1] as [Error | null, number | [number, string | null]];
     if (markerErr) throw markerErr;
-    if (markerFound !== 1 && opts.requireMarker !== false)
+    const [found, generation, previous] = Array.isArray(markerReply) ? markerReply : [markerReply, null, null];
+    if (found !== 1 && opts.requireMarker !== false)
       throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
+    if (progress && generation !== null && generation !== undefined && Number(generation) !== usedGeneration) {
+      this.generation = Number(generation);
+      throw new StateLostError(
+        `the state was rebuilt meanwhile (generation ${usedGeneration} -> ${generation}); the batch is retried on the new one`,
+      );
+    }
+    if (
+      progress &&
+      previous !== null &&
+      previous !== undefined &&
+      progress.committed !== undefined &&
+      BigInt(previous) < progress.committed
+    ) {
+      await this.redis.del(marker);
+      throw new StateLostError(
+        `Redis lost acknowledged writes: it has ${progressField(progress)} up to offset ${previous}, Kafka's committed offset is ${progress.committed}; windows must be rebuilt from MySQL`,
+      );
+    }
 
     const n = this.opts.windows.length;
     const account: Array<{ status: number; record: AccountRecord }> = [];
@@ -220,7 +291,7 @@ export class WindowState {
         else (others[i] as Record<EntityKind, EntityFeatures | null>)[g.kind] = parseEntityFeatures(unpackr.unpack(raw), n);
       });
     });
-    return events.map((_, i) => {
+    const results = events.map((_, i): StateResult => {
       const { status, record } = account[i] as (typeof account)[number];
       if (status === AccountStatus.DUPLICATE) return { status: 'duplicate', firstSeen: record.firstSeen };
       const o = others[i] as Record<EntityKind, EntityFeatures | null>;
@@ -238,11 +309,12 @@ export class WindowState {
         },
       };
     });
+    return { results, generation: usedGeneration };
   }
 
   /** The record account-state.lua keeps for a transaction (null when none): what a replay gets back. */
   async storedRecord(accountId: string, transactionId: string): Promise<AccountRecord | null> {
-    const raw = await this.redis.getBuffer(entityKeys(this.opts.prefix, 'account', accountId).tx(transactionId));
+    const raw = await this.redis.getBuffer(this.keys('account', accountId).tx(transactionId));
     return raw ? decodeAccountRecord(raw) : null;
   }
 }

@@ -120,8 +120,12 @@ describe('ingest end to end', () => {
       });
     const redis = new Redis(ns.cfg.redisUrl);
     try {
+      // After ingest, the marker knows how far each partition's state went (what lost writes are checked against).
+      const before = txmon('state', 'status');
+      expect(before.status, before.stderr).toBe(0);
+      expect(before.stderr).toMatch(/[1-9]\d* partition\(s\) applied: .*txmon\.transactions\.v1\/\d+ up to offset [1-9]/);
       // Lose part of the state by hand: the rebuild must restore it from MySQL.
-      const some = (await redis.keys(`${ns.cfg.keyPrefix}:{c:*`)).slice(0, 50);
+      const some = (await redis.keys(`${ns.cfg.keyPrefix}:g*:{c:*`)).slice(0, 50);
       expect(some.length).toBeGreaterThan(0);
       await redis.del(...some);
       expect((await checkStateAgainstMysql(ns)).mismatches.length).toBeGreaterThan(0);
@@ -133,6 +137,7 @@ describe('ingest end to end', () => {
       const status = txmon('state', 'status');
       expect(status.status, status.stderr).toBe(0);
       expect(status.stderr).toMatch(/marker present/);
+      expect(status.stderr).toMatch(/0 partition\(s\) applied/); // a rebuild knows no Kafka offsets
       await redis.del(stateMarkerKey(ns.cfg.keyPrefix));
       const missing = txmon('state', 'status');
       expect(missing.status).toBe(1);
@@ -143,7 +148,7 @@ describe('ingest end to end', () => {
       expect(old.status).toBe(1);
       expect(old.stderr).toMatch(/marker of an older state layout/);
       expect(txmon('state', 'rebuild').status).toBe(0);
-      expect(JSON.parse((await redis.get(stateMarkerKey(ns.cfg.keyPrefix))) ?? '{}')).toMatchObject({ layout: 2 });
+      expect(JSON.parse((await redis.hget(stateMarkerKey(ns.cfg.keyPrefix), 'meta')) ?? '{}')).toMatchObject({ layout: 2 });
       expect((await checkStateAgainstMysql(ns)).mismatches.slice(0, 10)).toEqual([]);
     } finally {
       redis.disconnect();

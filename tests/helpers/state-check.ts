@@ -11,6 +11,7 @@ import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
 import type { EntityKind } from '../../platform/keys.ts';
 import { defineScripts } from '../../platform/redis.ts';
+import { readMarker } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState } from '../../processors/ingest/state-store.ts';
 import type { TestNamespace } from './namespace.ts';
 
@@ -59,7 +60,15 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
   const mismatches: string[] = [];
   try {
     const entities = [...byEntity.values()];
-    const state = new WindowState(redis, { prefix: ns.cfg.keyPrefix, windows, dedupTtlSeconds: 1, stateTtlSeconds: 1 });
+    const marker = await readMarker(redis, ns.cfg.keyPrefix);
+    if (marker.status !== 'intact') mismatches.push(`state marker ${marker.status}`);
+    const state = new WindowState(redis, {
+      prefix: ns.cfg.keyPrefix,
+      windows,
+      dedupTtlSeconds: 1,
+      stateTtlSeconds: 1,
+      generation: marker.generation ?? 0,
+    });
     const live = await state.read(entities);
     entities.forEach((e, i) => {
       const head = Math.max(...e.events.map((x) => x.eventTime));

@@ -29,7 +29,7 @@ async function store(
   client: StateRedis = redis,
 ): Promise<WindowState> {
   const prefix = `${root}:${runs++}`;
-  await client.set(stateMarkerKey(prefix), 'test');
+  await client.hset(stateMarkerKey(prefix), 'meta', '{"layout":2,"generation":0}', 'gen', '0');
   return new WindowState(client, { prefix, windows, dedupTtlSeconds: 3600, stateTtlSeconds });
 }
 
@@ -140,6 +140,27 @@ describe('account-state.lua and entity-state.lua', () => {
     await s.apply([event()]);
     await redis.del(stateMarkerKey(`${root}:${runs - 1}`));
     await expect(s.apply([event({ transactionId: 'tx-2', position: 'topic/0/1' })])).rejects.toThrow(/state marker missing/);
+  });
+
+  it('records partition progress in the marker and notices when Redis went back behind Kafka', async () => {
+    const s = await store();
+    const marker = stateMarkerKey(`${root}:${runs - 1}`);
+    const at = (next: string, committed?: bigint) => ({ topic: 'topic', partition: 3, next, committed });
+    await s.apply([event()], { progress: at('1') });
+    expect(await redis.hget(marker, 'p:topic/3')).toBe('1');
+    // A batch of dead letters only (no events) still records its offset.
+    await s.apply([], { progress: at('5', 1n) });
+    expect(await redis.hget(marker, 'p:topic/3')).toBe('5');
+    // A replay from an earlier committed offset (a crash before the commit, a reset) is fine.
+    await s.apply([event()], { progress: at('1', 0n) });
+    // Redis rolled back (a failover to a lagging replica): it has offset 1, Kafka committed 5.
+    await expect(s.apply([event({ transactionId: 'tx-9', position: 'topic/3/5' })], { progress: at('6', 5n) })).rejects.toThrow(
+      /lost acknowledged writes: it has p:topic\/3 up to offset 1, Kafka's committed offset is 5/,
+    );
+    // The marker is gone, so the windows get rebuilt; without a marker nothing recreates it.
+    expect(await redis.exists(marker)).toBe(0);
+    await expect(s.apply([], { progress: at('6', 5n) })).rejects.toThrow(/state marker missing/);
+    expect(await redis.exists(marker)).toBe(0);
   });
 
   it('keeps late events out of the windows but still returns their features', async () => {

@@ -1,0 +1,14 @@
+import { KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { kafkajsGaveUpTooSoon } from './main.ts';
+
+describe('kafkajsGaveUpTooSoon', () => {
+  it('picks out the coordinator lookup kafkajs gives up on while the broker is down, and nothing else', () => {
+    expect(kafkajsGaveUpTooSoon(new KafkaJSGroupCoordinatorNotFound())).toBe(true);
+    // How it reached the consumer's crash event in the broker-outage test.
+    expect(kafkajsGaveUpTooSoon(new KafkaJSNonRetriableError('Failed to find group coordinator'))).toBe(true);
+    expect(kafkajsGaveUpTooSoon(new KafkaJSNonRetriableError('Invalid topic x'))).toBe(false);
+    expect(kafkajsGaveUpTooSoon(new TypeError('bug'))).toBe(false);
+    expect(kafkajsGaveUpTooSoon(null)).toBe(false);
+  });
+});
