@@ -1,5 +1,6 @@
 /** Deleting a non-production namespace: its topics, consumer group, database and Redis keys (demo and tests). */
-import { Redis } from 'ioredis';
+import { createStateRedis } from '../platform/redis.ts';
+import { scanAll, unlinkAll } from '../platform/redis-pipelines.ts';
 import mysql from 'mysql2/promise';
 import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
@@ -32,12 +33,15 @@ export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (lin
   const conn = await mysql.createConnection({ uri: cfg.mysql.serverUrl });
   await conn.query(`DROP DATABASE IF EXISTS \`${cfg.mysql.database}\``);
   await conn.end();
-  const redis = new Redis(cfg.redisUrl, { lazyConnect: true });
+  const redis = createStateRedis(cfg);
   await redis.connect();
   let deleted = 0;
-  for await (const keys of redis.scanStream({ match: `${cfg.keyPrefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  try {
+    await scanAll(redis, `${cfg.keyPrefix}:*`, async (keys) => {
+      deleted += await unlinkAll(redis, keys);
+    });
+  } finally {
+    redis.disconnect();
   }
-  redis.disconnect();
   say(`demo: reset namespace "${cfg.topicNamespace}" (topics, database ${cfg.mysql.database}, ${deleted} Redis keys)`);
 }

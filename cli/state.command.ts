@@ -1,15 +1,15 @@
 /** `txmon state rebuild|status`: the windowed state in Redis, checked and rebuilt from MySQL. */
 import type { TxmonConfig } from '../config/config.ts';
-import { stateMarkerKey } from '../platform/keys.ts';
 import { createPool } from '../platform/mysql.ts';
-import { createRedis } from '../platform/redis.ts';
-import { ensureState, readMarker, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { createStateRedis } from '../platform/redis.ts';
+import { dataNodes } from '../platform/redis-pipelines.ts';
+import { ensureState, markerKeys, readMarker, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
 
 async function withClients<T>(
   cfg: TxmonConfig,
-  fn: (c: { redis: ReturnType<typeof createRedis>; pool: ReturnType<typeof createPool> }) => Promise<T>,
+  fn: (c: { redis: ReturnType<typeof createStateRedis>; pool: ReturnType<typeof createPool> }) => Promise<T>,
 ) {
-  const redis = createRedis(cfg);
+  const redis = createStateRedis(cfg);
   await redis.connect();
   const pool = createPool(cfg);
   try {
@@ -43,11 +43,21 @@ export async function stateRebuild(cfg: TxmonConfig, say: (line: string) => void
 export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void): Promise<number> {
   return withClients(cfg, async ({ redis }) => {
     const { status } = await readMarker(redis, cfg.keyPrefix);
-    const key = stateMarkerKey(cfg.keyPrefix);
+    const key = markerKeys(redis, cfg.keyPrefix)[0] as string;
     const marker = status === 'intact' ? await redis.hgetall(key) : status === 'old-layout' ? await redis.type(key) : null;
-    const aof = (await redis.config('GET', 'appendonly').catch(() => [])) as string[];
-    const fsync = (await redis.config('GET', 'appendfsync').catch(() => [])) as string[];
-    say(`state: prefix "${cfg.keyPrefix}" on ${cfg.redisUrl}`);
+    const nodes = dataNodes(redis);
+    const persistence = await Promise.all(
+      nodes.map(async (n) => {
+        const aof = (await n.config('GET', 'appendonly').catch(() => [])) as string[];
+        const fsync = (await n.config('GET', 'appendfsync').catch(() => [])) as string[];
+        return aof[1] === 'yes'
+          ? `AOF on (appendfsync ${fsync[1] ?? '?'})`
+          : 'AOF OFF: the state does not survive a Redis restart';
+      }),
+    );
+    say(
+      `state: prefix "${cfg.keyPrefix}" on ${cfg.redisCluster ? `the Redis Cluster of ${cfg.redisCluster.join(',')} (${nodes.length} masters)` : cfg.redisUrl}`,
+    );
     say(
       `state: marker ${
         status === 'missing'
@@ -63,9 +73,7 @@ export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void)
         `state: ${partitions.length} partition(s) applied: ${partitions.map(([f, o]) => `${f.slice(2)} up to offset ${o}`).join(', ') || '-'}`,
       );
     }
-    say(
-      `state: persistence ${aof[1] === 'yes' ? `AOF on (appendfsync ${fsync[1] ?? '?'})` : 'AOF OFF: the state does not survive a Redis restart'}`,
-    );
+    say(`state: persistence ${[...new Set(persistence)].join('; ')}`);
     return status === 'intact' ? 0 : 1;
   });
 }

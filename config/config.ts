@@ -12,19 +12,22 @@ const positiveInt = z.coerce.number().int().positive();
 const boolFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port');
-
-/** Environment variables txmon reads, with their local defaults. */
-const envSchema = z.object({
-  TXMON_KAFKA_BROKERS: z
+/** A comma-separated list of host:port (blanks ignored). */
+const hostPortList = (fallback: string) =>
+  z
     .string()
-    .default('127.0.0.1:9092')
+    .default(fallback)
     .transform((s) =>
       s
         .split(',')
         .map((b) => b.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(hostPort).min(1, 'at least one broker')),
+    .pipe(z.array(hostPort));
+
+/** Environment variables txmon reads, with their local defaults. */
+const envSchema = z.object({
+  TXMON_KAFKA_BROKERS: hostPortList('127.0.0.1:9092').refine((l) => l.length > 0, 'at least one broker'),
   TXMON_KAFKA_CLIENT_ID: z.string().min(1).default('txmon'),
   TXMON_REGISTRY_URL: z.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
   TXMON_MYSQL_URL: z
@@ -35,6 +38,7 @@ const envSchema = z.object({
     .string()
     .default('redis://127.0.0.1:6379')
     .refine((s) => /^rediss?:\/\//.test(s), 'expected redis://host:port'),
+  TXMON_REDIS_CLUSTER_NODES: hostPortList(''),
   TXMON_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
@@ -90,6 +94,8 @@ export type TxmonConfig = Readonly<{
   registryUrl: string;
   mysql: Readonly<{ url: string; database: string; serverUrl: string }>;
   redisUrl: string;
+  /** The state Redis as a Redis Cluster: seed nodes (host:port); null for the single Redis at redisUrl. */
+  redisCluster: readonly string[] | null;
   keyPrefix: string;
   topicNamespace: string;
   ingest: Readonly<{
@@ -156,6 +162,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     registryUrl: e.TXMON_REGISTRY_URL.replace(/\/+$/, ''),
     mysql: { url: e.TXMON_MYSQL_URL, database: mysqlMatch[2], serverUrl: mysqlMatch[1] },
     redisUrl: e.TXMON_REDIS_URL,
+    redisCluster: e.TXMON_REDIS_CLUSTER_NODES.length > 0 ? e.TXMON_REDIS_CLUSTER_NODES : null,
     keyPrefix: e.TXMON_KEY_PREFIX,
     topicNamespace: e.TXMON_TOPIC_NAMESPACE,
     ingest: {

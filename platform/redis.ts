@@ -1,6 +1,6 @@
 /** Redis connection with txmon's Lua scripts registered as commands. */
 import { readFileSync } from 'node:fs';
-import { Redis, type ChainableCommander } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander } from 'ioredis';
 import type { TxmonConfig } from '../config/config.ts';
 
 const LUA_DIR = new URL('../processors/ingest/lua/', import.meta.url);
@@ -67,4 +67,27 @@ export function createRedis(cfg: TxmonConfig): TxmonRedis {
   // Errors surface on commands; the client-level event only needs a listener so it is not thrown.
   redis.on('error', () => {});
   return defineScripts(redis);
+}
+
+/**
+ * The state Redis: the single Redis at TXMON_REDIS_URL, or the Redis Cluster of
+ * TXMON_REDIS_CLUSTER_NODES (same fail-fast behaviour; scripts run through per-node pipelines, see
+ * redis-pipelines.ts). Call connect() before use.
+ */
+export function createStateRedis(cfg: TxmonConfig): TxmonRedis | Cluster {
+  if (cfg.redisCluster === null) return createRedis(cfg);
+  const cluster = new Cluster(
+    cfg.redisCluster.map((n) => {
+      const i = n.lastIndexOf(':');
+      return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+    }),
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times) => Math.min(200 * times, 2_000),
+      redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 15_000 },
+    },
+  );
+  cluster.on('error', () => {});
+  return cluster;
 }

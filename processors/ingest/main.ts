@@ -13,7 +13,7 @@ import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createStateRedis } from '../../platform/redis.ts';
 import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
 import { retry, sleep } from '../../platform/retry.ts';
 import { redactor } from './classify.ts';
@@ -78,7 +78,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       },
     );
 
-    const redis = createRedis(cfg);
+    const redis = createStateRedis(cfg);
     teardown.push(async () => void redis.disconnect());
     await retry(() => redis.connect(), {
       maxMs: cfg.retryMaxBackoffMs,

@@ -16,12 +16,19 @@ import { STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
 import { stateKeyPattern, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import type { TxmonRedis } from '../../platform/redis.ts';
+import {
+  execKeyed,
+  perNodeKeys,
+  scanAll,
+  unlinkAll,
+  type KeyedCommand,
+  type StateRedis,
+} from '../../platform/redis-pipelines.ts';
 import type { TxmonConfig } from '../../config/config.ts';
 import { decodeAccountRecord, encodeAccountRecord, encodeEntityFeatures, WindowState, type StateEvent } from './state-store.ts';
 
 export interface RebuildDeps {
-  redis: TxmonRedis;
+  redis: StateRedis;
   pool: Pool;
   state: WindowState;
   prefix: string;
@@ -46,7 +53,7 @@ export type EnsureResult =
 /** The rebuild's dependencies from the config (one definition for the processor and the CLI). */
 export function rebuildDepsFor(
   cfg: TxmonConfig,
-  clients: { redis: TxmonRedis; pool: Pool },
+  clients: { redis: StateRedis; pool: Pool },
   progress: (line: string) => void,
 ): RebuildDeps {
   const state = new WindowState(clients.redis, {
@@ -88,45 +95,56 @@ export interface MarkerView {
   generation: number | null;
 }
 
-/**
- * What the marker says. The marker is a hash: `meta` (JSON: layout, generation, when and from how
- * many rows the state was built), `gen` (the generation, for progress.lua) and one field per input
- * partition with the offset the state has taken it to (progress.lua).
- */
-export async function readMarker(redis: TxmonRedis, prefix: string): Promise<MarkerView> {
-  const key = stateMarkerKey(prefix);
-  const type = await redis.type(key);
-  if (type === 'none') return { status: 'missing', generation: null };
-  if (type !== 'hash') return { status: 'old-layout', generation: null };
-  const [meta = null, gen = null] = await redis.hmget(key, 'meta', 'gen');
-  let layout: unknown;
-  try {
-    layout = (JSON.parse(meta ?? 'null') as { layout?: unknown } | null)?.layout;
-  } catch {
-    layout = undefined;
-  }
-  if (layout !== STATE_LAYOUT || gen === null || !/^\d+$/.test(gen)) return { status: 'old-layout', generation: null };
-  return { status: 'intact', generation: Number(gen) };
+/** The marker keys: one on a single Redis, one per master on a cluster (platform/redis-pipelines.ts). */
+export function markerKeys(redis: StateRedis, prefix: string): string[] {
+  return perNodeKeys(redis, stateMarkerKey(prefix));
 }
 
-/** Writes the marker of intact state (no partition progress yet: the next batches record it). */
+/**
+ * What the markers say. A marker is a hash: `meta` (JSON: layout, generation, when and from how
+ * many rows the state was built), `gen` (the generation, for progress.lua) and one field per input
+ * partition with the offset the state has taken it to (progress.lua). On a cluster every master has
+ * one, and the state is intact only when all are, on the same generation.
+ */
+export async function readMarker(redis: StateRedis, prefix: string): Promise<MarkerView> {
+  let generation: number | null = null;
+  for (const key of markerKeys(redis, prefix)) {
+    const type = await redis.type(key);
+    if (type === 'none') return { status: 'missing', generation: null };
+    if (type !== 'hash') return { status: 'old-layout', generation: null };
+    const [meta = null, gen = null] = await redis.hmget(key, 'meta', 'gen');
+    let layout: unknown;
+    try {
+      layout = (JSON.parse(meta ?? 'null') as { layout?: unknown } | null)?.layout;
+    } catch {
+      layout = undefined;
+    }
+    if (layout !== STATE_LAYOUT || gen === null || !/^\d+$/.test(gen)) return { status: 'old-layout', generation: null };
+    // Masters on different generations: one of them kept an old marker through a loss.
+    if (generation !== null && Number(gen) !== generation) return { status: 'missing', generation: null };
+    generation = Number(gen);
+  }
+  return { status: 'intact', generation };
+}
+
+/** Writes the markers of intact state (no partition progress yet: the next batches record it). */
 export async function writeMarker(
-  redis: TxmonRedis,
+  redis: StateRedis,
   prefix: string,
   generation: number,
   meta: Record<string, unknown>,
 ): Promise<void> {
-  await redis.hset(
-    stateMarkerKey(prefix),
-    'meta',
-    JSON.stringify({ layout: STATE_LAYOUT, generation, ...meta }),
-    'gen',
-    String(generation),
-  );
+  const value = JSON.stringify({ layout: STATE_LAYOUT, generation, ...meta });
+  for (const key of markerKeys(redis, prefix)) await redis.hset(key, 'meta', value, 'gen', String(generation));
 }
 
-/** Whether the marker of intact state of this layout exists. */
-export async function stateIntact(redis: TxmonRedis, prefix: string): Promise<boolean> {
+/** Deletes the markers: every processor's next batch then waits for a rebuild. */
+export async function deleteMarker(redis: StateRedis, prefix: string): Promise<void> {
+  await unlinkAll(redis, markerKeys(redis, prefix));
+}
+
+/** Whether the markers of intact state of this layout exist. */
+export async function stateIntact(redis: StateRedis, prefix: string): Promise<boolean> {
   return (await readMarker(redis, prefix)).status === 'intact';
 }
 
@@ -173,7 +191,7 @@ export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
   const started = Date.now();
   try {
-    await d.redis.del(stateMarkerKey(d.prefix));
+    await deleteMarker(d.redis, d.prefix);
     const generation = await nextGeneration(d.pool);
     // The new generation is built through its own store: the processor's keeps the old one until
     // the marker is back, so none of its batches can write into what is being built.
@@ -198,14 +216,10 @@ export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}
 
 /** Deletes the state keys of the prefix (every generation) that `doomed` picks. */
 async function wipe(d: RebuildDeps, doomed: (key: string) => boolean): Promise<number> {
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await d.redis.scan(cursor, 'MATCH', stateKeyPattern(d.prefix), 'COUNT', 2_000);
-    cursor = next;
-    const picked = keys.filter(doomed);
-    if (picked.length > 0) deleted += await d.redis.unlink(...picked);
-  } while (cursor !== '0');
+  await scanAll(d.redis, stateKeyPattern(d.prefix), async (keys) => {
+    deleted += await unlinkAll(d.redis, keys.filter(doomed));
+  });
   return deleted;
 }
 
@@ -292,16 +306,22 @@ async function restoreSnapshots(
     }
   });
   // The account's record also holds the first-seen position and the static features: read, then rewrite.
-  const reads = d.redis.pipeline();
-  for (const a of accounts) reads.getBuffer(a.key);
-  const records = (await reads.exec()) ?? [];
-  const writes = d.redis.pipeline();
+  const records = await execKeyed(
+    d.redis,
+    accounts.map((a) => ({ key: a.key, add: (p) => void p.getBuffer(a.key) })),
+  );
+  const writes: KeyedCommand[] = [];
   accounts.forEach((a, i) => {
     const [err, raw] = records[i] as [Error | null, Buffer | null];
     if (err) throw err;
-    if (raw) writes.set(a.key, encodeAccountRecord({ ...decodeAccountRecord(raw), features: a.features }), 'KEEPTTL', 'XX');
+    if (raw) {
+      const value = encodeAccountRecord({ ...decodeAccountRecord(raw), features: a.features });
+      writes.push({ key: a.key, add: (p) => void p.set(a.key, value, 'KEEPTTL', 'XX') });
+    }
   });
-  for (const e of entities) writes.set(e.key, encodeEntityFeatures(e.features), 'KEEPTTL', 'XX');
-  const replies = (await writes.exec()) ?? [];
-  for (const [err] of replies) if (err) throw err;
+  for (const e of entities) {
+    const value = encodeEntityFeatures(e.features);
+    writes.push({ key: e.key, add: (p) => void p.set(e.key, value, 'KEEPTTL', 'XX') });
+  }
+  for (const [err] of await execKeyed(d.redis, writes)) if (err) throw err;
 }

@@ -9,7 +9,7 @@ import type { WindowSpec } from '../../domain/windows.ts';
 import { StateLostError } from '../../platform/errors.ts';
 import { entityKeys, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
 import { AccountStatus } from '../../platform/redis.ts';
-import { execKeyed, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
+import { execKeyed, perNodeKeys, unlinkAll, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
 import { Packr, Unpackr } from 'msgpackr';
 
 /**
@@ -244,38 +244,43 @@ export class WindowState {
         add: (p) => (g.kind === 'account' ? p.txmonAccountStateV2Buffer(...args) : p.txmonEntityStateV2Buffer(...args)),
       };
     });
-    // Checked last: if the marker is still there after the scripts ran, they ran on intact state.
-    // (On a cluster this watches the node holding the marker.)
-    const marker = stateMarkerKey(this.opts.prefix);
+    // Checked last: if the markers are still there after the scripts ran, they ran on intact state.
+    // (On a cluster every master has its own marker: platform/redis-pipelines.ts perNodeKeys.)
+    const markers = perNodeKeys(this.redis, stateMarkerKey(this.opts.prefix));
     const progress = opts.progress;
-    cmds.push({
-      key: marker,
-      add: (p) => (progress ? p.txmonProgressV1(1, marker, progressField(progress), progress.next) : p.exists(marker)),
-    });
+    for (const marker of markers)
+      cmds.push({
+        key: marker,
+        add: (p) => (progress ? p.txmonProgressV1(1, marker, progressField(progress), progress.next) : p.exists(marker)),
+      });
     this.roundTrips++;
     const replies = await execKeyed(this.redis, cmds);
-    const [markerErr, markerReply] = replies[replies.length - 1] as [Error | null, number | [number, string | null]];
-    if (markerErr) throw markerErr;
-    const [found, generation, previous] = Array.isArray(markerReply) ? markerReply : [markerReply, null, null];
-    if (found !== 1 && opts.requireMarker !== false)
-      throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
-    if (progress && generation !== null && generation !== undefined && Number(generation) !== usedGeneration) {
-      this.generation = Number(generation);
-      throw new StateLostError(
-        `the state was rebuilt meanwhile (generation ${usedGeneration} -> ${generation}); the batch is retried on the new one`,
-      );
-    }
-    if (
-      progress &&
-      previous !== null &&
-      previous !== undefined &&
-      progress.committed !== undefined &&
-      BigInt(previous) < progress.committed
-    ) {
-      await this.redis.del(marker);
-      throw new StateLostError(
-        `Redis lost acknowledged writes: it has ${progressField(progress)} up to offset ${previous}, Kafka's committed offset is ${progress.committed}; windows must be rebuilt from MySQL`,
-      );
+    const markerReplies = replies.slice(replies.length - markers.length);
+    for (const [err] of markerReplies) if (err) throw err;
+    for (const [, reply] of markerReplies) {
+      const [found, generation, previous] = Array.isArray(reply)
+        ? (reply as [number, string | null, string | null])
+        : [reply as number, null, null];
+      if (found !== 1 && opts.requireMarker !== false)
+        throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
+      if (progress && generation !== null && generation !== undefined && Number(generation) !== usedGeneration) {
+        this.generation = Number(generation);
+        throw new StateLostError(
+          `the state was rebuilt meanwhile (generation ${usedGeneration} -> ${generation}); the batch is retried on the new one`,
+        );
+      }
+      if (
+        progress &&
+        previous !== null &&
+        previous !== undefined &&
+        progress.committed !== undefined &&
+        BigInt(previous) < progress.committed
+      ) {
+        await unlinkAll(this.redis, markers);
+        throw new StateLostError(
+          `Redis lost acknowledged writes: it has ${progressField(progress)} up to offset ${previous}, Kafka's committed offset is ${progress.committed}; windows must be rebuilt from MySQL`,
+        );
+      }
     }
 
     const n = this.opts.windows.length;

@@ -12,6 +12,7 @@ import {
   expectedEndState,
   produceSimulated,
   readEndState,
+  replayFromEarliest,
   spawnIngest,
   type Simulated,
 } from '../helpers/pipeline.ts';
@@ -81,24 +82,7 @@ describe('ingest end to end', () => {
   });
 
   it('re-running after a group offset reset changes nothing (replay is idempotent)', async () => {
-    const before = await readEndState(ns);
-    const { createKafka } = await import('../../platform/kafka.ts');
-    const { testLogger } = await import('../helpers/namespace.ts');
-    const { topicName } = await import('../../topics/topics.ts');
-    const admin = createKafka(ns.cfg, testLogger).admin();
-    await admin.connect();
-    await admin.resetOffsets({
-      groupId: ns.cfg.ingest.groupId,
-      topic: topicName(ns.cfg.topicNamespace, 'transactions'),
-      earliest: true,
-    });
-    await admin.disconnect();
-    const run = spawnIngest(ns);
-    expect(await run.exited, run.output()).toBe(0);
-    const after = await readEndState(ns);
-    expect(after.transactionIds).toEqual(before.transactionIds);
-    expect(after.rowChecksum).toBe(before.rowChecksum);
-    expect(after.duplicateIds).toEqual(before.duplicateIds);
+    const { before, after } = await replayFromEarliest(ns);
     // The DLQ is written transactionally per batch, so a full replay appends the same letters again
     // only if offsets were reset: here they were, so each source position appears exactly twice.
     const counts = new Map<string, number>();

@@ -5,12 +5,11 @@
  * holds after any mix of crashes, replays and rebalances; a double-applied or lost event breaks it.
  * Also checks each row's account features equal the snapshot the account script stored.
  */
-import { Redis } from 'ioredis';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
 import type { EntityKind } from '../../platform/keys.ts';
-import { defineScripts } from '../../platform/redis.ts';
+import { createStateRedis } from '../../platform/redis.ts';
 import { readMarker } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState } from '../../processors/ingest/state-store.ts';
 import type { TestNamespace } from './namespace.ts';
@@ -56,7 +55,8 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
       byEntity.set(k, e);
     }
   });
-  const redis = defineScripts(new Redis(ns.cfg.redisUrl));
+  const redis = createStateRedis(ns.cfg);
+  await redis.connect();
   const mismatches: string[] = [];
   try {
     const entities = [...byEntity.values()];
