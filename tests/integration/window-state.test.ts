@@ -11,6 +11,7 @@ import { entityKeys, hashSlot, stateMarkerKey, type EntityKind } from '../../pla
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
 import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
+import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState, type StateEvent, type StateResult } from '../../processors/ingest/state-store.ts';
 
 const root = `t-state-${randomBytes(4).toString('hex')}`;
@@ -29,7 +30,8 @@ async function store(
   client: StateRedis = redis,
 ): Promise<WindowState> {
   const prefix = `${root}:${runs++}`;
-  await client.hset(stateMarkerKey(prefix), 'meta', '{"layout":2,"generation":0}', 'gen', '0');
+  await client.ping(); // (a cluster client knows its slot map once connected)
+  await writeMarker(client, prefix, 0, { test: true });
   return new WindowState(client, { prefix, windows, dedupTtlSeconds: 3600, stateTtlSeconds });
 }
 
