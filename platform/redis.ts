@@ -18,7 +18,7 @@ export function loadLua(name: string): string {
 /** Status codes of account-state.lua. */
 export const AccountStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
 
-type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number>];
+export type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number | Buffer>];
 
 export interface TxmonRedis extends Redis {
   /** account-state.lua (see its header) → flat [status, record (msgpack), ...]. */

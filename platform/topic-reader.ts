@@ -5,7 +5,7 @@ import { sleep } from './retry.ts';
 
 /**
  * Consumes the topic from the beginning with read_committed isolation until every partition has
- * been read up to its high watermark (transaction markers count as read once nothing more arrives).
+ * been read up to its high watermark (control records and aborted records count as read).
  */
 export async function readTopic(
   kafka: Kafka,
@@ -26,6 +26,11 @@ export async function readTopic(
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    // Batches of only control records or aborted records reach no eachBatch, but still end a partition.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      lastActivity = Date.now();
+      if (Number(e.payload.lastOffset) + 1 >= (remaining.get(e.payload.partition) ?? 0)) remaining.delete(e.payload.partition);
+    });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
@@ -36,7 +41,11 @@ export async function readTopic(
       },
     });
     const started = Date.now();
-    while (remaining.size > 0 && Date.now() - lastActivity < idleMs + (out.length === 0 ? 5_000 : 0)) {
+    // Until every partition is read to its end: a transaction left open by a crashed producer hides
+    // what follows it until the broker aborts it (the producer's transaction timeout), and stopping
+    // early would report those records as missing. Idle time only ends the wait when nothing at all
+    // has arrived yet and no partition has a transaction marker to wait for.
+    while (remaining.size > 0 && (out.length > 0 || Date.now() - lastActivity < idleMs + 5_000)) {
       if (Date.now() - started > timeoutMs) throw new Error(`reading ${topic} timed out after ${timeoutMs} ms`);
       await sleep(50);
     }

@@ -8,7 +8,7 @@ import { parseEntityFeatures, type EntityFeatures } from '../../domain/entity-fe
 import type { WindowSpec } from '../../domain/windows.ts';
 import { StateLostError } from '../../platform/errors.ts';
 import { entityKeys, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
-import { AccountStatus } from '../../platform/redis.ts';
+import { AccountStatus, type ScriptArgs } from '../../platform/redis.ts';
 import { execKeyed, perNodeKeys, unlinkAll, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -173,23 +173,23 @@ export class WindowState {
   }
 
   /** Script arguments of one entity's transactions (see the scripts' headers). */
-  args(kind: EntityKind, id: string, events: readonly StateEvent[], txTtlSeconds: number): [number, ...Array<string | number>] {
+  args(kind: EntityKind, id: string, events: readonly StateEvent[], txTtlSeconds: number): ScriptArgs {
     const keys = this.keys(kind, id);
     const allKeys = [keys.state, ...events.map((e) => keys.tx(e.transactionId))];
-    const argv: Array<string | number> = [txTtlSeconds, this.opts.stateTtlSeconds * 1000, this.spec];
+    const flat: Array<string | number | boolean | null> = [];
     for (const e of events)
-      argv.push(
+      flat.push(
         e.position,
         e.eventTime,
-        e.amountBaseMinor ?? '',
+        e.amountBaseMinor,
         e.merchantId,
         e.country,
-        e.lat ?? '',
-        e.lon ?? '',
-        e.late ? '1' : '0',
-        kind === 'account' ? e.extra : '',
+        e.lat,
+        e.lon,
+        e.late,
+        kind === 'account' ? e.extra : null,
       );
-    return [allKeys.length, ...allKeys, ...argv];
+    return [allKeys.length, ...allKeys, txTtlSeconds, this.opts.stateTtlSeconds * 1000, this.spec, packr.pack(flat)];
   }
 
   /**

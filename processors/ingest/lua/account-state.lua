@@ -12,10 +12,10 @@
   ARGV[1]        TTL of the transaction keys, seconds (how long a re-send is still recognised)
   ARGV[2]        TTL of the state, ms
   ARGV[3]        windows, "<bucketMs>:<buckets>,..." smallest first
-  ARGV[4..]      9 values per transaction: position "<topic>/<partition>/<offset>", event time ms,
-                 base-currency amount in minor units ("" when unknown), merchant id, merchant
-                 country, latitude (""), longitude (""), late ("1" or "0"), and an opaque string
-                 stored with the transaction and returned on replay (the static features)
+  ARGV[4]        msgpack array, 9 values per transaction: position "<topic>/<partition>/<offset>",
+                 event time ms, base-currency amount in minor units (nil when unknown), merchant id,
+                 merchant country, latitude (nil), longitude (nil), late (boolean), and an opaque
+                 string stored with the transaction and returned on replay (the static features)
 
   Returns a flat array { status_1, record_1, ... } where status is
     0  NEW        applied; the record just stored (features: the account's after this transaction)
@@ -32,7 +32,7 @@ local written = {}
 local out = {}
 for i = 1, c.count do
   local txkey = c.txkeys[i]
-  local ev = event_at(i)
+  local ev = event_at(c, i)
   local record = written[txkey] or stored[i]
   if not record then
     record = cmsgpack.pack({ ev.position, apply_event(c, st, ev), ev.extra })

@@ -10,7 +10,7 @@
   ARGV[1]        TTL of the markers, seconds
   ARGV[2]        TTL of the state, ms
   ARGV[3]        windows, "<bucketMs>:<buckets>,..." smallest first
-  ARGV[4..]      9 values per transaction, as in account-state.lua (the opaque string is ignored)
+  ARGV[4]        the transactions, as in account-state.lua (the opaque string is ignored)
 
   Returns a flat array { status_1, features_1, ... } where status is
     0  APPLIED  first time: features after it (msgpack array, also stored as the marker)
@@ -29,7 +29,7 @@ for i = 1, c.count do
   if features then
     out[#out + 1] = 1
   else
-    features = cmsgpack.pack(apply_event(c, st, event_at(i)))
+    features = cmsgpack.pack(apply_event(c, st, event_at(c, i)))
     redis.call('SET', txkey, features, 'EX', c.tx_ttl)
     written[txkey] = features
     out[#out + 1] = 0

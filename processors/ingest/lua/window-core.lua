@@ -211,19 +211,21 @@ local function flush(c, st)
   redis.call('SET', c.key, cmsgpack.pack(v), 'PX', c.state_ttl)
 end
 
--- Reads the i-th event (stride 9 from ARGV[4]): position, t, amount, merchant, country, lat, lon, late, extra.
-local function event_at(i)
-  local b = 4 + (i - 1) * 9
+-- The i-th event of the call: ARGV[4] is one msgpack array of 9 values per transaction (position,
+-- event time, amount or nil, merchant, country, latitude or nil, longitude or nil, late (boolean),
+-- opaque string): one argument instead of nine per transaction, decoded in C.
+local function event_at(c, i)
+  local E, b = c.events, (i - 1) * 9
   return {
-    position = ARGV[b],
-    t = tonumber(ARGV[b + 1]),
-    amount = tonumber(ARGV[b + 2]),
-    merchant = ARGV[b + 3],
-    country = ARGV[b + 4],
-    lat = tonumber(ARGV[b + 5]),
-    lon = tonumber(ARGV[b + 6]),
-    late = ARGV[b + 7] == '1',
-    extra = ARGV[b + 8],
+    position = E[b + 1],
+    t = E[b + 2],
+    amount = E[b + 3],
+    merchant = E[b + 4],
+    country = E[b + 5],
+    lat = E[b + 6],
+    lon = E[b + 7],
+    late = E[b + 8] == true,
+    extra = E[b + 9],
   }
 end
 
@@ -245,5 +247,6 @@ local function read_call()
   c.count = #c.txkeys
   c.tx_ttl = tonumber(ARGV[1])
   c.state_ttl = tonumber(ARGV[2])
+  c.events = c.count > 0 and cmsgpack.unpack(ARGV[4]) or {}
   return c
 end
