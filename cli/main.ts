@@ -136,7 +136,7 @@ export function buildProgram(): Command {
   state
     .command('rebuild')
     .description(
-      "Delete this prefix's Redis state and rebuild it from MySQL's transactions of the longest window (processors wait meanwhile).",
+      "Rebuild this prefix's Redis state from MySQL's transactions of the longest window, as a new generation (processors wait meanwhile; the old one is deleted after).",
     )
     .action(async () => {
       const { cfg } = context();
@@ -145,7 +145,9 @@ export function buildProgram(): Command {
     });
   state
     .command('status')
-    .description('Whether the state marker exists (exit code 1 when it is missing) and whether Redis persists with AOF.')
+    .description(
+      'Whether the state markers are intact (exit code 1 when missing or of an older layout), how far each partition was applied, and whether Redis persists with AOF.',
+    )
     .action(async () => {
       const { cfg } = context();
       const { stateStatus } = await import('./state.command.ts');
