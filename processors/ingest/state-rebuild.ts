@@ -201,7 +201,8 @@ export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}
     const { rows, from } = await replay(d, builder);
     await writeMarker(d.redis, d.prefix, generation, { rebuiltAt: new Date().toISOString(), rows });
     d.state.generation = generation;
-    const keysDeleted = await wipe(d, (k) => !k.startsWith(`${stateRoot(d.prefix, generation)}:`));
+    let keysDeleted = await wipe(d, (k) => !k.startsWith(`${stateRoot(d.prefix, generation)}:`));
+    if (found.status === 'old-layout') keysDeleted += await wipeLayout1(d);
     d.progress(
       `state: generation ${generation} built; deleted ${keysDeleted.toLocaleString('en')} keys of older generations of prefix "${d.prefix}"`,
     );
@@ -220,6 +221,20 @@ async function wipe(d: RebuildDeps, doomed: (key: string) => boolean): Promise<n
   await scanAll(d.redis, stateKeyPattern(d.prefix), async (keys) => {
     deleted += await unlinkAll(d.redis, keys.filter(doomed));
   });
+  return deleted;
+}
+
+/**
+ * Deletes state of layout 1 (before generations: entity keys straight under the prefix,
+ * `<prefix>:{<kind>:<id>}:...`, and a string marker), which would otherwise linger until its TTL.
+ */
+async function wipeLayout1(d: RebuildDeps): Promise<number> {
+  let deleted = 0;
+  await scanAll(d.redis, `${d.prefix}:{*`, async (keys) => {
+    deleted += await unlinkAll(d.redis, keys);
+  });
+  const oldMarker = stateMarkerKey(d.prefix);
+  if (!markerKeys(d.redis, d.prefix).includes(oldMarker)) deleted += await unlinkAll(d.redis, [oldMarker]);
   return deleted;
 }
 

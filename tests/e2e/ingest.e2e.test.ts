@@ -128,10 +128,15 @@ describe('ingest end to end', () => {
       expect(missing.stderr).toMatch(/marker MISSING/);
       // A marker written by a txmon of an older state layout (no "layout": 2) is not intact either.
       await redis.set(stateMarkerKey(ns.cfg.keyPrefix), JSON.stringify({ rebuiltAt: '2026-01-01T00:00:00Z', rows: 1 }));
+      // ... and its keys (layout 1: entity keys straight under the prefix) are deleted by the rebuild.
+      const legacy = `${ns.cfg.keyPrefix}:{a:legacy-account}:st`;
+      await redis.hset(legacy, 'h', '1');
+      await redis.expire(legacy, 3600);
       const old = txmon('state', 'status');
       expect(old.status).toBe(1);
       expect(old.stderr).toMatch(/marker of an older state layout/);
       expect(txmon('state', 'rebuild').status).toBe(0);
+      expect(await redis.exists(legacy)).toBe(0);
       expect(JSON.parse((await redis.hget(stateMarkerKey(ns.cfg.keyPrefix), 'meta')) ?? '{}')).toMatchObject({ layout: 2 });
       expect((await checkStateAgainstMysql(ns)).mismatches.slice(0, 10)).toEqual([]);
     } finally {
