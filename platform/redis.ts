@@ -27,15 +27,21 @@ export interface TxmonRedis extends Redis {
   txmonEntityStateV2Buffer(...args: ScriptArgs): Promise<Array<number | Buffer>>;
   /** entity-read.lua: 1, stateKey, windowSpec → JSON [head, per window c s d e, n, mean, std]. */
   txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): Promise<string>;
-  /** progress.lua: 1, marker, field, nextOffset → [1, generation, previous | null] or [0] (marker missing). */
-  txmonProgressV1(numKeys: 1, marker: string, field: string, nextOffset: string): Promise<[number, string, string | null]>;
+  /** progress.lua: 1, marker, field, nextOffset, committed → [1, generation] | [0] (missing) | [2, generation, stored] (lost writes). */
+  txmonProgressV2(
+    numKeys: 1,
+    marker: string,
+    field: string,
+    nextOffset: string,
+    committed: string,
+  ): Promise<Array<number | string>>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
   txmonAccountStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
   txmonEntityStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
   txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
-  txmonProgressV1(numKeys: 1, marker: string, field: string, nextOffset: string): TxmonPipeline;
+  txmonProgressV2(numKeys: 1, marker: string, field: string, nextOffset: string, committed: string): TxmonPipeline;
 }
 
 /**
@@ -46,7 +52,7 @@ export function defineScripts(redis: Redis): TxmonRedis {
   redis.defineCommand('txmonAccountStateV2', { lua: loadLua('account-state.lua') });
   redis.defineCommand('txmonEntityStateV2', { lua: loadLua('entity-state.lua') });
   redis.defineCommand('txmonEntityReadV2', { lua: loadLua('entity-read.lua') });
-  redis.defineCommand('txmonProgressV1', { lua: loadLua('progress.lua') });
+  redis.defineCommand('txmonProgressV2', { lua: loadLua('progress.lua') });
   return redis as TxmonRedis;
 }
 

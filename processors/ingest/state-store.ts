@@ -9,7 +9,7 @@ import type { WindowSpec } from '../../domain/windows.ts';
 import { StateLostError } from '../../platform/errors.ts';
 import { entityKeys, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
 import { AccountStatus, type ScriptArgs } from '../../platform/redis.ts';
-import { execKeyed, perNodeKeys, unlinkAll, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
+import { execKeyed, perNodeKeys, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
 import { Packr, Unpackr } from 'msgpackr';
 
 /**
@@ -251,34 +251,29 @@ export class WindowState {
     for (const marker of markers)
       cmds.push({
         key: marker,
-        add: (p) => (progress ? p.txmonProgressV1(1, marker, progressField(progress), progress.next) : p.exists(marker)),
+        add: (p) =>
+          progress
+            ? p.txmonProgressV2(1, marker, progressField(progress), progress.next, progress.committed?.toString() ?? '')
+            : p.exists(marker),
       });
     this.roundTrips++;
     const replies = await execKeyed(this.redis, cmds);
     const markerReplies = replies.slice(replies.length - markers.length);
     for (const [err] of markerReplies) if (err) throw err;
     for (const [, reply] of markerReplies) {
-      const [found, generation, previous] = Array.isArray(reply)
-        ? (reply as [number, string | null, string | null])
-        : [reply as number, null, null];
+      const [found, generation, stored] = Array.isArray(reply)
+        ? (reply as [number, string | undefined, string | undefined])
+        : [reply as number, undefined, undefined];
+      if (found === 2)
+        throw new StateLostError(
+          `Redis lost acknowledged writes: it had ${progressField(progress as BatchProgress)} up to offset ${stored}, Kafka's committed offset is ${progress?.committed}; windows must be rebuilt from MySQL`,
+        );
       if (found !== 1 && opts.requireMarker !== false)
         throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
-      if (progress && generation !== null && generation !== undefined && Number(generation) !== usedGeneration) {
+      if (progress && generation !== undefined && Number(generation) !== usedGeneration) {
         this.generation = Number(generation);
         throw new StateLostError(
           `the state was rebuilt meanwhile (generation ${usedGeneration} -> ${generation}); the batch is retried on the new one`,
-        );
-      }
-      if (
-        progress &&
-        previous !== null &&
-        previous !== undefined &&
-        progress.committed !== undefined &&
-        BigInt(previous) < progress.committed
-      ) {
-        await unlinkAll(this.redis, markers);
-        throw new StateLostError(
-          `Redis lost acknowledged writes: it has ${progressField(progress)} up to offset ${previous}, Kafka's committed offset is ${progress.committed}; windows must be rebuilt from MySQL`,
         );
       }
     }

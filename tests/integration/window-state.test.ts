@@ -153,12 +153,21 @@ describe('account-state.lua and entity-state.lua', () => {
     // A batch of dead letters only (no events) still records its offset.
     await s.apply([], { progress: at('5', 1n) });
     expect(await redis.hget(marker, 'p:topic/3')).toBe('5');
-    // A replay from an earlier committed offset (a crash before the commit, a reset) is fine.
+    // A replay from an earlier committed offset (a crash before the commit, a reset) is fine, and
+    // cannot lower what the marker says.
     await s.apply([event()], { progress: at('1', 0n) });
+    expect(await redis.hget(marker, 'p:topic/3')).toBe('5');
     // Redis rolled back (a failover to a lagging replica): it has offset 1, Kafka committed 5.
+    await redis.hset(marker, 'p:topic/3', '1');
     await expect(s.apply([event({ transactionId: 'tx-9', position: 'topic/3/5' })], { progress: at('6', 5n) })).rejects.toThrow(
-      /lost acknowledged writes: it has p:topic\/3 up to offset 1, Kafka's committed offset is 5/,
+      /lost acknowledged writes: it had p:topic\/3 up to offset 1, Kafka's committed offset is 5/,
     );
+    // Offsets compare as numbers, not text: 99 is behind 100, 100 is not behind 99.
+    await writeMarker(redis, `${root}:${runs - 1}`, 0, {});
+    await redis.hset(marker, 'p:topic/3', '100');
+    await s.apply([], { progress: at('101', 99n) });
+    await redis.hset(marker, 'p:topic/3', '99');
+    await expect(s.apply([], { progress: at('101', 100n) })).rejects.toThrow(/up to offset 99, Kafka's committed offset is 100/);
     // The marker is gone, so the windows get rebuilt; without a marker nothing recreates it.
     expect(await redis.exists(marker)).toBe(0);
     await expect(s.apply([], { progress: at('6', 5n) })).rejects.toThrow(/state marker missing/);

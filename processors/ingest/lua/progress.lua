@@ -4,17 +4,33 @@
   the batch's scripts, BEFORE it commits that offset to Kafka. While Redis keeps what it
   acknowledged, the value here is never behind Kafka's committed offset; when it is behind, Redis
   lost acknowledged writes (a failover to a lagging replica, a restore of an older AOF) and the
-  windows must be rebuilt. A missing marker means everything was lost: nothing is written then.
+  windows must be rebuilt. The check and its consequence happen here, atomically: the marker is
+  deleted before anything else can overwrite the evidence. The value only ever rises (a replay
+  after a manual reset, or a late retry, cannot lower it). A missing marker means everything was
+  lost: nothing is written then.
 
-  KEYS[1]  the state marker <prefix>:state:marker
+  KEYS[1]  the state marker (one per node on a cluster)
   ARGV[1]  the partition's field, "p:<topic>/<partition>"
   ARGV[2]  the partition's next offset after this batch (decimal)
+  ARGV[3]  Kafka's committed offset before this batch (decimal), or "" when unknown
 
-  Returns { 1, generation, previous next offset or nil } when the marker exists (the generation of
-  the state, see platform/keys.ts stateRoot: a batch whose scripts used another one is retried),
-  { 0 } when it is missing.
+  Returns { 1, generation } when the marker exists (the generation of the state, see
+  platform/keys.ts stateRoot: a batch whose scripts used another one is retried), { 0 } when it is
+  missing, { 2, generation, stored } when the stored offset was behind the committed one (the
+  marker has been deleted).
 ]]
+-- Decimal strings without leading zeros: shorter is smaller, equal lengths compare as text.
+local function less(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+
 local found = redis.call('HMGET', KEYS[1], 'gen', ARGV[1])
-if not found[1] then return { 0 } end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return { 1, found[1], found[2] }
+local gen, stored = found[1], found[2]
+if not gen then return { 0 } end
+if stored and ARGV[3] ~= '' and less(stored, ARGV[3]) then
+  redis.call('DEL', KEYS[1])
+  return { 2, gen, stored }
+end
+if not stored or less(stored, ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return { 1, gen }
