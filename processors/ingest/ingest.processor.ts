@@ -222,7 +222,15 @@ export class IngestBatchHandler {
       throw err;
     });
     const t2 = performance.now();
-    const sink = await step('mysql', () => writeBatch(d.pool, dedup, { stateGeneration: dedup.generation }));
+    const sink = await step('mysql', () => writeBatch(d.pool, dedup, { stateGeneration: dedup.generation })).catch(
+      async (err: unknown) => {
+        // The MySQL fence: the state moved to another generation since this batch's scripts ran
+        // (a rebuild), or MySQL moved on without Redis: learn the current one, or rebuild.
+        if (err instanceof StateLostError)
+          await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+        throw err;
+      },
+    );
     const t3 = performance.now();
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
     await step('kafka', () =>

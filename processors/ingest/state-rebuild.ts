@@ -10,6 +10,7 @@
  * processor racing the rebuild cannot double-apply anything: it only waits for the marker.
  */
 import { randomBytes } from 'node:crypto';
+import { DependencyError } from '../../platform/errors.ts';
 import type { RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
@@ -156,18 +157,48 @@ export async function stateIntact(redis: StateRedis, prefix: string): Promise<bo
 async function nextGeneration(pool: Pool): Promise<number> {
   const conn = await pool.getConnection();
   try {
+    // LAST_INSERT_ID(expr) hands this connection the value it wrote: two rebuilds racing (which
+    // the lock should prevent) still get different generations.
     await conn.query({
-      sql: 'INSERT INTO state_generation (id, generation) VALUES (1, 1) ON DUPLICATE KEY UPDATE generation = generation + 1',
+      sql: `INSERT INTO state_generation (id, generation) VALUES (1, LAST_INSERT_ID(1))
+            ON DUPLICATE KEY UPDATE generation = LAST_INSERT_ID(generation + 1)`,
       timeout: QUERY_TIMEOUT_MS,
     });
-    const [[row]] = await conn.query<RowDataPacket[]>({
-      sql: 'SELECT generation FROM state_generation WHERE id = 1',
-      timeout: QUERY_TIMEOUT_MS,
-    });
-    return Number(row?.generation);
+    const [[row]] = await conn.query<RowDataPacket[]>({ sql: 'SELECT LAST_INSERT_ID() AS g', timeout: QUERY_TIMEOUT_MS });
+    return Number(row?.g);
   } finally {
     conn.release();
   }
+}
+
+/** MySQL's state generation (0 before the first rebuild). */
+async function currentGeneration(pool: Pool): Promise<number> {
+  const [[row]] = await pool.query<RowDataPacket[]>({
+    sql: 'SELECT generation FROM state_generation WHERE id = 1',
+    timeout: QUERY_TIMEOUT_MS,
+  });
+  return Number(row?.generation ?? 0);
+}
+
+// Token-checked, so a process never extends or releases a lock another one holds now.
+const RENEW_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * The rebuild lock, renewed as the rebuild goes: a rebuild longer than the lock's TTL keeps it, and
+ * one that lost it (expired while stalled, or Redis lost it) stops before it writes a marker.
+ */
+function rebuildLock(d: RebuildDeps, token: string) {
+  const key = lockKey(d.prefix);
+  return {
+    async keep(): Promise<void> {
+      if (Number(await d.redis.eval(RENEW_LOCK, 1, key, token, LOCK_TTL_MS)) !== 1)
+        throw new DependencyError('redis', 'the state rebuild lost its lock (another process may be rebuilding); giving up');
+    },
+    async release(): Promise<void> {
+      await d.redis.eval(RELEASE_LOCK, 1, key, token);
+    },
+  };
 }
 
 /**
@@ -183,43 +214,57 @@ async function nextGeneration(pool: Pool): Promise<number> {
  */
 export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}): Promise<EnsureResult> {
   const found = await readMarker(d.redis, d.prefix);
-  if (!opts.force && found.status === 'intact') {
+  // A marker of another generation than MySQL's: MySQL moved on (a rebuild that died after its
+  // bump, a restore), and every batch would fail the MySQL fence; rebuild as if the marker were gone.
+  const stale = found.status === 'intact' && found.generation !== (await currentGeneration(d.pool));
+  if (!opts.force && found.status === 'intact' && !stale) {
     d.state.generation = found.generation as number;
     return { outcome: 'intact' };
   }
   const token = randomBytes(8).toString('hex');
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
+  const lock = rebuildLock(d, token);
   const started = Date.now();
   try {
     await deleteMarker(d.redis, d.prefix);
     const generation = await nextGeneration(d.pool);
+    const root = `${stateRoot(d.prefix, generation)}:`;
     // The new generation is built through its own store: the processor's keeps the old one until
     // the marker is back, so none of its batches can write into what is being built.
     const builder = d.state.forGeneration(generation);
     // Keys of the new generation can only be left by a rebuild that died half way: start clean.
-    await wipe(d, (k) => k.startsWith(`${stateRoot(d.prefix, generation)}:`));
-    const { rows, from } = await replay(d, builder);
+    await wipe(d, lock, (k) => k.startsWith(root));
+    const { rows, from } = await replay(d, lock, builder);
+    await lock.keep();
     await writeMarker(d.redis, d.prefix, generation, { rebuiltAt: new Date().toISOString(), rows });
     d.state.generation = generation;
-    let keysDeleted = await wipe(d, (k) => !k.startsWith(`${stateRoot(d.prefix, generation)}:`));
+    // Only older generations: a newer one would be another rebuild's (if the lock was ever lost).
+    let keysDeleted = await wipe(d, lock, (k) => generationOf(d.prefix, k) < generation);
     if (found.status === 'old-layout') keysDeleted += await wipeLayout1(d);
     d.progress(
       `state: generation ${generation} built; deleted ${keysDeleted.toLocaleString('en')} keys of older generations of prefix "${d.prefix}"`,
     );
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     d.progress(`state: rebuilt from ${rows.toLocaleString('en')} MySQL rows in ${seconds} s`);
-    const reason = opts.force || found.status === 'intact' ? 'forced' : found.status;
+    const reason = opts.force ? 'forced' : found.status === 'intact' ? 'missing' : found.status;
     return { outcome: 'rebuilt', reason, rows, keysDeleted, fromEventTime: from, seconds };
   } finally {
-    if ((await d.redis.get(lockKey(d.prefix))) === token) await d.redis.del(lockKey(d.prefix));
+    await lock.release().catch(() => {});
   }
 }
 
+/** The generation a state key belongs to (Infinity for a key that is not a generation's). */
+function generationOf(prefix: string, key: string): number {
+  const m = /^g(\d+):/.exec(key.slice(prefix.length + 1));
+  return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
+}
+
 /** Deletes the state keys of the prefix (every generation) that `doomed` picks. */
-async function wipe(d: RebuildDeps, doomed: (key: string) => boolean): Promise<number> {
+async function wipe(d: RebuildDeps, lock: { keep(): Promise<void> }, doomed: (key: string) => boolean): Promise<number> {
   let deleted = 0;
   await scanAll(d.redis, stateKeyPattern(d.prefix), async (keys) => {
     deleted += await unlinkAll(d.redis, keys.filter(doomed));
+    await lock.keep();
   });
   return deleted;
 }
@@ -246,7 +291,11 @@ function parseFeatures(raw: unknown): Features | null {
 }
 
 /** Replays the transactions of the longest window (+ lateness) through the scripts, in stored order. */
-async function replay(d: RebuildDeps, builder: WindowState): Promise<{ rows: number; from: string | null }> {
+async function replay(
+  d: RebuildDeps,
+  lock: { keep(): Promise<void> },
+  builder: WindowState,
+): Promise<{ rows: number; from: string | null }> {
   const [[top]] = await d.pool.query<RowDataPacket[]>({
     sql: 'SELECT MAX(event_time) AS t FROM transactions WHERE NOT late',
     timeout: QUERY_TIMEOUT_MS,
@@ -292,6 +341,7 @@ async function replay(d: RebuildDeps, builder: WindowState): Promise<{ rows: num
     await builder.apply(events, { requireMarker: false });
     await restoreSnapshots(d, builder, events, snapshots);
     rows += chunk.length;
+    await lock.keep();
     d.progress(`state: replayed ${rows.toLocaleString('en')} transactions from MySQL`);
   }
   return { rows, from: from.toISOString() };
