@@ -106,7 +106,7 @@ const RETRIABLE_MESSAGE = [
   /Pool is closed/i,
   /Command timed out/i,
   // Redis replies that mean "not now": failover, loading, busy script, memory pressure, cluster moves
-  /^(READONLY|OOM|MASTERDOWN|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|NOREPLICAS)\b/,
+  /^(READONLY|OOM|MASTERDOWN|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|NOREPLICAS|MOVED|ASK)\b/,
   // HTTP clients that wrap socket errors in their own error types keep the code in the message.
   /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)\b/,
   /socket hang up/i,

@@ -40,18 +40,27 @@ export async function execKeyed(redis: StateRedis, cmds: readonly KeyedCommand[]
   });
   const masters = new Map(redis.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
   const out: Reply[] = new Array<Reply>(cmds.length);
+  // A node gone or a slot moved: the slot map is stale; re-read it for the retry.
+  const refresh = () => redis.refreshSlotsCache(() => {});
   await Promise.all(
     [...byNode].map(async ([nodeKey, idx]) => {
       const node = masters.get(nodeKey);
-      if (!node) throw new DependencyError('redis', `cluster node ${nodeKey} is not connected`);
+      if (!node) {
+        refresh();
+        throw new DependencyError('redis', `cluster node ${nodeKey} is not connected`);
+      }
       if (!withScripts.has(node)) {
         defineScripts(node);
         withScripts.add(node);
       }
       const p = node.pipeline() as TxmonPipeline;
       for (const i of idx) (cmds[i] as KeyedCommand).add(p);
-      const replies = await p.exec();
+      const replies = await p.exec().catch((err: unknown) => {
+        refresh();
+        throw err;
+      });
       if (!replies) throw new DependencyError('redis', 'pipeline aborted');
+      if (replies.some(([err]) => err && /^(MOVED|ASK)\b/.test(err.message))) refresh();
       idx.forEach((i, j) => (out[i] = replies[j] as Reply));
     }),
   );

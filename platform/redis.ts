@@ -91,6 +91,11 @@ export function createStateRedis(cfg: TxmonConfig): TxmonRedis | Cluster {
       lazyConnect: true,
       enableOfflineQueue: false,
       clusterRetryStrategy: (times) => Math.min(200 * times, 2_000),
+      // Batches go to the masters' own clients (redis-pipelines.ts), never through the cluster
+      // client, so ioredis sees no MOVED or lost connection of its own: reconnect lost nodes and
+      // re-read the slot map on a timer (a restarted master, a failover, a moved slot).
+      clusterNodeRetryStrategy: (times) => Math.min(200 * times, 2_000),
+      slotsRefreshInterval: 2_000,
       redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 15_000 },
     },
   );

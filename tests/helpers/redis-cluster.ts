@@ -13,11 +13,36 @@ import { sleep } from '../../platform/retry.ts';
 export interface TestCluster {
   ports: number[];
   client(): Cluster;
+  /** Shuts a node down (no persistence: it comes back empty) and starts it again in its place. */
+  restart(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 function cli(port: number, ...args: string[]): string {
   return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function startNode(dir: string, port: number): void {
+  execFileSync('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--daemonize',
+    'yes',
+    '--dir',
+    dir,
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    `nodes-${port}.conf`,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--logfile',
+    join(dir, `${port}.log`),
+  ]);
 }
 
 export async function startCluster(ports = [7101, 7102, 7103]): Promise<TestCluster> {
@@ -30,28 +55,7 @@ export async function startCluster(ports = [7101, 7102, 7103]): Promise<TestClus
     }
   }
   await sleep(200);
-  for (const port of ports) {
-    execFileSync('redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--daemonize',
-      'yes',
-      '--dir',
-      dir,
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      `nodes-${port}.conf`,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--logfile',
-      join(dir, `${port}.log`),
-    ]);
-  }
+  for (const port of ports) startNode(dir, port);
   for (const port of ports) {
     for (let i = 0; i < 50; i++) {
       try {
@@ -77,6 +81,20 @@ export async function startCluster(ports = [7101, 7102, 7103]): Promise<TestClus
       const c = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
       clients.push(c);
       return c;
+    },
+    async restart(port: number) {
+      cli(port, 'shutdown', 'nosave');
+      await sleep(200);
+      startNode(dir, port);
+      for (let i = 0; i < 100; i++) {
+        try {
+          if (cli(port, 'cluster', 'info').includes('cluster_state:ok')) return;
+        } catch {
+          // not listening yet
+        }
+        await sleep(100);
+      }
+      throw new Error(`redis cluster node ${port} did not come back`);
     },
     async stop() {
       for (const c of clients) c.disconnect();

@@ -10,7 +10,9 @@ import type { Cluster } from 'ioredis';
 import { entityKeys, hashSlot, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
-import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
+import { createRedis, createStateRedis, type TxmonRedis } from '../../platform/redis.ts';
+import { errorMessage } from '../../platform/errors.ts';
+import { sleep } from '../../platform/retry.ts';
 import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState, type StateEvent, type StateResult } from '../../processors/ingest/state-store.ts';
 
@@ -386,5 +388,31 @@ describe('on a Redis Cluster (three masters)', () => {
 
   it('gives the same windows as the brute-force recomputation', async () => {
     await windowsEqualBruteForce(client, 30);
+  });
+  it('reconnects by itself to a master that restarted, and reads its lost data as lost state', async () => {
+    const stateRedis = createStateRedis(
+      loadConfig({ ...process.env, TXMON_REDIS_CLUSTER_NODES: cluster.ports.map((p) => `127.0.0.1:${p}`).join(',') }),
+    );
+    await stateRedis.connect();
+    try {
+      const s = await store(SMALL, 3600, stateRedis);
+      await s.apply([event()]);
+      await cluster.restart(cluster.ports[1] as number); // back empty: the test cluster keeps nothing on disk
+      let outcome = '';
+      for (let i = 0; i < 150 && !/state marker missing/.test(outcome); i++) {
+        try {
+          await s.apply([event({ transactionId: `tx-r${i}`, position: `topic/0/${100 + i}` })]);
+          outcome = 'applied';
+        } catch (err) {
+          outcome = errorMessage(err);
+          await sleep(100);
+        }
+      }
+      // Not "cluster node ... is not connected" for ever: the client found the node again, and the
+      // node's missing marker says its state is gone.
+      expect(outcome).toMatch(/state marker missing/);
+    } finally {
+      stateRedis.disconnect();
+    }
   });
 });
