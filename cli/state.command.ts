@@ -55,6 +55,16 @@ export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void)
           : 'AOF OFF: the state does not survive a Redis restart';
       }),
     );
+    const eviction = await Promise.all(
+      nodes.map(async (n) => {
+        const max = (await n.config('GET', 'maxmemory').catch(() => [])) as string[];
+        const policy = (await n.config('GET', 'maxmemory-policy').catch(() => [])) as string[];
+        if (max[1] === '0') return 'no memory limit (nothing is evicted)';
+        return policy[1] === 'noeviction'
+          ? `maxmemory ${max[1] ?? '?'} bytes, noeviction`
+          : `WARNING maxmemory-policy ${policy[1] ?? '?'}: Redis may evict windows and markers of keys with a TTL, which goes unnoticed; use noeviction`;
+      }),
+    );
     say(
       `state: prefix "${cfg.keyPrefix}" on ${cfg.redisCluster ? `the Redis Cluster of ${cfg.redisCluster.join(',')} (${nodes.length} masters)` : cfg.redisUrl}`,
     );
@@ -74,6 +84,7 @@ export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void)
       );
     }
     say(`state: persistence ${[...new Set(persistence)].join('; ')}`);
+    say(`state: eviction ${[...new Set(eviction)].join('; ')}`);
     return status === 'intact' ? 0 : 1;
   });
 }

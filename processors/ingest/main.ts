@@ -184,6 +184,9 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     let joined = false;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       joined = true;
+      // A partition that comes back after a rebalance may have moved on under another member:
+      // what this instance remembers of it is stale, so its next batch asks Kafka again.
+      clocks.forget();
       log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
     // kafkajs resolves batches that held only transaction markers or aborted records (a

@@ -29,6 +29,12 @@ describe('PartitionClocks', () => {
     // A manual seek between commits: the best known clock is the committed one (an approximation).
     expect(await clocks.at('t', 0, '120')).toBe(5_000);
     expect(clocks.committed('t', 0)).toBe(100n);
+    // After a rebalance the partition may have moved on under another member: ask Kafka again.
+    clocks.advance('t', 0, '150', 7_000);
+    committed = { offset: '400', metadata: encodeClock(9_000) };
+    clocks.forget();
+    expect(await clocks.at('t', 0, '400')).toBe(9_000);
+    expect(clocks.committed('t', 0)).toBe(400n);
     committed = undefined;
     expect(await clocks.at('t', 1, '0')).toBe(Number.NEGATIVE_INFINITY); // never committed
     expect(clocks.committed('t', 1)).toBeUndefined();

@@ -57,6 +57,12 @@ export class PartitionClocks {
     return Number.NEGATIVE_INFINITY;
   }
 
+  /** Drops everything remembered (after a rebalance): the next at() of each partition asks Kafka. */
+  forget(): void {
+    this.clocks.clear();
+    this.committedAt.clear();
+  }
+
   /** The partition's committed offset as the last at() saw it (undefined: none, or not asked yet). */
   committed(topic: string, partition: number): bigint | undefined {
     return this.committedAt.get(`${topic}/${partition}`);

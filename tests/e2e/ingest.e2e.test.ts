@@ -108,6 +108,18 @@ describe('ingest end to end', () => {
       const before = txmon('state', 'status');
       expect(before.status, before.stderr).toBe(0);
       expect(before.stderr).toMatch(/[1-9]\d* partition\(s\) applied: .*txmon\.transactions\.v1\/\d+ up to offset [1-9]/);
+      expect(before.stderr).toMatch(/state: eviction (no memory limit|maxmemory \d+ bytes, noeviction)/);
+      // An evicting Redis would drop windows unnoticed: status says so.
+      const [, maxmemory] = (await redis.config('GET', 'maxmemory')) as string[];
+      const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
+      try {
+        await redis.config('SET', 'maxmemory', '8gb');
+        await redis.config('SET', 'maxmemory-policy', 'volatile-lru');
+        expect(txmon('state', 'status').stderr).toMatch(/WARNING maxmemory-policy volatile-lru/);
+      } finally {
+        await redis.config('SET', 'maxmemory', maxmemory ?? '0');
+        await redis.config('SET', 'maxmemory-policy', policy ?? 'noeviction');
+      }
       // Lose part of the state by hand: the rebuild must restore it from MySQL.
       const some = (await redis.keys(`${ns.cfg.keyPrefix}:g*:{c:*`)).slice(0, 50);
       expect(some.length).toBeGreaterThan(0);
