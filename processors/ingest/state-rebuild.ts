@@ -13,9 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { DependencyError } from '../../platform/errors.ts';
 import type { RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
-import { STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
+import { SNAPSHOT_ENTITIES, STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
-import { stateKeyPattern, stateMarkerKey, stateRoot, type EntityKind } from '../../platform/keys.ts';
+import { stateKeyPattern, stateMarkerKey, stateRoot } from '../../platform/keys.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import {
   execKeyed,
@@ -26,7 +26,14 @@ import {
   type StateRedis,
 } from '../../platform/redis-pipelines.ts';
 import type { TxmonConfig } from '../../config/config.ts';
-import { decodeAccountRecord, encodeAccountRecord, encodeEntityFeatures, WindowState, type StateEvent } from './state-store.ts';
+import {
+  decodeAccountRecord,
+  encodeAccountRecord,
+  encodeEntityFeatures,
+  entityId,
+  WindowState,
+  type StateEvent,
+} from './state-store.ts';
 
 export interface RebuildDeps {
   redis: StateRedis;
@@ -77,7 +84,6 @@ const LOCK_TTL_MS = 10 * 60_000;
 /** A query that takes longer fails (the rebuild is retried) instead of stalling the processor. */
 const QUERY_TIMEOUT_MS = 60_000;
 const CHUNK = 5_000;
-const KINDS: readonly EntityKind[] = ['account', 'card', 'merchant', 'device'];
 
 function lockKey(prefix: string): string {
   return `${stateMarkerKey(prefix)}:rebuild-lock`;
@@ -359,9 +365,8 @@ async function restoreSnapshots(
   events.forEach((e, i) => {
     const f = snapshots[i];
     if (!f) return;
-    for (const kind of KINDS) {
-      const id =
-        kind === 'account' ? e.accountId : kind === 'card' ? e.cardToken : kind === 'merchant' ? e.merchantId : e.deviceId;
+    for (const kind of SNAPSHOT_ENTITIES) {
+      const id = entityId(e, kind);
       if (id === null) continue;
       const names = entityFeatureNames(kind, d.windows);
       if (f[names[0] as string] === null || f[names[0] as string] === undefined) continue;

@@ -90,7 +90,8 @@ export interface WindowStateOptions {
 
 const KINDS_BESIDE_ACCOUNT = ['card', 'merchant', 'device'] as const;
 
-function entityId(e: StateEvent, kind: EntityKind): string | null {
+/** The id of a transaction's entity of one kind (null: it has none, e.g. no device). */
+export function entityId(e: StateEvent, kind: EntityKind): string | null {
   switch (kind) {
     case 'account':
       return e.accountId;

@@ -80,6 +80,18 @@ local function load_state(c)
   return decode_state(c.ws, redis.call('GET', c.key))
 end
 
+-- Drops the members whose newest bucket lies before `oldest`; returns how many.
+local function prune(members, oldest)
+  local dropped = 0
+  for m, i in pairs(members) do
+    if i < oldest then
+      members[m] = nil
+      dropped = dropped + 1
+    end
+  end
+  return dropped
+end
+
 -- Drops what lies before bucket `oldest` (the oldest live one) from a window.
 local function evict(x, oldest)
   local C, S, M, K = x.C, x.S, x.M, x.K
@@ -91,18 +103,8 @@ local function evict(x, oldest)
       S[i] = nil
     end
   end
-  for m, i in pairs(M) do
-    if i < oldest then
-      M[m] = nil
-      x.dm = x.dm - 1
-    end
-  end
-  for k, i in pairs(K) do
-    if i < oldest then
-      K[k] = nil
-      x.dk = x.dk - 1
-    end
-  end
+  x.dm = x.dm - prune(M, oldest)
+  x.dk = x.dk - prune(K, oldest)
 end
 
 --[[
