@@ -11,7 +11,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{config,domain,platform,processors,refdata,sinks,simulator,topics,schemas,cli,services}/**/*.test.ts'],
+          include: [
+            '{config,detection,domain,platform,processors,refdata,sinks,simulator,topics,schemas,cli,services}/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },

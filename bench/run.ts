@@ -6,6 +6,8 @@
  * the ingest process's peak resident memory, Redis round trips per batch, the server-side time of the
  * Lua scripts, and Redis memory per active account. Not a test: it measures and prints.
  *
+ * First, (0) the isolation forest against ml-isolation-forest (bench/forest.ts).
+ *
  * BENCH_COUNT (default 200000) sets the number of simulated transactions. BENCH_INGEST_NODE_ARGS
  * passes node options to the ingest process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
  * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings).
@@ -25,6 +27,7 @@ import { avroType } from '../schemas/index.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
+import { forestBench } from './forest.ts';
 import { produceSimulation } from '../simulator/produce.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -192,6 +195,9 @@ async function memoryPerAccount(): Promise<{ bytesPerAccount: number; accounts: 
 }
 
 async function main(): Promise<void> {
+  say('bench: (0) isolation forest: in-repo vs ml-isolation-forest, same data (no services) ...');
+  forestBench(say, Number(process.env.BENCH_FOREST_ROWS ?? 20_000), Number(process.env.BENCH_FOREST_COLS ?? 20));
+  say('');
   say(`bench: preparing ${count.toLocaleString('en')} simulated transactions in namespace ${cfg.topicNamespace} ...`);
   const records = await prepare();
   say(`bench: ${records.toLocaleString('en')} records on ${topic}`);

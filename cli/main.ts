@@ -154,6 +154,34 @@ export function buildProgram(): Command {
       process.exitCode = await stateStatus(cfg, say);
     });
 
+  const model = program.command('model').description('Isolation-forest models: train, evaluate, manage.');
+  model
+    .command('eval-csv')
+    .description(
+      'Train a forest unsupervised on every numeric column of a CSV but the label, score every row, and print ROC AUC, PR AUC (average precision), training ms, scoring µs per row and model size. Missing cells (empty, NA, NaN, ?) take the column median.',
+    )
+    .argument('<file>', 'CSV file with a header row (delimiter: comma, semicolon or tab)')
+    .requiredOption('--label <column>', 'the label column (with --no-header: its 0-based index)')
+    .option(
+      '--positive <value>',
+      'the label value that marks an anomaly (default: a non-zero number, a name such as "anomaly", "outlier", "attack", or else the rarer value)',
+    )
+    .option('--no-header', 'the file has no header row: columns are c0, c1, ...')
+    .option('--trees <n>', 'number of trees', int('--trees', 1), 100)
+    .option('--sample-size <n>', 'sub-sample size ψ per tree', int('--sample-size', 2), 256)
+    .option('--seed <n>', 'random seed', int('--seed'), 1)
+    .option('--json', 'print the result as one JSON object')
+    .action(
+      async (
+        file: string,
+        o: { label: string; positive?: string; header: boolean; trees: number; sampleSize: number; seed: number; json?: boolean },
+      ) => {
+        const { evalCsv, formatEvalCsv } = await import('./model.command.ts');
+        const result = evalCsv(file, o, say);
+        process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : formatEvalCsv(result));
+      },
+    );
+
   program
     .command('refdata')
     .description('Reference data for enrichment (accounts, merchants, card BINs, FX rates).')
@@ -278,7 +306,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof TxmonError) {
       say(`txmon: ${err.code}: ${err.message}`);
       if (err.cause) say(`  cause: ${errorMessage(err.cause)}`);
-      process.exitCode = err.code === 'CONFIG_INVALID' ? 78 : 1;
+      process.exitCode = err.code === 'CONFIG_INVALID' ? 78 : err.code === 'BAD_INPUT' ? 2 : 1;
     } else {
       say(`txmon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exitCode = 1;

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'PAN_DETECTED'
   | 'SERVICE_FAILED'
+  | 'BAD_INPUT'
   | 'INVARIANT_BROKEN';
 
 export class TxmonError extends Error {
@@ -59,6 +60,13 @@ export class PoisonRecordError extends TxmonError {
     cause?: unknown,
   ) {
     super(code, message, { retriable: false, cause });
+  }
+}
+
+/** A command's input (a file, an argument) cannot be used; the message says what and where. Exit code 2. */
+export class InputError extends TxmonError {
+  constructor(message: string, cause?: unknown) {
+    super('BAD_INPUT', message, { cause });
   }
 }
 

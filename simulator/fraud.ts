@@ -1,6 +1,6 @@
 /** Labelled fraud patterns as episodes: each yields a short run of purchases spaced in event time. */
 import { FOREIGN_IP_COUNTRIES } from './geo.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../domain/rng.ts';
 import type { Channel, FraudLabel } from './types.ts';
 import { minorFromUsd, roundMinorFromUsd, type Account, type Card, type Merchant, type World } from './world.ts';
 

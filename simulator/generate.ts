@@ -6,7 +6,7 @@ import { isKnownCurrency } from '../domain/currencies.ts';
 import { ConfigError, TxmonError } from '../platform/errors.ts';
 import { avroEncoder, HEADER_BYTES } from './codec.ts';
 import { MEAN_EPISODE_LENGTH, startEpisode, type Episode, type Purchase } from './fraud.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../domain/rng.ts';
 import {
   FRAUD_LABELS,
   type FraudLabel,

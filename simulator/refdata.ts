@@ -3,7 +3,7 @@
  * merchants and FX rates the simulator's transactions refer to. Pure and deterministic per options.
  */
 import { perUsd } from './geo.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../domain/rng.ts';
 import type { SimOptions } from './types.ts';
 import { buildWorld } from './world.ts';
 

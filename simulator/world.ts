@@ -1,7 +1,7 @@
 /** The simulated population: accounts with cards and devices, merchants with an MCC and a location; amount helpers. */
 import { minorUnits } from '../domain/currencies.ts';
 import { centroidOf, countriesOf, perUsd, simulatedBin } from './geo.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../domain/rng.ts';
 import type { Channel, SimOptions } from './types.ts';
 
 export interface MccProfile {
