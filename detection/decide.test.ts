@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { alertId, decide, modelRisk, type ModelVerdict } from './decide.ts';
+import type { RuleHit } from './rules.ts';
+
+const hit = (over: Partial<RuleHit> = {}): RuleHit => ({
+  ruleId: 'r',
+  ruleVersion: '1',
+  severity: 'medium',
+  action: 'REVIEW',
+  detail: 'd',
+  snoozed: false,
+  ...over,
+});
+const model = (score: number): ModelVerdict => ({
+  version: 'm1',
+  score,
+  threshold: 0.6,
+  percentile: 0.99,
+  drivers: [{ name: 'account_sum_1h', value: 123456, share: 0.4, percentile: 0.999 }],
+});
+const policy = { blockScore: null };
+
+describe('decide', () => {
+  it('follows the precedence block rule > allow rule > model block > review', () => {
+    expect(decide([hit({ action: 'BLOCK' }), hit({ action: 'ALLOW' })], null, policy).decision).toBe('BLOCK');
+    expect(decide([hit({ action: 'ALLOW' }), hit()], model(0.9), policy).decision).toBe('ALLOW');
+    expect(decide([], model(0.9), { blockScore: 0.8 }).decision).toBe('BLOCK');
+    expect(decide([], model(0.7), { blockScore: 0.8 }).decision).toBe('REVIEW');
+    expect(decide([hit()], model(0.1), policy).decision).toBe('REVIEW');
+    expect(decide([], model(0.59), policy).decision).toBe('ALLOW');
+    expect(decide([], null, policy).decision).toBe('ALLOW');
+  });
+
+  it('lets snoozed rules decide nothing but records and names them', () => {
+    const d = decide([hit({ action: 'BLOCK', snoozed: true, ruleId: 'zz' })], null, policy);
+    expect(d.decision).toBe('ALLOW');
+    expect(d.hits).toHaveLength(1);
+    expect(d.summary).toContain('snoozed: zz');
+  });
+
+  it('puts the risk at 0.5 or more exactly when the decision is REVIEW or BLOCK', () => {
+    for (const s of [0, 0.3, 0.59, 0.6, 0.75, 1])
+      for (const hits of [[], [hit()], [hit({ severity: 'critical', action: 'BLOCK' })], [hit({ action: 'ALLOW' })]]) {
+        const d = decide(hits, model(s), policy);
+        expect(d.riskScore >= 0.5).toBe(d.decision !== 'ALLOW');
+        expect(d.riskScore).toBeGreaterThanOrEqual(0);
+        expect(d.riskScore).toBeLessThanOrEqual(1);
+      }
+  });
+
+  it('explains with the rule details and the model drivers', () => {
+    const d = decide([hit({ ruleId: 'velocity-1m', detail: '9 purchases' })], model(0.7), policy);
+    expect(d.summary).toBe(
+      'REVIEW: rules: velocity-1m (medium): 9 purchases | model m1: score 0.7 >= threshold 0.6 (above 99% of training); driven by account_sum_1h=123456 (p99.9)',
+    );
+  });
+});
+
+describe('modelRisk', () => {
+  it('is monotone in the score and crosses 0.5 at the threshold', () => {
+    let prev = -1;
+    for (let s = 0; s <= 1; s += 0.01) {
+      const r = modelRisk(s, 0.62);
+      expect(r).toBeGreaterThanOrEqual(prev);
+      expect(r >= 0.5).toBe(s >= 0.62);
+      prev = r;
+    }
+  });
+});
+
+describe('alertId', () => {
+  it('is the same for the same transaction and versions, and differs otherwise', () => {
+    expect(alertId('t1', 'm1', 'r1')).toBe(alertId('t1', 'm1', 'r1'));
+    expect(alertId('t1', 'm1', 'r1')).not.toBe(alertId('t1', 'm2', 'r1'));
+    expect(alertId('t1', null, 'r1')).not.toBe(alertId('t1', 'm1', 'r1'));
+    expect(alertId('t1', 'm1', 'r1')).toMatch(/^[0-9a-f]{32}$/);
+  });
+});

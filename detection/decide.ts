@@ -1,0 +1,106 @@
+/**
+ * Decision = ALLOW / REVIEW / BLOCK from rule hits and the model's score, with a risk score and an
+ * explanation an analyst can read. Pure.
+ *
+ * Precedence: a BLOCK rule blocks; else an ALLOW rule (allow list) allows; else a REVIEW rule, or a
+ * model score at or above the model's threshold, sends to review; a score at or above the block
+ * score (when one is configured) blocks. Snoozed rules are recorded and decide nothing.
+ */
+import { createHash } from 'node:crypto';
+import type { RuleHit, Severity } from './rules.ts';
+
+export type DecisionKind = 'ALLOW' | 'REVIEW' | 'BLOCK';
+
+export interface ModelVerdict {
+  readonly version: string;
+  readonly score: number;
+  /** The model's alert threshold (chosen from a target alert rate at training). */
+  readonly threshold: number;
+  /** Share of the training scores below this score, in [0, 1]. */
+  readonly percentile: number;
+  /** Features that drove the score, most first. */
+  readonly drivers: ReadonlyArray<{ name: string; value: number | null; share: number; percentile: number | null }>;
+}
+
+export interface DecisionPolicy {
+  /** Model score at or above which the model alone blocks; null: the model alone only reviews. */
+  readonly blockScore: number | null;
+}
+
+export interface Decision {
+  readonly decision: DecisionKind;
+  /** In [0, 1]: at least 0.5 exactly when a rule or the model asks for review or block. */
+  readonly riskScore: number;
+  readonly hits: readonly RuleHit[];
+  readonly model: ModelVerdict | null;
+  /** One line for analysts: why this decision. */
+  readonly summary: string;
+}
+
+const SEVERITY_RISK: Readonly<Record<Severity, number>> = { low: 0.55, medium: 0.7, high: 0.85, critical: 1 };
+
+/** The model's score on the risk scale: below its threshold → [0, 0.5), at or above → [0.5, 1]. */
+export function modelRisk(score: number, threshold: number): number {
+  if (!Number.isFinite(score)) return 0;
+  if (threshold >= 1) return score >= 1 ? 1 : 0.5 * Math.max(0, score);
+  if (score >= threshold) return 0.5 + (0.5 * (score - threshold)) / (1 - threshold);
+  return threshold <= 0 ? 0 : (0.5 * Math.max(0, score)) / threshold;
+}
+
+/** Decides one transaction. */
+export function decide(hits: readonly RuleHit[], model: ModelVerdict | null, policy: DecisionPolicy): Decision {
+  const live = hits.filter((h) => !h.snoozed);
+  const modelAlert = model !== null && model.score >= model.threshold;
+  const modelBlock = model !== null && policy.blockScore !== null && model.score >= policy.blockScore;
+  let decision: DecisionKind;
+  if (live.some((h) => h.action === 'BLOCK')) decision = 'BLOCK';
+  else if (live.some((h) => h.action === 'ALLOW')) decision = 'ALLOW';
+  else if (modelBlock) decision = 'BLOCK';
+  else if (modelAlert || live.some((h) => h.action === 'REVIEW')) decision = 'REVIEW';
+  else decision = 'ALLOW';
+
+  let risk = model === null ? 0 : modelRisk(model.score, model.threshold);
+  for (const h of live) if (h.action !== 'ALLOW') risk = Math.max(risk, SEVERITY_RISK[h.severity]);
+  if (decision === 'ALLOW' && live.some((h) => h.action === 'ALLOW')) risk = Math.min(risk, 0.49);
+
+  const parts: string[] = [];
+  const deciding = live.filter((h) => h.action !== 'ALLOW' || decision === 'ALLOW');
+  if (deciding.length > 0) parts.push(`rules: ${deciding.map((h) => `${h.ruleId} (${h.severity}): ${h.detail}`).join('; ')}`);
+  if (model !== null) {
+    const drivers = model.drivers
+      .slice(0, 3)
+      .map(
+        (d) =>
+          `${d.name}=${d.value === null ? 'n/a' : round(d.value)}${d.percentile === null ? '' : ` (p${round(d.percentile * 100)})`}`,
+      )
+      .join(', ');
+    parts.push(
+      `model ${model.version}: score ${round(model.score)} ${modelAlert ? '>=' : '<'} threshold ${round(model.threshold)} (above ${round(model.percentile * 100)}% of training)${drivers ? `; driven by ${drivers}` : ''}`,
+    );
+  }
+  const snoozed = hits.filter((h) => h.snoozed);
+  if (snoozed.length > 0) parts.push(`snoozed: ${snoozed.map((h) => h.ruleId).join(', ')}`);
+  return {
+    decision,
+    riskScore: round(risk, 6),
+    hits,
+    model,
+    summary: `${decision}: ${parts.join(' | ') || 'no rule hit, no model'}`,
+  };
+}
+
+function round(x: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * The alert id: the same transaction decided by the same model and rule-set versions always gets
+ * the same id, so consumers can drop repeats by id.
+ */
+export function alertId(transactionId: string, modelVersion: string | null, ruleSetVersion: string): string {
+  return createHash('sha256')
+    .update(`${transactionId}\u0000${modelVersion ?? ''}\u0000${ruleSetVersion}`)
+    .digest('hex')
+    .slice(0, 32);
+}

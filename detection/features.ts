@@ -1,0 +1,53 @@
+/**
+ * Feature snapshots as numbers, for the forest and for rules. Pure.
+ *
+ * Numbers stay as they are, booleans become 1/0, risk tiers LOW/MEDIUM/HIGH become 0/1/2, and a
+ * missing value (null: no card, unknown reference data, first event of an entity) becomes NaN,
+ * which the forest fills with its training median and which every rule comparison reads as false.
+ */
+import type { StaticFeatures } from '../domain/enrich.ts';
+import { snapshotFeatureNames, snapshotObject, type EntityFeatureSet } from '../domain/snapshot.ts';
+import type { WindowSpec } from '../domain/windows.ts';
+
+const TIERS: Readonly<Record<string, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2 };
+
+/** One snapshot value as a number (NaN when missing or not numeric). */
+export function numericValue(v: unknown): number {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : NaN;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string') return TIERS[v] ?? NaN;
+  return NaN;
+}
+
+/** Maps snapshots onto a model's feature list, in its order. */
+export class FeatureSpace {
+  readonly names: readonly string[];
+
+  constructor(names: readonly string[]) {
+    if (names.length === 0) throw new RangeError('a feature space needs at least one feature');
+    if (new Set(names).size !== names.length) throw new RangeError('feature names repeat');
+    this.names = Object.freeze([...names]);
+  }
+
+  /** The names a snapshot over these windows offers; a model may use any subset. */
+  static available(windows: readonly WindowSpec[]): string[] {
+    return snapshotFeatureNames(windows);
+  }
+
+  /** Names of this space that snapshots over `windows` lack (a model trained elsewhere). */
+  missingFrom(windows: readonly WindowSpec[]): string[] {
+    const have = new Set(snapshotFeatureNames(windows));
+    return this.names.filter((n) => !have.has(n));
+  }
+
+  /** The vector of a snapshot object (parsed `transactions.features` JSON, or `snapshotObject`). */
+  fromObject(snapshot: Readonly<Record<string, unknown>>, out = new Float64Array(this.names.length)): Float64Array {
+    for (let i = 0; i < this.names.length; i++) out[i] = numericValue(snapshot[this.names[i] as string]);
+    return out;
+  }
+
+  /** The vector of a transaction's static and windowed features. */
+  fromFeatures(st: StaticFeatures, features: EntityFeatureSet, windows: readonly WindowSpec[]): Float64Array {
+    return this.fromObject(snapshotObject(st, features, windows));
+  }
+}
