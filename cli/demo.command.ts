@@ -56,6 +56,7 @@ export async function runDemo(
       accounts: 2_000,
       merchants: 300,
       cardsPerAccount: 2,
+      txPerAccountDay: 20,
       currencies: 'USD,EUR,GBP,JPY,KWD',
       duplicateRate: 0.03,
       outOfOrderRate: 0.02,

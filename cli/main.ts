@@ -3,6 +3,7 @@ import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_KEYS, loadConfig, type TxmonConfig } from '../config/config.ts';
 import { TxmonError, errorMessage } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
+import type { TrainCliOptions } from './model.command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -182,6 +183,96 @@ export function buildProgram(): Command {
       },
     );
 
+  model
+    .command('train')
+    .description(
+      'Train an isolation forest on the feature snapshots stored in MySQL (default: every stored transaction) and store it as a candidate, with its threshold, training baselines and, where labels exist, its evaluation.',
+    )
+    .option('--from <iso>', 'training window start (event time, inclusive)')
+    .option('--to <iso>', 'training window end (event time, exclusive)')
+    .option('--trees <n>', 'number of trees', int('--trees', 1), 100)
+    .option('--sample-size <n>', 'sub-sample size ψ per tree', int('--sample-size', 2), 256)
+    .option('--seed <n>', 'random seed', int('--seed'), 1)
+    .option(
+      '--alert-rate <r>',
+      'share of training transactions the model alone flags (sets its threshold)',
+      rate('--alert-rate'),
+      0.01,
+    )
+    .option('--features <list>', 'comma-separated snapshot features (default: all)')
+    .option('--actor <name>', 'who trains, for the audit log (default: the OS user)')
+    .action(async (o: TrainCliOptions) => {
+      const { cfg } = context();
+      const { trainCommand } = await import('./model.command.ts');
+      process.stdout.write(`${await trainCommand(cfg, o, say)}\n`);
+    });
+  model
+    .command('list')
+    .description('Every model with its state, training size, threshold and evaluation, newest first.')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { cfg } = context();
+      const { listCommand } = await import('./model.command.ts');
+      process.stdout.write(await listCommand(cfg, Boolean(o.json)));
+    });
+  for (const [action, description] of [
+    [
+      'promote',
+      'Make <version> the active model (the active one is retired). Running processors switch within TXMON_MODEL_POLL_MS.',
+    ],
+    ['shadow', 'Score <version> beside the active model (both scores stored; it decides nothing).'],
+  ] as const)
+    model
+      .command(action)
+      .description(`${description} Audited.`)
+      .argument('<version>', 'model version (txmon model list)')
+      .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+      .option('--reason <text>', 'why, for the audit log')
+      .action(async (version: string, o: { actor?: string; reason?: string }) => {
+        const { cfg } = context();
+        const { lifecycleCommand } = await import('./model.command.ts');
+        process.stdout.write(await lifecycleCommand(cfg, action, version, o));
+      });
+  model
+    .command('rollback')
+    .description('Retire the active model and reactivate the one active before it. Audited.')
+    .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (o: { actor?: string; reason?: string }) => {
+      const { cfg } = context();
+      const { lifecycleCommand } = await import('./model.command.ts');
+      process.stdout.write(await lifecycleCommand(cfg, 'rollback', undefined, o));
+    });
+  model
+    .command('evaluate')
+    .description(
+      'Rules alone, the model alone, and both combined on the labelled transactions in MySQL (txmon labels load): ROC AUC, PR AUC, precision, recall, alert rate.',
+    )
+    .option('--model <version>', 'model to evaluate (default: the active one, else the newest)')
+    .option('--from <iso>', 'event time from (inclusive)')
+    .option('--to <iso>', 'event time to (exclusive)')
+    .option('--json', 'print JSON')
+    .action(async (o: { model?: string; from?: string; to?: string; json?: boolean }) => {
+      const { cfg } = context();
+      const { evaluateCommand } = await import('./model.command.ts');
+      process.stdout.write((await evaluateCommand(cfg, o, say)).text);
+    });
+
+  program
+    .command('labels')
+    .description('Ground truth for evaluation and training.')
+    .command('load')
+    .description(
+      "Load labels: the simulator's ground-truth JSONL, or a CSV with header transaction_id,label[,pattern] (label fraud or legit). Upserts; safe to re-run.",
+    )
+    .argument('<file>', 'ground-truth.jsonl or labels.csv')
+    .option('--source <name>', 'where the labels come from', 'simulator')
+    .action(async (file: string, o: { source: string }) => {
+      const { cfg } = context();
+      const { labelsCommand } = await import('./model.command.ts');
+      process.stdout.write(await labelsCommand(cfg, file, o.source, say));
+    });
+
   program
     .command('refdata')
     .description('Reference data for enrichment (accounts, merchants, card BINs, FX rates).')
@@ -229,6 +320,12 @@ export function buildProgram(): Command {
     .option('--accounts <n>', 'number of accounts', int('--accounts', 1), 2_000)
     .option('--merchants <n>', 'number of merchants', int('--merchants', 1), 300)
     .option('--cards-per-account <n>', 'cards per account', int('--cards-per-account', 1), 2)
+    .option(
+      '--tx-per-account-day <n>',
+      'mean purchases per account per day of event time (sets how fast event time advances)',
+      int('--tx-per-account-day', 1),
+      20,
+    )
     .option('--currencies <list>', 'comma-separated ISO 4217 codes', 'USD,EUR,GBP,JPY,KWD')
     .option('--duplicate-rate <r>', 'share of exact re-sends (producer retries)', rate('--duplicate-rate'), 0.03)
     .option('--out-of-order-rate <r>', 'share of events a few seconds out of order', rate('--out-of-order-rate'), 0.02)
@@ -287,6 +384,7 @@ export interface SimulateCliOptions {
   accounts: number;
   merchants: number;
   cardsPerAccount: number;
+  txPerAccountDay: number;
   currencies: string;
   duplicateRate: number;
   outOfOrderRate: number;

@@ -1,5 +1,6 @@
 /** `txmon model ...`: train, evaluate and manage isolation-forest models. */
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parse } from 'csv-parse/sync';
 import { serializeForest } from '../detection/forest-file.ts';
@@ -7,6 +8,16 @@ import { scoreMatrix, trainForest } from '../detection/isolation-forest.ts';
 import { TableError, labelledTable } from '../detection/labelled-table.ts';
 import { averagePrecision, rocAuc } from '../detection/metrics.ts';
 import { InputError } from '../platform/errors.ts';
+import type { TxmonConfig } from '../config/config.ts';
+import { FeatureSpace } from '../detection/features.ts';
+import { compileRuleSet } from '../detection/rules.ts';
+import type { ServingModel } from '../detection/score.ts';
+import { createPool, type Pool } from '../platform/mysql.ts';
+import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
+import { parseTime } from '../models/history.ts';
+import { loadLabels } from '../models/labels.ts';
+import { listModels, loadModel, promote, registerModel, rollback, shadow } from '../models/registry.ts';
+import { trainModel } from '../models/train.ts';
 
 export interface EvalCsvOptions {
   label: string;
@@ -131,4 +142,151 @@ export function formatEvalCsv(r: EvalCsvResult): string {
     `  model size        ${n(r.modelBytes)} bytes`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** Who changed something, for the audit log: --actor, else the OS user name. */
+export function actorName(given: string | undefined): string {
+  if (given) return given;
+  try {
+    return `${userInfo().username}@cli`;
+  } catch {
+    return 'unknown@cli';
+  }
+}
+
+export interface TrainCliOptions {
+  from?: string;
+  to?: string;
+  trees: number;
+  sampleSize: number;
+  seed: number;
+  alertRate: number;
+  features?: string;
+  actor?: string;
+}
+
+/** `txmon model train`: trains, stores a candidate, prints its version. */
+export async function trainCommand(cfg: TxmonConfig, o: TrainCliOptions, say: (line: string) => void): Promise<string> {
+  const pool = createPool(cfg);
+  try {
+    const model = await trainModel(
+      pool,
+      cfg.state.windows,
+      {
+        ...(o.from !== undefined && { from: parseTime('--from', o.from) }),
+        ...(o.to !== undefined && { to: parseTime('--to', o.to) }),
+        trees: o.trees,
+        sampleSize: o.sampleSize,
+        seed: o.seed,
+        alertRate: o.alertRate,
+        ...(o.features !== undefined && {
+          features: o.features
+            .split(',')
+            .map((f) => f.trim())
+            .filter(Boolean),
+        }),
+      },
+      say,
+    );
+    await registerModel(pool, model, actorName(o.actor));
+    say(`model train: stored ${model.version} as a candidate (txmon model shadow|promote ${model.version})`);
+    return model.version;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `txmon model list`. */
+export async function listCommand(cfg: TxmonConfig, json: boolean): Promise<string> {
+  const pool = createPool(cfg);
+  try {
+    const models = await listModels(pool);
+    if (json) return `${JSON.stringify(models)}\n`;
+    if (models.length === 0) return 'no models yet: txmon model train\n';
+    const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : '   n/a');
+    const lines = ['version                              state      created (UTC)        rows      threshold  ROC AUC  PR AUC'];
+    for (const m of models)
+      lines.push(
+        `${m.version.padEnd(36)} ${m.state.padEnd(10)} ${m.createdAt.toISOString().slice(0, 19)}  ${String(m.trainingRows).padStart(8)}  ${m.threshold.toFixed(4).padStart(9)}  ${f(m.metrics?.rocAuc).padStart(7)}  ${f(m.metrics?.prAuc).padStart(6)}`,
+      );
+    return `${lines.join('\n')}\n`;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `txmon model promote|shadow|rollback`. */
+export async function lifecycleCommand(
+  cfg: TxmonConfig,
+  action: 'promote' | 'shadow' | 'rollback',
+  version: string | undefined,
+  o: { actor?: string; reason?: string },
+): Promise<string> {
+  const pool = createPool(cfg);
+  const actor = actorName(o.actor);
+  try {
+    if (action === 'rollback') {
+      const r = await rollback(pool, actor, o.reason);
+      return `model rollback: ${r.from} retired, ${r.to} active again\n`;
+    }
+    if (version === undefined) throw new InputError(`model ${action}: give the model version (txmon model list)`);
+    if (action === 'promote') {
+      const r = await promote(pool, version, actor, o.reason);
+      return `model promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
+    }
+    const r = await shadow(pool, version, actor, o.reason);
+    return `model shadow: ${version} is scored beside the active model${r.replaced ? `; ${r.replaced} back to candidate` : ''}\n`;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** `txmon model evaluate`: rules alone, model alone, combined, on labelled transactions. */
+export async function evaluateCommand(
+  cfg: TxmonConfig,
+  o: { model?: string; from?: string; to?: string; json?: boolean },
+  say: (line: string) => void,
+): Promise<{ text: string; report: EvaluationReport }> {
+  const pool = createPool(cfg);
+  try {
+    const model = await modelForEvaluation(pool, o.model);
+    const rules = compileRuleSet(readFileSync(cfg.detection.rulesFile, 'utf8'), FeatureSpace.available(cfg.state.windows));
+    const range =
+      o.from !== undefined || o.to !== undefined
+        ? {
+            from: o.from === undefined ? new Date(0) : parseTime('--from', o.from),
+            to: o.to === undefined ? new Date(8.64e15) : parseTime('--to', o.to),
+          }
+        : undefined;
+    const report = await evaluateDetection(pool, model, rules, { blockScore: cfg.detection.blockScore }, range, say);
+    return { text: o.json ? `${JSON.stringify(report)}\n` : formatEvaluation(report), report };
+  } finally {
+    await pool.end();
+  }
+}
+
+/** The named model, else the active one, else the newest. */
+async function modelForEvaluation(pool: Pool, version: string | undefined): Promise<ServingModel> {
+  const models = await listModels(pool);
+  const pick =
+    version !== undefined ? models.find((m) => m.version === version) : (models.find((m) => m.state === 'active') ?? models[0]);
+  if (pick === undefined)
+    throw new InputError(version !== undefined ? `no model ${version}` : 'no models yet: txmon model train');
+  return loadModel(pool, pick.version);
+}
+
+/** `txmon labels load`. */
+export async function labelsCommand(
+  cfg: TxmonConfig,
+  file: string,
+  source: string,
+  say: (line: string) => void,
+): Promise<string> {
+  const pool = createPool(cfg);
+  try {
+    const r = await loadLabels(pool, file, source, say);
+    return `labels: ${r.fraud.toLocaleString('en')} fraud and ${r.legit.toLocaleString('en')} legitimate transactions from ${file} (${r.skipped.toLocaleString('en')} lines without a label)\n`;
+  } finally {
+    await pool.end();
+  }
 }

@@ -44,6 +44,7 @@ function simOptions(o: SimulateCliOptions, currencies: string[], startTime: numb
     cardsPerAccount: o.cardsPerAccount,
     currencies,
     startTime,
+    eventsPerSecondOfEventTime: (o.accounts * o.txPerAccountDay) / 86_400,
     duplicateRate: o.duplicateRate,
     outOfOrderRate: o.outOfOrderRate,
     lateRate: o.lateRate,

@@ -3,6 +3,7 @@
  * into a frozen, typed object that is passed down; a bad value fails fast naming the setting.
  */
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_WINDOWS, type WindowSpec } from '../domain/windows.ts';
 import { ConfigError } from '../platform/errors.ts';
@@ -87,7 +88,16 @@ const envSchema = z.object({
     .default('3.3.3'),
   TXMON_REGISTRY_MANAGEMENT_PORT: port.default(9000),
   TXMON_START_LOCAL_SERVICES: boolFlag.default(true),
+  TXMON_RULES_FILE: z.string().min(1).optional(),
+  TXMON_RULES_RELOAD_MS: positiveInt.default(2_000),
+  TXMON_MODEL_POLL_MS: positiveInt.default(2_000),
+  TXMON_DECISION_BLOCK_SCORE: z.coerce.number().gt(0).max(1).optional(),
+  TXMON_DRIFT_PSI_ALERT: z.coerce.number().positive().default(0.25),
+  TXMON_DRIFT_INTERVAL_MS: positiveInt.default(30_000),
 });
+
+/** The rule set shipped with txmon, whatever the working directory. */
+const DEFAULT_RULES_FILE = fileURLToPath(new URL('../rules/rules.json', import.meta.url));
 
 export type TxmonConfig = Readonly<{
   kafka: Readonly<{ brokers: readonly string[]; clientId: string }>;
@@ -117,6 +127,19 @@ export type TxmonConfig = Readonly<{
     /** Currency of window sums and amount features (exact FX conversion). */
     baseCurrency: string;
     refdataCacheTtlMs: number;
+  }>;
+  detection: Readonly<{
+    /** The rule set (JSON); re-read when it changes. */
+    rulesFile: string;
+    rulesReloadMs: number;
+    /** How often processors look for model promotions, shadows and rollbacks. */
+    modelPollMs: number;
+    /** Model score at or above which the model alone blocks; null: it only sends to review. */
+    blockScore: number | null;
+    /** Score PSI above which the drift alert is raised. */
+    driftPsiAlert: number;
+    /** How often drift is computed over the recent traffic. */
+    driftIntervalMs: number;
   }>;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
@@ -179,6 +202,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       ttlSeconds: e.TXMON_STATE_TTL_SECONDS,
       baseCurrency: e.TXMON_BASE_CURRENCY,
       refdataCacheTtlMs: e.TXMON_REFDATA_CACHE_TTL_MS,
+    },
+    detection: {
+      rulesFile: e.TXMON_RULES_FILE === undefined ? DEFAULT_RULES_FILE : resolve(e.TXMON_RULES_FILE),
+      rulesReloadMs: e.TXMON_RULES_RELOAD_MS,
+      modelPollMs: e.TXMON_MODEL_POLL_MS,
+      blockScore: e.TXMON_DECISION_BLOCK_SCORE ?? null,
+      driftPsiAlert: e.TXMON_DRIFT_PSI_ALERT,
+      driftIntervalMs: e.TXMON_DRIFT_INTERVAL_MS,
     },
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },

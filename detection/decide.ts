@@ -29,7 +29,10 @@ export interface DecisionPolicy {
 
 export interface Decision {
   readonly decision: DecisionKind;
-  /** In [0, 1]: at least 0.5 exactly when a rule or the model asks for review or block. */
+  /**
+   * In [0, 1]: 0.5 + half the combined evidence for REVIEW and BLOCK, under 0.5 for ALLOW; the
+   * evidence is the model's risk and each live rule hit's severity weight combined as noisy-OR.
+   */
   readonly riskScore: number;
   readonly hits: readonly RuleHit[];
   readonly model: ModelVerdict | null;
@@ -37,7 +40,8 @@ export interface Decision {
   readonly summary: string;
 }
 
-const SEVERITY_RISK: Readonly<Record<Severity, number>> = { low: 0.55, medium: 0.7, high: 0.85, critical: 1 };
+/** How much one rule hit of each severity weighs as evidence, in [0, 1]. */
+const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = { low: 0.2, medium: 0.4, high: 0.6, critical: 1 };
 
 /** The model's score on the risk scale: below its threshold → [0, 0.5), at or above → [0.5, 1]. */
 export function modelRisk(score: number, threshold: number): number {
@@ -59,9 +63,13 @@ export function decide(hits: readonly RuleHit[], model: ModelVerdict | null, pol
   else if (modelAlert || live.some((h) => h.action === 'REVIEW')) decision = 'REVIEW';
   else decision = 'ALLOW';
 
-  let risk = model === null ? 0 : modelRisk(model.score, model.threshold);
-  for (const h of live) if (h.action !== 'ALLOW') risk = Math.max(risk, SEVERITY_RISK[h.severity]);
-  if (decision === 'ALLOW' && live.some((h) => h.action === 'ALLOW')) risk = Math.min(risk, 0.49);
+  // Risk: the model's risk and the live rule hits combined as independent evidence (noisy-OR), so
+  // an alert backed by both ranks above one backed by either; alerts land in [0.5, 1], the rest below.
+  const m = model === null ? 0 : modelRisk(model.score, model.threshold);
+  let keep = 1 - m;
+  for (const h of live) if (h.action !== 'ALLOW') keep *= 1 - SEVERITY_WEIGHT[h.severity];
+  const evidence = 1 - keep;
+  const risk = decision === 'ALLOW' ? Math.min(0.5 * evidence, 0.49) : 0.5 + 0.5 * evidence;
 
   const parts: string[] = [];
   const deciding = live.filter((h) => h.action !== 'ALLOW' || decision === 'ALLOW');

@@ -41,13 +41,16 @@ export class FeatureSpace {
   }
 
   /** The vector of a snapshot object (parsed `transactions.features` JSON, or `snapshotObject`). */
-  fromObject(snapshot: Readonly<Record<string, unknown>>, out = new Float64Array(this.names.length)): Float64Array {
+  fromObject(
+    snapshot: Readonly<Record<string, unknown>>,
+    out: Float64Array<ArrayBufferLike> = new Float64Array(this.names.length),
+  ): Float64Array<ArrayBufferLike> {
     for (let i = 0; i < this.names.length; i++) out[i] = numericValue(snapshot[this.names[i] as string]);
     return out;
   }
 
   /** The vector of a transaction's static and windowed features. */
-  fromFeatures(st: StaticFeatures, features: EntityFeatureSet, windows: readonly WindowSpec[]): Float64Array {
+  fromFeatures(st: StaticFeatures, features: EntityFeatureSet, windows: readonly WindowSpec[]): Float64Array<ArrayBufferLike> {
     return this.fromObject(snapshotObject(st, features, windows));
   }
 }

@@ -28,7 +28,7 @@ export interface TxmonRedis extends Redis {
   /** entity-read.lua: 1, stateKey, windowSpec → JSON [head, per window c s d e, n, mean, std]. */
   txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): Promise<string>;
   /** progress.lua: 1, marker, field, nextOffset, committed → [1, generation] | [0] (missing) | [2, generation, stored] (lost writes). */
-  txmonProgressV2(
+  txmonProgressV3(
     numKeys: 1,
     marker: string,
     field: string,
@@ -41,7 +41,7 @@ export interface TxmonPipeline extends ChainableCommander {
   txmonAccountStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
   txmonEntityStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
   txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
-  txmonProgressV2(numKeys: 1, marker: string, field: string, nextOffset: string, committed: string): TxmonPipeline;
+  txmonProgressV3(numKeys: 1, marker: string, field: string, nextOffset: string, committed: string): TxmonPipeline;
 }
 
 /**
@@ -52,7 +52,7 @@ export function defineScripts(redis: Redis): TxmonRedis {
   redis.defineCommand('txmonAccountStateV2', { lua: loadLua('account-state.lua') });
   redis.defineCommand('txmonEntityStateV2', { lua: loadLua('entity-state.lua') });
   redis.defineCommand('txmonEntityReadV2', { lua: loadLua('entity-read.lua') });
-  redis.defineCommand('txmonProgressV2', { lua: loadLua('progress.lua') });
+  redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua') });
   return redis as TxmonRedis;
 }
 

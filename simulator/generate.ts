@@ -147,8 +147,14 @@ class Stream {
     const card =
       account.cards.length > 1 && rng.chance(0.3) ? rng.pick(account.cards) : (account.cards[0] ?? rng.pick(account.cards));
     const local = world.merchantsByCountry.get(account.country);
-    const merchant = local && rng.chance(0.9) ? rng.pick(local) : rng.pick(world.merchants);
+    let merchant = local && rng.chance(0.9) ? rng.pick(local) : rng.pick(world.merchants);
     const channel = rng.pick(merchant.profile.channels);
+    // Customers shop abroad online; in person they are at home (a traveller would be the
+    // exception, and two countries within an hour is what the impossible-travel rule is for).
+    if (local && merchant.country !== account.country && (channel === 'POS' || channel === 'ATM')) {
+      const here = local.filter((m) => m.profile.channels.includes(channel));
+      if (here.length > 0) merchant = rng.pick(here);
+    }
     const merchantCurrency = world.countryCurrency.get(merchant.country);
     const currency =
       merchant.country !== account.country && merchantCurrency !== undefined && rng.chance(0.5)
@@ -306,8 +312,11 @@ export function* generateEvents(opts: SimOptions, encode?: TransactionEncoder): 
   };
 
   for (let n = 0; n < opts.count; n++) {
-    if (n > 0) clock += rng.exponential(meanGapMs);
-    const now = Math.floor(clock);
+    // The next ordinary purchase's time. A fraud purchase due before it comes first, at its own
+    // time, and moves the clock only up to that time: episodes keep their pace (seconds apart)
+    // whatever the background rate.
+    const candidate = n > 0 ? clock + rng.exponential(meanGapMs) : clock;
+    const now = Math.floor(candidate);
 
     while (pending.length > 0 && (pending[0] as PendingDuplicate).due <= seq) {
       yield duplicate((pending.shift() as PendingDuplicate).of);
@@ -321,13 +330,16 @@ export function* generateEvents(opts: SimOptions, encode?: TransactionEncoder): 
     const episodeIndex = episodes.findIndex((e) => e.nextTime <= now);
     const episode = episodes[episodeIndex];
     if (episode) {
-      const tx = s.fromPurchase(s.id(n), episode.next(rng, now), now);
+      const at = Math.max(episode.nextTime, lastInOrder);
+      const tx = s.fromPurchase(s.id(n), episode.next(rng, at), at);
       if (episode.remaining <= 0) episodes.splice(episodeIndex, 1);
       yield { kind: 'valid', tx, label: episode.label };
       scheduleDuplicate(seq++);
-      lastInOrder = now;
+      lastInOrder = at;
+      clock = Math.max(clock, at);
       continue;
     }
+    clock = candidate;
 
     if (rng.chance(opts.malformedRate)) {
       const which = rng.int(0, 2);

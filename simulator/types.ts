@@ -47,7 +47,10 @@ export const DEFAULT_SIM_OPTIONS: Readonly<SimOptions> = Object.freeze({
   devicesPerAccount: 2,
   currencies: Object.freeze(['USD', 'EUR', 'GBP', 'JPY', 'KWD']),
   startTime: Date.parse('2026-01-01T00:00:00Z'),
-  eventsPerSecondOfEventTime: 50,
+  // 2,000 accounts at 20 purchases a day each: a day of traffic is ~40,000 transactions, so the
+  // 1 min, 1 h and 24 h windows see what they would see in production (bursts are fraud, not the
+  // background). `txmon simulate --tx-per-account-day` sets it.
+  eventsPerSecondOfEventTime: (2_000 * 20) / 86_400,
   duplicateRate: 0.03,
   outOfOrderRate: 0.02,
   lateRate: 0.005,

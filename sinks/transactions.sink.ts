@@ -1,11 +1,13 @@
 /**
- * MySQL sink for valid transactions and duplicate deliveries: one multi-row statement per table per
- * batch, all in one MySQL transaction, idempotent under replay.
+ * MySQL sink for valid transactions, duplicate deliveries and decisions: one multi-row statement per
+ * table per batch, all in one MySQL transaction, idempotent under replay.
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
+import { storeDecisions } from './decisions.sink.ts';
 
 /** A valid transaction with the Kafka position it was read at. */
 export interface PositionedTransaction {
@@ -15,6 +17,8 @@ export interface PositionedTransaction {
   late?: boolean;
   /** Feature snapshot (static enrichment + windowed features) as JSON text (domain/snapshot.ts); set by the processor. */
   featuresJson?: string;
+  /** The same snapshot as an object, for rules and models; set by the processor, never stored. */
+  snapshot?: Record<string, unknown>;
 }
 
 export interface KafkaPosition {
@@ -35,6 +39,8 @@ export interface SinkResult {
   /** Deliveries Redis called new or replay whose transaction MySQL already holds from another position. */
   lateDuplicates: DuplicateDelivery[];
   duplicatesRecorded: number;
+  /** The batch's decisions as stored (a replayed transaction keeps its first decision); none for duplicates. */
+  decisions: DecisionRecord[];
 }
 
 /** "<topic>/<partition>/<offset>": the position string stored by account-state.lua. */
@@ -138,7 +144,13 @@ async function checkStateGeneration(conn: PoolConnection, expected: number): Pro
  */
 export async function writeBatch(
   pool: Pool,
-  batch: { fresh: PositionedTransaction[]; replayed: PositionedTransaction[]; duplicates: DuplicateDelivery[] },
+  batch: {
+    fresh: PositionedTransaction[];
+    replayed: PositionedTransaction[];
+    duplicates: DuplicateDelivery[];
+    /** Decisions of fresh and replayed transactions (issue 5), stored in the same MySQL transaction. */
+    decisions?: DecisionRecord[];
+  },
   opts: { stateGeneration?: number } = {},
 ): Promise<SinkResult> {
   const conn = await pool.getConnection();
@@ -183,8 +195,14 @@ export async function writeBatch(
       });
       duplicatesRecorded += res.affectedRows;
     }
+    // A delivery MySQL calls a duplicate gets no decision: its transaction has one from its first delivery.
+    const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
+    const decisions = await storeDecisions(
+      conn,
+      (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
+    );
     await conn.commit();
-    return { inserted, lateDuplicates, duplicatesRecorded };
+    return { inserted, lateDuplicates, duplicatesRecorded, decisions };
   } catch (err) {
     await conn.rollback().catch(() => {});
     throw withoutSql(err);

@@ -53,6 +53,68 @@ export function createIngestMetrics() {
       labelNames: ['table'],
       registers,
     }),
+    decisions: new Counter({
+      name: 'txmon_detection_decisions_total',
+      help: 'Decisions committed, by decision (ALLOW, REVIEW, BLOCK).',
+      labelNames: ['decision'],
+      registers,
+    }),
+    ruleHits: new Counter({
+      name: 'txmon_detection_rule_hits_total',
+      help: 'Rule hits of committed decisions, by rule id (bounded by the rule set) and whether snoozed.',
+      labelNames: ['rule_id', 'snoozed'],
+      registers,
+    }),
+    ruleErrors: new Counter({
+      name: 'txmon_detection_rule_errors_total',
+      help: 'Rule evaluations that threw something other than a missing-value NaN (the rule counted as not hit).',
+      registers,
+    }),
+    rulesReloads: new Counter({
+      name: 'txmon_detection_rules_reloads_total',
+      help: 'Rule file reloads, by outcome (ok, failed: the previous rules stay).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    alertsPublished: new Counter({
+      name: 'txmon_detection_alerts_published_total',
+      help: 'Alerts committed to the alerts topic.',
+      registers,
+    }),
+    modelScore: new Histogram({
+      name: 'txmon_detection_model_score',
+      help: 'Isolation-forest scores of committed decisions, for the active and the shadow model.',
+      labelNames: ['model'],
+      buckets: [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9],
+      registers,
+    }),
+    shadowDisagreements: new Counter({
+      name: 'txmon_detection_shadow_disagreements_total',
+      help: 'Transactions the shadow model would alert on and the active one not, or the other way round.',
+      registers,
+    }),
+    modelInfo: new Gauge({
+      name: 'txmon_detection_model_info',
+      help: 'The models in force: 1 for each (state, version); state is active or shadow.',
+      labelNames: ['state', 'version'],
+      registers,
+    }),
+    featurePsi: new Gauge({
+      name: 'txmon_model_feature_psi',
+      help: 'Population stability index of each model feature over recent traffic against the training baseline.',
+      labelNames: ['feature'],
+      registers,
+    }),
+    scorePsi: new Gauge({
+      name: 'txmon_model_score_psi',
+      help: 'Population stability index of the active model score over recent traffic against training.',
+      registers,
+    }),
+    driftAlert: new Gauge({
+      name: 'txmon_model_drift_alert',
+      help: '1 while the score PSI is above TXMON_DRIFT_PSI_ALERT, else 0.',
+      registers,
+    }),
     batchDuration: new Histogram({
       name: 'txmon_ingest_batch_duration_seconds',
       help: 'Time to process one fetched batch end to end, including retries.',

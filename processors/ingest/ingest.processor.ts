@@ -16,7 +16,12 @@ import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
 import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
-import { SnapshotWriter } from '../../domain/snapshot.ts';
+import { SnapshotWriter, snapshotObject } from '../../domain/snapshot.ts';
+import { decideTransaction, type DecisionRecord, type Models } from '../../detection/decision-record.ts';
+import type { DecisionPolicy } from '../../detection/decide.ts';
+import type { DriftMonitor } from '../../detection/drift-monitor.ts';
+import type { RuleSet } from '../../detection/rules.ts';
+import { alertMessages } from '../../sinks/alerts.sink.ts';
 import type { RefdataCache } from '../../refdata/cache.ts';
 import type { BatchProgress, StateEvent, WindowState } from './state-store.ts';
 import { classify, type RawRecord } from './classify.ts';
@@ -43,6 +48,16 @@ export interface IngestHandlerDeps {
   retryMaxBackoffMs: number;
   allowedLatenessMs: number;
   clocks: PartitionClocks;
+  detection: DetectionDeps;
+}
+
+/** What the detection stage reads: the rules and models in force (they change while running). */
+export interface DetectionDeps {
+  rules: () => RuleSet;
+  models: () => Models;
+  drift: () => DriftMonitor | null;
+  policy: DecisionPolicy;
+  alerts: { topic: string; type: avro.Type; schemaId: number };
 }
 
 export interface StateOutcome {
@@ -51,6 +66,8 @@ export interface StateOutcome {
   duplicates: DuplicateDelivery[];
   /** The state generation the batch's scripts ran under (checked again in the MySQL transaction). */
   generation: number;
+  /** Kafka committed everything below this offset before (alerts included): see progress.lua. */
+  published: bigint | null;
 }
 
 const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
@@ -86,6 +103,8 @@ export class IngestBatchHandler {
   private batches = 0;
 
   private readonly snapshots: SnapshotWriter;
+  /** Next offset of each partition's last Kafka commit by this instance ("topic/partition" → offset). */
+  private readonly lastCommits = new Map<string, { topic: string; partition: number; offset: string }>();
 
   constructor(private readonly deps: IngestHandlerDeps) {
     this.snapshots = new SnapshotWriter(deps.windows);
@@ -144,6 +163,19 @@ export class IngestBatchHandler {
     metrics.outcomes.inc({ outcome: 'dead_lettered' }, result.deadLettered);
     metrics.sinkRows.inc({ table: 'transactions' }, result.inserted);
     metrics.sinkRows.inc({ table: 'transaction_duplicates' }, result.duplicatesRecorded);
+    for (const dec of result.decisions) {
+      metrics.decisions.inc({ decision: dec.decision });
+      for (const h of dec.ruleHits) metrics.ruleHits.inc({ rule_id: h.ruleId, snoozed: String(h.snoozed) });
+      if (dec.modelScore !== null) metrics.modelScore.observe({ model: 'active' }, dec.modelScore);
+      if (dec.shadowScore !== null) {
+        metrics.modelScore.observe({ model: 'shadow' }, dec.shadowScore);
+        const shadowAlerts = dec.shadowScore >= (this.deps.detection.models().shadow?.model.threshold ?? Infinity);
+        const activeAlerts =
+          dec.modelScore !== null && dec.modelScore >= (this.deps.detection.models().active?.model.threshold ?? Infinity);
+        if (shadowAlerts !== activeAlerts) metrics.shadowDisagreements.inc();
+      }
+    }
+    metrics.alertsPublished.inc(result.alerts);
     metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     const seconds = endTimer();
     // A bounded ring of recent batch latencies for the exit summary (the histogram serves Prometheus).
@@ -167,6 +199,19 @@ export class IngestBatchHandler {
       });
     await d.output.commitSkipped({ groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(max) });
     d.clocks.advance(topic, partition, nextOffset, max);
+  }
+
+  /**
+   * Tells Redis how far this instance's Kafka commits went (progress.lua's published offset), so a
+   * later replay after a manual offset reset publishes none of those alerts again. Each batch
+   * already reports the commit before it; this covers each partition's last one. Called on a
+   * graceful stop (a manual reset needs the group stopped).
+   */
+  async recordCommits(): Promise<void> {
+    for (const c of this.lastCommits.values())
+      await this.deps.state.apply([], {
+        progress: { topic: c.topic, partition: c.partition, next: c.offset, committed: BigInt(c.offset) },
+      });
   }
 
   /** Records processed and batch latency percentiles of this instance (recent batches). */
@@ -222,32 +267,58 @@ export class IngestBatchHandler {
       throw err;
     });
     const t2 = performance.now();
-    const sink = await step('mysql', () => writeBatch(d.pool, dedup, { stateGeneration: dedup.generation })).catch(
-      async (err: unknown) => {
-        // The MySQL fence: the state moved to another generation since this batch's scripts ran
-        // (a rebuild), or MySQL moved on without Redis: learn the current one, or rebuild.
-        if (err instanceof StateLostError)
-          await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
-        throw err;
-      },
-    );
+    const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
+    const t2b = performance.now();
+    const sink = await step('mysql', () =>
+      writeBatch(d.pool, { ...dedup, decisions }, { stateGeneration: dedup.generation }),
+    ).catch(async (err: unknown) => {
+      // The MySQL fence: the state moved to another generation since this batch's scripts ran
+      // (a rebuild), or MySQL moved on without Redis: learn the current one, or rebuild.
+      if (err instanceof StateLostError)
+        await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+      throw err;
+    });
     const t3 = performance.now();
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
+    // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
+    // replay after a manual offset reset stores nothing new and publishes nothing again.
+    const alreadyPublished = new Set<string>();
+    if (dedup.published !== null)
+      for (const v of dedup.replayed) if (BigInt(v.position.offset) < dedup.published) alreadyPublished.add(v.tx.transaction_id);
+    const alerts = alertMessages(
+      sink.decisions.filter((x) => !alreadyPublished.has(x.transactionId)),
+      d.detection.alerts.type,
+      d.detection.alerts.schemaId,
+    );
     await step('kafka', () =>
-      d.output.commit([{ topic: d.deadLetter.topic, messages: dlqMessages }], {
-        groupId: d.groupId,
-        topic,
-        partition,
-        offset: nextOffset,
-        metadata: encodeClock(clock.maxEventTime),
-      }),
+      d.output.commit(
+        [
+          { topic: d.deadLetter.topic, messages: dlqMessages },
+          { topic: d.detection.alerts.topic, messages: alerts },
+        ],
+        {
+          groupId: d.groupId,
+          topic,
+          partition,
+          offset: nextOffset,
+          metadata: encodeClock(clock.maxEventTime),
+        },
+      ),
     );
     d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
+    this.lastCommits.set(`${topic}/${partition}`, { topic, partition, offset: nextOffset });
     if (d.logger.isLevelEnabled('debug')) {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const t4 = performance.now();
       d.logger.debug(
-        { records: records.length, decodeMs: ms(t0, t1), stateMs: ms(t1, t2), mysqlMs: ms(t2, t3), kafkaMs: ms(t3, t4) },
+        {
+          records: records.length,
+          decodeMs: ms(t0, t1),
+          stateMs: ms(t1, t2),
+          detectMs: ms(t2, t2b),
+          mysqlMs: ms(t2b, t3),
+          kafkaMs: ms(t3, t4),
+        },
         'batch step timings',
       );
     }
@@ -262,7 +333,51 @@ export class IngestBatchHandler {
       deadLettered: deadLetters.length,
       inserted: sink.inserted,
       duplicatesRecorded: sink.duplicatesRecorded,
+      decisions: sink.decisions,
+      alerts: alerts.length,
     };
+  }
+
+  /**
+   * Rules and models on every transaction of the batch (pure and in memory). A replay decides
+   * again here, but the sink keeps the stored decision, so what is published is the first one.
+   */
+  private decide(items: readonly PositionedTransaction[]): DecisionRecord[] {
+    const { detection, metrics } = this.deps;
+    const rules = detection.rules();
+    const models = detection.models();
+    const drift = detection.drift();
+    const decidedAt = Date.now();
+    const errors = { count: 0 };
+    const out = items.map((v) => {
+      const t = v.tx;
+      const rec = decideTransaction(
+        {
+          transactionId: t.transaction_id,
+          accountId: t.account_id,
+          eventTime: t.event_time,
+          amountMinor: t.amount_minor,
+          currency: t.currency,
+          snapshot: v.snapshot ?? {},
+          tx: t,
+        },
+        rules,
+        models,
+        detection.policy,
+        decidedAt,
+        errors,
+      );
+      if (
+        models.active !== null &&
+        drift !== null &&
+        drift.modelVersion === models.active.model.version &&
+        rec.modelScore !== null
+      )
+        drift.add(models.active.lastVector, rec.modelScore);
+      return rec;
+    });
+    if (errors.count > 0) metrics.ruleErrors.inc(errors.count);
+    return out;
   }
 
   /** Loads the reference data of a batch that is not cached: at most one query per table. */
@@ -319,8 +434,8 @@ export class IngestBatchHandler {
     });
     metrics.stateRoundTrips.inc();
     // Also with no events: the partition's progress goes into Redis before Kafka's commit.
-    const { results, generation } = await this.deps.state.applyBatch(events, { progress });
-    const out: StateOutcome = { fresh: [], replayed: [], duplicates: [], generation };
+    const { results, generation, published } = await this.deps.state.applyBatch(events, { progress });
+    const out: StateOutcome = { fresh: [], replayed: [], duplicates: [], generation, published };
     results.forEach((r, i) => {
       const v = valid[i] as PositionedTransaction;
       if (r.status === 'duplicate') {
@@ -335,6 +450,7 @@ export class IngestBatchHandler {
       const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
       v.late = stored.late;
       v.featuresJson = this.snapshots.json(stored.static, r.features);
+      v.snapshot = snapshotObject(stored.static, r.features, this.deps.windows);
       if (r.status === 'new') {
         out.fresh.push(v);
         if (stored.static.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });

@@ -23,6 +23,9 @@ import { PartitionClocks } from './partition-clock.ts';
 import { ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from './transactional-output.ts';
+import { FeatureSpace } from '../../detection/features.ts';
+import { ModelWatcher } from './model-watcher.ts';
+import { RulesSource } from './rules-source.ts';
 
 export interface IngestOptions {
   /** Exit by itself once the group has committed up to every partition's high watermark. */
@@ -59,8 +62,9 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     const registry = createRegistry(cfg);
     const transactionType = avroType('transaction');
     const deadLetterType = avroType('dead-letter');
-    // Registration is idempotent; it yields the ids of our reader and dead-letter schemas.
-    const [readerSchemaId, deadLetterSchemaId] = await retry(
+    const alertType = avroType('alert');
+    // Registration is idempotent; it yields the ids of our reader, dead-letter and alert schemas.
+    const [readerSchemaId, deadLetterSchemaId, alertSchemaId] = await retry(
       () =>
         Promise.all([
           registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactions'), schemaText('transaction')),
@@ -70,6 +74,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
             valueSubject(cfg.topicNamespace, 'transactionsDlq'),
             schemaText('dead-letter'),
           ),
+          registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'alerts'), schemaText('alert')),
         ]),
       {
         maxMs: cfg.retryMaxBackoffMs,
@@ -140,6 +145,42 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       },
     );
 
+    // Detection: the rule file (a bad one stops the start here, naming TXMON_RULES_FILE) and the
+    // registry's models, both re-read while running.
+    const rules = new RulesSource(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows), log, {
+      reloaded: () => metrics.rulesReloads.inc({ outcome: 'ok' }),
+      failed: () => metrics.rulesReloads.inc({ outcome: 'failed' }),
+    });
+    rules.start(cfg.detection.rulesReloadMs);
+    teardown.push(async () => rules.stop());
+    const models = new ModelWatcher(pool, log, (m) => {
+      metrics.modelInfo.reset();
+      if (m.active) metrics.modelInfo.set({ state: 'active', version: m.active.model.version }, 1);
+      if (m.shadow) metrics.modelInfo.set({ state: 'shadow', version: m.shadow.model.version }, 1);
+    });
+    await retry(() => models.refresh(), {
+      maxMs: cfg.retryMaxBackoffMs,
+      shouldContinue: () => true,
+      onRetry: (err) => log.warn(`model registry not readable (${errorMessage(err)}); retrying`),
+    });
+    models.start(cfg.detection.modelPollMs);
+    teardown.push(() => models.stop());
+    const driftTimer = setInterval(() => {
+      const report = models.driftMonitor?.report();
+      if (!report) return;
+      metrics.scorePsi.set(report.scorePsi);
+      for (const [feature, v] of Object.entries(report.featurePsi)) metrics.featurePsi.set({ feature }, v);
+      const alert = report.scorePsi > cfg.detection.driftPsiAlert;
+      metrics.driftAlert.set(alert ? 1 : 0);
+      if (alert)
+        log.warn(
+          { model: report.modelVersion, scorePsi: report.scorePsi, sample: report.sample },
+          'model drift: the score distribution moved away from training',
+        );
+    }, cfg.detection.driftIntervalMs);
+    driftTimer.unref();
+    teardown.push(async () => clearInterval(driftTimer));
+
     const handler = new IngestBatchHandler({
       logger: log,
       metrics,
@@ -158,6 +199,13 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
       allowedLatenessMs: cfg.ingest.allowedLatenessMs,
       clocks,
+      detection: {
+        rules: () => rules.current,
+        models: () => models.current,
+        drift: () => models.driftMonitor,
+        policy: { blockScore: cfg.detection.blockScore },
+        alerts: { topic: topicName(cfg.topicNamespace, 'alerts'), type: alertType, schemaId: alertSchemaId },
+      },
     });
 
     const consumer = kafka.consumer({
@@ -260,6 +308,9 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       teardown.push(async () => {
         stopRequested = true;
         await consumer.stop();
+        await handler
+          .recordCommits()
+          .catch((err: unknown) => log.warn(`could not record the last commits in Redis (${errorMessage(err)})`));
         resolve();
       });
     });

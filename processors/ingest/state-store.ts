@@ -211,8 +211,8 @@ export class WindowState {
   async applyBatch(
     events: readonly StateEvent[],
     opts: { requireMarker?: boolean; progress?: BatchProgress } = {},
-  ): Promise<{ results: StateResult[]; generation: number }> {
-    if (events.length === 0 && !opts.progress) return { results: [], generation: this.generation };
+  ): Promise<{ results: StateResult[]; generation: number; published: bigint | null }> {
+    if (events.length === 0 && !opts.progress) return { results: [], generation: this.generation, published: null };
     // Groups keep arrival order; the first copy of a transaction id alone reaches the other entities,
     // so an in-batch re-send cannot touch a card or device the original did not.
     const groups = new Map<string, { kind: EntityKind; id: string; idx: number[] }>();
@@ -254,17 +254,22 @@ export class WindowState {
         key: marker,
         add: (p) =>
           progress
-            ? p.txmonProgressV2(1, marker, progressField(progress), progress.next, progress.committed?.toString() ?? '')
+            ? p.txmonProgressV3(1, marker, progressField(progress), progress.next, progress.committed?.toString() ?? '')
             : p.exists(marker),
       });
     this.roundTrips++;
     const replies = await execKeyed(this.redis, cmds);
     const markerReplies = replies.slice(replies.length - markers.length);
     for (const [err] of markerReplies) if (err) throw err;
+    let published: bigint | null = null;
     for (const [, reply] of markerReplies) {
-      const [found, generation, stored] = Array.isArray(reply)
-        ? (reply as [number, string | undefined, string | undefined])
+      const [found, generation, third] = Array.isArray(reply)
+        ? (reply as [number, string | undefined, string | null | undefined])
         : [reply as number, undefined, undefined];
+      const stored = third;
+      // Every master keeps its own copy; one that lost its data knows less: take the highest.
+      if (found === 1 && typeof third === 'string' && (published === null || BigInt(third) > published))
+        published = BigInt(third);
       if (found === 2)
         throw new StateLostError(
           `Redis lost acknowledged writes: it had ${progressField(progress as BatchProgress)} up to offset ${stored}, Kafka's committed offset is ${progress?.committed}; windows must be rebuilt from MySQL`,
@@ -310,7 +315,7 @@ export class WindowState {
         },
       };
     });
-    return { results, generation: usedGeneration };
+    return { results, generation: usedGeneration, published };
   }
 
   /** The record account-state.lua keeps for a transaction (null when none): what a replay gets back. */

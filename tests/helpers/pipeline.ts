@@ -103,6 +103,14 @@ export interface EndState {
   duplicateIds: string[];
   deadLetters: DeadLetterView[];
   lag: number;
+  /** Transactions with a decision, sorted. */
+  decidedIds: string[];
+  /** Checksum over every decision's fields (a replay must not change one). */
+  decisionChecksum: string;
+  /** Alert ids in MySQL's alerts table, sorted. */
+  alertIds: string[];
+  /** Alert ids read (read_committed) from the alerts topic, sorted, repeats kept. */
+  publishedAlertIds: string[];
 }
 
 /** Reads what the pipeline left behind: MySQL rows, recorded duplicates, the DLQ topic, the group's lag. */
@@ -114,6 +122,11 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
   );
   const [late] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions WHERE late ORDER BY transaction_id');
   const [dups] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transaction_duplicates ORDER BY transaction_id');
+  const [decided] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM decisions ORDER BY transaction_id');
+  const [[dsum]] = await conn.query<RowDataPacket[]>(
+    "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, decision, risk_score, model_version, model_score, shadow_score, ruleset_version, rule_hits, explanation, alert_id, decided_at))), 0)) AS c FROM decisions",
+  );
+  const [alertRows] = await conn.query<RowDataPacket[]>('SELECT alert_id FROM alerts ORDER BY alert_id');
   await conn.end();
   const kafka = createKafka(ns.cfg, testLogger);
   const dlqType = avroType('dead-letter');
@@ -136,11 +149,19 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
       originalValue: v.original_value,
     };
   });
+  const alertType = avroType('alert');
+  const published = (await readTopic(kafka, topicName(ns.cfg.topicNamespace, 'alerts'))).map(
+    (m) => (alertType.fromBuffer((m.value as Buffer).subarray(5)) as { alert_id: string }).alert_id,
+  );
   const admin = kafka.admin();
   await admin.connect();
   const lag = await groupLag(admin, ns.cfg.ingest.groupId, topicName(ns.cfg.topicNamespace, 'transactions'));
   await admin.disconnect();
   return {
+    decidedIds: decided.map((r) => r.transaction_id as string),
+    decisionChecksum: String(dsum?.c),
+    alertIds: alertRows.map((r) => r.alert_id as string),
+    publishedAlertIds: published.sort(),
     transactionIds: rows.map((r) => r.transaction_id as string),
     lateIds: late.map((r) => r.transaction_id as string),
     rowChecksum: String(sum?.c),
@@ -197,6 +218,15 @@ export function expectEndStateOf(state: EndState, sim: Simulated): void {
   expect(state.deadLetters.length).toBe(want.deadLetterCount);
   expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
   expect(state.lag).toBe(0);
+  expectDecisionsExactlyOnce(state);
+}
+
+/** Every stored transaction has one decision, and every alert is on the alerts topic exactly once. */
+export function expectDecisionsExactlyOnce(state: EndState): void {
+  expect(state.decidedIds).toEqual(state.transactionIds);
+  // Rules alone flag some of any simulated stream: an empty topic would prove nothing.
+  expect(state.alertIds.length).toBeGreaterThan(0);
+  expect(state.publishedAlertIds).toEqual(state.alertIds);
 }
 
 /**
@@ -240,5 +270,8 @@ export async function replayFromEarliest(ns: TestNamespace): Promise<{ before: E
   expect(after.rowChecksum).toBe(before.rowChecksum);
   expect(after.duplicateIds).toEqual(before.duplicateIds);
   expect(after.lag).toBe(0);
+  // The replay decides nothing anew and publishes no alert again.
+  expect(after.decisionChecksum).toBe(before.decisionChecksum);
+  expect(after.publishedAlertIds).toEqual(before.publishedAlertIds);
   return { before, after };
 }

@@ -14,10 +14,14 @@
   ARGV[2]  the partition's next offset after this batch (decimal)
   ARGV[3]  Kafka's committed offset before this batch (decimal), or "" when unknown
 
-  Returns { 1, generation } when the marker exists (the generation of the state, see
-  platform/keys.ts stateRoot: a batch whose scripts used another one is retried), { 0 } when it is
-  missing, { 2, generation, stored } when the stored offset was behind the committed one (the
-  marker has been deleted).
+  Also keeps "c:<topic>/<partition>", the highest committed offset ever reported: Kafka transactions
+  committed everything below it, alerts included, so a replay after a manual offset reset does not
+  publish those alerts again (a crash replays only what was never committed, which stays above it).
+
+  Returns { 1, generation, published } when the marker exists (the generation of the state, see
+  platform/keys.ts stateRoot: a batch whose scripts used another one is retried; published: the
+  highest committed offset known, or false), { 0 } when it is missing, { 2, generation, stored }
+  when the stored offset was behind the committed one (the marker has been deleted).
 ]]
 -- Decimal strings without leading zeros: shorter is smaller, equal lengths compare as text.
 local function less(a, b)
@@ -25,12 +29,17 @@ local function less(a, b)
   return a < b
 end
 
-local found = redis.call('HMGET', KEYS[1], 'gen', ARGV[1])
-local gen, stored = found[1], found[2]
+local published_field = 'c:' .. string.sub(ARGV[1], 3)
+local found = redis.call('HMGET', KEYS[1], 'gen', ARGV[1], published_field)
+local gen, stored, published = found[1], found[2], found[3]
 if not gen then return { 0 } end
 if stored and ARGV[3] ~= '' and less(stored, ARGV[3]) then
   redis.call('DEL', KEYS[1])
   return { 2, gen, stored }
 end
 if not stored or less(stored, ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return { 1, gen }
+if ARGV[3] ~= '' and (not published or less(published, ARGV[3])) then
+  redis.call('HSET', KEYS[1], published_field, ARGV[3])
+  published = ARGV[3]
+end
+return { 1, gen, published }

@@ -1,0 +1,72 @@
+/** Scores a snapshot with a model and explains the score. Pure. */
+import { percentileOf, type Baseline } from './baseline.ts';
+import type { ModelVerdict } from './decide.ts';
+import { FeatureSpace } from './features.ts';
+import { pathContributions, scoreRow, type ForestModel } from './isolation-forest.ts';
+
+export interface ServingModel {
+  readonly version: string;
+  readonly features: readonly string[];
+  readonly threshold: number;
+  readonly baseline: Baseline;
+  readonly forest: ForestModel;
+}
+
+/** A model bound to its feature space, with a reusable vector. */
+export class ModelScorer {
+  private readonly space: FeatureSpace;
+  private readonly vector: Float64Array<ArrayBuffer>;
+
+  constructor(readonly model: ServingModel) {
+    this.space = new FeatureSpace(model.features);
+    this.vector = new Float64Array(model.features.length);
+    if (model.forest.cols !== model.features.length)
+      throw new RangeError(`model ${model.version}: ${model.forest.cols} columns for ${model.features.length} features`);
+  }
+
+  /** Scores a snapshot; `lastVector` and `explain` then refer to it. */
+  score(snapshot: Readonly<Record<string, unknown>>): number {
+    return scoreRow(this.model.forest, this.space.fromObject(snapshot, this.vector));
+  }
+
+  /** The feature vector of the last scored snapshot (reused: copy it to keep it). */
+  get lastVector(): Float64Array {
+    return this.vector;
+  }
+
+  /** The verdict on the last scored snapshot: percentile against training and the `top` features that drove it. */
+  explain(score: number, top = 3): ModelVerdict {
+    const x = this.vector;
+    let order: number[] = [];
+    let shares: Float64Array | null = null;
+    if (top > 0) {
+      const s = pathContributions(this.model.forest, x);
+      shares = s;
+      order = Array.from(s.keys())
+        .sort((a, b) => (s[b] as number) - (s[a] as number))
+        .slice(0, top);
+    }
+    return {
+      version: this.model.version,
+      score,
+      threshold: this.model.threshold,
+      percentile: percentileOf(this.model.baseline.score, score) ?? 0,
+      drivers: order.map((c) => {
+        const name = this.model.features[c] as string;
+        const v = x[c] as number;
+        const dist = this.model.baseline.features[name];
+        return {
+          name,
+          value: Number.isNaN(v) ? null : v,
+          share: Math.round(((shares as Float64Array)[c] as number) * 1000) / 1000,
+          percentile: dist === undefined ? null : percentileOf(dist, v),
+        };
+      }),
+    };
+  }
+
+  /** Score and verdict in one call. */
+  verdict(snapshot: Readonly<Record<string, unknown>>, top = 3): ModelVerdict {
+    return this.explain(this.score(snapshot), top);
+  }
+}

@@ -1,0 +1,7 @@
+DROP VIEW IF EXISTS decision_audit;
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS labels;
+DROP TABLE IF EXISTS alerts;
+DROP TABLE IF EXISTS decisions;
+DROP TABLE IF EXISTS model_registry;
+DROP TABLE IF EXISTS models;
