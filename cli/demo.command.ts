@@ -1,6 +1,7 @@
 /**
- * `npm run demo`: services up, a fresh demo namespace, simulated traffic, the pipeline until drained,
- * and a summary checked against the simulator's ground truth.
+ * `npm run demo`: services up, a fresh demo namespace, simulated history, the pipeline until drained,
+ * a summary checked against the simulator's ground truth; then a model trained on that history and
+ * a new day of traffic decided by rules and model, with the alerts and the evaluation analysts see.
  */
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -16,6 +17,16 @@ import { runSimulate } from './simulate.command.ts';
 import { prepareNamespace } from './prepare-namespace.ts';
 import { createPool } from '../platform/mysql.ts';
 import { loadCsv } from '../refdata/load.ts';
+import { readFileSync } from 'node:fs';
+import type { TxmonConfig } from '../config/config.ts';
+import type { Logger } from '../platform/logger.ts';
+import { FeatureSpace } from '../detection/features.ts';
+import { compileRuleSet } from '../detection/rules.ts';
+import { evaluateDetection, formatEvaluation } from '../models/evaluate.ts';
+import { loadLabels } from '../models/labels.ts';
+import { loadModel, promote, registerModel } from '../models/registry.ts';
+import { trainModel } from '../models/train.ts';
+import type { SimulateCliOptions } from './main.ts';
 
 /** The demo's own namespace, so it never touches a user's real topics, database or keys. */
 export function demoEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
@@ -30,57 +41,41 @@ export function demoEnv(env: Readonly<Record<string, string | undefined>>): Reco
   };
 }
 
-/** Runs the demo; returns whether every figure matched the ground truth. */
-export async function runDemo(
-  env: Readonly<Record<string, string | undefined>>,
-  o: { count: number; seed: number },
-  say: (line: string) => void,
-): Promise<boolean> {
-  const cfg = loadConfig(demoEnv(env));
-  const logger = createLogger({ level: cfg.log.level, pretty: Boolean(process.stderr.isTTY) });
-  say('demo: 1/6 starting services (first run downloads Kafka and the registry from Maven Central) ...');
-  await servicesUp(cfg, say);
-  say('demo: 2/6 resetting the demo namespace ...');
-  await resetNamespace(cfg, logger, say);
-  say('demo: 3/6 topics, schemas, migrations ...');
-  await prepareNamespace(cfg, logger, say);
+function simulateOptions(count: number, seed: number, start: string, tag: string): SimulateCliOptions {
+  return {
+    count,
+    seed,
+    rate: 0,
+    accounts: 2_000,
+    merchants: 300,
+    cardsPerAccount: 2,
+    txPerAccountDay: 20,
+    currencies: 'USD,EUR,GBP,JPY,KWD',
+    duplicateRate: 0.03,
+    outOfOrderRate: 0.02,
+    lateRate: 0.005,
+    malformedRate: 0.01,
+    fraudRate: 0.01,
+    start,
+    groundTruth: `.txmon/demo-${tag}ground-truth.jsonl`,
+    refdataDir: `.txmon/demo-${tag}refdata`,
+  };
+}
 
-  say(`demo: 4/6 simulating ${o.count.toLocaleString('en')} transactions (seed ${o.seed}) ...`);
-  const truth = await runSimulate(
-    cfg,
-    logger,
-    {
-      count: o.count,
-      seed: o.seed,
-      rate: 0,
-      accounts: 2_000,
-      merchants: 300,
-      cardsPerAccount: 2,
-      txPerAccountDay: 20,
-      currencies: 'USD,EUR,GBP,JPY,KWD',
-      duplicateRate: 0.03,
-      outOfOrderRate: 0.02,
-      lateRate: 0.005,
-      malformedRate: 0.01,
-      fraudRate: 0.01,
-      start: '2026-01-01T00:00:00Z',
-      groundTruth: '.txmon/demo-ground-truth.jsonl',
-      refdataDir: '.txmon/demo-refdata',
-    },
-    say,
-  );
-
+async function loadDemoRefdata(cfg: TxmonConfig, dir: string, say: (line: string) => void): Promise<void> {
   const pool = createPool(cfg);
   try {
     for (const kind of ['accounts', 'merchants', 'bins', 'fx'] as const) {
-      const r = await loadCsv(pool, kind, `.txmon/demo-refdata/${kind}.csv`);
+      const r = await loadCsv(pool, kind, `${dir}/${kind}.csv`);
       say(`refdata: ${kind}: ${r.upserted} rows loaded, ${r.problems.length} rejected`);
     }
   } finally {
     await pool.end();
   }
+}
 
-  say('demo: 5/6 running the ingest pipeline until the topic is drained ...');
+/** Runs ingest until the topic is drained; returns the seconds it took. */
+async function drainIngest(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<number> {
   const started = Date.now();
   let lastSay = 0;
   const proc = await startIngest(cfg, logger, {
@@ -93,9 +88,32 @@ export async function runDemo(
     },
   });
   await proc.done;
-  const seconds = (Date.now() - started) / 1000;
+  return (Date.now() - started) / 1000;
+}
 
-  say('demo: 6/6 checking the result against the ground truth ...');
+/** Runs the demo; returns whether every figure matched the ground truth. */
+export async function runDemo(
+  env: Readonly<Record<string, string | undefined>>,
+  o: { count: number; seed: number; live: number },
+  say: (line: string) => void,
+): Promise<boolean> {
+  const cfg = loadConfig(demoEnv(env));
+  const logger = createLogger({ level: cfg.log.level, pretty: Boolean(process.stderr.isTTY) });
+  say('demo: 1/9 starting services (first run downloads Kafka and the registry from Maven Central) ...');
+  await servicesUp(cfg, say);
+  say('demo: 2/9 resetting the demo namespace ...');
+  await resetNamespace(cfg, logger, say);
+  say('demo: 3/9 topics, schemas, migrations ...');
+  await prepareNamespace(cfg, logger, say);
+
+  say(`demo: 4/9 simulating ${o.count.toLocaleString('en')} transactions of history (seed ${o.seed}) ...`);
+  const truth = await runSimulate(cfg, logger, simulateOptions(o.count, o.seed, HISTORY_START, ''), say);
+  await loadDemoRefdata(cfg, '.txmon/demo-refdata', say);
+
+  say('demo: 5/9 running the ingest pipeline until the topic is drained (no model yet: rules alone decide) ...');
+  const seconds = await drainIngest(cfg, logger, say);
+
+  say('demo: 6/9 checking the result against the ground truth ...');
   const conn = await mysql.createConnection({ uri: cfg.mysql.url });
   const [[tx]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions');
   const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transaction_duplicates');
@@ -127,5 +145,109 @@ export async function runDemo(
   }
   say('');
   say(ok ? 'demo: every figure matches the simulator ground truth.' : 'demo: MISMATCH against the ground truth (see above).');
-  return ok;
+
+  const detected = await demoDetection(cfg, logger, o, truthSpanDays(o.count), say);
+  return ok && detected;
+}
+
+const HISTORY_START = '2026-01-01T00:00:00Z';
+/** Days of event time `count` transactions of the demo's 2,000 accounts at 20 a day take, rounded up. */
+const truthSpanDays = (count: number) => Math.ceil(count / 40_000);
+
+/**
+ * Steps 7-9: a model trained on the history, then a new day of traffic decided by rules and model
+ * together, then what an analyst wants first: alerts by decision and rule, the top alerts with
+ * their explanations, and the evaluation on that day's labels (the model never saw them).
+ */
+async function demoDetection(
+  cfg: TxmonConfig,
+  logger: Logger,
+  o: { count: number; seed: number; live: number },
+  historyDays: number,
+  say: (line: string) => void,
+): Promise<boolean> {
+  say('');
+  say('demo: 7/9 training an isolation forest on the history and promoting it ...');
+  const pool = createPool(cfg);
+  try {
+    await loadLabels(pool, '.txmon/demo-ground-truth.jsonl', 'simulator', say);
+    const model = await trainModel(pool, cfg.state.windows, { trees: 100, sampleSize: 256, seed: 1, alertRate: 0.01 }, say);
+    await registerModel(pool, model, 'demo');
+    await promote(pool, model.version, 'demo', 'demo: first model');
+    say(`model: ${model.version} active`);
+
+    const liveStart = new Date(Date.parse(HISTORY_START) + (historyDays + 1) * 86_400_000).toISOString();
+    say(
+      `demo: 8/9 a new day of live traffic: ${o.live.toLocaleString('en')} transactions (seed ${o.seed + 1}) from ${liveStart} ...`,
+    );
+    const live = await runSimulate(cfg, logger, simulateOptions(o.live, o.seed + 1, liveStart, 'live-'), say);
+    await loadDemoRefdata(cfg, '.txmon/demo-live-refdata', say);
+    await loadLabels(pool, '.txmon/demo-live-ground-truth.jsonl', 'simulator', say);
+    const seconds = await drainIngest(cfg, logger, say);
+    say(`ingest: ${live.records.toLocaleString('en')} records in ${seconds.toFixed(1)} s`);
+
+    say('demo: 9/9 what the analysts see ...');
+    const from = new Date(liveStart);
+    const [byDecision] = await pool.query<RowDataPacket[]>(
+      'SELECT decision, COUNT(*) AS n FROM decisions WHERE event_time >= ? GROUP BY decision ORDER BY decision',
+      [from],
+    );
+    const [byRule] = await pool.query<RowDataPacket[]>(
+      `SELECT h.rule_id, COUNT(*) AS n FROM decisions d,
+         JSON_TABLE(d.rule_hits, '$[*]' COLUMNS (rule_id VARCHAR(64) PATH '$.ruleId')) h
+       WHERE d.event_time >= ? GROUP BY h.rule_id ORDER BY n DESC`,
+      [from],
+    );
+    const [[modelOnly]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM decisions WHERE event_time >= ? AND decision <> 'ALLOW' AND JSON_LENGTH(rule_hits) = 0",
+      [from],
+    );
+    const [top] = await pool.query<RowDataPacket[]>(
+      `SELECT a.alert_id, a.decision, a.risk_score, a.summary, l.pattern FROM alerts a
+         LEFT JOIN labels l ON l.transaction_id = a.transaction_id
+       WHERE a.event_time >= ? ORDER BY a.risk_score DESC, a.alert_id LIMIT 5`,
+      [from],
+    );
+    const [[counts]] = await pool.query<RowDataPacket[]>(
+      'SELECT (SELECT COUNT(*) FROM transactions) AS tx, (SELECT COUNT(*) FROM decisions) AS decided, (SELECT COUNT(*) FROM alerts) AS alerts',
+    );
+    const published = await readTopic(createKafka(cfg, logger), topicName(cfg.topicNamespace, 'alerts'));
+    const ids = published.map((m) => m.headers?.['txmon-alert-id']?.toString());
+    say('');
+    say(`  decisions of the live day: ${byDecision.map((r) => `${r.decision} ${Number(r.n).toLocaleString('en')}`).join(', ')}`);
+    say(`  rule hits: ${byRule.map((r) => `${r.rule_id} ${Number(r.n).toLocaleString('en')}`).join(', ') || 'none'}`);
+    say(`  alerts from the model alone (no rule hit): ${Number(modelOnly?.n).toLocaleString('en')}`);
+    say('  top alerts:');
+    for (const a of top)
+      say(`    ${a.alert_id} risk ${Number(a.risk_score).toFixed(3)} [truth: ${a.pattern ?? 'legitimate'}]\n      ${a.summary}`);
+    const report = await evaluateDetection(
+      pool,
+      await loadModel(pool, model.version),
+      compileRuleSet(readFileSync(cfg.detection.rulesFile, 'utf8'), FeatureSpace.available(cfg.state.windows)),
+      { blockScore: cfg.detection.blockScore },
+      { from, to: new Date(8.64e15) },
+      () => {},
+    );
+    say('');
+    say(formatEvaluation(report).replace(/^/gm, '  ').trimEnd());
+    const checks: Array<[string, number, number]> = [
+      ['every transaction decided once', Number(counts?.decided), Number(counts?.tx)],
+      ['alerts on the topic (read_committed)', ids.length, Number(counts?.alerts)],
+      ['distinct alert ids on the topic', new Set(ids).size, Number(counts?.alerts)],
+    ];
+    say('');
+    let ok = true;
+    for (const [label, got, want] of checks) {
+      const match = got === want;
+      ok &&= match;
+      say(
+        `  ${label.padEnd(42)} ${String(got).padStart(8)}   expected ${String(want).padStart(8)}   ${match ? 'OK' : 'MISMATCH'}`,
+      );
+    }
+    say('');
+    say(ok ? 'demo: every transaction decided once; every alert published once.' : 'demo: detection MISMATCH (see above).');
+    return ok;
+  } finally {
+    await pool.end();
+  }
 }

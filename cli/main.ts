@@ -364,11 +364,12 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'Start the services, reset the demo namespace (topics demo.*, database txmon_demo), simulate traffic, run the pipeline until drained, and check the result against the ground truth.',
+      'Start the services, reset the demo namespace (topics demo.*, database txmon_demo), simulate history, run the pipeline until drained and check it against the ground truth; then train a model on the history, decide a new day of traffic with rules and model, and show alerts, explanations and the evaluation.',
     )
-    .option('--count <n>', 'transactions to simulate', int('--count', 1), 50_000)
+    .option('--count <n>', 'transactions of history to simulate', int('--count', 1), 50_000)
+    .option('--live <n>', 'transactions of the live day decided with the trained model', int('--live', 1), 20_000)
     .option('--seed <n>', 'random seed', int('--seed'), 42)
-    .action(async (o: { count: number; seed: number }) => {
+    .action(async (o: { count: number; seed: number; live: number }) => {
       const { runDemo } = await import('./demo.command.ts');
       const ok = await runDemo(process.env, o, say);
       if (!ok) process.exitCode = 1;

@@ -103,8 +103,6 @@ export class IngestBatchHandler {
   private batches = 0;
 
   private readonly snapshots: SnapshotWriter;
-  /** Next offset of each partition's last Kafka commit by this instance ("topic/partition" → offset). */
-  private readonly lastCommits = new Map<string, { topic: string; partition: number; offset: string }>();
 
   constructor(private readonly deps: IngestHandlerDeps) {
     this.snapshots = new SnapshotWriter(deps.windows);
@@ -202,13 +200,14 @@ export class IngestBatchHandler {
   }
 
   /**
-   * Tells Redis how far this instance's Kafka commits went (progress.lua's published offset), so a
-   * later replay after a manual offset reset publishes none of those alerts again. Each batch
-   * already reports the commit before it; this covers each partition's last one. Called on a
-   * graceful stop (a manual reset needs the group stopped).
+   * Tells Redis how far Kafka's commits went (progress.lua's published offset), so a later replay
+   * after a manual offset reset publishes none of those alerts again. Each batch reports the commit
+   * before it; this covers each partition's last one, including partitions whose last batch was
+   * committed by a process that was then killed. Called on a graceful stop with the group's
+   * committed offsets (a manual reset needs the group stopped).
    */
-  async recordCommits(): Promise<void> {
-    for (const c of this.lastCommits.values())
+  async recordCommits(committed: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void> {
+    for (const c of committed)
       await this.deps.state.apply([], {
         progress: { topic: c.topic, partition: c.partition, next: c.offset, committed: BigInt(c.offset) },
       });
@@ -306,7 +305,6 @@ export class IngestBatchHandler {
       ),
     );
     d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
-    this.lastCommits.set(`${topic}/${partition}`, { topic, partition, offset: nextOffset });
     if (d.logger.isLevelEnabled('debug')) {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const t4 = performance.now();

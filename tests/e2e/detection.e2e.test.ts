@@ -1,0 +1,200 @@
+// Detection end to end: history without a model → `txmon model train` / promote / shadow from the
+// real CLI → traffic scored by the active and shadow models with SIGKILLs mid-stream (alerts exactly
+// once on the alerts topic, read_committed) → a promotion and a rule edit taken up by a running
+// processor without a restart → rollback, all audited.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../platform/kafka.ts';
+import { createPool, type Pool } from '../../platform/mysql.ts';
+import { createRegistry } from '../../platform/registry.ts';
+import { sleep } from '../../platform/retry.ts';
+import { readTopic } from '../../platform/topic-reader.ts';
+import { groupLag } from '../../processors/ingest/main.ts';
+import { generateEvents } from '../../simulator/generate.ts';
+import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import {
+  expectDecisionsExactlyOnce,
+  killAtRandomPoints,
+  produceSimulated,
+  readEndState,
+  spawnIngest,
+} from '../helpers/pipeline.ts';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+let ns: TestNamespace;
+let pool: Pool;
+let rulesFile: string;
+
+function txmon(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/txmon.js', ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...ns.env, TXMON_LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function rows(sql: string, values: unknown[] = []): Promise<RowDataPacket[]> {
+  const [r] = await pool.query<RowDataPacket[]>(sql, values);
+  return r;
+}
+
+beforeAll(async () => {
+  rulesFile = join(tmpdir(), `txmon-rules-${Date.now()}.json`);
+  copyFileSync(new URL('../../rules/rules.json', import.meta.url), rulesFile);
+  ns = await createNamespace({
+    TXMON_RULES_FILE: rulesFile,
+    TXMON_RULES_RELOAD_MS: '300',
+    TXMON_MODEL_POLL_MS: '300',
+    TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384',
+  });
+  pool = createPool(ns.cfg);
+});
+afterAll(async () => {
+  await pool?.end();
+  await ns?.cleanup();
+});
+
+describe('detection', () => {
+  let active = '';
+  let shadowVersion = '';
+
+  it('decides history with rules alone, then trains, lists, promotes and shadows models from the CLI', async () => {
+    await produceSimulated(ns, { seed: 21, count: 6_000 });
+    const run = spawnIngest(ns);
+    expect(await run.exited, run.output()).toBe(0);
+    expectDecisionsExactlyOnce(await readEndState(ns));
+    expect(await rows('SELECT COUNT(*) AS n FROM decisions WHERE model_version IS NOT NULL')).toEqual([{ n: 0 }]);
+
+    const labels = txmon('labels', 'load', join(tmpdir(), `${ns.id}-ground-truth.jsonl`));
+    expect(labels.status, labels.stderr).toBe(0);
+    expect(labels.stdout).toMatch(/labels: [\d,]+ fraud and [\d,]+ legitimate/);
+
+    const trained = txmon('model', 'train', '--alert-rate', '0.02', '--seed', '3');
+    expect(trained.status, trained.stderr).toBe(0);
+    active = trained.stdout.trim();
+    expect(active).toMatch(/^if-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+    expect(trained.stderr).toMatch(/ROC AUC 0\.\d{4}/);
+    const second = txmon('model', 'train', '--alert-rate', '0.02', '--seed', '4', '--trees', '50');
+    expect(second.status, second.stderr).toBe(0);
+    shadowVersion = second.stdout.trim();
+    expect(shadowVersion).not.toBe(active);
+
+    expect(txmon('model', 'promote', active, '--actor', 'e2e', '--reason', 'first model').status).toBe(0);
+    expect(txmon('model', 'shadow', shadowVersion, '--actor', 'e2e').status).toBe(0);
+    const listed = JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; state: string }>;
+    expect(Object.fromEntries(listed.map((m) => [m.version, m.state]))).toEqual({
+      [active]: 'active',
+      [shadowVersion]: 'shadow',
+    });
+    // The first active model has nothing to roll back to: a clear refusal, exit code 2.
+    const refused = txmon('model', 'rollback');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('there is none to roll back to');
+  });
+
+  it('scores new traffic with the active and shadow models; SIGKILLs lose no alert and repeat none', async () => {
+    await produceSimulated(ns, { seed: 22, count: 8_000, startTime: Date.parse('2026-01-02T00:00:00Z') });
+    expect(await killAtRandomPoints(ns, 2)).toBeGreaterThan(0);
+    const run = spawnIngest(ns);
+    expect(await run.exited, run.output()).toBe(0);
+    const state = await readEndState(ns);
+    expectDecisionsExactlyOnce(state);
+
+    const scored = await rows(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT model_version) AS models, SUM(shadow_model_version = ?) AS shadowed, SUM(shadow_score IS NULL) AS noShadow FROM decisions WHERE transaction_id LIKE 'tx-22-%'",
+      [shadowVersion],
+    );
+    expect(scored[0]).toMatchObject({ models: 1, noShadow: '0' });
+    expect(Number(scored[0]?.shadowed)).toBe(Number(scored[0]?.n));
+    expect(await rows("SELECT DISTINCT model_version AS v FROM decisions WHERE transaction_id LIKE 'tx-22-%'")).toEqual([
+      { v: active },
+    ]);
+
+    // The model alone sends some transactions to review, explained by the features that drove it.
+    const modelOnly = await rows(
+      "SELECT explanation FROM decisions WHERE transaction_id LIKE 'tx-22-%' AND decision = 'REVIEW' AND JSON_LENGTH(rule_hits) = 0",
+    );
+    expect(modelOnly.length).toBeGreaterThan(0);
+    const explanation = (
+      typeof modelOnly[0]?.explanation === 'string' ? JSON.parse(modelOnly[0].explanation) : modelOnly[0]?.explanation
+    ) as {
+      summary: string;
+      model: { drivers: Array<{ name: string; share: number }> };
+    };
+    expect(explanation.summary).toMatch(/^REVIEW: model if-.* >= threshold .*; driven by /);
+    expect(explanation.model.drivers.length).toBe(3);
+
+    // Alerts on the topic are registry-framed Avro that any consumer can decode with the registry.
+    const registry = createRegistry(ns.cfg);
+    const messages = await readTopic(createKafka(ns.cfg, testLogger), topicName(ns.cfg.topicNamespace, 'alerts'));
+    const decoded = (await registry.decode(messages[messages.length - 1]?.value as Buffer)) as Record<string, unknown>;
+    expect(decoded).toMatchObject({ decision: expect.stringMatching(/^(REVIEW|BLOCK)$/), ruleset_version: expect.any(String) });
+    const stored = await rows('SELECT alert_id, transaction_id FROM alerts WHERE alert_id = ?', [decoded.alert_id]);
+    expect(stored[0]?.transaction_id).toBe(decoded.transaction_id);
+  });
+
+  it('a running processor takes up a promotion and a rule edit without a restart; rollback is audited', async () => {
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const phase3 = { seed: 23, count: 3_000, startTime: Date.parse('2026-01-03T00:00:00Z') };
+    // The busiest account of the coming traffic goes on the block list.
+    const counts = new Map<string, number>();
+    for (const e of generateEvents({ ...DEFAULT_SIM_OPTIONS, ...phase3 }))
+      if (e.kind === 'valid') counts.set(e.tx.account_id, (counts.get(e.tx.account_id) ?? 0) + 1);
+    const blockedAccount = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] as string;
+    const running = spawnIngest(ns, []);
+    try {
+      // Let it join and start polling before the changes.
+      await sleep(3_000);
+      expect(txmon('model', 'promote', shadowVersion, '--actor', 'e2e').status).toBe(0);
+      const rules = JSON.parse(readFileSync(rulesFile, 'utf8')) as { lists: Record<string, string[]> };
+      rules.lists.blocked_accounts = [blockedAccount];
+      writeFileSync(rulesFile, JSON.stringify(rules));
+      await sleep(1_500);
+      await produceSimulated(ns, phase3);
+      const admin = createKafka(ns.cfg, testLogger).admin();
+      await admin.connect();
+      try {
+        const deadline = Date.now() + 120_000;
+        while ((await groupLag(admin, ns.cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(250);
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      running.child.kill('SIGTERM');
+      expect(await running.exited, running.output()).toBe(0);
+    }
+    expect(await rows("SELECT DISTINCT model_version AS v FROM decisions WHERE transaction_id LIKE 'tx-23-%'")).toEqual([
+      { v: shadowVersion },
+    ]);
+    const blocked = await rows(
+      "SELECT decision, COUNT(*) AS n FROM decisions WHERE transaction_id LIKE 'tx-23-%' AND account_id = ? GROUP BY decision",
+      [blockedAccount],
+    );
+    expect(blocked.map((r) => r.decision)).toEqual(['BLOCK']);
+    expect(running.output()).toContain('rule set reloaded');
+    expectDecisionsExactlyOnce(await readEndState(ns));
+
+    const rolled = txmon('model', 'rollback', '--actor', 'e2e', '--reason', 'test');
+    expect(rolled.status, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toContain(`${shadowVersion} retired, ${active} active again`);
+    const audit = await rows('SELECT actor, action, subject FROM audit_log ORDER BY id');
+    expect(audit.map((a) => `${a.action} ${a.subject}`)).toEqual([
+      `model.train ${active}`,
+      `model.train ${shadowVersion}`,
+      `model.promote ${active}`,
+      `model.shadow ${shadowVersion}`,
+      `model.promote ${shadowVersion}`,
+      `model.rollback ${active}`,
+    ]);
+    // Append-only: MySQL itself refuses to edit the audit log.
+    await expect(pool.query("UPDATE audit_log SET actor = 'someone else'")).rejects.toThrow(/append-only/);
+  });
+});
