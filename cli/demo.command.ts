@@ -23,6 +23,7 @@ import type { Logger } from '../platform/logger.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import { compileRuleSet } from '../detection/rules.ts';
 import { evaluateDetection, formatEvaluation } from '../models/evaluate.ts';
+import { END_OF_TIME } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
 import { loadModel, promote, registerModel } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';
@@ -225,7 +226,7 @@ async function demoDetection(
       await loadModel(pool, model.version),
       compileRuleSet(readFileSync(cfg.detection.rulesFile, 'utf8'), FeatureSpace.available(cfg.state.windows)),
       { blockScore: cfg.detection.blockScore },
-      { from, to: new Date(8.64e15) },
+      { from, to: END_OF_TIME },
       () => {},
     );
     say('');

@@ -14,7 +14,7 @@ import { compileRuleSet } from '../detection/rules.ts';
 import type { ServingModel } from '../detection/score.ts';
 import { createPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
-import { parseTime } from '../models/history.ts';
+import { END_OF_TIME, parseTime } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
 import { listModels, loadModel, promote, registerModel, rollback, shadow } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';
@@ -255,7 +255,7 @@ export async function evaluateCommand(
       o.from !== undefined || o.to !== undefined
         ? {
             from: o.from === undefined ? new Date(0) : parseTime('--from', o.from),
-            to: o.to === undefined ? new Date(8.64e15) : parseTime('--to', o.to),
+            to: o.to === undefined ? END_OF_TIME : parseTime('--to', o.to),
           }
         : undefined;
     const report = await evaluateDetection(pool, model, rules, { blockScore: cfg.detection.blockScore }, range, say);

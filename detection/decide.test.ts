@@ -15,7 +15,8 @@ const model = (score: number): ModelVerdict => ({
   version: 'm1',
   score,
   threshold: 0.6,
-  percentile: 0.99,
+  percentile: score >= 0.6 ? 0.995 : (score / 0.6) * 0.99,
+  thresholdPercentile: 0.99,
   drivers: [{ name: 'account_sum_1h', value: 123456, share: 0.4, percentile: 0.999 }],
 });
 const policy = { blockScore: null };
@@ -51,7 +52,7 @@ describe('decide', () => {
   it('explains with the rule details and the model drivers', () => {
     const d = decide([hit({ ruleId: 'velocity-1m', detail: '9 purchases' })], model(0.7), policy);
     expect(d.summary).toBe(
-      'REVIEW: rules: velocity-1m (medium): 9 purchases | model m1: score 0.7 >= threshold 0.6 (above 99% of training); driven by account_sum_1h=123456 (p99.9)',
+      'REVIEW: rules: velocity-1m (medium): 9 purchases | model m1: score 0.7 >= threshold 0.6 (above 99.5% of training); driven by account_sum_1h=123456 (p99.9)',
     );
   });
 });
@@ -60,11 +61,20 @@ describe('modelRisk', () => {
   it('is monotone in the score and crosses 0.5 at the threshold', () => {
     let prev = -1;
     for (let s = 0; s <= 1; s += 0.01) {
-      const r = modelRisk(s, 0.62);
+      const r = modelRisk(model(s));
       expect(r).toBeGreaterThanOrEqual(prev);
-      expect(r >= 0.5).toBe(s >= 0.62);
+      expect(r >= 0.5).toBe(s >= 0.6);
       prev = r;
     }
+  });
+
+  it('gives a typical score almost no weight, so a weak rule tips only near-threshold scores over', () => {
+    const typical = { score: 0.45, threshold: 0.6, percentile: 0.5, thresholdPercentile: 0.99 };
+    expect(modelRisk(typical)).toBeCloseTo(0.01, 9);
+    const low = hit({ action: 'SCORE', severity: 'low' });
+    expect(decide([low], { ...model(0.45), percentile: 0.5 }, policy).decision).toBe('ALLOW');
+    expect(decide([low], { ...model(0.59), percentile: 0.9875 }, policy).decision).toBe('REVIEW');
+    expect(decide([low], null, policy).decision).toBe('ALLOW');
   });
 });
 

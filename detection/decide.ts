@@ -2,9 +2,10 @@
  * Decision = ALLOW / REVIEW / BLOCK from rule hits and the model's score, with a risk score and an
  * explanation an analyst can read. Pure.
  *
- * Precedence: a BLOCK rule blocks; else an ALLOW rule (allow list) allows; else a REVIEW rule, or a
- * model score at or above the model's threshold, sends to review; a score at or above the block
- * score (when one is configured) blocks. Snoozed rules are recorded and decide nothing.
+ * Precedence: a BLOCK rule blocks; else an ALLOW rule (allow list) allows; else a model score at or
+ * above the block score (when one is configured) blocks; else a REVIEW rule, or evidence of 0.5 or
+ * more (the model at its threshold, or below it with SCORE rules adding weight), sends to review.
+ * Snoozed rules are recorded and decide nothing.
  */
 import { createHash } from 'node:crypto';
 import type { RuleHit, Severity } from './rules.ts';
@@ -16,8 +17,10 @@ export interface ModelVerdict {
   readonly score: number;
   /** The model's alert threshold (chosen from a target alert rate at training). */
   readonly threshold: number;
-  /** Share of the training scores below this score, in [0, 1]. */
+  /** Share of the training scores at or below this score, in [0, 1]. */
   readonly percentile: number;
+  /** The same share for the threshold (about 1 − the training alert rate). */
+  readonly thresholdPercentile: number;
   /** Features that drove the score, most first. */
   readonly drivers: ReadonlyArray<{ name: string; value: number | null; share: number; percentile: number | null }>;
 }
@@ -30,8 +33,8 @@ export interface DecisionPolicy {
 export interface Decision {
   readonly decision: DecisionKind;
   /**
-   * In [0, 1]: 0.5 + half the combined evidence for REVIEW and BLOCK, under 0.5 for ALLOW; the
-   * evidence is the model's risk and each live rule hit's severity weight combined as noisy-OR.
+   * In [0, 1]: the evidence (the model's risk and each live rule hit's severity weight combined as
+   * noisy-OR), at least 0.5 for REVIEW and BLOCK and below 0.5 for ALLOW.
    */
   readonly riskScore: number;
   readonly hits: readonly RuleHit[];
@@ -43,36 +46,41 @@ export interface Decision {
 /** How much one rule hit of each severity weighs as evidence, in [0, 1]. */
 const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = { low: 0.2, medium: 0.4, high: 0.6, critical: 1 };
 
-/** The model's score on the risk scale: below its threshold → [0, 0.5), at or above → [0.5, 1]. */
-export function modelRisk(score: number, threshold: number): number {
-  if (!Number.isFinite(score)) return 0;
-  if (threshold >= 1) return score >= 1 ? 1 : 0.5 * Math.max(0, score);
-  if (score >= threshold) return 0.5 + (0.5 * (score - threshold)) / (1 - threshold);
-  return threshold <= 0 ? 0 : (0.5 * Math.max(0, score)) / threshold;
+/**
+ * The model's verdict on the risk scale: at or above its threshold, 0.5 rising linearly to 1 at a
+ * score of 1; below it, 0.5 · (threshold tail / tail), where a tail is the share of training scores
+ * at or above a score. A typical transaction (tail ≈ 0.5 against a threshold tail of 0.01) weighs
+ * ~0.01, one just under the threshold almost 0.5: weak rule evidence tips only the latter over.
+ */
+export function modelRisk(v: Pick<ModelVerdict, 'score' | 'threshold' | 'percentile' | 'thresholdPercentile'>): number {
+  if (!Number.isFinite(v.score)) return 0;
+  if (v.score >= v.threshold) return v.threshold >= 1 ? 1 : 0.5 + (0.5 * (v.score - v.threshold)) / (1 - v.threshold);
+  const tail = Math.max(1 - v.percentile, 1e-9);
+  const thresholdTail = Math.max(1 - v.thresholdPercentile, 0);
+  return 0.5 * Math.min(1, thresholdTail / tail);
 }
 
 /** Decides one transaction. */
 export function decide(hits: readonly RuleHit[], model: ModelVerdict | null, policy: DecisionPolicy): Decision {
   const live = hits.filter((h) => !h.snoozed);
-  const modelAlert = model !== null && model.score >= model.threshold;
+  // Evidence: the model's risk and every live rule hit's severity weight, combined as independent
+  // signals (noisy-OR). 0.5 is the model's threshold alone; a SCORE rule can tip a score below it over.
+  const m = model === null ? 0 : modelRisk(model);
+  let keep = 1 - m;
+  for (const h of live) if (h.action !== 'ALLOW') keep *= 1 - SEVERITY_WEIGHT[h.severity];
+  const evidence = 1 - keep;
   const modelBlock = model !== null && policy.blockScore !== null && model.score >= policy.blockScore;
   let decision: DecisionKind;
   if (live.some((h) => h.action === 'BLOCK')) decision = 'BLOCK';
   else if (live.some((h) => h.action === 'ALLOW')) decision = 'ALLOW';
   else if (modelBlock) decision = 'BLOCK';
-  else if (modelAlert || live.some((h) => h.action === 'REVIEW')) decision = 'REVIEW';
+  else if (evidence >= 0.5 || live.some((h) => h.action === 'REVIEW')) decision = 'REVIEW';
   else decision = 'ALLOW';
-
-  // Risk: the model's risk and the live rule hits combined as independent evidence (noisy-OR), so
-  // an alert backed by both ranks above one backed by either; alerts land in [0.5, 1], the rest below.
-  const m = model === null ? 0 : modelRisk(model.score, model.threshold);
-  let keep = 1 - m;
-  for (const h of live) if (h.action !== 'ALLOW') keep *= 1 - SEVERITY_WEIGHT[h.severity];
-  const evidence = 1 - keep;
-  const risk = decision === 'ALLOW' ? Math.min(0.5 * evidence, 0.49) : 0.5 + 0.5 * evidence;
+  const risk = decision === 'ALLOW' ? Math.min(evidence, 0.49) : Math.max(evidence, 0.5);
+  const modelAlert = model !== null && model.score >= model.threshold;
 
   const parts: string[] = [];
-  const deciding = live.filter((h) => h.action !== 'ALLOW' || decision === 'ALLOW');
+  const deciding = live.filter((h) => (h.action === 'ALLOW') === (decision === 'ALLOW'));
   if (deciding.length > 0) parts.push(`rules: ${deciding.map((h) => `${h.ruleId} (${h.severity}): ${h.detail}`).join('; ')}`);
   if (model !== null) {
     const drivers = model.drivers

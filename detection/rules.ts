@@ -12,7 +12,11 @@ import { z } from 'zod';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
-export type RuleAction = 'REVIEW' | 'BLOCK' | 'ALLOW';
+/**
+ * BLOCK and REVIEW decide by themselves; ALLOW (an allow list) overrides review; SCORE only adds its
+ * weight to the risk, so a weak signal tips a borderline model score over without alerting alone.
+ */
+export type RuleAction = 'REVIEW' | 'BLOCK' | 'ALLOW' | 'SCORE';
 
 /** Transaction fields a rule can read besides the feature snapshot. */
 export const RULE_TX_FIELDS = Object.freeze([
@@ -35,7 +39,7 @@ const ruleSchema = z.strictObject({
   version: z.string().min(1),
   description: z.string().min(1),
   severity: z.enum(SEVERITIES),
-  action: z.enum(['REVIEW', 'BLOCK', 'ALLOW']),
+  action: z.enum(['REVIEW', 'BLOCK', 'ALLOW', 'SCORE']),
   when: z.record(z.string(), z.unknown()),
   /** Shown to analysts; `{name}` is replaced by the context's value. */
   detail: z.string().optional(),

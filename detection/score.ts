@@ -16,10 +16,12 @@ export interface ServingModel {
 export class ModelScorer {
   private readonly space: FeatureSpace;
   private readonly vector: Float64Array<ArrayBuffer>;
+  private readonly thresholdPercentile: number;
 
   constructor(readonly model: ServingModel) {
     this.space = new FeatureSpace(model.features);
     this.vector = new Float64Array(model.features.length);
+    this.thresholdPercentile = percentileOf(model.baseline.score, model.threshold) ?? 1;
     if (model.forest.cols !== model.features.length)
       throw new RangeError(`model ${model.version}: ${model.forest.cols} columns for ${model.features.length} features`);
   }
@@ -51,6 +53,7 @@ export class ModelScorer {
       score,
       threshold: this.model.threshold,
       percentile: percentileOf(this.model.baseline.score, score) ?? 0,
+      thresholdPercentile: this.thresholdPercentile,
       drivers: order.map((c) => {
         const name = this.model.features[c] as string;
         const v = x[c] as number;

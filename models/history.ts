@@ -34,6 +34,9 @@ export async function storedRange(pool: Pool): Promise<HistoryRange | null> {
   return lo && hi ? { from: lo, to: new Date(hi.getTime() + 1) } : null;
 }
 
+/** The latest DATETIME MySQL stores: an open end of a range. */
+export const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
+
 /** Parses an ISO-8601 time given on the command line. */
 export function parseTime(what: string, s: string): Date {
   const t = Date.parse(s);

@@ -63,9 +63,9 @@ export async function trainModel(
   o: TrainOptions,
   say: (line: string) => void,
 ): Promise<NewModel> {
-  const stored = await storedRange(pool);
-  if (stored === null) throw new InputError('no transactions with feature snapshots in MySQL: run the ingest first');
-  const range: HistoryRange = { from: o.from ?? stored.from, to: o.to ?? stored.to };
+  const available = await storedRange(pool);
+  if (available === null) throw new InputError('no transactions with feature snapshots in MySQL: run the ingest first');
+  const range: HistoryRange = { from: o.from ?? available.from, to: o.to ?? available.to };
   if (range.to <= range.from)
     throw new InputError(`empty training window: ${range.from.toISOString()} .. ${range.to.toISOString()}`);
   const space = new FeatureSpace(o.features ?? FeatureSpace.available(windows));
@@ -74,14 +74,16 @@ export async function trainModel(
 
   say(`model train: reading snapshots from ${range.from.toISOString()} to ${range.to.toISOString()} ...`);
   const builder = new MatrixBuilder(space);
-  const labels: Array<boolean | null> = [];
+  const read: Array<boolean | null> = [];
+  const keys: Array<{ t: number; id: string }> = [];
   let lastSaid = 0;
   const rows = await readHistory(
     pool,
     range,
     (r) => {
       builder.add(r.snapshot);
-      labels.push(r.label);
+      read.push(r.label);
+      keys.push({ t: r.eventTime, id: r.transactionId });
     },
     (n) => {
       if (n - lastSaid >= 50_000) {
@@ -91,7 +93,21 @@ export async function trainModel(
     },
   );
   if (rows < 2) throw new InputError(`${rows} transactions in the training window: need at least 2`);
-  const matrix = builder.matrix();
+  // In event-time order, not the order rows happened to be inserted in: the same stored history,
+  // options and seed give the same model whatever the ingest's batch interleaving was.
+  const stored = builder.matrix();
+  const order = keys
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const ka = keys[a] as { t: number; id: string };
+      const kb = keys[b] as { t: number; id: string };
+      return ka.t - kb.t || (ka.id < kb.id ? -1 : ka.id > kb.id ? 1 : 0);
+    });
+  const matrix = { rows: stored.rows, cols: stored.cols, data: new Float64Array(stored.rows * stored.cols) };
+  order.forEach((from, to) =>
+    matrix.data.set(stored.data.subarray(from * stored.cols, (from + 1) * stored.cols), to * stored.cols),
+  );
+  const labels = order.map((i) => read[i] as boolean | null);
   say(
     `model train: ${rows.toLocaleString('en')} rows × ${space.names.length} features; training ${o.trees} trees (ψ = ${o.sampleSize}) ...`,
   );
