@@ -12,6 +12,13 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(cfg.kafka.brokers)).toBe(true);
   });
 
+  it('finds the shipped rule set from any working directory, and resolves a given one', () => {
+    expect(loadConfig({}).detection.rulesFile).toMatch(/\/rules\/rules\.json$/);
+    expect(loadConfig({ TXMON_RULES_FILE: 'my/rules.json' }).detection.rulesFile).toBe(`${process.cwd()}/my/rules.json`);
+    expect(loadConfig({}).detection.blockScore).toBeNull();
+    expect(loadConfig({ TXMON_DECISION_BLOCK_SCORE: '0.8' }).detection.blockScore).toBe(0.8);
+  });
+
   it('parses overrides', () => {
     const cfg = loadConfig({ TXMON_KAFKA_BROKERS: 'a:1, b:2', TXMON_METRICS_PORT: '9999', TXMON_TOPIC_NAMESPACE: 'staging.' });
     expect(cfg.kafka.brokers).toEqual(['a:1', 'b:2']);
@@ -26,6 +33,9 @@ describe('loadConfig', () => {
     ['TXMON_MYSQL_URL', 'postgres://x/y'],
     ['TXMON_TOPIC_NAMESPACE', 'no-dot'],
     ['TXMON_LOG_LEVEL', 'loud'],
+    ['TXMON_DECISION_BLOCK_SCORE', '1.5'],
+    ['TXMON_DRIFT_PSI_ALERT', '-1'],
+    ['TXMON_MODEL_POLL_MS', '0'],
   ])('fails fast naming %s when it is %s', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

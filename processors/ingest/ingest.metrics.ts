@@ -115,6 +115,12 @@ export function createIngestMetrics() {
       help: '1 while the score PSI is above TXMON_DRIFT_PSI_ALERT, else 0.',
       registers,
     }),
+    recordToCommit: new Histogram({
+      name: 'txmon_ingest_record_to_commit_seconds',
+      help: "From a record's broker timestamp to the Kafka commit that published its decision (event to decision).",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     batchDuration: new Histogram({
       name: 'txmon_ingest_batch_duration_seconds',
       help: 'Time to process one fetched batch end to end, including retries.',
