@@ -33,8 +33,8 @@ export interface DecisionPolicy {
 export interface Decision {
   readonly decision: DecisionKind;
   /**
-   * In [0, 1]: the evidence (the model's risk and each live rule hit's severity weight combined as
-   * noisy-OR), at least 0.5 for REVIEW and BLOCK and below 0.5 for ALLOW.
+   * In [0, 1]: the evidence, the model's risk and each live rule hit's severity weight combined as
+   * noisy-OR (0.5 is the model at its threshold; a critical rule hit is 1).
    */
   readonly riskScore: number;
   readonly hits: readonly RuleHit[];
@@ -44,20 +44,22 @@ export interface Decision {
 }
 
 /** How much one rule hit of each severity weighs as evidence, in [0, 1]. */
-const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = { low: 0.2, medium: 0.4, high: 0.6, critical: 1 };
+const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = { low: 0.05, medium: 0.25, high: 0.6, critical: 1 };
 
 /**
- * The model's verdict on the risk scale: at or above its threshold, 0.5 rising linearly to 1 at a
- * score of 1; below it, 0.5 · (threshold tail / tail), where a tail is the share of training scores
- * at or above a score. A typical transaction (tail ≈ 0.5 against a threshold tail of 0.01) weighs
- * ~0.01, one just under the threshold almost 0.5: weak rule evidence tips only the latter over.
+ * The model's verdict on the risk scale, from its tail: the share of training scores at or above the
+ * score (t), against the threshold's (t₀, about the training alert rate). At or above the threshold
+ * 1 − 0.5 · t / t₀ (0.5 at the threshold, 1 past every training score); below it 0.5 · t₀ / t. A
+ * typical transaction (t ≈ 0.5 against t₀ = 0.01) weighs about 0.01, one just under the threshold
+ * almost 0.5 (weak rule evidence tips only the latter over), and the rarest scores outrank a single
+ * high-severity rule hit.
  */
 export function modelRisk(v: Pick<ModelVerdict, 'score' | 'threshold' | 'percentile' | 'thresholdPercentile'>): number {
   if (!Number.isFinite(v.score)) return 0;
-  if (v.score >= v.threshold) return v.threshold >= 1 ? 1 : 0.5 + (0.5 * (v.score - v.threshold)) / (1 - v.threshold);
-  const tail = Math.max(1 - v.percentile, 1e-9);
-  const thresholdTail = Math.max(1 - v.thresholdPercentile, 0);
-  return 0.5 * Math.min(1, thresholdTail / tail);
+  const tail = Math.max(1 - v.percentile, 0);
+  const thresholdTail = Math.max(1 - v.thresholdPercentile, 1e-9);
+  if (v.score >= v.threshold) return 1 - 0.5 * Math.min(1, tail / thresholdTail);
+  return 0.5 * Math.min(1, thresholdTail / Math.max(tail, 1e-9));
 }
 
 /** Decides one transaction. */
@@ -76,7 +78,9 @@ export function decide(hits: readonly RuleHit[], model: ModelVerdict | null, pol
   else if (modelBlock) decision = 'BLOCK';
   else if (evidence >= 0.5 || live.some((h) => h.action === 'REVIEW')) decision = 'REVIEW';
   else decision = 'ALLOW';
-  const risk = decision === 'ALLOW' ? Math.min(evidence, 0.49) : Math.max(evidence, 0.5);
+  // The risk is the evidence, whatever decided: a review required by a weak policy rule shows a low
+  // risk, a strong model score under an allow list a high one, and alerts rank by what backs them.
+  const risk = evidence;
   const modelAlert = model !== null && model.score >= model.threshold;
 
   const parts: string[] = [];
