@@ -17,7 +17,7 @@ export interface DecisionRecord {
   shadowScore: number | null;
   rulesetVersion: string;
   ruleHits: RuleHit[];
-  /** The decision's full explanation (rule hits, model verdict with drivers), stored as JSON. */
+  /** The decision's explanation, stored as JSON: the summary, and for alerts the model's verdict with its drivers. */
   explanation: { summary: string; model: Decision['model'] };
   /** Set for REVIEW and BLOCK: deterministic in transaction, model and rule-set versions. */
   alertId: string | null;
@@ -74,7 +74,9 @@ export function decideTransaction(
     shadowScore: models.shadow === null ? null : models.shadow.score(input.snapshot),
     rulesetVersion: rules.version,
     ruleHits: [...hits],
-    explanation: { summary: d.summary, model: d.model },
+    // The model's full verdict (drivers, percentiles) where an analyst reads it; score and version
+    // are columns of every decision anyway.
+    explanation: { summary: d.summary, model: alerting ? d.model : null },
     alertId: alerting ? alertId(input.transactionId, active?.model.version ?? null, rules.version) : null,
     eventTime: input.eventTime,
     decidedAt,

@@ -8,6 +8,7 @@ import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/prom
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { DecisionKind } from '../detection/decide.ts';
 import type { RuleHit } from '../detection/rules.ts';
+import { jsonLiteral } from './sql-literal.ts';
 
 const CHUNK = 2_000;
 const QUERY_TIMEOUT_MS = 30_000;
@@ -23,8 +24,8 @@ function decisionRow(d: DecisionRecord): unknown[] {
     d.shadowModelVersion,
     d.shadowScore,
     d.rulesetVersion,
-    JSON.stringify(d.ruleHits),
-    JSON.stringify(d.explanation),
+    d.ruleHits.length === 0 ? '[]' : jsonLiteral(JSON.stringify(d.ruleHits)),
+    jsonLiteral(JSON.stringify(d.explanation)),
     d.alertId,
     new Date(d.eventTime),
     new Date(d.decidedAt),
