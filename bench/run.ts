@@ -339,7 +339,7 @@ async function main(): Promise<void> {
   };
   const lua = await redisScriptCost();
   const mem = await memoryPerAccount();
-  const rate = Number(process.env.BENCH_FIXED_RATE ?? 2_000);
+  const rate = Number(process.env.BENCH_FIXED_RATE ?? 1_000);
   const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 20);
   say(`bench: (c) a fixed offered load of ${rate.toLocaleString('en')} tx/s for ${fixedSeconds} s, ingest running live ...`);
   const fixed = await fixedLoad(rate, fixedSeconds);

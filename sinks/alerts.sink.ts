@@ -11,8 +11,10 @@ export function alertMessages(decisions: readonly DecisionRecord[], type: avro.T
     if (d.alertId === null || d.decision === 'ALLOW') continue;
     out.push({
       key: d.accountId,
-      // Event time, not the wall clock: the alert re-sent after a crash is the same record.
-      timestamp: String(d.eventTime),
+      // The time of the first decision (stored, read back on a replay), so a re-sent alert is the
+      // same record. Not the event time: the broker's time-based retention would delete alerts of
+      // old events (a backlog, a replay) as soon as they land.
+      timestamp: String(d.decidedAt),
       value: frame(
         schemaId,
         type.toBuffer({
