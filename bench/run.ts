@@ -28,12 +28,10 @@ import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
 import { forestBench } from './forest.ts';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
-import { loadCsv } from '../refdata/load.ts';
-import { refdataCsvs } from '../simulator/refdata.ts';
+import { loadSimulatedRefdata } from '../refdata/simulated.ts';
 import type { SimOptions } from '../simulator/types.ts';
 import { promote, registerModel } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';
@@ -55,20 +53,8 @@ const logger = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'error' });
 const topic = topicName(cfg.topicNamespace, 'transactions');
 
 /** Loads the simulated world's reference data, so enrichment runs as in production (cache hits). */
-async function loadRefdata(c: TxmonConfig, opts: SimOptions): Promise<void> {
-  const dir = join('.txmon', 'bench-refdata', c.topicNamespace || 'default');
-  mkdirSync(dir, { recursive: true });
-  const csvs = refdataCsvs(opts);
-  const pool = createPool(c);
-  try {
-    for (const kind of ['accounts', 'merchants', 'bins', 'fx'] as const) {
-      writeFileSync(join(dir, `${kind}.csv`), csvs[kind]);
-      await loadCsv(pool, kind, join(dir, `${kind}.csv`));
-    }
-  } finally {
-    await pool.end();
-  }
-}
+const loadRefdata = (c: TxmonConfig, opts: SimOptions) =>
+  loadSimulatedRefdata(c, opts, join('.txmon', 'bench-refdata', c.topicNamespace || 'default'));
 
 async function prepare(): Promise<number> {
   await resetNamespace(cfg, logger, say);

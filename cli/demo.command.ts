@@ -17,11 +17,10 @@ import { runSimulate } from './simulate.command.ts';
 import { prepareNamespace } from './prepare-namespace.ts';
 import { createPool } from '../platform/mysql.ts';
 import { loadCsv } from '../refdata/load.ts';
-import { readFileSync } from 'node:fs';
 import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { FeatureSpace } from '../detection/features.ts';
-import { compileRuleSet } from '../detection/rules.ts';
+import { readRuleSet } from '../processors/ingest/rules-source.ts';
 import { evaluateDetection, formatEvaluation } from '../models/evaluate.ts';
 import { END_OF_TIME } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
@@ -224,7 +223,7 @@ async function demoDetection(
     const report = await evaluateDetection(
       pool,
       await loadModel(pool, model.version),
-      compileRuleSet(readFileSync(cfg.detection.rulesFile, 'utf8'), FeatureSpace.available(cfg.state.windows)),
+      readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows)),
       { blockScore: cfg.detection.blockScore },
       { from, to: END_OF_TIME },
       () => {},

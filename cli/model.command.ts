@@ -10,7 +10,7 @@ import { averagePrecision, rocAuc } from '../detection/metrics.ts';
 import { InputError } from '../platform/errors.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import { FeatureSpace } from '../detection/features.ts';
-import { compileRuleSet } from '../detection/rules.ts';
+import { readRuleSet } from '../processors/ingest/rules-source.ts';
 import type { ServingModel } from '../detection/score.ts';
 import { createPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
@@ -250,7 +250,7 @@ export async function evaluateCommand(
   const pool = createPool(cfg);
   try {
     const model = await modelForEvaluation(pool, o.model);
-    const rules = compileRuleSet(readFileSync(cfg.detection.rulesFile, 'utf8'), FeatureSpace.available(cfg.state.windows));
+    const rules = readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows));
     const range =
       o.from !== undefined || o.to !== undefined
         ? {

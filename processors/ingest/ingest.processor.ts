@@ -165,15 +165,17 @@ export class IngestBatchHandler {
     metrics.outcomes.inc({ outcome: 'dead_lettered' }, result.deadLettered);
     metrics.sinkRows.inc({ table: 'transactions' }, result.inserted);
     metrics.sinkRows.inc({ table: 'transaction_duplicates' }, result.duplicatesRecorded);
+    const inForce = this.deps.detection.models();
+    const activeThreshold = inForce.active?.model.threshold ?? Infinity;
+    const shadowThreshold = inForce.shadow?.model.threshold ?? Infinity;
     for (const dec of result.decisions) {
       metrics.decisions.inc({ decision: dec.decision });
       for (const h of dec.ruleHits) metrics.ruleHits.inc({ rule_id: h.ruleId, snoozed: String(h.snoozed) });
       if (dec.modelScore !== null) metrics.modelScore.observe({ model: 'active' }, dec.modelScore);
       if (dec.shadowScore !== null) {
         metrics.modelScore.observe({ model: 'shadow' }, dec.shadowScore);
-        const shadowAlerts = dec.shadowScore >= (this.deps.detection.models().shadow?.model.threshold ?? Infinity);
-        const activeAlerts =
-          dec.modelScore !== null && dec.modelScore >= (this.deps.detection.models().active?.model.threshold ?? Infinity);
+        const shadowAlerts = dec.shadowScore >= shadowThreshold;
+        const activeAlerts = dec.modelScore !== null && dec.modelScore >= activeThreshold;
         if (shadowAlerts !== activeAlerts) metrics.shadowDisagreements.inc();
       }
     }

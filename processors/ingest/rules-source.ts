@@ -8,6 +8,11 @@ import { compileRuleSet, type RuleSet } from '../../detection/rules.ts';
 import { ConfigError } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 
+/** Reads and compiles a rule file (throws RuleSetError on a bad one, fs errors on an unreadable one). */
+export function readRuleSet(file: string, featureNames: readonly string[]): RuleSet {
+  return compileRuleSet(readFileSync(file, 'utf8'), featureNames);
+}
+
 export interface RulesSourceEvents {
   reloaded(set: RuleSet): void;
   failed(err: Error): void;
@@ -26,7 +31,7 @@ export class RulesSource {
   ) {
     try {
       this.stamp = this.fileStamp();
-      this.set = compileRuleSet(readFileSync(file, 'utf8'), featureNames);
+      this.set = readRuleSet(file, featureNames);
     } catch (err) {
       throw new ConfigError(`invalid configuration: TXMON_RULES_FILE=${JSON.stringify(file)}: ${(err as Error).message}`);
     }
@@ -54,7 +59,7 @@ export class RulesSource {
     if (stamp === this.stamp) return false;
     this.stamp = stamp;
     try {
-      const next = compileRuleSet(readFileSync(this.file, 'utf8'), this.featureNames);
+      const next = readRuleSet(this.file, this.featureNames);
       if (next.version === this.set.version) return false;
       this.logger.info({ from: this.set.version, to: next.version, rules: next.rules.length }, 'rule set reloaded');
       this.set = next;

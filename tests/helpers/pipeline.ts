@@ -1,16 +1,14 @@
 /** End-to-end helpers: simulate into a namespace, run `txmon run ingest` as a real process, read the end state. */
 import { expect } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { createKafka } from '../../platform/kafka.ts';
-import { createPool } from '../../platform/mysql.ts';
 import { sleep } from '../../platform/retry.ts';
-import { loadCsv } from '../../refdata/load.ts';
-import { refdataCsvs } from '../../simulator/refdata.ts';
+import { loadSimulatedRefdata } from '../../refdata/simulated.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { groupLag } from '../../processors/ingest/main.ts';
 import { avroType } from '../../schemas/index.ts';
@@ -37,30 +35,13 @@ export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptio
     { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
     () => {},
   );
-  await loadSimulatedRefdata(ns, { ...DEFAULT_SIM_OPTIONS, ...opts });
+  await loadSimulatedRefdata(ns.cfg, { ...DEFAULT_SIM_OPTIONS, ...opts }, join(tmpdir(), `${ns.id}-refdata`));
   const lines = readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as GroundTruthLine & { summary?: unknown })
     .filter((l) => l.summary === undefined);
   return { summary, lines };
-}
-
-/** Loads the simulated world's reference data (accounts, merchants, BINs, FX) with the real CSV loader. */
-async function loadSimulatedRefdata(ns: TestNamespace, opts: SimOptions): Promise<void> {
-  const dir = join(tmpdir(), `${ns.id}-refdata`);
-  mkdirSync(dir, { recursive: true });
-  const csvs = refdataCsvs(opts);
-  const pool = createPool(ns.cfg);
-  try {
-    for (const kind of ['accounts', 'merchants', 'bins', 'fx'] as const) {
-      writeFileSync(join(dir, `${kind}.csv`), csvs[kind]);
-      const r = await loadCsv(pool, kind, join(dir, `${kind}.csv`));
-      if (r.problems.length > 0) throw new Error(`refdata ${kind}: ${JSON.stringify(r.problems.slice(0, 3))}`);
-    }
-  } finally {
-    await pool.end();
-  }
 }
 
 export interface RunningIngest {
