@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_WINDOWS, type WindowSpec } from '../domain/windows.ts';
 import { ConfigError } from '../platform/errors.ts';
+import type { MatchPolicy } from '../reconciliation/match.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -94,6 +95,27 @@ const envSchema = z.object({
   TXMON_DECISION_BLOCK_SCORE: z.coerce.number().gt(0).max(1).optional(),
   TXMON_DRIFT_PSI_ALERT: z.coerce.number().positive().default(0.25),
   TXMON_DRIFT_INTERVAL_MS: positiveInt.default(30_000),
+  TXMON_RECON_GROUP_ID: z.string().min(1).default('txmon-reconcile'),
+  TXMON_RECON_METRICS_PORT: port.default(9465),
+  TXMON_RECON_SETTLED_TYPES: z
+    .string()
+    .default('AUTHORIZATION,CAPTURE')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['AUTHORIZATION', 'CAPTURE', 'REFUND', 'REVERSAL'])).min(1)),
+  TXMON_RECON_TOLERANCE_MINOR: z.coerce.number().int().min(0).default(0),
+  TXMON_RECON_TOLERANCE_BPS: z.coerce.number().int().min(0).max(10_000).default(0),
+  TXMON_RECON_SETTLE_WITHIN_MS: positiveInt.default(3 * 24 * 3600 * 1000),
+  TXMON_RECON_UNEXPECTED_AFTER_MS: positiveInt.default(24 * 3600 * 1000),
+  TXMON_RECON_ALLOWED_LATENESS_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(3600 * 1000),
 });
 
 /** The rule set shipped with txmon, whatever the working directory. */
@@ -140,6 +162,17 @@ export type TxmonConfig = Readonly<{
     driftPsiAlert: number;
     /** How often drift is computed over the recent traffic. */
     driftIntervalMs: number;
+  }>;
+  recon: Readonly<{
+    groupId: string;
+    /** Port of the reconcile processor's /metrics (the ingest processor's is metrics.port). */
+    metricsPort: number;
+    /** Transaction types that expect a settlement line. */
+    settledTypes: readonly string[];
+    /** Matching policy (reconciliation/match.ts). */
+    policy: Readonly<MatchPolicy>;
+    /** Settlement event times may arrive this far out of order before the watermark passes them. */
+    allowedLatenessMs: number;
   }>;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
@@ -210,6 +243,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       blockScore: e.TXMON_DECISION_BLOCK_SCORE ?? null,
       driftPsiAlert: e.TXMON_DRIFT_PSI_ALERT,
       driftIntervalMs: e.TXMON_DRIFT_INTERVAL_MS,
+    },
+    recon: {
+      groupId: e.TXMON_RECON_GROUP_ID,
+      metricsPort: e.TXMON_RECON_METRICS_PORT,
+      settledTypes: [...new Set(e.TXMON_RECON_SETTLED_TYPES)],
+      policy: {
+        toleranceMinor: BigInt(e.TXMON_RECON_TOLERANCE_MINOR),
+        toleranceBps: BigInt(e.TXMON_RECON_TOLERANCE_BPS),
+        settleWithinMs: e.TXMON_RECON_SETTLE_WITHIN_MS,
+        unexpectedAfterMs: e.TXMON_RECON_UNEXPECTED_AFTER_MS,
+      },
+      allowedLatenessMs: e.TXMON_RECON_ALLOWED_LATENESS_MS,
     },
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },

@@ -49,6 +49,26 @@ export const TOPICS = {
     valueSchema: 'settlement',
     description: 'Settlement lines from acquirers and banks.',
   },
+  settlementsDlq: {
+    name: 'txmon.settlements.dlq.v1',
+    partitions: 3,
+    replicationFactor: 1,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(8 * 1024 * 1024) },
+    key: 'original record key (bytes)',
+    valueSchema: 'dead-letter',
+    description:
+      'Settlement lines that could not be decoded or validated (reconcile processor, settlements import), with the reason.',
+  },
+  reconExceptions: {
+    name: 'txmon.recon-exceptions.v1',
+    partitions: 3,
+    replicationFactor: 1,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
+    key: 'transaction_reference (UTF-8)',
+    valueSchema: 'recon-exception',
+    description:
+      'Reconciliation exceptions and their changes (a group that leaves an exception status too); written transactionally.',
+  },
   alerts: {
     name: 'txmon.alerts.v1',
     partitions: 3,
