@@ -37,6 +37,7 @@ export function demoEnv(env: Readonly<Record<string, string | undefined>>): Reco
     TXMON_MYSQL_URL: `${base.mysql.serverUrl}/txmon_demo`,
     TXMON_KEY_PREFIX: 'txmon-demo',
     TXMON_INGEST_GROUP_ID: 'txmon-demo-ingest',
+    TXMON_RECON_GROUP_ID: 'txmon-demo-reconcile',
     TXMON_LOG_LEVEL: env.TXMON_LOG_LEVEL ?? 'error',
   };
 }

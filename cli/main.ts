@@ -305,6 +305,26 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('settlements')
+    .description('Settlement files from acquirers and banks, for reconciliation.')
+    .command('import')
+    .description(
+      'Validate a settlement CSV line by line, publish the good lines to the settlements topic (Avro, key transaction_reference) and the bad ones, with their line numbers, to its dead-letter topic. Exit code 2 when some lines were bad (the good ones are still published). Importing the same file again is harmless. See docs/settlements-import.md.',
+    )
+    .argument(
+      '<file>',
+      'CSV with a header row: settlement_id, transaction_reference, amount_minor or amount, currency, settlement_date[, batch_id, fee_minor or fee, event_time]',
+    )
+    .option('--dry-run', 'validate and report only; publish nothing')
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('--batch-id <id>', "batch_id of lines that give none (default: file-<first 12 hex digits of the file's SHA-256>)")
+    .action(async (file: string, o: { dryRun?: boolean; json?: boolean; batchId?: string }) => {
+      const { cfg, logger } = context();
+      const { settlementsImportCommand } = await import('./settlements.command.ts');
+      process.exitCode = await settlementsImportCommand(cfg, logger, file, o, say);
+    });
+
+  program
     .command('simulate')
     .description(
       'Produce synthetic transactions (Avro, registry framing) with duplicates, disorder, late and malformed records, and labelled fraud.',
@@ -348,17 +368,39 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('Run a processor until SIGTERM/SIGINT (drains in-flight work first).')
-    .addArgument(new Argument('<processor>', 'processor to run').choices(['ingest']))
-    .option('--drain', 'exit by itself once the consumer group has caught up with the topic')
-    .addOption(
-      new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT)').argParser(
-        int('--metrics-port'),
-      ),
+    .addArgument(
+      new Argument(
+        '<processor>',
+        'ingest (transactions → state, decisions, alerts) or reconcile (settlements matched against transactions)',
+      ).choices(['ingest', 'reconcile']),
     )
-    .action(async (_processor: string, o: { drain?: boolean; metricsPort?: number }) => {
+    .option('--drain', 'exit by itself once the consumer group has caught up with its topics')
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT for ingest, TXMON_RECON_METRICS_PORT for reconcile)',
+      ).argParser(int('--metrics-port')),
+    )
+    .action(async (processor: 'ingest' | 'reconcile', o: { drain?: boolean; metricsPort?: number }) => {
       const { cfg, logger } = context();
       const { runProcessor } = await import('./run.command.ts');
-      await runProcessor(cfg, logger, { drain: Boolean(o.drain), metricsPort: o.metricsPort ?? cfg.metrics.port }, say);
+      const metricsPort = o.metricsPort ?? (processor === 'ingest' ? cfg.metrics.port : cfg.recon.metricsPort);
+      await runProcessor(cfg, logger, processor, { drain: Boolean(o.drain), metricsPort }, say);
+    });
+
+  const recon = program.command('recon').description('Reconciliation of settlements against transactions.');
+  recon
+    .command('report')
+    .description(
+      'Groups, expected and settled amounts per status and currency for a business date (the first transaction’s UTC day, or the settlement date of a line without one); optionally the exceptions as CSV.',
+    )
+    .option('--date <YYYY-MM-DD>', 'business date (default: every date)')
+    .option('--exceptions-csv <file>', "write the date's exceptions, one line per reference, to this CSV file ('-' for stdout)")
+    .option('--json', 'print the report as JSON on stdout')
+    .action(async (o: { date?: string; exceptionsCsv?: string; json?: boolean }) => {
+      const { cfg } = context();
+      const { runReconReport } = await import('./recon.command.ts');
+      await runReconReport(cfg, o, say);
     });
 
   program

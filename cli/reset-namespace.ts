@@ -20,7 +20,7 @@ export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (lin
       await admin.deleteTopics({ topics: existing, timeout: 30_000 });
       for (let i = 0; i < 100 && (await admin.listTopics()).some((t) => existing.includes(t)); i++) await sleep(200);
     }
-    await admin.deleteGroups([cfg.ingest.groupId]).catch(() => {});
+    await admin.deleteGroups([cfg.ingest.groupId, cfg.recon.groupId]).catch(() => {});
   } finally {
     await admin.disconnect();
   }

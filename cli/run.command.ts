@@ -2,15 +2,20 @@
 import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { startIngest } from '../processors/ingest/main.ts';
+import { startReconcile } from '../processors/reconcile/main.ts';
+
+export type ProcessorName = 'ingest' | 'reconcile';
 
 export async function runProcessor(
   cfg: TxmonConfig,
   logger: Logger,
+  name: ProcessorName,
   opts: { drain: boolean; metricsPort: number },
   say: (line: string) => void,
 ): Promise<void> {
   const started = Date.now();
-  const proc = await startIngest(cfg, logger, {
+  const start = name === 'ingest' ? startIngest : startReconcile;
+  const proc: { done: Promise<void>; close(): Promise<void>; summary(): object } = await start(cfg, logger, {
     drain: opts.drain,
     metricsPort: opts.metricsPort,
     onProgress: ({ processed, lag }) => logger.info({ processed, lag }, 'draining'),
@@ -18,13 +23,13 @@ export async function runProcessor(
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
-      say(`ingest: second ${signal}, exiting now`);
+      say(`${name}: second ${signal}, exiting now`);
       process.exit(130);
     }
     signalled = true;
-    say(`ingest: ${signal} received, finishing the in-flight batch (up to ${cfg.shutdownTimeoutMs} ms)`);
+    say(`${name}: ${signal} received, finishing the in-flight batch (up to ${cfg.shutdownTimeoutMs} ms)`);
     const timer = setTimeout(() => {
-      say('ingest: shutdown timed out; exiting (uncommitted work will be replayed)');
+      say(`${name}: shutdown timed out; exiting (uncommitted work will be replayed)`);
       process.exit(1);
     }, cfg.shutdownTimeoutMs);
     timer.unref();
@@ -38,5 +43,5 @@ export async function runProcessor(
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
-  say(`ingest: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; summary ${JSON.stringify(proc.summary())}`);
+  say(`${name}: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; summary ${JSON.stringify(proc.summary())}`);
 }

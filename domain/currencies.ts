@@ -29,3 +29,12 @@ export function minorUnits(code: string): number | undefined {
 export function isKnownCurrency(code: string): boolean {
   return table.has(code);
 }
+
+/** Minor units as an exact decimal amount of the currency ("-12.34" for -1234 USD, "1234" for JPY). */
+export function formatMinor(minor: bigint | string, code: string): string {
+  const exp = minorUnits(code) ?? 2;
+  const v = BigInt(minor);
+  const abs = (v < 0n ? -v : v).toString().padStart(exp + 1, '0');
+  const whole = abs.slice(0, abs.length - exp);
+  return `${v < 0n ? '-' : ''}${whole}${exp > 0 ? `.${abs.slice(abs.length - exp)}` : ''}`;
+}

@@ -27,7 +27,7 @@ import type { BatchProgress, StateEvent, WindowState } from './state-store.ts';
 import { classify, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
-import type { TransactionalOutput } from './transactional-output.ts';
+import type { TransactionalOutput } from '../../platform/transactional-output.ts';
 
 export interface IngestHandlerDeps {
   logger: Logger;

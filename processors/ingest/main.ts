@@ -22,7 +22,7 @@ import { IngestBatchHandler } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
 import { ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
-import { TransactionalOutput } from './transactional-output.ts';
+import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { FeatureSpace } from '../../detection/features.ts';
 import { ModelWatcher } from './model-watcher.ts';
 import { RulesSource } from './rules-source.ts';

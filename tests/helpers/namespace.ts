@@ -27,6 +27,7 @@ export async function createNamespace(extraEnv: Record<string, string> = {}): Pr
     TXMON_MYSQL_URL: `${base.mysql.serverUrl}/txmon_${id}`,
     TXMON_KEY_PREFIX: id,
     TXMON_INGEST_GROUP_ID: `${id}-ingest`,
+    TXMON_RECON_GROUP_ID: `${id}-reconcile`,
     TXMON_INGEST_SESSION_TIMEOUT_MS: '6000',
     TXMON_RETRY_MAX_BACKOFF_MS: '2000',
     ...extraEnv,

@@ -31,7 +31,7 @@ function byteLength(v: Buffer | string | null | undefined): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
-import type { Logger } from '../../platform/logger.ts';
+import type { Logger } from './logger.ts';
 
 export interface OffsetCommit {
   groupId: string;

@@ -1,0 +1,260 @@
+/**
+ * Composition root of the reconcile processor: builds every client, wires the batch handler to a
+ * kafkajs consumer of the transactions and settlements topics, serves probes and metrics, and
+ * returns a close() that tears everything down in reverse. Nothing starts on import.
+ */
+import type { TxmonConfig } from '../../config/config.ts';
+import type { Settlement } from '../../domain/settlement.ts';
+import type { Transaction } from '../../domain/transaction.ts';
+import { avroType, schemaText } from '../../schemas/index.ts';
+import { topicName, valueSubject } from '../../topics/topics.ts';
+import { errorMessage, isRetriable } from '../../platform/errors.ts';
+import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { createPool } from '../../platform/mysql.ts';
+import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
+import { retry, sleep } from '../../platform/retry.ts';
+import { TransactionalOutput } from '../../platform/transactional-output.ts';
+import { reconGauges } from '../../sinks/recon-report.ts';
+import { groupLag, kafkajsGaveUpTooSoon } from '../ingest/main.ts';
+import { createReconMetrics, type ReconMetrics } from './reconcile.metrics.ts';
+import { ReconBatchHandler } from './reconcile.processor.ts';
+
+export interface ReconcileOptions {
+  /** Exit by itself once the group has committed up to every partition's high watermark of both topics. */
+  drain?: boolean;
+  /** Serve /metrics, /healthz, /readyz (port 0 = any free port). */
+  metricsPort?: number;
+  onProgress?: (p: { processed: number; lag: number }) => void;
+  /** How often the status gauges are read from MySQL (ms). */
+  gaugeIntervalMs?: number;
+}
+
+export interface ReconcileProcess {
+  done: Promise<void>;
+  metrics: ReconMetrics;
+  probePort: number | null;
+  summary(): { processed: number };
+  close(): Promise<void>;
+}
+
+/** Starts the reconcile processor. */
+export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: ReconcileOptions = {}): Promise<ReconcileProcess> {
+  const log = logger.child({ processor: 'reconcile' });
+  const topics = {
+    transactions: topicName(cfg.topicNamespace, 'transactions'),
+    settlements: topicName(cfg.topicNamespace, 'settlements'),
+    deadLetter: topicName(cfg.topicNamespace, 'settlementsDlq'),
+    exceptions: topicName(cfg.topicNamespace, 'reconExceptions'),
+  };
+  const groupId = cfg.recon.groupId;
+  const teardown: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of teardown.splice(0).reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'teardown step failed'));
+  };
+  const forever = { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => true };
+
+  try {
+    const metrics = createReconMetrics();
+    const registry = createRegistry(cfg);
+    const [transactionId, settlementId, deadLetterId, exceptionId] = await retry(
+      () =>
+        Promise.all([
+          registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'transactions'), schemaText('transaction')),
+          registerSchema(registry, cfg.registryUrl, valueSubject(cfg.topicNamespace, 'settlements'), schemaText('settlement')),
+          registerSchema(
+            registry,
+            cfg.registryUrl,
+            valueSubject(cfg.topicNamespace, 'settlementsDlq'),
+            schemaText('dead-letter'),
+          ),
+          registerSchema(
+            registry,
+            cfg.registryUrl,
+            valueSubject(cfg.topicNamespace, 'reconExceptions'),
+            schemaText('recon-exception'),
+          ),
+        ]),
+      { ...forever, onRetry: (err) => log.warn(`schema registry not reachable (${errorMessage(err)}); retrying`) },
+    );
+    const pool = createPool(cfg);
+    teardown.push(() => pool.end());
+    const kafka = createKafka(cfg, log);
+    const output = new TransactionalOutput(kafka, `${cfg.kafka.clientId}-${groupId}`, log);
+    teardown.push(() => output.disconnect());
+    await retry(() => output.connect(topics.settlements), {
+      ...forever,
+      onRetry: (err) => log.warn(`kafka not reachable (${errorMessage(err)}); retrying`),
+    });
+    const admin = kafka.admin();
+    await retry(() => admin.connect(), forever);
+    teardown.push(() => admin.disconnect());
+
+    const handler = new ReconBatchHandler({
+      logger: log,
+      metrics,
+      pool,
+      groupId,
+      topics,
+      transactionDecoder: new AvroDecoder<Transaction>(registry, avroType('transaction'), {
+        registryUrl: cfg.registryUrl,
+        knownId: transactionId,
+      }),
+      settlementDecoder: new AvroDecoder<Settlement>(registry, avroType('settlement'), {
+        registryUrl: cfg.registryUrl,
+        knownId: settlementId,
+      }),
+      deadLetter: { type: avroType('dead-letter'), schemaId: deadLetterId },
+      exception: { type: avroType('recon-exception'), schemaId: exceptionId },
+      output,
+      settledTypes: new Set(cfg.recon.settledTypes),
+      policy: cfg.recon.policy,
+      allowedLatenessMs: cfg.recon.allowedLatenessMs,
+      maxFutureSkewMs: cfg.ingest.maxFutureSkewMs,
+      retryMaxBackoffMs: cfg.retryMaxBackoffMs,
+    });
+
+    // Status gauges from MySQL: what finance ops watch (matched rate, open exceptions, oldest one).
+    const refreshGauges = async () => {
+      const g = await reconGauges(pool, groupId, cfg.recon.allowedLatenessMs);
+      metrics.groups.reset();
+      for (const [status, n] of Object.entries(g.open)) metrics.groups.set({ status }, n);
+      metrics.matchedRatio.set(g.matchedRatio);
+      metrics.oldestOpenException.set(g.oldestOpenExceptionAgeSeconds);
+    };
+    const gaugeTimer = setInterval(() => {
+      refreshGauges().catch((err: unknown) => log.warn(`reconciliation gauges not refreshed: ${errorMessage(err)}`));
+    }, opts.gaugeIntervalMs ?? 10_000);
+    gaugeTimer.unref();
+    teardown.push(async () => clearInterval(gaugeTimer));
+
+    const consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: cfg.ingest.sessionTimeoutMs,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
+      maxBytes: cfg.ingest.maxBytesPerPartition * 4,
+      maxWaitTimeInMs: 250,
+      readUncommitted: false,
+      retry: {
+        retries: 5,
+        restartOnFailure: async (err) => {
+          const retriable = isRetriable(err);
+          log.error(
+            { err, retriable },
+            retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping',
+          );
+          return retriable;
+        },
+      },
+    });
+    let joined = false;
+    let stopRequested = false;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      joined = true;
+      log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+    });
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.batchSize !== 0) return;
+      const { topic: t, partition, lastOffset } = e.payload;
+      retry(() => handler.commitSkipped(t, partition, (BigInt(lastOffset) + 1n).toString()), {
+        maxMs: cfg.retryMaxBackoffMs,
+        shouldContinue: () => !stopRequested,
+      }).catch((err: unknown) => log.warn({ err, partition }, 'committing past skipped records failed; the next batch will'));
+    });
+    let crashed: ((err: unknown) => void) | null = null;
+    const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
+    crashedPromise.catch(() => {});
+    // One batch at a time: batches of both topics share the group's progress row in MySQL.
+    const runOptions = {
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: handler.eachBatch,
+    };
+    const subscribe = () => consumer.subscribe({ topics: [topics.transactions, topics.settlements], fromBeginning: true });
+    consumer.on(consumer.events.CRASH, (e) => {
+      joined = false;
+      if (e.payload.restart) return;
+      if (!stopRequested && kafkajsGaveUpTooSoon(e.payload.error)) {
+        log.warn({ err: e.payload.error }, 'consumer stopped by kafkajs on a transient broker error; restarting');
+        retry(
+          async () => {
+            await consumer.connect();
+            await subscribe();
+            await consumer.run(runOptions);
+          },
+          { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => !stopRequested },
+        ).catch((err: unknown) => crashed?.(err));
+        return;
+      }
+      crashed?.(e.payload.error);
+    });
+    teardown.push(() => consumer.disconnect());
+    await consumer.connect();
+    await subscribe();
+
+    let probe: ProbeServer | null = null;
+    if (opts.metricsPort !== undefined) {
+      probe = await startProbeServer({
+        host: cfg.metrics.host,
+        port: opts.metricsPort,
+        registry: metrics.registry,
+        ready: () => {
+          if (!joined) return { ok: false, detail: 'not yet in the consumer group' };
+          if (handler.failing.size > 0) return { ok: false, detail: `waiting for ${[...handler.failing].join(', ')}` };
+          return { ok: true, detail: 'consuming' };
+        },
+      });
+      const server = probe;
+      teardown.push(() => server.close());
+      log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
+    }
+
+    await consumer.run(runOptions);
+    log.info({ topics, groupId }, 'reconcile running');
+
+    const stopped = new Promise<void>((resolve) => {
+      teardown.push(async () => {
+        stopRequested = true;
+        await consumer.stop();
+        await refreshGauges().catch(() => {});
+        resolve();
+      });
+    });
+
+    let drained: Promise<void> = new Promise(() => {});
+    if (opts.drain) {
+      drained = (async () => {
+        for (;;) {
+          await sleep(1_000);
+          if (stopRequested) return;
+          try {
+            const lag =
+              (await groupLag(admin, groupId, topics.transactions)) + (await groupLag(admin, groupId, topics.settlements));
+            opts.onProgress?.({ processed: handler.processed, lag });
+            if (lag === 0) return;
+          } catch (err) {
+            log.warn(`drain check failed: ${errorMessage(err)}`);
+          }
+        }
+      })();
+    }
+
+    const done = Promise.race([drained, stopped, crashedPromise]).then(
+      async () => {
+        await refreshGauges().catch(() => {});
+        await close();
+      },
+      async (err: unknown) => {
+        await close();
+        throw err;
+      },
+    );
+    return { done, metrics, probePort: probe?.port ?? null, summary: () => ({ processed: handler.processed }), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

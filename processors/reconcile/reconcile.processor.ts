@@ -1,0 +1,232 @@
+/**
+ * The reconcile batch handler. Input: the transactions topic (what expects settlement) and the
+ * settlements topic (what was settled), one consumer group. Per batch: decode + validate → MySQL
+ * (one transaction: store once, advance the watermark, recompute touched and due groups, outbox) →
+ * dead letters, exception events and offsets (one Kafka transaction) → outbox marked published.
+ * Every step is idempotent, so a failed attempt is retried whole and a crash replays to the same
+ * end state.
+ */
+import type avro from 'avsc';
+import type { EachBatchPayload, Message } from 'kafkajs';
+import type { Settlement } from '../../domain/settlement.ts';
+import type { Transaction } from '../../domain/transaction.ts';
+import { DependencyError, errorMessage, isRetriable } from '../../platform/errors.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Pool } from '../../platform/mysql.ts';
+import { frame, type AvroDecoder } from '../../platform/registry.ts';
+import { retry } from '../../platform/retry.ts';
+import type { TransactionalOutput } from '../../platform/transactional-output.ts';
+import { toAvroRecord, type ReconEventPayload } from '../../reconciliation/changes.ts';
+import type { MatchPolicy } from '../../reconciliation/match.ts';
+import { deadLetterMessages, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
+import { applyReconBatch, markPublished } from '../../sinks/recon.sink.ts';
+import { classify, type RawRecord } from '../ingest/classify.ts';
+import { classifySettlements } from './classify-settlements.ts';
+import type { ReconMetrics } from './reconcile.metrics.ts';
+
+export interface ReconHandlerDeps {
+  logger: Logger;
+  metrics: ReconMetrics;
+  pool: Pool;
+  groupId: string;
+  topics: { transactions: string; settlements: string; deadLetter: string; exceptions: string };
+  transactionDecoder: AvroDecoder<Transaction>;
+  settlementDecoder: AvroDecoder<Settlement>;
+  deadLetter: { type: avro.Type; schemaId: number };
+  exception: { type: avro.Type; schemaId: number };
+  output: TransactionalOutput;
+  settledTypes: ReadonlySet<string>;
+  policy: MatchPolicy;
+  allowedLatenessMs: number;
+  maxFutureSkewMs: number;
+  retryMaxBackoffMs: number;
+}
+
+const DEPENDENCIES = ['schema-registry', 'mysql', 'kafka'] as const;
+type Dependency = (typeof DEPENDENCIES)[number];
+
+/** Runs a step, tagging its retriable failures with the dependency that failed. */
+async function step<T>(dependency: Dependency, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof DependencyError || !isRetriable(err)) throw err;
+    throw new DependencyError(dependency, errorMessage(err), err);
+  }
+}
+
+/** Whether a heartbeat failure means this member must rejoin the group. */
+function isRebalance(err: unknown): boolean {
+  const type = (err as { type?: unknown }).type;
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION';
+}
+
+/** The Kafka messages of exception events: keyed by reference, timestamped with their (stored) detection time. */
+export function exceptionMessages(events: readonly ReconEventPayload[], type: avro.Type, schemaId: number): Message[] {
+  return events.map((e) => ({
+    key: e.transaction_reference,
+    timestamp: String(e.detected_at),
+    value: frame(schemaId, type.toBuffer(toAvroRecord(e))),
+    headers: { 'txmon-exception-id': e.exception_id, 'txmon-status': e.status },
+  }));
+}
+
+export class ReconBatchHandler {
+  /** Dependencies whose last call failed; readiness is red while any is listed. */
+  readonly failing = new Set<string>();
+  processed = 0;
+
+  constructor(private readonly deps: ReconHandlerDeps) {
+    for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
+  }
+
+  /** kafkajs eachBatch callback (eachBatchAutoResolve: false, autoCommit: false). */
+  readonly eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (batch.isEmpty() || !isRunning() || isStale()) return;
+    const { metrics, logger } = this.deps;
+    const endTimer = metrics.batchDuration.startTimer();
+    const records: RawRecord[] = batch.messages.map((m) => ({
+      key: m.key,
+      value: m.value,
+      offset: m.offset,
+      timestamp: m.timestamp,
+    }));
+    let rebalancing = false;
+    await retry(
+      () => this.attempt(batch.topic, batch.partition, records, batch.firstOffset() ?? records[0]!.offset, batch.lastOffset()),
+      {
+        maxMs: this.deps.retryMaxBackoffMs,
+        shouldContinue: () => isRunning() && !isStale() && !rebalancing,
+        onRetry: async (err, attempt, delayMs) => {
+          const dependency = err instanceof DependencyError ? err.dependency : 'unknown';
+          this.failing.add(dependency);
+          metrics.dependencyUp.set({ dependency }, 0);
+          metrics.retries.inc({ dependency });
+          logger.warn(
+            { dependency, attempt, delayMs, topic: batch.topic, partition: batch.partition },
+            `batch paused: ${errorMessage(err)}; retrying`,
+          );
+          try {
+            await heartbeat();
+          } catch (hbErr) {
+            if (isRebalance(hbErr)) rebalancing = true;
+            else logger.warn({ err: hbErr }, 'heartbeat failed while retrying');
+          }
+        },
+      },
+    );
+    for (const d of this.failing) metrics.dependencyUp.set({ dependency: d }, 1);
+    if (this.failing.size > 0) logger.info({ recovered: [...this.failing] }, 'dependencies back; batch done');
+    this.failing.clear();
+    resolveOffset(batch.lastOffset());
+    this.processed += records.length;
+    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    endTimer();
+    await heartbeat();
+  };
+
+  /** Commits past records kafkajs skipped without calling eachBatch (transaction markers, aborted records). */
+  async commitSkipped(topic: string, partition: number, nextOffset: string): Promise<void> {
+    await this.deps.output.commitSkipped({ groupId: this.deps.groupId, topic, partition, offset: nextOffset });
+  }
+
+  /** One idempotent attempt at the whole batch. */
+  private async attempt(
+    topic: string,
+    partition: number,
+    records: RawRecord[],
+    firstOffset: string,
+    lastOffset: string,
+  ): Promise<void> {
+    const d = this.deps;
+    const isSettlements = topic === d.topics.settlements;
+    const decoder = isSettlements ? d.settlementDecoder : d.transactionDecoder;
+    await step('schema-registry', () => decoder.warmValues(records.map((r) => r.value)));
+    let deadLetters: DeadLetter[] = [];
+    let settlements: ReturnType<typeof classifySettlements>['valid'] = [];
+    let items: ReturnType<typeof classify>['valid'] = [];
+    let invalidSkipped = 0;
+    let notSettled = 0;
+    if (isSettlements) {
+      ({ valid: settlements, deadLetters } = classifySettlements(records, {
+        topic,
+        partition,
+        decode: (v) => d.settlementDecoder.decode(v),
+        maxFutureSkewMs: d.maxFutureSkewMs,
+      }));
+    } else {
+      // The ingest processor dead-letters bad transactions; here they only expect nothing.
+      const c = classify(records, {
+        topic,
+        partition,
+        decode: (v) => d.transactionDecoder.decode(v),
+        maxFutureSkewMs: d.maxFutureSkewMs,
+        redact: () => Buffer.alloc(0),
+      });
+      invalidSkipped = c.deadLetters.length;
+      items = c.valid.filter((v) => d.settledTypes.has(v.tx.type));
+      notSettled = c.valid.length - items.length;
+    }
+    const now = Date.now();
+    const res = await step('mysql', () =>
+      applyReconBatch(d.pool, {
+        groupId: d.groupId,
+        source: { topic, partition, firstOffset, lastOffset },
+        settlements,
+        items,
+        policy: d.policy,
+        allowedLatenessMs: d.allowedLatenessMs,
+        now,
+      }),
+    );
+    for (const c of res.conflicts)
+      deadLetters.push({
+        position: c.line.position,
+        timestamp: Number(records.find((r) => r.offset === c.line.position.offset)?.timestamp ?? now),
+        key: Buffer.from(c.line.line.transaction_reference),
+        value: records.find((r) => r.offset === c.line.position.offset)?.value ?? null,
+        redacted: false,
+        errorClass: 'CONFLICTING_SETTLEMENT',
+        errorMessage: `settlement_id ${c.line.line.settlement_id} was first read at ${c.first.topic}/${c.first.partition}/${c.first.offset} with different content; the first line is kept`,
+      });
+    deadLetters.sort((a, b) => (BigInt(a.position.offset) < BigInt(b.position.offset) ? -1 : 1));
+    const nextOffset = (BigInt(lastOffset) + 1n).toString();
+    await step('kafka', () =>
+      d.output.commit(
+        [
+          {
+            topic: d.topics.deadLetter,
+            messages: deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'reconcile'),
+          },
+          { topic: d.topics.exceptions, messages: exceptionMessages(res.toPublish, d.exception.type, d.exception.schemaId) },
+        ],
+        { groupId: d.groupId, topic, partition, offset: nextOffset },
+      ),
+    );
+    // Best effort: an event left unmarked is confirmed by the partition's next batch (its offset is past it).
+    await markPublished(
+      d.pool,
+      res.toPublish.map((e) => e.exception_id),
+    ).catch((err: unknown) => d.logger.warn({ err }, 'could not mark exception events published; the next batch will'));
+
+    const m = d.metrics;
+    if (isSettlements) {
+      const replayed = settlements.length - res.settlementsStored - res.resent - res.conflicts.length;
+      m.records.inc({ topic, outcome: 'stored' }, res.settlementsStored);
+      m.records.inc({ topic, outcome: 'resent' }, res.resent);
+      m.records.inc({ topic, outcome: 'conflict' }, res.conflicts.length);
+      m.records.inc({ topic, outcome: 'replayed' }, Math.max(0, replayed));
+    } else {
+      m.records.inc({ topic, outcome: 'stored' }, res.itemsStored);
+      m.records.inc({ topic, outcome: 'replayed' }, items.length - res.itemsStored);
+      m.records.inc({ topic, outcome: 'not_settled' }, notSettled);
+      m.records.inc({ topic, outcome: 'invalid_skipped' }, invalidSkipped);
+    }
+    m.records.inc({ topic, outcome: 'dead_lettered' }, deadLetters.length);
+    for (const dl of deadLetters) m.deadLettered.inc({ error_class: dl.errorClass });
+    for (const [status, n] of Object.entries(res.changes)) m.changes.inc({ status }, n);
+    m.published.inc(res.toPublish.length);
+    if (res.watermark !== null) m.watermark.set(res.watermark / 1000);
+  }
+}
