@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { exceptionId, groupChange, toAvroRecord, type StoredResult } from './changes.ts';
+import type { GroupOutcome, ReconStatus } from './match.ts';
+
+const outcome = (status: ReconStatus, over: Partial<GroupOutcome> = {}): GroupOutcome => ({
+  status,
+  raw: status === 'PENDING' ? 'MISSING_SETTLEMENT' : status,
+  expectedMinor: 1000n,
+  settledMinor: status === 'MATCHED' ? 1000n : 0n,
+  currency: 'USD',
+  deadline: 5_000,
+  businessDate: 20_000,
+  reason: 'r',
+  ...over,
+});
+const members = { transactionIds: ['t2', 't1'], settlementIds: [] };
+
+function stored(status: ReconStatus, revision = 1, over: Partial<StoredResult> = {}): StoredResult {
+  const o = outcome(status);
+  return {
+    reference: 'ref',
+    status,
+    reason: o.reason,
+    expectedMinor: o.expectedMinor,
+    settledMinor: o.settledMinor,
+    currency: o.currency,
+    transactions: 2,
+    settlementLines: 0,
+    businessDate: o.businessDate,
+    deadline: o.deadline,
+    revision,
+    exceptionSince: null,
+    ...over,
+  };
+}
+
+describe('groupChange', () => {
+  it('nothing when the outcome equals what is stored (a replay)', () => {
+    expect(groupChange('ref', stored('MISSING_SETTLEMENT'), outcome('MISSING_SETTLEMENT'), members, 1, 2)).toBeNull();
+  });
+
+  it('a new pending or matched group is stored silently', () => {
+    for (const s of ['PENDING', 'MATCHED'] as const) {
+      const c = groupChange('ref', null, outcome(s), members, 1, 2);
+      expect(c?.row.revision).toBe(1);
+      expect(c?.event).toBeNull();
+    }
+  });
+
+  it('entering an exception publishes an event with a deterministic id and sorted members', () => {
+    const c = groupChange('ref', stored('PENDING', 3), outcome('MISSING_SETTLEMENT'), members, 7, 99);
+    expect(c?.row).toMatchObject({ status: 'MISSING_SETTLEMENT', revision: 4, exceptionSince: 99 });
+    expect(c?.event).toMatchObject({
+      exception_id: exceptionId('ref', 4),
+      status: 'MISSING_SETTLEMENT',
+      previous_status: 'PENDING',
+      transaction_ids: ['t1', 't2'],
+      expected_minor: '1000',
+      watermark: 7,
+      detected_at: 99,
+    });
+    expect(exceptionId('ref', 4)).not.toBe(exceptionId('ref', 5));
+    expect(exceptionId('ref', 4)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('leaving an exception publishes the clearing; the first exception time is kept', () => {
+    const c = groupChange('ref', stored('UNEXPECTED_SETTLEMENT', 1, { exceptionSince: 5 }), outcome('MATCHED'), members, 1, 50);
+    expect(c?.event?.status).toBe('MATCHED');
+    expect(c?.event?.previous_status).toBe('UNEXPECTED_SETTLEMENT');
+    expect(c?.row.exceptionSince).toBe(5);
+  });
+
+  it('a change within an exception that moves the amounts publishes; one that does not is silent', () => {
+    const prev = stored('AMOUNT_MISMATCH', 2, { settledMinor: 400n });
+    expect(
+      groupChange('ref', prev, outcome('AMOUNT_MISMATCH', { settledMinor: 700n }), members, 1, 2)?.event?.settled_minor,
+    ).toBe('700');
+    const silent = groupChange('ref', prev, outcome('AMOUNT_MISMATCH', { settledMinor: 400n, deadline: 9_000 }), members, 1, 2);
+    expect(silent?.row.deadline).toBe(9_000);
+    expect(silent?.event).toBeNull();
+  });
+
+  it('encodes amounts for Avro exactly, and refuses sums beyond 2^53', () => {
+    const e = groupChange('ref', null, outcome('AMOUNT_MISMATCH', { settledMinor: 123n }), members, 1, 2)!.event!;
+    expect(toAvroRecord(e)).toMatchObject({ expected_minor: 1000, settled_minor: 123 });
+    expect(() => toAvroRecord({ ...e, settled_minor: '9007199254740993' })).toThrow(RangeError);
+  });
+});
