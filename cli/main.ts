@@ -358,9 +358,46 @@ export function buildProgram(): Command {
       '--refdata-dir <dir>',
       'also write the simulated world as accounts.csv, merchants.csv, bins.csv, fx.csv for `txmon refdata load`',
     )
+    .option(
+      '--settlements',
+      'then produce settlement lines for the simulated transactions (split, batched, and mismatched at the rates below)',
+    )
+    .option(
+      '--settlements-ground-truth <file>',
+      'where to write the settlement ground truth (JSON lines; default settlements-ground-truth.jsonl beside --ground-truth)',
+    )
+    .option('--settlement-missing-rate <r>', 'share of references never settled', rate('--settlement-missing-rate'), 0.02)
+    .option('--settlement-duplicate-rate <r>', 'share settled twice', rate('--settlement-duplicate-rate'), 0.01)
+    .option(
+      '--settlement-amount-off-rate <r>',
+      'share settled off by more than the tolerance',
+      rate('--settlement-amount-off-rate'),
+      0.01,
+    )
+    .option(
+      '--settlement-wrong-currency-rate <r>',
+      'share settled in another currency',
+      rate('--settlement-wrong-currency-rate'),
+      0.005,
+    )
+    .option('--settlement-split-rate <r>', 'share settled in 2-3 lines (1:N)', rate('--settlement-split-rate'), 0.03)
+    .option('--settlement-late-rate <r>', 'share settled after the deadline', rate('--settlement-late-rate'), 0.01)
+    .option(
+      '--settlement-within-tolerance-rate <r>',
+      'share settled off by at most the tolerance (when TXMON_RECON_TOLERANCE_* allow any)',
+      rate('--settlement-within-tolerance-rate'),
+      0.01,
+    )
+    .option(
+      '--settlement-unknown-rate <r>',
+      'lines naming unknown references, per reference',
+      rate('--settlement-unknown-rate'),
+      0.005,
+    )
     .action(async (o: SimulateCliOptions) => {
       const { cfg, logger } = context();
       const { runSimulate } = await import('./simulate.command.ts');
+      // Commander also fills in the --settlement* options, which runSimulate reads as SettlementCliOptions.
       const summary = await runSimulate(cfg, logger, o, say);
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     });

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { validateTransaction } from '../domain/transaction.ts';
 import { minorUnits } from '../domain/currencies.ts';
 import { ConfigError } from '../platform/errors.ts';
-import { DUPLICATE_WINDOW, generateEvents, INVALID_REASONS, MAX_OUT_OF_ORDER_MS } from './generate.ts';
+import {
+  batchReference,
+  DUPLICATE_WINDOW,
+  generateEvents,
+  INVALID_REASONS,
+  isBatchSettling,
+  MAX_OUT_OF_ORDER_MS,
+} from './generate.ts';
 import { perUsd } from './geo.ts';
 import { GroundTruth } from './ground-truth.ts';
 import { collect, decode, encode, isLuhnValid, options, TEST_SCHEMA_ID, transactionType } from './test-helpers.ts';
@@ -140,6 +147,31 @@ describe('generateEvents', () => {
       expect(seq - of).toBeLessThanOrEqual(DUPLICATE_WINDOW);
       expect(events[of]?.kind).toBe('valid');
     }
+  });
+
+  it('batch-settling merchants share one reference per account and UTC day (N:1); other references are unique', () => {
+    const byRef = new Map<string, Transaction[]>();
+    for (const { tx } of valid) if (tx.reference !== null) byRef.set(tx.reference, [...(byRef.get(tx.reference) ?? []), tx]);
+    const batched = [...byRef].filter(([ref]) => ref.startsWith('ord-'));
+    expect(batched.filter(([, txs]) => txs.length > 1).length).toBeGreaterThan(20);
+    const wrong = [...byRef].filter(([ref, txs]) =>
+      ref.startsWith('ord-')
+        ? ref.length > 64 ||
+          txs.some(
+            (tx) =>
+              tx.type !== 'AUTHORIZATION' ||
+              !isBatchSettling(tx.merchant_id) ||
+              ref !== batchReference(tx.merchant_id, tx.account_id, tx.event_time),
+          )
+        : txs.length !== 1 || (isBatchSettling(txs[0]!.merchant_id) && txs[0]!.type === 'AUTHORIZATION'),
+    );
+    expect(wrong).toEqual([]);
+    expect(batchReference('mer-000001', 'acc-000002', Date.parse('2026-01-31T23:59:59.999Z'))).toBe(
+      'ord-mer-000001-acc-000002-20260131',
+    );
+    const share = Array.from({ length: 10_000 }, (_, i) => `mer-${String(i).padStart(6, '0')}`).filter(isBatchSettling).length;
+    expect(share).toBeGreaterThan(400);
+    expect(share).toBeLessThan(600);
   });
 
   it('displaces event times as labelled', () => {

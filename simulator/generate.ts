@@ -62,6 +62,34 @@ const PARENT_POOL = 5_000;
 /** A capture, refund or reversal is at least this much later than its authorization (event-time ms). */
 const MIN_FOLLOW_UP_MS = 30_000;
 
+/** Share of merchants that settle an account's purchases of a day under one reference. */
+const BATCH_SETTLING_SHARE = 0.05;
+const BATCH_REFERENCE_PREFIX = 'ord-';
+
+/**
+ * Whether the merchant settles in batches (N:1 references). Decided by a hash of its id, not by the
+ * stream's rng, so it neither shifts the stream's draws nor depends on the world's size.
+ */
+export function isBatchSettling(merchantId: string): boolean {
+  // FNV-1a, then murmur3's finalizer: FNV alone leaves the high bits of ids this alike clustered.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < merchantId.length; i++) h = Math.imul(h ^ merchantId.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h = (h ^ (h >>> 16)) >>> 0;
+  return h < BATCH_SETTLING_SHARE * 2 ** 32;
+}
+
+/**
+ * `ord-<merchant>-<account>-<YYYYMMDD>` (UTC day of the event time): one account's purchases at a
+ * batch-settling merchant on one day. Simulated ids (`mer-`/`acc-` + at least 6 digits) keep it far
+ * below the 64 characters a reference may have.
+ */
+export function batchReference(merchantId: string, accountId: string, eventTime: number): string {
+  const day = new Date(eventTime).toISOString().slice(0, 10).replaceAll('-', '');
+  return `${BATCH_REFERENCE_PREFIX}${merchantId}-${accountId}-${day}`;
+}
+
 /** Throws a ConfigError naming the first option out of range. */
 export function validateSimOptions(opts: SimOptions): void {
   const fail = (name: string, want: string, got: unknown): never => {
@@ -132,12 +160,23 @@ class Stream {
       channel: p.channel,
       device_id: p.deviceId,
       ip_country: p.ipCountry,
-      // Some upstreams leave the reference out; reconciliation then falls back to transaction_id.
-      reference: this.rng.chance(0.05) ? null : `ref-${id.slice(3)}`,
+      reference: this.reference(id, p, eventTime),
       parent_transaction_id: null,
       latitude: located ? p.merchant.latitude : null,
       longitude: located ? p.merchant.longitude : null,
     };
+  }
+
+  /**
+   * An authorization's reference. Some upstreams leave it out (reconciliation then falls back to
+   * transaction_id); batch-settling merchants name the account's orders of the day, so several
+   * purchases share one reference (N:1). The null chance is drawn either way, so batching leaves
+   * every other draw of the stream where it was.
+   */
+  private reference(id: string, p: Purchase, eventTime: number): string | null {
+    const omitted = this.rng.chance(0.05);
+    if (isBatchSettling(p.merchant.id)) return batchReference(p.merchant.id, p.account.id, eventTime);
+    return omitted ? null : `ref-${id.slice(3)}`;
   }
 
   /** An ordinary customer purchase. */
@@ -362,6 +401,9 @@ export function* generateEvents(opts: SimOptions, encode?: TransactionEncoder): 
     if (timing === 'late') tx.event_time = now - rng.int(HOUR_MS, 3 * HOUR_MS);
     else if (timing === 'out_of_order') tx.event_time = lastInOrder - rng.int(1, MAX_OUT_OF_ORDER_MS);
     else lastInOrder = now;
+    // A displaced authorization's batch reference names the day it really happened.
+    if (timing !== undefined && tx.reference?.startsWith(BATCH_REFERENCE_PREFIX))
+      tx.reference = batchReference(tx.merchant_id, tx.account_id, tx.event_time);
     s.rememberAuth(tx);
     yield timing === undefined ? { kind: 'valid', tx, label: null } : { kind: 'valid', tx, label: null, timing };
     scheduleDuplicate(seq++);
