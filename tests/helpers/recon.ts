@@ -1,5 +1,9 @@
 /** Reconciliation test helpers: produce hand-made transactions and settlement lines, read the end state. */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { RowDataPacket } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import type { Settlement } from '../../domain/settlement.ts';
@@ -9,6 +13,16 @@ import { createRegistry, frame, registerSchema } from '../../platform/registry.t
 import { readTopic } from '../../platform/topic-reader.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject, type TopicKey } from '../../topics/topics.ts';
+import { runSettlementSimulation } from '../../cli/simulate.command.ts';
+import { sleep } from '../../platform/retry.ts';
+import { groupLag } from '../../processors/ingest/main.ts';
+import {
+  DEFAULT_SETTLEMENT_OPTIONS,
+  type SettlementOptions,
+  type SettlementSummary,
+  type SettlementTruthLine,
+} from '../../simulator/settlements.ts';
+import type { SimOptions } from '../../simulator/types.ts';
 import { testLogger, type TestNamespace } from './namespace.ts';
 import type { RunningIngest } from './pipeline.ts';
 
@@ -133,4 +147,63 @@ export function spawnReconcile(
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => out };
+}
+
+/** The simulated transactions' settlement lines produced to the namespace; returns the ground truth per reference. */
+export async function produceSimulatedSettlements(
+  ns: TestNamespace,
+  simOpts: SimOptions,
+  opts: Partial<SettlementOptions> = {},
+): Promise<{ truth: SettlementTruthLine[]; summary: SettlementSummary }> {
+  const path = join(tmpdir(), `${ns.id}-settlements-ground-truth.jsonl`);
+  const summary = await runSettlementSimulation(
+    ns.cfg,
+    testLogger,
+    simOpts,
+    { ...DEFAULT_SETTLEMENT_OPTIONS, seed: simOpts.seed, ...opts, groundTruthPath: path },
+    () => {},
+  );
+  const truth = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as SettlementTruthLine & { summary?: unknown })
+    .filter((l) => l.summary === undefined);
+  return { truth, summary };
+}
+
+/** Asserts every reference of the ground truth ended in its expected status, and no other reference exists. */
+export function expectStatusesOf(state: ReconState, truth: readonly SettlementTruthLine[]): void {
+  const wrong = truth.filter((t) => state.statuses[t.reference] !== t.expected_status);
+  expect(
+    wrong.slice(0, 5).map((t) => `${t.reference} (${t.intent}): ${state.statuses[t.reference]} instead of ${t.expected_status}`),
+  ).toEqual([]);
+  expect(Object.keys(state.statuses).length).toBe(truth.length);
+}
+
+/**
+ * Kills `txmon run reconcile` (SIGKILL) `kills` times, each at a random point of the next stretch of
+ * both topics. Returns the lag left after the last kill (more than 0: the kills were mid-stream).
+ */
+export async function killReconcileAtRandomPoints(ns: TestNamespace, kills: number): Promise<number> {
+  const admin = createKafka(ns.cfg, testLogger).admin();
+  await admin.connect();
+  const lag = async () =>
+    (await groupLag(admin, ns.cfg.recon.groupId, topicName(ns.cfg.topicNamespace, 'transactions'))) +
+    (await groupLag(admin, ns.cfg.recon.groupId, topicName(ns.cfg.topicNamespace, 'settlements')));
+  try {
+    const total = await lag();
+    for (let i = 0; i < kills; i++) {
+      const target = Math.floor(total * (1 - (i + 0.5 + Math.random() * 0.5) / (kills + 1)));
+      const run = spawnReconcile(ns, []);
+      let exited = false;
+      void run.exited.then(() => (exited = true));
+      while (!exited && (await lag()) > target) await sleep(20);
+      expect(exited, run.output()).toBe(false);
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+    return await lag();
+  } finally {
+    await admin.disconnect();
+  }
 }
