@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settlement } from '../../domain/settlement.ts';
 import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 import type { Transaction } from '../../domain/transaction.ts';
+import { exceptionsCsv } from '../../cli/recon.command.ts';
+import { createPool } from '../../platform/mysql.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
+import { reconExceptions, reconReport } from '../../sinks/recon-report.ts';
+import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { produceRecords, readReconState, resetReconGroup, type ReconState } from '../helpers/recon.ts';
 
@@ -97,9 +101,10 @@ const EXPECTED: Record<string, string> = {
   'r-far': 'PENDING',
 };
 
-async function drain(ns: TestNamespace): Promise<void> {
+async function drain(ns: TestNamespace): Promise<string> {
   const proc = await startReconcile(ns.cfg, testLogger, { drain: true });
   await proc.done;
+  return proc.metrics.registry.metrics();
 }
 
 function expectExactlyOncePublished(s: ReconState): void {
@@ -110,12 +115,13 @@ function expectExactlyOncePublished(s: ReconState): void {
 
 let ns: TestNamespace;
 let first: ReconState;
+let metricsText: string;
 
 beforeAll(async () => {
   ns = await createNamespace(ENV);
   await produceRecords(ns, 'transactions', TRANSACTIONS);
   await produceRecords(ns, 'settlements', LINES, RAW_BAD);
-  await drain(ns);
+  metricsText = await drain(ns);
   first = await readReconState(ns);
 });
 afterAll(async () => {
@@ -143,6 +149,54 @@ describe('reconciliation scenarios', () => {
   it('publishes every exception change exactly once, as stored', () => {
     expect(first.eventIds.length).toBeGreaterThanOrEqual(6);
     expectExactlyOncePublished(first);
+  });
+
+  it('exports the matched rate, open exceptions by status and the oldest one’s age', () => {
+    const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metricsText)?.[1]);
+    expect(value('txmon_recon_groups{status="MISSING_SETTLEMENT"}')).toBe(1);
+    expect(value('txmon_recon_groups{status="MATCHED"}')).toBe(6);
+    expect(value('txmon_recon_groups{status="PENDING"}')).toBe(2);
+    // 6 matched + 1 late match of 12 decided groups.
+    expect(value('txmon_recon_matched_ratio')).toBeCloseTo(7 / 12, 6);
+    // The oldest open exception: r-unknown's deadline (its line + 1 day) to the watermark (s-far - 1 h).
+    expect(value('txmon_recon_oldest_open_exception_age_seconds')).toBe((T0 + 10 * DAY - H - (T0 + 20 * H + DAY)) / 1000);
+    expect(value('txmon_recon_watermark_seconds')).toBe((T0 + 10 * DAY - H) / 1000);
+    expect(
+      value('txmon_recon_records_total{topic="' + topicName(ns.cfg.topicNamespace, 'settlements') + '",outcome="conflict"}'),
+    ).toBe(1);
+  });
+
+  it('reports counts and amounts per status and currency, and exports the exceptions as CSV', async () => {
+    const pool = createPool(ns.cfg);
+    try {
+      const report = await reconReport(pool, '2026-01-05');
+      const line = (status: string) => report.find((l) => l.status === status);
+      expect(line('MATCHED')).toEqual({
+        status: 'MATCHED',
+        currency: 'USD',
+        groups: 6,
+        expectedMinor: '6000',
+        settledMinor: '6002',
+      });
+      expect(line('DUPLICATE_SETTLEMENT')).toMatchObject({ groups: 1, expectedMinor: '1000', settledMinor: '2000' });
+      // r-unknown's business date is its line's settlement date; r-recent and r-far are later days.
+      expect(line('UNEXPECTED_SETTLEMENT')).toBeUndefined();
+      expect(report.reduce((a, l) => a + l.groups, 0)).toBe(11);
+      expect(await reconReport(pool, '2026-01-06')).toEqual([
+        { status: 'UNEXPECTED_SETTLEMENT', currency: 'USD', groups: 1, expectedMinor: '0', settledMinor: '1000' },
+      ]);
+      const csv = exceptionsCsv(await reconExceptions(pool, '2026-01-05'));
+      const rows = csv.trimEnd().split('\r\n');
+      expect(rows[0]).toBe(
+        'reference,status,reason,currency,expected_minor,settled_minor,difference_minor,transaction_ids,settlement_ids,business_date,deadline,exception_since,resolution',
+      );
+      expect(rows).toHaveLength(1 + 5);
+      expect(rows.find((r) => r.startsWith('r-dup,'))).toMatch(
+        /^r-dup,DUPLICATE_SETTLEMENT,[^,]+,USD,1000,2000,1000,tx-\d+,s-dup-1 s-dup-2,2026-01-05,/,
+      );
+    } finally {
+      await pool.end();
+    }
   });
 
   it('a replay from the start changes nothing and publishes nothing again', async () => {
