@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settlement } from '../../domain/settlement.ts';
 import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 import type { Transaction } from '../../domain/transaction.ts';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { exceptionsCsv } from '../../cli/recon.command.ts';
+import { importSettlements } from '../../cli/settlements.command.ts';
 import { createPool } from '../../platform/mysql.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
 import { reconExceptions, reconReport } from '../../sinks/recon-report.ts';
@@ -231,6 +235,42 @@ describe('reconciliation scenarios', () => {
       expect(late.eventIds.length - early.eventIds.length).toBeGreaterThanOrEqual(11);
     } finally {
       await other.cleanup();
+    }
+  });
+});
+
+describe('a bank file imported twice', () => {
+  it('reconciles each line once: re-importing the file is harmless', async () => {
+    const own = await createNamespace();
+    try {
+      const a = tx('f-1', 1234);
+      const b = tx('f-2', 5000, { currency: 'JPY' });
+      await produceRecords(own, 'transactions', [a, b]);
+      const file = join(tmpdir(), `${own.id}-bank.csv`);
+      writeFileSync(
+        file,
+        [
+          'settlement_id,transaction_reference,amount,currency,settlement_date,event_time',
+          'b-1,f-1,12.34,USD,2026-01-06,2026-01-06T02:00:00Z',
+          'b-2,f-2,2500,JPY,2026-01-06,2026-01-06T02:00:00Z',
+          'b-3,f-2,2500.00,JPY,2026-01-06,2026-01-06T03:00:00Z',
+          'b-4,f-9,1.00,USD,2026-01-09,2026-01-09T00:00:00Z',
+          'b-5,f-1,12.345,USD,2026-01-06,2026-01-06T02:00:00Z',
+        ].join('\r\n'),
+      );
+      for (let i = 0; i < 2; i++) {
+        const s = await importSettlements(own.cfg, testLogger, file, {}, () => {});
+        expect([s.published, s.bad, s.exitCode]).toEqual([4, 1, 2]);
+      }
+      await drain(own);
+      const state = await readReconState(own);
+      expect(state.settlements).toBe(4);
+      // f-9's line moved the watermark (less 1 h) past f-1's and f-2's deadlines, not its own.
+      expect(state.statuses).toEqual({ 'f-1': 'MATCHED', 'f-2': 'MATCHED', 'f-9': 'PENDING' });
+      // The bad line was dead-lettered by each import, with its line number.
+      expect(state.deadLetters.map((d) => d.source)).toEqual([`file:${basename(file)}/-1/6`, `file:${basename(file)}/-1/6`]);
+    } finally {
+      await own.cleanup();
     }
   });
 });
