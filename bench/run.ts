@@ -22,7 +22,7 @@ import { createKafka } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
 import { AvroDecoder, createRegistry } from '../platform/registry.ts';
 import { sleep } from '../platform/retry.ts';
-import { groupLag } from '../processors/ingest/main.ts';
+import { groupLag } from '../platform/batch-consumer.ts';
 import { avroType } from '../schemas/index.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';

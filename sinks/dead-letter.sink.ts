@@ -1,6 +1,7 @@
 /** Builds dead-letter records: the original bytes, where they came from, and why they failed. */
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
+import { redactPanBytes } from '../domain/pan.ts';
 import { frame } from '../platform/registry.ts';
 import type { KafkaPosition } from './transactions.sink.ts';
 
@@ -46,4 +47,29 @@ export function deadLetterMessages(
       'txmon-source': `${d.position.topic}/${d.position.partition}/${d.position.offset}`,
     },
   }));
+}
+
+/**
+ * The dead letter of a consumed record: its original key and value (or `replacement`, a re-encoding
+ * with card-number fields redacted), never a card number: any Luhn-valid digit run is masked.
+ */
+export function deadLetterOf(
+  record: { key: Buffer | null; value: Buffer | null; timestamp: string },
+  position: KafkaPosition,
+  errorClass: string,
+  errorMessage: string,
+  replacement?: Buffer,
+): DeadLetter {
+  const source = replacement ?? record.value;
+  const v = source ? redactPanBytes(source) : { bytes: null, redacted: false };
+  const k = record.key ? redactPanBytes(record.key) : { bytes: null, redacted: false };
+  return {
+    position,
+    timestamp: Number(record.timestamp),
+    key: k.bytes,
+    value: v.bytes,
+    redacted: replacement !== undefined || v.redacted || k.redacted,
+    errorClass,
+    errorMessage,
+  };
 }

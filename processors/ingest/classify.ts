@@ -3,11 +3,10 @@
  * dead letters. No I/O: decoding is synchronous after the decoder has been warmed for the batch.
  */
 import type avro from 'avsc';
-import { redactPanBytes } from '../../domain/pan.ts';
 import { validateTransaction, type PanField, type Transaction } from '../../domain/transaction.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
 import { frame } from '../../platform/registry.ts';
-import type { DeadLetter } from '../../sinks/dead-letter.sink.ts';
+import { deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
 import type { PositionedTransaction } from '../../sinks/transactions.sink.ts';
 
 export interface RawRecord {
@@ -37,21 +36,8 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
   const deadLetters: DeadLetter[] = [];
   for (const r of records) {
     const position = { topic: ctx.topic, partition: ctx.partition, offset: r.offset };
-    const timestamp = Number(r.timestamp);
-    // Dead letters keep the original bytes, but never a card number: any Luhn-valid digit run is masked.
-    const dead = (errorClassName: string, message: string, value = r.value, redacted = false) => {
-      const v = value ? redactPanBytes(value) : { bytes: null, redacted: false };
-      const k = r.key ? redactPanBytes(r.key) : { bytes: null, redacted: false };
-      deadLetters.push({
-        position,
-        timestamp,
-        key: k.bytes,
-        value: v.bytes,
-        redacted: redacted || v.redacted || k.redacted,
-        errorClass: errorClassName,
-        errorMessage: message,
-      });
-    };
+    const dead = (errorClassName: string, message: string, replacement?: Buffer) =>
+      deadLetters.push(deadLetterOf(r, position, errorClassName, message, replacement));
     let tx: Transaction;
     try {
       tx = ctx.decode(r.value);
@@ -60,11 +46,11 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
       dead(errorClass(err), errorMessage(err));
       continue;
     }
-    const result = validateTransaction(tx, { recordTimestamp: timestamp, maxFutureSkewMs: ctx.maxFutureSkewMs });
+    const result = validateTransaction(tx, { recordTimestamp: Number(r.timestamp), maxFutureSkewMs: ctx.maxFutureSkewMs });
     if (result.ok) {
       valid.push({ tx, position });
     } else if (result.code === 'PAN_DETECTED') {
-      dead(result.code, result.problems.join('; '), ctx.redact(tx, result.panFields), true);
+      dead(result.code, result.problems.join('; '), ctx.redact(tx, result.panFields));
     } else {
       dead(result.code, result.problems.join('; '));
     }

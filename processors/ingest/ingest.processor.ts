@@ -7,11 +7,11 @@
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
-import { DependencyError, StateLostError, errorMessage, isRetriable } from '../../platform/errors.ts';
+import { StateLostError } from '../../platform/errors.ts';
+import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import type { AvroDecoder } from '../../platform/registry.ts';
-import { retry } from '../../platform/retry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
@@ -71,28 +71,6 @@ export interface StateOutcome {
 }
 
 const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
-type Dependency = (typeof DEPENDENCIES)[number];
-
-/** Whether a heartbeat failure means this member must rejoin the group (its assignment may change). */
-function isRebalance(err: unknown): boolean {
-  const type = (err as { type?: unknown }).type;
-  return (
-    type === 'REBALANCE_IN_PROGRESS' ||
-    type === 'UNKNOWN_MEMBER_ID' ||
-    type === 'ILLEGAL_GENERATION' ||
-    type === 'FENCED_INSTANCE_ID'
-  );
-}
-
-/** Runs a step, tagging its retriable failures with the dependency that failed. */
-async function step<T>(dependency: Dependency, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DependencyError || !isRetriable(err)) throw err;
-    throw new DependencyError(dependency, errorMessage(err), err);
-  }
-}
 
 export class IngestBatchHandler {
   /** Dependencies whose last call failed; readiness is red while any is listed. */
@@ -129,32 +107,16 @@ export class IngestBatchHandler {
     metrics.batchSize.observe(records.length);
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
 
-    // Set when a heartbeat during retries says the group is rebalancing: the partition may move to
-    // another member, so stop retrying here (nothing was committed; the new owner replays the batch).
-    let rebalancing = false;
-    const result = await retry(() => this.attempt(batch.topic, batch.partition, records, nextOffset), {
+    // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
+    // partition's next owner replays the batch.
+    const result = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset), {
+      payload,
+      where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
       maxMs: this.deps.retryMaxBackoffMs,
-      shouldContinue: () => isRunning() && !isStale() && !rebalancing,
-      onRetry: async (err, attempt, delayMs) => {
-        const dependency = err instanceof DependencyError ? err.dependency : 'unknown';
-        this.failing.add(dependency);
-        metrics.dependencyUp.set({ dependency }, 0);
-        metrics.retries.inc({ dependency });
-        logger.warn(
-          { dependency, attempt, delayMs, topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
-          `batch paused: ${errorMessage(err)}; retrying`,
-        );
-        try {
-          await heartbeat();
-        } catch (hbErr) {
-          if (isRebalance(hbErr)) rebalancing = true;
-          else logger.warn({ err: hbErr }, 'heartbeat failed while retrying');
-        }
-      },
+      logger,
+      failing: this.failing,
+      metrics,
     });
-    for (const d of this.failing) metrics.dependencyUp.set({ dependency: d }, 1);
-    if (this.failing.size > 0) logger.info({ recovered: [...this.failing] }, 'dependencies back; batch done');
-    this.failing.clear();
 
     resolveOffset(batch.lastOffset());
     this.processed += records.length;

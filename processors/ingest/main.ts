@@ -3,12 +3,12 @@
  * kafkajs consumer, serves probes, and returns a close() that tears everything down in reverse.
  * Nothing starts on import.
  */
-import type { Admin } from 'kafkajs';
 import type { TxmonConfig } from '../../config/config.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
-import { StateLostError, errorMessage, isRetriable } from '../../platform/errors.ts';
+import { StateLostError, errorMessage } from '../../platform/errors.ts';
+import { groupLag, startBatchConsumer } from '../../platform/batch-consumer.ts';
 import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -208,81 +208,20 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       },
     });
 
-    const consumer = kafka.consumer({
+    const consumer = await startBatchConsumer(kafka, log, {
       groupId,
-      sessionTimeout: cfg.ingest.sessionTimeoutMs,
-      heartbeatInterval: 3_000,
+      topics: [topic],
+      eachBatch: handler.eachBatch,
+      concurrency: cfg.ingest.concurrency,
+      sessionTimeoutMs: cfg.ingest.sessionTimeoutMs,
       maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
-      maxBytes: cfg.ingest.maxBytesPerPartition * 4,
-      maxWaitTimeInMs: 250,
-      readUncommitted: false,
-      retry: {
-        retries: 5,
-        // A crash on a retriable error restarts the consumer; anything else stops it loudly.
-        restartOnFailure: async (err) => {
-          const retriable = isRetriable(err);
-          log.error(
-            { err, retriable },
-            retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping',
-          );
-          return retriable;
-        },
-      },
-    });
-    let joined = false;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      joined = true;
+      retryMaxBackoffMs: cfg.retryMaxBackoffMs,
+      commitSkipped: (t, partition, nextOffset) => handler.commitSkipped(t, partition, nextOffset),
       // A partition that comes back after a rebalance may have moved on under another member:
       // what this instance remembers of it is stale, so its next batch asks Kafka again.
-      clocks.forget();
-      log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
-    });
-    // kafkajs resolves batches that held only transaction markers or aborted records (a
-    // transactional upstream) without calling eachBatch; commit past them, or the group would
-    // never reach the end of the partition.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      if (e.payload.batchSize !== 0) return;
-      const { topic: t, partition, lastOffset } = e.payload;
-      const nextOffset = (BigInt(lastOffset) + 1n).toString();
-      retry(() => handler.commitSkipped(t, partition, nextOffset), {
-        maxMs: cfg.retryMaxBackoffMs,
-        shouldContinue: () => !stopRequested,
-      }).catch((err: unknown) =>
-        log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
-      );
-    });
-    let crashed: ((err: unknown) => void) | null = null;
-    const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
-    crashedPromise.catch(() => {});
-    const runOptions = {
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: cfg.ingest.concurrency,
-      eachBatch: handler.eachBatch,
-    };
-    consumer.on(consumer.events.CRASH, (e) => {
-      // Not ready until it has rejoined (e.g. while the broker is down and the consumer restarts).
-      joined = false;
-      if (e.payload.restart) return;
-      if (!stopRequested && kafkajsGaveUpTooSoon(e.payload.error)) {
-        // kafkajs treats a failed coordinator lookup (the broker down at that moment) as final and
-        // stops the consumer (kafkajs issue #1630); it is transient, so start the consumer again.
-        log.warn({ err: e.payload.error }, 'consumer stopped by kafkajs on a transient broker error; restarting');
-        retry(
-          async () => {
-            await consumer.connect();
-            await consumer.subscribe({ topics: [topic], fromBeginning: true });
-            await consumer.run(runOptions);
-          },
-          { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => !stopRequested },
-        ).catch((err: unknown) => crashed?.(err));
-        return;
-      }
-      crashed?.(e.payload.error);
+      onJoin: () => clocks.forget(),
     });
     teardown.push(() => consumer.disconnect());
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
 
     let probe: ProbeServer | null = null;
     if (opts.metricsPort !== undefined) {
@@ -291,7 +230,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         port: opts.metricsPort,
         registry: metrics.registry,
         ready: () => {
-          if (!joined) return { ok: false, detail: 'not yet in the consumer group' };
+          if (!consumer.joined()) return { ok: false, detail: 'not yet in the consumer group' };
           if (handler.failing.size > 0) return { ok: false, detail: `waiting for ${[...handler.failing].join(', ')}` };
           return { ok: true, detail: 'consuming' };
         },
@@ -301,7 +240,6 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
     }
 
-    await consumer.run(runOptions);
     log.info({ topic, groupId, dlqTopic }, 'ingest running');
 
     const stopped = new Promise<void>((resolve) => {
@@ -336,7 +274,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       })();
     }
 
-    const done = Promise.race([drained, stopped, crashedPromise]).then(
+    const done = Promise.race([drained, stopped, consumer.crashed]).then(
       async () => {
         await close();
       },
@@ -350,29 +288,4 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     await close();
     throw err;
   }
-}
-
-/** A consumer crash kafkajs does not restart from, though the cause is transient (kafkajs#1630). */
-export function kafkajsGaveUpTooSoon(err: unknown): boolean {
-  const e = err as { name?: unknown; message?: unknown } | null;
-  return (
-    e?.name === 'KafkaJSGroupCoordinatorNotFound' ||
-    (typeof e?.message === 'string' && e.message.includes('Failed to find group coordinator'))
-  );
-}
-
-/** Records still to process by the group: sum over partitions of high watermark minus committed offset. */
-export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
-  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-  const byPartition = new Map<number, string>();
-  for (const t of committed) for (const p of t.partitions) byPartition.set(p.partition, p.offset);
-  let lag = 0;
-  for (const p of ends) {
-    const high = Number(p.high);
-    const low = Number(p.low);
-    const c = Number(byPartition.get(p.partition) ?? '-1');
-    const from = c < 0 ? low : c;
-    lag += Math.max(0, high - from);
-  }
-  return lag;
 }

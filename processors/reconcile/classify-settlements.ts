@@ -2,10 +2,9 @@
  * Decodes and validates a batch of settlement records into valid lines and dead letters. No I/O:
  * decoding is synchronous after the decoder has been warmed for the batch.
  */
-import { redactPanBytes } from '../../domain/pan.ts';
 import { validateSettlement, type Settlement } from '../../domain/settlement.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
-import type { DeadLetter } from '../../sinks/dead-letter.sink.ts';
+import { deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
 import type { KafkaPosition } from '../../sinks/transactions.sink.ts';
 import type { RawRecord } from '../ingest/classify.ts';
 
@@ -23,21 +22,7 @@ export function classifySettlements(
   const deadLetters: DeadLetter[] = [];
   for (const r of records) {
     const position = { topic: ctx.topic, partition: ctx.partition, offset: r.offset };
-    const timestamp = Number(r.timestamp);
-    const dead = (cls: string, message: string) => {
-      // Original bytes, with any Luhn-valid digit run masked: a dead letter never carries a card number.
-      const v = r.value ? redactPanBytes(r.value) : { bytes: null, redacted: false };
-      const k = r.key ? redactPanBytes(r.key) : { bytes: null, redacted: false };
-      deadLetters.push({
-        position,
-        timestamp,
-        key: k.bytes,
-        value: v.bytes,
-        redacted: v.redacted || k.redacted,
-        errorClass: cls,
-        errorMessage: message,
-      });
-    };
+    const dead = (cls: string, message: string) => deadLetters.push(deadLetterOf(r, position, cls, message));
     let line: Settlement;
     try {
       line = ctx.decode(r.value);
@@ -46,7 +31,7 @@ export function classifySettlements(
       dead(errorClass(err), errorMessage(err));
       continue;
     }
-    const result = validateSettlement(line, { recordTimestamp: timestamp, maxFutureSkewMs: ctx.maxFutureSkewMs });
+    const result = validateSettlement(line, { recordTimestamp: Number(r.timestamp), maxFutureSkewMs: ctx.maxFutureSkewMs });
     if (result.ok) valid.push({ line, position });
     else dead(result.code, result.problems.join('; '));
   }

@@ -8,7 +8,7 @@ import type { Settlement } from '../../domain/settlement.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
-import { errorMessage, isRetriable } from '../../platform/errors.ts';
+import { errorMessage } from '../../platform/errors.ts';
 import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -17,7 +17,7 @@ import { AvroDecoder, createRegistry, registerSchema } from '../../platform/regi
 import { retry, sleep } from '../../platform/retry.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { reconGauges } from '../../sinks/recon-report.ts';
-import { groupLag, kafkajsGaveUpTooSoon } from '../ingest/main.ts';
+import { groupLag, startBatchConsumer } from '../../platform/batch-consumer.ts';
 import { createReconMetrics, type ReconMetrics } from './reconcile.metrics.ts';
 import { ReconBatchHandler } from './reconcile.processor.ts';
 
@@ -129,71 +129,19 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
     gaugeTimer.unref();
     teardown.push(async () => clearInterval(gaugeTimer));
 
-    const consumer = kafka.consumer({
-      groupId,
-      sessionTimeout: cfg.ingest.sessionTimeoutMs,
-      heartbeatInterval: 3_000,
-      maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
-      maxBytes: cfg.ingest.maxBytesPerPartition * 4,
-      maxWaitTimeInMs: 250,
-      readUncommitted: false,
-      retry: {
-        retries: 5,
-        restartOnFailure: async (err) => {
-          const retriable = isRetriable(err);
-          log.error(
-            { err, retriable },
-            retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping',
-          );
-          return retriable;
-        },
-      },
-    });
-    let joined = false;
     let stopRequested = false;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      joined = true;
-      log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
-    });
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      if (e.payload.batchSize !== 0) return;
-      const { topic: t, partition, lastOffset } = e.payload;
-      retry(() => handler.commitSkipped(t, partition, (BigInt(lastOffset) + 1n).toString()), {
-        maxMs: cfg.retryMaxBackoffMs,
-        shouldContinue: () => !stopRequested,
-      }).catch((err: unknown) => log.warn({ err, partition }, 'committing past skipped records failed; the next batch will'));
-    });
-    let crashed: ((err: unknown) => void) | null = null;
-    const crashedPromise = new Promise<never>((_, reject) => (crashed = reject));
-    crashedPromise.catch(() => {});
     // One batch at a time: batches of both topics share the group's progress row in MySQL.
-    const runOptions = {
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+    const consumer = await startBatchConsumer(kafka, log, {
+      groupId,
+      topics: [topics.transactions, topics.settlements],
       eachBatch: handler.eachBatch,
-    };
-    const subscribe = () => consumer.subscribe({ topics: [topics.transactions, topics.settlements], fromBeginning: true });
-    consumer.on(consumer.events.CRASH, (e) => {
-      joined = false;
-      if (e.payload.restart) return;
-      if (!stopRequested && kafkajsGaveUpTooSoon(e.payload.error)) {
-        log.warn({ err: e.payload.error }, 'consumer stopped by kafkajs on a transient broker error; restarting');
-        retry(
-          async () => {
-            await consumer.connect();
-            await subscribe();
-            await consumer.run(runOptions);
-          },
-          { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => !stopRequested },
-        ).catch((err: unknown) => crashed?.(err));
-        return;
-      }
-      crashed?.(e.payload.error);
+      concurrency: 1,
+      sessionTimeoutMs: cfg.ingest.sessionTimeoutMs,
+      maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
+      retryMaxBackoffMs: cfg.retryMaxBackoffMs,
+      commitSkipped: (t, partition, nextOffset) => handler.commitSkipped(t, partition, nextOffset),
     });
     teardown.push(() => consumer.disconnect());
-    await consumer.connect();
-    await subscribe();
 
     let probe: ProbeServer | null = null;
     if (opts.metricsPort !== undefined) {
@@ -202,7 +150,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
         port: opts.metricsPort,
         registry: metrics.registry,
         ready: () => {
-          if (!joined) return { ok: false, detail: 'not yet in the consumer group' };
+          if (!consumer.joined()) return { ok: false, detail: 'not yet in the consumer group' };
           if (handler.failing.size > 0) return { ok: false, detail: `waiting for ${[...handler.failing].join(', ')}` };
           return { ok: true, detail: 'consuming' };
         },
@@ -212,7 +160,6 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
     }
 
-    await consumer.run(runOptions);
     log.info({ topics, groupId }, 'reconcile running');
 
     const stopped = new Promise<void>((resolve) => {
@@ -242,7 +189,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       })();
     }
 
-    const done = Promise.race([drained, stopped, crashedPromise]).then(
+    const done = Promise.race([drained, stopped, consumer.crashed]).then(
       async () => {
         await refreshGauges().catch(() => {});
         await close();

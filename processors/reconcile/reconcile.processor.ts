@@ -10,15 +10,14 @@ import type avro from 'avsc';
 import type { EachBatchPayload, Message } from 'kafkajs';
 import type { Settlement } from '../../domain/settlement.ts';
 import type { Transaction } from '../../domain/transaction.ts';
-import { DependencyError, errorMessage, isRetriable } from '../../platform/errors.ts';
+import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { frame, type AvroDecoder } from '../../platform/registry.ts';
-import { retry } from '../../platform/retry.ts';
 import type { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { toAvroRecord, type ReconEventPayload } from '../../reconciliation/changes.ts';
 import type { MatchPolicy } from '../../reconciliation/match.ts';
-import { deadLetterMessages, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
+import { deadLetterMessages, deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
 import { applyReconBatch, markPublished } from '../../sinks/recon.sink.ts';
 import { classify, type RawRecord } from '../ingest/classify.ts';
 import { classifySettlements } from './classify-settlements.ts';
@@ -43,23 +42,6 @@ export interface ReconHandlerDeps {
 }
 
 const DEPENDENCIES = ['schema-registry', 'mysql', 'kafka'] as const;
-type Dependency = (typeof DEPENDENCIES)[number];
-
-/** Runs a step, tagging its retriable failures with the dependency that failed. */
-async function step<T>(dependency: Dependency, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DependencyError || !isRetriable(err)) throw err;
-    throw new DependencyError(dependency, errorMessage(err), err);
-  }
-}
-
-/** Whether a heartbeat failure means this member must rejoin the group. */
-function isRebalance(err: unknown): boolean {
-  const type = (err as { type?: unknown }).type;
-  return type === 'REBALANCE_IN_PROGRESS' || type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION';
-}
 
 /** The Kafka messages of exception events: keyed by reference, timestamped with their (stored) detection time. */
 export function exceptionMessages(events: readonly ReconEventPayload[], type: avro.Type, schemaId: number): Message[] {
@@ -92,33 +74,17 @@ export class ReconBatchHandler {
       offset: m.offset,
       timestamp: m.timestamp,
     }));
-    let rebalancing = false;
-    await retry(
+    await retryBatch(
       () => this.attempt(batch.topic, batch.partition, records, batch.firstOffset() ?? records[0]!.offset, batch.lastOffset()),
       {
+        payload,
+        where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
         maxMs: this.deps.retryMaxBackoffMs,
-        shouldContinue: () => isRunning() && !isStale() && !rebalancing,
-        onRetry: async (err, attempt, delayMs) => {
-          const dependency = err instanceof DependencyError ? err.dependency : 'unknown';
-          this.failing.add(dependency);
-          metrics.dependencyUp.set({ dependency }, 0);
-          metrics.retries.inc({ dependency });
-          logger.warn(
-            { dependency, attempt, delayMs, topic: batch.topic, partition: batch.partition },
-            `batch paused: ${errorMessage(err)}; retrying`,
-          );
-          try {
-            await heartbeat();
-          } catch (hbErr) {
-            if (isRebalance(hbErr)) rebalancing = true;
-            else logger.warn({ err: hbErr }, 'heartbeat failed while retrying');
-          }
-        },
+        logger,
+        failing: this.failing,
+        metrics,
       },
     );
-    for (const d of this.failing) metrics.dependencyUp.set({ dependency: d }, 1);
-    if (this.failing.size > 0) logger.info({ recovered: [...this.failing] }, 'dependencies back; batch done');
-    this.failing.clear();
     resolveOffset(batch.lastOffset());
     this.processed += records.length;
     metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
@@ -180,16 +146,16 @@ export class ReconBatchHandler {
         now,
       }),
     );
+    const byOffset = new Map(records.map((r) => [r.offset, r]));
     for (const c of res.conflicts)
-      deadLetters.push({
-        position: c.line.position,
-        timestamp: Number(records.find((r) => r.offset === c.line.position.offset)?.timestamp ?? now),
-        key: Buffer.from(c.line.line.transaction_reference),
-        value: records.find((r) => r.offset === c.line.position.offset)?.value ?? null,
-        redacted: false,
-        errorClass: 'CONFLICTING_SETTLEMENT',
-        errorMessage: `settlement_id ${c.line.line.settlement_id} was first read at ${c.first.topic}/${c.first.partition}/${c.first.offset} with different content; the first line is kept`,
-      });
+      deadLetters.push(
+        deadLetterOf(
+          byOffset.get(c.line.position.offset) as RawRecord,
+          c.line.position,
+          'CONFLICTING_SETTLEMENT',
+          `settlement_id ${c.line.line.settlement_id} was first read at ${c.first.topic}/${c.first.partition}/${c.first.offset} with different content; the first line is kept`,
+        ),
+      );
     deadLetters.sort((a, b) => (BigInt(a.position.offset) < BigInt(b.position.offset) ? -1 : 1));
     const nextOffset = (BigInt(lastOffset) + 1n).toString();
     await step('kafka', () =>

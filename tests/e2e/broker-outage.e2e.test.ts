@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
-import { groupLag } from '../../processors/ingest/main.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
 import { topicName } from '../../topics/topics.ts';
 import { kafkaAddress } from '../../services/addresses.ts';
 import { ensureKafka, kafkaAnswers, kafkaPidFile } from '../../services/kafka.ts';

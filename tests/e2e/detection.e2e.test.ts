@@ -13,7 +13,7 @@ import { createPool, type Pool } from '../../platform/mysql.ts';
 import { createRegistry } from '../../platform/registry.ts';
 import { sleep } from '../../platform/retry.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
-import { groupLag } from '../../processors/ingest/main.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
 import { generateEvents } from '../../simulator/generate.ts';
 import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { topicName } from '../../topics/topics.ts';

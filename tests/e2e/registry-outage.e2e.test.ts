@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
 import { sleep } from '../../platform/retry.ts';
-import { groupLag } from '../../processors/ingest/main.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
 import { schemaText } from '../../schemas/index.ts';
 import { livePid, stopPid } from '../../services/process.ts';
 import { ensureRegistry, registryAnswers, registryPidFile } from '../../services/registry.ts';

@@ -10,7 +10,7 @@ import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import { loadSimulatedRefdata } from '../../refdata/simulated.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
-import { groupLag } from '../../processors/ingest/main.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
 import { avroType } from '../../schemas/index.ts';
 import { produceSimulation } from '../../simulator/produce.ts';
 import type { GroundTruthSummary } from '../../simulator/simulate.ts';

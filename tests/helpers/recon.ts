@@ -15,7 +15,7 @@ import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject, type TopicKey } from '../../topics/topics.ts';
 import { runSettlementSimulation } from '../../cli/simulate.command.ts';
 import { sleep } from '../../platform/retry.ts';
-import { groupLag } from '../../processors/ingest/main.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
 import {
   DEFAULT_SETTLEMENT_OPTIONS,
   type SettlementOptions,

@@ -1,6 +1,6 @@
 import { KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { kafkajsGaveUpTooSoon } from './main.ts';
+import { kafkajsGaveUpTooSoon } from './batch-consumer.ts';
 
 describe('kafkajsGaveUpTooSoon', () => {
   it('picks out the coordinator lookup kafkajs gives up on while the broker is down, and nothing else', () => {

@@ -1,0 +1,153 @@
+/**
+ * A processor's kafkajs consumer: eachBatch with manual offsets (the batch handler commits them in
+ * its Kafka transaction), commits past batches kafkajs resolves without calling eachBatch, restarts
+ * on transient crashes kafkajs gives up on, and reports whether it is in the group (readiness).
+ */
+import type { Admin, Consumer, EachBatchHandler, Kafka } from 'kafkajs';
+import { isRetriable } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { retry } from './retry.ts';
+
+export interface BatchConsumerOptions {
+  groupId: string;
+  topics: readonly string[];
+  eachBatch: EachBatchHandler;
+  /** Partitions processed at once. */
+  concurrency: number;
+  sessionTimeoutMs: number;
+  maxBytesPerPartition: number;
+  retryMaxBackoffMs: number;
+  /**
+   * Commits past records kafkajs skipped without calling eachBatch (transaction markers, aborted
+   * records of a transactional upstream); without it the group would never reach the end.
+   */
+  commitSkipped: (topic: string, partition: number, nextOffset: string) => Promise<void>;
+  /** Called on every (re)join, before the first batch of the new assignment. */
+  onJoin?: () => void;
+}
+
+export interface BatchConsumer {
+  consumer: Consumer;
+  /** In the group now (false while it rejoins or restarts). */
+  joined(): boolean;
+  /** Rejects when the consumer stopped for good on an error. */
+  crashed: Promise<never>;
+  /** Stops consuming (the in-flight batch finishes first). */
+  stop(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** A consumer crash kafkajs does not restart from, though the cause is transient (kafkajs#1630). */
+export function kafkajsGaveUpTooSoon(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  return (
+    e?.name === 'KafkaJSGroupCoordinatorNotFound' ||
+    (typeof e?.message === 'string' && e.message.includes('Failed to find group coordinator'))
+  );
+}
+
+/** Creates, connects, subscribes (from the beginning) and runs the consumer. */
+export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchConsumerOptions): Promise<BatchConsumer> {
+  const consumer = kafka.consumer({
+    groupId: o.groupId,
+    sessionTimeout: o.sessionTimeoutMs,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: o.maxBytesPerPartition,
+    maxBytes: o.maxBytesPerPartition * 4,
+    maxWaitTimeInMs: 250,
+    readUncommitted: false,
+    retry: {
+      retries: 5,
+      // A crash on a retriable error restarts the consumer; anything else stops it loudly.
+      restartOnFailure: async (err) => {
+        const retriable = isRetriable(err);
+        log.error(
+          { err, retriable },
+          retriable ? 'consumer crashed; restarting' : 'consumer crashed on a non-retriable error; stopping',
+        );
+        return retriable;
+      },
+    },
+  });
+  let joined = false;
+  let stopRequested = false;
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    joined = true;
+    o.onJoin?.();
+    log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+  });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    if (e.payload.batchSize !== 0) return;
+    const { topic, partition, lastOffset } = e.payload;
+    retry(() => o.commitSkipped(topic, partition, (BigInt(lastOffset) + 1n).toString()), {
+      maxMs: o.retryMaxBackoffMs,
+      shouldContinue: () => !stopRequested,
+    }).catch((err: unknown) =>
+      log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
+    );
+  });
+  let crash: ((err: unknown) => void) | null = null;
+  const crashed = new Promise<never>((_, reject) => (crash = reject));
+  crashed.catch(() => {});
+  const runOptions = {
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: o.concurrency,
+    eachBatch: o.eachBatch,
+  };
+  const subscribe = () => consumer.subscribe({ topics: [...o.topics], fromBeginning: true });
+  consumer.on(consumer.events.CRASH, (e) => {
+    // Not ready until it has rejoined (e.g. while the broker is down and the consumer restarts).
+    joined = false;
+    if (e.payload.restart) return;
+    if (!stopRequested && kafkajsGaveUpTooSoon(e.payload.error)) {
+      // kafkajs treats a failed coordinator lookup (the broker down at that moment) as final and
+      // stops the consumer (kafkajs issue #1630); it is transient, so start the consumer again.
+      log.warn({ err: e.payload.error }, 'consumer stopped by kafkajs on a transient broker error; restarting');
+      retry(
+        async () => {
+          await consumer.connect();
+          await subscribe();
+          await consumer.run(runOptions);
+        },
+        { maxMs: o.retryMaxBackoffMs, shouldContinue: () => !stopRequested },
+      ).catch((err: unknown) => crash?.(err));
+      return;
+    }
+    crash?.(e.payload.error);
+  });
+  await consumer.connect();
+  try {
+    await subscribe();
+    await consumer.run(runOptions);
+  } catch (err) {
+    await consumer.disconnect().catch(() => {});
+    throw err;
+  }
+  return {
+    consumer,
+    joined: () => joined,
+    crashed,
+    stop: async () => {
+      stopRequested = true;
+      await consumer.stop();
+    },
+    disconnect: () => consumer.disconnect(),
+  };
+}
+
+/** Records still to process by the group: sum over partitions of high watermark minus committed offset. */
+export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const byPartition = new Map<number, string>();
+  for (const t of committed) for (const p of t.partitions) byPartition.set(p.partition, p.offset);
+  let lag = 0;
+  for (const p of ends) {
+    const high = Number(p.high);
+    const low = Number(p.low);
+    const c = Number(byPartition.get(p.partition) ?? '-1');
+    const from = c < 0 ? low : c;
+    lag += Math.max(0, high - from);
+  }
+  return lag;
+}
