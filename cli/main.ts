@@ -439,11 +439,25 @@ export function buildProgram(): Command {
       const { runReconReport } = await import('./recon.command.ts');
       await runReconReport(cfg, o, say);
     });
+  recon
+    .command('resolve')
+    .description(
+      'Close an open exception: RESOLVED (fixed) or ACCEPTED (written off), by a named actor, recorded in the audit log. Exit code 2 if the reference is unknown, not an exception, or already closed.',
+    )
+    .argument('<reference>', 'the transaction reference of the exception')
+    .addOption(new Option('--as <resolution>', 'how it was closed').choices(['resolved', 'accepted']).makeOptionMandatory())
+    .requiredOption('--actor <name>', 'who closes it (recorded in the audit log)')
+    .option('--note <text>', 'why (recorded in the audit log)')
+    .action(async (reference: string, o: { as: 'resolved' | 'accepted'; actor: string; note?: string }) => {
+      const { cfg } = context();
+      const { runReconResolve } = await import('./recon.command.ts');
+      await runReconResolve(cfg, reference, o, say);
+    });
 
   program
     .command('demo')
     .description(
-      'Start the services, reset the demo namespace (topics demo.*, database txmon_demo), simulate history, run the pipeline until drained and check it against the ground truth; then train a model on the history, decide a new day of traffic with rules and model, and show alerts, explanations and the evaluation.',
+      'Start the services, reset the demo namespace (topics demo.*, database txmon_demo), simulate history, run the pipeline until drained and check it against the ground truth; reconcile the history against simulated settlement lines and check the report; then train a model on the history, decide a new day of traffic with rules and model, and show alerts, explanations and the evaluation.',
     )
     .option('--count <n>', 'transactions of history to simulate', int('--count', 1), 50_000)
     .option('--live <n>', 'transactions of the live day decided with the trained model', int('--live', 1), 20_000)

@@ -6,6 +6,7 @@ import { parseIsoDate } from '../domain/settlement.ts';
 import { InputError } from '../platform/errors.ts';
 import { createPool } from '../platform/mysql.ts';
 import { reconExceptions, reconReport, type ExceptionRow, type ReportLine } from '../sinks/recon-report.ts';
+import { resolveException } from '../sinks/recon-resolve.ts';
 
 const CSV_COLUMNS = [
   'reference',
@@ -91,6 +92,21 @@ export async function runReconReport(
         say(`recon: ${rows.length.toLocaleString('en-US')} exception(s) written to ${o.exceptionsCsv}`);
       }
     }
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function runReconResolve(
+  cfg: TxmonConfig,
+  reference: string,
+  o: { as: 'resolved' | 'accepted'; actor: string; note?: string },
+  say: (line: string) => void,
+): Promise<void> {
+  const pool = createPool(cfg, { connectionLimit: 1 });
+  try {
+    const r = await resolveException(pool, reference, o.as === 'resolved' ? 'RESOLVED' : 'ACCEPTED', o.actor, o.note ?? null);
+    say(`recon: ${r.reference} (${r.status}, revision ${r.revision}) ${r.resolution} by ${r.actor}; recorded in the audit log`);
   } finally {
     await pool.end();
   }

@@ -9,6 +9,7 @@ import { parseForest } from '../detection/forest-file.ts';
 import type { ForestModel } from '../detection/isolation-forest.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
+import { audit } from '../sinks/audit.ts';
 
 export type ModelState = 'candidate' | 'shadow' | 'active' | 'retired';
 
@@ -82,15 +83,6 @@ function summary(r: RowDataPacket): ModelSummary {
 
 const SUMMARY_COLUMNS =
   'version, state, created_at, state_changed_at, last_active_at, trained_from, trained_to, training_rows, params, threshold, metrics, checksum, JSON_LENGTH(features) AS feature_count';
-
-async function audit(conn: PoolConnection, actor: string, action: string, subject: string, detail: unknown): Promise<void> {
-  await conn.query('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (NOW(3), ?, ?, ?, ?)', [
-    actor,
-    action,
-    subject,
-    JSON.stringify(detail),
-  ]);
-}
 
 /** Runs `fn` in a transaction holding the registry lock; bumps the revision when it returns. */
 async function change<T>(pool: Pool, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settlement } from '../../domain/settlement.ts';
 import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 import type { Transaction } from '../../domain/transaction.ts';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import type { RowDataPacket } from 'mysql2/promise';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { exceptionsCsv } from '../../cli/recon.command.ts';
@@ -13,6 +15,7 @@ import { importSettlements } from '../../cli/settlements.command.ts';
 import { createPool } from '../../platform/mysql.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
 import { reconExceptions, reconReport } from '../../sinks/recon-report.ts';
+import { resolveException } from '../../sinks/recon-resolve.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { produceRecords, readReconState, resetReconGroup, type ReconState } from '../helpers/recon.ts';
@@ -203,6 +206,38 @@ describe('reconciliation scenarios', () => {
     }
   });
 
+  it('closes an exception only through an audited action, which a replay keeps', async () => {
+    const pool = createPool(ns.cfg);
+    try {
+      await expect(
+        resolveException(pool, 'r-missing', 'ACCEPTED', 'finance-ops@example', 'bank confirmed'),
+      ).resolves.toMatchObject({
+        status: 'MISSING_SETTLEMENT',
+        resolution: 'ACCEPTED',
+      });
+      await expect(resolveException(pool, 'r-missing', 'RESOLVED', 'someone', null)).rejects.toThrow(
+        /already ACCEPTED by finance-ops@example/,
+      );
+      await expect(resolveException(pool, 'r-ok', 'RESOLVED', 'someone', null)).rejects.toThrow(/is MATCHED; only exceptions/);
+      await expect(resolveException(pool, 'r-nope', 'RESOLVED', 'someone', null)).rejects.toThrow(/no reconciliation result/);
+      const [audit] = await pool.query<RowDataPacket[]>(
+        "SELECT actor, action, detail FROM audit_log WHERE subject = 'recon:r-missing'",
+      );
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ actor: 'finance-ops@example', action: 'recon.accepted' });
+      // The command line: a refused resolution is a clear message and exit code 2.
+      const cli = spawnSync(process.execPath, ['bin/txmon.js', 'recon', 'resolve', 'r-ok', '--as', 'resolved', '--actor', 'x'], {
+        cwd: new URL('../../', import.meta.url).pathname,
+        env: { ...process.env, ...ns.env },
+        encoding: 'utf8',
+      });
+      expect(cli.status).toBe(2);
+      expect(cli.stderr).toMatch(/BAD_INPUT: reference r-ok is MATCHED; only exceptions are resolved or accepted/);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('a replay from the start changes nothing and publishes nothing again', async () => {
     await resetReconGroup(ns);
     await drain(ns);
@@ -211,6 +246,10 @@ describe('reconciliation scenarios', () => {
     expect(again.eventIds).toEqual(first.eventIds);
     expectExactlyOncePublished(again);
     expect(again.statuses).toEqual(EXPECTED);
+    const pool = createPool(ns.cfg);
+    const [[row]] = await pool.query<RowDataPacket[]>("SELECT resolution FROM recon_results WHERE reference = 'r-missing'");
+    await pool.end();
+    expect(row?.resolution).toBe('ACCEPTED');
   });
 
   it('settlements seen before their transactions end in the same results (event time, not arrival order)', async () => {
