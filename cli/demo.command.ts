@@ -13,7 +13,12 @@ import { startIngest } from '../processors/ingest/main.ts';
 import { servicesUp } from '../services/manager.ts';
 import { topicName } from '../topics/topics.ts';
 import { resetNamespace } from './reset-namespace.ts';
-import { runSimulate } from './simulate.command.ts';
+import { runSettlementSimulation, runSimulate, simOptionsOf } from './simulate.command.ts';
+import { writeFileSync } from 'node:fs';
+import { startReconcile } from '../processors/reconcile/main.ts';
+import { reconExceptions, reconReport } from '../sinks/recon-report.ts';
+import { DEFAULT_SETTLEMENT_OPTIONS } from '../simulator/settlements.ts';
+import { exceptionsCsv, formatReport } from './recon.command.ts';
 import { prepareNamespace } from './prepare-namespace.ts';
 import { createPool } from '../platform/mysql.ts';
 import { loadCsv } from '../refdata/load.ts';
@@ -100,21 +105,21 @@ export async function runDemo(
 ): Promise<boolean> {
   const cfg = loadConfig(demoEnv(env));
   const logger = createLogger({ level: cfg.log.level, pretty: Boolean(process.stderr.isTTY) });
-  say('demo: 1/9 starting services (first run downloads Kafka and the registry from Maven Central) ...');
+  say('demo: 1/10 starting services (first run downloads Kafka and the registry from Maven Central) ...');
   await servicesUp(cfg, say);
-  say('demo: 2/9 resetting the demo namespace ...');
+  say('demo: 2/10 resetting the demo namespace ...');
   await resetNamespace(cfg, logger, say);
-  say('demo: 3/9 topics, schemas, migrations ...');
+  say('demo: 3/10 topics, schemas, migrations ...');
   await prepareNamespace(cfg, logger, say);
 
-  say(`demo: 4/9 simulating ${o.count.toLocaleString('en')} transactions of history (seed ${o.seed}) ...`);
+  say(`demo: 4/10 simulating ${o.count.toLocaleString('en')} transactions of history (seed ${o.seed}) ...`);
   const truth = await runSimulate(cfg, logger, simulateOptions(o.count, o.seed, HISTORY_START, ''), say);
   await loadDemoRefdata(cfg, '.txmon/demo-refdata', say);
 
-  say('demo: 5/9 running the ingest pipeline until the topic is drained (no model yet: rules alone decide) ...');
+  say('demo: 5/10 running the ingest pipeline until the topic is drained (no model yet: rules alone decide) ...');
   const seconds = await drainIngest(cfg, logger, say);
 
-  say('demo: 6/9 checking the result against the ground truth ...');
+  say('demo: 6/10 checking the result against the ground truth ...');
   const conn = await mysql.createConnection({ uri: cfg.mysql.url });
   const [[tx]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions');
   const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transaction_duplicates');
@@ -147,11 +152,85 @@ export async function runDemo(
   say('');
   say(ok ? 'demo: every figure matches the simulator ground truth.' : 'demo: MISMATCH against the ground truth (see above).');
 
+  const reconciled = await demoReconciliation(cfg, logger, o, say);
   const detected = await demoDetection(cfg, logger, o, truthSpanDays(o.count), say);
-  return ok && detected;
+  return ok && reconciled && detected;
 }
 
 const HISTORY_START = '2026-01-01T00:00:00Z';
+
+/**
+ * Step 7: the acquirer's settlement lines for the history, with the simulator's mismatches, matched
+ * by the reconcile processor; the report, and its counts beside the ground truth's.
+ */
+async function demoReconciliation(
+  cfg: TxmonConfig,
+  logger: Logger,
+  o: { count: number; seed: number },
+  say: (line: string) => void,
+): Promise<boolean> {
+  say('');
+  say('demo: 7/10 settlements for the history (with missing, duplicated, split, late, wrong lines) and reconciliation ...');
+  const expected = await runSettlementSimulation(
+    cfg,
+    logger,
+    simOptionsOf(simulateOptions(o.count, o.seed, HISTORY_START, '')),
+    { ...DEFAULT_SETTLEMENT_OPTIONS, seed: o.seed, groundTruthPath: '.txmon/demo-settlements-ground-truth.jsonl' },
+    say,
+  );
+  const started = Date.now();
+  let lastSay = 0;
+  const proc = await startReconcile(cfg, logger, {
+    drain: true,
+    onProgress: ({ processed, lag }) => {
+      if (Date.now() - lastSay > 2_000) {
+        lastSay = Date.now();
+        say(`reconcile: ${processed.toLocaleString('en')} records processed, ${lag.toLocaleString('en')} to go`);
+      }
+    },
+  });
+  await proc.done;
+  const seconds = (Date.now() - started) / 1000;
+  const pool = createPool(cfg);
+  try {
+    const report = await reconReport(pool, null);
+    const csvPath = '.txmon/demo-recon-exceptions.csv';
+    const exceptions = await reconExceptions(pool, null);
+    writeFileSync(csvPath, exceptionsCsv(exceptions));
+    say('');
+    say(
+      `  reconciled ${expected.transactions.toLocaleString('en')} transactions against ${expected.lines.toLocaleString('en')} settlement lines in ${seconds.toFixed(1)} s`,
+    );
+    say(formatReport(report, null).replace(/^/gm, '  '));
+    say('');
+    const got: Record<string, number> = {};
+    for (const l of report) got[l.status] = (got[l.status] ?? 0) + l.groups;
+    let ok = true;
+    for (const [status, want] of Object.entries(expected.expected)) {
+      const n = got[status] ?? 0;
+      const match = n === want;
+      ok &&= match;
+      say(
+        `  ${status.padEnd(42)} ${String(n).padStart(8)}   expected ${String(want).padStart(8)}   ${match ? 'OK' : 'MISMATCH'}`,
+      );
+    }
+    say(
+      `  (1:N split references ${expected.one_to_n.toLocaleString('en')}, N:1 batched references ${expected.n_to_one.toLocaleString('en')})`,
+    );
+    say(
+      `  ${exceptions.length.toLocaleString('en')} exceptions written to ${csvPath}; see also: txmon recon report --date <YYYY-MM-DD>`,
+    );
+    say('');
+    say(
+      ok
+        ? 'demo: every reconciliation status count matches the simulator ground truth.'
+        : 'demo: reconciliation MISMATCH (see above).',
+    );
+    return ok;
+  } finally {
+    await pool.end();
+  }
+}
 /** Days of event time `count` transactions of the demo's 2,000 accounts at 20 a day take, rounded up. */
 const truthSpanDays = (count: number) => Math.ceil(count / 40_000);
 
@@ -168,7 +247,7 @@ async function demoDetection(
   say: (line: string) => void,
 ): Promise<boolean> {
   say('');
-  say('demo: 7/9 training an isolation forest on the history and promoting it ...');
+  say('demo: 8/10 training an isolation forest on the history and promoting it ...');
   const pool = createPool(cfg);
   try {
     await loadLabels(pool, '.txmon/demo-ground-truth.jsonl', 'simulator', say);
@@ -179,7 +258,7 @@ async function demoDetection(
 
     const liveStart = new Date(Date.parse(HISTORY_START) + (historyDays + 1) * 86_400_000).toISOString();
     say(
-      `demo: 8/9 a new day of live traffic: ${o.live.toLocaleString('en')} transactions (seed ${o.seed + 1}) from ${liveStart} ...`,
+      `demo: 9/10 a new day of live traffic: ${o.live.toLocaleString('en')} transactions (seed ${o.seed + 1}) from ${liveStart} ...`,
     );
     const live = await runSimulate(cfg, logger, simulateOptions(o.live, o.seed + 1, liveStart, 'live-'), say);
     await loadDemoRefdata(cfg, '.txmon/demo-live-refdata', say);
@@ -187,7 +266,7 @@ async function demoDetection(
     const seconds = await drainIngest(cfg, logger, say);
     say(`ingest: ${live.records.toLocaleString('en')} records in ${seconds.toFixed(1)} s`);
 
-    say('demo: 9/9 what the analysts see ...');
+    say('demo: 10/10 what the analysts see ...');
     const from = new Date(liveStart);
     const [byDecision] = await pool.query<RowDataPacket[]>(
       'SELECT decision, COUNT(*) AS n FROM decisions WHERE event_time >= ? GROUP BY decision ORDER BY decision',
