@@ -21,12 +21,17 @@ const CSV_COLUMNS = [
   'business_date',
   'deadline',
   'exception_since',
+  'revision',
   'resolution',
 ] as const;
 
-/** One CSV field, quoted when it must be (RFC 4180). */
-function csvField(v: string | null): string {
-  const s = v ?? '';
+/**
+ * One CSV field, quoted when it must be (RFC 4180). Text a spreadsheet would run as a formula (a
+ * reference starting with = + - @) gets a leading apostrophe; negative numbers stay as they are.
+ */
+export function csvField(v: string | null): string {
+  const raw = v ?? '';
+  const s = /^[=+\-@\t\r]/.test(raw) && !/^-\d+$/.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
@@ -46,6 +51,7 @@ export function exceptionsCsv(rows: readonly ExceptionRow[]): string {
       r.businessDate,
       r.deadline,
       r.exceptionSince,
+      String(r.revision),
       r.resolution,
     ]
       .map(csvField)
@@ -100,12 +106,19 @@ export async function runReconReport(
 export async function runReconResolve(
   cfg: TxmonConfig,
   reference: string,
-  o: { as: 'resolved' | 'accepted'; actor: string; note?: string },
+  o: { as: 'resolved' | 'accepted'; actor: string; note?: string; revision?: number },
   say: (line: string) => void,
 ): Promise<void> {
   const pool = createPool(cfg, { connectionLimit: 1 });
   try {
-    const r = await resolveException(pool, reference, o.as === 'resolved' ? 'RESOLVED' : 'ACCEPTED', o.actor, o.note ?? null);
+    const r = await resolveException(
+      pool,
+      reference,
+      o.as === 'resolved' ? 'RESOLVED' : 'ACCEPTED',
+      o.actor,
+      o.note ?? null,
+      o.revision,
+    );
     say(`recon: ${r.reference} (${r.status}, revision ${r.revision}) ${r.resolution} by ${r.actor}; recorded in the audit log`);
   } finally {
     await pool.end();

@@ -31,6 +31,8 @@ function byteLength(v: Buffer | string | null | undefined): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
+import { randomBytes } from 'node:crypto';
+import { DependencyError, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export interface OffsetCommit {
@@ -64,9 +66,32 @@ export class TransactionalOutput {
     private readonly logger: Logger,
   ) {}
 
-  /** Checks that the broker is reachable and transactions work, with the first partition's producer. */
-  async connect(topic: string): Promise<void> {
-    await this.producer(topic, 0);
+  /**
+   * Checks that the broker is reachable and transactions work, with a transactional id of this
+   * process alone (a partition's id would fence the instance that owns the partition now).
+   */
+  async connect(): Promise<void> {
+    const probe = this.kafka.producer({
+      transactionalId: `${this.idPrefix}-probe-${process.pid}-${randomBytes(4).toString('hex')}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await probe.connect();
+    try {
+      const tx = await probe.transaction();
+      await tx.abort();
+    } finally {
+      await probe.disconnect();
+    }
+  }
+
+  /**
+   * Initialises the partition's transactional producer now: from here on, an instance that owned
+   * the partition before can no longer commit output or offsets for it. Call before effects that a
+   * stale owner must not race (the reconcile processor's outbox).
+   */
+  async fence(topic: string, partition: number): Promise<void> {
+    await this.producer(topic, partition);
   }
 
   private producer(topic: string, partition: number): Promise<Producer> {
@@ -87,11 +112,22 @@ export class TransactionalOutput {
 
   /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
   commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+    return this.enqueue(offsets, false, messages);
+  }
+
+  /** One transaction at a time per partition, in call order; `onlyIfAhead` skips a commit that would not move the offset forward. */
+  private enqueue(
+    offsets: OffsetCommit,
+    onlyIfAhead: boolean,
+    messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
+  ): Promise<void> {
     const key = `${offsets.topic}-${offsets.partition}`;
     const run = (this.queues.get(key) ?? Promise.resolve()).then(async () => {
-      await this.commitNow(key, messages, offsets);
       const prev = this.committed.get(key);
-      if (prev === undefined || BigInt(offsets.offset) > prev) this.committed.set(key, BigInt(offsets.offset));
+      if (onlyIfAhead && prev !== undefined && BigInt(offsets.offset) <= prev) return;
+      await this.commitNow(key, messages, offsets);
+      if (prev === undefined || BigInt(offsets.offset) > (this.committed.get(key) ?? -1n))
+        this.committed.set(key, BigInt(offsets.offset));
     });
     this.queues.set(
       key,
@@ -102,13 +138,11 @@ export class TransactionalOutput {
 
   /**
    * Moves the committed offset past records the consumer skipped (transaction markers, aborted
-   * records of a transactional upstream), unless this instance already committed that far.
+   * records of a transactional upstream), unless this instance already committed that far by the
+   * time its turn in the partition's queue comes (never backwards).
    */
-  async commitSkipped(offsets: OffsetCommit): Promise<void> {
-    const key = `${offsets.topic}-${offsets.partition}`;
-    const prev = this.committed.get(key);
-    if (prev !== undefined && BigInt(offsets.offset) <= prev) return;
-    await this.commit([], offsets);
+  commitSkipped(offsets: OffsetCommit): Promise<void> {
+    return this.enqueue(offsets, true, []);
   }
 
   private async commitNow(
@@ -146,6 +180,13 @@ export class TransactionalOutput {
         this.logger.warn({ err: abortErr, partition: key }, 'aborting the Kafka transaction failed; recreating the producer');
         await this.drop(key);
       }
+      if (isFencing(err)) {
+        // Another instance initialised this partition's id (it owned the partition meanwhile): this
+        // producer is dead. Retriable: the batch is retried with a fresh producer if this instance
+        // still owns the partition, or given up at the rebalance if it does not.
+        await this.drop(key);
+        throw new DependencyError('kafka', `the partition's transactional producer was fenced (${errorMessage(err)})`, err);
+      }
       throw err;
     }
   }
@@ -159,4 +200,15 @@ export class TransactionalOutput {
   async disconnect(): Promise<void> {
     await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
   }
+}
+
+/** Whether a Kafka error means the producer was fenced by a newer one with the same transactional id. */
+export function isFencing(err: unknown): boolean {
+  let e = err as { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | null | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED') return true;
+    if (typeof e.message === 'string' && /fence|old epoch|producer epoch/i.test(e.message)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
 }

@@ -126,16 +126,15 @@ export function groupChange(
   };
 }
 
-/** The payload as avsc encodes it (longs as numbers: sums beyond 2^53 minor units are refused). */
+/**
+ * The payload as the exceptions topic's writer type encodes it (`avroType('recon-exception',
+ * { bigintLongs: true })`): the amounts as bigint, exact beyond 2^53; the timestamps (logical
+ * types, always within 2^53) stay numbers.
+ */
 export function toAvroRecord(p: ReconEventPayload): Record<string, unknown> {
-  const long = (s: string): number => {
-    const n = Number(s);
-    if (!Number.isSafeInteger(n)) throw new RangeError(`reconciliation amount ${s} is beyond 2^53 minor units`);
-    return n;
-  };
   return {
     ...p,
-    expected_minor: p.expected_minor === null ? null : long(p.expected_minor),
-    settled_minor: long(p.settled_minor),
+    expected_minor: p.expected_minor === null ? null : BigInt(p.expected_minor),
+    settled_minor: BigInt(p.settled_minor),
   };
 }

@@ -125,3 +125,10 @@ describe('properties', () => {
     );
   });
 });
+
+describe('large groups', () => {
+  it('a group of 200,000 lines reconciles (no call-stack limit)', () => {
+    const lines = Array.from({ length: 200_000 }, (_, i) => line(1, T0 + 20 * H + i));
+    expect(reconcileGroup([tx('a', 200_000)], lines, AFTER, POLICY).status).toBe('MATCHED');
+  });
+});

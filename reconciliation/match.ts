@@ -89,6 +89,9 @@ export function tolerance(expected: bigint, policy: MatchPolicy): bigint {
 }
 
 const absBig = (x: bigint): bigint => (x < 0n ? -x : x);
+// Loops, not Math.min(...xs): a spread of a very large group would overflow the call stack.
+const least = (xs: readonly number[]): number => xs.reduce((a, b) => (b < a ? b : a), Infinity);
+const greatest = (xs: readonly number[]): number => xs.reduce((a, b) => (b > a ? b : a), -Infinity);
 const sum = (xs: ReadonlyArray<{ amountMinor: bigint }>): bigint => xs.reduce((a, x) => a + x.amountMinor, 0n);
 
 /**
@@ -104,11 +107,11 @@ export function reconcileGroup(
   if (items.length === 0 && lines.length === 0) throw new RangeError('reconcileGroup: a group needs a transaction or a line');
   const expectedMinor = items.length > 0 ? sum(items) : null;
   const settledMinor = sum(lines);
-  const firstItem = items.length > 0 ? Math.min(...items.map((i) => i.eventTime)) : null;
-  const lastItem = items.length > 0 ? Math.max(...items.map((i) => i.eventTime)) : null;
+  const firstItem = items.length > 0 ? least(items.map((i) => i.eventTime)) : null;
+  const lastItem = items.length > 0 ? greatest(items.map((i) => i.eventTime)) : null;
   const deadline =
-    lastItem !== null ? lastItem + policy.settleWithinMs : Math.min(...lines.map((l) => l.eventTime)) + policy.unexpectedAfterMs;
-  const businessDate = firstItem !== null ? Math.floor(firstItem / DAY_MS) : Math.min(...lines.map((l) => l.settlementDate));
+    lastItem !== null ? lastItem + policy.settleWithinMs : least(lines.map((l) => l.eventTime)) + policy.unexpectedAfterMs;
+  const businessDate = firstItem !== null ? Math.floor(firstItem / DAY_MS) : least(lines.map((l) => l.settlementDate));
   const currency = items[0]?.currency ?? (lines[0] as SettledLine).currency;
   const { raw, reason } = rawStatus(items, lines, expectedMinor, settledMinor, deadline, policy);
   const final = raw === 'MATCHED' || raw === 'LATE_MATCH' || watermark >= deadline;
@@ -138,7 +141,7 @@ function rawStatus(
     };
   const allowed = tolerance(expected, policy);
   if (absBig(settled - expected) <= allowed) {
-    const lastLine = Math.max(...lines.map((l) => l.eventTime));
+    const lastLine = greatest(lines.map((l) => l.eventTime));
     if (lastLine > deadline)
       return {
         raw: 'LATE_MATCH',

@@ -6,6 +6,11 @@ import type { Pool } from '../platform/mysql.ts';
 type Row = RowDataPacket & Record<string, unknown>;
 const EXCEPTIONS = [...EXCEPTION_STATUSES];
 
+/** A resolution closes the revision it was made on; a group that changed since is open again. */
+export const OPEN_SQL = '(resolution IS NULL OR resolved_revision < revision)';
+/** The resolution of the group's current revision, or NULL. */
+export const CURRENT_RESOLUTION_SQL = 'CASE WHEN resolved_revision = revision THEN resolution END';
+
 export interface ReportLine {
   status: ReconStatus;
   currency: string;
@@ -48,6 +53,7 @@ export interface ExceptionRow {
   businessDate: string;
   deadline: string;
   exceptionSince: string | null;
+  revision: number;
   resolution: string | null;
 }
 
@@ -55,7 +61,7 @@ export interface ExceptionRow {
 export async function reconExceptions(pool: Pool, date: string | null): Promise<ExceptionRow[]> {
   const [rows] = await pool.query<Row[]>(
     `SELECT reference, status, reason, currency, CAST(expected_minor AS CHAR) AS expected, CAST(settled_minor AS CHAR) AS settled,
-            DATE_FORMAT(business_date, '%Y-%m-%d') AS business_date, deadline, exception_since, resolution
+            DATE_FORMAT(business_date, '%Y-%m-%d') AS business_date, deadline, exception_since, revision, ${CURRENT_RESOLUTION_SQL} AS resolution
        FROM recon_results WHERE status IN (?) ${date === null ? '' : 'AND business_date = ?'}
       ORDER BY business_date, status, reference`,
     date === null ? [EXCEPTIONS] : [EXCEPTIONS, date],
@@ -93,6 +99,7 @@ export async function reconExceptions(pool: Pool, date: string | null): Promise<
     businessDate: String(r.business_date),
     deadline: iso(r.deadline) ?? '',
     exceptionSince: iso(r.exception_since),
+    revision: Number(r.revision),
     resolution: r.resolution == null ? null : String(r.resolution),
   }));
 }
@@ -104,7 +111,7 @@ export async function reconGauges(
   allowedLatenessMs: number,
 ): Promise<{ open: Partial<Record<ReconStatus, number>>; matchedRatio: number; oldestOpenExceptionAgeSeconds: number }> {
   const [byStatus] = await pool.query<Row[]>(
-    'SELECT status, resolution IS NULL AS open, COUNT(*) AS n FROM recon_results GROUP BY status, resolution IS NULL',
+    `SELECT status, ${OPEN_SQL} AS open, COUNT(*) AS n FROM recon_results GROUP BY status, ${OPEN_SQL}`,
   );
   const open: Partial<Record<ReconStatus, number>> = {};
   let decided = 0;
@@ -117,7 +124,7 @@ export async function reconGauges(
     if (status === 'MATCHED' || status === 'LATE_MATCH') matched += n;
   }
   const [[oldest]] = await pool.query<Row[]>(
-    'SELECT MIN(deadline) AS deadline FROM recon_results WHERE resolution IS NULL AND status IN (?)',
+    `SELECT MIN(deadline) AS deadline FROM recon_results WHERE ${OPEN_SQL} AND status IN (?)`,
     [EXCEPTIONS.filter((s) => s !== 'LATE_MATCH')],
   );
   const [[progress]] = await pool.query<Row[]>('SELECT max_settlement_time FROM recon_progress WHERE group_id = ?', [groupId]);

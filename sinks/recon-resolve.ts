@@ -1,7 +1,8 @@
 /**
  * The one way an exception leaves the open list: RESOLVED (fixed, e.g. the bank re-sent the line) or
  * ACCEPTED (written off, e.g. a fee difference), by a named actor, recorded in the audit log in the
- * same transaction. The reconcile processor never sets or clears a resolution.
+ * same transaction. The reconcile processor never sets or clears a resolution; a resolution closes
+ * the revision it was made on, so a group that changes afterwards is an open exception again.
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { InputError } from '../platform/errors.ts';
@@ -10,6 +11,9 @@ import { EXCEPTION_STATUSES, type ReconStatus } from '../reconciliation/match.ts
 import { audit } from './audit.ts';
 
 export type Resolution = 'RESOLVED' | 'ACCEPTED';
+
+/** The reference has no reconciliation result at all. */
+export class NoSuchResultError extends InputError {}
 
 export interface ResolvedException {
   reference: string;
@@ -26,6 +30,8 @@ export async function resolveException(
   resolution: Resolution,
   actor: string,
   note: string | null,
+  /** The revision the caller looked at; refused when the group has changed since. */
+  expectedRevision?: number,
 ): Promise<ResolvedException> {
   if (!/^\S.{0,127}$/.test(actor)) throw new InputError('the actor must be 1-128 characters, not starting with a space');
   if (note !== null && note.length > 1_000) throw new InputError('the note must be at most 1,000 characters');
@@ -33,23 +39,27 @@ export async function resolveException(
   try {
     await conn.beginTransaction();
     const [[row]] = await conn.query<RowDataPacket[]>(
-      'SELECT status, revision, resolution, resolved_by, resolved_at FROM recon_results WHERE reference = ? FOR UPDATE',
+      'SELECT status, revision, resolution, resolved_revision, resolved_by, resolved_at FROM recon_results WHERE reference = ? FOR UPDATE',
       [reference],
     );
-    if (!row) throw new InputError(`no reconciliation result for reference ${JSON.stringify(reference)}`);
+    if (!row) throw new NoSuchResultError(`no reconciliation result for reference ${JSON.stringify(reference)}`);
     const status = String(row.status) as ReconStatus;
     if (!EXCEPTION_STATUSES.has(status))
       throw new InputError(`reference ${reference} is ${status}; only exceptions are resolved or accepted`);
-    if (row.resolution !== null)
+    const revision = Number(row.revision);
+    if (expectedRevision !== undefined && expectedRevision !== revision)
+      throw new InputError(
+        `reference ${reference} is at revision ${revision}, not ${expectedRevision}: look at it again before closing it`,
+      );
+    // A resolution closes one revision: a group that changed since is open again.
+    if (row.resolution !== null && Number(row.resolved_revision) === revision)
       throw new InputError(
         `reference ${reference} was already ${String(row.resolution)} by ${String(row.resolved_by)} at ${(row.resolved_at as Date).toISOString()}`,
       );
-    await conn.query('UPDATE recon_results SET resolution = ?, resolved_by = ?, resolved_at = NOW(3) WHERE reference = ?', [
-      resolution,
-      actor,
-      reference,
-    ]);
-    const revision = Number(row.revision);
+    await conn.query(
+      'UPDATE recon_results SET resolution = ?, resolved_revision = revision, resolved_by = ?, resolved_at = UTC_TIMESTAMP(3) WHERE reference = ?',
+      [resolution, actor, reference],
+    );
     await audit(conn, actor, `recon.${resolution.toLowerCase()}`, `recon:${reference}`, { status, revision, note });
     await conn.commit();
     return { reference, status, revision, resolution, actor };

@@ -25,8 +25,11 @@ const CHUNK = 2_000;
 
 export interface ReconBatch {
   groupId: string;
-  /** The input batch: its topic and partition, first and last offsets. */
-  source: { topic: string; partition: number; firstOffset: string; lastOffset: string };
+  /**
+   * The input batch: its topic and partition, first and last offsets, and the group's committed
+   * offset for the partition read after this instance fenced its previous owner (null: none yet).
+   */
+  source: { topic: string; partition: number; firstOffset: string; lastOffset: string; committed: string | null };
   settlements: readonly PositionedSettlement[];
   /** Valid transactions of settle-able types. */
   items: readonly PositionedTransaction[];
@@ -49,6 +52,8 @@ export interface ReconBatchResult {
   toPublish: ReconEventPayload[];
   /** Events found unpublished whose Kafka transaction had committed after all (marked now). */
   confirmed: number;
+  /** Kafka's committed offset is already past this batch: it must not be committed again (never backwards). */
+  alreadyCommitted: boolean;
   /** Watermark after the batch (event time ms), or null before the first settlement line. */
   watermark: number | null;
 }
@@ -81,7 +86,11 @@ export async function markPublished(pool: Pool, ids: readonly string[]): Promise
 
 async function applyIn(conn: PoolConnection, b: ReconBatch): Promise<ReconBatchResult> {
   // One batch at a time per consumer group, whichever instance runs it: the progress row's lock.
-  await conn.query('INSERT IGNORE INTO recon_progress (group_id, updated_at) VALUES (?, NOW(3))', [b.groupId]);
+  // Exclusive from the start (INSERT IGNORE would take a shared lock, and two batches upgrading theirs deadlock).
+  await conn.query(
+    'INSERT INTO recon_progress (group_id, updated_at) VALUES (?, NOW(3)) ON DUPLICATE KEY UPDATE group_id = group_id',
+    [b.groupId],
+  );
   const [[progress]] = await conn.query<Row[]>('SELECT max_settlement_time FROM recon_progress WHERE group_id = ? FOR UPDATE', [
     b.groupId,
   ]);
@@ -114,19 +123,26 @@ async function applyIn(conn: PoolConnection, b: ReconBatch): Promise<ReconBatchR
     for (const [status, n] of Object.entries(events)) changes[status as ReconStatus] = (changes[status as ReconStatus] ?? 0) + n;
   }
 
-  // The outbox of this input partition: events of an attempt whose Kafka transaction committed
-  // (the consumer resumed past their batch) are confirmed; the rest go out with this batch.
+  // The outbox of this input partition. An event is tagged with the last offset of the batch that
+  // last tried to publish it: below the group's committed offset, that batch's Kafka transaction
+  // committed (the event went out; it is marked now); at or above, it did not, and the event goes
+  // out with this batch, tagged with this batch's last offset (whatever the batch boundaries were).
   const [pending] = await conn.query<Row[]>(
     'SELECT exception_id, payload, src_offset FROM recon_events WHERE src_topic = ? AND src_partition = ? AND published = 0 ORDER BY reference, revision',
     [b.source.topic, b.source.partition],
   );
-  const first = BigInt(b.source.firstOffset);
-  const confirmedIds = pending.filter((r) => big(r.src_offset) < first).map((r) => String(r.exception_id));
+  const boundary = BigInt(b.source.committed ?? b.source.firstOffset);
+  const alreadyCommitted = b.source.committed !== null && BigInt(b.source.committed) > BigInt(b.source.lastOffset);
+  const confirmedIds = pending.filter((r) => big(r.src_offset) < boundary).map((r) => String(r.exception_id));
+  const retag = alreadyCommitted ? [] : pending.filter((r) => big(r.src_offset) >= boundary);
   for (let i = 0; i < confirmedIds.length; i += CHUNK)
     await conn.query('UPDATE recon_events SET published = 1 WHERE exception_id IN (?)', [confirmedIds.slice(i, i + CHUNK)]);
-  const toPublish = pending
-    .filter((r) => big(r.src_offset) >= first)
-    .map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as ReconEventPayload);
+  for (let i = 0; i < retag.length; i += CHUNK)
+    await conn.query('UPDATE recon_events SET src_offset = ? WHERE exception_id IN (?)', [
+      b.source.lastOffset,
+      retag.slice(i, i + CHUNK).map((r) => String(r.exception_id)),
+    ]);
+  const toPublish = retag.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as ReconEventPayload);
 
   await conn.query('UPDATE recon_progress SET max_settlement_time = ?, updated_at = NOW(3) WHERE group_id = ?', [
     maxSettlement === null ? null : new Date(maxSettlement),
@@ -140,6 +156,7 @@ async function applyIn(conn: PoolConnection, b: ReconBatch): Promise<ReconBatchR
     changes,
     toPublish,
     confirmed: confirmedIds.length,
+    alreadyCommitted,
     watermark,
   };
 }

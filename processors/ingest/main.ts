@@ -100,7 +100,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     const kafka = createKafka(cfg, log);
     const output = new TransactionalOutput(kafka, `${cfg.kafka.clientId}-${groupId}`, log);
     teardown.push(() => output.disconnect());
-    await retry(() => output.connect(topic), {
+    await retry(() => output.connect(), {
       maxMs: cfg.retryMaxBackoffMs,
       shouldContinue: () => true,
       onRetry: (err) => log.warn(`kafka not reachable (${errorMessage(err)}); retrying`),

@@ -83,7 +83,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
     const kafka = createKafka(cfg, log);
     const output = new TransactionalOutput(kafka, `${cfg.kafka.clientId}-${groupId}`, log);
     teardown.push(() => output.disconnect());
-    await retry(() => output.connect(topics.settlements), {
+    await retry(() => output.connect(), {
       ...forever,
       onRetry: (err) => log.warn(`kafka not reachable (${errorMessage(err)}); retrying`),
     });
@@ -106,8 +106,13 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
         knownId: settlementId,
       }),
       deadLetter: { type: avroType('dead-letter'), schemaId: deadLetterId },
-      exception: { type: avroType('recon-exception'), schemaId: exceptionId },
+      exception: { type: avroType('recon-exception', { bigintLongs: true }), schemaId: exceptionId },
       output,
+      committedOffset: async (topic, partition) => {
+        const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const p = res?.partitions.find((x) => x.partition === partition);
+        return p && Number(p.offset) >= 0 ? p.offset : null;
+      },
       settledTypes: new Set(cfg.recon.settledTypes),
       policy: cfg.recon.policy,
       allowedLatenessMs: cfg.recon.allowedLatenessMs,

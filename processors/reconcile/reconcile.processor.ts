@@ -34,6 +34,8 @@ export interface ReconHandlerDeps {
   deadLetter: { type: avro.Type; schemaId: number };
   exception: { type: avro.Type; schemaId: number };
   output: TransactionalOutput;
+  /** The group's committed offset of a partition (the next to read), or null when none was committed. */
+  committedOffset: (topic: string, partition: number) => Promise<string | null>;
   settledTypes: ReadonlySet<string>;
   policy: MatchPolicy;
   allowedLatenessMs: number;
@@ -134,11 +136,15 @@ export class ReconBatchHandler {
       items = c.valid.filter((v) => d.settledTypes.has(v.tx.type));
       notSettled = c.valid.length - items.length;
     }
+    // Fence the partition's previous owner before touching the outbox, then read how far Kafka
+    // committed: a stale owner can no longer publish, and what it did publish is known.
+    await step('kafka', () => d.output.fence(topic, partition));
+    const committed = await step('kafka', () => d.committedOffset(topic, partition));
     const now = Date.now();
     const res = await step('mysql', () =>
       applyReconBatch(d.pool, {
         groupId: d.groupId,
-        source: { topic, partition, firstOffset, lastOffset },
+        source: { topic, partition, firstOffset, lastOffset, committed },
         settlements,
         items,
         policy: d.policy,
@@ -158,6 +164,9 @@ export class ReconBatchHandler {
       );
     deadLetters.sort((a, b) => (BigInt(a.position.offset) < BigInt(b.position.offset) ? -1 : 1));
     const nextOffset = (BigInt(lastOffset) + 1n).toString();
+    // Another owner committed past this batch (it was re-read after a rebalance): its dead letters
+    // and events went out with that commit, and offsets never move backwards.
+    if (res.alreadyCommitted) return;
     await step('kafka', () =>
       d.output.commit(
         [

@@ -195,7 +195,7 @@ describe('reconciliation scenarios', () => {
       const csv = exceptionsCsv(await reconExceptions(pool, '2026-01-05'));
       const rows = csv.trimEnd().split('\r\n');
       expect(rows[0]).toBe(
-        'reference,status,reason,currency,expected_minor,settled_minor,difference_minor,transaction_ids,settlement_ids,business_date,deadline,exception_since,resolution',
+        'reference,status,reason,currency,expected_minor,settled_minor,difference_minor,transaction_ids,settlement_ids,business_date,deadline,exception_since,revision,resolution',
       );
       expect(rows).toHaveLength(1 + 5);
       expect(rows.find((r) => r.startsWith('r-dup,'))).toMatch(
@@ -308,6 +308,41 @@ describe('a bank file imported twice', () => {
       expect(state.statuses).toEqual({ 'f-1': 'MATCHED', 'f-2': 'MATCHED', 'f-9': 'PENDING' });
       // The bad line was dead-lettered by each import, with its line number.
       expect(state.deadLetters.map((d) => d.source)).toEqual([`file:${basename(file)}/-1/6`, `file:${basename(file)}/-1/6`]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
+
+describe('a resolution closes one revision', () => {
+  it('a group that changes after it was accepted is open again, and must be closed again', async () => {
+    const own = await createNamespace();
+    try {
+      await produceRecords(own, 'transactions', [tx('q-1', 1000)]);
+      await produceRecords(own, 'settlements', [line('q-far', 'q-far', 1, T0 + 10 * DAY)]);
+      await drain(own);
+      const pool = createPool(own.cfg);
+      try {
+        expect((await readReconState(own)).statuses['q-1']).toBe('MISSING_SETTLEMENT');
+        await expect(resolveException(pool, 'q-1', 'ACCEPTED', 'ops', 'written off', 7)).rejects.toThrow(
+          /is at revision \d+, not 7/,
+        );
+        const accepted = await resolveException(pool, 'q-1', 'ACCEPTED', 'ops', 'written off');
+        const open = async () => (await reconExceptions(pool, null)).find((e) => e.reference === 'q-1');
+        expect((await open())?.resolution).toBe('ACCEPTED');
+        // The bank pays after all, late: the group changes, the acceptance was for the old revision.
+        await produceRecords(own, 'settlements', [line('q-late', 'q-1', 1000, T0 + 11 * DAY)]);
+        await drain(own);
+        const now = await open();
+        expect(now?.status).toBe('LATE_MATCH');
+        expect(now?.revision).toBeGreaterThan(accepted.revision);
+        expect(now?.resolution).toBeNull();
+        await expect(resolveException(pool, 'q-1', 'RESOLVED', 'ops', 'paid late', now?.revision)).resolves.toMatchObject({
+          status: 'LATE_MATCH',
+        });
+      } finally {
+        await pool.end();
+      }
     } finally {
       await own.cleanup();
     }

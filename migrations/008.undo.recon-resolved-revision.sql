@@ -1,0 +1,1 @@
+ALTER TABLE recon_results DROP COLUMN IF EXISTS resolved_revision;
