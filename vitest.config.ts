@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{config,detection,domain,models,platform,processors,reconciliation,refdata,sinks,simulator,topics,schemas,cli,services}/**/*.test.ts',
+            '{config,dashboard-api,detection,domain,models,platform,processors,reconciliation,refdata,sinks,simulator,topics,schemas,cli,services}/**/*.test.ts',
           ],
           environment: 'node',
         },

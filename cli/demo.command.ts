@@ -32,6 +32,7 @@ import { loadLabels } from '../models/labels.ts';
 import { loadModel, promote, registerModel } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';
 import type { SimulateCliOptions } from './main.ts';
+import { createApiKey } from '../dashboard-api/auth/api-keys.ts';
 
 /** The demo's own namespace, so it never touches a user's real topics, database or keys. */
 export function demoEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
@@ -100,7 +101,7 @@ async function drainIngest(cfg: TxmonConfig, logger: Logger, say: (line: string)
 /** Runs the demo; returns whether every figure matched the ground truth. */
 export async function runDemo(
   env: Readonly<Record<string, string | undefined>>,
-  o: { count: number; seed: number; live: number },
+  o: { count: number; seed: number; live: number; serve?: boolean },
   say: (line: string) => void,
 ): Promise<boolean> {
   const cfg = loadConfig(demoEnv(env));
@@ -154,10 +155,47 @@ export async function runDemo(
 
   const reconciled = await demoReconciliation(cfg, logger, o, say);
   const detected = await demoDetection(cfg, logger, o, truthSpanDays(o.count), say);
-  return ok && reconciled && detected;
+  const passed = ok && reconciled && detected;
+  const interactive = Boolean(process.stdout.isTTY) && env.CI !== 'true' && env.CI !== '1';
+  if (o.serve !== false && interactive) await serveDemoApi(cfg, logger, say);
+  else say('demo: not serving the dashboard API (no terminal, CI set, or --no-serve); `txmon run api` serves it');
+  return passed;
 }
 
 const HISTORY_START = '2026-01-01T00:00:00Z';
+
+/** The end of the demo: the dashboard API on the demo's data, a key per role, until Ctrl-C. */
+async function serveDemoApi(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<void> {
+  const pool = createPool(cfg, { connectionLimit: 1 });
+  const keys: Array<[string, string]> = [];
+  try {
+    for (const role of ['analyst', 'sre', 'admin'] as const)
+      keys.push([role, (await createApiKey(pool, `demo-${role}`, role, 'demo')).key]);
+  } finally {
+    await pool.end();
+  }
+  const { startApi } = await import('../dashboard-api/server.ts');
+  const api = await startApi(cfg, logger);
+  say('');
+  say(`demo: the dashboard API is serving the demo's data at ${api.url}`);
+  say(`  OpenAPI UI: ${api.url}/docs   (Authorize with one of the keys below)`);
+  for (const [role, key] of keys) say(`  ${role.padEnd(8)} key: ${key}`);
+  say(`  try: curl -H "Authorization: Bearer ${keys[0]?.[1] ?? ''}" ${api.url}/api/v1/alerts?limit=5`);
+  say(
+    '  then triage one: POST /api/v1/alerts/<alert_id>/acknowledge, /resolve {"label":"fraud"}; its history shows the audit entries.',
+  );
+  say('  Ctrl-C stops it.');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      say('demo: stopping the dashboard API');
+      api.close().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
 
 /**
  * Step 7: the acquirer's settlement lines for the history, with the simulator's mismatches, matched

@@ -408,21 +408,58 @@ export function buildProgram(): Command {
     .addArgument(
       new Argument(
         '<processor>',
-        'ingest (transactions → state, decisions, alerts) or reconcile (settlements matched against transactions)',
-      ).choices(['ingest', 'reconcile']),
+        'ingest (transactions → state, decisions, alerts), reconcile (settlements matched against transactions) or api (the dashboard API)',
+      ).choices(['ingest', 'reconcile', 'api']),
     )
     .option('--drain', 'exit by itself once the consumer group has caught up with its topics')
     .addOption(
       new Option(
         '--metrics-port <port>',
-        'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT for ingest, TXMON_RECON_METRICS_PORT for reconcile)',
+        'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT for ingest, TXMON_RECON_METRICS_PORT for reconcile, TXMON_API_PORT for api)',
       ).argParser(int('--metrics-port')),
     )
-    .action(async (processor: 'ingest' | 'reconcile', o: { drain?: boolean; metricsPort?: number }) => {
+    .action(async (processor: 'ingest' | 'reconcile' | 'api', o: { drain?: boolean; metricsPort?: number }) => {
       const { cfg, logger } = context();
-      const { runProcessor } = await import('./run.command.ts');
+      const { runProcessor, runApi } = await import('./run.command.ts');
+      if (processor === 'api') {
+        if (o.drain) throw new InvalidArgumentError('--drain is for the processors, not the api');
+        await runApi(cfg, logger, { port: o.metricsPort ?? cfg.api.port }, say);
+        return;
+      }
       const metricsPort = o.metricsPort ?? (processor === 'ingest' ? cfg.metrics.port : cfg.recon.metricsPort);
       await runProcessor(cfg, logger, processor, { drain: Boolean(o.drain), metricsPort }, say);
+    });
+
+  const apikey = program.command('apikey').description('API keys of the dashboard API (stored hashed; a key is shown once).');
+  apikey
+    .command('create')
+    .description(
+      'Create a key for a role and print it (once): analyst (alerts, triage, transactions, reconciliation), sre (health, metrics, models, reconciliation read), admin (everything, model changes).',
+    )
+    .requiredOption('--name <name>', 'who or what uses the key (shown in the audit log)')
+    .addOption(new Option('--role <role>', 'its role').choices(['analyst', 'sre', 'admin']).makeOptionMandatory())
+    .option('--created-by <name>', 'who creates it', process.env.USER ?? 'txmon')
+    .action(async (o: { name: string; role: 'analyst' | 'sre' | 'admin'; createdBy: string }) => {
+      const { cfg } = context();
+      const { runApikeyCreate } = await import('./apikey.command.ts');
+      await runApikeyCreate(cfg, o, say);
+    });
+  apikey
+    .command('revoke')
+    .description('Revoke a key by its id (the 12 hex digits after txk_); effective within TXMON_API_KEY_CACHE_MS.')
+    .argument('<key-id>', 'the key id')
+    .action(async (keyId: string) => {
+      const { cfg } = context();
+      const { runApikeyRevoke } = await import('./apikey.command.ts');
+      await runApikeyRevoke(cfg, keyId, say);
+    });
+  apikey
+    .command('list')
+    .description('Every key: id, name, role, created, revoked, last used (never a secret).')
+    .action(async () => {
+      const { cfg } = context();
+      const { runApikeyList } = await import('./apikey.command.ts');
+      await runApikeyList(cfg, say);
     });
 
   const recon = program.command('recon').description('Reconciliation of settlements against transactions.');
@@ -448,7 +485,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--as <resolution>', 'how it was closed').choices(['resolved', 'accepted']).makeOptionMandatory())
     .requiredOption('--actor <name>', 'who closes it (recorded in the audit log)')
     .option('--note <text>', 'why (recorded in the audit log)')
-    .action(async (reference: string, o: { as: 'resolved' | 'accepted'; actor: string; note?: string }) => {
+    .option(
+      '--revision <n>',
+      'the revision you looked at (txmon recon report --exceptions-csv): refused if the group changed since',
+      int('--revision', 1),
+    )
+    .action(async (reference: string, o: { as: 'resolved' | 'accepted'; actor: string; note?: string; revision?: number }) => {
       const { cfg } = context();
       const { runReconResolve } = await import('./recon.command.ts');
       await runReconResolve(cfg, reference, o, say);
@@ -462,7 +504,11 @@ export function buildProgram(): Command {
     .option('--count <n>', 'transactions of history to simulate', int('--count', 1), 50_000)
     .option('--live <n>', 'transactions of the live day decided with the trained model', int('--live', 1), 20_000)
     .option('--seed <n>', 'random seed', int('--seed'), 42)
-    .action(async (o: { count: number; seed: number; live: number }) => {
+    .option(
+      '--no-serve',
+      'exit after the summary instead of serving the dashboard API (the default without a terminal, or with CI=true)',
+    )
+    .action(async (o: { count: number; seed: number; live: number; serve: boolean }) => {
       const { runDemo } = await import('./demo.command.ts');
       const ok = await runDemo(process.env, o, say);
       if (!ok) process.exitCode = 1;

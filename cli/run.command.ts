@@ -45,3 +45,27 @@ export async function runProcessor(
   }
   say(`${name}: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; summary ${JSON.stringify(proc.summary())}`);
 }
+
+/** `txmon run api`: serves the dashboard API until SIGTERM/SIGINT. */
+export async function runApi(
+  cfg: TxmonConfig,
+  logger: Logger,
+  opts: { port: number },
+  say: (line: string) => void,
+): Promise<void> {
+  const { startApi } = await import('../dashboard-api/server.ts');
+  const api = await startApi(cfg, logger, { port: opts.port });
+  say(`api: listening on ${api.url} (OpenAPI UI ${api.url}/docs, document ${api.url}/openapi.json); Ctrl-C stops it`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      say(`api: ${signal} received, closing`);
+      const timer = setTimeout(() => process.exit(1), cfg.shutdownTimeoutMs);
+      timer.unref();
+      api.close().then(resolve, resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

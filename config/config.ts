@@ -95,6 +95,11 @@ const envSchema = z.object({
   TXMON_DECISION_BLOCK_SCORE: z.coerce.number().gt(0).max(1).optional(),
   TXMON_DRIFT_PSI_ALERT: z.coerce.number().positive().default(0.25),
   TXMON_DRIFT_INTERVAL_MS: positiveInt.default(30_000),
+  TXMON_API_HOST: z.string().min(1).default('127.0.0.1'),
+  TXMON_API_PORT: port.default(8080),
+  TXMON_API_RATE_LIMIT_PER_MINUTE: positiveInt.default(1_200),
+  TXMON_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
+  TXMON_API_READY_MAX_LAG: z.coerce.number().int().min(0).default(1_000_000),
   TXMON_RECON_GROUP_ID: z.string().min(1).default('txmon-reconcile'),
   TXMON_RECON_METRICS_PORT: port.default(9465),
   TXMON_RECON_SETTLED_TYPES: z
@@ -173,6 +178,16 @@ export type TxmonConfig = Readonly<{
     policy: Readonly<MatchPolicy>;
     /** Settlement event times may arrive this far out of order before the watermark passes them. */
     allowedLatenessMs: number;
+  }>;
+  api: Readonly<{
+    host: string;
+    port: number;
+    /** Requests per minute per API key (or per client address without one). */
+    rateLimitPerMinute: number;
+    /** How long a verified key is trusted before MySQL is asked again (a revocation takes this long). */
+    keyCacheMs: number;
+    /** /readyz turns red when the ingest group is more records than this behind. */
+    readyMaxLag: number;
   }>;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
@@ -255,6 +270,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
         unexpectedAfterMs: e.TXMON_RECON_UNEXPECTED_AFTER_MS,
       },
       allowedLatenessMs: e.TXMON_RECON_ALLOWED_LATENESS_MS,
+    },
+    api: {
+      host: e.TXMON_API_HOST,
+      port: e.TXMON_API_PORT,
+      rateLimitPerMinute: e.TXMON_API_RATE_LIMIT_PER_MINUTE,
+      keyCacheMs: e.TXMON_API_KEY_CACHE_MS,
+      readyMaxLag: e.TXMON_API_READY_MAX_LAG,
     },
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },

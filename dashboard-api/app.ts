@@ -1,0 +1,111 @@
+/**
+ * Builds the dashboard API (no listening: tests call `inject`). Layers, as in fastify/demo: errors
+ * and security (problem details, headers, rate limit), then the OpenAPI document and UI, then
+ * authentication, then the routes, each stating its roles. Clients are passed in; their owner
+ * (server.ts) closes them.
+ */
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../platform/logger.ts';
+import type { Pool } from '../platform/mysql.ts';
+import authPlugin from './plugins/auth.ts';
+import errorsPlugin from './plugins/errors.ts';
+import metricsPlugin, { type ApiMetrics } from './plugins/metrics.ts';
+import alertsRoutes from './routes/alerts.ts';
+import healthRoutes, { type Probe } from './routes/health.ts';
+import modelRoutes from './routes/models.ts';
+import reconRoutes from './routes/reconciliation.ts';
+import transactionRoutes from './routes/transactions.ts';
+
+export interface AppDeps {
+  pool: Pool;
+  logger: Logger;
+  metrics: ApiMetrics;
+  /** Readiness checks (dependency reachability, lag bound). */
+  probes: Probe[];
+}
+
+export interface AppOptions {
+  rateLimitPerMinute: number;
+  keyCacheMs: number;
+  probeTimeoutMs?: number;
+}
+
+/** The API version prefix of every business route. */
+export const API_PREFIX = '/api/v1';
+
+export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Request logs carry method, path and status; never bodies or keys.
+    disableRequestLogging: false,
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(errorsPlugin);
+  await app.register(metricsPlugin, { metrics: deps.metrics });
+  await app.register(helmet, {
+    // The OpenAPI UI needs its own scripts and styles; everything else is JSON.
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", 'https:'], imgSrc: ["'self'", 'data:'] },
+    },
+  });
+  await app.register(rateLimit, {
+    max: opts.rateLimitPerMinute,
+    timeWindow: '1 minute',
+    // Per key when one is presented (its hash would do; the header value never leaves the process), else per address.
+    keyGenerator: (request) =>
+      request.headers.authorization ?? (request.headers['x-api-key'] as string | undefined) ?? request.ip,
+    errorResponseBuilder: (_request, context) => {
+      const err = new Error(`rate limit of ${context.max} requests per ${context.after} exceeded; retry later`) as Error & {
+        statusCode: number;
+      };
+      err.statusCode = 429;
+      return err;
+    },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'txmon dashboard API',
+        version: '1',
+        description:
+          'For SREs and fraud analysts: health and metrics, alerts and triage, transactions, reconciliation, models. Authenticate with `Authorization: Bearer <key>` (`txmon apikey create`). Errors are RFC 9457 problem details.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'txmon API key (txk_...)' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(authPlugin, { pool: deps.pool, cacheMs: opts.keyCacheMs });
+
+  await app.register(healthRoutes, {
+    probes: deps.probes,
+    registry: deps.metrics.registry,
+    timeoutMs: opts.probeTimeoutMs ?? 2_000,
+  });
+  app.get('/openapi.json', { config: { roles: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    reply.send(app.swagger()),
+  );
+  await app.register(
+    async (api) => {
+      await api.register(alertsRoutes, { pool: deps.pool });
+      await api.register(transactionRoutes, { pool: deps.pool });
+      await api.register(reconRoutes, { pool: deps.pool });
+      await api.register(modelRoutes, { pool: deps.pool });
+    },
+    { prefix: API_PREFIX },
+  );
+  app.addHook('onSend', async (request, reply, payload) => {
+    // No cache for authenticated answers.
+    if (request.principal) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  return app;
+}

@@ -1,0 +1,64 @@
+/**
+ * Errors as RFC 9457 problem details, one shape everywhere: validation failures (400) name the
+ * field, unknown routes 404, rate limits 429; anything unexpected is a 500 with a generic detail and
+ * the real error in the log only (no stack traces or PII in responses).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { InputError, TxmonError } from '../../platform/errors.ts';
+import type { ProblemBody } from '../schemas/common.ts';
+
+/** An error a route throws to answer with a given status and detail. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly problemType = 'about:blank',
+  ) {
+    super(detail);
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, detail: string, type = 'about:blank') {
+  const body: ProblemBody = { type, title: TITLES[status] ?? 'Error', status, detail, instance: request.url.split('?')[0] };
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+export default fp(
+  async (app: FastifyInstance) => {
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, request, 404, `no route ${request.method} ${request.url.split('?')[0]}`),
+    );
+    app.setErrorHandler((err: FastifyError | Error, request, reply) => {
+      if (err instanceof HttpProblem) return sendProblem(reply, request, err.status, err.detail, err.problemType);
+      // A txmon input error (e.g. resolving what is not an exception) is the caller's to fix.
+      if (err instanceof InputError) return sendProblem(reply, request, 409, err.message);
+      const fe = err as FastifyError;
+      if (fe.validation) {
+        const where = fe.validationContext ?? 'request';
+        const first = fe.validation[0];
+        const field = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
+        return sendProblem(reply, request, 400, `${field} ${first?.message ?? 'is invalid'}`);
+      }
+      if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+        return sendProblem(reply, request, fe.statusCode, fe.message);
+      request.log.error({ err: err instanceof TxmonError ? { code: err.code, message: err.message } : err }, 'request failed');
+      return sendProblem(reply, request, 500, 'the server failed to answer this request; the error is in its log');
+    });
+  },
+  { name: 'txmon-errors' },
+);

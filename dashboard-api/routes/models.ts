@@ -1,0 +1,127 @@
+/** Models for SREs and admins: versions with metrics; promote, shadow, roll back (admin only, audited). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { InputError } from '../../platform/errors.ts';
+import type { Pool } from '../../platform/mysql.ts';
+import { listModels, promote, rollback, shadow } from '../../models/registry.ts';
+import { HttpProblem } from '../plugins/errors.ts';
+import { problems } from '../schemas/common.ts';
+
+const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+const Reason = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+const ModelItem = Type.Object({
+  version: Type.String(),
+  state: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  state_changed_at: Type.String({ format: 'date-time' }),
+  trained_from: Type.String({ format: 'date-time' }),
+  trained_to: Type.String({ format: 'date-time' }),
+  training_rows: Type.Integer(),
+  features: Type.Integer(),
+  threshold: Type.Number(),
+  params: Type.Unknown(),
+  metrics: Type.Unknown({ description: 'ROC AUC, PR AUC, precision and recall at the threshold, when labels existed.' }),
+  checksum: Type.String(),
+});
+
+/** A registry refusal: an unknown `version` → 404, anything else (wrong state) → 409. */
+const refusal =
+  (version?: string) =>
+  (err: unknown): never => {
+    if (err instanceof InputError)
+      throw new HttpProblem(version !== undefined && err.message.startsWith(`no model ${version}`) ? 404 : 409, err.message);
+    throw err;
+  };
+
+const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool }) => {
+  const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');
+
+  app.get(
+    '/models',
+    {
+      config: { roles: ['analyst', 'sre', 'admin'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Every model version with its state and metrics',
+        response: { 200: Type.Array(ModelItem), ...problems() },
+      },
+    },
+    async () =>
+      (await listModels(pool)).map((m) => ({
+        version: m.version,
+        state: m.state,
+        created_at: m.createdAt.toISOString(),
+        state_changed_at: m.stateChangedAt.toISOString(),
+        trained_from: m.trainedFrom.toISOString(),
+        trained_to: m.trainedTo.toISOString(),
+        training_rows: m.trainingRows,
+        features: m.featureCount,
+        threshold: m.threshold,
+        params: m.params,
+        metrics: m.metrics,
+        checksum: m.checksum,
+      })),
+  );
+
+  app.post(
+    '/models/:version/promote',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Make a model active (running processors take it within seconds); audited',
+        params: Type.Object({ version: Version }, { additionalProperties: false }),
+        body: Type.Optional(Reason),
+        response: {
+          200: Type.Object({ active: Type.String(), previous: Type.Union([Type.String(), Type.Null()]) }),
+          ...problems(404, 409),
+        },
+      },
+    },
+    async (request) => {
+      const r = await promote(pool, request.params.version, actor(request.principal), request.body?.reason).catch(
+        refusal(request.params.version),
+      );
+      return { active: request.params.version, previous: r.previous };
+    },
+  );
+
+  app.post(
+    '/models/:version/shadow',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Score a model beside the active one (both scores stored); audited',
+        params: Type.Object({ version: Version }, { additionalProperties: false }),
+        body: Type.Optional(Reason),
+        response: {
+          200: Type.Object({ shadow: Type.String(), replaced: Type.Union([Type.String(), Type.Null()]) }),
+          ...problems(404, 409),
+        },
+      },
+    },
+    async (request) => {
+      const r = await shadow(pool, request.params.version, actor(request.principal), request.body?.reason).catch(
+        refusal(request.params.version),
+      );
+      return { shadow: request.params.version, replaced: r.replaced };
+    },
+  );
+
+  app.post(
+    '/models/rollback',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Return to the model active before the current one; audited',
+        body: Type.Optional(Reason),
+        response: { 200: Type.Object({ from: Type.String(), to: Type.String() }), ...problems(409) },
+      },
+    },
+    async (request) => rollback(pool, actor(request.principal), request.body?.reason).catch(refusal()),
+  );
+};
+
+export default modelRoutes;

@@ -1,0 +1,84 @@
+/**
+ * Composition root of the dashboard API: creates the clients (MySQL pool, Redis for readiness, a
+ * Kafka admin for lag and dead-letter counts), builds the app, listens, and returns a close() that
+ * stops listening and tears the clients down in reverse. Nothing starts on import.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { TxmonConfig } from '../config/config.ts';
+import { groupLag } from '../platform/batch-consumer.ts';
+import { createKafka } from '../platform/kafka.ts';
+import type { Logger } from '../platform/logger.ts';
+import { createPool } from '../platform/mysql.ts';
+import { createStateRedis } from '../platform/redis.ts';
+import { topicName } from '../topics/topics.ts';
+import { buildApp } from './app.ts';
+import { createApiMetrics } from './plugins/metrics.ts';
+import { dependencyProbes } from './routes/health.ts';
+
+export interface ApiServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(
+  cfg: TxmonConfig,
+  logger: Logger,
+  opts: { host?: string; port?: number } = {},
+): Promise<ApiServer> {
+  const log = logger.child({ component: 'api' });
+  const teardown: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of teardown.splice(0).reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'teardown step failed'));
+  };
+  try {
+    const pool = createPool(cfg, { connectionLimit: 8 });
+    teardown.push(() => pool.end());
+    const redis = createStateRedis(cfg);
+    teardown.push(async () => void redis.disconnect());
+    // ioredis reconnects by itself; readiness reports it while it is down.
+    redis.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet'));
+    const admin = createKafka(cfg, log, '-api').admin();
+    await admin.connect().catch((err: unknown) => log.warn({ err }, 'kafka not reachable yet'));
+    teardown.push(() => admin.disconnect());
+
+    const ns = cfg.topicNamespace;
+    const groups = [
+      { group: cfg.ingest.groupId, topics: [topicName(ns, 'transactions')] },
+      { group: cfg.recon.groupId, topics: [topicName(ns, 'transactions'), topicName(ns, 'settlements')] },
+    ];
+    const metrics = createApiMetrics({
+      lag: async () => {
+        const out: Array<{ group: string; topic: string; lag: number }> = [];
+        for (const g of groups)
+          for (const topic of g.topics) out.push({ group: g.group, topic, lag: await groupLag(admin, g.group, topic) });
+        return out;
+      },
+      deadLetters: async () => {
+        const out: Array<{ topic: string; records: number }> = [];
+        for (const key of ['transactionsDlq', 'settlementsDlq'] as const) {
+          const topic = topicName(ns, key);
+          const offsets = await admin.fetchTopicOffsets(topic);
+          out.push({ topic, records: offsets.reduce((a, p) => a + Number(p.high) - Number(p.low), 0) });
+        }
+        return out;
+      },
+    });
+    const probes = dependencyProbes({
+      pool,
+      redisPing: () => redis.ping(),
+      admin,
+      lag: { read: () => groupLag(admin, cfg.ingest.groupId, topicName(ns, 'transactions')), max: cfg.api.readyMaxLag },
+    });
+    const app = await buildApp(
+      { pool, logger: log, metrics, probes },
+      { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs },
+    );
+    teardown.push(() => app.close());
+    const address = await app.listen({ host: opts.host ?? cfg.api.host, port: opts.port ?? cfg.api.port });
+    return { app, url: address, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,485 @@
+// The dashboard API against the real MariaDB, Redis and Kafka, with data the real pipeline wrote
+// (simulated transactions through ingest and reconcile): each route's happy path and 4xx cases, the
+// role × route matrix, fuzzed inputs that never give a 5xx, pagination stable under concurrent
+// inserts, and a valid OpenAPI document.
+import SwaggerParser from '@apidevtools/swagger-parser';
+import type { FastifyInstance } from 'fastify';
+import fc from 'fast-check';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, revokeApiKey, type Role } from '../../dashboard-api/auth/api-keys.ts';
+import { buildApp } from '../../dashboard-api/app.ts';
+import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
+import { dependencyProbes } from '../../dashboard-api/routes/health.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createPool, type Pool } from '../../platform/mysql.ts';
+import { createStateRedis } from '../../platform/redis.ts';
+import { startIngest } from '../../processors/ingest/main.ts';
+import { startReconcile } from '../../processors/reconcile/main.ts';
+import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { produceSimulated } from '../helpers/pipeline.ts';
+import { produceSimulatedSettlements } from '../helpers/recon.ts';
+
+let ns: TestNamespace;
+let pool: Pool;
+let app: FastifyInstance;
+let redis: ReturnType<typeof createStateRedis>;
+let admin: ReturnType<ReturnType<typeof createKafka>['admin']>;
+const keys = {} as Record<Role, string>;
+
+async function makeApp(rateLimitPerMinute = 100_000): Promise<FastifyInstance> {
+  const metrics = createApiMetrics({
+    lag: async () => [
+      {
+        group: ns.cfg.ingest.groupId,
+        topic: 'transactions',
+        lag: await groupLag(admin, ns.cfg.ingest.groupId, topicName(ns.cfg.topicNamespace, 'transactions')),
+      },
+    ],
+    deadLetters: async () => [{ topic: 'dlq', records: 0 }],
+  });
+  const probes = dependencyProbes({
+    pool,
+    redisPing: () => redis.ping(),
+    admin,
+    lag: { read: () => groupLag(admin, ns.cfg.ingest.groupId, topicName(ns.cfg.topicNamespace, 'transactions')), max: 1_000_000 },
+  });
+  const a = await buildApp({ pool, logger: testLogger, metrics, probes }, { rateLimitPerMinute, keyCacheMs: 0 });
+  await a.ready();
+  return a;
+}
+
+const auth = (role: Role | string) => ({ authorization: `Bearer ${role in keys ? keys[role as Role] : role}` });
+
+beforeAll(async () => {
+  ns = await createNamespace();
+  const simOpts = { ...DEFAULT_SIM_OPTIONS, seed: 31, count: 6_000 };
+  await produceSimulated(ns, simOpts);
+  await produceSimulatedSettlements(ns, simOpts);
+  await (
+    await startIngest(ns.cfg, testLogger, { drain: true })
+  ).done;
+  await (
+    await startReconcile(ns.cfg, testLogger, { drain: true })
+  ).done;
+  pool = createPool(ns.cfg);
+  redis = createStateRedis(ns.cfg);
+  await redis.connect();
+  admin = createKafka(ns.cfg, testLogger).admin();
+  await admin.connect();
+  for (const role of ['analyst', 'sre', 'admin'] as const)
+    keys[role] = (await createApiKey(pool, `test-${role}`, role, 'test')).key;
+  app = await makeApp();
+}, 300_000);
+
+afterAll(async () => {
+  await app?.close();
+  await admin?.disconnect();
+  redis?.disconnect();
+  await pool?.end();
+  await ns?.cleanup();
+});
+
+async function anAlert(status = 'OPEN', order: 'ASC' | 'DESC' = 'ASC'): Promise<string> {
+  const [[row]] = await pool.query<RowDataPacket[]>(
+    `SELECT alert_id FROM alerts WHERE status = ? ORDER BY alert_id ${order} LIMIT 1`,
+    [status],
+  );
+  expect(row, `an alert in status ${status}`).toBeDefined();
+  return String(row?.alert_id);
+}
+
+describe('probes, metrics, documents', () => {
+  it('healthz and readyz are public; readyz checks MySQL, Redis, the broker and the lag', async () => {
+    expect((await app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const ready = await app.inject({ url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual([
+      'mysql:true',
+      'redis:true',
+      'kafka:true',
+      'consumer-lag:true',
+    ]);
+  });
+
+  it('readyz is 503 naming the dependency that does not answer', async () => {
+    const metrics = createApiMetrics(null);
+    const broken = await buildApp(
+      {
+        pool,
+        logger: testLogger,
+        metrics,
+        probes: [{ name: 'redis', check: () => Promise.reject(new Error('connection refused')) }],
+      },
+      { rateLimitPerMinute: 100, keyCacheMs: 0 },
+    );
+    const res = await broken.inject({ url: '/readyz' });
+    await broken.close();
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ status: 'not-ready', checks: [{ name: 'redis', ok: false, detail: 'connection refused' }] });
+  });
+
+  it('metrics: for sre and admin, with request counts and the pipeline view', async () => {
+    await app.inject({ url: '/healthz' });
+    const res = await app.inject({ url: '/metrics', headers: auth('sre') });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.body).toMatch(/txmon_api_requests_total\{route="\/healthz",method="GET",status="200"\} \d+/);
+    expect(res.body).toMatch(/txmon_pipeline_consumer_lag_records\{group="[^"]+",topic="transactions"\} 0/);
+    expect((await app.inject({ url: '/metrics', headers: auth('analyst') })).statusCode).toBe(403);
+  });
+
+  it('serves a valid OpenAPI document and its UI; every route states its roles', async () => {
+    const doc = (await app.inject({ url: '/openapi.json' })).json();
+    await SwaggerParser.validate(structuredClone(doc));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/alerts',
+        '/api/v1/alerts/{alertId}/resolve',
+        '/api/v1/reconciliation/summary',
+        '/api/v1/models',
+      ]),
+    );
+    expect((await app.inject({ url: '/docs' })).statusCode).toBeLessThan(400);
+    const bad = (await import('fastify')).default();
+    await bad.register((await import('../../dashboard-api/plugins/auth.ts')).default, { pool, cacheMs: 0 });
+    expect(() => bad.get('/unstated', async () => 'x')).toThrow(/states no roles/);
+    await bad.close();
+  });
+
+  it('sends security headers and problem details', async () => {
+    const res = await app.inject({ url: '/nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBeDefined();
+    expect(res.json()).toEqual({
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: 'no route GET /nope',
+      instance: '/nope',
+    });
+  });
+});
+
+describe('authentication and roles', () => {
+  // Every route with a valid request; the roles that may call it.
+  const matrix = async (): Promise<Array<{ method: 'GET' | 'POST'; url: string; body?: object; roles: Role[] }>> => {
+    const alert = await anAlert();
+    const [[tx]] = await pool.query<RowDataPacket[]>('SELECT transaction_id FROM transactions LIMIT 1');
+    return [
+      { method: 'GET', url: '/metrics', roles: ['sre', 'admin'] },
+      { method: 'GET', url: '/api/v1/alerts', roles: ['analyst', 'admin'] },
+      { method: 'GET', url: `/api/v1/alerts/${alert}`, roles: ['analyst', 'admin'] },
+      { method: 'POST', url: `/api/v1/alerts/${alert}/notes`, body: { note: 'looked at it' }, roles: ['analyst', 'admin'] },
+      { method: 'GET', url: `/api/v1/transactions/${String(tx?.transaction_id)}`, roles: ['analyst', 'admin'] },
+      { method: 'GET', url: '/api/v1/reconciliation/summary', roles: ['analyst', 'sre', 'admin'] },
+      { method: 'GET', url: '/api/v1/reconciliation/exceptions', roles: ['analyst', 'sre', 'admin'] },
+      { method: 'GET', url: '/api/v1/models', roles: ['analyst', 'sre', 'admin'] },
+      { method: 'POST', url: '/api/v1/models/rollback', body: {}, roles: ['admin'] },
+    ];
+  };
+
+  it('refuses every call without a key (401), with a wrong or revoked key (401), or of another role (403)', async () => {
+    const extra = await createApiKey(pool, 'to-revoke', 'admin', 'test');
+    await revokeApiKey(pool, extra.keyId);
+    const forged = `${keys.admin.slice(0, -4)}AAAA`;
+    for (const r of await matrix()) {
+      const call = (headers: Record<string, string>) =>
+        app.inject({ method: r.method, url: r.url, headers, ...(r.body && { payload: r.body }) });
+      for (const headers of [{}, auth('garbage'), auth(forged), auth(extra.key)]) {
+        const res = await call(headers);
+        expect(res.statusCode, `${r.method} ${r.url} ${JSON.stringify(headers).slice(0, 30)}`).toBe(401);
+        expect(res.json().detail).toMatch(/API key/);
+      }
+      for (const role of ['analyst', 'sre', 'admin'] as const) {
+        const res = await call(auth(role));
+        if (r.roles.includes(role)) expect([401, 403], `${role} ${r.method} ${r.url}: ${res.body}`).not.toContain(res.statusCode);
+        else {
+          expect(res.statusCode, `${role} ${r.method} ${r.url}`).toBe(403);
+          expect(res.json().detail).toContain(`role ${role} may not call this route`);
+        }
+      }
+    }
+  });
+
+  it('accepts the key as X-Api-Key too', async () => {
+    expect((await app.inject({ url: '/api/v1/models', headers: { 'x-api-key': keys.sre } })).statusCode).toBe(200);
+  });
+
+  it('rate-limits per key with a 429 problem', async () => {
+    const limited = await makeApp(3);
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push((await limited.inject({ url: '/api/v1/models', headers: auth('sre') })).statusCode);
+    const last = await limited.inject({ url: '/api/v1/models', headers: auth('sre') });
+    await limited.close();
+    expect(codes).toEqual([200, 200, 200, 429]);
+    expect(last.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
+  });
+});
+
+describe('alerts', () => {
+  it('lists alerts newest first with filters', async () => {
+    const all = (await app.inject({ url: '/api/v1/alerts?limit=500', headers: auth('analyst') })).json();
+    const [[count]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM alerts');
+    expect(all.items).toHaveLength(Number(count?.n));
+    expect(all.items.length).toBeGreaterThan(5);
+    expect(all.next).toBeNull();
+    const first = all.items[0];
+    const byAccount = (
+      await app.inject({ url: `/api/v1/alerts?account_id=${first.account_id}`, headers: auth('analyst') })
+    ).json();
+    expect(byAccount.items.every((a: { account_id: string }) => a.account_id === first.account_id)).toBe(true);
+    const [[hit]] = await pool.query<RowDataPacket[]>(
+      "SELECT JSON_UNQUOTE(JSON_EXTRACT(rule_hits, '$[0].ruleId')) AS rule, JSON_UNQUOTE(JSON_EXTRACT(rule_hits, '$[0].severity')) AS severity FROM decisions WHERE JSON_LENGTH(rule_hits) > 0 LIMIT 1",
+    );
+    const byRule = (
+      await app.inject({ url: `/api/v1/alerts?rule_id=${String(hit?.rule)}&limit=500`, headers: auth('analyst') })
+    ).json();
+    expect(byRule.items.length).toBeGreaterThan(0);
+    const bySeverity = (
+      await app.inject({ url: `/api/v1/alerts?severity=${String(hit?.severity)}&limit=500`, headers: auth('analyst') })
+    ).json();
+    expect(bySeverity.items.length).toBeGreaterThanOrEqual(1);
+    const none = (await app.inject({ url: '/api/v1/alerts?from=2030-01-01T00:00:00Z', headers: auth('analyst') })).json();
+    expect(none.items).toEqual([]);
+  });
+
+  it('answers bad filters with a 400 naming the field', async () => {
+    for (const [q, field] of [
+      ['status=MAYBE', 'querystring.status'],
+      ['limit=0', 'querystring.limit'],
+      ['from=yesterday', 'querystring.from'],
+      ['cursor=not!a!cursor', 'querystring.cursor'],
+      ['extra=1', 'querystring'],
+    ] as const) {
+      const res = await app.inject({ url: `/api/v1/alerts?${q}`, headers: auth('analyst') });
+      expect(res.statusCode, q).toBe(400);
+      expect(res.json().detail, q).toContain(field);
+    }
+    const forged = Buffer.from('["x"]').toString('base64url');
+    const res = await app.inject({ url: `/api/v1/alerts?cursor=${forged}`, headers: auth('analyst') });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().detail).toMatch(/not a cursor this API returned/);
+  });
+
+  it('pages are stable while new alerts arrive: no alert repeated or skipped', async () => {
+    const [before] = await pool.query<RowDataPacket[]>('SELECT alert_id FROM alerts');
+    const expected = before.map((r) => String(r.alert_id)).sort();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let n = 0;
+    do {
+      const page: { items: Array<{ alert_id: string }>; next: string | null } = (
+        await app.inject({ url: `/api/v1/alerts?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth('analyst') })
+      ).json();
+      seen.push(...page.items.map((a) => a.alert_id));
+      cursor = page.next;
+      // New alerts (with their decisions) land between page reads.
+      const id = `${(n++).toString(16).padStart(8, '0')}${'f'.repeat(24)}`;
+      await pool.query(
+        "INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES (?, 'acc-new', 'REVIEW', 0.9, 'v', '[]', '{}', ?, NOW(3), NOW(3))",
+        [`tx-new-${id}`, id],
+      );
+      await pool.query(
+        "INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES (?, ?, 'acc-new', 'REVIEW', 0.9, 'new', NOW(3), NOW(3))",
+        [id, `tx-new-${id}`],
+      );
+    } while (cursor !== null);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.filter((id) => !id.endsWith('f'.repeat(24))).sort()).toEqual(expected);
+    await pool.query("DELETE FROM alerts WHERE account_id = 'acc-new'");
+    await pool.query("DELETE FROM decisions WHERE account_id = 'acc-new'");
+  });
+
+  it('shows one alert with its decision, explanation, feature snapshot and no card data', async () => {
+    const id = await anAlert();
+    const res = await app.inject({ url: `/api/v1/alerts/${id}`, headers: auth('analyst') });
+    expect(res.statusCode).toBe(200);
+    const a = res.json();
+    expect(a.alert_id).toBe(id);
+    expect(a.decision_detail.ruleset_version).toMatch(/@/);
+    expect(a.decision_detail.explanation).toBeTypeOf('object');
+    expect(a.feature_snapshot).toHaveProperty('amount_base_minor');
+    expect(res.body).not.toMatch(/card_token|tok_|latitude/);
+    expect((await app.inject({ url: `/api/v1/alerts/${'0'.repeat(32)}`, headers: auth('analyst') })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/api/v1/alerts/xyz', headers: auth('analyst') })).statusCode).toBe(400);
+  });
+
+  it('triage: acknowledge, resolve with a label, notes — each in the audit log and the alert’s history', async () => {
+    // Not the alert the role matrix wrote notes on.
+    const id = await anAlert('OPEN', 'DESC');
+    const ack = await app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/acknowledge`, headers: auth('analyst') });
+    expect(ack.json()).toEqual({ alert_id: id, status: 'IN_REVIEW' });
+    const again = await app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/acknowledge`, headers: auth('analyst') });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().detail).toBe(`alert ${id} is IN_REVIEW; alert.acknowledge needs OPEN`);
+    const resolved = await app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/resolve`,
+      headers: auth('analyst'),
+      payload: { label: 'fraud', note: 'customer confirmed' },
+    });
+    expect(resolved.json()).toEqual({ alert_id: id, status: 'CONFIRMED_FRAUD' });
+    const bad = await app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/resolve`,
+      headers: auth('analyst'),
+      payload: { label: 'maybe' },
+    });
+    expect(bad.statusCode).toBe(400);
+    await app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/notes`,
+      headers: auth('admin'),
+      payload: { note: 'closed the card' },
+    });
+    const detail = (await app.inject({ url: `/api/v1/alerts/${id}`, headers: auth('analyst') })).json();
+    expect(detail.status).toBe('CONFIRMED_FRAUD');
+    expect(detail.history.map((h: { action: string; actor: string }) => `${h.action} by ${h.actor.split(' ')[0]}`)).toEqual([
+      'alert.acknowledge by test-analyst',
+      'alert.resolve by test-analyst',
+      'alert.note by test-admin',
+    ]);
+    const [[label]] = await pool.query<RowDataPacket[]>(
+      'SELECT l.label, l.source FROM labels l JOIN alerts a ON a.transaction_id = l.transaction_id WHERE a.alert_id = ?',
+      [id],
+    );
+    expect(label).toMatchObject({ label: 'fraud', source: 'analyst' });
+  });
+});
+
+describe('transactions, reconciliation, models', () => {
+  it('a transaction with its decision, alerts and reconciliation status', async () => {
+    const [[row]] = await pool.query<RowDataPacket[]>(
+      "SELECT t.transaction_id FROM transactions t JOIN recon_results r ON r.reference = t.reference WHERE t.type = 'AUTHORIZATION' LIMIT 1",
+    );
+    const res = await app.inject({ url: `/api/v1/transactions/${String(row?.transaction_id)}`, headers: auth('analyst') });
+    expect(res.statusCode).toBe(200);
+    const t = res.json();
+    expect(t.decision.decision).toMatch(/ALLOW|REVIEW|BLOCK/);
+    expect(t.reconciliation.status).toMatch(/MATCHED|MISMATCH|MISSING|DUPLICATE|LATE|PENDING/);
+    expect(res.body).not.toMatch(/card_token|card_last4|latitude|device_id/);
+    expect((await app.inject({ url: '/api/v1/transactions/tx-none', headers: auth('analyst') })).statusCode).toBe(404);
+  });
+
+  it('reconciliation summary and exceptions, paged; resolve and accept audited, refused when not open', async () => {
+    const summary = (await app.inject({ url: '/api/v1/reconciliation/summary', headers: auth('sre') })).json();
+    expect(summary.lines.some((l: { status: string }) => l.status === 'MATCHED')).toBe(true);
+    const [[count]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM recon_results WHERE status NOT IN ('MATCHED', 'PENDING')",
+    );
+    const refs: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: Array<{ reference: string }>; next: string | null } = (
+        await app.inject({
+          url: `/api/v1/reconciliation/exceptions?limit=20${cursor ? `&cursor=${cursor}` : ''}`,
+          headers: auth('sre'),
+        })
+      ).json();
+      refs.push(...page.items.map((i) => i.reference));
+      cursor = page.next;
+    } while (cursor !== null);
+    expect(refs).toHaveLength(Number(count?.n));
+    const ref = refs[0] as string;
+    const ok = await app.inject({
+      method: 'POST',
+      url: `/api/v1/reconciliation/exceptions/${ref}/accept`,
+      headers: auth('analyst'),
+      payload: { note: 'fee' },
+    });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().resolution).toBe('ACCEPTED');
+    const again = await app.inject({
+      method: 'POST',
+      url: `/api/v1/reconciliation/exceptions/${ref}/resolve`,
+      headers: auth('analyst'),
+      payload: {},
+    });
+    expect(again.statusCode).toBe(409);
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/reconciliation/exceptions/no-such-ref/resolve',
+      headers: auth('analyst'),
+      payload: {},
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect(
+      (await app.inject({ url: '/api/v1/reconciliation/exceptions?open=false', headers: auth('sre') })).json().items,
+    ).toHaveLength(1);
+  });
+
+  it('models: list; admin changes refused with 404/409 when the registry says no', async () => {
+    expect((await app.inject({ url: '/api/v1/models', headers: auth('analyst') })).json()).toEqual([]);
+    const promote = await app.inject({
+      method: 'POST',
+      url: '/api/v1/models/if-none/promote',
+      headers: auth('admin'),
+      payload: {},
+    });
+    expect(promote.statusCode).toBe(404);
+    const rollback = await app.inject({ method: 'POST', url: '/api/v1/models/rollback', headers: auth('admin'), payload: {} });
+    expect(rollback.statusCode).toBe(409);
+    expect(rollback.json().detail).toMatch(/no model is active/);
+  });
+});
+
+describe('fuzzed inputs', () => {
+  it('never answer with a 5xx', async () => {
+    const routes = ['/api/v1/alerts', '/api/v1/reconciliation/exceptions', '/api/v1/reconciliation/summary'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.dictionary(
+          fc.constantFrom(
+            'status',
+            'decision',
+            'severity',
+            'account_id',
+            'rule_id',
+            'model_version',
+            'from',
+            'to',
+            'cursor',
+            'limit',
+            'date',
+            'open',
+            'x',
+          ),
+          fc.oneof(
+            fc.string(),
+            fc.integer().map(String),
+            fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString())),
+          ),
+        ),
+        async (route, query) => {
+          const res = await app.inject({ url: route, query, headers: auth('admin') });
+          expect(res.statusCode, `${route}?${new URLSearchParams(query).toString()}: ${res.body}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('acknowledge', 'resolve', 'notes'),
+        fc.oneof(fc.stringMatching(/^[0-9a-f]{32}$/), fc.string()),
+        fc.jsonValue(),
+        async (action, id, body) => {
+          const res = await app.inject({
+            method: 'POST',
+            url: `/api/v1/alerts/${encodeURIComponent(id)}/${action}`,
+            headers: { ...auth('analyst'), 'content-type': 'application/json' },
+            payload: JSON.stringify(body),
+          });
+          expect(res.statusCode, `${action} ${id}: ${res.body}`).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
