@@ -13,11 +13,17 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/mysql.ts';
 import authPlugin from './plugins/auth.ts';
+import clientsPlugin from './plugins/clients.ts';
 import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin, { type ApiMetrics } from './plugins/metrics.ts';
 import alertsRoutes from './routes/alerts.ts';
 import healthRoutes, { type Probe } from './routes/health.ts';
+import type { Admin } from 'kafkajs';
+import type { WindowSpec } from '../domain/windows.ts';
+import type { StateRedis } from '../platform/redis-pipelines.ts';
+import accountRoutes from './routes/accounts.ts';
 import modelRoutes from './routes/models.ts';
+import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
 import reconRoutes from './routes/reconciliation.ts';
 import transactionRoutes from './routes/transactions.ts';
 
@@ -27,12 +33,19 @@ export interface AppDeps {
   metrics: ApiMetrics;
   /** Readiness checks (dependency reachability, lag bound). */
   probes: Probe[];
+  /** The state Redis and its layout, for accounts' live aggregates (absent: the route is not served). */
+  state?: { redis: StateRedis; keyPrefix: string; windows: readonly WindowSpec[]; baseCurrency: string };
+  /** The Kafka admin and what to report on, for the pipeline view (absent: not served). */
+  pipeline?: { admin: Admin; topology: PipelineTopology };
+  driftPsiAlert?: number;
 }
 
 export interface AppOptions {
   rateLimitPerMinute: number;
   keyCacheMs: number;
   probeTimeoutMs?: number;
+  /** Close the clients (pool, Redis, Kafka admin) when the app closes: server.ts owns them; tests do not. */
+  ownsClients?: boolean;
 }
 
 /** The API version prefix of every business route. */
@@ -41,12 +54,18 @@ export const API_PREFIX = '/api/v1';
 export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    // Request logs carry method, path and status; never bodies or keys.
-    disableRequestLogging: false,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(clientsPlugin, {
+    clients: {
+      pool: deps.pool,
+      ...(deps.state && { redis: deps.state.redis }),
+      ...(deps.pipeline && { admin: deps.pipeline.admin }),
+    },
+    owned: opts.ownsClients ?? false,
+  });
   await app.register(errorsPlugin);
   await app.register(metricsPlugin, { metrics: deps.metrics });
   await app.register(helmet, {
@@ -98,7 +117,9 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
       await api.register(alertsRoutes, { pool: deps.pool });
       await api.register(transactionRoutes, { pool: deps.pool });
       await api.register(reconRoutes, { pool: deps.pool });
-      await api.register(modelRoutes, { pool: deps.pool });
+      await api.register(modelRoutes, { pool: deps.pool, driftPsiAlert: deps.driftPsiAlert ?? 0.25 });
+      if (deps.state) await api.register(accountRoutes, deps.state);
+      if (deps.pipeline) await api.register(pipelineRoutes, { pool: deps.pool, ...deps.pipeline });
     },
     { prefix: API_PREFIX },
   );

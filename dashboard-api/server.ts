@@ -1,7 +1,7 @@
 /**
- * Composition root of the dashboard API: creates the clients (MySQL pool, Redis for readiness, a
- * Kafka admin for lag and dead-letter counts), builds the app, listens, and returns a close() that
- * stops listening and tears the clients down in reverse. Nothing starts on import.
+ * Composition root of the dashboard API: creates the clients (MySQL pool, the state Redis, a Kafka
+ * admin), builds the app (which owns them from then on and closes them in reverse when it closes),
+ * listens, and returns close(). Nothing starts on import.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TxmonConfig } from '../config/config.ts';
@@ -27,6 +27,7 @@ export async function startApi(
   opts: { host?: string; port?: number } = {},
 ): Promise<ApiServer> {
   const log = logger.child({ component: 'api' });
+  // Until the app owns the clients (its onClose closes them after in-flight requests), this does.
   const teardown: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const fn of teardown.splice(0).reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'teardown step failed'));
@@ -37,7 +38,7 @@ export async function startApi(
     const redis = createStateRedis(cfg);
     teardown.push(async () => void redis.disconnect());
     // ioredis reconnects by itself; readiness reports it while it is down.
-    redis.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet'));
+    await redis.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet'));
     const admin = createKafka(cfg, log, '-api').admin();
     await admin.connect().catch((err: unknown) => log.warn({ err }, 'kafka not reachable yet'));
     teardown.push(() => admin.disconnect());
@@ -71,9 +72,25 @@ export async function startApi(
       lag: { read: () => groupLag(admin, cfg.ingest.groupId, topicName(ns, 'transactions')), max: cfg.api.readyMaxLag },
     });
     const app = await buildApp(
-      { pool, logger: log, metrics, probes },
-      { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs },
+      {
+        pool,
+        logger: log,
+        metrics,
+        probes,
+        state: { redis, keyPrefix: cfg.keyPrefix, windows: cfg.state.windows, baseCurrency: cfg.state.baseCurrency },
+        pipeline: {
+          admin,
+          topology: {
+            groups: groups.map((g) => ({ group: g.group, topics: g.topics })),
+            deadLetterTopics: [topicName(ns, 'transactionsDlq'), topicName(ns, 'settlementsDlq')],
+          },
+        },
+        driftPsiAlert: cfg.detection.driftPsiAlert,
+      },
+      { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs, ownsClients: true },
     );
+    // The app closes the clients now.
+    teardown.splice(0);
     teardown.push(() => app.close());
     const address = await app.listen({ host: opts.host ?? cfg.api.host, port: opts.port ?? cfg.api.port });
     return { app, url: address, close };

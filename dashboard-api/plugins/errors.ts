@@ -56,6 +56,11 @@ export default fp(
       }
       if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
         return sendProblem(reply, request, fe.statusCode, fe.message);
+      // The client is gone (it hung up, or the server is closing): nobody gets this answer.
+      if (request.raw.destroyed || reply.raw.destroyed) {
+        request.log.debug({ err }, 'request failed after its client went away');
+        return reply;
+      }
       request.log.error({ err: err instanceof TxmonError ? { code: err.code, message: err.message } : err }, 'request failed');
       return sendProblem(reply, request, 500, 'the server failed to answer this request; the error is in its log');
     });

@@ -1,5 +1,6 @@
 /** Alerts for fraud analysts: list with filters (keyset pages), detail, triage actions (audited), live stream. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Pool } from '../../platform/mysql.ts';
 import { audit } from '../../sinks/audit.ts';
@@ -159,6 +160,55 @@ async function triage(
 
 const ANALYSTS = ['analyst', 'admin'] as const;
 
+/** How far back each poll of the live stream looks again: an alert committed this late is still sent once. */
+export const STREAM_RESCAN_MS = 5 * 60_000;
+
+/**
+ * Server-sent events of new alerts. Each poll reads the alerts raised since (the last sent) minus
+ * STREAM_RESCAN_MS and sends those not sent yet: a batch commits its alerts a little after it
+ * raised them, and not in order across partitions, so a plain keyset would skip some.
+ */
+async function streamAlerts(
+  pool: Pool,
+  raw: NodeJS.WritableStream & { writeHead(status: number, headers: Record<string, string>): unknown },
+  closed: () => boolean,
+  opts: { since: number; pollMs: number; heartbeatMs: number },
+): Promise<void> {
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  raw.write(`: txmon alerts since ${new Date(opts.since).toISOString()}\n\n`);
+  const sent = new Map<string, number>();
+  let newest = opts.since;
+  let lastWrite = Date.now();
+  while (!closed()) {
+    const from = Math.min(newest, Date.now()) - STREAM_RESCAN_MS;
+    const [rows] = await pool.query<Row[]>(
+      `SELECT ${SUMMARY_COLUMNS} FROM alerts a JOIN decisions d ON d.transaction_id = a.transaction_id
+        WHERE a.created_at >= ? ORDER BY a.created_at, a.alert_id LIMIT 1000`,
+      [new Date(Math.max(from, opts.since))],
+    );
+    for (const r of rows) {
+      const id = String(r.alert_id);
+      const at = (r.created_at as Date).getTime();
+      if (sent.has(id) || at < opts.since) continue;
+      sent.set(id, at);
+      newest = Math.max(newest, at);
+      raw.write(`id: ${encodeCursor([at, id])}\nevent: alert\ndata: ${JSON.stringify(summary(r))}\n\n`);
+      lastWrite = Date.now();
+    }
+    for (const [id, at] of sent) if (at < newest - 2 * STREAM_RESCAN_MS) sent.delete(id);
+    if (Date.now() - lastWrite >= opts.heartbeatMs) {
+      raw.write(': keep-alive\n\n');
+      lastWrite = Date.now();
+    }
+    if (rows.length < 1000) await new Promise((r) => setTimeout(r, opts.pollMs));
+  }
+}
+
 const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool }) => {
   const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');
 
@@ -174,6 +224,36 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { po
       },
     },
     async (request) => listAlerts(pool, request.query),
+  );
+
+  app.get(
+    '/alerts/stream',
+    {
+      config: { roles: ANALYSTS },
+      schema: {
+        tags: ['alerts'],
+        summary: 'New alerts as server-sent events (event: alert, data: the list item); resumes after Last-Event-ID',
+        querystring: Type.Object(
+          { poll_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 10_000, default: 1_000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems() },
+      },
+    },
+    async (request, reply) => {
+      const last = request.headers['last-event-id'];
+      const since =
+        typeof last === 'string' && last.length > 0 ? (decodeCursor(last, ['number', 'string'])[0] as number) : Date.now();
+      let closed = false;
+      request.raw.on('close', () => (closed = true));
+      reply.hijack();
+      await streamAlerts(pool, reply.raw, () => closed, {
+        since,
+        pollMs: request.query.poll_ms ?? 1_000,
+        heartbeatMs: 15_000,
+      }).catch((err: unknown) => request.log.warn({ err }, 'alert stream ended on an error'));
+      reply.raw.end();
+    },
   );
 
   app.get(

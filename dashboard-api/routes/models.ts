@@ -3,7 +3,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { listModels, promote, rollback, shadow } from '../../models/registry.ts';
+import type { RowDataPacket } from 'mysql2/promise';
+import { DriftMonitor } from '../../detection/drift-monitor.ts';
+import { FeatureSpace } from '../../detection/features.ts';
+import { listModels, loadServingModels, promote, rollback, shadow } from '../../models/registry.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { problems } from '../schemas/common.ts';
 
@@ -33,7 +36,61 @@ const refusal =
     throw err;
   };
 
-const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool }) => {
+const Drift = Type.Object({
+  model_version: Type.String(),
+  sample: Type.Integer({ description: 'Recent transactions scored by the active model that the PSI is computed over.' }),
+  score_psi: Type.Number(),
+  drift_alert: Type.Boolean({ description: 'score PSI above TXMON_DRIFT_PSI_ALERT' }),
+  features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'Largest PSI first.' }),
+});
+
+/** PSI of the active model's recent traffic (decisions and their feature snapshots in MySQL) against its training baseline. */
+async function drift(pool: Pool, sample: number, psiAlert: number) {
+  const { active } = await loadServingModels(pool);
+  if (!active) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT d.model_score, t.features FROM decisions d JOIN transactions t ON t.transaction_id = d.transaction_id
+      WHERE d.model_version = ? AND d.model_score IS NOT NULL ORDER BY d.decided_at DESC LIMIT ?`,
+    [active.version, sample],
+  );
+  const monitor = new DriftMonitor(active.version, active.features, active.baseline, Math.max(1, rows.length));
+  const space = new FeatureSpace(active.features);
+  for (const r of rows) {
+    const snapshot = (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<string, unknown> | null;
+    monitor.add(space.fromObject(snapshot ?? {}), Number(r.model_score));
+  }
+  const report = monitor.report(Math.min(100, sample));
+  if (!report)
+    throw new HttpProblem(409, `model ${active.version} has scored ${rows.length} transactions; drift needs at least 100`);
+  return {
+    model_version: report.modelVersion,
+    sample: report.sample,
+    score_psi: report.scorePsi,
+    drift_alert: report.scorePsi > psiAlert,
+    features: Object.entries(report.featurePsi)
+      .map(([feature, psi]) => ({ feature, psi }))
+      .sort((a, b) => b.psi - a.psi),
+  };
+}
+
+const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number }> = async (app, { pool, driftPsiAlert }) => {
+  app.get(
+    '/models/drift',
+    {
+      config: { roles: ['analyst', 'sre', 'admin'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Drift of the active model: PSI per feature and of the score over its most recent decisions, against training',
+        querystring: Type.Object(
+          { sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 50_000, default: 5_000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Drift, ...problems(409) },
+      },
+    },
+    async (request) => drift(pool, request.query.sample ?? 5_000, driftPsiAlert),
+  );
+
   const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');
 
   app.get(

@@ -3,6 +3,7 @@
 // role × route matrix, fuzzed inputs that never give a 5xx, pagination stable under concurrent
 // inserts, and a valid OpenAPI document.
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { spawnSync } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import fc from 'fast-check';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -22,6 +23,8 @@ import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { produceSimulated } from '../helpers/pipeline.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
+import { promote, registerModel } from '../../models/registry.ts';
+import { trainModel } from '../../models/train.ts';
 
 let ns: TestNamespace;
 let pool: Pool;
@@ -47,7 +50,23 @@ async function makeApp(rateLimitPerMinute = 100_000): Promise<FastifyInstance> {
     admin,
     lag: { read: () => groupLag(admin, ns.cfg.ingest.groupId, topicName(ns.cfg.topicNamespace, 'transactions')), max: 1_000_000 },
   });
-  const a = await buildApp({ pool, logger: testLogger, metrics, probes }, { rateLimitPerMinute, keyCacheMs: 0 });
+  const a = await buildApp(
+    {
+      pool,
+      logger: testLogger,
+      metrics,
+      probes,
+      state: { redis, keyPrefix: ns.cfg.keyPrefix, windows: ns.cfg.state.windows, baseCurrency: ns.cfg.state.baseCurrency },
+      pipeline: {
+        admin,
+        topology: {
+          groups: [{ group: ns.cfg.ingest.groupId, topics: [topicName(ns.cfg.topicNamespace, 'transactions')] }],
+          deadLetterTopics: [topicName(ns.cfg.topicNamespace, 'transactionsDlq')],
+        },
+      },
+    },
+    { rateLimitPerMinute, keyCacheMs: 0 },
+  );
   await a.ready();
   return a;
 }
@@ -205,6 +224,30 @@ describe('authentication and roles', () => {
         }
       }
     }
+  });
+
+  it('txmon apikey create prints a key once, list shows it without its secret, revoke refuses it from then on', async () => {
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['bin/txmon.js', 'apikey', ...args], {
+        cwd: new URL('../../', import.meta.url).pathname,
+        env: { ...process.env, ...ns.env, TXMON_LOG_LEVEL: 'silent' },
+        encoding: 'utf8',
+      });
+    const created = cli('create', '--name', 'cli-made', '--role', 'sre');
+    expect(created.status, created.stderr).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^txk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect((await app.inject({ url: '/api/v1/models', headers: auth(key) })).statusCode).toBe(200);
+    const listed = cli('list');
+    const keyId = key.split('_')[1] as string;
+    expect(listed.stderr).toMatch(new RegExp(`${keyId}\\s+sre\\s+cli-made`));
+    expect(listed.stderr + listed.stdout).not.toContain(key.split('_')[2]);
+    expect(cli('revoke', keyId).status).toBe(0);
+    expect((await app.inject({ url: '/api/v1/models', headers: auth(key) })).statusCode).toBe(401);
+    const again = cli('revoke', keyId);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/no active key/);
+    expect(cli('create', '--name', 'x', '--role', 'root').status).not.toBe(0);
   });
 
   it('accepts the key as X-Api-Key too', async () => {
@@ -426,6 +469,108 @@ describe('transactions, reconciliation, models', () => {
     const rollback = await app.inject({ method: 'POST', url: '/api/v1/models/rollback', headers: auth('admin'), payload: {} });
     expect(rollback.statusCode).toBe(409);
     expect(rollback.json().detail).toMatch(/no model is active/);
+  });
+});
+
+describe('accounts, pipeline, drift, live stream', () => {
+  it('an account’s live aggregates from Redis equal what its latest transaction saw; 404 for an unknown account', async () => {
+    const [[row]] = await pool.query<RowDataPacket[]>(
+      'SELECT account_id, features FROM transactions WHERE late = 0 ORDER BY event_time DESC LIMIT 1',
+    );
+    const res = await app.inject({ url: `/api/v1/accounts/${String(row?.account_id)}/aggregates`, headers: auth('analyst') });
+    expect(res.statusCode, res.body).toBe(200);
+    const a = res.json();
+    expect(a.windows.map((w: { window: string }) => w.window)).toEqual(['1m', '1h', '24h']);
+    // The stored snapshot of the account's latest transaction counts it in its windows, as the live state does.
+    const snap = (typeof row?.features === 'string' ? JSON.parse(row.features) : row?.features) as Record<string, number>;
+    expect(a.windows[2].count).toBe(snap.account_count_24h);
+    expect((await app.inject({ url: '/api/v1/accounts/acc-nobody/aggregates', headers: auth('analyst') })).statusCode).toBe(404);
+  });
+
+  it('pipeline: lag per partition, dead letters, stored, late and duplicate counts', async () => {
+    const p = (await app.inject({ url: '/api/v1/pipeline', headers: auth('sre') })).json();
+    expect(p.groups[0].lag).toBe(0);
+    expect(p.groups[0].partitions).toHaveLength(6);
+    const [[t]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n, SUM(late) AS late FROM transactions');
+    expect(p.transactions.stored).toBe(Number(t?.n));
+    expect(p.transactions.late).toBe(Number(t?.late));
+    expect(p.dead_letters[0].records).toBeGreaterThan(0);
+    expect((await app.inject({ url: '/api/v1/pipeline', headers: auth('analyst') })).statusCode).toBe(403);
+  });
+
+  it('drift: 409 without an active model; with one, PSI per feature over its recent decisions', async () => {
+    const none = await app.inject({ url: '/api/v1/models/drift', headers: auth('sre') });
+    expect(none.statusCode).toBe(409);
+    expect(none.json().detail).toMatch(/no model is active/);
+    const model = await trainModel(
+      pool,
+      ns.cfg.state.windows,
+      { trees: 50, sampleSize: 256, seed: 1, alertRate: 0.01 },
+      () => {},
+    );
+    await registerModel(pool, model, 'test');
+    await promote(pool, model.version, 'test', 'drift test');
+    // A later day of traffic, decided with the model.
+    await produceSimulated(ns, { ...DEFAULT_SIM_OPTIONS, seed: 33, count: 1_500, startTime: Date.parse('2026-01-05T00:00:00Z') });
+    await (
+      await startIngest(ns.cfg, testLogger, { drain: true })
+    ).done;
+    const res = await app.inject({ url: '/api/v1/models/drift?sample=1000', headers: auth('sre') });
+    expect(res.statusCode, res.body).toBe(200);
+    const d = res.json();
+    expect(d.model_version).toBe(model.version);
+    expect(d.sample).toBe(1_000);
+    expect(d.features.length).toBe(model.features.length);
+    const psis = d.features.map((f: { psi: number }) => f.psi);
+    expect(psis).toEqual([...psis].sort((a, b) => b - a));
+    expect(d.score_psi).toBeGreaterThanOrEqual(0);
+    expect((await app.inject({ url: '/api/v1/models', headers: auth('sre') })).json()[0]).toMatchObject({
+      version: model.version,
+      state: 'active',
+    });
+  }, 120_000);
+
+  it('streams alerts raised after the client connected, each once', async () => {
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    try {
+      const res = await fetch(`${address}/api/v1/alerts/stream?poll_ms=100`, {
+        headers: auth('analyst'),
+        signal: controller.signal,
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      const read = async (until: (t: string) => boolean) => {
+        while (!until(text)) text += new TextDecoder().decode((await reader.read()).value);
+      };
+      await read((t) => t.includes(': txmon alerts since'));
+      // Two alerts raised now (one "committed late": raised a minute ago).
+      for (const [id, ago] of [
+        ['a'.repeat(32), 0],
+        ['b'.repeat(32), 60_000],
+      ] as const) {
+        await pool.query(
+          "INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES (?, 'acc-live', 'REVIEW', 0.9, 'v', '[]', '{}', ?, NOW(3), NOW(3))",
+          [`tx-live-${id}`, id],
+        );
+        await pool.query(
+          "INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES (?, ?, 'acc-live', 'REVIEW', 0.9, 'live', NOW(3), ?)",
+          [id, `tx-live-${id}`, new Date(Date.now() - ago)],
+        );
+      }
+      await read((t) => (t.match(/event: alert/g) ?? []).length >= 1);
+      await new Promise((r) => setTimeout(r, 500));
+      // The one raised before the client connected is not sent; the new one once.
+      expect(text.match(/event: alert/g)).toHaveLength(1);
+      expect(text).toContain(`"alert_id":"${'a'.repeat(32)}"`);
+      expect(text).toMatch(/^id: [A-Za-z0-9_-]+$/m);
+    } finally {
+      controller.abort();
+      await pool.query("DELETE FROM alerts WHERE account_id = 'acc-live'");
+      await pool.query("DELETE FROM decisions WHERE account_id = 'acc-live'");
+    }
   });
 });
 

@@ -1,0 +1,90 @@
+/** An account's live windowed aggregates, read from the state Redis (the same windows the rules and the model see). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { WindowSpec } from '../../domain/windows.ts';
+import type { StateRedis } from '../../platform/redis-pipelines.ts';
+import { readMarker } from '../../processors/ingest/state-rebuild.ts';
+import { WindowState } from '../../processors/ingest/state-store.ts';
+import { HttpProblem } from '../plugins/errors.ts';
+import { Id, problems } from '../schemas/common.ts';
+
+const Aggregates = Type.Object({
+  account_id: Type.String(),
+  base_currency: Type.String(),
+  as_of_event_time: Type.String({
+    format: 'date-time',
+    description: 'The latest event time the windows have seen for the account.',
+  }),
+  windows: Type.Array(
+    Type.Object({
+      window: Type.String(),
+      count: Type.Integer(),
+      sum_base_minor: Type.Integer({ description: 'Sum in minor units of the base currency.' }),
+      distinct_merchants: Type.Integer(),
+      distinct_countries: Type.Integer(),
+    }),
+  ),
+  amount: Type.Object({
+    n: Type.Integer(),
+    mean_base_minor: Type.Number(),
+    std_base_minor: Type.Number(),
+  }),
+});
+
+const accountRoutes: FastifyPluginAsyncTypebox<{
+  redis: StateRedis;
+  /** The state's Redis key prefix (not `prefix`: fastify reads that as the routes' URL prefix). */
+  keyPrefix: string;
+  windows: readonly WindowSpec[];
+  baseCurrency: string;
+}> = async (app, opts) => {
+  app.get(
+    '/accounts/:accountId/aggregates',
+    {
+      config: { roles: ['analyst', 'sre', 'admin'] },
+      schema: {
+        tags: ['accounts'],
+        summary:
+          'An account’s live windowed aggregates (count, sum, distinct merchants and countries per window; amount statistics)',
+        params: Type.Object({ accountId: Id }, { additionalProperties: false }),
+        response: { 200: Aggregates, ...problems(404, 503) },
+      },
+    },
+    async (request) => {
+      const marker = await readMarker(opts.redis, opts.keyPrefix);
+      if (marker.status !== 'intact' || marker.generation === null)
+        throw new HttpProblem(
+          503,
+          `the windowed state is not available (${marker.status}); the processors rebuild it from MySQL`,
+        );
+      const state = new WindowState(opts.redis, {
+        prefix: opts.keyPrefix,
+        windows: opts.windows,
+        dedupTtlSeconds: 1,
+        stateTtlSeconds: 1,
+        generation: marker.generation,
+      });
+      const [agg] = await state.read([{ kind: 'account', id: request.params.accountId }]);
+      if (!agg || agg.head === null)
+        throw new HttpProblem(
+          404,
+          `no live state for account ${request.params.accountId} (no transaction within the windows' TTL)`,
+        );
+      return {
+        account_id: request.params.accountId,
+        base_currency: opts.baseCurrency,
+        as_of_event_time: new Date(agg.head).toISOString(),
+        windows: opts.windows.map((w, i) => ({
+          window: w.name,
+          count: agg.windows[i]?.count ?? 0,
+          sum_base_minor: agg.windows[i]?.sumMinor ?? 0,
+          distinct_merchants: agg.windows[i]?.distinctMerchants ?? 0,
+          distinct_countries: agg.windows[i]?.distinctCountries ?? 0,
+        })),
+        amount: { n: agg.amountN, mean_base_minor: agg.amountMean, std_base_minor: agg.amountStd },
+      };
+    },
+  );
+};
+
+export default accountRoutes;
