@@ -151,3 +151,36 @@ export async function groupLag(admin: Admin, groupId: string, topic: string): Pr
   }
   return lag;
 }
+
+/** Resolves once the group has caught up with every topic (lag 0), checking every second; reports progress. */
+export async function drainedWhenCaughtUp(o: {
+  admin: Admin;
+  groupId: string;
+  topics: readonly string[];
+  stopped: () => boolean;
+  processed: () => number;
+  onProgress?: (p: { processed: number; lag: number }) => void;
+  log: Logger;
+}): Promise<void> {
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    if (o.stopped()) return;
+    try {
+      let lag = 0;
+      for (const topic of o.topics) lag += await groupLag(o.admin, o.groupId, topic);
+      o.onProgress?.({ processed: o.processed(), lag });
+      if (lag === 0) return;
+    } catch (err) {
+      o.log.warn(`drain check failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
+/** Readiness of a processor: in its group, and no dependency failing. */
+export function consumerReadiness(consumer: BatchConsumer, failing: ReadonlySet<string>): () => { ok: boolean; detail: string } {
+  return () => {
+    if (!consumer.joined()) return { ok: false, detail: 'not yet in the consumer group' };
+    if (failing.size > 0) return { ok: false, detail: `waiting for ${[...failing].join(', ')}` };
+    return { ok: true, detail: 'consuming' };
+  };
+}

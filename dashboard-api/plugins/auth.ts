@@ -53,7 +53,15 @@ export default fp(
         route.config = { ...route.config, roles: 'public' };
         return;
       }
-      if (route.config?.roles === undefined) throw new Error(`route ${route.method} ${route.url} states no roles (config.roles)`);
+      const roles = route.config?.roles;
+      if (roles === undefined) throw new Error(`route ${route.method} ${route.url} states no roles (config.roles)`);
+      // The OpenAPI document says who may call each route (in place: @fastify/swagger holds this object).
+      if (route.schema) {
+        const schema = route.schema as { description?: string; security?: unknown[] };
+        const who = roles === 'public' ? 'Public: no key needed.' : `Roles: ${roles.join(', ')}.`;
+        schema.description = schema.description ? `${schema.description}\n\n${who}` : who;
+        if (roles === 'public') schema.security = [];
+      }
     });
     app.addHook('onRequest', async (request, reply) => {
       const roles = request.routeOptions.config.roles;

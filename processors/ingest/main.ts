@@ -8,14 +8,14 @@ import type { Transaction } from '../../domain/transaction.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
 import { StateLostError, errorMessage } from '../../platform/errors.ts';
-import { groupLag, startBatchConsumer } from '../../platform/batch-consumer.ts';
+import { consumerReadiness, drainedWhenCaughtUp, startBatchConsumer } from '../../platform/batch-consumer.ts';
 import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
 import { createStateRedis } from '../../platform/redis.ts';
 import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
-import { retry, sleep } from '../../platform/retry.ts';
+import { retry } from '../../platform/retry.ts';
 import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler } from './ingest.processor.ts';
@@ -229,11 +229,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         host: cfg.metrics.host,
         port: opts.metricsPort,
         registry: metrics.registry,
-        ready: () => {
-          if (!consumer.joined()) return { ok: false, detail: 'not yet in the consumer group' };
-          if (handler.failing.size > 0) return { ok: false, detail: `waiting for ${[...handler.failing].join(', ')}` };
-          return { ok: true, detail: 'consuming' };
-        },
+        ready: consumerReadiness(consumer, handler.failing),
       });
       const server = probe;
       teardown.push(() => server.close());
@@ -257,22 +253,17 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       });
     });
 
-    let drained: Promise<void> = new Promise(() => {});
-    if (opts.drain) {
-      drained = (async () => {
-        for (;;) {
-          await sleep(1_000);
-          if (stopRequested) return;
-          try {
-            const lag = await groupLag(admin, groupId, topic);
-            opts.onProgress?.({ processed: handler.processed, lag });
-            if (lag === 0) return;
-          } catch (err) {
-            log.warn(`drain check failed: ${errorMessage(err)}`);
-          }
-        }
-      })();
-    }
+    const drained: Promise<void> = opts.drain
+      ? drainedWhenCaughtUp({
+          admin,
+          groupId,
+          topics: [topic],
+          stopped: () => stopRequested,
+          processed: () => handler.processed,
+          ...(opts.onProgress && { onProgress: opts.onProgress }),
+          log,
+        })
+      : new Promise(() => {});
 
     const done = Promise.race([drained, stopped, consumer.crashed]).then(
       async () => {

@@ -14,10 +14,10 @@ import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
 import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
-import { retry, sleep } from '../../platform/retry.ts';
+import { retry } from '../../platform/retry.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { reconGauges } from '../../sinks/recon-report.ts';
-import { groupLag, startBatchConsumer } from '../../platform/batch-consumer.ts';
+import { consumerReadiness, drainedWhenCaughtUp, startBatchConsumer } from '../../platform/batch-consumer.ts';
 import { createReconMetrics, type ReconMetrics } from './reconcile.metrics.ts';
 import { ReconBatchHandler } from './reconcile.processor.ts';
 
@@ -154,11 +154,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
         host: cfg.metrics.host,
         port: opts.metricsPort,
         registry: metrics.registry,
-        ready: () => {
-          if (!consumer.joined()) return { ok: false, detail: 'not yet in the consumer group' };
-          if (handler.failing.size > 0) return { ok: false, detail: `waiting for ${[...handler.failing].join(', ')}` };
-          return { ok: true, detail: 'consuming' };
-        },
+        ready: consumerReadiness(consumer, handler.failing),
       });
       const server = probe;
       teardown.push(() => server.close());
@@ -176,23 +172,17 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       });
     });
 
-    let drained: Promise<void> = new Promise(() => {});
-    if (opts.drain) {
-      drained = (async () => {
-        for (;;) {
-          await sleep(1_000);
-          if (stopRequested) return;
-          try {
-            const lag =
-              (await groupLag(admin, groupId, topics.transactions)) + (await groupLag(admin, groupId, topics.settlements));
-            opts.onProgress?.({ processed: handler.processed, lag });
-            if (lag === 0) return;
-          } catch (err) {
-            log.warn(`drain check failed: ${errorMessage(err)}`);
-          }
-        }
-      })();
-    }
+    const drained: Promise<void> = opts.drain
+      ? drainedWhenCaughtUp({
+          admin,
+          groupId,
+          topics: [topics.transactions, topics.settlements],
+          stopped: () => stopRequested,
+          processed: () => handler.processed,
+          ...(opts.onProgress && { onProgress: opts.onProgress }),
+          log,
+        })
+      : new Promise(() => {});
 
     const done = Promise.race([drained, stopped, consumer.crashed]).then(
       async () => {

@@ -50,14 +50,15 @@ export interface RunningIngest {
   output: () => string;
 }
 
-/** Spawns `node bin/txmon.js run ingest` with the namespace's environment. */
-export function spawnIngest(
+/** Spawns `node bin/txmon.js run <processor>` with the namespace's environment. */
+export function spawnProcessor(
   ns: TestNamespace,
+  processor: 'ingest' | 'reconcile',
   args: string[] = ['--drain'],
   extraEnv: Record<string, string> = {},
 ): RunningIngest {
   let out = '';
-  const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--metrics-port', '0', ...args], {
+  const child = spawn(process.execPath, ['bin/txmon.js', 'run', processor, '--metrics-port', '0', ...args], {
     cwd: REPO,
     env: { ...process.env, ...ns.env, TXMON_LOG_LEVEL: 'info', TXMON_LOG_PRETTY: 'false', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,6 +67,15 @@ export function spawnIngest(
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => out };
+}
+
+/** Spawns `node bin/txmon.js run ingest` with the namespace's environment. */
+export function spawnIngest(
+  ns: TestNamespace,
+  args: string[] = ['--drain'],
+  extraEnv: Record<string, string> = {},
+): RunningIngest {
+  return spawnProcessor(ns, 'ingest', args, extraEnv);
 }
 
 export interface DeadLetterView {

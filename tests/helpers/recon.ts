@@ -1,5 +1,4 @@
 /** Reconciliation test helpers: produce hand-made transactions and settlement lines, read the end state. */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +23,7 @@ import {
 } from '../../simulator/settlements.ts';
 import type { SimOptions } from '../../simulator/types.ts';
 import { testLogger, type TestNamespace } from './namespace.ts';
-import type { RunningIngest } from './pipeline.ts';
-
-const REPO = new URL('../../', import.meta.url).pathname;
+import { spawnProcessor, type RunningIngest } from './pipeline.ts';
 
 /** Produces records to a topic of the namespace, framed with the registered schema (key = account or reference). */
 export async function produceRecords(
@@ -137,16 +134,7 @@ export function spawnReconcile(
   args: string[] = ['--drain'],
   extraEnv: Record<string, string> = {},
 ): RunningIngest {
-  let out = '';
-  const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'reconcile', '--metrics-port', '0', ...args], {
-    cwd: REPO,
-    env: { ...process.env, ...ns.env, TXMON_LOG_LEVEL: 'info', TXMON_LOG_PRETTY: 'false', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, output: () => out };
+  return spawnProcessor(ns, 'reconcile', args, extraEnv);
 }
 
 /** The simulated transactions' settlement lines produced to the namespace; returns the ground truth per reference. */
