@@ -551,6 +551,31 @@ describe('accounts, pipeline, drift, live stream', () => {
       version: model.version,
       state: 'active',
     });
+
+    // Shadow, promote and roll back through the API (admin), each audited.
+    const second = await trainModel(
+      pool,
+      ns.cfg.state.windows,
+      { trees: 50, sampleSize: 256, seed: 2, alertRate: 0.01 },
+      () => {},
+    );
+    await registerModel(pool, second, 'test');
+    const post = (url: string, role: Role = 'admin') =>
+      app.inject({ method: 'POST', url, headers: auth(role), payload: { reason: 'api test' } });
+    expect((await post(`/api/v1/models/${second.version}/shadow`, 'sre')).statusCode).toBe(403);
+    expect((await post(`/api/v1/models/${second.version}/shadow`)).json()).toEqual({ shadow: second.version, replaced: null });
+    expect((await post(`/api/v1/models/${second.version}/promote`)).json()).toEqual({
+      active: second.version,
+      previous: model.version,
+    });
+    const again = await post(`/api/v1/models/${second.version}/promote`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().detail).toMatch(/already active/);
+    expect((await post('/api/v1/models/rollback')).json()).toEqual({ from: second.version, to: model.version });
+    const [audit] = await pool.query<RowDataPacket[]>(
+      "SELECT action, actor FROM audit_log WHERE actor LIKE 'test-admin%' AND action LIKE 'model.%' ORDER BY id",
+    );
+    expect(audit.map((a) => String(a.action))).toHaveLength(3);
   }, 120_000);
 
   it('streams alerts raised after the client connected, each once', async () => {
