@@ -41,6 +41,27 @@ describe('reconcileGroup: one scenario per status', () => {
     ['unexpected inside its deadline is pending', [], [line(1000)], T0 + 30 * H, 'PENDING'],
     ['late match', [tx('a', 1000)], [line(1000, T0 + 80 * H)], AFTER, 'LATE_MATCH'],
     ['late part of a split makes it late', [tx('a', 1000)], [line(400), line(600, T0 + 73 * H)], AFTER, 'LATE_MATCH'],
+    [
+      'partial captures under the authorization’s reference (1:N): the captures are due, not the authorization',
+      [{ ...tx('auth', 1000), superseded: true }, tx('cap-1', 600, T0 + H), tx('cap-2', 400, T0 + 2 * H)],
+      [line(600), line(400)],
+      BEFORE,
+      'MATCHED',
+    ],
+    [
+      'an authorization captured or reversed elsewhere: nothing is due',
+      [{ ...tx('auth', 1000), superseded: true }],
+      [],
+      AFTER,
+      'MATCHED',
+    ],
+    [
+      'a reversed authorization that was settled anyway',
+      [{ ...tx('auth', 1000), superseded: true }],
+      [line(1000)],
+      AFTER,
+      'AMOUNT_MISMATCH',
+    ],
   ];
   it.each(table)('%s', (_name, items, lines, watermark, status) => {
     expect(reconcileGroup(items, lines, watermark, POLICY).status).toBe(status);

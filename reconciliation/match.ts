@@ -37,6 +37,11 @@ export interface ExpectedItem {
   currency: string;
   /** Event time, epoch ms. */
   eventTime: number;
+  /**
+   * A capture or reversal of it exists (parent_transaction_id): its captures settle instead, or it
+   * was cancelled, so it expects nothing itself (it stays a member of its group, for the audit).
+   */
+  superseded?: boolean;
 }
 
 /** A settlement line naming the group's reference. */
@@ -105,17 +110,34 @@ export function reconcileGroup(
   policy: MatchPolicy,
 ): GroupOutcome {
   if (items.length === 0 && lines.length === 0) throw new RangeError('reconcileGroup: a group needs a transaction or a line');
-  const expectedMinor = items.length > 0 ? sum(items) : null;
+  const expecting = items.filter((i) => i.superseded !== true);
+  const expectedMinor = items.length > 0 ? sum(expecting) : null;
   const settledMinor = sum(lines);
   const firstItem = items.length > 0 ? least(items.map((i) => i.eventTime)) : null;
   const lastItem = items.length > 0 ? greatest(items.map((i) => i.eventTime)) : null;
   const deadline =
     lastItem !== null ? lastItem + policy.settleWithinMs : least(lines.map((l) => l.eventTime)) + policy.unexpectedAfterMs;
   const businessDate = firstItem !== null ? Math.floor(firstItem / DAY_MS) : least(lines.map((l) => l.settlementDate));
-  const currency = items[0]?.currency ?? (lines[0] as SettledLine).currency;
-  const { raw, reason } = rawStatus(items, lines, expectedMinor, settledMinor, deadline, policy);
+  const currency = (expecting[0] ?? items[0])?.currency ?? (lines[0] as SettledLine).currency;
+  const { raw, reason } =
+    items.length > 0 && expecting.length === 0
+      ? supersededStatus(items, lines, currency)
+      : rawStatus(expecting, lines, expectedMinor, settledMinor, deadline, policy);
   const final = raw === 'MATCHED' || raw === 'LATE_MATCH' || watermark >= deadline;
   return { status: final ? raw : 'PENDING', raw, expectedMinor, settledMinor, currency, deadline, businessDate, reason };
+}
+
+/** A group whose transactions were all captured or reversed (under this reference or another): nothing is due. */
+function supersededStatus(
+  items: readonly ExpectedItem[],
+  lines: readonly SettledLine[],
+  currency: string,
+): { raw: Exclude<ReconStatus, 'PENDING'>; reason: string } {
+  if (lines.length === 0)
+    return { raw: 'MATCHED', reason: `nothing to settle: ${items.length} transaction(s) captured or reversed` };
+  const foreign = lines.filter((l) => l.currency !== currency);
+  if (foreign.length > 0) return { raw: 'CURRENCY_MISMATCH', reason: `settled in ${foreign[0]?.currency}, nothing was due` };
+  return { raw: 'AMOUNT_MISMATCH', reason: `settled ${sum(lines)} ${currency} where nothing was due (captured or reversed)` };
 }
 
 function rawStatus(

@@ -56,6 +56,14 @@ function groupsOf(txs: readonly Transaction[], policy: SettlementPolicy): Map<st
   return groups;
 }
 
+/** Transactions some capture or reversal names as its parent: they expect nothing themselves. */
+const superseded = (txs: readonly Transaction[]): Set<string> =>
+  new Set(
+    txs.flatMap((t) =>
+      (t.type === 'CAPTURE' || t.type === 'REVERSAL') && t.parent_transaction_id !== null ? [t.parent_transaction_id] : [],
+    ),
+  );
+
 function linesByReference(lines: readonly Settlement[]): Map<string, Settlement[]> {
   const out = new Map<string, Settlement[]>();
   for (const l of lines) out.set(l.transaction_reference, [...(out.get(l.transaction_reference) ?? []), l]);
@@ -80,6 +88,7 @@ describe.each(worlds)('generateSettlements: %s', (_name, opts, policy) => {
   const sim: SimulatedSettlements = generateSettlements(transactions, opts, policy);
   const groups = groupsOf(transactions, policy);
   const byRef = linesByReference(sim.lines);
+  const supersededIds = superseded(transactions);
 
   it('every line validates against the Settlement contract', () => {
     const limits = { recordTimestamp: Date.now(), maxFutureSkewMs: 300_000 };
@@ -111,11 +120,13 @@ describe.each(worlds)('generateSettlements: %s', (_name, opts, policy) => {
     // Problems are collected, not asserted one by one: thousands of expect() calls are slow.
     const problems: string[] = [];
     for (const t of sim.truth) {
-      const txs = groups.get(t.reference) ?? [];
+      const members = groups.get(t.reference) ?? [];
+      // What is due: the members no capture or reversal superseded.
+      const txs = members.filter((x) => !supersededIds.has(x.transaction_id));
       const lines = byRef.get(t.reference) ?? [];
       const expected = sumOf(txs);
       const tol = allowed(expected, policy.match);
-      const last = Math.max(...txs.map((x) => x.event_time));
+      const last = Math.max(...members.map((x) => x.event_time));
       const deadline = last + settleWithinMs;
       const currency = txs[0]?.currency;
       const currencies = new Set(txs.map((x) => x.currency));
@@ -130,7 +141,10 @@ describe.each(worlds)('generateSettlements: %s', (_name, opts, policy) => {
         check(t.deadline === (lines[0]?.event_time ?? NaN) + policy.match.unexpectedAfterMs, 'deadline');
         continue;
       }
-      check(t.deadline === deadline && t.transactions === txs.length && t.expected_minor === Number(expected), 'group figures');
+      check(
+        t.deadline === deadline && t.transactions === members.length && t.expected_minor === Number(expected),
+        'group figures',
+      );
       check(currencies.size > 1 === (t.intent === 'mixed_currency'), 'several currencies iff mixed_currency');
       switch (t.intent) {
         case 'ok':
@@ -186,6 +200,9 @@ describe.each(worlds)('generateSettlements: %s', (_name, opts, policy) => {
           check(at >= deadline + H && at <= deadline + 2 * DAY, 'between 1 h and 2 d after the deadline');
           break;
         }
+        case 'superseded':
+          check(txs.length === 0 && lines.length === 0, 'every transaction captured or reversed, no line');
+          break;
         case 'mixed_currency':
           for (const c of currencies)
             check(
@@ -225,6 +242,7 @@ describe.each(worlds)('generateSettlements: %s', (_name, opts, policy) => {
         amountMinor: BigInt(x.amount_minor),
         currency: x.currency,
         eventTime: x.event_time,
+        superseded: supersededIds.has(x.transaction_id),
       }));
       const lines = (byRef.get(t.reference) ?? []).map((l) => ({
         settlementId: l.settlement_id,
@@ -280,8 +298,10 @@ describe('generateSettlements: the worlds', () => {
     };
     const sim = generateSettlements(transactions, zero, DEFAULT_POLICY);
     const mixed = sim.summary.intents.mixed_currency;
+    const nothingDue = sim.summary.intents.superseded;
+    expect(nothingDue).toBeGreaterThan(0);
     expect(sim.summary.expected.MATCHED).toBe(sim.summary.references - mixed);
-    expect(sim.summary.intents.ok).toBe(sim.summary.references - mixed);
+    expect(sim.summary.intents.ok).toBe(sim.summary.references - mixed - nothingDue);
   });
 
   it('rejects rates out of range', () => {

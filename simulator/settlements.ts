@@ -39,6 +39,11 @@ export const SETTLEMENT_INTENTS = [
    * settlement can match such a reference: it is a currency exception.
    */
   'mixed_currency',
+  /**
+   * Not drawn: every transaction of the reference was captured or reversed (a capture or reversal
+   * names it as parent), so nothing is due under it and no line is sent: MATCHED with nothing to settle.
+   */
+  'superseded',
 ] as const;
 export type SettlementIntent = (typeof SETTLEMENT_INTENTS)[number];
 
@@ -54,6 +59,7 @@ const FINAL_STATUS: Readonly<Record<SettlementIntent, Exclude<ReconStatus, 'PEND
   late: 'LATE_MATCH',
   unknown: 'UNEXPECTED_SETTLEMENT',
   mixed_currency: 'CURRENCY_MISMATCH',
+  superseded: 'MATCHED',
 };
 
 export interface SettlementOptions {
@@ -173,7 +179,9 @@ export function validateSettlementOptions(opts: SettlementOptions): void {
 interface Group {
   reference: string;
   transactions: number;
-  /** The first transaction's currency. */
+  /** Transactions that expect settlement (not captured or reversed). */
+  expecting: number;
+  /** The first expecting transaction's currency (the first transaction's when none expects). */
   currency: string;
   /** Sum of the transactions per currency (one entry unless the reference mixes currencies). */
   byCurrency: Map<string, bigint>;
@@ -233,7 +241,7 @@ export function generateSettlements(
     let acquirer = acquirerOf.get(g.merchantId);
     if (acquirer === undefined) acquirerOf.set(g.merchantId, (acquirer = rng.pick(ACQUIRERS)));
     const allowed = toleranceOf(g.total, policy.match);
-    t.intent = drawIntent(rng, opts, g, allowed);
+    t.intent = g.expecting === 0 ? 'superseded' : drawIntent(rng, opts, g, allowed);
     const onTime = (): number => g.last + rng.int(onTimeMin, onTimeMax);
     const line = (amount: bigint, currency = g.currency, at = onTime()): void => draft(t, amount, currency, at, acquirer);
     switch (t.intent) {
@@ -265,6 +273,8 @@ export function generateSettlements(
         break;
       case 'mixed_currency':
         for (const [c, amount] of [...g.byCurrency].sort(([a], [b]) => (a < b ? -1 : 1))) line(amount, c);
+        break;
+      case 'superseded':
         break;
       case 'unknown':
         throw new RangeError('settlements: the unknown intent is not drawn for a group');
@@ -329,8 +339,14 @@ export function expectedStatus(intent: SettlementIntent, deadline: number, water
 
 /** The settle-able transactions by reference, in order of first appearance. */
 function groupByReference(transactions: Iterable<Transaction>, settled: ReadonlySet<string>): Group[] {
+  const all = [...transactions];
+  // A capture or reversal supersedes its parent: the parent expects nothing itself (reconciliation does the same).
+  const superseded = new Set<string>();
+  for (const tx of all)
+    if ((tx.type === 'CAPTURE' || tx.type === 'REVERSAL') && tx.parent_transaction_id !== null)
+      superseded.add(tx.parent_transaction_id);
   const byRef = new Map<string, Group>();
-  for (const tx of transactions) {
+  for (const tx of all) {
     if (!settled.has(tx.type)) continue;
     const reference = tx.reference ?? tx.transaction_id;
     let g = byRef.get(reference);
@@ -338,6 +354,7 @@ function groupByReference(transactions: Iterable<Transaction>, settled: Readonly
       g = {
         reference,
         transactions: 0,
+        expecting: 0,
         currency: tx.currency,
         byCurrency: new Map(),
         total: 0n,
@@ -347,9 +364,13 @@ function groupByReference(transactions: Iterable<Transaction>, settled: Readonly
       byRef.set(reference, g);
     }
     g.transactions++;
+    g.last = Math.max(g.last, tx.event_time);
+    if (superseded.has(tx.transaction_id)) continue;
+    // The currency of what is due: the first transaction that expects settlement.
+    if (g.expecting === 0) g.currency = tx.currency;
+    g.expecting++;
     g.byCurrency.set(tx.currency, (g.byCurrency.get(tx.currency) ?? 0n) + BigInt(tx.amount_minor));
     g.total += BigInt(tx.amount_minor);
-    g.last = Math.max(g.last, tx.event_time);
   }
   return [...byRef.values()];
 }

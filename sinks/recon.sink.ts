@@ -33,6 +33,8 @@ export interface ReconBatch {
   settlements: readonly PositionedSettlement[];
   /** Valid transactions of settle-able types. */
   items: readonly PositionedTransaction[];
+  /** Valid captures and reversals with a parent: the parent expects nothing itself any more. */
+  supersessions: ReadonlyArray<{ child: string; parent: string; type: 'CAPTURE' | 'REVERSAL' }>;
   policy: MatchPolicy;
   allowedLatenessMs: number;
   /** Wall clock of the change records (stored; a replay reuses the stored events). */
@@ -106,6 +108,7 @@ async function applyIn(conn: PoolConnection, b: ReconBatch): Promise<ReconBatchR
   }
   const itemsStored = await storeItems(conn, b.items);
   for (const i of b.items) touched.add(i.tx.reference ?? i.tx.transaction_id);
+  for (const ref of await storeSupersessions(conn, b.supersessions)) touched.add(ref);
 
   const watermark = maxSettlement === null ? null : maxSettlement - b.allowedLatenessMs;
   if (watermark !== null) {
@@ -235,6 +238,18 @@ async function storeItems(conn: PoolConnection, items: readonly PositionedTransa
   return (res as { affectedRows: number }).affectedRows;
 }
 
+/** Records which transactions captures and reversals supersede; returns the references of those already stored. */
+async function storeSupersessions(conn: PoolConnection, list: ReconBatch['supersessions']): Promise<string[]> {
+  if (list.length === 0) return [];
+  await conn.query('INSERT IGNORE INTO recon_supersessions (child_transaction_id, parent_transaction_id, type) VALUES ?', [
+    list.map((x) => [x.child, x.parent, x.type]),
+  ]);
+  const [rows] = await conn.query<Row[]>('SELECT DISTINCT reference FROM recon_items WHERE transaction_id IN (?)', [
+    [...new Set(list.map((x) => x.parent))],
+  ]);
+  return rows.map((r) => String(r.reference));
+}
+
 /** Recomputes the groups of `refs` and stores what changed; returns changes by new status. */
 async function recompute(
   conn: PoolConnection,
@@ -244,11 +259,13 @@ async function recompute(
 ): Promise<Partial<Record<ReconStatus, number>>> {
   const [[itemRows], [lineRows], [resultRows]] = await Promise.all([
     conn.query<Row[]>(
-      'SELECT transaction_id, reference, amount_minor, currency, event_time FROM recon_items WHERE reference IN (?)',
+      `SELECT i.transaction_id, i.reference, i.amount_minor, i.currency, i.event_time,
+              EXISTS (SELECT 1 FROM recon_supersessions s WHERE s.parent_transaction_id = i.transaction_id) AS superseded
+         FROM recon_items i WHERE i.reference IN (?) ORDER BY i.transaction_id`,
       [refs],
     ),
     conn.query<Row[]>(
-      'SELECT settlement_id, transaction_reference, amount_minor, currency, event_time, settlement_date FROM settlements WHERE transaction_reference IN (?)',
+      'SELECT settlement_id, transaction_reference, amount_minor, currency, event_time, settlement_date FROM settlements WHERE transaction_reference IN (?) ORDER BY settlement_id',
       [refs],
     ),
     conn.query<Row[]>('SELECT * FROM recon_results WHERE reference IN (?)', [refs]),
@@ -261,6 +278,7 @@ async function recompute(
       amountMinor: big(r.amount_minor),
       currency: String(r.currency),
       eventTime: ms(r.event_time),
+      superseded: Number(r.superseded) === 1,
     });
     items.set(String(r.reference), list);
   }

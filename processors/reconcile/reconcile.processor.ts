@@ -115,6 +115,7 @@ export class ReconBatchHandler {
     let settlements: ReturnType<typeof classifySettlements>['valid'] = [];
     let items: ReturnType<typeof classify>['valid'] = [];
     let invalidSkipped = 0;
+    const supersessions: Array<{ child: string; parent: string; type: 'CAPTURE' | 'REVERSAL' }> = [];
     let notSettled = 0;
     if (isSettlements) {
       ({ valid: settlements, deadLetters } = classifySettlements(records, {
@@ -135,6 +136,9 @@ export class ReconBatchHandler {
       invalidSkipped = c.deadLetters.length;
       items = c.valid.filter((v) => d.settledTypes.has(v.tx.type));
       notSettled = c.valid.length - items.length;
+      for (const v of c.valid)
+        if ((v.tx.type === 'CAPTURE' || v.tx.type === 'REVERSAL') && v.tx.parent_transaction_id !== null)
+          supersessions.push({ child: v.tx.transaction_id, parent: v.tx.parent_transaction_id, type: v.tx.type });
     }
     // Fence the partition's previous owner before touching the outbox, then read how far Kafka
     // committed: a stale owner can no longer publish, and what it did publish is known.
@@ -147,6 +151,7 @@ export class ReconBatchHandler {
         source: { topic, partition, firstOffset, lastOffset, committed },
         settlements,
         items,
+        supersessions,
         policy: d.policy,
         allowedLatenessMs: d.allowedLatenessMs,
         now,

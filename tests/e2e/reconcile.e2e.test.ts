@@ -49,6 +49,10 @@ const line = (id: string, reference: string, amount: number, at = T0 + 20 * H, o
 });
 
 const noRef = tx(null, 1500);
+// Partial captures settle under the authorization's reference; the authorization itself is then due no more.
+const pcAuth = tx('r-pc', 1000);
+// A reversed authorization: nothing is due.
+const revAuth = tx('r-rev', 500);
 const TRANSACTIONS: Transaction[] = [
   tx('r-ok', 1000),
   tx('r-split', 1000),
@@ -64,6 +68,11 @@ const TRANSACTIONS: Transaction[] = [
   tx('r-capture', 500, { type: 'CAPTURE', parent_transaction_id: 'tx-0' }),
   noRef,
   tx('r-refund', 400, { type: 'REFUND' }),
+  pcAuth,
+  tx('r-pc', 600, { type: 'CAPTURE', parent_transaction_id: pcAuth.transaction_id, event_time: T0 + H }),
+  tx('r-pc', 400, { type: 'CAPTURE', parent_transaction_id: pcAuth.transaction_id, event_time: T0 + 2 * H }),
+  revAuth,
+  tx('r-rev-2', 500, { type: 'REVERSAL', parent_transaction_id: revAuth.transaction_id, event_time: T0 + H }),
   tx('r-invalid', 0),
 ];
 const LINES: Settlement[] = [
@@ -80,6 +89,8 @@ const LINES: Settlement[] = [
   line('s-late', 'r-late', 1000, T0 + 80 * H),
   line('s-capture', 'r-capture', 500),
   line('s-noref', noRef.transaction_id, 1500),
+  line('s-pc-1', 'r-pc', 600),
+  line('s-pc-2', 'r-pc', 400, T0 + 22 * H),
   // Moves the watermark past every deadline above (itself still inside its own).
   line('s-far', 'r-far', 1000, T0 + 10 * DAY),
   // The same line again (a re-imported file): harmless.
@@ -105,6 +116,8 @@ const EXPECTED: Record<string, string> = {
   'r-recent': 'PENDING',
   'r-capture': 'MATCHED',
   [noRef.transaction_id]: 'MATCHED',
+  'r-pc': 'MATCHED',
+  'r-rev': 'MATCHED',
   'r-far': 'PENDING',
 };
 
@@ -139,8 +152,9 @@ describe('reconciliation scenarios', () => {
   it('gives every group its status: 1:1, 1:N, N:1, tolerance, every exception, pending', () => {
     expect(first.statuses).toEqual(EXPECTED);
     // Each line once (the re-sent one and the conflicting one are not stored twice), each settle-able transaction once.
-    expect(first.settlements).toBe(14);
-    expect(first.items).toBe(TRANSACTIONS.length - 2);
+    expect(first.settlements).toBe(16);
+    // Every transaction of a settled type once (not the refund, the reversal or the invalid one).
+    expect(first.items).toBe(TRANSACTIONS.length - 3);
   });
 
   it('dead-letters undecodable, invalid and conflicting lines with their reason', () => {
@@ -161,10 +175,10 @@ describe('reconciliation scenarios', () => {
   it('exports the matched rate, open exceptions by status and the oldest one’s age', () => {
     const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metricsText)?.[1]);
     expect(value('txmon_recon_groups{status="MISSING_SETTLEMENT"}')).toBe(1);
-    expect(value('txmon_recon_groups{status="MATCHED"}')).toBe(6);
+    expect(value('txmon_recon_groups{status="MATCHED"}')).toBe(8);
     expect(value('txmon_recon_groups{status="PENDING"}')).toBe(2);
-    // 6 matched + 1 late match of 12 decided groups.
-    expect(value('txmon_recon_matched_ratio')).toBeCloseTo(7 / 12, 6);
+    // 8 matched + 1 late match of 14 decided groups.
+    expect(value('txmon_recon_matched_ratio')).toBeCloseTo(9 / 14, 6);
     // The oldest open exception: r-unknown's deadline (its line + 1 day) to the watermark (s-far - 1 h).
     expect(value('txmon_recon_oldest_open_exception_age_seconds')).toBe((T0 + 10 * DAY - H - (T0 + 20 * H + DAY)) / 1000);
     expect(value('txmon_recon_watermark_seconds')).toBe((T0 + 10 * DAY - H) / 1000);
@@ -181,14 +195,14 @@ describe('reconciliation scenarios', () => {
       expect(line('MATCHED')).toEqual({
         status: 'MATCHED',
         currency: 'USD',
-        groups: 6,
-        expectedMinor: '6000',
-        settledMinor: '6002',
+        groups: 8,
+        expectedMinor: '7000',
+        settledMinor: '7002',
       });
       expect(line('DUPLICATE_SETTLEMENT')).toMatchObject({ groups: 1, expectedMinor: '1000', settledMinor: '2000' });
       // r-unknown's business date is its line's settlement date; r-recent and r-far are later days.
       expect(line('UNEXPECTED_SETTLEMENT')).toBeUndefined();
-      expect(report.reduce((a, l) => a + l.groups, 0)).toBe(11);
+      expect(report.reduce((a, l) => a + l.groups, 0)).toBe(13);
       expect(await reconReport(pool, '2026-01-06')).toEqual([
         { status: 'UNEXPECTED_SETTLEMENT', currency: 'USD', groups: 1, expectedMinor: '0', settledMinor: '1000' },
       ]);
@@ -260,18 +274,18 @@ describe('reconciliation scenarios', () => {
       const early = await readReconState(other);
       // Without transactions every line is unexpected, or pending (s-far).
       expect(new Set(Object.values(early.statuses))).toEqual(new Set(['UNEXPECTED_SETTLEMENT', 'PENDING']));
-      // One event per unexpected line's group (11; s-far is pending).
-      expect(early.eventIds).toHaveLength(11);
+      // One event per unexpected line's group (12; s-far is pending).
+      expect(early.eventIds).toHaveLength(12);
       expectExactlyOncePublished(early);
       await produceRecords(other, 'transactions', TRANSACTIONS);
       await drain(other);
       const late = await readReconState(other);
       expect(late.statuses).toEqual(EXPECTED);
       expectExactlyOncePublished(late);
-      // Ten of those groups found their transactions (cleared or turned into another exception), and
+      // Eleven of those groups found their transactions (cleared or turned into another exception), and
       // r-missing became an exception: at least one more event each (r-batched's two transactions may
       // arrive in separate batches, through an AMOUNT_MISMATCH first).
-      expect(late.eventIds.length - early.eventIds.length).toBeGreaterThanOrEqual(11);
+      expect(late.eventIds.length - early.eventIds.length).toBeGreaterThanOrEqual(12);
     } finally {
       await other.cleanup();
     }
