@@ -12,11 +12,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/mysql.ts';
-import authPlugin from './plugins/auth.ts';
+import authPlugin, { rateLimitKey } from './plugins/auth.ts';
 import clientsPlugin from './plugins/clients.ts';
 import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin, { type ApiMetrics } from './plugins/metrics.ts';
-import alertsRoutes from './routes/alerts.ts';
+import alertsRoutes, { OpenStreams } from './routes/alerts.ts';
 import healthRoutes, { type Probe } from './routes/health.ts';
 import type { Admin } from 'kafkajs';
 import type { WindowSpec } from '../domain/windows.ts';
@@ -67,6 +67,9 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
     owned: opts.ownsClients ?? false,
   });
   await app.register(errorsPlugin);
+  // Open alert streams end first when the app closes (the server would otherwise wait for their clients).
+  const streams = new OpenStreams();
+  app.addHook('preClose', () => streams.endAll());
   await app.register(metricsPlugin, { metrics: deps.metrics });
   await app.register(helmet, {
     // The OpenAPI UI needs its own scripts and styles; everything else is JSON.
@@ -77,9 +80,9 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
   await app.register(rateLimit, {
     max: opts.rateLimitPerMinute,
     timeWindow: '1 minute',
-    // Per key when one is presented (its hash would do; the header value never leaves the process), else per address.
-    keyGenerator: (request) =>
-      request.headers.authorization ?? (request.headers['x-api-key'] as string | undefined) ?? request.ip,
+    // Per key id when a key-shaped string is presented, else per client address (however the
+    // header is spelled): a client cannot earn a fresh allowance by varying it.
+    keyGenerator: rateLimitKey,
     errorResponseBuilder: (_request, context) => {
       const err = new Error(`rate limit of ${context.max} requests per ${context.after} exceeded; retry later`) as Error & {
         statusCode: number;
@@ -114,7 +117,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
   );
   await app.register(
     async (api) => {
-      await api.register(alertsRoutes, { pool: deps.pool });
+      await api.register(alertsRoutes, { pool: deps.pool, streams });
       await api.register(transactionRoutes, { pool: deps.pool });
       await api.register(reconRoutes, { pool: deps.pool });
       await api.register(modelRoutes, { pool: deps.pool, driftPsiAlert: deps.driftPsiAlert ?? 0.25 });
@@ -123,6 +126,11 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
     },
     { prefix: API_PREFIX },
   );
+  // A POST without a body is an empty object: routes whose fields are all optional accept it, and
+  // routes with required fields say which one is missing.
+  app.addHook('preValidation', async (request) => {
+    if (request.method === 'POST' && request.body === undefined) request.body = {};
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     // No cache for authenticated answers.
     if (request.principal) reply.header('cache-control', 'no-store');

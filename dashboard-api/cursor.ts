@@ -9,7 +9,11 @@ export function encodeCursor(key: ReadonlyArray<string | number>): string {
 export function decodeCursor(cursor: string, shape: ReadonlyArray<'string' | 'number'>): Array<string | number> {
   try {
     const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(key) && key.length === shape.length && key.every((v, i) => typeof v === shape[i]))
+    if (
+      Array.isArray(key) &&
+      key.length === shape.length &&
+      key.every((v, i) => typeof v === shape[i] && (typeof v !== 'number' || Number.isFinite(v)))
+    )
       return key as Array<string | number>;
   } catch {
     // fall through: not a cursor of ours

@@ -41,7 +41,8 @@ export async function createApiKey(
   role: Role,
   createdBy: string,
 ): Promise<{ key: string; keyId: string }> {
-  if (!/^\S.{0,127}$/.test(name)) throw new InputError('the key name must be 1-128 characters, not starting with a space');
+  // The audit log's actor is the name plus " (key <id>)", within its 128 characters.
+  if (!/^\S.{0,99}$/.test(name)) throw new InputError('the key name must be 1-100 characters, not starting with a space');
   if (!ROLES.includes(role)) throw new InputError(`role must be one of ${ROLES.join(', ')}`);
   const k = newKey();
   await pool.query(
@@ -86,5 +87,7 @@ export async function verifyApiKey(pool: Pool, presented: string): Promise<Princ
   const want = Buffer.from(String(row.secret_sha256), 'hex');
   const got = Buffer.from(sha256(parsed.secret), 'hex');
   if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
+  // At most once per cache period per key (verification is cached): cheap enough to keep.
+  await pool.query('UPDATE api_keys SET last_used_at = NOW(3) WHERE key_id = ?', [parsed.keyId]);
   return { keyId: parsed.keyId, name: String(row.name), role: row.role as Role };
 }

@@ -18,17 +18,21 @@ export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000)
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'txmon_api_process_' });
   const registers = [registry];
-  let cached: {
-    at: number;
-    lag: Awaited<ReturnType<PipelineView['lag']>>;
-    dlq: Awaited<ReturnType<PipelineView['deadLetters']>>;
-  } | null = null;
-  const read = async () => {
-    if (!pipeline) return null;
-    if (cached && Date.now() - cached.at < cacheMs) return cached;
-    cached = { at: Date.now(), lag: await pipeline.lag(), dlq: await pipeline.deadLetters() };
-    return cached;
+  // One Kafka read per refresh, shared by both gauges (prom-client collects them together); a
+  // failure of one reading (a missing DLQ topic) leaves the other.
+  const cached = <T>(read: () => Promise<T>) => {
+    let at = 0;
+    let value: Promise<T | null> = Promise.resolve(null);
+    return (): Promise<T | null> => {
+      if (Date.now() - at >= cacheMs) {
+        at = Date.now();
+        value = read().catch(() => null);
+      }
+      return value;
+    };
   };
+  const lag = pipeline ? cached(() => pipeline.lag()) : async () => null;
+  const deadLetters = pipeline ? cached(() => pipeline.deadLetters()) : async () => null;
   return {
     registry,
     requests: new Counter({
@@ -50,9 +54,9 @@ export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000)
       labelNames: ['group', 'topic'],
       registers,
       async collect() {
-        const v = await read().catch(() => null);
+        const v = await lag();
         this.reset();
-        for (const l of v?.lag ?? []) this.set({ group: l.group, topic: l.topic }, l.lag);
+        for (const l of v ?? []) this.set({ group: l.group, topic: l.topic }, l.lag);
       },
     }),
     deadLetters: new Gauge({
@@ -61,9 +65,9 @@ export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000)
       labelNames: ['topic'],
       registers,
       async collect() {
-        const v = await read().catch(() => null);
+        const v = await deadLetters();
         this.reset();
-        for (const d of v?.dlq ?? []) this.set({ topic: d.topic }, d.records);
+        for (const d of v ?? []) this.set({ topic: d.topic }, d.records);
       },
     }),
   };

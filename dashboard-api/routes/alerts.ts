@@ -42,6 +42,14 @@ function summary(r: Row): AlertSummaryT {
   };
 }
 
+/** A date-time the schema let through that is not a real instant (a leap second, say) is a 400, not an empty answer. */
+function validTime(text: string, field: string): Date {
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime()))
+    throw new HttpProblem(400, `querystring.${field} is not a valid instant: ${JSON.stringify(text.slice(0, 40))}`);
+  return d;
+}
+
 /**
  * A page of alerts, newest first by the time they were raised (then id): a keyset on a key that
  * only grows, so alerts raised while a client pages through appear on no later page, and none is
@@ -57,8 +65,8 @@ export async function listAlerts(pool: Pool, q: AlertListQueryT): Promise<{ item
   if (q.status) add('a.status = ?', q.status);
   if (q.decision) add('a.decision = ?', q.decision);
   if (q.account_id) add('a.account_id = ?', q.account_id);
-  if (q.from) add('a.event_time >= ?', new Date(q.from));
-  if (q.to) add('a.event_time < ?', new Date(q.to));
+  if (q.from) add('a.event_time >= ?', validTime(q.from, 'from'));
+  if (q.to) add('a.event_time < ?', validTime(q.to, 'to'));
   if (q.model_version) add('d.model_version = ?', q.model_version);
   if (q.rule_id) add("JSON_CONTAINS(JSON_EXTRACT(d.rule_hits, '$[*].ruleId'), JSON_QUOTE(?))", q.rule_id);
   if (q.severity) add("JSON_CONTAINS(JSON_EXTRACT(d.rule_hits, '$[*].severity'), JSON_QUOTE(?))", q.severity);
@@ -144,7 +152,7 @@ async function triage(
     if (label)
       await conn.query(
         `INSERT INTO labels (transaction_id, label, pattern, source, labelled_at) VALUES (?, ?, NULL, 'analyst', NOW(3))
-         ON DUPLICATE KEY UPDATE label = VALUES(label), source = VALUES(source), labelled_at = VALUES(labelled_at)`,
+         ON DUPLICATE KEY UPDATE label = VALUES(label), pattern = NULL, source = VALUES(source), labelled_at = VALUES(labelled_at)`,
         [row.transaction_id, label],
       );
     await audit(conn, actor, action, `alert:${alertId}`, { ...detail, status });
@@ -162,54 +170,102 @@ const ANALYSTS = ['analyst', 'admin'] as const;
 
 /** How far back each poll of the live stream looks again: an alert committed this late is still sent once. */
 export const STREAM_RESCAN_MS = 5 * 60_000;
+/** Alerts per query of the stream (a poll pages through more with a keyset). */
+const STREAM_PAGE = 500;
+/** Streams one API process serves at once; more get a 503. */
+export const MAX_STREAMS = 100;
+/** A client that has not read what was sent within this long is dropped. */
+const SLOW_CLIENT_MS = 30_000;
+
+type StreamSink = NodeJS.WritableStream & { writeHead(status: number, headers: Record<string, string>): unknown };
 
 /**
- * Server-sent events of new alerts. Each poll reads the alerts raised since (the last sent) minus
- * STREAM_RESCAN_MS and sends those not sent yet: a batch commits its alerts a little after it
- * raised them, and not in order across partitions, so a plain keyset would skip some.
+ * Server-sent events of new alerts. Each poll reads the alerts raised since (the newest sent) minus
+ * STREAM_RESCAN_MS, a page at a time, and sends those not sent yet: a batch commits its alerts a
+ * little after it raised them, and not in order across partitions, so a plain keyset would skip
+ * some. Everything at or before `after` (the resumed Last-Event-ID) counts as sent.
  */
 async function streamAlerts(
   pool: Pool,
-  raw: NodeJS.WritableStream & { writeHead(status: number, headers: Record<string, string>): unknown },
+  raw: StreamSink,
   closed: () => boolean,
-  opts: { since: number; pollMs: number; heartbeatMs: number },
+  opts: { since: number; after: [number, string] | null; pollMs: number; heartbeatMs: number },
 ): Promise<void> {
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
-    connection: 'keep-alive',
+    // The connection ends with the stream: nothing waits on an idle keep-alive socket afterwards.
+    connection: 'close',
     'x-accel-buffering': 'no',
   });
-  raw.write(`: txmon alerts since ${new Date(opts.since).toISOString()}\n\n`);
+  // Waits for a slow reader; false when it did not read in time (the stream ends).
+  const write = async (chunk: string): Promise<boolean> => {
+    if (raw.write(chunk)) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => raw.once('drain', () => resolve(true))),
+      new Promise<boolean>((resolve) => raw.once('close', () => resolve(false))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SLOW_CLIENT_MS))),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  };
+  const isSent = (at: number, id: string): boolean =>
+    at < opts.since || (opts.after !== null && (at < opts.after[0] || (at === opts.after[0] && id <= opts.after[1])));
+  if (!(await write(`: txmon alerts since ${new Date(opts.since).toISOString()}\n\n`))) return;
   const sent = new Map<string, number>();
   let newest = opts.since;
   let lastWrite = Date.now();
   while (!closed()) {
-    const from = Math.min(newest, Date.now()) - STREAM_RESCAN_MS;
-    const [rows] = await pool.query<Row[]>(
-      `SELECT ${SUMMARY_COLUMNS} FROM alerts a JOIN decisions d ON d.transaction_id = a.transaction_id
-        WHERE a.created_at >= ? ORDER BY a.created_at, a.alert_id LIMIT 1000`,
-      [new Date(Math.max(from, opts.since))],
-    );
-    for (const r of rows) {
-      const id = String(r.alert_id);
-      const at = (r.created_at as Date).getTime();
-      if (sent.has(id) || at < opts.since) continue;
-      sent.set(id, at);
-      newest = Math.max(newest, at);
-      raw.write(`id: ${encodeCursor([at, id])}\nevent: alert\ndata: ${JSON.stringify(summary(r))}\n\n`);
-      lastWrite = Date.now();
+    let page: [number, string] = [Math.max(Math.min(newest, Date.now()) - STREAM_RESCAN_MS, opts.since - STREAM_RESCAN_MS), ''];
+    for (;;) {
+      const [rows] = await pool.query<Row[]>(
+        `SELECT ${SUMMARY_COLUMNS} FROM alerts a JOIN decisions d ON d.transaction_id = a.transaction_id
+          WHERE a.created_at > ? OR (a.created_at = ? AND a.alert_id > ?)
+          ORDER BY a.created_at, a.alert_id LIMIT ${STREAM_PAGE}`,
+        [new Date(page[0]), new Date(page[0]), page[1]],
+      );
+      for (const r of rows) {
+        const id = String(r.alert_id);
+        const at = (r.created_at as Date).getTime();
+        page = [at, id];
+        if (sent.has(id) || isSent(at, id)) continue;
+        sent.set(id, at);
+        newest = Math.max(newest, at);
+        if (!(await write(`id: ${encodeCursor([at, id])}\nevent: alert\ndata: ${JSON.stringify(summary(r))}\n\n`))) return;
+        lastWrite = Date.now();
+      }
+      if (rows.length < STREAM_PAGE || closed()) break;
     }
     for (const [id, at] of sent) if (at < newest - 2 * STREAM_RESCAN_MS) sent.delete(id);
     if (Date.now() - lastWrite >= opts.heartbeatMs) {
-      raw.write(': keep-alive\n\n');
+      if (!(await write(': keep-alive\n\n'))) return;
       lastWrite = Date.now();
     }
-    if (rows.length < 1000) await new Promise((r) => setTimeout(r, opts.pollMs));
+    await new Promise((r) => setTimeout(r, opts.pollMs));
   }
 }
 
-const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool }) => {
+/** The open alert streams of an app: ended by its preClose hook, so closing does not wait for their clients. */
+export class OpenStreams {
+  readonly ends = new Set<() => void>();
+  /** Settles when each open stream has ended its response. */
+  readonly finished = new Set<Promise<void>>();
+  closing = false;
+  get size(): number {
+    return this.ends.size;
+  }
+  /** Ends every stream and waits (at most `ms`) until their responses are over, so the server can close their sockets as idle. */
+  async endAll(ms = 2_000): Promise<void> {
+    this.closing = true;
+    for (const end of this.ends) end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.finished), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+}
+
+const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams }> = async (app, { pool, streams }) => {
   const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');
 
   app.get(
@@ -241,18 +297,41 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { po
       },
     },
     async (request, reply) => {
+      if (streams.size >= MAX_STREAMS)
+        throw new HttpProblem(503, `this API serves at most ${MAX_STREAMS} alert streams at once; retry later`);
       const last = request.headers['last-event-id'];
-      const since =
-        typeof last === 'string' && last.length > 0 ? (decodeCursor(last, ['number', 'string'])[0] as number) : Date.now();
-      let closed = false;
-      request.raw.on('close', () => (closed = true));
+      const after =
+        typeof last === 'string' && last.length > 0 ? (decodeCursor(last, ['number', 'string']) as [number, string]) : null;
+      const since = after?.[0] ?? Date.now();
+      let ended = false;
+      const end = () => {
+        ended = true;
+      };
+      streams.ends.add(end);
+      let finish = () => {};
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      streams.finished.add(finished);
+      // The client may have gone already (during the key check) or go at any time.
+      const socket = request.raw.socket;
+      reply.raw.on('close', end);
+      socket.on('close', end);
+      const closed = () => ended || streams.closing || socket.destroyed || reply.raw.destroyed || reply.raw.writableEnded;
       reply.hijack();
-      await streamAlerts(pool, reply.raw, () => closed, {
-        since,
-        pollMs: request.query.poll_ms ?? 1_000,
-        heartbeatMs: 15_000,
-      }).catch((err: unknown) => request.log.warn({ err }, 'alert stream ended on an error'));
-      reply.raw.end();
+      try {
+        await streamAlerts(pool, reply.raw, closed, {
+          since,
+          after,
+          pollMs: request.query.poll_ms ?? 1_000,
+          heartbeatMs: 15_000,
+        });
+      } catch (err) {
+        request.log.warn({ err }, 'alert stream ended on an error');
+      } finally {
+        streams.ends.delete(end);
+        reply.raw.end();
+        streams.finished.delete(finished);
+        finish();
+      }
     },
   );
 

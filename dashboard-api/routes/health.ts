@@ -18,17 +18,29 @@ const Readiness = Type.Object({
   checks: Type.Array(Check),
 });
 
-/** Runs a check with a deadline; a timeout is a failure. */
-async function timed(p: Probe, ms: number): Promise<{ name: string; ok: boolean; detail: string }> {
+/** A check's own verdict, safe to show anyone (no host names, users or driver messages). */
+export class ProbeFailure extends Error {}
+
+/**
+ * Runs a check with a deadline; a timeout is a failure. /readyz is public: a failure says only that
+ * the dependency did not answer; the driver's message (hosts, users) goes to the log.
+ */
+async function timed(
+  p: Probe,
+  ms: number,
+  log: { warn: (o: object, msg: string) => void },
+): Promise<{ name: string; ok: boolean; detail: string }> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const detail = await Promise.race([
       p.check(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProbeFailure(`no answer within ${ms} ms`)), ms))),
     ]);
     return { name: p.name, ok: true, detail };
   } catch (err) {
-    return { name: p.name, ok: false, detail: errorMessage(err) };
+    if (err instanceof ProbeFailure) return { name: p.name, ok: false, detail: err.message };
+    log.warn({ dependency: p.name, err: errorMessage(err) }, 'readiness check failed');
+    return { name: p.name, ok: false, detail: 'not answering (the API log has the error)' };
   } finally {
     clearTimeout(timer);
   }
@@ -67,7 +79,7 @@ export function dependencyProbes(deps: {
       name: 'consumer-lag',
       check: async () => {
         const lag = await read();
-        if (lag > max) throw new Error(`ingest lag ${lag} records is above ${max} (TXMON_API_READY_MAX_LAG)`);
+        if (lag > max) throw new ProbeFailure(`ingest lag ${lag} records is above ${max} (TXMON_API_READY_MAX_LAG)`);
         return `ingest lag ${lag} records`;
       },
     });
@@ -99,8 +111,8 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Regis
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (_request, reply) => {
-      const checks = await Promise.all(opts.probes.map((p) => timed(p, opts.timeoutMs)));
+    async (request, reply) => {
+      const checks = await Promise.all(opts.probes.map((p) => timed(p, opts.timeoutMs, request.log)));
       const ok = checks.every((c) => c.ok);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not-ready', checks });
     },

@@ -82,7 +82,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         tags: ['models'],
         summary: 'Drift of the active model: PSI per feature and of the score over its most recent decisions, against training',
         querystring: Type.Object(
-          { sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 50_000, default: 5_000 })) },
+          { sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 20_000, default: 5_000 })) },
           { additionalProperties: false },
         ),
         response: { 200: Drift, ...problems(409) },

@@ -6,6 +6,9 @@ import { Type } from 'typebox';
 import type { Pool } from '../../platform/mysql.ts';
 import { problems } from '../schemas/common.ts';
 
+/** How long the stored, late and duplicate counts are reused. */
+const COUNTS_TTL_MS = 10_000;
+
 export interface PipelineTopology {
   groups: ReadonlyArray<{ group: string; topics: readonly string[] }>;
   deadLetterTopics: readonly string[];
@@ -30,6 +33,7 @@ const Pipeline = Type.Object({
 });
 
 const pipelineRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; admin: Admin; topology: PipelineTopology }> = async (app, opts) => {
+  let counts: { at: number; t: RowDataPacket | undefined } = { at: 0, t: undefined };
   // The previous reading of each group's committed total, for throughput.
   const last = new Map<string, { at: number; committed: number; rate: number | null }>();
 
@@ -86,9 +90,14 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; admin: Admin; topo
         const offsets = await opts.admin.fetchTopicOffsets(topic);
         deadLetters.push({ topic, records: offsets.reduce((a, p) => a + Number(p.high) - Number(p.low), 0) });
       }
-      const [[t]] = await opts.pool.query<RowDataPacket[]>(
-        'SELECT (SELECT COUNT(*) FROM transactions) AS stored, (SELECT COUNT(*) FROM transactions WHERE late) AS late, (SELECT COUNT(*) FROM transaction_duplicates) AS duplicates',
-      );
+      // Full counts are table scans: read at most every COUNTS_TTL_MS, whoever asks.
+      if (Date.now() - counts.at >= COUNTS_TTL_MS) {
+        const [[t]] = await opts.pool.query<RowDataPacket[]>(
+          'SELECT (SELECT COUNT(*) FROM transactions) AS stored, (SELECT COUNT(*) FROM transactions WHERE late) AS late, (SELECT COUNT(*) FROM transaction_duplicates) AS duplicates',
+        );
+        counts = { at: Date.now(), t };
+      }
+      const t = counts.t;
       return {
         groups,
         dead_letters: deadLetters,

@@ -138,7 +138,11 @@ describe('probes, metrics, documents', () => {
     const res = await broken.inject({ url: '/readyz' });
     await broken.close();
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ status: 'not-ready', checks: [{ name: 'redis', ok: false, detail: 'connection refused' }] });
+    // Public: it names the dependency, never the driver's message (hosts, users).
+    expect(res.json()).toEqual({
+      status: 'not-ready',
+      checks: [{ name: 'redis', ok: false, detail: 'not answering (the API log has the error)' }],
+    });
   });
 
   it('metrics: for sre and admin, with request counts and the pipeline view', async () => {
@@ -273,18 +277,57 @@ describe('authentication and roles', () => {
     expect(cli('create', '--name', 'x', '--role', 'root').status).not.toBe(0);
   });
 
-  it('accepts the key as X-Api-Key too', async () => {
-    expect((await app.inject({ url: '/api/v1/models', headers: { 'x-api-key': keys.sre } })).statusCode).toBe(200);
+  it('accepts the key as X-Api-Key too; authenticated answers are not cached', async () => {
+    const res = await app.inject({ url: '/api/v1/models', headers: { 'x-api-key': keys.sre } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
   });
 
-  it('rate-limits per key with a 429 problem', async () => {
+  it('rate-limits per key however the header is spelled, and unauthenticated calls per address, with a 429 problem', async () => {
     const limited = await makeApp(3);
+    const key = keys.sre;
+    const spellings = [
+      { authorization: `Bearer ${key}` },
+      { authorization: `bearer  ${key}` },
+      { 'x-api-key': key },
+      { authorization: `BEARER ${key}` },
+    ];
     const codes: number[] = [];
-    for (let i = 0; i < 4; i++) codes.push((await limited.inject({ url: '/api/v1/models', headers: auth('sre') })).statusCode);
+    for (const headers of spellings) codes.push((await limited.inject({ url: '/api/v1/models', headers })).statusCode);
     const last = await limited.inject({ url: '/api/v1/models', headers: auth('sre') });
+    // Another key has its own allowance.
+    const other = await limited.inject({ url: '/api/v1/models', headers: auth('admin') });
+    // Wrong keys count against the client's address: guessing is limited too.
+    const guesses: number[] = [];
+    for (let i = 0; i < 4; i++)
+      guesses.push(
+        (
+          await limited.inject({
+            url: '/api/v1/models',
+            headers: { authorization: `Bearer txk_${'0'.repeat(12)}_${'a'.repeat(43)}` },
+          })
+        ).statusCode,
+      );
     await limited.close();
     expect(codes).toEqual([200, 200, 200, 429]);
     expect(last.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
+    expect(other.statusCode).toBe(200);
+    expect(guesses).toEqual([401, 401, 401, 429]);
+  });
+
+  it('trusts a verified key for the cache period only: a revocation takes effect within it', async () => {
+    const cached = await buildApp(
+      { pool, logger: testLogger, metrics: createApiMetrics(null), probes: [] },
+      { rateLimitPerMinute: 1_000, keyCacheMs: 400 },
+    );
+    const k = await createApiKey(pool, 'cached', 'sre', 'test');
+    const call = () => cached.inject({ url: '/api/v1/models', headers: { authorization: `Bearer ${k.key}` } });
+    expect((await call()).statusCode).toBe(200);
+    await revokeApiKey(pool, k.keyId);
+    expect((await call()).statusCode).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await call()).statusCode).toBe(401);
+    await cached.close();
   });
 });
 
@@ -453,6 +496,17 @@ describe('transactions, reconciliation, models', () => {
     } while (cursor !== null);
     expect(refs).toHaveLength(Number(count?.n));
     const ref = refs[0] as string;
+    const [[current]] = await pool.query<RowDataPacket[]>('SELECT revision FROM recon_results WHERE reference = ?', [ref]);
+    const listed = (await app.inject({ url: '/api/v1/reconciliation/exceptions?limit=1', headers: auth('sre') })).json().items[0];
+    expect(listed).toMatchObject({ reference: ref, revision: Number(current?.revision) });
+    const stale = await app.inject({
+      method: 'POST',
+      url: `/api/v1/reconciliation/exceptions/${ref}/accept`,
+      headers: auth('analyst'),
+      payload: { revision: Number(current?.revision) + 1 },
+    });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json().detail).toMatch(/changed|revision/);
     const ok = await app.inject({
       method: 'POST',
       url: `/api/v1/reconciliation/exceptions/${ref}/accept`,
@@ -489,7 +543,8 @@ describe('transactions, reconciliation, models', () => {
       payload: {},
     });
     expect(promote.statusCode).toBe(404);
-    const rollback = await app.inject({ method: 'POST', url: '/api/v1/models/rollback', headers: auth('admin'), payload: {} });
+    // No body at all: the reason is optional.
+    const rollback = await app.inject({ method: 'POST', url: '/api/v1/models/rollback', headers: auth('admin') });
     expect(rollback.statusCode).toBe(409);
     expect(rollback.json().detail).toMatch(/no model is active/);
   });
@@ -578,44 +633,85 @@ describe('accounts, pipeline, drift, live stream', () => {
     expect(audit.map((a) => String(a.action))).toHaveLength(3);
   }, 120_000);
 
-  it('streams alerts raised after the client connected, each once', async () => {
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    const controller = new AbortController();
-    try {
+  it('streams alerts raised after the client connected, each once, late commits and bursts included; resumes after Last-Event-ID; ends when the app closes', async () => {
+    const streaming = await makeApp();
+    const address = await streaming.listen({ host: '127.0.0.1', port: 0 });
+    const raise = async (ids: string[], createdAt: (i: number) => Date) => {
+      await pool.query(
+        'INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES ?',
+        [ids.map((id) => [`tx-live-${id}`, 'acc-live', 'REVIEW', 0.9, 'v', '[]', '{}', id, new Date(), new Date()])],
+      );
+      await pool.query(
+        'INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES ?',
+        [ids.map((id, i) => [id, `tx-live-${id}`, 'acc-live', 'REVIEW', 0.9, 'live', new Date(), createdAt(i)])],
+      );
+    };
+    const hex = (prefix: string, n: number) => `${prefix}${n.toString(16).padStart(32 - prefix.length, '0')}`;
+    const open = async (headers: Record<string, string> = {}) => {
+      const controller = new AbortController();
       const res = await fetch(`${address}/api/v1/alerts/stream?poll_ms=100`, {
-        headers: auth('analyst'),
+        headers: { ...auth('analyst'), ...headers },
         signal: controller.signal,
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-      let text = '';
-      const read = async (until: (t: string) => boolean) => {
-        while (!until(text)) text += new TextDecoder().decode((await reader.read()).value);
+      const state = { text: '', closed: false };
+      void (async () => {
+        for (;;) {
+          const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+          if (done) {
+            state.closed = true;
+            return;
+          }
+          state.text += new TextDecoder().decode(value);
+        }
+      })();
+      const until = async (ok: () => boolean, what: string) => {
+        for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(ok(), what).toBe(true);
       };
-      await read((t) => t.includes(': txmon alerts since'));
-      // Two alerts raised now (one "committed late": raised a minute ago).
-      for (const [id, ago] of [
-        ['a'.repeat(32), 0],
-        ['b'.repeat(32), 60_000],
-      ] as const) {
-        await pool.query(
-          "INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES (?, 'acc-live', 'REVIEW', 0.9, 'v', '[]', '{}', ?, NOW(3), NOW(3))",
-          [`tx-live-${id}`, id],
-        );
-        await pool.query(
-          "INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES (?, ?, 'acc-live', 'REVIEW', 0.9, 'live', NOW(3), ?)",
-          [id, `tx-live-${id}`, new Date(Date.now() - ago)],
-        );
-      }
-      await read((t) => (t.match(/event: alert/g) ?? []).length >= 1);
-      await new Promise((r) => setTimeout(r, 500));
-      // The one raised before the client connected is not sent; the new one once.
-      expect(text.match(/event: alert/g)).toHaveLength(1);
-      expect(text).toContain(`"alert_id":"${'a'.repeat(32)}"`);
-      expect(text).toMatch(/^id: [A-Za-z0-9_-]+$/m);
+      const ids = () => [...state.text.matchAll(/"alert_id":"([0-9a-f]{32})"/g)].map((m) => m[1] as string);
+      const lastId = () => [...state.text.matchAll(/^id: (\S+)$/gm)].pop()?.[1] ?? '';
+      await until(() => state.text.includes(': txmon alerts since'), 'the stream opened');
+      return { controller, state, until, ids, lastId };
+    };
+    try {
+      const s1 = await open();
+      const now = Date.now();
+      // Raised before the client connected: not sent.
+      await raise(['e'.repeat(32)], () => new Date(now - 60_000));
+      // A newer alert commits first, an older one (raised after connecting) later: both go out.
+      await raise(['a'.repeat(32)], () => new Date(now + 2_000));
+      await s1.until(() => s1.ids().includes('a'.repeat(32)), 'the newer alert');
+      await raise(['b'.repeat(32)], () => new Date(now + 1_000));
+      // A burst larger than a page of the stream's query.
+      const burst = Array.from({ length: 1_200 }, (_, i) => hex('c', i));
+      await raise(burst, (i) => new Date(now + 3_000 + i));
+      await s1.until(() => s1.ids().length >= 1_202, 'every alert of the burst');
+      await new Promise((r) => setTimeout(r, 400));
+      const got = s1.ids();
+      expect(new Set(got).size).toBe(got.length);
+      expect(got).not.toContain('e'.repeat(32));
+      expect(new Set(got)).toEqual(new Set(['a'.repeat(32), 'b'.repeat(32), ...burst]));
+      const resumeFrom = s1.lastId();
+      s1.controller.abort();
+
+      // Resuming after the last event: nothing repeated, the next alert sent.
+      const s2 = await open({ 'last-event-id': resumeFrom });
+      await raise(['d'.repeat(32)], () => new Date(now + 10_000));
+      await s2.until(() => s2.ids().includes('d'.repeat(32)), 'the alert after the resumed one');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(s2.ids()).toEqual(['d'.repeat(32)]);
+
+      // Closing the app ends its open streams instead of waiting for their clients.
+      const started = Date.now();
+      await streaming.close();
+      // Without this, closing would wait for the client to go; it may still wait out the client's keep-alive (undici: 4 s).
+      expect(Date.now() - started).toBeLessThan(6_000);
+      await s2.until(() => s2.state.closed, 'the stream ended with the app');
     } finally {
-      controller.abort();
+      await streaming.close();
       await pool.query("DELETE FROM alerts WHERE account_id = 'acc-live'");
       await pool.query("DELETE FROM decisions WHERE account_id = 'acc-live'");
     }
