@@ -80,6 +80,26 @@ export async function applyReconBatch(pool: Pool, b: ReconBatch): Promise<ReconB
   }
 }
 
+/**
+ * Marks the events whose batch Kafka's committed offsets have passed (their Kafka transaction
+ * committed) as published: a batch marks its own, and the partition's next batch those a crash
+ * left; this covers a partition that has no next batch (at start-up and at a graceful stop).
+ */
+export async function confirmPublished(
+  pool: Pool,
+  committed: ReadonlyArray<{ topic: string; partition: number; offset: string }>,
+): Promise<number> {
+  let n = 0;
+  for (const c of committed) {
+    const [res] = await pool.query(
+      'UPDATE recon_events SET published = 1 WHERE src_topic = ? AND src_partition = ? AND published = 0 AND src_offset < ?',
+      [c.topic, c.partition, c.offset],
+    );
+    n += (res as { affectedRows: number }).affectedRows;
+  }
+  return n;
+}
+
 /** Marks events published once the Kafka transaction that carried them has committed. */
 export async function markPublished(pool: Pool, ids: readonly string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += CHUNK)

@@ -17,6 +17,7 @@ import { AvroDecoder, createRegistry, registerSchema } from '../../platform/regi
 import { retry } from '../../platform/retry.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { reconGauges } from '../../sinks/recon-report.ts';
+import { confirmPublished } from '../../sinks/recon.sink.ts';
 import { consumerReadiness, drainedWhenCaughtUp, startBatchConsumer } from '../../platform/batch-consumer.ts';
 import { createReconMetrics, type ReconMetrics } from './reconcile.metrics.ts';
 import { ReconBatchHandler } from './reconcile.processor.ts';
@@ -134,6 +135,20 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
     gaugeTimer.unref();
     teardown.push(async () => clearInterval(gaugeTimer));
 
+    // Events a crash left unmarked after their Kafka transaction committed, on partitions that may
+    // see no further batch: marked from the group's committed offsets (again at a graceful stop).
+    const confirm = async () => {
+      const committed: Array<{ topic: string; partition: number; offset: string }> = [];
+      for (const t of [topics.transactions, topics.settlements]) {
+        const [res] = await admin.fetchOffsets({ groupId, topics: [t] });
+        for (const p of res?.partitions ?? [])
+          if (Number(p.offset) >= 0) committed.push({ topic: t, partition: p.partition, offset: p.offset });
+      }
+      const n = await confirmPublished(pool, committed);
+      if (n > 0) log.info({ events: n }, 'exception events confirmed published from the committed offsets');
+    };
+    await retry(confirm, { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => true });
+
     let stopRequested = false;
     // One batch at a time: batches of both topics share the group's progress row in MySQL.
     const consumer = await startBatchConsumer(kafka, log, {
@@ -167,6 +182,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       teardown.push(async () => {
         stopRequested = true;
         await consumer.stop();
+        await confirm().catch((err: unknown) => log.warn(`could not confirm published events (${errorMessage(err)})`));
         await refreshGauges().catch(() => {});
         resolve();
       });
