@@ -6,9 +6,9 @@ import type { TxmonConfig } from '../config/config.ts';
 
 export type Pool = mysql.Pool;
 
-/** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC. */
+/** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the session is in UTC. */
 export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } = {}): Pool {
-  return mysql.createPool({
+  const pool = mysql.createPool({
     uri: cfg.mysql.url,
     connectionLimit: opts.connectionLimit ?? 4,
     timezone: 'Z',
@@ -20,6 +20,16 @@ export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } 
     // affectedRows must count inserted rows only, so the sink can tell a no-op upsert from an insert.
     flags: ['-FOUND_ROWS'],
   });
+  // The server's own NOW(3) and CURRENT_TIMESTAMP(3) in UTC too, like every DATETIME txmon reads
+  // and writes (timezone 'Z'), whatever the server's zone. Sent first on each new connection.
+  pool.on('connection', (conn) => {
+    // The promise pool re-emits the underlying callback-style connection.
+    const core = conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void };
+    core.query("SET time_zone = '+00:00'", (err) => {
+      if (err) process.emitWarning(`txmon: could not set the MySQL session to UTC: ${err.message}`);
+    });
+  });
+  return pool;
 }
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
