@@ -54,3 +54,17 @@ export async function startProbeServer(opts: {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A processor's probe server on `port` when one is asked for (undefined: none), logging where it serves. */
+export async function startProcessorProbes(opts: {
+  host: string;
+  port: number | undefined;
+  registry: Registry;
+  ready: () => { ok: boolean; detail: string };
+  log: { info: (o: object, msg: string) => void };
+}): Promise<ProbeServer | null> {
+  if (opts.port === undefined) return null;
+  const probe = await startProbeServer({ host: opts.host, port: opts.port, registry: opts.registry, ready: opts.ready });
+  opts.log.info({ url: `http://${opts.host}:${probe.port}/metrics` }, 'serving metrics');
+  return probe;
+}

@@ -21,14 +21,9 @@ export const RECON_STATUSES = [
 export type ReconStatus = (typeof RECON_STATUSES)[number];
 
 /** Statuses finance ops must look at (published to the exceptions topic). */
-export const EXCEPTION_STATUSES: ReadonlySet<ReconStatus> = new Set([
-  'AMOUNT_MISMATCH',
-  'CURRENCY_MISMATCH',
-  'DUPLICATE_SETTLEMENT',
-  'MISSING_SETTLEMENT',
-  'UNEXPECTED_SETTLEMENT',
-  'LATE_MATCH',
-]);
+export const EXCEPTION_STATUSES: ReadonlySet<ReconStatus> = new Set(
+  RECON_STATUSES.filter((s) => s !== 'PENDING' && s !== 'MATCHED'),
+);
 
 /** A transaction that expects to be settled. */
 export interface ExpectedItem {

@@ -9,7 +9,7 @@ import type { Transaction } from '../../domain/transaction.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
 import { errorMessage } from '../../platform/errors.ts';
-import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
+import { startProcessorProbes } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
@@ -163,18 +163,14 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
     });
     teardown.push(() => consumer.disconnect());
 
-    let probe: ProbeServer | null = null;
-    if (opts.metricsPort !== undefined) {
-      probe = await startProbeServer({
-        host: cfg.metrics.host,
-        port: opts.metricsPort,
-        registry: metrics.registry,
-        ready: consumerReadiness(consumer, handler.failing),
-      });
-      const server = probe;
-      teardown.push(() => server.close());
-      log.info({ url: `http://${cfg.metrics.host}:${probe.port}/metrics` }, 'serving metrics');
-    }
+    const probe = await startProcessorProbes({
+      host: cfg.metrics.host,
+      port: opts.metricsPort,
+      registry: metrics.registry,
+      ready: consumerReadiness(consumer, handler.failing),
+      log,
+    });
+    if (probe) teardown.push(() => probe.close());
 
     log.info({ topics, groupId }, 'reconcile running');
 
