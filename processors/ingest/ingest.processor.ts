@@ -242,6 +242,7 @@ export class IngestBatchHandler {
     valid.forEach((v, i) => (v.late = clock.flags[i] === true));
     const t1 = performance.now();
     await step('mysql', () => this.prefetchRefdata(valid));
+    const t1b = performance.now();
     const progress = { topic, partition, next: nextOffset, committed: d.clocks.committed(topic, partition) };
     const dedup = await step('redis', () => this.applyState(valid, progress)).catch(async (err: unknown) => {
       // Nothing of this attempt is kept: the state is rebuilt, then the batch is retried whole.
@@ -296,7 +297,8 @@ export class IngestBatchHandler {
         {
           records: records.length,
           decodeMs: ms(t0, t1),
-          stateMs: ms(t1, t2),
+          refdataMs: ms(t1, t1b),
+          stateMs: ms(t1b, t2),
           detectMs: ms(t2, t2b),
           mysqlMs: ms(t2b, t3),
           kafkaMs: ms(t3, t4),
