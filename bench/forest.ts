@@ -15,6 +15,9 @@ import { serializeForest } from '../detection/forest-file.ts';
 import { scoreMatrix, trainForest } from '../detection/isolation-forest.ts';
 import { rocAuc } from '../detection/metrics.ts';
 
+/** Marks the JSON result line of `--json`. */
+export const RESULT_TAG = 'forest-result ';
+
 export interface ForestBenchResult {
   rows: number;
   cols: number;
@@ -118,9 +121,11 @@ export function forestBench(say: (line: string) => void, rows = 20_000, cols = 2
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  forestBench(
+  const result = forestBench(
     (line) => process.stdout.write(`${line}\n`),
     Number(process.env.BENCH_FOREST_ROWS ?? 20_000),
     Number(process.env.BENCH_FOREST_COLS ?? 20),
   );
+  // For bench/run.ts, which runs this file as its own process: its last line.
+  if (process.argv.includes('--json')) process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
 }

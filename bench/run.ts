@@ -6,16 +6,18 @@
  * the ingest process's peak resident memory, Redis round trips per batch, the server-side time of the
  * Lua scripts, and Redis memory per active account. Not a test: it measures and prints.
  *
- * First, (0) the isolation forest against ml-isolation-forest (bench/forest.ts).
+ * Last (once the services have settled), (0) the isolation forest against ml-isolation-forest
+ * (bench/forest.ts), printed first.
  *
  * BENCH_COUNT (default 200000) sets the number of simulated transactions. BENCH_INGEST_NODE_ARGS
  * passes node options to the ingest process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
  * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings), and the
  * fixed-load run's to <file>.fixed.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../config/config.ts';
 import { resetNamespace } from '../cli/reset-namespace.ts';
 import type { Transaction } from '../domain/transaction.ts';
@@ -28,7 +30,7 @@ import { avroType } from '../schemas/index.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
-import { forestBench } from './forest.ts';
+import { RESULT_TAG, type ForestBenchResult } from './forest.ts';
 import { join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
@@ -37,6 +39,9 @@ import type { SimOptions } from '../simulator/types.ts';
 import { promote, registerModel } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';
 import { produceSimulation } from '../simulator/produce.ts';
+import { kafkaPidFile } from '../services/kafka.ts';
+import { registryPidFile } from '../services/registry.ts';
+import { livePid } from '../services/process.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const count = Number(process.env.BENCH_COUNT ?? 200_000);
@@ -204,8 +209,69 @@ async function rawCeiling(records: number): Promise<{ seconds: number; decoded: 
   return { seconds: (lastAt - first) / 1000, decoded };
 }
 
+/** bench/forest.ts in a fresh process (BENCH_FOREST_ROWS and BENCH_FOREST_COLS pass through); its lines are shown. */
+function runForestBench(): ForestBenchResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/forest.ts', '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  let result: ForestBenchResult | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith(RESULT_TAG)) result = JSON.parse(line.slice(RESULT_TAG.length)) as ForestBenchResult;
+    else if (line !== '') say(line);
+  }
+  if (!result) throw new Error(`bench/forest.ts printed no result:\n${out.slice(-2000)}`);
+  return result;
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes beside ingest whose CPU (b) costs: Redis, MariaDB, the broker, the registry (when found). */
+async function servicePids(): Promise<Array<{ name: string; pid: number }>> {
+  const out: Array<{ name: string; pid: number }> = [];
+  const redis = new Redis(cfg.redisUrl);
+  const m = /process_id:(\d+)/.exec(await redis.info('server'));
+  redis.disconnect();
+  if (m) out.push({ name: 'redis', pid: Number(m[1]) });
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') out.push({ name: 'mariadb', pid: Number(d) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const kafka = kafkaPidFile(cfg);
+  const registry = registryPidFile(cfg);
+  const kafkaPid = livePid(kafka.pidFile, kafka.marker);
+  const registryPid = livePid(registry.pidFile, registry.marker);
+  if (kafkaPid !== undefined) out.push({ name: 'kafka', pid: kafkaPid });
+  if (registryPid !== undefined) out.push({ name: 'registry', pid: registryPid });
+  return out;
+}
+
 /** (b) the ingest slice as its own process; throughput from committed progress, peak RSS from /proc. */
-async function slice(records: number): Promise<{ seconds: number; measured: number; peakRssMb: number; summary: string }> {
+async function slice(records: number): Promise<{
+  seconds: number;
+  measured: number;
+  peakRssMb: number;
+  summary: string;
+  cpu: Array<{ name: string; seconds: number }>;
+}> {
+  const services = await servicePids();
   const admin = createKafka(cfg, logger, '-bench-admin').admin();
   await admin.connect();
   const nodeArgs = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -229,6 +295,9 @@ async function slice(records: number): Promise<{ seconds: number; measured: numb
   let started = 0;
   let measured = 0;
   let finished = 0;
+  const procs = () => [{ name: 'ingest', pid: child.pid as number }, ...services];
+  let cpuAtStart: number[] = [];
+  let cpuAtFinish: number[] = [];
   while (!exited) {
     if (existsSync(status)) {
       try {
@@ -242,15 +311,20 @@ async function slice(records: number): Promise<{ seconds: number; measured: numb
     if (started === 0 && lag < records) {
       started = performance.now();
       measured = lag;
+      cpuAtStart = procs().map((p) => cpuSeconds(p.pid));
     }
-    if (finished === 0 && lag === 0) finished = performance.now();
+    if (finished === 0 && lag === 0) {
+      finished = performance.now();
+      cpuAtFinish = procs().map((p) => cpuSeconds(p.pid));
+    }
     await sleep(50);
   }
   await admin.disconnect();
   const code = await exitCode;
   if (code !== 0) throw new Error(`ingest exited with ${code}:\n${stderr.slice(-3000)}`);
   const summary = /summary (\{.*\})/.exec(stderr)?.[1] ?? '{}';
-  return { seconds: (finished - started) / 1000, measured, peakRssMb: peakKb / 1024, summary };
+  const cpu = procs().map((p, i) => ({ name: p.name, seconds: (cpuAtFinish[i] ?? 0) - (cpuAtStart[i] ?? 0) }));
+  return { seconds: (finished - started) / 1000, measured, peakRssMb: peakKb / 1024, summary, cpu };
 }
 
 async function redisStatsReset(): Promise<void> {
@@ -305,9 +379,6 @@ async function memoryPerAccount(): Promise<{ bytesPerAccount: number; accounts: 
 }
 
 async function main(): Promise<void> {
-  say('bench: (0) isolation forest: in-repo vs ml-isolation-forest, same data (no services) ...');
-  const forest = forestBench(say, Number(process.env.BENCH_FOREST_ROWS ?? 20_000), Number(process.env.BENCH_FOREST_COLS ?? 20));
-  say('');
   say(`bench: preparing ${count.toLocaleString('en')} simulated transactions in namespace ${cfg.topicNamespace} ...`);
   const records = await prepare();
   say(`bench: ${records.toLocaleString('en')} records on ${topic}`);
@@ -344,6 +415,11 @@ async function main(): Promise<void> {
   const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 20);
   say(`bench: (c) a fixed offered load of ${rate.toLocaleString('en')} tx/s for ${fixedSeconds} s, ingest running live ...`);
   const fixed = await fixedLoad(rate, fixedSeconds);
+  // Last, when the services that `services up` just started (two JVMs) have settled and no ingest
+  // runs, and in a process of its own: this one has trained and scored other forests, and the JIT
+  // code it kept for them made the walk 2-3x slower than in a fresh process.
+  say('bench: (0) isolation forest: in-repo vs ml-isolation-forest, same data, own process (no services) ...');
+  const forest = runForestBench();
 
   say('');
   say(`  records                        ${records.toLocaleString('en')}`);
@@ -367,6 +443,13 @@ async function main(): Promise<void> {
     `  Redis memory per account       ${mem.bytesPerAccount.toLocaleString('en')} bytes (all keys of the prefix / ${mem.accounts.toLocaleString('en')} active accounts; ${mem.keys.toLocaleString('en')} keys, TTL on ${mem.withTtl.toLocaleString('en')})`,
   );
   say(`  ingest peak RSS                ${s.peakRssMb.toFixed(0)} MB`);
+  // What each process spent per transaction during (b), against what the target leaves per transaction.
+  const perTx = (sec: number) => (sec * 1e6) / Math.max(1, s.measured);
+  const cpuTotal = s.cpu.reduce((a, c) => a + c.seconds, 0);
+  const cores = availableParallelism();
+  say(
+    `  CPU per transaction (b)        ${s.cpu.map((c) => `${c.name} ${perTx(c.seconds).toFixed(0)}`).join(', ')}: ${perTx(cpuTotal).toFixed(0)} µs in all (${((cpuTotal / s.seconds / cores) * 100).toFixed(0)} % of ${cores} cores; 15,000 tx/s on ${cores} cores leaves ${((cores * 1e6) / 15_000).toFixed(0)} µs)`,
+  );
   say(
     `  (b) event → decision p50 / p99 ${sum.recordToCommitP50Ms} / ${sum.recordToCommitP99Ms} ms  (backlog: includes the wait in the topic)`,
   );
