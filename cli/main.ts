@@ -140,9 +140,9 @@ export function buildProgram(): Command {
       "Rebuild this prefix's Redis state from MySQL's transactions of the longest window, as a new generation (processors wait meanwhile; the old one is deleted after).",
     )
     .action(async () => {
-      const { cfg } = context();
+      const { cfg, logger } = context();
       const { stateRebuild } = await import('./state.command.ts');
-      process.exitCode = await stateRebuild(cfg, say);
+      process.exitCode = await stateRebuild(cfg, logger, say);
     });
   state
     .command('status')

@@ -3,7 +3,11 @@ import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
 import { createStateRedis } from '../platform/redis.ts';
 import { dataNodes } from '../platform/redis-pipelines.ts';
-import { ensureState, markerKeys, readMarker, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { committedOffsets, ensureState, markerKeys, readMarker, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { createKafka } from '../platform/kafka.ts';
+import type { Logger } from '../platform/logger.ts';
+import { errorMessage } from '../platform/errors.ts';
+import { topicName } from '../topics/topics.ts';
 
 async function withClients<T>(
   cfg: TxmonConfig,
@@ -20,10 +24,26 @@ async function withClients<T>(
   }
 }
 
-/** Deletes the prefix's state and replays MySQL's transactions of the longest window into it. */
-export async function stateRebuild(cfg: TxmonConfig, say: (line: string) => void): Promise<number> {
+/**
+ * Deletes the prefix's state and replays MySQL's transactions of the longest window into it. The
+ * ingest group's committed offsets go into the marker (state-rebuild.ts committedProgress); when
+ * Kafka does not answer, the rebuild still runs and says so.
+ */
+export async function stateRebuild(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<number> {
   return withClients(cfg, async ({ redis, pool }) => {
-    const r = await ensureState(rebuildDepsFor(cfg, { redis, pool }, say), { force: true });
+    const committed = async () => {
+      const admin = createKafka(cfg, logger, '-state-rebuild').admin();
+      try {
+        await admin.connect();
+        return await committedOffsets(admin, cfg.ingest.groupId, topicName(cfg.topicNamespace, 'transactions'));
+      } catch (err) {
+        say(`state: Kafka did not answer (${errorMessage(err)}); the marker starts without partition progress`);
+        return [];
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+    };
+    const r = await ensureState(rebuildDepsFor(cfg, { redis, pool }, say, committed), { force: true });
     if (r.outcome === 'busy') {
       say('state: another process is rebuilding right now (lock held); try again when it is done');
       return 1;

@@ -33,8 +33,11 @@ export interface IngestHandlerDeps {
   logger: Logger;
   metrics: IngestMetrics;
   state: WindowState;
-  /** Rebuilds lost state from MySQL, or returns while another processor does (state-rebuild.ts). */
-  recoverState: () => Promise<void>;
+  /**
+   * Rebuilds lost state from MySQL, or returns while another processor does (state-rebuild.ts);
+   * `heartbeat` keeps the batch's group membership while it runs.
+   */
+  recoverState: (heartbeat?: () => Promise<void>) => Promise<void>;
   refdata: RefdataCache;
   baseCurrency: string;
   windows: readonly WindowSpec[];
@@ -109,7 +112,7 @@ export class IngestBatchHandler {
 
     // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
     // partition's next owner replays the batch.
-    const result = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset), {
+    const result = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat), {
       payload,
       where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
       maxMs: this.deps.retryMaxBackoffMs,
@@ -220,7 +223,13 @@ export class IngestBatchHandler {
   }
 
   /** One idempotent attempt at the whole batch. */
-  private async attempt(topic: string, partition: number, records: RawRecord[], nextOffset: string) {
+  private async attempt(
+    topic: string,
+    partition: number,
+    records: RawRecord[],
+    nextOffset: string,
+    heartbeat: () => Promise<void>,
+  ) {
     const d = this.deps;
     const t0 = performance.now();
     await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
@@ -247,7 +256,7 @@ export class IngestBatchHandler {
     const dedup = await step('redis', () => this.applyState(valid, progress)).catch(async (err: unknown) => {
       // Nothing of this attempt is kept: the state is rebuilt, then the batch is retried whole.
       if (err instanceof StateLostError)
-        await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+        await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
       throw err;
     });
     const t2 = performance.now();
@@ -259,7 +268,7 @@ export class IngestBatchHandler {
       // The MySQL fence: the state moved to another generation since this batch's scripts ran
       // (a rebuild), or MySQL moved on without Redis: learn the current one, or rebuild.
       if (err instanceof StateLostError)
-        await d.recoverState().catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+        await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
       throw err;
     });
     const t3 = performance.now();

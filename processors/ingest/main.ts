@@ -20,7 +20,7 @@ import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
-import { ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
+import { committedOffsets, ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { FeatureSpace } from '../../detection/features.ts';
@@ -116,11 +116,16 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       const p = res?.partitions.find((x) => x.partition === partition);
       return p && Number(p.offset) >= 0 ? { offset: p.offset, metadata: p.metadata } : undefined;
     });
-    const rebuildDeps = rebuildDepsFor(cfg, { redis, pool }, (line) => log.info(line));
+    const rebuildDeps = rebuildDepsFor(
+      cfg,
+      { redis, pool },
+      (line) => log.info(line),
+      () => committedOffsets(admin, groupId, topic),
+    );
     const state = rebuildDeps.state;
     /** Rebuilds lost state (or waits while another processor does); called before consuming and on StateLostError. */
-    const recoverState = async (): Promise<void> => {
-      const r = await ensureState(rebuildDeps);
+    const recoverState = async (heartbeat?: () => Promise<void>): Promise<void> => {
+      const r = await ensureState(rebuildDeps, { heartbeat });
       if (r.outcome === 'rebuilt' && r.rows === 0 && r.keysDeleted === 0) log.info('state initialised (no transactions yet)');
       else if (r.outcome === 'rebuilt') {
         metrics.stateRebuilds.inc();

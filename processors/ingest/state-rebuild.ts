@@ -10,6 +10,7 @@
  * processor racing the rebuild cannot double-apply anything: it only waits for the marker.
  */
 import { randomBytes } from 'node:crypto';
+import type { Admin } from 'kafkajs';
 import { DependencyError } from '../../platform/errors.ts';
 import type { RowDataPacket } from 'mysql2/promise';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
@@ -31,6 +32,7 @@ import {
   encodeAccountRecord,
   encodeEntityFeatures,
   entityId,
+  progressField,
   WindowState,
   type StateEvent,
 } from './state-store.ts';
@@ -43,6 +45,18 @@ export interface RebuildDeps {
   windows: readonly WindowSpec[];
   allowedLatenessMs: number;
   progress: (line: string) => void;
+  /**
+   * The ingest group's committed offsets, read after the rebuild moved MySQL's generation (see
+   * `committedProgress`); without it the marker starts with no partition progress.
+   */
+  committedOffsets?: () => Promise<CommittedOffset[]>;
+}
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read (Kafka's committed offset). */
+  offset: string;
 }
 
 export type EnsureResult =
@@ -63,6 +77,7 @@ export function rebuildDepsFor(
   cfg: TxmonConfig,
   clients: { redis: StateRedis; pool: Pool },
   progress: (line: string) => void,
+  committedOffsets?: () => Promise<CommittedOffset[]>,
 ): RebuildDeps {
   const state = new WindowState(clients.redis, {
     prefix: cfg.keyPrefix,
@@ -77,6 +92,7 @@ export function rebuildDepsFor(
     windows: cfg.state.windows,
     allowedLatenessMs: cfg.ingest.allowedLatenessMs,
     progress,
+    ...(committedOffsets && { committedOffsets }),
   };
 }
 
@@ -189,19 +205,83 @@ async function currentGeneration(pool: Pool): Promise<number> {
 // Token-checked, so a process never extends or releases a lock another one holds now.
 const RENEW_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// The marker goes back only onto a node whose rebuild sentinel (same slot) still holds the token;
+// ARGV[2..] are its field/value pairs.
+const WRITE_MARKER_IF_BUILDING = `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2)) return 1`;
+
+/** The group's committed offsets of one topic (what `RebuildDeps.committedOffsets` reads). */
+export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<CommittedOffset[]> {
+  const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (res?.partitions ?? []).map((p) => ({ topic, partition: p.partition, offset: p.offset }));
+}
 
 /**
- * The rebuild lock, renewed as the rebuild goes: a rebuild longer than the lock's TTL keeps it, and
- * one that lost it (expired while stalled, or Redis lost it) stops before it writes a marker.
+ * The marker fields (progress.lua) that a rebuilt state starts from: per partition, the offset the
+ * state has taken it to and the highest offset Kafka committed, both Kafka's committed offset. True
+ * lower bounds: a batch commits MySQL before Kafka, and once the rebuild has moved MySQL's
+ * generation no batch of the old one commits, so every record below the committed offsets read after
+ * that is in the MySQL rows the windows were rebuilt from. Without them a Redis rolled back to a
+ * snapshot taken right after the rebuild would hold a marker with no progress, which nothing checks.
  */
-function rebuildLock(d: RebuildDeps, token: string) {
+export function committedProgress(committed: readonly CommittedOffset[]): string[] {
+  const fields: string[] = [];
+  for (const c of committed) {
+    if (!/^\d+$/.test(c.offset)) continue; // -1: nothing committed yet
+    const tp = `${c.topic}/${c.partition}`;
+    fields.push(progressField(c), c.offset, `c:${tp}`, c.offset);
+  }
+  return fields;
+}
+
+/**
+ * One per master, beside its marker (the same hash slot): "a rebuild is writing here", holding the
+ * rebuild's token. The lock lives on one master only; a sentinel on each tells the rebuild that no
+ * master lost its data (restart without persistence, failover) while it was being written.
+ */
+function sentinelKeys(d: RebuildDeps): Array<{ marker: string; sentinel: string }> {
+  return markerKeys(d.redis, d.prefix).map((marker) => ({ marker, sentinel: `${marker}:building` }));
+}
+
+const LOST_DURING_REBUILD =
+  'a Redis node lost its data while the state was being rebuilt (its rebuild sentinel is gone); the rebuild starts over';
+
+/**
+ * The rebuild lock and the sentinels, renewed as the rebuild goes: a rebuild longer than the lock's
+ * TTL keeps it; one that lost it (expired while stalled, or Redis lost it), or that finds a master's
+ * sentinel gone (that master lost what was already rebuilt on it), stops before it writes a marker.
+ */
+function rebuildLock(d: RebuildDeps, token: string, heartbeat?: () => Promise<void>) {
   const key = lockKey(d.prefix);
+  const nodes = sentinelKeys(d);
   return {
+    /** Sets the sentinels (the lock is already held). */
+    async start(): Promise<void> {
+      for (const n of nodes) await d.redis.set(n.sentinel, token, 'PX', LOCK_TTL_MS);
+    },
     async keep(): Promise<void> {
+      // A rebuild inside a batch would otherwise send the group no heartbeat for its whole length. A
+      // failed heartbeat (a rebalance) does not stop it: the state is shared by every partition.
+      await heartbeat?.().catch(() => {});
       if (Number(await d.redis.eval(RENEW_LOCK, 1, key, token, LOCK_TTL_MS)) !== 1)
         throw new DependencyError('redis', 'the state rebuild lost its lock (another process may be rebuilding); giving up');
+      for (const n of nodes)
+        if (Number(await d.redis.eval(RENEW_LOCK, 1, n.sentinel, token, LOCK_TTL_MS)) !== 1)
+          throw new DependencyError('redis', LOST_DURING_REBUILD);
+    },
+    /**
+     * Writes the markers of intact state, each only if its node's sentinel is still there
+     * (atomically), with the partitions' progress (`committedProgress`).
+     */
+    async writeMarker(generation: number, meta: Record<string, unknown>, committed: readonly CommittedOffset[]): Promise<void> {
+      const fields = ['meta', JSON.stringify({ layout: STATE_LAYOUT, generation, ...meta }), 'gen', String(generation)];
+      fields.push(...committedProgress(committed));
+      for (const n of nodes)
+        if (Number(await d.redis.eval(WRITE_MARKER_IF_BUILDING, 2, n.marker, n.sentinel, token, ...fields)) !== 1)
+          throw new DependencyError('redis', LOST_DURING_REBUILD);
     },
     async release(): Promise<void> {
+      for (const n of nodes) await d.redis.eval(RELEASE_LOCK, 1, n.sentinel, token);
       await d.redis.eval(RELEASE_LOCK, 1, key, token);
     },
   };
@@ -218,7 +298,13 @@ function rebuildLock(d: RebuildDeps, token: string) {
  * can reach, then the marker comes back with the new generation, then the old generations' keys are
  * deleted.
  */
-export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}): Promise<EnsureResult> {
+export async function ensureState(
+  d: RebuildDeps,
+  opts: {
+    force?: boolean;
+    /** Called as the rebuild goes (the batch's consumer group heartbeat). */ heartbeat?: () => Promise<void>;
+  } = {},
+): Promise<EnsureResult> {
   const found = await readMarker(d.redis, d.prefix);
   // A marker of another generation than MySQL's: MySQL moved on (a rebuild that died after its
   // bump, a restore), and every batch would fail the MySQL fence; rebuild as if the marker were gone.
@@ -229,9 +315,10 @@ export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}
   }
   const token = randomBytes(8).toString('hex');
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
-  const lock = rebuildLock(d, token);
+  const lock = rebuildLock(d, token, opts.heartbeat);
   const started = Date.now();
   try {
+    await lock.start();
     await deleteMarker(d.redis, d.prefix);
     const generation = await nextGeneration(d.pool);
     const root = `${stateRoot(d.prefix, generation)}:`;
@@ -241,8 +328,9 @@ export async function ensureState(d: RebuildDeps, opts: { force?: boolean } = {}
     // Keys of the new generation can only be left by a rebuild that died half way: start clean.
     await wipe(d, lock, (k) => k.startsWith(root));
     const { rows, from } = await replay(d, lock, builder);
+    const committed = (await d.committedOffsets?.()) ?? [];
     await lock.keep();
-    await writeMarker(d.redis, d.prefix, generation, { rebuiltAt: new Date().toISOString(), rows });
+    await lock.writeMarker(generation, { rebuiltAt: new Date().toISOString(), rows }, committed);
     d.state.generation = generation;
     // Only older generations: a newer one would be another rebuild's (if the lock was ever lost).
     let keysDeleted = await wipe(d, lock, (k) => generationOf(d.prefix, k) < generation);
