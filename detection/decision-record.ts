@@ -51,7 +51,7 @@ export function decideTransaction(
   decidedAt: number,
   errors?: { count: number },
 ): DecisionRecord {
-  const hits = evaluateRules(rules, ruleContext(input.snapshot, input.tx, rules.lists), input.eventTime, errors);
+  const hits = evaluateRules(rules, ruleContext(input.snapshot, input.tx, rules.lists, rules.reads), input.eventTime, errors);
   const active = models.active;
   let verdict: ModelVerdict | null = null;
   let modelScore: number | null = null;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_WINDOWS } from '../domain/windows.ts';
 import { FeatureSpace } from './features.ts';
@@ -38,6 +39,42 @@ describe('compileRuleSet', () => {
     const rs = compileRuleSet(readFileSync(new URL('../rules/rules.json', import.meta.url), 'utf8'), names);
     expect(rs.rules.length).toBeGreaterThanOrEqual(9);
     expect(rs.version).toMatch(/^1@[0-9a-f]{12}$/);
+  });
+
+  it('lists the features its enabled rules read, or null when a variable is computed at run time', () => {
+    const rs = compileRuleSet(
+      set([
+        rule(),
+        rule({ id: 'off', enabled: false, when: { '>': [{ var: 'card_count_1h' }, 1] } }),
+        rule({ id: 'vel', when: { '>': [{ var: 'account_count_1h' }, 5] }, detail: '{account_sum_1h} at {merchant_id}' }),
+      ]),
+      names,
+    );
+    expect([...(rs.reads ?? [])].sort()).toEqual(['account_count_1h', 'account_sum_1h', 'amount_base_minor']);
+    const dyn = compileRuleSet(set([rule({ when: { '>': [{ var: { cat: ['amount_', 'base_minor'] } }, 1] } })]), names);
+    expect(dyn.reads).toBeNull();
+  });
+
+  it('decides the same from the features it reads as from the whole snapshot (shipped rules, random snapshots)', () => {
+    const rs = compileRuleSet(readFileSync(new URL('../rules/rules.json', import.meta.url), 'utf8'), names);
+    expect(rs.reads?.length).toBeGreaterThan(0);
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constant(null), fc.integer({ min: 0, max: 2_000_000 }), fc.double({ min: 0, max: 1e5 })), {
+          minLength: names.length,
+          maxLength: names.length,
+        }),
+        fc.integer({ min: 0, max: 5_000_000 }),
+        (values, amount) => {
+          const snapshot = Object.fromEntries(names.map((n, i) => [n, values[i]]));
+          const t = { ...tx, amount_minor: amount };
+          const full = evaluateRules(rs, ruleContext(snapshot, t, rs.lists), 0);
+          const subset = evaluateRules(rs, ruleContext(snapshot, t, rs.lists, rs.reads), 0);
+          expect(subset).toEqual(full);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('versions a rule set by its declared version and its content', () => {

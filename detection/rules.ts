@@ -74,6 +74,12 @@ export interface RuleSet {
   readonly version: string;
   readonly rules: readonly CompiledRule[];
   readonly lists: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The snapshot features the enabled rules read (their variables and detail placeholders), so the
+   * context copies only those; absent or null: every feature (a rule names a variable computed at
+   * run time).
+   */
+  readonly reads?: readonly string[] | null;
 }
 
 export interface RuleHit {
@@ -91,15 +97,19 @@ export class RuleSetError extends Error {
 }
 
 /** Every `{"var": ...}` path in a JSON Logic tree. */
-function varsOf(logic: unknown, out: string[] = []): string[] {
-  if (Array.isArray(logic)) for (const x of logic) varsOf(x, out);
+/** The literal variable names of a condition; `dynamic` is set when one is computed at run time. */
+function varsOf(logic: unknown, out: string[] = [], dynamic = { found: false }): string[] {
+  if (Array.isArray(logic)) for (const x of logic) varsOf(x, out, dynamic);
   else if (logic !== null && typeof logic === 'object') {
     for (const [op, arg] of Object.entries(logic)) {
       if (op === 'var') {
         const path = Array.isArray(arg) ? arg[0] : arg;
         if (typeof path === 'string') out.push(path);
-        else varsOf(arg, out);
-      } else varsOf(arg, out);
+        else {
+          dynamic.found = true;
+          varsOf(arg, out, dynamic);
+        }
+      } else varsOf(arg, out, dynamic);
     }
   }
   return out;
@@ -135,6 +145,9 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
   const engine = new LogicEngine();
   const seen = new Set<string>();
   const rules: CompiledRule[] = [];
+  const features = new Set(featureNames);
+  const reads = new Set<string>();
+  const dynamic = { found: false };
   for (const r of spec.rules) {
     if (seen.has(r.id)) throw new RuleSetError(`rule ${r.id}: the id repeats`);
     seen.add(r.id);
@@ -151,6 +164,8 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
       throw new RuleSetError(`rule ${r.id}: invalid condition: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
     }
     if (!r.enabled) continue;
+    for (const v of [...varsOf(r.when, [], dynamic), ...[...detail.matchAll(/\{([a-z0-9_]+)\}/g)].map((m) => m[1] as string)])
+      if (features.has(v)) reads.add(v);
     rules.push({
       id: r.id,
       version: r.version,
@@ -163,7 +178,13 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
     });
   }
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return Object.freeze({ name: spec.ruleset, version: `${spec.version}@${digest}`, rules, lists: spec.lists });
+  return Object.freeze({
+    name: spec.ruleset,
+    version: `${spec.version}@${digest}`,
+    rules,
+    lists: spec.lists,
+    reads: dynamic.found ? null : Object.freeze([...reads]),
+  });
 }
 
 /**
@@ -174,12 +195,21 @@ export function ruleContext(
   snapshot: Readonly<Record<string, unknown>>,
   tx: Readonly<Record<RuleTxField, unknown>>,
   lists: RuleSet['lists'],
+  reads?: RuleSet['reads'],
 ): RuleContext {
   const ctx: Record<string, unknown> = { lists };
-  for (const k in snapshot) {
-    const v = snapshot[k];
-    ctx[k] = v === null || v === undefined ? NaN : v;
-  }
+  // Only the features the rules read, when known: copying all ~80 per transaction was the largest
+  // cost of the rules on the ingest path.
+  if (reads)
+    for (const k of reads) {
+      const v = snapshot[k];
+      ctx[k] = v === null || v === undefined ? NaN : v;
+    }
+  else
+    for (const k in snapshot) {
+      const v = snapshot[k];
+      ctx[k] = v === null || v === undefined ? NaN : v;
+    }
   for (const k of RULE_TX_FIELDS) ctx[k] = tx[k] ?? '';
   return ctx;
 }

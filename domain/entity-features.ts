@@ -129,12 +129,21 @@ export function entityFeaturesBruteForce(events: readonly EntityEvent[], windows
 }
 
 const namesCache = new Map<string, readonly string[]>();
+/** The same names per windows array, found without building the string key (the ingest hot path). */
+const namesByWindows = new WeakMap<readonly WindowSpec[], Map<string, readonly string[]>>();
 
 /** Feature names of one entity kind over the given windows, in flattenFeatures order (cached). */
 export function entityFeatureNames(kind: string, windows: readonly WindowSpec[]): readonly string[] {
+  let byKind = namesByWindows.get(windows);
+  const hit = byKind?.get(kind);
+  if (hit) return hit;
+  if (!byKind) namesByWindows.set(windows, (byKind = new Map()));
   const cacheKey = `${kind}|${windows.map((w) => w.name).join(',')}`;
   const cached = namesCache.get(cacheKey);
-  if (cached) return cached;
+  if (cached) {
+    byKind.set(kind, cached);
+    return cached;
+  }
   const names: string[] = [];
   for (const w of windows)
     names.push(
@@ -152,6 +161,7 @@ export function entityFeatureNames(kind: string, windows: readonly WindowSpec[])
     `${kind}_travel_kmh`,
   );
   namesCache.set(cacheKey, Object.freeze(names));
+  byKind.set(kind, names);
   return names;
 }
 

@@ -72,7 +72,7 @@ export async function evaluateDetection(
   await readHistory(pool, r, (h) => {
     if (h.label === null) return;
     labels.push(h.label);
-    const hits = evaluateRules(rules, ruleContext(h.snapshot, h.tx, rules.lists), h.eventTime);
+    const hits = evaluateRules(rules, ruleContext(h.snapshot, h.tx, rules.lists, rules.reads), h.eventTime);
     const byRules = decide(hits, null, policy);
     ruleScore.push(byRules.riskScore);
     ruleFlag.push(byRules.decision !== 'ALLOW');
