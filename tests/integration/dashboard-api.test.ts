@@ -23,6 +23,7 @@ import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { produceSimulated } from '../helpers/pipeline.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
+import { slowStep } from '../helpers/slow-step.ts';
 import { promote, registerModel } from '../../models/registry.ts';
 import { trainModel } from '../../models/train.ts';
 
@@ -74,16 +75,13 @@ async function makeApp(rateLimitPerMinute = 100_000): Promise<FastifyInstance> {
 const auth = (role: Role | string) => ({ authorization: `Bearer ${role in keys ? keys[role as Role] : role}` });
 
 beforeAll(async () => {
-  ns = await createNamespace();
+  // One CI run once timed out in this hook without saying where: each step names itself when slow.
+  ns = await slowStep('create namespace', () => createNamespace());
   const simOpts = { ...DEFAULT_SIM_OPTIONS, seed: 31, count: 6_000 };
-  await produceSimulated(ns, simOpts);
-  await produceSimulatedSettlements(ns, simOpts);
-  await (
-    await startIngest(ns.cfg, testLogger, { drain: true })
-  ).done;
-  await (
-    await startReconcile(ns.cfg, testLogger, { drain: true })
-  ).done;
+  await slowStep('produce transactions', () => produceSimulated(ns, simOpts));
+  await slowStep('produce settlements', () => produceSimulatedSettlements(ns, simOpts));
+  await slowStep('ingest drain', async () => (await startIngest(ns.cfg, testLogger, { drain: true })).done);
+  await slowStep('reconcile drain', async () => (await startReconcile(ns.cfg, testLogger, { drain: true })).done);
   pool = createPool(ns.cfg);
   redis = createStateRedis(ns.cfg);
   await redis.connect();
