@@ -18,6 +18,7 @@ import {
   type AlertSummaryT,
 } from '../schemas/alerts.ts';
 import { problems } from '../schemas/common.ts';
+import { writeOrWait } from './write-or-wait.ts';
 
 type Row = RowDataPacket & Record<string, unknown>;
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
@@ -199,17 +200,7 @@ async function streamAlerts(
     'x-accel-buffering': 'no',
   });
   // Waits for a slow reader; false when it did not read in time (the stream ends).
-  const write = async (chunk: string): Promise<boolean> => {
-    if (raw.write(chunk)) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      new Promise<boolean>((resolve) => raw.once('drain', () => resolve(true))),
-      new Promise<boolean>((resolve) => raw.once('close', () => resolve(false))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SLOW_CLIENT_MS))),
-    ]);
-    clearTimeout(timer);
-    return drained;
-  };
+  const write = (chunk: string): Promise<boolean> => writeOrWait(raw, chunk, SLOW_CLIENT_MS);
   const isSent = (at: number, id: string): boolean =>
     at < opts.since || (opts.after !== null && (at < opts.after[0] || (at === opts.after[0] && id <= opts.after[1])));
   if (!(await write(`: txmon alerts since ${new Date(opts.since).toISOString()}\n\n`))) return;

@@ -14,7 +14,7 @@ import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql } from '../helpers/state-check.ts';
 
-// Not the ports of window-state.test.ts or cluster.e2e.test.ts, which may run at the same time.
+// Its own ports: not those of the clusters of window-state.test.ts and cluster.e2e.test.ts.
 const PORTS = [7121, 7122, 7123];
 const ROWS = 400;
 
