@@ -7,6 +7,7 @@ import { loadConfig, type TxmonConfig } from '../../config/config.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { resetNamespace } from '../../cli/reset-namespace.ts';
 import { prepareNamespace } from '../../cli/prepare-namespace.ts';
+import { slowStep } from './slow-step.ts';
 
 export interface TestNamespace {
   id: string;
@@ -33,7 +34,7 @@ export async function createNamespace(extraEnv: Record<string, string> = {}): Pr
     ...extraEnv,
   };
   const cfg = loadConfig({ ...process.env, ...env });
-  await prepareNamespace(cfg, testLogger);
+  await slowStep(`prepare namespace ${id} (topics, schemas, migrations)`, () => prepareNamespace(cfg, testLogger));
   return {
     id,
     env,

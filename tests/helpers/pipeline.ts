@@ -18,6 +18,7 @@ import type { GroundTruthLine } from '../../simulator/ground-truth.ts';
 import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../../simulator/types.ts';
 import { topicName } from '../../topics/topics.ts';
 import { testLogger, type TestNamespace } from './namespace.ts';
+import { slowStep } from './slow-step.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -29,13 +30,12 @@ export interface Simulated {
 /** Produces a simulated stream into the namespace's transactions topic and returns its ground truth. */
 export async function produceSimulated(ns: TestNamespace, opts: Partial<SimOptions>): Promise<Simulated> {
   const path = join(tmpdir(), `${ns.id}-ground-truth.jsonl`);
-  const summary = await produceSimulation(
-    ns.cfg,
-    testLogger,
-    { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path },
-    () => {},
+  const summary = await slowStep(`produce simulated transactions of ${ns.id}`, () =>
+    produceSimulation(ns.cfg, testLogger, { ...DEFAULT_SIM_OPTIONS, ...opts, ratePerSecond: 0, groundTruthPath: path }, () => {}),
   );
-  await loadSimulatedRefdata(ns.cfg, { ...DEFAULT_SIM_OPTIONS, ...opts }, join(tmpdir(), `${ns.id}-refdata`));
+  await slowStep(`load simulated refdata of ${ns.id}`, () =>
+    loadSimulatedRefdata(ns.cfg, { ...DEFAULT_SIM_OPTIONS, ...opts }, join(tmpdir(), `${ns.id}-refdata`)),
+  );
   const lines = readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.length > 0)

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { sleep } from '../../platform/retry.ts';
+import { slowStep } from './slow-step.ts';
 
 export interface TestCluster {
   ports: number[];
@@ -19,7 +20,11 @@ export interface TestCluster {
 }
 
 function cli(port: number, ...args: string[]): string {
-  return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('redis-cli', ['-p', String(port), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10_000,
+  });
 }
 
 function startNode(dir: string, port: number): void {
@@ -45,7 +50,11 @@ function startNode(dir: string, port: number): void {
   ]);
 }
 
-export async function startCluster(ports = [7101, 7102, 7103]): Promise<TestCluster> {
+export function startCluster(ports = [7101, 7102, 7103]): Promise<TestCluster> {
+  return slowStep(`start redis cluster on ${ports.join(',')}`, () => start(ports));
+}
+
+async function start(ports: number[]): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'txmon-redis-cluster-'));
   for (const port of ports) {
     try {
@@ -69,9 +78,8 @@ export async function startCluster(ports = [7101, 7102, 7103]): Promise<TestClus
   execFileSync(
     'redis-cli',
     ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
-    {
-      stdio: 'pipe',
-    },
+    // It waits for the nodes to agree: an error rather than a silent hang if they never do.
+    { stdio: 'pipe', timeout: 60_000 },
   );
   for (let i = 0; i < 100 && !cli(ports[0] as number, 'cluster', 'info').includes('cluster_state:ok'); i++) await sleep(100);
   const clients: Cluster[] = [];
