@@ -236,7 +236,17 @@ export async function killAtRandomPoints(ns: TestNamespace, kills: number): Prom
       const run = spawnIngest(ns, []);
       let exited = false;
       void run.exited.then(() => (exited = true));
-      while (!exited && (await groupLag(admin, ns.cfg.ingest.groupId, topic)) > target) await sleep(20);
+      // A processor that stops making progress fails here with its own log, not as a test timeout.
+      const deadline = Date.now() + 100_000;
+      while (!exited && (await groupLag(admin, ns.cfg.ingest.groupId, topic)) > target) {
+        if (Date.now() > deadline) {
+          run.child.kill('SIGKILL');
+          throw new Error(
+            `ingest run ${i + 1} made no progress to lag ${target} in 100 s; its output:\n${run.output().slice(-4000)}`,
+          );
+        }
+        await sleep(20);
+      }
       expect(exited, run.output()).toBe(false);
       run.child.kill('SIGKILL');
       await run.exited;
