@@ -45,6 +45,8 @@ export interface RebuildDeps {
   windows: readonly WindowSpec[];
   allowedLatenessMs: number;
   progress: (line: string) => void;
+  /** The rebuild lock's TTL (default 30 s; shorter in tests). */
+  lockTtlMs?: number;
   /**
    * The ingest group's committed offsets, read after the rebuild moved MySQL's generation (see
    * `committedProgress`); without it the marker starts with no partition progress.
@@ -96,7 +98,12 @@ export function rebuildDepsFor(
   };
 }
 
-const LOCK_TTL_MS = 10 * 60_000;
+/**
+ * The rebuild lock's and sentinels' TTL. A timer renews them every sixth of it while the rebuild
+ * runs, so a rebuild of any length keeps them, and one whose process died (SIGKILL, a crash) leaves
+ * them for at most this long before another processor can take over.
+ */
+const LOCK_TTL_MS = 30_000;
 /** A query that takes longer fails (the rebuild is retried) instead of stalling the processor. */
 const QUERY_TIMEOUT_MS = 60_000;
 const CHUNK = 5_000;
@@ -254,20 +261,32 @@ const LOST_DURING_REBUILD =
 function rebuildLock(d: RebuildDeps, token: string, heartbeat?: () => Promise<void>) {
   const key = lockKey(d.prefix);
   const nodes = sentinelKeys(d);
+  const ttl = d.lockTtlMs ?? LOCK_TTL_MS;
+  let renewal: NodeJS.Timeout | undefined;
+  /** Renews the lock, then the sentinels; the error when one is no longer this rebuild's. */
+  const renew = async (): Promise<DependencyError | null> => {
+    if (Number(await d.redis.eval(RENEW_LOCK, 1, key, token, ttl)) !== 1)
+      return new DependencyError('redis', 'the state rebuild lost its lock (another process may be rebuilding); giving up');
+    for (const n of nodes)
+      if (Number(await d.redis.eval(RENEW_LOCK, 1, n.sentinel, token, ttl)) !== 1)
+        return new DependencyError('redis', LOST_DURING_REBUILD);
+    return null;
+  };
   return {
-    /** Sets the sentinels (the lock is already held). */
+    /** Sets the sentinels (the lock is already held) and starts renewing both. */
     async start(): Promise<void> {
-      for (const n of nodes) await d.redis.set(n.sentinel, token, 'PX', LOCK_TTL_MS);
+      for (const n of nodes) await d.redis.set(n.sentinel, token, 'PX', ttl);
+      // Between steps the rebuild may wait long (a MySQL lock, a large chunk): the timer keeps the
+      // lock alive meanwhile. What it finds lost, the next keep() finds too and reports.
+      renewal = setInterval(() => void renew().catch(() => {}), Math.max(50, Math.floor(ttl / 6)));
+      renewal.unref();
     },
     async keep(): Promise<void> {
       // A rebuild inside a batch would otherwise send the group no heartbeat for its whole length. A
       // failed heartbeat (a rebalance) does not stop it: the state is shared by every partition.
       await heartbeat?.().catch(() => {});
-      if (Number(await d.redis.eval(RENEW_LOCK, 1, key, token, LOCK_TTL_MS)) !== 1)
-        throw new DependencyError('redis', 'the state rebuild lost its lock (another process may be rebuilding); giving up');
-      for (const n of nodes)
-        if (Number(await d.redis.eval(RENEW_LOCK, 1, n.sentinel, token, LOCK_TTL_MS)) !== 1)
-          throw new DependencyError('redis', LOST_DURING_REBUILD);
+      const lost = await renew();
+      if (lost) throw lost;
     },
     /**
      * Writes the markers of intact state, each only if its node's sentinel is still there
@@ -281,6 +300,7 @@ function rebuildLock(d: RebuildDeps, token: string, heartbeat?: () => Promise<vo
           throw new DependencyError('redis', LOST_DURING_REBUILD);
     },
     async release(): Promise<void> {
+      clearInterval(renewal);
       for (const n of nodes) await d.redis.eval(RELEASE_LOCK, 1, n.sentinel, token);
       await d.redis.eval(RELEASE_LOCK, 1, key, token);
     },
@@ -314,7 +334,7 @@ export async function ensureState(
     return { outcome: 'intact' };
   }
   const token = randomBytes(8).toString('hex');
-  if ((await d.redis.set(lockKey(d.prefix), token, 'PX', LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
+  if ((await d.redis.set(lockKey(d.prefix), token, 'PX', d.lockTtlMs ?? LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
   const lock = rebuildLock(d, token, opts.heartbeat);
   const started = Date.now();
   try {

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
 import { hashSlot } from '../../platform/keys.ts';
+import { sleep } from '../../platform/retry.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { createStateRedis } from '../../platform/redis.ts';
 import { ensureState, markerKeys, readMarker, rebuildDepsFor } from '../../processors/ingest/state-rebuild.ts';
@@ -140,5 +141,28 @@ describe('state rebuild on a Redis Cluster', () => {
     await expect(state.apply([], { progress: { topic, partition: 0, next: '410', committed: 400n } })).rejects.toThrow(
       /lost acknowledged writes/,
     );
+  }, 120_000);
+
+  it('keeps its lock through pauses longer than the lock TTL; a lock nobody renews (its process died) is gone within it', async () => {
+    const lockKey = `${ns.cfg.keyPrefix}:state:marker:rebuild-lock`;
+    const deps = { ...rebuildDepsFor(ns.cfg, { redis, pool }, () => {}), lockTtlMs: 1_000 };
+    const ttls: number[] = [];
+    const rebuilt = await ensureState(deps, {
+      force: true,
+      // Each step of the rebuild waits longer than the TTL: only the renewal timer keeps the lock.
+      heartbeat: async () => {
+        ttls.push(await redis.pttl(lockKey));
+        await sleep(1_500);
+      },
+    });
+    expect(rebuilt).toMatchObject({ outcome: 'rebuilt', rows: ROWS });
+    expect(ttls.length).toBeGreaterThan(1);
+    expect(Math.min(...ttls)).toBeGreaterThan(0);
+    expect(Math.max(...ttls)).toBeLessThanOrEqual(1_000);
+
+    await redis.set(lockKey, 'a-process-that-died', 'PX', 1_000);
+    expect(await ensureState(deps, { force: true })).toEqual({ outcome: 'busy' });
+    await sleep(1_100);
+    expect(await ensureState(deps, { force: true })).toMatchObject({ outcome: 'rebuilt', rows: ROWS });
   }, 120_000);
 });
