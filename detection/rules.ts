@@ -200,16 +200,10 @@ export function ruleContext(
   const ctx: Record<string, unknown> = { lists };
   // Only the features the rules read, when known: copying all ~80 per transaction was the largest
   // cost of the rules on the ingest path.
-  if (reads)
-    for (const k of reads) {
-      const v = snapshot[k];
-      ctx[k] = v === null || v === undefined ? NaN : v;
-    }
-  else
-    for (const k in snapshot) {
-      const v = snapshot[k];
-      ctx[k] = v === null || v === undefined ? NaN : v;
-    }
+  for (const k of reads ?? Object.keys(snapshot)) {
+    const v = snapshot[k];
+    ctx[k] = v === null || v === undefined ? NaN : v;
+  }
   for (const k of RULE_TX_FIELDS) ctx[k] = tx[k] ?? '';
   return ctx;
 }

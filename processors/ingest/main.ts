@@ -243,13 +243,9 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       teardown.push(async () => {
         stopRequested = true;
         await consumer.stop();
-        await (async () => {
-          const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
-          const committed = (res?.partitions ?? [])
-            .filter((p) => Number(p.offset) >= 0)
-            .map((p) => ({ topic, partition: p.partition, offset: p.offset }));
-          await handler.recordCommits(committed);
-        })().catch((err: unknown) => log.warn(`could not record the committed offsets in Redis (${errorMessage(err)})`));
+        await (async () => handler.recordCommits(await committedOffsets(admin, groupId, topic)))().catch((err: unknown) =>
+          log.warn(`could not record the committed offsets in Redis (${errorMessage(err)})`),
+        );
         resolve();
       });
     });

@@ -217,10 +217,12 @@ const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 const WRITE_MARKER_IF_BUILDING = `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2)) return 1`;
 
-/** The group's committed offsets of one topic (what `RebuildDeps.committedOffsets` reads). */
+/** The group's committed offsets of one topic, partitions with none left out (what `RebuildDeps.committedOffsets` reads). */
 export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<CommittedOffset[]> {
   const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return (res?.partitions ?? []).map((p) => ({ topic, partition: p.partition, offset: p.offset }));
+  return (res?.partitions ?? [])
+    .filter((p) => Number(p.offset) >= 0)
+    .map((p) => ({ topic, partition: p.partition, offset: p.offset }));
 }
 
 /**
