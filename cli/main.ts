@@ -3,6 +3,7 @@ import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_KEYS, loadConfig, type TxmonConfig } from '../config/config.ts';
 import { TxmonError, errorMessage } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
+import { applyHeapGrowingPercent } from '../platform/heap-policy.ts';
 import type { TrainCliOptions } from './model.command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -420,6 +421,7 @@ export function buildProgram(): Command {
     )
     .action(async (processor: 'ingest' | 'reconcile' | 'api', o: { drain?: boolean; metricsPort?: number }) => {
       const { cfg, logger } = context();
+      applyHeapGrowingPercent(cfg.heapGrowingPercent);
       const { runProcessor, runApi } = await import('./run.command.ts');
       if (processor === 'api') {
         if (o.drain) throw new InvalidArgumentError('--drain is for the processors, not the api');

@@ -24,6 +24,8 @@ describe('loadConfig', () => {
     expect(cfg.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(cfg.metrics.port).toBe(9999);
     expect(cfg.topicNamespace).toBe('staging.');
+    expect(loadConfig({}).heapGrowingPercent).toBe(20);
+    expect(loadConfig({ TXMON_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
   });
 
   it.each([
@@ -36,6 +38,8 @@ describe('loadConfig', () => {
     ['TXMON_DECISION_BLOCK_SCORE', '1.5'],
     ['TXMON_DRIFT_PSI_ALERT', '-1'],
     ['TXMON_MODEL_POLL_MS', '0'],
+    ['TXMON_HEAP_GROWING_PERCENT', '-5'],
+    ['TXMON_HEAP_GROWING_PERCENT', '12.5'],
   ])('fails fast naming %s when it is %s', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

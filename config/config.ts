@@ -76,6 +76,7 @@ const envSchema = z.object({
   TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   TXMON_RETRY_MAX_BACKOFF_MS: positiveInt.default(10_000),
   TXMON_SHUTDOWN_TIMEOUT_MS: positiveInt.default(20_000),
+  TXMON_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(20),
   TXMON_HOME: z.string().min(1).default('.txmon'),
   TXMON_JAVA_HOME: z.string().optional(),
   TXMON_REGISTRY_JAVA_HOME: z.string().optional(),
@@ -193,6 +194,11 @@ export type TxmonConfig = Readonly<{
   log: Readonly<{ level: string; pretty: boolean }>;
   retryMaxBackoffMs: number;
   shutdownTimeoutMs: number;
+  /**
+   * How far V8 lets a long-running process's heap grow past its live data before the next full
+   * collection, in percent (0: V8's own policy, which let the ingest heap reach ~4× its live data).
+   */
+  heapGrowingPercent: number;
   services: Readonly<{
     home: string;
     javaHome: string | undefined;
@@ -282,6 +288,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },
     retryMaxBackoffMs: e.TXMON_RETRY_MAX_BACKOFF_MS,
     shutdownTimeoutMs: e.TXMON_SHUTDOWN_TIMEOUT_MS,
+    heapGrowingPercent: e.TXMON_HEAP_GROWING_PERCENT,
     services: {
       home: resolve(e.TXMON_HOME),
       javaHome: e.TXMON_JAVA_HOME,

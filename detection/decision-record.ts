@@ -2,6 +2,7 @@
  * What is stored and published for one decided transaction, and how it is made from the rule set,
  * the models and the snapshot. Pure: the processor passes the current rules and models in.
  */
+import type { FeatureSource } from '../domain/snapshot.ts';
 import { alertId, decide, type Decision, type DecisionKind, type DecisionPolicy, type ModelVerdict } from './decide.ts';
 import { evaluateRules, ruleContext, type RuleHit, type RuleSet, type RuleTxField } from './rules.ts';
 import type { ModelScorer } from './score.ts';
@@ -33,7 +34,8 @@ export interface DecisionInput {
   eventTime: number;
   amountMinor: number;
   currency: string;
-  snapshot: Readonly<Record<string, unknown>>;
+  /** The feature snapshot (domain/snapshot.ts), read by name. */
+  snapshot: FeatureSource;
   tx: Readonly<Record<RuleTxField, unknown>>;
 }
 

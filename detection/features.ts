@@ -6,7 +6,7 @@
  * which the forest fills with its training median and which every rule comparison reads as false.
  */
 import type { StaticFeatures } from '../domain/enrich.ts';
-import { snapshotFeatureNames, snapshotObject, type EntityFeatureSet } from '../domain/snapshot.ts';
+import { snapshotFeatureNames, snapshotObject, type EntityFeatureSet, type FeatureSource } from '../domain/snapshot.ts';
 import type { WindowSpec } from '../domain/windows.ts';
 
 const TIERS: Readonly<Record<string, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2 };
@@ -46,6 +46,15 @@ export class FeatureSpace {
     out: Float64Array<ArrayBufferLike> = new Float64Array(this.names.length),
   ): Float64Array<ArrayBufferLike> {
     for (let i = 0; i < this.names.length; i++) out[i] = numericValue(snapshot[this.names[i] as string]);
+    return out;
+  }
+
+  /** The vector of a feature source (the ingest path's snapshot, read in place). */
+  fromSource(
+    source: FeatureSource,
+    out: Float64Array<ArrayBufferLike> = new Float64Array(this.names.length),
+  ): Float64Array<ArrayBufferLike> {
+    for (let i = 0; i < this.names.length; i++) out[i] = numericValue(source.get(this.names[i] as string));
     return out;
   }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_WINDOWS } from '../domain/windows.ts';
+import { objectSource } from '../domain/snapshot.ts';
 import { FeatureSpace } from './features.ts';
 import { RuleSetError, compileRuleSet, evaluateRules, ruleContext, type RuleTxField } from './rules.ts';
 
@@ -68,8 +69,8 @@ describe('compileRuleSet', () => {
         (values, amount) => {
           const snapshot = Object.fromEntries(names.map((n, i) => [n, values[i]]));
           const t = { ...tx, amount_minor: amount };
-          const full = evaluateRules(rs, ruleContext(snapshot, t, rs.lists), 0);
-          const subset = evaluateRules(rs, ruleContext(snapshot, t, rs.lists, rs.reads), 0);
+          const full = evaluateRules(rs, ruleContext(objectSource(snapshot), t, rs.lists), 0);
+          const subset = evaluateRules(rs, ruleContext(objectSource(snapshot), t, rs.lists, rs.reads), 0);
           expect(subset).toEqual(full);
         },
       ),
@@ -108,7 +109,7 @@ describe('evaluateRules', () => {
       ]),
       names,
     );
-    const hits = evaluateRules(rs, ruleContext({ ...snapshot, amount_base_minor: 5000 }, tx, rs.lists), 0);
+    const hits = evaluateRules(rs, ruleContext(objectSource({ ...snapshot, amount_base_minor: 5000 }), tx, rs.lists), 0);
     expect(hits).toEqual([
       { ruleId: 'big', ruleVersion: '1', severity: 'high', action: 'REVIEW', detail: 'amount 5000 at m-1', snoozed: false },
     ]);
@@ -119,7 +120,7 @@ describe('evaluateRules', () => {
     );
     const errors = { count: 0 };
     const zero = { ...snapshot, amount_base_minor: 1, account_count_1h: 0 };
-    expect(evaluateRules(div, ruleContext(zero, tx, div.lists), 0, errors)).toEqual([]);
+    expect(evaluateRules(div, ruleContext(objectSource(zero), tx, div.lists), 0, errors)).toEqual([]);
     expect(errors.count).toBe(0);
   });
 
@@ -130,13 +131,13 @@ describe('evaluateRules', () => {
       }),
       names,
     );
-    expect(evaluateRules(rs, ruleContext(snapshot, tx, rs.lists), 0).map((h) => h.ruleId)).toEqual(['bl']);
-    expect(evaluateRules(rs, ruleContext(snapshot, { ...tx, account_id: 'acc-2' }, rs.lists), 0)).toEqual([]);
+    expect(evaluateRules(rs, ruleContext(objectSource(snapshot), tx, rs.lists), 0).map((h) => h.ruleId)).toEqual(['bl']);
+    expect(evaluateRules(rs, ruleContext(objectSource(snapshot), { ...tx, account_id: 'acc-2' }, rs.lists), 0)).toEqual([]);
   });
 
   it('marks a hit snoozed before the snooze ends, in event time', () => {
     const rs = compileRuleSet(set([rule({ snooze_until: '2026-06-01T00:00:00Z' })]), names);
-    const ctx = ruleContext({ ...snapshot, amount_base_minor: 5000 }, tx, rs.lists);
+    const ctx = ruleContext(objectSource({ ...snapshot, amount_base_minor: 5000 }), tx, rs.lists);
     expect(evaluateRules(rs, ctx, Date.parse('2026-05-31T23:59:59Z'))[0]?.snoozed).toBe(true);
     expect(evaluateRules(rs, ctx, Date.parse('2026-06-01T00:00:00Z'))[0]?.snoozed).toBe(false);
   });

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { LogicEngine } from 'json-logic-engine';
 import { z } from 'zod';
+import type { FeatureSource } from '../domain/snapshot.ts';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -192,7 +193,7 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
  * feature is false, where JSON Logic would read null as 0), the transaction's fields, and the lists.
  */
 export function ruleContext(
-  snapshot: Readonly<Record<string, unknown>>,
+  snapshot: FeatureSource,
   tx: Readonly<Record<RuleTxField, unknown>>,
   lists: RuleSet['lists'],
   reads?: RuleSet['reads'],
@@ -200,8 +201,8 @@ export function ruleContext(
   const ctx: Record<string, unknown> = { lists };
   // Only the features the rules read, when known: copying all ~80 per transaction was the largest
   // cost of the rules on the ingest path.
-  for (const k of reads ?? Object.keys(snapshot)) {
-    const v = snapshot[k];
+  for (const k of reads ?? snapshot.names) {
+    const v = snapshot.get(k);
     ctx[k] = v === null || v === undefined ? NaN : v;
   }
   for (const k of RULE_TX_FIELDS) ctx[k] = tx[k] ?? '';

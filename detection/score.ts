@@ -1,5 +1,6 @@
 /** Scores a snapshot with a model and explains the score. Pure. */
 import { percentileOf, type Baseline } from './baseline.ts';
+import type { FeatureSource } from '../domain/snapshot.ts';
 import type { ModelVerdict } from './decide.ts';
 import { FeatureSpace } from './features.ts';
 import { pathContributions, scoreRow, type ForestModel } from './isolation-forest.ts';
@@ -27,8 +28,8 @@ export class ModelScorer {
   }
 
   /** Scores a snapshot; `lastVector` and `explain` then refer to it. */
-  score(snapshot: Readonly<Record<string, unknown>>): number {
-    return scoreRow(this.model.forest, this.space.fromObject(snapshot, this.vector));
+  score(snapshot: FeatureSource): number {
+    return scoreRow(this.model.forest, this.space.fromSource(snapshot, this.vector));
   }
 
   /** The feature vector of the last scored snapshot (reused: copy it to keep it). */
@@ -69,7 +70,7 @@ export class ModelScorer {
   }
 
   /** Score and verdict in one call. */
-  verdict(snapshot: Readonly<Record<string, unknown>>, top = 3): ModelVerdict {
+  verdict(snapshot: FeatureSource, top = 3): ModelVerdict {
     return this.explain(this.score(snapshot), top);
   }
 }

@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StaticFeatures } from './enrich.ts';
 import type { EntityFeatures } from './entity-features.ts';
-import { SnapshotWriter, snapshotFeatureNames, snapshotObject, type EntityFeatureSet } from './snapshot.ts';
+import {
+  SnapshotLayout,
+  SnapshotWriter,
+  objectSource,
+  snapshotFeatureNames,
+  snapshotObject,
+  type EntityFeatureSet,
+} from './snapshot.ts';
 import { DEFAULT_WINDOWS, type WindowSpec } from './windows.ts';
 
 const num = fc.oneof(fc.integer(), fc.double(), fc.constant(-0), fc.constant(Number.NaN), fc.constant(2 ** 53 - 1));
@@ -36,6 +43,10 @@ const entity = (windows: number): fc.Arbitrary<EntityFeatures | null> =>
     }),
   );
 
+/** The four entities' features over `windows` windows, each possibly absent. */
+const featureSet = (windows: number): fc.Arbitrary<EntityFeatureSet> =>
+  fc.record({ account: entity(windows), card: entity(windows), merchant: entity(windows), device: entity(windows) });
+
 const SMALL: WindowSpec[] = [{ name: '10s', lengthMs: 10_000, bucketMs: 2_000 }];
 
 describe('SnapshotWriter', () => {
@@ -44,15 +55,11 @@ describe('SnapshotWriter', () => {
       const writer = new SnapshotWriter(windows);
       const n = windows.length;
       fc.assert(
-        fc.property(
-          staticFeatures,
-          fc.record({ account: entity(n), card: entity(n), merchant: entity(n), device: entity(n) }),
-          (st, f: EntityFeatureSet) => {
-            const text = writer.json(st, f);
-            expect(text).toBe(JSON.stringify(snapshotObject(st, f, windows)));
-            expect(Object.keys(JSON.parse(text) as object)).toEqual(snapshotFeatureNames(windows));
-          },
-        ),
+        fc.property(staticFeatures, featureSet(n), (st, f: EntityFeatureSet) => {
+          const text = writer.json(st, f);
+          expect(text).toBe(JSON.stringify(snapshotObject(st, f, windows)));
+          expect(Object.keys(JSON.parse(text) as object)).toEqual(snapshotFeatureNames(windows));
+        }),
         { numRuns: 300 },
       );
     });
@@ -71,4 +78,23 @@ describe('SnapshotWriter', () => {
     const st = { hour_of_day: 1 } as StaticFeatures;
     expect(() => writer.json(st, { account: f, card: null, merchant: null, device: null })).toThrow(/expected 3/);
   });
+});
+
+describe('SnapshotLayout', () => {
+  for (const windows of [DEFAULT_WINDOWS, SMALL])
+    it(`reads every name as the snapshot object holds it (${windows.length} windows)`, () => {
+      const layout = new SnapshotLayout(windows);
+      const n = windows.length;
+      fc.assert(
+        fc.property(staticFeatures, featureSet(n), (st, f: EntityFeatureSet) => {
+          const object = snapshotObject(st, f, windows);
+          const source = layout.source(st, f);
+          expect(source.names).toEqual(Object.keys(object));
+          for (const name of source.names) expect(source.get(name)).toBe(object[name]);
+          expect(source.get('no_such_feature')).toBeUndefined();
+          expect(objectSource(object).names).toEqual(source.names);
+        }),
+        { numRuns: 300 },
+      );
+    });
 });

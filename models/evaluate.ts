@@ -3,6 +3,7 @@
  * makes) on the labelled transactions in MySQL: ROC AUC, PR AUC, precision and recall of the
  * alerts, alert rate.
  */
+import { objectSource } from '../domain/snapshot.ts';
 import { decide, type DecisionPolicy } from '../detection/decide.ts';
 import { atThreshold, averagePrecision, rocAuc } from '../detection/metrics.ts';
 import { evaluateRules, ruleContext, type RuleSet } from '../detection/rules.ts';
@@ -72,11 +73,12 @@ export async function evaluateDetection(
   await readHistory(pool, r, (h) => {
     if (h.label === null) return;
     labels.push(h.label);
-    const hits = evaluateRules(rules, ruleContext(h.snapshot, h.tx, rules.lists, rules.reads), h.eventTime);
+    const snapshot = objectSource(h.snapshot);
+    const hits = evaluateRules(rules, ruleContext(snapshot, h.tx, rules.lists, rules.reads), h.eventTime);
     const byRules = decide(hits, null, policy);
     ruleScore.push(byRules.riskScore);
     ruleFlag.push(byRules.decision !== 'ALLOW');
-    const verdict = scorer.verdict(h.snapshot, 0);
+    const verdict = scorer.verdict(snapshot, 0);
     modelScore.push(verdict.score);
     modelFlag.push(verdict.score >= verdict.threshold);
     const both = decide(hits, verdict, policy);

@@ -4,6 +4,7 @@
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { DecisionRecord } from '../detection/decision-record.ts';
+import type { FeatureSource } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
@@ -18,8 +19,8 @@ export interface PositionedTransaction {
   late?: boolean;
   /** Feature snapshot (static enrichment + windowed features) as JSON text (domain/snapshot.ts); set by the processor. */
   featuresJson?: string;
-  /** The same snapshot as an object, for rules and models; set by the processor, never stored. */
-  snapshot?: Record<string, unknown>;
+  /** The same snapshot read in place, for rules and models; set by the processor, never stored. */
+  snapshot?: FeatureSource;
 }
 
 export interface KafkaPosition {

@@ -16,7 +16,7 @@ import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
 import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
-import { SnapshotWriter, snapshotObject } from '../../domain/snapshot.ts';
+import { SnapshotLayout, SnapshotWriter, objectSource } from '../../domain/snapshot.ts';
 import { decideTransaction, type DecisionRecord, type Models } from '../../detection/decision-record.ts';
 import type { DecisionPolicy } from '../../detection/decide.ts';
 import type { DriftMonitor } from '../../detection/drift-monitor.ts';
@@ -74,6 +74,8 @@ export interface StateOutcome {
 }
 
 const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
+/** The snapshot of a transaction the state stage did not reach (never decided; a guard for the type). */
+const EMPTY_SNAPSHOT = objectSource({});
 
 export class IngestBatchHandler {
   /** Dependencies whose last call failed; readiness is red while any is listed. */
@@ -88,9 +90,11 @@ export class IngestBatchHandler {
   private stateRoundTrips = 0;
 
   private readonly snapshots: SnapshotWriter;
+  private readonly layout: SnapshotLayout;
 
   constructor(private readonly deps: IngestHandlerDeps) {
     this.snapshots = new SnapshotWriter(deps.windows);
+    this.layout = new SnapshotLayout(deps.windows);
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
   }
 
@@ -351,7 +355,7 @@ export class IngestBatchHandler {
           eventTime: t.event_time,
           amountMinor: t.amount_minor,
           currency: t.currency,
-          snapshot: v.snapshot ?? {},
+          snapshot: v.snapshot ?? EMPTY_SNAPSHOT,
           tx: t,
         },
         rules,
@@ -444,7 +448,7 @@ export class IngestBatchHandler {
       const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
       v.late = stored.late;
       v.featuresJson = this.snapshots.json(stored.static, r.features);
-      v.snapshot = snapshotObject(stored.static, r.features, this.deps.windows);
+      v.snapshot = this.layout.source(stored.static, r.features);
       if (r.status === 'new') {
         out.fresh.push(v);
         if (stored.static.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });
