@@ -54,6 +54,11 @@ function jsonValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Makes V8 store a concatenated string as one piece (any read by index does; the value is unused). */
+function flatten(s: string): void {
+  if (s.length > 0) void s.charCodeAt(s.length - 1);
+}
+
 /** Writes snapshots as JSON text, byte for byte what JSON.stringify(snapshotObject(...)) gives. */
 export class SnapshotWriter {
   /** '{"name":' for the first name, ',"name":' for the others. */
@@ -97,7 +102,11 @@ export class SnapshotWriter {
       if (i !== keys.length || f.windows.length !== this.windows.length)
         throw new TypeError(`features of ${f.windows.length} windows, expected ${this.windows.length}`);
     }
-    return `${s}}`;
+    const out = `${s}}`;
+    // Flat now: the ~170-piece concatenation is a tree of cons strings (5.2 KB for a 2.2 KB text)
+    // that lived, and was promoted with the batch, until MySQL's query writer flattened it.
+    flatten(out);
+    return out;
   }
 }
 
