@@ -6,6 +6,7 @@
  * below whatever the processing costs. Not a test: it measures and prints.
  */
 import { Redis } from 'ioredis';
+import { quantileSorted } from 'simple-statistics';
 import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -18,10 +19,6 @@ export interface Floor {
   p99Ms: number;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-}
-
 async function measure(name: string, runs: number, once: (i: number) => Promise<unknown>): Promise<Floor> {
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -30,7 +27,7 @@ async function measure(name: string, runs: number, once: (i: number) => Promise<
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
-  return { name, p50Ms: percentile(ms, 0.5), p99Ms: percentile(ms, 0.99) };
+  return { name, p50Ms: quantileSorted(ms, 0.5), p99Ms: quantileSorted(ms, 0.99) };
 }
 
 /** Measures the three floors `runs` times each, in the namespace of `cfg` (its own topic, group, table, key). */

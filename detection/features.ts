@@ -5,8 +5,7 @@
  * missing value (null: no card, unknown reference data, first event of an entity) becomes NaN,
  * which the forest fills with its training median and which every rule comparison reads as false.
  */
-import type { StaticFeatures } from '../domain/enrich.ts';
-import { snapshotFeatureNames, snapshotObject, type EntityFeatureSet, type FeatureSource } from '../domain/snapshot.ts';
+import { objectSource, snapshotFeatureNames, type FeatureSource } from '../domain/snapshot.ts';
 import type { WindowSpec } from '../domain/windows.ts';
 
 const TIERS: Readonly<Record<string, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2 };
@@ -40,13 +39,12 @@ export class FeatureSpace {
     return this.names.filter((n) => !have.has(n));
   }
 
-  /** The vector of a snapshot object (parsed `transactions.features` JSON, or `snapshotObject`). */
+  /** The vector of a snapshot object (parsed `transactions.features` JSON). */
   fromObject(
     snapshot: Readonly<Record<string, unknown>>,
     out: Float64Array<ArrayBufferLike> = new Float64Array(this.names.length),
   ): Float64Array<ArrayBufferLike> {
-    for (let i = 0; i < this.names.length; i++) out[i] = numericValue(snapshot[this.names[i] as string]);
-    return out;
+    return this.fromSource(objectSource(snapshot), out);
   }
 
   /** The vector of a feature source (the ingest path's snapshot, read in place). */
@@ -56,10 +54,5 @@ export class FeatureSpace {
   ): Float64Array<ArrayBufferLike> {
     for (let i = 0; i < this.names.length; i++) out[i] = numericValue(source.get(this.names[i] as string));
     return out;
-  }
-
-  /** The vector of a transaction's static and windowed features. */
-  fromFeatures(st: StaticFeatures, features: EntityFeatureSet, windows: readonly WindowSpec[]): Float64Array<ArrayBufferLike> {
-    return this.fromObject(snapshotObject(st, features, windows));
   }
 }
