@@ -1,7 +1,8 @@
 /** `txmon state rebuild|status`: the windowed state in Redis, checked and rebuilt from MySQL. */
 import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
-import { createStateRedis } from '../platform/redis.ts';
+import { connectOnce, createStateRedis } from '../platform/redis.ts';
+import { redactUrl } from '../config/secrets.ts';
 import { dataNodes } from '../platform/redis-pipelines.ts';
 import { committedOffsets, ensureState, markerKeys, readMarker, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
 import { createKafka } from '../platform/kafka.ts';
@@ -14,7 +15,7 @@ async function withClients<T>(
   fn: (c: { redis: ReturnType<typeof createStateRedis>; pool: ReturnType<typeof createPool> }) => Promise<T>,
 ) {
   const redis = createStateRedis(cfg);
-  await redis.connect();
+  await connectOnce(redis, cfg);
   const pool = createPool(cfg);
   try {
     return await fn({ redis, pool });
@@ -86,7 +87,7 @@ export async function stateStatus(cfg: TxmonConfig, say: (line: string) => void)
       }),
     );
     say(
-      `state: prefix "${cfg.keyPrefix}" on ${cfg.redisCluster ? `the Redis Cluster of ${cfg.redisCluster.join(',')} (${nodes.length} masters)` : cfg.redisUrl}`,
+      `state: prefix "${cfg.keyPrefix}" on ${cfg.redisCluster ? `the Redis Cluster of ${cfg.redisCluster.join(',')} (${nodes.length} masters)` : redactUrl(cfg.redisUrl)}`,
     );
     say(
       `state: marker ${

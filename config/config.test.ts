@@ -1,5 +1,11 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
+import { redactUrl } from './secrets.ts';
 import { ConfigError } from '../platform/errors.ts';
 
 describe('loadConfig', () => {
@@ -53,5 +59,120 @@ describe('docs/configuration.md', () => {
     const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
     const documented = new Set(doc.match(/TXMON_[A-Z_]+/g));
     expect([...documented].sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+});
+
+describe('connection security settings', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'txmon-config-'));
+  const file = (name: string, content: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, content, { mode: 0o600 });
+    return p;
+  };
+
+  it('reads a secret from its _FILE once, without the trailing newline, and never prints it', () => {
+    const cfg = loadConfig({ TXMON_MYSQL_PASSWORD_FILE: file('mysql-pw', 's3cret-db\n') });
+    expect(cfg.mysql.password?.reveal()).toBe('s3cret-db');
+    expect(JSON.stringify(cfg.mysql)).not.toContain('s3cret-db');
+    expect(inspect(cfg, { depth: 10 })).not.toContain('s3cret-db');
+    expect(String(cfg.mysql.password)).toBe('[redacted]');
+  });
+
+  it('refuses a secret given both directly and as a file, naming both settings', () => {
+    const set = { TXMON_REDIS_PASSWORD: 'x', TXMON_REDIS_PASSWORD_FILE: file('redis-pw', 'y') };
+    expect(() => loadConfig(set)).toThrow(/TXMON_REDIS_PASSWORD and TXMON_REDIS_PASSWORD_FILE are both set/);
+  });
+
+  it('fails naming the _FILE setting when the file cannot be read, and never shows file contents', () => {
+    expect(() => loadConfig({ TXMON_KAFKA_SASL_PASSWORD_FILE: join(dir, 'missing') })).toThrow(
+      /TXMON_KAFKA_SASL_PASSWORD_FILE=.*missing.*ENOENT/,
+    );
+    expect(() => loadConfig({ TXMON_KAFKA_SSL_CA_FILE: join(dir, 'nope.pem') })).toThrow(/TXMON_KAFKA_SSL_CA_FILE=.*ENOENT/);
+    expect(() => loadConfig({ TXMON_MYSQL_API_PASSWORD_FILE: file('empty', '\n') })).toThrow(
+      /TXMON_MYSQL_API_PASSWORD_FILE.*empty/,
+    );
+  });
+
+  it('never echoes a secret or a URL password in a config error', () => {
+    let message = '';
+    try {
+      loadConfig({ TXMON_MYSQL_URL: 'mysql://app:hunter22@db:3306/bad-name!' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('TXMON_MYSQL_URL');
+    expect(message).not.toContain('hunter22');
+    expect(() => loadConfig({ TXMON_MYSQL_URL: 'mysql://app:hunter22@db:3306/x', TXMON_MYSQL_PASSWORD: 'other' })).toThrow(
+      /TXMON_MYSQL_PASSWORD: TXMON_MYSQL_URL carries a password too/,
+    );
+  });
+
+  it('builds Kafka TLS + SASL, and refuses half a configuration naming the setting', () => {
+    const ca = file('ca.pem', 'CA PEM');
+    const cfg = loadConfig({
+      TXMON_KAFKA_SSL_CA_FILE: ca,
+      TXMON_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      TXMON_KAFKA_SASL_USERNAME: 'ingest',
+      TXMON_KAFKA_SASL_PASSWORD_FILE: file('kafka-pw', 'k-pw'),
+    });
+    expect(cfg.kafka.ssl?.ca?.toString()).toBe('CA PEM');
+    expect(cfg.kafka.sasl?.mechanism).toBe('scram-sha-512');
+    expect(cfg.kafka.sasl?.password.reveal()).toBe('k-pw');
+    expect(loadConfig({}).kafka.ssl).toBeNull();
+    expect(loadConfig({}).kafka.sasl).toBeNull();
+    expect(() => loadConfig({ TXMON_KAFKA_SASL_MECHANISM: 'plain' })).toThrow(/TXMON_KAFKA_SASL_USERNAME/);
+    expect(() => loadConfig({ TXMON_KAFKA_SASL_USERNAME: 'u', TXMON_KAFKA_SASL_PASSWORD: 'p' })).toThrow(
+      /TXMON_KAFKA_SASL_MECHANISM/,
+    );
+    expect(() => loadConfig({ TXMON_KAFKA_SASL_MECHANISM: 'gssapi' })).toThrow(/TXMON_KAFKA_SASL_MECHANISM/);
+    expect(() => loadConfig({ TXMON_KAFKA_SSL: 'false', TXMON_KAFKA_SSL_CA_FILE: ca })).toThrow(/TXMON_KAFKA_SSL:/);
+    expect(() => loadConfig({ TXMON_KAFKA_SSL_CERT_FILE: ca })).toThrow(/TXMON_KAFKA_SSL_CERT_FILE/);
+  });
+
+  it('turns Redis TLS on for rediss:// or TXMON_REDIS_TLS, with the password and ACL user from settings', () => {
+    expect(loadConfig({}).redis).toEqual({ username: undefined, password: undefined, tls: null });
+    expect(loadConfig({ TXMON_REDIS_URL: 'rediss://cache:6380' }).redis.tls).toEqual({});
+    const ca = file('redis-ca.pem', 'R CA');
+    const cfg = loadConfig({
+      TXMON_REDIS_TLS: 'true',
+      TXMON_REDIS_TLS_CA_FILE: ca,
+      TXMON_REDIS_USERNAME: 'txmon',
+      TXMON_REDIS_PASSWORD_FILE: file('r-pw', 'r-pw'),
+      TXMON_REDIS_CLUSTER_NODES: 'a:1,b:2',
+    });
+    expect(cfg.redis.tls?.ca?.toString()).toBe('R CA');
+    expect(cfg.redis.username).toBe('txmon');
+    expect(cfg.redis.password?.reveal()).toBe('r-pw');
+    expect(loadConfig({ TXMON_REDIS_URL: 'redis://u:p%40ss@h:1' }).redis.password?.reveal()).toBe('p@ss');
+    expect(() => loadConfig({ TXMON_REDIS_URL: 'rediss://h:1', TXMON_REDIS_TLS: 'false' })).toThrow(/TXMON_REDIS_TLS:/);
+  });
+
+  it('takes registry basic auth or a bearer token, not both', () => {
+    expect(loadConfig({}).registryAuth).toBeNull();
+    const basic = loadConfig({ TXMON_REGISTRY_USERNAME: 'u', TXMON_REGISTRY_PASSWORD: 'p' }).registryAuth;
+    expect(basic?.kind).toBe('basic');
+    expect(loadConfig({ TXMON_REGISTRY_TOKEN_FILE: file('tok', 'tkn\n') }).registryAuth).toMatchObject({ kind: 'bearer' });
+    expect(() => loadConfig({ TXMON_REGISTRY_USERNAME: 'u' })).toThrow(/TXMON_REGISTRY_USERNAME/);
+    expect(() => loadConfig({ TXMON_REGISTRY_USERNAME: 'u', TXMON_REGISTRY_PASSWORD: 'p', TXMON_REGISTRY_TOKEN: 't' })).toThrow(
+      /TXMON_REGISTRY_TOKEN/,
+    );
+  });
+
+  it('reads the least-privilege users’ passwords; a role without one is not configured', () => {
+    const cfg = loadConfig({ TXMON_MYSQL_API_PASSWORD: 'a', TXMON_MYSQL_INGEST_PASSWORD_FILE: file('i', 'i') });
+    expect(Object.keys(cfg.mysql.rolePasswords).sort()).toEqual(['api', 'ingest']);
+    expect(cfg.mysql.userPrefix).toBe('txmon');
+    expect(() => loadConfig({ TXMON_MYSQL_USER_PREFIX: 'bad-prefix' })).toThrow(/TXMON_MYSQL_USER_PREFIX/);
+  });
+
+  it('redactUrl hides the password of any URL and keeps the rest', () => {
+    expect(redactUrl('mysql://app:pw@db:3306/x')).toBe('mysql://app:[redacted]@db:3306/x');
+    expect(redactUrl('rediss://:pw@cache:6380')).toBe('rediss://:[redacted]@cache:6380');
+    expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9%!$&'()*+,;=._~-]{1,20}$/), (pw) => {
+        expect(redactUrl(`mysql://user:${pw}@host:1/db`)).toBe('mysql://user:[redacted]@host:1/db');
+      }),
+    );
   });
 });

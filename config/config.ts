@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { DEFAULT_WINDOWS, type WindowSpec } from '../domain/windows.ts';
 import { ConfigError } from '../platform/errors.ts';
 import type { MatchPolicy } from '../reconciliation/match.ts';
+import { readSettingFile, redactUrl, Secret, secretSetting } from './secrets.ts';
+
+export { Secret } from './secrets.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -31,16 +34,48 @@ const hostPortList = (fallback: string) =>
 const envSchema = z.object({
   TXMON_KAFKA_BROKERS: hostPortList('127.0.0.1:9092').refine((l) => l.length > 0, 'at least one broker'),
   TXMON_KAFKA_CLIENT_ID: z.string().min(1).default('txmon'),
+  TXMON_KAFKA_SSL: boolFlag.optional(),
+  TXMON_KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  TXMON_KAFKA_SSL_CERT_FILE: z.string().min(1).optional(),
+  TXMON_KAFKA_SSL_KEY_FILE: z.string().min(1).optional(),
+  TXMON_KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  TXMON_KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  TXMON_KAFKA_SASL_PASSWORD: z.string().optional(),
+  TXMON_KAFKA_SASL_PASSWORD_FILE: z.string().optional(),
   TXMON_REGISTRY_URL: z.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  TXMON_REGISTRY_USERNAME: z.string().min(1).optional(),
+  TXMON_REGISTRY_PASSWORD: z.string().optional(),
+  TXMON_REGISTRY_PASSWORD_FILE: z.string().optional(),
+  TXMON_REGISTRY_TOKEN: z.string().optional(),
+  TXMON_REGISTRY_TOKEN_FILE: z.string().optional(),
   TXMON_MYSQL_URL: z
     .string()
     .default('mysql://root@127.0.0.1:3306/txmon')
     .refine((s) => /^mysql:\/\/[^/]+\/[A-Za-z0-9_]+$/.test(s), 'expected mysql://user[:password]@host:port/database'),
+  TXMON_MYSQL_PASSWORD: z.string().optional(),
+  TXMON_MYSQL_PASSWORD_FILE: z.string().optional(),
+  TXMON_MYSQL_SSL: boolFlag.optional(),
+  TXMON_MYSQL_SSL_CA_FILE: z.string().min(1).optional(),
+  TXMON_MYSQL_USER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,40}$/, 'letters, digits and _ only, at most 40')
+    .default('txmon'),
+  TXMON_MYSQL_INGEST_PASSWORD: z.string().optional(),
+  TXMON_MYSQL_INGEST_PASSWORD_FILE: z.string().optional(),
+  TXMON_MYSQL_RECONCILE_PASSWORD: z.string().optional(),
+  TXMON_MYSQL_RECONCILE_PASSWORD_FILE: z.string().optional(),
+  TXMON_MYSQL_API_PASSWORD: z.string().optional(),
+  TXMON_MYSQL_API_PASSWORD_FILE: z.string().optional(),
   TXMON_REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:6379')
-    .refine((s) => /^rediss?:\/\//.test(s), 'expected redis://host:port'),
+    .refine((s) => /^rediss?:\/\/[^/?#]+(\/\d{1,2})?$/.test(s), 'expected redis[s]://[user:password@]host:port[/db]'),
   TXMON_REDIS_CLUSTER_NODES: hostPortList(''),
+  TXMON_REDIS_USERNAME: z.string().min(1).optional(),
+  TXMON_REDIS_PASSWORD: z.string().optional(),
+  TXMON_REDIS_PASSWORD_FILE: z.string().optional(),
+  TXMON_REDIS_TLS: boolFlag.optional(),
+  TXMON_REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   TXMON_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
@@ -127,11 +162,46 @@ const envSchema = z.object({
 /** The rule set shipped with txmon, whatever the working directory. */
 const DEFAULT_RULES_FILE = fileURLToPath(new URL('../rules/rules.json', import.meta.url));
 
+/** TLS material read from the configured files at start-up (PEM); absent: the system's trusted CAs. */
+export type TlsFiles = Readonly<{ ca?: Buffer; cert?: Buffer; key?: Buffer }>;
+
+/** A least-privilege MySQL user `txmon migrate` creates (platform/mysql-users.ts). */
+export type MysqlRole = 'ingest' | 'reconcile' | 'api';
+
 export type TxmonConfig = Readonly<{
-  kafka: Readonly<{ brokers: readonly string[]; clientId: string }>;
+  kafka: Readonly<{
+    brokers: readonly string[];
+    clientId: string;
+    /** TLS to the brokers; null: plaintext. */
+    ssl: TlsFiles | null;
+    /** SASL authentication; null: none. */
+    sasl: Readonly<{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: Secret }> | null;
+  }>;
   registryUrl: string;
-  mysql: Readonly<{ url: string; database: string; serverUrl: string }>;
+  /** Credentials for the registry: HTTP basic, a bearer token, or none. */
+  registryAuth: Readonly<{ kind: 'basic'; username: string; password: Secret } | { kind: 'bearer'; token: Secret }> | null;
+  mysql: Readonly<{
+    /** TXMON_MYSQL_URL as given (it may carry a password: never print it, see redactUrl). */
+    url: string;
+    database: string;
+    /** The URL without the database (as given). */
+    serverUrl: string;
+    host: string;
+    port: number;
+    user: string;
+    /** TXMON_MYSQL_PASSWORD(_FILE), else the URL's password; undefined: none. */
+    password: Secret | undefined;
+    /** TLS to the server; null: plaintext. */
+    ssl: TlsFiles | null;
+    /** Names of the least-privilege users: <prefix>_ingest, <prefix>_reconcile, <prefix>_api. */
+    userPrefix: string;
+    /** Passwords of the least-privilege users `txmon migrate` creates; a role without one is not created. */
+    rolePasswords: Readonly<Partial<Record<MysqlRole, Secret>>>;
+  }>;
+  /** TXMON_REDIS_URL as given (it may carry a password: never print it, see redactUrl). */
   redisUrl: string;
+  /** Authentication and TLS to Redis, applied to the single Redis and to every Redis Cluster node. */
+  redis: Readonly<{ username: string | undefined; password: Secret | undefined; tls: TlsFiles | null }>;
   /** The state Redis as a Redis Cluster: seed nodes (host:port); null for the single Redis at redisUrl. */
   redisCluster: readonly string[] | null;
   keyPrefix: string;
@@ -221,7 +291,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const name = String(i.path[0] ?? '?');
-      return `${name}=${JSON.stringify(picked[name] ?? '')}: ${i.message}`;
+      return `${name}=${JSON.stringify(printable(name, picked[name] ?? ''))}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
@@ -234,11 +304,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     );
   const mysqlMatch = /^(mysql:\/\/[^/]+)\/([A-Za-z0-9_]+)$/.exec(e.TXMON_MYSQL_URL);
   if (!mysqlMatch?.[1] || !mysqlMatch[2]) throw new ConfigError(`invalid configuration: TXMON_MYSQL_URL`);
+  const conn = connectionSettings(e, picked, mysqlMatch[1]);
   return deepFreeze({
-    kafka: { brokers: e.TXMON_KAFKA_BROKERS, clientId: e.TXMON_KAFKA_CLIENT_ID },
+    kafka: { brokers: e.TXMON_KAFKA_BROKERS, clientId: e.TXMON_KAFKA_CLIENT_ID, ssl: conn.kafkaSsl, sasl: conn.kafkaSasl },
     registryUrl: e.TXMON_REGISTRY_URL.replace(/\/+$/, ''),
-    mysql: { url: e.TXMON_MYSQL_URL, database: mysqlMatch[2], serverUrl: mysqlMatch[1] },
+    registryAuth: conn.registryAuth,
+    mysql: { url: e.TXMON_MYSQL_URL, database: mysqlMatch[2], serverUrl: mysqlMatch[1], ...conn.mysql },
     redisUrl: e.TXMON_REDIS_URL,
+    redis: conn.redis,
     redisCluster: e.TXMON_REDIS_CLUSTER_NODES.length > 0 ? e.TXMON_REDIS_CLUSTER_NODES : null,
     keyPrefix: e.TXMON_KEY_PREFIX,
     topicNamespace: e.TXMON_TOPIC_NAMESPACE,
@@ -301,11 +374,147 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
   });
 }
 
+type Env = z.infer<typeof envSchema>;
+
+/** Settings whose values are secrets: a config error names them but never prints their value. */
+const SECRET_SETTINGS = /_(PASSWORD|TOKEN)$/;
+const URL_SETTINGS = new Set(['TXMON_MYSQL_URL', 'TXMON_REDIS_URL', 'TXMON_REGISTRY_URL']);
+
+/** What a config error may print of a setting's value. */
+function printable(name: string, value: string): string {
+  if (SECRET_SETTINGS.test(name)) return '[redacted]';
+  return URL_SETTINGS.has(name) ? redactUrl(value) : value;
+}
+
+const bad = (setting: string, why: string) => new ConfigError(`invalid configuration: ${setting}: ${why}`);
+
+/** TLS files of one dependency, read now; `enabled` says whether TLS was asked for at all. */
+function tlsFiles(
+  enabled: boolean,
+  files: Readonly<Record<'ca' | 'cert' | 'key', [string, string | undefined]>>,
+): TlsFiles | null {
+  if (!enabled) return null;
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (const [k, [setting, path]] of Object.entries(files) as Array<['ca' | 'cert' | 'key', [string, string | undefined]]>)
+    if (path !== undefined) out[k] = readSettingFile(setting, path);
+  return out;
+}
+
+/** The password in a URL's user info, decoded; undefined when it has none. */
+function urlPassword(url: string): string | undefined {
+  const m = /^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i.exec(url);
+  return m?.[1] ? decodeURIComponent(m[1]) : undefined;
+}
+
+/**
+ * Credentials and TLS of Kafka, the registry, MySQL and Redis, with the secrets read from their
+ * files. Each contradiction (a value twice, a username without its password, TLS files with TLS
+ * turned off) fails here, naming the settings.
+ */
+function connectionSettings(e: Env, picked: Readonly<Record<string, string>>, mysqlServerUrl: string) {
+  const secret = (name: string) => secretSetting(picked, name);
+
+  // Kafka: TLS files imply TLS; SASL needs all three of mechanism, username and password.
+  const kafkaFiles = e.TXMON_KAFKA_SSL_CA_FILE ?? e.TXMON_KAFKA_SSL_CERT_FILE ?? e.TXMON_KAFKA_SSL_KEY_FILE;
+  if (e.TXMON_KAFKA_SSL === false && kafkaFiles !== undefined)
+    throw bad('TXMON_KAFKA_SSL', 'is false but TXMON_KAFKA_SSL_*_FILE is set');
+  if ((e.TXMON_KAFKA_SSL_CERT_FILE === undefined) !== (e.TXMON_KAFKA_SSL_KEY_FILE === undefined))
+    throw bad('TXMON_KAFKA_SSL_CERT_FILE', 'a client certificate needs TXMON_KAFKA_SSL_KEY_FILE too, and the other way round');
+  const kafkaSsl = tlsFiles(e.TXMON_KAFKA_SSL === true || kafkaFiles !== undefined, {
+    ca: ['TXMON_KAFKA_SSL_CA_FILE', e.TXMON_KAFKA_SSL_CA_FILE],
+    cert: ['TXMON_KAFKA_SSL_CERT_FILE', e.TXMON_KAFKA_SSL_CERT_FILE],
+    key: ['TXMON_KAFKA_SSL_KEY_FILE', e.TXMON_KAFKA_SSL_KEY_FILE],
+  });
+  const saslPassword = secret('TXMON_KAFKA_SASL_PASSWORD');
+  const mechanism = e.TXMON_KAFKA_SASL_MECHANISM;
+  if (mechanism === undefined && (e.TXMON_KAFKA_SASL_USERNAME !== undefined || saslPassword !== undefined))
+    throw bad('TXMON_KAFKA_SASL_MECHANISM', 'must be set (plain, scram-sha-256 or scram-sha-512) with TXMON_KAFKA_SASL_USERNAME');
+  if (mechanism !== undefined && (e.TXMON_KAFKA_SASL_USERNAME === undefined || saslPassword === undefined))
+    throw bad(
+      'TXMON_KAFKA_SASL_USERNAME',
+      `SASL ${mechanism} needs TXMON_KAFKA_SASL_USERNAME and TXMON_KAFKA_SASL_PASSWORD(_FILE)`,
+    );
+  const kafkaSasl =
+    mechanism !== undefined && e.TXMON_KAFKA_SASL_USERNAME !== undefined && saslPassword !== undefined
+      ? { mechanism, username: e.TXMON_KAFKA_SASL_USERNAME, password: saslPassword }
+      : null;
+
+  // Registry: basic or bearer, not both.
+  const registryPassword = secret('TXMON_REGISTRY_PASSWORD');
+  const registryToken = secret('TXMON_REGISTRY_TOKEN');
+  if ((e.TXMON_REGISTRY_USERNAME === undefined) !== (registryPassword === undefined))
+    throw bad('TXMON_REGISTRY_USERNAME', 'basic auth needs TXMON_REGISTRY_USERNAME and TXMON_REGISTRY_PASSWORD(_FILE)');
+  if (registryToken !== undefined && registryPassword !== undefined)
+    throw bad('TXMON_REGISTRY_TOKEN', 'set either a bearer token or TXMON_REGISTRY_USERNAME/PASSWORD, not both');
+  const registryAuth =
+    registryToken !== undefined
+      ? ({ kind: 'bearer', token: registryToken } as const)
+      : e.TXMON_REGISTRY_USERNAME !== undefined && registryPassword !== undefined
+        ? ({ kind: 'basic', username: e.TXMON_REGISTRY_USERNAME, password: registryPassword } as const)
+        : null;
+
+  // MySQL: the password in the URL or in TXMON_MYSQL_PASSWORD(_FILE), not both.
+  let server: URL;
+  try {
+    server = new URL(mysqlServerUrl);
+  } catch {
+    throw bad('TXMON_MYSQL_URL', `cannot parse ${redactUrl(mysqlServerUrl)}`);
+  }
+  const mysqlSecret = secret('TXMON_MYSQL_PASSWORD');
+  const inUrl = urlPassword(e.TXMON_MYSQL_URL);
+  if (mysqlSecret !== undefined && inUrl !== undefined)
+    throw bad(
+      'TXMON_MYSQL_PASSWORD',
+      'TXMON_MYSQL_URL carries a password too; keep it in one place (preferably TXMON_MYSQL_PASSWORD_FILE)',
+    );
+  if (e.TXMON_MYSQL_SSL === false && e.TXMON_MYSQL_SSL_CA_FILE !== undefined)
+    throw bad('TXMON_MYSQL_SSL', 'is false but TXMON_MYSQL_SSL_CA_FILE is set');
+  const rolePasswords: Partial<Record<MysqlRole, Secret>> = {};
+  for (const role of ['ingest', 'reconcile', 'api'] as const) {
+    const p = secret(`TXMON_MYSQL_${role.toUpperCase()}_PASSWORD`);
+    if (p !== undefined) rolePasswords[role] = p;
+  }
+  const mysql = {
+    host: server.hostname.replace(/^\[|\]$/g, ''),
+    port: server.port ? Number(server.port) : 3306,
+    user: decodeURIComponent(server.username || 'root'),
+    password: mysqlSecret ?? (inUrl !== undefined ? new Secret(inUrl) : undefined),
+    ssl: tlsFiles(e.TXMON_MYSQL_SSL === true || e.TXMON_MYSQL_SSL_CA_FILE !== undefined, {
+      ca: ['TXMON_MYSQL_SSL_CA_FILE', e.TXMON_MYSQL_SSL_CA_FILE],
+      cert: ['', undefined],
+      key: ['', undefined],
+    }),
+    userPrefix: e.TXMON_MYSQL_USER_PREFIX,
+    rolePasswords,
+  };
+
+  // Redis: rediss:// or TXMON_REDIS_TLS turns TLS on (the only way for a cluster's node list).
+  const redisSecret = secret('TXMON_REDIS_PASSWORD');
+  if (redisSecret !== undefined && urlPassword(e.TXMON_REDIS_URL) !== undefined)
+    throw bad('TXMON_REDIS_PASSWORD', 'TXMON_REDIS_URL carries a password too; keep it in one place');
+  const rediss = e.TXMON_REDIS_URL.startsWith('rediss://');
+  if (e.TXMON_REDIS_TLS === false && (rediss || e.TXMON_REDIS_TLS_CA_FILE !== undefined))
+    throw bad('TXMON_REDIS_TLS', 'is false but TXMON_REDIS_URL is rediss:// or TXMON_REDIS_TLS_CA_FILE is set');
+  const redisUrl = new URL(e.TXMON_REDIS_URL);
+  const inRedisUrl = urlPassword(e.TXMON_REDIS_URL);
+  const redis = {
+    username: e.TXMON_REDIS_USERNAME ?? (redisUrl.username ? decodeURIComponent(redisUrl.username) : undefined),
+    password: redisSecret ?? (inRedisUrl !== undefined ? new Secret(inRedisUrl) : undefined),
+    tls: tlsFiles(rediss || e.TXMON_REDIS_TLS === true || e.TXMON_REDIS_TLS_CA_FILE !== undefined, {
+      ca: ['TXMON_REDIS_TLS_CA_FILE', e.TXMON_REDIS_TLS_CA_FILE],
+      cert: ['', undefined],
+      key: ['', undefined],
+    }),
+  };
+  return { kafkaSsl, kafkaSasl, registryAuth, mysql, redis };
+}
+
 /** The names of every environment variable txmon understands (for --help and docs). */
 export const CONFIG_KEYS: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
+  // A Buffer (TLS material) cannot be frozen; nothing hands it out for writing.
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }

@@ -1,5 +1,5 @@
 /** kafkajs client factory with its log lines routed to the process logger. */
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from './logger.ts';
 
@@ -17,12 +17,39 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 // itself, and transactions keep the output exactly-once).
 const QUIET = [/switched default partitioner/, /Limiting retries for the idempotent producer/];
 
+/**
+ * TLS and SASL of the configured brokers, for every kafkajs client txmon builds (processors, CLI,
+ * the service manager's probe). The server's certificate is always verified, against the system's
+ * CAs or TXMON_KAFKA_SSL_CA_FILE.
+ */
+export function kafkaSecurity(cfg: TxmonConfig): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const { ssl, sasl } = cfg.kafka;
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (ssl !== null)
+    out.ssl =
+      ssl.ca === undefined && ssl.cert === undefined
+        ? true
+        : { rejectUnauthorized: true, ca: ssl.ca === undefined ? undefined : [ssl.ca], cert: ssl.cert, key: ssl.key };
+  if (sasl !== null) {
+    const { username } = sasl;
+    const password = sasl.password.reveal();
+    out.sasl =
+      sasl.mechanism === 'plain'
+        ? { mechanism: 'plain', username, password }
+        : sasl.mechanism === 'scram-sha-256'
+          ? { mechanism: 'scram-sha-256', username, password }
+          : { mechanism: 'scram-sha-512', username, password };
+  }
+  return out;
+}
+
 /** A kafkajs client for the configured brokers. kafkajs INFO chatter is logged at debug. */
 export function createKafka(cfg: TxmonConfig, logger: Logger, clientIdSuffix = ''): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: `${cfg.kafka.clientId}${clientIdSuffix}`,
     brokers: [...cfg.kafka.brokers],
+    ...kafkaSecurity(cfg),
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: cfg.retryMaxBackoffMs },

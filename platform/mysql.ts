@@ -6,16 +6,44 @@ import type { TxmonConfig } from '../config/config.ts';
 
 export type Pool = mysql.Pool;
 
+/**
+ * Where and as whom to connect: the server of TXMON_MYSQL_URL with its user, the password from
+ * TXMON_MYSQL_PASSWORD(_FILE) or the URL, and TLS when configured (the server's certificate and its
+ * name verified). `database: false` for the server alone (creating the database).
+ */
+export function mysqlConnectionOptions(cfg: TxmonConfig, opts: { database?: boolean } = {}): mysql.ConnectionOptions {
+  const { host, port, user, password, ssl, database } = cfg.mysql;
+  return {
+    host,
+    port,
+    user,
+    password: password?.reveal(),
+    database: opts.database === false ? undefined : database,
+    ssl: ssl === null ? undefined : { ca: ssl.ca, rejectUnauthorized: true, verifyIdentity: true },
+    connectTimeout: 5_000,
+  };
+}
+
+/** One connection on the configured database (or server): for tools and tests, not the hot path. */
+export function createConnection(
+  cfg: TxmonConfig,
+  opts: { database?: boolean; multipleStatements?: boolean } = {},
+): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    ...mysqlConnectionOptions(cfg, opts),
+    multipleStatements: opts.multipleStatements ?? false,
+  });
+}
+
 /** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the session is in UTC. */
 export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } = {}): Pool {
   const pool = mysql.createPool({
-    uri: cfg.mysql.url,
+    ...mysqlConnectionOptions(cfg),
     connectionLimit: opts.connectionLimit ?? 4,
     timezone: 'Z',
     supportBigNumbers: true,
     bigNumberStrings: false,
     multipleStatements: false,
-    connectTimeout: 5_000,
     enableKeepAlive: true,
     // affectedRows must count inserted rows only, so the sink can tell a no-op upsert from an insert.
     flags: ['-FOUND_ROWS'],
@@ -36,13 +64,13 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url))
 
 /** Creates the database if needed and applies pending migrations; safe to re-run. Returns applied versions. */
 export async function migrate(cfg: TxmonConfig, log: (line: string) => void = () => {}): Promise<string[]> {
-  const admin = await mysql.createConnection({ uri: cfg.mysql.serverUrl, connectTimeout: 5_000 });
+  const admin = await createConnection(cfg, { database: false });
   try {
     await admin.query(`CREATE DATABASE IF NOT EXISTS \`${cfg.mysql.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } finally {
     await admin.end();
   }
-  const conn = await mysql.createConnection({ uri: cfg.mysql.url, multipleStatements: true, connectTimeout: 5_000 });
+  const conn = await createConnection(cfg, { multipleStatements: true });
   try {
     const postgrator = new Postgrator({
       migrationPattern: `${MIGRATIONS_DIR}*`,

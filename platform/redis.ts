@@ -1,7 +1,9 @@
 /** Redis connection with txmon's Lua scripts registered as commands. */
 import { readFileSync } from 'node:fs';
-import { Cluster, Redis, type ChainableCommander } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { TxmonConfig } from '../config/config.ts';
+import { redactUrl } from '../config/secrets.ts';
+import { DependencyError, errorMessage } from './errors.ts';
 
 const LUA_DIR = new URL('../processors/ingest/lua/', import.meta.url);
 
@@ -57,11 +59,42 @@ export function defineScripts(redis: Redis): TxmonRedis {
 }
 
 /**
+ * Authentication (AUTH with an ACL user, or the default user's password) and TLS of the configured
+ * Redis, for one Redis and for each node of a cluster. The server's certificate is always verified,
+ * against the system's CAs or TXMON_REDIS_TLS_CA_FILE.
+ */
+export function redisSecurity(cfg: TxmonConfig): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const { username, password, tls } = cfg.redis;
+  return {
+    username,
+    password: password?.reveal(),
+    tls: tls === null ? undefined : { ca: tls.ca, rejectUnauthorized: true },
+  };
+}
+
+/**
+ * The connection options of TXMON_REDIS_URL (host, port, db) with redisSecurity. Built here rather
+ * than by handing ioredis the URL: for a URL ioredis lets the URL's own `rediss:` (TLS with no CA)
+ * win over the options, so the configured CA would be ignored.
+ */
+export function redisConnectionOptions(cfg: TxmonConfig): RedisOptions {
+  const url = new URL(cfg.redisUrl);
+  const db = url.pathname.replace(/^\//, '');
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 6379,
+    db: db === '' ? 0 : Number(db),
+    ...redisSecurity(cfg),
+  };
+}
+
+/**
  * A client that fails commands fast while disconnected (so the processor pauses and retries the
  * whole batch with backoff) and reconnects by itself.
  */
 export function createRedis(cfg: TxmonConfig): TxmonRedis {
-  const redis = new Redis(cfg.redisUrl, {
+  const redis = new Redis({
+    ...redisConnectionOptions(cfg),
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -96,9 +129,29 @@ export function createStateRedis(cfg: TxmonConfig): TxmonRedis | Cluster {
       // re-read the slot map on a timer (a restarted master, a failover, a moved slot).
       clusterNodeRetryStrategy: (times) => Math.min(200 * times, 2_000),
       slotsRefreshInterval: 2_000,
-      redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 15_000 },
+      redisOptions: { ...redisSecurity(cfg), maxRetriesPerRequest: 1, connectTimeout: 5_000, commandTimeout: 15_000 },
     },
   );
   cluster.on('error', () => {});
   return cluster;
+}
+
+/**
+ * Connects once, for a command that must finish: on failure the client is disconnected (else its
+ * reconnect loop would keep the process alive forever) and a DependencyError says where it failed,
+ * with the likely cause when TLS and the server disagree.
+ */
+export async function connectOnce(redis: Redis | Cluster, cfg: TxmonConfig): Promise<void> {
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    const where = cfg.redisCluster ? `the Redis Cluster of ${cfg.redisCluster.join(',')}` : redactUrl(cfg.redisUrl);
+    const msg = errorMessage(err);
+    const tlsHint =
+      cfg.redis.tls !== null && /closed|wrong version|EPROTO|ECONNRESET|timed? ?out/i.test(msg)
+        ? ' (TLS is on: TXMON_REDIS_URL is rediss:// or TXMON_REDIS_TLS is set; does the server listen with TLS on that port?)'
+        : '';
+    throw new DependencyError('redis', `cannot connect to ${where}: ${msg}${tlsHint}`, err);
+  }
 }

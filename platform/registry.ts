@@ -12,9 +12,44 @@ import { DependencyError, PoisonRecordError, isRetriable } from './errors.ts';
 
 export type Registry = SchemaRegistry;
 
-/** A client for the configured registry. */
+type Middlewares = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>;
+
+/** The Authorization header of the configured registry credentials; empty without any. */
+export function registryAuthHeaders(cfg: Pick<TxmonConfig, 'registryAuth'>): Record<string, string> {
+  const auth = cfg.registryAuth;
+  if (auth === null) return {};
+  if (auth.kind === 'bearer') return { authorization: `Bearer ${auth.token.reveal()}` };
+  return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}` };
+}
+
+/**
+ * The registry client, carrying the headers its credentials need so that txmon's own calls beside
+ * the library's (compatibility config, the health check of AvroDecoder) send them too.
+ */
+class AuthorizedRegistry extends SchemaRegistry {
+  constructor(
+    args: ConstructorParameters<typeof SchemaRegistry>[0],
+    readonly authHeaders: Readonly<Record<string, string>>,
+  ) {
+    super(args);
+  }
+}
+
+/** Headers for a direct HTTP call to the registry this client talks to. */
+function headersOf(registry: SchemaRegistry): Readonly<Record<string, string>> {
+  return registry instanceof AuthorizedRegistry ? registry.authHeaders : {};
+}
+
+/** A client for the configured registry, with its basic or bearer credentials on every request. */
 export function createRegistry(cfg: TxmonConfig): SchemaRegistry {
-  return new SchemaRegistry({ host: cfg.registryUrl, clientId: cfg.kafka.clientId, retry: { retries: 2 } });
+  const headers = registryAuthHeaders(cfg);
+  // One middleware for both kinds: the library's `auth` option knows basic auth only.
+  const middlewares: Middlewares =
+    Object.keys(headers).length === 0 ? [] : [() => ({ prepareRequest: async (next) => (await next()).enhance({ headers }) })];
+  return new AuthorizedRegistry(
+    { host: cfg.registryUrl, clientId: cfg.kafka.clientId, retry: { retries: 2 }, middlewares },
+    headers,
+  );
 }
 
 /** Confluent wire format: magic byte 0, big-endian int32 schema id, Avro body. */
@@ -56,6 +91,7 @@ export class AvroDecoder<T> {
     if (!this.sanity) return true;
     try {
       const res = await fetch(`${this.sanity.registryUrl}/schemas/ids/${this.sanity.knownId}`, {
+        headers: headersOf(this.registry),
         signal: AbortSignal.timeout(5_000),
       });
       return res.ok;
@@ -175,7 +211,7 @@ export async function registerSchema(
   const { id } = await registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject });
   const res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    headers: { ...headersOf(registry), 'content-type': 'application/vnd.schemaregistry.v1+json' },
     body: JSON.stringify({ compatibility: 'BACKWARD' }),
   });
   if (!res.ok)

@@ -1,6 +1,5 @@
 /** Where each service lives, derived from the validated config (never from the environment). */
 import type { TxmonConfig } from '../config/config.ts';
-import { ConfigError } from '../platform/errors.ts';
 
 export interface HostPort {
   host: string;
@@ -36,20 +35,10 @@ export function registryAddress(cfg: TxmonConfig): HostPort {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Host, port and credentials of the MySQL/MariaDB server in TXMON_MYSQL_URL. */
+/** Host, port and credentials of the MySQL/MariaDB server of TXMON_MYSQL_URL (and TXMON_MYSQL_PASSWORD(_FILE)). */
 export function mysqlServer(cfg: TxmonConfig): MysqlServer {
-  let url: URL;
-  try {
-    url = new URL(cfg.mysql.serverUrl);
-  } catch (err) {
-    throw new ConfigError(`TXMON_MYSQL_URL: cannot parse ${cfg.mysql.serverUrl}: ${String(err)}`);
-  }
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : 3306,
-    user: decodeURIComponent(url.username || 'root'),
-    password: decodeURIComponent(url.password),
-  };
+  const { host, port, user, password } = cfg.mysql;
+  return { host, port, user, password: password?.reveal() ?? '' };
 }
 
 /** Host and port of TXMON_REDIS_URL. */

@@ -5,8 +5,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import type { TxmonConfig } from '../config/config.ts';
+import { kafkaSecurity } from '../platform/kafka.ts';
 import { ServiceError } from '../platform/errors.ts';
 import { formatHostPort, isLocalHost, kafkaAddress, type HostPort } from './addresses.ts';
 import { requireJava, type JavaRuntime } from './java.ts';
@@ -37,11 +38,16 @@ export function kafkaPaths(cfg: TxmonConfig) {
 }
 
 /** True when the broker at `a` answers a metadata request (TCP alone is not enough: it may be someone else's port). */
-export async function kafkaAnswers(a: HostPort, clientId: string): Promise<{ ok: boolean; topics: number }> {
+export async function kafkaAnswers(
+  a: HostPort,
+  clientId: string,
+  security: Pick<KafkaConfig, 'ssl' | 'sasl'> = {},
+): Promise<{ ok: boolean; topics: number }> {
   if (!(await tcpOpen(a.host, a.port))) return { ok: false, topics: 0 };
   const kafka = new Kafka({
     clientId: `${clientId}-services-probe`,
     brokers: [formatHostPort(a)],
+    ...security,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2000,
     requestTimeout: 4000,
@@ -64,7 +70,7 @@ export async function kafkaStatus(cfg: TxmonConfig): Promise<ServiceStatus> {
   const a = kafkaAddress(cfg);
   const address = formatHostPort(a);
   const pid = livePid(kafkaPaths(cfg).pid, MAIN_CLASS);
-  const probe = await kafkaAnswers(a, cfg.kafka.clientId);
+  const probe = await kafkaAnswers(a, cfg.kafka.clientId, kafkaSecurity(cfg));
   const version = cfg.services.kafkaVersion;
   if (pid !== undefined) {
     return probe.ok
@@ -189,7 +195,7 @@ async function startFailure(cfg: TxmonConfig, why: string): Promise<ServiceError
 /** Waits until our broker answers; fails early if the process exits. */
 async function waitReady(cfg: TxmonConfig, pid: number): Promise<void> {
   const a = kafkaAddress(cfg);
-  const ready = await waitUntil(async () => (await kafkaAnswers(a, cfg.kafka.clientId)).ok, {
+  const ready = await waitUntil(async () => (await kafkaAnswers(a, cfg.kafka.clientId, kafkaSecurity(cfg))).ok, {
     timeoutMs: READY_TIMEOUT_MS,
     abort: () => (isAlive(pid) ? undefined : `process ${pid} exited while starting`),
   });

@@ -3,11 +3,13 @@
  * are local and down, starts them with the system's binaries. It never stops them.
  */
 import { existsSync } from 'node:fs';
-import mysql from 'mysql2/promise';
-import { Redis } from 'ioredis';
+import type mysql from 'mysql2/promise';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { TxmonConfig } from '../config/config.ts';
 import { ServiceError, errorMessage } from '../platform/errors.ts';
-import { formatHostPort, isLocalHost, mysqlServer, redisAddress, type MysqlServer } from './addresses.ts';
+import { createConnection } from '../platform/mysql.ts';
+import { redisConnectionOptions } from '../platform/redis.ts';
+import { formatHostPort, isLocalHost, mysqlServer, redisAddress } from './addresses.ts';
 import { runCommand, secondsSince, tcpOpen, waitUntil } from './process.ts';
 import type { Log, ServiceStatus } from './types.ts';
 
@@ -17,11 +19,12 @@ const START_TIMEOUT_MS = 30_000;
 type Probe = { ok: true; detail: string } | { ok: false; detail: string };
 
 /** Connects and runs `SELECT VERSION()`. */
-async function probeMysql(server: MysqlServer): Promise<Probe> {
+async function probeMysql(cfg: TxmonConfig): Promise<Probe> {
+  const server = mysqlServer(cfg);
   if (!(await tcpOpen(server.host, server.port))) return { ok: false, detail: 'not listening' };
   let conn: mysql.Connection | undefined;
   try {
-    conn = await mysql.createConnection({ ...server, connectTimeout: 3000 });
+    conn = await createConnection(cfg, { database: false });
     const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
     return { ok: true, detail: `MySQL/MariaDB ${String(rows[0]?.v ?? '?')}` };
   } catch (err) {
@@ -32,9 +35,10 @@ async function probeMysql(server: MysqlServer): Promise<Probe> {
 }
 
 /** Connects and runs PING, reading the server version from INFO. */
-async function probeRedis(url: string, host: string, port: number): Promise<Probe> {
+async function probeRedis(options: RedisOptions, host: string, port: number): Promise<Probe> {
   if (!(await tcpOpen(host, port))) return { ok: false, detail: 'not listening' };
-  const redis = new Redis(url, {
+  const redis = new Redis({
+    ...options,
     lazyConnect: true,
     connectTimeout: 3000,
     maxRetriesPerRequest: 0,
@@ -71,8 +75,9 @@ async function persistence(redis: Redis): Promise<string> {
  * The state Redis keeps what it acknowledged: AOF with an fsync per write batch (one pipeline per
  * ingest batch, so about one fsync per batch). Turned on at run time for a Redis txmon may manage.
  */
-async function enableAof(url: string, log: Log): Promise<void> {
-  const redis = new Redis(url, {
+async function enableAof(options: RedisOptions, log: Log): Promise<void> {
+  const redis = new Redis({
+    ...options,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
@@ -97,14 +102,14 @@ async function enableAof(url: string, log: Log): Promise<void> {
 /** Status of the configured MySQL/MariaDB server. */
 export async function mariadbStatus(cfg: TxmonConfig): Promise<ServiceStatus> {
   const server = mysqlServer(cfg);
-  const probe = await probeMysql(server);
+  const probe = await probeMysql(cfg);
   return { name: 'mariadb', running: probe.ok, managed: false, address: formatHostPort(server), detail: probe.detail };
 }
 
 /** Status of the configured Redis. */
 export async function redisStatus(cfg: TxmonConfig): Promise<ServiceStatus> {
   const a = redisAddress(cfg);
-  const probe = await probeRedis(cfg.redisUrl, a.host, a.port);
+  const probe = await probeRedis(redisConnectionOptions(cfg), a.host, a.port);
   return { name: 'redis', running: probe.ok, managed: false, address: formatHostPort(a), detail: probe.detail };
 }
 
@@ -132,7 +137,7 @@ export async function ensureMariadb(cfg: TxmonConfig, log: Log): Promise<Service
   const started = Date.now();
   const res = await runCommand('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', MARIADBD]);
   if (res.code !== 0) throw new ServiceError(`mariadb: start-stop-daemon failed (exit ${res.code}): ${res.output.trim()}`);
-  const ready = await waitUntil(async () => (await probeMysql(server)).ok, { timeoutMs: START_TIMEOUT_MS });
+  const ready = await waitUntil(async () => (await probeMysql(cfg)).ok, { timeoutMs: START_TIMEOUT_MS });
   if (!ready.ok)
     throw new ServiceError(`mariadb: started ${MARIADBD} but ${current.address} is ${ready.reason}; see the MariaDB error log`);
   log(`mariadb: started in ${secondsSince(started)} s`);
@@ -145,7 +150,7 @@ export async function ensureRedis(cfg: TxmonConfig, log: Log): Promise<ServiceSt
   const a = redisAddress(cfg);
   if (current.running) {
     if (isLocalHost(a.host) && !current.detail.includes('AOF on (fsync always)')) {
-      await enableAof(cfg.redisUrl, log);
+      await enableAof(redisConnectionOptions(cfg), log);
       return redisStatus(cfg);
     }
     return current;
@@ -183,7 +188,9 @@ export async function ensureRedis(cfg: TxmonConfig, log: Log): Promise<ServiceSt
     '/var/log/redis/ci.log',
   ]);
   if (res.code !== 0) throw new ServiceError(`redis: redis-server failed to start (exit ${res.code}): ${res.output.trim()}`);
-  const ready = await waitUntil(async () => (await probeRedis(cfg.redisUrl, a.host, a.port)).ok, { timeoutMs: START_TIMEOUT_MS });
+  const ready = await waitUntil(async () => (await probeRedis(redisConnectionOptions(cfg), a.host, a.port)).ok, {
+    timeoutMs: START_TIMEOUT_MS,
+  });
   if (!ready.ok)
     throw new ServiceError(`redis: started redis-server but ${current.address} is ${ready.reason}; see /var/log/redis/ci.log`);
   log(`redis: started in ${secondsSince(started)} s`);
@@ -192,7 +199,7 @@ export async function ensureRedis(cfg: TxmonConfig, log: Log): Promise<ServiceSt
 
 /** Creates a database on the configured server if it does not exist (the registry keeps its schemas there). */
 export async function createDatabase(cfg: TxmonConfig, database: string): Promise<void> {
-  const conn = await mysql.createConnection({ ...mysqlServer(cfg), connectTimeout: 5000 });
+  const conn = await createConnection(cfg, { database: false });
   try {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
   } finally {

@@ -46,11 +46,26 @@ export function livePid(path: string, marker: string): number | undefined {
   return undefined;
 }
 
-/** Starts a long-running process that outlives us: own process group, output to `logFile`, pid to `pidFile`. */
-export function spawnDetached(opts: { command: string; args: string[]; cwd: string; logFile: string; pidFile: string }): number {
+/**
+ * Starts a long-running process that outlives us: own process group, output to `logFile`, pid to
+ * `pidFile`. `env` is added to the inherited environment (secrets go there, not into `args`).
+ */
+export function spawnDetached(opts: {
+  command: string;
+  args: string[];
+  cwd: string;
+  logFile: string;
+  pidFile: string;
+  env?: Readonly<Record<string, string>>;
+}): number {
   const out = openSync(opts.logFile, 'a');
   try {
-    const child = spawn(opts.command, opts.args, { cwd: opts.cwd, detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: opts.env === undefined ? undefined : { ...process.env, ...opts.env },
+    });
     if (child.pid === undefined) throw new Error(`could not spawn ${opts.command}`);
     child.unref();
     writeFileSync(opts.pidFile, `${child.pid}\n`);

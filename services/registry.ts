@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { ServiceError, errorMessage } from '../platform/errors.ts';
+import { registryAuthHeaders } from '../platform/registry.ts';
 import { formatHostPort, isLocalHost, mysqlServer, registryAddress } from './addresses.ts';
 import { findJava, requireJava, type JavaRuntime } from './java.ts';
 import { createDatabase } from './local-db.ts';
@@ -38,7 +39,10 @@ export function registryPaths(cfg: TxmonConfig) {
 /** True when `GET <registryUrl>/subjects` answers 200. */
 export async function registryAnswers(cfg: TxmonConfig): Promise<{ ok: boolean; subjects: number }> {
   try {
-    const res = await fetch(`${cfg.registryUrl}/subjects`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${cfg.registryUrl}/subjects`, {
+      headers: registryAuthHeaders(cfg),
+      signal: AbortSignal.timeout(3000),
+    });
     if (res.status !== 200) return { ok: false, subjects: 0 };
     const body: unknown = await res.json();
     return { ok: true, subjects: Array.isArray(body) ? body.length : 0 };
@@ -143,6 +147,25 @@ async function chooseRuntime(cfg: TxmonConfig, log: Log): Promise<{ version: str
   return { version: FALLBACK_VERSION, java: await requireJava(cfg.services.javaHome, 17, 'registry'), persistent: false };
 }
 
+/**
+ * The registry's command line and the environment it adds. The database password goes into the
+ * environment (Quarkus reads APICURIO_DATASOURCE_PASSWORD as apicurio.datasource.password), never
+ * onto the command line: any local user can read a command line (`ps`, /proc/<pid>/cmdline), while
+ * /proc/<pid>/environ is readable by the process's owner only.
+ */
+export function registryLaunch(
+  cfg: TxmonConfig,
+  jar: string,
+  persistent: boolean,
+): { args: string[]; env: Record<string, string> } {
+  const env: Record<string, string> = {};
+  if (persistent) {
+    const { password } = mysqlServer(cfg);
+    if (password !== '') env.APICURIO_DATASOURCE_PASSWORD = password;
+  }
+  return { args: registryArgs(cfg, jar, persistent), env };
+}
+
 function registryArgs(cfg: TxmonConfig, jar: string, persistent: boolean): string[] {
   const a = registryAddress(cfg);
   const args = [
@@ -160,7 +183,6 @@ function registryArgs(cfg: TxmonConfig, jar: string, persistent: boolean): strin
       '-Dapicurio.storage.sql.kind=mysql',
       `-Dapicurio.datasource.url=jdbc:mysql://${formatHostPort(db)}/${REGISTRY_DATABASE}`,
       `-Dapicurio.datasource.username=${db.user}`,
-      `-Dapicurio.datasource.password=${db.password}`,
       // the default '*' makes Apicurio's "already initialised?" check look for an `apicurio` table in
       // every database on the server, so another Apicurio's database (e.g. a test one) breaks start-up
       `-Dapicurio.sql.db-schema=${REGISTRY_DATABASE}`,
@@ -222,9 +244,11 @@ export async function ensureRegistry(cfg: TxmonConfig, log: Log): Promise<Servic
   }
   const launcher = launcherJar(p.dist);
   const started = Date.now();
+  const launch = registryLaunch(cfg, launcher.jar, runtime.persistent);
   const pid = spawnDetached({
     command: runtime.java.bin,
-    args: registryArgs(cfg, launcher.jar, runtime.persistent),
+    args: launch.args,
+    env: launch.env,
     cwd: launcher.cwd,
     logFile: p.log,
     pidFile: p.pid,
