@@ -127,11 +127,18 @@ export function buildProgram(): Command {
 
   program
     .command('migrate')
-    .description('Create the database if needed and apply pending MySQL migrations (safe to re-run).')
+    .description(
+      'Create the database if needed, apply pending MySQL migrations, and create or update the least-privilege users ' +
+        'whose passwords are set (TXMON_MYSQL_<ROLE>_PASSWORD[_FILE]); safe to re-run. Run it as an administrator.',
+    )
     .action(async () => {
       const { cfg } = context();
       const { migrate } = await import('../platform/mysql.ts');
+      const { ensureRoleUsers } = await import('../platform/mysql-users.ts');
       await migrate(cfg, say);
+      const users = await ensureRoleUsers(cfg, say);
+      if (users.length === 0)
+        say('migrate: no TXMON_MYSQL_*_PASSWORD set, no least-privilege users created (see docs/operations.md)');
     });
 
   const state = program.command('state').description('The windowed state in Redis (rebuilt from MySQL when lost).');

@@ -1,0 +1,96 @@
+/**
+ * Least-privilege MySQL users, created (or brought up to date) by `txmon migrate`, which runs as an
+ * administrator. Each process then connects as its own user (TXMON_MYSQL_URL + TXMON_MYSQL_PASSWORD_FILE):
+ * every user reads the database, and writes only the tables its own code writes (the INSERT/UPDATE
+ * statements of sinks/, models/registry.ts, dashboard-api/, processors/ingest/state-rebuild.ts). No
+ * user gets DELETE, DROP (which TRUNCATE needs), ALTER, CREATE or GRANT, so a compromised or buggy
+ * process cannot empty the audit log or the history, nor change the schema. A new write in the code
+ * needs its table here too.
+ */
+import type mysql from 'mysql2/promise';
+import type { MysqlRole, TxmonConfig } from '../config/config.ts';
+import { createConnection } from './mysql.ts';
+
+type Privilege = 'INSERT' | 'UPDATE';
+
+/** The tables each role writes, and how. Reads: SELECT on the whole database. */
+export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, readonly Privilege[]>>>> = {
+  // ON DUPLICATE KEY UPDATE (the idempotent sinks) needs UPDATE beside INSERT.
+  ingest: {
+    transactions: ['INSERT', 'UPDATE'],
+    transaction_duplicates: ['INSERT', 'UPDATE'],
+    decisions: ['INSERT', 'UPDATE'],
+    alerts: ['INSERT', 'UPDATE'],
+    state_generation: ['INSERT', 'UPDATE'],
+  },
+  reconcile: {
+    settlements: ['INSERT'],
+    recon_items: ['INSERT'],
+    recon_supersessions: ['INSERT'],
+    recon_results: ['INSERT', 'UPDATE'],
+    recon_events: ['INSERT', 'UPDATE'],
+    recon_progress: ['INSERT', 'UPDATE'],
+  },
+  // The dashboard API: triage (alert status, labels), exception resolution, model promotion and
+  // rollback, a key's last use, each with its audit entry. Creating keys and models is the CLI's.
+  api: {
+    alerts: ['UPDATE'],
+    labels: ['INSERT', 'UPDATE'],
+    audit_log: ['INSERT'],
+    recon_results: ['UPDATE'],
+    models: ['UPDATE'],
+    model_registry: ['UPDATE'],
+    api_keys: ['UPDATE'],
+  },
+};
+
+/** The user name of a role. */
+export function roleUser(cfg: TxmonConfig, role: MysqlRole): string {
+  return `${cfg.mysql.userPrefix}_${role}`;
+}
+
+// MariaDB: 1141 "no such grant defined for user", 1147 "no such grant ... on table".
+const NO_SUCH_GRANT = new Set([1141, 1147]);
+
+async function revokeIgnoringMissing(conn: mysql.Connection, sql: string, params: unknown[]): Promise<void> {
+  try {
+    await conn.query(sql, params);
+  } catch (err) {
+    if (!NO_SUCH_GRANT.has((err as { errno?: number }).errno ?? 0)) throw err;
+  }
+}
+
+/**
+ * Creates each role that has a password configured, sets its password, and makes its privileges
+ * on this database exactly ROLE_WRITES plus SELECT (older grants on this database are revoked, so a
+ * re-run after a change of ROLE_WRITES takes privileges away too). Returns the users it handled.
+ */
+export async function ensureRoleUsers(cfg: TxmonConfig, log: (line: string) => void = () => {}): Promise<string[]> {
+  const roles = (Object.keys(ROLE_WRITES) as MysqlRole[]).filter((r) => cfg.mysql.rolePasswords[r] !== undefined);
+  if (roles.length === 0) return [];
+  const db = cfg.mysql.database;
+  const conn = await createConnection(cfg, { database: false });
+  try {
+    for (const role of roles) {
+      const user = roleUser(cfg, role);
+      const password = (cfg.mysql.rolePasswords[role] as NonNullable<(typeof cfg.mysql.rolePasswords)[MysqlRole]>).reveal();
+      // '%': the processes connect from their own hosts; the password (and TLS) guard the account.
+      await conn.query("CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", [user, password]);
+      await conn.query("ALTER USER ?@'%' IDENTIFIED BY ?", [user, password]);
+      await revokeIgnoringMissing(conn, `REVOKE ALL PRIVILEGES ON \`${db}\`.* FROM ?@'%'`, [user]);
+      const [tables] = await conn.query<mysql.RowDataPacket[]>(
+        "SELECT Table_name AS t FROM mysql.tables_priv WHERE User = ? AND Host = '%' AND Db = ?",
+        [user, db],
+      );
+      for (const { t } of tables)
+        await revokeIgnoringMissing(conn, `REVOKE ALL PRIVILEGES ON \`${db}\`.\`${String(t)}\` FROM ?@'%'`, [user]);
+      await conn.query(`GRANT SELECT ON \`${db}\`.* TO ?@'%'`, [user]);
+      for (const [table, privileges] of Object.entries(ROLE_WRITES[role]))
+        await conn.query(`GRANT ${privileges.join(', ')} ON \`${db}\`.\`${table}\` TO ?@'%'`, [user]);
+      log(`migrate: user ${user}: SELECT on ${db}, writes ${Object.keys(ROLE_WRITES[role]).join(', ')}`);
+    }
+  } finally {
+    await conn.end();
+  }
+  return roles.map((r) => roleUser(cfg, r));
+}
