@@ -142,16 +142,23 @@ export function createStateRedis(cfg: TxmonConfig): TxmonRedis | Cluster {
  * with the likely cause when TLS and the server disagree.
  */
 export async function connectOnce(redis: Redis | Cluster, cfg: TxmonConfig): Promise<void> {
+  // connect() itself rejects with "Connection is closed."; the cause (a certificate the CA did not
+  // sign, a refused connection) only comes as an 'error' event.
+  let cause: unknown;
+  const onError = (err: unknown) => (cause = err);
+  redis.on('error', onError).on('node error', onError);
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
     const where = cfg.redisCluster ? `the Redis Cluster of ${cfg.redisCluster.join(',')}` : redactUrl(cfg.redisUrl);
-    const msg = errorMessage(err);
+    const msg = cause === undefined || cause === err ? errorMessage(err) : `${errorMessage(cause)} (${errorMessage(err)})`;
     const tlsHint =
       cfg.redis.tls !== null && /closed|wrong version|EPROTO|ECONNRESET|timed? ?out/i.test(msg)
         ? ' (TLS is on: TXMON_REDIS_URL is rediss:// or TXMON_REDIS_TLS is set; does the server listen with TLS on that port?)'
         : '';
-    throw new DependencyError('redis', `cannot connect to ${where}: ${msg}${tlsHint}`, err);
+    throw new DependencyError('redis', `cannot connect to ${where}: ${msg}${tlsHint}`, cause ?? err);
+  } finally {
+    redis.off('error', onError).off('node error', onError);
   }
 }
