@@ -11,6 +11,7 @@ import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createPool } from '../platform/mysql.ts';
+import { redisConnectionOptions } from '../platform/redis.ts';
 import { TransactionalOutput } from '../platform/transactional-output.ts';
 
 export interface Floor {
@@ -39,7 +40,7 @@ export async function boundaryFloors(cfg: TxmonConfig, logger: Logger, runs = 30
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
   await admin.disconnect();
   const output = new TransactionalOutput(kafka, `${cfg.ingest.groupId}-floor`, logger);
-  const redis = new Redis(cfg.redisUrl);
+  const redis = new Redis(redisConnectionOptions(cfg));
   const pool = createPool(cfg, { connectionLimit: 1 });
   try {
     const value = Buffer.alloc(300, 1);

@@ -38,6 +38,7 @@ import { boundaryFloors } from './floors.ts';
 import { join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
+import { redisConnectionOptions } from '../platform/redis.ts';
 import { loadSimulatedRefdata } from '../refdata/simulated.ts';
 import type { SimOptions } from '../simulator/types.ts';
 import { promote, registerModel } from '../models/registry.ts';
@@ -245,7 +246,7 @@ function cpuSeconds(pid: number): number {
 /** The processes beside ingest whose CPU (b) costs: Redis, MariaDB, the broker, the registry (when found). */
 async function servicePids(): Promise<Array<{ name: string; pid: number }>> {
   const out: Array<{ name: string; pid: number }> = [];
-  const redis = new Redis(cfg.redisUrl);
+  const redis = new Redis(redisConnectionOptions(cfg));
   const m = /process_id:(\d+)/.exec(await redis.info('server'));
   redis.disconnect();
   if (m) out.push({ name: 'redis', pid: Number(m[1]) });
@@ -332,14 +333,14 @@ async function slice(records: number): Promise<{
 }
 
 async function redisStatsReset(): Promise<void> {
-  const redis = new Redis(cfg.redisUrl);
+  const redis = new Redis(redisConnectionOptions(cfg));
   await redis.config('RESETSTAT');
   redis.disconnect();
 }
 
 /** Server-side time of txmon's scripts since the reset (INFO commandstats). */
 async function redisScriptCost(): Promise<{ scriptCalls: number; usPerCall: number; usPerTx: number }> {
-  const redis = new Redis(cfg.redisUrl);
+  const redis = new Redis(redisConnectionOptions(cfg));
   const info = await redis.info('commandstats');
   redis.disconnect();
   let calls = 0;
@@ -353,7 +354,7 @@ async function redisScriptCost(): Promise<{ scriptCalls: number; usPerCall: numb
 
 /** Redis memory of the bench prefix per active account: MEMORY USAGE of a key sample, scaled up. */
 async function memoryPerAccount(): Promise<{ bytesPerAccount: number; accounts: number; keys: number; withTtl: number }> {
-  const redis = new Redis(cfg.redisUrl);
+  const redis = new Redis(redisConnectionOptions(cfg));
   try {
     const keys: string[] = [];
     let cursor = '0';

@@ -3,7 +3,6 @@
  * a summary checked against the simulator's ground truth; then a model trained on that history and
  * a new day of traffic decided by rules and model, with the alerts and the evaluation analysts see.
  */
-import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { loadConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
@@ -20,7 +19,7 @@ import { reconExceptions, reconReport } from '../sinks/recon-report.ts';
 import { DEFAULT_SETTLEMENT_OPTIONS } from '../simulator/settlements.ts';
 import { exceptionsCsv, formatReport } from './recon.command.ts';
 import { prepareNamespace } from './prepare-namespace.ts';
-import { createPool } from '../platform/mysql.ts';
+import { createConnection, createPool } from '../platform/mysql.ts';
 import { loadCsv } from '../refdata/load.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -121,7 +120,7 @@ export async function runDemo(
   const seconds = await drainIngest(cfg, logger, say);
 
   say('demo: 6/10 checking the result against the ground truth ...');
-  const conn = await mysql.createConnection({ uri: cfg.mysql.url });
+  const conn = await createConnection(cfg);
   const [[tx]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions');
   const [[dup]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transaction_duplicates');
   const [[late]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions WHERE late');

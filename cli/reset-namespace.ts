@@ -1,7 +1,8 @@
 /** Deleting a non-production namespace: its topics, consumer group, database and Redis keys (demo and tests). */
 import { createStateRedis } from '../platform/redis.ts';
 import { scanAll, unlinkAll } from '../platform/redis-pipelines.ts';
-import mysql from 'mysql2/promise';
+import { createConnection } from '../platform/mysql.ts';
+import { registryAuthHeaders } from '../platform/registry.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -27,10 +28,10 @@ export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (lin
   // Registry subjects of the namespace (soft delete, then permanent), so tests leave none behind.
   for (const key of Object.keys(TOPICS) as TopicKey[]) {
     const url = `${cfg.registryUrl}/subjects/${encodeURIComponent(valueSubject(cfg.topicNamespace, key))}`;
-    await fetch(url, { method: 'DELETE' }).catch(() => {});
-    await fetch(`${url}?permanent=true`, { method: 'DELETE' }).catch(() => {});
+    await fetch(url, { method: 'DELETE', headers: registryAuthHeaders(cfg) }).catch(() => {});
+    await fetch(`${url}?permanent=true`, { method: 'DELETE', headers: registryAuthHeaders(cfg) }).catch(() => {});
   }
-  const conn = await mysql.createConnection({ uri: cfg.mysql.serverUrl });
+  const conn = await createConnection(cfg, { database: false });
   await conn.query(`DROP DATABASE IF EXISTS \`${cfg.mysql.database}\``);
   await conn.end();
   const redis = createStateRedis(cfg);

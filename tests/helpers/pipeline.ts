@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import mysql from 'mysql2/promise';
+import { createConnection } from '../../platform/mysql.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import { loadSimulatedRefdata } from '../../refdata/simulated.ts';
@@ -106,7 +106,7 @@ export interface EndState {
 
 /** Reads what the pipeline left behind: MySQL rows, recorded duplicates, the DLQ topic, the group's lag. */
 export async function readEndState(ns: TestNamespace): Promise<EndState> {
-  const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
+  const conn = await createConnection(ns.cfg);
   const [rows] = await conn.query<RowDataPacket[]>('SELECT transaction_id FROM transactions ORDER BY transaction_id');
   const [[sum]] = await conn.query<RowDataPacket[]>(
     "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(amount_minor), 0), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', transaction_id, account_id, amount_minor, currency, event_time, src_partition, src_offset, late, features))), 0)) AS c FROM transactions",

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { RowDataPacket } from 'mysql2/promise';
-import mysql from 'mysql2/promise';
+import { createConnection } from '../../platform/mysql.ts';
 import type { Settlement } from '../../domain/settlement.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { createKafka } from '../../platform/kafka.ts';
@@ -72,7 +72,7 @@ export interface ReconState {
 }
 
 export async function readReconState(ns: TestNamespace): Promise<ReconState> {
-  const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
+  const conn = await createConnection(ns.cfg);
   const [rows] = await conn.query<RowDataPacket[]>('SELECT reference, status FROM recon_results ORDER BY reference');
   const [[sum]] = await conn.query<RowDataPacket[]>(
     "SELECT CONCAT(COUNT(*), ':', COALESCE(SUM(CRC32(CONCAT_WS('|', reference, status, reason, expected_minor, settled_minor, currency, transactions, settlement_lines, business_date, deadline, revision, exception_since))), 0)) AS c FROM recon_results",

@@ -5,7 +5,8 @@
  * holds after any mix of crashes, replays and rebalances; a double-applied or lost event breaks it.
  * Also checks each row's account features equal the snapshot the account script stored.
  */
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import { createConnection } from '../../platform/mysql.ts';
 import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
 import type { EntityKind } from '../../platform/keys.ts';
@@ -21,7 +22,7 @@ export interface StateCheck {
 }
 
 export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSnapshots?: number } = {}): Promise<StateCheck> {
-  const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
+  const conn = await createConnection(ns.cfg);
   const [rows] = await conn.query<RowDataPacket[]>(
     'SELECT transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time, late, features FROM transactions',
   );
@@ -102,7 +103,7 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
 
 /** How many rows carry a feature snapshot, a base-currency amount, an account age and a BIN country. */
 export async function featureCoverage(ns: TestNamespace) {
-  const conn = await mysql.createConnection({ uri: ns.cfg.mysql.url });
+  const conn = await createConnection(ns.cfg);
   try {
     const [[r]] = await conn.query<RowDataPacket[]>(
       `SELECT COUNT(*) AS n_rows, COUNT(features) AS n_features,
