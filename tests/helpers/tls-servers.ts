@@ -229,3 +229,116 @@ export async function startKafkaSaslSsl(cfg: TxmonConfig, ca: TestCa, password: 
   await ready(child, 'kafka (SASL_SSL)', () => tcpOpen('127.0.0.1', port), 60_000, log);
   return { port, stop: () => stopChild(child, 15_000) };
 }
+
+/** A port p with p + 10000 free too (a cluster node's bus port). */
+async function freeClusterPort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = 20_000 + Math.floor(Math.random() * 20_000);
+    if (!(await tcpOpen('127.0.0.1', p, 200)) && !(await tcpOpen('127.0.0.1', p + 10_000, 200))) return p;
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+/**
+ * A three-master Redis Cluster with TLS on the client and the cluster bus (no plaintext port) and
+ * the ACL user `txmon` with `password`.
+ */
+export async function startRedisClusterTls(ca: TestCa, password: string): Promise<{ ports: number[]; stop(): Promise<void> }> {
+  const dir = join(ca.dir, 'redis-cluster');
+  mkdirSync(dir, { recursive: true });
+  const acl = join(dir, 'users.acl');
+  writeFileSync(acl, `user default off\nuser txmon on >${password} ~* &* +@all\n`, { mode: 0o600 });
+  const ports: number[] = [];
+  for (let i = 0; i < 3; i++) ports.push(await freeClusterPort());
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(children.map((c) => stopChild(c)));
+  };
+  const tls = ['--tls-cert-file', ca.serverCertFile, '--tls-key-file', ca.serverKeyFile, '--tls-ca-cert-file', ca.caFile];
+  try {
+    for (const port of ports) {
+      const log = join(dir, `${port}.log`);
+      const child = start(
+        'redis-server',
+        [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          ...tls,
+          '--tls-auth-clients',
+          'no',
+          '--tls-cluster',
+          'yes',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--aclfile',
+          acl,
+        ],
+        log,
+      );
+      children.push(child);
+      await ready(child, `redis cluster node ${port}`, () => tcpOpen('127.0.0.1', port), 15_000, log);
+    }
+    const create = await runCommand(
+      'redis-cli',
+      [
+        '--tls',
+        '--cacert',
+        ca.caFile,
+        '--user',
+        'txmon',
+        '--pass',
+        password,
+        '--no-auth-warning',
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { timeoutMs: 60_000 },
+    );
+    if (create.code !== 0) throw new Error(`redis-cli --cluster create failed: ${create.output.slice(-2000)}`);
+    // Every node must see the whole cluster before a client asks any of them for the slot map.
+    const ok = await waitUntil(
+      async () => {
+        for (const port of ports) {
+          const info = await runCommand('redis-cli', [
+            '--tls',
+            '--cacert',
+            ca.caFile,
+            '--user',
+            'txmon',
+            '--pass',
+            password,
+            '--no-auth-warning',
+            '-p',
+            String(port),
+            'cluster',
+            'info',
+          ]);
+          if (!info.output.includes('cluster_state:ok') || !info.output.includes('cluster_known_nodes:3')) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    if (!ok.ok) throw new Error(`redis cluster (TLS): ${ok.reason}`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ports, stop };
+}

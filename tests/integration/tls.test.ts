@@ -12,11 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type TxmonConfig } from '../../config/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { createConnection, createPool, migrate } from '../../platform/mysql.ts';
-import { connectOnce, createRedis } from '../../platform/redis.ts';
+import { connectOnce, createRedis, createStateRedis } from '../../platform/redis.ts';
+import { dataNodes, execKeyed } from '../../platform/redis-pipelines.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { testLogger } from '../helpers/namespace.ts';
 import { makeTestCa, type TestCa } from '../helpers/tls-ca.ts';
-import { startKafkaSaslSsl, startMariadbTls, startRedisTls, type TestServer } from '../helpers/tls-servers.ts';
+import {
+  startKafkaSaslSsl,
+  startMariadbTls,
+  startRedisClusterTls,
+  startRedisTls,
+  type TestServer,
+} from '../helpers/tls-servers.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PASSWORD = 'tls-test-Pa55';
@@ -120,6 +127,45 @@ describe('Redis over TLS', () => {
     expect(hang.out).toMatch(/DEPENDENCY_UNAVAILABLE: redis: cannot connect to rediss:\/\/.*TLS is on/);
     expect(hang.ms).toBeLessThan(30_000);
   });
+});
+
+describe('Redis Cluster over TLS', () => {
+  it('createStateRedis reaches every master with TLS and the ACL user, and batches scripts per node', async () => {
+    const cluster = await startRedisClusterTls(ca, PASSWORD);
+    try {
+      const cfg = config({
+        TXMON_REDIS_CLUSTER_NODES: cluster.ports.map((p) => `127.0.0.1:${p}`).join(','),
+        TXMON_REDIS_TLS: 'true',
+        TXMON_REDIS_TLS_CA_FILE: ca.caFile,
+        TXMON_REDIS_USERNAME: 'txmon',
+        TXMON_REDIS_PASSWORD_FILE: passwordFile,
+      });
+      const state = createStateRedis(cfg);
+      await connectOnce(state, cfg);
+      try {
+        // Keys of many slots: one pipeline per master, each over its own TLS connection.
+        const keys = Array.from({ length: 30 }, (_, i) => `tls:{k${i}}`);
+        const replies = await execKeyed(
+          state,
+          keys.map((key) => ({ key, add: (p) => void p.txmonEntityReadV2(1, key, '60000:1000') })),
+        );
+        expect(replies.every(([err]) => err === null)).toBe(true);
+        expect(dataNodes(state)).toHaveLength(3);
+        for (const node of dataNodes(state)) expect(await node.acl('WHOAMI')).toBe('txmon');
+      } finally {
+        state.disconnect();
+      }
+      const wrongCa = config({
+        TXMON_REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.ports[0]}`,
+        TXMON_REDIS_TLS_CA_FILE: ca.otherCaFile,
+        TXMON_REDIS_USERNAME: 'txmon',
+        TXMON_REDIS_PASSWORD_FILE: passwordFile,
+      });
+      await expect(connectOnce(createStateRedis(wrongCa), wrongCa)).rejects.toThrow(/redis: cannot connect/);
+    } finally {
+      await cluster.stop();
+    }
+  }, 90_000);
 });
 
 describe('MariaDB over TLS', () => {
