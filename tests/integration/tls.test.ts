@@ -191,6 +191,29 @@ describe('MariaDB over TLS', () => {
     }
   });
 
+  it('`txmon services status` probes it over TLS; neither it nor --help prints the password', async () => {
+    const cli = (args: string[], env: Record<string, string>) =>
+      new Promise<string>((resolve) => {
+        execFile(
+          process.execPath,
+          ['bin/txmon.js', ...args],
+          { cwd: REPO, env: { ...process.env, ...env }, timeout: 60_000 },
+          (_err, stdout, stderr) => resolve(`${stdout}${stderr}`),
+        );
+      });
+    const secretInUrl = {
+      TXMON_MYSQL_URL: `mysql://txmon:${PASSWORD}@127.0.0.1:${mariadb.port}/txmon_tls`,
+      TXMON_MYSQL_SSL_CA_FILE: ca.caFile,
+    };
+    const status = await cli(['services', 'status'], secretInUrl);
+    // The user is REQUIRE SSL: "up" proves the probe used TLS.
+    expect(status).toMatch(new RegExp(`mariadb\\s+up\\s+127\\.0\\.0\\.1:${mariadb.port}`));
+    expect(status).not.toContain(PASSWORD);
+    const help = await cli(['--help'], secretInUrl);
+    expect(help).toContain('TXMON_MYSQL_PASSWORD_FILE');
+    expect(help).not.toContain(PASSWORD);
+  });
+
   it('refuses a server its CA did not sign; the server refuses the user without TLS', async () => {
     await expect(createConnection(config(env({ TXMON_MYSQL_SSL_CA_FILE: ca.otherCaFile })))).rejects.toThrow(
       /self[- ]signed|unable to verify|certificate/i,
