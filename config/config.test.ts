@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
 import { redactUrl } from './secrets.ts';
 import { ConfigError } from '../platform/errors.ts';
@@ -64,6 +64,7 @@ describe('docs/configuration.md', () => {
 
 describe('connection security settings', () => {
   const dir = mkdtempSync(join(tmpdir(), 'txmon-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, content: string) => {
     const p = join(dir, name);
     writeFileSync(p, content, { mode: 0o600 });
