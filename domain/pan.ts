@@ -283,8 +283,15 @@ function finish(): void {
  * brand test keeps numeric ids (snowflakes and the like) from being mistaken for cards.
  */
 export function containsPan(value: string): boolean {
-  reset(false, value);
+  // Most fields hold fewer than 13 digits in all: a tight count rules them out before the scanner runs.
   const n = value.length;
+  let digits = 0;
+  for (let i = 0; i < n && digits < MIN_PAN; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+  }
+  if (digits < MIN_PAN) return false;
+  reset(false, value);
   for (let i = 0; i < n && !found; i++) feed(value.charCodeAt(i), i);
   if (!found) finish();
   text = ''; // not kept alive by the scanner
