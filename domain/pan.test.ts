@@ -76,6 +76,9 @@ describe('PAN detection', () => {
       '4111.1111.1111.1111.2024',
       'tx-20240101-4111111111111111',
       'card5555555555554444exp',
+      '4111\u20131111\u20131111\u20131111', // en dashes, as word processors write them
+      '4111\u00a01111\u00a01111\u00a01111',
+      '4111 1111 1111 1111 2abc', // hex letters after a later group do not hide the card
     ])
       expect(containsPan(v), v).toBe(true);
     // A 24-digit id is not cut into arbitrary windows; hex words and UUIDs are ids, not cards.

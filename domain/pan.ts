@@ -19,11 +19,16 @@
  *   masked in the record's bytes (Avro length bytes glued to a string do not hide it); over-redacting
  *   a dead letter costs little.
  * Not covered (residual): digits other than ASCII 0-9 (full-width, Arabic-Indic), separators outside
- * the set (commas, non-breaking spaces), a card glued to other digits without a separator.
+ * the set (commas), a card glued to other digits without a separator or to hex letters only
+ * (`FEE4111...`, see windowsEndingHere), a card inside a canonical UUID (see insideUuid).
  */
 
-/** Characters that may sit between the digit groups of a card number, at most three in a row. */
-export const PAN_SEPARATORS = ' \t-._/\\:';
+/**
+ * Characters that may sit between the digit groups of a card number, at most three in a row: ASCII
+ * space, tab and `-._/\:`, and what word processors put there instead (no-break and thin spaces,
+ * hyphens and dashes U+2010-2015). Not `,` or `;`: they separate values, not digit groups.
+ */
+export const PAN_SEPARATORS = ' \t-._/\\:\u00a0\u2007\u2009\u202f\u2010\u2011\u2012\u2013\u2014\u2015';
 const MAX_SEPARATOR_RUN = 3;
 const MIN_PAN = 13;
 const MAX_PAN = 19;
@@ -81,8 +86,25 @@ const RING = 32; // > MAX_PAN: a window's first digit is still in the rings when
 const MASK = RING - 1;
 /** Luhn's doubled digit. */
 const DOUBLED = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
-const SEPARATOR = new Uint8Array(128);
-for (let i = 0; i < PAN_SEPARATORS.length; i++) SEPARATOR[PAN_SEPARATORS.charCodeAt(i)] = 1;
+/** ASCII separators, for text and bytes. */
+const SEPARATOR = new Uint8Array(256);
+for (let i = 0; i < PAN_SEPARATORS.length; i++)
+  if (PAN_SEPARATORS.charCodeAt(i) < 128) SEPARATOR[PAN_SEPARATORS.charCodeAt(i)] = 1;
+/**
+ * In bytes, the UTF-8 bytes of the other separators count as separators too: a lead byte (C2, E2)
+ * as one, continuation bytes (80-BF) as none, so whatever the text rule finds in a string is still
+ * one sequence in its UTF-8 bytes. It bridges more of arbitrary binary: over-redaction only.
+ */
+const BYTE_SEPARATOR = new Uint8Array(SEPARATOR);
+BYTE_SEPARATOR[0xc2] = BYTE_SEPARATOR[0xe2] = 1;
+for (let b = 0x80; b <= 0xbf; b++) BYTE_SEPARATOR[b] = 1;
+
+/** Whether a UTF-16 unit (text) or byte (bytes) separates digit groups. */
+function isSeparator(c: number): boolean {
+  if (anyWindow) return BYTE_SEPARATOR[c] === 1;
+  if (c < 128) return SEPARATOR[c] === 1;
+  return c === 0xa0 || c === 0x2007 || c === 0x2009 || c === 0x202f || (c >= 0x2010 && c <= 0x2015);
+}
 
 /** Per digit of the sequence (by index & MASK): its value, its position in the input, whether a window may start there. */
 const digitAt = new Uint8Array(RING);
@@ -131,15 +153,10 @@ function reset(bytesRule: boolean, input = ''): void {
   sequenceMark = 0;
 }
 
-/**
- * Ends the current sequence. In text, a sequence glued to hex letters on either side (`hex`, or
- * leftHex) is part of a hex word (a UUID, a hash, a hex id), not a card: its windows are dropped.
- * Without this, about 1 random UUID in 2,500 and 1 hex id in 8,000 held a "card".
- */
-function endSequence(hex: boolean): void {
+/** Ends the current sequence; in text, its windows that lie inside a UUID are dropped. */
+function endSequence(): void {
   if (candidate) {
-    if (!anyWindow && (hex || leftHex)) hits.length = sequenceMark;
-    else if (anyWindow) found = true;
+    if (anyWindow) found = true;
     else {
       let kept = sequenceMark;
       for (let h = sequenceMark; h < hits.length; h += 2) {
@@ -187,8 +204,13 @@ function insideUuid(from: number, to: number): boolean {
   return false;
 }
 
-/** Tests the windows that end after the sequence's `count`-th digit. */
-function windowsEndingHere(): void {
+/**
+ * Tests the windows that end after the sequence's `count`-th digit. In text, a window glued to hex
+ * letters (a-f, A-F only) on either side, `rightHex` or leftHex, is part of a hex word (a hash, a
+ * hex id, a UUID's group), not a card: without this, 1 hex id in 8,000 and 1 UUID in 2,500 held a
+ * "card". `REF4111...` is still one (R is no hex digit); `FEE4111...` is not (residual).
+ */
+function windowsEndingHere(rightHex: boolean): void {
   const e = count;
   const last = e - MIN_PAN;
   if (last < 0) return;
@@ -197,7 +219,7 @@ function windowsEndingHere(): void {
   const doubled = total[2 + (q ^ 1)] as number;
   for (let s = Math.max(0, e - MAX_PAN); s <= last; s++) {
     const i = s & MASK;
-    if (!anyWindow && startsGroup[i] === 0) continue;
+    if (!anyWindow && (startsGroup[i] === 0 || rightHex || (s === 0 && leftHex))) continue;
     scanWork.windows++;
     const sum = plain - (prefix[i * 4 + q] as number) + doubled - (prefix[i * 4 + 2 + (q ^ 1)] as number);
     if (sum % 10 !== 0) continue;
@@ -232,14 +254,15 @@ function feed(c: number, position: number): void {
     letters++;
     if (lower > 0x66) lettersHex = false;
     if (count === 0 || pendingRight) return;
-    if (gap === 0 && !anyWindow) {
-      // Letters right after a digit end the sequence; the letter run decides whether it is a hex word.
-      windowsEndingHere();
-      pendingRight = true;
-    } else endSequence(false);
+    // Letters right after a digit end the sequence; its last windows wait for the letter run to end.
+    if (gap === 0 && !anyWindow) pendingRight = true;
+    else endSequence();
     return;
   }
-  if (pendingRight) endSequence(lettersHex);
+  if (pendingRight) {
+    windowsEndingHere(lettersHex);
+    endSequence();
+  }
   const hexBefore = letters > 0 && lettersHex;
   letters = 0;
   const d = c - 48;
@@ -259,22 +282,20 @@ function feed(c: number, position: number): void {
     (total[2 + parity] as number) += DOUBLED[d] as number;
     count++;
     gap = 0;
-    if (anyWindow) windowsEndingHere();
+    if (anyWindow) windowsEndingHere(false);
     return;
   }
   if (count === 0) return;
   // A group ends here: before a separator run, or at the sequence's end.
-  if (gap === 0 && !anyWindow) windowsEndingHere();
-  if (c < 128 && SEPARATOR[c] === 1 && ++gap <= MAX_SEPARATOR_RUN) return;
-  endSequence(false);
+  if (gap === 0 && !anyWindow) windowsEndingHere(false);
+  if (isSeparator(c) && (anyWindow && c >= 0x80 && c <= 0xbf ? true : ++gap <= MAX_SEPARATOR_RUN)) return;
+  endSequence();
 }
 
 function finish(): void {
-  if (pendingRight) endSequence(lettersHex);
-  else {
-    if (count > 0 && gap === 0 && !anyWindow) windowsEndingHere();
-    endSequence(false);
-  }
+  if (pendingRight) windowsEndingHere(lettersHex);
+  else if (count > 0 && gap === 0 && !anyWindow) windowsEndingHere(false);
+  endSequence();
 }
 
 /**
