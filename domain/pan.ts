@@ -183,7 +183,7 @@ const UUID_GROUPS = [0, 9, 14, 19, 24];
 
 /**
  * Whether text[from..to] lies inside a canonical UUID: its all-digit groups can form a brand-prefixed
- * Luhn-valid window (about 1 random UUID in 80,000 did), and a UUID is an id, never a card.
+ * Luhn-valid window (1 random UUID in 40,000 did, past the hex-word rule), and a UUID is an id, never a card.
  * At most 5 x 36 character reads per candidate window: the scan stays linear.
  */
 function insideUuid(from: number, to: number): boolean {

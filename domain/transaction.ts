@@ -68,8 +68,9 @@ export type PanField = TextField;
  */
 export function panFieldsOf(tx: Transaction, skip: readonly TextField[] = []): TextField[] {
   const found: TextField[] = [];
-  for (const key in tx) {
-    const value = (tx as unknown as Record<string, unknown>)[key];
+  const record = tx as unknown as Record<string, unknown>;
+  for (const key of fieldNames(tx)) {
+    const value = record[key];
     if (typeof value !== 'string' || skip.includes(key as TextField)) continue;
     if (containsPan(value) || (key === 'card_token' && looksLikePan(value))) found.push(key as TextField);
   }
@@ -79,11 +80,28 @@ export function panFieldsOf(tx: Transaction, skip: readonly TextField[] = []): T
 /** String fields longer than `max` characters. */
 export function oversizedFieldsOf(tx: Transaction, max: number): TextField[] {
   const found: TextField[] = [];
-  for (const key in tx) {
-    const value = (tx as unknown as Record<string, unknown>)[key];
+  const record = tx as unknown as Record<string, unknown>;
+  for (const key of fieldNames(tx)) {
+    const value = record[key];
     if (typeof value === 'string' && value.length > max) found.push(key as TextField);
   }
   return found;
+}
+
+/** Own field names per record class: avsc's decoded records share one class, whose methods for-in would walk too. */
+const namesByClass = new WeakMap<object, readonly string[]>();
+
+/** The record's own field names (every decoded record has all of its schema's fields, null or not). */
+function fieldNames(tx: Transaction): readonly string[] {
+  const proto = Object.getPrototypeOf(tx) as object | null;
+  // Plain objects (tests, the simulator) may differ in shape: read each afresh.
+  if (proto === null || proto === Object.prototype) return Object.keys(tx);
+  let names = namesByClass.get(proto);
+  if (names === undefined) {
+    names = Object.keys(tx);
+    namesByClass.set(proto, names);
+  }
+  return names;
 }
 
 /** Earliest event time accepted: 2000-01-01T00:00:00Z. */
