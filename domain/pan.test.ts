@@ -1,15 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  containsPan,
-  hasCardBrandPrefix,
-  looksLikePan,
-  luhnValid,
-  PAN_SEPARATORS,
-  redactPanBytes,
-  redactPanText,
-  scanWork,
-} from './pan.ts';
+import { arbAfter, arbBefore, arbFormat, arbPan } from './pan.fixture.ts';
+import { containsPan, looksLikePan, luhnValid, redactPanBytes, redactPanText, scanWork } from './pan.ts';
 
 describe('PAN detection', () => {
   it('knows test card numbers, with or without separators', () => {
@@ -130,55 +122,6 @@ describe('PAN detection', () => {
     }
   });
 });
-
-const BRANDS: Array<[prefix: string, lengths: number[]]> = [
-  ['4', [13, 16, 19]],
-  ['51', [16]],
-  ['55', [16]],
-  ['2221', [16]],
-  ['2720', [16]],
-  ['34', [15]],
-  ['37', [15]],
-  ['6011', [16, 19]],
-  ['65', [16, 19]],
-  ['644', [16]],
-  ['3528', [16, 19]],
-  ['62', [16, 19]],
-  ['36', [14]],
-  ['300', [14, 19]],
-];
-
-/** A Luhn-valid number of a brand's prefix and length. */
-const arbPan = fc
-  .constantFrom(...BRANDS.flatMap(([p, ls]) => ls.map((l) => [p, l] as const)))
-  .chain(([prefix, length]) =>
-    fc
-      .array(fc.integer({ min: 0, max: 9 }), { minLength: length - prefix.length - 1, maxLength: length - prefix.length - 1 })
-      .map((ds) => {
-        const body = prefix + ds.join('');
-        for (let c = 0; c <= 9; c++) if (luhnValid(body + c)) return body + c;
-        throw new Error('unreachable');
-      }),
-  )
-  .filter((p) => hasCardBrandPrefix(p));
-
-/** Digit groups of 4 (or 1-6) joined by 1-3 of the same common separator, or no separator at all. */
-const arbFormat = fc.oneof(
-  fc.constant((p: string) => p),
-  fc.tuple(fc.constantFrom(...PAN_SEPARATORS.split('')), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 })).map(
-    ([sep, reps, size]) =>
-      (p: string) =>
-        (p.match(new RegExp(`.{1,${size}}`, 'g')) as string[]).join(sep.repeat(reps)),
-  ),
-);
-
-/** What may sit around a card: nothing, letters, words, a separator and another number (a date), JSON. */
-const words = fc.stringMatching(/^[g-zG-Z ]{0,12}$/);
-const arbBefore = fc.oneof(
-  fc.constantFrom('', 'REF', 'ref', 'dev.', 'card:', 'pan=', 'order ', '{"ref":"', 'tx-20240101-', 'exp 12/27 ', 'Ω'),
-  words,
-);
-const arbAfter = fc.oneof(fc.constantFrom('', 'x', 'EUR', ' exp 12/27', '-2024', '.2024', '"}', '/01', 'é'), words);
 
 const arbNonPan = fc.oneof(
   fc.uuid(),
