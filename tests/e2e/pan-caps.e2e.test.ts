@@ -12,10 +12,14 @@ import { DEFAULT_SIM_OPTIONS, type Transaction } from '../../simulator/types.ts'
 import { topicName, valueSubject } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { countByClass, readEndState, spawnIngest } from '../helpers/pipeline.ts';
+import { produceRecords, readReconState, spawnReconcile } from '../helpers/recon.ts';
+import type { Settlement } from '../../domain/settlement.ts';
 
 let ns: TestNamespace | undefined;
+let recon: TestNamespace | undefined;
 afterAll(async () => {
   await ns?.cleanup();
+  await recon?.cleanup();
 });
 
 describe('card numbers and oversized input, end to end', () => {
@@ -94,6 +98,36 @@ describe('card numbers and oversized input, end to end', () => {
     );
     await conn.end();
     expect(Number(row?.n)).toBe(0);
+    expect(containsPan(run.output().replace(/"time":\d+/g, ''))).toBe(false);
+  });
+
+  it('dead-letters settlement lines with card numbers or oversized, never storing them', async () => {
+    recon = await createNamespace();
+    const line = (id: string, patch: Partial<Settlement> = {}): Settlement => ({
+      settlement_id: id,
+      transaction_reference: `ref-${id}`,
+      amount_minor: 500,
+      currency: 'GBP',
+      settlement_date: 20_468, // 2026-01-15
+      batch_id: 'b-1',
+      fee_minor: 0,
+      event_time: Date.parse('2026-01-15T10:00:00Z'),
+      ...patch,
+    });
+    await produceRecords(recon, 'settlements', [
+      line('s-ok-1'),
+      line('s-pan-ref', { transaction_reference: 'REF4111111111111111' }),
+      line('s-pan-batch', { batch_id: 'batch.4111.1111.1111.1111' }),
+      line('s-big', { batch_id: '4'.repeat(200_000) }),
+      line('s-ok-2'),
+    ]);
+    const run = spawnReconcile(recon, ['--drain']);
+    expect(await run.exited, run.output()).toBe(0);
+    const state = await readReconState(recon);
+    expect(state.settlements).toBe(2);
+    expect(state.deadLetters.map((d) => d.errorClass).sort()).toEqual(['OVERSIZED', 'PAN_DETECTED', 'PAN_DETECTED']);
+    for (const d of state.deadLetters) expect(containsPan(d.value), d.value).toBe(false);
+    expect(state.deadLetters.find((d) => d.errorClass === 'OVERSIZED')?.value).toBe('');
     expect(containsPan(run.output().replace(/"time":\d+/g, ''))).toBe(false);
   });
 });
