@@ -157,6 +157,13 @@ const envSchema = z.object({
     .int()
     .min(0)
     .default(3600 * 1000),
+  // issue 16: input caps. Below these minimums a legal record (fields of up to 128 characters) would be rejected.
+  TXMON_INGEST_MAX_RECORD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(4096)
+    .default(16 * 1024),
+  TXMON_INGEST_MAX_FIELD_CHARS: z.coerce.number().int().min(128).default(256),
 });
 
 /** The rule set shipped with txmon, whatever the working directory. */
@@ -278,6 +285,9 @@ export type TxmonConfig = Readonly<{
     registryManagementPort: number;
     startLocal: boolean;
   }>;
+  // issue 16: input caps
+  /** Checked before a consumed record (transaction or settlement) is decoded or scanned; bigger ones are dead-lettered OVERSIZED. */
+  inputCaps: Readonly<{ maxRecordBytes: number; maxFieldChars: number }>;
 }>;
 
 /** Validates the environment into a frozen config; throws ConfigError naming every bad setting. */
@@ -371,6 +381,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       registryManagementPort: e.TXMON_REGISTRY_MANAGEMENT_PORT,
       startLocal: e.TXMON_START_LOCAL_SERVICES,
     },
+    // issue 16: input caps
+    inputCaps: { maxRecordBytes: e.TXMON_INGEST_MAX_RECORD_BYTES, maxFieldChars: e.TXMON_INGEST_MAX_FIELD_CHARS },
   });
 }
 

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TableError, labelledTable } from './labelled-table.ts';
+import { NUMBER, TableError, labelledTable } from './labelled-table.ts';
 
 describe('labelledTable', () => {
   const header = ['id', 'a', 'name', 'b', 'empty', 'y'];
@@ -99,5 +100,30 @@ describe('labelledTable', () => {
         'y',
       ),
     ).toThrow(/no numeric column/);
+  });
+
+  it('reads numbers exactly as the old pattern did (property)', () => {
+    // The pattern before issue 16 (quadratic on long digit runs that are not numbers), on short strings.
+    const old = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9.eE+\-x ]{0,12}$/), (text) => {
+        expect(NUMBER.test(text), text).toBe(old.test(text));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('leaves out a column whose cell is a 40,000-digit run that is not a number', () => {
+    const long = `${'1'.repeat(40_000)}x`;
+    const t = labelledTable(
+      ['v', 'w', 'y'],
+      [
+        ['1', long, '0'],
+        ['2', '3', '1'],
+      ],
+      'y',
+    );
+    expect(t.features).toEqual(['v']);
+    expect(t.excluded[0]?.column).toBe('w');
   });
 });

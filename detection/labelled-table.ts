@@ -7,7 +7,12 @@ import type { Matrix } from './isolation-forest.ts';
 
 /** Cell texts read as "no value". */
 const MISSING = new Set(['', 'na', 'n/a', 'nan', '?', 'null', 'none']);
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/**
+ * A decimal number. Written so that every character has one way to match: `\d+\.?\d*` (the old
+ * form) splits a digit run between two `\d` loops in n ways, so a 40,000-digit cell that is not a
+ * number took 7 s to reject; this one rejects it in linear time.
+ */
+export const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** Label texts that name the anomalous class, when the label column holds two distinct texts. */
 const POSITIVE_NAMES = new Set([
   '1',

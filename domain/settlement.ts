@@ -1,7 +1,7 @@
 /** The Settlement contract as a TypeScript type, and its semantic validation (pure: no I/O, no clock). */
 import { isKnownCurrency } from './currencies.ts';
 import { containsPan } from './pan.ts';
-import { MAX_AMOUNT_MINOR, MIN_EVENT_TIME } from './transaction.ts';
+import { DEFAULT_MAX_FIELD_CHARS, MAX_AMOUNT_MINOR, MIN_EVENT_TIME } from './transaction.ts';
 
 /** One record of schemas/settlement.avsc as avsc decodes it (date = days since 1970-01-01, timestamp = epoch ms). */
 export interface Settlement {
@@ -18,15 +18,26 @@ export interface Settlement {
   event_time: number;
 }
 
-export type SettlementValidation = { ok: true } | { ok: false; code: 'VALIDATION_FAILED' | 'PAN_DETECTED'; problems: string[] };
+export type SettlementValidation =
+  { ok: true } | { ok: false; code: 'VALIDATION_FAILED' | 'PAN_DETECTED' | 'OVERSIZED'; problems: string[] };
 
 const ID = /^[\x21-\x7e]{1,64}$/;
 const DAY_MS = 86_400_000;
 /** Latest settlement date accepted relative to the event time: a line is not settled days ahead of itself. */
 const MAX_DATE_AHEAD_DAYS = 7;
 
-/** The text fields that must never carry a card number. */
+/** The id fields (printable ASCII, 1-64). */
 const TEXT_FIELDS = ['settlement_id', 'transaction_reference', 'batch_id'] as const;
+
+/** Every string field of the line, read off the record (a field added to the schema is covered), whose value passes `test`. */
+function stringFields(s: Settlement, test: (value: string) => boolean): string[] {
+  const found: string[] = [];
+  for (const key in s) {
+    const value = (s as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'string' && test(value)) found.push(key);
+  }
+  return found;
+}
 
 /**
  * Checks the Avro schema cannot express. Deterministic: depends only on the record and its Kafka
@@ -35,9 +46,18 @@ const TEXT_FIELDS = ['settlement_id', 'transaction_reference', 'batch_id'] as co
  */
 export function validateSettlement(
   s: Settlement,
-  limits: { recordTimestamp: number; maxFutureSkewMs: number },
+  limits: { recordTimestamp: number; maxFutureSkewMs: number; maxFieldChars?: number },
 ): SettlementValidation {
-  const pan = TEXT_FIELDS.filter((f) => containsPan(s[f]));
+  // Sizes first: nothing longer than the cap is scanned or matched against a pattern.
+  const max = limits.maxFieldChars ?? DEFAULT_MAX_FIELD_CHARS;
+  const long = stringFields(s, (v) => v.length > max);
+  if (long.length > 0)
+    return {
+      ok: false,
+      code: 'OVERSIZED',
+      problems: long.map((f) => `${f} is longer than the ${max} characters accepted for a field`),
+    };
+  const pan = stringFields(s, containsPan);
   if (pan.length > 0)
     return {
       ok: false,

@@ -34,35 +34,74 @@ export interface ValidationLimits {
   /** The Kafka record's own timestamp (ms): event times may not lie further ahead of it than `maxFutureSkewMs`. */
   recordTimestamp: number;
   maxFutureSkewMs: number;
+  /** Longest string field accepted, in UTF-16 units (DEFAULT_MAX_FIELD_CHARS when absent); checked before any other. */
+  maxFieldChars?: number;
 }
+
+/**
+ * Longest string field accepted by default: twice the longest legal field (idempotency_key, 128),
+ * so a string field never costs more to scan than a few hundred characters.
+ */
+export const DEFAULT_MAX_FIELD_CHARS = 256;
+
+/** A string field of the record (top-level: the schema is flat). */
+export type TextField = {
+  [K in keyof Transaction]-?: Transaction[K] extends string | null ? K : never;
+}[keyof Transaction];
 
 export type ValidationResult =
   | { ok: true }
-  | { ok: false; code: 'VALIDATION_FAILED'; problems: string[] }
-  | { ok: false; code: 'PAN_DETECTED'; problems: string[]; panFields: PanField[] };
+  | { ok: false; code: 'VALIDATION_FAILED'; problems: string[]; redact: TextField[] }
+  /** `redact`: the fields too long to scan, and any other field with a card number. */
+  | { ok: false; code: 'OVERSIZED'; problems: string[]; redact: TextField[] }
+  | { ok: false; code: 'PAN_DETECTED'; problems: string[]; redact: TextField[] };
 
-/** The text fields checked for card numbers; a record carrying one is dead-lettered with these redacted. */
-export const PAN_FIELDS = [
-  'card_token',
-  'transaction_id',
-  'idempotency_key',
-  'account_id',
-  'merchant_id',
-  'device_id',
-  'reference',
-  'parent_transaction_id',
-] as const;
-export type PanField = (typeof PAN_FIELDS)[number];
+/** Kept for callers that name the fields a redaction replaces. */
+export type PanField = TextField;
 
-/** Fields of the record that carry a card number: card_token strictly, free text by brand prefix + Luhn. */
-export function panFieldsOf(tx: Transaction): PanField[] {
-  const found: PanField[] = [];
-  for (const field of PAN_FIELDS) {
-    const value = tx[field];
-    if (value === null) continue;
-    if (field === 'card_token' ? looksLikePan(value) : containsPan(value)) found.push(field);
+/**
+ * Fields of the record that carry a card number: every string field by containsPan (brand prefix +
+ * Luhn, any separators, letters around), card_token also strictly (any Luhn-valid 13-19 digits).
+ * `skip`: fields not to scan (too long). The fields are read off the record itself rather than a
+ * list, so a field added to the schema is scanned without anyone remembering to add it here; enum
+ * fields are strings too, and scanning them is cheap and harmless.
+ */
+export function panFieldsOf(tx: Transaction, skip: readonly TextField[] = []): TextField[] {
+  const found: TextField[] = [];
+  const record = tx as unknown as Record<string, unknown>;
+  for (const key of fieldNames(tx)) {
+    const value = record[key];
+    if (typeof value !== 'string' || skip.includes(key as TextField)) continue;
+    if (containsPan(value) || (key === 'card_token' && looksLikePan(value))) found.push(key as TextField);
   }
   return found;
+}
+
+/** String fields longer than `max` characters. */
+export function oversizedFieldsOf(tx: Transaction, max: number): TextField[] {
+  const found: TextField[] = [];
+  const record = tx as unknown as Record<string, unknown>;
+  for (const key of fieldNames(tx)) {
+    const value = record[key];
+    if (typeof value === 'string' && value.length > max) found.push(key as TextField);
+  }
+  return found;
+}
+
+/** Own field names per record class: avsc's decoded records share one class, whose methods for-in would walk too. */
+const namesByClass = new WeakMap<object, readonly string[]>();
+
+/** The record's own field names (every decoded record has all of its schema's fields, null or not). */
+function fieldNames(tx: Transaction): readonly string[] {
+  const proto = Object.getPrototypeOf(tx) as object | null;
+  // Plain objects (tests, the simulator) may differ in shape: read each afresh.
+  if (proto === null || proto === Object.prototype) return Object.keys(tx);
+  let names = namesByClass.get(proto);
+  if (names === undefined) {
+    names = Object.keys(tx);
+    namesByClass.set(proto, names);
+  }
+  return names;
 }
 
 /** Earliest event time accepted: 2000-01-01T00:00:00Z. */
@@ -82,12 +121,25 @@ const LAST4 = /^\d{4}$/;
  * Problems never quote a card token (it may be a PAN).
  */
 export function validateTransaction(tx: Transaction, limits: ValidationLimits): ValidationResult {
-  const panFields = panFieldsOf(tx);
+  // Sizes first: nothing longer than the cap is scanned or matched against a pattern.
+  const max = limits.maxFieldChars ?? DEFAULT_MAX_FIELD_CHARS;
+  const oversized = oversizedFieldsOf(tx, max);
+  const panFields = panFieldsOf(tx, oversized);
+  if (oversized.length > 0) {
+    return {
+      ok: false,
+      code: 'OVERSIZED',
+      redact: [...oversized, ...panFields],
+      problems: oversized.map(
+        (f) => `${f} is ${(tx[f] as string).length} characters long, more than the ${max} accepted for a field`,
+      ),
+    };
+  }
   if (panFields.length > 0) {
     return {
       ok: false,
       code: 'PAN_DETECTED',
-      panFields,
+      redact: panFields,
       problems: [
         `${panFields.join(', ')} ${panFields.length > 1 ? 'carry' : 'carries'} a raw card number (PAN); only card tokens are accepted`,
       ],
@@ -130,5 +182,5 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
   if (tx.longitude !== null && !(Number.isFinite(tx.longitude) && Math.abs(tx.longitude) <= 180))
     problems.push('longitude must be within [-180, 180]');
   if ((tx.latitude === null) !== (tx.longitude === null)) problems.push('latitude and longitude must be given together');
-  return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems };
+  return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems, redact: [] };
 }

@@ -380,6 +380,27 @@ describe('card numbers', () => {
     expect(settlements(items).map((s) => s.settlement_id)).toEqual(['s5']);
   });
 
+  it('finds card numbers glued to letters or split by dots, slashes and underscores (review finding 1)', () => {
+    const items = read([
+      `${HEADER},memo`,
+      's1,REF4111111111111111,1.00,USD,2026-01-15,x',
+      's2,t2,1.00,USD,2026-01-15,dev.4111.1111.1111.1111',
+      's3,t3,1.00,USD,2026-01-15,4111_1111_1111_1111/2027',
+      's4,t4,1.00,USD,2026-01-15,9f86d081-8841-4c7d-a659-2feaa0c55ad0', // a UUID: not a card
+    ]);
+    expect(bad(items).map((b) => [b.line, b.errorClass])).toEqual([
+      [2, 'PAN_DETECTED'],
+      [3, 'PAN_DETECTED'],
+      [4, 'PAN_DETECTED'],
+    ]);
+    expect(items.flatMap((i) => (i.kind === 'bad' ? [i.raw] : []))).toEqual([
+      's1,REF################,1.00,USD,2026-01-15,x',
+      's2,t2,1.00,USD,2026-01-15,dev.####.####.####.####',
+      's3,t3,1.00,USD,2026-01-15,####_####_####_####/2027',
+    ]);
+    expect(settlements(items).map((s) => s.settlement_id)).toEqual(['s4']);
+  });
+
   it('never quotes a card number in a message, even one that only appears once a value is parsed', () => {
     const items = read([
       'settlement_id,transaction_reference,amount_minor,currency,settlement_date',

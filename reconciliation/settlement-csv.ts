@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { minorUnits } from '../domain/currencies.ts';
-import { containsPan } from '../domain/pan.ts';
+import { containsPan, redactPanText } from '../domain/pan.ts';
 import { parseIsoDate, validateSettlement, type Settlement } from '../domain/settlement.ts';
 import { InputError } from '../platform/errors.ts';
 
@@ -68,12 +68,9 @@ interface Layout {
   at: Partial<Record<Column, number>>;
 }
 
-// Same shape as domain/pan.ts's candidate runs: a standalone 13-19 digit number, spaces or dashes between digits.
-const DIGIT_RUN = /(?<![0-9A-Za-z])\d(?:[ -]?\d){12,18}(?![0-9A-Za-z])/g;
-
 /** Replaces the digits of every card number (as containsPan defines one) in the text with `#`. */
 export function redactPans(text: string): string {
-  const out = text.replace(DIGIT_RUN, (run) => (containsPan(run) ? run.replace(/\d/g, '#') : run));
+  const out = redactPanText(text, '#');
   // containsPan is the definition; should it still find one, no digit of the text survives.
   return containsPan(out) ? out.replace(/\d/g, '#') : out;
 }

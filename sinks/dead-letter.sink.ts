@@ -1,4 +1,4 @@
-/** Builds dead-letter records: the original bytes, where they came from, and why they failed. */
+/** Builds dead-letter records: the record (original bytes or scrubbed), where it came from, and why it failed. */
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
 import { redactPanBytes } from '../domain/pan.ts';
@@ -9,7 +9,7 @@ export interface DeadLetter {
   position: KafkaPosition;
   timestamp: number;
   key: Buffer | null;
-  /** Original value, or a redacted re-encoding when it carried a card number. */
+  /** Original value (card numbers masked), a scrubbed re-encoding of a decoded record, or null when too big to keep. */
   value: Buffer | null;
   redacted: boolean;
   errorClass: string;
@@ -50,17 +50,19 @@ export function deadLetterMessages(
 }
 
 /**
- * The dead letter of a consumed record: its original key and value (or `replacement`, a re-encoding
- * with card-number fields redacted), never a card number: any Luhn-valid digit run is masked.
+ * The dead letter of a consumed record: its original key and value, or `replacement` (a scrubbed
+ * re-encoding of a decoded record), or no value at all when `replacement` is null (a record too big
+ * to keep). Never a card number: any Luhn-valid 13-19 digit window left is masked. `redacted` says
+ * the value is not the original bytes.
  */
 export function deadLetterOf(
   record: { key: Buffer | null; value: Buffer | null; timestamp: string },
   position: KafkaPosition,
   errorClass: string,
   errorMessage: string,
-  replacement?: Buffer,
+  replacement?: Buffer | null,
 ): DeadLetter {
-  const source = replacement ?? record.value;
+  const source = replacement === undefined ? record.value : replacement;
   const v = source ? redactPanBytes(source) : { bytes: null, redacted: false };
   const k = record.key ? redactPanBytes(record.key) : { bytes: null, redacted: false };
   return {

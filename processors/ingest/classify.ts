@@ -3,7 +3,7 @@
  * dead letters. No I/O: decoding is synchronous after the decoder has been warmed for the batch.
  */
 import type avro from 'avsc';
-import { validateTransaction, type PanField, type Transaction } from '../../domain/transaction.ts';
+import { DEFAULT_MAX_FIELD_CHARS, validateTransaction, type TextField, type Transaction } from '../../domain/transaction.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
 import { frame } from '../../platform/registry.ts';
 import { deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
@@ -21,23 +21,54 @@ export interface Classified {
   deadLetters: DeadLetter[];
 }
 
+/** Input size caps, checked before a record is decoded or scanned (config: TXMON_INGEST_MAX_RECORD_BYTES / _FIELD_CHARS). */
+export interface InputCaps {
+  /** Key + value bytes of one record. */
+  maxRecordBytes: number;
+  /** UTF-16 units of one string field. */
+  maxFieldChars: number;
+}
+
+/**
+ * 16 KiB: a record whose every string field is at the field cap (16 x 256 characters, 3 bytes each
+ * at worst in UTF-8) still fits, so the record cap never rejects what the field cap accepts.
+ */
+export const DEFAULT_INPUT_CAPS: InputCaps = Object.freeze({ maxRecordBytes: 16 * 1024, maxFieldChars: DEFAULT_MAX_FIELD_CHARS });
+
 export interface ClassifyContext {
   topic: string;
   partition: number;
   decode: (value: Buffer | null) => Transaction;
   maxFutureSkewMs: number;
-  /** Re-encodes a record with these fields redacted (reader schema + its registered id). */
-  redact: (tx: Transaction, fields: readonly PanField[]) => Buffer;
+  /** Re-encodes a record for its dead letter: card data scrubbed, these fields redacted (see redactor). */
+  redact: (tx: Transaction, fields: readonly TextField[]) => Buffer;
+  caps?: InputCaps;
+}
+
+/** The dead letter of a record over the size cap keeps neither its value nor an oversized key: they are never scanned. */
+export function oversizedRecord(r: RawRecord, maxBytes: number): { message: string; key: Buffer | null } | null {
+  const bytes = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  if (bytes <= maxBytes) return null;
+  return {
+    message: `the record is ${bytes} bytes (key + value), more than the ${maxBytes} accepted; its value is not kept`,
+    key: r.key !== null && r.key.length <= 256 ? r.key : null,
+  };
 }
 
 /** Splits raw records into valid transactions and dead letters; never throws for a bad record. */
 export function classify(records: readonly RawRecord[], ctx: ClassifyContext): Classified {
   const valid: PositionedTransaction[] = [];
   const deadLetters: DeadLetter[] = [];
+  const caps = ctx.caps ?? DEFAULT_INPUT_CAPS;
   for (const r of records) {
     const position = { topic: ctx.topic, partition: ctx.partition, offset: r.offset };
-    const dead = (errorClassName: string, message: string, replacement?: Buffer) =>
+    const dead = (errorClassName: string, message: string, replacement?: Buffer | null) =>
       deadLetters.push(deadLetterOf(r, position, errorClassName, message, replacement));
+    const oversized = oversizedRecord(r, caps.maxRecordBytes);
+    if (oversized) {
+      deadLetters.push(deadLetterOf({ ...r, key: oversized.key }, position, 'OVERSIZED', oversized.message, null));
+      continue;
+    }
     let tx: Transaction;
     try {
       tx = ctx.decode(r.value);
@@ -46,26 +77,35 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
       dead(errorClass(err), errorMessage(err));
       continue;
     }
-    const result = validateTransaction(tx, { recordTimestamp: Number(r.timestamp), maxFutureSkewMs: ctx.maxFutureSkewMs });
-    if (result.ok) {
-      valid.push({ tx, position });
-    } else if (result.code === 'PAN_DETECTED') {
-      dead(result.code, result.problems.join('; '), ctx.redact(tx, result.panFields));
-    } else {
-      dead(result.code, result.problems.join('; '));
-    }
+    const result = validateTransaction(tx, {
+      recordTimestamp: Number(r.timestamp),
+      maxFutureSkewMs: ctx.maxFutureSkewMs,
+      maxFieldChars: caps.maxFieldChars,
+    });
+    if (result.ok) valid.push({ tx, position });
+    // Never the original bytes of a decoded record: they hold the card token, last four, BIN and place.
+    else dead(result.code, result.problems.join('; '), ctx.redact(tx, result.redact));
   }
   return { valid, deadLetters };
 }
 
-/** A redactor that re-encodes with the given fields replaced, framed with the reader schema's registry id. */
+/** What a scrubbed card token reads in a dead letter. */
+export const REDACTED = 'REDACTED';
+
+/**
+ * A redactor for dead letters: re-encodes the record (reader schema, framed with its registry id)
+ * with the card data a PCI assessor would not want in a dead-letter topic scrubbed: card_token
+ * replaced by REDACTED (it may be a PAN, and a hash of a PAN can be brute-forced), card_last4,
+ * card_bin and the coordinates nulled; and `fields` (a card number, or too long to scan) REDACTED.
+ * What stays: ids, amount, currency, times, channel, merchant: enough to find and replay the record.
+ */
 export function redactor(
   readerType: avro.Type,
   readerSchemaId: number,
-): (tx: Transaction, fields: readonly PanField[]) => Buffer {
+): (tx: Transaction, fields: readonly TextField[]) => Buffer {
   return (tx, fields) => {
-    const copy: Transaction = { ...tx, card_last4: null };
-    for (const f of fields) copy[f] = 'REDACTED';
+    const copy: Transaction = { ...tx, card_token: REDACTED, card_last4: null, card_bin: null, latitude: null, longitude: null };
+    for (const f of fields) (copy as unknown as Record<string, unknown>)[f] = REDACTED;
     return frame(readerSchemaId, readerType.toBuffer(copy));
   };
 }

@@ -24,7 +24,7 @@ import type { RuleSet } from '../../detection/rules.ts';
 import { alertMessages } from '../../sinks/alerts.sink.ts';
 import type { RefdataCache } from '../../refdata/cache.ts';
 import type { BatchProgress, StateEvent, WindowState } from './state-store.ts';
-import { classify, type RawRecord } from './classify.ts';
+import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import type { TransactionalOutput } from '../../platform/transactional-output.ts';
@@ -48,6 +48,8 @@ export interface IngestHandlerDeps {
   deadLetter: { topic: string; type: avro.Type; schemaId: number };
   groupId: string;
   maxFutureSkewMs: number;
+  /** Record and field size caps (issue 16): checked before decoding and scanning. */
+  inputCaps?: InputCaps;
   retryMaxBackoffMs: number;
   allowedLatenessMs: number;
   clocks: PartitionClocks;
@@ -243,6 +245,7 @@ export class IngestBatchHandler {
       decode: (v) => d.decoder.decode(v),
       maxFutureSkewMs: d.maxFutureSkewMs,
       redact: d.redact,
+      caps: d.inputCaps,
     });
     // Event-time lateness, from the partition clock committed with the previous offset: deterministic.
     const first = records[0] as RawRecord;

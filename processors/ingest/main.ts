@@ -201,6 +201,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       deadLetter: { topic: dlqTopic, type: deadLetterType, schemaId: deadLetterSchemaId },
       groupId,
       maxFutureSkewMs: cfg.ingest.maxFutureSkewMs,
+      inputCaps: cfg.inputCaps,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
       allowedLatenessMs: cfg.ingest.allowedLatenessMs,
       clocks,

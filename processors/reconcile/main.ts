@@ -118,6 +118,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       policy: cfg.recon.policy,
       allowedLatenessMs: cfg.recon.allowedLatenessMs,
       maxFutureSkewMs: cfg.ingest.maxFutureSkewMs,
+      inputCaps: cfg.inputCaps,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
     });
 

@@ -19,7 +19,7 @@ import { toAvroRecord, type ReconEventPayload } from '../../reconciliation/chang
 import type { MatchPolicy } from '../../reconciliation/match.ts';
 import { deadLetterMessages, deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
 import { applyReconBatch, markPublished } from '../../sinks/recon.sink.ts';
-import { classify, type RawRecord } from '../ingest/classify.ts';
+import { classify, type InputCaps, type RawRecord } from '../ingest/classify.ts';
 import { classifySettlements } from './classify-settlements.ts';
 import type { ReconMetrics } from './reconcile.metrics.ts';
 
@@ -40,6 +40,8 @@ export interface ReconHandlerDeps {
   policy: MatchPolicy;
   allowedLatenessMs: number;
   maxFutureSkewMs: number;
+  /** Record and field size caps (issue 16): checked before decoding and scanning. */
+  inputCaps?: InputCaps;
   retryMaxBackoffMs: number;
 }
 
@@ -123,6 +125,7 @@ export class ReconBatchHandler {
         partition,
         decode: (v) => d.settlementDecoder.decode(v),
         maxFutureSkewMs: d.maxFutureSkewMs,
+        caps: d.inputCaps,
       }));
     } else {
       // The ingest processor dead-letters bad transactions; here they only expect nothing.
@@ -131,6 +134,7 @@ export class ReconBatchHandler {
         partition,
         decode: (v) => d.transactionDecoder.decode(v),
         maxFutureSkewMs: d.maxFutureSkewMs,
+        caps: d.inputCaps,
         redact: () => Buffer.alloc(0),
       });
       invalidSkipped = c.deadLetters.length;
