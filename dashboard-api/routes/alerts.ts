@@ -136,6 +136,7 @@ async function triage(
   actor: string,
   change: { from: readonly string[]; to: string } | null,
   detail: Record<string, unknown>,
+  clientAddr: string,
   label?: 'fraud' | 'legit',
 ): Promise<{ alert_id: string; status: string }> {
   const conn = await pool.getConnection();
@@ -156,7 +157,7 @@ async function triage(
          ON DUPLICATE KEY UPDATE label = VALUES(label), pattern = NULL, source = VALUES(source), labelled_at = VALUES(labelled_at)`,
         [row.transaction_id, label],
       );
-    await audit(conn, actor, action, `alert:${alertId}`, { ...detail, status });
+    await audit(conn, actor, action, `alert:${alertId}`, { ...detail, status }, clientAddr);
     await conn.commit();
     return { alert_id: alertId, status };
   } catch (err) {
@@ -359,6 +360,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
         actor(request.principal),
         { from: ['OPEN'], to: 'IN_REVIEW' },
         {},
+        request.ip,
       ),
   );
 
@@ -383,6 +385,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
         actor(request.principal),
         { from: ['OPEN', 'IN_REVIEW'], to: fraud ? 'CONFIRMED_FRAUD' : 'FALSE_POSITIVE' },
         { label: request.body.label, note: request.body.note ?? null },
+        request.ip,
         fraud ? 'fraud' : 'legit',
       );
     },
@@ -401,7 +404,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
       },
     },
     async (request) =>
-      triage(pool, request.params.alertId, 'alert.note', actor(request.principal), null, { note: request.body.note }),
+      triage(pool, request.params.alertId, 'alert.note', actor(request.principal), null, { note: request.body.note }, request.ip),
   );
 };
 

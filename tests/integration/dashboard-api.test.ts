@@ -228,7 +228,7 @@ describe('authentication and roles', () => {
 
   it('refuses every call without a key (401), with a wrong or revoked key (401), or of another role (403)', async () => {
     const extra = await createApiKey(pool, 'to-revoke', 'admin', 'test');
-    await revokeApiKey(pool, extra.keyId);
+    await revokeApiKey(pool, extra.keyId, 'test');
     const forged = `${keys.admin.slice(0, -4)}AAAA`;
     for (const r of await matrix()) {
       const call = (headers: Record<string, string>) =>
@@ -321,7 +321,7 @@ describe('authentication and roles', () => {
     const k = await createApiKey(pool, 'cached', 'sre', 'test');
     const call = () => cached.inject({ url: '/api/v1/models', headers: { authorization: `Bearer ${k.key}` } });
     expect((await call()).statusCode).toBe(200);
-    await revokeApiKey(pool, k.keyId);
+    await revokeApiKey(pool, k.keyId, 'test');
     expect((await call()).statusCode).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
     expect((await call()).statusCode).toBe(401);
