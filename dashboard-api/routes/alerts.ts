@@ -356,7 +356,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems() },
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems(503) },
       },
     },
     async (request, reply) => {

@@ -11,6 +11,7 @@ import { buildApp } from '../../dashboard-api/app.ts';
 import { createApiKey, newKey, type Role } from '../../dashboard-api/auth/api-keys.ts';
 import { encodeCursor } from '../../dashboard-api/cursor.ts';
 import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
+import { registerModel, type NewModel } from '../../models/registry.ts';
 import { InputError } from '../../platform/errors.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
@@ -325,6 +326,55 @@ describe('audit and key names', () => {
       `alert:${alertId}`,
     ]);
     expect(entry).toMatchObject({ actor: `triager (key ${analyst.keyId})`, client_addr: '10.1.2.3' });
+  });
+
+  it('recon resolve and model promote through the API record the client address too', async () => {
+    const app = await makeApp();
+    const admin = await key('auditor', 'admin');
+    await pool.query(
+      `INSERT INTO recon_results (reference, status, reason, expected_minor, settled_minor, currency, transactions, settlement_lines,
+         business_date, deadline, revision, updated_at)
+       VALUES ('ref-sec-1', 'AMOUNT_MISMATCH', 'test', 100, 90, 'EUR', 1, 1, CURDATE(), NOW(3), 1, NOW(3))`,
+    );
+    const resolved = await app.inject({
+      method: 'POST',
+      url: '/api/v1/reconciliation/exceptions/ref-sec-1/accept',
+      headers: bearer(admin.key),
+      payload: { note: 'fee' },
+      remoteAddress: '10.9.9.9',
+    });
+    expect(resolved.statusCode).toBe(200);
+    // Only what the registry stores matters here, not a trained forest.
+    const model = {
+      version: 'm-sec-1',
+      trainedFrom: new Date(0),
+      trainedTo: new Date(),
+      trainingRows: 1,
+      params: {},
+      features: [],
+      threshold: 0.5,
+      baseline: {},
+      metrics: null,
+      checksum: '0'.repeat(64),
+      forest: '',
+    } as unknown as NewModel;
+    await registerModel(pool, model, 'test');
+    const promoted = await app.inject({
+      method: 'POST',
+      url: '/api/v1/models/m-sec-1/promote',
+      headers: bearer(admin.key),
+      payload: { reason: 'test' },
+      remoteAddress: '10.8.8.8',
+    });
+    expect(promoted.statusCode).toBe(200);
+    const [rows] = await pool.query<RowDataPacket[]>(
+      "SELECT action, client_addr FROM audit_log WHERE subject IN ('recon:ref-sec-1', 'm-sec-1') ORDER BY id",
+    );
+    expect(rows.map((r) => [r.action, r.client_addr])).toEqual([
+      ['recon.accepted', '10.9.9.9'],
+      ['model.train', null],
+      ['model.promote', '10.8.8.8'],
+    ]);
   });
 
   it('key names with control, format or bidi characters are refused; apikey list escapes names stored before', async () => {
