@@ -33,6 +33,7 @@ const env = {
   TXMON_INGEST_GROUP_ID: 'txmon-bench-api-ingest',
   // The bench measures the routes, not the limiter's refusals.
   TXMON_API_RATE_LIMIT_PER_MINUTE: '1000000000',
+  TXMON_API_RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '1000000000',
   TXMON_LOG_LEVEL: 'warn',
 };
 const cfg = loadConfig(env);

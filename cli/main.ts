@@ -457,10 +457,11 @@ export function buildProgram(): Command {
     .command('revoke')
     .description('Revoke a key by its id (the 12 hex digits after txk_); effective within TXMON_API_KEY_CACHE_MS.')
     .argument('<key-id>', 'the key id')
-    .action(async (keyId: string) => {
+    .option('--by <name>', 'who revokes it (audit log)', process.env.USER ?? 'txmon')
+    .action(async (keyId: string, o: { by: string }) => {
       const { cfg } = context();
       const { runApikeyRevoke } = await import('./apikey.command.ts');
-      await runApikeyRevoke(cfg, keyId, say);
+      await runApikeyRevoke(cfg, keyId, o, say);
     });
   apikey
     .command('list')

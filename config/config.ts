@@ -164,6 +164,19 @@ const envSchema = z.object({
     .min(4096)
     .default(16 * 1024),
   TXMON_INGEST_MAX_FIELD_CHARS: z.coerce.number().int().min(128).default(256),
+  // issue 16: API
+  TXMON_API_RATE_LIMIT_PER_ADDRESS_PER_MINUTE: positiveInt.default(3_000),
+  TXMON_API_AUTH_FAILURES_PER_MINUTE: positiveInt.default(30),
+  TXMON_API_KEY_NEGATIVE_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  TXMON_API_MAX_STREAMS: positiveInt.default(100),
+  TXMON_API_STREAMS_PER_KEY: positiveInt.default(5),
+  TXMON_API_STREAM_RESUME_MAX_MS: positiveInt.default(15 * 60_000),
+  TXMON_API_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  TXMON_API_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  TXMON_API_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
+  TXMON_API_IDLE_TIMEOUT_MS: z.coerce.number().int().min(3_000).default(60_000),
+  TXMON_API_MAX_REQUESTS_PER_SOCKET: z.coerce.number().int().min(0).default(1_000),
+  TXMON_API_MAX_CONNECTIONS: positiveInt.default(1_024),
 });
 
 /** The rule set shipped with txmon, whatever the working directory. */
@@ -260,7 +273,7 @@ export type TxmonConfig = Readonly<{
   api: Readonly<{
     host: string;
     port: number;
-    /** Requests per minute per API key (or per client address without one). */
+    /** Requests per minute per verified API key (per client address: apiGuard.rateLimitPerAddressPerMinute). */
     rateLimitPerMinute: number;
     /** How long a verified key is trusted before MySQL is asked again (a revocation takes this long). */
     keyCacheMs: number;
@@ -288,6 +301,34 @@ export type TxmonConfig = Readonly<{
   // issue 16: input caps
   /** Checked before a consumed record (transaction or settlement) is decoded or scanned; bigger ones are dead-lettered OVERSIZED. */
   inputCaps: Readonly<{ maxRecordBytes: number; maxFieldChars: number }>;
+  // issue 16: API
+  /** The dashboard API's limits against abuse: rate limits, stream caps, HTTP timeouts (docs/configuration.md). */
+  apiGuard: Readonly<{
+    /** Requests per minute per client address, before any key is looked at. */
+    rateLimitPerAddressPerMinute: number;
+    /** Failed key checks per minute per client address; then 429 without a lookup. */
+    authFailuresPerMinute: number;
+    /** How long a failed key is remembered as failed (no MySQL lookup meanwhile). */
+    negativeKeyCacheMs: number;
+    /** Alert streams one API process serves at once. */
+    maxStreams: number;
+    /** Alert streams one key may hold open at once. */
+    streamsPerKey: number;
+    /** How far back (by when an alert was raised) a stream resumed with Last-Event-ID may reach. */
+    streamResumeMaxMs: number;
+    /** A request must have arrived whole (headers and body) within this long. */
+    requestTimeoutMs: number;
+    /** A request's headers must have arrived within this long. */
+    headersTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeoutMs: number;
+    /** A connection with no traffic either way is closed after this long (alert streams send a heartbeat within it). */
+    idleTimeoutMs: number;
+    /** Requests served on one keep-alive connection before it is closed (0: no limit). */
+    maxRequestsPerSocket: number;
+    /** Open connections one API process accepts; more are refused at once. */
+    maxConnections: number;
+  }>;
 }>;
 
 /** Validates the environment into a frozen config; throws ConfigError naming every bad setting. */
@@ -311,6 +352,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     throw new ConfigError(
       `invalid configuration: TXMON_STATE_TTL_SECONDS=${e.TXMON_STATE_TTL_SECONDS}: must cover the longest window plus ` +
         `TXMON_ALLOWED_LATENESS_MS (at least ${Math.ceil((longest + e.TXMON_ALLOWED_LATENESS_MS) / 1000)})`,
+    );
+  // issue 16: API. Node refuses a headers timeout longer than the request timeout.
+  if (e.TXMON_API_HEADERS_TIMEOUT_MS > e.TXMON_API_REQUEST_TIMEOUT_MS)
+    throw new ConfigError(
+      `invalid configuration: TXMON_API_HEADERS_TIMEOUT_MS=${e.TXMON_API_HEADERS_TIMEOUT_MS}: must not exceed TXMON_API_REQUEST_TIMEOUT_MS (${e.TXMON_API_REQUEST_TIMEOUT_MS})`,
     );
   const mysqlMatch = /^(mysql:\/\/[^/]+)\/([A-Za-z0-9_]+)$/.exec(e.TXMON_MYSQL_URL);
   if (!mysqlMatch?.[1] || !mysqlMatch[2]) throw new ConfigError(`invalid configuration: TXMON_MYSQL_URL`);
@@ -383,6 +429,21 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     },
     // issue 16: input caps
     inputCaps: { maxRecordBytes: e.TXMON_INGEST_MAX_RECORD_BYTES, maxFieldChars: e.TXMON_INGEST_MAX_FIELD_CHARS },
+    // issue 16: API
+    apiGuard: {
+      rateLimitPerAddressPerMinute: e.TXMON_API_RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
+      authFailuresPerMinute: e.TXMON_API_AUTH_FAILURES_PER_MINUTE,
+      negativeKeyCacheMs: e.TXMON_API_KEY_NEGATIVE_CACHE_MS,
+      maxStreams: e.TXMON_API_MAX_STREAMS,
+      streamsPerKey: e.TXMON_API_STREAMS_PER_KEY,
+      streamResumeMaxMs: e.TXMON_API_STREAM_RESUME_MAX_MS,
+      requestTimeoutMs: e.TXMON_API_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.TXMON_API_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.TXMON_API_KEEP_ALIVE_TIMEOUT_MS,
+      idleTimeoutMs: e.TXMON_API_IDLE_TIMEOUT_MS,
+      maxRequestsPerSocket: e.TXMON_API_MAX_REQUESTS_PER_SOCKET,
+      maxConnections: e.TXMON_API_MAX_CONNECTIONS,
+    },
   });
 }
 

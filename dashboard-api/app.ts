@@ -10,9 +10,10 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/mysql.ts';
-import authPlugin, { rateLimitKey } from './plugins/auth.ts';
+import authPlugin from './plugins/auth.ts';
 import clientsPlugin from './plugins/clients.ts';
 import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin, { type ApiMetrics } from './plugins/metrics.ts';
@@ -41,8 +42,11 @@ export interface AppDeps {
 }
 
 export interface AppOptions {
+  /** Requests per minute per verified key. */
   rateLimitPerMinute: number;
   keyCacheMs: number;
+  /** Limits against abuse: per-address limits, stream caps, HTTP timeouts, the connection cap. */
+  guard: TxmonConfig['apiGuard'];
   probeTimeoutMs?: number;
   /** Close the clients (pool, Redis, Kafka admin) when the app closes: server.ts owns them; tests do not. */
   ownsClients?: boolean;
@@ -52,11 +56,29 @@ export interface AppOptions {
 export const API_PREFIX = '/api/v1';
 
 export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<FastifyInstance> {
+  const g = opts.guard;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Slow clients do not hold connections (issue 16): the whole request within requestTimeout, its
+    // headers within headersTimeout (checked every second, not Node's default 30 s), no traffic
+    // either way for idleTimeout (alert streams send heartbeats within it), idle keep-alive sockets
+    // closed after keepAliveTimeout. The request timeout ends with the request: a long response
+    // such as an alert stream is not cut by it.
+    requestTimeout: g.requestTimeoutMs,
+    connectionTimeout: g.idleTimeoutMs,
+    keepAliveTimeout: g.keepAliveTimeoutMs,
+    maxRequestsPerSocket: g.maxRequestsPerSocket,
+    http: {
+      headersTimeout: g.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(g.headersTimeoutMs / 4))),
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Beyond this many open connections the server refuses new ones at once (each costs memory and
+  // a file descriptor; streams and slow clients are capped separately).
+  app.server.maxConnections = g.maxConnections;
 
   await app.register(clientsPlugin, {
     clients: {
@@ -68,7 +90,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
   });
   await app.register(errorsPlugin);
   // Open alert streams end first when the app closes (the server would otherwise wait for their clients).
-  const streams = new OpenStreams();
+  const streams = new OpenStreams(g.maxStreams);
   app.addHook('preClose', () => streams.endAll());
   await app.register(metricsPlugin, { metrics: deps.metrics });
   await app.register(helmet, {
@@ -78,11 +100,11 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
     },
   });
   await app.register(rateLimit, {
-    max: opts.rateLimitPerMinute,
+    // Every request per client address (the plugin's default key: the socket's peer, IPv6 by subnet),
+    // before any key is looked at: what a client presents cannot buy it a fresh allowance. The
+    // per-key allowance and the failed-key budget are counted in the auth plugin.
+    max: g.rateLimitPerAddressPerMinute,
     timeWindow: '1 minute',
-    // Per key id when a key-shaped string is presented, else per client address (however the
-    // header is spelled): a client cannot earn a fresh allowance by varying it.
-    keyGenerator: rateLimitKey,
     errorResponseBuilder: (_request, context) => {
       const err = new Error(`rate limit of ${context.max} requests per ${context.after} exceeded; retry later`) as Error & {
         statusCode: number;
@@ -105,7 +127,13 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  await app.register(authPlugin, { pool: deps.pool, cacheMs: opts.keyCacheMs });
+  await app.register(authPlugin, {
+    pool: deps.pool,
+    cacheMs: opts.keyCacheMs,
+    negativeCacheMs: g.negativeKeyCacheMs,
+    perKeyPerMinute: opts.rateLimitPerMinute,
+    authFailuresPerMinute: g.authFailuresPerMinute,
+  });
 
   await app.register(healthRoutes, {
     probes: deps.probes,
@@ -117,7 +145,16 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
   );
   await app.register(
     async (api) => {
-      await api.register(alertsRoutes, { pool: deps.pool, streams });
+      await api.register(alertsRoutes, {
+        pool: deps.pool,
+        streams,
+        stream: {
+          perKey: g.streamsPerKey,
+          resumeMaxMs: g.streamResumeMaxMs,
+          // Within the idle timeout, so a quiet stream is not cut as idle.
+          heartbeatMs: Math.min(15_000, Math.floor(g.idleTimeoutMs / 3)),
+        },
+      });
       await api.register(transactionRoutes, { pool: deps.pool });
       await api.register(reconRoutes, { pool: deps.pool });
       await api.register(modelRoutes, { pool: deps.pool, driftPsiAlert: deps.driftPsiAlert ?? 0.25 });

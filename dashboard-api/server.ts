@@ -87,7 +87,7 @@ export async function startApi(
         },
         driftPsiAlert: cfg.detection.driftPsiAlert,
       },
-      { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs, ownsClients: true },
+      { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs, guard: cfg.apiGuard, ownsClients: true },
     );
     // The app closes the clients now.
     teardown.splice(0);

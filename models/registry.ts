@@ -162,20 +162,32 @@ export async function listModels(pool: Pool): Promise<ModelSummary[]> {
 }
 
 /** Makes `version` the active model; the previous active one is retired, a shadow promoted leaves shadow. */
-export async function promote(pool: Pool, version: string, actor: string, reason?: string): Promise<{ previous: string | null }> {
+export async function promote(
+  pool: Pool,
+  version: string,
+  actor: string,
+  reason?: string,
+  clientAddr: string | null = null,
+): Promise<{ previous: string | null }> {
   return change(pool, async (conn) => {
     const from = await stateOf(conn, version);
     if (from === 'active') throw new InputError(`model ${version} is already active`);
     const previous = await versionIn(conn, 'active');
     if (previous !== null) await setState(conn, previous, 'retired');
     await setState(conn, version, 'active');
-    await audit(conn, actor, 'model.promote', version, { from, previous, reason: reason ?? null });
+    await audit(conn, actor, 'model.promote', version, { from, previous, reason: reason ?? null }, clientAddr);
     return { previous };
   });
 }
 
 /** Scores `version` beside the active model; a model already in shadow goes back to candidate. */
-export async function shadow(pool: Pool, version: string, actor: string, reason?: string): Promise<{ replaced: string | null }> {
+export async function shadow(
+  pool: Pool,
+  version: string,
+  actor: string,
+  reason?: string,
+  clientAddr: string | null = null,
+): Promise<{ replaced: string | null }> {
   return change(pool, async (conn) => {
     const from = await stateOf(conn, version);
     if (from === 'shadow') throw new InputError(`model ${version} is already in shadow`);
@@ -183,13 +195,18 @@ export async function shadow(pool: Pool, version: string, actor: string, reason?
     const replaced = await versionIn(conn, 'shadow');
     if (replaced !== null) await setState(conn, replaced, 'candidate');
     await setState(conn, version, 'shadow');
-    await audit(conn, actor, 'model.shadow', version, { from, replaced, reason: reason ?? null });
+    await audit(conn, actor, 'model.shadow', version, { from, replaced, reason: reason ?? null }, clientAddr);
     return { replaced };
   });
 }
 
 /** Retires the active model and reactivates the one active before it. */
-export async function rollback(pool: Pool, actor: string, reason?: string): Promise<{ from: string; to: string }> {
+export async function rollback(
+  pool: Pool,
+  actor: string,
+  reason?: string,
+  clientAddr: string | null = null,
+): Promise<{ from: string; to: string }> {
   return change(pool, async (conn) => {
     const current = await versionIn(conn, 'active');
     if (current === null) throw new InputError('no model is active: nothing to roll back');
@@ -200,7 +217,7 @@ export async function rollback(pool: Pool, actor: string, reason?: string): Prom
     if (to === undefined) throw new InputError(`model ${current} is the first active model: there is none to roll back to`);
     await setState(conn, current, 'retired');
     await setState(conn, to, 'active');
-    await audit(conn, actor, 'model.rollback', to, { from: current, reason: reason ?? null });
+    await audit(conn, actor, 'model.rollback', to, { from: current, reason: reason ?? null }, clientAddr);
     return { from: current, to };
   });
 }

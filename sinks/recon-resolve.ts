@@ -32,6 +32,8 @@ export async function resolveException(
   note: string | null,
   /** The revision the caller looked at; refused when the group has changed since. */
   expectedRevision?: number,
+  /** The HTTP client's address, for the audit log (null from the command line). */
+  clientAddr: string | null = null,
 ): Promise<ResolvedException> {
   if (!/^\S.{0,127}$/.test(actor)) throw new InputError('the actor must be 1-128 characters, not starting with a space');
   if (note !== null && note.length > 1_000) throw new InputError('the note must be at most 1,000 characters');
@@ -60,7 +62,7 @@ export async function resolveException(
       'UPDATE recon_results SET resolution = ?, resolved_revision = revision, resolved_by = ?, resolved_at = UTC_TIMESTAMP(3) WHERE reference = ?',
       [resolution, actor, reference],
     );
-    await audit(conn, actor, `recon.${resolution.toLowerCase()}`, `recon:${reference}`, { status, revision, note });
+    await audit(conn, actor, `recon.${resolution.toLowerCase()}`, `recon:${reference}`, { status, revision, note }, clientAddr);
     await conn.commit();
     return { reference, status, revision, resolution, actor };
   } catch (err) {

@@ -4,9 +4,10 @@
  * password stretching needed for keys nobody chose).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
+import { audit } from '../../sinks/audit.ts';
 
 export const ROLES = ['analyst', 'sre', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -34,28 +35,87 @@ export function newKey(): { key: string; keyId: string; secretSha256: string } {
   return { key: `txk_${keyId}_${secret}`, keyId, secretSha256: sha256(secret) };
 }
 
-/** Creates a key for `name` with `role`; returns the key, which is never shown again. */
+/**
+ * What a key name (and the name of whoever creates or revokes a key) may be: letters (any script,
+ * with their combining marks), digits, single spaces and `. _ @ + ' / : -`, starting with a letter or
+ * digit, at most 100 characters. Names are shown in `apikey list` and are the audit log's actors
+ * ("name (key id)"): control and format characters (newlines, ANSI escapes, bidi overrides,
+ * zero-width joiners) and parentheses would let a name forge a line or another actor.
+ */
+const NAME = /^[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}._@+'/:-]| (?! ))*$/u;
+
+/** The name in NFC, or an InputError saying what a name may be. */
+export function checkName(name: string, what = 'the key name'): string {
+  const nfc = name.normalize('NFC');
+  if (nfc.length > 100 || !NAME.test(nfc) || nfc.endsWith(' '))
+    throw new InputError(
+      `${what} must be 1-100 letters, digits, single spaces and . _ @ + ' / : - (starting with a letter or digit; no control, format or bidi characters): ${printable(name.slice(0, 120))}`,
+    );
+  return nfc;
+}
+
+/** A stored name made safe to print on a terminal: anything a name may not hold now is shown as \u{...}. */
+export function printable(name: string): string {
+  return [...name]
+    .map((c) => (/[\p{L}\p{M}\p{N} ._@+'/:-]/u.test(c) ? c : `\\u{${(c.codePointAt(0) as number).toString(16)}}`))
+    .join('');
+}
+
+/**
+ * Creates a key for `name` with `role`, audited (apikey.create) in the same transaction; returns the
+ * key, which is never shown again. `clientAddr`: null from the command line.
+ */
 export async function createApiKey(
   pool: Pool,
   name: string,
   role: Role,
   createdBy: string,
+  clientAddr: string | null = null,
 ): Promise<{ key: string; keyId: string }> {
   // The audit log's actor is the name plus " (key <id>)", within its 128 characters.
-  if (!/^\S.{0,99}$/.test(name)) throw new InputError('the key name must be 1-100 characters, not starting with a space');
+  const keyName = checkName(name);
+  const by = checkName(createdBy, "the creator's name");
   if (!ROLES.includes(role)) throw new InputError(`role must be one of ${ROLES.join(', ')}`);
   const k = newKey();
-  await pool.query(
-    'INSERT INTO api_keys (key_id, name, role, secret_sha256, created_at, created_by) VALUES (?, ?, ?, ?, NOW(3), ?)',
-    [k.keyId, name, role, k.secretSha256, createdBy],
-  );
+  await inTransaction(pool, async (conn) => {
+    await conn.query(
+      'INSERT INTO api_keys (key_id, name, role, secret_sha256, created_at, created_by) VALUES (?, ?, ?, ?, NOW(3), ?)',
+      [k.keyId, keyName, role, k.secretSha256, by],
+    );
+    await audit(conn, by, 'apikey.create', `apikey:${k.keyId}`, { name: keyName, role }, clientAddr);
+  });
   return { key: k.key, keyId: k.keyId };
 }
 
-/** Revokes a key by id; false when there is no such key or it was revoked already. */
-export async function revokeApiKey(pool: Pool, keyId: string): Promise<boolean> {
-  const [res] = await pool.query('UPDATE api_keys SET revoked_at = NOW(3) WHERE key_id = ? AND revoked_at IS NULL', [keyId]);
-  return (res as { affectedRows: number }).affectedRows === 1;
+/** Revokes a key by id, audited (apikey.revoke); false when there is no such key or it was revoked already. */
+export async function revokeApiKey(
+  pool: Pool,
+  keyId: string,
+  revokedBy: string,
+  clientAddr: string | null = null,
+): Promise<boolean> {
+  const by = checkName(revokedBy, "the revoker's name");
+  return inTransaction(pool, async (conn) => {
+    const [res] = await conn.query('UPDATE api_keys SET revoked_at = NOW(3) WHERE key_id = ? AND revoked_at IS NULL', [keyId]);
+    if ((res as { affectedRows: number }).affectedRows !== 1) return false;
+    await audit(conn, by, 'apikey.revoke', `apikey:${keyId}`, {}, clientAddr);
+    return true;
+  });
+}
+
+async function inTransaction<T>(pool: Pool, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.beginTransaction();
+    const out = await fn(conn);
+    await conn.commit();
+    return out;
+  } catch (err) {
+    await conn.rollback().catch(() => {});
+    throw err;
+  } finally {
+    conn.release();
+  }
 }
 
 /** Every key's metadata (never a secret). */

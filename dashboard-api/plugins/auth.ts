@@ -1,16 +1,23 @@
 /**
- * Authentication and roles. Every route states its roles in `config.roles` ('public' or a list of
- * roles); a route that states none fails the app's start. Non-public routes get the key check as
- * their own onRequest hook, after the rate limiter's (registered before this plugin), so a flood of
- * wrong keys is limited too. Keys come as `Authorization: Bearer <key>` or `X-Api-Key: <key>`; a
- * lookup is cached for `cacheMs` (only for strings shaped like a key), so a revocation takes
- * effect within that time.
+ * Authentication, roles and the per-key rate limit. Every route states its roles in `config.roles`
+ * ('public' or a list of roles); a route that states none fails the app's start. Keys come as
+ * `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
+ *
+ * Limits, in the order a request meets them (issue 16: a limiter keyed by an unverified key id let
+ * random keys through unlimited and let forged secrets lock a real key out):
+ * 1. per client address, every request (the rate limiter registered before this plugin, app.ts);
+ * 2. per client address, failed key checks: an address past `authFailuresPerMinute` gets 429 for the
+ *    rest of the minute before its key is looked up (a key verified recently still passes);
+ * 3. per key id, only once the key verified (`perKeyPerMinute`), so only the key's holder spends it.
+ * Verification is cached (KeyVerifier): good keys for `cacheMs` (a revocation takes that long),
+ * failed keys for `negativeCacheMs`. The client address is the socket's peer: X-Forwarded-For is not
+ * trusted (no trustProxy), so behind a reverse proxy every client shares the proxy's limits.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { LRUCache } from 'lru-cache';
 import type { Pool } from '../../platform/mysql.ts';
 import { parseKey, verifyApiKey, type Principal, type Role } from '../auth/api-keys.ts';
+import { KeyVerifier } from '../auth/key-cache.ts';
 import { sendProblem } from './errors.ts';
 
 export type RouteRoles = 'public' | readonly Role[];
@@ -23,6 +30,22 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /** Cached key verification (routes that hold a request open re-verify through it). */
+    apiKeys: KeyVerifier;
+  }
+}
+
+export interface AuthOptions {
+  pool: Pool;
+  /** How long a verified key is trusted. */
+  cacheMs: number;
+  /** How long a failed key is remembered as failed. */
+  negativeCacheMs: number;
+  /** Requests per minute per verified key. */
+  perKeyPerMinute: number;
+  /** Failed key checks per minute per client address before further ones get 429 unlooked-up. */
+  authFailuresPerMinute: number;
 }
 
 /** The key presented with a request, if any: a Bearer token, else the X-Api-Key header. */
@@ -36,35 +59,51 @@ export function presentedKey(request: FastifyRequest): string | null {
   return typeof header === 'string' && header.length > 0 ? header.trim() : null;
 }
 
-/** What the rate limiter counts a request against: the key's id when one is presented, else the client address. */
-export function rateLimitKey(request: FastifyRequest): string {
-  const key = presentedKey(request);
-  const parsed = key === null ? null : parseKey(key);
-  return parsed ? `key:${parsed.keyId}` : `ip:${request.ip}`;
+function tooMany(reply: FastifyReply, request: FastifyRequest, ttlMs: number, detail: string) {
+  const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
+  reply.header('retry-after', seconds);
+  return sendProblem(reply, request, 429, `${detail}; retry in ${seconds} s`);
 }
 
 export default fp(
-  async (app: FastifyInstance, opts: { pool: Pool; cacheMs: number }) => {
-    const cache = new LRUCache<string, { principal: Principal | null }>({ max: 10_000, ttl: Math.max(1, opts.cacheMs) });
-    const verify = async (key: string): Promise<Principal | null> => {
-      // Strings that are not shaped like a key never reach MySQL or the cache.
-      if (parseKey(key) === null) return null;
-      if (opts.cacheMs > 0) {
-        const hit = cache.get(key);
-        if (hit) return hit.principal;
-      }
-      const principal = await verifyApiKey(opts.pool, key);
-      if (opts.cacheMs > 0) cache.set(key, { principal });
-      return principal;
-    };
+  async (app: FastifyInstance, opts: AuthOptions) => {
+    const verifier = new KeyVerifier((key) => verifyApiKey(opts.pool, key), {
+      positiveMs: opts.cacheMs,
+      negativeMs: opts.negativeCacheMs,
+    });
+    app.decorate('apiKeys', verifier);
+    // Stores of @fastify/rate-limit (registered before this plugin): the failure budget and the
+    // per-key allowance are separate counters from the per-address one. Client addresses are the
+    // plugin's default key (IPv6 grouped by subnet, so one host cannot rotate through its /64).
+    const failures = app.createRateLimit({ max: opts.authFailuresPerMinute, timeWindow: 60_000 });
+    const perKey = app.createRateLimit({
+      max: opts.perKeyPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => `key:${request.principal?.keyId ?? ''}`,
+    });
 
     const check = (roles: readonly Role[]) =>
       async function authenticate(request: FastifyRequest, reply: FastifyReply) {
         const key = presentedKey(request);
         if (key === null)
           return sendProblem(reply, request, 401, 'an API key is required: Authorization: Bearer <key> (txmon apikey create)');
-        const principal = await verify(key);
-        if (principal === null) return sendProblem(reply, request, 401, 'the API key is unknown or revoked');
+        const keyShaped = parseKey(key) !== null;
+        if (keyShaped && verifier.cached(key) === undefined) {
+          const budget = await failures(request, { increment: false });
+          if (!budget.isAllowed && budget.remaining === 0)
+            return tooMany(
+              reply,
+              request,
+              budget.ttl,
+              `too many failed API key checks from this address (${budget.max} per minute)`,
+            );
+        }
+        const principal = await verifier.verify(key);
+        if (principal === null) {
+          // Only key-shaped strings cost a lookup; they spend the address's failure budget.
+          if (keyShaped) await failures(request);
+          return sendProblem(reply, request, 401, 'the API key is unknown or revoked');
+        }
         if (!roles.includes(principal.role))
           return sendProblem(
             reply,
@@ -73,6 +112,14 @@ export default fp(
             `role ${principal.role} may not call this route (allowed: ${roles.join(', ')})`,
           );
         request.principal = principal;
+        const allowance = await perKey(request);
+        if (!allowance.isAllowed && allowance.isExceeded)
+          return tooMany(
+            reply,
+            request,
+            allowance.ttl,
+            `rate limit of ${allowance.max} requests per minute for this key exceeded`,
+          );
       };
 
     app.decorateRequest('principal', null);
@@ -92,5 +139,5 @@ export default fp(
       route.onRequest = [...existing, check(roles)];
     });
   },
-  { name: 'txmon-auth' },
+  { name: 'txmon-auth', dependencies: ['@fastify/rate-limit'] },
 );

@@ -5,6 +5,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { Pool } from '../../platform/mysql.ts';
 import { audit } from '../../sinks/audit.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { presentedKey } from '../plugins/auth.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import {
   AlertDetail,
@@ -136,6 +137,7 @@ async function triage(
   actor: string,
   change: { from: readonly string[]; to: string } | null,
   detail: Record<string, unknown>,
+  clientAddr: string,
   label?: 'fraud' | 'legit',
 ): Promise<{ alert_id: string; status: string }> {
   const conn = await pool.getConnection();
@@ -156,7 +158,7 @@ async function triage(
          ON DUPLICATE KEY UPDATE label = VALUES(label), pattern = NULL, source = VALUES(source), labelled_at = VALUES(labelled_at)`,
         [row.transaction_id, label],
       );
-    await audit(conn, actor, action, `alert:${alertId}`, { ...detail, status });
+    await audit(conn, actor, action, `alert:${alertId}`, { ...detail, status }, clientAddr);
     await conn.commit();
     return { alert_id: alertId, status };
   } catch (err) {
@@ -173,8 +175,8 @@ const ANALYSTS = ['analyst', 'admin'] as const;
 export const STREAM_RESCAN_MS = 5 * 60_000;
 /** Alerts per query of the stream (a poll pages through more with a keyset). */
 const STREAM_PAGE = 500;
-/** Streams one API process serves at once; more get a 503. */
-export const MAX_STREAMS = 100;
+/** The fastest a stream may poll MySQL: 100 streams cost at most 100 queries a second (issue 16). */
+export const STREAM_MIN_POLL_MS = 1_000;
 /** A client that has not read what was sent within this long is dropped. */
 const SLOW_CLIENT_MS = 30_000;
 
@@ -190,7 +192,18 @@ async function streamAlerts(
   pool: Pool,
   raw: StreamSink,
   closed: () => boolean,
-  opts: { since: number; after: [number, string] | null; pollMs: number; heartbeatMs: number },
+  opts: {
+    since: number;
+    after: [number, string] | null;
+    pollMs: number;
+    heartbeatMs: number;
+    /** Null while the client may still read alerts, else why not (the stream then ends with `event: end`). */
+    stillAllowed: () => Promise<string | null>;
+    /** Waits between polls; settles early when the stream ends (so its place is free at once). */
+    pause: (ms: number) => Promise<void>;
+    /** A resume that reached further back than allowed: said to the client before any alert. */
+    clamped?: { requested: number; detail: string };
+  },
 ): Promise<void> {
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -204,10 +217,27 @@ async function streamAlerts(
   const isSent = (at: number, id: string): boolean =>
     at < opts.since || (opts.after !== null && (at < opts.after[0] || (at === opts.after[0] && id <= opts.after[1])));
   if (!(await write(`: txmon alerts since ${new Date(opts.since).toISOString()}\n\n`))) return;
+  if (opts.clamped) {
+    const data = {
+      requested: new Date(opts.clamped.requested).toISOString(),
+      since: new Date(opts.since).toISOString(),
+      detail: opts.clamped.detail,
+    };
+    if (!(await write(`event: resume-clamped\ndata: ${JSON.stringify(data)}\n\n`))) return;
+  }
   const sent = new Map<string, number>();
   let newest = opts.since;
   let lastWrite = Date.now();
   while (!closed()) {
+    // The key is checked again before every poll (through the key cache, so MySQL is asked at most
+    // once per TXMON_API_KEY_CACHE_MS): a revoked key or a role that may no longer read alerts ends
+    // the stream with a last event saying why, and no alert after it.
+    const refused = await opts.stillAllowed();
+    if (refused !== null) {
+      await write(`event: end\ndata: ${JSON.stringify({ reason: refused })}\n\n`);
+      return;
+    }
+    if (closed()) return;
     let page: [number, string] = [Math.max(Math.min(newest, Date.now()) - STREAM_RESCAN_MS, opts.since - STREAM_RESCAN_MS), ''];
     for (;;) {
       const [rows] = await pool.query<Row[]>(
@@ -233,13 +263,34 @@ async function streamAlerts(
       if (!(await write(': keep-alive\n\n'))) return;
       lastWrite = Date.now();
     }
-    await new Promise((r) => setTimeout(r, opts.pollMs));
+    await opts.pause(opts.pollMs);
   }
 }
 
-/** The open alert streams of an app: ended by its preClose hook, so closing does not wait for their clients. */
+/**
+ * The open alert streams of an app: capped in all and per key, and ended by its preClose hook, so
+ * closing does not wait for their clients.
+ */
 export class OpenStreams {
   readonly ends = new Set<() => void>();
+  private readonly perKey = new Map<string, number>();
+  constructor(readonly max: number) {}
+  /** Counts a new stream of `keyId`, or says why not: a 503 when the process is full, a 429 when the key is. */
+  open(keyId: string, perKeyMax: number): HttpProblem | null {
+    if (this.ends.size >= this.max)
+      return new HttpProblem(503, `this API serves at most ${this.max} alert streams at once; retry later`);
+    const mine = this.perKey.get(keyId) ?? 0;
+    if (mine >= perKeyMax)
+      return new HttpProblem(429, `this key holds ${mine} alert streams already (at most ${perKeyMax}); close one first`);
+    this.perKey.set(keyId, mine + 1);
+    return null;
+  }
+  /** Uncounts a stream of `keyId`. */
+  close(keyId: string): void {
+    const mine = (this.perKey.get(keyId) ?? 1) - 1;
+    if (mine <= 0) this.perKey.delete(keyId);
+    else this.perKey.set(keyId, mine);
+  }
   /** Settles when each open stream has ended its response. */
   readonly finished = new Set<Promise<void>>();
   closing = false;
@@ -256,7 +307,19 @@ export class OpenStreams {
   }
 }
 
-const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams }> = async (app, { pool, streams }) => {
+export interface StreamLimits {
+  /** Streams one key may hold open at once. */
+  perKey: number;
+  /** How far back (by when an alert was raised) a resume may reach; older Last-Event-IDs are clamped. */
+  resumeMaxMs: number;
+  /** A comment line at least this often on a quiet stream (within the server's idle timeout). */
+  heartbeatMs: number;
+}
+
+const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams; stream: StreamLimits }> = async (
+  app,
+  { pool, streams, stream: limits },
+) => {
   const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');
 
   app.get(
@@ -281,23 +344,62 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
         tags: ['alerts'],
         summary: 'New alerts as server-sent events (event: alert, data: the list item); resumes after Last-Event-ID',
         querystring: Type.Object(
-          { poll_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 10_000, default: 1_000 })) },
+          {
+            poll_ms: Type.Optional(
+              Type.Integer({
+                minimum: STREAM_MIN_POLL_MS,
+                maximum: 10_000,
+                default: 1_000,
+                description: 'How often to look for new alerts.',
+              }),
+            ),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems() },
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems(503) },
       },
     },
     async (request, reply) => {
-      if (streams.size >= MAX_STREAMS)
-        throw new HttpProblem(503, `this API serves at most ${MAX_STREAMS} alert streams at once; retry later`);
+      const principal = request.principal;
+      const key = presentedKey(request);
+      if (principal === null || key === null) throw new HttpProblem(401, 'an API key is required');
       const last = request.headers['last-event-id'];
-      const after =
+      let after =
         typeof last === 'string' && last.length > 0 ? (decodeCursor(last, ['number', 'string']) as [number, string]) : null;
-      const since = after?.[0] ?? Date.now();
+      // A resume reaches back at most resumeMaxMs: `[0,""]` would otherwise replay the whole table.
+      // Clamped rather than refused (an EventSource gives up on a 4xx), and said in the stream.
+      const floor = Date.now() - limits.resumeMaxMs;
+      let clamped: { requested: number; detail: string } | undefined;
+      if (after !== null && after[0] < floor) {
+        clamped = {
+          requested: after[0],
+          detail: `a resume reaches back at most ${limits.resumeMaxMs} ms; alerts raised before \`since\` are not replayed (GET /api/v1/alerts lists them)`,
+        };
+        after = null;
+      }
+      const since = after?.[0] ?? (clamped ? floor : Date.now());
+      const refused = streams.open(principal.keyId, limits.perKey);
+      if (refused) throw refused;
+      const stillAllowed = async (): Promise<string | null> => {
+        const now = await app.apiKeys.verify(key);
+        if (now === null) return 'the API key was revoked';
+        if (!(ANALYSTS as readonly string[]).includes(now.role)) return `role ${now.role} may no longer read alerts`;
+        return null;
+      };
       let ended = false;
+      let wake = () => {};
       const end = () => {
         ended = true;
+        wake();
       };
+      const pause = (ms: number) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       streams.ends.add(end);
       let finish = () => {};
       const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -313,12 +415,16 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
           since,
           after,
           pollMs: request.query.poll_ms ?? 1_000,
-          heartbeatMs: 15_000,
+          heartbeatMs: limits.heartbeatMs,
+          stillAllowed,
+          pause,
+          ...(clamped && { clamped }),
         });
       } catch (err) {
         request.log.warn({ err }, 'alert stream ended on an error');
       } finally {
         streams.ends.delete(end);
+        streams.close(principal.keyId);
         reply.raw.end();
         streams.finished.delete(finished);
         finish();
@@ -359,6 +465,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
         actor(request.principal),
         { from: ['OPEN'], to: 'IN_REVIEW' },
         {},
+        request.ip,
       ),
   );
 
@@ -383,6 +490,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
         actor(request.principal),
         { from: ['OPEN', 'IN_REVIEW'], to: fraud ? 'CONFIRMED_FRAUD' : 'FALSE_POSITIVE' },
         { label: request.body.label, note: request.body.note ?? null },
+        request.ip,
         fraud ? 'fraud' : 'legit',
       );
     },
@@ -401,7 +509,7 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
       },
     },
     async (request) =>
-      triage(pool, request.params.alertId, 'alert.note', actor(request.principal), null, { note: request.body.note }),
+      triage(pool, request.params.alertId, 'alert.note', actor(request.principal), null, { note: request.body.note }, request.ip),
   );
 };
 

@@ -136,7 +136,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       },
     },
     async (request) => {
-      const r = await promote(pool, request.params.version, actor(request.principal), request.body?.reason).catch(
+      const r = await promote(pool, request.params.version, actor(request.principal), request.body?.reason, request.ip).catch(
         refusal(request.params.version),
       );
       return { active: request.params.version, previous: r.previous };
@@ -159,7 +159,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       },
     },
     async (request) => {
-      const r = await shadow(pool, request.params.version, actor(request.principal), request.body?.reason).catch(
+      const r = await shadow(pool, request.params.version, actor(request.principal), request.body?.reason, request.ip).catch(
         refusal(request.params.version),
       );
       return { shadow: request.params.version, replaced: r.replaced };
@@ -177,7 +177,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         response: { 200: Type.Object({ from: Type.String(), to: Type.String() }), ...problems(409) },
       },
     },
-    async (request) => rollback(pool, actor(request.principal), request.body?.reason).catch(refusal()),
+    async (request) => rollback(pool, actor(request.principal), request.body?.reason, request.ip).catch(refusal()),
   );
 };
 

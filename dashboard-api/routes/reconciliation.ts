@@ -170,6 +170,7 @@ const reconRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { poo
           p ? `${p.name} (key ${p.keyId})` : 'unknown',
           request.body?.note ?? null,
           request.body?.revision,
+          request.ip,
         ).catch((err: unknown) => {
           throw err instanceof NoSuchResultError ? new HttpProblem(404, err.message) : err;
         });

@@ -34,7 +34,10 @@ let redis: ReturnType<typeof createStateRedis>;
 let admin: ReturnType<ReturnType<typeof createKafka>['admin']>;
 const keys = {} as Record<Role, string>;
 
-async function makeApp(rateLimitPerMinute = 100_000): Promise<FastifyInstance> {
+async function makeApp(
+  rateLimitPerMinute = 100_000,
+  guard: Partial<TestNamespace['cfg']['apiGuard']> = {},
+): Promise<FastifyInstance> {
   const metrics = createApiMetrics({
     lag: async () => [
       {
@@ -66,7 +69,12 @@ async function makeApp(rateLimitPerMinute = 100_000): Promise<FastifyInstance> {
         },
       },
     },
-    { rateLimitPerMinute, keyCacheMs: 0 },
+    {
+      rateLimitPerMinute,
+      keyCacheMs: 0,
+      // The role matrix and the fuzzing send thousands of requests, many with wrong keys, from one address.
+      guard: { ...ns.cfg.apiGuard, rateLimitPerAddressPerMinute: 1_000_000, authFailuresPerMinute: 1_000_000, ...guard },
+    },
   );
   await a.ready();
   return a;
@@ -131,7 +139,7 @@ describe('probes, metrics, documents', () => {
         metrics,
         probes: [{ name: 'redis', check: () => Promise.reject(new Error('connection refused')) }],
       },
-      { rateLimitPerMinute: 100, keyCacheMs: 0 },
+      { rateLimitPerMinute: 100, keyCacheMs: 0, guard: ns.cfg.apiGuard },
     );
     const res = await broken.inject({ url: '/readyz' });
     await broken.close();
@@ -166,7 +174,14 @@ describe('probes, metrics, documents', () => {
     );
     expect((await app.inject({ url: '/docs' })).statusCode).toBeLessThan(400);
     const bad = (await import('fastify')).default();
-    await bad.register((await import('../../dashboard-api/plugins/auth.ts')).default, { pool, cacheMs: 0 });
+    await bad.register((await import('@fastify/rate-limit')).default, { global: false });
+    await bad.register((await import('../../dashboard-api/plugins/auth.ts')).default, {
+      pool,
+      cacheMs: 0,
+      negativeCacheMs: 0,
+      perKeyPerMinute: 1,
+      authFailuresPerMinute: 1,
+    });
     expect(() => bad.get('/unstated', async () => 'x')).toThrow(/states no roles/);
     await bad.close();
   });
@@ -228,7 +243,7 @@ describe('authentication and roles', () => {
 
   it('refuses every call without a key (401), with a wrong or revoked key (401), or of another role (403)', async () => {
     const extra = await createApiKey(pool, 'to-revoke', 'admin', 'test');
-    await revokeApiKey(pool, extra.keyId);
+    await revokeApiKey(pool, extra.keyId, 'test');
     const forged = `${keys.admin.slice(0, -4)}AAAA`;
     for (const r of await matrix()) {
       const call = (headers: Record<string, string>) =>
@@ -282,7 +297,7 @@ describe('authentication and roles', () => {
   });
 
   it('rate-limits per key however the header is spelled, and unauthenticated calls per address, with a 429 problem', async () => {
-    const limited = await makeApp(3);
+    const limited = await makeApp(3, { authFailuresPerMinute: 3 });
     const key = keys.sre;
     const spellings = [
       { authorization: `Bearer ${key}` },
@@ -295,7 +310,7 @@ describe('authentication and roles', () => {
     const last = await limited.inject({ url: '/api/v1/models', headers: auth('sre') });
     // Another key has its own allowance.
     const other = await limited.inject({ url: '/api/v1/models', headers: auth('admin') });
-    // Wrong keys count against the client's address: guessing is limited too.
+    // Wrong keys count against the client's address (its failure budget): guessing is limited too.
     const guesses: number[] = [];
     for (let i = 0; i < 4; i++)
       guesses.push(
@@ -316,12 +331,12 @@ describe('authentication and roles', () => {
   it('trusts a verified key for the cache period only: a revocation takes effect within it', async () => {
     const cached = await buildApp(
       { pool, logger: testLogger, metrics: createApiMetrics(null), probes: [] },
-      { rateLimitPerMinute: 1_000, keyCacheMs: 400 },
+      { rateLimitPerMinute: 1_000, keyCacheMs: 400, guard: ns.cfg.apiGuard },
     );
     const k = await createApiKey(pool, 'cached', 'sre', 'test');
     const call = () => cached.inject({ url: '/api/v1/models', headers: { authorization: `Bearer ${k.key}` } });
     expect((await call()).statusCode).toBe(200);
-    await revokeApiKey(pool, k.keyId);
+    await revokeApiKey(pool, k.keyId, 'test');
     expect((await call()).statusCode).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
     expect((await call()).statusCode).toBe(401);
@@ -647,7 +662,7 @@ describe('accounts, pipeline, drift, live stream', () => {
     const hex = (prefix: string, n: number) => `${prefix}${n.toString(16).padStart(32 - prefix.length, '0')}`;
     const open = async (headers: Record<string, string> = {}) => {
       const controller = new AbortController();
-      const res = await fetch(`${address}/api/v1/alerts/stream?poll_ms=100`, {
+      const res = await fetch(`${address}/api/v1/alerts/stream?poll_ms=1000`, {
         headers: { ...auth('analyst'), ...headers },
         signal: controller.signal,
       });
@@ -687,7 +702,7 @@ describe('accounts, pipeline, drift, live stream', () => {
       const burst = Array.from({ length: 1_200 }, (_, i) => hex('c', i));
       await raise(burst, (i) => new Date(now + 3_000 + i));
       await s1.until(() => s1.ids().length >= 1_202, 'every alert of the burst');
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, 1_200));
       const got = s1.ids();
       expect(new Set(got).size).toBe(got.length);
       expect(got).not.toContain('e'.repeat(32));
@@ -699,7 +714,7 @@ describe('accounts, pipeline, drift, live stream', () => {
       const s2 = await open({ 'last-event-id': resumeFrom });
       await raise(['d'.repeat(32)], () => new Date(now + 10_000));
       await s2.until(() => s2.ids().includes('d'.repeat(32)), 'the alert after the resumed one');
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 1_200));
       expect(s2.ids()).toEqual(['d'.repeat(32)]);
 
       // Closing the app ends its open streams instead of waiting for their clients.

@@ -1,0 +1,1 @@
+ALTER TABLE audit_log DROP COLUMN IF EXISTS client_addr;
