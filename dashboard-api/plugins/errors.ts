@@ -20,6 +20,9 @@ export class HttpProblem extends Error {
   }
 }
 
+/** MariaDB's error number for a statement stopped by max_statement_time. */
+const ER_STATEMENT_TIMEOUT = 1969;
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -89,6 +92,17 @@ export default fp(
         const first = fe.validation[0];
         const field = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
         return sendProblem(reply, request, 400, `${field} ${first?.message ?? 'is invalid'}`);
+      }
+      // A read cut off by MariaDB's max_statement_time (the routes bound their expensive queries):
+      // the caller can narrow it or retry; nothing is wrong with the server.
+      if ((err as { errno?: unknown }).errno === ER_STATEMENT_TIMEOUT) {
+        request.log.warn({ route: request.routeOptions.url }, 'query stopped at its time limit');
+        return sendProblem(
+          reply,
+          request,
+          503,
+          'the query took longer than its limit; narrow it (a date, a status) or retry later',
+        );
       }
       if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
         return sendProblem(reply, request, fe.statusCode, fe.message);

@@ -250,6 +250,17 @@ describe('errors outside the routes', () => {
     });
   });
 
+  it('a query MariaDB stops at its max_statement_time is a 503 problem saying to narrow it, not a 500', async () => {
+    const a = Fastify();
+    await a.register(errorsPlugin);
+    a.get('/slow', async () => (await pool.query('SET STATEMENT max_statement_time = 0.1 FOR SELECT SLEEP(1)'))[0]);
+    const res = await a.inject({ url: '/slow' });
+    await a.close();
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json().detail).toMatch(/longer than its limit; narrow it/);
+  });
+
   it('a processor scrape that fails is a generic 500 problem, the error in the log only; one that hangs is a 503 within 2.5 s', async () => {
     const registry = new Registry();
     let mode: 'throw' | 'hang' = 'throw';
