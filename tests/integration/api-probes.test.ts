@@ -9,7 +9,8 @@ import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, type Role } from '../../dashboard-api/auth/api-keys.ts';
 import { buildApp } from '../../dashboard-api/app.ts';
-import errorsPlugin, { frameworkErrors } from '../../dashboard-api/plugins/errors.ts';
+import { connect } from 'node:net';
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from '../../dashboard-api/plugins/errors.ts';
 import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
 import { dependencyProbes, type Probe } from '../../dashboard-api/routes/health.ts';
 import { deadLetterRecords } from '../../dashboard-api/routes/pipeline.ts';
@@ -247,6 +248,30 @@ describe('errors outside the routes', () => {
       status: 414,
       detail: 'a path segment of the URL is too long',
       instance: `/x/${'a'.repeat(200)}`,
+    });
+  });
+
+  it('a request the HTTP parser refuses is a 400 problem too (clientErrorHandler)', async () => {
+    const a = Fastify({ clientErrorHandler });
+    await a.register(errorsPlugin);
+    a.get('/x', async () => 'ok');
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    const port = (a.server.address() as { port: number }).port;
+    const answer = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /x HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n'));
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    await a.close();
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toContain('Content-Type: application/problem+json');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'the HTTP request could not be parsed',
     });
   });
 
