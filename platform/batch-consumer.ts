@@ -152,6 +152,27 @@ export async function groupLag(admin: Admin, groupId: string, topic: string): Pr
   return lag;
 }
 
+/**
+ * A topic's offsets per partition, or null when the topic does not exist. Probe and scrape paths
+ * ask which topics exist first (one metadata request for all topics): asking kafkajs for a missing
+ * topic's offsets leaves the topic among the client's metadata targets, and from then on every
+ * metadata refresh of that client fails ("This server does not host this topic-partition"), for the
+ * topics that exist too — one missing dead-letter topic would break every later read of the admin.
+ */
+export async function topicOffsetsIfExists(
+  admin: Admin,
+  topic: string,
+): Promise<Array<{ partition: number; low: string; high: string }> | null> {
+  if (!(await admin.listTopics()).includes(topic)) return null;
+  return admin.fetchTopicOffsets(topic);
+}
+
+/** groupLag for probe paths: refuses a topic that does not exist instead of asking kafkajs for it (see topicOffsetsIfExists). */
+export async function probeGroupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  if (!(await admin.listTopics()).includes(topic)) throw new Error(`topic ${topic} does not exist`);
+  return groupLag(admin, groupId, topic);
+}
+
 /** Resolves once the group has caught up with every topic (lag 0), checking every second; reports progress. */
 export async function drainedWhenCaughtUp(o: {
   admin: Admin;

@@ -1,6 +1,32 @@
 /** A small HTTP server for a processor: /metrics (Prometheus), /healthz (alive), /readyz (can make progress). */
-import { createServer, type Server } from 'node:http';
+import { createServer, type ServerResponse, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { errorMessage } from './errors.ts';
+import { PROBE_DEADLINE_MS } from './probe-admin.ts';
+
+interface ProbeLog {
+  error: (o: object, msg: string) => void;
+}
+
+/** An RFC 9457 problem, as the API answers errors: a generic detail, never an error's own text. */
+function problem(res: ServerResponse, status: number, title: string, detail: string, instance: string): void {
+  res.writeHead(status, { 'content-type': 'application/problem+json' });
+  res.end(JSON.stringify({ type: 'about:blank', title, status, detail, instance }));
+}
+
+/** Collects the registry within `ms`; rejects with a TimeoutError past it. */
+function metricsWithin(registry: Registry, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    registry.metrics(),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`metrics not collected within ${ms} ms`), { name: 'TimeoutError' })),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 export interface ProbeServer {
   port: number;
@@ -13,19 +39,26 @@ export async function startProbeServer(opts: {
   port: number;
   registry: Registry;
   ready: () => { ok: boolean; detail: string };
+  /** Where a failed scrape's error goes (the response carries none of it). */
+  log?: ProbeLog;
+  /** A scrape waits at most this long for the registry's collectors. */
+  deadlineMs?: number;
 }): Promise<ProbeServer> {
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/metrics') {
-      opts.registry
-        .metrics()
+      metricsWithin(opts.registry, opts.deadlineMs ?? PROBE_DEADLINE_MS)
         .then((body) => {
           res.writeHead(200, { 'content-type': opts.registry.contentType });
           res.end(body);
         })
         .catch((err: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(String(err));
+          // The error (which may name hosts, users or internals) goes to the log only.
+          opts.log?.error({ err: errorMessage(err) }, 'metrics scrape failed');
+          const late = err instanceof Error && err.name === 'TimeoutError';
+          if (late)
+            problem(res, 503, 'Service Unavailable', 'metrics were not collected in time; the processor log has the error', url);
+          else problem(res, 500, 'Internal Server Error', 'metrics could not be collected; the processor log has the error', url);
         });
       return;
     }
@@ -40,8 +73,7 @@ export async function startProbeServer(opts: {
       res.end(JSON.stringify({ status: r.ok ? 'ready' : 'not-ready', detail: r.detail }));
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end('{"error":"not found: try /metrics, /healthz or /readyz"}');
+    problem(res, 404, 'Not Found', 'no such path: try /metrics, /healthz or /readyz', url.split('?')[0] ?? '/');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -61,10 +93,16 @@ export async function startProcessorProbes(opts: {
   port: number | undefined;
   registry: Registry;
   ready: () => { ok: boolean; detail: string };
-  log: { info: (o: object, msg: string) => void };
+  log: ProbeLog & { info: (o: object, msg: string) => void };
 }): Promise<ProbeServer | null> {
   if (opts.port === undefined) return null;
-  const probe = await startProbeServer({ host: opts.host, port: opts.port, registry: opts.registry, ready: opts.ready });
+  const probe = await startProbeServer({
+    host: opts.host,
+    port: opts.port,
+    registry: opts.registry,
+    ready: opts.ready,
+    log: opts.log,
+  });
   opts.log.info({ url: `http://${opts.host}:${probe.port}/metrics` }, 'serving metrics');
   return probe;
 }

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Socket } from 'node:net';
 import { InputError, TxmonError } from '../../platform/errors.ts';
 import type { ProblemBody } from '../schemas/common.ts';
 
@@ -19,6 +20,9 @@ export class HttpProblem extends Error {
   }
 }
 
+/** MariaDB's error number for a statement stopped by max_statement_time. */
+const ER_STATEMENT_TIMEOUT = 1969;
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -27,6 +31,7 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -36,6 +41,40 @@ const TITLES: Record<number, string> = {
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, detail: string, type = 'about:blank') {
   const body: ProblemBody = { type, title: TITLES[status] ?? 'Error', status, detail, instance: request.url.split('?')[0] };
   return reply.code(status).type('application/problem+json').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors raised by the router before any route or hook runs (a
+ * path parameter longer than maxParamLength is a 414, a malformed URL component a 400) answer in
+ * the same problem format instead of fastify's own JSON. Pass it to `Fastify({ frameworkErrors })`.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 400;
+  const detail =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment of the URL is too long'
+      : err.code === 'FST_ERR_BAD_URL'
+        ? 'the URL has an invalid component'
+        : status >= 500
+          ? 'the server failed to route this request; the error is in its log'
+          : 'the request could not be routed';
+  if (status >= 500) request.log.error({ err }, 'request failed before routing');
+  void sendProblem(reply, request, status, detail);
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: a request the HTTP parser refuses (a header too large, a
+ * malformed request line) never reaches fastify; it is answered as a problem too, then the
+ * connection is closed (the parser cannot tell where the next request starts).
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const title = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail: 'the HTTP request could not be parsed' });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export default fp(
@@ -53,6 +92,17 @@ export default fp(
         const first = fe.validation[0];
         const field = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
         return sendProblem(reply, request, 400, `${field} ${first?.message ?? 'is invalid'}`);
+      }
+      // A read cut off by MariaDB's max_statement_time (the routes bound their expensive queries):
+      // the caller can narrow it or retry; nothing is wrong with the server.
+      if ((err as { errno?: unknown }).errno === ER_STATEMENT_TIMEOUT) {
+        request.log.warn({ route: request.routeOptions.url }, 'query stopped at its time limit');
+        return sendProblem(
+          reply,
+          request,
+          503,
+          'the query took longer than its limit; narrow it (a date, a status) or retry later',
+        );
       }
       if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
         return sendProblem(reply, request, fe.statusCode, fe.message);

@@ -1,11 +1,15 @@
 /**
  * The API's Prometheus registry: its own request counts and latencies (labels: route pattern,
  * method, status; never ids), and a scrape-friendly view of pipeline health read on scrape (consumer
- * lag per group and topic, dead letters per DLQ topic), cached for a few seconds.
+ * lag per group and topic, dead letters per DLQ topic), read with a deadline (DeadlineRead): a
+ * scrape answers within ~2 s whatever Kafka does, with the last known values and their age.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DeadlineRead, type Reading } from '../../platform/deadline-read.ts';
+import { errorMessage } from '../../platform/errors.ts';
+import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
 
 export interface PipelineView {
   /** Records behind per consumer group and topic. */
@@ -14,25 +18,43 @@ export interface PipelineView {
   deadLetters(): Promise<Array<{ topic: string; records: number }>>;
 }
 
-export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000) {
+/** Pipeline readings for the scrape: a deadline, one read in flight, the last value served with its age. */
+export interface PipelineReadOptions {
+  /** A scrape waits at most this long for Kafka (≤ 2 s). */
+  deadlineMs?: number;
+  /** A reading (or a failure) is reused this long, stamped when it settled. */
+  freshMs?: number;
+}
+
+export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000, readOpts: PipelineReadOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'txmon_api_process_' });
   const registers = [registry];
-  // One Kafka read per refresh, shared by both gauges (prom-client collects them together); a
-  // failure of one reading (a missing DLQ topic) leaves the other.
-  const cached = <T>(read: () => Promise<T>) => {
-    let at = 0;
-    let value: Promise<T | null> = Promise.resolve(null);
-    return (): Promise<T | null> => {
-      if (Date.now() - at >= cacheMs) {
-        at = Date.now();
-        value = read().catch(() => null);
-      }
-      return value;
-    };
-  };
-  const lag = pipeline ? cached(() => pipeline.lag()) : async () => null;
-  const deadLetters = pipeline ? cached(() => pipeline.deadLetters()) : async () => null;
+  let log: { warn: (o: object, msg: string) => void } | null = null;
+  const reads = new Counter({
+    name: 'txmon_api_probe_reads_total',
+    help: 'Reads of the pipeline for /metrics, by reading and outcome (ok, timeout, error).',
+    labelNames: ['reading', 'outcome'],
+    registers,
+  });
+  // One Kafka read at a time per reading, with a deadline: a scrape never waits on a retrying admin
+  // (a missing DLQ topic), and a failure of one reading leaves the other.
+  const reader = <T>(name: string, read: () => Promise<T>) =>
+    new DeadlineRead(read, {
+      deadlineMs: Math.min(readOpts.deadlineMs ?? PROBE_DEADLINE_MS, PROBE_DEADLINE_MS),
+      freshMs: readOpts.freshMs ?? cacheMs,
+      onOutcome: (outcome, err) => {
+        reads.inc({ reading: name, outcome });
+        if (outcome !== 'ok')
+          log?.warn(
+            { reading: name, outcome, err: err === undefined ? undefined : errorMessage(err) },
+            'pipeline reading for /metrics failed; serving the last value',
+          );
+      },
+    });
+  const lag = pipeline ? reader('lag', () => pipeline.lag()) : null;
+  const deadLetters = pipeline ? reader('dead_letters', () => pipeline.deadLetters()) : null;
+  const none: Reading<never> = { value: null, ageMs: null, failure: null };
   return {
     registry,
     requests: new Counter({
@@ -54,9 +76,9 @@ export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000)
       labelNames: ['group', 'topic'],
       registers,
       async collect() {
-        const v = await lag();
+        const r = lag ? await lag.get() : none;
         this.reset();
-        for (const l of v ?? []) this.set({ group: l.group, topic: l.topic }, l.lag);
+        for (const l of r.value ?? []) this.set({ group: l.group, topic: l.topic }, l.lag);
       },
     }),
     deadLetters: new Gauge({
@@ -65,11 +87,28 @@ export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000)
       labelNames: ['topic'],
       registers,
       async collect() {
-        const v = await deadLetters();
+        const r = deadLetters ? await deadLetters.get() : none;
         this.reset();
-        for (const d of v ?? []) this.set({ topic: d.topic }, d.records);
+        for (const d of r.value ?? []) this.set({ topic: d.topic }, d.records);
       },
     }),
+    valueAge: new Gauge({
+      name: 'txmon_api_probe_value_age_seconds',
+      help: 'Age of the pipeline reading this scrape shows, by reading (lag, dead_letters); absent before the first success. Above the refresh period: Kafka is not answering and the value is the last known.',
+      labelNames: ['reading'],
+      registers,
+      async collect() {
+        // prom-client collects every metric at once: asking again joins the same read (single-flight),
+        // so the age describes the values the gauges above show.
+        const readings = { lag: lag ? await lag.get() : none, dead_letters: deadLetters ? await deadLetters.get() : none };
+        this.reset();
+        for (const [reading, r] of Object.entries(readings)) if (r.ageMs !== null) this.set({ reading }, r.ageMs / 1000);
+      },
+    }),
+    /** Where failed readings are logged (the app's logger, set by the plugin). */
+    logTo(logger: { warn: (o: object, msg: string) => void }) {
+      log = logger;
+    },
   };
 }
 
@@ -77,6 +116,7 @@ export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 export default fp(
   async (app: FastifyInstance, opts: { metrics: ApiMetrics }) => {
+    opts.metrics.logTo(app.log);
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unknown';
       opts.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });

@@ -41,7 +41,9 @@ const accountRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/accounts/:accountId/aggregates',
     {
-      config: { roles: ['analyst', 'sre', 'admin'] },
+      // Not sre: an account's windows (amounts, merchants, countries) are customer data like its
+      // alerts and transactions, which sre may not read either.
+      config: { roles: ['analyst', 'admin'] },
       schema: {
         tags: ['accounts'],
         summary:

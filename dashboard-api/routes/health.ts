@@ -1,49 +1,90 @@
-/** Probes and metrics: /healthz (alive), /readyz (MySQL, Redis, broker reachable; lag within bound), /metrics. */
+/**
+ * Probes and metrics: /healthz (alive), /readyz (public: ready or not, nothing else), /readyz/detail
+ * (sre, admin: each check, broker count, lag), /metrics. Public answers name no dependency: an
+ * outsider learns nothing of the deployment from them.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Admin } from 'kafkajs';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { Registry } from 'prom-client';
+import { DeadlineRead } from '../../platform/deadline-read.ts';
 import { errorMessage } from '../../platform/errors.ts';
+import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { problems } from '../schemas/common.ts';
+
+/** A check's result is reused this long: /readyz calls cost the dependencies at most one check each per period. */
+export const READY_FRESH_MS = 1_000;
 
 export interface Probe {
   name: string;
   check: () => Promise<string>;
 }
 
-const Check = Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() });
-const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]),
-  checks: Type.Array(Check),
+const Check = Type.Object({
+  name: Type.String(),
+  ok: Type.Boolean(),
+  detail: Type.String(),
+  last_ok_seconds_ago: Type.Union([Type.Number(), Type.Null()], {
+    description: 'Since the check last passed (null: not since the API started).',
+  }),
 });
+const Status = Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]);
+const Readiness = Type.Object({ status: Status }, { additionalProperties: false });
+const ReadinessDetail = Type.Object({ status: Status, checks: Type.Array(Check) });
 
-/** A check's own verdict, safe to show anyone (no host names, users or driver messages). */
+/** A check's own verdict, safe to show the roles that see the detail (no host names, users or driver messages). */
 export class ProbeFailure extends Error {}
 
+type Verdict = { ok: boolean; detail: string };
+
 /**
- * Runs a check with a deadline; a timeout is a failure. /readyz is public: a failure says only that
- * the dependency did not answer; the driver's message (hosts, users) goes to the log.
+ * A probe behind a deadline, single-flight (concurrent /readyz calls share one check) and reused
+ * for `freshMs`: a flood of /readyz calls makes at most one call per dependency per period, and a
+ * hung dependency costs a caller at most `deadlineMs`. A failed or late check is a failure (the
+ * probe goes red); the driver's message (hosts, users) goes to the log, never to a response.
  */
-async function timed(
+export function deadlineProbe(
   p: Probe,
-  ms: number,
-  log: { warn: (o: object, msg: string) => void },
-): Promise<{ name: string; ok: boolean; detail: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const detail = await Promise.race([
-      p.check(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProbeFailure(`no answer within ${ms} ms`)), ms))),
-    ]);
-    return { name: p.name, ok: true, detail };
-  } catch (err) {
-    if (err instanceof ProbeFailure) return { name: p.name, ok: false, detail: err.message };
-    log.warn({ dependency: p.name, err: errorMessage(err) }, 'readiness check failed');
-    return { name: p.name, ok: false, detail: 'not answering (the API log has the error)' };
-  } finally {
-    clearTimeout(timer);
-  }
+  deadlineMs: number,
+  freshMs: number,
+  log: () => { warn: (o: object, msg: string) => void },
+) {
+  const reading = new DeadlineRead<Verdict>(
+    () =>
+      p.check().then(
+        (detail) => ({ ok: true, detail }),
+        (err: unknown) => {
+          if (err instanceof ProbeFailure) return { ok: false, detail: err.message };
+          throw err;
+        },
+      ),
+    {
+      deadlineMs,
+      freshMs,
+      onOutcome: (outcome, err) => {
+        if (outcome !== 'ok')
+          log().warn(
+            { dependency: p.name, outcome, err: err === undefined ? undefined : errorMessage(err) },
+            'readiness check failed',
+          );
+      },
+    },
+  );
+  let lastOk: number | null = null;
+  return async (): Promise<Static<typeof Check>> => {
+    const r = await reading.get();
+    const now = Date.now();
+    const passed = r.failure === null && r.value?.ok === true;
+    if (passed && r.ageMs !== null) lastOk = Math.max(lastOk ?? 0, now - r.ageMs);
+    const detail =
+      r.failure === 'timeout'
+        ? `no answer within ${deadlineMs} ms`
+        : r.failure === 'error'
+          ? 'not answering (the API log has the error)'
+          : (r.value?.detail ?? 'not checked yet');
+    return { name: p.name, ok: passed, detail, last_ok_seconds_ago: lastOk === null ? null : Math.max(0, now - lastOk) / 1000 };
+  };
 }
 
 /** The standard probes of the API's dependencies. */
@@ -88,6 +129,15 @@ export function dependencyProbes(deps: {
 }
 
 const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Registry; timeoutMs: number }> = async (app, opts) => {
+  // Readiness: each check at most every READY_FRESH_MS, and no caller waits more than the deadline (≤ 2 s).
+  const deadlineMs = Math.min(opts.timeoutMs, PROBE_DEADLINE_MS);
+  const checks = opts.probes.map((p) => deadlineProbe(p, deadlineMs, READY_FRESH_MS, () => app.log));
+  const readiness = async () => {
+    const results = await Promise.all(checks.map((c) => c()));
+    const ok = results.every((c) => c.ok);
+    return { ok, status: ok ? ('ready' as const) : ('not-ready' as const), checks: results };
+  };
+
   app.get(
     '/healthz',
     {
@@ -107,14 +157,30 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Regis
       config: { roles: 'public' },
       schema: {
         tags: ['operations'],
-        summary: 'MySQL, Redis and the broker answer, and the ingest lag is within bound (503 otherwise)',
+        summary:
+          'Ready: MySQL, Redis and the broker answer, and the ingest lag is within bound (503 otherwise). Status only: which check failed is at /readyz/detail',
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (request, reply) => {
-      const checks = await Promise.all(opts.probes.map((p) => timed(p, opts.timeoutMs, request.log)));
-      const ok = checks.every((c) => c.ok);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not-ready', checks });
+    async (_request, reply) => {
+      const r = await readiness();
+      return reply.code(r.ok ? 200 : 503).send({ status: r.status });
+    },
+  );
+
+  app.get(
+    '/readyz/detail',
+    {
+      config: { roles: ['sre', 'admin'] },
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness with each check: MySQL, Redis, the broker (broker count), the ingest lag; 503 when one fails',
+        response: { 200: ReadinessDetail, 503: ReadinessDetail, ...problems() },
+      },
+    },
+    async (_request, reply) => {
+      const r = await readiness();
+      return reply.code(r.ok ? 200 : 503).send({ status: r.status, checks: r.checks });
     },
   );
 

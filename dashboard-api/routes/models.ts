@@ -1,5 +1,6 @@
 /** Models for SREs and admins: versions with metrics; promote, shadow, roll back (admin only, audited). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
@@ -44,12 +45,21 @@ const Drift = Type.Object({
   features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'Largest PSI first.' }),
 });
 
+/** The largest `sample` a non-admin may ask for: ~11 MB of feature snapshots read per computation. */
+export const DRIFT_SAMPLE_CAP = 5_000;
+/** How long a drift result is reused per (model version, sample): its inputs are minutes of traffic. */
+export const DRIFT_CACHE_MS = 60_000;
+/** MariaDB stops the drift read past this (max_statement_time), whatever the sample. */
+const DRIFT_QUERY_MAX_SECONDS = 10;
+
 /** PSI of the active model's recent traffic (decisions and their feature snapshots in MySQL) against its training baseline. */
-async function drift(pool: Pool, sample: number, psiAlert: number) {
+async function drift(pool: Pool, version: string, sample: number, psiAlert: number) {
   const { active } = await loadServingModels(pool);
-  if (!active) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+  if (!active || active.version !== version)
+    throw new HttpProblem(409, 'the active model changed while drift was computed; retry');
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT d.model_score, t.features FROM decisions d JOIN transactions t ON t.transaction_id = d.transaction_id
+    `SET STATEMENT max_statement_time = ${DRIFT_QUERY_MAX_SECONDS} FOR
+     SELECT d.model_score, t.features FROM decisions d JOIN transactions t ON t.transaction_id = d.transaction_id
       WHERE d.model_version = ? AND d.model_score IS NOT NULL ORDER BY d.decided_at DESC LIMIT ?`,
     [active.version, sample],
   );
@@ -73,14 +83,29 @@ async function drift(pool: Pool, sample: number, psiAlert: number) {
   };
 }
 
-const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number }> = async (app, { pool, driftPsiAlert }) => {
+type DriftT = Awaited<ReturnType<typeof drift>>;
+
+const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number; driftCacheMs?: number }> = async (
+  app,
+  { pool, driftPsiAlert, driftCacheMs = DRIFT_CACHE_MS },
+) => {
+  // One computation per (active version, sample) per period, shared by concurrent callers
+  // (lru-cache's fetch is single-flight); failures are not kept. A promotion changes the key.
+  const driftCache = new LRUCache<string, DriftT>({
+    max: 32,
+    ttl: Math.max(1, driftCacheMs),
+    fetchMethod: async (key) => {
+      const [version, sample] = key.split('\n') as [string, string];
+      return drift(pool, version, Number(sample), driftPsiAlert);
+    },
+  });
   app.get(
     '/models/drift',
     {
       config: { roles: ['analyst', 'sre', 'admin'] },
       schema: {
         tags: ['models'],
-        summary: 'Drift of the active model: PSI per feature and of the score over its most recent decisions, against training',
+        summary: `Drift of the active model: PSI per feature and of the score over its most recent decisions, against training. Computed at most once per ${DRIFT_CACHE_MS / 1000} s per (model, sample); a sample above ${DRIFT_SAMPLE_CAP} needs the admin role`,
         querystring: Type.Object(
           { sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 20_000, default: 5_000 })) },
           { additionalProperties: false },
@@ -88,7 +113,16 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         response: { 200: Drift, ...problems(409) },
       },
     },
-    async (request) => drift(pool, request.query.sample ?? 5_000, driftPsiAlert),
+    async (request) => {
+      const sample = request.query.sample ?? 5_000;
+      if (sample > DRIFT_SAMPLE_CAP && request.principal?.role !== 'admin')
+        throw new HttpProblem(403, `a drift sample above ${DRIFT_SAMPLE_CAP} needs the admin role (asked for ${sample})`);
+      const [[row]] = await pool.query<RowDataPacket[]>("SELECT version FROM models WHERE state = 'active' LIMIT 1");
+      if (!row) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+      const result = await driftCache.fetch(`${String(row.version)}\n${sample}`);
+      if (!result) throw new Error('drift computation gave no result');
+      return result;
+    },
   );
 
   const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');

@@ -1,6 +1,7 @@
 /** Reconciliation for finance ops: summary by day, status and currency; exceptions; resolve and accept (audited). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RowDataPacket } from 'mysql2/promise';
+import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import type { Pool } from '../../platform/mysql.ts';
 import { EXCEPTION_STATUSES } from '../../reconciliation/match.ts';
@@ -38,21 +39,33 @@ const ExceptionItem = Type.Object({
   resolved_by: Type.Union([Type.String(), Type.Null()]),
 });
 
+/** MariaDB stops an exceptions page past this: exceptions are rare among results, and a page without a date may scan many. */
+const EXCEPTIONS_MAX_SECONDS = 5;
+/** The summary (a scan of a day's results, or all of them) is computed at most this often per date, whoever asks. */
+const SUMMARY_CACHE_MS = 10_000;
+
 const reconRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool }) => {
+  // One computation per date in flight and per period (lru-cache's fetch is single-flight); failures are not kept.
+  const summaries = new LRUCache<string, Awaited<ReturnType<typeof reconReport>>>({
+    max: 64,
+    ttl: SUMMARY_CACHE_MS,
+    fetchMethod: (date) => reconReport(pool, date === '' ? null : date),
+  });
   app.get(
     '/reconciliation/summary',
     {
       config: { roles: ['analyst', 'sre', 'admin'] },
       schema: {
         tags: ['reconciliation'],
-        summary: 'Groups and amounts per status and currency, for a business date or all',
+        summary: `Groups and amounts per status and currency, for a business date or all (computed at most every ${SUMMARY_CACHE_MS / 1000} s)`,
         querystring: Type.Object({ date: Type.Optional(Day) }, { additionalProperties: false }),
         response: { 200: Type.Object({ date: Type.Union([Day, Type.Null()]), lines: Type.Array(SummaryLine) }), ...problems() },
       },
     },
     async (request) => {
       const date = request.query.date ?? null;
-      const lines = await reconReport(pool, date);
+      const lines = await summaries.fetch(date ?? '');
+      if (!lines) throw new Error('reconciliation summary gave no result');
       return {
         date,
         lines: lines.map((l) => ({
@@ -102,7 +115,8 @@ const reconRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { poo
       if (q.cursor) add('reference > ?', decodeCursor(q.cursor, ['string'])[0]);
       const limit = q.limit ?? 50;
       const [rows] = await pool.query<Row[]>(
-        `SELECT reference, status, reason, currency, CAST(expected_minor AS CHAR) AS expected, CAST(settled_minor AS CHAR) AS settled,
+        `SET STATEMENT max_statement_time = ${EXCEPTIONS_MAX_SECONDS} FOR
+         SELECT reference, status, reason, currency, CAST(expected_minor AS CHAR) AS expected, CAST(settled_minor AS CHAR) AS settled,
                 transactions, settlement_lines, DATE_FORMAT(business_date, '%Y-%m-%d') AS business_date, deadline, revision, ${CURRENT_RESOLUTION_SQL} AS resolution, resolved_by
            FROM recon_results WHERE ${where.join(' AND ')} ORDER BY reference LIMIT ?`,
         [...args, limit + 1],

@@ -118,11 +118,13 @@ async function anAlert(status = 'OPEN', order: 'ASC' | 'DESC' = 'ASC'): Promise<
 }
 
 describe('probes, metrics, documents', () => {
-  it('healthz and readyz are public; readyz checks MySQL, Redis, the broker and the lag', async () => {
+  it('healthz and readyz are public (status only); readyz/detail (sre) shows the checks of MySQL, Redis, the broker and the lag', async () => {
     expect((await app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
     const ready = await app.inject({ url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json().checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual([
+    expect(ready.json()).toEqual({ status: 'ready' });
+    const detail = await app.inject({ url: '/readyz/detail', headers: auth('sre') });
+    expect(detail.json().checks.map((c: { name: string; ok: boolean }) => `${c.name}:${c.ok}`)).toEqual([
       'mysql:true',
       'redis:true',
       'kafka:true',
@@ -130,7 +132,7 @@ describe('probes, metrics, documents', () => {
     ]);
   });
 
-  it('readyz is 503 naming the dependency that does not answer', async () => {
+  it('readyz is 503; its detail names the dependency that does not answer', async () => {
     const metrics = createApiMetrics(null);
     const broken = await buildApp(
       {
@@ -141,13 +143,16 @@ describe('probes, metrics, documents', () => {
       },
       { rateLimitPerMinute: 100, keyCacheMs: 0, guard: ns.cfg.apiGuard },
     );
-    const res = await broken.inject({ url: '/readyz' });
+    const pub = await broken.inject({ url: '/readyz' });
+    const res = await broken.inject({ url: '/readyz/detail', headers: auth('sre') });
     await broken.close();
+    expect(pub.statusCode).toBe(503);
+    expect(pub.json()).toEqual({ status: 'not-ready' });
     expect(res.statusCode).toBe(503);
-    // Public: it names the dependency, never the driver's message (hosts, users).
+    // The detail names the dependency, never the driver's message (hosts, users).
     expect(res.json()).toEqual({
       status: 'not-ready',
-      checks: [{ name: 'redis', ok: false, detail: 'not answering (the API log has the error)' }],
+      checks: [{ name: 'redis', ok: false, detail: 'not answering (the API log has the error)', last_ok_seconds_ago: null }],
     });
   });
 

@@ -1,0 +1,105 @@
+/**
+ * Reads for probe and scrape paths (/metrics, /readyz, the pipeline view): a scrape must answer in
+ * bounded time whatever the dependency does. A reading has a deadline (a caller never waits longer
+ * than `deadlineMs` after the read started), one read at a time (concurrent callers share the read
+ * in flight, and a read that outlives its deadline is not started again beside itself), a freshness
+ * period (no new read within `freshMs` of the last one settling, success or failure: stamped when
+ * it settles, not when it starts), and the last known value with its age when the latest read
+ * failed or is late. Pure timing logic: the read itself is passed in.
+ */
+
+/** What a caller gets: the last known value (null: none yet), its age, and why the latest read failed. */
+export interface Reading<T> {
+  value: T | null;
+  /** Milliseconds since `value` was read; null without a value. */
+  ageMs: number | null;
+  /** Why the latest read did not give a value ('timeout' or 'error'); null when it did. */
+  failure: 'timeout' | 'error' | null;
+}
+
+export interface DeadlineReadOptions {
+  /** How long a caller waits for a read, from the read's start. */
+  deadlineMs: number;
+  /** A settled read (value or failure) is reused for this long. */
+  freshMs: number;
+  /**
+   * A read still pending this long after it started is given up on (a later caller starts another):
+   * a client that never settles a request must not freeze the probe. Default: 15 × deadlineMs.
+   */
+  abandonMs?: number;
+  /** Told of every read's outcome (for a metric and a log line: failures are never silent). */
+  onOutcome?: (outcome: 'ok' | 'timeout' | 'error', err?: unknown) => void;
+  now?: () => number;
+}
+
+/** A reading with a deadline, single-flight, reused while fresh, the last value served when late. */
+export class DeadlineRead<T> {
+  private last: { value: T; at: number } | null = null;
+  private failure: Reading<T>['failure'] = null;
+  private settledAt = Number.NEGATIVE_INFINITY;
+  private inflight: { done: Promise<void>; startedAt: number; timedOut: boolean; seq: number } | null = null;
+  /** Reads started, and the latest one whose outcome was kept: an abandoned read settling late changes nothing. */
+  private started = 0;
+  private kept = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly read: () => Promise<T>,
+    private readonly opts: DeadlineReadOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The reading: waits at most until the current read's deadline. */
+  async get(): Promise<Reading<T>> {
+    let now = this.now();
+    const abandonMs = this.opts.abandonMs ?? 15 * this.opts.deadlineMs;
+    if (this.inflight && now - this.inflight.startedAt >= abandonMs) this.inflight = null;
+    if (!this.inflight && now - this.settledAt >= this.opts.freshMs) this.start(now);
+    const flight = this.inflight;
+    if (flight) {
+      const left = flight.startedAt + this.opts.deadlineMs - now;
+      if (left > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([flight.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+        clearTimeout(timer);
+      }
+      now = this.now();
+      // Past its deadline and still pending: the read counts as failed until it settles.
+      if (this.inflight === flight && !flight.timedOut) {
+        flight.timedOut = true;
+        this.failure = 'timeout';
+        this.opts.onOutcome?.('timeout');
+      }
+    }
+    return { value: this.last?.value ?? null, ageMs: this.last ? Math.max(0, now - this.last.at) : null, failure: this.failure };
+  }
+
+  private start(now: number): void {
+    const flight = { startedAt: now, timedOut: false, done: Promise.resolve(), seq: ++this.started };
+    const keep = () => {
+      if (flight.seq < this.kept) return false;
+      this.kept = flight.seq;
+      if (this.inflight === flight) this.inflight = null;
+      return true;
+    };
+    flight.done = this.read().then(
+      (value) => {
+        if (!keep()) return;
+        const at = this.now();
+        this.last = { value, at };
+        this.failure = null;
+        this.settledAt = at;
+        if (!flight.timedOut) this.opts.onOutcome?.('ok');
+      },
+      (err: unknown) => {
+        if (!keep()) return;
+        this.failure = flight.timedOut ? 'timeout' : 'error';
+        this.settledAt = this.now();
+        // A late failure was already counted as a timeout.
+        if (!flight.timedOut) this.opts.onOutcome?.('error', err);
+      },
+    );
+    this.inflight = flight;
+  }
+}
