@@ -1,67 +1,24 @@
 /**
  * `npm run build` and the compiled CLI as production runs it: plain `node`, no tsx, and a
- * node_modules holding only the production packages of package-lock.json (symlinks into the checkout's
- * node_modules, run with --preserve-symlinks so nothing resolves a devDependency through them).
+ * node_modules holding only the production packages of package-lock.json (scripts/production-install.ts).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  appendFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInputs } from './build-inputs.js';
-import { productionPackages, type Lockfile } from './lockfile.ts';
+import { REPO as repo, productionInstall, type ProductionInstall } from './production-install.ts';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
+let prod: ProductionInstall;
 let root: string;
-
-/** Environment of a production process: no loader smuggled in through NODE_OPTIONS. */
-function prodEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  delete env.NODE_OPTIONS;
-  delete env.TXMON_LOG_PRETTY;
-  return env;
-}
-
-function node(args: string[], extra: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--preserve-symlinks', '--preserve-symlinks-main', ...args], {
-    cwd: root,
-    env: prodEnv(extra),
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-}
-
-const txmon = (args: string[], extra: Record<string, string> = {}) => node(['bin/txmon.js', ...args], extra);
+const node = (args: string[], env: Record<string, string> = {}) => prod.node(args, env);
+const txmon = (args: string[], env: Record<string, string> = {}) => prod.node(['bin/txmon.js', ...args], env);
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'txmon-build-'));
-  execFileSync(process.execPath, ['scripts/build.js', '--out-dir', join(root, 'dist')], { cwd: repo, stdio: 'pipe' });
-  const lock = JSON.parse(readFileSync(join(repo, 'package-lock.json'), 'utf8')) as Lockfile;
-  for (const at of productionPackages(lock)) {
-    if (at.split('node_modules/').length > 2) continue; // nested ones come inside their parent's folder
-    if (!existsSync(join(repo, at))) continue; // another platform's optional binary
-    mkdirSync(dirname(join(root, at)), { recursive: true });
-    symlinkSync(join(repo, at), join(root, at));
-  }
-  for (const f of ['package.json', 'bin/txmon.js', 'scripts/build-inputs.js']) {
-    mkdirSync(dirname(join(root, f)), { recursive: true });
-    cpSync(join(repo, f), join(root, f));
-  }
+  prod = productionInstall();
+  root = prod.root;
 }, 120_000);
 
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => prod?.remove());
 
 describe('the compiled CLI in a production install', () => {
   it('has no tsx to fall back on (the install is what --omit=dev gives)', () => {
