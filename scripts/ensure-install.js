@@ -1,12 +1,15 @@
 // Installs dependencies when node_modules is missing or older than the lock file, so that
-// `npm run demo` and `npm test` work on a fresh clone with no other step.
+// `npm run demo` and `npm test` work on a fresh clone with no other step. Also when the devDependencies
+// are missing (a production install, `npm ci --omit=dev`): tests, the demo and the bench run the
+// TypeScript sources through tsx, which only a full install has.
 import { execSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 
 const lock = 'package-lock.json';
 const marker = 'node_modules/.package-lock.json';
 const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000);
-if (stale) {
-  console.error('[txmon] installing dependencies (npm ci) ...');
+const productionOnly = !stale && !existsSync('node_modules/tsx/package.json');
+if (stale || productionOnly) {
+  console.error(`[txmon] installing dependencies (npm ci${productionOnly ? ': the devDependencies are missing' : ''}) ...`);
   execSync('npm ci --no-audit --no-fund', { stdio: 'inherit' });
 }

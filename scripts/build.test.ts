@@ -1,0 +1,131 @@
+/**
+ * `npm run build` and the compiled CLI as production runs it: plain `node`, no tsx, and a
+ * node_modules holding only the production packages of package-lock.json (scripts/production-install.ts).
+ */
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildInputs } from './build-inputs.js';
+import { REPO as repo, productionInstall, type ProductionInstall } from './production-install.ts';
+
+let prod: ProductionInstall;
+let root: string;
+const node = (args: string[], env: Record<string, string> = {}) => prod.node(args, env);
+const txmon = (args: string[], env: Record<string, string> = {}) => prod.node(['bin/txmon.js', ...args], env);
+
+beforeAll(() => {
+  prod = productionInstall();
+  root = prod.root;
+}, 120_000);
+
+afterAll(() => prod?.remove());
+
+describe('the compiled CLI in a production install', () => {
+  it('has no tsx to fall back on (the install is what --omit=dev gives)', () => {
+    const r = node(['--input-type=module', '-e', "await import('tsx/esm/api')"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Cannot find package 'tsx'/);
+  });
+
+  it('prints its help from dist/', () => {
+    const r = txmon(['--help']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: txmon/);
+    for (const command of ['services', 'run', 'migrate', 'settlements', 'model', 'demo']) expect(r.stdout).toContain(command);
+  });
+
+  it('runs a command end to end, with pretty logs (pino-pretty must be a production dependency)', () => {
+    const csv = join(root, 'settlements.csv');
+    writeFileSync(
+      csv,
+      'settlement_id,transaction_reference,amount_minor,currency,settlement_date\ns1,r1,100,USD,2026-01-01\ns2,r2,abc,USD,2026-01-01\n',
+    );
+    const r = txmon(['settlements', 'import', '--dry-run', '--json', csv], { TXMON_LOG_PRETTY: 'true' });
+    expect(r.status, r.stderr).toBe(2); // one bad line
+    expect(JSON.parse(r.stdout)).toMatchObject({ dryRun: true, lines: 2, valid: 1, bad: 1, badByClass: { PARSE_FAILED: 1 } });
+  });
+
+  it('finds the files it reads at run time (Avro schemas, Lua scripts, rules, migrations) beside the compiled code', () => {
+    const script = `
+      const { avroType } = await import('./dist/schemas/index.js');
+      const schemas = ['transaction', 'settlement', 'alert', 'dead-letter', 'recon-exception'].map((n) => avroType(n).name);
+      const { loadLua } = await import('./dist/platform/redis.js');
+      const lua = ['account-state.lua', 'entity-state.lua', 'entity-read.lua', 'progress.lua'].map((f) => loadLua(f));
+      const { loadConfig } = await import('./dist/config/config.js');
+      const { FeatureSpace } = await import('./dist/detection/features.js');
+      const { readRuleSet } = await import('./dist/processors/ingest/rules-source.js');
+      const cfg = loadConfig({});
+      const rules = readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows));
+      console.log(JSON.stringify({ schemas, luaIncludesLeft: lua.filter((s) => s.includes('-- @include')).length,
+        luaChars: lua.map((s) => s.length), rulesFile: cfg.detection.rulesFile, rules: rules.rules.length }));`;
+    const r = node(['--input-type=module', '-e', script]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      schemas: string[];
+      luaIncludesLeft: number;
+      luaChars: number[];
+      rulesFile: string;
+      rules: number;
+    };
+    expect(out.schemas).toHaveLength(5);
+    expect(out.luaIncludesLeft).toBe(0);
+    for (const n of out.luaChars) expect(n).toBeGreaterThan(100);
+    expect(out.rulesFile).toBe(join(root, 'dist', 'rules', 'rules.json'));
+    expect(out.rules).toBeGreaterThan(0);
+    const sql = (dir: string) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.sql'))
+        .sort();
+    expect(sql(join(root, 'dist', 'migrations'))).toEqual(sql(join(repo, 'migrations')));
+    expect(existsSync(join(root, 'dist', 'services', 'kafka', 'pom.xml'))).toBe(true);
+  });
+
+  it('ships no tests, no TypeScript sources and nothing outside the source roots', () => {
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true }))
+        if (e.isDirectory()) walk(join(dir, e.name));
+        else files.push(join(dir, e.name).slice(join(root, 'dist').length + 1));
+    };
+    walk(join(root, 'dist'));
+    expect(files.filter((f) => f.endsWith('.ts') || f.includes('.test.'))).toEqual([]);
+    expect(files.filter((f) => /^(tests|bench|scripts)\//.test(f))).toEqual([]);
+    expect(files).toContain('cli/main.js');
+  });
+
+  it('refuses a dist/ that does not match the sources beside it, and runs one that does', () => {
+    for (const rel of buildInputs(repo)) {
+      mkdirSync(dirname(join(root, rel)), { recursive: true });
+      cpSync(join(repo, rel), join(root, rel));
+    }
+    expect(txmon(['--help']).status).toBe(0);
+    appendFileSync(join(root, 'cli', 'main.ts'), '\n// edited after the build\n');
+    const stale = txmon(['--help']);
+    expect(stale.status).toBe(1);
+    expect(stale.stderr).toMatch(/dist\/ \(built .*\) does not match the sources beside it: run `npm run build` again/);
+    expect(stale.stdout).toBe('');
+  });
+
+  it('says to build when there is no dist/', () => {
+    rmSync(join(root, 'dist', 'build-info.json'));
+    const r = txmon(['--help']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no build in dist\/ and tsx is not installed: run `npm run build`/);
+  });
+});
+
+describe('the build inputs', () => {
+  it('cover every top-level folder of TypeScript that the program needs (a new one must be added to the build)', () => {
+    const tsconfig = JSON.parse(readFileSync(join(repo, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+    const compiled = tsconfig.include.map((g) => g.replace('/**/*.ts', ''));
+    const notShipped = ['bench', 'bin', 'node_modules', 'scripts', 'tests', 'dist', '.txmon', '.git'];
+    const withTs = readdirSync(repo, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !notShipped.includes(e.name))
+      .filter((e) => readdirSync(join(repo, e.name), { recursive: true }).some((f) => String(f).endsWith('.ts')))
+      .map((e) => e.name);
+    expect(compiled.sort()).toEqual(withTs.sort());
+    const inputs = new Set(buildInputs(repo).map((f) => f.split('/')[0]));
+    for (const dir of compiled) expect(inputs).toContain(dir);
+  });
+});
