@@ -15,7 +15,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/mysql.ts';
 import authPlugin from './plugins/auth.ts';
 import clientsPlugin from './plugins/clients.ts';
-import errorsPlugin from './plugins/errors.ts';
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
 import metricsPlugin, { type ApiMetrics } from './plugins/metrics.ts';
 import alertsRoutes, { OpenStreams } from './routes/alerts.ts';
 import healthRoutes, { type Probe } from './routes/health.ts';
@@ -73,6 +73,9 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
       headersTimeout: g.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(g.headersTimeoutMs / 4))),
     },
+    // Errors raised before routing (a 414, a malformed URL or request) answer as problem details too.
+    frameworkErrors,
+    clientErrorHandler,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { TxmonConfig } from '../config/config.ts';
-import { groupLag } from '../platform/batch-consumer.ts';
-import { createKafka } from '../platform/kafka.ts';
+import { probeGroupLag } from '../platform/batch-consumer.ts';
+import { createProbeAdmin } from '../platform/probe-admin.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createPool } from '../platform/mysql.ts';
 import { createStateRedis } from '../platform/redis.ts';
@@ -14,6 +14,7 @@ import { topicName } from '../topics/topics.ts';
 import { buildApp } from './app.ts';
 import { createApiMetrics } from './plugins/metrics.ts';
 import { dependencyProbes } from './routes/health.ts';
+import { deadLetterRecords } from './routes/pipeline.ts';
 
 export interface ApiServer {
   app: FastifyInstance;
@@ -39,7 +40,9 @@ export async function startApi(
     teardown.push(async () => void redis.disconnect());
     // ioredis reconnects by itself; readiness reports it while it is down.
     await redis.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet'));
-    const admin = createKafka(cfg, log, '-api').admin();
+    // The API's admin reads only for probes and scrapes (/metrics, /readyz, the pipeline view): no
+    // retry loop and 2 s timeouts, so a missing topic or a slow broker cannot hold a scrape.
+    const admin = createProbeAdmin(cfg);
     await admin.connect().catch((err: unknown) => log.warn({ err }, 'kafka not reachable yet'));
     teardown.push(() => admin.disconnect());
 
@@ -52,24 +55,16 @@ export async function startApi(
       lag: async () => {
         const out: Array<{ group: string; topic: string; lag: number }> = [];
         for (const g of groups)
-          for (const topic of g.topics) out.push({ group: g.group, topic, lag: await groupLag(admin, g.group, topic) });
+          for (const topic of g.topics) out.push({ group: g.group, topic, lag: await probeGroupLag(admin, g.group, topic) });
         return out;
       },
-      deadLetters: async () => {
-        const out: Array<{ topic: string; records: number }> = [];
-        for (const key of ['transactionsDlq', 'settlementsDlq'] as const) {
-          const topic = topicName(ns, key);
-          const offsets = await admin.fetchTopicOffsets(topic);
-          out.push({ topic, records: offsets.reduce((a, p) => a + Number(p.high) - Number(p.low), 0) });
-        }
-        return out;
-      },
+      deadLetters: () => deadLetterRecords(admin, [topicName(ns, 'transactionsDlq'), topicName(ns, 'settlementsDlq')]),
     });
     const probes = dependencyProbes({
       pool,
       redisPing: () => redis.ping(),
       admin,
-      lag: { read: () => groupLag(admin, cfg.ingest.groupId, topicName(ns, 'transactions')), max: cfg.api.readyMaxLag },
+      lag: { read: () => probeGroupLag(admin, cfg.ingest.groupId, topicName(ns, 'transactions')), max: cfg.api.readyMaxLag },
     });
     const app = await buildApp(
       {

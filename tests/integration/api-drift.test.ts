@@ -13,6 +13,10 @@ import { startIngest } from '../../processors/ingest/main.ts';
 import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { produceSimulated } from '../helpers/pipeline.ts';
+import { loadConfig } from '../../config/config.ts';
+
+/** The default limits without the per-address ones (every request here comes from one address). */
+const UNLIMITED_GUARD = { ...loadConfig({}).apiGuard, rateLimitPerAddressPerMinute: 1_000_000, authFailuresPerMinute: 1_000_000 };
 
 let ns: TestNamespace;
 let pool: Pool;
@@ -40,7 +44,7 @@ beforeAll(async () => {
   });
   app = await buildApp(
     { pool: counting, logger: testLogger, metrics: createApiMetrics(null), probes: [] },
-    { rateLimitPerMinute: 100_000, keyCacheMs: 0 },
+    { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: UNLIMITED_GUARD },
   );
   await app.ready();
 }, 180_000);

@@ -22,6 +22,9 @@ import { expectEndStateOf, produceSimulated, readEndState, type Simulated } from
 import { expectStatusesOf, produceSimulatedSettlements, readReconState } from '../helpers/recon.ts';
 import type { SettlementTruthLine } from '../../simulator/settlements.ts';
 
+/** The default limits without the per-address ones (every request here comes from one address). */
+const UNLIMITED_GUARD = { ...loadConfig({}).apiGuard, rateLimitPerAddressPerMinute: 1_000_000, authFailuresPerMinute: 1_000_000 };
+
 const PASSWORDS: Record<MysqlRole, string> = { ingest: 'lp-ingest-1', reconcile: 'lp-recon-1', api: 'lp-api-1' };
 let ns: TestNamespace;
 let admin: TxmonConfig;
@@ -98,7 +101,7 @@ describe('processes as least-privilege users', () => {
     apiPool = createPool(asRole('api'));
     app = await buildApp(
       { pool: apiPool, logger: testLogger, metrics: createApiMetrics(null), probes: dependencyProbes({ pool: apiPool }) },
-      { rateLimitPerMinute: 100_000, keyCacheMs: 0 },
+      { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: UNLIMITED_GUARD },
     );
     await app.ready();
     const post = (url: string, key: string, payload: object = {}) =>
