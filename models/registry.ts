@@ -8,7 +8,7 @@ import type { Baseline } from '../detection/baseline.ts';
 import { parseForest } from '../detection/forest-file.ts';
 import type { ForestModel } from '../detection/isolation-forest.ts';
 import { InputError } from '../platform/errors.ts';
-import type { Pool } from '../platform/mysql.ts';
+import { inTransaction, type Pool } from '../platform/mysql.ts';
 import { audit } from '../sinks/audit.ts';
 
 export type ModelState = 'candidate' | 'shadow' | 'active' | 'retired';
@@ -86,20 +86,12 @@ const SUMMARY_COLUMNS =
 
 /** Runs `fn` in a transaction holding the registry lock; bumps the revision when it returns. */
 async function change<T>(pool: Pool, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
+  return inTransaction(pool, async (conn) => {
     await conn.query('SELECT revision FROM model_registry WHERE id = 1 FOR UPDATE');
     const out = await fn(conn);
     await conn.query('UPDATE model_registry SET revision = revision + 1 WHERE id = 1');
-    await conn.commit();
     return out;
-  } catch (err) {
-    await conn.rollback().catch(() => {});
-    throw err;
-  } finally {
-    conn.release();
-  }
+  });
 }
 
 async function stateOf(conn: PoolConnection, version: string): Promise<ModelState> {

@@ -35,6 +35,25 @@ export function createConnection(
   });
 }
 
+/**
+ * Runs fn in one MySQL transaction on a connection of the pool: committed when fn resolves, rolled
+ * back when it throws (the rollback's own failure is secondary: fn's error is the one thrown).
+ */
+export async function inTransaction<T>(pool: Pool, fn: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.beginTransaction();
+    const out = await fn(conn);
+    await conn.commit();
+    return out;
+  } catch (err) {
+    await conn.rollback().catch(() => {});
+    throw err;
+  } finally {
+    conn.release();
+  }
+}
+
 /** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the session is in UTC. */
 export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } = {}): Pool {
   const pool = mysql.createPool({

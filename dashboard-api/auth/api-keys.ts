@@ -4,9 +4,9 @@
  * password stretching needed for keys nobody chose).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { InputError } from '../../platform/errors.ts';
-import type { Pool } from '../../platform/mysql.ts';
+import { inTransaction, type Pool } from '../../platform/mysql.ts';
 import { audit } from '../../sinks/audit.ts';
 
 export const ROLES = ['analyst', 'sre', 'admin'] as const;
@@ -101,21 +101,6 @@ export async function revokeApiKey(
     await audit(conn, by, 'apikey.revoke', `apikey:${keyId}`, {}, clientAddr);
     return true;
   });
-}
-
-async function inTransaction<T>(pool: Pool, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
-    const out = await fn(conn);
-    await conn.commit();
-    return out;
-  } catch (err) {
-    await conn.rollback().catch(() => {});
-    throw err;
-  } finally {
-    conn.release();
-  }
 }
 
 /** Every key's metadata (never a secret). */
