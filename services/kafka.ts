@@ -90,7 +90,7 @@ export async function kafkaStatus(cfg: TxmonConfig): Promise<ServiceStatus> {
 }
 
 /** Copies Kafka's jars from Maven Central into libs/ unless they are already there for this version. */
-async function ensureJars(cfg: TxmonConfig, log: Log): Promise<void> {
+export async function ensureKafkaJars(cfg: TxmonConfig, log: Log): Promise<void> {
   const p = kafkaPaths(cfg);
   const version = cfg.services.kafkaVersion;
   if (existsSync(p.libsVersion) && readFileSync(p.libsVersion, 'utf8').trim() === version) return;
@@ -236,7 +236,7 @@ export async function ensureKafka(cfg: TxmonConfig, log: Log): Promise<ServiceSt
   }
   const java = await requireJava(cfg.services.javaHome, 17, 'kafka');
   for (const dir of [p.dir, p.data, p.logs]) mkdirSync(dir, { recursive: true });
-  await ensureJars(cfg, log);
+  await ensureKafkaJars(cfg, log);
   writeFileSync(p.properties, serverProperties(a, p.data));
   writeFileSync(p.log4j, log4jProperties(p.logs));
   await formatStorage(cfg, java, log);

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { kafkaPaths } from '../../services/kafka.ts';
+import { ensureKafkaJars, kafkaPaths } from '../../services/kafka.ts';
 import { requireJava } from '../../services/java.ts';
 import { runCommand, tailFile, tcpOpen, waitUntil } from '../../services/process.ts';
 import type { TxmonConfig } from '../../config/config.ts';
@@ -167,6 +167,8 @@ export async function startKafkaSaslSsl(cfg: TxmonConfig, ca: TestCa, password: 
   const dir = join(ca.dir, 'kafka');
   const data = join(dir, 'data');
   mkdirSync(data, { recursive: true });
+  // The jars of the shared broker; resolved here too, for a broker txmon did not start (CI in another folder, a cluster of its own).
+  await ensureKafkaJars(cfg, () => {});
   const libs = kafkaPaths(cfg).libs;
   const java = await requireJava(cfg.services.javaHome, 17, 'kafka (TLS test)');
   const props = join(dir, 'server.properties');
