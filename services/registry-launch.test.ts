@@ -24,6 +24,13 @@ describe('registry launch', () => {
     expect(registryLaunch(cfg, 'x-runner.jar', false).env).toEqual({});
   });
 
+  it('says an empty password on the command line (left out, Apicurio uses its own default and the database refuses it)', () => {
+    const root = loadConfig({ TXMON_MYSQL_URL: 'mysql://root@127.0.0.1:3306/txmon' });
+    const { args, env } = registryLaunch(root, 'quarkus-run.jar', true);
+    expect(env).toEqual({});
+    expect(args.slice(-3)).toEqual(['-Dapicurio.datasource.password=', '-jar', 'quarkus-run.jar']);
+  });
+
   it('a process spawned with that spec has the password in /proc/<pid>/environ, not in /proc/<pid>/cmdline', async () => {
     const { args, env } = registryLaunch(cfg, 'quarkus-run.jar', true);
     // node stands in for java: the launch arguments ride along after the script.

@@ -159,11 +159,15 @@ export function registryLaunch(
   persistent: boolean,
 ): { args: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {};
+  const args = registryArgs(cfg, jar, persistent);
   if (persistent) {
     const { password } = mysqlServer(cfg);
-    if (password !== '') env.APICURIO_DATASOURCE_PASSWORD = password;
+    // An empty password reveals nothing and must still be said: left out, Apicurio falls back to
+    // its own default password and the database refuses it (a fresh local start failed so).
+    if (password === '') args.splice(args.indexOf('-jar'), 0, '-Dapicurio.datasource.password=');
+    else env.APICURIO_DATASOURCE_PASSWORD = password;
   }
-  return { args: registryArgs(cfg, jar, persistent), env };
+  return { args, env };
 }
 
 function registryArgs(cfg: TxmonConfig, jar: string, persistent: boolean): string[] {
