@@ -5,13 +5,11 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { containsPan } from '../../domain/pan.ts';
 import { createKafka } from '../../platform/kafka.ts';
-import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
-import { avroType, schemaText } from '../../schemas/index.ts';
-import { generateEvents } from '../../simulator/generate.ts';
-import { DEFAULT_SIM_OPTIONS, type Transaction } from '../../simulator/types.ts';
-import { topicName, valueSubject } from '../../topics/topics.ts';
+import { avroType } from '../../schemas/index.ts';
+import type { Transaction } from '../../simulator/types.ts';
+import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
-import { countByClass, readEndState, spawnIngest } from '../helpers/pipeline.ts';
+import { countByClass, readEndState, spawnIngest, transactionEncoder, validTransactions } from '../helpers/pipeline.ts';
 import { produceRecords, readReconState, spawnReconcile } from '../helpers/recon.ts';
 import type { Settlement } from '../../domain/settlement.ts';
 
@@ -25,17 +23,8 @@ afterAll(async () => {
 describe('card numbers and oversized input, end to end', () => {
   it('dead-letters them scrubbed and stores only the clean records', async () => {
     ns = await createNamespace();
-    const schemaId = await registerSchema(
-      createRegistry(ns.cfg),
-      ns.cfg.registryUrl,
-      valueSubject(ns.cfg.topicNamespace, 'transactions'),
-      schemaText('transaction'),
-    );
-    const type = avroType('transaction');
-    const valid: Transaction[] = [];
-    for (const e of generateEvents({ ...DEFAULT_SIM_OPTIONS, seed: 43, count: 200, duplicateRate: 0, malformedRate: 0 })) {
-      if (e.kind === 'valid') valid.push(e.tx);
-    }
+    const encode = await transactionEncoder(ns);
+    const valid = validTransactions(43, 200);
     const base = valid[0] as Transaction;
     const bad = (id: string, patch: Partial<Transaction>): Transaction => ({
       ...base,
@@ -64,7 +53,7 @@ describe('card numbers and oversized input, end to end', () => {
       acks: -1,
       messages: [...valid.slice(0, 20), ...bads, ...valid.slice(20)].map((tx) => ({
         key: tx.account_id,
-        value: frame(schemaId, type.toBuffer(tx)),
+        value: encode(tx),
       })),
     });
     await producer.disconnect();

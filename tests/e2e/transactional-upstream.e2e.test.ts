@@ -2,13 +2,10 @@
 // and the trailing transaction markers do not keep `--drain` (or the lag) from reaching the end.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
-import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
-import { avroType, schemaText } from '../../schemas/index.ts';
-import { generateEvents } from '../../simulator/generate.ts';
-import { DEFAULT_SIM_OPTIONS, type Transaction } from '../../simulator/types.ts';
-import { topicName, valueSubject } from '../../topics/topics.ts';
+import type { Transaction } from '../../simulator/types.ts';
+import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
-import { readEndState, spawnIngest } from '../helpers/pipeline.ts';
+import { readEndState, spawnIngest, transactionEncoder, validTransactions } from '../helpers/pipeline.ts';
 
 let ns: TestNamespace | undefined;
 afterAll(async () => {
@@ -19,17 +16,8 @@ describe('transactional upstream producer', () => {
   it('ingests committed records only and drains past transaction markers', async () => {
     // Small fetches, so some batches hold only aborted records or markers (kafkajs skips those).
     ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '4096' });
-    const schemaId = await registerSchema(
-      createRegistry(ns.cfg),
-      ns.cfg.registryUrl,
-      valueSubject(ns.cfg.topicNamespace, 'transactions'),
-      schemaText('transaction'),
-    );
-    const type = avroType('transaction');
-    const txs: Transaction[] = [];
-    for (const e of generateEvents({ ...DEFAULT_SIM_OPTIONS, seed: 41, count: 1_000, duplicateRate: 0, malformedRate: 0 })) {
-      if (e.kind === 'valid') txs.push(e.tx);
-    }
+    const encode = await transactionEncoder(ns);
+    const txs = validTransactions(41, 1_000);
     const topic = topicName(ns.cfg.topicNamespace, 'transactions');
     const producer = createKafka(ns.cfg, testLogger).producer({
       transactionalId: `${ns.id}-upstream`,
@@ -42,7 +30,7 @@ describe('transactional upstream producer', () => {
       await t.send({
         topic,
         acks: -1,
-        messages: part.map((tx) => ({ key: tx.account_id, value: frame(schemaId, type.toBuffer(tx)) })),
+        messages: part.map((tx) => ({ key: tx.account_id, value: encode(tx) })),
       });
       await (commit ? t.commit() : t.abort());
     };

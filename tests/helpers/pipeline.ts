@@ -11,16 +11,42 @@ import { sleep } from '../../platform/retry.ts';
 import { loadSimulatedRefdata } from '../../refdata/simulated.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { groupLag } from '../../platform/batch-consumer.ts';
-import { avroType } from '../../schemas/index.ts';
+import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
+import { avroType, schemaText } from '../../schemas/index.ts';
+import { generateEvents } from '../../simulator/generate.ts';
 import { produceSimulation } from '../../simulator/produce.ts';
 import type { GroundTruthSummary } from '../../simulator/simulate.ts';
 import type { GroundTruthLine } from '../../simulator/ground-truth.ts';
-import { DEFAULT_SIM_OPTIONS, type SimOptions } from '../../simulator/types.ts';
-import { topicName } from '../../topics/topics.ts';
+import { DEFAULT_SIM_OPTIONS, type SimOptions, type Transaction } from '../../simulator/types.ts';
+import { topicName, valueSubject } from '../../topics/topics.ts';
 import { testLogger, type TestNamespace } from './namespace.ts';
 import { slowStep } from './slow-step.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
+
+/** The valid transactions of a simulated stream without re-sends or malformed records. */
+export function validTransactions(seed: number, count: number): Transaction[] {
+  const out: Transaction[] = [];
+  for (const e of generateEvents({ ...DEFAULT_SIM_OPTIONS, seed, count, duplicateRate: 0, malformedRate: 0 })) {
+    if (e.kind === 'valid') out.push(e.tx);
+  }
+  return out;
+}
+
+/**
+ * Registers the transaction schema under the namespace's subject, as an upstream producer would,
+ * and returns an encoder of records in the registry's wire format with that schema id.
+ */
+export async function transactionEncoder(ns: TestNamespace): Promise<(tx: Transaction) => Buffer> {
+  const schemaId = await registerSchema(
+    createRegistry(ns.cfg),
+    ns.cfg.registryUrl,
+    valueSubject(ns.cfg.topicNamespace, 'transactions'),
+    schemaText('transaction'),
+  );
+  const type = avroType('transaction');
+  return (tx) => frame(schemaId, type.toBuffer(tx));
+}
 
 export interface Simulated {
   summary: GroundTruthSummary;
