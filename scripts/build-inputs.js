@@ -27,6 +27,7 @@ export const SOURCE_ROOTS = [
   'services',
   'simulator',
   'sinks',
+  'state',
   'topics',
   'types',
 ];
