@@ -30,6 +30,14 @@ export interface BatchConsumer {
   consumer: Consumer;
   /** In the group now (false while it rejoins or restarts). */
   joined(): boolean;
+  /**
+   * How long the oldest batch in flight has been running, ms (0 when none). kafkajs heartbeats only
+   * between batches and when the handler calls heartbeat(): a batch stuck longer than the session
+   * timeout has been removed from the group by the coordinator, though nothing here has noticed.
+   */
+  batchRunningMs(): number;
+  /** The group session timeout this consumer runs with, ms. */
+  sessionTimeoutMs: number;
   /** Rejects when the consumer stopped for good on an error. */
   crashed: Promise<never>;
   /** Stops consuming (the in-flight batch finishes first). */
@@ -89,11 +97,21 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   let crash: ((err: unknown) => void) | null = null;
   const crashed = new Promise<never>((_, reject) => (crash = reject));
   crashed.catch(() => {});
+  // Start times of the batches in flight (one per partition processed at once), for batchRunningMs.
+  const inFlight = new Set<{ startedAt: number }>();
   const runOptions = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: o.concurrency,
-    eachBatch: o.eachBatch,
+    eachBatch: async (payload: Parameters<EachBatchHandler>[0]) => {
+      const entry = { startedAt: Date.now() };
+      inFlight.add(entry);
+      try {
+        await o.eachBatch(payload);
+      } finally {
+        inFlight.delete(entry);
+      }
+    },
   };
   const subscribe = () => consumer.subscribe({ topics: [...o.topics], fromBeginning: true });
   consumer.on(consumer.events.CRASH, (e) => {
@@ -127,6 +145,12 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   return {
     consumer,
     joined: () => joined,
+    batchRunningMs: () => {
+      let oldest = Infinity;
+      for (const e of inFlight) oldest = Math.min(oldest, e.startedAt);
+      return oldest === Infinity ? 0 : Date.now() - oldest;
+    },
+    sessionTimeoutMs: o.sessionTimeoutMs,
     crashed,
     stop: async () => {
       stopRequested = true;
@@ -197,11 +221,24 @@ export async function drainedWhenCaughtUp(o: {
   }
 }
 
-/** Readiness of a processor: in its group, and no dependency failing. */
-export function consumerReadiness(consumer: BatchConsumer, failing: ReadonlySet<string>): () => { ok: boolean; detail: string } {
+/**
+ * Readiness of a processor: in its group, no dependency failing, and no batch running longer than
+ * the session timeout (the coordinator has then removed this member: its partitions are someone
+ * else's or nobody's until the batch ends, so it must not report itself as consuming).
+ */
+export function consumerReadiness(
+  consumer: Pick<BatchConsumer, 'joined' | 'batchRunningMs' | 'sessionTimeoutMs'>,
+  failing: ReadonlySet<string>,
+): () => { ok: boolean; detail: string } {
   return () => {
     if (!consumer.joined()) return { ok: false, detail: 'not yet in the consumer group' };
     if (failing.size > 0) return { ok: false, detail: `waiting for ${[...failing].join(', ')}` };
+    const running = consumer.batchRunningMs();
+    if (running > consumer.sessionTimeoutMs)
+      return {
+        ok: false,
+        detail: `a batch has been running for ${Math.round(running / 1000)} s, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the group has likely removed this member`,
+      };
     return { ok: true, detail: 'consuming' };
   };
 }
