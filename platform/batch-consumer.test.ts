@@ -32,9 +32,9 @@ describe('consumerReadiness', () => {
     expect(consumerReadiness(consumer(true, 0), new Set(['mysql']))()).toEqual({ ok: false, detail: 'waiting for mysql' });
   });
 
-  it('is not ready while a batch runs past the session timeout (the coordinator has removed the member)', () => {
+  it('is not ready while a batch goes without a heartbeat past the session timeout (the coordinator has removed the member)', () => {
     const r = consumerReadiness(consumer(true, 95_000), new Set())();
     expect(r.ok).toBe(false);
-    expect(r.detail).toContain('running for 95 s, longer than the 30 s session timeout');
+    expect(r.detail).toContain('gone 95 s without a heartbeat, longer than the 30 s session timeout');
   });
 });

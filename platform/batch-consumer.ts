@@ -31,9 +31,10 @@ export interface BatchConsumer {
   /** In the group now (false while it rejoins or restarts). */
   joined(): boolean;
   /**
-   * How long the oldest batch in flight has been running, ms (0 when none). kafkajs heartbeats only
-   * between batches and when the handler calls heartbeat(): a batch stuck longer than the session
-   * timeout has been removed from the group by the coordinator, though nothing here has noticed.
+   * How long the batches in flight have gone without a heartbeat, ms: the longest, since the batch
+   * started or since its handler last called heartbeat() (0 when none is in flight). kafkajs
+   * heartbeats only between batches and when the handler asks; a batch silent for longer than the
+   * session timeout has been removed from the group by the coordinator, though nothing here noticed.
    */
   batchRunningMs(): number;
   /** The group session timeout this consumer runs with, ms. */
@@ -97,17 +98,21 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   let crash: ((err: unknown) => void) | null = null;
   const crashed = new Promise<never>((_, reject) => (crash = reject));
   crashed.catch(() => {});
-  // Start times of the batches in flight (one per partition processed at once), for batchRunningMs.
-  const inFlight = new Set<{ startedAt: number }>();
+  // When each batch in flight (one per partition processed at once) last heartbeated, for batchRunningMs.
+  const inFlight = new Set<{ lastBeat: number }>();
   const runOptions = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: o.concurrency,
     eachBatch: async (payload: Parameters<EachBatchHandler>[0]) => {
-      const entry = { startedAt: Date.now() };
+      const entry = { lastBeat: Date.now() };
       inFlight.add(entry);
+      const heartbeat = async () => {
+        await payload.heartbeat();
+        entry.lastBeat = Date.now();
+      };
       try {
-        await o.eachBatch(payload);
+        await o.eachBatch({ ...payload, heartbeat });
       } finally {
         inFlight.delete(entry);
       }
@@ -147,7 +152,7 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
     joined: () => joined,
     batchRunningMs: () => {
       let oldest = Infinity;
-      for (const e of inFlight) oldest = Math.min(oldest, e.startedAt);
+      for (const e of inFlight) oldest = Math.min(oldest, e.lastBeat);
       return oldest === Infinity ? 0 : Date.now() - oldest;
     },
     sessionTimeoutMs: o.sessionTimeoutMs,
@@ -222,9 +227,9 @@ export async function drainedWhenCaughtUp(o: {
 }
 
 /**
- * Readiness of a processor: in its group, no dependency failing, and no batch running longer than
- * the session timeout (the coordinator has then removed this member: its partitions are someone
- * else's or nobody's until the batch ends, so it must not report itself as consuming).
+ * Readiness of a processor: in its group, no dependency failing, and no batch silent (no heartbeat)
+ * for longer than the session timeout (the coordinator has then removed this member: its partitions
+ * are someone else's or nobody's until the batch ends, so it must not report itself as consuming).
  */
 export function consumerReadiness(
   consumer: Pick<BatchConsumer, 'joined' | 'batchRunningMs' | 'sessionTimeoutMs'>,
@@ -237,7 +242,7 @@ export function consumerReadiness(
     if (running > consumer.sessionTimeoutMs)
       return {
         ok: false,
-        detail: `a batch has been running for ${Math.round(running / 1000)} s, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the group has likely removed this member`,
+        detail: `a batch has gone ${Math.round(running / 1000)} s without a heartbeat, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the group has likely removed this member`,
       };
     return { ok: true, detail: 'consuming' };
   };
