@@ -201,14 +201,18 @@ export class AvroDecoder<T> {
   }
 }
 
-/** Registers a schema under a subject with BACKWARD compatibility; returns its id. Idempotent. */
+/**
+ * Registers a schema under a subject with BACKWARD compatibility; returns its id. Idempotent.
+ * The PUT below sets the compatibility on every call; the library's own update on a subject's first
+ * registration (`updateConfig`, an option since 4.x) is turned off, as it would only repeat it.
+ */
 export async function registerSchema(
   registry: SchemaRegistry,
   registryUrl: string,
   subject: string,
   schemaJson: string,
 ): Promise<number> {
-  const { id } = await registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject });
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, updateConfig: false });
   const res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
     method: 'PUT',
     headers: { ...headersOf(registry), 'content-type': 'application/vnd.schemaregistry.v1+json' },
