@@ -52,6 +52,8 @@ export interface LatencyResult {
   failedPolls: number;
   /** When the first and the last of them to be committed were seen committed (ms since the epoch); NaN if none was. */
   firstCommittedAt: number;
+  /** Records seen committed after firstCommittedAt: the numerator of a commit rate over that span. */
+  committedAfterFirst: number;
   lastCommittedAt: number;
 }
 
@@ -113,6 +115,7 @@ export class LatencyProbe {
     await Promise.all(this.pollers);
     await Promise.all([this.consumer.disconnect(), this.admin.disconnect(), this.pool.end()]);
     const committed: number[] = [];
+    const committedAt: number[] = [];
     const durable: number[] = [];
     let records = 0;
     let firstCommittedAt = NaN;
@@ -129,6 +132,7 @@ export class LatencyProbe {
         const ev = events[e];
         if (!ev) continue;
         committed.push(ev.at - t);
+        committedAt.push(ev.at);
         firstCommittedAt = Number.isNaN(firstCommittedAt) ? ev.at : Math.min(firstCommittedAt, ev.at);
         lastCommittedAt = Number.isNaN(lastCommittedAt) ? ev.at : Math.max(lastCommittedAt, ev.at);
       }
@@ -142,6 +146,7 @@ export class LatencyProbe {
       durableMs: Float64Array.from(durable),
       records,
       firstCommittedAt,
+      committedAfterFirst: committedAt.filter((at) => at > firstCommittedAt).length,
       lastCommittedAt,
       failedPolls: this.failedPolls,
     };
