@@ -476,6 +476,8 @@ const ALLOC_METHOD = `V8 ${GC_TRACE_FLAG} on the ingest process: the sum of allo
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  // Read now: the code this run loaded is the checkout's at its start, not at its end.
+  const commit = gitCommit();
   const requestedRate = Number(process.env.BENCH_FIXED_RATE ?? 10_000);
   const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 60);
   const naiveSeconds = Number(process.env.BENCH_NAIVE_SECONDS ?? 20);
@@ -537,7 +539,7 @@ async function main(): Promise<void> {
   const figures = buildFigures({
     startedAt,
     node: process.version,
-    commit: gitCommit(),
+    commit,
     count: records,
     rawRecordsPerS: rawRate,
     naiveTxPerS: naive.txPerS,
