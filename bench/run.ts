@@ -1,26 +1,35 @@
 /**
- * `npm run bench`: in one run on this machine, against the real services,
- *   (a) the raw ceiling: consume + Avro decode only, and
- *   (b) ingest end to end with the stateful core on (`txmon run ingest --drain`, its own process),
- * over the same simulated topic; prints tx/s for both, their ratio, batch latency percentiles and
- * the ingest process's peak resident memory, Redis round trips per batch, the server-side time of the
- * Lua scripts, and Redis memory per active account. Not a test: it measures and prints.
+ * `npm run bench`: issue 17's measurements, in one run on this machine, against the real services,
+ * over the same simulated topic (BENCH_COUNT transactions, default 200,000):
+ *   (a) the raw ceiling: consume + Avro decode only, in this process;
+ *   (n) the naive implementation (bench/naive.ts): eachMessage, per record a registry decode, one
+ *       awaited Redis call, ml-isolation-forest scoring and one awaited INSERT; its tx/s;
+ *   (b) ingest end to end (`txmon run ingest --drain`, its own process): tx/s, its ratios to (a) and
+ *       (n), CPU µs per transaction of each process (/proc), the ingest's peak RSS, and the bytes it
+ *       allocates per transaction (V8's --trace-gc-nvp lines, bench/gc-trace.ts); batch latency and
+ *       Redis figures from its summary and INFO;
+ *   (c) a fixed offered load with the ingest running live for BENCH_FIXED_SECONDS (default 60):
+ *       BENCH_FIXED_RATE (default 10,000) tx/s, or 70 % of the saturation measured in (b) if lower
+ *       (the line says which and why); achieved / offered, and event → decision committed (Kafka)
+ *       and durable (MySQL) p50/p99/p99.9, measured from outside the ingest (bench/latency.ts says
+ *       how, and the resolution); below 95 % of offered achieved, a line says the latencies mean nothing;
+ *   (d) the floors of a batch's three durable boundaries (bench/floors.ts);
+ *   (0) last, the in-repo isolation forest against ml-isolation-forest (bench/forest.ts).
+ * It writes its figures to .txmon/bench/latest.json (bench/figures.ts builds the object; fields in
+ * docs/performance.md) and closes with issue 17's targets, each met or NOT met with its figure.
+ * Everything is measured through the ingest's public surfaces (the process, the topics, the MySQL
+ * tables, the group's offsets), so it measures whatever ingest is on main. Not a test: it measures
+ * and prints.
  *
- * Then (c) a fixed offered load with the ingest running live, and (d) the floors of a batch's three
- * durable boundaries (bench/floors.ts): one Kafka transaction, one Redis script write, one MySQL commit.
- *
- * Last (once the services have settled), (0) the isolation forest against ml-isolation-forest
- * (bench/forest.ts), printed first.
- *
- * BENCH_COUNT (default 200000) sets the number of simulated transactions. BENCH_INGEST_NODE_ARGS
- * passes node options to the ingest process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
+ * BENCH_NAIVE_SECONDS (default 20) bounds (n). BENCH_INGEST_NODE_ARGS passes node options to the
+ * ingest process of (b), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
  * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings), and the
  * fixed-load run's to <file>.fixed.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../config/config.ts';
 import { resetNamespace } from '../cli/reset-namespace.ts';
 import type { Transaction } from '../domain/transaction.ts';
@@ -35,9 +44,14 @@ import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
 import { RESULT_TAG, type ForestBenchResult } from './forest.ts';
 import { boundaryFloors } from './floors.ts';
-import { join } from 'node:path';
+import { buildFigures, chooseOfferedRate, latencyPercentiles, targetVerdicts } from './figures.ts';
+import { GC_TRACE_FLAG, GcTrace } from './gc-trace.ts';
+import { COMMITTED_METHOD, DURABLE_METHOD, LatencyProbe, POLL_MS, type LatencyResult } from './latency.ts';
+import { naiveRun } from './naive.ts';
+import { dirname, join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
+import type { RowDataPacket } from 'mysql2/promise';
 import { redisConnectionOptions } from '../platform/redis.ts';
 import { loadSimulatedRefdata } from '../refdata/simulated.ts';
 import type { SimOptions } from '../simulator/types.ts';
@@ -146,14 +160,29 @@ async function benchModel(): Promise<string> {
   }
 }
 
+/** What the fixed-load run measured: the offered, produced and achieved rates and the latencies. */
+interface FixedLoadResult {
+  producedPerS: number;
+  achievedPerS: number;
+  latency: LatencyResult;
+  /** The ingest's own summary at exit (its record-to-commit figures: a cross-check, see below). */
+  ingestSummary: Record<string, number>;
+}
+
 /**
  * (c) A fixed offered load: ingest runs live while the simulator produces at `rate` records per
- * second for `seconds`; returns the ingest's summary (record-to-commit latency percentiles).
+ * second for `seconds`; the latencies are measured from outside (bench/latency.ts). Achieved is
+ * the records committed over the span between the polls that saw the first and the last of them
+ * committed (those of the first poll are not counted: they were committed before the span began),
+ * so a pipeline that keeps up commits them over the production's span (shifted by its
+ * latency), one that falls behind stretches it.
  */
-async function fixedLoad(rate: number, seconds: number): Promise<Record<string, number>> {
+async function fixedLoad(rate: number, seconds: number): Promise<FixedLoadResult> {
   const run = runIngestProcess(env, []);
   const admin = createKafka(cfg, logger, '-bench-admin').admin();
   await admin.connect();
+  let producedPerS = 0;
+  let latency: LatencyResult;
   try {
     // Wait until it has joined and caught up (its lag is 0), so only the offered load is measured.
     const joinDeadline = Date.now() + 60_000;
@@ -161,15 +190,27 @@ async function fixedLoad(rate: number, seconds: number): Promise<Record<string, 
     while ((await groupLag(admin, cfg.ingest.groupId, topic)) > 0 && Date.now() < joinDeadline) await sleep(200);
     const opts = { ...DEFAULT_SIM_OPTIONS, seed: 9, count: rate * seconds, startTime: Date.parse('2026-02-01T00:00:00Z') };
     await loadRefdata(cfg, opts);
-    await produceSimulation(cfg, logger, { ...opts, ratePerSecond: rate }, () => {});
+    const probe = await LatencyProbe.start(cfg, logger, topic);
+    const t0 = performance.now();
+    const produced = (await produceSimulation(cfg, logger, { ...opts, ratePerSecond: rate }, () => {})).records;
+    producedPerS = produced / ((performance.now() - t0) / 1000);
     const deadline = Date.now() + 180_000;
     while ((await groupLag(admin, cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(200);
+    // A row is committed in MySQL before its offsets in Kafka: one more poll of each sees them all.
+    await sleep(POLL_MS * 10);
+    latency = await probe.stop();
   } finally {
     await admin.disconnect();
     run.child.kill('SIGTERM');
   }
   const stderr = await run.done;
-  return JSON.parse(/summary (\{.*\})/.exec(stderr)?.[1] ?? '{}') as Record<string, number>;
+  const spanS = (latency.lastCommittedAt - latency.firstCommittedAt) / 1000;
+  return {
+    producedPerS,
+    achievedPerS: spanS > 0 ? latency.committedAfterFirst / spanS : 0,
+    latency,
+    ingestSummary: JSON.parse(/summary (\{.*\})/.exec(stderr)?.[1] ?? '{}') as Record<string, number>,
+  };
 }
 
 /** (a) consume + decode only, in this process, with the same fetch settings as ingest. */
@@ -231,7 +272,7 @@ function runForestBench(): ForestBenchResult {
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 once it is gone. */
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
 function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -239,7 +280,24 @@ function cpuSeconds(pid: number): number {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / CLK_TCK;
   } catch {
-    return 0;
+    return NaN;
+  }
+}
+
+/**
+ * The MariaDB server the bench talks to, from its own pid file (@@pid_file): a throwaway server a
+ * test starts meanwhile must not be counted in its place.
+ */
+async function mariadbPid(): Promise<number | undefined> {
+  const pool = createPool(cfg, { connectionLimit: 1 });
+  try {
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT @@pid_file AS f');
+    const pid = Number(readFileSync(String(rows[0]?.f), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await pool.end();
   }
 }
 
@@ -250,15 +308,8 @@ async function servicePids(): Promise<Array<{ name: string; pid: number }>> {
   const m = /process_id:(\d+)/.exec(await redis.info('server'));
   redis.disconnect();
   if (m) out.push({ name: 'redis', pid: Number(m[1]) });
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
-      if (comm === 'mariadbd' || comm === 'mysqld') out.push({ name: 'mariadb', pid: Number(d) });
-    } catch {
-      // gone meanwhile
-    }
-  }
+  const mariadb = await mariadbPid();
+  if (mariadb !== undefined) out.push({ name: 'mariadb', pid: mariadb });
   const kafka = kafkaPidFile(cfg);
   const registry = registryPidFile(cfg);
   const kafkaPid = livePid(kafka.pidFile, kafka.marker);
@@ -268,11 +319,15 @@ async function servicePids(): Promise<Array<{ name: string; pid: number }>> {
   return out;
 }
 
-/** (b) the ingest slice as its own process; throughput from committed progress, peak RSS from /proc. */
+/**
+ * (b) the ingest slice as its own process; throughput from committed progress, peak RSS from /proc,
+ * bytes allocated from its GC trace (bench/gc-trace.ts), all over the same measured span.
+ */
 async function slice(records: number): Promise<{
   seconds: number;
   measured: number;
   peakRssMb: number;
+  allocatedBytes: number;
   summary: string;
   cpu: Array<{ name: string; seconds: number }>;
 }> {
@@ -282,10 +337,17 @@ async function slice(records: number): Promise<{
   const nodeArgs = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const logFile = process.env.BENCH_INGEST_LOG;
   if (logFile) writeFileSync(logFile, '');
-  const child = spawn(process.execPath, [...nodeArgs, 'bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'], {
-    env: { ...env, TXMON_LOG_PRETTY: 'false', ...(logFile && { TXMON_LOG_LEVEL: 'debug' }) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [GC_TRACE_FLAG, ...nodeArgs, 'bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'],
+    {
+      env: { ...env, TXMON_LOG_PRETTY: 'false', ...(logFile && { TXMON_LOG_LEVEL: 'debug' }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  // V8 prints its GC lines on stdout; the log goes to stderr.
+  const gc = new GcTrace();
+  child.stdout.on('data', (d: Buffer) => gc.feed(d.toString()));
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
@@ -303,6 +365,8 @@ async function slice(records: number): Promise<{
   const procs = () => [{ name: 'ingest', pid: child.pid as number }, ...services];
   let cpuAtStart: number[] = [];
   let cpuAtFinish: number[] = [];
+  let allocAtStart = 0;
+  let allocAtFinish = 0;
   while (!exited) {
     if (existsSync(status)) {
       try {
@@ -317,10 +381,12 @@ async function slice(records: number): Promise<{
       started = performance.now();
       measured = lag;
       cpuAtStart = procs().map((p) => cpuSeconds(p.pid));
+      allocAtStart = gc.allocated;
     }
     if (finished === 0 && lag === 0) {
       finished = performance.now();
       cpuAtFinish = procs().map((p) => cpuSeconds(p.pid));
+      allocAtFinish = gc.allocated;
     }
     await sleep(50);
   }
@@ -328,8 +394,18 @@ async function slice(records: number): Promise<{
   const code = await exitCode;
   if (code !== 0) throw new Error(`ingest exited with ${code}:\n${stderr.slice(-3000)}`);
   const summary = /summary (\{.*\})/.exec(stderr)?.[1] ?? '{}';
-  const cpu = procs().map((p, i) => ({ name: p.name, seconds: (cpuAtFinish[i] ?? 0) - (cpuAtStart[i] ?? 0) }));
-  return { seconds: (finished - started) / 1000, measured, peakRssMb: peakKb / 1024, summary, cpu };
+  // A process gone at either end of the span (NaN) has no figure and is left out.
+  const cpu = procs()
+    .map((p, i) => ({ name: p.name, seconds: (cpuAtFinish[i] ?? NaN) - (cpuAtStart[i] ?? NaN) }))
+    .filter((c) => Number.isFinite(c.seconds));
+  return {
+    seconds: (finished - started) / 1000,
+    measured,
+    peakRssMb: peakKb / 1024,
+    allocatedBytes: allocAtFinish - allocAtStart,
+    summary,
+    cpu,
+  };
 }
 
 async function redisStatsReset(): Promise<void> {
@@ -383,7 +459,28 @@ async function memoryPerAccount(): Promise<{ bytesPerAccount: number; accounts: 
   }
 }
 
+/** HEAD of the checkout the bench runs from, and whether its tree differs from it (untracked files too). */
+function gitCommit(): { sha: string; dirty: boolean } {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).trim() !== '';
+    return { sha, dirty };
+  } catch {
+    return { sha: 'unknown', dirty: true };
+  }
+}
+
+const FIGURES_FILE = join('.txmon', 'bench', 'latest.json');
+
+const ALLOC_METHOD = `V8 ${GC_TRACE_FLAG} on the ingest process: the sum of allocated= (bytes allocated on the V8 heap since the previous GC) over the GCs of (b)'s measured span, divided by its transactions; Buffer contents outside the V8 heap are not in it`;
+
 async function main(): Promise<void> {
+  const startedAt = new Date();
+  // Read now: the code this run loaded is the checkout's at its start, not at its end.
+  const commit = gitCommit();
+  const requestedRate = Number(process.env.BENCH_FIXED_RATE ?? 10_000);
+  const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 60);
+  const naiveSeconds = Number(process.env.BENCH_NAIVE_SECONDS ?? 20);
   say(`bench: preparing ${count.toLocaleString('en')} simulated transactions in namespace ${cfg.topicNamespace} ...`);
   const records = await prepare();
   say(`bench: ${records.toLocaleString('en')} records on ${topic}`);
@@ -398,7 +495,12 @@ async function main(): Promise<void> {
   const rawRate = records / raw.seconds;
 
   say(
-    'bench: (b) ingest end to end with state and detection on (decode, validate, enrich, Redis dedup + windows + snapshots, rules + isolation forest, MySQL, alerts + DLQ + offsets in a Kafka transaction) ...',
+    `bench: (n) naive: eachMessage, per record registry decode + one Redis call + ml-isolation-forest + one INSERT, for ${naiveSeconds} s ...`,
+  );
+  const naive = await naiveRun(cfg, logger, topic, { seconds: naiveSeconds, maxRecords: records });
+
+  say(
+    'bench: (b) ingest end to end with state and detection on (decode, validate, enrich, dedup, windows, rules + isolation forest, MySQL, alerts + DLQ + offsets in a Kafka transaction) ...',
   );
   await redisStatsReset();
   const s = await slice(records);
@@ -416,10 +518,11 @@ async function main(): Promise<void> {
   };
   const lua = await redisScriptCost();
   const mem = await memoryPerAccount();
-  const rate = Number(process.env.BENCH_FIXED_RATE ?? 1_000);
-  const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 20);
-  say(`bench: (c) a fixed offered load of ${rate.toLocaleString('en')} tx/s for ${fixedSeconds} s, ingest running live ...`);
-  const fixed = await fixedLoad(rate, fixedSeconds);
+  const offered = chooseOfferedRate(requestedRate, sliceRate);
+  say(
+    `bench: (c) a fixed offered load of ${offered.rate.toLocaleString('en')} tx/s for ${fixedSeconds} s, ingest running live (${offered.reason}) ...`,
+  );
+  const fixed = await fixedLoad(offered.rate, fixedSeconds);
   say('bench: (d) floors: one Kafka transaction, one Redis script write, one MySQL commit, each alone and back to back ...');
   const floors = await boundaryFloors(cfg, logger);
   const floorSum = floors.reduce((a, f) => a + f.p50Ms, 0);
@@ -429,16 +532,57 @@ async function main(): Promise<void> {
   say('bench: (0) isolation forest: in-repo vs ml-isolation-forest, same data, own process (no services) ...');
   const forest = runForestBench();
 
+  const perTx = (sec: number) => (sec * 1e6) / Math.max(1, s.measured);
+  const cpuTotal = s.cpu.reduce((a, c) => a + c.seconds, 0);
+  const committed = latencyPercentiles(fixed.latency.committedMs);
+  const durable = latencyPercentiles(fixed.latency.durableMs);
+  const figures = buildFigures({
+    startedAt,
+    node: process.version,
+    commit,
+    count: records,
+    rawRecordsPerS: rawRate,
+    naiveTxPerS: naive.txPerS,
+    e2eTxPerS: sliceRate,
+    cpuUsPerTx: { ...Object.fromEntries(s.cpu.map((c) => [c.name, perTx(c.seconds)])), all: perTx(cpuTotal) },
+    fixed: {
+      requested: requestedRate,
+      offered: offered.rate,
+      capped: offered.capped,
+      reason: offered.reason,
+      seconds: fixedSeconds,
+      producedPerS: fixed.producedPerS,
+      achievedPerS: fixed.achievedPerS,
+      committed,
+      durable,
+      committedMethod: COMMITTED_METHOD,
+      durableMethod: DURABLE_METHOD,
+    },
+    peakRssMb: s.peakRssMb,
+    allocBytesPerTx: s.allocatedBytes / Math.max(1, s.measured),
+    allocMethod: ALLOC_METHOD,
+    forestSpeedup: forest.speedup,
+  });
+  mkdirSync(dirname(FIGURES_FILE), { recursive: true });
+  writeFileSync(FIGURES_FILE, `${JSON.stringify(figures, null, 2)}\n`);
+
+  const n = (v: number) => Math.round(v).toLocaleString('en');
+  const ms = (v: number | null) => (v === null ? '?' : v.toFixed(1));
+  const fl = figures.fixed_load;
   say('');
   say(`  records                        ${records.toLocaleString('en')}`);
-  say(`  (a) raw consume + decode       ${Math.round(rawRate).toLocaleString('en')} records/s  (${raw.seconds.toFixed(2)} s)`);
+  say(`  (a) raw consume + decode       ${n(rawRate)} records/s  (${raw.seconds.toFixed(2)} s)`);
   say(
     `  (0) forest scoring             ${forest.ours.scoreUs.toFixed(2)} µs/row in-repo vs ${forest.library.scoreUs.toFixed(1)} µs/row ml-isolation-forest (${forest.speedup.toFixed(1)}×)`,
   );
   say(
-    `  (b) ingest + state + detection ${Math.round(sliceRate).toLocaleString('en')} tx/s  (${s.measured.toLocaleString('en')} records in ${s.seconds.toFixed(2)} s; model ${modelVersion} active)`,
+    `  (n) naive                      ${n(naive.txPerS)} tx/s  (${naive.records.toLocaleString('en')} records in ${naive.seconds.toFixed(2)} s, ${naive.undecodable} not decodable)`,
   );
-  say(`  ratio (b)/(a)                  ${((sliceRate / rawRate) * 100).toFixed(1)} %`);
+  say(
+    `  (b) ingest + state + detection ${n(sliceRate)} tx/s  (${s.measured.toLocaleString('en')} records in ${s.seconds.toFixed(2)} s; model ${modelVersion} active)`,
+  );
+  say(`  ratio (b)/(a) raw ceiling      ${((sliceRate / rawRate) * 100).toFixed(1)} %`);
+  say(`  ratio (b)/(n) naive            ${(sliceRate / naive.txPerS).toFixed(2)}×  (target >= 5×)`);
   say(`  batches                        ${sum.batches ?? '?'}  (${Math.round(records / (sum.batches ?? 1))} records per batch)`);
   say(
     `  Redis round trips per batch    ${sum.stateRoundTrips && sum.batches ? (sum.stateRoundTrips / sum.batches).toFixed(2) : '?'}  (state stage: one pipeline per batch attempt)`,
@@ -451,26 +595,46 @@ async function main(): Promise<void> {
     `  Redis memory per account       ${mem.bytesPerAccount.toLocaleString('en')} bytes (all keys of the prefix / ${mem.accounts.toLocaleString('en')} active accounts; ${mem.keys.toLocaleString('en')} keys, TTL on ${mem.withTtl.toLocaleString('en')})`,
   );
   say(`  ingest peak RSS                ${s.peakRssMb.toFixed(0)} MB`);
+  say(
+    `  ingest allocation (b)          ${n(figures.alloc_bytes_per_tx ?? NaN)} bytes per transaction  (${GC_TRACE_FLAG}: sum of allocated= over the span's GCs / transactions; V8 heap only)`,
+  );
   // What each process spent per transaction during (b), against what the target leaves per transaction.
-  const perTx = (sec: number) => (sec * 1e6) / Math.max(1, s.measured);
-  const cpuTotal = s.cpu.reduce((a, c) => a + c.seconds, 0);
   const cores = availableParallelism();
   say(
     `  CPU per transaction (b)        ${s.cpu.map((c) => `${c.name} ${perTx(c.seconds).toFixed(0)}`).join(', ')}: ${perTx(cpuTotal).toFixed(0)} µs in all (${((cpuTotal / s.seconds / cores) * 100).toFixed(0)} % of ${cores} cores; 15,000 tx/s on ${cores} cores leaves ${((cores * 1e6) / 15_000).toFixed(0)} µs)`,
   );
   say(
-    `  (b) event → decision p50 / p99 ${sum.recordToCommitP50Ms} / ${sum.recordToCommitP99Ms} ms  (backlog: includes the wait in the topic)`,
+    `  (b) event → decision p50 / p99 ${sum.recordToCommitP50Ms} / ${sum.recordToCommitP99Ms} ms  (backlog: includes the wait in the topic; the ingest's own figure)`,
   );
   say(
-    `  (c) at ${rate.toLocaleString('en')} tx/s offered: event → decision p50 / p99 ${fixed.recordToCommitP50Ms} / ${fixed.recordToCommitP99Ms} ms, batch p50 ${fixed.batchP50Ms} ms  (broker timestamp to the Kafka commit of the decision)`,
+    `  (c) offered / achieved         ${n(fl.offered_tx_per_s)} / ${n(fl.achieved_tx_per_s ?? 0)} tx/s = ${(((fl.achieved_tx_per_s ?? 0) / fl.offered_tx_per_s) * 100).toFixed(1)} %  (produced at ${n(fl.produced_tx_per_s ?? 0)} tx/s; offered: ${offered.reason})`,
+  );
+  if (!fl.sustained)
+    say(
+      `  (c) NOT MEANINGFUL: achieved is below 95 % of offered, so the latencies below include a growing wait in the topic; they are no latency at this load`,
+    );
+  say(
+    `  (c) event → decision committed p50 / p99 / p99.9  ${ms(fl.p50_ms)} / ${ms(fl.p99_ms)} / ${ms(fl.p999_ms)} ms  (${fl.samples.toLocaleString('en')} of ${fixed.latency.records.toLocaleString('en')} records seen committed)`,
+  );
+  say(
+    `  (c) event → decision durable   p50 / p99 / p99.9  ${ms(fl.durable_p50_ms)} / ${ms(fl.durable_p99_ms)} / ${ms(fl.durable_p999_ms)} ms  (${fl.durable_samples.toLocaleString('en')} MySQL rows)`,
+  );
+  if (fixed.latency.failedPolls > 0)
+    say(`  (c) ${fixed.latency.failedPolls} polls failed (no answer): the resolution was coarser at those moments`);
+  say(`      committed: ${COMMITTED_METHOD}`);
+  say(`      durable: ${DURABLE_METHOD}`);
+  const own = fixed.ingestSummary;
+  say(
+    `  (c) the ingest's own figure    p50 / p99 ${own.recordToCommitP50Ms ?? '?'} / ${own.recordToCommitP99Ms ?? '?'} ms  (its clock after its commit returned, over its last 200,000 records; a cross-check only)`,
   );
   for (const f of floors) say(`  (d) ${f.name.padEnd(48)} p50 ${f.p50Ms.toFixed(2)} ms, p99 ${f.p99Ms.toFixed(2)} ms`);
   say(
-    `  (d) a batch pays all three before its offsets move: ${floorSum.toFixed(1)} ms at p50, against the target's 10 ms p50 / 50 ms p99 event → decision`,
+    `  (d) a batch pays all three before its offsets move: ${floorSum.toFixed(1)} ms at p50, against the target's 30 ms p50 / 100 ms p99 event → decision`,
   );
   say(
-    `  targets: end to end >= 15,000 tx/s: ${sliceRate >= 15_000 ? 'met' : 'NOT met'}; peak RSS < 300 MB: ${s.peakRssMb < 300 ? 'met' : 'NOT met'}; scoring >= 20x the library: ${forest.speedup >= 20 ? 'met' : 'NOT met'}; p50 <= 10 ms and p99 <= 50 ms at 10,000 tx/s offered: ${rate >= 10_000 && fixed.recordToCommitP50Ms! <= 10 && fixed.recordToCommitP99Ms! <= 50 ? 'met' : rate < 10_000 ? 'not measured at 10,000 (BENCH_FIXED_RATE=10000)' : 'NOT met'}`,
+    `  figures                        ${FIGURES_FILE}  (commit ${figures.commit.slice(0, 12)}${figures.dirty ? ', dirty tree' : ''})`,
   );
+  say(`  targets (issue 17): ${targetVerdicts(figures).join('; ')}`);
 }
 
 main().then(

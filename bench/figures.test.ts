@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildFigures,
+  chooseOfferedRate,
+  latencyPercentiles,
+  percentile,
+  sustained,
+  targetVerdicts,
+  type Measured,
+} from './figures.ts';
+import { GcTrace } from './gc-trace.ts';
+
+const measured = (over: Partial<Measured['fixed']> = {}, top: Partial<Measured> = {}): Measured => ({
+  startedAt: new Date('2026-12-04T13:00:00.000Z'),
+  node: 'v20.20.2',
+  commit: { sha: 'a'.repeat(40), dirty: false },
+  count: 200_000,
+  rawRecordsPerS: 80_000,
+  naiveTxPerS: 1_000,
+  e2eTxPerS: 12_000,
+  cpuUsPerTx: { ingest: 70.4, redis: 12, all: 82.4 },
+  fixed: {
+    requested: 10_000,
+    offered: 8_400,
+    capped: true,
+    reason: 'saturation',
+    seconds: 60,
+    producedPerS: 8_390,
+    achievedPerS: 8_300,
+    committed: { p50: 25.04, p99: 90, p999: 140, samples: 504_000 },
+    durable: { p50: 20, p99: 80, p999: NaN, samples: 500_000 },
+    committedMethod: 'offsets polled',
+    durableMethod: 'rows polled',
+    ...over,
+  },
+  peakRssMb: 250.4,
+  allocBytesPerTx: 12_000,
+  allocMethod: 'trace-gc-nvp',
+  forestSpeedup: 31.26,
+  ...top,
+});
+
+describe('percentile', () => {
+  it('is the nearest rank: the smallest value with at least q of the values at or below it', () => {
+    const sorted = Array.from({ length: 1000 }, (_, i) => i + 1);
+    expect(percentile(sorted, 0.5)).toBe(500);
+    expect(percentile(sorted, 0.99)).toBe(990);
+    expect(percentile(sorted, 0.999)).toBe(999);
+    expect(percentile(sorted, 1)).toBe(1000);
+    expect(percentile([7], 0.999)).toBe(7);
+    expect(percentile([3, 9], 0.5)).toBe(3);
+  });
+
+  it('is NaN without values, so a missing latency cannot pass for a fast one', () => {
+    expect(percentile([], 0.5)).toBeNaN();
+  });
+
+  it('sorts numerically whatever order the values come in', () => {
+    const p = latencyPercentiles([100, 9, 20, 3, 1000, 50, 7, 8, 2, 1]);
+    expect(p).toEqual({ p50: 8, p99: 1000, p999: 1000, samples: 10 });
+  });
+});
+
+describe('chooseOfferedRate', () => {
+  it('offers the requested rate when 70 % of the saturation is above it', () => {
+    expect(chooseOfferedRate(10_000, 20_000)).toMatchObject({ rate: 10_000, capped: false });
+  });
+
+  it('offers 70 % of the saturation when that is lower, and says why', () => {
+    const choice = chooseOfferedRate(10_000, 2_216);
+    expect(choice).toMatchObject({ rate: 1_551, capped: true });
+    expect(choice.reason).toContain('2,216');
+  });
+
+  it('keeps the requested rate when no saturation was measured', () => {
+    expect(chooseOfferedRate(2_000, NaN)).toMatchObject({ rate: 2_000, capped: false });
+    expect(chooseOfferedRate(2_000, 0)).toMatchObject({ rate: 2_000, capped: false });
+  });
+});
+
+describe('sustained', () => {
+  it('needs at least 95 % of the offered rate achieved', () => {
+    expect(sustained(10_000, 9_500)).toBe(true);
+    expect(sustained(10_000, 9_499)).toBe(false);
+    expect(sustained(0, 0)).toBe(false);
+  });
+});
+
+describe('buildFigures', () => {
+  it("names the measured figures as issue 17's file does, rounded, with NaN as null", () => {
+    const f = buildFigures(measured());
+    expect(f).toMatchObject({
+      started_at: '2026-12-04T13:00:00.000Z',
+      node: 'v20.20.2',
+      commit: 'a'.repeat(40),
+      dirty: false,
+      count: 200_000,
+      raw_records_per_s: 80_000,
+      naive_tx_per_s: 1_000,
+      e2e_tx_per_s: 12_000,
+      e2e_to_naive: 12,
+      e2e_to_raw: 0.15,
+      cpu_us_per_tx: { ingest: 70, redis: 12, all: 82 },
+      peak_rss_mb: 250,
+      alloc_bytes_per_tx: 12_000,
+      forest_speedup: 31.3,
+    });
+    expect(f.fixed_load).toMatchObject({
+      offered_tx_per_s: 8_400,
+      offered_capped_by_saturation: true,
+      achieved_tx_per_s: 8_300,
+      sustained: true,
+      p50_ms: 25,
+      p99_ms: 90,
+      p999_ms: 140,
+      durable_p50_ms: 20,
+      durable_p99_ms: 80,
+      durable_p999_ms: null,
+    });
+    expect(JSON.parse(JSON.stringify(f))).toEqual(f);
+  });
+});
+
+describe('targetVerdicts', () => {
+  it('says met or NOT met for each target, with its figure', () => {
+    const lines = targetVerdicts(buildFigures(measured()));
+    expect(lines).toEqual([
+      '>= 15,000 tx/s end to end: NOT met (12,000; resolve threshold >= 10,000: met)',
+      'p50 <= 30 ms event → decision committed: met (25 ms at 8,400 tx/s offered)',
+      'p99 <= 100 ms event → decision committed: met (90 ms at 8,400 tx/s offered)',
+      '>= 5× naive: met (12×)',
+      'ingest peak RSS < 300 MB: met (250 MB)',
+      '<= 10 KB allocated per transaction: NOT met (12,000 B)',
+    ]);
+  });
+
+  it('does not call a latency met when the load was not sustained', () => {
+    const lines = targetVerdicts(buildFigures(measured({ achievedPerS: 5_000 })));
+    expect(lines[1]).toBe('p50 <= 30 ms event → decision committed: NOT met (25 ms at 8,400 tx/s offered, NOT sustained)');
+  });
+
+  it('does not call a latency met below the target load unless the saturation capped it', () => {
+    const low = measured({ requested: 2_000, offered: 2_000, capped: false, achievedPerS: 2_000 });
+    expect(targetVerdicts(buildFigures(low))[2]).toBe(
+      'p99 <= 100 ms event → decision committed: NOT met (90 ms at 2,000 tx/s offered, below the target load: BENCH_FIXED_RATE=10000)',
+    );
+  });
+});
+
+describe('GcTrace', () => {
+  it('sums allocated= of the GC lines, across chunk boundaries, and ignores other output', () => {
+    const gc = new GcTrace();
+    gc.feed(
+      '[1:0x1]  88 ms: pause=1.4 gc=s total_size_before=4074104 allocated=4074104 promoted=0\n[1:0x1]  93 ms: pause=1.5 gc=s alloc',
+    );
+    gc.feed('ated=952744 promoted=63160\nsome other line allocated_bytes=5\n');
+    expect(gc.allocated).toBe(4_074_104 + 952_744);
+    expect(gc.gcs).toBe(2);
+  });
+});
