@@ -9,11 +9,13 @@
  *  - a private redis-server on a Unix socket with the shared one's AOF settings, that nobody else
  *    touches (its CPU is the store's alone).
  * Per server: ROUNDS batches of BATCH checkpoints of BLOB-byte blobs over the same entities (each
- * round a newer fence, so every call writes), one replayed round (every call rejected), ROUNDS reads
+ * round a newer fence, so every write lands), then ROUNDS replayed batches (every write refused),
+ * first with one entity per script call, then with PER_CALL (the store's grouping); ROUNDS reads
  * of BATCH entities (HGETALL). CPU from /proc (all of Redis: parsing, Lua, AOF, replies) and, beside
  * it, the server-side time of the commands from INFO commandstats.
  *
- * Run: node --import tsx bench/entity-store.ts (BENCH_STORE_BATCH, BENCH_STORE_ROUNDS, BENCH_STORE_BLOB).
+ * Run: node --import tsx bench/entity-store.ts (BENCH_STORE_BATCH, BENCH_STORE_ROUNDS, BENCH_STORE_BLOB,
+ * BENCH_STORE_PER_CALL).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +34,7 @@ import type { EntityRef } from '../state/keys.ts';
 const BATCH = Number(process.env.BENCH_STORE_BATCH ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 40);
 const BLOB = Number(process.env.BENCH_STORE_BLOB ?? 500);
+const PER_CALL = Number(process.env.BENCH_STORE_PER_CALL ?? 500);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -91,18 +94,25 @@ async function phase(
 function report(server: string, p: Phase): void {
   const sorted = [...p.wallMs].sort((a, b) => a - b);
   say(
-    `${server.padEnd(8)} ${p.name.padEnd(22)} ${(p.cpuUs / p.calls).toFixed(2).padStart(7)} µs CPU/entity` +
+    `${server.padEnd(8)} ${p.name.padEnd(30)} ${(p.cpuUs / p.calls).toFixed(2).padStart(7)} µs CPU/entity` +
       `  ${(p.cmdUs / p.calls).toFixed(2).padStart(6)} µs in commands/entity` +
       `  client ${(p.clientUs / p.calls).toFixed(2).padStart(6)} µs CPU/entity` +
       `  batch of ${BATCH}: p50 ${quantileSorted(sorted, 0.5).toFixed(1)} ms, p99 ${quantileSorted(sorted, 0.99).toFixed(1)} ms`,
   );
 }
 
-/** Checkpoints, a replay and reads against one server; prints one line per phase. */
+/**
+ * Checkpoints (one entity per script call, then PER_CALL), a replay of each and reads against one
+ * server; prints one line per phase.
+ */
 async function measure(server: string, redis: TxmonRedis): Promise<void> {
   const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-  const prefix = `bench-estore-${randomBytes(4).toString('hex')}`;
-  const store = new EntityStore(redis, { prefix, stateTtlMs: 3_600_000 });
+  const opts = { prefix: `bench-estore-${randomBytes(4).toString('hex')}`, stateTtlMs: 3_600_000 };
+  const stores: Array<[string, EntityStore]> = [
+    ['1 entity/call', new EntityStore(redis, { ...opts, entitiesPerCall: 1 })],
+    [`${PER_CALL} entities/call`, new EntityStore(redis, { ...opts, entitiesPerCall: PER_CALL })],
+  ];
+  const store = stores[1]?.[1] as EntityStore;
   const kinds = Object.keys(ENTITY_KINDS) as EntityKind[];
   const entities: EntityRef[] = Array.from({ length: BATCH }, (_, i) => ({ kind: kinds[i % 4] as EntityKind, id: `e-${i}` }));
   const blob = randomBytes(BLOB);
@@ -113,8 +123,11 @@ async function measure(server: string, redis: TxmonRedis): Promise<void> {
     await store.checkpoint(writes(1));
     await store.read(entities);
     const scripts = ['evalsha', 'eval'];
-    report(server, await phase('fenced write', redis, pid, scripts, ROUNDS, BATCH, (r) => store.checkpoint(writes(2 + r))));
-    report(server, await phase('rejected (replay)', redis, pid, scripts, ROUNDS, BATCH, () => store.checkpoint(writes(2))));
+    let fence = 1;
+    for (const [label, s] of stores) {
+      report(server, await phase(`write, ${label}`, redis, pid, scripts, ROUNDS, BATCH, () => s.checkpoint(writes(++fence))));
+      report(server, await phase(`rejected, ${label}`, redis, pid, scripts, ROUNDS, BATCH, () => s.checkpoint(writes(1))));
+    }
     report(server, await phase('read (HGETALL)', redis, pid, ['hgetall'], ROUNDS, BATCH, () => store.read(entities)));
   } finally {
     await redis.unlink(...entities.map((e) => store.key(e)));

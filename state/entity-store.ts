@@ -12,12 +12,15 @@
  * of that partition at offsets ≤ fence are in the blob, without any per-transaction key.
  *
  * Every batch is one pipelined round trip (platform/redis-pipelines.ts execKeyed: one pipeline per
- * master on a Redis Cluster; each hash is one slot). The blob is opaque here: the window engine
- * encodes and decodes it.
+ * master on a Redis Cluster; each hash is one slot). A checkpoint puts many entities in one script
+ * call where Redis allows it (any on one Redis, one slot's on a cluster): measured, a call costs
+ * several times what one entity in it costs (docs/state.md). The blob is opaque here: the window
+ * engine encodes and decodes it.
  */
+import { Cluster } from 'ioredis';
 import { TxmonError } from '../platform/errors.ts';
+import { hashSlot } from '../platform/keys.ts';
 import { execKeyed, type KeyedCommand, type Reply, type StateRedis } from '../platform/redis-pipelines.ts';
-import type { ScriptArgs } from '../platform/redis.ts';
 import { blobField, entityStateKey, fenceField, sourceName, type EntityRef, type SourcePartition } from './keys.ts';
 
 /** One source partition's part of an entity's state. */
@@ -48,12 +51,26 @@ export interface EntityStoreOptions {
   stateTtlMs: number;
   /** The state generation (platform/keys.ts stateRoot), default 0. */
   generation?: number;
+  /**
+   * At most this many entities per checkpoint.lua call (default 500): more amortise the call, fewer
+   * bound how long one call holds Redis (~5 µs per entity). On a cluster only entities of one slot
+   * share a call.
+   */
+  entitiesPerCall?: number;
+}
+
+/** One checkpoint.lua call: its entities' hashes, its arguments after the keys, the writes it carries in order. */
+interface CheckpointCall {
+  keys: string[];
+  argv: Array<string | number | Buffer>;
+  idx: number[];
 }
 
 export class EntityStore {
   /** Pipelines sent (Redis round trips), for the benchmark. */
   roundTrips = 0;
   readonly generation: number;
+  private readonly entitiesPerCall: number;
 
   constructor(
     private readonly redis: StateRedis,
@@ -62,6 +79,9 @@ export class EntityStore {
     if (!Number.isSafeInteger(opts.stateTtlMs) || opts.stateTtlMs <= 0)
       throw new RangeError(`stateTtlMs must be a positive integer, got ${opts.stateTtlMs}`);
     this.generation = opts.generation ?? 0;
+    this.entitiesPerCall = opts.entitiesPerCall ?? 500;
+    if (!Number.isSafeInteger(this.entitiesPerCall) || this.entitiesPerCall < 1)
+      throw new RangeError(`entitiesPerCall must be a positive integer, got ${this.entitiesPerCall}`);
   }
 
   /** The same store on another state generation (a rebuild fills the next one beside the old). */
@@ -75,31 +95,57 @@ export class EntityStore {
   }
 
   /**
-   * Stores contributions, each only if its fence is newer than the stored one: one script call per
-   * entity (all its sources together), all in one round trip. Returns one outcome per write, in order.
+   * Stores contributions, each only if its fence is newer than the stored one, in one round trip.
+   * Returns one outcome per write, in order.
    */
   async checkpoint(writes: readonly CheckpointWrite[]): Promise<CheckpointOutcome[]> {
     if (writes.length === 0) return [];
-    const byKey = new Map<string, { idx: number[]; args: ScriptArgs }>();
+    const byKey = new Map<string, number[]>();
     writes.forEach((w, i) => {
       if (w.fence < 0n) throw new RangeError(`a fence is a Kafka offset (≥ 0), got ${w.fence}`);
       const key = this.key(w);
-      let call = byKey.get(key);
-      if (!call) {
-        call = { idx: [], args: [1, key, this.opts.stateTtlMs] };
-        byKey.set(key, call);
-      }
-      call.idx.push(i);
-      call.args.push(sourceName(w.source), w.fence.toString(), w.blob);
+      const idx = byKey.get(key);
+      if (idx) idx.push(i);
+      else byKey.set(key, [i]);
     });
-    const calls = [...byKey.values()];
-    const replies = await this.send(calls.map((c) => ({ key: c.args[1] as string, add: (p) => p.txmonCheckpointV1(...c.args) })));
+    const calls = this.group(byKey, writes);
+    const replies = await this.send(
+      calls.map((c) => ({ key: c.keys[0] as string, add: (p) => p.txmonCheckpointV1(c.keys.length, ...c.keys, ...c.argv) })),
+    );
     const out = new Array<CheckpointOutcome>(writes.length);
     calls.forEach((c, ci) => {
       const reply = replies[ci] as Array<number | string>;
       c.idx.forEach((i, j) => (out[i] = { written: reply[2 * j] === 1, fence: BigInt(reply[2 * j + 1] as string) }));
     });
     return out;
+  }
+
+  /**
+   * The script calls of a checkpoint: entities of one slot share a call (on one Redis any do), at
+   * most entitiesPerCall per call. A call costs Redis and this process far more than an entity in
+   * it, and AOF with fsync always syncs once per call rather than once per 16 KB of requests.
+   */
+  private group(byKey: ReadonlyMap<string, number[]>, writes: readonly CheckpointWrite[]): CheckpointCall[] {
+    const cluster = this.redis instanceof Cluster;
+    const open = new Map<number, CheckpointCall>();
+    const calls: CheckpointCall[] = [];
+    for (const [key, idx] of byKey) {
+      const slot = cluster ? hashSlot(key) : 0;
+      let call = open.get(slot);
+      if (!call || call.keys.length >= this.entitiesPerCall) {
+        call = { keys: [], argv: [this.opts.stateTtlMs], idx: [] };
+        open.set(slot, call);
+        calls.push(call);
+      }
+      call.keys.push(key);
+      call.argv.push(idx.length);
+      for (const i of idx) {
+        const w = writes[i] as CheckpointWrite;
+        call.argv.push(sourceName(w.source), w.fence.toString(), w.blob);
+        call.idx.push(i);
+      }
+    }
+    return calls;
   }
 
   /** Every contribution of each entity, by source name "<topic>/<partition>" (an empty map: none). */

@@ -125,6 +125,32 @@ describe('fenced checkpoints on one Redis', () => {
     expect(await short.read([ACC])).toEqual([new Map()]);
   });
 
+  it('puts several entities in one script call and still answers each write in order', async () => {
+    const s = new EntityStore(redis, { prefix: `${root}:${runs++}`, stateTtlMs: 60_000, entitiesPerCall: 2 });
+    const [a, b, c] = ['acc-a', 'acc-b', 'acc-c'].map((id): EntityRef => ({ kind: 'account', id }));
+    await s.checkpoint([{ ...(b as EntityRef), source: P0, fence: 50n, blob: blob('b50') }]);
+    const out = await s.checkpoint([
+      { ...(a as EntityRef), source: P0, fence: 10n, blob: blob('a10') },
+      { ...(b as EntityRef), source: P0, fence: 40n, blob: blob('b40') },
+      { ...(a as EntityRef), source: P1, fence: 3n, blob: blob('a3') },
+      { ...(c as EntityRef), source: P0, fence: 7n, blob: blob('c7') },
+      { ...(a as EntityRef), source: P0, fence: 9n, blob: blob('a9') },
+    ]);
+    expect(out).toEqual([
+      { written: true, fence: 10n },
+      { written: false, fence: 50n },
+      { written: true, fence: 3n },
+      { written: true, fence: 7n },
+      { written: false, fence: 10n },
+    ]);
+    const read = await s.read([a, b, c] as EntityRef[]);
+    expect(read.map((m) => [...m].map(([src, x]) => `${src}@${x.fence}=${x.blob.toString()}`))).toEqual([
+      [`${TOPIC}/0@10=a10`, `${TOPIC}/1@3=a3`],
+      [`${TOPIC}/0@50=b50`],
+      [`${TOPIC}/0@7=c7`],
+    ]);
+  });
+
   it('keeps every byte value of a blob, and an empty blob', async () => {
     const s = store();
     const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256));
