@@ -6,14 +6,16 @@ import { redactUrl } from '../config/secrets.ts';
 import { DependencyError, errorMessage } from './errors.ts';
 
 const LUA_DIR = new URL('../processors/ingest/lua/', import.meta.url);
+/** The scripts of the partition-owned window state (issue 17). */
+const STATE_LUA_DIR = new URL('../state/lua/', import.meta.url);
 
 /**
  * A script's source with its `-- @include <file>` lines replaced by that file (shared Lua pieces,
- * as BullMQ does at build time; here at load time).
+ * as BullMQ does at build time; here at load time), from the ingest scripts' folder or `dir`.
  */
-export function loadLua(name: string): string {
-  return readFileSync(new URL(name, LUA_DIR), 'utf8').replace(/^-- @include (\S+)$/gm, (_, file: string) =>
-    readFileSync(new URL(file, LUA_DIR), 'utf8'),
+export function loadLua(name: string, dir: URL = LUA_DIR): string {
+  return readFileSync(new URL(name, dir), 'utf8').replace(/^-- @include (\S+)$/gm, (_, file: string) =>
+    readFileSync(new URL(file, dir), 'utf8'),
   );
 }
 
@@ -37,6 +39,8 @@ export interface TxmonRedis extends Redis {
     nextOffset: string,
     committed: string,
   ): Promise<Array<number | string>>;
+  /** state/lua/checkpoint.lua (see its header) → flat [written (0|1), fence, ...] per source. */
+  txmonCheckpointV1(...args: ScriptArgs): Promise<Array<number | string>>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
@@ -44,6 +48,7 @@ export interface TxmonPipeline extends ChainableCommander {
   txmonEntityStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
   txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
   txmonProgressV3(numKeys: 1, marker: string, field: string, nextOffset: string, committed: string): TxmonPipeline;
+  txmonCheckpointV1(...args: ScriptArgs): TxmonPipeline;
 }
 
 /**
@@ -55,6 +60,7 @@ export function defineScripts(redis: Redis): TxmonRedis {
   redis.defineCommand('txmonEntityStateV2', { lua: loadLua('entity-state.lua') });
   redis.defineCommand('txmonEntityReadV2', { lua: loadLua('entity-read.lua') });
   redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua') });
+  redis.defineCommand('txmonCheckpointV1', { lua: loadLua('checkpoint.lua', STATE_LUA_DIR) });
   return redis as TxmonRedis;
 }
 

@@ -52,25 +52,31 @@ describe('the compiled CLI in a production install', () => {
       const schemas = ['transaction', 'settlement', 'alert', 'dead-letter', 'recon-exception'].map((n) => avroType(n).name);
       const { loadLua } = await import('./dist/platform/redis.js');
       const lua = ['account-state.lua', 'entity-state.lua', 'entity-read.lua', 'progress.lua'].map((f) => loadLua(f));
+      const { defineScripts } = await import('./dist/platform/redis.js');
+      const scripts = [];
+      defineScripts({ defineCommand: (name, { lua }) => scripts.push([name, lua.length]) }); // state/lua too
       const { loadConfig } = await import('./dist/config/config.js');
       const { FeatureSpace } = await import('./dist/detection/features.js');
       const { readRuleSet } = await import('./dist/processors/ingest/rules-source.js');
       const cfg = loadConfig({});
       const rules = readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows));
       console.log(JSON.stringify({ schemas, luaIncludesLeft: lua.filter((s) => s.includes('-- @include')).length,
-        luaChars: lua.map((s) => s.length), rulesFile: cfg.detection.rulesFile, rules: rules.rules.length }));`;
+        luaChars: lua.map((s) => s.length), scripts, rulesFile: cfg.detection.rulesFile, rules: rules.rules.length }));`;
     const r = node(['--input-type=module', '-e', script]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as {
       schemas: string[];
       luaIncludesLeft: number;
       luaChars: number[];
+      scripts: Array<[string, number]>;
       rulesFile: string;
       rules: number;
     };
     expect(out.schemas).toHaveLength(5);
     expect(out.luaIncludesLeft).toBe(0);
     for (const n of out.luaChars) expect(n).toBeGreaterThan(100);
+    expect(out.scripts.map(([name]) => name)).toContain('txmonCheckpointV1');
+    for (const [, n] of out.scripts) expect(n).toBeGreaterThan(100);
     expect(out.rulesFile).toBe(join(root, 'dist', 'rules', 'rules.json'));
     expect(out.rules).toBeGreaterThan(0);
     const sql = (dir: string) =>
