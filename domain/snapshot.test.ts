@@ -7,6 +7,7 @@ import {
   SnapshotWriter,
   objectSource,
   snapshotFeatureNames,
+  snapshotFromVector,
   snapshotObject,
   type EntityFeatureSet,
 } from './snapshot.ts';
@@ -51,14 +52,17 @@ const SMALL: WindowSpec[] = [{ name: '10s', lengthMs: 10_000, bucketMs: 2_000 }]
 
 describe('SnapshotWriter', () => {
   for (const windows of [DEFAULT_WINDOWS, SMALL])
-    it(`writes exactly JSON.stringify of the snapshot object (${windows.length} windows)`, () => {
+    it(`writes exactly JSON.stringify of the snapshot object's values in name order (${windows.length} windows)`, () => {
       const writer = new SnapshotWriter(windows);
+      const names = snapshotFeatureNames(windows);
       const n = windows.length;
       fc.assert(
         fc.property(staticFeatures, featureSet(n), (st, f: EntityFeatureSet) => {
-          const text = writer.json(st, f);
-          expect(text).toBe(JSON.stringify(snapshotObject(st, f, windows)));
-          expect(Object.keys(JSON.parse(text) as object)).toEqual(snapshotFeatureNames(windows));
+          const object = snapshotObject(st, f, windows);
+          const text = writer.values(st, f);
+          expect(text).toBe(JSON.stringify(names.map((name) => object[name])));
+          // Decoded with its layout, the vector is the snapshot object again (as JSON: NaN is null).
+          expect(snapshotFromVector(names, JSON.parse(text) as unknown[])).toEqual(JSON.parse(JSON.stringify(object)));
         }),
         { numRuns: 300 },
       );
@@ -76,7 +80,15 @@ describe('SnapshotWriter', () => {
       travelKmh: null,
     };
     const st = { hour_of_day: 1 } as StaticFeatures;
-    expect(() => writer.json(st, { account: f, card: null, merchant: null, device: null })).toThrow(/expected 3/);
+    expect(() => writer.values(st, { account: f, card: null, merchant: null, device: null })).toThrow(/expected 3/);
+  });
+});
+
+describe('snapshotFromVector', () => {
+  it('pairs names and values in order, and refuses a vector of another length', () => {
+    expect(snapshotFromVector(['a', 'b'], [1, 'LOW'])).toEqual({ a: 1, b: 'LOW' });
+    expect(Object.keys(snapshotFromVector(['z', 'a'], [null, true]))).toEqual(['z', 'a']);
+    expect(() => snapshotFromVector(['a', 'b'], [1])).toThrow(/1 values for a layout of 2 names/);
   });
 });
 
