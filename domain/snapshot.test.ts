@@ -68,6 +68,15 @@ describe('SnapshotWriter', () => {
       );
     });
 
+  it('refuses a string value MariaDB could not split back into `features` (a comma, a quote)', () => {
+    const writer = new SnapshotWriter(SMALL);
+    const none = { account: null, card: null, merchant: null, device: null };
+    const st = { hour_of_day: 1, account_risk_tier: 'LOW' } as StaticFeatures;
+    expect(writer.values(st, none)).toContain('"LOW"');
+    for (const bad of ['LOW,HIGH', 'say "hi"', 'a\\b'])
+      expect(() => writer.values({ ...st, account_risk_tier: bad } as unknown as StaticFeatures, none)).toThrow(/comma/);
+  });
+
   it('rejects features of another window count', () => {
     const writer = new SnapshotWriter(DEFAULT_WINDOWS);
     const f: EntityFeatures = {

@@ -47,11 +47,18 @@ export function snapshotObject(
   return out;
 }
 
-/** A value as JSON (what JSON.stringify writes for it inside an object). */
+/**
+ * A value as JSON (what JSON.stringify writes for it inside an array). A string must hold no comma
+ * (nor what JSON escapes): MariaDB splits the stored array at commas to give `transactions.features`
+ * back as a named object (migration 013). The snapshot's strings are risk tiers.
+ */
 function jsonValue(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+  if (typeof v === 'string' && /[,"\\\u0000-\u001f]/.test(v))
+    throw new RangeError(`a snapshot value holds a comma or a character JSON escapes: ${JSON.stringify(v.slice(0, 40))}`);
   return JSON.stringify(v);
 }
 

@@ -54,7 +54,8 @@ export function positionKey(p: KafkaPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }
 
-const COLUMNS = [
+/** The columns the sink writes, in the order of transactionRow. */
+export const TRANSACTION_COLUMNS = [
   'transaction_id',
   'idempotency_key',
   'type',
@@ -88,7 +89,8 @@ const CHUNK = 5_000;
 /** A statement that takes longer fails (and the batch is retried) instead of stalling the partition. */
 const QUERY_TIMEOUT_MS = 30_000;
 
-function row(p: PositionedTransaction, d: DecisionRecord | undefined): unknown[] {
+/** A transaction's row: its fields, late flag, feature vector, first-seen position and decision. */
+export function transactionRow(p: PositionedTransaction, d: DecisionRecord | undefined): unknown[] {
   const t = p.tx;
   return [
     t.transaction_id,
@@ -169,8 +171,8 @@ export async function writeBatch(
     for (let i = 0; i < all.length; i += CHUNK) {
       const chunk = all.slice(i, i + CHUNK);
       const [res] = await conn.query<ResultSetHeader>({
-        sql: `INSERT INTO transactions (${COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
-        values: [chunk.map((p) => row(p, decided.get(p.tx.transaction_id)))],
+        sql: `INSERT INTO transactions (${TRANSACTION_COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
+        values: [chunk.map((p) => transactionRow(p, decided.get(p.tx.transaction_id)))],
         timeout: QUERY_TIMEOUT_MS,
       });
       inserted += res.affectedRows;
