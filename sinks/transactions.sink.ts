@@ -7,10 +7,10 @@ import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/prom
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { FeatureSource } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
-import { StateLostError } from '../platform/errors.ts';
+import { DependencyError, StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions } from './decisions.sink.ts';
-import { lookupStored } from './lookup-stored.ts';
+import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
 import { jsonLiteral } from './sql-literal.ts';
 
 /** A valid transaction with the Kafka position it was read at. */
@@ -153,6 +153,8 @@ export async function writeBatch(
     duplicates: DuplicateDelivery[];
     /** Decisions of fresh and replayed transactions (issue 5), stored in their rows. */
     decisions?: DecisionRecord[];
+    /** What lookupStored returned for these transactions, when the caller read it already (else the sink does). */
+    stored?: ReadonlyMap<string, StoredTransaction>;
   },
   opts: { stateGeneration?: number } = {},
 ): Promise<SinkResult> {
@@ -165,11 +167,21 @@ export async function writeBatch(
       .concat(batch.replayed)
       .sort((a, b) => (a.tx.transaction_id < b.tx.transaction_id ? -1 : a.tx.transaction_id > b.tx.transaction_id ? 1 : 0));
     const decided = new Map((batch.decisions ?? []).map((d) => [d.transactionId, d]));
+    // What MySQL holds already (one look-up on the unique key, ~2 µs an id when new): those rows stay
+    // as stored, so a replay keeps its first decision and snapshot, and its alert is the same
+    // whatever changed meanwhile (a promoted model, new rules). Read before the insert: afterwards
+    // this batch's own rows could not be told from the stored ones.
+    const stored =
+      batch.stored ??
+      (await lookupStored(
+        conn,
+        all.map((p) => p.tx.transaction_id),
+        { timeoutMs: QUERY_TIMEOUT_MS },
+      ));
+    const toInsert = all.filter((p) => !stored.has(p.tx.transaction_id));
     let inserted = 0;
-    // The stored row wins (ON DUPLICATE KEY changes nothing): a replay keeps its first decision and
-    // snapshot, so its alert is the same, whatever changed meanwhile (a promoted model, new rules).
-    for (let i = 0; i < all.length; i += CHUNK) {
-      const chunk = all.slice(i, i + CHUNK);
+    for (let i = 0; i < toInsert.length; i += CHUNK) {
+      const chunk = toInsert.slice(i, i + CHUNK);
       const [res] = await conn.query<ResultSetHeader>({
         sql: `INSERT INTO transactions (${TRANSACTION_COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
         values: [chunk.map((p) => transactionRow(p, decided.get(p.tx.transaction_id)))],
@@ -177,29 +189,21 @@ export async function writeBatch(
       });
       inserted += res.affectedRows;
     }
-    // Every row inserted: nothing to read back. Otherwise what MySQL holds for the others: their
-    // first-seen positions (a duplicate Redis could not see) and their stored decisions.
-    const stored =
-      inserted === all.length
-        ? null
-        : await lookupStored(
-            conn,
-            all.map((p) => p.tx.transaction_id),
-            { timeoutMs: QUERY_TIMEOUT_MS },
-          );
+    // Another writer (a zombie of a rebalance) stored some of them since the look-up: start over.
+    if (inserted !== toInsert.length)
+      throw new DependencyError(
+        'mysql',
+        `${toInsert.length - inserted} of the batch's transactions were stored by another writer meanwhile; the batch is retried`,
+      );
+    // Stored from another Kafka position: a duplicate Redis could not see.
     const lateDuplicates: DuplicateDelivery[] = [];
-    if (stored !== null)
-      for (const p of all) {
-        const s = stored.get(p.tx.transaction_id);
-        const first = s === undefined ? undefined : positionKey(s.position);
-        if (first !== undefined && first !== positionKey(p.position))
-          lateDuplicates.push({
-            transactionId: p.tx.transaction_id,
-            position: p.position,
-            firstSeen: first,
-            detectedBy: 'mysql',
-          });
-      }
+    for (const p of all) {
+      const s = stored.get(p.tx.transaction_id);
+      if (s === undefined) continue;
+      const first = positionKey(s.position);
+      if (first !== positionKey(p.position))
+        lateDuplicates.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
+    }
     const duplicates = batch.duplicates.concat(lateDuplicates);
     let duplicatesRecorded = 0;
     for (let i = 0; i < duplicates.length; i += CHUNK) {
@@ -224,8 +228,10 @@ export async function writeBatch(
     }
     // A delivery MySQL calls a duplicate gets no decision: its transaction has one from its first delivery.
     const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
-    const mine = (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId));
-    const decisions = stored === null ? mine : withStoredDecisions(mine, stored);
+    const decisions = withStoredDecisions(
+      (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
+      stored,
+    );
     await storeAlerts(conn, decisions);
     await conn.commit();
     return { inserted, lateDuplicates, duplicatesRecorded, decisions };

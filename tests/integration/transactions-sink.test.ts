@@ -17,6 +17,7 @@ let ns: TestNamespace;
 let pool: Pool;
 let layout: number;
 let names: string[];
+const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
 beforeAll(async () => {
   ns = await createNamespace();
@@ -142,10 +143,39 @@ describe('transactions sink', () => {
     const [view] = await pool.query<RowDataPacket[]>(
       "SELECT transaction_id, decision, rule_hits FROM decisions WHERE transaction_id LIKE 'dec-%' ORDER BY transaction_id",
     );
-    expect(view.map((x) => [x.transaction_id, x.decision, JSON.parse(String(x.rule_hits)).length])).toEqual([
+    expect(view.map((x) => [x.transaction_id, x.decision, (parse(x.rule_hits) as unknown[]).length])).toEqual([
       ['dec-a', 'REVIEW', 1],
       ['dec-b', 'ALLOW', 0],
     ]);
+  });
+
+  it('in a batch of replays and new transactions, the new ones keep their own decisions, alerts with their rule hits', async () => {
+    await writeBatch(pool, {
+      fresh: [positioned('mix-old', 40, vector(1))],
+      replayed: [],
+      duplicates: [],
+      decisions: [decision('mix-old', 'ALLOW', 'm1')],
+    });
+    const r = await writeBatch(pool, {
+      fresh: [positioned('mix-new', 41, vector(2))],
+      replayed: [positioned('mix-old', 40, vector(1))],
+      duplicates: [],
+      decisions: [decision('mix-new', 'REVIEW', 'm2'), decision('mix-old', 'BLOCK', 'm2')],
+    });
+    expect(r.inserted).toBe(1);
+    expect(r.decisions.map((d) => [d.transactionId, d.decision, d.modelVersion, d.ruleHits.length])).toEqual([
+      ['mix-new', 'REVIEW', 'm2', 1],
+      ['mix-old', 'ALLOW', 'm1', 0],
+    ]);
+    const [[alert]] = await pool.query<RowDataPacket[]>(
+      "SELECT rule_hits, explanation FROM alerts WHERE transaction_id = 'mix-new'",
+    );
+    expect(parse(alert?.rule_hits)).toEqual(decision('mix-new', 'REVIEW', 'm2').ruleHits);
+    expect(parse(alert?.explanation)).toEqual({ summary: 'REVIEW: by m2', model: null });
+    const [[hits]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM alert_rule_hits h JOIN alerts a ON a.alert_id = h.alert_id WHERE a.transaction_id = 'mix-new'",
+    );
+    expect(Number(hits?.n)).toBe(1);
   });
 
   it('records a delivery MySQL holds from another position as a duplicate, with no decision of its own', async () => {
