@@ -309,10 +309,11 @@ async function demoDetection(
       'SELECT decision, COUNT(*) AS n FROM decisions WHERE event_time >= ? GROUP BY decision ORDER BY decision',
       [from],
     );
+    // Rule hits are kept with alerts only (migration 013): these are the alerts' hits.
     const [byRule] = await pool.query<RowDataPacket[]>(
-      `SELECT h.rule_id, COUNT(*) AS n FROM decisions d,
-         JSON_TABLE(d.rule_hits, '$[*]' COLUMNS (rule_id VARCHAR(64) PATH '$.ruleId')) h
-       WHERE d.event_time >= ? GROUP BY h.rule_id ORDER BY n DESC`,
+      `SELECT h.rule_id, COUNT(*) AS n FROM alerts a,
+         JSON_TABLE(a.rule_hits, '$[*]' COLUMNS (rule_id VARCHAR(64) PATH '$.ruleId')) h
+       WHERE a.event_time >= ? GROUP BY h.rule_id ORDER BY n DESC`,
       [from],
     );
     const [[modelOnly]] = await pool.query<RowDataPacket[]>(
@@ -332,7 +333,7 @@ async function demoDetection(
     const ids = published.map((m) => m.headers?.['txmon-alert-id']?.toString());
     say('');
     say(`  decisions of the live day: ${byDecision.map((r) => `${r.decision} ${Number(r.n).toLocaleString('en')}`).join(', ')}`);
-    say(`  rule hits: ${byRule.map((r) => `${r.rule_id} ${Number(r.n).toLocaleString('en')}`).join(', ') || 'none'}`);
+    say(`  rule hits of alerts: ${byRule.map((r) => `${r.rule_id} ${Number(r.n).toLocaleString('en')}`).join(', ') || 'none'}`);
     say(`  alerts from the model alone (no rule hit): ${Number(modelOnly?.n).toLocaleString('en')}`);
     say('  top alerts:');
     for (const a of top)

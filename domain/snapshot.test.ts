@@ -7,6 +7,7 @@ import {
   SnapshotWriter,
   objectSource,
   snapshotFeatureNames,
+  snapshotFromVector,
   snapshotObject,
   type EntityFeatureSet,
 } from './snapshot.ts';
@@ -51,18 +52,30 @@ const SMALL: WindowSpec[] = [{ name: '10s', lengthMs: 10_000, bucketMs: 2_000 }]
 
 describe('SnapshotWriter', () => {
   for (const windows of [DEFAULT_WINDOWS, SMALL])
-    it(`writes exactly JSON.stringify of the snapshot object (${windows.length} windows)`, () => {
+    it(`writes exactly JSON.stringify of the snapshot object's values in name order (${windows.length} windows)`, () => {
       const writer = new SnapshotWriter(windows);
+      const names = snapshotFeatureNames(windows);
       const n = windows.length;
       fc.assert(
         fc.property(staticFeatures, featureSet(n), (st, f: EntityFeatureSet) => {
-          const text = writer.json(st, f);
-          expect(text).toBe(JSON.stringify(snapshotObject(st, f, windows)));
-          expect(Object.keys(JSON.parse(text) as object)).toEqual(snapshotFeatureNames(windows));
+          const object = snapshotObject(st, f, windows);
+          const text = writer.values(st, f);
+          expect(text).toBe(JSON.stringify(names.map((name) => object[name])));
+          // Decoded with its layout, the vector is the snapshot object again (as JSON: NaN is null).
+          expect(snapshotFromVector(names, JSON.parse(text) as unknown[])).toEqual(JSON.parse(JSON.stringify(object)));
         }),
         { numRuns: 300 },
       );
     });
+
+  it('refuses a string value MariaDB could not split back into `features` (a comma, a quote)', () => {
+    const writer = new SnapshotWriter(SMALL);
+    const none = { account: null, card: null, merchant: null, device: null };
+    const st = { hour_of_day: 1, account_risk_tier: 'LOW' } as StaticFeatures;
+    expect(writer.values(st, none)).toContain('"LOW"');
+    for (const bad of ['LOW,HIGH', 'say "hi"', 'a\\b'])
+      expect(() => writer.values({ ...st, account_risk_tier: bad } as unknown as StaticFeatures, none)).toThrow(/comma/);
+  });
 
   it('rejects features of another window count', () => {
     const writer = new SnapshotWriter(DEFAULT_WINDOWS);
@@ -76,7 +89,15 @@ describe('SnapshotWriter', () => {
       travelKmh: null,
     };
     const st = { hour_of_day: 1 } as StaticFeatures;
-    expect(() => writer.json(st, { account: f, card: null, merchant: null, device: null })).toThrow(/expected 3/);
+    expect(() => writer.values(st, { account: f, card: null, merchant: null, device: null })).toThrow(/expected 3/);
+  });
+});
+
+describe('snapshotFromVector', () => {
+  it('pairs names and values in order, and refuses a vector of another length', () => {
+    expect(snapshotFromVector(['a', 'b'], [1, 'LOW'])).toEqual({ a: 1, b: 'LOW' });
+    expect(Object.keys(snapshotFromVector(['z', 'a'], [null, true]))).toEqual(['z', 'a']);
+    expect(() => snapshotFromVector(['a', 'b'], [1])).toThrow(/1 values for a layout of 2 names/);
   });
 });
 

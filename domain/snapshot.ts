@@ -1,11 +1,12 @@
 /**
- * The feature snapshot stored with every transaction (`transactions.features`, JSON): the static
- * enrichment, then each entity's windowed features, under fixed names. Pure.
+ * The feature snapshot stored with every transaction: the static enrichment, then each entity's
+ * windowed features, under fixed names. Stored as a vector of values in a layout of names
+ * (`transactions.feature_layout`, `feature_values`; docs/storage.md). Pure.
  *
- * The ingest hot path writes the JSON text directly from the values (SnapshotWriter): building an
- * object of ~80 computed keys per transaction and stringifying it was the largest single cost of the
- * ingest process after the state stage went to msgpack (its objects fall into V8's dictionary mode).
- * `snapshotObject` is the plain reference the writer is tested against.
+ * The ingest hot path writes the vector's text directly from the values (SnapshotWriter): building
+ * an object of ~80 computed keys per transaction and stringifying it was the largest single cost of
+ * the ingest process after the state stage went to msgpack (its objects fall into V8's dictionary
+ * mode). `snapshotObject` is the plain reference the writer is tested against.
  */
 import type { StaticFeatures } from './enrich.ts';
 import { entityFeatureNames, flattenFeatures, type EntityFeatures } from './entity-features.ts';
@@ -46,11 +47,18 @@ export function snapshotObject(
   return out;
 }
 
-/** A value as JSON (what JSON.stringify writes for it inside an object). */
+/**
+ * A value as JSON (what JSON.stringify writes for it inside an array). A string must hold no comma
+ * (nor what JSON escapes): MariaDB splits the stored array at commas to give `transactions.features`
+ * back as a named object (migration 013). The snapshot's strings are risk tiers.
+ */
 function jsonValue(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+  if (typeof v === 'string' && /[,"\\\u0000-\u001f]/.test(v))
+    throw new RangeError(`a snapshot value holds a comma or a character JSON escapes: ${JSON.stringify(v.slice(0, 40))}`);
   return JSON.stringify(v);
 }
 
@@ -59,55 +67,55 @@ function flatten(s: string): void {
   if (s.length > 0) void s.charCodeAt(s.length - 1);
 }
 
-/** Writes snapshots as JSON text, byte for byte what JSON.stringify(snapshotObject(...)) gives. */
+/**
+ * Writes snapshots as feature vectors: the values of snapshotFeatureNames(windows), in order, as a
+ * JSON array (what JSON.stringify(names.map((n) => snapshotObject(...)[n])) gives). The names live
+ * once, in the vector's layout (sinks/feature-vector.ts); the 2.2 KB named object of every row was
+ * mostly repeated names.
+ */
 export class SnapshotWriter {
-  /** '{"name":' for the first name, ',"name":' for the others. */
-  private readonly staticKeys: string[];
-  private readonly entityKeys: string[][];
+  private readonly staticCount = STATIC_FEATURE_NAMES.length;
+  private readonly perEntity: number;
 
   constructor(private readonly windows: readonly WindowSpec[]) {
-    const names = snapshotFeatureNames(windows);
-    const keys = names.map((n, i) => `${i === 0 ? '{' : ','}${JSON.stringify(n)}:`);
-    this.staticKeys = keys.slice(0, STATIC_FEATURE_NAMES.length);
-    const per = entityFeatureNames('account', windows).length;
-    this.entityKeys = SNAPSHOT_ENTITIES.map((_, e) =>
-      keys.slice(STATIC_FEATURE_NAMES.length + e * per, STATIC_FEATURE_NAMES.length + (e + 1) * per),
-    );
+    this.perEntity = entityFeatureNames('account', windows).length;
   }
 
-  json(st: StaticFeatures, features: EntityFeatureSet): string {
-    let s = '';
-    for (let i = 0; i < STATIC_FEATURE_NAMES.length; i++)
-      s += (this.staticKeys[i] as string) + jsonValue(st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures]);
-    for (let e = 0; e < SNAPSHOT_ENTITIES.length; e++) {
-      const keys = this.entityKeys[e] as string[];
-      const f = features[SNAPSHOT_ENTITIES[e] as SnapshotEntity];
+  /** The vector as JSON array text. */
+  values(st: StaticFeatures, features: EntityFeatureSet): string {
+    let s = '[';
+    for (let i = 0; i < this.staticCount; i++) {
+      if (i > 0) s += ',';
+      s += jsonValue(st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures]);
+    }
+    for (const entity of SNAPSHOT_ENTITIES) {
+      const f = features[entity];
       if (f === null) {
-        for (const k of keys) s += `${k}null`;
+        for (let i = 0; i < this.perEntity; i++) s += ',null';
         continue;
       }
-      let i = 0;
-      for (const w of f.windows) {
-        s += (keys[i++] as string) + jsonValue(w.count);
-        s += (keys[i++] as string) + jsonValue(w.sumMinor);
-        s += (keys[i++] as string) + jsonValue(w.distinctMerchants);
-        s += (keys[i++] as string) + jsonValue(w.distinctCountries);
-      }
-      s += (keys[i++] as string) + jsonValue(f.amountN);
-      s += (keys[i++] as string) + jsonValue(f.amountMean);
-      s += (keys[i++] as string) + jsonValue(f.amountStd);
-      s += (keys[i++] as string) + jsonValue(f.sincePrevMs);
-      s += (keys[i++] as string) + jsonValue(f.travelKm);
-      s += (keys[i++] as string) + jsonValue(f.travelKmh);
-      if (i !== keys.length || f.windows.length !== this.windows.length)
+      if (f.windows.length !== this.windows.length)
         throw new TypeError(`features of ${f.windows.length} windows, expected ${this.windows.length}`);
+      for (const w of f.windows)
+        s += `,${jsonValue(w.count)},${jsonValue(w.sumMinor)},${jsonValue(w.distinctMerchants)},${jsonValue(w.distinctCountries)}`;
+      s += `,${jsonValue(f.amountN)},${jsonValue(f.amountMean)},${jsonValue(f.amountStd)}`;
+      s += `,${jsonValue(f.sincePrevMs)},${jsonValue(f.travelKm)},${jsonValue(f.travelKmh)}`;
     }
-    const out = `${s}}`;
-    // Flat now: the ~170-piece concatenation is a tree of cons strings (5.2 KB for a 2.2 KB text)
-    // that lived, and was promoted with the batch, until MySQL's query writer flattened it.
+    const out = `${s}]`;
+    // Flat now: the concatenation is a tree of cons strings that lived, and was promoted with the
+    // batch, until MySQL's query writer flattened it.
     flatten(out);
     return out;
   }
+}
+
+/** The snapshot object of a stored vector: `names` (its layout) paired with `values` in order. */
+export function snapshotFromVector(names: readonly string[], values: readonly unknown[]): Record<string, unknown> {
+  if (values.length !== names.length)
+    throw new RangeError(`a feature vector of ${values.length} values for a layout of ${names.length} names`);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < names.length; i++) out[names[i] as string] = values[i];
+  return out;
 }
 
 /** A transaction's features by name: a snapshot object, or the state stage's values read in place. */
@@ -118,7 +126,7 @@ export interface FeatureSource {
   readonly names: readonly string[];
 }
 
-/** A snapshot object (e.g. parsed from `transactions.features`) as a FeatureSource. */
+/** A snapshot object (e.g. a decoded stored vector) as a FeatureSource. */
 export function objectSource(o: Readonly<Record<string, unknown>>): FeatureSource {
   return {
     get: (name) => o[name],

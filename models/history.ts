@@ -7,6 +7,7 @@ import { FeatureSpace } from '../detection/features.ts';
 import type { RuleTxField } from '../detection/rules.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
+import { FeatureDecoder } from '../sinks/feature-vector.ts';
 
 export interface HistoryRange {
   from: Date;
@@ -27,7 +28,7 @@ const PAGE = 5_000;
 /** The event-time range of the stored transactions that have a snapshot; null when there are none. */
 export async function storedRange(pool: Pool): Promise<HistoryRange | null> {
   const [rows] = await pool.query<RowDataPacket[]>(
-    'SELECT MIN(event_time) AS lo, MAX(event_time) AS hi FROM transactions WHERE features IS NOT NULL',
+    'SELECT MIN(event_time) AS lo, MAX(event_time) AS hi FROM transactions WHERE feature_layout IS NOT NULL',
   );
   const lo = rows[0]?.lo as Date | null;
   const hi = rows[0]?.hi as Date | null;
@@ -56,21 +57,22 @@ export async function readHistory(
 ): Promise<number> {
   let after = 0;
   let total = 0;
+  const decoder = new FeatureDecoder(pool);
   for (;;) {
     const [rows] = await pool.query<RowDataPacket[]>(
-      `SELECT t.id, t.transaction_id, t.event_time, t.features, t.amount_minor, t.currency, t.mcc, t.channel, t.type,
+      `SELECT t.id, t.transaction_id, t.event_time, t.feature_layout, t.feature_values, t.amount_minor, t.currency, t.mcc, t.channel, t.type,
               t.account_id, t.merchant_id, t.merchant_country, t.ip_country, t.device_id, l.label
        FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
-       WHERE t.id > ? AND t.event_time >= ? AND t.event_time < ? AND t.features IS NOT NULL
+       WHERE t.id > ? AND t.event_time >= ? AND t.event_time < ? AND t.feature_layout IS NOT NULL
        ORDER BY t.id LIMIT ?`,
       [after, range.from, range.to, PAGE],
     );
-    for (const r of rows) {
-      const features = typeof r.features === 'string' ? (JSON.parse(r.features) as Record<string, unknown>) : r.features;
+    const features = await decoder.decodeRows(rows);
+    rows.forEach((r, i) => {
       onRow({
         transactionId: r.transaction_id as string,
         eventTime: (r.event_time as Date).getTime(),
-        snapshot: features as Record<string, unknown>,
+        snapshot: features[i]?.object() ?? {},
         tx: {
           amount_minor: Number(r.amount_minor),
           currency: r.currency,
@@ -86,7 +88,7 @@ export async function readHistory(
         },
         label: r.label === null || r.label === undefined ? null : r.label === 'fraud',
       });
-    }
+    });
     total += rows.length;
     progress(total);
     if (rows.length < PAGE) return total;

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import Postgrator from 'postgrator';
 import type { TxmonConfig } from '../config/config.ts';
+import { snapshotFeatureNames } from '../domain/snapshot.ts';
+import { registerFeatureLayout } from '../sinks/feature-vector.ts';
 
 export type Pool = mysql.Pool;
 
@@ -81,8 +83,16 @@ export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } 
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
 
-/** Creates the database if needed and applies pending migrations; safe to re-run. Returns applied versions. */
-export async function migrate(cfg: TxmonConfig, log: (line: string) => void = () => {}): Promise<string[]> {
+/**
+ * Creates the database if needed, applies pending migrations (up to `to`, default all) and registers
+ * the feature layout of the configured windows (sinks/feature-vector.ts); safe to re-run. Returns
+ * the versions applied now.
+ */
+export async function migrate(
+  cfg: TxmonConfig,
+  log: (line: string) => void = () => {},
+  opts: { to?: string } = {},
+): Promise<string[]> {
   const admin = await createConnection(cfg, { database: false });
   try {
     await admin.query(`CREATE DATABASE IF NOT EXISTS \`${cfg.mysql.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
@@ -102,9 +112,13 @@ export async function migrate(cfg: TxmonConfig, log: (line: string) => void = ()
       },
     });
     postgrator.on('migration-started', (m: { version: number; name: string }) => log(`migrate: applying ${m.version} ${m.name}`));
-    const applied = await postgrator.migrate();
+    const applied = await postgrator.migrate(opts.to);
     const version = await postgrator.getDatabaseVersion();
     log(`migrate: database ${cfg.mysql.database} at version ${version} (${applied.length} applied now)`);
+    if (opts.to === undefined) {
+      const layout = await registerFeatureLayout(conn, snapshotFeatureNames(cfg.state.windows));
+      log(`migrate: feature layout ${layout} for the configured windows`);
+    }
     return applied.map((m: { version: number; name: string }) => `${m.version}.${m.name}`);
   } finally {
     await conn.end();

@@ -1,14 +1,16 @@
 /**
- * MySQL sink for valid transactions, duplicate deliveries and decisions: one multi-row statement per
- * table per batch, all in one MySQL transaction, idempotent under replay.
+ * MySQL sink for valid transactions with their decisions, duplicate deliveries and alerts: one row
+ * per transaction (migration 013: the decision's columns and the feature vector in it), one
+ * multi-row statement per table per batch, all in one MySQL transaction, idempotent under replay.
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { FeatureSource } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
-import { StateLostError } from '../platform/errors.ts';
+import { DependencyError, StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
-import { storeDecisions } from './decisions.sink.ts';
+import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions } from './decisions.sink.ts';
+import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
 import { jsonLiteral } from './sql-literal.ts';
 
 /** A valid transaction with the Kafka position it was read at. */
@@ -17,8 +19,10 @@ export interface PositionedTransaction {
   position: KafkaPosition;
   /** Older than the partition's watermark when it was read (set by the processor; false until then). */
   late?: boolean;
-  /** Feature snapshot (static enrichment + windowed features) as JSON text (domain/snapshot.ts); set by the processor. */
-  featuresJson?: string;
+  /** The feature snapshot's layout (sinks/feature-vector.ts); set by the processor with featureValues. */
+  featureLayout?: number;
+  /** The snapshot's values in the layout's order, as JSON array text (domain/snapshot.ts SnapshotWriter). */
+  featureValues?: string;
   /** The same snapshot read in place, for rules and models; set by the processor, never stored. */
   snapshot?: FeatureSource;
 }
@@ -50,7 +54,8 @@ export function positionKey(p: KafkaPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }
 
-const COLUMNS = [
+/** The columns the sink writes, in the order of transactionRow. */
+export const TRANSACTION_COLUMNS = [
   'transaction_id',
   'idempotency_key',
   'type',
@@ -71,17 +76,21 @@ const COLUMNS = [
   'latitude',
   'longitude',
   'late',
-  'features',
+  'feature_layout',
+  'feature_values',
   'src_topic',
   'src_partition',
   'src_offset',
+  ...DECISION_COLUMNS,
 ] as const;
 
-const CHUNK = 2_000;
+/** Rows per statement: a batch of 2,500 is one statement (~1.3 KB a row, well under max_allowed_packet's 16 MB). */
+const CHUNK = 5_000;
 /** A statement that takes longer fails (and the batch is retried) instead of stalling the partition. */
 const QUERY_TIMEOUT_MS = 30_000;
 
-function row(p: PositionedTransaction): unknown[] {
+/** A transaction's row: its fields, late flag, feature vector, first-seen position and decision. */
+export function transactionRow(p: PositionedTransaction, d: DecisionRecord | undefined): unknown[] {
   const t = p.tx;
   return [
     t.transaction_id,
@@ -104,10 +113,12 @@ function row(p: PositionedTransaction): unknown[] {
     t.latitude,
     t.longitude,
     p.late === true,
-    p.featuresJson === undefined ? null : jsonLiteral(p.featuresJson),
+    p.featureValues === undefined ? null : (p.featureLayout ?? null),
+    p.featureValues === undefined ? null : jsonLiteral(p.featureValues),
     p.position.topic,
     p.position.partition,
     p.position.offset,
+    ...decisionValues(d),
   ];
 }
 
@@ -140,8 +151,10 @@ export async function writeBatch(
     fresh: PositionedTransaction[];
     replayed: PositionedTransaction[];
     duplicates: DuplicateDelivery[];
-    /** Decisions of fresh and replayed transactions (issue 5), stored in the same MySQL transaction. */
+    /** Decisions of fresh and replayed transactions (issue 5), stored in their rows. */
     decisions?: DecisionRecord[];
+    /** What lookupStored returned for these transactions, when the caller read it already (else the sink does). */
+    stored?: ReadonlyMap<string, StoredTransaction>;
   },
   opts: { stateGeneration?: number } = {},
 ): Promise<SinkResult> {
@@ -153,18 +166,44 @@ export async function writeBatch(
     const all = batch.fresh
       .concat(batch.replayed)
       .sort((a, b) => (a.tx.transaction_id < b.tx.transaction_id ? -1 : a.tx.transaction_id > b.tx.transaction_id ? 1 : 0));
+    const decided = new Map((batch.decisions ?? []).map((d) => [d.transactionId, d]));
+    // What MySQL holds already (one look-up on the unique key, ~2 µs an id when new): those rows stay
+    // as stored, so a replay keeps its first decision and snapshot, and its alert is the same
+    // whatever changed meanwhile (a promoted model, new rules). Read before the insert: afterwards
+    // this batch's own rows could not be told from the stored ones.
+    const stored =
+      batch.stored ??
+      (await lookupStored(
+        conn,
+        all.map((p) => p.tx.transaction_id),
+        { timeoutMs: QUERY_TIMEOUT_MS },
+      ));
+    const toInsert = all.filter((p) => !stored.has(p.tx.transaction_id));
     let inserted = 0;
-    for (let i = 0; i < all.length; i += CHUNK) {
-      const chunk = all.slice(i, i + CHUNK);
+    for (let i = 0; i < toInsert.length; i += CHUNK) {
+      const chunk = toInsert.slice(i, i + CHUNK);
       const [res] = await conn.query<ResultSetHeader>({
-        sql: `INSERT INTO transactions (${COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
-        values: [chunk.map(row)],
+        sql: `INSERT INTO transactions (${TRANSACTION_COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
+        values: [chunk.map((p) => transactionRow(p, decided.get(p.tx.transaction_id)))],
         timeout: QUERY_TIMEOUT_MS,
       });
       inserted += res.affectedRows;
     }
-    // Every fresh row inserted and nothing replayed: nothing to verify.
-    const lateDuplicates = inserted === all.length ? [] : await findForeignPositions(conn, all);
+    // Another writer (a zombie of a rebalance) stored some of them since the look-up: start over.
+    if (inserted !== toInsert.length)
+      throw new DependencyError(
+        'mysql',
+        `${toInsert.length - inserted} of the batch's transactions were stored by another writer meanwhile; the batch is retried`,
+      );
+    // Stored from another Kafka position: a duplicate Redis could not see.
+    const lateDuplicates: DuplicateDelivery[] = [];
+    for (const p of all) {
+      const s = stored.get(p.tx.transaction_id);
+      if (s === undefined) continue;
+      const first = positionKey(s.position);
+      if (first !== positionKey(p.position))
+        lateDuplicates.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
+    }
     const duplicates = batch.duplicates.concat(lateDuplicates);
     let duplicatesRecorded = 0;
     for (let i = 0; i < duplicates.length; i += CHUNK) {
@@ -189,10 +228,11 @@ export async function writeBatch(
     }
     // A delivery MySQL calls a duplicate gets no decision: its transaction has one from its first delivery.
     const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
-    const decisions = await storeDecisions(
-      conn,
+    const decisions = withStoredDecisions(
       (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
+      stored,
     );
+    await storeAlerts(conn, decisions);
     await conn.commit();
     return { inserted, lateDuplicates, duplicatesRecorded, decisions };
   } catch (err) {
@@ -201,34 +241,6 @@ export async function writeBatch(
   } finally {
     conn.release();
   }
-}
-
-/** The records of `all` whose transaction MySQL holds from another Kafka position. */
-async function findForeignPositions(conn: PoolConnection, all: PositionedTransaction[]): Promise<DuplicateDelivery[]> {
-  const stored = new Map<string, string>();
-  for (let i = 0; i < all.length; i += CHUNK) {
-    const ids = all.slice(i, i + CHUNK).map((p) => p.tx.transaction_id);
-    const [rows] = await conn.query<RowDataPacket[]>({
-      sql: 'SELECT transaction_id, src_topic, src_partition, src_offset FROM transactions WHERE transaction_id IN (?)',
-      values: [ids],
-      timeout: QUERY_TIMEOUT_MS,
-    });
-    for (const r of rows) {
-      stored.set(
-        r.transaction_id as string,
-        positionKey({ topic: r.src_topic as string, partition: r.src_partition as number, offset: String(r.src_offset) }),
-      );
-    }
-  }
-  const out: DuplicateDelivery[] = [];
-  for (const p of all) {
-    const first = stored.get(p.tx.transaction_id);
-    const mine = positionKey(p.position);
-    if (first !== undefined && first !== mine) {
-      out.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
-    }
-  }
-  return out;
 }
 
 /** mysql2 errors carry the whole statement in `.sql`, card tokens included: never let it reach a log. */

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Pool } from '../../platform/mysql.ts';
 import { audit } from '../../sinks/audit.ts';
+import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { presentedKey } from '../plugins/auth.ts';
 import { HttpProblem } from '../plugins/errors.ts';
@@ -25,6 +26,7 @@ type Row = RowDataPacket & Record<string, unknown>;
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
+// `d` is the alert's transaction: its row holds the decision's columns (migration 013), the alert its rule hits and explanation.
 const SUMMARY_COLUMNS = `a.alert_id, a.transaction_id, a.account_id, a.decision, a.risk_score, a.status, a.summary,
   d.model_version, d.ruleset_version, a.event_time, a.created_at`;
 
@@ -70,7 +72,7 @@ export async function listAlerts(pool: Pool, q: AlertListQueryT): Promise<{ item
   if (q.from) add('a.event_time >= ?', validTime(q.from, 'from'));
   if (q.to) add('a.event_time < ?', validTime(q.to, 'to'));
   if (q.model_version) add('d.model_version = ?', q.model_version);
-  // Rule hits are a JSON array on the decision, which MariaDB cannot index: alert_rule_hits
+  // Rule hits are a JSON array on the alert, which MariaDB cannot index: alert_rule_hits
   // (migration 012, filled by a trigger on the alert's insert) holds them one row each, indexed.
   if (q.rule_id) add('a.alert_id IN (SELECT h.alert_id FROM alert_rule_hits h WHERE h.rule_id = ?)', q.rule_id);
   if (q.severity) add('a.alert_id IN (SELECT h.alert_id FROM alert_rule_hits h WHERE h.severity = ?)', q.severity);
@@ -83,7 +85,7 @@ export async function listAlerts(pool: Pool, q: AlertListQueryT): Promise<{ item
   }
   const limit = q.limit ?? 50;
   const [rows] = await pool.query<Row[]>(
-    `SELECT ${SUMMARY_COLUMNS} FROM alerts a${hint} JOIN decisions d ON d.transaction_id = a.transaction_id
+    `SELECT ${SUMMARY_COLUMNS} FROM alerts a${hint} JOIN transactions d ON d.transaction_id = a.transaction_id
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY a.created_at DESC, a.alert_id DESC LIMIT ?`,
     [...args, limit + 1],
@@ -95,14 +97,15 @@ export async function listAlerts(pool: Pool, q: AlertListQueryT): Promise<{ item
 
 async function alertDetail(pool: Pool, alertId: string) {
   const [[r]] = await pool.query<Row[]>(
-    `SELECT ${SUMMARY_COLUMNS}, d.risk_score AS d_risk, d.model_score, d.shadow_model_version, d.shadow_score, d.rule_hits,
-            d.explanation, d.decided_at, t.type, t.amount_minor, t.currency, t.merchant_id, t.mcc, t.merchant_country, t.channel,
-            t.event_time AS t_event_time, t.features
-       FROM alerts a JOIN decisions d ON d.transaction_id = a.transaction_id JOIN transactions t ON t.transaction_id = a.transaction_id
+    `SELECT ${SUMMARY_COLUMNS}, d.risk_score AS d_risk, d.model_score, d.shadow_model_version, d.shadow_score, a.rule_hits,
+            a.explanation, d.decided_at, d.type, d.amount_minor, d.currency, d.merchant_id, d.mcc, d.merchant_country, d.channel,
+            d.event_time AS t_event_time, d.feature_layout, d.feature_values
+       FROM alerts a JOIN transactions d ON d.transaction_id = a.transaction_id
       WHERE a.alert_id = ?`,
     [alertId],
   );
   if (!r) throw new HttpProblem(404, `no alert ${alertId}`);
+  const [features] = await new FeatureDecoder(pool).decodeRows([r]);
   const [history] = await pool.query<Row[]>('SELECT at, actor, action, detail FROM audit_log WHERE subject = ? ORDER BY id', [
     `alert:${alertId}`,
   ]);
@@ -129,7 +132,7 @@ async function alertDetail(pool: Pool, alertId: string) {
       channel: String(r.channel),
       event_time: iso(r.t_event_time),
     },
-    feature_snapshot: r.features == null ? null : json(r.features),
+    feature_snapshot: features?.object() ?? null,
     history: history.map((h) => ({ at: iso(h.at), actor: String(h.actor), action: String(h.action), detail: json(h.detail) })),
   };
 }
@@ -246,7 +249,7 @@ async function streamAlerts(
     let page: [number, string] = [Math.max(Math.min(newest, Date.now()) - STREAM_RESCAN_MS, opts.since - STREAM_RESCAN_MS), ''];
     for (;;) {
       const [rows] = await pool.query<Row[]>(
-        `SELECT ${SUMMARY_COLUMNS} FROM alerts a JOIN decisions d ON d.transaction_id = a.transaction_id
+        `SELECT ${SUMMARY_COLUMNS} FROM alerts a JOIN transactions d ON d.transaction_id = a.transaction_id
           WHERE a.created_at > ? OR (a.created_at = ? AND a.alert_id > ?)
           ORDER BY a.created_at, a.alert_id LIMIT ${STREAM_PAGE}`,
         [new Date(page[0]), new Date(page[0]), page[1]],

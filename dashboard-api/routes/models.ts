@@ -7,6 +7,7 @@ import type { Pool } from '../../platform/mysql.ts';
 import type { RowDataPacket } from 'mysql2/promise';
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import { FeatureSpace } from '../../detection/features.ts';
+import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import { listModels, loadServingModels, promote, rollback, shadow } from '../../models/registry.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { problems } from '../schemas/common.ts';
@@ -52,23 +53,21 @@ export const DRIFT_CACHE_MS = 60_000;
 /** MariaDB stops the drift read past this (max_statement_time), whatever the sample. */
 const DRIFT_QUERY_MAX_SECONDS = 10;
 
-/** PSI of the active model's recent traffic (decisions and their feature snapshots in MySQL) against its training baseline. */
+/** PSI of the active model's recent traffic (decisions and their feature vectors in MySQL, by ix_transactions_model_decided) against its training baseline. */
 async function drift(pool: Pool, version: string, sample: number, psiAlert: number) {
   const { active } = await loadServingModels(pool);
   if (!active || active.version !== version)
     throw new HttpProblem(409, 'the active model changed while drift was computed; retry');
   const [rows] = await pool.query<RowDataPacket[]>(
     `SET STATEMENT max_statement_time = ${DRIFT_QUERY_MAX_SECONDS} FOR
-     SELECT d.model_score, t.features FROM decisions d JOIN transactions t ON t.transaction_id = d.transaction_id
-      WHERE d.model_version = ? AND d.model_score IS NOT NULL ORDER BY d.decided_at DESC LIMIT ?`,
+     SELECT model_score, feature_layout, feature_values FROM transactions
+      WHERE model_version = ? AND model_score IS NOT NULL ORDER BY decided_at DESC LIMIT ?`,
     [active.version, sample],
   );
   const monitor = new DriftMonitor(active.version, active.features, active.baseline, Math.max(1, rows.length));
   const space = new FeatureSpace(active.features);
-  for (const r of rows) {
-    const snapshot = (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<string, unknown> | null;
-    monitor.add(space.fromObject(snapshot ?? {}), Number(r.model_score));
-  }
+  const features = await new FeatureDecoder(pool).decodeRows(rows);
+  rows.forEach((r, i) => monitor.add(space.fromObject(features[i]?.object() ?? {}), Number(r.model_score)));
   const report = monitor.report(Math.min(100, sample));
   if (!report)
     throw new HttpProblem(409, `model ${active.version} has scored ${rows.length} transactions; drift needs at least 100`);

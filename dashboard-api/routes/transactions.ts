@@ -61,7 +61,7 @@ const transactionRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app,
       );
       if (!t) throw new HttpProblem(404, `no transaction ${id}`);
       const [[d]] = await pool.query<Row[]>(
-        'SELECT decision, risk_score, model_version, ruleset_version, alert_id FROM decisions WHERE transaction_id = ?',
+        'SELECT decision, risk_score, model_version, ruleset_version, alert_id FROM transactions WHERE transaction_id = ? AND decision IS NOT NULL',
         [id],
       );
       const [alerts] = await pool.query<Row[]>('SELECT alert_id, status, decision FROM alerts WHERE transaction_id = ?', [id]);

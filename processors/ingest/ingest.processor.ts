@@ -41,6 +41,8 @@ export interface IngestHandlerDeps {
   refdata: RefdataCache;
   baseCurrency: string;
   windows: readonly WindowSpec[];
+  /** The feature layout of `windows` in MySQL (sinks/feature-vector.ts requireFeatureLayout). */
+  featureLayout: number;
   pool: Pool;
   decoder: AvroDecoder<Transaction>;
   output: TransactionalOutput;
@@ -450,7 +452,8 @@ export class IngestBatchHandler {
       }
       const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
       v.late = stored.late;
-      v.featuresJson = this.snapshots.json(stored.static, r.features);
+      v.featureLayout = this.deps.featureLayout;
+      v.featureValues = this.snapshots.values(stored.static, r.features);
       v.snapshot = this.layout.source(stored.static, r.features);
       if (r.status === 'new') {
         out.fresh.push(v);

@@ -25,6 +25,8 @@ import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { FeatureSpace } from '../../detection/features.ts';
 import { ModelWatcher } from './model-watcher.ts';
+import { snapshotFeatureNames } from '../../domain/snapshot.ts';
+import { requireFeatureLayout } from '../../sinks/feature-vector.ts';
 import { RulesSource } from './rules-source.ts';
 
 export interface IngestOptions {
@@ -169,6 +171,12 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       onRetry: (err) => log.warn(`model registry not readable (${errorMessage(err)}); retrying`),
     });
     models.start(cfg.detection.modelPollMs);
+    // The layout the rows' feature vectors are stored in; `txmon migrate` registers it (a ConfigError otherwise).
+    const featureLayout = await retry(() => requireFeatureLayout(pool, snapshotFeatureNames(cfg.state.windows)), {
+      maxMs: cfg.retryMaxBackoffMs,
+      shouldContinue: () => true,
+      onRetry: (err) => log.warn(`feature layouts not readable (${errorMessage(err)}); retrying`),
+    });
     teardown.push(() => models.stop());
     const driftTimer = setInterval(() => {
       const report = models.driftMonitor?.report();
@@ -194,6 +202,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       refdata: new RefdataCache(pool, { ttlMs: cfg.state.refdataCacheTtlMs }),
       baseCurrency: cfg.state.baseCurrency,
       windows: cfg.state.windows,
+      featureLayout,
       pool,
       decoder: new AvroDecoder<Transaction>(registry, transactionType, { registryUrl: cfg.registryUrl, knownId: readerSchemaId }),
       output,

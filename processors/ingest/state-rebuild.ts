@@ -18,6 +18,7 @@ import { SNAPSHOT_ENTITIES, STATIC_FEATURE_NAMES } from '../../domain/snapshot.t
 import type { WindowSpec } from '../../domain/windows.ts';
 import { stateKeyPattern, stateMarkerKey, stateRoot } from '../../platform/keys.ts';
 import type { Pool } from '../../platform/mysql.ts';
+import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import {
   execKeyed,
   perNodeKeys,
@@ -401,11 +402,6 @@ async function wipeLayout1(d: RebuildDeps): Promise<number> {
 
 type Features = Record<string, number | string | boolean | null>;
 
-function parseFeatures(raw: unknown): Features | null {
-  if (raw === null || raw === undefined) return null;
-  return (typeof raw === 'string' ? JSON.parse(raw) : raw) as Features;
-}
-
 /** Replays the transactions of the longest window (+ lateness) through the scripts, in stored order. */
 async function replay(
   d: RebuildDeps,
@@ -421,10 +417,11 @@ async function replay(
   const from = new Date((top.t as Date).getTime() - longest - d.allowedLatenessMs);
   let lastId = 0;
   let rows = 0;
+  const decoder = new FeatureDecoder(d.pool);
   for (;;) {
     const [chunk] = await d.pool.query<RowDataPacket[]>({
       sql: `SELECT id, transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time,
-              latitude, longitude, late, features, src_topic, src_partition, src_offset
+              latitude, longitude, late, feature_layout, feature_values, src_topic, src_partition, src_offset
        FROM transactions WHERE id > ? AND event_time >= ? ORDER BY id LIMIT ?`,
       values: [lastId, from, CHUNK],
       timeout: QUERY_TIMEOUT_MS,
@@ -433,8 +430,9 @@ async function replay(
     lastId = Number(chunk[chunk.length - 1]?.id);
     const events: StateEvent[] = [];
     const snapshots: Array<Features | null> = [];
-    for (const r of chunk) {
-      const f = parseFeatures(r.features);
+    const stored = await decoder.decodeRows(chunk);
+    for (const [i, r] of chunk.entries()) {
+      const f = (stored[i]?.object() ?? null) as Features | null;
       const late = Boolean(r.late);
       const stat = f === null ? null : Object.fromEntries(STATIC_FEATURE_NAMES.map((k) => [k, f[k] ?? null]));
       events.push({

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAlerts } from '../../dashboard-api/routes/alerts.ts';
 import type { AlertListQueryT } from '../../dashboard-api/schemas/alerts.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
+import { insertDecidedAlerts } from '../helpers/decided.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 
 let ns: TestNamespace;
@@ -41,18 +42,21 @@ beforeAll(async () => {
       i,
     };
   });
-  for (let i = 0; i < rows.length; i += 500) {
-    const chunk = rows.slice(i, i + 500);
-    await pool.query(
-      'INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES ?',
-      [chunk.map((r) => [r.tx, r.account, 'REVIEW', 0.9, 'v1', JSON.stringify(hits(r.i)), '{}', r.id, r.event, r.created])],
-    );
-    await pool.query(
-      'INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, status, event_time, created_at) VALUES ?',
-      [chunk.map((r) => [r.id, r.tx, r.account, 'REVIEW', 0.9, 's', r.i % 50 === 0 ? 'IN_REVIEW' : 'OPEN', r.event, r.created])],
-    );
-  }
-  await pool.query('ANALYZE TABLE alerts, decisions, alert_rule_hits');
+  await insertDecidedAlerts(
+    pool,
+    rows.map((r) => ({
+      alertId: r.id,
+      transactionId: r.tx,
+      accountId: r.account,
+      eventTime: r.event,
+      createdAt: r.created,
+      rulesetVersion: 'v1',
+      ruleHits: hits(r.i),
+      status: r.i % 50 === 0 ? 'IN_REVIEW' : 'OPEN',
+      summary: 's',
+    })),
+  );
+  await pool.query('ANALYZE TABLE alerts, transactions, alert_rule_hits');
 }, 180_000);
 
 afterAll(async () => {
@@ -136,10 +140,10 @@ describe('rule_id and severity: alert_rule_hits (trigger-filled) matches the JSO
       cursor = page.next;
     }
   }
-  /** The JSON filter the list used before migration 012: the truth alert_rule_hits must equal. */
+  /** The JSON filter the list used before migration 012 (on the alert's rule hits since 013): the truth alert_rule_hits must equal. */
   const viaJson = (column: 'rule_id' | 'severity') =>
-    `SELECT a.alert_id FROM alerts a JOIN decisions d ON d.transaction_id = a.transaction_id
-      WHERE JSON_CONTAINS(JSON_EXTRACT(d.rule_hits, '$[*].${column === 'rule_id' ? 'ruleId' : 'severity'}'), JSON_QUOTE(?))`;
+    `SELECT a.alert_id FROM alerts a
+      WHERE JSON_CONTAINS(JSON_EXTRACT(a.rule_hits, '$[*].${column === 'rule_id' ? 'ruleId' : 'severity'}'), JSON_QUOTE(?))`;
 
   it('holds, per rule id and per severity, exactly the alerts JSON_CONTAINS finds', async () => {
     for (const [column, value] of [
@@ -175,8 +179,8 @@ describe('rule_id and severity: alert_rule_hits (trigger-filled) matches the JSO
   it('a replayed alert insert (ON DUPLICATE KEY, as the sink does) adds no rows; deleting an alert removes its rows', async () => {
     const [[before]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM alert_rule_hits');
     await pool.query(
-      `INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at)
-       SELECT * FROM (SELECT alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at
+      `INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, rule_hits, event_time, created_at)
+       SELECT * FROM (SELECT alert_id, transaction_id, account_id, decision, risk_score, summary, rule_hits, event_time, created_at
                         FROM alerts LIMIT 100) AS again
        ON DUPLICATE KEY UPDATE alerts.alert_id = alerts.alert_id`,
     );

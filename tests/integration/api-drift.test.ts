@@ -36,7 +36,7 @@ beforeAll(async () => {
     get(target, prop, receiver) {
       if (prop === 'query')
         return (sql: unknown, ...rest: unknown[]) => {
-          if (typeof sql === 'string' && sql.includes('FROM decisions d JOIN transactions t')) driftReads++;
+          if (typeof sql === 'string' && sql.includes('feature_values FROM transactions')) driftReads++;
           return (target.query as (...a: unknown[]) => unknown).call(target, sql, ...rest);
         };
       return Reflect.get(target, prop, receiver) as unknown;

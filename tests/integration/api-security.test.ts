@@ -14,6 +14,7 @@ import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
 import { registerModel, type NewModel } from '../../models/registry.ts';
 import { InputError } from '../../platform/errors.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
+import { insertDecidedAlerts } from '../helpers/decided.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 
 let ns: TestNamespace;
@@ -42,16 +43,19 @@ const bearer = (k: string) => ({ authorization: `Bearer ${k}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let alertSeq = 0;
-/** Raises alerts the way the sink stores them (a decision and an alert row), raised at `createdAt`. */
+/** Raises alerts the way the sink stores them (a decided transaction and an alert row), raised at `createdAt`. */
 async function raise(createdAt: Date, n = 1): Promise<string[]> {
   const ids = Array.from({ length: n }, () => `${(++alertSeq).toString(16).padStart(8, '0')}${'f'.repeat(24)}`);
-  await pool.query(
-    'INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES ?',
-    [ids.map((id) => [`tx-sec-${id}`, 'acc-sec', 'REVIEW', 0.9, 'v', '[]', '{}', id, createdAt, createdAt])],
-  );
-  await pool.query(
-    'INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES ?',
-    [ids.map((id) => [id, `tx-sec-${id}`, 'acc-sec', 'REVIEW', 0.9, 'sec', createdAt, createdAt])],
+  await insertDecidedAlerts(
+    pool,
+    ids.map((id) => ({
+      alertId: id,
+      transactionId: `tx-sec-${id}`,
+      accountId: 'acc-sec',
+      eventTime: createdAt,
+      createdAt,
+      summary: 'sec',
+    })),
   );
   return ids;
 }

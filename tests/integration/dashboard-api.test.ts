@@ -20,6 +20,7 @@ import { startIngest } from '../../processors/ingest/main.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
 import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { topicName } from '../../topics/topics.ts';
+import { deleteDecidedAlerts, insertDecidedAlerts } from '../helpers/decided.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { produceSimulated } from '../helpers/pipeline.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
@@ -408,19 +409,14 @@ describe('alerts', () => {
       cursor = page.next;
       // New alerts (with their decisions) land between page reads.
       const id = `${(n++).toString(16).padStart(8, '0')}${'f'.repeat(24)}`;
-      await pool.query(
-        "INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES (?, 'acc-new', 'REVIEW', 0.9, 'v', '[]', '{}', ?, NOW(3), NOW(3))",
-        [`tx-new-${id}`, id],
-      );
-      await pool.query(
-        "INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES (?, ?, 'acc-new', 'REVIEW', 0.9, 'new', NOW(3), NOW(3))",
-        [id, `tx-new-${id}`],
-      );
+      const now = new Date();
+      await insertDecidedAlerts(pool, [
+        { alertId: id, transactionId: `tx-new-${id}`, accountId: 'acc-new', eventTime: now, createdAt: now, summary: 'new' },
+      ]);
     } while (cursor !== null);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.filter((id) => !id.endsWith('f'.repeat(24))).sort()).toEqual(expected);
-    await pool.query("DELETE FROM alerts WHERE account_id = 'acc-new'");
-    await pool.query("DELETE FROM decisions WHERE account_id = 'acc-new'");
+    await deleteDecidedAlerts(pool, 'acc-new');
   });
 
   it('shows one alert with its decision, explanation, feature snapshot and no card data', async () => {
@@ -655,13 +651,16 @@ describe('accounts, pipeline, drift, live stream', () => {
     const streaming = await makeApp();
     const address = await streaming.listen({ host: '127.0.0.1', port: 0 });
     const raise = async (ids: string[], createdAt: (i: number) => Date) => {
-      await pool.query(
-        'INSERT INTO decisions (transaction_id, account_id, decision, risk_score, ruleset_version, rule_hits, explanation, alert_id, event_time, decided_at) VALUES ?',
-        [ids.map((id) => [`tx-live-${id}`, 'acc-live', 'REVIEW', 0.9, 'v', '[]', '{}', id, new Date(), new Date()])],
-      );
-      await pool.query(
-        'INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, event_time, created_at) VALUES ?',
-        [ids.map((id, i) => [id, `tx-live-${id}`, 'acc-live', 'REVIEW', 0.9, 'live', new Date(), createdAt(i)])],
+      await insertDecidedAlerts(
+        pool,
+        ids.map((id, i) => ({
+          alertId: id,
+          transactionId: `tx-live-${id}`,
+          accountId: 'acc-live',
+          eventTime: new Date(),
+          createdAt: createdAt(i),
+          summary: 'live',
+        })),
       );
     };
     const hex = (prefix: string, n: number) => `${prefix}${n.toString(16).padStart(32 - prefix.length, '0')}`;
@@ -730,8 +729,7 @@ describe('accounts, pipeline, drift, live stream', () => {
       await s2.until(() => s2.state.closed, 'the stream ended with the app');
     } finally {
       await streaming.close();
-      await pool.query("DELETE FROM alerts WHERE account_id = 'acc-live'");
-      await pool.query("DELETE FROM decisions WHERE account_id = 'acc-live'");
+      await deleteDecidedAlerts(pool, 'acc-live');
     }
   });
 });

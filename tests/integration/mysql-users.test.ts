@@ -119,6 +119,17 @@ describe('least-privilege MySQL users', () => {
       await expect(c.query('SELECT COUNT(*) FROM ref_accounts')).resolves.toBeDefined();
     }
     const ingest = await connect('ingest');
+    // Feature layouts are migrate's to register (it regenerates transactions.features): the ingest reads them only.
+    await expect(ingest.query('SELECT version, names FROM feature_layouts')).resolves.toBeDefined();
+    await expect(ingest.query('INSERT INTO feature_layouts (names) VALUES (\'["x"]\')')).rejects.toMatchObject({
+      code: 'ER_TABLEACCESS_DENIED_ERROR',
+    });
+    await expect(ingest.query('CALL txmon_regenerate_features()')).rejects.toMatchObject({ code: 'ER_PROCACCESS_DENIED_ERROR' });
+    // The decisions view is read (old readers), never written.
+    await expect(ingest.query('SELECT COUNT(*) FROM decisions')).resolves.toBeDefined();
+    await expect(ingest.query("UPDATE decisions SET risk_score = 0 WHERE transaction_id = 'x'")).rejects.toMatchObject({
+      code: 'ER_TABLEACCESS_DENIED_ERROR',
+    });
     await ingest.query(
       'INSERT INTO state_generation (id, generation) VALUES (1, LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE generation = LAST_INSERT_ID(generation + 1)',
     );

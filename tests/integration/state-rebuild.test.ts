@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../../platform/mysql.ts';
 import { createStateRedis } from '../../platform/redis.ts';
 import { ensureState, markerKeys, readMarker, rebuildDepsFor } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState } from '../../processors/ingest/state-store.ts';
+import { registerFeatureLayout } from '../../sinks/feature-vector.ts';
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql } from '../helpers/state-check.ts';
@@ -22,6 +23,8 @@ const ROWS = 400;
 /** Transactions as the sink stores them (only what the rebuild and the state check read matters). */
 async function insertTransactions(pool: Pool, topic: string): Promise<void> {
   const start = Date.parse('2026-03-01T10:00:00Z');
+  // A snapshot of one feature: its own layout (the root test user registers it, as `txmon migrate` would).
+  const layout = await registerFeatureLayout(pool, ['amount_base_minor']);
   const rows = Array.from({ length: ROWS }, (_, i) => [
     `tx-${i}`,
     `idem-${i}`,
@@ -39,7 +42,8 @@ async function insertTransactions(pool: Pool, topic: string): Promise<void> {
     `ref-${i}`,
     51.5 + (i % 7) / 10,
     -0.1,
-    JSON.stringify({ amount_base_minor: 1_000 + i }),
+    layout,
+    JSON.stringify([1_000 + i]),
     topic,
     i % 3,
     i,
@@ -47,7 +51,7 @@ async function insertTransactions(pool: Pool, topic: string): Promise<void> {
   await pool.query(
     `INSERT INTO transactions (transaction_id, idempotency_key, type, account_id, card_token, merchant_id, mcc,
        merchant_country, amount_minor, currency, event_time, channel, device_id, reference, latitude, longitude,
-       features, src_topic, src_partition, src_offset) VALUES ?`,
+       feature_layout, feature_values, src_topic, src_partition, src_offset) VALUES ?`,
     [rows],
   );
 }

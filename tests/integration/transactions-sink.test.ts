@@ -1,18 +1,29 @@
-// The MySQL sink against the real MariaDB: feature snapshots stored byte-exact, whether they go in
-// as raw literals (the fast path) or escaped (text a single-quoted literal must escape).
+// The MySQL sink against the real MariaDB: one row per transaction (migration 013) with its feature
+// vector and decision; `features` returns the named object; a replay keeps the stored row and
+// decision (the stored one wins), a delivery from another position is a duplicate; lookupStored reads
+// what a replay needs back in one statement.
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DecisionRecord } from '../../detection/decision-record.ts';
+import { snapshotFeatureNames } from '../../domain/snapshot.ts';
 import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
+import { requireFeatureLayout } from '../../sinks/feature-vector.ts';
+import { lookupStored } from '../../sinks/lookup-stored.ts';
 import { writeBatch, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 
 let ns: TestNamespace;
 let pool: Pool;
+let layout: number;
+let names: string[];
+const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
 beforeAll(async () => {
   ns = await createNamespace();
   pool = createPool(ns.cfg);
+  names = snapshotFeatureNames(ns.cfg.state.windows);
+  layout = await requireFeatureLayout(pool, names);
 });
 
 afterAll(async () => {
@@ -20,28 +31,197 @@ afterAll(async () => {
   await ns.cleanup();
 });
 
-function positioned(id: string, offset: number, featuresJson: string): PositionedTransaction {
+/** A vector of the configured layout: every value null but the first few. */
+function vector(...head: unknown[]): string {
+  return JSON.stringify(names.map((_, i) => (i < head.length ? head[i] : null)));
+}
+
+function positioned(id: string, offset: number, featureValues: string, late = false): PositionedTransaction {
   return {
     tx: sampleTransaction({ transaction_id: id, idempotency_key: `idem-${id}` }),
     position: { topic: 'in', partition: 0, offset: String(offset) },
-    late: false,
-    featuresJson,
+    late,
+    featureLayout: layout,
+    featureValues,
+  };
+}
+
+function decision(id: string, kind: DecisionRecord['decision'], model: string): DecisionRecord {
+  const alerting = kind !== 'ALLOW';
+  return {
+    transactionId: id,
+    accountId: 'acc-000001',
+    decision: kind,
+    riskScore: alerting ? 0.8 : 0.1,
+    modelVersion: model,
+    modelScore: 0.42,
+    shadowModelVersion: null,
+    shadowScore: null,
+    rulesetVersion: 'rs-1',
+    ruleHits: alerting
+      ? [{ ruleId: 'r-1', ruleVersion: 'v1', severity: 'high', action: 'REVIEW', detail: "it's \\ odd", snoozed: false }]
+      : [],
+    explanation: { summary: `${kind}: by ${model}`, model: null },
+    alertId: alerting ? `alert-${id}-${model}`.padEnd(32, '0').slice(0, 32) : null,
+    eventTime: Date.parse('2026-01-01T00:00:00Z'),
+    decidedAt: Date.parse(`2026-01-01T00:00:0${model === 'm1' ? 1 : 2}.5Z`),
+    amountMinor: 1999,
+    currency: 'USD',
   };
 }
 
 describe('transactions sink', () => {
-  it('stores each feature snapshot exactly, with or without characters SQL must escape', async () => {
-    const snapshots = [
-      '{"amount_base_minor":1999,"account_risk_tier":"LOW","x":null,"y":true,"z":-1.5e-7}',
-      `{"note":"it's","path":"a\\\\b","q":"say \\"hi\\""}`,
-      '{"nul":"\\u0000","quote":"\'"}',
-    ];
-    const batch = snapshots.map((f, i) => positioned(`sink-${i}`, i, f));
-    const result = await writeBatch(pool, { fresh: batch, replayed: [], duplicates: [] });
-    expect(result.inserted).toBe(snapshots.length);
-    const [rows] = await pool.query<RowDataPacket[]>(
-      'SELECT transaction_id, CAST(features AS CHAR) AS text FROM transactions ORDER BY transaction_id',
+  it('stores the vector exactly, and `features` returns it as the named object', async () => {
+    const values = vector(1999, 42, 'LOW', true, null, 'HIGH', false, 13, 3, -1.5e-7, 0.1 + 0.2);
+    const result = await writeBatch(pool, { fresh: [positioned('vec-1', 1, values)], replayed: [], duplicates: [] });
+    expect(result.inserted).toBe(1);
+    const [[r]] = await pool.query<RowDataPacket[]>(
+      "SELECT feature_layout, CAST(feature_values AS CHAR) AS v, features FROM transactions WHERE transaction_id = 'vec-1'",
     );
-    expect(rows.map((r) => r.text as string)).toEqual(snapshots);
+    expect(r?.feature_layout).toBe(layout);
+    expect(r?.v).toBe(values);
+    const object = JSON.parse(String(r?.features)) as Record<string, unknown>;
+    expect(Object.keys(object)).toEqual(names);
+    expect(object).toMatchObject({
+      amount_base_minor: 1999,
+      account_risk_tier: 'LOW',
+      home_country_mismatch: true,
+      account_count_1m: 3,
+    });
+    expect(object.account_sum_1m).toBe(-1.5e-7);
+    expect(object.account_distinct_merchants_1m).toBe(0.30000000000000004);
+  });
+
+  it('writes decisions into the rows; a replay keeps the stored row and decision, and its alert is not repeated', async () => {
+    const first = [positioned('dec-a', 10, vector(1)), positioned('dec-b', 11, vector(2))];
+    const r1 = await writeBatch(pool, {
+      fresh: first,
+      replayed: [],
+      duplicates: [],
+      decisions: [decision('dec-a', 'REVIEW', 'm1'), decision('dec-b', 'ALLOW', 'm1')],
+    });
+    expect(r1.inserted).toBe(2);
+    expect(r1.decisions.map((d) => [d.transactionId, d.decision])).toEqual([
+      ['dec-a', 'REVIEW'],
+      ['dec-b', 'ALLOW'],
+    ]);
+    // The replay: same positions, decided again with another model (and other features): the stored ones win.
+    const replay = [positioned('dec-a', 10, vector(100)), positioned('dec-b', 11, vector(200))];
+    const r2 = await writeBatch(pool, {
+      fresh: [],
+      replayed: replay,
+      duplicates: [],
+      decisions: [decision('dec-a', 'BLOCK', 'm2'), decision('dec-b', 'REVIEW', 'm2')],
+    });
+    expect(r2.inserted).toBe(0);
+    expect(r2.lateDuplicates).toEqual([]);
+    const [a, b] = r2.decisions;
+    expect(a).toMatchObject({
+      transactionId: 'dec-a',
+      decision: 'REVIEW',
+      modelVersion: 'm1',
+      alertId: decision('dec-a', 'REVIEW', 'm1').alertId,
+      ruleHits: decision('dec-a', 'REVIEW', 'm1').ruleHits,
+      explanation: { summary: 'REVIEW: by m1', model: null },
+      decidedAt: Date.parse('2026-01-01T00:00:01.5Z'),
+    });
+    expect(b).toMatchObject({ transactionId: 'dec-b', decision: 'ALLOW', modelVersion: 'm1', alertId: null, ruleHits: [] });
+    const [alerts] = await pool.query<RowDataPacket[]>(
+      "SELECT alert_id, transaction_id FROM alerts WHERE transaction_id LIKE 'dec-%'",
+    );
+    expect(alerts.map((x) => x.transaction_id)).toEqual(['dec-a']);
+    const [hits] = await pool.query<RowDataPacket[]>('SELECT rule_id FROM alert_rule_hits WHERE alert_id = ?', [a?.alertId]);
+    expect(hits.map((h) => h.rule_id)).toEqual(['r-1']);
+    const [rows] = await pool.query<RowDataPacket[]>(
+      "SELECT transaction_id, decision, model_version, JSON_VALUE(features, '$.amount_base_minor') AS base FROM transactions WHERE transaction_id LIKE 'dec-%' ORDER BY transaction_id",
+    );
+    expect(rows.map((x) => [x.decision, x.model_version, Number(x.base)])).toEqual([
+      ['REVIEW', 'm1', 1],
+      ['ALLOW', 'm1', 2],
+    ]);
+    // The old reads: the decisions view.
+    const [view] = await pool.query<RowDataPacket[]>(
+      "SELECT transaction_id, decision, rule_hits FROM decisions WHERE transaction_id LIKE 'dec-%' ORDER BY transaction_id",
+    );
+    expect(view.map((x) => [x.transaction_id, x.decision, (parse(x.rule_hits) as unknown[]).length])).toEqual([
+      ['dec-a', 'REVIEW', 1],
+      ['dec-b', 'ALLOW', 0],
+    ]);
+  });
+
+  it('in a batch of replays and new transactions, the new ones keep their own decisions, alerts with their rule hits', async () => {
+    await writeBatch(pool, {
+      fresh: [positioned('mix-old', 40, vector(1))],
+      replayed: [],
+      duplicates: [],
+      decisions: [decision('mix-old', 'ALLOW', 'm1')],
+    });
+    const r = await writeBatch(pool, {
+      fresh: [positioned('mix-new', 41, vector(2))],
+      replayed: [positioned('mix-old', 40, vector(1))],
+      duplicates: [],
+      decisions: [decision('mix-new', 'REVIEW', 'm2'), decision('mix-old', 'BLOCK', 'm2')],
+    });
+    expect(r.inserted).toBe(1);
+    expect(r.decisions.map((d) => [d.transactionId, d.decision, d.modelVersion, d.ruleHits.length])).toEqual([
+      ['mix-new', 'REVIEW', 'm2', 1],
+      ['mix-old', 'ALLOW', 'm1', 0],
+    ]);
+    const [[alert]] = await pool.query<RowDataPacket[]>(
+      "SELECT rule_hits, explanation FROM alerts WHERE transaction_id = 'mix-new'",
+    );
+    expect(parse(alert?.rule_hits)).toEqual(decision('mix-new', 'REVIEW', 'm2').ruleHits);
+    expect(parse(alert?.explanation)).toEqual({ summary: 'REVIEW: by m2', model: null });
+    const [[hits]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM alert_rule_hits h JOIN alerts a ON a.alert_id = h.alert_id WHERE a.transaction_id = 'mix-new'",
+    );
+    expect(Number(hits?.n)).toBe(1);
+  });
+
+  it('records a delivery MySQL holds from another position as a duplicate, with no decision of its own', async () => {
+    await writeBatch(pool, {
+      fresh: [positioned('dup-1', 20, vector(1))],
+      replayed: [],
+      duplicates: [],
+      decisions: [decision('dup-1', 'ALLOW', 'm1')],
+    });
+    const again = positioned('dup-1', 21, vector(9));
+    const r = await writeBatch(pool, {
+      fresh: [again],
+      replayed: [],
+      duplicates: [],
+      decisions: [decision('dup-1', 'BLOCK', 'm2')],
+    });
+    expect(r.lateDuplicates).toEqual([
+      { transactionId: 'dup-1', position: again.position, firstSeen: 'in/0/20', detectedBy: 'mysql' },
+    ]);
+    expect(r.decisions).toEqual([]);
+    expect(r.duplicatesRecorded).toBe(1);
+  });
+
+  it('lookupStored returns, per stored id, its first position, late flag, decoded vector and decision, in one statement per chunk', async () => {
+    await writeBatch(pool, {
+      fresh: [positioned('look-1', 30, vector(7, 8, 'MEDIUM'), true), positioned('look-2', 31, vector(5))],
+      replayed: [],
+      duplicates: [],
+      decisions: [decision('look-1', 'REVIEW', 'm1')],
+    });
+    const stored = await lookupStored(pool, ['look-1', 'look-2', 'never-stored']);
+    expect([...stored.keys()].sort()).toEqual(['look-1', 'look-2']);
+    const one = stored.get('look-1');
+    expect(one?.position).toEqual({ topic: 'in', partition: 0, offset: '30' });
+    expect(one?.late).toBe(true);
+    expect(one?.features?.layout).toBe(layout);
+    expect(one?.features?.object()).toMatchObject({ amount_base_minor: 7, account_age_days: 8, account_risk_tier: 'MEDIUM' });
+    expect(one?.decision).toMatchObject({
+      decision: 'REVIEW',
+      modelVersion: 'm1',
+      ruleHits: decision('look-1', 'REVIEW', 'm1').ruleHits,
+    });
+    expect(stored.get('look-2')?.decision).toBeNull();
+    expect(stored.get('look-2')?.late).toBe(false);
+    // Chunked: more ids than one statement takes.
+    const many = Array.from({ length: 12_000 }, (_, i) => `absent-${i}`).concat('look-2');
+    expect([...(await lookupStored(pool, many)).keys()]).toEqual(['look-2']);
   });
 });
