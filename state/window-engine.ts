@@ -1,0 +1,395 @@
+/**
+ * The windows of ONE entity (account, card, merchant, device) in memory: the TypeScript twin of
+ * processors/ingest/lua/window-core.lua, so the ingest process can apply events without a Redis
+ * call per transaction (issue 17). Pure: no client, no environment. docs/state.md explains the
+ * semantics, contributions and views.
+ *
+ * apply() follows window-core.lua's apply_event exactly (the reference is domain/entity-features.ts,
+ * and tests/integration/window-engine-lua.test.ts runs both side by side):
+ * - the head is the highest event time applied; windows are evaluated at the head, bucketed by
+ *   event time (bucket index = floor(time / bucketMs)); when the head enters a new bucket of a
+ *   window, the buckets and members that fell out of that window are dropped, so all that is kept
+ *   is live and the distinct counts are the member maps' sizes;
+ * - a late event (flagged by its partition's watermark) or a stale one (outside the largest window
+ *   at the head it would make) only reads: it gets the features as they stand, without itself;
+ * - merchants and countries keep the newest bucket index holding them; amounts are counted always,
+ *   summed when known (exact integers); amount n/mean/std are Welford over every applied event with
+ *   a known amount; "since previous" is measured from the head before the event; travel from the
+ *   latest located event by event time (under 1 s apart counts as 1 s).
+ *
+ * Each entity's state is a set of contributions, one per source partition (see docs/state.md):
+ * merge() joins them into a view. Bucket counts and sums add per bucket index, members keep the
+ * newest bucket index, the head is the maximum, amount statistics combine by Chan's parallel formula
+ * and the latest located event is the one with the greater event time; then what lies outside each
+ * window at the merged head is dropped. The windows of a merge (counts, sums, distinct counts, head)
+ * are those of all the contributions' applied events evaluated at the merged head, whatever the
+ * order of the merges; amount statistics agree up to rounding.
+ *
+ * Buckets are kept per window as three parallel arrays sorted by bucket index (events nearly always
+ * land in the newest bucket, so adding is a push or an increment, and eviction drops a prefix): an
+ * account with 50 events a day keeps ~60 numbers, where fixed rings of every bucket slot would keep
+ * 504 per entity (bench/state-engine.ts measures both costs).
+ */
+import type { EntityEvent } from '../domain/entity-features.ts';
+import { distanceKm, type WindowSpec } from '../domain/windows.ts';
+
+/** Values per window, then after them, in the flat feature array (domain/entity-features.ts layout). */
+export const PER_WINDOW = 4;
+export const TAIL = 6;
+
+/** Length of one entity's flat feature array over `windowCount` windows. */
+export function featureLength(windowCount: number): number {
+  return windowCount * PER_WINDOW + TAIL;
+}
+
+/**
+ * Where features are written: a plain array (unknown values as null, parseEntityFeatures reads it)
+ * or a Float64Array (unknown values as NaN: a snapshot vector of several entities, no allocation).
+ */
+export type FeatureSink = Array<number | null> | Float64Array;
+
+/** One window's live buckets and members, evaluated at the entity's head. */
+export interface WindowBuckets {
+  /** Count and sum of the live buckets. */
+  count: number;
+  sum: number;
+  /** Bucket indexes, ascending, with their counts and sums (parallel arrays). */
+  readonly index: number[];
+  readonly counts: number[];
+  readonly sums: number[];
+  /** Merchant or country -> newest bucket index holding it. */
+  readonly merchants: Map<string, number>;
+  readonly countries: Map<string, number>;
+}
+
+/** A window's geometry as the Lua takes it: bucket size and number of buckets. */
+export interface WindowGeometry {
+  bucketMs: number;
+  buckets: number;
+}
+
+export function geometryOf(windows: readonly WindowSpec[]): WindowGeometry[] {
+  if (windows.length === 0) throw new RangeError('at least one window is needed');
+  return windows.map((w) => ({ bucketMs: w.bucketMs, buckets: Math.ceil(w.lengthMs / w.bucketMs) }));
+}
+
+function emptyWindow(): WindowBuckets {
+  return { count: 0, sum: 0, index: [], counts: [], sums: [], merchants: new Map(), countries: new Map() };
+}
+
+/** Drops members whose newest bucket lies before `oldest`. */
+function prune(members: Map<string, number>, oldest: number): void {
+  for (const [m, i] of members) if (i < oldest) members.delete(m);
+}
+
+/** Drops the first `k` elements in place (no new array). */
+function dropPrefix(a: number[], k: number): void {
+  a.copyWithin(0, k);
+  a.length -= k;
+}
+
+/** Drops what lies before bucket `oldest` (the oldest live one) from a window. */
+function evict(x: WindowBuckets, oldest: number): void {
+  const { index, counts, sums } = x;
+  let k = 0;
+  while (k < index.length && (index[k] as number) < oldest) {
+    x.count -= counts[k] as number;
+    x.sum -= sums[k] as number;
+    k++;
+  }
+  if (k > 0) {
+    dropPrefix(index, k);
+    dropPrefix(counts, k);
+    dropPrefix(sums, k);
+  }
+  prune(x.merchants, oldest);
+  prune(x.countries, oldest);
+}
+
+/** Adds `n` events and `sum` to bucket `bi` (searching from the newest end, where events land). */
+function addToBucket(x: WindowBuckets, bi: number, n: number, sum: number): void {
+  const { index, counts, sums } = x;
+  let j = index.length - 1;
+  while (j >= 0 && (index[j] as number) > bi) j--;
+  if (j >= 0 && index[j] === bi) {
+    counts[j] = (counts[j] as number) + n;
+    sums[j] = (sums[j] as number) + sum;
+  } else if (j === index.length - 1) {
+    index.push(bi);
+    counts.push(n);
+    sums.push(sum);
+  } else {
+    index.splice(j + 1, 0, bi);
+    counts.splice(j + 1, 0, n);
+    sums.splice(j + 1, 0, sum);
+  }
+  x.count += n;
+  x.sum += sum;
+}
+
+/** Keeps the newest bucket index of a member. */
+function touch(members: Map<string, number>, member: string, bi: number): void {
+  const seen = members.get(member);
+  if (seen === undefined || seen < bi) members.set(member, bi);
+}
+
+/** The state of one entity's windows: one contribution, or a view merged from several. */
+export class EntityWindows {
+  readonly geometry: readonly WindowGeometry[];
+  /** Highest event time applied (null: nothing applied yet). */
+  head: number | null = null;
+  /** Running amount statistics (Welford): count, mean, sum of squared deviations. */
+  amountN = 0;
+  amountMean = 0;
+  amountM2 = 0;
+  /** Time, latitude, longitude of the latest located applied event by event time (null: none). */
+  locatedAt: number | null = null;
+  locatedLat = 0;
+  locatedLon = 0;
+  /** Per window, smallest first. */
+  readonly windows: WindowBuckets[];
+
+  constructor(geometry: readonly WindowGeometry[]) {
+    this.geometry = geometry;
+    this.windows = geometry.map(emptyWindow);
+  }
+
+  /** An empty state over the given windows (smallest first, as in the config). */
+  static of(windows: readonly WindowSpec[]): EntityWindows {
+    return new EntityWindows(geometryOf(windows));
+  }
+
+  /** Length of this entity's flat feature array. */
+  get featureLength(): number {
+    return featureLength(this.geometry.length);
+  }
+
+  /**
+   * Applies one event (unless it is late or stale: then it only reads) and writes the features after
+   * it into `into` at `offset` (window-core.lua's apply_event). Returns `into`.
+   */
+  apply<T extends FeatureSink = Array<number | null>>(
+    e: EntityEvent,
+    into: T = new Array<number | null>(this.featureLength) as T,
+    offset = 0,
+  ): T {
+    const t = e.eventTime;
+    const head = this.head;
+    const newHead = head === null ? t : Math.max(head, t);
+    const geometry = this.geometry;
+    const largest = geometry[geometry.length - 1] as WindowGeometry;
+    const stale = Math.floor(t / largest.bucketMs) <= Math.floor(newHead / largest.bucketMs) - largest.buckets;
+    const apply = !e.late && !stale;
+    const amount = e.amountMinor;
+    if (apply) {
+      for (let w = 0; w < geometry.length; w++) {
+        const g = geometry[w] as WindowGeometry;
+        const x = this.windows[w] as WindowBuckets;
+        const newest = Math.floor(newHead / g.bucketMs);
+        const oldest = newest - g.buckets + 1;
+        if (head !== null && newest > Math.floor(head / g.bucketMs)) evict(x, oldest);
+        const bi = Math.floor(t / g.bucketMs);
+        if (bi < oldest) continue;
+        addToBucket(x, bi, 1, amount ?? 0);
+        touch(x.merchants, e.merchantId, bi);
+        touch(x.countries, e.country, bi);
+      }
+      if (amount !== null) {
+        const n = this.amountN + 1;
+        const delta = amount - this.amountMean;
+        this.amountN = n;
+        this.amountMean += delta / n;
+        this.amountM2 += delta * (amount - this.amountMean);
+      }
+    }
+    const none = into instanceof Float64Array ? Number.NaN : null;
+    let k = this.writeHead(into, offset);
+    into[k++] = head === null ? (none as number) : t - head;
+    if (this.locatedAt !== null && e.lat !== null && e.lon !== null) {
+      const km = distanceKm(this.locatedLat, this.locatedLon, e.lat, e.lon);
+      into[k++] = km;
+      // Under a second apart counts as one second, so the speed stays finite.
+      into[k++] = km / Math.max(Math.abs(t - this.locatedAt) / 3_600_000, 1 / 3600);
+    } else {
+      into[k++] = none as number;
+      into[k++] = none as number;
+    }
+    if (apply) {
+      this.head = newHead;
+      if (e.lat !== null && e.lon !== null && (this.locatedAt === null || t >= this.locatedAt)) {
+        this.locatedAt = t;
+        this.locatedLat = e.lat;
+        this.locatedLon = e.lon;
+      }
+    }
+    return into;
+  }
+
+  /**
+   * The features at the head without an event (the dashboard's live aggregates): the windows and
+   * amount statistics; since-previous and travel are unknown (null, or NaN in a Float64Array).
+   */
+  features<T extends FeatureSink = Array<number | null>>(
+    into: T = new Array<number | null>(this.featureLength) as T,
+    offset = 0,
+  ): T {
+    const none = (into instanceof Float64Array ? Number.NaN : null) as number;
+    const k = this.writeHead(into, offset);
+    into[k] = none;
+    into[k + 1] = none;
+    into[k + 2] = none;
+    return into;
+  }
+
+  /** Writes the windows and amount n, mean, std; returns the next position. */
+  private writeHead(into: FeatureSink, offset: number): number {
+    let k = offset;
+    for (const x of this.windows) {
+      into[k++] = x.count;
+      into[k++] = x.sum;
+      into[k++] = x.merchants.size;
+      into[k++] = x.countries.size;
+    }
+    const n = this.amountN;
+    into[k++] = n;
+    into[k++] = this.amountMean;
+    into[k++] = n < 2 ? 0 : Math.sqrt(this.amountM2 / (n - 1));
+    return k;
+  }
+
+  /**
+   * Merges another contribution of the same entity into this state (see the header), then drops
+   * what falls outside each window at the merged head. `other` is not changed.
+   */
+  merge(other: EntityWindows): this {
+    this.assertSameGeometry(other);
+    if (other.head === null) return this;
+    const head = this.head === null ? other.head : Math.max(this.head, other.head);
+    for (let w = 0; w < this.geometry.length; w++) {
+      const x = this.windows[w] as WindowBuckets;
+      const y = other.windows[w] as WindowBuckets;
+      for (let j = 0; j < y.index.length; j++) addToBucket(x, y.index[j] as number, y.counts[j] as number, y.sums[j] as number);
+      for (const [m, bi] of y.merchants) touch(x.merchants, m, bi);
+      for (const [c, bi] of y.countries) touch(x.countries, c, bi);
+    }
+    this.mergeAmounts(other);
+    this.mergeLocated(other);
+    this.head = head;
+    this.evictAtHead();
+    return this;
+  }
+
+  /** Chan et al.'s parallel combination of two Welford states (exact when either side is empty). */
+  private mergeAmounts(o: EntityWindows): void {
+    if (o.amountN === 0) return;
+    if (this.amountN === 0) {
+      this.amountN = o.amountN;
+      this.amountMean = o.amountMean;
+      this.amountM2 = o.amountM2;
+      return;
+    }
+    const n = this.amountN + o.amountN;
+    const delta = o.amountMean - this.amountMean;
+    this.amountMean += (delta * o.amountN) / n;
+    this.amountM2 += o.amountM2 + (delta * delta * this.amountN * o.amountN) / n;
+    this.amountN = n;
+  }
+
+  /** The later located event wins; at equal times the greater (lat, lon), so merging commutes. */
+  private mergeLocated(o: EntityWindows): void {
+    if (o.locatedAt === null) return;
+    const mine = this.locatedAt;
+    const take =
+      mine === null ||
+      o.locatedAt > mine ||
+      (o.locatedAt === mine &&
+        (o.locatedLat > this.locatedLat || (o.locatedLat === this.locatedLat && o.locatedLon > this.locatedLon)));
+    if (!take) return;
+    this.locatedAt = o.locatedAt;
+    this.locatedLat = o.locatedLat;
+    this.locatedLon = o.locatedLon;
+  }
+
+  /** Drops from every window what lies outside it at the head. */
+  private evictAtHead(): void {
+    if (this.head === null) return;
+    for (let w = 0; w < this.geometry.length; w++) {
+      const g = this.geometry[w] as WindowGeometry;
+      evict(this.windows[w] as WindowBuckets, Math.floor(this.head / g.bucketMs) - g.buckets + 1);
+    }
+  }
+
+  private assertSameGeometry(o: EntityWindows): void {
+    const a = this.geometry;
+    const b = o.geometry;
+    if (a.length !== b.length || a.some((g, i) => g.bucketMs !== b[i]?.bucketMs || g.buckets !== b[i]?.buckets))
+      throw new RangeError('cannot merge window states over different windows');
+  }
+
+  /** A deep copy (buckets and member maps are not shared). */
+  clone(): EntityWindows {
+    const c = new EntityWindows(this.geometry);
+    c.head = this.head;
+    c.amountN = this.amountN;
+    c.amountMean = this.amountMean;
+    c.amountM2 = this.amountM2;
+    c.locatedAt = this.locatedAt;
+    c.locatedLat = this.locatedLat;
+    c.locatedLon = this.locatedLon;
+    this.windows.forEach((x, w) => {
+      const y = c.windows[w] as WindowBuckets;
+      y.count = x.count;
+      y.sum = x.sum;
+      y.index.push(...x.index);
+      y.counts.push(...x.counts);
+      y.sums.push(...x.sums);
+      for (const [m, bi] of x.merchants) y.merchants.set(m, bi);
+      for (const [k, bi] of x.countries) y.countries.set(k, bi);
+    });
+    return c;
+  }
+}
+
+/**
+ * What the processor keeps of an entity it touches: its own partition's contribution (what it
+ * writes to Redis, fenced) and the view it reads features from (the others' contributions, read at
+ * batch start, merged with its own). Both are kept in step event by event; for an entity only this
+ * partition touches (accounts, in practice cards) the view is the contribution and the features
+ * are exact. The others' part of the view is as old as the batch start (docs/state.md).
+ */
+export class EntityView {
+  readonly own: EntityWindows;
+  private merged: EntityWindows | null = null;
+
+  constructor(own: EntityWindows) {
+    this.own = own;
+  }
+
+  /** The state features are read from: own alone, or own merged with the others. */
+  get view(): EntityWindows {
+    return this.merged ?? this.own;
+  }
+
+  /** Replaces the others' part of the view (at batch start); an empty list makes the view own alone. */
+  rebase(others: readonly EntityWindows[]): void {
+    const live = others.filter((o) => o.head !== null);
+    if (live.length === 0) {
+      this.merged = null;
+      return;
+    }
+    const v = this.own.clone();
+    for (const o of live) v.merge(o);
+    this.merged = v;
+  }
+
+  /** Applies one event of this partition to its contribution and to the view; writes the view's features. */
+  apply<T extends FeatureSink = Array<number | null>>(
+    e: EntityEvent,
+    into: T = new Array<number | null>(this.own.featureLength) as T,
+    offset = 0,
+  ): T {
+    if (this.merged === null) return this.own.apply(e, into, offset);
+    this.own.apply(e, into, offset);
+    return this.merged.apply(e, into, offset);
+  }
+}
