@@ -77,15 +77,27 @@ function emptyWindow(): WindowBuckets {
   return { count: 0, sum: 0, index: [], counts: [], sums: [], merchants: new Map(), countries: new Map() };
 }
 
-/** Drops members whose newest bucket lies before `oldest`. */
+/**
+ * Drops members whose newest bucket lies before `oldest`. Map.forEach with a callback that takes the
+ * bound from module state allocates nothing, where for-of over the entries made an array per member.
+ */
+let pruneBefore = 0;
+function dropIfOlder(bi: number, member: string, members: Map<string, number>): void {
+  if (bi < pruneBefore) members.delete(member);
+}
 function prune(members: Map<string, number>, oldest: number): void {
-  for (const [m, i] of members) if (i < oldest) members.delete(m);
+  pruneBefore = oldest;
+  members.forEach(dropIfOlder);
 }
 
-/** Drops the first `k` elements in place (no new array). */
+/**
+ * Drops the first `k` elements in place. (Array.prototype.copyWithin takes V8's generic path and
+ * boxes every double: it was most of apply's time and garbage in bench/state-engine.ts.)
+ */
 function dropPrefix(a: number[], k: number): void {
-  a.copyWithin(0, k);
-  a.length -= k;
+  const n = a.length;
+  for (let i = k; i < n; i++) a[i - k] = a[i] as number;
+  a.length = n - k;
 }
 
 /** Drops what lies before bucket `oldest` (the oldest live one) from a window. */
