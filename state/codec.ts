@@ -45,8 +45,18 @@ class Writer {
   }
 
   varint(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`cannot encode ${v} as an unsigned varint`);
     this.reserve(8);
+    if (v >>> 0 === v) {
+      // Below 2^32 (nearly every value): 32-bit operations.
+      const buf = this.buf;
+      while (v >= 0x80) {
+        buf[this.pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[this.pos++] = v;
+      return;
+    }
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`cannot encode ${v} as an unsigned varint`);
     while (v >= 0x80) {
       this.buf[this.pos++] = (v % 0x80) + 0x80;
       v = Math.floor(v / 0x80);
@@ -66,11 +76,24 @@ class Writer {
     this.pos += 8;
   }
 
+  /** A string as its UTF-8 length and bytes; ASCII (ids, country codes) is copied here, not in C++. */
   str(s: string): void {
-    const n = Buffer.byteLength(s, 'utf8');
+    const n = s.length;
+    this.reserve(n + 8);
+    const buf = this.buf;
+    let ascii = true;
+    for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) ascii = false;
+    if (!ascii) {
+      const bytes = Buffer.byteLength(s, 'utf8');
+      this.varint(bytes);
+      this.reserve(bytes);
+      this.pos += this.buf.write(s, this.pos, 'utf8');
+      return;
+    }
     this.varint(n);
-    this.reserve(n);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
   }
 
   take(): Buffer {
@@ -79,6 +102,8 @@ class Writer {
     return out;
   }
 }
+
+const isAscii = (b: number) => b < 0x80;
 
 class Reader {
   pos = 0;
@@ -95,6 +120,12 @@ class Reader {
   }
 
   varint(): number {
+    const pos = this.pos;
+    const first = this.buf[pos];
+    if (first !== undefined && first < 0x80) {
+      this.pos = pos + 1;
+      return first;
+    }
     let v = 0;
     let scale = 1;
     for (;;) {
@@ -120,12 +151,15 @@ class Reader {
     return v;
   }
 
+  /** A string written by Writer.str; short ASCII ones are built here, without a call into C++. */
   str(): string {
     const n = this.varint();
     this.need(n);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    const start = this.pos;
     this.pos += n;
-    return s;
+    const bytes = this.buf.subarray(start, start + n);
+    if (n <= 64 && bytes.every(isAscii)) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    return this.buf.toString('utf8', start, start + n);
   }
 
   end(): void {
@@ -139,17 +173,22 @@ const writer = new Writer();
 /** Gives each merchant and country string of the state an index, in first-seen order. */
 function stringTable(s: EntityWindows): Map<string, number> {
   const table = new Map<string, number>();
-  for (const x of s.windows)
-    for (const members of [x.merchants, x.countries]) for (const m of members.keys()) if (!table.has(m)) table.set(m, table.size);
+  const add = (_: number, m: string) => {
+    if (!table.has(m)) table.set(m, table.size);
+  };
+  for (const x of s.windows) {
+    x.merchants.forEach(add);
+    x.countries.forEach(add);
+  }
   return table;
 }
 
 function writeMembers(w: Writer, members: Map<string, number>, table: Map<string, number>, newest: number): void {
   w.varint(members.size);
-  for (const [m, bi] of members) {
+  members.forEach((bi, m) => {
     w.varint(table.get(m) as number);
     w.varint(newest - bi);
-  }
+  });
 }
 
 /** Encodes a window state (layout: docs/state.md, "The codec"). */
