@@ -28,7 +28,7 @@
  * Buckets are kept per window as three parallel arrays sorted by bucket index (events nearly always
  * land in the newest bucket, so adding is a push or an increment, and eviction drops a prefix): an
  * account with 50 events a day keeps ~60 numbers, where fixed rings of every bucket slot would keep
- * 504 per entity (bench/state-engine.ts measures both costs).
+ * 504 per entity (bench/state-engine.ts prints the heap a state keeps; rings were not measured).
  */
 import type { EntityEvent } from '../domain/entity-features.ts';
 import { distanceKm, type WindowSpec } from '../domain/windows.ts';
