@@ -135,7 +135,7 @@ function benchProfile(p: Profile): void {
   const usCloneMerge = time(runs, () => a.clone().merge(b));
   const heap = retained(warm, p.perDay > 1_000 ? 200 : 5_000);
 
-  const live = state.windows.map((w) => w.index.length).join('/');
+  const live = state.windows.map((w) => w.size).join('/');
   console.log(`\n${p.name}: ${state.windows.map((w) => w.count).join('/')} events and ${live} live buckets in 1m/1h/24h`);
   console.log(`  apply, into a reused Float64Array   ${fmt(usApply, 3)} µs   ${fmt(bytesApply, 0)} bytes allocated`);
   console.log(`  apply, returning a new array        ${fmt(usApplyArray, 3)} µs   ${fmt(bytesApplyArray, 0)} bytes allocated`);

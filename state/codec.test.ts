@@ -52,7 +52,7 @@ describe('encodeWindowState / decodeWindowState', () => {
     s.apply({ ...e, eventTime: 12_000, amountMinor: -(2 ** 40) - 1, merchantId: 'ü-merchant ✓' });
     const back = decodeWindowState(encodeWindowState(s), geometryOf(SMALL_WINDOWS));
     expect(back.features()).toEqual(s.features());
-    expect(back.windows[1]?.sums).toEqual([2 ** 52 - 3, -(2 ** 40) - 1]);
+    expect(back.windows[1]?.sums.slice(0, back.windows[1]?.size)).toEqual([2 ** 52 - 3, -(2 ** 40) - 1]);
     expect([...(back.windows[1]?.merchants.keys() ?? [])]).toEqual(['m', 'ü-merchant ✓']);
   });
 

@@ -219,8 +219,8 @@ export function encodeWindowState(s: EntityWindows): Buffer {
   for (const m of table.keys()) w.str(m);
   s.windows.forEach((x, i) => {
     const newest = Math.floor((s.head as number) / (s.geometry[i] as WindowGeometry).bucketMs);
-    w.varint(x.index.length);
-    for (let j = 0; j < x.index.length; j++) {
+    w.varint(x.size);
+    for (let j = 0; j < x.size; j++) {
       w.varint(newest - (x.index[j] as number));
       w.varint(x.counts[j] as number);
       w.signed(x.sums[j] as number);
@@ -259,12 +259,13 @@ function readWindow(r: Reader, x: WindowBuckets, strings: readonly string[], new
     const bi = newest - r.varint();
     const count = r.varint();
     const sum = r.signed();
-    const prev = x.index[x.index.length - 1];
+    const prev = x.size > 0 ? x.index[x.size - 1] : undefined;
     if (bi <= newest - buckets || count === 0 || (prev !== undefined && bi <= prev))
       throw new StateCodecError(`bad bucket entry at byte ${r.pos}`);
     x.index.push(bi);
     x.counts.push(count);
     x.sums.push(sum);
+    x.size++;
     x.count += count;
     x.sum += sum;
   }

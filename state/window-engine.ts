@@ -53,7 +53,12 @@ export interface WindowBuckets {
   /** Count and sum of the live buckets. */
   count: number;
   sum: number;
-  /** Bucket indexes, ascending, with their counts and sums (parallel arrays). */
+  /**
+   * Live buckets: the first `size` entries of three parallel arrays, bucket indexes ascending with
+   * their counts and sums. Entries past `size` are left over from eviction and mean nothing: the
+   * arrays keep their capacity, so a window that empties and refills reallocates nothing.
+   */
+  size: number;
   readonly index: number[];
   readonly counts: number[];
   readonly sums: number[];
@@ -74,7 +79,7 @@ export function geometryOf(windows: readonly WindowSpec[]): WindowGeometry[] {
 }
 
 function emptyWindow(): WindowBuckets {
-  return { count: 0, sum: 0, index: [], counts: [], sums: [], merchants: new Map(), countries: new Map() };
+  return { count: 0, sum: 0, size: 0, index: [], counts: [], sums: [], merchants: new Map(), countries: new Map() };
 }
 
 /**
@@ -91,28 +96,29 @@ function prune(members: Map<string, number>, oldest: number): void {
 }
 
 /**
- * Drops the first `k` elements in place. (Array.prototype.copyWithin takes V8's generic path and
- * boxes every double: it was most of apply's time and garbage in bench/state-engine.ts.)
+ * Moves elements k..n-1 to the front, keeping the array's length. (Array.prototype.copyWithin takes
+ * V8's generic path and boxes every double, and shortening the array gave up its backing store, to
+ * be reallocated by the next push: together most of apply's time and garbage in bench/state-engine.ts.)
  */
-function dropPrefix(a: number[], k: number): void {
-  const n = a.length;
+function dropPrefix(a: number[], k: number, n: number): void {
   for (let i = k; i < n; i++) a[i - k] = a[i] as number;
-  a.length = n - k;
 }
 
 /** Drops what lies before bucket `oldest` (the oldest live one) from a window. */
 function evict(x: WindowBuckets, oldest: number): void {
   const { index, counts, sums } = x;
+  const n = x.size;
   let k = 0;
-  while (k < index.length && (index[k] as number) < oldest) {
+  while (k < n && (index[k] as number) < oldest) {
     x.count -= counts[k] as number;
     x.sum -= sums[k] as number;
     k++;
   }
   if (k > 0) {
-    dropPrefix(index, k);
-    dropPrefix(counts, k);
-    dropPrefix(sums, k);
+    dropPrefix(index, k, n);
+    dropPrefix(counts, k, n);
+    dropPrefix(sums, k, n);
+    x.size = n - k;
   }
   prune(x.merchants, oldest);
   prune(x.countries, oldest);
@@ -121,19 +127,23 @@ function evict(x: WindowBuckets, oldest: number): void {
 /** Adds `n` events and `sum` to bucket `bi` (searching from the newest end, where events land). */
 function addToBucket(x: WindowBuckets, bi: number, n: number, sum: number): void {
   const { index, counts, sums } = x;
-  let j = index.length - 1;
+  const size = x.size;
+  let j = size - 1;
   while (j >= 0 && (index[j] as number) > bi) j--;
   if (j >= 0 && index[j] === bi) {
     counts[j] = (counts[j] as number) + n;
     sums[j] = (sums[j] as number) + sum;
-  } else if (j === index.length - 1) {
-    index.push(bi);
-    counts.push(n);
-    sums.push(sum);
   } else {
-    index.splice(j + 1, 0, bi);
-    counts.splice(j + 1, 0, n);
-    sums.splice(j + 1, 0, sum);
+    // Shift the newer buckets up one (rare: events nearly always land in the newest bucket).
+    for (let i = size; i > j + 1; i--) {
+      index[i] = index[i - 1] as number;
+      counts[i] = counts[i - 1] as number;
+      sums[i] = sums[i - 1] as number;
+    }
+    index[j + 1] = bi;
+    counts[j + 1] = n;
+    sums[j + 1] = sum;
+    x.size = size + 1;
   }
   x.count += n;
   x.sum += sum;
@@ -280,7 +290,7 @@ export class EntityWindows {
     for (let w = 0; w < this.geometry.length; w++) {
       const x = this.windows[w] as WindowBuckets;
       const y = other.windows[w] as WindowBuckets;
-      for (let j = 0; j < y.index.length; j++) addToBucket(x, y.index[j] as number, y.counts[j] as number, y.sums[j] as number);
+      for (let j = 0; j < y.size; j++) addToBucket(x, y.index[j] as number, y.counts[j] as number, y.sums[j] as number);
       for (const [m, bi] of y.merchants) touch(x.merchants, m, bi);
       for (const [c, bi] of y.countries) touch(x.countries, c, bi);
     }
@@ -352,9 +362,12 @@ export class EntityWindows {
       const y = c.windows[w] as WindowBuckets;
       y.count = x.count;
       y.sum = x.sum;
-      y.index.push(...x.index);
-      y.counts.push(...x.counts);
-      y.sums.push(...x.sums);
+      y.size = x.size;
+      for (let j = 0; j < x.size; j++) {
+        y.index.push(x.index[j] as number);
+        y.counts.push(x.counts[j] as number);
+        y.sums.push(x.sums[j] as number);
+      }
       for (const [m, bi] of x.merchants) y.merchants.set(m, bi);
       for (const [k, bi] of x.countries) y.countries.set(k, bi);
     });
