@@ -170,22 +170,36 @@ class Reader {
 
 const writer = new Writer();
 
-/** Gives each merchant and country string of the state an index, in first-seen order. */
-function stringTable(s: EntityWindows): Map<string, number> {
+/** The window's oldest live bucket index at the head (members below it are expired, not written). */
+function oldestAt(head: number, g: WindowGeometry): number {
+  return Math.floor(head / g.bucketMs) - g.buckets + 1;
+}
+
+/** Gives each live merchant and country string of the state an index, in first-seen order. */
+function stringTable(s: EntityWindows, head: number): Map<string, number> {
   const table = new Map<string, number>();
-  const add = (_: number, m: string) => {
-    if (!table.has(m)) table.set(m, table.size);
-  };
-  for (const x of s.windows) {
+  s.windows.forEach((x, i) => {
+    const oldest = oldestAt(head, s.geometry[i] as WindowGeometry);
+    const add = (bi: number, m: string) => {
+      if (bi >= oldest && !table.has(m)) table.set(m, table.size);
+    };
     x.merchants.forEach(add);
     x.countries.forEach(add);
-  }
+  });
   return table;
 }
 
-function writeMembers(w: Writer, members: Map<string, number>, table: Map<string, number>, newest: number): void {
-  w.varint(members.size);
+function writeMembers(
+  w: Writer,
+  members: Map<string, number>,
+  live: number,
+  table: Map<string, number>,
+  newest: number,
+  oldest: number,
+): void {
+  w.varint(live);
   members.forEach((bi, m) => {
+    if (bi < oldest) return;
     w.varint(table.get(m) as number);
     w.varint(newest - bi);
   });
@@ -214,19 +228,22 @@ export function encodeWindowState(s: EntityWindows): Buffer {
     w.f64(s.locatedLat);
     w.f64(s.locatedLon);
   }
-  const table = stringTable(s);
+  const head = s.head;
+  const table = stringTable(s, head);
   w.varint(table.size);
   for (const m of table.keys()) w.str(m);
   s.windows.forEach((x, i) => {
-    const newest = Math.floor((s.head as number) / (s.geometry[i] as WindowGeometry).bucketMs);
+    const g = s.geometry[i] as WindowGeometry;
+    const newest = Math.floor(head / g.bucketMs);
+    const oldest = oldestAt(head, g);
     w.varint(x.size);
     for (let j = 0; j < x.size; j++) {
       w.varint(newest - (x.index[j] as number));
       w.varint(x.counts[j] as number);
       w.signed(x.sums[j] as number);
     }
-    writeMembers(w, x.merchants, table, newest);
-    writeMembers(w, x.countries, table, newest);
+    writeMembers(w, x.merchants, x.distinctMerchants, table, newest, oldest);
+    writeMembers(w, x.countries, x.distinctCountries, table, newest, oldest);
   });
   return w.take();
 }
@@ -243,7 +260,8 @@ function readGeometry(r: Reader, expected: readonly WindowGeometry[]): void {
   }
 }
 
-function readMembers(r: Reader, into: Map<string, number>, strings: readonly string[], newest: number, buckets: number): void {
+/** Reads a member map (all live); returns how many. */
+function readMembers(r: Reader, into: Map<string, number>, strings: readonly string[], newest: number, buckets: number): number {
   const n = r.varint();
   for (let i = 0; i < n; i++) {
     const m = strings[r.varint()];
@@ -251,6 +269,7 @@ function readMembers(r: Reader, into: Map<string, number>, strings: readonly str
     if (m === undefined || age >= buckets || into.has(m)) throw new StateCodecError(`bad member entry at byte ${r.pos}`);
     into.set(m, newest - age);
   }
+  return n;
 }
 
 function readWindow(r: Reader, x: WindowBuckets, strings: readonly string[], newest: number, buckets: number): void {
@@ -269,8 +288,8 @@ function readWindow(r: Reader, x: WindowBuckets, strings: readonly string[], new
     x.count += count;
     x.sum += sum;
   }
-  readMembers(r, x.merchants, strings, newest, buckets);
-  readMembers(r, x.countries, strings, newest, buckets);
+  x.distinctMerchants = readMembers(r, x.merchants, strings, newest, buckets);
+  x.distinctCountries = readMembers(r, x.countries, strings, newest, buckets);
 }
 
 /**

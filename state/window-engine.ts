@@ -8,8 +8,8 @@
  * and tests/integration/window-engine-lua.test.ts runs both side by side):
  * - the head is the highest event time applied; windows are evaluated at the head, bucketed by
  *   event time (bucket index = floor(time / bucketMs)); when the head enters a new bucket of a
- *   window, the buckets and members that fell out of that window are dropped, so all that is kept
- *   is live and the distinct counts are the member maps' sizes;
+ *   window, the buckets that fell out of that window are dropped and the members whose newest
+ *   bucket fell out no longer count (the distinct counts are the live members);
  * - a late event (flagged by its partition's watermark) or a stale one (outside the largest window
  *   at the head it would make) only reads: it gets the features as they stand, without itself;
  * - merchants and countries keep the newest bucket index holding them; amounts are counted always,
@@ -62,9 +62,17 @@ export interface WindowBuckets {
   readonly index: number[];
   readonly counts: number[];
   readonly sums: number[];
-  /** Merchant or country -> newest bucket index holding it. */
+  /**
+   * Merchant or country -> newest bucket index holding it. A member whose bucket has been evicted
+   * (index below the window's oldest at the head) is expired: it stays until expired members
+   * outnumber the live ones, then they are swept out together, because deleting one by one made
+   * V8 rebuild the maps' tables on nearly every apply (bench/state-engine.ts).
+   */
   readonly merchants: Map<string, number>;
   readonly countries: Map<string, number>;
+  /** Live members of each map: the distinct counts. */
+  distinctMerchants: number;
+  distinctCountries: number;
 }
 
 /** A window's geometry as the Lua takes it: bucket size and number of buckets. */
@@ -79,20 +87,38 @@ export function geometryOf(windows: readonly WindowSpec[]): WindowGeometry[] {
 }
 
 function emptyWindow(): WindowBuckets {
-  return { count: 0, sum: 0, size: 0, index: [], counts: [], sums: [], merchants: new Map(), countries: new Map() };
+  return {
+    count: 0,
+    sum: 0,
+    size: 0,
+    index: [],
+    counts: [],
+    sums: [],
+    merchants: new Map(),
+    countries: new Map(),
+    distinctMerchants: 0,
+    distinctCountries: 0,
+  };
 }
 
-/**
- * Drops members whose newest bucket lies before `oldest`. Map.forEach with a callback that takes the
- * bound from module state allocates nothing, where for-of over the entries made an array per member.
- */
-let pruneBefore = 0;
-function dropIfOlder(bi: number, member: string, members: Map<string, number>): void {
-  if (bi < pruneBefore) members.delete(member);
+// Map.forEach with callbacks that take their bound from module state allocates nothing, where
+// for-of over the entries made an array per member.
+let bound = 0;
+let live = 0;
+function countLive(bi: number): void {
+  if (bi >= bound) live++;
 }
-function prune(members: Map<string, number>, oldest: number): void {
-  pruneBefore = oldest;
-  members.forEach(dropIfOlder);
+function dropExpired(bi: number, member: string, members: Map<string, number>): void {
+  if (bi < bound) members.delete(member);
+}
+
+/** Counts the members whose newest bucket is at or after `oldest`; sweeps the others out once they outnumber them. */
+function expire(members: Map<string, number>, oldest: number): number {
+  bound = oldest;
+  live = 0;
+  members.forEach(countLive);
+  if (members.size > 2 * live + 8) members.forEach(dropExpired);
+  return live;
 }
 
 /**
@@ -120,8 +146,8 @@ function evict(x: WindowBuckets, oldest: number): void {
     dropPrefix(sums, k, n);
     x.size = n - k;
   }
-  prune(x.merchants, oldest);
-  prune(x.countries, oldest);
+  x.distinctMerchants = expire(x.merchants, oldest);
+  x.distinctCountries = expire(x.countries, oldest);
 }
 
 /** Adds `n` events and `sum` to bucket `bi` (searching from the newest end, where events land). */
@@ -149,8 +175,19 @@ function addToBucket(x: WindowBuckets, bi: number, n: number, sum: number): void
   x.sum += sum;
 }
 
-/** Keeps the newest bucket index of a member. */
-function touch(members: Map<string, number>, member: string, bi: number): void {
+/** Records a member in bucket `bi` (window's oldest live bucket: `oldest`); returns 1 when it was not live, else 0. */
+function touch(members: Map<string, number>, member: string, bi: number, oldest: number): number {
+  const seen = members.get(member);
+  if (seen !== undefined && seen >= oldest) {
+    if (seen < bi) members.set(member, bi);
+    return 0;
+  }
+  members.set(member, bi);
+  return 1;
+}
+
+/** Keeps the newest bucket index of a member (merge: the distinct counts are recounted after). */
+function keepNewest(members: Map<string, number>, member: string, bi: number): void {
   const seen = members.get(member);
   if (seen === undefined || seen < bi) members.set(member, bi);
 }
@@ -213,8 +250,8 @@ export class EntityWindows {
         const bi = Math.floor(t / g.bucketMs);
         if (bi < oldest) continue;
         addToBucket(x, bi, 1, amount ?? 0);
-        touch(x.merchants, e.merchantId, bi);
-        touch(x.countries, e.country, bi);
+        x.distinctMerchants += touch(x.merchants, e.merchantId, bi, oldest);
+        x.distinctCountries += touch(x.countries, e.country, bi, oldest);
       }
       if (amount !== null) {
         const n = this.amountN + 1;
@@ -269,8 +306,8 @@ export class EntityWindows {
     for (const x of this.windows) {
       into[k++] = x.count;
       into[k++] = x.sum;
-      into[k++] = x.merchants.size;
-      into[k++] = x.countries.size;
+      into[k++] = x.distinctMerchants;
+      into[k++] = x.distinctCountries;
     }
     const n = this.amountN;
     into[k++] = n;
@@ -288,11 +325,13 @@ export class EntityWindows {
     if (other.head === null) return this;
     const head = this.head === null ? other.head : Math.max(this.head, other.head);
     for (let w = 0; w < this.geometry.length; w++) {
+      const g = this.geometry[w] as WindowGeometry;
       const x = this.windows[w] as WindowBuckets;
       const y = other.windows[w] as WindowBuckets;
       for (let j = 0; j < y.size; j++) addToBucket(x, y.index[j] as number, y.counts[j] as number, y.sums[j] as number);
-      for (const [m, bi] of y.merchants) touch(x.merchants, m, bi);
-      for (const [c, bi] of y.countries) touch(x.countries, c, bi);
+      const yOldest = Math.floor(other.head / g.bucketMs) - g.buckets + 1;
+      for (const [m, bi] of y.merchants) if (bi >= yOldest) keepNewest(x.merchants, m, bi);
+      for (const [c, bi] of y.countries) if (bi >= yOldest) keepNewest(x.countries, c, bi);
     }
     this.mergeAmounts(other);
     this.mergeLocated(other);
@@ -363,6 +402,8 @@ export class EntityWindows {
       y.count = x.count;
       y.sum = x.sum;
       y.size = x.size;
+      y.distinctMerchants = x.distinctMerchants;
+      y.distinctCountries = x.distinctCountries;
       for (let j = 0; j < x.size; j++) {
         y.index.push(x.index[j] as number);
         y.counts.push(x.counts[j] as number);
