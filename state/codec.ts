@@ -120,22 +120,21 @@ class Reader {
   }
 
   varint(): number {
-    const pos = this.pos;
-    const first = this.buf[pos];
-    if (first !== undefined && first < 0x80) {
-      this.pos = pos + 1;
-      return first;
-    }
+    const buf = this.buf;
+    let pos = this.pos;
     let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.u8();
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new StateCodecError(`varint too long at byte ${this.pos}`);
-    }
-    if (!Number.isSafeInteger(v)) throw new StateCodecError(`varint beyond 2^53 at byte ${this.pos}`);
+    let shift = 0;
+    let b: number;
+    do {
+      if (pos >= buf.length) throw new StateCodecError(`truncated at byte ${buf.length} (needed ${pos + 1})`);
+      if (shift > 49) throw new StateCodecError(`varint too long at byte ${pos}`);
+      b = buf[pos++] as number;
+      // The first four bytes (28 bits) with 32-bit operations, the rest with exact arithmetic.
+      v = shift < 28 ? v | ((b & 0x7f) << shift) : v + (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b >= 0x80);
+    this.pos = pos;
+    if (!Number.isSafeInteger(v)) throw new StateCodecError(`varint beyond 2^53 at byte ${pos}`);
     return v;
   }
 
