@@ -278,8 +278,10 @@ describe('EntityWindows.merge', () => {
     );
   });
 
-  it('refuses to merge states over different windows', () => {
+  it('refuses to merge states over different windows, or a state into itself', () => {
     expect(() => EntityWindows.of(SMALL_WINDOWS).merge(EntityWindows.of(DEFAULT_SCALE.windows))).toThrow(RangeError);
+    const s = EntityWindows.of(SMALL_WINDOWS);
+    expect(() => s.merge(s)).toThrow(/into itself/);
   });
 });
 

@@ -27,8 +27,9 @@
  *
  * Buckets are kept per window as three parallel arrays sorted by bucket index (events nearly always
  * land in the newest bucket, so adding is a push or an increment, and eviction drops a prefix): an
- * account with 50 events a day keeps ~60 numbers, where fixed rings of every bucket slot would keep
- * 504 per entity (bench/state-engine.ts prints the heap a state keeps; rings were not measured).
+ * account with 50 events a day keeps ~50 live buckets (150 numbers), where fixed rings of every
+ * bucket slot would keep 504 per entity (bench/state-engine.ts prints the heap a state keeps; rings
+ * were not measured).
  */
 import type { EntityEvent } from '../domain/entity-features.ts';
 import { distanceKm, type WindowSpec } from '../domain/windows.ts';
@@ -262,7 +263,7 @@ export class EntityWindows {
       }
     }
     const none = into instanceof Float64Array ? Number.NaN : null;
-    let k = this.writeHead(into, offset);
+    let k = this.writeAggregates(into, offset);
     into[k++] = head === null ? (none as number) : t - head;
     if (this.locatedAt !== null && e.lat !== null && e.lon !== null) {
       const km = distanceKm(this.locatedLat, this.locatedLon, e.lat, e.lon);
@@ -293,7 +294,7 @@ export class EntityWindows {
     offset = 0,
   ): T {
     const none = (into instanceof Float64Array ? Number.NaN : null) as number;
-    const k = this.writeHead(into, offset);
+    const k = this.writeAggregates(into, offset);
     into[k] = none;
     into[k + 1] = none;
     into[k + 2] = none;
@@ -301,7 +302,7 @@ export class EntityWindows {
   }
 
   /** Writes the windows and amount n, mean, std; returns the next position. */
-  private writeHead(into: FeatureSink, offset: number): number {
+  private writeAggregates(into: FeatureSink, offset: number): number {
     let k = offset;
     for (const x of this.windows) {
       into[k++] = x.count;
@@ -381,6 +382,7 @@ export class EntityWindows {
   }
 
   private assertSameGeometry(o: EntityWindows): void {
+    if (o === this) throw new RangeError('a window state cannot be merged into itself');
     const a = this.geometry;
     const b = o.geometry;
     if (a.length !== b.length || a.some((g, i) => g.bucketMs !== b[i]?.bucketMs || g.buckets !== b[i]?.buckets))
