@@ -176,6 +176,44 @@ function addToBucket(x: WindowBuckets, bi: number, n: number, sum: number): void
   x.sum += sum;
 }
 
+// Scratch arrays of mergeBuckets, reused so a merge allocates nothing once they have grown.
+const mergedIndex: number[] = [];
+const mergedCounts: number[] = [];
+const mergedSums: number[] = [];
+
+/** Adds y's buckets to x's: one pass over both sorted lists (merge join), equal indexes summed. */
+function mergeBuckets(x: WindowBuckets, y: WindowBuckets): void {
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < x.size || j < y.size) {
+    const xi = i < x.size ? (x.index[i] as number) : Number.POSITIVE_INFINITY;
+    const yi = j < y.size ? (y.index[j] as number) : Number.POSITIVE_INFINITY;
+    const bi = Math.min(xi, yi);
+    let count = 0;
+    let sum = 0;
+    if (xi === bi) {
+      count += x.counts[i] as number;
+      sum += x.sums[i++] as number;
+    }
+    if (yi === bi) {
+      count += y.counts[j] as number;
+      sum += y.sums[j++] as number;
+    }
+    mergedIndex[n] = bi;
+    mergedCounts[n] = count;
+    mergedSums[n++] = sum;
+  }
+  for (let k = 0; k < n; k++) {
+    x.index[k] = mergedIndex[k] as number;
+    x.counts[k] = mergedCounts[k] as number;
+    x.sums[k] = mergedSums[k] as number;
+  }
+  x.size = n;
+  x.count += y.count;
+  x.sum += y.sum;
+}
+
 /** Records a member in bucket `bi` (window's oldest live bucket: `oldest`); returns 1 when it was not live, else 0. */
 function touch(members: Map<string, number>, member: string, bi: number, oldest: number): number {
   const seen = members.get(member);
@@ -329,7 +367,7 @@ export class EntityWindows {
       const g = this.geometry[w] as WindowGeometry;
       const x = this.windows[w] as WindowBuckets;
       const y = other.windows[w] as WindowBuckets;
-      for (let j = 0; j < y.size; j++) addToBucket(x, y.index[j] as number, y.counts[j] as number, y.sums[j] as number);
+      mergeBuckets(x, y);
       const yOldest = Math.floor(other.head / g.bucketMs) - g.buckets + 1;
       for (const [m, bi] of y.merchants) if (bi >= yOldest) keepNewest(x.merchants, m, bi);
       for (const [c, bi] of y.countries) if (bi >= yOldest) keepNewest(x.countries, c, bi);
