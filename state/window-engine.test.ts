@@ -108,6 +108,21 @@ describe('EntityWindows.apply', () => {
     );
   });
 
+  it('bumps the revision for applied events only (late and stale ones change nothing)', () => {
+    fc.assert(
+      fc.property(eventStream(SMALL_SCALE), (events) => {
+        const s = EntityWindows.of(SMALL_WINDOWS);
+        const flags = appliedFlags(events, SMALL_WINDOWS);
+        events.forEach((e, i) => {
+          const before = s.revision;
+          s.apply(e);
+          expect(s.revision - before, `event ${i}`).toBe(flags[i] ? 1 : 0);
+        });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('writes into a Float64Array at an offset, unknown values as NaN, the rest untouched', () => {
     const s = EntityWindows.of(SMALL_WINDOWS);
     const len = featureLength(SMALL_WINDOWS.length);

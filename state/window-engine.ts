@@ -246,6 +246,12 @@ export class EntityWindows {
   locatedLon = 0;
   /** Per window, smallest first. */
   readonly windows: WindowBuckets[];
+  /**
+   * Bumped by every change (an applied event, a merge of a non-empty state): a checkpoint writes an
+   * entity only when its revision moved since the last one (late and stale events change nothing).
+   * In memory only: not encoded, 0 after clone() or a decode.
+   */
+  revision = 0;
 
   constructor(geometry: readonly WindowGeometry[]) {
     this.geometry = geometry;
@@ -313,6 +319,7 @@ export class EntityWindows {
       into[k++] = none as number;
     }
     if (apply) {
+      this.revision++;
       this.head = newHead;
       if (e.lat !== null && e.lon !== null && (this.locatedAt === null || t >= this.locatedAt)) {
         this.locatedAt = t;
@@ -376,6 +383,7 @@ export class EntityWindows {
     this.mergeLocated(other);
     this.head = head;
     this.evictAtHead();
+    this.revision++;
     return this;
   }
 
