@@ -2,7 +2,17 @@
  * `npm run build` and the compiled CLI as production runs it: plain `node`, no tsx, and a
  * node_modules holding only the production packages of package-lock.json (scripts/production-install.ts).
  */
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInputs } from './build-inputs.js';
@@ -111,6 +121,28 @@ describe('the compiled CLI in a production install', () => {
     expect(stale.status).toBe(1);
     expect(stale.stderr).toMatch(/dist\/ \(built .*\) does not match the sources beside it: run `npm run build` again/);
     expect(stale.stdout).toBe('');
+  });
+
+  it('with tsx installed (a development checkout) runs a fresh dist/ without a loader, and the sources when they changed since the build', () => {
+    // The sources beside dist/ are the repository's plus the previous test's edit: stale.
+    const marker = 'ran from dist/';
+    appendFileSync(join(root, 'dist', 'cli', 'main.js'), `\nprocess.stderr.write(${JSON.stringify(`${marker}\n`)});\n`);
+    // tsx and what it loads (esbuild and its platform binary), linked from the checkout's install.
+    const links = ['tsx', 'esbuild', '@esbuild'].map((name) => join(root, 'node_modules', name));
+    for (const link of links)
+      symlinkSync(join(repo, 'node_modules', link.slice(join(root, 'node_modules').length + 1)), link, 'dir');
+    try {
+      const stale = txmon(['--help']);
+      expect(stale.status, stale.stderr).toBe(0);
+      expect(stale.stdout).toMatch(/^Usage: txmon/);
+      expect(stale.stderr).not.toContain(marker);
+      cpSync(join(repo, 'cli', 'main.ts'), join(root, 'cli', 'main.ts')); // the edit undone: fresh again
+      const fresh = txmon(['--help']);
+      expect(fresh.status, fresh.stderr).toBe(0);
+      expect(fresh.stderr).toContain(marker);
+    } finally {
+      for (const link of links) rmSync(link);
+    }
   });
 
   it('says to build when there is no dist/', () => {
