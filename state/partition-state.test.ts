@@ -78,7 +78,7 @@ describe('one partition: features and stored state equal the brute force', () =>
               expect(batch.anomalies).toEqual([]);
               txs.forEach((t, j) => {
                 const i = indexes[j] as number;
-                const got = batch.features[j];
+                const got = batch.features(j);
                 if (t.verdict === 'duplicate') return expect(got).toBeNull();
                 if (t.verdict !== 'fresh') return;
                 for (const kind of SNAPSHOT_ENTITIES) {
@@ -119,7 +119,7 @@ describe('fences', () => {
       events.map((e, i) => tx(i, e, 'replay')),
     );
     expect(batch.anomalies).toEqual([]);
-    expect(batch.features.map((f) => f !== null)).toEqual([false, false, false, true, true, true]);
+    expect([0, 1, 2, 3, 4, 5].map((i) => batch.complete(i))).toEqual([false, false, false, true, true, true]);
     const writes = batch.checkpointWrites();
     expect(writes.map((w) => [w.kind, w.fence])).toEqual([
       ['account', 5n],
@@ -139,7 +139,7 @@ describe('fences', () => {
     await store.checkpoint([{ kind: 'card', id: 'c', source: P0, fence: 7n, blob: encodeWindowState(s) }]);
     const batch = await new PartitionState(store, { windows: W }).applyBatch(P0, [tx(7, ev(1_700_000_001_000))]);
     expect(batch.anomalies).toEqual([{ index: 0, kind: 'card', id: 'c', fence: 7n }]);
-    expect(batch.features).toEqual([null]);
+    expect(batch.features(0)).toBeNull();
     expect(batch.checkpointWrites().map((w) => w.kind)).toEqual(['account', 'merchant']);
   });
 
@@ -147,7 +147,7 @@ describe('fences', () => {
     const store = new FakeEntityStore();
     const ps = new PartitionState(store, { windows: W });
     const batch = await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_000)), tx(1, ev(1_700_000_001_000), 'duplicate')]);
-    expect(batch.features[1]).toBeNull();
+    expect(batch.features(1)).toBeNull();
     batch.confirm(await store.checkpoint(batch.checkpointWrites()));
     const stored = await storedState(store, { kind: 'account', id: 'a' }, W);
     expect(stored.features()[0]).toBe(1);
@@ -171,7 +171,7 @@ describe('fences', () => {
     // Re-read: offset 1 is already in the state (read only), offset 2 is applied on top.
     const next = await zombie.applyBatch(P0, [tx(1, ev(1_700_000_001_000), 'replay'), tx(2, ev(1_700_000_002_000))]);
     expect(next.anomalies).toEqual([]);
-    expect(next.features[1]?.account?.windows[0]?.count).toBe(3);
+    expect(next.features(1)?.account?.windows[0]?.count).toBe(3);
   });
   it('takes a shared entity from the store when its stored fence is above the one in memory', async () => {
     const store = new FakeEntityStore();
@@ -183,7 +183,7 @@ describe('fences', () => {
     const ob = await owner.applyBatch(P0, [tx(0, ev(1_700_000_000_000)), tx(1, ev(1_700_000_001_000))]);
     ob.confirm(await store.checkpoint(ob.checkpointWrites()));
     const next = await behind.applyBatch(P0, [tx(2, ev(1_700_000_002_000))]);
-    expect(next.features[0]?.merchant?.windows[0]?.count).toBe(3);
+    expect(next.features(0)?.merchant?.windows[0]?.count).toBe(3);
   });
 
   it('marks a write refused at an equal fence as stored (the same contribution), so it can be evicted', async () => {
@@ -212,7 +212,7 @@ describe('memory', () => {
     const reads = store.reads;
     const next = await ps.applyBatch(P0, [tx(1, ev(1_700_000_001_000))]);
     expect(store.reads).toBe(reads + 1);
-    expect(next.features[0]?.account?.windows[0]?.count).toBe(2);
+    expect(next.features(0)?.account?.windows[0]?.count).toBe(2);
   });
 
   it('keeps accounts and cards in memory without reading them again; merchants and devices are read every batch', async () => {
@@ -274,7 +274,7 @@ describe('two partitions sharing merchants and devices', () => {
             txs.forEach((t, j) => {
               if (t.verdict === 'duplicate') return;
               for (const kind of ['account', 'card'] as const)
-                expectSame(featuresOf(batch.features[j]!, kind), flat(expected[p]!.byTx[from + j]!.get(kind)!), `p${p} ${kind}`);
+                expectSame(featuresOf(batch.features(j)!, kind), flat(expected[p]!.byTx[from + j]!.get(kind)!), `p${p} ${kind}`);
             });
             batch.confirm(await store.checkpoint(batch.checkpointWrites()));
           }
@@ -300,15 +300,15 @@ describe('two partitions sharing merchants and devices', () => {
     const first = await p0.applyBatch(P0, [tx(0, ev(1_700_000_001_000))]);
     first.confirm(await store.checkpoint(first.checkpointWrites()));
     expect(p0.decodes).toBe(1); // p1's merchant contribution
-    expect(first.features[0]?.merchant?.windows[0]?.count).toBe(2);
+    expect(first.features(0)?.merchant?.windows[0]?.count).toBe(2);
     const again = await p0.applyBatch(P0, [tx(1, ev(1_700_000_002_000))]);
     expect(p0.decodes).toBe(1);
-    expect(again.features[0]?.merchant?.windows[0]?.count).toBe(3);
+    expect(again.features(0)?.merchant?.windows[0]?.count).toBe(3);
     const b2 = await p1.applyBatch(P1, [{ ...tx(1, ev(1_700_000_002_500)), account: 'b', card: 'cb' }]);
     b2.confirm(await store.checkpoint(b2.checkpointWrites()));
     const third = await p0.applyBatch(P0, [tx(2, ev(1_700_000_003_000))]);
     expect(p0.decodes).toBe(2);
-    expect(third.features[0]?.merchant?.windows[0]?.count).toBe(5);
+    expect(third.features(0)?.merchant?.windows[0]?.count).toBe(5);
   });
 
   it('rebuilds the view when own applied an event the merged view found stale', async () => {
@@ -320,10 +320,10 @@ describe('two partitions sharing merchants and devices', () => {
     const ps = new PartitionState(store, { windows: W });
     // Stale at the merged head (p1's event is far later), applied in p0's own contribution.
     const b1 = await ps.applyBatch(P0, [tx(0, ev(T))]);
-    expect(b1.features[0]?.merchant?.amountN).toBe(1);
+    expect(b1.features(0)?.merchant?.amountN).toBe(1);
     b1.confirm(await store.checkpoint(b1.checkpointWrites()));
     // p1 unchanged: the view is still rebuilt once, so it now holds p0's event too.
     const b2 = await ps.applyBatch(P0, [tx(1, ev(T + 1_000_001))]);
-    expect(b2.features[0]?.merchant?.amountN).toBe(3);
+    expect(b2.features(0)?.merchant?.amountN).toBe(3);
   });
 });

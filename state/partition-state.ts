@@ -24,15 +24,24 @@
  * release(topic, partition) before retrying (memory holds the failed attempt's events, which the
  * retry would otherwise find at or below the fence as fresh records); on revocation, release too.
  */
-import { parseEntityFeatures, type EntityEvent, type EntityFeatures } from '../domain/entity-features.ts';
-import { SNAPSHOT_ENTITIES, type EntityFeatureSet, type SnapshotEntity } from '../domain/snapshot.ts';
+import type { EntityEvent, EntityFeatures } from '../domain/entity-features.ts';
+import { SNAPSHOT_ENTITIES, type EntityFeatureSet } from '../domain/snapshot.ts';
 import type { WindowSpec } from '../domain/windows.ts';
-import type { EntityKind } from '../platform/keys.ts';
+import { ENTITY_KINDS, type EntityKind } from '../platform/keys.ts';
 import { TxmonError } from '../platform/errors.ts';
 import { decodeWindowState, encodeWindowState } from './codec.ts';
 import type { CheckpointOutcome, CheckpointWrite, Contribution, EntityStore } from './entity-store.ts';
 import { sourceName, type EntityRef, type SourcePartition } from './keys.ts';
-import { EntityView, EntityWindows, geometryOf, type WindowBuckets, type WindowGeometry } from './window-engine.ts';
+import {
+  EntityView,
+  EntityWindows,
+  PER_WINDOW,
+  TAIL,
+  featureLength,
+  geometryOf,
+  type WindowBuckets,
+  type WindowGeometry,
+} from './window-engine.ts';
 
 /** What the stage needs of the store (state/entity-store.ts; a fake in unit tests). */
 export type PartitionStateStore = Pick<EntityStore, 'read'>;
@@ -100,14 +109,34 @@ interface Pending {
 /** What the stage computed for one batch. */
 export class StateBatch {
   constructor(
-    /** Per transaction: its four entities' features after it, or null (a duplicate, or an entity read only). */
-    readonly features: Array<EntityFeatureSet | null>,
+    /**
+     * The features after each transaction, flat: transaction i's entity k (SNAPSHOT_ENTITIES order)
+     * at (i * 4 + k) * featureLength, in the engine's layout (window-engine.ts), unknown values NaN.
+     * Meaningful only where complete(i).
+     */
+    readonly values: Float64Array,
+    private readonly flags: Uint8Array,
     /** Fresh records at or below a fence (the caller treats the state as lost). */
     readonly anomalies: readonly FenceAnomaly[],
     private readonly writes: readonly CheckpointWrite[],
     private readonly pending: readonly Pending[],
     private readonly owner: PartitionState,
+    /** Values per entity: featureLength(windows). */
+    readonly featureLength: number,
   ) {}
+
+  /** Whether transaction i has features: not a duplicate, and every entity of it applied (not at or below a fence). */
+  complete(i: number): boolean {
+    return ((this.flags[i] ?? 0) & COMPLETE) !== 0;
+  }
+
+  /** Transaction i's four entities' features (device null when it has none), or null when not complete(i). */
+  features(i: number): EntityFeatureSet | null {
+    const flags = this.flags[i] ?? 0;
+    if ((flags & COMPLETE) === 0) return null;
+    const at = (k: number) => entityFeaturesAt(this.values, (i * 4 + k) * this.featureLength, this.featureLength);
+    return { account: at(0), card: at(1), merchant: at(2), device: flags & HAS_DEVICE ? at(3) : null };
+  }
 
   /** The changed own contributions, encoded, with their new fences (for EntityStore.checkpoint). */
   checkpointWrites(): readonly CheckpointWrite[] {
@@ -129,12 +158,41 @@ export class StateBatch {
   }
 }
 
+const COMPLETE = 1;
+const HAS_DEVICE = 2;
+
+/** One entity's features from the flat layout (NaN: unknown → null), without closures or copies of the array. */
+function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFeatures {
+  const windowCount = (length - TAIL) / PER_WINDOW;
+  const windows: EntityFeatures['windows'] = [];
+  for (let w = 0; w < windowCount; w++) {
+    const k = at + w * PER_WINDOW;
+    windows.push({
+      count: v[k] as number,
+      sumMinor: v[k + 1] as number,
+      distinctMerchants: v[k + 2] as number,
+      distinctCountries: v[k + 3] as number,
+    });
+  }
+  const t = at + windowCount * PER_WINDOW;
+  const orNull = (x: number) => (Number.isNaN(x) ? null : x);
+  return {
+    windows,
+    amountN: v[t] as number,
+    amountMean: v[t + 1] as number,
+    amountStd: v[t + 2] as number,
+    sincePrevMs: orNull(v[t + 3] as number),
+    travelKm: orNull(v[t + 4] as number),
+    travelKmh: orNull(v[t + 5] as number),
+  };
+}
+
 /** The kinds whose other partitions' contributions are read every batch. */
 const SHARED_KINDS: ReadonlySet<EntityKind> = new Set(['merchant', 'device']);
 
 export class PartitionState {
   private readonly geometry: readonly WindowGeometry[];
-  private readonly windowCount: number;
+  private readonly featureLength: number;
   private readonly cacheBytes: number;
   /** Own contributions by "<source>|<kind>:<id>", least recently used first. */
   private readonly cache = new Map<string, Entry>();
@@ -147,7 +205,7 @@ export class PartitionState {
     opts: PartitionStateOptions,
   ) {
     this.geometry = geometryOf(opts.windows);
-    this.windowCount = opts.windows.length;
+    this.featureLength = featureLength(opts.windows.length);
     this.cacheBytes = opts.cacheBytes ?? DEFAULT_STATE_CACHE_BYTES;
     if (!(this.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be ≥ 0, got ${this.cacheBytes}`);
   }
@@ -169,82 +227,82 @@ export class PartitionState {
     for (let i = 1; i < offsets.length; i++)
       if ((offsets[i] as bigint) <= (offsets[i - 1] as bigint)) throw new RangeError(`batch offsets not ascending at ${i}`);
     const entries = await this.load(src, txs);
-    const features: Array<EntityFeatureSet | null> = [];
+    const length = this.featureLength;
+    const values = new Float64Array(txs.length * 4 * length);
+    const flags = new Uint8Array(txs.length);
     const anomalies: FenceAnomaly[] = [];
-    const scratch = new Array<number | null>(this.windowCount * 4 + 6);
-    txs.forEach((t, i) => {
-      if (t.verdict === 'duplicate') {
-        features.push(null);
-        return;
-      }
+    for (let i = 0; i < txs.length; i++) {
+      const t = txs[i] as StateTransaction;
+      if (t.verdict === 'duplicate') continue;
       const offset = offsets[i] as bigint;
-      const set: Record<SnapshotEntity, EntityFeatures | null> = { account: null, card: null, merchant: null, device: null };
       let complete = true;
-      for (const kind of SNAPSHOT_ENTITIES) {
+      for (let k = 0; k < 4; k++) {
+        const kind = SNAPSHOT_ENTITIES[k] as EntityKind;
         const id = entityId(t, kind);
-        if (id === null) {
-          continue;
-        }
-        const e = entries.get(entityKey(kind, id)) as Entry;
+        if (id === null) continue;
+        const e = (entries[k] as Map<string, Entry>).get(id) as Entry;
         if (offset <= e.fence) {
           complete = false;
           if (t.verdict === 'fresh') anomalies.push({ index: i, kind, id, fence: e.fence });
           continue;
         }
-        set[kind] = parseEntityFeatures(this.applyTo(e, t.event, scratch), this.windowCount);
+        this.applyTo(e, t.event, values, (i * 4 + k) * length);
         e.fence = offset;
       }
-      features.push(complete ? set : null);
-    });
+      flags[i] = (complete ? COMPLETE : 0) | (t.device === null ? 0 : HAS_DEVICE);
+    }
     const writes: CheckpointWrite[] = [];
     const pending: Pending[] = [];
-    for (const e of entries.values()) {
-      const own = e.view.own;
-      if (own.revision !== e.saved) {
-        writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
-        pending.push({ entry: e, revision: own.revision });
+    for (const byId of entries)
+      for (const e of byId.values()) {
+        const own = e.view.own;
+        if (own.revision !== e.saved) {
+          writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
+          pending.push({ entry: e, revision: own.revision });
+        }
+        const bytes = entryBytes(e);
+        if (this.cache.get(e.key) === e) this.bytes += bytes - e.bytes;
+        e.bytes = bytes;
       }
-      const bytes = entryBytes(e);
-      if (this.cache.get(e.key) === e) this.bytes += bytes - e.bytes;
-      e.bytes = bytes;
-    }
     this.evict();
-    return new StateBatch(features, anomalies, writes, pending, this);
+    return new StateBatch(values, flags, anomalies, writes, pending, this, length);
   }
 
-  /** Applies one event to an entry's view; notes when own applied what the merged view did not. */
-  private applyTo(e: Entry, event: EntityEvent, into: Array<number | null>): Array<number | null> {
+  /** Applies one event to an entry's view, features into `into` at `at`; notes when own applied what the merged view did not. */
+  private applyTo(e: Entry, event: EntityEvent, into: Float64Array, at: number): void {
     const own = e.view.own;
     const view = e.view.view;
-    if (view === own) return e.view.apply(event, into);
+    if (view === own) {
+      own.apply(event, into, at);
+      return;
+    }
     const ownBefore = own.revision;
     const viewBefore = view.revision;
-    e.view.apply(event, into);
+    e.view.apply(event, into, at);
     if (own.revision - ownBefore !== view.revision - viewBefore) e.diverged = true;
-    return into;
   }
 
   /**
    * The batch's entries: held ones, and in one read the missing ones plus every entity whose other
    * partitions' contributions are needed (merchants, devices, and any entity found shared).
    */
-  private async load(src: string, txs: readonly StateTransaction[]): Promise<Map<string, Entry>> {
-    const entries = new Map<string, Entry>();
+  private async load(src: string, txs: readonly StateTransaction[]): Promise<Array<Map<string, Entry>>> {
+    // Per kind, by id: the batch's loop then looks entries up without building a key per record.
+    const entries = SNAPSHOT_ENTITIES.map(() => new Map<string, Entry>());
+    const reading = SNAPSHOT_ENTITIES.map(() => new Set<string>());
     const toRead: EntityRef[] = [];
-    const readKeys: string[] = [];
-    const reading = new Set<string>();
     for (const t of txs) {
       if (t.verdict === 'duplicate') continue;
-      for (const kind of SNAPSHOT_ENTITIES) {
+      for (let k = 0; k < 4; k++) {
+        const kind = SNAPSHOT_ENTITIES[k] as EntityKind;
         const id = entityId(t, kind);
-        if (id === null) continue;
-        const k = entityKey(kind, id);
-        if (entries.has(k) || reading.has(k)) continue;
-        const held = this.cache.get(`${src}|${k}`);
-        if (held && !SHARED_KINDS.has(kind) && held.others.size === 0) entries.set(k, this.touch(held));
+        const mine = entries[k] as Map<string, Entry>;
+        const queued = reading[k] as Set<string>;
+        if (id === null || mine.has(id) || queued.has(id)) continue;
+        const held = this.cache.get(cacheKey(src, kind, id));
+        if (held && !SHARED_KINDS.has(kind) && held.others.size === 0) mine.set(id, this.touch(held));
         else {
-          reading.add(k);
-          readKeys.push(k);
+          queued.add(id);
           toRead.push({ kind, id });
         }
       }
@@ -252,14 +310,14 @@ export class PartitionState {
     const found = toRead.length === 0 ? [] : await this.store.read(toRead);
     toRead.forEach((ref, i) => {
       const e = this.refresh(src, ref, found[i] as Map<string, Contribution>);
-      entries.set(readKeys[i] as string, this.touch(e));
+      (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
     });
     return entries;
   }
 
   /** An entry brought up to date with what the store holds of it (own on first touch, others always). */
   private refresh(src: string, ref: EntityRef, stored: ReadonlyMap<string, Contribution>): Entry {
-    const key = `${src}|${entityKey(ref.kind, ref.id)}`;
+    const key = cacheKey(src, ref.kind, ref.id);
     let e = this.cache.get(key);
     const mine = stored.get(src);
     // A stored fence above ours: another owner moved on (we were a zombie or behind); take the store's.
@@ -343,8 +401,9 @@ function entityId(t: StateTransaction, kind: EntityKind): string | null {
   return kind === 'account' ? t.account : kind === 'card' ? t.card : kind === 'merchant' ? t.merchant : t.device;
 }
 
-function entityKey(kind: EntityKind, id: string): string {
-  return `${kind}:${id}`;
+/** An own contribution's key in the LRU. */
+function cacheKey(src: string, kind: EntityKind, id: string): string {
+  return `${src}|${ENTITY_KINDS[kind]}:${id}`;
 }
 
 /**
