@@ -134,8 +134,16 @@ export class StateBatch {
   features(i: number): EntityFeatureSet | null {
     const flags = this.flags[i] ?? 0;
     if ((flags & COMPLETE) === 0) return null;
-    const at = (k: number) => entityFeaturesAt(this.values, (i * 4 + k) * this.featureLength, this.featureLength);
-    return { account: at(0), card: at(1), merchant: at(2), device: flags & HAS_DEVICE ? at(3) : null };
+    return {
+      account: this.entity(i, 0),
+      card: this.entity(i, 1),
+      merchant: this.entity(i, 2),
+      device: flags & HAS_DEVICE ? this.entity(i, 3) : null,
+    };
+  }
+
+  private entity(i: number, k: number): EntityFeatures {
+    return entityFeaturesAt(this.values, (i * 4 + k) * this.featureLength, this.featureLength);
   }
 
   /** The changed own contributions, encoded, with their new fences (for EntityStore.checkpoint). */
@@ -161,6 +169,10 @@ export class StateBatch {
 const COMPLETE = 1;
 const HAS_DEVICE = 2;
 
+function orNull(x: number): number | null {
+  return Number.isNaN(x) ? null : x;
+}
+
 /** One entity's features from the flat layout (NaN: unknown → null), without closures or copies of the array. */
 function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFeatures {
   const windowCount = (length - TAIL) / PER_WINDOW;
@@ -175,7 +187,6 @@ function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFe
     });
   }
   const t = at + windowCount * PER_WINDOW;
-  const orNull = (x: number) => (Number.isNaN(x) ? null : x);
   return {
     windows,
     amountN: v[t] as number,
