@@ -230,6 +230,37 @@ describe('memory', () => {
     expect(asked).toEqual(['merchant', 'device']);
   });
 
+  it('never evicts an entry another batch loaded and has not applied yet (batches of two partitions interleaved)', async () => {
+    const store = new FakeEntityStore();
+    const read = store.read.bind(store);
+    let gate: Promise<void> | null = null;
+    store.read = async (refs) => {
+      const wait = gate;
+      const found = await read(refs);
+      if (wait) await wait;
+      return found;
+    };
+    // Room for one partition's three entities, not for two partitions'.
+    const ps = new PartitionState(store, { windows: W, cacheBytes: 6_000 });
+    const p1 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'b', card: 'cb' });
+    const b0 = await ps.applyBatch(P1, [p1(0, 1_700_000_000_000)]);
+    b0.confirm(await store.checkpoint(b0.checkpointWrites()));
+    expect(ps.held).toBe(3);
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    // P1's batch holds account b and card cb while it waits for its merchant's read.
+    const waiting = ps.applyBatch(P1, [p1(1, 1_700_000_001_000)]);
+    gate = null;
+    const a = await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_500))]);
+    a.confirm(await store.checkpoint(a.checkpointWrites()));
+    open();
+    const b1 = await waiting;
+    // b1 is not checkpointed yet: the next batch must find b1's events in memory.
+    const b2 = await ps.applyBatch(P1, [p1(2, 1_700_000_002_000)]);
+    expect(b1.features(0)?.account?.windows[0]?.count).toBe(2);
+    expect(b2.features(0)?.account?.windows[0]?.count).toBe(3);
+  });
+
   it('release drops a partition and nothing else', async () => {
     const store = new FakeEntityStore();
     const ps = new PartitionState(store, { windows: W });

@@ -97,6 +97,8 @@ interface Entry {
   others: Map<string, Decoded>;
   /** Own applied an event the merged view found stale: the next batch rebuilds the view. */
   diverged: boolean;
+  /** Batches between their load and their apply's end: such an entry is never evicted (see evict). */
+  pins: number;
   bytes: number;
 }
 
@@ -238,6 +240,21 @@ export class PartitionState {
     for (let i = 1; i < offsets.length; i++)
       if ((offsets[i] as bigint) <= (offsets[i - 1] as bigint)) throw new RangeError(`batch offsets not ascending at ${i}`);
     const entries = await this.load(src, txs);
+    try {
+      return this.apply(source, txs, offsets, entries);
+    } finally {
+      for (const byId of entries) for (const e of byId.values()) e.pins--;
+      this.evict();
+    }
+  }
+
+  /** The batch's records applied to its loaded entries, features kept, changed contributions encoded. */
+  private apply(
+    source: SourcePartition,
+    txs: readonly StateTransaction[],
+    offsets: readonly bigint[],
+    entries: ReadonlyArray<Map<string, Entry>>,
+  ): StateBatch {
     const length = this.featureLength;
     const values = new Float64Array(txs.length * 4 * length);
     const flags = new Uint8Array(txs.length);
@@ -275,7 +292,6 @@ export class PartitionState {
         if (this.cache.get(e.key) === e) this.bytes += bytes - e.bytes;
         e.bytes = bytes;
       }
-    this.evict();
     return new StateBatch(values, flags, anomalies, writes, pending, this, length);
   }
 
@@ -318,11 +334,16 @@ export class PartitionState {
         }
       }
     }
-    const found = toRead.length === 0 ? [] : await this.store.read(toRead);
-    toRead.forEach((ref, i) => {
-      const e = this.refresh(src, ref, found[i] as Map<string, Contribution>);
-      (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
-    });
+    try {
+      const found = toRead.length === 0 ? [] : await this.store.read(toRead);
+      toRead.forEach((ref, i) => {
+        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>);
+        (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
+      });
+    } catch (err) {
+      for (const byId of entries) for (const e of byId.values()) e.pins--;
+      throw err;
+    }
     return entries;
   }
 
@@ -349,6 +370,7 @@ export class PartitionState {
         saved: own.revision,
         others: new Map(),
         diverged: false,
+        pins: 0,
         bytes: 0,
       };
       this.cache.set(key, e);
@@ -378,8 +400,9 @@ export class PartitionState {
     return decodeWindowState(blob, this.geometry);
   }
 
-  /** Marks an entry most recently used. */
+  /** Marks an entry most recently used and pins it for the batch being loaded. */
   private touch(e: Entry): Entry {
+    e.pins++;
     this.cache.delete(e.key);
     this.cache.set(e.key, e);
     return e;
@@ -392,12 +415,17 @@ export class PartitionState {
     this.bytes -= e.bytes;
   }
 
-  /** Evicts least recently used entries whose changes are all checkpointed, down to the cap. */
+  /**
+   * Evicts least recently used entries whose changes are all checkpointed, down to the cap. Not a
+   * pinned one: batches of other partitions run while a batch awaits its read, and an entry evicted
+   * between a batch's load and its apply would be applied outside memory, so the partition's next
+   * batch would read the store's older copy before this batch's checkpoint lands.
+   */
   evict(): void {
     if (this.bytes <= this.cacheBytes) return;
     for (const e of this.cache.values()) {
       if (this.bytes <= this.cacheBytes) return;
-      if (e.view.own.revision === e.saved) this.drop(e);
+      if (e.pins === 0 && e.view.own.revision === e.saved) this.drop(e);
     }
   }
 
