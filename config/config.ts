@@ -101,6 +101,7 @@ const envSchema = z.object({
     .min(0)
     .default(10 * 60 * 1000),
   TXMON_STATE_TTL_SECONDS: positiveInt.default(48 * 3600),
+  TXMON_STATE_CACHE_MB: positiveInt.default(128),
   TXMON_BASE_CURRENCY: z
     .string()
     .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD')
@@ -242,6 +243,11 @@ export type TxmonConfig = Readonly<{
     windows: readonly WindowSpec[];
     /** Life of windows, stats and entity markers after their last update (wall clock). */
     ttlSeconds: number;
+    /**
+     * Cap of the own window contributions an ingest process keeps in memory between batches,
+     * approximate bytes (state/partition-state.ts; checkpointed entries are evicted beyond it).
+     */
+    cacheBytes: number;
     /** Currency of window sums and amount features (exact FX conversion). */
     baseCurrency: string;
     refdataCacheTtlMs: number;
@@ -383,6 +389,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     state: {
       windows: DEFAULT_WINDOWS,
       ttlSeconds: e.TXMON_STATE_TTL_SECONDS,
+      cacheBytes: e.TXMON_STATE_CACHE_MB * 1024 * 1024,
       baseCurrency: e.TXMON_BASE_CURRENCY,
       refdataCacheTtlMs: e.TXMON_REFDATA_CACHE_TTL_MS,
     },

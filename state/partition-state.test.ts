@@ -1,0 +1,369 @@
+/**
+ * The partition-state stage against the brute force (domain/entity-features.ts), over an in-memory
+ * twin of the store's fenced read/checkpoint: random streams cut into random batches with crashes at
+ * every step of a batch, fences straddled, duplicates, LRU eviction and re-reads; and two partitions
+ * (two processes) sharing merchants and devices.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { EntityEvent } from '../domain/entity-features.ts';
+import { SNAPSHOT_ENTITIES } from '../domain/snapshot.ts';
+import {
+  CRASHES,
+  FakeEntityStore,
+  bruteForce,
+  drive,
+  entitiesOf,
+  featuresOf,
+  flat,
+  storedState,
+  txStream,
+  type StreamTx,
+} from '../tests/helpers/partition-streams.ts';
+import { SMALL_SCALE, SMALL_WINDOWS, featureMismatch } from '../tests/helpers/window-streams.ts';
+import { encodeWindowState } from './codec.ts';
+import { PartitionState, type StateTransaction } from './partition-state.ts';
+import { EntityWindows } from './window-engine.ts';
+
+const W = SMALL_WINDOWS;
+const WC = W.length;
+const P0 = { topic: 'tx', partition: 0 };
+const P1 = { topic: 'tx', partition: 1 };
+/** The windows and amount statistics of features() (since-previous and travel are per event). */
+const AGG = WC * 4 + 3;
+
+function expectSame(actual: ArrayLike<number | null> | null, expected: ArrayLike<number | null>, what: string): void {
+  expect(actual, what).not.toBeNull();
+  expect(featureMismatch(actual as ArrayLike<number | null>, expected, WC), what).toBeNull();
+}
+
+const ev = (eventTime: number, amountMinor: number | null = 100): EntityEvent => ({
+  eventTime,
+  amountMinor,
+  merchantId: 'm',
+  country: 'US',
+  lat: null,
+  lon: null,
+  late: false,
+});
+
+const tx = (offset: number, event: EntityEvent, verdict: StateTransaction['verdict'] = 'fresh'): StateTransaction => ({
+  offset: BigInt(offset),
+  verdict,
+  account: 'a',
+  card: 'c',
+  merchant: 'm',
+  device: null,
+  event,
+});
+
+describe('one partition: features and stored state equal the brute force', () => {
+  it('through random batches, crashes at every step, replays, duplicates and LRU eviction', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        txStream(SMALL_SCALE, 'p0', 80),
+        fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.constantFrom(...CRASHES, 'none', 'none'), { maxLength: 12 }),
+        fc.constantFrom(0, 30_000, undefined),
+        async (stream, cuts, crashes, cacheBytes) => {
+          const store = new FakeEntityStore();
+          const expected = bruteForce(stream, W);
+          await drive(stream, store, {
+            windows: W,
+            source: P0,
+            cuts,
+            crashes,
+            cacheBytes,
+            onBatch: (batch, indexes, txs) => {
+              expect(batch.anomalies).toEqual([]);
+              txs.forEach((t, j) => {
+                const i = indexes[j] as number;
+                const got = batch.features(j);
+                if (t.verdict === 'duplicate') return expect(got).toBeNull();
+                if (t.verdict !== 'fresh') return;
+                for (const kind of SNAPSHOT_ENTITIES) {
+                  const want = expected.byTx[i]?.get(kind);
+                  if (want === undefined) expect(got?.[kind]).toBeNull();
+                  else expectSame(featuresOf(got ?? ({} as never), kind), flat(want), `tx ${i} ${kind}`);
+                }
+              });
+            },
+          });
+          for (const ref of entitiesOf(stream)) {
+            const s = await storedState(store, ref, W);
+            const want = expected.last.get(`${ref.kind}:${ref.id}`);
+            const agg = want ? flat(want).slice(0, AGG) : new EntityWindows(s.geometry).features().slice(0, AGG);
+            expectSame(s.features().slice(0, AGG), agg, `stored ${ref.kind}:${ref.id}`);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('fences', () => {
+  it('skips records at or below a stored fence and applies those above it, in one batch', async () => {
+    const store = new FakeEntityStore();
+    const events = [0, 1, 2, 3, 4, 5].map((k) => ev(1_700_000_000_000 + k * 1000, 100 + k));
+    const upTo = (n: number) => {
+      const s = EntityWindows.of(W);
+      for (const e of events.slice(0, n)) s.apply(e);
+      return s;
+    };
+    // The account's stored contribution covers offsets 0..2; the card has none.
+    await store.checkpoint([{ kind: 'account', id: 'a', source: P0, fence: 2n, blob: encodeWindowState(upTo(3)) }]);
+    const ps = new PartitionState(store, { windows: W });
+    const batch = await ps.applyBatch(
+      P0,
+      events.map((e, i) => tx(i, e, 'replay')),
+    );
+    expect(batch.anomalies).toEqual([]);
+    expect([0, 1, 2, 3, 4, 5].map((i) => batch.complete(i))).toEqual([false, false, false, true, true, true]);
+    const writes = batch.checkpointWrites();
+    expect(writes.map((w) => [w.kind, w.fence])).toEqual([
+      ['account', 5n],
+      ['card', 5n],
+      ['merchant', 5n],
+    ]);
+    batch.confirm(await store.checkpoint(writes));
+    const all = upTo(6).features();
+    for (const kind of ['account', 'card'] as const)
+      expectSame((await storedState(store, { kind, id: kind === 'account' ? 'a' : 'c' }, W)).features(), all, kind);
+  });
+
+  it('reports a fresh record at or below a fence as an anomaly and applies nothing twice', async () => {
+    const store = new FakeEntityStore();
+    const s = EntityWindows.of(W);
+    s.apply(ev(1_700_000_000_000));
+    await store.checkpoint([{ kind: 'card', id: 'c', source: P0, fence: 7n, blob: encodeWindowState(s) }]);
+    const batch = await new PartitionState(store, { windows: W }).applyBatch(P0, [tx(7, ev(1_700_000_001_000))]);
+    expect(batch.anomalies).toEqual([{ index: 0, kind: 'card', id: 'c', fence: 7n }]);
+    expect(batch.features(0)).toBeNull();
+    expect(batch.checkpointWrites().map((w) => w.kind)).toEqual(['account', 'merchant']);
+  });
+
+  it('never applies a duplicate', async () => {
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W });
+    const batch = await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_000)), tx(1, ev(1_700_000_001_000), 'duplicate')]);
+    expect(batch.features(1)).toBeNull();
+    batch.confirm(await store.checkpoint(batch.checkpointWrites()));
+    const stored = await storedState(store, { kind: 'account', id: 'a' }, W);
+    expect(stored.features()[0]).toBe(1);
+    // A batch of duplicates only reads nothing and writes nothing.
+    const dup = await ps.applyBatch(P0, [tx(2, ev(1_700_000_002_000), 'duplicate')]);
+    expect(dup.checkpointWrites()).toEqual([]);
+  });
+
+  it('drops an entity whose write a newer owner refused, and re-reads it', async () => {
+    const store = new FakeEntityStore();
+    const zombie = new PartitionState(store, { windows: W });
+    const batch = await zombie.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    // The new owner processed offsets 0..1 and checkpointed first.
+    const owner = new PartitionState(store, { windows: W });
+    const ob = await owner.applyBatch(P0, [tx(0, ev(1_700_000_000_000)), tx(1, ev(1_700_000_001_000))]);
+    ob.confirm(await store.checkpoint(ob.checkpointWrites()));
+    const outcomes = await store.checkpoint(batch.checkpointWrites());
+    expect(outcomes.every((o) => !o.written && o.fence === 1n)).toBe(true);
+    batch.confirm(outcomes);
+    expect(zombie.held).toBe(0);
+    // Re-read: offset 1 is already in the state (read only), offset 2 is applied on top.
+    const next = await zombie.applyBatch(P0, [tx(1, ev(1_700_000_001_000), 'replay'), tx(2, ev(1_700_000_002_000))]);
+    expect(next.anomalies).toEqual([]);
+    expect(next.features(1)?.account?.windows[0]?.count).toBe(3);
+  });
+  it('takes a shared entity from the store when its stored fence is above the one in memory', async () => {
+    const store = new FakeEntityStore();
+    const behind = new PartitionState(store, { windows: W });
+    const b0 = await behind.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    b0.confirm(await store.checkpoint(b0.checkpointWrites()));
+    // Another owner applied offsets 0..1 meanwhile; this process resumes at offset 2.
+    const owner = new PartitionState(store, { windows: W });
+    const ob = await owner.applyBatch(P0, [tx(0, ev(1_700_000_000_000)), tx(1, ev(1_700_000_001_000))]);
+    ob.confirm(await store.checkpoint(ob.checkpointWrites()));
+    const next = await behind.applyBatch(P0, [tx(2, ev(1_700_000_002_000))]);
+    expect(next.features(0)?.merchant?.windows[0]?.count).toBe(3);
+  });
+
+  it('marks a write refused at an equal fence as stored (the same contribution), so it can be evicted', async () => {
+    const store = new FakeEntityStore();
+    // Two owners of one partition (a zombie and the new one) apply the same batch; one writes first.
+    const first = new PartitionState(store, { windows: W });
+    const second = new PartitionState(store, { windows: W, cacheBytes: 0 });
+    const b = await first.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    const again = await second.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    b.confirm(await store.checkpoint(b.checkpointWrites()));
+    const outcomes = await store.checkpoint(again.checkpointWrites());
+    expect(outcomes.map((o) => o.written)).toEqual([false, false, false]);
+    again.confirm(outcomes);
+    expect(second.held).toBe(0);
+  });
+});
+describe('memory', () => {
+  it('evicts only checkpointed entries and re-reads them with the same results', async () => {
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W, cacheBytes: 0 });
+    const batch = await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    expect(ps.held).toBe(3);
+    batch.confirm(await store.checkpoint(batch.checkpointWrites()));
+    expect(ps.held).toBe(0);
+    expect(ps.heldBytes).toBe(0);
+    const reads = store.reads;
+    const next = await ps.applyBatch(P0, [tx(1, ev(1_700_000_001_000))]);
+    expect(store.reads).toBe(reads + 1);
+    expect(next.features(0)?.account?.windows[0]?.count).toBe(2);
+  });
+
+  it('keeps accounts and cards in memory without reading them again; merchants and devices are read every batch', async () => {
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W });
+    const first = await ps.applyBatch(P0, [{ ...tx(0, ev(1_700_000_000_000)), merchant: 'm', device: 'd' }]);
+    first.confirm(await store.checkpoint(first.checkpointWrites()));
+    const read = store.read.bind(store);
+    const asked: string[] = [];
+    store.read = async (refs) => {
+      asked.push(...refs.map((r) => r.kind));
+      return read(refs);
+    };
+    await ps.applyBatch(P0, [{ ...tx(1, ev(1_700_000_001_000)), merchant: 'm', device: 'd' }]);
+    expect(asked).toEqual(['merchant', 'device']);
+  });
+
+  it('never evicts an entry another batch loaded and has not applied yet (batches of two partitions interleaved)', async () => {
+    const store = new FakeEntityStore();
+    const read = store.read.bind(store);
+    let gate: Promise<void> | null = null;
+    store.read = async (refs) => {
+      const wait = gate;
+      const found = await read(refs);
+      if (wait) await wait;
+      return found;
+    };
+    // Room for one partition's three entities, not for two partitions'.
+    const ps = new PartitionState(store, { windows: W, cacheBytes: 6_000 });
+    const p1 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'b', card: 'cb' });
+    const b0 = await ps.applyBatch(P1, [p1(0, 1_700_000_000_000)]);
+    b0.confirm(await store.checkpoint(b0.checkpointWrites()));
+    expect(ps.held).toBe(3);
+    let open = () => {};
+    gate = new Promise((resolve) => (open = resolve));
+    // P1's batch holds account b and card cb while it waits for its merchant's read.
+    const waiting = ps.applyBatch(P1, [p1(1, 1_700_000_001_000)]);
+    gate = null;
+    const a = await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_500))]);
+    a.confirm(await store.checkpoint(a.checkpointWrites()));
+    open();
+    const b1 = await waiting;
+    // b1 is not checkpointed yet: the next batch must find b1's events in memory.
+    const b2 = await ps.applyBatch(P1, [p1(2, 1_700_000_002_000)]);
+    expect(b1.features(0)?.account?.windows[0]?.count).toBe(2);
+    expect(b2.features(0)?.account?.windows[0]?.count).toBe(3);
+  });
+
+  it('release drops a partition and nothing else', async () => {
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W });
+    const a = await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    const b = await ps.applyBatch(P1, [{ ...tx(0, ev(1_700_000_000_000)), account: 'b', card: 'cb' }]);
+    a.confirm(await store.checkpoint(a.checkpointWrites()));
+    b.confirm(await store.checkpoint(b.checkpointWrites()));
+    expect(ps.held).toBe(6);
+    ps.release('tx', 0);
+    expect(ps.held).toBe(3);
+  });
+});
+
+describe('two partitions sharing merchants and devices', () => {
+  it('merged stored windows equal the brute force over all events (a shared card too); accounts and unshared cards exact throughout', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        txStream(SMALL_SCALE, 'p0', 60),
+        txStream(SMALL_SCALE, 'p1', 60),
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 2, maxLength: 8 }),
+        async (t0, t1, cuts) => {
+          // One card seen under accounts of both partitions (every 7th transaction): merged like a merchant.
+          const share = (s: StreamTx[]) => s.map((t, i) => (i % 7 === 3 ? { ...t, card: 'c-shared' } : t));
+          const s0 = share(t0);
+          const s1 = share(t1);
+          const store = new FakeEntityStore();
+          const streams = [s0, s1];
+          const sources = [P0, P1];
+          const expected = streams.map((s) => bruteForce(s, W));
+          const states = [new PartitionState(store, { windows: W }), new PartitionState(store, { windows: W })];
+          const next = [0, 0];
+          const order: StreamTx[] = [];
+          for (let b = 0; next[0]! < s0.length || next[1]! < s1.length; b++) {
+            const p = next[b % 2]! < streams[b % 2]!.length ? b % 2 : 1 - (b % 2);
+            const stream = streams[p]!;
+            const from = next[p]!;
+            const slice = stream.slice(from, from + cuts[b % cuts.length]!);
+            next[p] = from + slice.length;
+            order.push(...slice);
+            const txs = slice.map((t, j): StateTransaction => ({
+              offset: BigInt(from + j),
+              verdict: t.duplicate ? 'duplicate' : 'fresh',
+              ...t,
+            }));
+            const batch = await states[p]!.applyBatch(sources[p]!, txs);
+            txs.forEach((t, j) => {
+              if (t.verdict === 'duplicate') return;
+              for (const kind of ['account', 'card'] as const)
+                if (kind === 'account' || t.card !== 'c-shared')
+                  expectSame(
+                    featuresOf(batch.features(j)!, kind),
+                    flat(expected[p]!.byTx[from + j]!.get(kind)!),
+                    `p${p} ${kind}`,
+                  );
+            });
+            batch.confirm(await store.checkpoint(batch.checkpointWrites()));
+          }
+          const all = bruteForce(order, W);
+          for (const ref of entitiesOf(order)) {
+            const want = all.last.get(`${ref.kind}:${ref.id}`);
+            const s = await storedState(store, ref, W);
+            const windows = want ? flat(want).slice(0, WC * 4) : new Array<number>(WC * 4).fill(0);
+            expectSame(s.features().slice(0, WC * 4), windows, `${ref.kind}:${ref.id}`);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('decodes another partition’s contribution only when its fence moved', async () => {
+    const store = new FakeEntityStore();
+    const p1 = new PartitionState(store, { windows: W });
+    const b1 = await p1.applyBatch(P1, [{ ...tx(0, ev(1_700_000_000_000)), account: 'b', card: 'cb' }]);
+    b1.confirm(await store.checkpoint(b1.checkpointWrites()));
+    const p0 = new PartitionState(store, { windows: W });
+    const first = await p0.applyBatch(P0, [tx(0, ev(1_700_000_001_000))]);
+    first.confirm(await store.checkpoint(first.checkpointWrites()));
+    expect(p0.decodes).toBe(1); // p1's merchant contribution
+    expect(first.features(0)?.merchant?.windows[0]?.count).toBe(2);
+    const again = await p0.applyBatch(P0, [tx(1, ev(1_700_000_002_000))]);
+    expect(p0.decodes).toBe(1);
+    expect(again.features(0)?.merchant?.windows[0]?.count).toBe(3);
+    const b2 = await p1.applyBatch(P1, [{ ...tx(1, ev(1_700_000_002_500)), account: 'b', card: 'cb' }]);
+    b2.confirm(await store.checkpoint(b2.checkpointWrites()));
+    const third = await p0.applyBatch(P0, [tx(2, ev(1_700_000_003_000))]);
+    expect(p0.decodes).toBe(2);
+    expect(third.features(0)?.merchant?.windows[0]?.count).toBe(5);
+  });
+
+  it('rebuilds the view when own applied an event the merged view found stale', async () => {
+    const store = new FakeEntityStore();
+    const T = 1_700_000_000_000;
+    const other = new PartitionState(store, { windows: W });
+    const ob = await other.applyBatch(P1, [{ ...tx(0, ev(T + 1_000_000)), account: 'b', card: 'cb' }]);
+    ob.confirm(await store.checkpoint(ob.checkpointWrites()));
+    const ps = new PartitionState(store, { windows: W });
+    // Stale at the merged head (p1's event is far later), applied in p0's own contribution.
+    const b1 = await ps.applyBatch(P0, [tx(0, ev(T))]);
+    expect(b1.features(0)?.merchant?.amountN).toBe(1);
+    b1.confirm(await store.checkpoint(b1.checkpointWrites()));
+    // p1 unchanged: the view is still rebuilt once, so it now holds p0's event too.
+    const b2 = await ps.applyBatch(P0, [tx(1, ev(T + 1_000_001))]);
+    expect(b2.features(0)?.merchant?.amountN).toBe(3);
+  });
+});

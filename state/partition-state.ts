@@ -1,0 +1,464 @@
+/**
+ * The "Windows" step of an ingest batch (issue 17, docs/state.md "The partition-state stage"): one
+ * PartitionState per ingest process serves all its assigned partitions. For a batch of one source
+ * partition it applies each non-duplicate transaction's event to its four entities' windows in
+ * memory and returns the features after it, then the changed contributions to checkpoint.
+ *
+ * - Own contributions (this partition's part of an entity) are kept in memory between batches, read
+ *   through from Redis on first touch (one pipelined read per batch for every entity it needs).
+ * - The fence is the truth: a record at an offset ≤ the own contribution's fence is already in it and
+ *   only read, one above it is applied, so an entity is never applied twice, whatever the batch cut.
+ *   A FRESH record (no MySQL row) at or below a fence means Redis holds what MySQL lost: it is reported
+ *   as an anomaly, never guessed at.
+ * - Other partitions' contributions (merchants and devices always; an account or card only once one
+ *   was found) are read at batch start and merged into the view; another source's blob is decoded
+ *   only when its fence moved since the last decode (decode costs about a Redis write), and the view
+ *   is rebuilt only when they changed or own applied an event the view found stale.
+ * - The checkpoint blobs are encoded when the batch's events are applied, so the state written is the
+ *   batch's even if the next batch is applied before this one's checkpoint (pipelined batches).
+ * - Memory: an LRU of own contributions capped in approximate bytes; only entries whose last change
+ *   is checkpointed are evicted. A write refused with a newer stored fence (a new owner wrote after
+ *   us: we are a zombie or behind) drops the entry, so it is re-read next time.
+ *
+ * The caller's contract: after a batch fails anywhere between applyBatch and confirm, call
+ * release(topic, partition) before retrying (memory holds the failed attempt's events, which the
+ * retry would otherwise find at or below the fence as fresh records); on revocation, release too.
+ */
+import type { EntityEvent, EntityFeatures } from '../domain/entity-features.ts';
+import { SNAPSHOT_ENTITIES, type EntityFeatureSet } from '../domain/snapshot.ts';
+import type { WindowSpec } from '../domain/windows.ts';
+import { ENTITY_KINDS, type EntityKind } from '../platform/keys.ts';
+import { TxmonError } from '../platform/errors.ts';
+import { decodeWindowState, encodeWindowState } from './codec.ts';
+import type { CheckpointOutcome, CheckpointWrite, Contribution, EntityStore } from './entity-store.ts';
+import { sourceName, type EntityRef, type SourcePartition } from './keys.ts';
+import {
+  EntityView,
+  EntityWindows,
+  PER_WINDOW,
+  TAIL,
+  featureLength,
+  geometryOf,
+  type WindowBuckets,
+  type WindowGeometry,
+} from './window-engine.ts';
+
+/** What the stage needs of the store (state/entity-store.ts; a fake in unit tests). */
+export type PartitionStateStore = Pick<EntityStore, 'read'>;
+
+/** MySQL's verdict on a transaction (sinks/lookup-stored.ts plus the in-flight set): a duplicate is never applied. */
+export type DedupVerdict = 'fresh' | 'replay' | 'duplicate';
+
+/** One valid transaction of a batch, in offset order. */
+export interface StateTransaction {
+  offset: bigint | string;
+  verdict: DedupVerdict;
+  account: string;
+  card: string;
+  merchant: string;
+  device: string | null;
+  event: EntityEvent;
+}
+
+/** A fresh record found at or below an entity's fence: Redis holds what MySQL has not (lost state). */
+export interface FenceAnomaly {
+  /** Index of the transaction in the batch. */
+  index: number;
+  kind: EntityKind;
+  id: string;
+  fence: bigint;
+}
+
+export interface PartitionStateOptions {
+  windows: readonly WindowSpec[];
+  /** Cap of the own contributions kept in memory, approximate bytes (default 128 MB). */
+  cacheBytes?: number;
+}
+
+export const DEFAULT_STATE_CACHE_BYTES = 128 * 1024 * 1024;
+
+/** Another partition's contribution as last decoded. */
+interface Decoded {
+  fence: bigint;
+  state: EntityWindows;
+}
+
+/** One entity's own contribution for one source partition, in memory. */
+interface Entry {
+  readonly key: string;
+  readonly source: string;
+  readonly ref: EntityRef;
+  view: EntityView;
+  /** Highest offset of the source applied into own (-1: none). */
+  fence: bigint;
+  /** own.revision at the last confirmed checkpoint (or at the read). */
+  saved: number;
+  /** Other sources' contributions, decoded; read every batch once non-empty. */
+  others: Map<string, Decoded>;
+  /** Own applied an event the merged view found stale: the next batch rebuilds the view. */
+  diverged: boolean;
+  /** Batches between their load and their apply's end: such an entry is never evicted (see evict). */
+  pins: number;
+  bytes: number;
+}
+
+/** A batch's checkpoint, encoded when it was applied. */
+interface Pending {
+  entry: Entry;
+  revision: number;
+}
+
+/** What the stage computed for one batch. */
+export class StateBatch {
+  constructor(
+    /**
+     * The features after each transaction, flat: transaction i's entity k (SNAPSHOT_ENTITIES order)
+     * at (i * 4 + k) * featureLength, in the engine's layout (window-engine.ts), unknown values NaN.
+     * Meaningful only where complete(i).
+     */
+    readonly values: Float64Array,
+    private readonly flags: Uint8Array,
+    /** Fresh records at or below a fence (the caller treats the state as lost). */
+    readonly anomalies: readonly FenceAnomaly[],
+    private readonly writes: readonly CheckpointWrite[],
+    private readonly pending: readonly Pending[],
+    private readonly owner: PartitionState,
+    /** Values per entity: featureLength(windows). */
+    readonly featureLength: number,
+  ) {}
+
+  /** Whether transaction i has features: not a duplicate, and every entity of it applied (not at or below a fence). */
+  complete(i: number): boolean {
+    return ((this.flags[i] ?? 0) & COMPLETE) !== 0;
+  }
+
+  /** Transaction i's four entities' features (device null when it has none), or null when not complete(i). */
+  features(i: number): EntityFeatureSet | null {
+    const flags = this.flags[i] ?? 0;
+    if ((flags & COMPLETE) === 0) return null;
+    return {
+      account: this.entity(i, 0),
+      card: this.entity(i, 1),
+      merchant: this.entity(i, 2),
+      device: flags & HAS_DEVICE ? this.entity(i, 3) : null,
+    };
+  }
+
+  private entity(i: number, k: number): EntityFeatures {
+    return entityFeaturesAt(this.values, (i * 4 + k) * this.featureLength, this.featureLength);
+  }
+
+  /** The changed own contributions, encoded, with their new fences (for EntityStore.checkpoint). */
+  checkpointWrites(): readonly CheckpointWrite[] {
+    return this.writes;
+  }
+
+  /** After the checkpoint: marks what was stored, drops what a newer owner overtook. */
+  confirm(outcomes: readonly CheckpointOutcome[]): void {
+    if (outcomes.length !== this.writes.length)
+      throw new RangeError(`${outcomes.length} outcomes for ${this.writes.length} checkpoint writes`);
+    outcomes.forEach((o, i) => {
+      const w = this.writes[i] as CheckpointWrite;
+      const p = this.pending[i] as Pending;
+      if (o.written || o.fence === w.fence) p.entry.saved = Math.max(p.entry.saved, p.revision);
+      else if (o.fence > w.fence) this.owner.drop(p.entry);
+      else throw new TxmonError('INVARIANT_BROKEN', `checkpoint refused fence ${w.fence} with a lower stored one ${o.fence}`);
+    });
+    this.owner.evict();
+  }
+}
+
+const COMPLETE = 1;
+const HAS_DEVICE = 2;
+
+function orNull(x: number): number | null {
+  return Number.isNaN(x) ? null : x;
+}
+
+/** One entity's features from the flat layout (NaN: unknown → null), without closures or copies of the array. */
+function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFeatures {
+  const windowCount = (length - TAIL) / PER_WINDOW;
+  const windows: EntityFeatures['windows'] = [];
+  for (let w = 0; w < windowCount; w++) {
+    const k = at + w * PER_WINDOW;
+    windows.push({
+      count: v[k] as number,
+      sumMinor: v[k + 1] as number,
+      distinctMerchants: v[k + 2] as number,
+      distinctCountries: v[k + 3] as number,
+    });
+  }
+  const t = at + windowCount * PER_WINDOW;
+  return {
+    windows,
+    amountN: v[t] as number,
+    amountMean: v[t + 1] as number,
+    amountStd: v[t + 2] as number,
+    sincePrevMs: orNull(v[t + 3] as number),
+    travelKm: orNull(v[t + 4] as number),
+    travelKmh: orNull(v[t + 5] as number),
+  };
+}
+
+/** The kinds whose other partitions' contributions are read every batch. */
+const SHARED_KINDS: ReadonlySet<EntityKind> = new Set(['merchant', 'device']);
+
+export class PartitionState {
+  private readonly geometry: readonly WindowGeometry[];
+  private readonly featureLength: number;
+  private readonly cacheBytes: number;
+  /** Own contributions by "<source>|<kind>:<id>", least recently used first. */
+  private readonly cache = new Map<string, Entry>();
+  private bytes = 0;
+  /** Decodes done (own read-through and others), for tests and the bench. */
+  decodes = 0;
+
+  constructor(
+    private readonly store: PartitionStateStore,
+    opts: PartitionStateOptions,
+  ) {
+    this.geometry = geometryOf(opts.windows);
+    this.featureLength = featureLength(opts.windows.length);
+    this.cacheBytes = opts.cacheBytes ?? DEFAULT_STATE_CACHE_BYTES;
+    if (!(this.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be ≥ 0, got ${this.cacheBytes}`);
+  }
+
+  /** Approximate bytes held in memory. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  /** Entities held in memory. */
+  get held(): number {
+    return this.cache.size;
+  }
+
+  /** Applies a batch of one partition (transactions in offset order); one store read at most. */
+  async applyBatch(source: SourcePartition, txs: readonly StateTransaction[]): Promise<StateBatch> {
+    const src = sourceName(source);
+    const offsets = txs.map((t) => BigInt(t.offset));
+    for (let i = 1; i < offsets.length; i++)
+      if ((offsets[i] as bigint) <= (offsets[i - 1] as bigint)) throw new RangeError(`batch offsets not ascending at ${i}`);
+    const entries = await this.load(src, txs);
+    try {
+      return this.apply(source, txs, offsets, entries);
+    } finally {
+      for (const byId of entries) for (const e of byId.values()) e.pins--;
+      this.evict();
+    }
+  }
+
+  /** The batch's records applied to its loaded entries, features kept, changed contributions encoded. */
+  private apply(
+    source: SourcePartition,
+    txs: readonly StateTransaction[],
+    offsets: readonly bigint[],
+    entries: ReadonlyArray<Map<string, Entry>>,
+  ): StateBatch {
+    const length = this.featureLength;
+    const values = new Float64Array(txs.length * 4 * length);
+    const flags = new Uint8Array(txs.length);
+    const anomalies: FenceAnomaly[] = [];
+    for (let i = 0; i < txs.length; i++) {
+      const t = txs[i] as StateTransaction;
+      if (t.verdict === 'duplicate') continue;
+      const offset = offsets[i] as bigint;
+      let complete = true;
+      for (let k = 0; k < 4; k++) {
+        const kind = SNAPSHOT_ENTITIES[k] as EntityKind;
+        const id = entityId(t, kind);
+        if (id === null) continue;
+        const e = (entries[k] as Map<string, Entry>).get(id) as Entry;
+        if (offset <= e.fence) {
+          complete = false;
+          if (t.verdict === 'fresh') anomalies.push({ index: i, kind, id, fence: e.fence });
+          continue;
+        }
+        this.applyTo(e, t.event, values, (i * 4 + k) * length);
+        e.fence = offset;
+      }
+      flags[i] = (complete ? COMPLETE : 0) | (t.device === null ? 0 : HAS_DEVICE);
+    }
+    const writes: CheckpointWrite[] = [];
+    const pending: Pending[] = [];
+    for (const byId of entries)
+      for (const e of byId.values()) {
+        const own = e.view.own;
+        if (own.revision !== e.saved) {
+          writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
+          pending.push({ entry: e, revision: own.revision });
+        }
+        const bytes = entryBytes(e);
+        if (this.cache.get(e.key) === e) this.bytes += bytes - e.bytes;
+        e.bytes = bytes;
+      }
+    return new StateBatch(values, flags, anomalies, writes, pending, this, length);
+  }
+
+  /** Applies one event to an entry's view, features into `into` at `at`; notes when own applied what the merged view did not. */
+  private applyTo(e: Entry, event: EntityEvent, into: Float64Array, at: number): void {
+    const own = e.view.own;
+    const view = e.view.view;
+    if (view === own) {
+      own.apply(event, into, at);
+      return;
+    }
+    const ownBefore = own.revision;
+    const viewBefore = view.revision;
+    e.view.apply(event, into, at);
+    if (own.revision - ownBefore !== view.revision - viewBefore) e.diverged = true;
+  }
+
+  /**
+   * The batch's entries: held ones, and in one read the missing ones plus every entity whose other
+   * partitions' contributions are needed (merchants, devices, and any entity found shared).
+   */
+  private async load(src: string, txs: readonly StateTransaction[]): Promise<Array<Map<string, Entry>>> {
+    // Per kind, by id: the batch's loop then looks entries up without building a key per record.
+    const entries = SNAPSHOT_ENTITIES.map(() => new Map<string, Entry>());
+    const reading = SNAPSHOT_ENTITIES.map(() => new Set<string>());
+    const toRead: EntityRef[] = [];
+    for (const t of txs) {
+      if (t.verdict === 'duplicate') continue;
+      for (let k = 0; k < 4; k++) {
+        const kind = SNAPSHOT_ENTITIES[k] as EntityKind;
+        const id = entityId(t, kind);
+        const mine = entries[k] as Map<string, Entry>;
+        const queued = reading[k] as Set<string>;
+        if (id === null || mine.has(id) || queued.has(id)) continue;
+        const held = this.cache.get(cacheKey(src, kind, id));
+        if (held && !SHARED_KINDS.has(kind) && held.others.size === 0) mine.set(id, this.touch(held));
+        else {
+          queued.add(id);
+          toRead.push({ kind, id });
+        }
+      }
+    }
+    try {
+      const found = toRead.length === 0 ? [] : await this.store.read(toRead);
+      toRead.forEach((ref, i) => {
+        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>);
+        (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
+      });
+    } catch (err) {
+      for (const byId of entries) for (const e of byId.values()) e.pins--;
+      throw err;
+    }
+    return entries;
+  }
+
+  /** An entry brought up to date with what the store holds of it (own on first touch, others always). */
+  private refresh(src: string, ref: EntityRef, stored: ReadonlyMap<string, Contribution>): Entry {
+    const key = cacheKey(src, ref.kind, ref.id);
+    let e = this.cache.get(key);
+    const mine = stored.get(src);
+    // A stored fence above ours: another owner moved on (we were a zombie or behind); take the store's.
+    if (e && mine && mine.fence > e.fence) {
+      this.drop(e);
+      e = undefined;
+    }
+    let changed = false;
+    if (!e) {
+      const own = mine ? this.decode(mine.blob) : new EntityWindows(this.geometry);
+      const fence = mine?.fence ?? -1n;
+      e = {
+        key,
+        source: src,
+        ref,
+        view: new EntityView(own),
+        fence,
+        saved: own.revision,
+        others: new Map(),
+        diverged: false,
+        pins: 0,
+        bytes: 0,
+      };
+      this.cache.set(key, e);
+      changed = true;
+    }
+    const others = new Map<string, Decoded>();
+    for (const [name, c] of stored) {
+      if (name === src) continue;
+      const had = e.others.get(name);
+      if (had && had.fence === c.fence) others.set(name, had);
+      else {
+        others.set(name, { fence: c.fence, state: this.decode(c.blob) });
+        changed = true;
+      }
+    }
+    if (others.size !== e.others.size) changed = true;
+    e.others = others;
+    if (changed || e.diverged) {
+      e.view.rebase([...others.values()].map((d) => d.state));
+      e.diverged = false;
+    }
+    return e;
+  }
+
+  private decode(blob: Buffer): EntityWindows {
+    this.decodes++;
+    return decodeWindowState(blob, this.geometry);
+  }
+
+  /** Marks an entry most recently used and pins it for the batch being loaded. */
+  private touch(e: Entry): Entry {
+    e.pins++;
+    this.cache.delete(e.key);
+    this.cache.set(e.key, e);
+    return e;
+  }
+
+  /** Forgets an entry (re-read from the store on next touch). */
+  drop(e: Entry): void {
+    if (this.cache.get(e.key) !== e) return;
+    this.cache.delete(e.key);
+    this.bytes -= e.bytes;
+  }
+
+  /**
+   * Evicts least recently used entries whose changes are all checkpointed, down to the cap. Not a
+   * pinned one: batches of other partitions run while a batch awaits its read, and an entry evicted
+   * between a batch's load and its apply would be applied outside memory, so the partition's next
+   * batch would read the store's older copy before this batch's checkpoint lands.
+   */
+  evict(): void {
+    if (this.bytes <= this.cacheBytes) return;
+    for (const e of this.cache.values()) {
+      if (this.bytes <= this.cacheBytes) return;
+      if (e.pins === 0 && e.view.own.revision === e.saved) this.drop(e);
+    }
+  }
+
+  /** Drops a partition's entries (revoked in a rebalance, or a failed batch to be retried). */
+  release(topic: string, partition: number): void {
+    const src = sourceName({ topic, partition });
+    for (const e of [...this.cache.values()]) if (e.source === src) this.drop(e);
+  }
+}
+
+function entityId(t: StateTransaction, kind: EntityKind): string | null {
+  return kind === 'account' ? t.account : kind === 'card' ? t.card : kind === 'merchant' ? t.merchant : t.device;
+}
+
+/** An own contribution's key in the LRU. */
+function cacheKey(src: string, kind: EntityKind, id: string): string {
+  return `${src}|${ENTITY_KINDS[kind]}:${id}`;
+}
+
+/**
+ * Approximate heap of one state: measured ~6.4 KB for an account and ~8.4 KB for a merchant
+ * (bench/state-engine.ts "heap kept"); counted from its parts so a busy entity weighs more.
+ */
+function stateBytes(s: EntityWindows): number {
+  let n = 400;
+  for (const x of s.windows as WindowBuckets[]) n += 300 + 24 * x.index.length + 64 * (x.merchants.size + x.countries.size);
+  return n;
+}
+
+/** An entry's approximate heap: own, the merged view if any, the decoded others. */
+function entryBytes(e: Entry): number {
+  let n = 200 + stateBytes(e.view.own);
+  if (e.view.view !== e.view.own) n += stateBytes(e.view.view);
+  for (const d of e.others.values()) n += stateBytes(d.state);
+  return n;
+}

@@ -1,0 +1,222 @@
+/**
+ * Test support for the partition-state stage (state/partition-state.ts): random transaction streams
+ * over accounts, cards, merchants and devices of one partition, their brute-force features
+ * (domain/entity-features.ts), an in-memory twin of EntityStore's fenced read/checkpoint for unit
+ * tests, and a driver that runs a stream through batches with crashes at every step of a batch
+ * ("One batch, in order" in docs/state.md), as the ingest processor will.
+ */
+import fc from 'fast-check';
+import { entityFeaturesBruteForce, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
+import { SNAPSHOT_ENTITIES, type EntityFeatureSet } from '../../domain/snapshot.ts';
+import type { WindowSpec } from '../../domain/windows.ts';
+import type { EntityKind } from '../../platform/keys.ts';
+import { decodeWindowState } from '../../state/codec.ts';
+import type { CheckpointOutcome, CheckpointWrite, Contribution } from '../../state/entity-store.ts';
+import { sourceName, type EntityRef, type SourcePartition } from '../../state/keys.ts';
+import { PartitionState, type StateBatch, type StateTransaction } from '../../state/partition-state.ts';
+import { EntityWindows, geometryOf } from '../../state/window-engine.ts';
+import { eventStream, type StreamScale } from './window-streams.ts';
+
+/** A transaction of a generated stream: its entities, its event, whether it is a duplicate. */
+export interface StreamTx {
+  account: string;
+  card: string;
+  merchant: string;
+  device: string | null;
+  event: EntityEvent;
+  duplicate: boolean;
+}
+
+/**
+ * A stream of one partition: accounts `<tag>a0..`, each with its own cards, merchants and devices
+ * from pools shared by every partition (`m0..`, `d0..`), ~10 % duplicates.
+ */
+export function txStream(scale: StreamScale, tag: string, maxLength = 80): fc.Arbitrary<StreamTx[]> {
+  const pick = fc.record({
+    account: fc.integer({ min: 0, max: 3 }),
+    card: fc.integer({ min: 0, max: 1 }),
+    merchant: fc.integer({ min: 0, max: 4 }),
+    device: fc.option(fc.integer({ min: 0, max: 3 }), { freq: 4 }),
+    duplicate: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+  });
+  return eventStream(scale, maxLength).chain((events) =>
+    fc.array(pick, { minLength: events.length, maxLength: events.length }).map((ps) =>
+      events.map((event, i) => {
+        const p = ps[i] as (typeof ps)[number];
+        return {
+          account: `${tag}a${p.account}`,
+          card: `${tag}a${p.account}c${p.card}`,
+          merchant: `m${p.merchant}`,
+          device: p.device === null ? null : `d${p.device}`,
+          event,
+          duplicate: p.duplicate,
+        };
+      }),
+    ),
+  );
+}
+
+export function entityOf(t: StreamTx, kind: EntityKind): string | null {
+  return kind === 'account' ? t.account : kind === 'card' ? t.card : kind === 'merchant' ? t.merchant : t.device;
+}
+
+/** Every entity of a stream. */
+export function entitiesOf(stream: readonly StreamTx[]): EntityRef[] {
+  const seen = new Map<string, EntityRef>();
+  for (const t of stream)
+    for (const kind of SNAPSHOT_ENTITIES) {
+      const id = entityOf(t, kind);
+      if (id !== null) seen.set(`${kind}:${id}`, { kind, id });
+    }
+  return [...seen.values()];
+}
+
+/** Brute-force features of every non-duplicate transaction (by index) for each entity kind, and each entity's last. */
+export function bruteForce(stream: readonly StreamTx[], windows: readonly WindowSpec[]) {
+  const byTx = stream.map(() => new Map<EntityKind, EntityFeatures>());
+  const last = new Map<string, EntityFeatures>();
+  for (const kind of SNAPSHOT_ENTITIES) {
+    const groups = new Map<string, number[]>();
+    stream.forEach((t, i) => {
+      const id = entityOf(t, kind);
+      if (id === null || t.duplicate) return;
+      const g = groups.get(id);
+      if (g) g.push(i);
+      else groups.set(id, [i]);
+    });
+    for (const [id, idx] of groups) {
+      const fs = entityFeaturesBruteForce(
+        idx.map((i) => (stream[i] as StreamTx).event),
+        windows,
+      );
+      idx.forEach((i, j) => byTx[i]?.set(kind, fs[j] as EntityFeatures));
+      last.set(`${kind}:${id}`, fs[fs.length - 1] as EntityFeatures);
+    }
+  }
+  return { byTx, last };
+}
+
+/** EntityFeatures as the engine's flat array. */
+export function flat(f: EntityFeatures): Array<number | null> {
+  return [
+    ...f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
+    f.amountN,
+    f.amountMean,
+    f.amountStd,
+    f.sincePrevMs,
+    f.travelKm,
+    f.travelKmh,
+  ];
+}
+
+/** The fenced read/checkpoint of state/entity-store.ts over a Map (unit tests only). */
+export class FakeEntityStore {
+  readonly hashes = new Map<string, Map<string, Contribution>>();
+  reads = 0;
+
+  async read(entities: readonly EntityRef[]): Promise<Array<Map<string, Contribution>>> {
+    this.reads++;
+    return entities.map((e) => new Map(this.hashes.get(`${e.kind}:${e.id}`) ?? []));
+  }
+
+  async checkpoint(writes: readonly CheckpointWrite[]): Promise<CheckpointOutcome[]> {
+    return writes.map((w) => {
+      const key = `${w.kind}:${w.id}`;
+      const hash = this.hashes.get(key) ?? new Map<string, Contribution>();
+      this.hashes.set(key, hash);
+      const name = sourceName(w.source);
+      const stored = hash.get(name);
+      if (stored && stored.fence >= w.fence) return { written: false, fence: stored.fence };
+      hash.set(name, { fence: w.fence, blob: Buffer.from(w.blob) });
+      return { written: true, fence: w.fence };
+    });
+  }
+}
+
+/** What the driver needs of a store: EntityStore or the fake. */
+export interface DrivenStore {
+  read(entities: readonly EntityRef[]): Promise<Array<Map<string, Contribution>>>;
+  checkpoint(writes: readonly CheckpointWrite[]): Promise<CheckpointOutcome[]>;
+}
+
+/**
+ * Where a batch stops: nowhere, before MySQL, after MySQL (before the checkpoint), after half the
+ * checkpoint's writes (a failure part-way), after the checkpoint (before Kafka's commit), or a
+ * manual offset reset after the commit (replay from an earlier offset, with memory kept).
+ */
+export type Crash = 'none' | 'beforeMysql' | 'afterMysql' | 'partial' | 'afterCheckpoint' | 'reset';
+export const CRASHES: readonly Crash[] = ['none', 'beforeMysql', 'afterMysql', 'partial', 'afterCheckpoint', 'reset'];
+
+export interface DriveOptions {
+  windows: readonly WindowSpec[];
+  source: SourcePartition;
+  cuts: readonly number[];
+  crashes: readonly Crash[];
+  cacheBytes?: number;
+  /** Called with every batch's result and its transactions' stream indexes. */
+  onBatch?: (batch: StateBatch, indexes: number[], txs: StateTransaction[]) => void;
+}
+
+/**
+ * Runs a stream through PartitionState batch by batch, as the ingest processor does: dedup verdicts
+ * from the rows "MySQL" holds, MySQL, checkpoint, commit; a crash drops the process's memory and
+ * restarts from the committed offset. Offsets are the stream's indexes.
+ */
+export async function drive(stream: readonly StreamTx[], store: DrivenStore, o: DriveOptions): Promise<void> {
+  const rows = new Set<number>();
+  const fresh = () => new PartitionState(store, { windows: o.windows, cacheBytes: o.cacheBytes });
+  let ps = fresh();
+  let committed = 0;
+  let b = 0;
+  while (committed < stream.length) {
+    const size = o.cuts[b % o.cuts.length] as number;
+    const crash = o.crashes[b] ?? 'none';
+    b++;
+    const indexes = stream.slice(committed, committed + size).map((_, j) => committed + j);
+    const txs: StateTransaction[] = indexes.map((i) => {
+      const t = stream[i] as StreamTx;
+      const verdict = t.duplicate ? 'duplicate' : rows.has(i) ? 'replay' : 'fresh';
+      return { offset: BigInt(i), verdict, ...t };
+    });
+    const batch = await ps.applyBatch(o.source, txs);
+    o.onBatch?.(batch, indexes, txs);
+    if (crash === 'beforeMysql') {
+      ps = fresh();
+      continue;
+    }
+    for (const i of indexes) if (!(stream[i] as StreamTx).duplicate) rows.add(i);
+    if (crash === 'afterMysql') {
+      ps = fresh();
+      continue;
+    }
+    const writes = batch.checkpointWrites();
+    if (crash === 'partial') {
+      await store.checkpoint(writes.filter((_, j) => j % 2 === 0));
+      ps = fresh();
+      continue;
+    }
+    const outcomes = await store.checkpoint(writes);
+    if (crash === 'afterCheckpoint') {
+      ps = fresh();
+      continue;
+    }
+    batch.confirm(outcomes);
+    committed += indexes.length;
+    if (crash === 'reset') committed = Math.max(0, committed - 3 * size);
+  }
+}
+
+/** An entity's stored state: all its contributions merged (empty when none). */
+export async function storedState(store: DrivenStore, ref: EntityRef, windows: readonly WindowSpec[]): Promise<EntityWindows> {
+  const [found] = await store.read([ref]);
+  const geometry = geometryOf(windows);
+  const merged = new EntityWindows(geometry);
+  for (const c of (found ?? new Map<string, Contribution>()).values()) merged.merge(decodeWindowState(c.blob, geometry));
+  return merged;
+}
+
+/** The features a stage result holds for one kind, flat (null when absent). */
+export function featuresOf(set: EntityFeatureSet, kind: EntityKind): Array<number | null> | null {
+  const f = set[kind];
+  return f === null ? null : flat(f);
+}
