@@ -4,13 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/config.ts';
 import { ENTITY_KINDS, hashSlot, type EntityKind } from '../../platform/keys.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
-import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
+import type { TxmonRedis } from '../../platform/redis.ts';
 import { EntityStore, type CheckpointWrite } from '../../state/entity-store.ts';
 import type { EntityRef } from '../../state/keys.ts';
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
+import { connectScratchRedis, dropScratchRedis } from '../helpers/scratch-redis.ts';
 
 // Its own ports: not those of the clusters of window-state, state-rebuild and cluster.e2e tests.
 const PORTS = [7161, 7162, 7163];
@@ -33,18 +33,9 @@ function write(over: Partial<CheckpointWrite> & Pick<CheckpointWrite, 'fence' | 
 const blob = (text: string) => Buffer.from(text);
 
 beforeAll(async () => {
-  redis = createRedis(loadConfig({ ...process.env, TXMON_KEY_PREFIX: root }));
-  await redis.connect();
+  redis = await connectScratchRedis(root);
 });
-afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-});
+afterAll(() => dropScratchRedis(redis, root));
 
 describe('fenced checkpoints on one Redis', () => {
   it('ignores an equal or lower fence and replaces blob and fence together for a higher one', async () => {

@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/config.ts';
-import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
+import type { TxmonRedis } from '../../platform/redis.ts';
 import { EntityStore } from '../../state/entity-store.ts';
 import { PartitionState, type StateTransaction } from '../../state/partition-state.ts';
 import { EntityWindows } from '../../state/window-engine.ts';
@@ -22,6 +21,7 @@ import {
   type StreamTx,
 } from '../helpers/partition-streams.ts';
 import { SMALL_SCALE, SMALL_WINDOWS, featureMismatch } from '../helpers/window-streams.ts';
+import { connectScratchRedis, dropScratchRedis } from '../helpers/scratch-redis.ts';
 
 const root = `t-pstate-${randomBytes(4).toString('hex')}`;
 const W = SMALL_WINDOWS;
@@ -48,18 +48,9 @@ async function expectStoredEqualsBruteForce(store: DrivenStore, s: readonly Stre
 }
 
 beforeAll(async () => {
-  redis = createRedis(loadConfig({ ...process.env, TXMON_KEY_PREFIX: root }));
-  await redis.connect();
+  redis = await connectScratchRedis(root);
 });
-afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-});
+afterAll(() => dropScratchRedis(redis, root));
 
 describe('partition state on the real Redis', () => {
   it('a crash between the checkpoint and the Kafka commit: the replayed batch applies nothing twice', async () => {

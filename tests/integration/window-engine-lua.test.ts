@@ -5,32 +5,23 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/config.ts';
 import type { EntityEvent, EntityFeatures } from '../../domain/entity-features.ts';
 import type { EntityKind } from '../../platform/keys.ts';
-import { createRedis, type TxmonRedis } from '../../platform/redis.ts';
+import type { TxmonRedis } from '../../platform/redis.ts';
 import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState, entityId, type StateEvent } from '../../processors/ingest/state-store.ts';
 import { EntityWindows } from '../../state/window-engine.ts';
 import { DEFAULT_SCALE, SMALL_SCALE, eventStream, featureMismatch, type StreamScale } from '../helpers/window-streams.ts';
+import { connectScratchRedis, dropScratchRedis } from '../helpers/scratch-redis.ts';
 
 const root = `t-engine-${randomBytes(4).toString('hex')}`;
 let redis: TxmonRedis;
 let runs = 0;
 
 beforeAll(async () => {
-  redis = createRedis(loadConfig({ ...process.env, TXMON_KEY_PREFIX: root }));
-  await redis.connect();
+  redis = await connectScratchRedis(root);
 });
-afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-});
+afterAll(() => dropScratchRedis(redis, root));
 
 const KINDS: EntityKind[] = ['account', 'card', 'merchant', 'device'];
 

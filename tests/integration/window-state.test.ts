@@ -10,11 +10,12 @@ import type { Cluster } from 'ioredis';
 import { entityKeys, hashSlot, stateMarkerKey, type EntityKind } from '../../platform/keys.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
-import { createRedis, createStateRedis, type TxmonRedis } from '../../platform/redis.ts';
+import { createStateRedis, type TxmonRedis } from '../../platform/redis.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import { sleep } from '../../platform/retry.ts';
 import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
 import { WindowState, type StateEvent, type StateResult } from '../../processors/ingest/state-store.ts';
+import { connectScratchRedis, dropScratchRedis } from '../helpers/scratch-redis.ts';
 
 const root = `t-state-${randomBytes(4).toString('hex')}`;
 let redis: TxmonRedis;
@@ -57,18 +58,9 @@ function event(over: Partial<StateEvent> = {}): StateEvent {
 }
 
 beforeAll(async () => {
-  redis = createRedis(loadConfig({ ...process.env, TXMON_KEY_PREFIX: root }));
-  await redis.connect();
+  redis = await connectScratchRedis(root);
 });
-afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-});
+afterAll(() => dropScratchRedis(redis, root));
 
 function approxEqual(actual: EntityFeatures | null, expected: EntityFeatures | null | undefined, what: string) {
   expect(actual, what).not.toBeNull();
