@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   entityFeatureNames,
   entityFeaturesBruteForce,
+  featureArray,
   flattenFeatures,
   parseEntityFeatures,
   type EntityEvent,
@@ -74,6 +75,13 @@ describe('feature arrays', () => {
       card_travel_km: null,
     });
     expect(Object.values(flattenFeatures('device', null, W)).every((v) => v === null)).toBe(true);
+  });
+
+  it('featureArray writes back exactly the array parseEntityFeatures read', () => {
+    const raw = [2, 500, 2, 2, 3, 200.5, 100.25, -1500, 12.5, 45];
+    expect(featureArray(parseEntityFeatures(raw, 1))).toEqual(raw);
+    const first = [1, 0, 1, 1, 0, 0, 0, null, null, null];
+    expect(featureArray(parseEntityFeatures(first, 1))).toEqual(first);
   });
 
   it('rejects an array of the wrong length', () => {

@@ -73,6 +73,19 @@ export function parseEntityFeatures(decoded: unknown, windowCount: number): Enti
   };
 }
 
+/** The inverse of parseEntityFeatures: the features as the scripts' and the engine's flat array. */
+export function featureArray(f: EntityFeatures): Array<number | null> {
+  return [
+    ...f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
+    f.amountN,
+    f.amountMean,
+    f.amountStd,
+    f.sincePrevMs,
+    f.travelKm,
+    f.travelKmh,
+  ];
+}
+
 /** Whether a bucket of event time `t` is inside window `w` evaluated at `head`. */
 function inside(t: number, head: number, w: WindowSpec): boolean {
   const n = Math.ceil(w.lengthMs / w.bucketMs);

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { EntityEvent } from '../domain/entity-features.ts';
+import { featureArray, type EntityEvent } from '../domain/entity-features.ts';
 import { SNAPSHOT_ENTITIES } from '../domain/snapshot.ts';
 import {
   CRASHES,
@@ -15,7 +15,6 @@ import {
   drive,
   entitiesOf,
   featuresOf,
-  flat,
   storedState,
   txStream,
   type StreamTx,
@@ -84,7 +83,7 @@ describe('one partition: features and stored state equal the brute force', () =>
                 for (const kind of SNAPSHOT_ENTITIES) {
                   const want = expected.byTx[i]?.get(kind);
                   if (want === undefined) expect(got?.[kind]).toBeNull();
-                  else expectSame(featuresOf(got ?? ({} as never), kind), flat(want), `tx ${i} ${kind}`);
+                  else expectSame(featuresOf(got ?? ({} as never), kind), featureArray(want), `tx ${i} ${kind}`);
                 }
               });
             },
@@ -92,7 +91,7 @@ describe('one partition: features and stored state equal the brute force', () =>
           for (const ref of entitiesOf(stream)) {
             const s = await storedState(store, ref, W);
             const want = expected.last.get(`${ref.kind}:${ref.id}`);
-            const agg = want ? flat(want).slice(0, AGG) : new EntityWindows(s.geometry).features().slice(0, AGG);
+            const agg = want ? featureArray(want).slice(0, AGG) : new EntityWindows(s.geometry).features().slice(0, AGG);
             expectSame(s.features().slice(0, AGG), agg, `stored ${ref.kind}:${ref.id}`);
           }
         },
@@ -312,7 +311,7 @@ describe('two partitions sharing merchants and devices', () => {
                 if (kind === 'account' || t.card !== 'c-shared')
                   expectSame(
                     featuresOf(batch.features(j)!, kind),
-                    flat(expected[p]!.byTx[from + j]!.get(kind)!),
+                    featureArray(expected[p]!.byTx[from + j]!.get(kind)!),
                     `p${p} ${kind}`,
                   );
             });
@@ -322,7 +321,7 @@ describe('two partitions sharing merchants and devices', () => {
           for (const ref of entitiesOf(order)) {
             const want = all.last.get(`${ref.kind}:${ref.id}`);
             const s = await storedState(store, ref, W);
-            const windows = want ? flat(want).slice(0, WC * 4) : new Array<number>(WC * 4).fill(0);
+            const windows = want ? featureArray(want).slice(0, WC * 4) : new Array<number>(WC * 4).fill(0);
             expectSame(s.features().slice(0, WC * 4), windows, `${ref.kind}:${ref.id}`);
           }
         },

@@ -17,6 +17,7 @@ import {
   parseEntityFeatures,
   type EntityEvent,
   type EntityFeatures,
+  featureArray,
 } from '../domain/entity-features.ts';
 import type { WindowSpec } from '../domain/windows.ts';
 import {
@@ -28,19 +29,6 @@ import {
   type StreamScale,
 } from '../tests/helpers/window-streams.ts';
 import { EntityView, EntityWindows, featureLength } from './window-engine.ts';
-
-/** The brute force's features as the engine's flat array. */
-function flat(f: EntityFeatures): Array<number | null> {
-  return [
-    ...f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
-    f.amountN,
-    f.amountMean,
-    f.amountStd,
-    f.sincePrevMs,
-    f.travelKm,
-    f.travelKmh,
-  ];
-}
 
 function expectFeatures(actual: ArrayLike<number | null>, expected: ArrayLike<number | null>, windowCount: number, what: string) {
   const bad = featureMismatch(actual, expected, windowCount);
@@ -101,7 +89,7 @@ describe('EntityWindows.apply', () => {
         const expected = entityFeaturesBruteForce(events, scale.windows);
         const s = EntityWindows.of(scale.windows);
         events.forEach((e, i) =>
-          expectFeatures(s.apply(e), flat(expected[i] as EntityFeatures), scale.windows.length, `event ${i}`),
+          expectFeatures(s.apply(e), featureArray(expected[i] as EntityFeatures), scale.windows.length, `event ${i}`),
         );
       }),
       { numRuns: 200 },
@@ -192,7 +180,7 @@ describe('EntityWindows.features', () => {
         const s = applied(events, SMALL_WINDOWS);
         const expected = entityFeaturesBruteForce([...events, PROBE], SMALL_WINDOWS).at(-1) as EntityFeatures;
         const f = s.features();
-        expectFeatures(f.slice(0, -3), flat(expected).slice(0, -3), SMALL_WINDOWS.length, 'at head');
+        expectFeatures(f.slice(0, -3), featureArray(expected).slice(0, -3), SMALL_WINDOWS.length, 'at head');
         expect(f.slice(-3)).toEqual([null, null, null]);
         expect(s.features()).toEqual(f); // reading changes nothing
       }),
@@ -233,7 +221,7 @@ describe('EntityWindows.merge', () => {
         const merged = EntityWindows.of(scale.windows);
         for (const { c } of order) merged.merge(c);
 
-        const expected = flat(entityFeaturesBruteForce([...events, PROBE], scale.windows).at(-1) as EntityFeatures);
+        const expected = featureArray(entityFeaturesBruteForce([...events, PROBE], scale.windows).at(-1) as EntityFeatures);
         const actual = merged.features();
         expect(actual.slice(0, W * 4), 'windows').toEqual(expected.slice(0, W * 4));
         const heads = contributions.map((c) => c.head).filter((h): h is number => h !== null);

@@ -6,7 +6,7 @@
  * ("One batch, in order" in docs/state.md), as the ingest processor will.
  */
 import fc from 'fast-check';
-import { entityFeaturesBruteForce, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
+import { entityFeaturesBruteForce, featureArray, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
 import { SNAPSHOT_ENTITIES, type EntityFeatureSet } from '../../domain/snapshot.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
 import type { EntityKind } from '../../platform/keys.ts';
@@ -94,19 +94,6 @@ export function bruteForce(stream: readonly StreamTx[], windows: readonly Window
     }
   }
   return { byTx, last };
-}
-
-/** EntityFeatures as the engine's flat array. */
-export function flat(f: EntityFeatures): Array<number | null> {
-  return [
-    ...f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
-    f.amountN,
-    f.amountMean,
-    f.amountStd,
-    f.sincePrevMs,
-    f.travelKm,
-    f.travelKmh,
-  ];
 }
 
 /** The fenced read/checkpoint of state/entity-store.ts over a Map (unit tests only). */
@@ -218,5 +205,5 @@ export async function storedState(store: DrivenStore, ref: EntityRef, windows: r
 /** The features a stage result holds for one kind, flat (null when absent). */
 export function featuresOf(set: EntityFeatureSet, kind: EntityKind): Array<number | null> | null {
   const f = set[kind];
-  return f === null ? null : flat(f);
+  return f === null ? null : featureArray(f);
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { featureArray } from '../../domain/entity-features.ts';
 import type { TxmonRedis } from '../../platform/redis.ts';
 import { EntityStore } from '../../state/entity-store.ts';
 import { PartitionState, type StateTransaction } from '../../state/partition-state.ts';
@@ -13,7 +14,6 @@ import {
   bruteForce,
   drive,
   entitiesOf,
-  flat,
   storedState,
   txStream,
   type Crash,
@@ -42,7 +42,7 @@ async function expectStoredEqualsBruteForce(store: DrivenStore, s: readonly Stre
   for (const ref of entitiesOf(s)) {
     const want = last.get(`${ref.kind}:${ref.id}`);
     const got = (await storedState(store, ref, W)).features().slice(0, AGG);
-    const expected = (want ? flat(want) : EntityWindows.of(W).features()).slice(0, AGG);
+    const expected = (want ? featureArray(want) : EntityWindows.of(W).features()).slice(0, AGG);
     expect(featureMismatch(got, expected, W.length), `${ref.kind}:${ref.id}`).toBeNull();
   }
 }

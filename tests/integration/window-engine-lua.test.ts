@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EntityEvent, EntityFeatures } from '../../domain/entity-features.ts';
+import { featureArray, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
 import type { EntityKind } from '../../platform/keys.ts';
 import type { TxmonRedis } from '../../platform/redis.ts';
 import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
@@ -24,18 +24,6 @@ beforeAll(async () => {
 afterAll(() => dropScratchRedis(redis, root));
 
 const KINDS: EntityKind[] = ['account', 'card', 'merchant', 'device'];
-
-function flat(f: EntityFeatures): Array<number | null> {
-  return [
-    ...f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
-    f.amountN,
-    f.amountMean,
-    f.amountStd,
-    f.sincePrevMs,
-    f.travelKm,
-    f.travelKmh,
-  ];
-}
 
 /** Which account, card and device each event belongs to (the merchant is the event's own). */
 const owners = fc.record({ account: fc.nat(2), card: fc.nat(3), device: fc.option(fc.nat(1)) });
@@ -87,7 +75,11 @@ async function sameFeatures(scale: StreamScale, numRuns: number): Promise<void> 
               const key = `${kind}:${id}`;
               let engine = engines.get(key);
               if (!engine) engines.set(key, (engine = EntityWindows.of(scale.windows)));
-              const mismatch = featureMismatch(engine.apply(e), flat(luaFeatures as EntityFeatures), scale.windows.length);
+              const mismatch = featureMismatch(
+                engine.apply(e),
+                featureArray(luaFeatures as EntityFeatures),
+                scale.windows.length,
+              );
               expect(mismatch, `${key} at delivery ${i + j}`).toBeNull();
             }
           });
