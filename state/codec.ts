@@ -329,6 +329,9 @@ function readWindow(r: Reader, x: WindowBuckets, strings: readonly string[], new
   }
   x.distinctMerchants = readMembers(r, x.merchants, strings, newest, buckets);
   x.distinctCountries = readMembers(r, x.countries, strings, newest, buckets);
+  // Unknown: the first eviction counts the members.
+  x.merchantFloor = Number.NEGATIVE_INFINITY;
+  x.countryFloor = Number.NEGATIVE_INFINITY;
 }
 
 /**
