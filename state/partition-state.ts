@@ -259,20 +259,25 @@ export class PartitionState {
     const values = new Float64Array(txs.length * 4 * length);
     const incomplete = new Uint8Array(txs.length);
     const anomalies: FenceAnomaly[] = [];
+    // Encoded right after an entity's last record, while its state is still in the CPU cache.
+    const blobs = new Map<Entry, Buffer>();
     for (let k = 0; k < 4; k++) {
       const kind = SNAPSHOT_ENTITIES[k] as EntityKind;
       const { order, of } = byEntity(txs, kind, entries[k] as Map<string, Entry>);
-      for (const i of order) {
+      for (let j = 0; j < order.length; j++) {
+        const i = order[j] as number;
         const t = txs[i] as StateTransaction;
         const e = of[i] as Entry;
         const offset = offsets[i] as bigint;
         if (offset <= e.fence) {
           incomplete[i] = 1;
           if (t.verdict === 'fresh') anomalies.push({ index: i, kind, id: e.ref.id, fence: e.fence });
-          continue;
+        } else {
+          this.applyTo(e, t.event, values, (i * 4 + k) * length);
+          e.fence = offset;
         }
-        this.applyTo(e, t.event, values, (i * 4 + k) * length);
-        e.fence = offset;
+        const last = j + 1 === order.length || of[order[j + 1] as number] !== e;
+        if (last && e.view.own.revision !== e.saved) blobs.set(e, encodeWindowState(e.view.own));
       }
     }
     // In transaction order, then entity order, whatever the order of the applies.
@@ -288,7 +293,7 @@ export class PartitionState {
       for (const e of byId.values()) {
         const own = e.view.own;
         if (own.revision !== e.saved) {
-          writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
+          writes.push({ ...e.ref, source, fence: e.fence, blob: blobs.get(e) ?? encodeWindowState(own) });
           pending.push({ entry: e, revision: own.revision });
         }
         const bytes = entryBytes(e);
