@@ -13,7 +13,10 @@
  *  - warm, one partition: the entities stay in memory (the steady state of an owner);
  *  - warm, two partitions: two instances (two processes) alternate batches on shared merchants, so
  *    every batch finds the other partition's merchant contributions moved (decoded again);
- *  - cold: a new instance per batch (every entity read through and decoded: a restart or rebalance).
+ *  - cold: a new instance per batch (every entity read through and decoded: a restart or rebalance);
+ *  - warm, one partition, no Redis: the stage alone (windows, features, encode, book-keeping) over a
+ *    store that holds nothing (every entity new, then kept in memory), checkpoints confirmed as
+ *    written; per batch CPU, its min and median beside the mean, as Redis is not there to blur it.
  *
  * Run: node --import tsx bench/partition-state.ts (BENCH_PSTATE_BATCH, BENCH_PSTATE_ROUNDS).
  */
@@ -195,6 +198,24 @@ async function main(): Promise<void> {
         await runBatch(ps, store, sources[0] as SourcePartition, next(), t, pid);
       }
       report('cold (new instance/batch)', t, ROUNDS, ps);
+    }
+    {
+      const ps = new PartitionState({ read: async (refs) => refs.map(() => new Map()) }, { windows });
+      const next = batches(0);
+      const perBatch: number[] = [];
+      for (let b = 0; b < 3 + 3 * ROUNDS; b++) {
+        const c0 = process.cpuUsage();
+        const batch = await ps.applyBatch(sources[0] as SourcePartition, next());
+        const c1 = process.cpuUsage();
+        batch.confirm(batch.checkpointWrites().map((w) => ({ written: true, fence: w.fence })));
+        if (b >= 3) perBatch.push((c1.user + c1.system - c0.user - c0.system) / BATCH);
+      }
+      perBatch.sort((a, b) => a - b);
+      const mean = perBatch.reduce((a, b) => a + b, 0) / perBatch.length;
+      say(
+        `${'warm, one, no Redis'.padEnd(26)} stage ${mean.toFixed(1).padStart(5)} µs/tx` +
+          ` (min ${perBatch[0]?.toFixed(1)}, median ${perBatch[Math.floor(perBatch.length / 2)]?.toFixed(1)}; ${perBatch.length} batches)`,
+      );
     }
   } finally {
     let cursor = '0';

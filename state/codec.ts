@@ -174,35 +174,63 @@ function oldestAt(head: number, g: WindowGeometry): number {
   return Math.floor(head / g.bucketMs) - g.buckets + 1;
 }
 
-/** Gives each live merchant and country string of the state an index, in first-seen order. */
-function stringTable(s: EntityWindows, head: number): Map<string, number> {
-  const table = new Map<string, number>();
-  s.windows.forEach((x, i) => {
-    const oldest = oldestAt(head, s.geometry[i] as WindowGeometry);
-    const add = (bi: number, m: string) => {
-      if (bi >= oldest && !table.has(m)) table.set(m, table.size);
-    };
-    x.merchants.forEach(add);
-    x.countries.forEach(add);
-  });
-  return table;
+/**
+ * The string table of the encode in progress, built without a Map per encode (a fresh Map grew and
+ * rehashed several times per entity: most of an encode's time). Every member string ever encoded
+ * keeps a slot, stamped with the encode that last gave it an index; the slots are dropped together
+ * when they pass MAX_SLOTS, so the memory stays bounded however many merchants pass through.
+ */
+interface Slot {
+  stamp: number;
+  index: number;
+}
+const MAX_SLOTS = 100_000;
+const slots = new Map<string, Slot>();
+let stamp = 0;
+/** The table's strings in index order (first seen: windows smallest first, merchants before countries). */
+const tableStrings: string[] = [];
+/** Every live member of every window, in write order: its table index and its bucket index. */
+const memberIndex: number[] = [];
+const memberBucket: number[] = [];
+let members = 0;
+/** Oldest live bucket of the window being collected (module state: forEach with no closure allocates nothing). */
+let collectOldest = 0;
+
+function collect(bi: number, m: string): void {
+  if (bi < collectOldest) return;
+  let slot = slots.get(m);
+  if (slot === undefined) {
+    slot = { stamp: 0, index: 0 };
+    slots.set(m, slot);
+  }
+  if (slot.stamp !== stamp) {
+    slot.stamp = stamp;
+    slot.index = tableStrings.length;
+    tableStrings.push(m);
+  }
+  memberIndex[members] = slot.index;
+  memberBucket[members++] = bi;
 }
 
-function writeMembers(
-  w: Writer,
-  members: Map<string, number>,
-  live: number,
-  table: Map<string, number>,
-  newest: number,
-  oldest: number,
-): void {
-  w.varint(live);
-  members.forEach((bi, m) => {
-    if (bi < oldest) return;
-    w.varint(table.get(m) as number);
-    w.varint(newest - bi);
-  });
+/** Collects the live members of a map; returns how many. */
+function collectLive(map: Map<string, number>, oldest: number): number {
+  const before = members;
+  collectOldest = oldest;
+  map.forEach(collect);
+  return members - before;
 }
+
+/** Writes `n` collected members from position `from` (table index, age from the newest bucket). */
+function writeMembers(w: Writer, from: number, n: number, newest: number): void {
+  w.varint(n);
+  for (let k = from; k < from + n; k++) {
+    w.varint(memberIndex[k] as number);
+    w.varint(newest - (memberBucket[k] as number));
+  }
+}
+
+// Live members per window of the encode in progress: merchants at 2w, countries at 2w + 1.
+const liveCounts: number[] = [];
 
 /** Encodes a window state (layout: docs/state.md, "The codec"). */
 export function encodeWindowState(s: EntityWindows): Buffer {
@@ -228,22 +256,34 @@ export function encodeWindowState(s: EntityWindows): Buffer {
     w.f64(s.locatedLon);
   }
   const head = s.head;
-  const table = stringTable(s, head);
-  w.varint(table.size);
-  for (const m of table.keys()) w.str(m);
-  s.windows.forEach((x, i) => {
-    const g = s.geometry[i] as WindowGeometry;
-    const newest = Math.floor(head / g.bucketMs);
-    const oldest = oldestAt(head, g);
+  if (slots.size > MAX_SLOTS) slots.clear();
+  stamp++;
+  tableStrings.length = 0;
+  members = 0;
+  for (let i = 0; i < s.windows.length; i++) {
+    const x = s.windows[i] as WindowBuckets;
+    const oldest = oldestAt(head, s.geometry[i] as WindowGeometry);
+    liveCounts[2 * i] = collectLive(x.merchants, oldest);
+    liveCounts[2 * i + 1] = collectLive(x.countries, oldest);
+  }
+  w.varint(tableStrings.length);
+  for (const m of tableStrings) w.str(m);
+  let from = 0;
+  for (let i = 0; i < s.windows.length; i++) {
+    const x = s.windows[i] as WindowBuckets;
+    const newest = Math.floor(head / (s.geometry[i] as WindowGeometry).bucketMs);
     w.varint(x.size);
     for (let j = 0; j < x.size; j++) {
       w.varint(newest - (x.index[j] as number));
       w.varint(x.counts[j] as number);
       w.signed(x.sums[j] as number);
     }
-    writeMembers(w, x.merchants, x.distinctMerchants, table, newest, oldest);
-    writeMembers(w, x.countries, x.distinctCountries, table, newest, oldest);
-  });
+    for (let k = 2 * i; k <= 2 * i + 1; k++) {
+      const n = liveCounts[k] as number;
+      writeMembers(w, from, n, newest);
+      from += n;
+    }
+  }
   return w.take();
 }
 
@@ -289,6 +329,9 @@ function readWindow(r: Reader, x: WindowBuckets, strings: readonly string[], new
   }
   x.distinctMerchants = readMembers(r, x.merchants, strings, newest, buckets);
   x.distinctCountries = readMembers(r, x.countries, strings, newest, buckets);
+  // Unknown: the first eviction counts the members.
+  x.merchantFloor = Number.NEGATIVE_INFINITY;
+  x.countryFloor = Number.NEGATIVE_INFINITY;
 }
 
 /**

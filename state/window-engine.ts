@@ -74,6 +74,14 @@ export interface WindowBuckets {
   /** Live members of each map: the distinct counts. */
   distinctMerchants: number;
   distinctCountries: number;
+  /**
+   * A lower bound of each map's live members' bucket indexes (+Infinity: none live; -Infinity:
+   * unknown, after a merge or a decode). While the window's oldest bucket stays at or below it no
+   * member can have expired, so eviction skips counting the map: most evictions of the 24 h window
+   * (a member's bucket rarely leaves it) and nearly all of the countries (a handful, seen often).
+   */
+  merchantFloor: number;
+  countryFloor: number;
 }
 
 /** A window's geometry as the Lua takes it: bucket size and number of buckets. */
@@ -99,6 +107,8 @@ function emptyWindow(): WindowBuckets {
     countries: new Map(),
     distinctMerchants: 0,
     distinctCountries: 0,
+    merchantFloor: Number.POSITIVE_INFINITY,
+    countryFloor: Number.POSITIVE_INFINITY,
   };
 }
 
@@ -106,17 +116,26 @@ function emptyWindow(): WindowBuckets {
 // for-of over the entries made an array per member.
 let bound = 0;
 let live = 0;
+/** Smallest live bucket index seen by countLive: the map's new floor. */
+let floor = 0;
 function countLive(bi: number): void {
-  if (bi >= bound) live++;
+  if (bi >= bound) {
+    live++;
+    if (bi < floor) floor = bi;
+  }
 }
 function dropExpired(bi: number, member: string, members: Map<string, number>): void {
   if (bi < bound) members.delete(member);
 }
 
-/** Counts the members whose newest bucket is at or after `oldest`; sweeps the others out once they outnumber them. */
+/**
+ * Counts the members whose newest bucket is at or after `oldest` (their smallest bucket is left in
+ * `floor`); sweeps the others out once they outnumber them.
+ */
 function expire(members: Map<string, number>, oldest: number): number {
   bound = oldest;
   live = 0;
+  floor = Number.POSITIVE_INFINITY;
   members.forEach(countLive);
   if (members.size > 2 * live + 8) members.forEach(dropExpired);
   return live;
@@ -147,8 +166,14 @@ function evict(x: WindowBuckets, oldest: number): void {
     dropPrefix(sums, k, n);
     x.size = n - k;
   }
-  x.distinctMerchants = expire(x.merchants, oldest);
-  x.distinctCountries = expire(x.countries, oldest);
+  if (oldest > x.merchantFloor) {
+    x.distinctMerchants = expire(x.merchants, oldest);
+    x.merchantFloor = floor;
+  }
+  if (oldest > x.countryFloor) {
+    x.distinctCountries = expire(x.countries, oldest);
+    x.countryFloor = floor;
+  }
 }
 
 /** Adds `n` events and `sum` to bucket `bi` (searching from the newest end, where events land). */
@@ -295,8 +320,14 @@ export class EntityWindows {
         const bi = Math.floor(t / g.bucketMs);
         if (bi < oldest) continue;
         addToBucket(x, bi, 1, amount ?? 0);
-        x.distinctMerchants += touch(x.merchants, e.merchantId, bi, oldest);
-        x.distinctCountries += touch(x.countries, e.country, bi, oldest);
+        if (touch(x.merchants, e.merchantId, bi, oldest) === 1) {
+          x.distinctMerchants++;
+          if (bi < x.merchantFloor) x.merchantFloor = bi;
+        }
+        if (touch(x.countries, e.country, bi, oldest) === 1) {
+          x.distinctCountries++;
+          if (bi < x.countryFloor) x.countryFloor = bi;
+        }
       }
       if (amount !== null) {
         const n = this.amountN + 1;
@@ -378,6 +409,9 @@ export class EntityWindows {
       const yOldest = Math.floor(other.head / g.bucketMs) - g.buckets + 1;
       for (const [m, bi] of y.merchants) if (bi >= yOldest) keepNewest(x.merchants, m, bi);
       for (const [c, bi] of y.countries) if (bi >= yOldest) keepNewest(x.countries, c, bi);
+      // The distinct counts are recounted at the merged head (evictAtHead below).
+      x.merchantFloor = Number.NEGATIVE_INFINITY;
+      x.countryFloor = Number.NEGATIVE_INFINITY;
     }
     this.mergeAmounts(other);
     this.mergeLocated(other);
@@ -452,6 +486,8 @@ export class EntityWindows {
       y.size = x.size;
       y.distinctMerchants = x.distinctMerchants;
       y.distinctCountries = x.distinctCountries;
+      y.merchantFloor = x.merchantFloor;
+      y.countryFloor = x.countryFloor;
       for (let j = 0; j < x.size; j++) {
         y.index.push(x.index[j] as number);
         y.counts.push(x.counts[j] as number);
