@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { WindowSpec } from '../../domain/windows.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
-import { readMarker } from '../../processors/ingest/state-rebuild.ts';
+import { readMarker } from '../../state/marker.ts';
 import { WindowState } from '../../processors/ingest/state-store.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { Id, problems } from '../schemas/common.ts';

@@ -17,11 +17,12 @@ import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { SNAPSHOT_ENTITIES, STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
 import type { WindowSpec } from '../../domain/windows.ts';
 import { stateKeyPattern, stateMarkerKey, stateRoot } from '../../platform/keys.ts';
+import { STATE_LAYOUT, deleteMarker, markerKeys, progressField, readMarker } from '../../state/marker.ts';
+export { STATE_LAYOUT, deleteMarker, markerKeys, readMarker, stateIntact, writeMarker, type MarkerView } from '../../state/marker.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import {
   execKeyed,
-  perNodeKeys,
   scanAll,
   unlinkAll,
   type KeyedCommand,
@@ -33,7 +34,6 @@ import {
   encodeAccountRecord,
   encodeEntityFeatures,
   entityId,
-  progressField,
   WindowState,
   type StateEvent,
 } from './state-store.ts';
@@ -111,72 +111,6 @@ const CHUNK = 5_000;
 
 function lockKey(prefix: string): string {
   return `${stateMarkerKey(prefix)}:rebuild-lock`;
-}
-
-/**
- * The layout the scripts write (window-core.lua's header). The marker records it; state of another
- * layout (written by an older txmon) is rebuilt before processing, like lost state.
- */
-export const STATE_LAYOUT = 2;
-
-export interface MarkerView {
-  /** intact, missing (state lost or never built), or written for another layout */
-  status: 'intact' | 'missing' | 'old-layout';
-  /** The state generation (platform/keys.ts stateRoot) when intact. */
-  generation: number | null;
-}
-
-/** The marker keys: one on a single Redis, one per master on a cluster (platform/redis-pipelines.ts). */
-export function markerKeys(redis: StateRedis, prefix: string): string[] {
-  return perNodeKeys(redis, stateMarkerKey(prefix));
-}
-
-/**
- * What the markers say. A marker is a hash: `meta` (JSON: layout, generation, when and from how
- * many rows the state was built), `gen` (the generation, for progress.lua) and one field per input
- * partition with the offset the state has taken it to (progress.lua). On a cluster every master has
- * one, and the state is intact only when all are, on the same generation.
- */
-export async function readMarker(redis: StateRedis, prefix: string): Promise<MarkerView> {
-  let generation: number | null = null;
-  for (const key of markerKeys(redis, prefix)) {
-    const type = await redis.type(key);
-    if (type === 'none') return { status: 'missing', generation: null };
-    if (type !== 'hash') return { status: 'old-layout', generation: null };
-    const [meta = null, gen = null] = await redis.hmget(key, 'meta', 'gen');
-    let layout: unknown;
-    try {
-      layout = (JSON.parse(meta ?? 'null') as { layout?: unknown } | null)?.layout;
-    } catch {
-      layout = undefined;
-    }
-    if (layout !== STATE_LAYOUT || gen === null || !/^\d+$/.test(gen)) return { status: 'old-layout', generation: null };
-    // Masters on different generations: one of them kept an old marker through a loss.
-    if (generation !== null && Number(gen) !== generation) return { status: 'missing', generation: null };
-    generation = Number(gen);
-  }
-  return { status: 'intact', generation };
-}
-
-/** Writes the markers of intact state (no partition progress yet: the next batches record it). */
-export async function writeMarker(
-  redis: StateRedis,
-  prefix: string,
-  generation: number,
-  meta: Record<string, unknown>,
-): Promise<void> {
-  const value = JSON.stringify({ layout: STATE_LAYOUT, generation, ...meta });
-  for (const key of markerKeys(redis, prefix)) await redis.hset(key, 'meta', value, 'gen', String(generation));
-}
-
-/** Deletes the markers: every processor's next batch then waits for a rebuild. */
-export async function deleteMarker(redis: StateRedis, prefix: string): Promise<void> {
-  await unlinkAll(redis, markerKeys(redis, prefix));
-}
-
-/** Whether the markers of intact state of this layout exist. */
-export async function stateIntact(redis: StateRedis, prefix: string): Promise<boolean> {
-  return (await readMarker(redis, prefix)).status === 'intact';
 }
 
 /**

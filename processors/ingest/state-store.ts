@@ -11,6 +11,7 @@ import { entityKeys, stateMarkerKey, stateRoot, type EntityKind } from '../../pl
 import { AccountStatus, type ScriptArgs } from '../../platform/redis.ts';
 import { execKeyed, perNodeKeys, type KeyedCommand, type StateRedis } from '../../platform/redis-pipelines.ts';
 import { Packr, Unpackr } from 'msgpackr';
+import { progressField } from '../../state/marker.ts';
 
 /**
  * The scripts' msgpack: records and features as Lua's cmsgpack writes them (64-bit integers, such
@@ -50,9 +51,7 @@ export interface BatchProgress {
   committed: bigint | undefined;
 }
 
-export function progressField(p: { topic: string; partition: number }): string {
-  return `p:${p.topic}/${p.partition}`;
-}
+export { progressField } from '../../state/marker.ts';
 
 /** What the state stage needs of one valid transaction. */
 export interface StateEvent {

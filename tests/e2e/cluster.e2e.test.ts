@@ -4,7 +4,7 @@
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSlot } from '../../platform/keys.ts';
-import { markerKeys } from '../../processors/ingest/state-rebuild.ts';
+import { markerKeys } from '../../state/marker.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import {
   expectEndStateOf,

@@ -11,7 +11,7 @@ import { entityFeatureNames } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
 import type { EntityKind } from '../../platform/keys.ts';
 import { createStateRedis } from '../../platform/redis.ts';
-import { readMarker } from '../../processors/ingest/state-rebuild.ts';
+import { readMarker } from '../../state/marker.ts';
 import { WindowState } from '../../processors/ingest/state-store.ts';
 import type { TestNamespace } from './namespace.ts';
 

@@ -1,0 +1,79 @@
+/**
+ * The state marker (docs/state.md "Lost or rolled-back Redis"): one hash per Redis master that
+ * exists while the window state is intact, holding the state layout and generation, and per input
+ * partition how far the state has taken it (progress.lua). A batch that finds it missing, on another
+ * generation, or behind Kafka's committed offset stops, and the windows are rebuilt from MySQL.
+ */
+import { stateMarkerKey } from '../platform/keys.ts';
+import { perNodeKeys, unlinkAll, type StateRedis } from '../platform/redis-pipelines.ts';
+
+/** The marker's field of a partition's progress (progress.lua). */
+export function progressField(p: { topic: string; partition: number }): string {
+  return `p:${p.topic}/${p.partition}`;
+}
+
+/**
+ * The layout the scripts write (window-core.lua's header). The marker records it; state of another
+ * layout (written by an older txmon) is rebuilt before processing, like lost state.
+ */
+export const STATE_LAYOUT = 2;
+
+export interface MarkerView {
+  /** intact, missing (state lost or never built), or written for another layout */
+  status: 'intact' | 'missing' | 'old-layout';
+  /** The state generation (platform/keys.ts stateRoot) when intact. */
+  generation: number | null;
+}
+
+/** The marker keys: one on a single Redis, one per master on a cluster (platform/redis-pipelines.ts). */
+export function markerKeys(redis: StateRedis, prefix: string): string[] {
+  return perNodeKeys(redis, stateMarkerKey(prefix));
+}
+
+/**
+ * What the markers say. A marker is a hash: `meta` (JSON: layout, generation, when and from how
+ * many rows the state was built), `gen` (the generation, for progress.lua) and one field per input
+ * partition with the offset the state has taken it to (progress.lua). On a cluster every master has
+ * one, and the state is intact only when all are, on the same generation.
+ */
+export async function readMarker(redis: StateRedis, prefix: string): Promise<MarkerView> {
+  let generation: number | null = null;
+  for (const key of markerKeys(redis, prefix)) {
+    const type = await redis.type(key);
+    if (type === 'none') return { status: 'missing', generation: null };
+    if (type !== 'hash') return { status: 'old-layout', generation: null };
+    const [meta = null, gen = null] = await redis.hmget(key, 'meta', 'gen');
+    let layout: unknown;
+    try {
+      layout = (JSON.parse(meta ?? 'null') as { layout?: unknown } | null)?.layout;
+    } catch {
+      layout = undefined;
+    }
+    if (layout !== STATE_LAYOUT || gen === null || !/^\d+$/.test(gen)) return { status: 'old-layout', generation: null };
+    // Masters on different generations: one of them kept an old marker through a loss.
+    if (generation !== null && Number(gen) !== generation) return { status: 'missing', generation: null };
+    generation = Number(gen);
+  }
+  return { status: 'intact', generation };
+}
+
+/** Writes the markers of intact state (no partition progress yet: the next batches record it). */
+export async function writeMarker(
+  redis: StateRedis,
+  prefix: string,
+  generation: number,
+  meta: Record<string, unknown>,
+): Promise<void> {
+  const value = JSON.stringify({ layout: STATE_LAYOUT, generation, ...meta });
+  for (const key of markerKeys(redis, prefix)) await redis.hset(key, 'meta', value, 'gen', String(generation));
+}
+
+/** Deletes the markers: every processor's next batch then waits for a rebuild. */
+export async function deleteMarker(redis: StateRedis, prefix: string): Promise<void> {
+  await unlinkAll(redis, markerKeys(redis, prefix));
+}
+
+/** Whether the markers of intact state of this layout exist. */
+export async function stateIntact(redis: StateRedis, prefix: string): Promise<boolean> {
+  return (await readMarker(redis, prefix)).status === 'intact';
+}
