@@ -59,7 +59,7 @@ export function defineScripts(redis: Redis): TxmonRedis {
   redis.defineCommand('txmonAccountStateV2', { lua: loadLua('account-state.lua') });
   redis.defineCommand('txmonEntityStateV2', { lua: loadLua('entity-state.lua') });
   redis.defineCommand('txmonEntityReadV2', { lua: loadLua('entity-read.lua') });
-  redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua') });
+  redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua', STATE_LUA_DIR) });
   redis.defineCommand('txmonCheckpointV1', { lua: loadLua('checkpoint.lua', STATE_LUA_DIR) });
   return redis as TxmonRedis;
 }

@@ -4,8 +4,9 @@
  * partition how far the state has taken it (progress.lua). A batch that finds it missing, on another
  * generation, or behind Kafka's committed offset stops, and the windows are rebuilt from MySQL.
  */
+import { StateLostError } from '../platform/errors.ts';
 import { stateMarkerKey } from '../platform/keys.ts';
-import { perNodeKeys, unlinkAll, type StateRedis } from '../platform/redis-pipelines.ts';
+import { execKeyed, perNodeKeys, unlinkAll, type StateRedis } from '../platform/redis-pipelines.ts';
 
 /** The marker's field of a partition's progress (progress.lua). */
 export function progressField(p: { topic: string; partition: number }): string {
@@ -76,4 +77,58 @@ export async function deleteMarker(redis: StateRedis, prefix: string): Promise<v
 /** Whether the markers of intact state of this layout exist. */
 export async function stateIntact(redis: StateRedis, prefix: string): Promise<boolean> {
   return (await readMarker(redis, prefix)).status === 'intact';
+}
+
+/** A batch's place in its partition, recorded in the marker (state/lua/progress.lua). */
+export interface PartitionProgress {
+  topic: string;
+  partition: number;
+  /** The offset the state has now taken the partition to (only ever rises in the marker). */
+  next: string;
+  /** Kafka's committed offset before the batch, when known: checked against the marker's. */
+  committed: bigint | undefined;
+}
+
+/** What every master's marker said: the state generation, and the highest offset Kafka ever committed. */
+export interface ProgressReply {
+  generation: number;
+  /** Kafka committed everything below this offset before (alerts included); null: not known. */
+  published: bigint | null;
+}
+
+/**
+ * Records a partition's progress in every master's marker (one pipelined round trip) and checks it:
+ * throws StateLostError when a marker is missing (Redis lost its data), when a master's recorded
+ * progress is behind Kafka's committed offset (it lost acknowledged writes: progress.lua deleted the
+ * marker so the windows are rebuilt), or when the masters disagree on the generation. Called after a
+ * batch's reads (they ran on intact state if the marker is still there) and after its checkpoint
+ * (the progress lands after the contributions it covers, so a Redis that keeps the progress kept
+ * them), always before the Kafka commit.
+ */
+export async function recordProgress(redis: StateRedis, prefix: string, p: PartitionProgress): Promise<ProgressReply> {
+  const keys = markerKeys(redis, prefix);
+  const field = progressField(p);
+  const replies = await execKeyed(
+    redis,
+    keys.map((key) => ({
+      key,
+      add: (pipe) => pipe.txmonProgressV3(1, key, field, p.next, p.committed?.toString() ?? ''),
+    })),
+  );
+  let generation: number | null = null;
+  let published: bigint | null = null;
+  for (const [err, reply] of replies) {
+    if (err) throw err;
+    const [found, gen, third] = reply as [number, string | undefined, string | null | undefined];
+    if (found === 0) throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
+    if (found === 2)
+      throw new StateLostError(
+        `Redis lost acknowledged writes: it had ${field} up to offset ${third}, Kafka's committed offset is ${p.committed}; windows must be rebuilt from MySQL`,
+      );
+    if (generation !== null && Number(gen) !== generation)
+      throw new StateLostError('the Redis masters are on different state generations; windows must be rebuilt from MySQL');
+    generation = Number(gen);
+    if (typeof third === 'string' && (published === null || BigInt(third) > published)) published = BigInt(third);
+  }
+  return { generation: generation as number, published };
 }

@@ -437,6 +437,12 @@ export class PartitionState {
     }
   }
 
+  /** Drops every partition's entries (a rebalance: the partitions kept may have moved on meanwhile). */
+  releaseAll(): void {
+    this.cache.clear();
+    this.bytes = 0;
+  }
+
   /** Drops a partition's entries (revoked in a rebalance, or a failed batch to be retried). */
   release(topic: string, partition: number): void {
     const src = sourceName({ topic, partition });

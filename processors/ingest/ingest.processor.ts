@@ -1,13 +1,17 @@
 /**
- * The ingest batch handler: decode + validate → enrich (reference data, cached) → state (dedup,
- * windows and feature snapshots in Redis, one round trip) → MySQL (one transaction) → dead letters
- * and offsets (one Kafka transaction). Every step is idempotent, so a failed attempt is retried
- * whole with backoff, and a crash anywhere replays to the same end state.
+ * The ingest batch handler (docs/state.md "One batch, in order"): decode + validate → lateness →
+ * enrich (reference data, cached) → dedup (MySQL's unique key) → windows (the partition's state in
+ * memory, read through from Redis) → decide → MySQL (one transaction) → Redis checkpoint (the
+ * changed contributions, fenced, then the partition's progress) → dead letters, alerts and offsets
+ * (one Kafka transaction). Every step is idempotent, so a failed attempt is retried whole with
+ * backoff, and a crash anywhere replays to the same end state: a transaction MySQL holds gets its
+ * stored features and decision back, and a fence keeps a replayed record out of the windows.
  */
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
 import { StateLostError } from '../../platform/errors.ts';
+import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
@@ -16,23 +20,52 @@ import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import { positionKey, writeBatch, type DuplicateDelivery, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
 import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
-import { SnapshotLayout, SnapshotWriter, objectSource } from '../../domain/snapshot.ts';
+import { STATIC_FEATURE_NAMES, SnapshotLayout, SnapshotWriter, objectSource } from '../../domain/snapshot.ts';
 import { decideTransaction, type DecisionRecord, type Models } from '../../detection/decision-record.ts';
 import type { DecisionPolicy } from '../../detection/decide.ts';
 import type { DriftMonitor } from '../../detection/drift-monitor.ts';
 import type { RuleSet } from '../../detection/rules.ts';
 import { alertMessages } from '../../sinks/alerts.sink.ts';
 import type { RefdataCache } from '../../refdata/cache.ts';
-import type { BatchProgress, StateEvent, WindowState } from './state-store.ts';
+import { lookupStored, type StoredTransaction } from '../../sinks/lookup-stored.ts';
+import { FeatureDecoder } from '../../sinks/feature-vector.ts';
+import type { EntityStore } from '../../state/entity-store.ts';
+import { deleteMarker, recordProgress } from '../../state/marker.ts';
+import { PartitionState, type StateTransaction } from '../../state/partition-state.ts';
 import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import type { TransactionalOutput } from '../../platform/transactional-output.ts';
 
+/**
+ * The window state of one ingest process: the store of the marker's generation and the partition
+ * state over it. A rebuild moves the generation: both are replaced, and the partitions' contributions
+ * held in memory go with the old ones (the rebuilt store is read through again).
+ */
+export class IngestState {
+  partitions: PartitionState;
+
+  constructor(
+    readonly redis: StateRedis,
+    readonly prefix: string,
+    public store: EntityStore,
+    private readonly options: ConstructorParameters<typeof PartitionState>[1],
+  ) {
+    this.partitions = new PartitionState(store, options);
+  }
+
+  /** Switches to a generation's store (nothing happens on the current one). */
+  adopt(generation: number): void {
+    if (generation === this.store.generation) return;
+    this.store = this.store.forGeneration(generation);
+    this.partitions = new PartitionState(this.store, this.options);
+  }
+}
+
 export interface IngestHandlerDeps {
   logger: Logger;
   metrics: IngestMetrics;
-  state: WindowState;
+  state: IngestState;
   /**
    * Rebuilds lost state from MySQL, or returns while another processor does (state-rebuild.ts);
    * `heartbeat` keeps the batch's group membership while it runs.
@@ -67,16 +100,6 @@ export interface DetectionDeps {
   alerts: { topic: string; type: avro.Type; schemaId: number };
 }
 
-export interface StateOutcome {
-  fresh: PositionedTransaction[];
-  replayed: PositionedTransaction[];
-  duplicates: DuplicateDelivery[];
-  /** The state generation the batch's scripts ran under (checked again in the MySQL transaction). */
-  generation: number;
-  /** Kafka committed everything below this offset before (alerts included): see progress.lua. */
-  published: bigint | null;
-}
-
 const DEPENDENCIES = ['schema-registry', 'redis', 'mysql', 'kafka'] as const;
 /** The snapshot of a transaction the state stage did not reach (never decided; a guard for the type). */
 const EMPTY_SNAPSHOT = objectSource({});
@@ -95,10 +118,12 @@ export class IngestBatchHandler {
 
   private readonly snapshots: SnapshotWriter;
   private readonly layout: SnapshotLayout;
+  private readonly featureDecoder: FeatureDecoder;
 
   constructor(private readonly deps: IngestHandlerDeps) {
     this.snapshots = new SnapshotWriter(deps.windows);
     this.layout = new SnapshotLayout(deps.windows);
+    this.featureDecoder = new FeatureDecoder(deps.pool);
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
   }
 
@@ -175,29 +200,31 @@ export class IngestBatchHandler {
   async commitSkipped(topic: string, partition: number, nextOffset: string): Promise<void> {
     const d = this.deps;
     const max = await d.clocks.at(topic, partition, nextOffset);
-    // Redis learns the new offset before Kafka does (see progress.lua).
-    await d.state
-      .apply([], { progress: { topic, partition, next: nextOffset, committed: d.clocks.committed(topic, partition) } })
-      .catch(async (err: unknown) => {
-        if (err instanceof StateLostError) await d.recoverState();
-        throw err;
-      });
+    // Redis learns the new offset before Kafka does (see state/lua/progress.lua).
+    await recordProgress(d.state.redis, d.state.prefix, {
+      topic,
+      partition,
+      next: nextOffset,
+      committed: d.clocks.committed(topic, partition),
+    }).catch(async (err: unknown) => {
+      if (err instanceof StateLostError) await d.recoverState();
+      throw err;
+    });
     await d.output.commitSkipped({ groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(max) });
     d.clocks.advance(topic, partition, nextOffset, max);
   }
 
   /**
-   * Tells Redis how far Kafka's commits went (progress.lua's published offset), so a later replay
+   * Tells Redis how far Kafka's commits went (state/lua/progress.lua's published offset), so a later replay
    * after a manual offset reset publishes none of those alerts again. Each batch reports the commit
    * before it; this covers each partition's last one, including partitions whose last batch was
    * committed by a process that was then killed. Called on a graceful stop with the group's
    * committed offsets (a manual reset needs the group stopped).
    */
   async recordCommits(committed: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void> {
+    const { redis, prefix } = this.deps.state;
     for (const c of committed)
-      await this.deps.state.apply([], {
-        progress: { topic: c.topic, partition: c.partition, next: c.offset, committed: BigInt(c.offset) },
-      });
+      await recordProgress(redis, prefix, { topic: c.topic, partition: c.partition, next: c.offset, committed: BigInt(c.offset) });
   }
 
   /** Records processed and batch latency percentiles of this instance (recent batches). */
@@ -261,32 +288,71 @@ export class IngestBatchHandler {
     const t1 = performance.now();
     await step('mysql', () => this.prefetchRefdata(valid));
     const t1b = performance.now();
-    const progress = { topic, partition, next: nextOffset, committed: d.clocks.committed(topic, partition) };
-    const dedup = await step('redis', () => this.applyState(valid, progress)).catch(async (err: unknown) => {
-      // Nothing of this attempt is kept: the state is rebuilt, then the batch is retried whole.
+    // The store and partition state of this attempt: a rebuild may replace them meanwhile, and this
+    // batch must checkpoint where it read (the MySQL fence then refuses it, and it is retried).
+    const { store, partitions } = d.state;
+    const source = { topic, partition };
+    const dedup = await step('mysql', () => this.dedup(valid));
+    let stage: Awaited<ReturnType<typeof partitions.applyBatch>> | undefined;
+    let sink: Awaited<ReturnType<typeof writeBatch>>;
+    let published: bigint | null;
+    let t2: number, t2b: number, t3: number;
+    try {
+      stage = await step('redis', () => partitions.applyBatch(source, dedup.state));
+      // After the reads: if every marker is still there, on this store's generation and not behind
+      // Kafka's committed offset, the reads saw intact state.
+      const progress = { ...source, next: (records[0] as RawRecord).offset, committed: d.clocks.committed(topic, partition) };
+      const reply = await step('redis', () => recordProgress(d.state.redis, d.state.prefix, progress));
+      published = reply.published;
+      if (reply.generation !== store.generation) {
+        d.state.adopt(reply.generation);
+        throw new StateLostError(
+          `the state was rebuilt meanwhile (generation ${store.generation} -> ${reply.generation}); the batch is retried on the new one`,
+        );
+      }
+      if (stage.anomalies.length > 0) {
+        // Redis holds records MySQL does not (MySQL lost rows, or was restored): nothing of Redis
+        // can be trusted for them, so the windows are rebuilt from MySQL.
+        const a = stage.anomalies[0] as (typeof stage.anomalies)[number];
+        await deleteMarker(d.state.redis, d.state.prefix);
+        throw new StateLostError(
+          `${stage.anomalies.length} new transaction(s) at or below a fence (first: ${a.kind} at fence ${a.fence}): Redis holds records MySQL does not; windows must be rebuilt from MySQL`,
+        );
+      }
+      this.withFeatures(dedup, stage);
+      t2 = performance.now();
+      const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
+      t2b = performance.now();
+      sink = await step('mysql', () =>
+        writeBatch(
+          d.pool,
+          { fresh: dedup.fresh, replayed: dedup.replayed, duplicates: dedup.duplicates, decisions, stored: dedup.stored },
+          { stateGeneration: store.generation },
+        ),
+      );
+      t3 = performance.now();
+      // The checkpoint, then the progress that covers it (the same Redis keeps both or neither of
+      // a suffix it loses), both before Kafka's commit.
+      const writes = stage.checkpointWrites();
+      if (writes.length > 0) stage.confirm(await step('redis', () => store.checkpoint(writes)));
+      await step('redis', () => recordProgress(d.state.redis, d.state.prefix, { ...progress, next: nextOffset }));
+    } catch (err) {
+      // Memory holds this attempt's events above the fences it read: forget the partition, so the
+      // retry (or the next owner) starts from what Redis holds.
+      partitions.release(topic, partition);
+      // The MySQL fence (the state moved to another generation since this batch read it), a lost
+      // marker or lost writes: rebuild, or learn the current generation, then retry the batch whole.
       if (err instanceof StateLostError)
         await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
       throw err;
-    });
-    const t2 = performance.now();
-    const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
-    const t2b = performance.now();
-    const sink = await step('mysql', () =>
-      writeBatch(d.pool, { ...dedup, decisions }, { stateGeneration: dedup.generation }),
-    ).catch(async (err: unknown) => {
-      // The MySQL fence: the state moved to another generation since this batch's scripts ran
-      // (a rebuild), or MySQL moved on without Redis: learn the current one, or rebuild.
-      if (err instanceof StateLostError)
-        await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
-      throw err;
-    });
-    const t3 = performance.now();
+    }
+    const t3b = performance.now();
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
     // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
     // replay after a manual offset reset stores nothing new and publishes nothing again.
     const alreadyPublished = new Set<string>();
-    if (dedup.published !== null)
-      for (const v of dedup.replayed) if (BigInt(v.position.offset) < dedup.published) alreadyPublished.add(v.tx.transaction_id);
+    if (published !== null)
+      for (const v of dedup.replayed) if (BigInt(v.position.offset) < published) alreadyPublished.add(v.tx.transaction_id);
     const alerts = alertMessages(
       sink.decisions.filter((x) => !alreadyPublished.has(x.transactionId)),
       d.detection.alerts.type,
@@ -319,7 +385,8 @@ export class IngestBatchHandler {
           stateMs: ms(t1b, t2),
           detectMs: ms(t2, t2b),
           mysqlMs: ms(t2b, t3),
-          kafkaMs: ms(t3, t4),
+          checkpointMs: ms(t3, t3b),
+          kafkaMs: ms(t3b, t4),
         },
         'batch step timings',
       );
@@ -409,59 +476,120 @@ export class IngestBatchHandler {
   }
 
   /**
-   * Dedup, windows and feature snapshots in one pipelined Redis round trip (state-store.ts). A
-   * replay gets the snapshot stored the first time (static features and late flag included), so
-   * its row is identical whatever changed in the reference data since.
+   * Dedup on MySQL's unique key (one look-up for the batch): a transaction stored from this position
+   * is a replay (it gets its stored features and decision back), one stored from another position
+   * or seen earlier in this batch a duplicate (no effect but its audit row), any other fresh. Also
+   * builds each one's input to the partition state: a replay's event as it was applied the first
+   * time (its stored late flag and base amount), so a replay above a fence (a crash between MySQL
+   * and the checkpoint) puts the same event into the windows.
    */
-  async applyState(valid: PositionedTransaction[], progress: BatchProgress): Promise<StateOutcome> {
-    const { metrics } = this.deps;
-    const events: StateEvent[] = valid.map((v) => {
+  private async dedup(valid: PositionedTransaction[]): Promise<Dedup> {
+    const d = this.deps;
+    const stored = await lookupStored(
+      d.pool,
+      valid.map((v) => v.tx.transaction_id),
+      { timeoutMs: LOOKUP_TIMEOUT_MS, decoder: this.featureDecoder },
+    );
+    const fresh: PositionedTransaction[] = [];
+    const replayed: PositionedTransaction[] = [];
+    const duplicates: DuplicateDelivery[] = [];
+    const state: StateTransaction[] = [];
+    const statics = new Map<PositionedTransaction, StaticFeatures>();
+    const index = new Map<PositionedTransaction, number>();
+    const firstInBatch = new Map<string, string>();
+    for (const v of valid) {
       const t = v.tx;
-      const st = staticFeatures(t, this.refsOf(t), this.deps.baseCurrency);
-      return {
-        transactionId: t.transaction_id,
-        accountId: t.account_id,
-        cardToken: t.card_token,
-        merchantId: t.merchant_id,
-        deviceId: t.device_id,
-        position: positionKey(v.position),
-        eventTime: t.event_time,
-        amountBaseMinor: st.amount_base_minor,
-        country: t.merchant_country,
-        lat: t.latitude,
-        lon: t.longitude,
-        late: v.late === true,
-        extra: JSON.stringify({ late: v.late === true, static: st }),
-      };
-    });
-    metrics.stateRoundTrips.inc();
-    this.stateRoundTrips++;
-    // Also with no events: the partition's progress goes into Redis before Kafka's commit.
-    const { results, generation, published } = await this.deps.state.applyBatch(events, { progress });
-    const out: StateOutcome = { fresh: [], replayed: [], duplicates: [], generation, published };
-    results.forEach((r, i) => {
-      const v = valid[i] as PositionedTransaction;
-      if (r.status === 'duplicate') {
-        out.duplicates.push({
-          transactionId: v.tx.transaction_id,
-          position: v.position,
-          firstSeen: r.firstSeen,
-          detectedBy: 'redis',
-        });
-        return;
+      const here = positionKey(v.position);
+      const s = stored.get(t.transaction_id);
+      const seen = firstInBatch.get(t.transaction_id);
+      const firstSeen = s !== undefined ? positionKey(s.position) : seen;
+      let verdict: StateTransaction['verdict'];
+      if (firstSeen !== undefined && firstSeen !== here) {
+        duplicates.push({ transactionId: t.transaction_id, position: v.position, firstSeen, detectedBy: 'mysql' });
+        verdict = 'duplicate';
+      } else if (s !== undefined) {
+        v.late = s.late;
+        replayed.push(v);
+        verdict = 'replay';
+      } else {
+        fresh.push(v);
+        verdict = 'fresh';
       }
-      const stored = JSON.parse(r.extra) as { late: boolean; static: StaticFeatures };
-      v.late = stored.late;
-      v.featureLayout = this.deps.featureLayout;
-      v.featureValues = this.snapshots.values(stored.static, r.features);
-      v.snapshot = this.layout.source(stored.static, r.features);
-      if (r.status === 'new') {
-        out.fresh.push(v);
-        if (stored.static.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });
-        if (stored.static.account_age_days === null) metrics.enrichmentMissing.inc({ missing: 'account' });
-        if (stored.static.merchant_risk_tier === null) metrics.enrichmentMissing.inc({ missing: 'merchant' });
-      } else out.replayed.push(v);
-    });
-    return out;
+      firstInBatch.set(t.transaction_id, firstSeen ?? here);
+      const st = verdict === 'replay' ? (storedStatics(s as StoredTransaction) ?? this.staticsOf(t)) : this.staticsOf(t);
+      statics.set(v, st);
+      index.set(v, state.length);
+      state.push({
+        offset: v.position.offset,
+        verdict,
+        account: t.account_id,
+        card: t.card_token,
+        merchant: t.merchant_id,
+        device: t.device_id,
+        event: {
+          eventTime: t.event_time,
+          amountMinor: st.amount_base_minor,
+          merchantId: t.merchant_id,
+          country: t.merchant_country,
+          lat: t.latitude,
+          lon: t.longitude,
+          late: v.late === true,
+        },
+      });
+    }
+    return { fresh, replayed, duplicates, stored, state, statics, index };
+  }
+
+  /**
+   * Each fresh transaction's feature vector and snapshot from the windows after it; each replay's
+   * from its stored row (the features it was decided on the first time).
+   */
+  private withFeatures(dedup: Dedup, stage: Pick<StateBatchLike, 'features'>): void {
+    const { metrics, featureLayout } = this.deps;
+    const { fresh, replayed, stored, statics, index } = dedup;
+    for (const v of fresh) {
+      const features = stage.features(index.get(v) as number);
+      const st = statics.get(v) as StaticFeatures;
+      if (features === null) throw new Error(`no features for new transaction ${v.tx.transaction_id}`);
+      v.featureLayout = featureLayout;
+      v.featureValues = this.snapshots.values(st, features);
+      v.snapshot = this.layout.source(st, features);
+      if (st.amount_base_minor === null) metrics.enrichmentMissing.inc({ missing: 'fx_rate' });
+      if (st.account_age_days === null) metrics.enrichmentMissing.inc({ missing: 'account' });
+      if (st.merchant_risk_tier === null) metrics.enrichmentMissing.inc({ missing: 'merchant' });
+    }
+    for (const v of replayed) {
+      const f = stored.get(v.tx.transaction_id)?.features;
+      v.snapshot = f ? objectSource(f.object()) : EMPTY_SNAPSHOT;
+    }
+  }
+
+  /** A transaction's static features from the (cached) reference data. */
+  private staticsOf(t: Transaction): StaticFeatures {
+    return staticFeatures(t, this.refsOf(t), this.deps.baseCurrency);
   }
 }
+
+/** A stored row's static features (null: stored without a snapshot). */
+function storedStatics(s: StoredTransaction): StaticFeatures | null {
+  if (s.features === null) return null;
+  const o = s.features.object();
+  return Object.fromEntries(STATIC_FEATURE_NAMES.map((k) => [k, o[k] ?? null])) as unknown as StaticFeatures;
+}
+
+type StateBatchLike = Awaited<ReturnType<PartitionState['applyBatch']>>;
+
+/** The dedup step's verdicts, and each valid transaction's input to the partition state. */
+interface Dedup {
+  fresh: PositionedTransaction[];
+  replayed: PositionedTransaction[];
+  duplicates: DuplicateDelivery[];
+  stored: Map<string, StoredTransaction>;
+  /** One per valid transaction, in offset order (the stage's index i). */
+  state: StateTransaction[];
+  statics: Map<PositionedTransaction, StaticFeatures>;
+  index: Map<PositionedTransaction, number>;
+}
+
+/** The dedup look-up's deadline: one that takes longer fails (the batch is retried). */
+const LOOKUP_TIMEOUT_MS = 30_000;

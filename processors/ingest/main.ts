@@ -18,9 +18,11 @@ import { AvroDecoder, createRegistry, registerSchema } from '../../platform/regi
 import { retry } from '../../platform/retry.ts';
 import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
-import { IngestBatchHandler } from './ingest.processor.ts';
+import { IngestBatchHandler, IngestState } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
-import { committedOffsets, ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
+import { committedOffsets, ensureState, rebuildDepsFor } from './state-rebuild.ts';
+import { EntityStore } from '../../state/entity-store.ts';
+import { readMarker } from '../../state/marker.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { FeatureSpace } from '../../detection/features.ts';
@@ -124,7 +126,13 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       (line) => log.info(line),
       () => committedOffsets(admin, groupId, topic),
     );
-    const state = rebuildDeps.state;
+    // The store starts on generation 0; the start-up check below adopts the marker's.
+    const state = new IngestState(
+      redis,
+      cfg.keyPrefix,
+      new EntityStore(redis, { prefix: cfg.keyPrefix, stateTtlMs: cfg.state.ttlSeconds * 1000 }),
+      { windows: cfg.state.windows, cacheBytes: cfg.state.cacheBytes },
+    );
     /** Rebuilds lost state (or waits while another processor does); called before consuming and on StateLostError. */
     const recoverState = async (heartbeat?: () => Promise<void>): Promise<void> => {
       const r = await ensureState(rebuildDeps, { heartbeat });
@@ -138,12 +146,14 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
             : 'state was lost and has been rebuilt from MySQL',
         );
       } else if (r.outcome === 'busy') log.warn('state is being rebuilt by another processor; waiting');
+      const marker = await readMarker(redis, cfg.keyPrefix);
+      if (marker.status === 'intact') state.adopt(marker.generation as number);
     };
     // Before consuming: a missing marker means an empty or new Redis; rebuild (quick when MySQL is empty).
     await retry(
       async () => {
         await recoverState();
-        if (!(await stateIntact(redis, cfg.keyPrefix))) throw new StateLostError('waiting for the state rebuild');
+        if ((await readMarker(redis, cfg.keyPrefix)).status !== 'intact') throw new StateLostError('waiting for the state rebuild');
       },
       {
         maxMs: cfg.retryMaxBackoffMs,
@@ -234,7 +244,11 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       commitSkipped: (t, partition, nextOffset) => handler.commitSkipped(t, partition, nextOffset),
       // A partition that comes back after a rebalance may have moved on under another member:
       // what this instance remembers of it is stale, so its next batch asks Kafka again.
-      onJoin: () => clocks.forget(),
+      // The same for the window state held in memory: read through from Redis again.
+      onJoin: () => {
+        clocks.forget();
+        state.partitions.releaseAll();
+      },
     });
     teardown.push(() => consumer.disconnect());
 
