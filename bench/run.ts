@@ -585,7 +585,7 @@ async function main(): Promise<void> {
   say(`  ratio (b)/(n) naive            ${(sliceRate / naive.txPerS).toFixed(2)}×  (target >= 5×)`);
   say(`  batches                        ${sum.batches ?? '?'}  (${Math.round(records / (sum.batches ?? 1))} records per batch)`);
   say(
-    `  Redis round trips per batch    ${sum.stateRoundTrips && sum.batches ? (sum.stateRoundTrips / sum.batches).toFixed(2) : '?'}  (state stage: one pipeline per batch attempt)`,
+    `  Redis round trips per batch    ${sum.stateRoundTrips && sum.batches ? (sum.stateRoundTrips / sum.batches).toFixed(2) : '?'}  (state stage: read-through, marker check, checkpoint, progress)`,
   );
   say(`  batch latency p50 / p99 / max  ${sum.batchP50Ms} / ${sum.batchP99Ms} / ${sum.batchMaxMs} ms`);
   say(

@@ -89,7 +89,8 @@ const envSchema = z.object({
   TXMON_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   TXMON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TXMON_LOG_PRETTY: boolFlag.optional(),
-  TXMON_DEDUP_TTL_SECONDS: positiveInt.default(7 * 24 * 3600),
+  /** Unused since issue 17 (re-sends are recognised by MySQL's unique key, without limit); still accepted so existing deployments start. */
+  TXMON_DEDUP_TTL_SECONDS: positiveInt.optional(),
   TXMON_MAX_FUTURE_SKEW_MS: z.coerce
     .number()
     .int()
@@ -110,6 +111,12 @@ const envSchema = z.object({
   TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(512 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
   TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  TXMON_FAULT_KILL_AT: z
+    .string()
+    .regex(/^(after-mysql|after-checkpoint|after-commit):[1-9]\d{0,5}$/, {
+      message: 'must be <after-mysql|after-checkpoint|after-commit>:<n>, e.g. after-checkpoint:3 (crash tests only)',
+    })
+    .optional(),
   TXMON_RETRY_MAX_BACKOFF_MS: positiveInt.default(10_000),
   TXMON_SHUTDOWN_TIMEOUT_MS: positiveInt.default(20_000),
   TXMON_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(20),
@@ -233,7 +240,8 @@ export type TxmonConfig = Readonly<{
     sessionTimeoutMs: number;
     /** Partitions processed at once (each with its own transactional producer). */
     concurrency: number;
-    dedupTtlSeconds: number;
+    /** Crash tests only: SIGKILL this process the n-th time a batch reaches the point (TXMON_FAULT_KILL_AT). */
+    faultKillAt: { point: 'after-mysql' | 'after-checkpoint' | 'after-commit'; n: number } | null;
     maxFutureSkewMs: number;
     /** Event-time lateness: a record older than its partition's max event time minus this is late. */
     allowedLatenessMs: number;
@@ -382,7 +390,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       maxBytesPerPartition: e.TXMON_INGEST_MAX_BYTES_PER_PARTITION,
       sessionTimeoutMs: e.TXMON_INGEST_SESSION_TIMEOUT_MS,
       concurrency: e.TXMON_INGEST_CONCURRENCY,
-      dedupTtlSeconds: e.TXMON_DEDUP_TTL_SECONDS,
+      faultKillAt: e.TXMON_FAULT_KILL_AT
+        ? {
+            point: e.TXMON_FAULT_KILL_AT.split(':')[0] as 'after-mysql' | 'after-checkpoint' | 'after-commit',
+            n: Number(e.TXMON_FAULT_KILL_AT.split(':')[1]),
+          }
+        : null,
       maxFutureSkewMs: e.TXMON_MAX_FUTURE_SKEW_MS,
       allowedLatenessMs: e.TXMON_ALLOWED_LATENESS_MS,
     },

@@ -44,7 +44,7 @@ export function createIngestMetrics() {
     }),
     stateRoundTrips: new Counter({
       name: 'txmon_state_redis_round_trips_total',
-      help: 'Pipelined Redis round trips of the state stage (one per batch attempt).',
+      help: 'Pipelined Redis round trips of the state stage (the read of entities not held in memory, the checkpoint, and the marker check before and progress after it; per committed batch).',
       registers,
     }),
     sinkRows: new Counter({

@@ -7,6 +7,7 @@
  * backoff, and a crash anywhere replays to the same end state: a transaction MySQL holds gets its
  * stored features and decision back, and a fence keeps a replayed record out of the windows.
  */
+import { writeSync } from 'node:fs';
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
@@ -89,7 +90,12 @@ export interface IngestHandlerDeps {
   allowedLatenessMs: number;
   clocks: PartitionClocks;
   detection: DetectionDeps;
+  /** Crash tests only (TXMON_FAULT_KILL_AT): SIGKILL the process the n-th time a batch reaches the point. */
+  faultKillAt?: { point: FaultPoint; n: number } | null;
 }
+
+/** Where a crash test may kill the process: after a batch's MySQL commit, its Redis checkpoint, or its Kafka commit. */
+export type FaultPoint = 'after-mysql' | 'after-checkpoint' | 'after-commit';
 
 /** What the detection stage reads: the rules and models in force (they change while running). */
 export interface DetectionDeps {
@@ -115,6 +121,8 @@ export class IngestBatchHandler {
   private latencies = 0;
   /** Pipelined round trips of the state stage (batch attempts; not the stop-time progress records). */
   private stateRoundTrips = 0;
+  /** Times each fault point was reached (crash tests). */
+  private readonly faultHits = new Map<FaultPoint, number>();
 
   private readonly snapshots: SnapshotWriter;
   private readonly layout: SnapshotLayout;
@@ -297,12 +305,15 @@ export class IngestBatchHandler {
     let sink: Awaited<ReturnType<typeof writeBatch>>;
     let published: bigint | null;
     let t2: number, t2b: number, t3: number;
+    const storeTrips = store.roundTrips;
+    let progressTrips = 0;
     try {
       stage = await step('redis', () => partitions.applyBatch(source, dedup.state));
       // After the reads: if every marker is still there, on this store's generation and not behind
       // Kafka's committed offset, the reads saw intact state.
       const progress = { ...source, next: (records[0] as RawRecord).offset, committed: d.clocks.committed(topic, partition) };
       const reply = await step('redis', () => recordProgress(d.state.redis, d.state.prefix, progress));
+      progressTrips++;
       published = reply.published;
       if (reply.generation !== store.generation) {
         d.state.adopt(reply.generation);
@@ -331,11 +342,14 @@ export class IngestBatchHandler {
         ),
       );
       t3 = performance.now();
+      this.faultPoint('after-mysql');
       // The checkpoint, then the progress that covers it (the same Redis keeps both or neither of
       // a suffix it loses), both before Kafka's commit.
       const writes = stage.checkpointWrites();
       if (writes.length > 0) stage.confirm(await step('redis', () => store.checkpoint(writes)));
       await step('redis', () => recordProgress(d.state.redis, d.state.prefix, { ...progress, next: nextOffset }));
+      progressTrips++;
+      this.faultPoint('after-checkpoint');
     } catch (err) {
       // Memory holds this attempt's events above the fences it read: forget the partition, so the
       // retry (or the next owner) starts from what Redis holds.
@@ -347,6 +361,9 @@ export class IngestBatchHandler {
       throw err;
     }
     const t3b = performance.now();
+    const trips = store.roundTrips - storeTrips + progressTrips;
+    this.stateRoundTrips += trips;
+    d.metrics.stateRoundTrips.inc(trips);
     const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
     // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
     // replay after a manual offset reset stores nothing new and publishes nothing again.
@@ -374,6 +391,7 @@ export class IngestBatchHandler {
       ),
     );
     d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
+    this.faultPoint('after-commit');
     if (d.logger.isLevelEnabled('debug')) {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const t4 = performance.now();
@@ -473,6 +491,19 @@ export class IngestBatchHandler {
       ...(merchant && { merchant: { riskTier: merchant.riskTier } }),
       ...(fxRate !== undefined && { fxRate }),
     };
+  }
+
+  /** Crash tests: SIGKILL, no clean-up at all, the n-th time a batch reaches `point` (TXMON_FAULT_KILL_AT). */
+  private faultPoint(point: FaultPoint): void {
+    const f = this.deps.faultKillAt;
+    if (!f || f.point !== point) return;
+    const hits = (this.faultHits.get(point) ?? 0) + 1;
+    this.faultHits.set(point, hits);
+    if (hits === f.n) {
+      // Written synchronously: the logger's buffered output dies with the process.
+      writeSync(2, `TXMON_FAULT_KILL_AT: killing this process at ${point} (hit ${hits}), a crash test\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
   }
 
   /**

@@ -224,6 +224,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
       allowedLatenessMs: cfg.ingest.allowedLatenessMs,
       clocks,
+      faultKillAt: cfg.ingest.faultKillAt,
       detection: {
         rules: () => rules.current,
         models: () => models.current,

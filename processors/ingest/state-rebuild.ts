@@ -85,7 +85,7 @@ export function rebuildDepsFor(
   const state = new WindowState(clients.redis, {
     prefix: cfg.keyPrefix,
     windows: cfg.state.windows,
-    dedupTtlSeconds: cfg.ingest.dedupTtlSeconds,
+    dedupTtlSeconds: 7 * 24 * 3600,
     stateTtlSeconds: cfg.state.ttlSeconds,
   });
   return {

@@ -1,0 +1,67 @@
+// Crash safety at the batch's own seams (docs/state.md "One batch, in order"): the ingest process is
+// SIGKILLed right after a batch's MySQL commit, right after its Redis checkpoint (before Kafka's
+// commit) and right after Kafka's commit; then three processes share the group while one of them is
+// killed and another joins. The end state equals one clean pass, and the windows a recomputation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../platform/retry.ts';
+import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { checkStateAgainstMysql } from '../helpers/state-check.ts';
+import { expectEndStateOf, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
+import { createConnection } from '../../platform/mysql.ts';
+import type { RowDataPacket } from 'mysql2/promise';
+
+let ns: TestNamespace;
+let sim: Simulated;
+
+beforeAll(async () => {
+  // Small fetches make many batches, so each kill lands several batches into the stream.
+  ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+  sim = await produceSimulated(ns, { seed: 17, count: 12_000 });
+});
+afterAll(async () => {
+  await ns?.cleanup();
+});
+
+async function rows(): Promise<number> {
+  const conn = await createConnection(ns.cfg);
+  try {
+    const [[r]] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions');
+    return Number(r?.n);
+  } finally {
+    await conn.end();
+  }
+}
+
+describe('kills at the batch seams, and a group that loses and gains members', () => {
+  it('SIGKILL after MySQL, after the checkpoint and after the Kafka commit, then 3 members with a kill and a join: exact end state', async () => {
+    for (const at of ['after-mysql:3', 'after-checkpoint:2', 'after-commit:3', 'after-checkpoint:4']) {
+      const run = spawnIngest(ns, [], { TXMON_FAULT_KILL_AT: at });
+      // Killed by itself at that point: no exit code, and its last words name the point.
+      expect(await run.exited, run.output().slice(-3000)).toBeNull();
+      expect(run.output()).toContain('TXMON_FAULT_KILL_AT: killing this process');
+    }
+    const afterSeams = await rows();
+    expect(afterSeams).toBeGreaterThan(0);
+    expect(afterSeams).toBeLessThan(sim.summary.valid_unique);
+
+    // Three members at once; one is killed once rows move, a fourth joins, a draining fifth ends it.
+    const members = [spawnIngest(ns, []), spawnIngest(ns, []), spawnIngest(ns, [])];
+    const start = await rows();
+    const deadline = Date.now() + 120_000;
+    while ((await rows()) === start && Date.now() < deadline) await sleep(100);
+    members[1]?.child.kill('SIGKILL');
+    await members[1]?.exited;
+    members.push(spawnIngest(ns, []));
+    const final = spawnIngest(ns, ['--drain']);
+    expect(await final.exited, final.output().slice(-4000)).toBe(0);
+    for (const m of [members[0], members[2], members[3]]) {
+      m?.child.kill('SIGTERM');
+      expect(await m?.exited, m?.output().slice(-3000)).toBe(0);
+    }
+
+    expectEndStateOf(await readEndState(ns), sim);
+    const check = await checkStateAgainstMysql(ns);
+    expect(check.entities).toBeGreaterThan(50);
+    expect(check.mismatches.slice(0, 10)).toEqual([]);
+  }, 420_000);
+});
