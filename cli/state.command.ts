@@ -4,7 +4,7 @@ import { createPool } from '../platform/mysql.ts';
 import { connectOnce, createStateRedis } from '../platform/redis.ts';
 import { redactUrl } from '../config/secrets.ts';
 import { dataNodes } from '../platform/redis-pipelines.ts';
-import { committedOffsets, ensureState, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { committedOffsets, ensureState, rebuildDepsFor } from '../state/rebuild.ts';
 import { markerKeys, readMarker } from '../state/marker.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';

@@ -20,7 +20,7 @@ import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
-import { committedOffsets, ensureState, rebuildDepsFor, stateIntact } from './state-rebuild.ts';
+import { committedOffsets, ensureState, rebuildDepsFor, stateIntact } from '../../state/rebuild.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { FeatureSpace } from '../../detection/features.ts';
