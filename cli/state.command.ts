@@ -28,7 +28,7 @@ async function withClients<T>(
 
 /**
  * Deletes the prefix's state and replays MySQL's transactions of the longest window into it. The
- * ingest group's committed offsets go into the marker (state-rebuild.ts committedProgress); when
+ * ingest group's committed offsets go into the marker (state/rebuild.ts committedProgress); when
  * Kafka does not answer, the rebuild still runs and says so.
  */
 export async function stateRebuild(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<number> {
