@@ -28,7 +28,7 @@ import { FeatureDecoder } from '../sinks/feature-vector.ts';
 import { encodeWindowState } from './codec.ts';
 import { EntityStore, type CheckpointWrite } from './entity-store.ts';
 import { STATE_LAYOUT, deleteMarker, markerKeys, progressField, readMarker } from './marker.ts';
-import { EntityWindows, geometryOf, type WindowGeometry } from './window-engine.ts';
+import { EntityWindows, featureLength, geometryOf } from './window-engine.ts';
 export { STATE_LAYOUT, deleteMarker, markerKeys, readMarker, stateIntact, writeMarker, type MarkerView } from './marker.ts';
 
 export interface RebuildDeps {
@@ -400,14 +400,15 @@ async function replay(
       if (writes.length >= WRITES_PER_CHECKPOINT) await flush();
     };
     let cur: Building | null = null;
-    const scratch = new Float64Array(geometry.length * 4 + 6);
+    // The features each apply writes are not needed: one array for all of them.
+    const scratch = new Float64Array(featureLength(geometry.length));
     await streamRows(d.pool, kindQuery(column), [from], async (r) => {
       const id = String(r.entity);
       const topic = r.src_topic as string;
       const partition = Number(r.src_partition);
       if (cur === null || cur.id !== id || cur.partition !== partition || cur.topic !== topic) {
         await done(cur);
-        cur = { id, topic, partition, state: new EntityWindows(geometry as WindowGeometry[]), fence: -1n };
+        cur = { id, topic, partition, state: new EntityWindows(geometry), fence: -1n };
       }
       cur.state.apply(await eventOf(r, amounts), scratch);
       cur.fence = BigInt(String(r.src_offset));
