@@ -262,9 +262,7 @@ export async function ensureState(
   // A marker of another generation than MySQL's: MySQL moved on (a rebuild that died after its
   // bump, a restore), and every batch would fail the MySQL fence; rebuild as if the marker were gone.
   const stale = found.status === 'intact' && found.generation !== (await currentGeneration(d.pool));
-  if (!opts.force && found.status === 'intact' && !stale) {
-    return { outcome: 'intact', generation: found.generation as number };
-  }
+  if (!opts.force && found.status === 'intact' && !stale) return { outcome: 'intact', generation: found.generation as number };
   const token = randomBytes(8).toString('hex');
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', d.lockTtlMs ?? LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
   const lock = rebuildLock(d, token, opts.heartbeat);
