@@ -4,7 +4,7 @@ import { createPool } from '../platform/mysql.ts';
 import { connectOnce, createStateRedis } from '../platform/redis.ts';
 import { redactUrl } from '../config/secrets.ts';
 import { dataNodes } from '../platform/redis-pipelines.ts';
-import { committedOffsets, ensureState, rebuildDepsFor } from '../processors/ingest/state-rebuild.ts';
+import { committedOffsets, ensureState, rebuildDepsFor } from '../state/rebuild.ts';
 import { markerKeys, readMarker } from '../state/marker.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -28,7 +28,7 @@ async function withClients<T>(
 
 /**
  * Deletes the prefix's state and replays MySQL's transactions of the longest window into it. The
- * ingest group's committed offsets go into the marker (state-rebuild.ts committedProgress); when
+ * ingest group's committed offsets go into the marker (state/rebuild.ts committedProgress); when
  * Kafka does not answer, the rebuild still runs and says so.
  */
 export async function stateRebuild(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<number> {

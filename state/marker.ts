@@ -14,10 +14,12 @@ export function progressField(p: { topic: string; partition: number }): string {
 }
 
 /**
- * The layout the scripts write (window-core.lua's header). The marker records it; state of another
- * layout (written by an older txmon) is rebuilt before processing, like lost state.
+ * The layout of the window state: 3 is one hash of contributions per entity (state/keys.ts, blobs
+ * of state/codec.ts); 2 was window-core.lua's msgpack state with per-transaction keys. The marker
+ * records it; state of another layout (written by an older txmon) is rebuilt before processing,
+ * like lost state, and the rebuild deletes the older generations' keys whatever their layout.
  */
-export const STATE_LAYOUT = 2;
+export const STATE_LAYOUT = 3;
 
 export interface MarkerView {
   /** intact, missing (state lost or never built), or written for another layout */

@@ -20,7 +20,7 @@ import { redactor } from './classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler, IngestState } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';
-import { committedOffsets, ensureState, rebuildDepsFor } from './state-rebuild.ts';
+import { committedOffsets, ensureState, rebuildDepsFor } from '../../state/rebuild.ts';
 import { EntityStore } from '../../state/entity-store.ts';
 import { readMarker } from '../../state/marker.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
@@ -146,8 +146,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
             : 'state was lost and has been rebuilt from MySQL',
         );
       } else if (r.outcome === 'busy') log.warn('state is being rebuilt by another processor; waiting');
-      const marker = await readMarker(redis, cfg.keyPrefix);
-      if (marker.status === 'intact') state.adopt(marker.generation as number);
+      if (r.outcome !== 'busy') state.adopt(r.generation);
     };
     // Before consuming: a missing marker means an empty or new Redis; rebuild (quick when MySQL is empty).
     await retry(

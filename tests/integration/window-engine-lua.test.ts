@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featureArray, type EntityEvent, type EntityFeatures } from '../../domain/entity-features.ts';
 import type { EntityKind } from '../../platform/keys.ts';
 import type { TxmonRedis } from '../../platform/redis.ts';
-import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
+import { writeMarker } from '../../state/marker.ts';
 import { WindowState, entityId, type StateEvent } from '../../processors/ingest/state-store.ts';
 import { EntityWindows } from '../../state/window-engine.ts';
 import { DEFAULT_SCALE, SMALL_SCALE, eventStream, featureMismatch, type StreamScale } from '../helpers/window-streams.ts';

@@ -13,7 +13,7 @@ import { startCluster, type TestCluster } from '../helpers/redis-cluster.ts';
 import { createStateRedis, type TxmonRedis } from '../../platform/redis.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import { sleep } from '../../platform/retry.ts';
-import { writeMarker } from '../../processors/ingest/state-rebuild.ts';
+import { writeMarker } from '../../state/marker.ts';
 import { WindowState, type StateEvent, type StateResult } from '../../processors/ingest/state-store.ts';
 import { connectScratchRedis, dropScratchRedis } from '../helpers/scratch-redis.ts';
 

@@ -1,47 +1,41 @@
 /**
- * Detects lost Redis state and rebuilds it from MySQL (DESIGN.md "State and scale-out").
+ * Detects lost Redis state and rebuilds it from MySQL (DESIGN.md "State and scale-out",
+ * docs/state.md "Lost or rolled-back Redis").
  *
- * A marker key exists while the state is intact. When it is missing (an empty Redis after a
- * restart without persistence, a failover that dropped writes, a FLUSHALL), one processor takes a
- * lock, deletes the marker and every other key of the prefix, and replays MySQL's transactions of
- * the longest window (plus the allowed lateness) through the same Lua scripts, in the order they
- * were stored. It then puts back the feature snapshots MySQL holds, so a later replay of those
- * records returns exactly what was stored, and sets the marker. Every script is idempotent, so a
- * processor racing the rebuild cannot double-apply anything: it only waits for the marker.
+ * A marker exists while the state is intact (state/marker.ts). When it is missing (an empty Redis
+ * after a restart without persistence, a failover that dropped writes, a FLUSHALL), of an older
+ * layout, or on another generation than MySQL's, one processor takes a lock, deletes the marker,
+ * moves MySQL's state generation, and rebuilds the windows of the new generation from MySQL's rows
+ * of the longest window (plus the allowed lateness): for each entity and each source partition, the
+ * rows' events applied in offset order into one contribution, checkpointed with the highest offset
+ * applied as its fence, as state/partition-state.ts would have written it. It then sets the marker
+ * and deletes the older generations. A processor racing the rebuild cannot write into the new
+ * generation (it only waits for the marker), and a replay gets its features from MySQL's row, so
+ * nothing per transaction is restored.
  */
 import { randomBytes } from 'node:crypto';
 import type { Admin } from 'kafkajs';
-import { DependencyError } from '../../platform/errors.ts';
-import type { RowDataPacket } from 'mysql2/promise';
-import { entityFeatureNames } from '../../domain/entity-features.ts';
-import { SNAPSHOT_ENTITIES, STATIC_FEATURE_NAMES } from '../../domain/snapshot.ts';
-import type { WindowSpec } from '../../domain/windows.ts';
-import { stateKeyPattern, stateMarkerKey, stateRoot } from '../../platform/keys.ts';
-import { STATE_LAYOUT, deleteMarker, markerKeys, progressField, readMarker } from '../../state/marker.ts';
-export { STATE_LAYOUT, deleteMarker, markerKeys, readMarker, stateIntact, writeMarker, type MarkerView } from '../../state/marker.ts';
-import type { Pool } from '../../platform/mysql.ts';
-import { FeatureDecoder } from '../../sinks/feature-vector.ts';
-import {
-  execKeyed,
-  scanAll,
-  unlinkAll,
-  type KeyedCommand,
-  type StateRedis,
-} from '../../platform/redis-pipelines.ts';
-import type { TxmonConfig } from '../../config/config.ts';
-import {
-  decodeAccountRecord,
-  encodeAccountRecord,
-  encodeEntityFeatures,
-  entityId,
-  WindowState,
-  type StateEvent,
-} from './state-store.ts';
+import type { Connection as CoreConnection } from 'mysql2';
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { TxmonConfig } from '../config/config.ts';
+import type { EntityEvent } from '../domain/entity-features.ts';
+import type { WindowSpec } from '../domain/windows.ts';
+import { DependencyError } from '../platform/errors.ts';
+import { stateKeyPattern, stateMarkerKey, stateRoot, type EntityKind } from '../platform/keys.ts';
+import type { Pool } from '../platform/mysql.ts';
+import { scanAll, unlinkAll, type StateRedis } from '../platform/redis-pipelines.ts';
+import { FeatureDecoder } from '../sinks/feature-vector.ts';
+import { encodeWindowState } from './codec.ts';
+import { EntityStore, type CheckpointWrite } from './entity-store.ts';
+import { STATE_LAYOUT, deleteMarker, markerKeys, progressField, readMarker } from './marker.ts';
+import { EntityWindows, featureLength, geometryOf } from './window-engine.ts';
+export { STATE_LAYOUT, deleteMarker, markerKeys, readMarker, stateIntact, writeMarker, type MarkerView } from './marker.ts';
 
 export interface RebuildDeps {
   redis: StateRedis;
   pool: Pool;
-  state: WindowState;
+  /** The store of the processor's generation; the rebuild fills `state.forGeneration(next)`. */
+  state: EntityStore;
   prefix: string;
   windows: readonly WindowSpec[];
   allowedLatenessMs: number;
@@ -62,14 +56,22 @@ export interface CommittedOffset {
   offset: string;
 }
 
+/**
+ * What `ensureState` did. 'intact' and 'rebuilt' carry the state generation to work on: the caller's
+ * store is `state.forGeneration(generation)` (EntityStore.generation is fixed per instance).
+ */
 export type EnsureResult =
-  | { outcome: 'intact' }
+  | { outcome: 'intact'; generation: number }
   | { outcome: 'busy' }
   | {
       outcome: 'rebuilt';
+      generation: number;
       /** forced (`txmon state rebuild`), missing marker (state lost or new), or state of an older layout */
       reason: 'forced' | 'missing' | 'old-layout';
+      /** MySQL rows replayed (transactions). */
       rows: number;
+      /** Contributions written (one per entity and source partition). */
+      contributions: number;
       keysDeleted: number;
       fromEventTime: string | null;
       seconds: number;
@@ -82,12 +84,7 @@ export function rebuildDepsFor(
   progress: (line: string) => void,
   committedOffsets?: () => Promise<CommittedOffset[]>,
 ): RebuildDeps {
-  const state = new WindowState(clients.redis, {
-    prefix: cfg.keyPrefix,
-    windows: cfg.state.windows,
-    dedupTtlSeconds: 7 * 24 * 3600,
-    stateTtlSeconds: cfg.state.ttlSeconds,
-  });
+  const state = new EntityStore(clients.redis, { prefix: cfg.keyPrefix, stateTtlMs: cfg.state.ttlSeconds * 1000 });
   return {
     ...clients,
     state,
@@ -107,7 +104,6 @@ export function rebuildDepsFor(
 const LOCK_TTL_MS = 30_000;
 /** A query that takes longer fails (the rebuild is retried) instead of stalling the processor. */
 const QUERY_TIMEOUT_MS = 60_000;
-const CHUNK = 5_000;
 
 function lockKey(prefix: string): string {
   return `${stateMarkerKey(prefix)}:rebuild-lock`;
@@ -246,8 +242,8 @@ function rebuildLock(d: RebuildDeps, token: string, heartbeat?: () => Promise<vo
 
 /**
  * Rebuilds when the marker is missing (or always, with `force`). Returns 'busy' when another
- * process holds the rebuild lock: the caller waits for the marker. Sets `d.state.generation` to the
- * marker's whenever it knows it.
+ * process holds the rebuild lock: the caller waits for the marker. 'intact' and 'rebuilt' say the
+ * generation the caller's store must work on from then on.
  *
  * Order matters: the marker goes first (every batch from then on fails its check and waits), then
  * MySQL moves to the next generation (fencing batches that are between Redis and MySQL), then the
@@ -266,10 +262,7 @@ export async function ensureState(
   // A marker of another generation than MySQL's: MySQL moved on (a rebuild that died after its
   // bump, a restore), and every batch would fail the MySQL fence; rebuild as if the marker were gone.
   const stale = found.status === 'intact' && found.generation !== (await currentGeneration(d.pool));
-  if (!opts.force && found.status === 'intact' && !stale) {
-    d.state.generation = found.generation as number;
-    return { outcome: 'intact' };
-  }
+  if (!opts.force && found.status === 'intact' && !stale) return { outcome: 'intact', generation: found.generation as number };
   const token = randomBytes(8).toString('hex');
   if ((await d.redis.set(lockKey(d.prefix), token, 'PX', d.lockTtlMs ?? LOCK_TTL_MS, 'NX')) !== 'OK') return { outcome: 'busy' };
   const lock = rebuildLock(d, token, opts.heartbeat);
@@ -284,21 +277,23 @@ export async function ensureState(
     const builder = d.state.forGeneration(generation);
     // Keys of the new generation can only be left by a rebuild that died half way: start clean.
     await wipe(d, lock, (k) => k.startsWith(root));
-    const { rows, from } = await replay(d, lock, builder);
+    const { rows, contributions, from } = await replay(d, lock, builder);
     const committed = (await d.committedOffsets?.()) ?? [];
     await lock.keep();
     await lock.writeMarker(generation, { rebuiltAt: new Date().toISOString(), rows }, committed);
-    d.state.generation = generation;
-    // Only older generations: a newer one would be another rebuild's (if the lock was ever lost).
+    // Only older generations, of any layout (layout 2's per-entity ":st" and per-transaction ":tx:"
+    // keys included): a newer one would be another rebuild's (if the lock was ever lost).
     let keysDeleted = await wipe(d, lock, (k) => generationOf(d.prefix, k) < generation);
     if (found.status === 'old-layout') keysDeleted += await wipeLayout1(d);
     d.progress(
       `state: generation ${generation} built; deleted ${keysDeleted.toLocaleString('en')} keys of older generations of prefix "${d.prefix}"`,
     );
     const seconds = Math.round((Date.now() - started) / 100) / 10;
-    d.progress(`state: rebuilt from ${rows.toLocaleString('en')} MySQL rows in ${seconds} s`);
+    d.progress(
+      `state: rebuilt ${contributions.toLocaleString('en')} contributions from ${rows.toLocaleString('en')} MySQL rows in ${seconds} s`,
+    );
     const reason = opts.force ? 'forced' : found.status === 'intact' ? 'missing' : found.status;
-    return { outcome: 'rebuilt', reason, rows, keysDeleted, fromEventTime: from, seconds };
+    return { outcome: 'rebuilt', generation, reason, rows, contributions, keysDeleted, fromEventTime: from, seconds };
   } finally {
     await lock.release().catch(() => {});
   }
@@ -334,106 +329,187 @@ async function wipeLayout1(d: RebuildDeps): Promise<number> {
   return deleted;
 }
 
-type Features = Record<string, number | string | boolean | null>;
+/** Each entity kind's column in `transactions` (device_id is NULL for a transaction without a device). */
+const ENTITY_COLUMNS: ReadonlyArray<{ kind: EntityKind; column: string }> = [
+  { kind: 'account', column: 'account_id' },
+  { kind: 'card', column: 'card_token' },
+  { kind: 'merchant', column: 'merchant_id' },
+  { kind: 'device', column: 'device_id' },
+];
+/** Contributions per checkpoint round trip (the store puts up to 500 entities in one script call). */
+const WRITES_PER_CHECKPOINT = 2_000;
+/** Rows buffered from the stream before MariaDB is told to pause (mysql2's backpressure). */
+const ROWS_BUFFERED = 1_000;
+/**
+ * A kind's stream fails when no row arrives for this long. MariaDB sorts the whole range before it
+ * sends the first row (minutes for tens of millions of rows), hence more than QUERY_TIMEOUT_MS.
+ */
+const STREAM_IDLE_MS = 300_000;
 
-/** Replays the transactions of the longest window (+ lateness) through the scripts, in stored order. */
+/** One (entity, source partition) being replayed: its rows' events applied in offset order. */
+interface Building {
+  id: string;
+  topic: string;
+  partition: number;
+  state: EntityWindows;
+  fence: bigint;
+}
+
+/**
+ * Replays the transactions of the longest window (+ lateness) into contributions, one entity kind at
+ * a time: every row is a first-seen, non-duplicate transaction (duplicates live in
+ * transaction_duplicates), applied to each of its entities' contribution of its source partition as
+ * state/partition-state.ts applies it (late rows only read, and move the fence like any record).
+ */
 async function replay(
   d: RebuildDeps,
   lock: { keep(): Promise<void> },
-  builder: WindowState,
-): Promise<{ rows: number; from: string | null }> {
+  builder: EntityStore,
+): Promise<{ rows: number; contributions: number; from: string | null }> {
   const [[top]] = await d.pool.query<RowDataPacket[]>({
     sql: 'SELECT MAX(event_time) AS t FROM transactions WHERE NOT late',
     timeout: QUERY_TIMEOUT_MS,
   });
-  if (!top?.t) return { rows: 0, from: null };
+  if (!top?.t) return { rows: 0, contributions: 0, from: null };
   const longest = Math.max(...d.windows.map((w) => w.lengthMs));
   const from = new Date((top.t as Date).getTime() - longest - d.allowedLatenessMs);
-  let lastId = 0;
+  const geometry = geometryOf(d.windows);
+  const amounts = new BaseAmounts(d.pool);
   let rows = 0;
-  const decoder = new FeatureDecoder(d.pool);
-  for (;;) {
-    const [chunk] = await d.pool.query<RowDataPacket[]>({
-      sql: `SELECT id, transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time,
-              latitude, longitude, late, feature_layout, feature_values, src_topic, src_partition, src_offset
-       FROM transactions WHERE id > ? AND event_time >= ? ORDER BY id LIMIT ?`,
-      values: [lastId, from, CHUNK],
-      timeout: QUERY_TIMEOUT_MS,
+  let contributions = 0;
+  for (const { kind, column } of ENTITY_COLUMNS) {
+    let writes: CheckpointWrite[] = [];
+    let replayed = 0;
+    const flush = async () => {
+      await builder.checkpoint(writes);
+      contributions += writes.length;
+      writes = [];
+      await lock.keep();
+      d.progress(
+        `state: replayed ${replayed.toLocaleString('en')} ${kind} rows from MySQL (${contributions.toLocaleString('en')} contributions)`,
+      );
+    };
+    const done = async (b: Building | null) => {
+      // Nothing applied (only late or stale rows): nothing to store, as partition-state.ts writes
+      // only a contribution whose state changed.
+      if (b === null || b.state.revision === 0) return;
+      const source = { topic: b.topic, partition: b.partition };
+      writes.push({ kind, id: b.id, source, fence: b.fence, blob: encodeWindowState(b.state) });
+      if (writes.length >= WRITES_PER_CHECKPOINT) await flush();
+    };
+    let cur: Building | null = null;
+    // The features each apply writes are not needed: one array for all of them.
+    const scratch = new Float64Array(featureLength(geometry.length));
+    await streamRows(d.pool, kindQuery(column), [from], async (r) => {
+      const id = String(r.entity);
+      const topic = r.src_topic as string;
+      const partition = Number(r.src_partition);
+      if (cur === null || cur.id !== id || cur.partition !== partition || cur.topic !== topic) {
+        await done(cur);
+        cur = { id, topic, partition, state: new EntityWindows(geometry), fence: -1n };
+      }
+      cur.state.apply(await eventOf(r, amounts), scratch);
+      cur.fence = BigInt(String(r.src_offset));
+      replayed++;
     });
-    if (chunk.length === 0) break;
-    lastId = Number(chunk[chunk.length - 1]?.id);
-    const events: StateEvent[] = [];
-    const snapshots: Array<Features | null> = [];
-    const stored = await decoder.decodeRows(chunk);
-    for (const [i, r] of chunk.entries()) {
-      const f = (stored[i]?.object() ?? null) as Features | null;
-      const late = Boolean(r.late);
-      const stat = f === null ? null : Object.fromEntries(STATIC_FEATURE_NAMES.map((k) => [k, f[k] ?? null]));
-      events.push({
-        transactionId: r.transaction_id as string,
-        accountId: r.account_id as string,
-        cardToken: r.card_token as string,
-        merchantId: r.merchant_id as string,
-        deviceId: (r.device_id as string | null) ?? null,
-        position: `${r.src_topic as string}/${r.src_partition as number}/${String(r.src_offset)}`,
-        eventTime: (r.event_time as Date).getTime(),
-        amountBaseMinor: typeof f?.amount_base_minor === 'number' ? f.amount_base_minor : null,
-        country: r.merchant_country as string,
-        lat: (r.latitude as number | null) ?? null,
-        lon: (r.longitude as number | null) ?? null,
-        late,
-        extra: JSON.stringify({ late, static: stat }),
-      });
-      snapshots.push(f);
-    }
-    await builder.apply(events, { requireMarker: false });
-    await restoreSnapshots(d, builder, events, snapshots);
-    rows += chunk.length;
-    await lock.keep();
-    d.progress(`state: replayed ${rows.toLocaleString('en')} transactions from MySQL`);
+    await done(cur);
+    await flush();
+    if (kind === 'account') rows = replayed; // every row has exactly one account
   }
-  return { rows, from: from.toISOString() };
+  return { rows, contributions, from: from.toISOString() };
 }
 
-/** Puts MySQL's snapshots back into the keys a replay reads, so replays return what MySQL holds. */
-async function restoreSnapshots(
-  d: RebuildDeps,
-  builder: WindowState,
-  events: readonly StateEvent[],
-  snapshots: ReadonlyArray<Features | null>,
-) {
-  const entities: Array<{ key: string; features: Array<number | null> }> = [];
-  const accounts: Array<{ key: string; features: Array<number | null> }> = [];
-  events.forEach((e, i) => {
-    const f = snapshots[i];
-    if (!f) return;
-    for (const kind of SNAPSHOT_ENTITIES) {
-      const id = entityId(e, kind);
-      if (id === null) continue;
-      const names = entityFeatureNames(kind, d.windows);
-      if (f[names[0] as string] === null || f[names[0] as string] === undefined) continue;
-      const features = names.map((n) => (f[n] ?? null) as number | null);
-      const key = builder.keys(kind, id).tx(e.transactionId);
-      (kind === 'account' ? accounts : entities).push({ key, features });
-    }
-  });
-  // The account's record also holds the first-seen position and the static features: read, then rewrite.
-  const records = await execKeyed(
-    d.redis,
-    accounts.map((a) => ({ key: a.key, add: (p) => void p.getBuffer(a.key) })),
-  );
-  const writes: KeyedCommand[] = [];
-  accounts.forEach((a, i) => {
-    const [err, raw] = records[i] as [Error | null, Buffer | null];
-    if (err) throw err;
-    if (raw) {
-      const value = encodeAccountRecord({ ...decodeAccountRecord(raw), features: a.features });
-      writes.push({ key: a.key, add: (p) => void p.set(a.key, value, 'KEEPTTL', 'XX') });
-    }
-  });
-  for (const e of entities) {
-    const value = encodeEntityFeatures(e.features);
-    writes.push({ key: e.key, add: (p) => void p.set(e.key, value, 'KEEPTTL', 'XX') });
+/**
+ * One kind's rows of the range, ordered by entity, source partition and offset, so each
+ * contribution's rows arrive together and in the order its partition's owner applied them.
+ *
+ * EXPLAIN (MariaDB 10.11, 20,000 rows, the range 60 % of them): `ALL`, "Using where; Using
+ * filesort". MariaDB sorts: no index leads with an entity column (migration 013 keeps only indexes
+ * with a reader on the hot path), and ix_transactions_event_time, which a narrower range may use,
+ * cannot give the entity order. It sorts the range once per kind, in sort_buffer_size and merge
+ * files on disk: bounded memory on the server. Keyset pagination would have to sort the remaining
+ * range again for every page (quadratic in the rows), and an index per entity column would cost
+ * every batch's insert for a rebuild that runs rarely; one sorted stream per kind costs one sort,
+ * and with mysql2's backpressure this process holds one contribution and one checkpoint's writes
+ * at a time.
+ */
+function kindQuery(column: string): string {
+  return `SELECT ${column} AS entity, src_topic, src_partition, src_offset, event_time, late, merchant_id, merchant_country,
+            latitude, longitude, feature_layout, feature_values
+       FROM transactions WHERE event_time >= ?${column === 'device_id' ? ' AND device_id IS NOT NULL' : ''}
+      ORDER BY ${column}, src_topic, src_partition, src_offset, id`;
+}
+
+/** The event a row applies (EntityEvent as the ingest processor builds it for partition-state.ts). */
+async function eventOf(r: RowDataPacket, amounts: BaseAmounts): Promise<EntityEvent> {
+  return {
+    eventTime: (r.event_time as Date).getTime(),
+    amountMinor: await amounts.of(r),
+    merchantId: r.merchant_id as string,
+    country: r.merchant_country as string,
+    lat: (r.latitude as number | null) ?? null,
+    lon: (r.longitude as number | null) ?? null,
+    late: Boolean(r.late),
+  };
+}
+
+/** A row's base amount: the static feature `amount_base_minor` of its stored vector (null: no FX rate, or no vector). */
+class BaseAmounts {
+  private readonly decoder: FeatureDecoder;
+  /** Per layout version, the position of amount_base_minor (-1: not in it). */
+  private readonly at = new Map<number, number>();
+
+  constructor(pool: Pool) {
+    this.decoder = new FeatureDecoder(pool);
   }
-  for (const [err] of await execKeyed(d.redis, writes)) if (err) throw err;
+
+  async of(r: RowDataPacket): Promise<number | null> {
+    if (r.feature_layout === null || r.feature_layout === undefined) return null;
+    const version = Number(r.feature_layout);
+    // A handful of layouts ever: read each once, on first sight.
+    if (!this.at.has(version)) await this.decoder.load([version]);
+    const stored = this.decoder.decode(version, r.feature_values);
+    if (stored === null) return null;
+    let i = this.at.get(version);
+    if (i === undefined) {
+      i = stored.names.indexOf('amount_base_minor');
+      this.at.set(version, i);
+    }
+    const v = i < 0 ? null : stored.values[i];
+    return typeof v === 'number' ? v : null;
+  }
+}
+
+/**
+ * Streams a query's rows into `onRow`, one at a time (mysql2 pauses the connection while rows wait).
+ * The connection is destroyed rather than returned to the pool when the stream did not end cleanly.
+ */
+async function streamRows(pool: Pool, sql: string, values: unknown[], onRow: (r: RowDataPacket) => Promise<void>): Promise<void> {
+  const conn: PoolConnection = await pool.getConnection();
+  let clean = false;
+  let idle: NodeJS.Timeout | undefined;
+  try {
+    // The promise API has no stream; its connection wraps the callback API's (typed as the promise one).
+    const core = conn.connection as unknown as CoreConnection;
+    const stream = core.query({ sql, values }).stream({ highWaterMark: ROWS_BUFFERED });
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(
+        () =>
+          stream.destroy(new DependencyError('mysql', `the state rebuild's query sent no row for ${STREAM_IDLE_MS / 1000} s`)),
+        STREAM_IDLE_MS,
+      );
+    };
+    arm();
+    for await (const r of stream as AsyncIterable<RowDataPacket>) {
+      clearTimeout(idle);
+      await onRow(r);
+      arm();
+    }
+    clean = true;
+  } finally {
+    clearTimeout(idle);
+    if (clean) conn.release();
+    else conn.destroy();
+  }
 }
