@@ -7,21 +7,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EntityEvent } from '../domain/entity-features.ts';
-import { aggregateBruteForce, type WindowSpec } from '../domain/windows.ts';
-import {
-  CRASHES,
-  FakeEntityStore,
-  drive,
-  entitiesOf,
-  entityOf,
-  txStream,
-  type StreamTx,
-} from '../tests/helpers/partition-streams.ts';
+import type { WindowSpec } from '../domain/windows.ts';
+import { aggregatesMismatch, appliedEvents, eventsOf, expectedAggregates } from '../tests/helpers/aggregate-streams.ts';
+import { CRASHES, FakeEntityStore, drive, entitiesOf, txStream } from '../tests/helpers/partition-streams.ts';
 import { SMALL_SCALE, SMALL_WINDOWS } from '../tests/helpers/window-streams.ts';
-import { aggregatesOf, readAggregates, type EntityAggregates } from './aggregates.ts';
+import { aggregatesOf, readAggregates } from './aggregates.ts';
 import { encodeWindowState } from './codec.ts';
 import type { Contribution } from './entity-store.ts';
-import type { EntityRef } from './keys.ts';
 import { EntityWindows, geometryOf } from './window-engine.ts';
 
 const W = SMALL_WINDOWS;
@@ -44,71 +36,6 @@ function contribution(events: readonly EntityEvent[], fence = 1n, windows: reado
   const s = EntityWindows.of(windows);
   for (const e of events) s.apply(e);
   return { fence, blob: encodeWindowState(s) };
-}
-
-/**
- * The events a partition applied to one entity, in its order: not late, and not stale (outside the
- * largest window at the head they would make), as domain/entity-features.ts defines it.
- */
-function appliedEvents(events: readonly EntityEvent[], windows: readonly WindowSpec[]): EntityEvent[] {
-  const largest = windows[windows.length - 1] as WindowSpec;
-  const buckets = Math.ceil(largest.lengthMs / largest.bucketMs);
-  let head: number | null = null;
-  const out: EntityEvent[] = [];
-  for (const e of events) {
-    const next = head === null ? e.eventTime : Math.max(head, e.eventTime);
-    const stale = Math.floor(e.eventTime / largest.bucketMs) <= Math.floor(next / largest.bucketMs) - buckets;
-    if (e.late || stale) continue;
-    head = next;
-    out.push(e);
-  }
-  return out;
-}
-
-/** The aggregates by brute force over every partition's applied events (null when none). */
-function expectedAggregates(
-  perPartition: ReadonlyArray<readonly EntityEvent[]>,
-  windows: readonly WindowSpec[],
-): EntityAggregates | null {
-  const applied = perPartition.flatMap((events) => appliedEvents(events, windows));
-  if (applied.length === 0) return null;
-  const head = Math.max(...applied.map((e) => e.eventTime));
-  const asWindowEvents = applied.map((e) => ({ ...e, amountMinor: e.amountMinor ?? 0 }));
-  const amounts = applied.flatMap((e) => (e.amountMinor === null ? [] : [e.amountMinor]));
-  const n = amounts.length;
-  const mean = n === 0 ? 0 : amounts.reduce((s, x) => s + x, 0) / n;
-  const std = n < 2 ? 0 : Math.sqrt(amounts.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1));
-  return {
-    head,
-    windows: windows.map((w) => aggregateBruteForce(asWindowEvents, head, w)),
-    amountN: n,
-    amountMean: mean,
-    amountStd: std,
-  };
-}
-
-/** Exact on head, windows and n; mean and std within 1e-9 relative (Welford and Chan against two passes). */
-function expectClose(got: EntityAggregates | null, want: EntityAggregates | null, what: string): void {
-  if (want === null) {
-    expect(got, what).toBeNull();
-    return;
-  }
-  expect(got, what).not.toBeNull();
-  const g = got as EntityAggregates;
-  expect({ head: g.head, windows: g.windows, amountN: g.amountN }, what).toEqual({
-    head: want.head,
-    windows: want.windows,
-    amountN: want.amountN,
-  });
-  expect(Math.abs(g.amountMean - want.amountMean), `${what} mean`).toBeLessThanOrEqual(
-    1e-9 * Math.max(1, Math.abs(want.amountMean)),
-  );
-  expect(Math.abs(g.amountStd - want.amountStd), `${what} std`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want.amountStd)));
-}
-
-/** Each entity's events of a stream (duplicates are never applied), in offset order. */
-function eventsOf(stream: readonly StreamTx[], ref: EntityRef): EntityEvent[] {
-  return stream.filter((t) => !t.duplicate && entityOf(t, ref.kind) === ref.id).map((t) => t.event);
 }
 
 describe('reading', () => {
@@ -219,7 +146,10 @@ describe('states written by the partition-state stage equal the brute force', ()
           const refs = entitiesOf(stream);
           const got = await readAggregates(store, W, refs);
           refs.forEach((ref, i) =>
-            expectClose(got[i] ?? null, expectedAggregates([eventsOf(stream, ref)], W), `${ref.kind} ${ref.id}`),
+            expect(
+              aggregatesMismatch(got[i] ?? null, expectedAggregates([eventsOf(stream, ref)], W)),
+              `${ref.kind} ${ref.id}`,
+            ).toBeNull(),
           );
         },
       ),
@@ -243,7 +173,7 @@ describe('states written by the partition-state stage equal the brute force', ()
           refs.forEach((ref, i) => {
             const per = [eventsOf(s0, ref), eventsOf(s1, ref)];
             if (per.every((e) => appliedEvents(e, W).length > 0)) shared++;
-            expectClose(got[i] ?? null, expectedAggregates(per, W), `${ref.kind} ${ref.id}`);
+            expect(aggregatesMismatch(got[i] ?? null, expectedAggregates(per, W)), `${ref.kind} ${ref.id}`).toBeNull();
           });
         },
       ),
