@@ -35,7 +35,7 @@ export interface AppDeps {
   /** Readiness checks (dependency reachability, lag bound). */
   probes: Probe[];
   /** The state Redis and its layout, for accounts' live aggregates (absent: the route is not served). */
-  state?: { redis: StateRedis; keyPrefix: string; windows: readonly WindowSpec[]; baseCurrency: string };
+  state?: { redis: StateRedis; keyPrefix: string; windows: readonly WindowSpec[]; baseCurrency: string; stateTtlMs: number };
   /** The Kafka admin and what to report on, for the pipeline view (absent: not served). */
   pipeline?: { admin: Admin; topology: PipelineTopology };
   driftPsiAlert?: number;

@@ -53,7 +53,7 @@ async function routeOnlyApp(): Promise<FastifyInstance> {
       logger: createLogger({ level: 'silent' }),
       metrics: createApiMetrics(null),
       probes: [],
-      state: { redis: none, keyPrefix: 'role-table', windows: [], baseCurrency: 'EUR' },
+      state: { redis: none, keyPrefix: 'role-table', windows: [], baseCurrency: 'EUR', stateTtlMs: 1 },
       pipeline: { admin: none, topology: { groups: [], deadLetterTopics: [] } },
     },
     { rateLimitPerMinute: 1_000, keyCacheMs: 0, guard: UNLIMITED_GUARD },

@@ -72,7 +72,13 @@ export async function startApi(
         logger: log,
         metrics,
         probes,
-        state: { redis, keyPrefix: cfg.keyPrefix, windows: cfg.state.windows, baseCurrency: cfg.state.baseCurrency },
+        state: {
+          redis,
+          keyPrefix: cfg.keyPrefix,
+          windows: cfg.state.windows,
+          baseCurrency: cfg.state.baseCurrency,
+          stateTtlMs: cfg.state.ttlSeconds * 1000,
+        },
         pipeline: {
           admin,
           topology: {

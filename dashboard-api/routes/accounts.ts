@@ -1,10 +1,14 @@
-/** An account's live windowed aggregates, read from the state Redis (the same windows the rules and the model see). */
+/**
+ * An account's live windowed aggregates, read from the state Redis (the same windows the rules and
+ * the model see): its contributions merged at its head (state/aggregates.ts).
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { WindowSpec } from '../../domain/windows.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
+import { readAggregates } from '../../state/aggregates.ts';
+import { EntityStore } from '../../state/entity-store.ts';
 import { readMarker } from '../../state/marker.ts';
-import { WindowState } from '../../processors/ingest/state-store.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { Id, problems } from '../schemas/common.ts';
 
@@ -37,6 +41,8 @@ const accountRoutes: FastifyPluginAsyncTypebox<{
   keyPrefix: string;
   windows: readonly WindowSpec[];
   baseCurrency: string;
+  /** The state TTL (TXMON_STATE_TTL_SECONDS), ms: the store takes it, though this route only reads. */
+  stateTtlMs: number;
 }> = async (app, opts) => {
   app.get(
     '/accounts/:accountId/aggregates',
@@ -59,15 +65,15 @@ const accountRoutes: FastifyPluginAsyncTypebox<{
           503,
           `the windowed state is not available (${marker.status}); the processors rebuild it from MySQL`,
         );
-      const state = new WindowState(opts.redis, {
+      // The generation the marker names: a rebuild fills the next one beside the old, and the
+      // marker moves to it only once it is complete.
+      const store = new EntityStore(opts.redis, {
         prefix: opts.keyPrefix,
-        windows: opts.windows,
-        dedupTtlSeconds: 1,
-        stateTtlSeconds: 1,
+        stateTtlMs: opts.stateTtlMs,
         generation: marker.generation,
       });
-      const [agg] = await state.read([{ kind: 'account', id: request.params.accountId }]);
-      if (!agg || agg.head === null)
+      const [agg] = await readAggregates(store, opts.windows, [{ kind: 'account', id: request.params.accountId }]);
+      if (!agg)
         throw new HttpProblem(
           404,
           `no live state for account ${request.params.accountId} (no transaction within the windows' TTL)`,

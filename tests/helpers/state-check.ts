@@ -1,18 +1,25 @@
 /**
  * Checks the Redis window state of a namespace against a recomputation from MySQL's rows: for every
  * account, card, merchant and device, the window counts, sums and distinct counts at the entity's
- * head must equal a brute-force aggregate of its non-late transactions. Order-independent, so it
- * holds after any mix of crashes, replays and rebalances; a double-applied or lost event breaks it.
- * Also checks each row's account features equal the snapshot the account script stored.
+ * head (its contributions merged, state/aggregates.ts) must equal a brute-force aggregate of its
+ * non-late transactions. Order-independent, so it holds after any mix of crashes, replays and
+ * rebalances once every owner has checkpointed; a double-applied or lost event breaks it.
+ *
+ * Also checks a sample of rows' stored account window features against a brute force over the rows
+ * before them: an account has one source partition (the partition key), so its features are those
+ * of one ordered pass over that partition's rows of the account, and a row's snapshot must hold the
+ * windows after it (domain/entity-features.ts: late rows and rows outside the largest window only
+ * read). This is what the outside check (shared/checks/outside-check.sh) verifies from outside.
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { createConnection } from '../../platform/mysql.ts';
-import { entityFeatureNames } from '../../domain/entity-features.ts';
-import { aggregateBruteForce, type WindowAggregate, type WindowEvent } from '../../domain/windows.ts';
+import { entityFeatureNames, entityFeaturesBruteForce, type EntityEvent } from '../../domain/entity-features.ts';
+import { aggregateBruteForce, type WindowAggregate, type WindowEvent, type WindowSpec } from '../../domain/windows.ts';
 import type { EntityKind } from '../../platform/keys.ts';
 import { createStateRedis } from '../../platform/redis.ts';
+import { readAggregates } from '../../state/aggregates.ts';
+import { EntityStore } from '../../state/entity-store.ts';
 import { readMarker } from '../../state/marker.ts';
-import { WindowState } from '../../processors/ingest/state-store.ts';
 import type { TestNamespace } from './namespace.ts';
 
 export interface StateCheck {
@@ -21,27 +28,57 @@ export interface StateCheck {
   mismatches: string[];
 }
 
+/** The parts of a row the checks read. */
+interface Row {
+  transactionId: string;
+  account: string;
+  /** "<topic>/<partition>" */
+  source: string;
+  offset: bigint;
+  late: boolean;
+  event: EntityEvent;
+  /** The stored feature snapshot (null: none). */
+  snapshot: Record<string, number | null> | null;
+}
+
 export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSnapshots?: number } = {}): Promise<StateCheck> {
   const conn = await createConnection(ns.cfg);
-  const [rows] = await conn.query<RowDataPacket[]>(
-    'SELECT transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time, late, features FROM transactions',
+  const [raw] = await conn.query<RowDataPacket[]>(
+    `SELECT transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time, late, features,
+            src_topic, src_partition, src_offset
+       FROM transactions ORDER BY id`,
   );
   await conn.end();
   const windows = ns.cfg.state.windows;
   const byEntity = new Map<string, { kind: EntityKind; id: string; events: WindowEvent[] }>();
-  // mysql2 returns MariaDB's JSON (a LONGTEXT) as a string: parse each row's snapshot once.
-  const snapshots = rows.map(
-    (r) => (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<string, number | null>,
-  );
-  rows.forEach((r, i) => {
-    if (r.late) return;
-    const f = snapshots[i] as Record<string, number | null>;
-    const ev: WindowEvent = {
-      eventTime: (r.event_time as Date).getTime(),
-      amountMinor: f.amount_base_minor ?? 0,
-      merchantId: r.merchant_id as string,
-      country: r.merchant_country as string,
+  const rows = raw.map((r): Row => {
+    // mysql2 returns MariaDB's JSON (a LONGTEXT) as a string: parse each row's snapshot once.
+    const snapshot = (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<
+      string,
+      number | null
+    > | null;
+    return {
+      transactionId: r.transaction_id as string,
+      account: r.account_id as string,
+      source: `${r.src_topic as string}/${Number(r.src_partition)}`,
+      offset: BigInt(String(r.src_offset)),
+      late: Boolean(r.late),
+      event: {
+        eventTime: (r.event_time as Date).getTime(),
+        amountMinor: snapshot?.amount_base_minor ?? null,
+        merchantId: r.merchant_id as string,
+        country: r.merchant_country as string,
+        lat: null,
+        lon: null,
+        late: Boolean(r.late),
+      },
+      snapshot,
     };
+  });
+  raw.forEach((r, i) => {
+    const row = rows[i] as Row;
+    if (row.late) return;
+    const ev: WindowEvent = { ...row.event, amountMinor: row.event.amountMinor ?? 0 };
     const ids: Array<[EntityKind, string | null]> = [
       ['account', r.account_id as string],
       ['card', r.card_token as string],
@@ -63,17 +100,15 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
     const entities = [...byEntity.values()];
     const marker = await readMarker(redis, ns.cfg.keyPrefix);
     if (marker.status !== 'intact') mismatches.push(`state marker ${marker.status}`);
-    const state = new WindowState(redis, {
+    const store = new EntityStore(redis, {
       prefix: ns.cfg.keyPrefix,
-      windows,
-      dedupTtlSeconds: 1,
-      stateTtlSeconds: 1,
+      stateTtlMs: ns.cfg.state.ttlSeconds * 1000,
       generation: marker.generation ?? 0,
     });
-    const live = await state.read(entities);
+    const live = await readAggregates(store, windows, entities);
     entities.forEach((e, i) => {
       const head = Math.max(...e.events.map((x) => x.eventTime));
-      const agg = live[i];
+      const agg = live[i] ?? null;
       if (agg?.head !== head) mismatches.push(`${e.kind} ${e.id}: head ${agg?.head ?? null} vs mysql ${head}`);
       windows.forEach((w, j) => {
         const got: WindowAggregate = agg?.windows[j] ?? { count: 0, sumMinor: 0, distinctMerchants: 0, distinctCountries: 0 };
@@ -82,23 +117,61 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
           mismatches.push(`${e.kind} ${e.id} ${w.name}: redis ${JSON.stringify(got)} vs mysql ${JSON.stringify(want)}`);
       });
     });
-    // The snapshot in MySQL is the one the account script stored (what a replay would get back).
-    const sample = rows.slice(0, opts.sampleSnapshots ?? 200);
-    const names = entityFeatureNames('account', windows);
-    const stored = await Promise.all(sample.map((r) => state.storedRecord(r.account_id as string, r.transaction_id as string)));
-    sample.forEach((r, i) => {
-      const f = snapshots[i] as Record<string, number | null>;
-      const s = stored[i]?.features ?? null;
-      const fromRow = names.map((n) => f[n]);
-      if (s === null || JSON.stringify(s) !== JSON.stringify(fromRow))
-        mismatches.push(
-          `snapshot of ${r.transaction_id as string}: row ${JSON.stringify(fromRow)} vs redis ${JSON.stringify(s)}`,
-        );
-    });
+    mismatches.push(...accountSnapshotMismatches(rows, windows, opts.sampleSnapshots ?? 200));
     return { entities: entities.length, mismatches };
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Each sampled row's stored account windows against the brute force over its account's rows in the
+ * same source partition at offsets up to its own (in offset order, late flags as stored). Only the
+ * windows: the amount statistics are not windowed, so after a rebuild (which replays the longest
+ * window's rows) or a TTL expiry they legitimately cover fewer rows than MySQL holds.
+ */
+function accountSnapshotMismatches(rows: readonly Row[], windows: readonly WindowSpec[], sample: number): string[] {
+  if (sample <= 0 || rows.length === 0) return [];
+  // Spread over the whole table, not its first rows only.
+  const step = Math.max(1, Math.floor(rows.length / sample));
+  const sampled = rows.filter((_, i) => i % step === 0).slice(0, sample);
+  const history = new Map<string, Row[]>();
+  for (const r of rows) {
+    const k = `${r.account}\u0000${r.source}`;
+    const h = history.get(k);
+    if (h) h.push(r);
+    else history.set(k, [r]);
+  }
+  const names = entityFeatureNames('account', windows).slice(0, windows.length * 4);
+  const features = new Map<Row, number[]>();
+  for (const r of sampled) {
+    if (features.has(r)) continue;
+    const h = (history.get(`${r.account}\u0000${r.source}`) as Row[]).sort((a, b) =>
+      a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0,
+    );
+    // One brute-force pass per account and partition gives every row's features after it.
+    entityFeaturesBruteForce(
+      h.map((x) => x.event),
+      windows,
+    ).forEach((f, j) =>
+      features.set(
+        h[j] as Row,
+        f.windows.flatMap((w) => [w.count, w.sumMinor, w.distinctMerchants, w.distinctCountries]),
+      ),
+    );
+  }
+  const out: string[] = [];
+  for (const r of sampled) {
+    if (r.snapshot === null) {
+      out.push(`snapshot of ${r.transactionId}: none stored`);
+      continue;
+    }
+    const stored = names.map((n) => (r.snapshot as Record<string, number | null>)[n] ?? null);
+    const want = features.get(r) as number[];
+    if (JSON.stringify(stored) !== JSON.stringify(want))
+      out.push(`account windows of ${r.transactionId}: row ${JSON.stringify(stored)} vs mysql ${JSON.stringify(want)}`);
+  }
+  return out;
 }
 
 /** How many rows carry a feature snapshot, a base-currency amount, an account age and a BIN country. */

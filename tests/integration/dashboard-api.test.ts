@@ -61,7 +61,13 @@ async function makeApp(
       logger: testLogger,
       metrics,
       probes,
-      state: { redis, keyPrefix: ns.cfg.keyPrefix, windows: ns.cfg.state.windows, baseCurrency: ns.cfg.state.baseCurrency },
+      state: {
+        redis,
+        keyPrefix: ns.cfg.keyPrefix,
+        windows: ns.cfg.state.windows,
+        baseCurrency: ns.cfg.state.baseCurrency,
+        stateTtlMs: ns.cfg.state.ttlSeconds * 1000,
+      },
       pipeline: {
         admin,
         topology: {
