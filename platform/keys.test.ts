@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { entityKeys, hashSlot } from './keys.ts';
+import { hashSlot } from './keys.ts';
+import { entityStateKey } from '../state/keys.ts';
 
 describe('hashSlot', () => {
   it('matches Redis Cluster for known keys', () => {
@@ -15,13 +16,13 @@ describe('hashSlot', () => {
     expect(hashSlot('foo{}{bar}')).toBe(hashSlot('foo{}{bar}')); // empty tag: whole key
   });
 
-  it("puts every key of an entity in the entity's slot", () => {
-    const k = entityKeys('txmon', 'account', 'acc-42');
-    expect(new Set([k.state, k.tx('a'), k.tx('tx-9')].map(hashSlot)).size).toBe(1);
-    const c = entityKeys('txmon', 'card', 'acc-42');
-    expect(hashSlot(c.state)).toBe(hashSlot(c.tx('a')));
+  it("puts an entity's state of every generation in the entity's slot, another kind's elsewhere", () => {
+    const a0 = entityStateKey('txmon', 0, { kind: 'account', id: 'acc-42' });
+    const a7 = entityStateKey('txmon', 7, { kind: 'account', id: 'acc-42' });
+    const c0 = entityStateKey('txmon', 0, { kind: 'card', id: 'acc-42' });
+    expect(hashSlot(a0)).toBe(hashSlot(a7));
+    expect(hashSlot(a0)).toBe(hashSlot('{a:acc-42}'));
     // Same id, other kind: another tag, so (almost always) another slot; never the same key.
-    expect(c.state).not.toBe(k.state);
-    expect(k.state).toBe('txmon:{a:acc-42}:st');
+    expect(c0).not.toBe(a0);
   });
 });

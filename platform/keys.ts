@@ -1,21 +1,12 @@
 /**
- * The one builder of Redis keys. Every key carries a {hash tag} of the entity it belongs to, so all
- * keys one script touches share a slot and Redis Cluster works.
+ * Redis keys of the state marker and generations, and the cluster hash slot; an entity's state key
+ * is built in state/keys.ts. Every entity key carries a {hash tag} of the entity, so Redis Cluster
+ * works.
  */
 
 /** Entities with windowed state; the letter is the hash tag's kind. */
 export const ENTITY_KINDS = { account: 'a', card: 'c', merchant: 'm', device: 'd' } as const;
 export type EntityKind = keyof typeof ENTITY_KINDS;
-
-/** Keys of one entity's slot: its state hash (windows and stats) and one key per transaction seen. */
-export function entityKeys(prefix: string, kind: EntityKind, id: string) {
-  const base = `${prefix}:{${ENTITY_KINDS[kind]}:${id}}`;
-  return {
-    state: `${base}:st`,
-    /** Account: dedup position + feature snapshot. Card, merchant, device: applied marker + features. */
-    tx: (transactionId: string) => `${base}:tx:${transactionId}`,
-  };
-}
 
 /**
  * Marker of intact state (a hash: meta, gen, per-partition progress): written once state exists,

@@ -5,32 +5,22 @@ import type { TxmonConfig } from '../config/config.ts';
 import { redactUrl } from '../config/secrets.ts';
 import { DependencyError, errorMessage } from './errors.ts';
 
-const LUA_DIR = new URL('../processors/ingest/lua/', import.meta.url);
-/** The scripts of the partition-owned window state (issue 17). */
+/** The scripts of the window state (state/lua). */
 const STATE_LUA_DIR = new URL('../state/lua/', import.meta.url);
 
 /**
  * A script's source with its `-- @include <file>` lines replaced by that file (shared Lua pieces,
- * as BullMQ does at build time; here at load time), from the ingest scripts' folder or `dir`.
+ * as BullMQ does at build time; here at load time), from state/lua or `dir`.
  */
-export function loadLua(name: string, dir: URL = LUA_DIR): string {
+export function loadLua(name: string, dir: URL = STATE_LUA_DIR): string {
   return readFileSync(new URL(name, dir), 'utf8').replace(/^-- @include (\S+)$/gm, (_, file: string) =>
     readFileSync(new URL(file, dir), 'utf8'),
   );
 }
 
-/** Status codes of account-state.lua. */
-export const AccountStatus = { NEW: 0, REPLAY: 1, DUPLICATE: 2 } as const;
-
 export type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number | Buffer>];
 
 export interface TxmonRedis extends Redis {
-  /** account-state.lua (see its header) → flat [status, record (msgpack), ...]. */
-  txmonAccountStateV2Buffer(...args: ScriptArgs): Promise<Array<number | Buffer>>;
-  /** entity-state.lua (see its header) → flat [status, features (msgpack), ...]. */
-  txmonEntityStateV2Buffer(...args: ScriptArgs): Promise<Array<number | Buffer>>;
-  /** entity-read.lua: 1, stateKey, windowSpec → JSON [head, per window c s d e, n, mean, std]. */
-  txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): Promise<string>;
   /** progress.lua: 1, marker, field, nextOffset, committed → [1, generation] | [0] (missing) | [2, generation, stored] (lost writes). */
   txmonProgressV3(
     numKeys: 1,
@@ -44,9 +34,6 @@ export interface TxmonRedis extends Redis {
 }
 
 export interface TxmonPipeline extends ChainableCommander {
-  txmonAccountStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
-  txmonEntityStateV2Buffer(...args: ScriptArgs): TxmonPipeline;
-  txmonEntityReadV2(numKeys: 1, key: string, windowSpec: string): TxmonPipeline;
   txmonProgressV3(numKeys: 1, marker: string, field: string, nextOffset: string, committed: string): TxmonPipeline;
   txmonCheckpointV1(...args: ScriptArgs): TxmonPipeline;
 }
@@ -56,11 +43,8 @@ export interface TxmonPipeline extends ChainableCommander {
  * new name). The writing scripts reply with msgpack, so they are called through their Buffer form.
  */
 export function defineScripts(redis: Redis): TxmonRedis {
-  redis.defineCommand('txmonAccountStateV2', { lua: loadLua('account-state.lua') });
-  redis.defineCommand('txmonEntityStateV2', { lua: loadLua('entity-state.lua') });
-  redis.defineCommand('txmonEntityReadV2', { lua: loadLua('entity-read.lua') });
-  redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua', STATE_LUA_DIR) });
-  redis.defineCommand('txmonCheckpointV1', { lua: loadLua('checkpoint.lua', STATE_LUA_DIR) });
+  redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua') });
+  redis.defineCommand('txmonCheckpointV1', { lua: loadLua('checkpoint.lua') });
   return redis as TxmonRedis;
 }
 

@@ -61,10 +61,10 @@ describe('the compiled CLI in a production install', () => {
       const { avroType } = await import('./dist/schemas/index.js');
       const schemas = ['transaction', 'settlement', 'alert', 'dead-letter', 'recon-exception'].map((n) => avroType(n).name);
       const { loadLua } = await import('./dist/platform/redis.js');
-      const lua = ['account-state.lua', 'entity-state.lua', 'entity-read.lua', 'progress.lua'].map((f) => loadLua(f));
+      const lua = ['progress.lua', 'checkpoint.lua'].map((f) => loadLua(f));
       const { defineScripts } = await import('./dist/platform/redis.js');
       const scripts = [];
-      defineScripts({ defineCommand: (name, { lua }) => scripts.push([name, lua.length]) }); // state/lua too
+      defineScripts({ defineCommand: (name, { lua }) => scripts.push([name, lua.length]) });
       const { loadConfig } = await import('./dist/config/config.js');
       const { FeatureSpace } = await import('./dist/detection/features.js');
       const { readRuleSet } = await import('./dist/processors/ingest/rules-source.js');
