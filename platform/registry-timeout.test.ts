@@ -6,9 +6,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
-import { schemaText } from '../schemas/index.ts';
+import { avroType, schemaText } from '../schemas/index.ts';
 import { DependencyError } from './errors.ts';
-import { createRegistry, registerSchema } from './registry.ts';
+import { AvroDecoder, createRegistry, frame, registerSchema } from './registry.ts';
 
 /** How many requests of each kind ("POST", "PUT") the server leaves unanswered before it answers. */
 const stall: Record<string, number> = {};
@@ -32,6 +32,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (method === 'GET' && req.url?.startsWith('/config/')) return json(404, { error_code: 40401, message: 'no config' });
     if (method === 'POST' && req.url?.endsWith('/versions')) return json(200, { id: 7 });
     if (method === 'PUT' && req.url?.startsWith('/config/')) return json(200, { compatibility: 'BACKWARD' });
+    if (method === 'GET' && req.url === '/schemas/ids/7') return json(200, { schema: schemaText('transaction') });
     json(500, { message: `unexpected ${method} ${req.url}` });
   });
 });
@@ -74,5 +75,18 @@ describe('registerSchema against a registry that leaves a request unanswered', (
     expect((err as DependencyError).retriable).toBe(true);
     expect((err as Error).message).toMatch(/setting BACKWARD compatibility on x-value failed: no answer within 300 ms/);
     expect(seen.filter((s) => s === 'PUT /config/x-value')).toHaveLength(3);
+  });
+});
+
+describe('AvroDecoder against a registry that leaves a schema lookup unanswered', () => {
+  it('fails the warm-up as a registry outage (the batch is retried) instead of holding the batch for good', async () => {
+    stall.GET = 1;
+    const decoder = new AvroDecoder(registry(), avroType('transaction'));
+    const err = await decoder.warmValues([frame(7, Buffer.alloc(1))]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyError);
+    expect((err as Error).message).toMatch(/cannot fetch schema id 7/);
+    // The next attempt is answered.
+    await decoder.warmValues([frame(7, Buffer.alloc(1))]);
+    expect(seen.filter((s) => s === 'GET /schemas/ids/7')).toHaveLength(2);
   });
 });
