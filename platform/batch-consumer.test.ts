@@ -1,6 +1,7 @@
-import { KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError } from 'kafkajs';
-import { describe, expect, it } from 'vitest';
-import { consumerReadiness, kafkajsGaveUpTooSoon } from './batch-consumer.ts';
+import { KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, type Admin } from 'kafkajs';
+import { describe, expect, it, vi } from 'vitest';
+import { consumerReadiness, drainedWhenCaughtUp, kafkajsGaveUpTooSoon } from './batch-consumer.ts';
+import type { Logger } from './logger.ts';
 
 describe('kafkajsGaveUpTooSoon', () => {
   it('picks out the coordinator lookup kafkajs gives up on while the broker is down, and nothing else', () => {
@@ -36,5 +37,67 @@ describe('consumerReadiness', () => {
     const r = consumerReadiness(consumer(true, 95_000), new Set())();
     expect(r.ok).toBe(false);
     expect(r.detail).toContain('gone 95 s without a heartbeat, longer than the 30 s session timeout');
+  });
+});
+
+describe('drainedWhenCaughtUp', () => {
+  /** An admin that reports a fixed high watermark per partition and the committed offsets given (unit test: no broker). */
+  const admin = (high: Record<string, number[]>, committed: Record<string, Array<number | null>>) =>
+    ({
+      fetchTopicOffsets: async (topic: string) =>
+        (high[topic] ?? []).map((h, partition) => ({ partition, offset: String(h), high: String(h), low: '0' })),
+      fetchOffsets: async ({ topics }: { topics: string[] }) =>
+        topics.map((topic) => ({
+          topic,
+          partitions: (committed[topic] ?? []).map((c, partition) => ({ partition, offset: c === null ? '-1' : String(c) })),
+        })),
+    }) as unknown as Admin;
+  const logger = () => {
+    const warnings: string[] = [];
+    const log = { warn: (a: unknown, b?: string) => warnings.push(typeof a === 'string' ? a : (b ?? '')) } as unknown as Logger;
+    return { log, warnings };
+  };
+
+  it('says at warn level what it still waits for: the partitions behind and whether the consumer is in its group', async () => {
+    const { log, warnings } = logger();
+    const committed: Record<string, Array<number | null>> = { tx: [3, null], st: [null] };
+    const done = drainedWhenCaughtUp({
+      admin: admin({ tx: [3, 2], st: [5] }, committed),
+      groupId: 'g',
+      topics: ['tx', 'st'],
+      stopped: () => false,
+      processed: () => 3,
+      joined: () => false,
+      log,
+      reportEveryMs: 30,
+      checkEveryMs: 10,
+    });
+    await vi.waitFor(() => expect(warnings.length).toBeGreaterThanOrEqual(2));
+    expect(warnings[0]).toMatch(
+      /^drain still waiting after \d+ s: 7 records behind on tx\/1 none\/2, st\/0 none\/5 \(committed\/high\); the consumer is NOT in its group \(no assignment\); 3 records processed$/,
+    );
+    // It resolves once every partition is committed to its end (and stops reporting).
+    committed.tx = [3, 2];
+    committed.st = [5];
+    await done;
+    const n = warnings.length;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(warnings).toHaveLength(n);
+  });
+
+  it('stays quiet while the drain is shorter than the report interval', async () => {
+    const { log, warnings } = logger();
+    let checks = 0;
+    await drainedWhenCaughtUp({
+      admin: admin({ tx: [4] }, { tx: [null] }),
+      groupId: 'g',
+      topics: ['tx'],
+      stopped: () => ++checks > 3,
+      processed: () => 0,
+      log,
+      reportEveryMs: 60_000,
+      checkEveryMs: 5,
+    });
+    expect(warnings).toEqual([]);
   });
 });

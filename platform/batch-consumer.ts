@@ -165,20 +165,32 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   };
 }
 
-/** Records still to process by the group: sum over partitions of high watermark minus committed offset. */
-export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+/** One partition's progress of a group: its committed offset (null when none) and the high watermark. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  committed: string | null;
+  high: string;
+  /** Records still to process: high watermark minus committed offset (or minus the low watermark when none). */
+  lag: number;
+}
+
+/** The group's lag per partition of a topic. */
+export async function groupLagByPartition(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
   const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
   const byPartition = new Map<number, string>();
   for (const t of committed) for (const p of t.partitions) byPartition.set(p.partition, p.offset);
-  let lag = 0;
-  for (const p of ends) {
+  return ends.map((p) => {
     const high = Number(p.high);
-    const low = Number(p.low);
     const c = Number(byPartition.get(p.partition) ?? '-1');
-    const from = c < 0 ? low : c;
-    lag += Math.max(0, high - from);
-  }
-  return lag;
+    const from = c < 0 ? Number(p.low) : c;
+    return { topic, partition: p.partition, committed: c < 0 ? null : String(c), high: p.high, lag: Math.max(0, high - from) };
+  });
+}
+
+/** Records still to process by the group: sum over partitions of high watermark minus committed offset. */
+export async function groupLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  return (await groupLagByPartition(admin, groupId, topic)).reduce((sum, p) => sum + p.lag, 0);
 }
 
 /**
@@ -202,26 +214,79 @@ export async function probeGroupLag(admin: Admin, groupId: string, topic: string
   return groupLag(admin, groupId, topic);
 }
 
-/** Resolves once the group has caught up with every topic (lag 0), checking every second; reports progress. */
+/**
+ * What a drain still waits for, in one line: the partitions behind (committed / high watermark),
+ * whether the consumer is in its group, and the last failed check.
+ */
+export function describeDrainWait(w: {
+  waitedMs: number;
+  behind: readonly PartitionLag[];
+  joined: boolean | null;
+  processed: number;
+  lastError: string | null;
+}): string {
+  const parts = w.behind.map((p) => `${p.topic}/${p.partition} ${p.committed ?? 'none'}/${p.high}`);
+  const shown = parts.length > 10 ? [...parts.slice(0, 10), `and ${parts.length - 10} more`] : parts;
+  let text = `drain still waiting after ${Math.round(w.waitedMs / 1000)} s: `;
+  text +=
+    w.behind.length === 0
+      ? 'no partition known to be behind'
+      : `${w.behind.reduce((a, p) => a + p.lag, 0)} records behind on ${shown.join(', ')} (committed/high)`;
+  if (w.joined !== null)
+    text += w.joined ? '; the consumer is in its group' : '; the consumer is NOT in its group (no assignment)';
+  text += `; ${w.processed} records processed`;
+  if (w.lastError !== null) text += `; last check failed: ${w.lastError}`;
+  return text;
+}
+
+/**
+ * Resolves once the group has caught up with every topic (lag 0), checking every second; reports
+ * progress. A drain that has not finished after `reportEveryMs` (30 s) says at warn level what it
+ * waits for, and again every `reportEveryMs`: a hang then names its cause instead of ending in a
+ * bare timeout.
+ */
 export async function drainedWhenCaughtUp(o: {
   admin: Admin;
   groupId: string;
   topics: readonly string[];
   stopped: () => boolean;
   processed: () => number;
+  /** Whether the consumer is in its group now (BatchConsumer.joined), for the report of a long wait. */
+  joined?: () => boolean;
   onProgress?: (p: { processed: number; lag: number }) => void;
   log: Logger;
+  /** How often a drain that has not finished says what it waits for (ms). */
+  reportEveryMs?: number;
+  /** Time between checks (ms). */
+  checkEveryMs?: number;
 }): Promise<void> {
+  const reportEveryMs = o.reportEveryMs ?? 30_000;
+  const started = Date.now();
+  let lastReport = started;
+  let behind: PartitionLag[] = [];
+  let lastError: string | null = null;
   for (;;) {
-    await new Promise((r) => setTimeout(r, 1_000));
+    await new Promise((r) => setTimeout(r, o.checkEveryMs ?? 1_000));
     if (o.stopped()) return;
     try {
-      let lag = 0;
-      for (const topic of o.topics) lag += await groupLag(o.admin, o.groupId, topic);
+      const partitions: PartitionLag[] = [];
+      for (const topic of o.topics) partitions.push(...(await groupLagByPartition(o.admin, o.groupId, topic)));
+      const lag = partitions.reduce((a, p) => a + p.lag, 0);
+      behind = partitions.filter((p) => p.lag > 0);
+      lastError = null;
       o.onProgress?.({ processed: o.processed(), lag });
       if (lag === 0) return;
     } catch (err) {
-      o.log.warn(`drain check failed: ${err instanceof Error ? err.message : String(err)}`);
+      lastError = err instanceof Error ? err.message : String(err);
+      o.log.warn(`drain check failed: ${lastError}`);
+    }
+    if (Date.now() - lastReport >= reportEveryMs) {
+      lastReport = Date.now();
+      const joined = o.joined ? o.joined() : null;
+      o.log.warn(
+        { groupId: o.groupId, behind, joined, processed: o.processed() },
+        describeDrainWait({ waitedMs: lastReport - started, behind, joined, processed: o.processed(), lastError }),
+      );
     }
   }
 }

@@ -9,6 +9,7 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { TxmonConfig } from '../config/config.ts';
 import { DependencyError, PoisonRecordError, isRetriable } from './errors.ts';
+import { sleep } from './retry.ts';
 
 export type Registry = SchemaRegistry;
 
@@ -30,6 +31,7 @@ class AuthorizedRegistry extends SchemaRegistry {
   constructor(
     args: ConstructorParameters<typeof SchemaRegistry>[0],
     readonly authHeaders: Readonly<Record<string, string>>,
+    readonly requestTimeoutMs: number,
   ) {
     super(args);
   }
@@ -40,15 +42,34 @@ function headersOf(registry: SchemaRegistry): Readonly<Record<string, string>> {
   return registry instanceof AuthorizedRegistry ? registry.authHeaders : {};
 }
 
+/** The request deadline of this client (REGISTRY_REQUEST_TIMEOUT_MS for one not made by createRegistry). */
+function timeoutOf(registry: SchemaRegistry): number {
+  return registry instanceof AuthorizedRegistry ? registry.requestTimeoutMs : REGISTRY_REQUEST_TIMEOUT_MS;
+}
+
+/**
+ * How long one registry request may take. Neither the library's HTTP client nor fetch gives up by
+ * itself: a request the registry never answers (seen once right after the services started, on
+ * the compatibility PUT of a freshly registered subject) hung its caller for good, a test's whole
+ * namespace set-up with it. With a deadline it fails as an outage, and the caller retries it.
+ */
+export const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
+
 /** A client for the configured registry, with its basic or bearer credentials on every request. */
-export function createRegistry(cfg: TxmonConfig): SchemaRegistry {
+export function createRegistry(cfg: TxmonConfig, opts: { requestTimeoutMs?: number } = {}): SchemaRegistry {
   const headers = registryAuthHeaders(cfg);
-  // One middleware for both kinds: the library's `auth` option knows basic auth only.
-  const middlewares: Middlewares =
-    Object.keys(headers).length === 0 ? [] : [() => ({ prepareRequest: async (next) => (await next()).enhance({ headers }) })];
+  const timeout = opts.requestTimeoutMs ?? REGISTRY_REQUEST_TIMEOUT_MS;
+  // One middleware for both kinds of credentials (the library's `auth` option knows basic auth
+  // only), and a deadline on every request the library sends, so that a request left unanswered
+  // frees its socket. It is a second later than the deadline registerSchema puts on the library's
+  // promise: the library reports its own timeout as an HTTP 400, which says nothing of an outage.
+  const middlewares: Middlewares = [
+    () => ({ prepareRequest: async (next) => (await next()).enhance({ headers, timeout: timeout + 1_000 }) }),
+  ];
   return new AuthorizedRegistry(
     { host: cfg.registryUrl, clientId: cfg.kafka.clientId, retry: { retries: 2 }, middlewares },
     headers,
+    timeout,
   );
 }
 
@@ -205,23 +226,72 @@ export class AvroDecoder<T> {
  * Registers a schema under a subject with BACKWARD compatibility; returns its id. Idempotent.
  * The PUT below sets the compatibility on every call; the library's own update on a subject's first
  * registration (`updateConfig`, an option since 4.x) is turned off, as it would only repeat it.
+ * Each request has a deadline; a registration that times out or cannot reach the registry is tried
+ * again (both steps are idempotent), `attempts` times in all, then fails as a DependencyError.
  */
 export async function registerSchema(
   registry: SchemaRegistry,
   registryUrl: string,
   subject: string,
   schemaJson: string,
+  opts: { attempts?: number } = {},
 ): Promise<number> {
-  const { id } = await registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, updateConfig: false });
-  const res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
-    method: 'PUT',
-    headers: { ...headersOf(registry), 'content-type': 'application/vnd.schemaregistry.v1+json' },
-    body: JSON.stringify({ compatibility: 'BACKWARD' }),
-  });
+  const attempts = opts.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await registerOnce(registry, registryUrl, subject, schemaJson);
+    } catch (err) {
+      if (!(err instanceof DependencyError) || attempt >= attempts) throw err;
+      await sleep(Math.min(2_000, 200 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+async function registerOnce(registry: SchemaRegistry, registryUrl: string, subject: string, schemaJson: string): Promise<number> {
+  const timeoutMs = timeoutOf(registry);
+  const { id } = await withDeadline(
+    registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, updateConfig: false }),
+    timeoutMs,
+    `registering ${subject}`,
+  );
+  let res: Response;
+  try {
+    res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { ...headersOf(registry), 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: 'BACKWARD' }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    throw new DependencyError(
+      'schema-registry',
+      `setting BACKWARD compatibility on ${subject} failed: ${requestFailure(err, timeoutMs)}`,
+      err,
+    );
+  }
+  // Read to the end either way: an unread body keeps its connection from going back to the pool.
+  const text = await res.text().catch(() => '');
   if (!res.ok)
     throw new DependencyError(
       'schema-registry',
-      `setting BACKWARD compatibility on ${subject} failed: HTTP ${res.status} ${await res.text()}`,
+      `setting BACKWARD compatibility on ${subject} failed: HTTP ${res.status} ${text}`,
     );
   return id;
+}
+
+/** The library's answer, or a DependencyError once `ms` have passed without one. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DependencyError('schema-registry', `${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Why a direct request failed, in words: its deadline, or the network error under fetch's "fetch failed". */
+function requestFailure(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: unknown; message?: unknown; cause?: { message?: unknown } } | null;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const cause = typeof e?.cause?.message === 'string' ? ` (${e.cause.message})` : '';
+  return `${typeof e?.message === 'string' ? e.message : String(err)}${cause}`;
 }

@@ -148,7 +148,11 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       const n = await confirmPublished(pool, committed);
       if (n > 0) log.info({ events: n }, 'exception events confirmed published from the committed offsets');
     };
-    await retry(confirm, { maxMs: cfg.retryMaxBackoffMs, shouldContinue: () => true });
+    await retry(confirm, {
+      ...forever,
+      onRetry: (err) =>
+        log.warn(`could not confirm published events from the committed offsets (${errorMessage(err)}); retrying`),
+    });
 
     let stopRequested = false;
     // One batch at a time: batches of both topics share the group's progress row in MySQL.
@@ -192,6 +196,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
           topics: [topics.transactions, topics.settlements],
           stopped: () => stopRequested,
           processed: () => handler.processed,
+          joined: () => consumer.joined(),
           ...(opts.onProgress && { onProgress: opts.onProgress }),
           log,
         })

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { exceptionsCsv } from '../../cli/recon.command.ts';
 import { importSettlements } from '../../cli/settlements.command.ts';
+import { createLogger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
 import { reconExceptions, reconReport } from '../../sinks/recon-report.ts';
@@ -121,8 +122,12 @@ const EXPECTED: Record<string, string> = {
   'r-far': 'PENDING',
 };
 
+// The test logger is silent unless TXMON_TEST_LOG_LEVEL says otherwise; the drains speak at warn
+// anyway, so that a drain that hangs says what it waits for before the test times out.
+const drainLogger = process.env.TXMON_TEST_LOG_LEVEL ? testLogger : createLogger({ level: 'warn' });
+
 async function drain(ns: TestNamespace): Promise<string> {
-  const proc = await startReconcile(ns.cfg, testLogger, { drain: true });
+  const proc = await startReconcile(ns.cfg, drainLogger, { drain: true });
   await proc.done;
   return proc.metrics.registry.metrics();
 }
