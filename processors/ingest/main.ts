@@ -280,6 +280,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
           groupId,
           topics: [topic],
           stopped: () => stopRequested,
+          joined: () => consumer.joined(),
           processed: () => handler.processed,
           ...(opts.onProgress && { onProgress: opts.onProgress }),
           log,
