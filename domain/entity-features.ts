@@ -1,9 +1,9 @@
 /**
  * Windowed features of one entity (account, card, merchant, device), pure. This is the reference
- * the Redis scripts (processors/ingest/lua/window-core.lua) are tested against: it recomputes every
- * feature from the whole event history by brute force, where the scripts update incrementally.
+ * the window engine (state/window-engine.ts) is tested against: it recomputes every feature from the
+ * whole event history by brute force, where the engine updates incrementally.
  *
- * Semantics (the scripts follow them exactly):
+ * Semantics (the engine follows them exactly):
  * - The entity's head is the highest event time applied so far; windows are evaluated at the head,
  *   so an out-of-order event (within lateness) lands in its own bucket and is seen at the head.
  * - Late events (older than their partition's watermark) and stale ones (outside the largest window

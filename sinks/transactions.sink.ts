@@ -49,7 +49,7 @@ export interface SinkResult {
   decisions: DecisionRecord[];
 }
 
-/** "<topic>/<partition>/<offset>": the position string stored by account-state.lua. */
+/** "<topic>/<partition>/<offset>": a Kafka position as one string (first-seen positions of duplicates). */
 export function positionKey(p: KafkaPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }

@@ -1,11 +1,10 @@
 /**
- * The windows of ONE entity (account, card, merchant, device) in memory: the TypeScript twin of
- * processors/ingest/lua/window-core.lua, so the ingest process can apply events without a Redis
- * call per transaction (issue 17). Pure: no client, no environment. docs/state.md explains the
- * semantics, contributions and views.
+ * The windows of ONE entity (account, card, merchant, device) in memory, so the ingest process
+ * applies events without a Redis call per transaction (issue 17; it replaced the Lua design's
+ * window-core.lua, whose semantics it kept). Pure: no client, no environment. docs/state.md
+ * explains the semantics, contributions and views.
  *
- * apply() follows window-core.lua's apply_event exactly (the reference is domain/entity-features.ts,
- * and tests/integration/window-engine-lua.test.ts runs both side by side):
+ * apply() follows the reference, domain/entity-features.ts, exactly:
  * - the head is the highest event time applied; windows are evaluated at the head, bucketed by
  *   event time (bucket index = floor(time / bucketMs)); when the head enters a new bucket of a
  *   window, the buckets that fell out of that window are dropped and the members whose newest

@@ -68,7 +68,7 @@ export interface IngestHandlerDeps {
   metrics: IngestMetrics;
   state: IngestState;
   /**
-   * Rebuilds lost state from MySQL, or returns while another processor does (state-rebuild.ts);
+   * Rebuilds lost state from MySQL, or returns while another processor does (state/rebuild.ts);
    * `heartbeat` keeps the batch's group membership while it runs.
    */
   recoverState: (heartbeat?: () => Promise<void>) => Promise<void>;

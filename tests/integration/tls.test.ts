@@ -77,7 +77,7 @@ describe('Redis over TLS', () => {
       await client.set('tls:k', 'v');
       expect(await client.get('tls:k')).toBe('v');
       expect(await client.acl('WHOAMI')).toBe('txmon');
-      // A registered Lua script runs too (the processors' path).
+      // A registered Lua script runs too (the processors' path: the state marker's progress.lua).
       expect(await client.txmonProgressV3(1, 'tls:{e:1}', 'p:t/0', '1', '')).toEqual([0]);
     } finally {
       client.disconnect();
