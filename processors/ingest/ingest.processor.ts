@@ -232,7 +232,12 @@ export class IngestBatchHandler {
   async recordCommits(committed: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void> {
     const { redis, prefix } = this.deps.state;
     for (const c of committed)
-      await recordProgress(redis, prefix, { topic: c.topic, partition: c.partition, next: c.offset, committed: BigInt(c.offset) });
+      await recordProgress(redis, prefix, {
+        topic: c.topic,
+        partition: c.partition,
+        next: c.offset,
+        committed: BigInt(c.offset),
+      });
   }
 
   /** Records processed and batch latency percentiles of this instance (recent batches). */

@@ -152,7 +152,8 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     await retry(
       async () => {
         await recoverState();
-        if ((await readMarker(redis, cfg.keyPrefix)).status !== 'intact') throw new StateLostError('waiting for the state rebuild');
+        if ((await readMarker(redis, cfg.keyPrefix)).status !== 'intact')
+          throw new StateLostError('waiting for the state rebuild');
       },
       {
         maxMs: cfg.retryMaxBackoffMs,
