@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateMarkerKey } from '../../platform/keys.ts';
+import { STATE_LAYOUT } from '../../state/marker.ts';
 import { looksLikePan } from '../../domain/pan.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql, featureCoverage } from '../helpers/state-check.ts';
@@ -142,7 +143,7 @@ describe('ingest end to end', () => {
       const missing = txmon('state', 'status');
       expect(missing.status).toBe(1);
       expect(missing.stderr).toMatch(/marker MISSING/);
-      // A marker written by a txmon of an older state layout (no "layout": 2) is not intact either.
+      // A marker written by a txmon of an older state layout (no "layout": 3) is not intact either.
       await redis.set(stateMarkerKey(ns.cfg.keyPrefix), JSON.stringify({ rebuiltAt: '2026-01-01T00:00:00Z', rows: 1 }));
       // ... and its keys (layout 1: entity keys straight under the prefix) are deleted by the rebuild.
       const legacy = `${ns.cfg.keyPrefix}:{a:legacy-account}:st`;
@@ -153,7 +154,7 @@ describe('ingest end to end', () => {
       expect(old.stderr).toMatch(/marker of an older state layout/);
       expect(txmon('state', 'rebuild').status).toBe(0);
       expect(await redis.exists(legacy)).toBe(0);
-      expect(JSON.parse((await redis.hget(stateMarkerKey(ns.cfg.keyPrefix), 'meta')) ?? '{}')).toMatchObject({ layout: 2 });
+      expect(JSON.parse((await redis.hget(stateMarkerKey(ns.cfg.keyPrefix), 'meta')) ?? '{}')).toMatchObject({ layout: STATE_LAYOUT });
       expect((await checkStateAgainstMysql(ns)).mismatches.slice(0, 10)).toEqual([]);
     } finally {
       redis.disconnect();
