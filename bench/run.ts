@@ -439,7 +439,8 @@ async function memoryPerAccount(): Promise<{ bytesPerAccount: number; accounts: 
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
-    const accounts = keys.filter((k) => k.includes(':{a:') && k.endsWith(':st')).length;
+    // One hash per entity and generation (state/keys.ts): <prefix>:g<gen>:{a:<account>}:w.
+    const accounts = keys.filter((k) => k.includes(':{a:') && k.endsWith(':w')).length;
     const step = Math.max(1, Math.floor(keys.length / 5_000));
     const sample = keys.filter((_, i) => i % step === 0);
     const p = redis.pipeline();

@@ -54,8 +54,13 @@ describe('drainedWhenCaughtUp', () => {
     }) as unknown as Admin;
   const logger = () => {
     const warnings: string[] = [];
-    const log = { warn: (a: unknown, b?: string) => warnings.push(typeof a === 'string' ? a : (b ?? '')) } as unknown as Logger;
-    return { log, warnings };
+    const infos: string[] = [];
+    const text = (a: unknown, b?: string) => (typeof a === 'string' ? a : (b ?? ''));
+    const log = {
+      warn: (a: unknown, b?: string) => warnings.push(text(a, b)),
+      info: (a: unknown, b?: string) => infos.push(text(a, b)),
+    } as unknown as Logger;
+    return { log, warnings, infos };
   };
 
   it('says at warn level what it still waits for: the partitions behind and whether the consumer is in its group', async () => {
@@ -83,6 +88,26 @@ describe('drainedWhenCaughtUp', () => {
     const n = warnings.length;
     await new Promise((r) => setTimeout(r, 80));
     expect(warnings).toHaveLength(n);
+  });
+
+  it('reports a long drain that is making progress at info level, not as a warning', async () => {
+    const { log, warnings, infos } = logger();
+    let processed = 0;
+    let checks = 0;
+    await drainedWhenCaughtUp({
+      admin: admin({ tx: [4] }, { tx: [null] }),
+      groupId: 'g',
+      topics: ['tx'],
+      stopped: () => ++checks > 12,
+      processed: () => (processed += 10),
+      joined: () => true,
+      log,
+      reportEveryMs: 20,
+      checkEveryMs: 5,
+    });
+    expect(infos.length).toBeGreaterThanOrEqual(1);
+    expect(infos[0]).toMatch(/^drain still waiting after \d+ s: 4 records behind on tx\/0 none\/4/);
+    expect(warnings).toEqual([]);
   });
 
   it('stays quiet while the drain is shorter than the report interval', async () => {

@@ -241,9 +241,10 @@ export function describeDrainWait(w: {
 
 /**
  * Resolves once the group has caught up with every topic (lag 0), checking every second; reports
- * progress. A drain that has not finished after `reportEveryMs` (30 s) says at warn level what it
- * waits for, and again every `reportEveryMs`: a hang then names its cause instead of ending in a
- * bare timeout.
+ * progress. A drain that has not finished after `reportEveryMs` (30 s) says what it waits for, and
+ * again every `reportEveryMs`: a hang then names its cause instead of ending in a bare timeout. At
+ * info level while records were processed since the last report (a long drain at work), at warn
+ * level when none were.
  */
 export async function drainedWhenCaughtUp(o: {
   admin: Admin;
@@ -263,6 +264,7 @@ export async function drainedWhenCaughtUp(o: {
   const reportEveryMs = o.reportEveryMs ?? 30_000;
   const started = Date.now();
   let lastReport = started;
+  let processedAtReport = o.processed();
   let behind: PartitionLag[] = [];
   let lastError: string | null = null;
   for (;;) {
@@ -283,7 +285,9 @@ export async function drainedWhenCaughtUp(o: {
     if (Date.now() - lastReport >= reportEveryMs) {
       lastReport = Date.now();
       const joined = o.joined ? o.joined() : null;
-      o.log.warn(
+      const moving = o.processed() > processedAtReport;
+      processedAtReport = o.processed();
+      o.log[moving ? 'info' : 'warn'](
         { groupId: o.groupId, behind, joined, processed: o.processed() },
         describeDrainWait({ waitedMs: lastReport - started, behind, joined, processed: o.processed(), lastError }),
       );
