@@ -148,13 +148,18 @@ describe('targetVerdicts', () => {
 });
 
 describe('GcTrace', () => {
-  it('sums allocated= of the GC lines, across chunk boundaries, and ignores other output', () => {
+  it('sums the heap growth between GCs per isolate, across chunk boundaries, and ignores other output', () => {
     const gc = new GcTrace();
     gc.feed(
-      '[1:0x1]  88 ms: pause=1.4 gc=s total_size_before=4074104 allocated=4074104 promoted=0\n[1:0x1]  93 ms: pause=1.5 gc=s alloc',
+      '[1:0x1]  88 ms: pause=1.4 gc=s total_size_before=4074104 total_size_after=3000000 allocated=4074104 promoted=0\n' +
+        '[1:0x1]  93 ms: pause=1.5 gc=s total_size_before=3952744 total_size_af',
     );
-    gc.feed('ated=952744 promoted=63160\nsome other line allocated_bytes=5\n');
-    expect(gc.allocated).toBe(4_074_104 + 952_744);
-    expect(gc.gcs).toBe(2);
+    gc.feed('ter=3100000 allocated=952744 promoted=63160\nsome other line allocated_bytes=5\n');
+    // A scavenge whose allocated= is the whole heap (V8 prints that on some): the sizes are what count.
+    gc.feed('[1:0x1]  99 ms: pause=1.5 gc=s total_size_before=4100000 total_size_after=3200000 allocated=4100000\n');
+    // Another isolate (a worker) keeps its own sizes.
+    gc.feed('[1:0x2]  99 ms: pause=1.5 gc=s total_size_before=500000 total_size_after=400000 allocated=500000\n');
+    expect(gc.allocated).toBe(4_074_104 + (3_952_744 - 3_000_000) + (4_100_000 - 3_100_000) + 500_000);
+    expect(gc.gcs).toBe(4);
   });
 });
