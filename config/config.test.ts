@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     expect(cfg.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(cfg.metrics.port).toBe(9999);
     expect(cfg.topicNamespace).toBe('staging.');
-    expect(loadConfig({}).heapGrowingPercent).toBe(20);
+    expect(loadConfig({}).heapGrowingPercent).toBe(50);
     expect(loadConfig({ TXMON_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
   });
 

@@ -119,7 +119,7 @@ const envSchema = z.object({
     .optional(),
   TXMON_RETRY_MAX_BACKOFF_MS: positiveInt.default(10_000),
   TXMON_SHUTDOWN_TIMEOUT_MS: positiveInt.default(20_000),
-  TXMON_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(20),
+  TXMON_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(50),
   TXMON_HOME: z.string().min(1).default('.txmon'),
   TXMON_JAVA_HOME: z.string().optional(),
   TXMON_REGISTRY_JAVA_HOME: z.string().optional(),
