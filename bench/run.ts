@@ -21,7 +21,8 @@
  * tables, the group's offsets), so it measures whatever ingest is on main. Not a test: it measures
  * and prints.
  *
- * BENCH_NAIVE_SECONDS (default 20) bounds (n). BENCH_INGEST_NODE_ARGS passes node options to the
+ * BENCH_NAIVE_SECONDS (default 20) bounds (n). BENCH_INGEST_PROCESSES (default 1) runs that many
+ * ingest processes in the group for (b) and (c). BENCH_INGEST_NODE_ARGS passes node options to the
  * ingest process of (b), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
  * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings), and the
  * fixed-load run's to <file>.fixed.
@@ -122,6 +123,10 @@ function runIngestProcess(
 }
 
 const HISTORY = Number(process.env.BENCH_HISTORY ?? 10_000);
+/** Ingest processes in the group for (b) and (c) (BENCH_INGEST_PROCESSES, default 1): the scale-out of one machine's cores. */
+const INGEST_PROCESSES = Number(process.env.BENCH_INGEST_PROCESSES ?? 1);
+if (!Number.isInteger(INGEST_PROCESSES) || INGEST_PROCESSES < 1 || INGEST_PROCESSES > 8)
+  throw new Error(`BENCH_INGEST_PROCESSES must be an integer from 1 to 8, got ${process.env.BENCH_INGEST_PROCESSES}`);
 
 /**
  * A model for the detection stage: a history of its own (namespace bench-history.) is ingested,
@@ -178,7 +183,7 @@ interface FixedLoadResult {
  * latency), one that falls behind stretches it.
  */
 async function fixedLoad(rate: number, seconds: number): Promise<FixedLoadResult> {
-  const run = runIngestProcess(env, []);
+  const runs = Array.from({ length: INGEST_PROCESSES }, () => runIngestProcess(env, []));
   const admin = createKafka(cfg, logger, '-bench-admin').admin();
   await admin.connect();
   let producedPerS = 0;
@@ -201,9 +206,9 @@ async function fixedLoad(rate: number, seconds: number): Promise<FixedLoadResult
     latency = await probe.stop();
   } finally {
     await admin.disconnect();
-    run.child.kill('SIGTERM');
+    for (const run of runs) run.child.kill('SIGTERM');
   }
-  const stderr = await run.done;
+  const stderr = (await Promise.all(runs.map((run) => run.done)))[0] as string;
   const spanS = (latency.lastCommittedAt - latency.firstCommittedAt) / 1000;
   return {
     producedPerS,
@@ -337,38 +342,44 @@ async function slice(records: number): Promise<{
   const nodeArgs = (process.env.BENCH_INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const logFile = process.env.BENCH_INGEST_LOG;
   if (logFile) writeFileSync(logFile, '');
-  const child = spawn(
-    process.execPath,
-    [GC_TRACE_FLAG, ...nodeArgs, 'bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'],
-    {
-      env: { ...env, TXMON_LOG_PRETTY: 'false', ...(logFile && { TXMON_LOG_LEVEL: 'debug' }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  // V8 prints its GC lines on stdout; the log goes to stderr.
-  const gc = new GcTrace();
-  child.stdout.on('data', (d: Buffer) => gc.feed(d.toString()));
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (logFile) appendFileSync(logFile, d);
+  // Each process drains: it exits once the group has committed everything.
+  const children = Array.from({ length: INGEST_PROCESSES }, () => {
+    const child = spawn(
+      process.execPath,
+      [GC_TRACE_FLAG, ...nodeArgs, 'bin/txmon.js', 'run', 'ingest', '--drain', '--metrics-port', '0'],
+      {
+        env: { ...env, TXMON_LOG_PRETTY: 'false', ...(logFile && { TXMON_LOG_LEVEL: 'debug' }) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    // V8 prints its GC lines on stdout; the log goes to stderr.
+    const gc = new GcTrace();
+    child.stdout.on('data', (d: Buffer) => gc.feed(d.toString()));
+    const run = { child, gc, stderr: '', exited: false, exitCode: Promise.resolve<number | null>(null) };
+    child.stderr.on('data', (d: Buffer) => {
+      run.stderr += d.toString();
+      if (logFile) appendFileSync(logFile, d);
+    });
+    run.exitCode = new Promise<number | null>((resolve) => child.on('exit', (code) => ((run.exited = true), resolve(code))));
+    return run;
   });
-  let exited = false;
-  const exitCode = new Promise<number | null>((resolve) => child.on('exit', (code) => ((exited = true), resolve(code))));
+  const allocated = () => children.reduce((a, c) => a + c.gc.allocated, 0);
+  // The largest process's peak (each runs its share of the partitions).
   let peakKb = 0;
-  const status = `/proc/${child.pid}/status`;
   // Measured from the first poll that sees progress to the one that sees none left: the records
   // committed before that first poll are not counted (they were processed before the clock started).
   let started = 0;
   let measured = 0;
   let finished = 0;
-  const procs = () => [{ name: 'ingest', pid: child.pid as number }, ...services];
+  const procs = () => [...children.map((c) => ({ name: 'ingest', pid: c.child.pid as number })), ...services];
   let cpuAtStart: number[] = [];
   let cpuAtFinish: number[] = [];
   let allocAtStart = 0;
   let allocAtFinish = 0;
-  while (!exited) {
-    if (existsSync(status)) {
+  while (!children.every((c) => c.exited)) {
+    for (const c of children) {
+      const status = `/proc/${c.child.pid}/status`;
+      if (!existsSync(status)) continue;
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'));
         if (m) peakKb = Math.max(peakKb, Number(m[1]));
@@ -381,23 +392,32 @@ async function slice(records: number): Promise<{
       started = performance.now();
       measured = lag;
       cpuAtStart = procs().map((p) => cpuSeconds(p.pid));
-      allocAtStart = gc.allocated;
+      allocAtStart = allocated();
     }
     if (finished === 0 && lag === 0) {
       finished = performance.now();
       cpuAtFinish = procs().map((p) => cpuSeconds(p.pid));
-      allocAtFinish = gc.allocated;
+      allocAtFinish = allocated();
     }
     await sleep(50);
   }
   await admin.disconnect();
-  const code = await exitCode;
-  if (code !== 0) throw new Error(`ingest exited with ${code}:\n${stderr.slice(-3000)}`);
-  const summary = /summary (\{.*\})/.exec(stderr)?.[1] ?? '{}';
-  // A process gone at either end of the span (NaN) has no figure and is left out.
-  const cpu = procs()
-    .map((p, i) => ({ name: p.name, seconds: (cpuAtFinish[i] ?? NaN) - (cpuAtStart[i] ?? NaN) }))
-    .filter((c) => Number.isFinite(c.seconds));
+  for (const c of children) {
+    const code = await c.exitCode;
+    if (code !== 0) throw new Error(`ingest exited with ${code}:\n${c.stderr.slice(-3000)}`);
+  }
+  // The first process's summary (its batches and latencies; with several, its share of them).
+  const summary = /summary (\{.*\})/.exec(children[0]?.stderr ?? '')?.[1] ?? '{}';
+  // A process gone at either end of the span (NaN) has no figure and is left out; the ingest
+  // processes are summed into one figure.
+  const cpu: Array<{ name: string; seconds: number }> = [];
+  procs().forEach((p, i) => {
+    const seconds = (cpuAtFinish[i] ?? NaN) - (cpuAtStart[i] ?? NaN);
+    if (!Number.isFinite(seconds)) return;
+    const same = cpu.find((c) => c.name === p.name);
+    if (same) same.seconds += seconds;
+    else cpu.push({ name: p.name, seconds });
+  });
   return {
     seconds: (finished - started) / 1000,
     measured,
@@ -584,7 +604,9 @@ async function main(): Promise<void> {
   );
   say(`  ratio (b)/(a) raw ceiling      ${((sliceRate / rawRate) * 100).toFixed(1)} %`);
   say(`  ratio (b)/(n) naive            ${(sliceRate / naive.txPerS).toFixed(2)}×  (target >= 5×)`);
-  say(`  batches                        ${sum.batches ?? '?'}  (${Math.round(records / (sum.batches ?? 1))} records per batch)`);
+  say(
+    `  batches                        ${sum.batches ?? '?'}  (${Math.round(records / INGEST_PROCESSES / (sum.batches ?? 1))} records per batch${INGEST_PROCESSES > 1 ? `; the first of ${INGEST_PROCESSES} ingest processes` : ''})`,
+  );
   say(
     `  Redis round trips per batch    ${sum.stateRoundTrips && sum.batches ? (sum.stateRoundTrips / sum.batches).toFixed(2) : '?'}  (state stage: read-through, marker check, checkpoint, progress)`,
   );
@@ -595,9 +617,11 @@ async function main(): Promise<void> {
   say(
     `  Redis memory per account       ${mem.bytesPerAccount.toLocaleString('en')} bytes (all keys of the prefix / ${mem.accounts.toLocaleString('en')} active accounts; ${mem.keys.toLocaleString('en')} keys, TTL on ${mem.withTtl.toLocaleString('en')})`,
   );
-  say(`  ingest peak RSS                ${s.peakRssMb.toFixed(0)} MB`);
   say(
-    `  ingest allocation (b)          ${n(figures.alloc_bytes_per_tx ?? NaN)} bytes per transaction  (${GC_TRACE_FLAG}: sum of allocated= over the span's GCs / transactions; V8 heap only)`,
+    `  ingest peak RSS                ${s.peakRssMb.toFixed(0)} MB${INGEST_PROCESSES > 1 ? ` (the largest of ${INGEST_PROCESSES} ingest processes)` : ''}`,
+  );
+  say(
+    `  ingest allocation (b)          ${n(figures.alloc_bytes_per_tx ?? NaN)} bytes per transaction  (${GC_TRACE_FLAG}: heap growth between the span's GCs / transactions; V8 heap only)`,
   );
   // What each process spent per transaction during (b), against what the target leaves per transaction.
   const cores = availableParallelism();
