@@ -154,7 +154,9 @@ describe('ingest end to end', () => {
       expect(old.stderr).toMatch(/marker of an older state layout/);
       expect(txmon('state', 'rebuild').status).toBe(0);
       expect(await redis.exists(legacy)).toBe(0);
-      expect(JSON.parse((await redis.hget(stateMarkerKey(ns.cfg.keyPrefix), 'meta')) ?? '{}')).toMatchObject({ layout: STATE_LAYOUT });
+      expect(JSON.parse((await redis.hget(stateMarkerKey(ns.cfg.keyPrefix), 'meta')) ?? '{}')).toMatchObject({
+        layout: STATE_LAYOUT,
+      });
       expect((await checkStateAgainstMysql(ns)).mismatches.slice(0, 10)).toEqual([]);
     } finally {
       redis.disconnect();
