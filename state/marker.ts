@@ -76,11 +76,6 @@ export async function deleteMarker(redis: StateRedis, prefix: string): Promise<v
   await unlinkAll(redis, markerKeys(redis, prefix));
 }
 
-/** Whether the markers of intact state of this layout exist. */
-export async function stateIntact(redis: StateRedis, prefix: string): Promise<boolean> {
-  return (await readMarker(redis, prefix)).status === 'intact';
-}
-
 /** A batch's place in its partition, recorded in the marker (state/lua/progress.lua). */
 export interface PartitionProgress {
   topic: string;

@@ -29,7 +29,6 @@ import { encodeWindowState } from './codec.ts';
 import { EntityStore, type CheckpointWrite } from './entity-store.ts';
 import { STATE_LAYOUT, deleteMarker, markerKeys, progressField, readMarker } from './marker.ts';
 import { EntityWindows, featureLength, geometryOf } from './window-engine.ts';
-export { STATE_LAYOUT, deleteMarker, markerKeys, readMarker, stateIntact, writeMarker, type MarkerView } from './marker.ts';
 
 export interface RebuildDeps {
   redis: StateRedis;
