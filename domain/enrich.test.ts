@@ -37,6 +37,28 @@ describe('static features', () => {
     expect(hourOfDay(t, 'America/New_York')).toBe(19);
   });
 
+  it('gives the hour Intl formats for every instant and zone, around DST changes too, cached or not (property)', () => {
+    const zones = ['UTC', 'Europe/London', 'America/New_York', 'Asia/Kathmandu', 'Australia/Lord_Howe', 'Asia/Kolkata'];
+    const exact = (t: number, zone: string) =>
+      Number(new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: 'numeric', hourCycle: 'h23' }).format(t));
+    // Instants near 2026's DST changes (London 29 Mar / 25 Oct 01:00 UTC, Lord Howe's half-hour
+    // shifts, New York 8 Mar / 1 Nov), and anywhere in 2020-2030.
+    const changes = ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z', '2026-04-04T15:00:00Z', '2026-03-08T07:00:00Z'].map(
+      Date.parse,
+    );
+    const instant = fc.oneof(
+      fc.tuple(fc.constantFrom(...changes), fc.integer({ min: -7_200_000, max: 7_200_000 })).map(([c, d]) => c + d),
+      fc.integer({ min: Date.parse('2020-01-01T00:00:00Z'), max: Date.parse('2030-01-01T00:00:00Z') }),
+    );
+    fc.assert(
+      fc.property(instant, fc.constantFrom(...zones), (t, zone) => {
+        expect(hourOfDay(t, zone)).toBe(exact(t, zone));
+        expect(hourOfDay(t, zone)).toBe(exact(t, zone));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('counts whole days since opening, never negative', () => {
     const opened = Date.parse('2026-01-01T12:00:00Z');
     expect(accountAgeDays(opened, Date.parse('2026-01-01T18:00:00Z'))).toBe(0);

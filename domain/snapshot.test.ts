@@ -10,6 +10,7 @@ import {
   snapshotFromVector,
   snapshotObject,
   type EntityFeatureSet,
+  type FlatFeatures,
 } from './snapshot.ts';
 import { DEFAULT_WINDOWS, type WindowSpec } from './windows.ts';
 
@@ -118,4 +119,69 @@ describe('SnapshotLayout', () => {
         { numRuns: 300 },
       );
     });
+});
+
+/** The EntityFeatureSet a flat vector holds, by FlatFeatures' documented layout (the reference of the flat readers). */
+function setOfFlat(f: FlatFeatures, windows: number): EntityFeatureSet {
+  const per = windows * 4 + 6;
+  const entityAt = (k: number): EntityFeatures => {
+    const at = f.at + k * per;
+    const v = (j: number) => f.values[at + j] as number;
+    const nullable = (x: number) => (Number.isNaN(x) ? null : x);
+    const t = windows * 4;
+    return {
+      windows: Array.from({ length: windows }, (_, w) => ({
+        count: v(w * 4),
+        sumMinor: v(w * 4 + 1),
+        distinctMerchants: v(w * 4 + 2),
+        distinctCountries: v(w * 4 + 3),
+      })),
+      amountN: v(t),
+      amountMean: v(t + 1),
+      amountStd: v(t + 2),
+      sincePrevMs: nullable(v(t + 3)),
+      travelKm: nullable(v(t + 4)),
+      travelKmh: nullable(v(t + 5)),
+    };
+  };
+  return { account: entityAt(0), card: entityAt(1), merchant: entityAt(2), device: f.hasDevice ? entityAt(3) : null };
+}
+
+describe('flat features (the state stage’s vector read in place)', () => {
+  /** A batch-sized vector of `txs` transactions and one of them. */
+  const flat = (windows: number) =>
+    fc
+      .tuple(fc.integer({ min: 1, max: 3 }), fc.boolean())
+      .chain(([txs, hasDevice]) =>
+        fc.tuple(
+          fc.array(num, { minLength: txs * 4 * (windows * 4 + 6), maxLength: txs * 4 * (windows * 4 + 6) }),
+          fc.integer({ min: 0, max: txs - 1 }),
+          fc.constant(hasDevice),
+        ),
+      )
+      .map(([v, i, hasDevice]): FlatFeatures => ({ values: Float64Array.from(v), at: i * 4 * (windows * 4 + 6), hasDevice }));
+
+  for (const windows of [DEFAULT_WINDOWS, SMALL])
+    it(`writes and reads what the EntityFeatureSet they hold gives (${windows.length} windows)`, () => {
+      const writer = new SnapshotWriter(windows);
+      const layout = new SnapshotLayout(windows);
+      fc.assert(
+        fc.property(staticFeatures, flat(windows.length), (st, f) => {
+          const set = setOfFlat(f, windows.length);
+          expect(writer.valuesFlat(st, f)).toBe(writer.values(st, set));
+          const source = layout.flatSource(st, f);
+          const reference = layout.source(st, set);
+          expect(source.names).toBe(reference.names);
+          for (const name of source.names) expect(source.get(name)).toBe(reference.get(name));
+          expect(source.get('no_such_feature')).toBeUndefined();
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+  it('refuses an offset outside the vector', () => {
+    const f = { values: new Float64Array(4 * (DEFAULT_WINDOWS.length * 4 + 6)), at: 1, hasDevice: true };
+    expect(() => new SnapshotWriter(DEFAULT_WINDOWS).valuesFlat({ hour_of_day: 1 } as StaticFeatures, f)).toThrow(/outside/);
+    expect(() => new SnapshotLayout(DEFAULT_WINDOWS).flatSource({ hour_of_day: 1 } as StaticFeatures, f)).toThrow(/outside/);
+  });
 });

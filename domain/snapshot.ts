@@ -107,6 +107,53 @@ export class SnapshotWriter {
     flatten(out);
     return out;
   }
+
+  /**
+   * The vector as JSON array text, from the state stage's flat features (FlatFeatures): the same
+   * text as values() of the EntityFeatureSet they hold, without building it.
+   */
+  valuesFlat(st: StaticFeatures, f: FlatFeatures): string {
+    let s = '[';
+    for (let i = 0; i < this.staticCount; i++) {
+      if (i > 0) s += ',';
+      s += jsonValue(st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures]);
+    }
+    const n = this.perEntity;
+    checkFlat(f, n);
+    for (let k = 0; k < SNAPSHOT_ENTITIES.length; k++) {
+      if (k === DEVICE && !f.hasDevice) {
+        for (let i = 0; i < n; i++) s += ',null';
+        continue;
+      }
+      const at = f.at + k * n;
+      // Non-finite values are null in JSON, whichever of NaN or null the object form holds.
+      for (let j = 0; j < n; j++) s += `,${jsonValue(f.values[at + j])}`;
+    }
+    const out = `${s}]`;
+    flatten(out);
+    return out;
+  }
+}
+
+/**
+ * One transaction's windowed features as the state stage computes them (state/partition-state.ts
+ * StateBatch.values): the four entities in SNAPSHOT_ENTITIES order from `at`, each the snapshot's
+ * names of that entity in order (4 per window, then the 6 running values), unknown values NaN.
+ * Every entity is known but the device, absent when the transaction has none.
+ */
+export interface FlatFeatures {
+  readonly values: Float64Array;
+  readonly at: number;
+  readonly hasDevice: boolean;
+}
+
+const DEVICE = SNAPSHOT_ENTITIES.indexOf('device');
+/** The running values an EntityFeatures holds as null when unknown (the others stay NaN): since-previous and travel. */
+const NULLABLE_TAIL_FROM = 3;
+
+function checkFlat(f: FlatFeatures, perEntity: number): void {
+  if (f.at < 0 || f.at + SNAPSHOT_ENTITIES.length * perEntity > f.values.length)
+    throw new RangeError(`flat features at ${f.at} outside a vector of ${f.values.length}`);
 }
 
 /** The snapshot object of a stored vector: `names` (its layout) paired with `values` in order. */
@@ -158,6 +205,25 @@ export class SnapshotLayout {
     return { get: (name) => this.value(name, st, features), names: this.names };
   }
 
+  /** The features of one transaction from the state stage's flat values, read on demand. */
+  flatSource(st: StaticFeatures, f: FlatFeatures): FeatureSource {
+    checkFlat(f, this.perEntity);
+    return new FlatSource(this, st, f);
+  }
+
+  /** What source(st, features)[name] gives for the EntityFeatureSet that `f` holds. */
+  flatValue(name: string, st: StaticFeatures, f: FlatFeatures): unknown {
+    const i = this.slots.get(name);
+    if (i === undefined) return undefined;
+    const s = STATIC_FEATURE_NAMES.length;
+    if (i < s) return st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures];
+    const e = Math.floor((i - s) / this.perEntity);
+    if (e === DEVICE && !f.hasDevice) return null;
+    const j = i - s - e * this.perEntity;
+    const v = f.values[f.at + e * this.perEntity + j] as number;
+    return j >= this.windows.length * 4 + NULLABLE_TAIL_FROM && Number.isNaN(v) ? null : v;
+  }
+
   /** snapshotObject(st, features, windows)[name], without building the object. */
   value(name: string, st: StaticFeatures, features: EntityFeatureSet): unknown {
     const i = this.slots.get(name);
@@ -190,5 +256,22 @@ export class SnapshotLayout {
       default:
         return f.travelKmh;
     }
+  }
+}
+
+/** A FeatureSource over flat values: one small object per transaction instead of ~1 KB of feature objects. */
+class FlatSource implements FeatureSource {
+  constructor(
+    private readonly layout: SnapshotLayout,
+    private readonly st: StaticFeatures,
+    private readonly f: FlatFeatures,
+  ) {}
+
+  get names(): readonly string[] {
+    return this.layout.names;
+  }
+
+  get(name: string): unknown {
+    return this.layout.flatValue(name, this.st, this.f);
   }
 }

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { featureArray, type EntityEvent } from '../domain/entity-features.ts';
-import { SNAPSHOT_ENTITIES } from '../domain/snapshot.ts';
+import { SNAPSHOT_ENTITIES, SnapshotWriter, type FlatFeatures } from '../domain/snapshot.ts';
+import type { StaticFeatures } from '../domain/enrich.ts';
 import {
   CRASHES,
   FakeEntityStore,
@@ -25,6 +26,8 @@ import { PartitionState, type StateTransaction } from './partition-state.ts';
 import { EntityWindows } from './window-engine.ts';
 
 const W = SMALL_WINDOWS;
+/** Static features for the snapshot text comparisons (the windowed part is what is tested). */
+const ST = { hour_of_day: 3, account_risk_tier: 'LOW' } as StaticFeatures;
 const WC = W.length;
 const P0 = { topic: 'tx', partition: 0 };
 const P1 = { topic: 'tx', partition: 1 };
@@ -58,6 +61,7 @@ const tx = (offset: number, event: EntityEvent, verdict: StateTransaction['verdi
 
 describe('one partition: features and stored state equal the brute force', () => {
   it('through random batches, crashes at every step, replays, duplicates and LRU eviction', async () => {
+    const writer = new SnapshotWriter(W);
     await fc.assert(
       fc.asyncProperty(
         txStream(SMALL_SCALE, 'p0', 80),
@@ -78,7 +82,12 @@ describe('one partition: features and stored state equal the brute force', () =>
               txs.forEach((t, j) => {
                 const i = indexes[j] as number;
                 const got = batch.features(j);
-                if (t.verdict === 'duplicate') return expect(got).toBeNull();
+                if (t.verdict === 'duplicate') {
+                  expect(batch.flat(j)).toBeNull();
+                  return expect(got).toBeNull();
+                }
+                // The flat read in place holds the same features (what the ingest writes and decides on).
+                if (got !== null) expect(writer.valuesFlat(ST, batch.flat(j) as FlatFeatures)).toBe(writer.values(ST, got));
                 if (t.verdict !== 'fresh') return;
                 for (const kind of SNAPSHOT_ENTITIES) {
                   const want = expected.byTx[i]?.get(kind);

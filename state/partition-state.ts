@@ -25,7 +25,7 @@
  * retry would otherwise find at or below the fence as fresh records); on revocation, release too.
  */
 import type { EntityEvent, EntityFeatures } from '../domain/entity-features.ts';
-import { SNAPSHOT_ENTITIES, type EntityFeatureSet } from '../domain/snapshot.ts';
+import { SNAPSHOT_ENTITIES, type EntityFeatureSet, type FlatFeatures } from '../domain/snapshot.ts';
 import type { WindowSpec } from '../domain/windows.ts';
 import { ENTITY_KINDS, type EntityKind } from '../platform/keys.ts';
 import { TxmonError } from '../platform/errors.ts';
@@ -142,6 +142,13 @@ export class StateBatch {
       merchant: this.entity(i, 2),
       device: flags & HAS_DEVICE ? this.entity(i, 3) : null,
     };
+  }
+
+  /** Transaction i's features in place (domain/snapshot.ts FlatFeatures), or null when not complete(i): no copies. */
+  flat(i: number): FlatFeatures | null {
+    const flags = this.flags[i] ?? 0;
+    if ((flags & COMPLETE) === 0) return null;
+    return { values: this.values, at: i * 4 * this.featureLength, hasDevice: (flags & HAS_DEVICE) !== 0 };
   }
 
   private entity(i: number, k: number): EntityFeatures {
