@@ -20,6 +20,8 @@ export const GC_TRACE_FLAG = '--trace-gc-nvp';
 const ISOLATE = /^\[(\d+:0x[0-9a-f]+)\]/;
 const BEFORE = /\btotal_size_before=(\d+)\b/;
 const AFTER = /\btotal_size_after=(\d+)\b/;
+const PAUSE = /\bpause=([\d.]+)\b/;
+const KIND = /\bgc=(\w+)\b/;
 
 /**
  * Sums what the heap allocated between GCs (total_size_before less the previous GC's
@@ -30,6 +32,10 @@ export class GcTrace {
   allocated = 0;
   /** GCs seen so far. */
   gcs = 0;
+  /** Main-thread pause of those GCs, ms (V8's `pause=`; concurrent marking on helper threads is not in it). */
+  pauseMs = 0;
+  /** Scavenges (young generation) among them; the rest are mark-compacts of the whole heap. */
+  scavenges = 0;
   private partial = '';
   /** Heap size after each isolate's last GC. */
   private readonly after = new Map<string, number>();
@@ -46,6 +52,8 @@ export class GcTrace {
       this.allocated += Math.max(0, Number(before[1]) - (this.after.get(isolate) ?? 0));
       this.after.set(isolate, Number(after[1]));
       this.gcs++;
+      this.pauseMs += Number(PAUSE.exec(line)?.[1] ?? 0);
+      if (KIND.exec(line)?.[1] === 's') this.scavenges++;
     }
   }
 }

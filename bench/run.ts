@@ -333,6 +333,9 @@ async function slice(records: number): Promise<{
   measured: number;
   peakRssMb: number;
   allocatedBytes: number;
+  gcPauseMs: number;
+  scavenges: number;
+  gcs: number;
   summary: string;
   cpu: Array<{ name: string; seconds: number }>;
 }> {
@@ -364,6 +367,13 @@ async function slice(records: number): Promise<{
     return run;
   });
   const allocated = () => children.reduce((a, c) => a + c.gc.allocated, 0);
+  const gcTotals = () => ({
+    pauseMs: children.reduce((a, c) => a + c.gc.pauseMs, 0),
+    scavenges: children.reduce((a, c) => a + c.gc.scavenges, 0),
+    gcs: children.reduce((a, c) => a + c.gc.gcs, 0),
+  });
+  let gcAtStart = gcTotals();
+  let gcAtFinish = gcTotals();
   // The largest process's peak (each runs its share of the partitions).
   let peakKb = 0;
   // Measured from the first poll that sees progress to the one that sees none left: the records
@@ -393,11 +403,13 @@ async function slice(records: number): Promise<{
       measured = lag;
       cpuAtStart = procs().map((p) => cpuSeconds(p.pid));
       allocAtStart = allocated();
+      gcAtStart = gcTotals();
     }
     if (finished === 0 && lag === 0) {
       finished = performance.now();
       cpuAtFinish = procs().map((p) => cpuSeconds(p.pid));
       allocAtFinish = allocated();
+      gcAtFinish = gcTotals();
     }
     await sleep(50);
   }
@@ -423,6 +435,9 @@ async function slice(records: number): Promise<{
     measured,
     peakRssMb: peakKb / 1024,
     allocatedBytes: allocAtFinish - allocAtStart,
+    gcPauseMs: gcAtFinish.pauseMs - gcAtStart.pauseMs,
+    scavenges: gcAtFinish.scavenges - gcAtStart.scavenges,
+    gcs: gcAtFinish.gcs - gcAtStart.gcs,
     summary,
     cpu,
   };
@@ -622,6 +637,9 @@ async function main(): Promise<void> {
   );
   say(
     `  ingest allocation (b)          ${n(figures.alloc_bytes_per_tx ?? NaN)} bytes per transaction  (${GC_TRACE_FLAG}: heap growth between the span's GCs / transactions; V8 heap only)`,
+  );
+  say(
+    `  ingest GC pauses (b)           ${(perTx(s.gcPauseMs / 1000) || 0).toFixed(0)} µs per transaction on the main thread  (${n(s.gcs)} GCs, ${n(s.scavenges)} of them scavenges; V8's pause= in the same trace)`,
   );
   // What each process spent per transaction during (b), against what the target leaves per transaction.
   const cores = availableParallelism();
