@@ -8,8 +8,8 @@
  * Rows of the simulator's shape (its transactions, a feature vector of the real layout's length,
  * decisions as the bench of mysql-rows.ts makes them). Each variant's statement is then encoded as
  * mysql2's query packet encodes it (Buffer.byteLength and utf8Write: where a string of many pieces
- * is flattened), and the new statement also goes through the scan mysql2 still gives a query
- * without values (format(sql, [])). Allocation: V8's heap (and its young generation) and external
+ * is flattened). The new statement goes through the pool's queryFormat (formatQuery), and for
+ * comparison through mysql2's default, which scans a statement even when it has no values. Allocation: V8's heap (and its young generation) and external
  * memory before and after one build and encoding, in a young generation large enough that no
  * collection runs in between (checked). Medians of `rounds`, the variants interleaved.
  */
@@ -19,6 +19,7 @@ import type { DecisionRecord } from '../detection/decision-record.ts';
 import { DEFAULT_WINDOWS } from '../domain/windows.ts';
 import { Rng } from '../domain/rng.ts';
 import { snapshotFeatureNames } from '../domain/snapshot.ts';
+import { formatQuery } from '../platform/mysql.ts';
 import { generateEvents } from '../simulator/generate.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import {
@@ -89,8 +90,13 @@ function viaMysql2(rows: readonly PositionedTransaction[], decided: ReadonlyMap<
   return mysql.format(TEMPLATE, [rows.map((p) => transactionRow(p, decided.get(p.tx.transaction_id)) as SqlValue[])], false, 'Z');
 }
 
-/** The new way, with the scan mysql2 still runs over a statement sent without values. */
+/** The new way, through the pool's queryFormat (platform/mysql.ts formatQuery). */
 function direct(rows: readonly PositionedTransaction[], decided: ReadonlyMap<string, DecisionRecord>): string {
+  return formatQuery(insertTransactionsSql(rows, decided), [], 'Z');
+}
+
+/** The new way through mysql2's default formatting, which scans a statement sent without values. */
+function scanned(rows: readonly PositionedTransaction[], decided: ReadonlyMap<string, DecisionRecord>): string {
   return mysql.format(insertTransactionsSql(rows, decided), [], false, 'Z');
 }
 
@@ -153,8 +159,8 @@ console.log(
 
 const variants: Array<[string, Build]> = [
   ['mysql2 format of transactionRow', viaMysql2],
-  ['insertTransactionsSql', insertTransactionsSql],
-  ['insertTransactionsSql + mysql2 scan', direct],
+  ['insertTransactionsSql + formatQuery', direct],
+  ['insertTransactionsSql + mysql2 scan', scanned],
 ];
 const cpu = new Map<string, { build: number[]; withEncode: number[] }>(variants.map(([n]) => [n, { build: [], withEncode: [] }]));
 for (let round = 0; round < ROUNDS; round++)
