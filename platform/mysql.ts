@@ -56,12 +56,25 @@ export async function inTransaction<T>(pool: Pool, fn: (conn: mysql.PoolConnecti
   }
 }
 
+/**
+ * mysql2's formatting (sql-escaper's format, as Connection#format calls it), except that a statement
+ * sent without values goes as it is at once: format returns it unchanged too, but only after reading
+ * all of it for placeholders, which for the sink's INSERT built as text (sinks/row-text.ts, ~1 KB a
+ * row) costs as much as building it.
+ */
+export function formatQuery(sql: string, values: unknown, timezone = 'Z'): string {
+  if (values === undefined || values === null || (Array.isArray(values) && values.length === 0)) return sql;
+  return mysql.format(sql, values as mysql.SqlValue, false, timezone as mysql.Timezone);
+}
+
 /** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the session is in UTC. */
 export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } = {}): Pool {
   const pool = mysql.createPool({
     ...mysqlConnectionOptions(cfg),
     connectionLimit: opts.connectionLimit ?? 4,
     timezone: 'Z',
+    // mysql2 calls it with the connection's timezone (above) as the third argument.
+    queryFormat: formatQuery,
     supportBigNumbers: true,
     bigNumberStrings: false,
     multipleStatements: false,

@@ -8,6 +8,7 @@
 import type { PoolConnection } from 'mysql2/promise';
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { StoredTransaction } from './lookup-stored.ts';
+import type { SqlText } from './row-text.ts';
 import { jsonLiteral } from './sql-literal.ts';
 
 const CHUNK = 2_000;
@@ -51,6 +52,24 @@ export function decisionValues(d: DecisionRecord | undefined): readonly unknown[
     d.alertId,
     new Date(d.decidedAt),
   ];
+}
+
+/** Writes the values of decisionValues(d) into the open tuple, as mysql2 writes them. */
+export function writeDecisionValues(out: SqlText, d: DecisionRecord | undefined): void {
+  if (d === undefined) {
+    for (let i = 0; i < DECISION_COLUMNS.length; i++) out.null();
+    return;
+  }
+  out
+    .string(d.decision)
+    .number(d.riskScore)
+    .nullableString(d.modelVersion)
+    .nullableNumber(d.modelScore)
+    .nullableString(d.shadowModelVersion)
+    .nullableNumber(d.shadowScore)
+    .string(d.rulesetVersion)
+    .nullableString(d.alertId)
+    .date(d.decidedAt);
 }
 
 /** The records with every field MySQL already holds for them replaced by the stored value. */

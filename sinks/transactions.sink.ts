@@ -9,8 +9,9 @@ import type { FeatureSource } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { DependencyError, StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
-import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions } from './decisions.sink.ts';
+import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions, writeDecisionValues } from './decisions.sink.ts';
 import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
+import { SqlText } from './row-text.ts';
 import { jsonLiteral } from './sql-literal.ts';
 
 /** A valid transaction with the Kafka position it was read at. */
@@ -54,7 +55,7 @@ export function positionKey(p: KafkaPosition): string {
   return `${p.topic}/${p.partition}/${p.offset}`;
 }
 
-/** The columns the sink writes, in the order of transactionRow. */
+/** The columns the sink writes, in the order of transactionRow and writeTransactionRow. */
 export const TRANSACTION_COLUMNS = [
   'transaction_id',
   'idempotency_key',
@@ -88,6 +89,59 @@ export const TRANSACTION_COLUMNS = [
 const CHUNK = 5_000;
 /** A statement that takes longer fails (and the batch is retried) instead of stalling the partition. */
 const QUERY_TIMEOUT_MS = 30_000;
+
+const INSERT_TRANSACTIONS = `INSERT INTO transactions (${TRANSACTION_COLUMNS.join(', ')}) VALUES `;
+const ON_DUPLICATE = ' ON DUPLICATE KEY UPDATE id = id';
+/**
+ * One buffer for every statement (~1 KB a row, kept at its largest): building is synchronous and
+ * text() copies out, so concurrent batches cannot see each other's rows.
+ */
+const statement = new SqlText();
+
+/**
+ * The INSERT of `rows` with their decisions, as one string: the text mysql2 would format from
+ * transactionRow's values (sinks/row-text.test.ts holds their bytes equal), built without its formatter.
+ */
+export function insertTransactionsSql(
+  rows: readonly PositionedTransaction[],
+  decided: ReadonlyMap<string, DecisionRecord>,
+): string {
+  statement.reset().raw(INSERT_TRANSACTIONS);
+  for (const p of rows) writeTransactionRow(statement, p, decided.get(p.tx.transaction_id));
+  return statement.raw(ON_DUPLICATE).text();
+}
+
+/** Writes the row's tuple: the values of transactionRow(p, d) as mysql2 writes them. */
+export function writeTransactionRow(out: SqlText, p: PositionedTransaction, d: DecisionRecord | undefined): void {
+  const t = p.tx;
+  out
+    .openRow()
+    .string(t.transaction_id)
+    .string(t.idempotency_key)
+    .string(t.type)
+    .string(t.account_id)
+    .string(t.card_token)
+    .nullableString(t.card_last4)
+    .string(t.merchant_id)
+    .string(t.mcc)
+    .string(t.merchant_country)
+    .number(t.amount_minor)
+    .string(t.currency)
+    .date(t.event_time)
+    .string(t.channel)
+    .nullableString(t.device_id)
+    .nullableString(t.ip_country)
+    .string(t.reference ?? t.transaction_id)
+    .nullableString(t.parent_transaction_id)
+    .nullableNumber(t.latitude)
+    .nullableNumber(t.longitude)
+    .boolean(p.late === true);
+  if (p.featureValues === undefined) out.null().null();
+  else out.nullableNumber(p.featureLayout).nullableJson(p.featureValues);
+  out.string(p.position.topic).number(p.position.partition).string(p.position.offset);
+  writeDecisionValues(out, d);
+  out.closeRow();
+}
 
 /** A transaction's row: its fields, late flag, feature vector, first-seen position and decision. */
 export function transactionRow(p: PositionedTransaction, d: DecisionRecord | undefined): unknown[] {
@@ -183,8 +237,7 @@ export async function writeBatch(
     for (let i = 0; i < toInsert.length; i += CHUNK) {
       const chunk = toInsert.slice(i, i + CHUNK);
       const [res] = await conn.query<ResultSetHeader>({
-        sql: `INSERT INTO transactions (${TRANSACTION_COLUMNS.join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE id = id`,
-        values: [chunk.map((p) => transactionRow(p, decided.get(p.tx.transaction_id)))],
+        sql: insertTransactionsSql(chunk, decided),
         timeout: QUERY_TIMEOUT_MS,
       });
       inserted += res.affectedRows;

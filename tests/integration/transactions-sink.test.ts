@@ -92,6 +92,33 @@ describe('transactions sink', () => {
     expect(object.account_distinct_merchants_1m).toBe(0.30000000000000004);
   });
 
+  it('stores text with every character the statement escapes, times to the millisecond and signed amounts exactly', async () => {
+    const odd = 'q\'uo"te\\ nul\0 nl\n cr\r tab\t bs\b z\x1a ? é€😀';
+    const p: PositionedTransaction = {
+      ...positioned('odd-1', 50, vector(1)),
+      tx: sampleTransaction({
+        transaction_id: 'odd-1',
+        idempotency_key: 'idem-odd-1',
+        device_id: odd,
+        reference: odd.slice(0, 30),
+        amount_minor: -9_007_199_254_740_991,
+        event_time: Date.parse('1999-12-31T23:59:59.999Z'),
+        latitude: -33.123456789012,
+        longitude: 1e-7,
+      }),
+    };
+    expect((await writeBatch(pool, { fresh: [p], replayed: [], duplicates: [] })).inserted).toBe(1);
+    const [[r]] = await pool.query<RowDataPacket[]>(
+      "SELECT device_id, reference, CAST(amount_minor AS CHAR) AS amount, event_time, latitude, longitude FROM transactions WHERE transaction_id = 'odd-1'",
+    );
+    expect(r?.device_id).toBe(odd);
+    expect(r?.reference).toBe(odd.slice(0, 30));
+    expect(r?.amount).toBe('-9007199254740991');
+    expect((r?.event_time as Date).toISOString()).toBe('1999-12-31T23:59:59.999Z');
+    expect(r?.latitude).toBe(-33.123456789012);
+    expect(r?.longitude).toBe(1e-7);
+  });
+
   it('writes decisions into the rows; a replay keeps the stored row and decision, and its alert is not repeated', async () => {
     const first = [positioned('dec-a', 10, vector(1)), positioned('dec-b', 11, vector(2))];
     const r1 = await writeBatch(pool, {
