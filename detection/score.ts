@@ -1,7 +1,7 @@
 /** Scores a snapshot with a model and explains the score. Pure. */
 import { percentileOf, type Baseline } from './baseline.ts';
 import type { FeatureSource } from '../domain/snapshot.ts';
-import type { ModelVerdict } from './decide.ts';
+import { modelRiskOf, type ModelVerdict } from './decide.ts';
 import { FeatureSpace } from './features.ts';
 import { pathContributions, scoreRow, type ForestModel } from './isolation-forest.ts';
 
@@ -35,6 +35,12 @@ export class ModelScorer {
   /** The feature vector of the last scored snapshot (reused: copy it to keep it). */
   get lastVector(): Float64Array {
     return this.vector;
+  }
+
+  /** modelRisk of the verdict on `score`, without building the verdict (percentile and thresholds only). */
+  risk(score: number): number {
+    const percentile = percentileOf(this.model.baseline.score, score) ?? 0;
+    return modelRiskOf(score, this.model.threshold, percentile, this.thresholdPercentile);
   }
 
   /** The verdict on the last scored snapshot: percentile against training and the `top` features that drove it. */
