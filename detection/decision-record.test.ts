@@ -278,6 +278,8 @@ describe('decideTransaction', () => {
             expect(rest).toEqual(expectedRest);
             if (actual.decision === 'ALLOW') expect(explanation).toEqual(UNSTORED_EXPLANATION('ALLOW'));
             else expect(explanation).toEqual(expectedExplanation);
+            // Read in place (by slot) and by name, the same snapshot decides the same.
+            expect(decideTransaction(inputOf({ ...t, inPlace: !t.inPlace }, i), rules, models, policy, 0)).toEqual(actual);
             seen.add(actual.decision);
             if (actual.ruleHits.some((h) => h.snoozed)) seen.add('snoozed');
             if (actual.decision !== 'ALLOW' && (actual.explanation.model?.drivers.length ?? 0) > 0) seen.add('drivers');

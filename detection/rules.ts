@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { LogicEngine } from 'json-logic-engine';
 import { z } from 'zod';
 import type { FeatureSource } from '../domain/snapshot.ts';
+import { SlotMap } from './features.ts';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -221,11 +222,13 @@ const reusedContexts = new WeakMap<RuleSet, ReusedContext | null>();
 
 class ReusedContext {
   private readonly ctx: Record<string, unknown>;
+  private readonly slots: SlotMap;
 
   constructor(
     lists: RuleSet['lists'],
     private readonly reads: readonly string[],
   ) {
+    this.slots = new SlotMap(reads);
     // Object.fromEntries builds it with fast properties, where keyed stores of ~25 new keys do not.
     const keys: Array<[string, unknown]> = [['lists', lists]];
     for (const k of reads) keys.push([k, NaN]);
@@ -237,9 +240,10 @@ class ReusedContext {
   fill(snapshot: FeatureSource, tx: Readonly<Record<RuleTxField, unknown>>): RuleContext {
     const ctx = this.ctx;
     const reads = this.reads;
+    const slots = this.slots.of(snapshot);
     for (let i = 0; i < reads.length; i++) {
       const k = reads[i] as string;
-      const v = snapshot.get(k);
+      const v = slots === null ? snapshot.get(k) : snapshot.at?.(slots[i] as number);
       ctx[k] = v === null || v === undefined ? NaN : v;
     }
     for (let i = 0; i < RULE_TX_FIELDS.length; i++) {
