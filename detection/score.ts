@@ -49,11 +49,8 @@ export class ModelScorer {
     let order: number[] = [];
     let shares: Float64Array | null = null;
     if (top > 0) {
-      const s = pathContributions(this.model.forest, x);
-      shares = s;
-      order = Array.from(s.keys())
-        .sort((a, b) => (s[b] as number) - (s[a] as number))
-        .slice(0, top);
+      shares = pathContributions(this.model.forest, x);
+      order = topColumns(shares, top);
     }
     return {
       version: this.model.version,
@@ -79,4 +76,22 @@ export class ModelScorer {
   verdict(snapshot: FeatureSource, top = 3): ModelVerdict {
     return this.explain(this.score(snapshot), top);
   }
+}
+
+/**
+ * The `top` columns of the largest shares, largest first, ties in column order: what a stable sort
+ * of every column by share, descending, then cut to `top` gives, without sorting all of them.
+ */
+export function topColumns(shares: Float64Array, top: number): number[] {
+  const order: number[] = [];
+  for (let c = 0; c < shares.length; c++) {
+    const v = shares[c] as number;
+    let p = order.length;
+    while (p > 0 && (shares[order[p - 1] as number] as number) < v) p--;
+    if (p < top) {
+      order.splice(p, 0, c);
+      if (order.length > top) order.length = top;
+    }
+  }
+  return order;
 }
