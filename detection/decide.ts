@@ -55,36 +55,69 @@ const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = { low: 0.05, medium:
  * high-severity rule hit.
  */
 export function modelRisk(v: Pick<ModelVerdict, 'score' | 'threshold' | 'percentile' | 'thresholdPercentile'>): number {
-  if (!Number.isFinite(v.score)) return 0;
-  const tail = Math.max(1 - v.percentile, 0);
-  const thresholdTail = Math.max(1 - v.thresholdPercentile, 1e-9);
-  if (v.score >= v.threshold) return 1 - 0.5 * Math.min(1, tail / thresholdTail);
+  return modelRiskOf(v.score, v.threshold, v.percentile, v.thresholdPercentile);
+}
+
+/** modelRisk from its four numbers (no verdict object: the ingest computes it for every transaction). */
+export function modelRiskOf(score: number, threshold: number, percentile: number, thresholdPercentile: number): number {
+  if (!Number.isFinite(score)) return 0;
+  const tail = Math.max(1 - percentile, 0);
+  const thresholdTail = Math.max(1 - thresholdPercentile, 1e-9);
+  if (score >= threshold) return 1 - 0.5 * Math.min(1, tail / thresholdTail);
   return 0.5 * Math.min(1, thresholdTail / Math.max(tail, 1e-9));
+}
+
+/**
+ * The evidence: the model's risk `m` and every live rule hit's severity weight, combined as
+ * independent signals (noisy-OR). 0.5 is the model's threshold alone; a SCORE rule can tip a score
+ * below it over.
+ */
+export function evidenceOf(hits: readonly RuleHit[], m: number): number {
+  let keep = 1 - m;
+  for (const h of hits) if (!h.snoozed && h.action !== 'ALLOW') keep *= 1 - SEVERITY_WEIGHT[h.severity];
+  return 1 - keep;
+}
+
+/** The decision by the precedence above; `modelBlock`: the model's score reached the policy's block score. */
+export function decisionKind(hits: readonly RuleHit[], evidence: number, modelBlock: boolean): DecisionKind {
+  let block = false;
+  let allow = false;
+  let review = false;
+  for (const h of hits) {
+    if (h.snoozed) continue;
+    if (h.action === 'BLOCK') block = true;
+    else if (h.action === 'ALLOW') allow = true;
+    else if (h.action === 'REVIEW') review = true;
+  }
+  if (block) return 'BLOCK';
+  if (allow) return 'ALLOW';
+  if (modelBlock) return 'BLOCK';
+  if (evidence >= 0.5 || review) return 'REVIEW';
+  return 'ALLOW';
+}
+
+/**
+ * The risk score of an evidence. The risk is the evidence, whatever decided: a review required by a
+ * weak policy rule shows a low risk, a strong model score under an allow list a high one, and alerts
+ * rank by what backs them.
+ */
+export function riskScoreOf(evidence: number): number {
+  return round(evidence, 6);
 }
 
 /** Decides one transaction. */
 export function decide(hits: readonly RuleHit[], model: ModelVerdict | null, policy: DecisionPolicy): Decision {
-  const live = hits.filter((h) => !h.snoozed);
-  // Evidence: the model's risk and every live rule hit's severity weight, combined as independent
-  // signals (noisy-OR). 0.5 is the model's threshold alone; a SCORE rule can tip a score below it over.
-  const m = model === null ? 0 : modelRisk(model);
-  let keep = 1 - m;
-  for (const h of live) if (h.action !== 'ALLOW') keep *= 1 - SEVERITY_WEIGHT[h.severity];
-  const evidence = 1 - keep;
+  const evidence = evidenceOf(hits, model === null ? 0 : modelRisk(model));
   const modelBlock = model !== null && policy.blockScore !== null && model.score >= policy.blockScore;
-  let decision: DecisionKind;
-  if (live.some((h) => h.action === 'BLOCK')) decision = 'BLOCK';
-  else if (live.some((h) => h.action === 'ALLOW')) decision = 'ALLOW';
-  else if (modelBlock) decision = 'BLOCK';
-  else if (evidence >= 0.5 || live.some((h) => h.action === 'REVIEW')) decision = 'REVIEW';
-  else decision = 'ALLOW';
-  // The risk is the evidence, whatever decided: a review required by a weak policy rule shows a low
-  // risk, a strong model score under an allow list a high one, and alerts rank by what backs them.
-  const risk = evidence;
-  const modelAlert = model !== null && model.score >= model.threshold;
+  const decision = decisionKind(hits, evidence, modelBlock);
+  return { decision, riskScore: riskScoreOf(evidence), hits, model, summary: summaryOf(decision, hits, model) };
+}
 
+/** The one line for analysts of a decision (decide's `summary`). */
+export function summaryOf(decision: DecisionKind, hits: readonly RuleHit[], model: ModelVerdict | null): string {
+  const modelAlert = model !== null && model.score >= model.threshold;
   const parts: string[] = [];
-  const deciding = live.filter((h) => (h.action === 'ALLOW') === (decision === 'ALLOW'));
+  const deciding = hits.filter((h) => !h.snoozed && (h.action === 'ALLOW') === (decision === 'ALLOW'));
   if (deciding.length > 0) parts.push(`rules: ${deciding.map((h) => `${h.ruleId} (${h.severity}): ${h.detail}`).join('; ')}`);
   if (model !== null) {
     const drivers = model.drivers
@@ -100,13 +133,7 @@ export function decide(hits: readonly RuleHit[], model: ModelVerdict | null, pol
   }
   const snoozed = hits.filter((h) => h.snoozed);
   if (snoozed.length > 0) parts.push(`snoozed: ${snoozed.map((h) => h.ruleId).join(', ')}`);
-  return {
-    decision,
-    riskScore: round(risk, 6),
-    hits,
-    model,
-    summary: `${decision}: ${parts.join(' | ') || 'no rule hit, no model'}`,
-  };
+  return `${decision}: ${parts.join(' | ') || 'no rule hit, no model'}`;
 }
 
 function round(x: number, digits = 3): number {

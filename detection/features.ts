@@ -18,14 +18,41 @@ export function numericValue(v: unknown): number {
   return NaN;
 }
 
+/**
+ * Where each of a fixed list of names sits in the layout of sources that read by slot
+ * (FeatureSource.at), worked out once per layout: a look-up by name per feature per transaction
+ * was most of the cost of building a model's vector on the ingest path. Keeps the last layout seen
+ * (a process has one).
+ */
+export class SlotMap {
+  private layout: readonly string[] | null = null;
+  private slots = new Int32Array(0);
+
+  constructor(private readonly names: readonly string[]) {}
+
+  /** The slot of each name in `source` (-1: it has none), or null when it reads by name only. */
+  of(source: FeatureSource): Int32Array | null {
+    if (source.at === undefined) return null;
+    const layout = source.names;
+    if (layout !== this.layout) {
+      const index = new Map(layout.map((n, i) => [n, i]));
+      this.slots = Int32Array.from(this.names, (n) => index.get(n) ?? -1);
+      this.layout = layout;
+    }
+    return this.slots;
+  }
+}
+
 /** Maps snapshots onto a model's feature list, in its order. */
 export class FeatureSpace {
   readonly names: readonly string[];
+  private readonly slots: SlotMap;
 
   constructor(names: readonly string[]) {
     if (names.length === 0) throw new RangeError('a feature space needs at least one feature');
     if (new Set(names).size !== names.length) throw new RangeError('feature names repeat');
     this.names = Object.freeze([...names]);
+    this.slots = new SlotMap(this.names);
   }
 
   /** The names a snapshot over these windows offers; a model may use any subset. */
@@ -52,7 +79,9 @@ export class FeatureSpace {
     source: FeatureSource,
     out: Float64Array<ArrayBufferLike> = new Float64Array(this.names.length),
   ): Float64Array<ArrayBufferLike> {
-    for (let i = 0; i < this.names.length; i++) out[i] = numericValue(source.get(this.names[i] as string));
+    const slots = this.slots.of(source);
+    if (slots !== null) for (let i = 0; i < slots.length; i++) out[i] = numericValue(source.at?.(slots[i] as number));
+    else for (let i = 0; i < this.names.length; i++) out[i] = numericValue(source.get(this.names[i] as string));
     return out;
   }
 }

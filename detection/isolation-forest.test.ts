@@ -100,6 +100,41 @@ describe('trainForest', () => {
     expect(top).toBe(2);
   });
 
+  it('gives exactly the shares of the walk that lists each path, for any row, with missing values', () => {
+    // The implementation before it stopped listing each path's columns: every split on the path
+    // adds 1 / path length to its column, root first.
+    const reference = (model: ReturnType<typeof trainForest>, x: number[]) => {
+      const share = new Float64Array(model.cols);
+      let total = 0;
+      for (const root of model.roots) {
+        const path: number[] = [];
+        let node = root;
+        while ((model.feature[node] as number) >= 0) {
+          const f = model.feature[node] as number;
+          path.push(f);
+          const v = Number.isNaN(x[f]) ? (model.fill[f] as number) : (x[f] as number);
+          node = v < (model.value[node] as number) ? (model.left[node] as number) : (model.left[node] as number) + 1;
+        }
+        const weight = 1 / Math.max(1, model.value[node] as number);
+        for (const c of path) {
+          share[c] = (share[c] as number) + weight;
+          total += weight;
+        }
+      }
+      return total > 0 ? share.map((v) => v / total) : share;
+    };
+    const model = trainForest(gaussian(500, 4, 11), { trees: 30, sampleSize: 64, seed: 5 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.double({ min: -5, max: 5, noNaN: true }), fc.constant(Number.NaN)), { minLength: 4, maxLength: 4 }),
+        (x) => {
+          expect(pathContributions(model, x)).toEqual(reference(model, x));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('rejects bad options and data', () => {
     expect(() => trainForest(gaussian(1, 2, 1))).toThrow(/at least 2 rows/);
     expect(() => trainForest(gaussian(10, 2, 1), { trees: 0 })).toThrow(/trees/);

@@ -309,23 +309,23 @@ export function scoreMatrix(model: ForestModel, m: Matrix): Float64Array {
 export function pathContributions(model: ForestModel, x: ArrayLike<number>, offset = 0): Float64Array {
   const { roots, feature, left, value, fill } = model;
   const share = new Float64Array(model.cols);
-  const path: number[] = [];
   let total = 0;
+  // Each path walked twice, to its leaf for the weight, then again adding it to the splits' columns
+  // root first: a list of the path's columns cost ~15 KB a call (an array regrown per tree).
+  const next = (node: number, f: number): number => {
+    let v = x[offset + f] as number;
+    if (v !== v) v = fill[f] as number;
+    return v < (value[node] as number) ? (left[node] as number) : (left[node] as number) + 1;
+  };
   for (let t = 0; t < roots.length; t++) {
-    path.length = 0;
     let node = roots[t] as number;
-    let f = feature[node] as number;
-    while (f >= 0) {
-      path.push(f);
-      let v = x[offset + f] as number;
-      if (v !== v) v = fill[f] as number;
-      node = v < (value[node] as number) ? (left[node] as number) : (left[node] as number) + 1;
-      f = feature[node] as number;
-    }
+    for (let f = feature[node] as number; f >= 0; f = feature[node] as number) node = next(node, f);
     const weight = 1 / Math.max(1, value[node] as number);
-    for (const c of path) {
-      share[c] = (share[c] as number) + weight;
+    node = roots[t] as number;
+    for (let f = feature[node] as number; f >= 0; f = feature[node] as number) {
+      share[f] = (share[f] as number) + weight;
       total += weight;
+      node = next(node, f);
     }
   }
   if (total > 0) for (let c = 0; c < share.length; c++) share[c] = (share[c] as number) / total;

@@ -1,7 +1,7 @@
 /** Scores a snapshot with a model and explains the score. Pure. */
 import { percentileOf, type Baseline } from './baseline.ts';
 import type { FeatureSource } from '../domain/snapshot.ts';
-import type { ModelVerdict } from './decide.ts';
+import { modelRiskOf, type ModelVerdict } from './decide.ts';
 import { FeatureSpace } from './features.ts';
 import { pathContributions, scoreRow, type ForestModel } from './isolation-forest.ts';
 
@@ -37,17 +37,20 @@ export class ModelScorer {
     return this.vector;
   }
 
+  /** modelRisk of the verdict on `score`, without building the verdict (percentile and thresholds only). */
+  risk(score: number): number {
+    const percentile = percentileOf(this.model.baseline.score, score) ?? 0;
+    return modelRiskOf(score, this.model.threshold, percentile, this.thresholdPercentile);
+  }
+
   /** The verdict on the last scored snapshot: percentile against training and the `top` features that drove it. */
   explain(score: number, top = 3): ModelVerdict {
     const x = this.vector;
     let order: number[] = [];
     let shares: Float64Array | null = null;
     if (top > 0) {
-      const s = pathContributions(this.model.forest, x);
-      shares = s;
-      order = Array.from(s.keys())
-        .sort((a, b) => (s[b] as number) - (s[a] as number))
-        .slice(0, top);
+      shares = pathContributions(this.model.forest, x);
+      order = topColumns(shares, top);
     }
     return {
       version: this.model.version,
@@ -73,4 +76,22 @@ export class ModelScorer {
   verdict(snapshot: FeatureSource, top = 3): ModelVerdict {
     return this.explain(this.score(snapshot), top);
   }
+}
+
+/**
+ * The `top` columns of the largest shares, largest first, ties in column order: what a stable sort
+ * of every column by share, descending, then cut to `top` gives, without sorting all of them.
+ */
+export function topColumns(shares: Float64Array, top: number): number[] {
+  const order: number[] = [];
+  for (let c = 0; c < shares.length; c++) {
+    const v = shares[c] as number;
+    let p = order.length;
+    while (p > 0 && (shares[order[p - 1] as number] as number) < v) p--;
+    if (p < top) {
+      order.splice(p, 0, c);
+      if (order.length > top) order.length = top;
+    }
+  }
+  return order;
 }

@@ -119,6 +119,19 @@ describe('SnapshotLayout', () => {
         { numRuns: 300 },
       );
     });
+
+  it('reads by slot what it reads by name', () => {
+    const layout = new SnapshotLayout(DEFAULT_WINDOWS);
+    fc.assert(
+      fc.property(staticFeatures, featureSet(DEFAULT_WINDOWS.length), (st, f: EntityFeatureSet) => {
+        const source = layout.source(st, f);
+        expect(source.names).toBe(layout.names);
+        source.names.forEach((name, i) => expect(source.at?.(i)).toBe(source.get(name)));
+        for (const outside of [-1, source.names.length, Number.NaN]) expect(source.at?.(outside)).toBeUndefined();
+      }),
+      { numRuns: 100 },
+    );
+  });
 });
 
 /** The EntityFeatureSet a flat vector holds, by FlatFeatures' documented layout (the reference of the flat readers). */
@@ -178,6 +191,18 @@ describe('flat features (the state stage’s vector read in place)', () => {
         { numRuns: 300 },
       );
     });
+
+  it('reads by slot what it reads by name', () => {
+    const layout = new SnapshotLayout(DEFAULT_WINDOWS);
+    fc.assert(
+      fc.property(staticFeatures, flat(DEFAULT_WINDOWS.length), (st, f) => {
+        const source = layout.flatSource(st, f);
+        source.names.forEach((name, i) => expect(source.at?.(i)).toBe(source.get(name)));
+        for (const outside of [-1, source.names.length, Number.NaN]) expect(source.at?.(outside)).toBeUndefined();
+      }),
+      { numRuns: 100 },
+    );
+  });
 
   it('refuses an offset outside the vector', () => {
     const f = { values: new Float64Array(4 * (DEFAULT_WINDOWS.length * 4 + 6)), at: 1, hasDevice: true };

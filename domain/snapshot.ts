@@ -171,6 +171,12 @@ export interface FeatureSource {
   get(name: string): unknown;
   /** Every name it has, in snapshot order (for rules whose names are only known at run time). */
   readonly names: readonly string[];
+  /**
+   * Optional: get(names[slot]) without the look-up by name, for readers that map their names to
+   * slots once per layout; undefined for a slot out of range. A source that has it returns the same
+   * `names` array on every read, the one its slots index.
+   */
+  at?(slot: number): unknown;
 }
 
 /** A snapshot object (e.g. a decoded stored vector) as a FeatureSource. */
@@ -202,7 +208,7 @@ export class SnapshotLayout {
 
   /** The features of one transaction, read on demand. */
   source(st: StaticFeatures, features: EntityFeatureSet): FeatureSource {
-    return { get: (name) => this.value(name, st, features), names: this.names };
+    return new LayoutSource(this, st, features);
   }
 
   /** The features of one transaction from the state stage's flat values, read on demand. */
@@ -214,7 +220,12 @@ export class SnapshotLayout {
   /** What source(st, features)[name] gives for the EntityFeatureSet that `f` holds. */
   flatValue(name: string, st: StaticFeatures, f: FlatFeatures): unknown {
     const i = this.slots.get(name);
-    if (i === undefined) return undefined;
+    return i === undefined ? undefined : this.flatValueAt(i, st, f);
+  }
+
+  /** flatValue(names[i], st, f); undefined for an index out of range. */
+  flatValueAt(i: number, st: StaticFeatures, f: FlatFeatures): unknown {
+    if (!(i >= 0 && i < this.names.length)) return undefined;
     const s = STATIC_FEATURE_NAMES.length;
     if (i < s) return st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures];
     const e = Math.floor((i - s) / this.perEntity);
@@ -227,7 +238,12 @@ export class SnapshotLayout {
   /** snapshotObject(st, features, windows)[name], without building the object. */
   value(name: string, st: StaticFeatures, features: EntityFeatureSet): unknown {
     const i = this.slots.get(name);
-    if (i === undefined) return undefined;
+    return i === undefined ? undefined : this.valueAt(i, st, features);
+  }
+
+  /** value(names[i], st, features); undefined for an index out of range. */
+  valueAt(i: number, st: StaticFeatures, features: EntityFeatureSet): unknown {
+    if (!(i >= 0 && i < this.names.length)) return undefined;
     const s = STATIC_FEATURE_NAMES.length;
     if (i < s) return st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures];
     const e = Math.floor((i - s) / this.perEntity);
@@ -273,5 +289,30 @@ class FlatSource implements FeatureSource {
 
   get(name: string): unknown {
     return this.layout.flatValue(name, this.st, this.f);
+  }
+
+  at(slot: number): unknown {
+    return this.layout.flatValueAt(slot, this.st, this.f);
+  }
+}
+
+/** A SnapshotLayout's source: an instance per transaction, its methods shared (no closures per transaction). */
+class LayoutSource implements FeatureSource {
+  constructor(
+    private readonly layout: SnapshotLayout,
+    private readonly st: StaticFeatures,
+    private readonly features: EntityFeatureSet,
+  ) {}
+
+  get names(): readonly string[] {
+    return this.layout.names;
+  }
+
+  get(name: string): unknown {
+    return this.layout.value(name, this.st, this.features);
+  }
+
+  at(slot: number): unknown {
+    return this.layout.valueAt(slot, this.st, this.features);
   }
 }

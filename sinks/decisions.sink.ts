@@ -14,15 +14,6 @@ import { jsonLiteral } from './sql-literal.ts';
 const CHUNK = 2_000;
 const QUERY_TIMEOUT_MS = 30_000;
 
-/**
- * What an ALLOW's stored explanation reads as (the `decisions` view says the same): its rule hits
- * and explanation are not stored, since nobody reads them, and a row per transaction stays small.
- */
-export const UNSTORED_EXPLANATION = (decision: string): DecisionRecord['explanation'] => ({
-  summary: `${decision}: explanations are kept for alerts only`,
-  model: null,
-});
-
 /** The decision's columns of `transactions`, in the order of decisionValues. */
 export const DECISION_COLUMNS = [
   'decision',

@@ -6,10 +6,9 @@
  * and the decision it had, so its score, decision and alert are the first ones.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import type { DecisionRecord } from '../detection/decision-record.ts';
+import { UNSTORED_EXPLANATION, type DecisionRecord } from '../detection/decision-record.ts';
 import type { DecisionKind } from '../detection/decide.ts';
 import type { RuleHit } from '../detection/rules.ts';
-import { UNSTORED_EXPLANATION } from './decisions.sink.ts';
 import { FeatureDecoder, type Queryable, type StoredFeatures } from './feature-vector.ts';
 import type { KafkaPosition } from './transactions.sink.ts';
 
