@@ -103,6 +103,7 @@ const envSchema = z.object({
     .default(10 * 60 * 1000),
   TXMON_STATE_TTL_SECONDS: positiveInt.default(48 * 3600),
   TXMON_STATE_CACHE_MB: positiveInt.default(128),
+  TXMON_STATE_SHARED_REFRESH_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   TXMON_BASE_CURRENCY: z
     .string()
     .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD')
@@ -256,6 +257,11 @@ export type TxmonConfig = Readonly<{
      * approximate bytes (state/partition-state.ts; checkpointed entries are evicted beyond it).
      */
     cacheBytes: number;
+    /**
+     * How long a shared entity's other partitions' contributions (merchants, devices) are used
+     * before they are read again, ms; 0: every batch (state/partition-state.ts sharedRefreshMs).
+     */
+    sharedRefreshMs: number;
     /** Currency of window sums and amount features (exact FX conversion). */
     baseCurrency: string;
     refdataCacheTtlMs: number;
@@ -403,6 +409,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       windows: DEFAULT_WINDOWS,
       ttlSeconds: e.TXMON_STATE_TTL_SECONDS,
       cacheBytes: e.TXMON_STATE_CACHE_MB * 1024 * 1024,
+      sharedRefreshMs: e.TXMON_STATE_SHARED_REFRESH_MS,
       baseCurrency: e.TXMON_BASE_CURRENCY,
       refdataCacheTtlMs: e.TXMON_REFDATA_CACHE_TTL_MS,
     },

@@ -183,7 +183,7 @@ describe('fences', () => {
   });
   it('takes a shared entity from the store when its stored fence is above the one in memory', async () => {
     const store = new FakeEntityStore();
-    const behind = new PartitionState(store, { windows: W });
+    const behind = new PartitionState(store, { windows: W, sharedRefreshMs: 0 });
     const b0 = await behind.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
     b0.confirm(await store.checkpoint(b0.checkpointWrites()));
     // Another owner applied offsets 0..1 meanwhile; this process resumes at offset 2.
@@ -223,9 +223,9 @@ describe('memory', () => {
     expect(next.features(0)?.account?.windows[0]?.count).toBe(2);
   });
 
-  it('keeps accounts and cards in memory without reading them again; merchants and devices are read every batch', async () => {
+  it('keeps accounts and cards in memory without reading them again; merchants and devices are read every batch (sharedRefreshMs 0)', async () => {
     const store = new FakeEntityStore();
-    const ps = new PartitionState(store, { windows: W });
+    const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 0 });
     const first = await ps.applyBatch(P0, [{ ...tx(0, ev(1_700_000_000_000)), merchant: 'm', device: 'd' }]);
     first.confirm(await store.checkpoint(first.checkpointWrites()));
     const read = store.read.bind(store);
@@ -236,6 +236,41 @@ describe('memory', () => {
     };
     await ps.applyBatch(P0, [{ ...tx(1, ev(1_700_000_001_000)), merchant: 'm', device: 'd' }]);
     expect(asked).toEqual(['merchant', 'device']);
+  });
+
+  it('reads a shared entity again only after sharedRefreshMs, meanwhile counting the others as read last', async () => {
+    const store = new FakeEntityStore();
+    let clock = 0;
+    const other = new PartitionState(store, { windows: W });
+    const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 1_000, now: () => clock });
+    const o0 = await other.applyBatch(P1, [{ ...tx(0, ev(1_700_000_000_000)), account: 'b', card: 'cb' }]);
+    o0.confirm(await store.checkpoint(o0.checkpointWrites()));
+    const read = store.read.bind(store);
+    const asked: string[] = [];
+    store.read = async (refs) => {
+      asked.push(...refs.map((r) => `${r.kind}:${r.id}`));
+      return read(refs);
+    };
+    const b0 = await ps.applyBatch(P0, [{ ...tx(0, ev(1_700_000_001_000)), device: 'd' }]);
+    b0.confirm(await store.checkpoint(b0.checkpointWrites()));
+    expect(asked).toEqual(['account:a', 'card:c', 'merchant:m', 'device:d']);
+    expect(b0.features(0)?.merchant?.windows[0]?.count).toBe(2);
+    // The other partition moves on; within the interval its new event is not seen, nothing is read.
+    const o1 = await other.applyBatch(P1, [{ ...tx(1, ev(1_700_000_001_500)), account: 'b', card: 'cb' }]);
+    o1.confirm(await store.checkpoint(o1.checkpointWrites()));
+    asked.length = 0;
+    clock = 999;
+    const b1 = await ps.applyBatch(P0, [{ ...tx(1, ev(1_700_000_002_000)), device: 'd' }]);
+    b1.confirm(await store.checkpoint(b1.checkpointWrites()));
+    expect(asked).toEqual([]);
+    expect(b1.features(0)?.merchant?.windows[0]?.count).toBe(3);
+    // Due: read again, and the other's event is counted.
+    clock = 1_000;
+    const b2 = await ps.applyBatch(P0, [{ ...tx(2, ev(1_700_000_003_000)), device: 'd' }]);
+    expect(asked).toEqual(['merchant:m', 'device:d']);
+    expect(b2.features(0)?.merchant?.windows[0]?.count).toBe(5);
+    // Own events are exact whatever the interval.
+    expect(b2.features(0)?.account?.windows[0]?.count).toBe(3);
   });
 
   it('never evicts an entry another batch loaded and has not applied yet (batches of two partitions interleaved)', async () => {
@@ -344,7 +379,7 @@ describe('two partitions sharing merchants and devices', () => {
     const p1 = new PartitionState(store, { windows: W });
     const b1 = await p1.applyBatch(P1, [{ ...tx(0, ev(1_700_000_000_000)), account: 'b', card: 'cb' }]);
     b1.confirm(await store.checkpoint(b1.checkpointWrites()));
-    const p0 = new PartitionState(store, { windows: W });
+    const p0 = new PartitionState(store, { windows: W, sharedRefreshMs: 0 });
     const first = await p0.applyBatch(P0, [tx(0, ev(1_700_000_001_000))]);
     first.confirm(await store.checkpoint(first.checkpointWrites()));
     expect(p0.decodes).toBe(1); // p1's merchant contribution

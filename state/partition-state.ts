@@ -73,9 +73,19 @@ export interface PartitionStateOptions {
   windows: readonly WindowSpec[];
   /** Cap of the own contributions kept in memory, approximate bytes (default 128 MB). */
   cacheBytes?: number;
+  /**
+   * How long a shared entity's other contributions (merchants, devices, any entity found with
+   * another partition's part) are used before they are read from the store again, ms (default
+   * DEFAULT_SHARED_REFRESH_MS; 0: at every batch). Reading and merging them costs per entity per
+   * batch, whatever the batch's size, so small batches (low latency) paid it many times a second.
+   */
+  sharedRefreshMs?: number;
+  /** The clock of sharedRefreshMs (tests). */
+  now?: () => number;
 }
 
 export const DEFAULT_STATE_CACHE_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_SHARED_REFRESH_MS = 1_000;
 
 /** Another partition's contribution as last decoded. */
 interface Decoded {
@@ -99,6 +109,8 @@ interface Entry {
   diverged: boolean;
   /** Batches between their load and their apply's end: such an entry is never evicted (see evict). */
   pins: number;
+  /** When its contributions were last read from the store (the clock of sharedRefreshMs). */
+  readAt: number;
   bytes: number;
 }
 
@@ -214,6 +226,8 @@ export class PartitionState {
   private readonly geometry: readonly WindowGeometry[];
   private readonly featureLength: number;
   private readonly cacheBytes: number;
+  private readonly sharedRefreshMs: number;
+  private readonly now: () => number;
   /** Own contributions by "<source>|<kind>:<id>", least recently used first. */
   private readonly cache = new Map<string, Entry>();
   private bytes = 0;
@@ -228,6 +242,9 @@ export class PartitionState {
     this.featureLength = featureLength(opts.windows.length);
     this.cacheBytes = opts.cacheBytes ?? DEFAULT_STATE_CACHE_BYTES;
     if (!(this.cacheBytes >= 0)) throw new RangeError(`cacheBytes must be ≥ 0, got ${this.cacheBytes}`);
+    this.sharedRefreshMs = opts.sharedRefreshMs ?? DEFAULT_SHARED_REFRESH_MS;
+    if (!(this.sharedRefreshMs >= 0)) throw new RangeError(`sharedRefreshMs must be ≥ 0, got ${this.sharedRefreshMs}`);
+    this.now = opts.now ?? Date.now;
   }
 
   /** Approximate bytes held in memory. */
@@ -333,6 +350,7 @@ export class PartitionState {
     const entries = SNAPSHOT_ENTITIES.map(() => new Map<string, Entry>());
     const reading = SNAPSHOT_ENTITIES.map(() => new Set<string>());
     const toRead: EntityRef[] = [];
+    const now = this.now();
     for (const t of txs) {
       if (t.verdict === 'duplicate') continue;
       for (let k = 0; k < 4; k++) {
@@ -342,8 +360,12 @@ export class PartitionState {
         const queued = reading[k] as Set<string>;
         if (id === null || mine.has(id) || queued.has(id)) continue;
         const held = this.cache.get(cacheKey(src, kind, id));
-        if (held && !SHARED_KINDS.has(kind) && held.others.size === 0) mine.set(id, this.touch(held));
-        else {
+        const shared = SHARED_KINDS.has(kind) || (held !== undefined && held.others.size > 0);
+        if (held && (!shared || now - held.readAt < this.sharedRefreshMs)) {
+          // Others as read last time; a view own moved past (diverged) is rebuilt from them.
+          if (held.diverged) this.rebase(held);
+          mine.set(id, this.touch(held));
+        } else {
           queued.add(id);
           toRead.push({ kind, id });
         }
@@ -352,7 +374,7 @@ export class PartitionState {
     try {
       const found = toRead.length === 0 ? [] : await this.store.read(toRead);
       toRead.forEach((ref, i) => {
-        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>);
+        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>, now);
         (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
       });
     } catch (err) {
@@ -363,7 +385,7 @@ export class PartitionState {
   }
 
   /** An entry brought up to date with what the store holds of it (own on first touch, others always). */
-  private refresh(src: string, ref: EntityRef, stored: ReadonlyMap<string, Contribution>): Entry {
+  private refresh(src: string, ref: EntityRef, stored: ReadonlyMap<string, Contribution>, now: number): Entry {
     const key = cacheKey(src, ref.kind, ref.id);
     let e = this.cache.get(key);
     const mine = stored.get(src);
@@ -386,6 +408,7 @@ export class PartitionState {
         others: new Map(),
         diverged: false,
         pins: 0,
+        readAt: now,
         bytes: 0,
       };
       this.cache.set(key, e);
@@ -403,11 +426,15 @@ export class PartitionState {
     }
     if (others.size !== e.others.size) changed = true;
     e.others = others;
-    if (changed || e.diverged) {
-      e.view.rebase([...others.values()].map((d) => d.state));
-      e.diverged = false;
-    }
+    e.readAt = now;
+    if (changed || e.diverged) this.rebase(e);
     return e;
+  }
+
+  /** Rebuilds an entry's view from own and its decoded others. */
+  private rebase(e: Entry): void {
+    e.view.rebase([...e.others.values()].map((d) => d.state));
+    e.diverged = false;
   }
 
   private decode(blob: Buffer): EntityWindows {

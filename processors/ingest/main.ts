@@ -131,7 +131,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       redis,
       cfg.keyPrefix,
       new EntityStore(redis, { prefix: cfg.keyPrefix, stateTtlMs: cfg.state.ttlSeconds * 1000 }),
-      { windows: cfg.state.windows, cacheBytes: cfg.state.cacheBytes },
+      { windows: cfg.state.windows, cacheBytes: cfg.state.cacheBytes, sharedRefreshMs: cfg.state.sharedRefreshMs },
     );
     /** Rebuilds lost state (or waits while another processor does); called before consuming and on StateLostError. */
     const recoverState = async (heartbeat?: () => Promise<void>): Promise<void> => {
