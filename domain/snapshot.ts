@@ -133,6 +133,36 @@ export class SnapshotWriter {
     flatten(out);
     return out;
   }
+
+  /**
+   * The items of valuesFlat(st, f), written to `out` one by one: the row writer puts them straight
+   * into the statement, without the ~1 KB text per transaction in between.
+   */
+  writeFlat(st: StaticFeatures, f: FlatFeatures, out: VectorOut): void {
+    for (let i = 0; i < this.staticCount; i++) {
+      const v = st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures];
+      if (typeof v === 'string') jsonValue(v); // the same refusals as the text's
+      out.jsonScalar(v ?? null);
+    }
+    const n = this.perEntity;
+    checkFlat(f, n);
+    for (let k = 0; k < SNAPSHOT_ENTITIES.length; k++) {
+      if (k === DEVICE && !f.hasDevice) {
+        for (let i = 0; i < n; i++) out.jsonScalar(null);
+        continue;
+      }
+      const at = f.at + k * n;
+      for (let j = 0; j < n; j++) out.jsonNumber(f.values[at + j] as number);
+    }
+  }
+}
+
+/** Where SnapshotWriter.writeFlat writes a vector's items (sinks/row-text.ts SqlText writes them into SQL text). */
+export interface VectorOut {
+  /** A number as JSON writes it (non-finite: null). */
+  jsonNumber(n: number): unknown;
+  /** null, a boolean, a number or a string JSON writes without escapes. */
+  jsonScalar(v: string | number | boolean | null): unknown;
 }
 
 /**

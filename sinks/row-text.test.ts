@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { Channel, Transaction, TransactionType } from '../domain/transaction.ts';
 import { sampleTransaction } from '../domain/transaction.fixture.ts';
+import type { StaticFeatures } from '../domain/enrich.ts';
+import { SnapshotWriter, type FlatFeatures } from '../domain/snapshot.ts';
+import { DEFAULT_WINDOWS } from '../domain/windows.ts';
 import { escapedText, SqlText } from './row-text.ts';
 import {
   insertTransactionsSql,
@@ -208,5 +211,48 @@ describe('escapedText', () => {
     expect(escapedText(s)).toBe(s);
     const odd = `${s}'"\\\\0\b\t\n\r\x1a\0`;
     expect(`'${escapedText(odd)}'`).toBe(mysql.format('?', [odd]));
+  });
+});
+
+describe('a feature vector written item by item (SnapshotWriter.writeFlat)', () => {
+  const windows = DEFAULT_WINDOWS;
+  const per = windows.length * 4 + 6;
+  const num = fc.oneof(fc.integer(), fc.double(), fc.constant(-0), fc.constant(Number.NaN), fc.constant(2 ** 53));
+  const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+  const statics = fc.record({
+    amount_base_minor: maybe(fc.integer()),
+    account_age_days: maybe(fc.nat()),
+    account_risk_tier: maybe(fc.constantFrom('LOW', 'MEDIUM', 'HIGH')),
+    home_country_mismatch: maybe(fc.boolean()),
+    ip_country_mismatch: maybe(fc.boolean()),
+    merchant_risk_tier: maybe(fc.constantFrom('LOW', 'MEDIUM', 'HIGH')),
+    bin_country_mismatch: maybe(fc.boolean()),
+    hour_of_day: fc.integer({ min: 0, max: 23 }),
+  }) as fc.Arbitrary<StaticFeatures>;
+  const flat = fc
+    .tuple(fc.array(num, { minLength: 8 * per, maxLength: 8 * per }), fc.integer({ min: 0, max: 1 }), fc.boolean())
+    .map(([v, i, hasDevice]): FlatFeatures => ({ values: Float64Array.from(v), at: i * 4 * per, hasDevice }));
+
+  it('gives the bytes of the vector as text (valuesFlat), quoted as nullableJson quotes it (property)', () => {
+    const writer = new SnapshotWriter(windows);
+    fc.assert(
+      fc.property(statics, flat, (st, f) => {
+        const direct = new SqlText(16).openRow();
+        direct.openJsonArray();
+        writer.writeFlat(st, f, direct);
+        direct.closeJsonArray().closeRow();
+        const viaText = new SqlText(16).openRow().nullableJson(writer.valuesFlat(st, f)).closeRow();
+        expect(direct.text()).toBe(viaText.text());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a string item that would need escaping, as the text does', () => {
+    const writer = new SnapshotWriter(windows);
+    const st = { hour_of_day: 1, account_risk_tier: 'LOW,HIGH' } as unknown as StaticFeatures;
+    const f = { values: new Float64Array(4 * per), at: 0, hasDevice: false };
+    expect(() => writer.writeFlat(st, f, new SqlText().openRow().openJsonArray())).toThrow(/comma/);
+    expect(() => new SqlText().openRow().openJsonArray().jsonScalar("it's")).toThrow(RangeError);
   });
 });

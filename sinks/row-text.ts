@@ -60,6 +60,8 @@ export class SqlText {
   private firstRow = true;
   /** A byte above 0x7f written: the text must be decoded as UTF-8 (else latin1 reads it, a plain copy). */
   private nonAscii = false;
+  /** No item yet in the open JSON array (no comma before the next). */
+  private jsonFirst = true;
 
   constructor(initialBytes = 1 << 20) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -159,6 +161,67 @@ export class SqlText {
     this.pos += bytes;
     this.buf[this.pos++] = QUOTE;
     return this;
+  }
+
+  /**
+   * Opens a JSON array as a quoted literal, `'[`: its items are written with jsonNumber,
+   * jsonScalar, then closeJsonArray. The text equals nullableJson of the array's JSON.stringify
+   * text for the items JSON writes without escapes (what domain/snapshot.ts puts in a vector).
+   */
+  openJsonArray(): this {
+    this.reserve(4);
+    this.next();
+    this.buf[this.pos++] = QUOTE;
+    this.buf[this.pos++] = 0x5b; // '['
+    this.jsonFirst = true;
+    return this;
+  }
+
+  /** An array item: a number as JSON writes it (non-finite: null). */
+  jsonNumber(n: number): this {
+    this.reserve(28);
+    this.jsonSeparator();
+    if (Number.isSafeInteger(n)) this.integer(n);
+    else this.ascii(Number.isFinite(n) ? '' + n : 'null');
+    return this;
+  }
+
+  /**
+   * An array item: null, a boolean, a number or a string that JSON and a SQL literal both write as
+   * it is (a string with a quote, a backslash or a control character is refused: RangeError).
+   */
+  jsonScalar(v: string | number | boolean | null): this {
+    if (typeof v === 'number') return this.jsonNumber(v);
+    if (typeof v === 'string') {
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+      if (/["'\\\u0000-\u001f]/.test(v))
+        throw new RangeError(`a JSON item that would need escaping: ${JSON.stringify(v.slice(0, 40))}`);
+      this.reserve(3 * v.length + 4);
+      this.jsonSeparator();
+      this.buf[this.pos++] = 0x22;
+      const bytes = this.buf.write(v, this.pos, 'utf8');
+      if (bytes !== v.length) this.nonAscii = true;
+      this.pos += bytes;
+      this.buf[this.pos++] = 0x22;
+      return this;
+    }
+    this.reserve(8);
+    this.jsonSeparator();
+    this.ascii(v === null ? 'null' : v ? 'true' : 'false');
+    return this;
+  }
+
+  /** Closes the array and its literal, `]'`. */
+  closeJsonArray(): this {
+    this.reserve(2);
+    this.buf[this.pos++] = 0x5d; // ']'
+    this.buf[this.pos++] = QUOTE;
+    return this;
+  }
+
+  private jsonSeparator(): void {
+    if (this.jsonFirst) this.jsonFirst = false;
+    else this.buf[this.pos++] = 0x2c;
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { DecisionRecord } from '../detection/decision-record.ts';
-import type { FeatureSource } from '../domain/snapshot.ts';
+import type { FeatureSource, VectorOut } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { DependencyError, StateLostError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
@@ -24,6 +24,12 @@ export interface PositionedTransaction {
   featureLayout?: number;
   /** The snapshot's values in the layout's order, as JSON array text (domain/snapshot.ts SnapshotWriter). */
   featureValues?: string;
+  /**
+   * Writes the same values item by item (domain/snapshot.ts SnapshotWriter.writeFlat): what the
+   * ingest sets instead of featureValues, so the row's text gets them without a text per
+   * transaction in between. Wins over featureValues.
+   */
+  writeFeatures?: (out: VectorOut) => void;
   /** The same snapshot read in place, for rules and models; set by the processor, never stored. */
   snapshot?: FeatureSource;
 }
@@ -136,7 +142,11 @@ export function writeTransactionRow(out: SqlText, p: PositionedTransaction, d: D
     .nullableNumber(t.latitude)
     .nullableNumber(t.longitude)
     .boolean(p.late === true);
-  if (p.featureValues === undefined) out.null().null();
+  if (p.writeFeatures !== undefined) {
+    out.nullableNumber(p.featureLayout).openJsonArray();
+    p.writeFeatures(out);
+    out.closeJsonArray();
+  } else if (p.featureValues === undefined) out.null().null();
   else out.nullableNumber(p.featureLayout).nullableJson(p.featureValues);
   out.string(p.position.topic).number(p.position.partition).string(p.position.offset);
   writeDecisionValues(out, d);

@@ -594,7 +594,8 @@ export class IngestBatchHandler {
       const st = statics[i] as StaticFeatures;
       if (features === null) throw new Error(`no features for new transaction ${v.tx.transaction_id}`);
       v.featureLayout = featureLayout;
-      v.featureValues = this.snapshots.valuesFlat(st, features);
+      // Written straight into the row's SQL text by the sink (no vector text per transaction).
+      v.writeFeatures = (out) => this.snapshots.writeFlat(st, features, out);
       v.snapshot = this.layout.flatSource(st, features);
       if (st.amount_base_minor === null) missing.fx_rate++;
       if (st.account_age_days === null) missing.account++;
