@@ -623,7 +623,7 @@ async function main(): Promise<void> {
     `  batches                        ${sum.batches ?? '?'}  (${Math.round(records / INGEST_PROCESSES / (sum.batches ?? 1))} records per batch${INGEST_PROCESSES > 1 ? `; the first of ${INGEST_PROCESSES} ingest processes` : ''})`,
   );
   say(
-    `  Redis round trips per batch    ${sum.stateRoundTrips && sum.batches ? (sum.stateRoundTrips / sum.batches).toFixed(2) : '?'}  (state stage: read-through, marker check, checkpoint, progress)`,
+    `  Redis round trips per batch    ${sum.stateRoundTrips && sum.batches ? (sum.stateRoundTrips / sum.batches).toFixed(2) : '?'}  (state stage: read-through and marker check per batch; checkpoint and progress per TXMON_STATE_CHECKPOINT_MS)`,
   );
   say(`  batch latency p50 / p99 / max  ${sum.batchP50Ms} / ${sum.batchP99Ms} / ${sum.batchMaxMs} ms`);
   say(

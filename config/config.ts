@@ -104,6 +104,7 @@ const envSchema = z.object({
   TXMON_STATE_TTL_SECONDS: positiveInt.default(48 * 3600),
   TXMON_STATE_CACHE_MB: positiveInt.default(128),
   TXMON_STATE_SHARED_REFRESH_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  TXMON_STATE_CHECKPOINT_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   TXMON_BASE_CURRENCY: z
     .string()
     .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD')
@@ -262,6 +263,12 @@ export type TxmonConfig = Readonly<{
      * before they are read again, ms; 0: every batch (state/partition-state.ts sharedRefreshMs).
      */
     sharedRefreshMs: number;
+    /**
+     * How often a partition's changed windows are checkpointed to Redis, ms; 0: every batch. Between
+     * checkpoints the partition's progress in Redis trails Kafka's committed offset, and a process
+     * that takes the partition over replays the records in between (docs/state.md).
+     */
+    checkpointMs: number;
     /** Currency of window sums and amount features (exact FX conversion). */
     baseCurrency: string;
     refdataCacheTtlMs: number;
@@ -410,6 +417,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       ttlSeconds: e.TXMON_STATE_TTL_SECONDS,
       cacheBytes: e.TXMON_STATE_CACHE_MB * 1024 * 1024,
       sharedRefreshMs: e.TXMON_STATE_SHARED_REFRESH_MS,
+      checkpointMs: e.TXMON_STATE_CHECKPOINT_MS,
       baseCurrency: e.TXMON_BASE_CURRENCY,
       refdataCacheTtlMs: e.TXMON_REFDATA_CACHE_TTL_MS,
     },

@@ -22,8 +22,10 @@ export interface BatchConsumerOptions {
    * records of a transactional upstream); without it the group would never reach the end.
    */
   commitSkipped: (topic: string, partition: number, nextOffset: string) => Promise<void>;
-  /** Called on every (re)join, before the first batch of the new assignment. */
-  onJoin?: () => void;
+  /** Called on every (re)join, before the first batch of the new assignment, with that assignment (topic → partitions). */
+  onJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
+  /** Called with the consumer once created, before it runs (e.g. to seek from a batch handler). */
+  onCreated?: (consumer: Consumer) => void;
 }
 
 export interface BatchConsumer {
@@ -78,11 +80,12 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
       },
     },
   });
+  o.onCreated?.(consumer);
   let joined = false;
   let stopRequested = false;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
-    o.onJoin?.();
+    o.onJoin?.(e.payload.memberAssignment);
     log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
@@ -260,6 +263,8 @@ export async function drainedWhenCaughtUp(o: {
   reportEveryMs?: number;
   /** Time between checks (ms). */
   checkEveryMs?: number;
+  /** Work this process still does below the committed offsets (the ingest's restores): not drained while true. */
+  busy?: () => boolean;
 }): Promise<void> {
   const reportEveryMs = o.reportEveryMs ?? 30_000;
   const started = Date.now();
@@ -277,7 +282,7 @@ export async function drainedWhenCaughtUp(o: {
       behind = partitions.filter((p) => p.lag > 0);
       lastError = null;
       o.onProgress?.({ processed: o.processed(), lag });
-      if (lag === 0) return;
+      if (lag === 0 && !(o.busy?.() ?? false)) return;
     } catch (err) {
       lastError = err instanceof Error ? err.message : String(err);
       o.log.warn(`drain check failed: ${lastError}`);

@@ -21,20 +21,31 @@ export function loadLua(name: string, dir: URL = STATE_LUA_DIR): string {
 export type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number | Buffer>];
 
 export interface TxmonRedis extends Redis {
-  /** progress.lua: 1, marker, field, nextOffset, committed → [1, generation] | [0] (missing) | [2, generation, stored] (lost writes). */
-  txmonProgressV3(
+  /**
+   * progress.lua: 1, marker, field, nextOffset ('' records nothing), floor ('' none), [committed] →
+   * [1, generation, published] | [0] (missing) | [2, generation, stored] (lost writes).
+   */
+  txmonProgressV4(
     numKeys: 1,
     marker: string,
     field: string,
     nextOffset: string,
-    committed: string,
+    floor: string,
+    committed?: string,
   ): Promise<Array<number | string>>;
   /** state/lua/checkpoint.lua (see its header) → flat [written (0|1), fence, ...] per source. */
   txmonCheckpointV1(...args: ScriptArgs): Promise<Array<number | string>>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
-  txmonProgressV3(numKeys: 1, marker: string, field: string, nextOffset: string, committed: string): TxmonPipeline;
+  txmonProgressV4(
+    numKeys: 1,
+    marker: string,
+    field: string,
+    nextOffset: string,
+    floor: string,
+    committed?: string,
+  ): TxmonPipeline;
   txmonCheckpointV1(...args: ScriptArgs): TxmonPipeline;
 }
 
@@ -43,7 +54,7 @@ export interface TxmonPipeline extends ChainableCommander {
  * new name). The writing scripts reply with msgpack, so they are called through their Buffer form.
  */
 export function defineScripts(redis: Redis): TxmonRedis {
-  redis.defineCommand('txmonProgressV3', { lua: loadLua('progress.lua') });
+  redis.defineCommand('txmonProgressV4', { lua: loadLua('progress.lua') });
   redis.defineCommand('txmonCheckpointV1', { lua: loadLua('checkpoint.lua') });
   return redis as TxmonRedis;
 }

@@ -2,7 +2,9 @@
  * The state marker (docs/state.md "Lost or rolled-back Redis"): one hash per Redis master that
  * exists while the window state is intact, holding the state layout and generation, and per input
  * partition how far the state has taken it (progress.lua). A batch that finds it missing, on another
- * generation, or behind Kafka's committed offset stops, and the windows are rebuilt from MySQL.
+ * generation, or below the progress its process last read or wrote stops, and the windows are
+ * rebuilt from MySQL; a progress below Kafka's committed offset is restored by replay (docs/state.md
+ * "A checkpoint per commit interval").
  */
 import { StateLostError } from '../platform/errors.ts';
 import { stateMarkerKey } from '../platform/keys.ts';
@@ -80,9 +82,14 @@ export async function deleteMarker(redis: StateRedis, prefix: string): Promise<v
 export interface PartitionProgress {
   topic: string;
   partition: number;
-  /** The offset the state has now taken the partition to (only ever rises in the marker). */
-  next: string;
-  /** Kafka's committed offset before the batch, when known: checked against the marker's. */
+  /** The offset the state has now taken the partition to (only ever rises in the marker); null: a check, nothing recorded. */
+  next: string | null;
+  /**
+   * The floor the stored progress must not be below (else Redis lost acknowledged writes): the
+   * progress this process last read or wrote while it held the partition; undefined: no check.
+   */
+  floor: bigint | null | undefined;
+  /** Kafka's committed offset before the batch, when known: raises the marker's published offset. */
   committed: bigint | undefined;
 }
 
@@ -96,20 +103,21 @@ export interface ProgressReply {
 /**
  * Records a partition's progress in every master's marker (one pipelined round trip) and checks it:
  * throws StateLostError when a marker is missing (Redis lost its data), when a master's recorded
- * progress is behind Kafka's committed offset (it lost acknowledged writes: progress.lua deleted the
- * marker so the windows are rebuilt), or when the masters disagree on the generation. Called after a
- * batch's reads (they ran on intact state if the marker is still there) and after its checkpoint
- * (the progress lands after the contributions it covers, so a Redis that keeps the progress kept
- * them), always before the Kafka commit.
+ * progress is below the floor (it lost acknowledged writes: progress.lua deleted the marker so the
+ * windows are rebuilt), or when the masters disagree on the generation. Called after a batch's reads
+ * (a check: they ran on intact state if the marker is still there) and after a checkpoint (the
+ * progress lands after the contributions it covers, so a Redis that keeps the progress kept them),
+ * always before the Kafka commit.
  */
 export async function recordProgress(redis: StateRedis, prefix: string, p: PartitionProgress): Promise<ProgressReply> {
   const keys = markerKeys(redis, prefix);
   const field = progressField(p);
+  const floor = p.floor === null || p.floor === undefined ? '' : p.floor.toString();
   const replies = await execKeyed(
     redis,
     keys.map((key) => ({
       key,
-      add: (pipe) => pipe.txmonProgressV3(1, key, field, p.next, p.committed?.toString() ?? ''),
+      add: (pipe) => pipe.txmonProgressV4(1, key, field, p.next ?? '', floor, p.committed?.toString() ?? ''),
     })),
   );
   let generation: number | null = null;
@@ -120,7 +128,7 @@ export async function recordProgress(redis: StateRedis, prefix: string, p: Parti
     if (found === 0) throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
     if (found === 2)
       throw new StateLostError(
-        `Redis lost acknowledged writes: it had ${field} up to offset ${third}, Kafka's committed offset is ${p.committed}; windows must be rebuilt from MySQL`,
+        `Redis lost acknowledged writes: it had ${field} up to offset ${third}, below the ${floor} this process recorded; windows must be rebuilt from MySQL`,
       );
     if (generation !== null && Number(gen) !== generation)
       throw new StateLostError('the Redis masters are on different state generations; windows must be rebuilt from MySQL');
@@ -128,4 +136,45 @@ export async function recordProgress(redis: StateRedis, prefix: string, p: Parti
     if (typeof third === 'string' && (published === null || BigInt(third) > published)) published = BigInt(third);
   }
   return { generation: generation as number, published };
+}
+
+/**
+ * A partition's progress as every master's marker holds it: the lowest (a master that lost writes
+ * holds less; the fences make replaying from the lowest exact on the others), or null when none
+ * holds one (the state covers everything Kafka committed: docs/state.md "A checkpoint per commit
+ * interval"). Throws StateLostError when a marker is missing, or when some masters hold the
+ * partition's progress and others do not (one lost it: the marker is deleted so the windows are
+ * rebuilt).
+ */
+export async function readProgress(
+  redis: StateRedis,
+  prefix: string,
+  p: { topic: string; partition: number },
+): Promise<{ generation: number; progress: bigint | null }> {
+  const keys = markerKeys(redis, prefix);
+  const field = progressField(p);
+  const replies = await execKeyed(
+    redis,
+    keys.map((key) => ({ key, add: (pipe) => void pipe.hmget(key, 'gen', field) })),
+  );
+  let generation: number | null = null;
+  let lowest: bigint | null = null;
+  let missing = 0;
+  for (const [err, reply] of replies) {
+    if (err) throw err;
+    const [gen, stored] = reply as [string | null, string | null];
+    if (gen === null) throw new StateLostError('state marker missing: Redis lost its data; windows must be rebuilt from MySQL');
+    if (generation !== null && Number(gen) !== generation)
+      throw new StateLostError('the Redis masters are on different state generations; windows must be rebuilt from MySQL');
+    generation = Number(gen);
+    if (stored === null) missing++;
+    else if (lowest === null || BigInt(stored) < lowest) lowest = BigInt(stored);
+  }
+  if (missing > 0 && lowest !== null) {
+    await deleteMarker(redis, prefix);
+    throw new StateLostError(
+      `Redis lost acknowledged writes: ${missing} of ${keys.length} masters hold no progress of ${field}; windows must be rebuilt from MySQL`,
+    );
+  }
+  return { generation: generation as number, progress: lowest };
 }

@@ -7,13 +7,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { featureArray, type EntityEvent } from '../domain/entity-features.ts';
-import { SNAPSHOT_ENTITIES, SnapshotWriter, type FlatFeatures } from '../domain/snapshot.ts';
+import { SNAPSHOT_ENTITIES, SnapshotWriter, type EntityFeatureSet, type FlatFeatures } from '../domain/snapshot.ts';
 import type { StaticFeatures } from '../domain/enrich.ts';
 import {
   CRASHES,
+  INTERVAL_CRASHES,
   FakeEntityStore,
   bruteForce,
   drive,
+  driveIntervals,
   entitiesOf,
   featuresOf,
   storedState,
@@ -59,6 +61,31 @@ const tx = (offset: number, event: EntityEvent, verdict: StateTransaction['verdi
   event,
 });
 
+type Expected = ReturnType<typeof bruteForce>;
+
+/** A fresh transaction's features (stream index i) against the brute force. */
+function expectFreshFeatures(got: EntityFeatureSet | null, i: number, expected: Expected): void {
+  for (const kind of SNAPSHOT_ENTITIES) {
+    const want = expected.byTx[i]?.get(kind);
+    if (want === undefined) expect(got?.[kind]).toBeNull();
+    else expectSame(featuresOf(got ?? ({} as never), kind), featureArray(want), `tx ${i} ${kind}`);
+  }
+}
+
+/** Every entity's stored windows (all contributions merged) against the brute force over the stream. */
+async function expectStoredEqualsBruteForce(
+  store: FakeEntityStore,
+  stream: readonly StreamTx[],
+  expected: Expected,
+): Promise<void> {
+  for (const ref of entitiesOf(stream)) {
+    const s = await storedState(store, ref, W);
+    const want = expected.last.get(`${ref.kind}:${ref.id}`);
+    const agg = want ? featureArray(want).slice(0, AGG) : new EntityWindows(s.geometry).features().slice(0, AGG);
+    expectSame(s.features().slice(0, AGG), agg, `stored ${ref.kind}:${ref.id}`);
+  }
+}
+
 describe('one partition: features and stored state equal the brute force', () => {
   it('through random batches, crashes at every step, replays, duplicates and LRU eviction', async () => {
     const writer = new SnapshotWriter(W);
@@ -88,25 +115,89 @@ describe('one partition: features and stored state equal the brute force', () =>
                 }
                 // The flat read in place holds the same features (what the ingest writes and decides on).
                 if (got !== null) expect(writer.valuesFlat(ST, batch.flat(j) as FlatFeatures)).toBe(writer.values(ST, got));
-                if (t.verdict !== 'fresh') return;
-                for (const kind of SNAPSHOT_ENTITIES) {
-                  const want = expected.byTx[i]?.get(kind);
-                  if (want === undefined) expect(got?.[kind]).toBeNull();
-                  else expectSame(featuresOf(got ?? ({} as never), kind), featureArray(want), `tx ${i} ${kind}`);
-                }
+                if (t.verdict === 'fresh') expectFreshFeatures(got, i, expected);
               });
             },
           });
-          for (const ref of entitiesOf(stream)) {
-            const s = await storedState(store, ref, W);
-            const want = expected.last.get(`${ref.kind}:${ref.id}`);
-            const agg = want ? featureArray(want).slice(0, AGG) : new EntityWindows(s.geometry).features().slice(0, AGG);
-            expectSame(s.features().slice(0, AGG), agg, `stored ${ref.kind}:${ref.id}`);
-          }
+          await expectStoredEqualsBruteForce(store, stream, expected);
         },
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('a checkpoint per commit interval, restored by replay', () => {
+  it('features and stored state equal the brute force through random crashes, with the progress trailing the commits', async () => {
+    let restores = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        txStream(SMALL_SCALE, 'p0', 80),
+        fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.constantFrom(...INTERVAL_CRASHES, 'afterCommit', 'none', 'none'), { maxLength: 14 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(0, 30_000, undefined),
+        async (stream, cuts, crashes, every, cacheBytes) => {
+          const store = new FakeEntityStore();
+          const expected = bruteForce(stream, W);
+          await driveIntervals(stream, store, {
+            windows: W,
+            source: P0,
+            cuts,
+            crashes,
+            every,
+            cacheBytes,
+            onRestore: (from, to) => {
+              expect(from).toBeLessThan(to);
+              restores++;
+            },
+            onBatch: (batch, indexes, txs) => {
+              // Never a fresh record at or below a fence: the replay put back exactly what the store lacked.
+              expect(batch.anomalies).toEqual([]);
+              expect(batch.checkpointWrites()).toEqual([]);
+              txs.forEach((t, j) => {
+                if (t.verdict === 'fresh') expectFreshFeatures(batch.features(j), indexes[j] as number, expected);
+              });
+            },
+          });
+          await expectStoredEqualsBruteForce(store, stream, expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // The property exercised the restore, not only clean runs.
+    expect(restores).toBeGreaterThan(20);
+  });
+
+  it('checkpoint() holds every change since the last confirmed one, once; a release forgets them', async () => {
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W, encodeAtApply: false });
+    const T = 1_700_000_000_000;
+    expect(ps.heldPartition(P0)).toBeUndefined();
+    const held = ps.hold(P0, null);
+    await ps.applyBatch(P0, [tx(0, ev(T))]);
+    await ps.applyBatch(P0, [{ ...tx(1, ev(T + 1_000)), account: 'b', card: 'cb' }]);
+    expect(ps.hasChanges(P0)).toBe(true);
+    const cp = ps.checkpoint(P0);
+    // a, c, b, cb, the merchant (once, at its last fence), no device.
+    expect(cp.writes.map((w) => `${w.kind}:${w.id}@${w.fence}`).sort()).toEqual(
+      ['account:a@0', 'account:b@1', 'card:c@0', 'card:cb@1', 'merchant:m@1'].sort(),
+    );
+    cp.confirm(await store.checkpoint(cp.writes));
+    expect(held.checkpointedAt).toBeGreaterThan(0);
+    expect(ps.hasChanges(P0)).toBe(false);
+    expect(ps.checkpoint(P0).writes).toEqual([]);
+    await ps.applyBatch(P0, [tx(2, ev(T + 2_000))]);
+    expect(
+      ps
+        .checkpoint(P0)
+        .writes.map((w) => w.kind)
+        .sort(),
+    ).toEqual(['account', 'card', 'merchant']);
+    ps.release(P0.topic, P0.partition);
+    expect(ps.heldPartition(P0)).toBeUndefined();
+    expect(ps.hasChanges(P0)).toBe(false);
+    expect(ps.checkpoint(P0).writes).toEqual([]);
   });
 });
 

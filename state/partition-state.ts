@@ -82,6 +82,32 @@ export interface PartitionStateOptions {
   sharedRefreshMs?: number;
   /** The clock of sharedRefreshMs (tests). */
   now?: () => number;
+  /**
+   * Whether each batch encodes its changed contributions when it is applied (StateBatch.
+   * checkpointWrites), so a caller may checkpoint batch n after applying n + 1 (default true). The
+   * ingest sets false: it checkpoints a partition's changes per commit interval with `checkpoint`,
+   * encoding each entity once per interval instead of once per batch.
+   */
+  encodeAtApply?: boolean;
+}
+
+/** What this process holds of a source partition since it first touched it (see `hold`). */
+export interface HeldPartition {
+  readonly source: SourcePartition;
+  /** The offset after the last batch applied in memory whose rows MySQL holds (what a checkpoint now covers); null: none yet. */
+  next: string | null;
+  /** The partition's progress (state/marker.ts) as this process last read or wrote it; null: none recorded. */
+  progress: bigint | null;
+  /** When its last checkpoint was confirmed (ms, the `now` clock); -Infinity: none since it was held. */
+  checkpointedAt: number;
+  /** While a restore replays the records below Kafka's committed offset: that offset; else null. */
+  restoreTo: bigint | null;
+}
+
+/** A partition's changed contributions, encoded for EntityStore.checkpoint, and what to do with its outcomes. */
+export interface PartitionCheckpoint {
+  readonly writes: readonly CheckpointWrite[];
+  confirm(outcomes: readonly CheckpointOutcome[]): void;
 }
 
 export const DEFAULT_STATE_CACHE_BYTES = 128 * 1024 * 1024;
@@ -115,7 +141,7 @@ interface Entry {
 }
 
 /** A batch's checkpoint, encoded when it was applied. */
-interface Pending {
+export interface Pending {
   entry: Entry;
   revision: number;
 }
@@ -176,14 +202,7 @@ export class StateBatch {
   confirm(outcomes: readonly CheckpointOutcome[]): void {
     if (outcomes.length !== this.writes.length)
       throw new RangeError(`${outcomes.length} outcomes for ${this.writes.length} checkpoint writes`);
-    outcomes.forEach((o, i) => {
-      const w = this.writes[i] as CheckpointWrite;
-      const p = this.pending[i] as Pending;
-      if (o.written || o.fence === w.fence) p.entry.saved = Math.max(p.entry.saved, p.revision);
-      else if (o.fence > w.fence) this.owner.drop(p.entry);
-      else throw new TxmonError('INVARIANT_BROKEN', `checkpoint refused fence ${w.fence} with a lower stored one ${o.fence}`);
-    });
-    this.owner.evict();
+    this.owner.settle(this.writes, this.pending, outcomes);
   }
 }
 
@@ -230,6 +249,11 @@ export class PartitionState {
   private readonly now: () => number;
   /** Own contributions by "<source>|<kind>:<id>", least recently used first. */
   private readonly cache = new Map<string, Entry>();
+  /** Per source, the held entries whose own contribution changed since its last confirmed checkpoint. */
+  private readonly dirty = new Map<string, Set<Entry>>();
+  /** Source partitions held since their first touch (cleared by release). */
+  private readonly partitions = new Map<string, HeldPartition>();
+  private readonly encodeAtApply: boolean;
   private bytes = 0;
   /** Decodes done (own read-through and others), for tests and the bench. */
   decodes = 0;
@@ -245,6 +269,74 @@ export class PartitionState {
     this.sharedRefreshMs = opts.sharedRefreshMs ?? DEFAULT_SHARED_REFRESH_MS;
     if (!(this.sharedRefreshMs >= 0)) throw new RangeError(`sharedRefreshMs must be ≥ 0, got ${this.sharedRefreshMs}`);
     this.now = opts.now ?? Date.now;
+    this.encodeAtApply = opts.encodeAtApply ?? true;
+  }
+
+  /** What this process holds of a source partition, or undefined when it is not held (never touched, or released). */
+  heldPartition(source: SourcePartition): HeldPartition | undefined {
+    return this.partitions.get(sourceName(source));
+  }
+
+  /**
+   * Holds a source partition from its progress as read from the store: the caller then restores
+   * whatever its input holds between that progress and Kafka's committed offset (docs/state.md "A
+   * checkpoint per commit interval"). Held until release.
+   */
+  hold(source: SourcePartition, progress: bigint | null): HeldPartition {
+    const h: HeldPartition = { source, next: null, progress, checkpointedAt: Number.NEGATIVE_INFINITY, restoreTo: null };
+    this.partitions.set(sourceName(source), h);
+    return h;
+  }
+
+  /** The source partitions held. */
+  heldPartitions(): HeldPartition[] {
+    return [...this.partitions.values()];
+  }
+
+  /** Whether a source partition has changes not yet checkpointed. */
+  hasChanges(source: SourcePartition): boolean {
+    return (this.dirty.get(sourceName(source))?.size ?? 0) > 0;
+  }
+
+  /**
+   * Every change of a source partition's contributions since their last confirmed checkpoint,
+   * encoded now (the state after the partition's last applied batch), for EntityStore.checkpoint.
+   * Its confirm records a checkpoint of the held partition at the `now` clock.
+   */
+  checkpoint(source: SourcePartition): PartitionCheckpoint {
+    const src = sourceName(source);
+    const writes: CheckpointWrite[] = [];
+    const pending: Pending[] = [];
+    for (const e of this.dirty.get(src) ?? []) {
+      const own = e.view.own;
+      if (own.revision === e.saved) continue;
+      writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
+      pending.push({ entry: e, revision: own.revision });
+    }
+    return {
+      writes,
+      confirm: (outcomes) => {
+        this.settle(writes, pending, outcomes);
+        const h = this.partitions.get(src);
+        if (h) h.checkpointedAt = this.now();
+      },
+    };
+  }
+
+  /** A checkpoint's outcomes: marks what was stored, drops what a newer owner overtook. */
+  settle(writes: readonly CheckpointWrite[], pending: readonly Pending[], outcomes: readonly CheckpointOutcome[]): void {
+    if (outcomes.length !== writes.length)
+      throw new RangeError(`${outcomes.length} outcomes for ${writes.length} checkpoint writes`);
+    outcomes.forEach((o, i) => {
+      const w = writes[i] as CheckpointWrite;
+      const p = pending[i] as Pending;
+      if (o.written || o.fence === w.fence) {
+        p.entry.saved = Math.max(p.entry.saved, p.revision);
+        if (p.entry.saved === p.entry.view.own.revision) this.dirty.get(p.entry.source)?.delete(p.entry);
+      } else if (o.fence > w.fence) this.drop(p.entry);
+      else throw new TxmonError('INVARIANT_BROKEN', `checkpoint refused fence ${w.fence} with a lower stored one ${o.fence}`);
+    });
+    this.evict();
   }
 
   /** Approximate bytes held in memory. */
@@ -301,7 +393,7 @@ export class PartitionState {
           e.fence = offset;
         }
         const last = j + 1 === order.length || of[order[j + 1] as number] !== e;
-        if (last && e.view.own.revision !== e.saved) blobs.set(e, encodeWindowState(e.view.own));
+        if (this.encodeAtApply && last && e.view.own.revision !== e.saved) blobs.set(e, encodeWindowState(e.view.own));
       }
     }
     // In transaction order, then entity order, whatever the order of the applies.
@@ -313,12 +405,18 @@ export class PartitionState {
     }
     const writes: CheckpointWrite[] = [];
     const pending: Pending[] = [];
+    const src = sourceName(source);
+    let dirty = this.dirty.get(src);
+    if (dirty === undefined) this.dirty.set(src, (dirty = new Set()));
     for (const byId of entries)
       for (const e of byId.values()) {
         const own = e.view.own;
         if (own.revision !== e.saved) {
-          writes.push({ ...e.ref, source, fence: e.fence, blob: blobs.get(e) ?? encodeWindowState(own) });
-          pending.push({ entry: e, revision: own.revision });
+          dirty.add(e);
+          if (this.encodeAtApply) {
+            writes.push({ ...e.ref, source, fence: e.fence, blob: blobs.get(e) ?? encodeWindowState(own) });
+            pending.push({ entry: e, revision: own.revision });
+          }
         }
         const bytes = entryBytes(e);
         if (this.cache.get(e.key) === e) this.bytes += bytes - e.bytes;
@@ -454,6 +552,7 @@ export class PartitionState {
   drop(e: Entry): void {
     if (this.cache.get(e.key) !== e) return;
     this.cache.delete(e.key);
+    this.dirty.get(e.source)?.delete(e);
     this.bytes -= e.bytes;
   }
 
@@ -474,6 +573,8 @@ export class PartitionState {
   /** Drops every partition's entries (a rebalance: the partitions kept may have moved on meanwhile). */
   releaseAll(): void {
     this.cache.clear();
+    this.dirty.clear();
+    this.partitions.clear();
     this.bytes = 0;
   }
 
@@ -481,6 +582,8 @@ export class PartitionState {
   release(topic: string, partition: number): void {
     const src = sourceName({ topic, partition });
     for (const e of [...this.cache.values()]) if (e.source === src) this.drop(e);
+    this.dirty.delete(src);
+    this.partitions.delete(src);
   }
 }
 

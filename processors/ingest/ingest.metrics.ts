@@ -42,9 +42,14 @@ export function createIngestMetrics() {
       help: 'Times this processor found the Redis state lost (marker missing) and rebuilt it from MySQL.',
       registers,
     }),
+    stateRestores: new Counter({
+      name: 'txmon_state_restores_total',
+      help: 'Times this processor found a partition’s windows in Redis ending before its committed offset (the checkpoint trails it by up to TXMON_STATE_CHECKPOINT_MS) and replayed the records in between.',
+      registers,
+    }),
     stateRoundTrips: new Counter({
       name: 'txmon_state_redis_round_trips_total',
-      help: 'Pipelined Redis round trips of the state stage (the read of entities not held in memory, the checkpoint, and the marker check before and progress after it; per committed batch).',
+      help: 'Pipelined Redis round trips of the state stage (the read of entities not held in memory, the marker check, and per commit interval the checkpoint and the progress after it).',
       registers,
     }),
     sinkRows: new Counter({

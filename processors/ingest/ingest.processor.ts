@@ -37,8 +37,9 @@ import type { RefdataCache } from '../../refdata/cache.ts';
 import { lookupStored, type StoredTransaction } from '../../sinks/lookup-stored.ts';
 import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import type { EntityStore } from '../../state/entity-store.ts';
-import { deleteMarker, recordProgress } from '../../state/marker.ts';
-import { PartitionState, type StateTransaction } from '../../state/partition-state.ts';
+import { deleteMarker, readProgress, recordProgress } from '../../state/marker.ts';
+import { PartitionState, type HeldPartition, type StateTransaction } from '../../state/partition-state.ts';
+import type { SourcePartition } from '../../state/keys.ts';
 import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
@@ -98,6 +99,14 @@ export interface IngestHandlerDeps {
   detection: DetectionDeps;
   /** Crash tests only (TXMON_FAULT_KILL_AT): SIGKILL the process the n-th time a batch reaches the point. */
   faultKillAt?: { point: FaultPoint; n: number } | null;
+  /**
+   * How often a partition's changed windows are checkpointed to Redis, ms (TXMON_STATE_CHECKPOINT_MS;
+   * 0: every batch). Between checkpoints the partition's progress in Redis trails Kafka's committed
+   * offset; a process that takes the partition over restores the gap by replaying it (`seek`).
+   */
+  checkpointIntervalMs: number;
+  /** Moves the consumer's position in a partition (kafkajs Consumer.seek): how a gap is replayed. */
+  seek: (p: { topic: string; partition: number; offset: string }) => void;
 }
 
 /** Where a crash test may kill the process: after a batch's MySQL commit, its Redis checkpoint, or its Kafka commit. */
@@ -127,6 +136,8 @@ export class IngestBatchHandler {
   private latencies = 0;
   /** Pipelined round trips of the state stage (batch attempts; not the stop-time progress records). */
   private stateRoundTrips = 0;
+  /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
+  private readonly lanes = new Map<string, Promise<void>>();
   /** Times each fault point was reached (crash tests). */
   private readonly faultHits = new Map<FaultPoint, number>();
 
@@ -142,7 +153,12 @@ export class IngestBatchHandler {
   }
 
   /** kafkajs eachBatch callback (eachBatchAutoResolve: false, autoCommit: false). */
-  readonly eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+  readonly eachBatch = (payload: EachBatchPayload): Promise<void> =>
+    // In the partition's lane: a restore started by an assignment (restoreAssigned) and a batch
+    // never interleave, so a batch fetched before a restore's seek is seen as stale.
+    this.inLane(`${payload.batch.topic}/${payload.batch.partition}`, () => this.runBatch(payload));
+
+  private async runBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (batch.isEmpty() || !isRunning() || isStale()) return;
     const { metrics, logger } = this.deps;
@@ -155,7 +171,7 @@ export class IngestBatchHandler {
 
     // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
     // partition's next owner replays the batch.
-    const result = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat), {
+    const outcome = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat), {
       payload,
       where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
       maxMs: this.deps.retryMaxBackoffMs,
@@ -163,6 +179,9 @@ export class IngestBatchHandler {
       failing: this.failing,
       metrics,
     });
+    // The partition's windows in Redis end before this batch: replayed from there first.
+    if (outcome.restoreFrom !== undefined) return;
+    const result = outcome;
 
     resolveOffset(batch.lastOffset());
     this.processed += records.length;
@@ -206,7 +225,73 @@ export class IngestBatchHandler {
       this.latencyMs[this.latencies++ % 200_000] = ms;
     }
     await heartbeat();
-  };
+  }
+
+  /** Runs `fn` after everything queued in the partition's lane. */
+  private inLane<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.lanes.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.lanes.set(key, settled);
+    void settled.then(() => {
+      if (this.lanes.get(key) === settled) this.lanes.delete(key);
+    });
+    return run;
+  }
+
+  /**
+   * On an assignment: each assigned partition whose windows in Redis end below Kafka's committed
+   * offset (the last owner stopped between checkpoints) is restored now, by replaying the records
+   * in between, rather than when its next record comes: a quiet partition's windows (what the API
+   * serves) are then complete too. Best effort: a failure is logged, and the partition's first
+   * batch checks again.
+   */
+  restoreAssigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+    const d = this.deps;
+    const all = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+    return Promise.all(
+      all.map((source) =>
+        this.inLane(`${source.topic}/${source.partition}`, async () => {
+          if (d.state.partitions.heldPartition(source) !== undefined) return;
+          const read = await readProgress(d.state.redis, d.state.prefix, source);
+          if (read.generation !== d.state.store.generation) return; // the first batch adopts it
+          if (read.progress === null) return;
+          const committed = await d.clocks.committedOffset(source.topic, source.partition);
+          if (committed === undefined || read.progress >= committed) return;
+          this.restore(d.state.partitions.hold(source, read.progress), committed);
+        }).catch((err: unknown) =>
+          d.logger.warn({ err, ...source }, 'could not check the partition’s windows on assignment; its first batch will'),
+        ),
+      ),
+    ).then(() => {});
+  }
+
+  /** Partitions being restored (their replay has not reached the committed offset yet). */
+  restoring(): number {
+    return this.deps.state.partitions.heldPartitions().filter((h) => h.restoreTo !== null).length;
+  }
+
+  /** Waits until no partition is being restored, or `timeoutMs` (a graceful stop: restored windows are checkpointed). */
+  async waitRestored(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.restoring() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  /** Replays a held partition from its progress up to `to` (Kafka's committed offset, or a batch's first offset). */
+  private restore(held: HeldPartition, to: bigint): void {
+    const { logger, metrics } = this.deps;
+    const from = held.progress as bigint;
+    held.restoreTo = to;
+    logger.info(
+      { topic: held.source.topic, partition: held.source.partition, from: from.toString(), to: to.toString() },
+      'restoring the partition’s windows: replaying the records after its last checkpoint',
+    );
+    metrics.stateRestores.inc();
+    this.deps.seek({ ...held.source, offset: from.toString() });
+  }
 
   /**
    * Commits past records kafkajs skipped without calling eachBatch (transaction markers, aborted
@@ -215,11 +300,18 @@ export class IngestBatchHandler {
   async commitSkipped(topic: string, partition: number, nextOffset: string): Promise<void> {
     const d = this.deps;
     const max = await d.clocks.at(topic, partition, nextOffset);
-    // Redis learns the new offset before Kafka does (see state/lua/progress.lua).
+    // Skipped records below the committed offset (a restore replaying them): nothing to commit, and
+    // committing would move the group's position back.
+    const committed = d.clocks.committed(topic, partition);
+    if (committed !== undefined && BigInt(nextOffset) <= committed) return;
+    // A check, and the published offset: the progress is raised only by a checkpoint, which covers
+    // the windows' changes before it (skipped records change none; a later batch's checkpoint
+    // raises the progress past them).
     await recordProgress(d.state.redis, d.state.prefix, {
       topic,
       partition,
-      next: nextOffset,
+      next: null,
+      floor: d.state.partitions.heldPartition({ topic, partition })?.progress,
       committed: d.clocks.committed(topic, partition),
     }).catch(async (err: unknown) => {
       if (err instanceof StateLostError) await d.recoverState();
@@ -242,9 +334,70 @@ export class IngestBatchHandler {
       await recordProgress(redis, prefix, {
         topic: c.topic,
         partition: c.partition,
-        next: c.offset,
+        next: null,
+        floor: undefined,
         committed: BigInt(c.offset),
       });
+  }
+
+  /**
+   * Checkpoints every held partition's changes not yet checkpointed, with its progress (a graceful
+   * stop, after the consumer stopped: no batch in flight, so memory holds what MySQL and Kafka hold).
+   * Not needed for correctness (the next owner replays the gap); it spares that replay.
+   */
+  async flushCheckpoints(): Promise<void> {
+    const { state } = this.deps;
+    for (const held of state.partitions.heldPartitions())
+      if (held.next !== null && state.partitions.hasChanges(held.source))
+        await this.checkpointPartition(state.store, held.source, held, held.next);
+  }
+
+  /**
+   * A partition's changes since its last checkpoint, then its progress (`next`: the offset they
+   * cover up to), in the store the batch read. Returns the Redis round trips.
+   */
+  private async checkpointPartition(
+    store: EntityStore,
+    source: SourcePartition,
+    held: HeldPartition,
+    next: string,
+  ): Promise<number> {
+    const { state } = this.deps;
+    const cp = state.partitions.checkpoint(source);
+    let trips = 1;
+    const outcomes = cp.writes.length === 0 ? [] : await step('redis', () => store.checkpoint(cp.writes));
+    cp.confirm(outcomes);
+    await step('redis', () =>
+      recordProgress(state.redis, state.prefix, { ...source, next, floor: held.progress, committed: undefined }),
+    );
+    if (cp.writes.length > 0) trips++;
+    held.progress = BigInt(next);
+    return trips;
+  }
+
+  /**
+   * Holds a partition on its first batch in this process (after an assignment, a rebalance, a failed
+   * batch or a rebuild): reads its progress from Redis. Returns the offset to replay from when the
+   * windows there end before `firstOffset` (docs/state.md "A checkpoint per commit interval"), else null.
+   */
+  private async holdPartition(
+    source: SourcePartition,
+    firstOffset: string,
+    heartbeat: () => Promise<void>,
+  ): Promise<string | null> {
+    const d = this.deps;
+    const { partitions } = d.state;
+    if (partitions.heldPartition(source) !== undefined) return null;
+    const read = await step('redis', () => readProgress(d.state.redis, d.state.prefix, source)).catch(async (err: unknown) => {
+      if (err instanceof StateLostError)
+        await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+      throw err;
+    });
+    if (read.generation !== d.state.store.generation) d.state.adopt(read.generation);
+    const held = d.state.partitions.hold(source, read.progress);
+    if (read.progress === null || read.progress >= BigInt(firstOffset)) return null;
+    this.restore(held, BigInt(firstOffset));
+    return read.progress.toString();
   }
 
   /** Records processed and batch latency percentiles of this instance (recent batches). */
@@ -287,6 +440,10 @@ export class IngestBatchHandler {
   ) {
     const d = this.deps;
     const t0 = performance.now();
+    const first = records[0] as RawRecord;
+    // A partition this process does not hold yet: from where its windows in Redis go on.
+    const restoreFrom = await this.holdPartition({ topic, partition }, first.offset, heartbeat);
+    if (restoreFrom !== null) return { restoreFrom };
     await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
     const { valid, deadLetters } = classify(records, {
       topic,
@@ -297,7 +454,6 @@ export class IngestBatchHandler {
       caps: d.inputCaps,
     });
     // Event-time lateness, from the partition clock committed with the previous offset: deterministic.
-    const first = records[0] as RawRecord;
     const startMax = await step('kafka', () => d.clocks.at(topic, partition, first.offset));
     const clock = lateFlags(
       valid.map((v) => v.tx.event_time),
@@ -319,12 +475,17 @@ export class IngestBatchHandler {
     let t2: number, t2b: number, t3: number;
     const storeTrips = store.roundTrips;
     let progressTrips = 0;
+    const held = partitions.heldPartition(source);
+    if (held === undefined)
+      throw new Error('the partition’s windows were released (a rebalance) while the batch ran; it is retried');
     try {
       stage = await step('redis', () => partitions.applyBatch(source, dedup.state));
-      // After the reads: if every marker is still there, on this store's generation and not behind
-      // Kafka's committed offset, the reads saw intact state.
-      const progress = { ...source, next: (records[0] as RawRecord).offset, committed: d.clocks.committed(topic, partition) };
-      const reply = await step('redis', () => recordProgress(d.state.redis, d.state.prefix, progress));
+      // After the reads: if every marker is still there, on this store's generation and not below
+      // the progress this process last read or wrote, the reads saw intact state.
+      const committed = d.clocks.committed(topic, partition);
+      const reply = await step('redis', () =>
+        recordProgress(d.state.redis, d.state.prefix, { ...source, next: null, floor: held.progress, committed }),
+      );
       progressTrips++;
       published = reply.published;
       if (reply.generation !== store.generation) {
@@ -355,13 +516,14 @@ export class IngestBatchHandler {
       );
       t3 = performance.now();
       this.faultPoint('after-mysql');
+      held.next = nextOffset;
       // The checkpoint, then the progress that covers it (the same Redis keeps both or neither of
-      // a suffix it loses), both before Kafka's commit.
-      const writes = stage.checkpointWrites();
-      if (writes.length > 0) stage.confirm(await step('redis', () => store.checkpoint(writes)));
-      await step('redis', () => recordProgress(d.state.redis, d.state.prefix, { ...progress, next: nextOffset }));
-      progressTrips++;
-      this.faultPoint('after-checkpoint');
+      // a suffix it loses), both before Kafka's commit; per commit interval, and at the first batch
+      // of a partition this process holds (so a progress covers what its commits cover).
+      if (d.checkpointIntervalMs === 0 || Date.now() - held.checkpointedAt >= d.checkpointIntervalMs) {
+        progressTrips += await this.checkpointPartition(store, source, held, nextOffset);
+        this.faultPoint('after-checkpoint');
+      }
     } catch (err) {
       // Memory holds this attempt's events above the fences it read: forget the partition, so the
       // retry (or the next owner) starts from what Redis holds.
@@ -376,9 +538,20 @@ export class IngestBatchHandler {
     const trips = store.roundTrips - storeTrips + progressTrips;
     this.stateRoundTrips += trips;
     d.metrics.stateRoundTrips.inc(trips);
-    const dlqMessages = deadLetterMessages(deadLetters, d.deadLetter.type, d.deadLetter.schemaId, 'ingest');
+    // A restore replays records below the group's committed offset: their dead letters and alerts
+    // went out with that commit, and committing a batch wholly below it would move the group back.
+    // (A manual offset reset moves the committed offset itself back: what follows it is published
+    // again, dead letters included, as on any replay from a committed offset.)
+    const committedNow = d.clocks.committed(topic, partition);
+    const belowCommitted = (offset: string) => committedNow !== undefined && BigInt(offset) < committedNow;
+    const dlqMessages = deadLetterMessages(
+      committedNow === undefined ? deadLetters : deadLetters.filter((x) => !belowCommitted(x.position.offset)),
+      d.deadLetter.type,
+      d.deadLetter.schemaId,
+      'ingest',
+    );
     // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
-    // replay after a manual offset reset stores nothing new and publishes nothing again.
+    // replay (a restore, or after a manual offset reset) stores nothing new and publishes nothing again.
     const alreadyPublished = new Set<string>();
     if (published !== null)
       for (const v of dedup.replayed) if (BigInt(v.position.offset) < published) alreadyPublished.add(v.tx.transaction_id);
@@ -387,22 +560,28 @@ export class IngestBatchHandler {
       d.detection.alerts.type,
       d.detection.alerts.schemaId,
     );
-    await step('kafka', () =>
-      d.output.commit(
-        [
-          { topic: d.deadLetter.topic, messages: dlqMessages },
-          { topic: d.detection.alerts.topic, messages: alerts },
-        ],
-        {
-          groupId: d.groupId,
-          topic,
-          partition,
-          offset: nextOffset,
-          metadata: encodeClock(clock.maxEventTime),
-        },
-      ),
-    );
-    d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
+    if (committedNow === undefined || BigInt(nextOffset) > committedNow) {
+      await step('kafka', () =>
+        d.output.commit(
+          [
+            { topic: d.deadLetter.topic, messages: dlqMessages },
+            { topic: d.detection.alerts.topic, messages: alerts },
+          ],
+          {
+            groupId: d.groupId,
+            topic,
+            partition,
+            offset: nextOffset,
+            metadata: encodeClock(clock.maxEventTime),
+          },
+        ),
+      );
+      d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
+    }
+    if (held.restoreTo !== null && BigInt(nextOffset) >= held.restoreTo) {
+      d.logger.info({ topic, partition, to: held.restoreTo.toString() }, 'the partition’s windows are restored');
+      held.restoreTo = null;
+    }
     this.faultPoint('after-commit');
     if (d.logger.isLevelEnabled('debug')) {
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;

@@ -131,7 +131,13 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       redis,
       cfg.keyPrefix,
       new EntityStore(redis, { prefix: cfg.keyPrefix, stateTtlMs: cfg.state.ttlSeconds * 1000 }),
-      { windows: cfg.state.windows, cacheBytes: cfg.state.cacheBytes, sharedRefreshMs: cfg.state.sharedRefreshMs },
+      {
+        windows: cfg.state.windows,
+        cacheBytes: cfg.state.cacheBytes,
+        sharedRefreshMs: cfg.state.sharedRefreshMs,
+        // Checkpointed per commit interval (the handler's checkpointPartition), not per batch.
+        encodeAtApply: false,
+      },
     );
     /** Rebuilds lost state (or waits while another processor does); called before consuming and on StateLostError. */
     const recoverState = async (heartbeat?: () => Promise<void>): Promise<void> => {
@@ -204,6 +210,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     driftTimer.unref();
     teardown.push(async () => clearInterval(driftTimer));
 
+    let seekConsumer: ((p: { topic: string; partition: number; offset: string }) => void) | null = null;
     const handler = new IngestBatchHandler({
       logger: log,
       metrics,
@@ -225,6 +232,12 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       allowedLatenessMs: cfg.ingest.allowedLatenessMs,
       clocks,
       faultKillAt: cfg.ingest.faultKillAt,
+      checkpointIntervalMs: cfg.state.checkpointMs,
+      // The consumer is created after the handler, and runs no batch before onCreated.
+      seek: (p) => {
+        if (seekConsumer === null) throw new Error('seek before the consumer started');
+        seekConsumer(p);
+      },
       detection: {
         rules: () => rules.current,
         models: () => models.current,
@@ -246,9 +259,14 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       // A partition that comes back after a rebalance may have moved on under another member:
       // what this instance remembers of it is stale, so its next batch asks Kafka again.
       // The same for the window state held in memory: read through from Redis again.
-      onJoin: () => {
+      onJoin: (assignment) => {
         clocks.forget();
         state.partitions.releaseAll();
+        // Partitions whose windows in Redis end below the committed offset are replayed now.
+        void handler.restoreAssigned(assignment);
+      },
+      onCreated: (c) => {
+        seekConsumer = (p) => c.seek(p);
       },
     });
     teardown.push(() => consumer.disconnect());
@@ -267,7 +285,15 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
     const stopped = new Promise<void>((resolve) => {
       teardown.push(async () => {
         stopRequested = true;
+        // A restore in progress finishes first (at most one checkpoint interval of records), so the
+        // windows checkpointed below are whole.
+        await handler.waitRestored(10_000);
         await consumer.stop();
+        await handler
+          .flushCheckpoints()
+          .catch((err: unknown) =>
+            log.warn(`could not checkpoint the windows on stop (${errorMessage(err)}); the next owner replays them`),
+          );
         await (async () => handler.recordCommits(await committedOffsets(admin, groupId, topic)))().catch((err: unknown) =>
           log.warn(`could not record the committed offsets in Redis (${errorMessage(err)})`),
         );
@@ -283,6 +309,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
           stopped: () => stopRequested,
           joined: () => consumer.joined(),
           processed: () => handler.processed,
+          busy: () => handler.restoring() > 0,
           ...(opts.onProgress && { onProgress: opts.onProgress }),
           log,
         })

@@ -35,6 +35,10 @@ describe('PartitionClocks', () => {
     clocks.forget();
     expect(await clocks.at('t', 0, '400')).toBe(9_000);
     expect(clocks.committed('t', 0)).toBe(400n);
+    // A restore replays from below the committed offset: the committed clock flags what follows it.
+    clocks.forget();
+    expect(await clocks.at('t', 0, '350')).toBe(9_000);
+    expect(clocks.committed('t', 0)).toBe(400n);
     committed = undefined;
     expect(await clocks.at('t', 1, '0')).toBe(Number.NEGATIVE_INFINITY); // never committed
     expect(clocks.committed('t', 1)).toBeUndefined();

@@ -53,8 +53,17 @@ export class PartitionClocks {
     const committed = await this.fetchCommitted(topic, partition);
     const committedOffset = committed && BigInt(committed.offset) >= 0n ? BigInt(committed.offset) : undefined;
     this.committedAt.set(key, committedOffset);
-    if (committed && committedOffset !== undefined && committedOffset <= at) return decodeClock(committed.metadata);
+    // Below the committed offset (a restore replays records Kafka committed: docs/state.md), the
+    // records up to it are replays whose late flags MySQL holds, so the committed clock is the one
+    // that flags the records after it, as the first pass did.
+    if (committed && committedOffset !== undefined) return decodeClock(committed.metadata);
     return Number.NEGATIVE_INFINITY;
+  }
+
+  /** The group's committed offset of a partition, asked of Kafka now (undefined: none). */
+  async committedOffset(topic: string, partition: number): Promise<bigint | undefined> {
+    const c = await this.fetchCommitted(topic, partition);
+    return c && BigInt(c.offset) >= 0n ? BigInt(c.offset) : undefined;
   }
 
   /** Drops everything remembered (after a rebalance): the next at() of each partition asks Kafka. */

@@ -1,9 +1,11 @@
 --[[
-  How far the state has taken a Kafka partition, kept in the state marker (a hash) so that lost
-  writes are noticed: the processor writes a partition's next offset here, in the same pipeline as
-  the batch's scripts, BEFORE it commits that offset to Kafka. While Redis keeps what it
-  acknowledged, the value here is never behind Kafka's committed offset; when it is behind, Redis
-  lost acknowledged writes (a failover to a lagging replica, a restore of an older AOF) and the
+  How far the state has taken a Kafka partition, kept in the state marker (a hash): the processor
+  writes a partition's next offset here after the checkpoint that covers the records before it
+  (per commit interval, docs/state.md), before it commits that offset to Kafka. So the value trails
+  Kafka's committed offset by at most an interval, and a process that takes the partition over
+  replays the records in between. A process holding the partition passes the value it last read or
+  wrote as the floor: a stored value below it means Redis lost acknowledged writes (a failover to a
+  lagging replica, a restore of an older AOF) under a process whose memory relies on them, and the
   windows must be rebuilt. The check and its consequence happen here, atomically: the marker is
   deleted before anything else can overwrite the evidence. The value only ever rises (a replay
   after a manual reset, or a late retry, cannot lower it). A missing marker means everything was
@@ -11,8 +13,13 @@
 
   KEYS[1]  the state marker (one per node on a cluster)
   ARGV[1]  the partition's field, "p:<topic>/<partition>"
-  ARGV[2]  the partition's next offset after this batch (decimal)
-  ARGV[3]  Kafka's committed offset before this batch (decimal), or "" when unknown
+  ARGV[2]  the partition's next offset after this batch (decimal), or "" to record nothing (a check)
+  ARGV[3]  the floor (decimal), or "" when unknown: the stored offset must not be below it. The
+           ingest passes the progress it last read or wrote here while it held the partition
+           (with a checkpoint per commit interval the progress trails Kafka's committed offset by
+           design, docs/state.md; a new owner restores that gap by replay)
+  ARGV[4]  optional: Kafka's committed offset before this batch, for the "c:" field below; when
+           absent, ARGV[3] (the per-batch design, where the floor was Kafka's committed offset)
 
   Also keeps "c:<topic>/<partition>", the highest committed offset ever reported: Kafka transactions
   committed everything below it, alerts included, so a replay after a manual offset reset does not
@@ -29,6 +36,7 @@ local function less(a, b)
   return a < b
 end
 
+local committed = ARGV[4] or ARGV[3]
 local published_field = 'c:' .. string.sub(ARGV[1], 3)
 local found = redis.call('HMGET', KEYS[1], 'gen', ARGV[1], published_field)
 local gen, stored, published = found[1], found[2], found[3]
@@ -37,9 +45,9 @@ if stored and ARGV[3] ~= '' and less(stored, ARGV[3]) then
   redis.call('DEL', KEYS[1])
   return { 2, gen, stored }
 end
-if not stored or less(stored, ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if ARGV[3] ~= '' and (not published or less(published, ARGV[3])) then
-  redis.call('HSET', KEYS[1], published_field, ARGV[3])
-  published = ARGV[3]
+if ARGV[2] ~= '' and (not stored or less(stored, ARGV[2])) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if committed ~= '' and (not published or less(published, committed)) then
+  redis.call('HSET', KEYS[1], published_field, committed)
+  published = committed
 end
 return { 1, gen, published }

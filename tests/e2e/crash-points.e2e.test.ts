@@ -1,7 +1,8 @@
 // Crash safety at the batch's own seams (docs/state.md "One batch, in order"): the ingest process is
 // SIGKILLed right after a batch's MySQL commit, right after its Redis checkpoint (before Kafka's
-// commit) and right after Kafka's commit; then three processes share the group while one of them is
-// killed and another joins. The end state equals one clean pass, and the windows a recomputation.
+// commit) and right after Kafka's commit (between two checkpoints: the next process restores the gap
+// by replay); then three processes share the group while one of them is killed and another joins.
+// The end state equals one clean pass, and the windows a recomputation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../platform/retry.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
@@ -34,11 +35,23 @@ async function rows(): Promise<number> {
 
 describe('kills at the batch seams, and a group that loses and gains members', () => {
   it('SIGKILL after MySQL, after the checkpoint and after the Kafka commit, then 3 members with a kill and a join: exact end state', async () => {
-    for (const at of ['after-mysql:3', 'after-checkpoint:2', 'after-commit:3', 'after-checkpoint:4']) {
-      const run = spawnIngest(ns, [], { TXMON_FAULT_KILL_AT: at });
+    // With a checkpoint per second (the default), and with one a minute: a process killed after
+    // Kafka's commit leaves the windows of several batches only in its memory (the progress in Redis
+    // trails the commit), and the next process must restore them by replay.
+    const kills: Array<{ at: string; env?: Record<string, string>; restores?: true }> = [
+      { at: 'after-mysql:3' },
+      { at: 'after-checkpoint:2' },
+      { at: 'after-commit:3' },
+      { at: 'after-commit:8', env: { TXMON_STATE_CHECKPOINT_MS: '60000' } },
+      { at: 'after-checkpoint:4', restores: true },
+    ];
+    for (const k of kills) {
+      const run = spawnIngest(ns, [], { TXMON_FAULT_KILL_AT: k.at, ...k.env });
       // Killed by itself at that point: no exit code, and its last words name the point.
       expect(await run.exited, run.output().slice(-3000)).toBeNull();
       expect(run.output()).toContain('TXMON_FAULT_KILL_AT: killing this process');
+      // The run after the minute-interval kill found batches Kafka committed beyond Redis's progress.
+      if (k.restores) expect(run.output()).toMatch(/restoring the partition’s windows/);
     }
     const afterSeams = await rows();
     expect(afterSeams).toBeGreaterThan(0);

@@ -144,6 +144,15 @@ export interface DriveOptions {
   onBatch?: (batch: StateBatch, indexes: number[], txs: StateTransaction[]) => void;
 }
 
+/** The stage's input for the stream's records at `indexes` (offsets = indexes), with dedup verdicts from the rows "MySQL" holds. */
+function batchOf(stream: readonly StreamTx[], indexes: readonly number[], rows: ReadonlySet<number>): StateTransaction[] {
+  return indexes.map((i) => {
+    const t = stream[i] as StreamTx;
+    const verdict = t.duplicate ? 'duplicate' : rows.has(i) ? 'replay' : 'fresh';
+    return { offset: BigInt(i), verdict, ...t };
+  });
+}
+
 /**
  * Runs a stream through PartitionState batch by batch, as the ingest processor does: dedup verdicts
  * from the rows "MySQL" holds, MySQL, checkpoint, commit; a crash drops the process's memory and
@@ -160,11 +169,7 @@ export async function drive(stream: readonly StreamTx[], store: DrivenStore, o: 
     const crash = o.crashes[b] ?? 'none';
     b++;
     const indexes = stream.slice(committed, committed + size).map((_, j) => committed + j);
-    const txs: StateTransaction[] = indexes.map((i) => {
-      const t = stream[i] as StreamTx;
-      const verdict = t.duplicate ? 'duplicate' : rows.has(i) ? 'replay' : 'fresh';
-      return { offset: BigInt(i), verdict, ...t };
-    });
+    const txs = batchOf(stream, indexes, rows);
     const batch = await ps.applyBatch(o.source, txs);
     o.onBatch?.(batch, indexes, txs);
     if (crash === 'beforeMysql') {
@@ -191,6 +196,102 @@ export async function drive(stream: readonly StreamTx[], store: DrivenStore, o: 
     committed += indexes.length;
     if (crash === 'reset') committed = Math.max(0, committed - 3 * size);
   }
+}
+
+/**
+ * Where a batch stops when checkpoints are per interval (the ingest's TXMON_STATE_CHECKPOINT_MS):
+ * as Crash, plus after Kafka's commit with changes not yet checkpointed (the partition's progress in
+ * the store trails the committed offset; the next holder replays from it).
+ */
+export type IntervalCrash = Exclude<Crash, 'reset'> | 'afterCommit';
+export const INTERVAL_CRASHES: readonly IntervalCrash[] = [
+  'none',
+  'beforeMysql',
+  'afterMysql',
+  'partial',
+  'afterCheckpoint',
+  'afterCommit',
+];
+
+export interface IntervalDriveOptions extends Omit<DriveOptions, 'crashes'> {
+  crashes: readonly IntervalCrash[];
+  /** A checkpoint every this many batches of the holder (and at its first batch), as the interval does. */
+  every: number;
+  /** Called when a new holder replays from the stored progress (from, to: the committed offset). */
+  onRestore?: (from: number, to: number) => void;
+}
+
+/**
+ * Runs a stream through PartitionState as the ingest does with a checkpoint per commit interval
+ * (processors/ingest/ingest.processor.ts, docs/state.md "A checkpoint per commit interval"): batches
+ * commit to "MySQL" and "Kafka" every time, but the partition's changes and its progress reach the
+ * store only at a holder's first batch and every `every` batches. A crash drops memory; the next
+ * holder reads the stored progress and, when it is below the committed offset, replays from it
+ * (the records there are rows, so replays), also when the crash came after the stream's last batch
+ * (the ingest restores on assignment). Ends with a final checkpoint (a graceful stop).
+ */
+export async function driveIntervals(stream: readonly StreamTx[], store: DrivenStore, o: IntervalDriveOptions): Promise<void> {
+  const rows = new Set<number>();
+  const fresh = () => new PartitionState(store, { windows: o.windows, cacheBytes: o.cacheBytes, encodeAtApply: false });
+  let ps = fresh();
+  let committed = 0;
+  let progress: number | null = null;
+  let position = 0;
+  let sinceCheckpoint = 0;
+  let b = 0;
+  const crashed = () => {
+    ps = fresh();
+    position = committed;
+  };
+  const checkpoint = async (end: number, half = false) => {
+    const cp = ps.checkpoint(o.source);
+    if (half) return void (await store.checkpoint(cp.writes.filter((_, j) => j % 2 === 0)));
+    cp.confirm(await store.checkpoint(cp.writes));
+    progress = Math.max(progress ?? 0, end);
+    sinceCheckpoint = 0;
+  };
+  for (;;) {
+    // A new holder (an assignment, or the first batch after a crash) replays from the stored progress.
+    if (ps.heldPartition(o.source) === undefined) {
+      ps.hold(o.source, progress === null ? null : BigInt(progress));
+      if (progress !== null && progress < position) {
+        o.onRestore?.(progress, position);
+        position = progress;
+      }
+      sinceCheckpoint = Infinity;
+    }
+    if (position >= stream.length) break;
+    const size = o.cuts[b % o.cuts.length] as number;
+    const crash = o.crashes[b] ?? 'none';
+    b++;
+    const indexes = stream.slice(position, position + size).map((_, j) => position + j);
+    const end = position + indexes.length;
+    const txs = batchOf(stream, indexes, rows);
+    const batch = await ps.applyBatch(o.source, txs);
+    o.onBatch?.(batch, indexes, txs);
+    if (crash === 'beforeMysql') {
+      crashed();
+      continue;
+    }
+    for (const i of indexes) if (!(stream[i] as StreamTx).duplicate) rows.add(i);
+    if (crash === 'afterMysql') {
+      crashed();
+      continue;
+    }
+    sinceCheckpoint++;
+    if (sinceCheckpoint >= o.every || crash === 'partial' || crash === 'afterCheckpoint') {
+      await checkpoint(end, crash === 'partial');
+      if (crash === 'partial' || crash === 'afterCheckpoint') {
+        crashed();
+        continue;
+      }
+    }
+    // Kafka's commit: a replay below the committed offset commits nothing.
+    committed = Math.max(committed, end);
+    position = end;
+    if (crash === 'afterCommit') crashed();
+  }
+  await checkpoint(committed);
 }
 
 /** An entity's stored state: all its contributions merged (empty when none). */

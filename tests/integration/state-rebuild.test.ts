@@ -385,7 +385,7 @@ describe('state rebuild on a Redis Cluster', () => {
     const progress = async (next: string, before: string) => {
       const replies = await execKeyed(
         redis,
-        markers.map((key) => ({ key, add: (p) => void p.txmonProgressV3(1, key, `p:${topic}/0`, next, before) })),
+        markers.map((key) => ({ key, add: (p) => void p.txmonProgressV4(1, key, `p:${topic}/0`, next, before) })),
       );
       return replies.map(([err, reply]) => {
         if (err) throw err;

@@ -78,7 +78,7 @@ describe('Redis over TLS', () => {
       expect(await client.get('tls:k')).toBe('v');
       expect(await client.acl('WHOAMI')).toBe('txmon');
       // A registered Lua script runs too (the processors' path: the state marker's progress.lua).
-      expect(await client.txmonProgressV3(1, 'tls:{e:1}', 'p:t/0', '1', '')).toEqual([0]);
+      expect(await client.txmonProgressV4(1, 'tls:{e:1}', 'p:t/0', '1', '')).toEqual([0]);
     } finally {
       client.disconnect();
     }
@@ -147,7 +147,7 @@ describe('Redis Cluster over TLS', () => {
         const keys = Array.from({ length: 30 }, (_, i) => `tls:{k${i}}`);
         const replies = await execKeyed(
           state,
-          keys.map((key) => ({ key, add: (p) => void p.txmonProgressV3(1, key, 'p:t/0', '1', '') })),
+          keys.map((key) => ({ key, add: (p) => void p.txmonProgressV4(1, key, 'p:t/0', '1', '') })),
         );
         expect(replies.every(([err]) => err === null)).toBe(true);
         expect(dataNodes(state)).toHaveLength(3);
