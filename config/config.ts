@@ -112,7 +112,7 @@ const envSchema = z.object({
   TXMON_REFDATA_CACHE_TTL_MS: positiveInt.default(5 * 60_000),
   TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(512 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
-  TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   TXMON_FAULT_KILL_AT: z
     .string()
     .regex(/^(after-mysql|after-checkpoint|after-commit):[1-9]\d{0,5}$/, {
