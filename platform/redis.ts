@@ -20,32 +20,21 @@ export function loadLua(name: string, dir: URL = STATE_LUA_DIR): string {
 
 export type ScriptArgs = [numKeys: number, ...keysAndArgs: Array<string | number | Buffer>];
 
+/** progress.lua's arguments (see the reply on TxmonRedis.txmonProgressV4). */
+export type ProgressArgs = [numKeys: 1, marker: string, field: string, nextOffset: string, floor: string, committed?: string];
+
 export interface TxmonRedis extends Redis {
   /**
    * progress.lua: 1, marker, field, nextOffset ('' records nothing), floor ('' none), [committed] →
    * [1, generation, published] | [0] (missing) | [2, generation, stored] (lost writes).
    */
-  txmonProgressV4(
-    numKeys: 1,
-    marker: string,
-    field: string,
-    nextOffset: string,
-    floor: string,
-    committed?: string,
-  ): Promise<Array<number | string>>;
+  txmonProgressV4(...args: ProgressArgs): Promise<Array<number | string>>;
   /** state/lua/checkpoint.lua (see its header) → flat [written (0|1), fence, ...] per source. */
   txmonCheckpointV1(...args: ScriptArgs): Promise<Array<number | string>>;
 }
 
 export interface TxmonPipeline extends ChainableCommander {
-  txmonProgressV4(
-    numKeys: 1,
-    marker: string,
-    field: string,
-    nextOffset: string,
-    floor: string,
-    committed?: string,
-  ): TxmonPipeline;
+  txmonProgressV4(...args: ProgressArgs): TxmonPipeline;
   txmonCheckpointV1(...args: ScriptArgs): TxmonPipeline;
 }
 

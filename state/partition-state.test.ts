@@ -169,6 +169,23 @@ describe('a checkpoint per commit interval, restored by replay', () => {
     expect(restores).toBeGreaterThan(20);
   });
 
+  it('a checkpoint is due at the first batch of a held partition, then once the interval has passed', async () => {
+    let now = 1_000_000;
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W, encodeAtApply: false, now: () => now });
+    const held = ps.hold(P0, null);
+    expect(ps.checkpointDue(held, 1_000)).toBe(true);
+    await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_000))]);
+    const cp = ps.checkpoint(P0);
+    cp.confirm(await store.checkpoint(cp.writes));
+    expect(ps.checkpointDue(held, 1_000)).toBe(false);
+    expect(ps.checkpointDue(held, 0)).toBe(true);
+    now += 999;
+    expect(ps.checkpointDue(held, 1_000)).toBe(false);
+    now += 1;
+    expect(ps.checkpointDue(held, 1_000)).toBe(true);
+  });
+
   it('checkpoint() holds every change since the last confirmed one, once; a release forgets them', async () => {
     const store = new FakeEntityStore();
     const ps = new PartitionState(store, { windows: W, encodeAtApply: false });

@@ -293,6 +293,11 @@ export class PartitionState {
     return [...this.partitions.values()];
   }
 
+  /** Whether a held partition's checkpoint is due: `intervalMs` (0: always) since its last, on the `now` clock. */
+  checkpointDue(held: HeldPartition, intervalMs: number): boolean {
+    return intervalMs === 0 || this.now() - held.checkpointedAt >= intervalMs;
+  }
+
   /** Whether a source partition has changes not yet checkpointed. */
   hasChanges(source: SourcePartition): boolean {
     return (this.dirty.get(sourceName(source))?.size ?? 0) > 0;

@@ -389,8 +389,7 @@ export class IngestBatchHandler {
     const { partitions } = d.state;
     if (partitions.heldPartition(source) !== undefined) return null;
     const read = await step('redis', () => readProgress(d.state.redis, d.state.prefix, source)).catch(async (err: unknown) => {
-      if (err instanceof StateLostError)
-        await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+      await this.recoverIfLost(err, heartbeat);
       throw err;
     });
     if (read.generation !== d.state.store.generation) d.state.adopt(read.generation);
@@ -520,7 +519,7 @@ export class IngestBatchHandler {
       // The checkpoint, then the progress that covers it (the same Redis keeps both or neither of
       // a suffix it loses), both before Kafka's commit; per commit interval, and at the first batch
       // of a partition this process holds (so a progress covers what its commits cover).
-      if (d.checkpointIntervalMs === 0 || Date.now() - held.checkpointedAt >= d.checkpointIntervalMs) {
+      if (partitions.checkpointDue(held, d.checkpointIntervalMs)) {
         progressTrips += await this.checkpointPartition(store, source, held, nextOffset);
         this.faultPoint('after-checkpoint');
       }
@@ -530,8 +529,7 @@ export class IngestBatchHandler {
       partitions.release(topic, partition);
       // The MySQL fence (the state moved to another generation since this batch read it), a lost
       // marker or lost writes: rebuild, or learn the current generation, then retry the batch whole.
-      if (err instanceof StateLostError)
-        await d.recoverState(heartbeat).catch((e: unknown) => d.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+      await this.recoverIfLost(err, heartbeat);
       throw err;
     }
     const t3b = performance.now();
@@ -678,6 +676,14 @@ export class IngestBatchHandler {
       fxRate: tx.currency === baseCurrency ? undefined : refdata.fxRate(tx.currency, baseCurrency, tx.event_time),
       binCountry: tx.card_bin === null ? undefined : refdata.binCountry(tx.card_bin),
     };
+  }
+
+  /** After a StateLostError: rebuilds the windows, or learns the current generation (a failure is logged; the caller retries). */
+  private async recoverIfLost(err: unknown, heartbeat: () => Promise<void>): Promise<void> {
+    if (err instanceof StateLostError)
+      await this.deps
+        .recoverState(heartbeat)
+        .catch((e: unknown) => this.deps.logger.warn({ err: e }, 'state rebuild failed; retrying'));
   }
 
   /** Crash tests: SIGKILL, no clean-up at all, the n-th time a batch reaches `point` (TXMON_FAULT_KILL_AT). */
