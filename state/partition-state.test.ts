@@ -502,6 +502,38 @@ describe('two partitions sharing merchants and devices', () => {
     expect(third.features(0)?.merchant?.windows[0]?.count).toBe(5);
   });
 
+  it('reads a partition held in the same process from memory: no decode, its events before their checkpoint, a copy another owner overtook decoded', async () => {
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 0 });
+    ps.hold(P0, null);
+    ps.hold(P1, null);
+    const p1 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'b', card: 'cb' });
+    const a = await ps.applyBatch(P1, [p1(0, 1_700_000_000_000)]);
+    a.confirm(await store.checkpoint(a.checkpointWrites()));
+    // Not checkpointed: P1's second event is only in memory, and P0 counts it.
+    await ps.applyBatch(P1, [p1(1, 1_700_000_000_500)]);
+    const b = await ps.applyBatch(P0, [tx(0, ev(1_700_000_001_000))]);
+    expect(b.features(0)?.merchant?.windows[0]?.count).toBe(3);
+    expect(b.features(0)?.account?.windows[0]?.count).toBe(1);
+    expect(ps.decodes).toBe(0);
+    // The view is a merge, not P1's state: P0's event is not in P1's contribution.
+    const c = await ps.applyBatch(P1, [p1(2, 1_700_000_001_500)]);
+    expect(c.features(0)?.merchant?.windows[0]?.count).toBe(4);
+    expect(ps.decodes).toBe(0);
+    // Another process took P1 over and checkpointed past this copy: P0 decodes the store's.
+    const other = new PartitionState(store, { windows: W });
+    const o = await other.applyBatch(P1, [
+      p1(0, 1_700_000_000_000),
+      p1(1, 1_700_000_000_500),
+      p1(2, 1_700_000_001_500),
+      p1(3, 1_700_000_001_600),
+    ]);
+    o.confirm(await store.checkpoint(o.checkpointWrites()));
+    const d = await ps.applyBatch(P0, [tx(1, ev(1_700_000_002_000))]);
+    expect(ps.decodes).toBe(1);
+    expect(d.features(0)?.merchant?.windows[0]?.count).toBe(6);
+  });
+
   it('rebuilds the view when own applied an event the merged view found stale', async () => {
     const store = new FakeEntityStore();
     const T = 1_700_000_000_000;

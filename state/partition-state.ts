@@ -113,10 +113,16 @@ export interface PartitionCheckpoint {
 export const DEFAULT_STATE_CACHE_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_SHARED_REFRESH_MS = 1_000;
 
-/** Another partition's contribution as last decoded. */
+/**
+ * Another partition's contribution as the view last merged it: decoded from the store, or (local)
+ * the own contribution of a partition this process also holds, shared by reference, never copied.
+ */
 interface Decoded {
   fence: bigint;
   state: EntityWindows;
+  /** state.revision when the view last merged it (a local one changes in place). */
+  revision: number;
+  local: boolean;
 }
 
 /** One entity's own contribution for one source partition, in memory. */
@@ -518,14 +524,33 @@ export class PartitionState {
       changed = true;
     }
     const others = new Map<string, Decoded>();
+    const take = (name: string, d: Decoded): void => {
+      const had = e.others.get(name);
+      if (had === undefined || had.state !== d.state || had.revision !== d.revision) changed = true;
+      others.set(name, d);
+    };
     for (const [name, c] of stored) {
       if (name === src) continue;
+      // A partition this process holds too: its own contribution in memory, at least as fresh as
+      // the store's, unless another owner wrote past it (then this copy is a zombie's: decoded).
+      const sibling = this.sibling(name, ref);
+      if (sibling !== undefined && sibling.fence >= c.fence) {
+        take(name, { fence: sibling.fence, state: sibling.view.own, revision: sibling.view.own.revision, local: true });
+        continue;
+      }
       const had = e.others.get(name);
-      if (had && had.fence === c.fence) others.set(name, had);
+      if (had && !had.local && had.fence === c.fence) others.set(name, had);
       else {
-        others.set(name, { fence: c.fence, state: this.decode(c.blob) });
+        others.set(name, { fence: c.fence, state: this.decode(c.blob), revision: 0, local: false });
         changed = true;
       }
+    }
+    // Partitions held here that touched the entity since their last checkpoint, not in the store yet.
+    for (const name of this.partitions.keys()) {
+      if (name === src || others.has(name)) continue;
+      const sibling = this.sibling(name, ref);
+      if (sibling === undefined || sibling.view.own.head === null) continue;
+      take(name, { fence: sibling.fence, state: sibling.view.own, revision: sibling.view.own.revision, local: true });
     }
     if (others.size !== e.others.size) changed = true;
     e.others = others;
@@ -534,9 +559,19 @@ export class PartitionState {
     return e;
   }
 
-  /** Rebuilds an entry's view from own and its decoded others. */
+  /** The entry of a source partition this process holds, for an entity (undefined: not held, or not in memory). */
+  private sibling(name: string, ref: EntityRef): Entry | undefined {
+    return this.partitions.has(name) ? this.cache.get(cacheKey(name, ref.kind, ref.id)) : undefined;
+  }
+
+  /** Rebuilds an entry's view from own and its others. */
   private rebase(e: Entry): void {
-    e.view.rebase([...e.others.values()].map((d) => d.state));
+    const states: EntityWindows[] = [];
+    for (const d of e.others.values()) {
+      d.revision = d.state.revision;
+      states.push(d.state);
+    }
+    e.view.rebase(states);
     e.diverged = false;
   }
 
@@ -655,10 +690,10 @@ function stateBytes(s: EntityWindows): number {
   return n;
 }
 
-/** An entry's approximate heap: own, the merged view if any, the decoded others. */
+/** An entry's approximate heap: own, the merged view if any, the decoded others (a local one is its partition's entry's). */
 function entryBytes(e: Entry): number {
   let n = 200 + stateBytes(e.view.own);
   if (e.view.view !== e.view.own) n += stateBytes(e.view.view);
-  for (const d of e.others.values()) n += stateBytes(d.state);
+  for (const d of e.others.values()) if (!d.local) n += stateBytes(d.state);
   return n;
 }
