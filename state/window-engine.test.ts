@@ -281,6 +281,31 @@ describe('EntityWindows.merge', () => {
     );
   });
 
+  it('copyOf() over a used state equals clone(), and both go on alike', () => {
+    const W = SMALL_WINDOWS.length;
+    fc.assert(
+      fc.property(eventStream(SMALL_SCALE, 60), eventStream(SMALL_SCALE, 60), eventStream(SMALL_SCALE, 30), (a, b, more) => {
+        const x = applied(a, SMALL_WINDOWS);
+        const reused = applied(b, SMALL_WINDOWS).copyOf(x);
+        const fresh = x.clone();
+        for (const e of more) expect(reused.apply(e)).toEqual(fresh.apply(e));
+        expect(reused.head).toBe(fresh.head);
+        expect(reused.features()).toEqual(fresh.features());
+        for (let i = 0; i < W; i++) {
+          const live = (w: EntityWindows) => {
+            const b = w.windows[i] as { size: number; index: number[]; counts: number[]; sums: number[] };
+            return [b.index.slice(0, b.size), b.counts.slice(0, b.size), b.sums.slice(0, b.size)];
+          };
+          expect(live(reused)).toEqual(live(fresh));
+          expect(liveMembers(reused, i)).toEqual(liveMembers(fresh, i));
+        }
+        // The source is left as it was.
+        expect(x.features()).toEqual(applied(a, SMALL_WINDOWS).features());
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('refuses to merge states over different windows, or a state into itself', () => {
     expect(() => EntityWindows.of(SMALL_WINDOWS).merge(EntityWindows.of(DEFAULT_SCALE.windows))).toThrow(RangeError);
     const s = EntityWindows.of(SMALL_WINDOWS);

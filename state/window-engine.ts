@@ -470,16 +470,28 @@ export class EntityWindows {
 
   /** A deep copy (buckets and member maps are not shared). */
   clone(): EntityWindows {
-    const c = new EntityWindows(this.geometry);
-    c.head = this.head;
-    c.amountN = this.amountN;
-    c.amountMean = this.amountMean;
-    c.amountM2 = this.amountM2;
-    c.locatedAt = this.locatedAt;
-    c.locatedLat = this.locatedLat;
-    c.locatedLon = this.locatedLon;
-    this.windows.forEach((x, w) => {
-      const y = c.windows[w] as WindowBuckets;
+    const c = new EntityWindows(this.geometry).copyOf(this);
+    c.revision = 0;
+    return c;
+  }
+
+  /**
+   * Makes this state a deep copy of `src` (same windows), reusing its own arrays and maps: a view
+   * rebuilt every refresh then allocates little. The revision is bumped (the state changed).
+   */
+  copyOf(src: EntityWindows): this {
+    if (src === this) return this;
+    this.assertSameGeometry(src);
+    this.head = src.head;
+    this.amountN = src.amountN;
+    this.amountMean = src.amountMean;
+    this.amountM2 = src.amountM2;
+    this.locatedAt = src.locatedAt;
+    this.locatedLat = src.locatedLat;
+    this.locatedLon = src.locatedLon;
+    for (let w = 0; w < src.windows.length; w++) {
+      const x = src.windows[w] as WindowBuckets;
+      const y = this.windows[w] as WindowBuckets;
       y.count = x.count;
       y.sum = x.sum;
       y.size = x.size;
@@ -488,15 +500,22 @@ export class EntityWindows {
       y.merchantFloor = x.merchantFloor;
       y.countryFloor = x.countryFloor;
       for (let j = 0; j < x.size; j++) {
-        y.index.push(x.index[j] as number);
-        y.counts.push(x.counts[j] as number);
-        y.sums.push(x.sums[j] as number);
+        y.index[j] = x.index[j] as number;
+        y.counts[j] = x.counts[j] as number;
+        y.sums[j] = x.sums[j] as number;
       }
-      for (const [m, bi] of x.merchants) y.merchants.set(m, bi);
-      for (const [k, bi] of x.countries) y.countries.set(k, bi);
-    });
-    return c;
+      copyMembers(x.merchants, y.merchants);
+      copyMembers(x.countries, y.countries);
+    }
+    this.revision++;
+    return this;
   }
+}
+
+/** `to` becomes a copy of `from`; entries `to` shares with it are overwritten in place, not re-added. */
+function copyMembers(from: Map<string, number>, to: Map<string, number>): void {
+  if (to.size > 0) for (const k of to.keys()) if (!from.has(k)) to.delete(k);
+  for (const [k, bi] of from) to.set(k, bi);
 }
 
 /**
@@ -526,7 +545,8 @@ export class EntityView {
       this.merged = null;
       return;
     }
-    const v = this.own.clone();
+    // The previous view's arrays and maps are reused: a shared entity's view is rebuilt every refresh.
+    const v = this.merged === null ? this.own.clone() : this.merged.copyOf(this.own);
     for (const o of live) v.merge(o);
     this.merged = v;
   }
