@@ -43,6 +43,7 @@ import type { SourcePartition } from '../../state/keys.ts';
 import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
+import { IngestObserver, StepTrace, type BatchOutcome } from './ingest.observer.ts';
 import type { TransactionalOutput } from '../../platform/transactional-output.ts';
 
 /**
@@ -128,14 +129,8 @@ const EMPTY_SNAPSHOT = objectSource({});
 export class IngestBatchHandler {
   /** Dependencies whose last call failed; readiness is red while any is listed. */
   readonly failing = new Set<string>();
-  /** Records fully processed (committed) by this instance. */
-  processed = 0;
-  private readonly batchMs: number[] = [];
-  private batches = 0;
-  private readonly latencyMs: number[] = [];
-  private latencies = 0;
-  /** Pipelined round trips of the state stage (batch attempts; not the stop-time progress records). */
-  private stateRoundTrips = 0;
+  /** Metrics, step timings and the exit summary (ingest.observer.ts). */
+  readonly observer: IngestObserver;
   /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
   private readonly lanes = new Map<string, Promise<void>>();
   /** Times each fault point was reached (crash tests). */
@@ -149,6 +144,7 @@ export class IngestBatchHandler {
     this.snapshots = new SnapshotWriter(deps.windows);
     this.layout = new SnapshotLayout(deps.windows);
     this.featureDecoder = new FeatureDecoder(deps.pool);
+    this.observer = new IngestObserver(deps.metrics, deps.logger, deps.detection.models);
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
   }
 
@@ -162,11 +158,9 @@ export class IngestBatchHandler {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (batch.isEmpty() || !isRunning() || isStale()) return;
     const { metrics, logger } = this.deps;
-    const endTimer = metrics.batchDuration.startTimer();
     // kafkajs's messages have RawRecord's fields already: read in place, not copied.
     const records: readonly RawRecord[] = batch.messages;
-    metrics.consumed.inc({ topic: batch.topic }, records.length);
-    metrics.batchSize.observe(records.length);
+    const elapsed = this.observer.batchStarted(batch.topic, records.length);
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
 
     // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
@@ -180,50 +174,14 @@ export class IngestBatchHandler {
       metrics,
     });
     // The partition's windows in Redis end before this batch: replayed from there first.
-    if (outcome.restoreFrom !== undefined) return;
-    const result = outcome;
-
+    if ('restoreFrom' in outcome) return;
     resolveOffset(batch.lastOffset());
-    this.processed += records.length;
-    metrics.outcomes.inc({ outcome: 'valid' }, result.fresh);
-    metrics.late.inc(result.lateFresh);
-    metrics.outcomes.inc({ outcome: 'replayed' }, result.replayed);
-    metrics.outcomes.inc({ outcome: 'duplicate' }, result.duplicates);
-    metrics.outcomes.inc({ outcome: 'dead_lettered' }, result.deadLettered);
-    metrics.sinkRows.inc({ table: 'transactions' }, result.inserted);
-    metrics.sinkRows.inc({ table: 'transaction_duplicates' }, result.duplicatesRecorded);
-    const inForce = this.deps.detection.models();
-    const activeThreshold = inForce.active?.model.threshold ?? Infinity;
-    const shadowThreshold = inForce.shadow?.model.threshold ?? Infinity;
-    // Label look-ups once per batch, not per transaction.
-    const kinds = { ALLOW: 0, REVIEW: 0, BLOCK: 0 };
-    const activeScores = metrics.modelScore.labels({ model: 'active' });
-    const shadowScores = metrics.modelScore.labels({ model: 'shadow' });
-    for (const dec of result.decisions) {
-      kinds[dec.decision]++;
-      for (const h of dec.ruleHits) metrics.ruleHits.inc({ rule_id: h.ruleId, snoozed: String(h.snoozed) });
-      if (dec.modelScore !== null) activeScores.observe(dec.modelScore);
-      if (dec.shadowScore !== null) {
-        shadowScores.observe(dec.shadowScore);
-        const shadowAlerts = dec.shadowScore >= shadowThreshold;
-        const activeAlerts = dec.modelScore !== null && dec.modelScore >= activeThreshold;
-        if (shadowAlerts !== activeAlerts) metrics.shadowDisagreements.inc();
-      }
-    }
-    for (const [decision, n] of Object.entries(kinds)) if (n > 0) metrics.decisions.inc({ decision }, n);
-    metrics.alertsPublished.inc(result.alerts);
-    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-    const seconds = endTimer();
-    // A bounded ring of recent batch latencies for the exit summary (the histogram serves Prometheus).
-    this.batchMs[this.batches++ % 100_000] = seconds * 1000;
-    // Event to decision: from each record's broker timestamp (its producer's clock) to the Kafka
-    // commit that made its decision, alert or dead letter visible.
-    const committedAt = Date.now();
-    for (const r of records) {
-      const ms = committedAt - Number(r.timestamp);
-      metrics.recordToCommit.observe(ms / 1000);
-      this.latencyMs[this.latencies++ % 200_000] = ms;
-    }
+    this.observer.batchCommitted(
+      { topic: batch.topic, partition: batch.partition, offsetLag: batch.offsetLag(), timestamps: records },
+      records.length,
+      outcome,
+      elapsed,
+    );
     await heartbeat();
   }
 
@@ -282,14 +240,14 @@ export class IngestBatchHandler {
 
   /** Replays a held partition from its progress up to `to` (Kafka's committed offset, or a batch's first offset). */
   private restore(held: HeldPartition, to: bigint): void {
-    const { logger, metrics } = this.deps;
+    const { logger } = this.deps;
     const from = held.progress as bigint;
     held.restoreTo = to;
     logger.info(
       { topic: held.source.topic, partition: held.source.partition, from: from.toString(), to: to.toString() },
       'restoring the partition’s windows: replaying the records after its last checkpoint',
     );
-    metrics.stateRestores.inc();
+    this.observer.restoreStarted();
     this.deps.seek({ ...held.source, offset: from.toString() });
   }
 
@@ -399,34 +357,14 @@ export class IngestBatchHandler {
     return read.progress.toString();
   }
 
+  /** Records processed by this instance. */
+  get processed(): number {
+    return this.observer.processed;
+  }
+
   /** Records processed and batch latency percentiles of this instance (recent batches). */
-  summary(): {
-    processed: number;
-    batches: number;
-    stateRoundTrips: number;
-    batchP50Ms: number;
-    batchP99Ms: number;
-    batchMaxMs: number;
-    recordToCommitP50Ms: number;
-    recordToCommitP99Ms: number;
-  } {
-    const quantile = (values: number[]) => {
-      const sorted = [...values].sort((a, b) => a - b);
-      return (q: number) =>
-        sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
-    };
-    const at = quantile(this.batchMs);
-    const lat = quantile(this.latencyMs);
-    return {
-      processed: this.processed,
-      batches: this.batches,
-      stateRoundTrips: this.stateRoundTrips,
-      batchP50Ms: Math.round(at(0.5) * 10) / 10,
-      batchP99Ms: Math.round(at(0.99) * 10) / 10,
-      batchMaxMs: Math.round(at(1) * 10) / 10,
-      recordToCommitP50Ms: Math.round(lat(0.5)),
-      recordToCommitP99Ms: Math.round(lat(0.99)),
-    };
+  summary(): ReturnType<IngestObserver['summary']> {
+    return this.observer.summary();
   }
 
   /** One idempotent attempt at the whole batch. */
@@ -436,9 +374,9 @@ export class IngestBatchHandler {
     records: readonly RawRecord[],
     nextOffset: string,
     heartbeat: () => Promise<void>,
-  ) {
+  ): Promise<BatchOutcome | { restoreFrom: string }> {
     const d = this.deps;
-    const t0 = performance.now();
+    const trace = new StepTrace();
     const first = records[0] as RawRecord;
     // A partition this process does not hold yet: from where its windows in Redis go on.
     const restoreFrom = await this.holdPartition({ topic, partition }, first.offset, heartbeat);
@@ -460,9 +398,9 @@ export class IngestBatchHandler {
       d.allowedLatenessMs,
     );
     valid.forEach((v, i) => (v.late = clock.flags[i] === true));
-    const t1 = performance.now();
+    trace.mark('decode');
     await step('mysql', () => this.prefetchRefdata(valid));
-    const t1b = performance.now();
+    trace.mark('refdata');
     // The store and partition state of this attempt: a rebuild may replace them meanwhile, and this
     // batch must checkpoint where it read (the MySQL fence then refuses it, and it is retried).
     const { store, partitions } = d.state;
@@ -471,7 +409,6 @@ export class IngestBatchHandler {
     let stage: Awaited<ReturnType<typeof partitions.applyBatch>> | undefined;
     let sink: Awaited<ReturnType<typeof writeBatch>>;
     let published: bigint | null;
-    let t2: number, t2b: number, t3: number;
     const storeTrips = store.roundTrips;
     let progressTrips = 0;
     const held = partitions.heldPartition(source);
@@ -503,9 +440,9 @@ export class IngestBatchHandler {
         );
       }
       this.withFeatures(dedup, stage);
-      t2 = performance.now();
+      trace.mark('state');
       const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
-      t2b = performance.now();
+      trace.mark('detect');
       sink = await step('mysql', () =>
         writeBatch(
           d.pool,
@@ -513,7 +450,7 @@ export class IngestBatchHandler {
           { stateGeneration: store.generation },
         ),
       );
-      t3 = performance.now();
+      trace.mark('mysql');
       this.faultPoint('after-mysql');
       held.next = nextOffset;
       // The checkpoint, then the progress that covers it (the same Redis keeps both or neither of
@@ -532,10 +469,8 @@ export class IngestBatchHandler {
       await this.recoverIfLost(err, heartbeat);
       throw err;
     }
-    const t3b = performance.now();
-    const trips = store.roundTrips - storeTrips + progressTrips;
-    this.stateRoundTrips += trips;
-    d.metrics.stateRoundTrips.inc(trips);
+    trace.mark('checkpoint');
+    this.observer.stateTrips(store.roundTrips - storeTrips + progressTrips);
     // A restore replays records below the group's committed offset: their dead letters and alerts
     // went out with that commit, and committing a batch wholly below it would move the group back.
     // (A manual offset reset moves the committed offset itself back: what follows it is published
@@ -581,24 +516,8 @@ export class IngestBatchHandler {
       held.restoreTo = null;
     }
     this.faultPoint('after-commit');
-    if (d.logger.isLevelEnabled('debug')) {
-      const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
-      const t4 = performance.now();
-      d.logger.debug(
-        {
-          records: records.length,
-          decodeMs: ms(t0, t1),
-          refdataMs: ms(t1, t1b),
-          stateMs: ms(t1b, t2),
-          detectMs: ms(t2, t2b),
-          mysqlMs: ms(t2b, t3),
-          checkpointMs: ms(t3, t3b),
-          kafkaMs: ms(t3b, t4),
-        },
-        'batch step timings',
-      );
-    }
-    for (const dl of deadLetters) d.metrics.deadLettered.inc({ error_class: dl.errorClass });
+    trace.mark('kafka');
+    this.observer.attemptDone(records.length, trace);
     const lateDuplicateKeys = new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
     const notLate = (p: PositionedTransaction) => !lateDuplicateKeys.has(positionKey(p.position));
     return {
@@ -611,6 +530,7 @@ export class IngestBatchHandler {
       duplicatesRecorded: sink.duplicatesRecorded,
       decisions: sink.decisions,
       alerts: alerts.length,
+      deadLetterClasses: deadLetters.map((dl) => dl.errorClass),
     };
   }
 
