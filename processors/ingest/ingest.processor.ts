@@ -367,7 +367,11 @@ export class IngestBatchHandler {
     return this.observer.summary();
   }
 
-  /** One idempotent attempt at the whole batch. */
+  /**
+   * One idempotent attempt at the whole batch: its stages in order (docs/state.md "One batch, in
+   * order"), each returning what the next ones need. The state, detect, sink and checkpoint stages
+   * share one failure path: memory then holds the attempt's events, so the partition is released.
+   */
   private async attempt(
     topic: string,
     partition: number,
@@ -375,91 +379,43 @@ export class IngestBatchHandler {
     nextOffset: string,
     heartbeat: () => Promise<void>,
   ): Promise<BatchOutcome | { restoreFrom: string }> {
-    const d = this.deps;
     const trace = new StepTrace();
+    const source = { topic, partition };
     const first = records[0] as RawRecord;
     // A partition this process does not hold yet: from where its windows in Redis go on.
-    const restoreFrom = await this.holdPartition({ topic, partition }, first.offset, heartbeat);
+    const restoreFrom = await this.holdPartition(source, first.offset, heartbeat);
     if (restoreFrom !== null) return { restoreFrom };
-    await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
-    const { valid, deadLetters } = classify(records, {
-      topic,
-      partition,
-      decode: (v) => d.decoder.decode(v),
-      maxFutureSkewMs: d.maxFutureSkewMs,
-      redact: d.redact,
-      caps: d.inputCaps,
-    });
-    // Event-time lateness, from the partition clock committed with the previous offset: deterministic.
-    const startMax = await step('kafka', () => d.clocks.at(topic, partition, first.offset));
-    const clock = lateFlags(
-      valid.map((v) => v.tx.event_time),
-      startMax,
-      d.allowedLatenessMs,
-    );
-    valid.forEach((v, i) => (v.late = clock.flags[i] === true));
+    const { valid, deadLetters } = await this.decodeStage(source, records);
+    const lateness = await this.latenessStage(source, first.offset, valid);
     trace.mark('decode');
     await step('mysql', () => this.prefetchRefdata(valid));
     trace.mark('refdata');
     // The store and partition state of this attempt: a rebuild may replace them meanwhile, and this
     // batch must checkpoint where it read (the MySQL fence then refuses it, and it is retried).
-    const { store, partitions } = d.state;
-    const source = { topic, partition };
+    const { store, partitions } = this.deps.state;
     const dedup = await step('mysql', () => this.dedup(valid));
-    let stage: Awaited<ReturnType<typeof partitions.applyBatch>> | undefined;
-    let sink: Awaited<ReturnType<typeof writeBatch>>;
-    let published: bigint | null;
-    const storeTrips = store.roundTrips;
-    let progressTrips = 0;
     const held = partitions.heldPartition(source);
     if (held === undefined)
       throw new Error('the partition’s windows were released (a rebalance) while the batch ran; it is retried');
+    const storeTrips = store.roundTrips;
+    let windows: WindowsStage;
+    let sink: SinkStage;
+    let checkpointTrips: number;
     try {
-      stage = await step('redis', () => partitions.applyBatch(source, dedup.state));
-      // After the reads: if every marker is still there, on this store's generation and not below
-      // the progress this process last read or wrote, the reads saw intact state.
-      const committed = d.clocks.committed(topic, partition);
-      const reply = await step('redis', () =>
-        recordProgress(d.state.redis, d.state.prefix, { ...source, next: null, floor: held.progress, committed }),
-      );
-      progressTrips++;
-      published = reply.published;
-      if (reply.generation !== store.generation) {
-        d.state.adopt(reply.generation);
-        throw new StateLostError(
-          `the state was rebuilt meanwhile (generation ${store.generation} -> ${reply.generation}); the batch is retried on the new one`,
-        );
-      }
-      if (stage.anomalies.length > 0) {
-        // Redis holds records MySQL does not (MySQL lost rows, or was restored): nothing of Redis
-        // can be trusted for them, so the windows are rebuilt from MySQL.
-        const a = stage.anomalies[0] as (typeof stage.anomalies)[number];
-        await deleteMarker(d.state.redis, d.state.prefix);
-        throw new StateLostError(
-          `${stage.anomalies.length} new transaction(s) at or below a fence (first: ${a.kind} at fence ${a.fence}): Redis holds records MySQL does not; windows must be rebuilt from MySQL`,
-        );
-      }
-      this.withFeatures(dedup, stage);
+      windows = await this.stateStage(source, held, dedup, { store, partitions });
       trace.mark('state');
       const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
       trace.mark('detect');
       sink = await step('mysql', () =>
         writeBatch(
-          d.pool,
+          this.deps.pool,
           { fresh: dedup.fresh, replayed: dedup.replayed, duplicates: dedup.duplicates, decisions, stored: dedup.stored },
           { stateGeneration: store.generation },
         ),
       );
       trace.mark('mysql');
       this.faultPoint('after-mysql');
-      held.next = nextOffset;
-      // The checkpoint, then the progress that covers it (the same Redis keeps both or neither of
-      // a suffix it loses), both before Kafka's commit; per commit interval, and at the first batch
-      // of a partition this process holds (so a progress covers what its commits cover).
-      if (partitions.checkpointDue(held, d.checkpointIntervalMs)) {
-        progressTrips += await this.checkpointPartition(store, source, held, nextOffset);
-        this.faultPoint('after-checkpoint');
-      }
+      checkpointTrips = await this.checkpointStage({ store, partitions }, held, nextOffset);
     } catch (err) {
       // Memory holds this attempt's events above the fences it read: forget the partition, so the
       // retry (or the next owner) starts from what Redis holds.
@@ -470,49 +426,16 @@ export class IngestBatchHandler {
       throw err;
     }
     trace.mark('checkpoint');
-    this.observer.stateTrips(store.roundTrips - storeTrips + progressTrips);
-    // A restore replays records below the group's committed offset: their dead letters and alerts
-    // went out with that commit, and committing a batch wholly below it would move the group back.
-    // (A manual offset reset moves the committed offset itself back: what follows it is published
-    // again, dead letters included, as on any replay from a committed offset.)
-    const committedNow = d.clocks.committed(topic, partition);
-    const belowCommitted = (offset: string) => committedNow !== undefined && BigInt(offset) < committedNow;
-    const dlqMessages = deadLetterMessages(
-      committedNow === undefined ? deadLetters : deadLetters.filter((x) => !belowCommitted(x.position.offset)),
-      d.deadLetter.type,
-      d.deadLetter.schemaId,
-      'ingest',
-    );
-    // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
-    // replay (a restore, or after a manual offset reset) stores nothing new and publishes nothing again.
-    const alreadyPublished = new Set<string>();
-    if (published !== null)
-      for (const v of dedup.replayed) if (BigInt(v.position.offset) < published) alreadyPublished.add(v.tx.transaction_id);
-    const alerts = alertMessages(
-      sink.decisions.filter((x) => !alreadyPublished.has(x.transactionId)),
-      d.detection.alerts.type,
-      d.detection.alerts.schemaId,
-    );
-    if (committedNow === undefined || BigInt(nextOffset) > committedNow) {
-      await step('kafka', () =>
-        d.output.commit(
-          [
-            { topic: d.deadLetter.topic, messages: dlqMessages },
-            { topic: d.detection.alerts.topic, messages: alerts },
-          ],
-          {
-            groupId: d.groupId,
-            topic,
-            partition,
-            offset: nextOffset,
-            metadata: encodeClock(clock.maxEventTime),
-          },
-        ),
-      );
-      d.clocks.advance(topic, partition, nextOffset, clock.maxEventTime);
-    }
+    this.observer.stateTrips(store.roundTrips - storeTrips + windows.progressTrips + checkpointTrips);
+    const alerts = await this.publishStage(source, nextOffset, {
+      deadLetters,
+      decisions: sink.decisions,
+      replayed: dedup.replayed,
+      published: windows.published,
+      maxEventTime: lateness.maxEventTime,
+    });
     if (held.restoreTo !== null && BigInt(nextOffset) >= held.restoreTo) {
-      d.logger.info({ topic, partition, to: held.restoreTo.toString() }, 'the partition’s windows are restored');
+      this.deps.logger.info({ topic, partition, to: held.restoreTo.toString() }, 'the partition’s windows are restored');
       held.restoreTo = null;
     }
     this.faultPoint('after-commit');
@@ -529,9 +452,137 @@ export class IngestBatchHandler {
       inserted: sink.inserted,
       duplicatesRecorded: sink.duplicatesRecorded,
       decisions: sink.decisions,
-      alerts: alerts.length,
+      alerts,
       deadLetterClasses: deadLetters.map((dl) => dl.errorClass),
     };
+  }
+
+  /** Decode and validate: the schema's writers fetched once, each record valid or a dead letter. */
+  private async decodeStage(source: SourcePartition, records: readonly RawRecord[]): Promise<ReturnType<typeof classify>> {
+    const d = this.deps;
+    await step('schema-registry', () => d.decoder.warmValues(records.map((r) => r.value)));
+    return classify(records, {
+      topic: source.topic,
+      partition: source.partition,
+      decode: (v) => d.decoder.decode(v),
+      maxFutureSkewMs: d.maxFutureSkewMs,
+      redact: d.redact,
+      caps: d.inputCaps,
+    });
+  }
+
+  /**
+   * Event-time lateness, from the partition clock committed with the offset before the batch
+   * (deterministic on replay): flags each late transaction, returns the clock after the batch.
+   */
+  private async latenessStage(
+    source: SourcePartition,
+    firstOffset: string,
+    valid: PositionedTransaction[],
+  ): Promise<{ maxEventTime: number }> {
+    const d = this.deps;
+    const startMax = await step('kafka', () => d.clocks.at(source.topic, source.partition, firstOffset));
+    const clock = lateFlags(
+      valid.map((v) => v.tx.event_time),
+      startMax,
+      d.allowedLatenessMs,
+    );
+    valid.forEach((v, i) => (v.late = clock.flags[i] === true));
+    return { maxEventTime: clock.maxEventTime };
+  }
+
+  /**
+   * The windows: the batch applied to the partition's state (read through from Redis), then the
+   * marker check that proves the reads saw intact state, then each fresh transaction's features.
+   */
+  private async stateStage(
+    source: SourcePartition,
+    held: HeldPartition,
+    dedup: Dedup,
+    { store, partitions }: AttemptState,
+  ): Promise<WindowsStage> {
+    const d = this.deps;
+    const stage = await step('redis', () => partitions.applyBatch(source, dedup.state));
+    // After the reads: if every marker is still there, on this store's generation and not below
+    // the progress this process last read or wrote, the reads saw intact state.
+    const committed = d.clocks.committed(source.topic, source.partition);
+    const reply = await step('redis', () =>
+      recordProgress(d.state.redis, d.state.prefix, { ...source, next: null, floor: held.progress, committed }),
+    );
+    if (reply.generation !== store.generation) {
+      d.state.adopt(reply.generation);
+      throw new StateLostError(
+        `the state was rebuilt meanwhile (generation ${store.generation} -> ${reply.generation}); the batch is retried on the new one`,
+      );
+    }
+    if (stage.anomalies.length > 0) {
+      // Redis holds records MySQL does not (MySQL lost rows, or was restored): nothing of Redis
+      // can be trusted for them, so the windows are rebuilt from MySQL.
+      const a = stage.anomalies[0] as (typeof stage.anomalies)[number];
+      await deleteMarker(d.state.redis, d.state.prefix);
+      throw new StateLostError(
+        `${stage.anomalies.length} new transaction(s) at or below a fence (first: ${a.kind} at fence ${a.fence}): Redis holds records MySQL does not; windows must be rebuilt from MySQL`,
+      );
+    }
+    this.withFeatures(dedup, stage);
+    return { published: reply.published, progressTrips: 1 };
+  }
+
+  /**
+   * The checkpoint, then the progress that covers it (the same Redis keeps both or neither of a
+   * suffix it loses), both after MySQL and before Kafka's commit; per commit interval, and at the
+   * first batch of a partition this process holds (so a progress covers what its commits cover).
+   * Returns its Redis round trips.
+   */
+  private async checkpointStage({ store, partitions }: AttemptState, held: HeldPartition, nextOffset: string): Promise<number> {
+    held.next = nextOffset;
+    if (!partitions.checkpointDue(held, this.deps.checkpointIntervalMs)) return 0;
+    const trips = await this.checkpointPartition(store, held.source, held, nextOffset);
+    this.faultPoint('after-checkpoint');
+    return trips;
+  }
+
+  /**
+   * Dead letters, alerts and the offset in one Kafka transaction. A restore replays records below
+   * the group's committed offset: their dead letters and alerts went out with that commit, and
+   * committing a batch wholly below it would move the group back. (A manual offset reset moves the
+   * committed offset itself back: what follows it is published again, dead letters included, as on
+   * any replay from a committed offset.) Returns the alerts published.
+   */
+  private async publishStage(source: SourcePartition, nextOffset: string, batch: PublishInput): Promise<number> {
+    const d = this.deps;
+    const { topic, partition } = source;
+    const committedNow = d.clocks.committed(topic, partition);
+    const belowCommitted = (offset: string) => committedNow !== undefined && BigInt(offset) < committedNow;
+    const dlqMessages = deadLetterMessages(
+      committedNow === undefined ? batch.deadLetters : batch.deadLetters.filter((x) => !belowCommitted(x.position.offset)),
+      d.deadLetter.type,
+      d.deadLetter.schemaId,
+      'ingest',
+    );
+    // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
+    // replay (a restore, or after a manual offset reset) stores nothing new and publishes nothing again.
+    const alreadyPublished = new Set<string>();
+    if (batch.published !== null)
+      for (const v of batch.replayed) if (BigInt(v.position.offset) < batch.published) alreadyPublished.add(v.tx.transaction_id);
+    const alerts = alertMessages(
+      batch.decisions.filter((x) => !alreadyPublished.has(x.transactionId)),
+      d.detection.alerts.type,
+      d.detection.alerts.schemaId,
+    );
+    if (committedNow === undefined || BigInt(nextOffset) > committedNow) {
+      await step('kafka', () =>
+        d.output.commit(
+          [
+            { topic: d.deadLetter.topic, messages: dlqMessages },
+            { topic: d.detection.alerts.topic, messages: alerts },
+          ],
+          { groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(batch.maxEventTime) },
+        ),
+      );
+      d.clocks.advance(topic, partition, nextOffset, batch.maxEventTime);
+    }
+    return alerts.length;
   }
 
   /**
@@ -728,6 +779,32 @@ function storedStatics(s: StoredTransaction): StaticFeatures | null {
 }
 
 type StateBatchLike = Awaited<ReturnType<PartitionState['applyBatch']>>;
+
+/** The store and partition state an attempt read (a rebuild may replace IngestState's meanwhile). */
+interface AttemptState {
+  store: EntityStore;
+  partitions: PartitionState;
+}
+
+/** What the state stage gives the later ones. */
+interface WindowsStage {
+  /** The highest offset Kafka ever committed for the partition (the marker's), null: none. */
+  published: bigint | null;
+  /** Its Redis round trips besides the store's own (the marker check). */
+  progressTrips: number;
+}
+
+/** What the sink stage wrote. */
+type SinkStage = Awaited<ReturnType<typeof writeBatch>>;
+
+/** What the publish stage sends. */
+interface PublishInput {
+  deadLetters: ReturnType<typeof classify>['deadLetters'];
+  decisions: SinkStage['decisions'];
+  replayed: readonly PositionedTransaction[];
+  published: bigint | null;
+  maxEventTime: number;
+}
 
 /** The dedup step's verdicts, and each valid transaction's input to the partition state. */
 interface Dedup {
