@@ -535,45 +535,6 @@ describe('two partitions sharing merchants and devices', () => {
     expect(d.features(0)?.merchant?.windows[0]?.count).toBe(6);
   });
 
-  it('reads a shared entity once per interval per process: a partition whose view is due uses another’s read younger than sharedRefreshMs', async () => {
-    const store = new FakeEntityStore();
-    let clock = 0;
-    const P2 = { topic: 'tx', partition: 2 };
-    const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 1_000, now: () => clock });
-    const elsewhere = new PartitionState(store, { windows: W });
-    ps.hold(P0, null);
-    ps.hold(P1, null);
-    const read = store.read.bind(store);
-    const asked: string[] = [];
-    store.read = async (refs) => {
-      asked.push(...refs.filter((r) => r.kind === 'merchant').map((r) => `${r.kind}:${r.id}`));
-      return read(refs);
-    };
-    const p1 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'b', card: 'cb' });
-    const p2 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'x', card: 'cx' });
-    const T = 1_700_000_000_000;
-    // First touches read (own comes from the store).
-    await ps.applyBatch(P1, [p1(0, T)]);
-    await ps.applyBatch(P0, [tx(0, ev(T + 100))]);
-    expect(asked).toEqual(['merchant:m', 'merchant:m']);
-    clock = 1_000;
-    await ps.applyBatch(P1, [p1(1, T + 200)]); // due, and no read younger than 1 s: read
-    expect(asked).toHaveLength(3);
-    // Another process's partition checkpoints after that read.
-    const o = await elsewhere.applyBatch(P2, [p2(0, T + 300)]);
-    o.confirm(await store.checkpoint(o.checkpointWrites()));
-    asked.pop(); // the other process's own read
-    clock = 1_500;
-    const b = await ps.applyBatch(P0, [tx(1, ev(T + 400))]); // due: P1's read at 1,000 serves
-    expect(asked).toHaveLength(3);
-    // P0's own 2, P1's 2 (in memory), P2's not yet: the read it used predates it.
-    expect(b.features(0)?.merchant?.windows[0]?.count).toBe(4);
-    clock = 2_500;
-    const c = await ps.applyBatch(P0, [tx(2, ev(T + 500))]); // due, the last read is 1.5 s old: read
-    expect(asked).toHaveLength(4);
-    expect(c.features(0)?.merchant?.windows[0]?.count).toBe(6);
-  });
-
   it('rebuilds the view when own applied an event the merged view found stale', async () => {
     const store = new FakeEntityStore();
     const T = 1_700_000_000_000;

@@ -125,12 +125,6 @@ interface Decoded {
   local: boolean;
 }
 
-/** A read of an entity's contributions from the store, and when (the `now` clock, taken before it). */
-interface SharedRead {
-  at: number;
-  found: ReadonlyMap<string, Contribution>;
-}
-
 /** One entity's own contribution for one source partition, in memory. */
 interface Entry {
   readonly key: string;
@@ -266,13 +260,6 @@ export class PartitionState {
   /** Source partitions held since their first touch (cleared by release). */
   private readonly partitions = new Map<string, HeldPartition>();
   private readonly encodeAtApply: boolean;
-  /**
-   * The last read of each shared entity (merchants, devices, any found shared), by "<kind>:<id>":
-   * another partition of this process whose view is due uses it while it is younger than
-   * sharedRefreshMs, so a process reads such an entity once per interval, not once per partition.
-   */
-  private readonly reads = new Map<string, SharedRead>();
-  private loads = 0;
   private bytes = 0;
   /** Decodes done (own read-through and others), for tests and the bench. */
   decodes = 0;
@@ -473,8 +460,6 @@ export class PartitionState {
     const reading = SNAPSHOT_ENTITIES.map(() => new Set<string>());
     const toRead: EntityRef[] = [];
     const now = this.now();
-    let lastRead: SharedRead | undefined;
-    if (++this.loads % 256 === 0) this.sweepReads(now);
     for (const t of txs) {
       if (t.verdict === 'duplicate') continue;
       for (let k = 0; k < 4; k++) {
@@ -489,10 +474,6 @@ export class PartitionState {
           // Others as read last time; a view own moved past (diverged) is rebuilt from them.
           if (held.diverged) this.rebase(held);
           mine.set(id, this.touch(held));
-        } else if (held && (lastRead = this.lastRead(kind, id, now)) !== undefined) {
-          // Another partition of this process read the entity within the interval: its read serves
-          // (own is in memory, so only the others are taken from it, as fresh as that read).
-          mine.set(id, this.touch(this.refresh(src, { kind, id }, lastRead.found, lastRead.at)));
         } else {
           queued.add(id);
           toRead.push({ kind, id });
@@ -502,9 +483,7 @@ export class PartitionState {
     try {
       const found = toRead.length === 0 ? [] : await this.store.read(toRead);
       toRead.forEach((ref, i) => {
-        const stored = found[i] as Map<string, Contribution>;
-        if (SHARED_KINDS.has(ref.kind) || stored.size > 1) this.reads.set(readKey(ref), { at: now, found: stored });
-        const e = this.refresh(src, ref, stored, now);
+        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>, now);
         (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
       });
     } catch (err) {
@@ -580,18 +559,6 @@ export class PartitionState {
     return e;
   }
 
-  /** This process's read of a shared entity, if one is younger than sharedRefreshMs. */
-  private lastRead(kind: EntityKind, id: string, now: number): SharedRead | undefined {
-    if (this.reads.size === 0) return undefined;
-    const r = this.reads.get(readKey({ kind, id }));
-    return r !== undefined && now - r.at < this.sharedRefreshMs ? r : undefined;
-  }
-
-  /** Forgets the reads no partition may use any more. */
-  private sweepReads(now: number): void {
-    for (const [k, r] of this.reads) if (now - r.at >= this.sharedRefreshMs) this.reads.delete(k);
-  }
-
   /** The entry of a source partition this process holds, for an entity (undefined: not held, or not in memory). */
   private sibling(name: string, ref: EntityRef): Entry | undefined {
     return this.partitions.has(name) ? this.cache.get(cacheKey(name, ref.kind, ref.id)) : undefined;
@@ -646,7 +613,6 @@ export class PartitionState {
   /** Drops every partition's entries (a rebalance: the partitions kept may have moved on meanwhile). */
   releaseAll(): void {
     this.cache.clear();
-    this.reads.clear();
     this.dirty.clear();
     this.partitions.clear();
     this.bytes = 0;
@@ -707,11 +673,6 @@ function byEntity(
 
 function entityId(t: StateTransaction, kind: EntityKind): string | null {
   return kind === 'account' ? t.account : kind === 'card' ? t.card : kind === 'merchant' ? t.merchant : t.device;
-}
-
-/** An entity's key among the shared reads. */
-function readKey(ref: EntityRef): string {
-  return `${ENTITY_KINDS[ref.kind]}:${ref.id}`;
 }
 
 /** An own contribution's key in the LRU. */
