@@ -306,22 +306,18 @@ export class IngestBatchHandler {
   async flushCheckpoints(): Promise<void> {
     const { state } = this.deps;
     for (const held of state.partitions.heldPartitions())
-      if (held.next !== null && state.partitions.hasChanges(held.source))
-        await this.checkpointPartition(state.store, held.source, held, held.next);
+      if (held.next !== null && state.partitions.hasChanges(held.source)) await this.checkpointPartition(state, held, held.next);
   }
 
   /**
    * A partition's changes since its last checkpoint, then its progress (`next`: the offset they
-   * cover up to), in the store the batch read. Returns the Redis round trips.
+   * cover up to), in the store and partition state the batch read (a rebuild may have replaced
+   * IngestState's meanwhile). Returns the Redis round trips.
    */
-  private async checkpointPartition(
-    store: EntityStore,
-    source: SourcePartition,
-    held: HeldPartition,
-    next: string,
-  ): Promise<number> {
+  private async checkpointPartition({ store, partitions }: AttemptState, held: HeldPartition, next: string): Promise<number> {
     const { state } = this.deps;
-    const cp = state.partitions.checkpoint(source);
+    const source = held.source;
+    const cp = partitions.checkpoint(source);
     let trips = 1;
     const outcomes = cp.writes.length === 0 ? [] : await step('redis', () => store.checkpoint(cp.writes));
     cp.confirm(outcomes);
@@ -537,7 +533,7 @@ export class IngestBatchHandler {
   private async checkpointStage({ store, partitions }: AttemptState, held: HeldPartition, nextOffset: string): Promise<number> {
     held.next = nextOffset;
     if (!partitions.checkpointDue(held, this.deps.checkpointIntervalMs)) return 0;
-    const trips = await this.checkpointPartition(store, held.source, held, nextOffset);
+    const trips = await this.checkpointPartition({ store, partitions }, held, nextOffset);
     this.faultPoint('after-checkpoint');
     return trips;
   }
