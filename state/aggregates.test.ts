@@ -10,7 +10,7 @@ import type { EntityEvent } from '../domain/entity-features.ts';
 import type { WindowSpec } from '../domain/windows.ts';
 import { aggregatesMismatch, appliedEvents, eventsOf, expectedAggregates } from '../tests/helpers/aggregate-streams.ts';
 import { CRASHES, FakeEntityStore, drive, entitiesOf, txStream } from '../tests/helpers/partition-streams.ts';
-import { SMALL_SCALE, SMALL_WINDOWS } from '../tests/helpers/window-streams.ts';
+import { SMALL_SCALE, SMALL_WINDOWS, unlocated } from '../tests/helpers/window-streams.ts';
 import { aggregatesOf, readAggregates } from './aggregates.ts';
 import { encodeWindowState } from './codec.ts';
 import type { Contribution } from './entity-store.ts';
@@ -21,15 +21,7 @@ const P0 = { topic: 'tx', partition: 0 };
 const P1 = { topic: 'tx', partition: 1 };
 const T0 = 1_700_000_000_000;
 
-const ev = (eventTime: number, amountMinor: number | null, merchantId = 'm', country = 'US'): EntityEvent => ({
-  eventTime,
-  amountMinor,
-  merchantId,
-  country,
-  lat: null,
-  lon: null,
-  late: false,
-});
+const ev = unlocated;
 
 /** A contribution holding the given events applied in order. */
 function contribution(events: readonly EntityEvent[], fence = 1n, windows: readonly WindowSpec[] = W): Contribution {

@@ -6,7 +6,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EntityEvent } from '../domain/entity-features.ts';
 import { DEFAULT_WINDOWS } from '../domain/windows.ts';
-import { DEFAULT_SCALE, SMALL_SCALE, SMALL_WINDOWS, eventStream, type StreamScale } from '../tests/helpers/window-streams.ts';
+import {
+  DEFAULT_SCALE,
+  SMALL_SCALE,
+  SMALL_WINDOWS,
+  UNNESTED_SCALE,
+  eventStream,
+  unlocated,
+  type StreamScale,
+} from '../tests/helpers/window-streams.ts';
 import { STATE_CODEC_VERSION, StateCodecError, decodeWindowState, encodeWindowState } from './codec.ts';
 import { EntityWindows, geometryOf } from './window-engine.ts';
 
@@ -20,6 +28,7 @@ describe('encodeWindowState / decodeWindowState', () => {
   it.each([
     ['small windows', SMALL_SCALE],
     ['the default windows', DEFAULT_SCALE],
+    ['windows whose buckets do not nest', UNNESTED_SCALE],
   ] as const)('round-trips: same features, same results for further events, same bytes again (%s)', (_, scale) => {
     fc.assert(
       fc.property(eventStream(scale), fc.nat(), (events, cut) => {
@@ -52,8 +61,98 @@ describe('encodeWindowState / decodeWindowState', () => {
     s.apply({ ...e, eventTime: 12_000, amountMinor: -(2 ** 40) - 1, merchantId: 'ü-merchant ✓' });
     const back = decodeWindowState(encodeWindowState(s), geometryOf(SMALL_WINDOWS));
     expect(back.features()).toEqual(s.features());
-    expect(back.windows[1]?.sums.slice(0, back.windows[1]?.size)).toEqual([2 ** 52 - 3, -(2 ** 40) - 1]);
-    expect([...(back.windows[1]?.merchants.keys() ?? [])]).toEqual(['m', 'ü-merchant ✓']);
+    expect(back.buckets(1).map(([, , sum]) => sum)).toEqual([2 ** 52 - 3, -(2 ** 40) - 1]);
+    expect(back.liveMembers(1, 'merchants').map(([m]) => m)).toEqual(['m', 'ü-merchant ✓']);
+  });
+
+  it('keeps a merchant and a country of the same name apart', () => {
+    const s = EntityWindows.of(SMALL_WINDOWS);
+    const e: EntityEvent = {
+      eventTime: 1_000,
+      amountMinor: 5,
+      merchantId: 'US',
+      country: 'US',
+      lat: null,
+      lon: null,
+      late: false,
+    };
+    s.apply(e);
+    s.apply({ ...e, eventTime: 30_000, merchantId: 'FR' });
+    const back = decodeWindowState(encodeWindowState(s), geometryOf(SMALL_WINDOWS));
+    expect([...back.merchants.keys()]).toEqual(['US', 'FR']);
+    expect([...back.countries.keys()]).toEqual(['US']);
+    for (const w of [0, 1])
+      for (const kind of ['merchants', 'countries'] as const) expect(back.liveMembers(w, kind)).toEqual(s.liveMembers(w, kind));
+    expect(back.features()).toEqual(s.features());
+  });
+
+  /** A blob of SMALL_WINDOWS (2 s × 5, 10 s × 6) at head 20,000 with one event and member "m" at the given ages. */
+  function handMade(table: string[], merchantAges: Array<number | null>): Buffer {
+    const bytes: number[] = [STATE_CODEC_VERSION, 2, ...varint(2_000), 5, ...varint(10_000), 6, 1];
+    const head = Buffer.alloc(8);
+    head.writeDoubleLE(20_000);
+    bytes.push(...head, 0, table.length);
+    for (const t of table) bytes.push(t.length, ...Buffer.from(t));
+    for (const age of merchantAges) {
+      bytes.push(1, 0, 1, 0); // one bucket: age 0, count 1, sum 0
+      bytes.push(...(age === null ? [0] : [1, 0, age]), 0); // merchants, then no countries
+    }
+    return Buffer.from(bytes);
+  }
+  function varint(v: number): number[] {
+    const out: number[] = [];
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v >>>= 7;
+    }
+    return [...out, v];
+  }
+
+  it("rebuilds a member's newest time from its windows, and refuses windows that disagree on it", () => {
+    const g = geometryOf(SMALL_WINDOWS);
+    const ok = decodeWindowState(handMade(['m'], [0, 0]), g);
+    expect(ok.merchants.get('m')).toBe(20_000 / ok.tick);
+    expect(ok.liveMembers(0, 'merchants')).toEqual([['m', 10]]);
+    expect(ok.liveMembers(1, 'merchants')).toEqual([['m', 2]]);
+    expect(encodeWindowState(ok).equals(handMade(['m'], [0, 0]))).toBe(true);
+    // Live in the 1 m window only, in its newest bucket: its time is that bucket's start, before the 10 s window.
+    expect(decodeWindowState(handMade(['m'], [null, 1]), g).merchants.get('m')).toBe(10_000 / ok.tick);
+    // [20,000, 22,000) in the 10 s window but [10,000, 20,000) in the 1 m one: no time is both.
+    expect(() => decodeWindowState(handMade(['m'], [0, 1]), g)).toThrow(/buckets disagree/);
+    // A string no window lists.
+    expect(() => decodeWindowState(handMade(['m', 'x'], [0, 0]), g)).toThrow(/no live member/);
+  });
+
+  it('reads a blob written before 2026-12-05 (one table for both kinds, members per window)', () => {
+    // The encoder of that day (one member map per window), over these events with the default windows.
+    const before =
+      'AQOIJwzg1AM8oPc2YAEAgL1BBb14QgYAAAAAAABZQAAAAAAAAAAACANtLTEDbS0yA20tMwJGUgJVUwJERQNtLTQCSVQECwHIAQUBAAEByAEAAcgBAwAFAQACAQMDAAQBBQsDAwHIAQECyAEAApADBAABAQACAAYDBAMABAAFAQcDAwgByAEEAcgBAAWgBgUAAAQEAQACAAYABAMABAAFAAcA';
+    const T = 1_700_000_000_000;
+    const e = (dt: number, merchantId: string, country: string, amountMinor: number | null = 100) =>
+      unlocated(T + dt, amountMinor, merchantId, country);
+    const s = EntityWindows.of(DEFAULT_WINDOWS);
+    for (const x of [
+      e(0, 'm-1', 'FR'),
+      e(3_600_000, 'US', 'US'),
+      e(7_200_000, 'm-2', 'DE'),
+      e(7_230_000, 'm-1', 'FR', null),
+      e(7_250_000, 'm-3', 'US'),
+      e(7_100_000, 'm-4', 'IT'),
+      e(7_255_000, 'm-2', 'FR'),
+    ])
+      s.apply(x);
+    const back = decodeWindowState(Buffer.from(before, 'base64'), geometryOf(DEFAULT_WINDOWS));
+    expect(back.features()).toEqual(s.features());
+    expect(back.head).toBe(s.head);
+    const sorted = (xs: Array<[string, number]>) => [...xs].sort(([a], [b]) => (a < b ? -1 : 1));
+    for (let w = 0; w < DEFAULT_WINDOWS.length; w++) {
+      expect(back.buckets(w)).toEqual(s.buckets(w));
+      for (const kind of ['merchants', 'countries'] as const)
+        expect(sorted(back.liveMembers(w, kind)), `${kind} in window ${w}`).toEqual(sorted(s.liveMembers(w, kind)));
+    }
+    expect(back.merchants.has('US') && back.countries.has('US')).toBe(true);
+    const next = e(7_260_000, 'US', 'DE');
+    expect(back.apply(next)).toEqual(s.apply(next));
   });
 
   it('refuses a sum it cannot keep exact', () => {

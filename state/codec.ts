@@ -1,7 +1,7 @@
 /**
  * The binary encoding of one entity's window state (state/window-engine.ts EntityWindows): what a
- * contribution weighs in Redis and in the AOF, written once per batch per changed entity, so it is
- * compact (varints, bucket indexes as ages from the head, every merchant or country string once)
+ * contribution weighs in Redis and in the AOF, written once per checkpoint per changed entity, so it
+ * is compact (varints, bucket indexes as ages from the head, each live member's string once)
  * and versioned (a leading version byte; a decoder refuses any other version, a truncated blob and
  * trailing bytes with a StateCodecError, never a wrong state). docs/state.md gives the layout.
  *
@@ -10,7 +10,7 @@
  * event times and the Welford mean and M2 as float64 (little endian).
  */
 import { TxmonError } from '../platform/errors.ts';
-import { EntityWindows, type WindowBuckets, type WindowGeometry } from './window-engine.ts';
+import { EntityWindows, startTick, type WindowBuckets, type WindowGeometry } from './window-engine.ts';
 
 /** The layout version this module writes (and the only one it reads). */
 export const STATE_CODEC_VERSION = 1;
@@ -169,68 +169,39 @@ class Reader {
 
 const writer = new Writer();
 
-/** The window's oldest live bucket index at the head (members below it are expired, not written). */
-function oldestAt(head: number, g: WindowGeometry): number {
-  return Math.floor(head / g.bucketMs) - g.buckets + 1;
-}
-
 /**
- * The string table of the encode in progress, built without a Map per encode (a fresh Map grew and
- * rehashed several times per entity: most of an encode's time). Every member string ever encoded
- * keeps a slot, stamped with the encode that last gave it an index; the slots are dropped together
- * when they pass MAX_SLOTS, so the memory stays bounded however many merchants pass through.
+ * The members of the encode in progress that are live in some window, in map order: merchants
+ * first, then countries (module state: Map.forEach with a callback that closes over nothing
+ * allocates nothing). Their positions are their string table indexes: within a kind the map's
+ * keys are unique, so the table needs no look-up, and it lists each kind in its map's order, which
+ * is what lets a decode refill the maps in the same order (the same bytes again).
  */
-interface Slot {
-  stamp: number;
-  index: number;
-}
-const MAX_SLOTS = 100_000;
-const slots = new Map<string, Slot>();
-let stamp = 0;
-/** The table's strings in index order (first seen: windows smallest first, merchants before countries). */
-const tableStrings: string[] = [];
-/** Every live member of every window, in write order: its table index and its bucket index. */
-const memberIndex: number[] = [];
-const memberBucket: number[] = [];
+const memberStrings: string[] = [];
+const memberTimes: number[] = [];
 let members = 0;
-/** Oldest live bucket of the window being collected (module state: forEach with no closure allocates nothing). */
-let collectOldest = 0;
+let liveFrom = 0;
 
-function collect(bi: number, m: string): void {
-  if (bi < collectOldest) return;
-  let slot = slots.get(m);
-  if (slot === undefined) {
-    slot = { stamp: 0, index: 0 };
-    slots.set(m, slot);
-  }
-  if (slot.stamp !== stamp) {
-    slot.stamp = stamp;
-    slot.index = tableStrings.length;
-    tableStrings.push(m);
-  }
-  memberIndex[members] = slot.index;
-  memberBucket[members++] = bi;
+function collect(t: number, m: string): void {
+  if (t < liveFrom) return;
+  memberStrings[members] = m;
+  memberTimes[members++] = t;
 }
 
-/** Collects the live members of a map; returns how many. */
-function collectLive(map: Map<string, number>, oldest: number): number {
-  const before = members;
-  collectOldest = oldest;
-  map.forEach(collect);
-  return members - before;
-}
-
-/** Writes `n` collected members from position `from` (table index, age from the newest bucket). */
-function writeMembers(w: Writer, from: number, n: number, newest: number): void {
+/** Writes the members in [from, to) live in a window: their count, then each one's table index and bucket age. */
+function writeMembers(w: Writer, from: number, to: number, g: WindowGeometry, head: number, tick: number): void {
+  const start = startTick(head, g, tick);
+  let n = 0;
+  for (let k = from; k < to; k++) if ((memberTimes[k] as number) >= start) n++;
   w.varint(n);
-  for (let k = from; k < from + n; k++) {
-    w.varint(memberIndex[k] as number);
-    w.varint(newest - (memberBucket[k] as number));
+  const newest = Math.floor(head / g.bucketMs);
+  const per = g.bucketMs / tick;
+  for (let k = from; k < to; k++) {
+    const t = memberTimes[k] as number;
+    if (t < start) continue;
+    w.varint(k);
+    w.varint(newest - Math.floor(t / per));
   }
 }
-
-// Live members per window of the encode in progress: merchants at 2w, countries at 2w + 1.
-const liveCounts: number[] = [];
 
 /** Encodes a window state (layout: docs/state.md, "The codec"). */
 export function encodeWindowState(s: EntityWindows): Buffer {
@@ -256,33 +227,27 @@ export function encodeWindowState(s: EntityWindows): Buffer {
     w.f64(s.locatedLon);
   }
   const head = s.head;
-  if (slots.size > MAX_SLOTS) slots.clear();
-  stamp++;
-  tableStrings.length = 0;
+  liveFrom = Number.POSITIVE_INFINITY;
+  for (const g of s.geometry) liveFrom = Math.min(liveFrom, startTick(head, g, s.tick));
   members = 0;
+  s.merchants.forEach(collect);
+  const merchants = members;
+  s.countries.forEach(collect);
+  w.varint(members);
+  for (let k = 0; k < members; k++) w.str(memberStrings[k] as string);
   for (let i = 0; i < s.windows.length; i++) {
     const x = s.windows[i] as WindowBuckets;
-    const oldest = oldestAt(head, s.geometry[i] as WindowGeometry);
-    liveCounts[2 * i] = collectLive(x.merchants, oldest);
-    liveCounts[2 * i + 1] = collectLive(x.countries, oldest);
-  }
-  w.varint(tableStrings.length);
-  for (const m of tableStrings) w.str(m);
-  let from = 0;
-  for (let i = 0; i < s.windows.length; i++) {
-    const x = s.windows[i] as WindowBuckets;
-    const newest = Math.floor(head / (s.geometry[i] as WindowGeometry).bucketMs);
+    const g = s.geometry[i] as WindowGeometry;
+    const newest = Math.floor(head / g.bucketMs);
     w.varint(x.size);
+    const b = x.b;
     for (let j = 0; j < x.size; j++) {
-      w.varint(newest - (x.index[j] as number));
-      w.varint(x.counts[j] as number);
-      w.signed(x.sums[j] as number);
+      w.varint(newest - (b[3 * j] as number));
+      w.varint(b[3 * j + 1] as number);
+      w.signed(b[3 * j + 2] as number);
     }
-    for (let k = 2 * i; k <= 2 * i + 1; k++) {
-      const n = liveCounts[k] as number;
-      writeMembers(w, from, n, newest);
-      from += n;
-    }
+    writeMembers(w, 0, merchants, g, head, s.tick);
+    writeMembers(w, merchants, members, g, head, s.tick);
   }
   return w.take();
 }
@@ -299,36 +264,92 @@ function readGeometry(r: Reader, expected: readonly WindowGeometry[]): void {
   }
 }
 
-/** Reads a member map (all live); returns how many. */
-function readMembers(r: Reader, into: Map<string, number>, strings: readonly string[], newest: number, buckets: number): number {
+/**
+ * One member kind of the decode in progress, by string table index: whether a window of this decode
+ * listed it, and the bounds of its newest time (each window that lists it narrows them to its bucket).
+ */
+class MemberScratch {
+  low: number[] = [];
+  high: number[] = [];
+  /** Equal to the decode's stamp once a window of this decode has listed the member. */
+  seen: number[] = [];
+  /** Equal to the list's stamp once listed in the list being read (a member twice in one list is an error). */
+  inList: number[] = [];
+}
+const merchantScratch = new MemberScratch();
+const countryScratch = new MemberScratch();
+let decodeStamp = 0;
+let listStamp = 0;
+
+/** Reads one window's member list (all live); returns how many. The maps are filled after every window is read. */
+function readMembers(
+  r: Reader,
+  m: MemberScratch,
+  strings: readonly string[],
+  newest: number,
+  g: WindowGeometry,
+  tick: number,
+): number {
   const n = r.varint();
+  listStamp++;
   for (let i = 0; i < n; i++) {
-    const m = strings[r.varint()];
+    const k = r.varint();
     const age = r.varint();
-    if (m === undefined || age >= buckets || into.has(m)) throw new StateCodecError(`bad member entry at byte ${r.pos}`);
-    into.set(m, newest - age);
+    if (k >= strings.length || age >= g.buckets || m.inList[k] === listStamp)
+      throw new StateCodecError(`bad member entry at byte ${r.pos}`);
+    m.inList[k] = listStamp;
+    const per = g.bucketMs / tick;
+    const low = (newest - age) * per;
+    const high = low + per;
+    if (m.seen[k] !== decodeStamp) {
+      m.seen[k] = decodeStamp;
+      m.low[k] = low;
+      m.high[k] = high;
+    } else {
+      if (low > (m.low[k] as number)) m.low[k] = low;
+      if (high < (m.high[k] as number)) m.high[k] = high;
+    }
   }
   return n;
 }
 
-function readWindow(r: Reader, x: WindowBuckets, strings: readonly string[], newest: number, buckets: number): void {
+/**
+ * Puts member `k` in its map if a window listed it: its time is the latest bucket start its windows
+ * allow, which lies in every listed window's bucket (nested buckets or not) and, being at or before
+ * the true time, in no window that did not list it. Returns whether it was listed.
+ */
+function fillMember(into: Map<string, number>, m: MemberScratch, k: number, strings: readonly string[]): boolean {
+  if (m.seen[k] !== decodeStamp) return false;
+  const low = m.low[k] as number;
+  if (low >= (m.high[k] as number)) throw new StateCodecError(`member ${k}'s buckets disagree between windows`);
+  into.set(strings[k] as string, low);
+  return true;
+}
+
+function readWindow(
+  r: Reader,
+  x: WindowBuckets,
+  strings: readonly string[],
+  newest: number,
+  g: WindowGeometry,
+  tick: number,
+): void {
   const k = r.varint();
+  const b = x.b;
   for (let j = 0; j < k; j++) {
     const bi = newest - r.varint();
     const count = r.varint();
     const sum = r.signed();
-    const prev = x.size > 0 ? x.index[x.size - 1] : undefined;
-    if (bi <= newest - buckets || count === 0 || (prev !== undefined && bi <= prev))
+    const prev = x.size > 0 ? b[3 * (x.size - 1)] : undefined;
+    if (bi <= newest - g.buckets || count === 0 || (prev !== undefined && bi <= prev))
       throw new StateCodecError(`bad bucket entry at byte ${r.pos}`);
-    x.index.push(bi);
-    x.counts.push(count);
-    x.sums.push(sum);
+    b.push(bi, count, sum);
     x.size++;
     x.count += count;
     x.sum += sum;
   }
-  x.distinctMerchants = readMembers(r, x.merchants, strings, newest, buckets);
-  x.distinctCountries = readMembers(r, x.countries, strings, newest, buckets);
+  x.distinctMerchants = readMembers(r, merchantScratch, strings, newest, g, tick);
+  x.distinctCountries = readMembers(r, countryScratch, strings, newest, g, tick);
   // Unknown: the first eviction counts the members.
   x.merchantFloor = Number.NEGATIVE_INFINITY;
   x.countryFloor = Number.NEGATIVE_INFINITY;
@@ -367,7 +388,15 @@ export function decodeWindowState(bytes: Uint8Array, geometry: readonly WindowGe
   }
   const strings: string[] = [];
   for (let i = r.varint(); i > 0; i--) strings.push(r.str());
-  geometry.forEach((g, i) => readWindow(r, s.windows[i] as WindowBuckets, strings, Math.floor(head / g.bucketMs), g.buckets));
+  decodeStamp++;
+  geometry.forEach((g, i) => readWindow(r, s.windows[i] as WindowBuckets, strings, Math.floor(head / g.bucketMs), g, s.tick));
   r.end();
+  // In table order: what this module writes lists each kind in its map's order. (Version 1 blobs
+  // written before 2026-12-05 share one table between the kinds, in first-seen order.)
+  for (let k = 0; k < strings.length; k++) {
+    const merchant = fillMember(s.merchants, merchantScratch, k, strings);
+    const country = fillMember(s.countries, countryScratch, k, strings);
+    if (!merchant && !country) throw new StateCodecError(`string ${k} of the table is no live member`);
+  }
   return s;
 }

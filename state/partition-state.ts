@@ -685,8 +685,8 @@ function cacheKey(src: string, kind: EntityKind, id: string): string {
  * (bench/state-engine.ts "heap kept"); counted from its parts so a busy entity weighs more.
  */
 function stateBytes(s: EntityWindows): number {
-  let n = 400;
-  for (const x of s.windows as WindowBuckets[]) n += 300 + 24 * x.index.length + 64 * (x.merchants.size + x.countries.size);
+  let n = 400 + 80 * (s.merchants.size + s.countries.size);
+  for (const x of s.windows as WindowBuckets[]) n += 200 + 8 * x.b.length;
   return n;
 }
 

@@ -24,11 +24,12 @@
  * are those of all the contributions' applied events evaluated at the merged head, whatever the
  * order of the merges; amount statistics agree up to rounding.
  *
- * Buckets are kept per window as three parallel arrays sorted by bucket index (events nearly always
- * land in the newest bucket, so adding is a push or an increment, and eviction drops a prefix): an
- * account with 50 events a day keeps ~50 live buckets (150 numbers), where fixed rings of every
- * bucket slot would keep 504 per entity (bench/state-engine.ts prints the heap a state keeps; rings
- * were not measured).
+ * Buckets are kept per window in one array of (index, count, sum) triples sorted by bucket index
+ * (events nearly always land in the newest bucket, so adding is a push or an increment, and
+ * eviction drops a prefix): an account with 50 events a day keeps ~50 live buckets (150 numbers),
+ * where fixed rings of every bucket slot would keep 504 per entity. Merchants and countries are
+ * kept once per entity, not per window: member -> the newest event time applied with it, from
+ * which each window's liveness and bucket follow (bench/state-engine.ts prints the heap a state keeps).
  */
 import type { EntityEvent } from '../domain/entity-features.ts';
 import { distanceKm, type WindowSpec } from '../domain/windows.ts';
@@ -48,36 +49,31 @@ export function featureLength(windowCount: number): number {
  */
 export type FeatureSink = Array<number | null> | Float64Array;
 
-/** One window's live buckets and members, evaluated at the entity's head. */
+/** One window's live buckets and distinct counts, evaluated at the entity's head. */
 export interface WindowBuckets {
   /** Count and sum of the live buckets. */
   count: number;
   sum: number;
   /**
-   * Live buckets: the first `size` entries of three parallel arrays, bucket indexes ascending with
-   * their counts and sums. Entries past `size` are left over from eviction and mean nothing: the
-   * arrays keep their capacity, so a window that empties and refills reallocates nothing.
+   * Live buckets: the first `size` triples of `b` (bucket index, count, sum at 3k, 3k + 1, 3k + 2),
+   * bucket indexes ascending. Entries past them are left over from eviction and mean nothing: the
+   * array keeps its capacity, so a window that empties and refills reallocates nothing. One array
+   * per window, not three: each array costs its header and its growth slack.
    */
   size: number;
-  readonly index: number[];
-  readonly counts: number[];
-  readonly sums: number[];
+  readonly b: number[];
   /**
-   * Merchant or country -> newest bucket index holding it. A member whose bucket has been evicted
-   * (index below the window's oldest at the head) is expired: it stays until expired members
-   * outnumber the live ones, then they are swept out together, because deleting one by one made
-   * V8 rebuild the maps' tables on nearly every apply (bench/state-engine.ts).
+   * Live members of the entity's merchant and country maps in this window (the distinct counts): a
+   * member is live in the window when its newest applied event time is at or after the window's
+   * oldest live bucket's start.
    */
-  readonly merchants: Map<string, number>;
-  readonly countries: Map<string, number>;
-  /** Live members of each map: the distinct counts. */
   distinctMerchants: number;
   distinctCountries: number;
   /**
-   * A lower bound of each map's live members' bucket indexes (+Infinity: none live; -Infinity:
-   * unknown, after a merge or a decode). While the window's oldest bucket stays at or below it no
-   * member can have expired, so eviction skips counting the map: most evictions of the 24 h window
-   * (a member's bucket rarely leaves it) and nearly all of the countries (a handful, seen often).
+   * A lower bound of the newest event times of the members live in this window (+Infinity: none
+   * live; -Infinity: unknown, after a merge or a decode). While the window's oldest live bucket
+   * starts at or before it no member can have expired, so eviction skips counting: most evictions
+   * of the 24 h window (a member's time rarely leaves it) and nearly all of the countries.
    */
   merchantFloor: number;
   countryFloor: number;
@@ -99,11 +95,7 @@ function emptyWindow(): WindowBuckets {
     count: 0,
     sum: 0,
     size: 0,
-    index: [],
-    counts: [],
-    sums: [],
-    merchants: new Map(),
-    countries: new Map(),
+    b: [],
     distinctMerchants: 0,
     distinctCountries: 0,
     merchantFloor: Number.POSITIVE_INFINITY,
@@ -111,153 +103,143 @@ function emptyWindow(): WindowBuckets {
   };
 }
 
-// Map.forEach with callbacks that take their bound from module state allocates nothing, where
-// for-of over the entries made an array per member.
-let bound = 0;
-let live = 0;
-/** Smallest live bucket index seen by countLive: the map's new floor. */
-let floor = 0;
-function countLive(bi: number): void {
-  if (bi >= bound) {
-    live++;
-    if (bi < floor) floor = bi;
+/**
+ * The unit members' times are kept in: the greatest common divisor of the bucket sizes (5 s with
+ * the default windows), so every bucket start is a whole number of ticks and a member's bucket in
+ * each window follows from its tick exactly. Event times in ticks are small integers (Smis), where
+ * times in ms would be boxed doubles in a Map: 16 bytes allocated per set and kept per member.
+ */
+export function tickOf(geometry: readonly WindowGeometry[]): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return geometry.reduce((t, g) => gcd(t, g.bucketMs), 0);
+}
+
+/** Start, in ticks, of the oldest live bucket of a window whose newest bucket holds `head` (ms). */
+export function startTick(head: number, g: WindowGeometry, tick: number): number {
+  return (Math.floor(head / g.bucketMs) - g.buckets + 1) * (g.bucketMs / tick);
+}
+
+// Counting live members: one pass over a member map for every window whose count is due, with the
+// bounds in module state (Map.forEach with a callback that closes over nothing allocates nothing,
+// where for-of over the entries made an array per member).
+let due = 0;
+/** Per window being counted: its oldest live bucket's start, its live members, their smallest time. */
+const dueStart: number[] = [];
+const dueLive: number[] = [];
+const dueFloor: number[] = [];
+/** Members live in some window: at or after the smallest start of all windows. */
+let anyStart = 0;
+let anyLive = 0;
+function countMember(t: number): void {
+  if (t >= anyStart) anyLive++;
+  for (let i = 0; i < due; i++) {
+    if (t >= (dueStart[i] as number)) {
+      dueLive[i] = (dueLive[i] as number) + 1;
+      if (t < (dueFloor[i] as number)) dueFloor[i] = t;
+    }
   }
 }
-function dropExpired(bi: number, member: string, members: Map<string, number>): void {
-  if (bi < bound) members.delete(member);
+function dropDead(t: number, member: string, members: Map<string, number>): void {
+  if (t < anyStart) members.delete(member);
 }
 
 /**
- * Counts the members whose newest bucket is at or after `oldest` (their smallest bucket is left in
- * `floor`); sweeps the others out once they outnumber them.
+ * Moves the triples k..n-1 of a bucket array to the front, keeping the array's length.
+ * (Array.prototype.copyWithin takes V8's generic path and boxes every double, and shortening the
+ * array gave up its backing store, to be reallocated by the next push.)
  */
-function expire(members: Map<string, number>, oldest: number): number {
-  bound = oldest;
-  live = 0;
-  floor = Number.POSITIVE_INFINITY;
-  members.forEach(countLive);
-  if (members.size > 2 * live + 8) members.forEach(dropExpired);
-  return live;
+function dropPrefix(b: number[], k: number, n: number): void {
+  for (let i = 3 * k; i < 3 * n; i++) b[i - 3 * k] = b[i] as number;
 }
 
-/**
- * Moves elements k..n-1 to the front, keeping the array's length. (Array.prototype.copyWithin takes
- * V8's generic path and boxes every double, and shortening the array gave up its backing store, to
- * be reallocated by the next push: together most of apply's time and garbage in bench/state-engine.ts.)
- */
-function dropPrefix(a: number[], k: number, n: number): void {
-  for (let i = k; i < n; i++) a[i - k] = a[i] as number;
-}
-
-/** Drops what lies before bucket `oldest` (the oldest live one) from a window. */
-function evict(x: WindowBuckets, oldest: number): void {
-  const { index, counts, sums } = x;
+/** Drops the buckets before bucket `oldest` (the oldest live one) from a window. */
+function evictBuckets(x: WindowBuckets, oldest: number): void {
+  const b = x.b;
   const n = x.size;
   let k = 0;
-  while (k < n && (index[k] as number) < oldest) {
-    x.count -= counts[k] as number;
-    x.sum -= sums[k] as number;
+  while (k < n && (b[3 * k] as number) < oldest) {
+    x.count -= b[3 * k + 1] as number;
+    x.sum -= b[3 * k + 2] as number;
     k++;
   }
   if (k > 0) {
-    dropPrefix(index, k, n);
-    dropPrefix(counts, k, n);
-    dropPrefix(sums, k, n);
+    dropPrefix(b, k, n);
     x.size = n - k;
-  }
-  if (oldest > x.merchantFloor) {
-    x.distinctMerchants = expire(x.merchants, oldest);
-    x.merchantFloor = floor;
-  }
-  if (oldest > x.countryFloor) {
-    x.distinctCountries = expire(x.countries, oldest);
-    x.countryFloor = floor;
   }
 }
 
 /** Adds `n` events and `sum` to bucket `bi` (searching from the newest end, where events land). */
 function addToBucket(x: WindowBuckets, bi: number, n: number, sum: number): void {
-  const { index, counts, sums } = x;
+  const b = x.b;
   const size = x.size;
   let j = size - 1;
-  while (j >= 0 && (index[j] as number) > bi) j--;
-  if (j >= 0 && index[j] === bi) {
-    counts[j] = (counts[j] as number) + n;
-    sums[j] = (sums[j] as number) + sum;
+  while (j >= 0 && (b[3 * j] as number) > bi) j--;
+  if (j >= 0 && b[3 * j] === bi) {
+    b[3 * j + 1] = (b[3 * j + 1] as number) + n;
+    b[3 * j + 2] = (b[3 * j + 2] as number) + sum;
   } else {
     // Shift the newer buckets up one (rare: events nearly always land in the newest bucket).
-    for (let i = size; i > j + 1; i--) {
-      index[i] = index[i - 1] as number;
-      counts[i] = counts[i - 1] as number;
-      sums[i] = sums[i - 1] as number;
-    }
-    index[j + 1] = bi;
-    counts[j + 1] = n;
-    sums[j + 1] = sum;
+    for (let i = 3 * size + 2; i > 3 * j + 5; i--) b[i] = b[i - 3] as number;
+    b[3 * j + 3] = bi;
+    b[3 * j + 4] = n;
+    b[3 * j + 5] = sum;
     x.size = size + 1;
   }
   x.count += n;
   x.sum += sum;
 }
 
-// Scratch arrays of mergeBuckets, reused so a merge allocates nothing once they have grown.
-const mergedIndex: number[] = [];
-const mergedCounts: number[] = [];
-const mergedSums: number[] = [];
+// Scratch array of mergeBuckets, reused so a merge allocates nothing once it has grown.
+const merged: number[] = [];
 
 /** Adds y's buckets to x's: one pass over both sorted lists (merge join), equal indexes summed. */
 function mergeBuckets(x: WindowBuckets, y: WindowBuckets): void {
+  const xb = x.b;
+  const yb = y.b;
   let i = 0;
   let j = 0;
   let n = 0;
   while (i < x.size || j < y.size) {
-    const xi = i < x.size ? (x.index[i] as number) : Number.POSITIVE_INFINITY;
-    const yi = j < y.size ? (y.index[j] as number) : Number.POSITIVE_INFINITY;
+    const xi = i < x.size ? (xb[3 * i] as number) : Number.POSITIVE_INFINITY;
+    const yi = j < y.size ? (yb[3 * j] as number) : Number.POSITIVE_INFINITY;
     const bi = Math.min(xi, yi);
     let count = 0;
     let sum = 0;
     if (xi === bi) {
-      count += x.counts[i] as number;
-      sum += x.sums[i++] as number;
+      count += xb[3 * i + 1] as number;
+      sum += xb[3 * i + 2] as number;
+      i++;
     }
     if (yi === bi) {
-      count += y.counts[j] as number;
-      sum += y.sums[j++] as number;
+      count += yb[3 * j + 1] as number;
+      sum += yb[3 * j + 2] as number;
+      j++;
     }
-    mergedIndex[n] = bi;
-    mergedCounts[n] = count;
-    mergedSums[n++] = sum;
+    merged[3 * n] = bi;
+    merged[3 * n + 1] = count;
+    merged[3 * n + 2] = sum;
+    n++;
   }
-  for (let k = 0; k < n; k++) {
-    x.index[k] = mergedIndex[k] as number;
-    x.counts[k] = mergedCounts[k] as number;
-    x.sums[k] = mergedSums[k] as number;
-  }
+  for (let k = 0; k < 3 * n; k++) xb[k] = merged[k] as number;
   x.size = n;
   x.count += y.count;
   x.sum += y.sum;
 }
 
-/** Records a member in bucket `bi` (window's oldest live bucket: `oldest`); returns 1 when it was not live, else 0. */
-function touch(members: Map<string, number>, member: string, bi: number, oldest: number): number {
+/** Keeps the newest time of a member (merge: the distinct counts are recounted after). */
+function keepNewest(members: Map<string, number>, member: string, t: number): void {
   const seen = members.get(member);
-  if (seen !== undefined && seen >= oldest) {
-    if (seen < bi) members.set(member, bi);
-    return 0;
-  }
-  members.set(member, bi);
-  return 1;
+  if (seen === undefined || seen < t) members.set(member, t);
 }
 
-/** Keeps the newest bucket index of a member (merge: the distinct counts are recounted after). */
-function keepNewest(members: Map<string, number>, member: string, bi: number): void {
-  const seen = members.get(member);
-  if (seen === undefined || seen < bi) members.set(member, bi);
-}
+// The windows' oldest live bucket starts at the head of the apply in progress (module scratch).
+const starts: number[] = [];
 
 /** The state of one entity's windows: one contribution, or a view merged from several. */
 export class EntityWindows {
   readonly geometry: readonly WindowGeometry[];
+  /** ms per tick, the unit of the member maps' times (tickOf). */
+  readonly tick: number;
   /** Highest event time applied (null: nothing applied yet). */
   head: number | null = null;
   /** Running amount statistics (Welford): count, mean, sum of squared deviations. */
@@ -271,6 +253,16 @@ export class EntityWindows {
   /** Per window, smallest first. */
   readonly windows: WindowBuckets[];
   /**
+   * Merchant or country -> the newest event time applied with it, in ticks (floor(ms / tick)), one
+   * map per kind for all the windows: a member is live in a window while that time is at or after
+   * the window's oldest live bucket's start, and its newest bucket there is the bucket of that time. A member live in no
+   * window is dead: it stays until dead members outnumber the others, then they are swept out
+   * together, because deleting one by one made V8 rebuild the maps' tables on nearly every apply
+   * (bench/state-engine.ts).
+   */
+  readonly merchants = new Map<string, number>();
+  readonly countries = new Map<string, number>();
+  /**
    * Bumped by every change (an applied event, a merge of a non-empty state): a checkpoint writes an
    * entity only when its revision moved since the last one (late and stale events change nothing).
    * In memory only: not encoded, 0 after clone() or a decode.
@@ -279,6 +271,7 @@ export class EntityWindows {
 
   constructor(geometry: readonly WindowGeometry[]) {
     this.geometry = geometry;
+    this.tick = tickOf(geometry);
     this.windows = geometry.map(emptyWindow);
   }
 
@@ -310,24 +303,28 @@ export class EntityWindows {
     const apply = !e.late && !stale;
     const amount = e.amountMinor;
     if (apply) {
+      let countMerchants = false;
+      let countCountries = false;
       for (let w = 0; w < geometry.length; w++) {
         const g = geometry[w] as WindowGeometry;
         const x = this.windows[w] as WindowBuckets;
         const newest = Math.floor(newHead / g.bucketMs);
         const oldest = newest - g.buckets + 1;
-        if (head !== null && newest > Math.floor(head / g.bucketMs)) evict(x, oldest);
+        const start = oldest * (g.bucketMs / this.tick);
+        starts[w] = start;
+        if (head !== null && newest > Math.floor(head / g.bucketMs)) {
+          evictBuckets(x, oldest);
+          if (start > x.merchantFloor) countMerchants = true;
+          if (start > x.countryFloor) countCountries = true;
+        }
         const bi = Math.floor(t / g.bucketMs);
-        if (bi < oldest) continue;
-        addToBucket(x, bi, 1, amount ?? 0);
-        if (touch(x.merchants, e.merchantId, bi, oldest) === 1) {
-          x.distinctMerchants++;
-          if (bi < x.merchantFloor) x.merchantFloor = bi;
-        }
-        if (touch(x.countries, e.country, bi, oldest) === 1) {
-          x.distinctCountries++;
-          if (bi < x.countryFloor) x.countryFloor = bi;
-        }
+        if (bi >= oldest) addToBucket(x, bi, 1, amount ?? 0);
       }
+      if (countMerchants) this.countLive(this.merchants, true);
+      if (countCountries) this.countLive(this.countries, false);
+      const tt = Math.floor(t / this.tick);
+      this.touch(this.merchants, e.merchantId, tt, true);
+      this.touch(this.countries, e.country, tt, false);
       if (amount !== null) {
         const n = this.amountN + 1;
         const delta = amount - this.amountMean;
@@ -358,6 +355,58 @@ export class EntityWindows {
       }
     }
     return into;
+  }
+
+  /**
+   * Records a member of an applied event at `t` ticks (`starts`: the windows' oldest live bucket
+   * starts at the new head, in ticks): each window that holds the event and where the member was
+   * not live counts it; its time becomes the newest of the two.
+   */
+  private touch(members: Map<string, number>, member: string, t: number, merchant: boolean): void {
+    const seen = members.get(member);
+    for (let w = 0; w < this.windows.length; w++) {
+      const start = starts[w] as number;
+      if (t < start || (seen !== undefined && seen >= start)) continue;
+      const x = this.windows[w] as WindowBuckets;
+      if (merchant) {
+        x.distinctMerchants++;
+        if (t < x.merchantFloor) x.merchantFloor = t;
+      } else {
+        x.distinctCountries++;
+        if (t < x.countryFloor) x.countryFloor = t;
+      }
+    }
+    if (seen === undefined || seen < t) members.set(member, t);
+  }
+
+  /**
+   * Counts each window's live members of one map in one pass (`starts`: at the head), with their
+   * smallest time as the window's new floor; sweeps out the dead members once they outnumber the others.
+   */
+  private countLive(members: Map<string, number>, merchant: boolean): void {
+    const n = this.windows.length;
+    due = n;
+    anyStart = Number.POSITIVE_INFINITY;
+    anyLive = 0;
+    for (let w = 0; w < n; w++) {
+      const start = starts[w] as number;
+      dueStart[w] = start;
+      dueLive[w] = 0;
+      dueFloor[w] = Number.POSITIVE_INFINITY;
+      if (start < anyStart) anyStart = start;
+    }
+    members.forEach(countMember);
+    for (let w = 0; w < n; w++) {
+      const x = this.windows[w] as WindowBuckets;
+      if (merchant) {
+        x.distinctMerchants = dueLive[w] as number;
+        x.merchantFloor = dueFloor[w] as number;
+      } else {
+        x.distinctCountries = dueLive[w] as number;
+        x.countryFloor = dueFloor[w] as number;
+      }
+    }
+    if (members.size > 2 * anyLive + 8) members.forEach(dropDead);
   }
 
   /**
@@ -392,6 +441,27 @@ export class EntityWindows {
     return k;
   }
 
+  /** A window's live buckets as [bucket index, count, sum], oldest first (a copy: tests, diagnostics). */
+  buckets(w: number): Array<[number, number, number]> {
+    const x = this.windows[w];
+    if (x === undefined) throw new RangeError(`no window ${w}`);
+    const out: Array<[number, number, number]> = [];
+    for (let k = 0; k < x.size; k++) out.push([x.b[3 * k] as number, x.b[3 * k + 1] as number, x.b[3 * k + 2] as number]);
+    return out;
+  }
+
+  /** A window's live members of one kind with their newest bucket index there, in map order (tests, the codec's check). */
+  liveMembers(w: number, kind: 'merchants' | 'countries'): Array<[string, number]> {
+    const g = this.geometry[w];
+    if (g === undefined) throw new RangeError(`no window ${w}`);
+    if (this.head === null) return [];
+    const start = startTick(this.head, g, this.tick);
+    const per = g.bucketMs / this.tick;
+    const out: Array<[string, number]> = [];
+    for (const [m, t] of this[kind]) if (t >= start) out.push([m, Math.floor(t / per)]);
+    return out;
+  }
+
   /**
    * Merges another contribution of the same entity into this state (see the header), then drops
    * what falls outside each window at the merged head. `other` is not changed.
@@ -400,18 +470,18 @@ export class EntityWindows {
     this.assertSameGeometry(other);
     if (other.head === null) return this;
     const head = this.head === null ? other.head : Math.max(this.head, other.head);
+    let live = Number.POSITIVE_INFINITY;
     for (let w = 0; w < this.geometry.length; w++) {
-      const g = this.geometry[w] as WindowGeometry;
       const x = this.windows[w] as WindowBuckets;
-      const y = other.windows[w] as WindowBuckets;
-      mergeBuckets(x, y);
-      const yOldest = Math.floor(other.head / g.bucketMs) - g.buckets + 1;
-      for (const [m, bi] of y.merchants) if (bi >= yOldest) keepNewest(x.merchants, m, bi);
-      for (const [c, bi] of y.countries) if (bi >= yOldest) keepNewest(x.countries, c, bi);
+      mergeBuckets(x, other.windows[w] as WindowBuckets);
+      live = Math.min(live, startTick(other.head, this.geometry[w] as WindowGeometry, this.tick));
       // The distinct counts are recounted at the merged head (evictAtHead below).
       x.merchantFloor = Number.NEGATIVE_INFINITY;
       x.countryFloor = Number.NEGATIVE_INFINITY;
     }
+    // Only the other's members live in some window at its head: a dead one is dead at the merged head too.
+    for (const [m, t] of other.merchants) if (t >= live) keepNewest(this.merchants, m, t);
+    for (const [c, t] of other.countries) if (t >= live) keepNewest(this.countries, c, t);
     this.mergeAmounts(other);
     this.mergeLocated(other);
     this.head = head;
@@ -451,13 +521,17 @@ export class EntityWindows {
     this.locatedLon = o.locatedLon;
   }
 
-  /** Drops from every window what lies outside it at the head. */
+  /** Drops from every window what lies outside it at the head, and counts the live members again. */
   private evictAtHead(): void {
     if (this.head === null) return;
     for (let w = 0; w < this.geometry.length; w++) {
       const g = this.geometry[w] as WindowGeometry;
-      evict(this.windows[w] as WindowBuckets, Math.floor(this.head / g.bucketMs) - g.buckets + 1);
+      const oldest = Math.floor(this.head / g.bucketMs) - g.buckets + 1;
+      starts[w] = oldest * (g.bucketMs / this.tick);
+      evictBuckets(this.windows[w] as WindowBuckets, oldest);
     }
+    this.countLive(this.merchants, true);
+    this.countLive(this.countries, false);
   }
 
   private assertSameGeometry(o: EntityWindows): void {
@@ -499,14 +573,10 @@ export class EntityWindows {
       y.distinctCountries = x.distinctCountries;
       y.merchantFloor = x.merchantFloor;
       y.countryFloor = x.countryFloor;
-      for (let j = 0; j < x.size; j++) {
-        y.index[j] = x.index[j] as number;
-        y.counts[j] = x.counts[j] as number;
-        y.sums[j] = x.sums[j] as number;
-      }
-      copyMembers(x.merchants, y.merchants);
-      copyMembers(x.countries, y.countries);
+      for (let j = 0; j < 3 * x.size; j++) y.b[j] = x.b[j] as number;
     }
+    copyMembers(src.merchants, this.merchants);
+    copyMembers(src.countries, this.countries);
     this.revision++;
     return this;
   }
@@ -515,7 +585,7 @@ export class EntityWindows {
 /** `to` becomes a copy of `from`; entries `to` shares with it are overwritten in place, not re-added. */
 function copyMembers(from: Map<string, number>, to: Map<string, number>): void {
   if (to.size > 0) for (const k of to.keys()) if (!from.has(k)) to.delete(k);
-  for (const [k, bi] of from) to.set(k, bi);
+  for (const [k, t] of from) to.set(k, t);
 }
 
 /**

@@ -23,6 +23,19 @@ export interface StreamScale {
 }
 
 export const SMALL_SCALE: StreamScale = { windows: SMALL_WINDOWS, step: 4_000, back: 15_000, jump: 200_000 };
+/**
+ * Windows whose buckets do not nest (3 s and 5 s): the engine keeps one newest time per member for
+ * all windows, and the codec rebuilds it from each window's bucket, which must hold without nesting.
+ */
+export const UNNESTED_SCALE: StreamScale = {
+  windows: [
+    { name: '9s', lengthMs: 9_000, bucketMs: 3_000 },
+    { name: '50s', lengthMs: 50_000, bucketMs: 5_000 },
+  ],
+  step: 4_000,
+  back: 15_000,
+  jump: 200_000,
+};
 export const DEFAULT_SCALE: StreamScale = { windows: DEFAULT_WINDOWS, step: 600_000, back: 108_000_000, jump: 100_000_000 };
 
 const T0 = 1_700_000_000_000;
@@ -76,3 +89,14 @@ export function featureMismatch(
   }
   return null;
 }
+
+/** An applied event without a location (hand-written streams of tests). */
+export const unlocated = (eventTime: number, amountMinor: number | null, merchantId = 'm', country = 'US'): EntityEvent => ({
+  eventTime,
+  amountMinor,
+  merchantId,
+  country,
+  lat: null,
+  lon: null,
+  late: false,
+});

@@ -74,12 +74,10 @@ function canonical(blob: Buffer, geometry: ReturnType<typeof geometryOf>) {
     head: s.head,
     amounts: [s.amountN, s.amountMean, s.amountM2],
     located: [s.locatedAt, s.locatedLat, s.locatedLon],
-    windows: (s.windows as WindowBuckets[]).map((x) => ({
-      index: x.index.slice(0, x.size),
-      counts: x.counts.slice(0, x.size),
-      sums: x.sums.slice(0, x.size),
-      merchants: members(x.merchants),
-      countries: members(x.countries),
+    windows: s.windows.map((_, w) => ({
+      buckets: s.buckets(w),
+      merchants: members(new Map(s.liveMembers(w, 'merchants'))),
+      countries: members(new Map(s.liveMembers(w, 'countries'))),
     })),
   };
 }
