@@ -43,6 +43,7 @@ const envSchema = z.object({
   TXMON_KAFKA_SASL_PASSWORD: z.string().optional(),
   TXMON_KAFKA_SASL_PASSWORD_FILE: z.string().optional(),
   TXMON_REGISTRY_URL: z.url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  TXMON_REGISTRY_UNKNOWN_ID_RETRY_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   TXMON_REGISTRY_USERNAME: z.string().min(1).optional(),
   TXMON_REGISTRY_PASSWORD: z.string().optional(),
   TXMON_REGISTRY_PASSWORD_FILE: z.string().optional(),
@@ -208,6 +209,8 @@ export type TxmonConfig = Readonly<{
     sasl: Readonly<{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: Secret }> | null;
   }>;
   registryUrl: string;
+  /** How long a schema id the registry did not know stays unknown before a batch asks again (ms; 0: every batch asks). */
+  registryUnknownIdRetryMs: number;
   /** Credentials for the registry: HTTP basic, a bearer token, or none. */
   registryAuth: Readonly<{ kind: 'basic'; username: string; password: Secret } | { kind: 'bearer'; token: Secret }> | null;
   mysql: Readonly<{
@@ -391,6 +394,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
   return deepFreeze({
     kafka: { brokers: e.TXMON_KAFKA_BROKERS, clientId: e.TXMON_KAFKA_CLIENT_ID, ssl: conn.kafkaSsl, sasl: conn.kafkaSasl },
     registryUrl: e.TXMON_REGISTRY_URL.replace(/\/+$/, ''),
+    registryUnknownIdRetryMs: e.TXMON_REGISTRY_UNKNOWN_ID_RETRY_MS,
     registryAuth: conn.registryAuth,
     mysql: { url: e.TXMON_MYSQL_URL, database: mysqlMatch[2], serverUrl: mysqlMatch[1], ...conn.mysql },
     redisUrl: e.TXMON_REDIS_URL,

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { sampleTransaction } from '../domain/transaction.fixture.ts';
 import { avroType } from '../schemas/index.ts';
 import { PoisonRecordError } from './errors.ts';
 import { AvroDecoder, frame } from './registry.ts';
@@ -17,15 +18,61 @@ function unknownRegistry() {
 }
 
 describe('AvroDecoder', () => {
-  it('asks the registry about an unknown id once per batch, and again in the next batch', async () => {
+  it('asks about an unknown id once, and not again until the retry interval has passed', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { registry, calls } = unknownRegistry();
+      const decoder = new AvroDecoder(registry, avroType('transaction'), undefined, 10_000);
+      const values = Array.from({ length: 5 }, () => frame(77, Buffer.from([1])));
+      await decoder.warmValues(values);
+      expect(calls).toEqual([77]);
+      for (const v of values) expect(() => decoder.decode(v)).toThrow(/schema id 77 is not registered/);
+      vi.advanceTimersByTime(9_999);
+      await decoder.warmValues(values);
+      expect(calls).toEqual([77]);
+      expect(() => decoder.decode(values[0] as Buffer)).toThrow(/schema id 77 is not registered/);
+      vi.advanceTimersByTime(1);
+      await decoder.warmValues(values);
+      expect(calls).toEqual([77, 77]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('asks again in every batch with a retry interval of 0', async () => {
     const { registry, calls } = unknownRegistry();
-    const decoder = new AvroDecoder(registry, avroType('transaction'));
-    const values = Array.from({ length: 5 }, () => frame(77, Buffer.from([1])));
+    const decoder = new AvroDecoder(registry, avroType('transaction'), undefined, 0);
+    const values = Array.from({ length: 3 }, () => frame(77, Buffer.from([1])));
     await decoder.warmValues(values);
-    expect(calls).toEqual([77]);
-    for (const v of values) expect(() => decoder.decode(v)).toThrow(PoisonRecordError);
     await decoder.warmValues(values);
     expect(calls).toEqual([77, 77]);
+    expect(() => decoder.decode(values[0] as Buffer)).toThrow(PoisonRecordError);
+  });
+
+  it('decodes an id registered after it was found unknown, once the retry interval has passed', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const type = avroType('transaction');
+      let registered = false;
+      const registry = {
+        getSchema: async () => {
+          if (!registered) throw Object.assign(new Error('Schema not found'), { status: 404 });
+          return type;
+        },
+      } as unknown as SchemaRegistry;
+      const decoder = new AvroDecoder<{ transaction_id: string }>(registry, type, undefined, 5_000);
+      const value = frame(42, type.toBuffer(sampleTransaction({ transaction_id: 'tx-late-schema' })));
+      await decoder.warmValues([value]);
+      expect(() => decoder.decode(value)).toThrow(/not registered/);
+      registered = true;
+      await decoder.warmValues([value]);
+      expect(() => decoder.decode(value)).toThrow(/not registered/);
+      vi.advanceTimersByTime(5_000);
+      await decoder.warmValues([value]);
+      expect(decoder.decode(value).transaction_id).toBe('tx-late-schema');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('skips values without registry framing when warming', async () => {

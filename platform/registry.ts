@@ -93,9 +93,21 @@ export function schemaIdOf(value: Buffer | null): number {
 
 type Resolved = { ok: true; resolver: avro.Resolver | null } | { ok: false; error: PoisonRecordError };
 
+/** How long an id the registry did not know is taken as unknown before it is asked about again, by default (ms). */
+export const UNKNOWN_ID_RETRY_MS = 10_000;
+/** Unknown ids remembered at most (a stream of random ids is asked about again rather than kept). */
+const MAX_UNKNOWN_IDS = 10_000;
+
 /** Decodes framed Avro values into one reader schema, resolving each writer schema once. */
 export class AvroDecoder<T> {
   private readonly resolved = new Map<number, Resolved>();
+  /**
+   * Ids the registry answered 404 for (while it knew the sanity id) -> when they may be asked about
+   * again (ms since the epoch). Until then a record with one goes to the dead letters without a
+   * request: every batch asking again put one or two registry round trips (and any stall of the
+   * registry) in front of each batch that held a malformed record.
+   */
+  private readonly unknown = new Map<number, number>();
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -106,6 +118,8 @@ export class AvroDecoder<T> {
      * state, or a proxy answering 404 during a redeploy, is an outage, not bad records.
      */
     private readonly sanity?: { registryUrl: string; knownId: number },
+    /** How long an unknown id stays unknown before it is asked about again (ms; 0: every batch asks). */
+    private readonly unknownRetryMs: number = UNKNOWN_ID_RETRY_MS,
   ) {}
 
   private async registryLooksHealthy(): Promise<boolean> {
@@ -176,11 +190,14 @@ export class AvroDecoder<T> {
 
   /**
    * Warms the ids of these values, tolerating unknown ids (they fail in decode). Retriable
-   * registry failures propagate so the caller can pause and retry.
+   * registry failures propagate so the caller can pause and retry. An id found unknown is asked
+   * about again once `unknownRetryMs` has passed (in the first batch after that), so one registered
+   * since starts decoding without a restart; records carrying it meanwhile are dead-lettered as
+   * UNKNOWN_SCHEMA_ID, as they would be had they come before it was registered.
    */
   async warmValues(values: Iterable<Buffer | null>): Promise<void> {
-    // Each batch asks again about ids that were unknown: one registered since must start decoding.
-    this.unknown.clear();
+    const now = Date.now();
+    let asked: Set<number> | null = null;
     for (const v of values) {
       let id: number;
       try {
@@ -188,18 +205,20 @@ export class AvroDecoder<T> {
       } catch {
         continue;
       }
-      // Once per id per batch, even when many records carry the same unknown id.
-      if (this.resolved.has(id) || this.unknown.has(id)) continue;
+      if (this.resolved.has(id) || (this.unknown.get(id) ?? 0) > now) continue;
+      // Once per id per batch at most, even when many records carry the same unknown id.
+      if (asked?.has(id)) continue;
+      (asked ??= new Set()).add(id);
       try {
         await this.resolve(id);
+        this.unknown.delete(id);
       } catch (err) {
-        if (err instanceof PoisonRecordError) this.unknown.add(id);
-        else throw err;
+        if (!(err instanceof PoisonRecordError)) throw err;
+        if (this.unknown.size >= MAX_UNKNOWN_IDS) this.unknown.clear();
+        this.unknown.set(id, Date.now() + this.unknownRetryMs);
       }
     }
   }
-
-  private readonly unknown = new Set<number>();
 
   /** Decodes one value synchronously; throws PoisonRecordError for anything undecodable. */
   decode(value: Buffer | null): T {

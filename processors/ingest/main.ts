@@ -221,7 +221,12 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       windows: cfg.state.windows,
       featureLayout,
       pool,
-      decoder: new AvroDecoder<Transaction>(registry, transactionType, { registryUrl: cfg.registryUrl, knownId: readerSchemaId }),
+      decoder: new AvroDecoder<Transaction>(
+        registry,
+        transactionType,
+        { registryUrl: cfg.registryUrl, knownId: readerSchemaId },
+        cfg.registryUnknownIdRetryMs,
+      ),
       output,
       redact: redactor(transactionType, readerSchemaId),
       deadLetter: { topic: dlqTopic, type: deadLetterType, schemaId: deadLetterSchemaId },

@@ -98,14 +98,24 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       pool,
       groupId,
       topics,
-      transactionDecoder: new AvroDecoder<Transaction>(registry, avroType('transaction'), {
-        registryUrl: cfg.registryUrl,
-        knownId: transactionId,
-      }),
-      settlementDecoder: new AvroDecoder<Settlement>(registry, avroType('settlement'), {
-        registryUrl: cfg.registryUrl,
-        knownId: settlementId,
-      }),
+      transactionDecoder: new AvroDecoder<Transaction>(
+        registry,
+        avroType('transaction'),
+        {
+          registryUrl: cfg.registryUrl,
+          knownId: transactionId,
+        },
+        cfg.registryUnknownIdRetryMs,
+      ),
+      settlementDecoder: new AvroDecoder<Settlement>(
+        registry,
+        avroType('settlement'),
+        {
+          registryUrl: cfg.registryUrl,
+          knownId: settlementId,
+        },
+        cfg.registryUnknownIdRetryMs,
+      ),
       deadLetter: { type: avroType('dead-letter'), schemaId: deadLetterId },
       exception: { type: avroType('recon-exception', { bigintLongs: true }), schemaId: exceptionId },
       output,
