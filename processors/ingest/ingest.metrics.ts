@@ -1,5 +1,6 @@
 /** Prometheus metrics of the ingest processor. Labels are low-cardinality: topic, partition, outcome, dependency. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotHistogram } from '../../platform/histogram.ts';
 
 /** One registry per processor instance (tests run several in one process). */
 export function createIngestMetrics() {
@@ -86,7 +87,8 @@ export function createIngestMetrics() {
       help: 'Alerts committed to the alerts topic.',
       registers,
     }),
-    modelScore: new Histogram({
+    // Observed per transaction: HotHistogram (no allocation per observe), not prom-client's Histogram.
+    modelScore: new HotHistogram({
       name: 'txmon_detection_model_score',
       help: 'Isolation-forest scores of committed decisions, for the active and the shadow model.',
       labelNames: ['model'],
@@ -120,7 +122,7 @@ export function createIngestMetrics() {
       help: '1 while the score PSI is above TXMON_DRIFT_PSI_ALERT, else 0.',
       registers,
     }),
-    recordToCommit: new Histogram({
+    recordToCommit: new HotHistogram({
       name: 'txmon_ingest_record_to_commit_seconds',
       help: "From a record's broker timestamp to the Kafka commit that published its decision (event to decision).",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],

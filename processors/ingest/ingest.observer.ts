@@ -142,9 +142,10 @@ export class IngestObserver {
     // Event to decision: from each record's broker timestamp (its producer's clock) to the Kafka
     // commit that made its decision, alert or dead letter visible.
     const committedAt = Date.now();
+    const recordToCommit = metrics.recordToCommit.labels({});
     for (const r of batch.timestamps) {
       const ms = committedAt - Number(r.timestamp);
-      metrics.recordToCommit.observe(ms / 1000);
+      recordToCommit.observe(ms / 1000);
       this.latencyMs[this.latencies++ % 200_000] = ms;
     }
   }
