@@ -25,6 +25,8 @@ const measured = (over: Partial<Measured['fixed']> = {}, top: Partial<Measured> 
     capped: true,
     reason: 'saturation',
     seconds: 60,
+    warmupSeconds: 20,
+    withWarmup: { p50: 400, p99: 9_000, p999: 12_000, samples: 672_000 },
     producedPerS: 8_390,
     achievedPerS: 8_300,
     committed: { p50: 25.04, p99: 90, p999: 140, samples: 504_000 },
@@ -116,6 +118,9 @@ describe('buildFigures', () => {
       durable_p50_ms: 20,
       durable_p99_ms: 80,
       durable_p999_ms: null,
+      warmup_seconds: 20,
+      with_warmup_p50_ms: 400,
+      with_warmup_p99_ms: 9_000,
     });
     expect(JSON.parse(JSON.stringify(f))).toEqual(f);
   });
@@ -126,8 +131,8 @@ describe('targetVerdicts', () => {
     const lines = targetVerdicts(buildFigures(measured()));
     expect(lines).toEqual([
       '>= 15,000 tx/s end to end: NOT met (12,000; resolve threshold >= 10,000: met)',
-      'p50 <= 30 ms event → decision committed: met (25 ms at 8,400 tx/s offered)',
-      'p99 <= 100 ms event → decision committed: met (90 ms at 8,400 tx/s offered)',
+      'p50 <= 30 ms event → decision committed: met (25 ms at 8,400 tx/s offered after 20 s of warm-up)',
+      'p99 <= 100 ms event → decision committed: met (90 ms at 8,400 tx/s offered after 20 s of warm-up)',
       '>= 5× naive: met (12×)',
       'ingest peak RSS < 300 MB: met (250 MB)',
       '<= 10 KB allocated per transaction: NOT met (12,000 B)',
@@ -136,13 +141,15 @@ describe('targetVerdicts', () => {
 
   it('does not call a latency met when the load was not sustained', () => {
     const lines = targetVerdicts(buildFigures(measured({ achievedPerS: 5_000 })));
-    expect(lines[1]).toBe('p50 <= 30 ms event → decision committed: NOT met (25 ms at 8,400 tx/s offered, NOT sustained)');
+    expect(lines[1]).toBe(
+      'p50 <= 30 ms event → decision committed: NOT met (25 ms at 8,400 tx/s offered after 20 s of warm-up, NOT sustained)',
+    );
   });
 
   it('does not call a latency met below the target load unless the saturation capped it', () => {
     const low = measured({ requested: 2_000, offered: 2_000, capped: false, achievedPerS: 2_000 });
     expect(targetVerdicts(buildFigures(low))[2]).toBe(
-      'p99 <= 100 ms event → decision committed: NOT met (90 ms at 2,000 tx/s offered, below the target load: BENCH_FIXED_RATE=10000)',
+      'p99 <= 100 ms event → decision committed: NOT met (90 ms at 2,000 tx/s offered after 20 s of warm-up, below the target load: BENCH_FIXED_RATE=10000)',
     );
   });
 });

@@ -42,15 +42,18 @@ export const DURABLE_METHOD = `rows of transactions polled every ${POLL_MS} ms b
 type Seen = Map<number, Array<{ offset: number; at: number }>>;
 
 export interface LatencyResult {
-  /** Event → decision committed, ms, one per input record committed while probing. */
+  /** Event → decision committed, ms, one per measured input record committed while probing. */
   committedMs: Float64Array;
-  /** Event → row durable in MySQL, ms, one per row that appeared while probing. */
+  /** Event → row durable in MySQL, ms, one per measured record's row that appeared while probing. */
   durableMs: Float64Array;
-  /** Records the probe saw on the input topic. */
+  /** The same for every record the probe saw, the warm-up's too (`stop(measureFrom)`). */
+  allCommittedMs: Float64Array;
+  allDurableMs: Float64Array;
+  /** Measured records the probe saw on the input topic (broker timestamp at or after measureFrom). */
   records: number;
   /** Polls that failed (a lost answer coarsens the resolution for that moment; nothing else). */
   failedPolls: number;
-  /** When the first and the last of them to be committed were seen committed (ms since the epoch); NaN if none was. */
+  /** When the first and the last measured record to be committed were seen committed (ms since the epoch); NaN if none was. */
   firstCommittedAt: number;
   /** Records seen committed after firstCommittedAt: the numerator of a commit rate over that span. */
   committedAfterFirst: number;
@@ -101,8 +104,12 @@ export class LatencyProbe {
     return probe;
   }
 
-  /** Stops the pollers and the consumer, once it has read the topic to its end; the latencies of what was seen. */
-  async stop(): Promise<LatencyResult> {
+  /**
+   * Stops the pollers and the consumer, once it has read the topic to its end; the latencies of what
+   * was seen. Records with a broker timestamp before `measureFrom` (ms since the epoch: a warm-up)
+   * are left out of the measured figures and kept in the `all` ones.
+   */
+  async stop(measureFrom = Number.NEGATIVE_INFINITY): Promise<LatencyResult> {
     const ends = await this.admin.fetchTopicOffsets(this.topic);
     const behind = () =>
       ends.some((p) => {
@@ -117,6 +124,8 @@ export class LatencyProbe {
     const committed: number[] = [];
     const committedAt: number[] = [];
     const durable: number[] = [];
+    const allCommitted: number[] = [];
+    const allDurable: number[] = [];
     let records = 0;
     let firstCommittedAt = NaN;
     let lastCommittedAt = NaN;
@@ -127,10 +136,13 @@ export class LatencyProbe {
       for (let i = 0; i < ts.length; i++) {
         const t = ts[i];
         if (t === undefined) continue;
-        records++;
         while (e < events.length && (events[e] as { offset: number }).offset <= base + i) e++;
         const ev = events[e];
+        const measured = t >= measureFrom;
+        if (measured) records++;
         if (!ev) continue;
+        allCommitted.push(ev.at - t);
+        if (!measured) continue;
         committed.push(ev.at - t);
         committedAt.push(ev.at);
         firstCommittedAt = Number.isNaN(firstCommittedAt) ? ev.at : Math.min(firstCommittedAt, ev.at);
@@ -138,12 +150,16 @@ export class LatencyProbe {
       }
       for (const r of this.rows.get(partition) ?? []) {
         const t = ts[r.offset - base];
-        if (t !== undefined) durable.push(r.at - t);
+        if (t === undefined) continue;
+        allDurable.push(r.at - t);
+        if (t >= measureFrom) durable.push(r.at - t);
       }
     }
     return {
       committedMs: Float64Array.from(committed),
       durableMs: Float64Array.from(durable),
+      allCommittedMs: Float64Array.from(allCommitted),
+      allDurableMs: Float64Array.from(allDurable),
       records,
       firstCommittedAt,
       committedAfterFirst: committedAt.filter((at) => at > firstCommittedAt).length,
