@@ -1,7 +1,7 @@
 /** The `txmon` command line. Each subcommand loads the config once and passes it down. */
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_KEYS, loadConfig, type TxmonConfig } from '../config/config.ts';
-import { TxmonError, errorMessage } from '../platform/errors.ts';
+import { TxmonError, errorMessage, mysqlLoginRefused } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { applyHeapGrowingPercent } from '../platform/heap-policy.ts';
 import type { TrainCliOptions } from './model.command.ts';
@@ -551,7 +551,14 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof TxmonError) {
+    const refused = mysqlLoginRefused(err);
+    if (refused) {
+      // A configuration error found at the first query rather than at start-up's validation.
+      say(
+        `txmon: CONFIG_INVALID: MySQL refused this login: check the user in TXMON_MYSQL_URL and its password (TXMON_MYSQL_PASSWORD, TXMON_MYSQL_PASSWORD_FILE or the URL), and its grants: ${refused.message}`,
+      );
+      process.exitCode = 78;
+    } else if (err instanceof TxmonError) {
       say(`txmon: ${err.code}: ${err.message}`);
       if (err.cause) say(`  cause: ${errorMessage(err.cause)}`);
       process.exitCode = err.code === 'CONFIG_INVALID' ? 78 : err.code === 'BAD_INPUT' ? 2 : 1;

@@ -105,6 +105,23 @@ const RETRIABLE_NETWORK_CODES = new Set([
   'ER_TOO_MANY_USER_CONNECTIONS',
 ]);
 
+/**
+ * MySQL refusing the login or the database to this user: the configuration (TXMON_MYSQL_URL, the
+ * password setting) or the server's grants, which no retry fixes. mysql2 marks them fatal (the
+ * connection is gone), which would read as "a new connection may work" and retry forever.
+ */
+const MYSQL_LOGIN_REFUSED = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR']);
+
+/** The MySQL error in a cause chain that refused the login or the database (null: none). */
+export function mysqlLoginRefused(err: unknown): Error | null {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && MYSQL_LOGIN_REFUSED.has(code)) return e as Error;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
 const RETRIABLE_MESSAGE = [
   /Connection is closed/i,
   /Reached the max retries per request limit/i,
@@ -139,6 +156,7 @@ export function isRetriable(err: unknown): boolean {
         cause?: unknown;
       };
       if (typeof obj.retriable === 'boolean' && obj.retriable) return true;
+      if (typeof obj.code === 'string' && MYSQL_LOGIN_REFUSED.has(obj.code)) return false;
       if (typeof obj.code === 'string' && RETRIABLE_NETWORK_CODES.has(obj.code)) return true;
       if (obj.fatal === true) return true; // mysql2: the connection died, a new one may work
       if (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DependencyError, isRetriable } from './errors.ts';
+import { DependencyError, isRetriable, mysqlLoginRefused } from './errors.ts';
 import { backoffDelay, retry } from './retry.ts';
 
 describe('retry', () => {
@@ -60,6 +60,16 @@ describe('isRetriable', () => {
     expect(isRetriable(new Error('wrapped', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }))).toBe(true);
     expect(isRetriable(new RangeError('bad'))).toBe(false);
     expect(isRetriable(new Error('plain'))).toBe(false);
+  });
+
+  it('does not retry a login MySQL refused, though the driver marks the connection fatal', () => {
+    const refused = Object.assign(new Error("Access denied for user 'x'@'h'"), { code: 'ER_ACCESS_DENIED_ERROR', fatal: true });
+    expect(isRetriable(refused)).toBe(false);
+    expect(isRetriable(new Error('wrapped', { cause: refused }))).toBe(false);
+    expect(mysqlLoginRefused(new Error('wrapped', { cause: refused }))).toBe(refused);
+    // A connection lost is still retried.
+    expect(isRetriable(Object.assign(new Error('lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }))).toBe(true);
+    expect(mysqlLoginRefused(Object.assign(new Error('lost'), { code: 'PROTOCOL_CONNECTION_LOST' }))).toBeNull();
   });
 });
 
