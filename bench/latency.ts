@@ -46,10 +46,9 @@ export interface LatencyResult {
   committedMs: Float64Array;
   /** Event → row durable in MySQL, ms, one per measured record's row that appeared while probing. */
   durableMs: Float64Array;
-  /** The same for every record the probe saw, the warm-up's too (`stop(measureFrom)`). */
+  /** Event → decision committed for every record the probe saw, the warm-up's too (`stop(warmupMs)`). */
   allCommittedMs: Float64Array;
-  allDurableMs: Float64Array;
-  /** Measured records the probe saw on the input topic (broker timestamp at or after measureFrom). */
+  /** Measured records the probe saw on the input topic (broker timestamp at least warmupMs after the first record's). */
   records: number;
   /** Polls that failed (a lost answer coarsens the resolution for that moment; nothing else). */
   failedPolls: number;
@@ -106,10 +105,10 @@ export class LatencyProbe {
 
   /**
    * Stops the pollers and the consumer, once it has read the topic to its end; the latencies of what
-   * was seen. Records with a broker timestamp before `measureFrom` (ms since the epoch: a warm-up)
-   * are left out of the measured figures and kept in the `all` ones.
+   * was seen. Records with a broker timestamp less than `warmupMs` after the first record's (a
+   * warm-up) are left out of the measured figures and kept in the `all` ones.
    */
-  async stop(measureFrom = Number.NEGATIVE_INFINITY): Promise<LatencyResult> {
+  async stop(warmupMs = 0): Promise<LatencyResult> {
     const ends = await this.admin.fetchTopicOffsets(this.topic);
     const behind = () =>
       ends.some((p) => {
@@ -121,11 +120,13 @@ export class LatencyProbe {
     this.running = false;
     await Promise.all(this.pollers);
     await Promise.all([this.consumer.disconnect(), this.admin.disconnect(), this.pool.end()]);
+    let first = Number.POSITIVE_INFINITY;
+    for (const { ts } of this.timestamps.values()) for (const t of ts) if (t !== undefined && t < first) first = t;
+    const measureFrom = first + warmupMs;
     const committed: number[] = [];
     const committedAt: number[] = [];
     const durable: number[] = [];
     const allCommitted: number[] = [];
-    const allDurable: number[] = [];
     let records = 0;
     let firstCommittedAt = NaN;
     let lastCommittedAt = NaN;
@@ -150,16 +151,13 @@ export class LatencyProbe {
       }
       for (const r of this.rows.get(partition) ?? []) {
         const t = ts[r.offset - base];
-        if (t === undefined) continue;
-        allDurable.push(r.at - t);
-        if (t >= measureFrom) durable.push(r.at - t);
+        if (t !== undefined && t >= measureFrom) durable.push(r.at - t);
       }
     }
     return {
       committedMs: Float64Array.from(committed),
       durableMs: Float64Array.from(durable),
       allCommittedMs: Float64Array.from(allCommitted),
-      allDurableMs: Float64Array.from(allDurable),
       records,
       firstCommittedAt,
       committedAfterFirst: committedAt.filter((at) => at > firstCommittedAt).length,

@@ -177,8 +177,9 @@ interface FixedLoadResult {
 
 /**
  * (c) A fixed offered load: ingest runs live while the simulator produces at `rate` records per
- * second for `seconds`; the latencies are measured from outside (bench/latency.ts). Achieved is
- * the records committed over the span between the polls that saw the first and the last of them
+ * second for `warmupSeconds` + `seconds`; the latencies of the records after the warm-up are
+ * measured from outside (bench/latency.ts). Achieved is the measured records committed over the
+ * span between the polls that saw the first and the last of them
  * committed (those of the first poll are not counted: they were committed before the span began),
  * so a pipeline that keeps up commits them over the production's span (shifted by its
  * latency), one that falls behind stretches it.
@@ -202,9 +203,6 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
     };
     await loadRefdata(cfg, opts);
     const probe = await LatencyProbe.start(cfg, logger, topic);
-    // The records of the first warmupSeconds (broker timestamps) are not measured: a process started
-    // cold reads every entity it meets from Redis and compiles its code meanwhile (reported apart).
-    const measureFrom = Date.now() + warmupSeconds * 1000;
     const t0 = performance.now();
     const produced = (await produceSimulation(cfg, logger, { ...opts, ratePerSecond: rate }, () => {})).records;
     producedPerS = produced / ((performance.now() - t0) / 1000);
@@ -212,7 +210,10 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
     while ((await groupLag(admin, cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(200);
     // A row is committed in MySQL before its offsets in Kafka: one more poll of each sees them all.
     await sleep(POLL_MS * 10);
-    latency = await probe.stop(measureFrom);
+    // The records of the first warmupSeconds (from the first record's broker timestamp) are not
+    // measured: a process started cold reads every entity it meets from Redis and compiles its code
+    // meanwhile (reported apart).
+    latency = await probe.stop(warmupSeconds * 1000);
   } finally {
     await admin.disconnect();
     for (const run of runs) run.child.kill('SIGTERM');
@@ -526,6 +527,8 @@ async function main(): Promise<void> {
   const requestedRate = Number(process.env.BENCH_FIXED_RATE ?? 10_000);
   const fixedSeconds = Number(process.env.BENCH_FIXED_SECONDS ?? 60);
   const warmupSeconds = Number(process.env.BENCH_FIXED_WARMUP_SECONDS ?? 20);
+  if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0)
+    throw new Error(`BENCH_FIXED_WARMUP_SECONDS must be a number of seconds >= 0, got ${process.env.BENCH_FIXED_WARMUP_SECONDS}`);
   const naiveSeconds = Number(process.env.BENCH_NAIVE_SECONDS ?? 20);
   say(`bench: preparing ${count.toLocaleString('en')} simulated transactions in namespace ${cfg.topicNamespace} ...`);
   const records = await prepare();

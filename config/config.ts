@@ -209,7 +209,7 @@ export type TxmonConfig = Readonly<{
     sasl: Readonly<{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: Secret }> | null;
   }>;
   registryUrl: string;
-  /** How long a schema id the registry did not know stays unknown before a batch asks again (ms; 0: every batch asks). */
+  /** How long a schema id the registry did not know stays unknown before a batch asks again (ms; 0: every batch that starts after the answer asks). */
   registryUnknownIdRetryMs: number;
   /** Credentials for the registry: HTTP basic, a bearer token, or none. */
   registryAuth: Readonly<{ kind: 'basic'; username: string; password: Secret } | { kind: 'bearer'; token: Secret }> | null;

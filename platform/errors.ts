@@ -142,6 +142,8 @@ const RETRIABLE_MESSAGE = [
  * are never retriable; kafkajs errors carry their own `retriable` flag.
  */
 export function isRetriable(err: unknown): boolean {
+  // Whatever wraps it (a DependencyError is retriable by construction): a refused login is configuration.
+  if (mysqlLoginRefused(err)) return false;
   for (let e: unknown = err, depth = 0; e && depth < 8; depth++) {
     if (PROGRAMMER_ERRORS.some((cls) => e instanceof cls)) return false;
     if (e instanceof TxmonError) return e.retriable;
@@ -156,7 +158,6 @@ export function isRetriable(err: unknown): boolean {
         cause?: unknown;
       };
       if (typeof obj.retriable === 'boolean' && obj.retriable) return true;
-      if (typeof obj.code === 'string' && MYSQL_LOGIN_REFUSED.has(obj.code)) return false;
       if (typeof obj.code === 'string' && RETRIABLE_NETWORK_CODES.has(obj.code)) return true;
       if (obj.fatal === true) return true; // mysql2: the connection died, a new one may work
       if (

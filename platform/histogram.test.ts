@@ -32,6 +32,12 @@ describe('HotHistogram', () => {
         }
         expect(await b.metrics()).toBe(await a.metrics());
         expect(await jsonOf(b)).toEqual(await jsonOf(a));
+        a.resetMetrics();
+        b.resetMetrics();
+        expect(await b.metrics()).toBe(await a.metrics());
+        ref.observe(0.3);
+        hot.observe(0.3);
+        expect(await b.metrics()).toBe(await a.metrics());
       }),
       { numRuns: 100 },
     );

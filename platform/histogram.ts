@@ -101,9 +101,8 @@ export class HotHistogram<L extends string = never> {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** As prom-client's reset (Registry.resetMetrics): labelled series go, the series without labels is zeroed. */
+  /** As prom-client's reset (Registry.resetMetrics): every series goes, the one without labels too, until observed again. */
   reset(): void {
     this.series.clear();
-    if (this.labelNames.length === 0) this.labels({} as Record<L, string>);
   }
 }

@@ -19,7 +19,7 @@ function unknownRegistry() {
 
 describe('AvroDecoder', () => {
   it('asks about an unknown id once, and not again until the retry interval has passed', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     try {
       const { registry, calls } = unknownRegistry();
       const decoder = new AvroDecoder(registry, avroType('transaction'), undefined, 10_000);
@@ -39,6 +39,18 @@ describe('AvroDecoder', () => {
     }
   });
 
+  it('remembers 10,000 unknown ids at most, forgetting the oldest first', async () => {
+    const { registry, calls } = unknownRegistry();
+    const decoder = new AvroDecoder(registry, avroType('transaction'), undefined, 60_000);
+    const values = Array.from({ length: 10_001 }, (_, i) => frame(1_000 + i, Buffer.from([1])));
+    await decoder.warmValues(values);
+    expect(calls.length).toBe(10_001);
+    calls.length = 0;
+    // The second and the last are still known as unknown; the first was forgotten.
+    await decoder.warmValues([values[1] as Buffer, values[10_000] as Buffer, values[0] as Buffer]);
+    expect(calls).toEqual([1_000]);
+  });
+
   it('asks again in every batch with a retry interval of 0', async () => {
     const { registry, calls } = unknownRegistry();
     const decoder = new AvroDecoder(registry, avroType('transaction'), undefined, 0);
@@ -50,7 +62,7 @@ describe('AvroDecoder', () => {
   });
 
   it('decodes an id registered after it was found unknown, once the retry interval has passed', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     try {
       const type = avroType('transaction');
       let registered = false;

@@ -95,7 +95,7 @@ type Resolved = { ok: true; resolver: avro.Resolver | null } | { ok: false; erro
 
 /** How long an id the registry did not know is taken as unknown before it is asked about again, by default (ms). */
 export const UNKNOWN_ID_RETRY_MS = 10_000;
-/** Unknown ids remembered at most (a stream of random ids is asked about again rather than kept). */
+/** Unknown ids remembered at most (past it, the oldest is forgotten and asked about again when it comes). */
 const MAX_UNKNOWN_IDS = 10_000;
 
 /** Decodes framed Avro values into one reader schema, resolving each writer schema once. */
@@ -103,7 +103,7 @@ export class AvroDecoder<T> {
   private readonly resolved = new Map<number, Resolved>();
   /**
    * Ids the registry answered 404 for (while it knew the sanity id) -> when they may be asked about
-   * again (ms since the epoch). Until then a record with one goes to the dead letters without a
+   * again (performance.now(): a monotonic clock, so a step of the wall clock does not stretch it). Until then a record with one goes to the dead letters without a
    * request: every batch asking again put one or two registry round trips (and any stall of the
    * registry) in front of each batch that held a malformed record.
    */
@@ -118,7 +118,7 @@ export class AvroDecoder<T> {
      * state, or a proxy answering 404 during a redeploy, is an outage, not bad records.
      */
     private readonly sanity?: { registryUrl: string; knownId: number },
-    /** How long an unknown id stays unknown before it is asked about again (ms; 0: every batch asks). */
+    /** How long an unknown id stays unknown before it is asked about again (ms; 0: every batch that starts after the answer asks). */
     private readonly unknownRetryMs: number = UNKNOWN_ID_RETRY_MS,
   ) {}
 
@@ -196,7 +196,7 @@ export class AvroDecoder<T> {
    * UNKNOWN_SCHEMA_ID, as they would be had they come before it was registered.
    */
   async warmValues(values: Iterable<Buffer | null>): Promise<void> {
-    const now = Date.now();
+    const now = performance.now();
     let asked: Set<number> | null = null;
     for (const v of values) {
       let id: number;
@@ -214,8 +214,10 @@ export class AvroDecoder<T> {
         this.unknown.delete(id);
       } catch (err) {
         if (!(err instanceof PoisonRecordError)) throw err;
-        if (this.unknown.size >= MAX_UNKNOWN_IDS) this.unknown.clear();
-        this.unknown.set(id, Date.now() + this.unknownRetryMs);
+        this.unknown.delete(id);
+        // The oldest entry goes (a Map keeps insertion order): a stream of random ids cannot crowd out for long the ids seen often.
+        if (this.unknown.size >= MAX_UNKNOWN_IDS) this.unknown.delete(this.unknown.keys().next().value as number);
+        this.unknown.set(id, performance.now() + this.unknownRetryMs);
       }
     }
   }

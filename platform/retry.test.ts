@@ -67,6 +67,7 @@ describe('isRetriable', () => {
     expect(isRetriable(refused)).toBe(false);
     expect(isRetriable(new Error('wrapped', { cause: refused }))).toBe(false);
     expect(mysqlLoginRefused(new Error('wrapped', { cause: refused }))).toBe(refused);
+    expect(isRetriable(new DependencyError('mysql', 'a batch step', refused))).toBe(false);
     // A connection lost is still retried.
     expect(isRetriable(Object.assign(new Error('lost'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }))).toBe(true);
     expect(mysqlLoginRefused(Object.assign(new Error('lost'), { code: 'PROTOCOL_CONNECTION_LOST' }))).toBeNull();

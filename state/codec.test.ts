@@ -87,15 +87,16 @@ describe('encodeWindowState / decodeWindowState', () => {
   });
 
   /** A blob of SMALL_WINDOWS (2 s × 5, 10 s × 6) at head 20,000 with one event and member "m" at the given ages. */
-  function handMade(table: string[], merchantAges: Array<number | null>): Buffer {
+  /** Per window, its merchant list: (table index, bucket age) pairs. */
+  function handMade(table: string[], merchantLists: Array<Array<[number, number]>>): Buffer {
     const bytes: number[] = [STATE_CODEC_VERSION, 2, ...varint(2_000), 5, ...varint(10_000), 6, 1];
     const head = Buffer.alloc(8);
     head.writeDoubleLE(20_000);
     bytes.push(...head, 0, table.length);
     for (const t of table) bytes.push(t.length, ...Buffer.from(t));
-    for (const age of merchantAges) {
+    for (const list of merchantLists) {
       bytes.push(1, 0, 1, 0); // one bucket: age 0, count 1, sum 0
-      bytes.push(...(age === null ? [0] : [1, 0, age]), 0); // merchants, then no countries
+      bytes.push(list.length, ...list.flat(), 0); // merchants, then no countries
     }
     return Buffer.from(bytes);
   }
@@ -110,17 +111,39 @@ describe('encodeWindowState / decodeWindowState', () => {
 
   it("rebuilds a member's newest time from its windows, and refuses windows that disagree on it", () => {
     const g = geometryOf(SMALL_WINDOWS);
-    const ok = decodeWindowState(handMade(['m'], [0, 0]), g);
+    const ok = decodeWindowState(handMade(['m'], [[[0, 0]], [[0, 0]]]), g);
     expect(ok.merchants.get('m')).toBe(20_000 / ok.tick);
     expect(ok.liveMembers(0, 'merchants')).toEqual([['m', 10]]);
     expect(ok.liveMembers(1, 'merchants')).toEqual([['m', 2]]);
-    expect(encodeWindowState(ok).equals(handMade(['m'], [0, 0]))).toBe(true);
+    expect(encodeWindowState(ok).equals(handMade(['m'], [[[0, 0]], [[0, 0]]]))).toBe(true);
     // Live in the 1 m window only, in its newest bucket: its time is that bucket's start, before the 10 s window.
-    expect(decodeWindowState(handMade(['m'], [null, 1]), g).merchants.get('m')).toBe(10_000 / ok.tick);
+    expect(decodeWindowState(handMade(['m'], [[], [[0, 1]]]), g).merchants.get('m')).toBe(10_000 / ok.tick);
     // [20,000, 22,000) in the 10 s window but [10,000, 20,000) in the 1 m one: no time is both.
-    expect(() => decodeWindowState(handMade(['m'], [0, 1]), g)).toThrow(/buckets disagree/);
+    expect(() => decodeWindowState(handMade(['m'], [[[0, 0]], [[0, 1]]]), g)).toThrow(/buckets disagree/);
     // A string no window lists.
-    expect(() => decodeWindowState(handMade(['m', 'x'], [0, 0]), g)).toThrow(/no live member/);
+    expect(() => decodeWindowState(handMade(['m', 'x'], [[[0, 0]], [[0, 0]]]), g)).toThrow(/no live member/);
+    // Listed by the 1 m window only, in the bucket that holds the 10 s window's live span: it would be
+    // live there too, so the 10 s window's empty list contradicts it.
+    expect(() => decodeWindowState(handMade(['m'], [[], [[0, 0]]]), g)).toThrow(/do not match/);
+  });
+
+  it('refuses a member twice in the table', () => {
+    const g = geometryOf(SMALL_WINDOWS);
+    // Table ['m', 'm'], both windows listing both: two distinct members by count, one by name.
+    const patched = handMade(
+      ['m', 'm'],
+      [
+        [
+          [0, 0],
+          [1, 0],
+        ],
+        [
+          [0, 0],
+          [1, 0],
+        ],
+      ],
+    );
+    expect(() => decodeWindowState(patched, g)).toThrow(/twice in the table/);
   });
 
   it('reads a blob written before 2026-12-05 (one table for both kinds, members per window)', () => {

@@ -322,8 +322,28 @@ function fillMember(into: Map<string, number>, m: MemberScratch, k: number, stri
   if (m.seen[k] !== decodeStamp) return false;
   const low = m.low[k] as number;
   if (low >= (m.high[k] as number)) throw new StateCodecError(`member ${k}'s buckets disagree between windows`);
-  into.set(strings[k] as string, low);
+  const name = strings[k] as string;
+  if (into.has(name)) throw new StateCodecError(`member ${JSON.stringify(name)} twice in the table`);
+  into.set(name, low);
   return true;
+}
+
+/**
+ * Each window's distinct counts are its lists' lengths; they must be the members whose rebuilt time
+ * lies in the window (a member listed only by a larger window at a bucket inside a smaller one would
+ * otherwise count there later but not now).
+ */
+function checkCounts(s: EntityWindows, head: number): void {
+  s.geometry.forEach((g, w) => {
+    const start = startTick(head, g, s.tick);
+    const x = s.windows[w] as WindowBuckets;
+    let merchants = 0;
+    let countries = 0;
+    for (const t of s.merchants.values()) if (t >= start) merchants++;
+    for (const t of s.countries.values()) if (t >= start) countries++;
+    if (merchants !== x.distinctMerchants || countries !== x.distinctCountries)
+      throw new StateCodecError(`window ${w} lists members that do not match their buckets in the other windows`);
+  });
 }
 
 function readWindow(
@@ -398,5 +418,6 @@ export function decodeWindowState(bytes: Uint8Array, geometry: readonly WindowGe
     const country = fillMember(s.countries, countryScratch, k, strings);
     if (!merchant && !country) throw new StateCodecError(`string ${k} of the table is no live member`);
   }
+  checkCounts(s, head);
   return s;
 }

@@ -681,7 +681,7 @@ function cacheKey(src: string, kind: EntityKind, id: string): string {
 }
 
 /**
- * Approximate heap of one state: measured ~6.4 KB for an account and ~8.4 KB for a merchant
+ * Approximate heap of one state: measured ~4.5 KB for an account and ~6.6 KB for a merchant
  * (bench/state-engine.ts "heap kept"); counted from its parts so a busy entity weighs more.
  */
 function stateBytes(s: EntityWindows): number {

@@ -8,17 +8,18 @@
  * - the head is the highest event time applied; windows are evaluated at the head, bucketed by
  *   event time (bucket index = floor(time / bucketMs)); when the head enters a new bucket of a
  *   window, the buckets that fell out of that window are dropped and the members whose newest
- *   bucket fell out no longer count (the distinct counts are the live members);
+ *   event time fell out no longer count (the distinct counts are the live members);
  * - a late event (flagged by its partition's watermark) or a stale one (outside the largest window
  *   at the head it would make) only reads: it gets the features as they stand, without itself;
- * - merchants and countries keep the newest bucket index holding them; amounts are counted always,
+ * - merchants and countries keep the newest event time applied with them (their bucket in each
+ *   window follows from it); amounts are counted always,
  *   summed when known (exact integers); amount n/mean/std are Welford over every applied event with
  *   a known amount; "since previous" is measured from the head before the event; travel from the
  *   latest located event by event time (under 1 s apart counts as 1 s).
  *
  * Each entity's state is a set of contributions, one per source partition (see docs/state.md):
  * merge() joins them into a view. Bucket counts and sums add per bucket index, members keep the
- * newest bucket index, the head is the maximum, amount statistics combine by Chan's parallel formula
+ * newest event time, the head is the maximum, amount statistics combine by Chan's parallel formula
  * and the latest located event is the one with the greater event time; then what lies outside each
  * window at the merged head is dropped. The windows of a merge (counts, sums, distinct counts, head)
  * are those of all the contributions' applied events evaluated at the merged head, whatever the
@@ -71,7 +72,7 @@ export interface WindowBuckets {
   distinctCountries: number;
   /**
    * A lower bound of the newest event times of the members live in this window (+Infinity: none
-   * live; -Infinity: unknown, after a merge or a decode). While the window's oldest live bucket
+   * live; -Infinity: unknown, after a decode). While the window's oldest live bucket
    * starts at or before it no member can have expired, so eviction skips counting: most evictions
    * of the 24 h window (a member's time rarely leaves it) and nearly all of the countries.
    */
@@ -106,7 +107,8 @@ function emptyWindow(): WindowBuckets {
 /**
  * The unit members' times are kept in: the greatest common divisor of the bucket sizes (5 s with
  * the default windows), so every bucket start is a whole number of ticks and a member's bucket in
- * each window follows from its tick exactly. Event times in ticks are small integers (Smis), where
+ * each window follows from its tick exactly. With the default windows event times in ticks are
+ * small integers (Smis, below 2^31 until the year 2310), where
  * times in ms would be boxed doubles in a Map: 16 bytes allocated per set and kept per member.
  */
 export function tickOf(geometry: readonly WindowGeometry[]): number {
@@ -450,7 +452,7 @@ export class EntityWindows {
     return out;
   }
 
-  /** A window's live members of one kind with their newest bucket index there, in map order (tests, the codec's check). */
+  /** A window's live members of one kind with their newest bucket index there, in map order (tests, diagnostics). */
   liveMembers(w: number, kind: 'merchants' | 'countries'): Array<[string, number]> {
     const g = this.geometry[w];
     if (g === undefined) throw new RangeError(`no window ${w}`);
