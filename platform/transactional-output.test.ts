@@ -1,6 +1,6 @@
 import { KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { chunkBySize, isFencing } from './transactional-output.ts';
+import { isFencing, produceRuns } from './transactional-output.ts';
 
 describe('isFencing', () => {
   it('recognises a fenced producer however kafkajs wraps it, and nothing else', () => {
@@ -28,10 +28,52 @@ describe('isFencing', () => {
   });
 });
 
-describe('chunkBySize', () => {
+describe('produceRuns', () => {
+  const m = (n: number) => ({ key: null, value: Buffer.alloc(n) });
+  const sizes = (runs: ReturnType<typeof produceRuns>) =>
+    runs.map((r) => r.map((t) => [t.topic, t.messages.map((x) => (x.value as Buffer).length)]));
+
   it('keeps order and stays under the byte limit (a single larger message goes alone)', () => {
-    const m = (n: number) => ({ key: null, value: Buffer.alloc(n) });
-    const chunks = chunkBySize([m(40), m(40), m(40), m(200), m(10)], 100);
-    expect(chunks.map((c) => c.map((x) => (x.value as Buffer).length))).toEqual([[40, 40], [40], [200], [10]]);
+    expect(sizes(produceRuns([{ topic: 'a', messages: [m(40), m(40), m(40), m(200), m(10)] }], 100))).toEqual([
+      [['a', [40, 40]]],
+      [['a', [40]]],
+      [['a', [200]]],
+      [['a', [10]]],
+    ]);
+  });
+
+  it('puts the topics of a transaction in one run while they fit, in their order, and skips empty ones', () => {
+    const runs = produceRuns(
+      [
+        { topic: 'dlq', messages: [m(10), m(20)] },
+        { topic: 'empty', messages: [] },
+        { topic: 'alerts', messages: [m(30), m(50), m(5)] },
+      ],
+      100,
+    );
+    expect(sizes(runs)).toEqual([
+      [
+        ['dlq', [10, 20]],
+        ['alerts', [30]],
+      ],
+      [['alerts', [50, 5]]],
+    ]);
+    expect(produceRuns([{ topic: 'a', messages: [] }], 100)).toEqual([]);
+  });
+
+  it('counts keys and string values in bytes', () => {
+    const runs = produceRuns(
+      [
+        {
+          topic: 'a',
+          messages: [
+            { key: 'é'.repeat(30), value: 'x'.repeat(40) },
+            { key: null, value: 'y' },
+          ],
+        },
+      ],
+      100,
+    );
+    expect(runs).toHaveLength(2);
   });
 });

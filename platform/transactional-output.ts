@@ -18,23 +18,35 @@ export const MAX_CHUNK_BYTES = 256 * 1024;
  */
 export const TRANSACTION_RETRY = Object.freeze({ initialRetryTime: 10, retries: 12 });
 
-/** Splits messages into runs of at most `maxBytes` (a single larger message goes alone). */
-export function chunkBySize(messages: readonly Message[], maxBytes: number): Message[][] {
-  const chunks: Message[][] = [];
-  let current: Message[] = [];
+/**
+ * The messages of several topics as produce requests: runs of at most `maxBytes` over all topics in
+ * order (a single larger message goes alone), each run's messages grouped by topic in the order the
+ * topics come. One run is one produce request for every topic in it: a transaction with dead letters
+ * and alerts adds both partitions and produces both in one round trip each, not one per topic.
+ */
+export function produceRuns(
+  outputs: ReadonlyArray<{ topic: string; messages: readonly Message[] }>,
+  maxBytes: number,
+): Array<Array<{ topic: string; messages: Message[] }>> {
+  const runs: Array<Array<{ topic: string; messages: Message[] }>> = [];
+  let current: Array<{ topic: string; messages: Message[] }> = [];
   let size = 0;
-  for (const m of messages) {
-    const bytes = byteLength(m.key) + byteLength(m.value);
-    if (current.length > 0 && size + bytes > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = 0;
+  for (const o of outputs) {
+    for (const m of o.messages) {
+      const bytes = byteLength(m.key) + byteLength(m.value);
+      if (current.length > 0 && size + bytes > maxBytes) {
+        runs.push(current);
+        current = [];
+        size = 0;
+      }
+      const last = current[current.length - 1];
+      if (last !== undefined && last.topic === o.topic) last.messages.push(m);
+      else current.push({ topic: o.topic, messages: [m] });
+      size += bytes;
     }
-    current.push(m);
-    size += bytes;
   }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  if (current.length > 0) runs.push(current);
+  return runs;
 }
 
 function byteLength(v: Buffer | string | null | undefined): number {
@@ -164,11 +176,8 @@ export class TransactionalOutput {
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
     try {
-      for (const m of messages) {
-        for (const chunk of chunkBySize(m.messages, MAX_CHUNK_BYTES)) {
-          await tx.send({ topic: m.topic, messages: chunk, compression: CompressionTypes.GZIP });
-        }
-      }
+      for (const topicMessages of produceRuns(messages, MAX_CHUNK_BYTES))
+        await tx.sendBatch({ topicMessages, compression: CompressionTypes.GZIP });
       await tx.sendOffsets({
         consumerGroupId: offsets.groupId,
         // kafkajs passes `metadata` through to TxnOffsetCommit (its typings omit it).

@@ -89,7 +89,7 @@ describe('IngestObserver', () => {
     const lines: Array<[Record<string, unknown>, string]> = [];
     const obs = new IngestObserver(createIngestMetrics(), debugLogger(lines), () => NO_MODELS);
     const t = new StepTrace();
-    for (const s of ['decode', 'refdata', 'state', 'detect', 'mysql', 'checkpoint', 'kafka'] as const) t.mark(s);
+    for (const s of ['decode', 'refdata', 'dedup', 'state', 'detect', 'mysql', 'checkpoint', 'kafka'] as const) t.mark(s);
     obs.attemptDone(12, t);
     expect(lines).toHaveLength(1);
     const [fields, msg] = lines[0] as [Record<string, unknown>, string];
@@ -98,6 +98,7 @@ describe('IngestObserver', () => {
       'records',
       'decodeMs',
       'refdataMs',
+      'dedupMs',
       'stateMs',
       'detectMs',
       'mysqlMs',

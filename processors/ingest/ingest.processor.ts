@@ -390,6 +390,7 @@ export class IngestBatchHandler {
     // batch must checkpoint where it read (the MySQL fence then refuses it, and it is retried).
     const { store, partitions } = this.deps.state;
     const dedup = await step('mysql', () => this.dedup(valid));
+    trace.mark('dedup');
     const held = partitions.heldPartition(source);
     if (held === undefined)
       throw new Error('the partition’s windows were released (a rebalance) while the batch ran; it is retried');
