@@ -102,11 +102,12 @@ async function prepare(): Promise<number> {
 function runIngestProcess(
   environment: NodeJS.ProcessEnv,
   args: string[],
+  nodeArgs: string[] = [],
 ): { child: ReturnType<typeof spawn>; done: Promise<string> } {
   // BENCH_INGEST_LOG=<file>: this run's debug log (per-batch step timings) goes to <file>.fixed.
   const logFile = process.env.BENCH_INGEST_LOG ? `${process.env.BENCH_INGEST_LOG}.fixed` : undefined;
   if (logFile) writeFileSync(logFile, '');
-  const child = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--metrics-port', '0', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/txmon.js', 'run', 'ingest', '--metrics-port', '0', ...args], {
     env: { ...environment, TXMON_LOG_PRETTY: 'false', ...(logFile && { TXMON_LOG_LEVEL: 'debug' }) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -185,7 +186,9 @@ interface FixedLoadResult {
  * latency), one that falls behind stretches it.
  */
 async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): Promise<FixedLoadResult> {
-  const runs = Array.from({ length: INGEST_PROCESSES }, () => runIngestProcess(env, []));
+  // BENCH_FIXED_NODE_ARGS: node options for these processes (e.g. --cpu-prof), as BENCH_INGEST_NODE_ARGS for (b)'s.
+  const nodeArgs = (process.env.BENCH_FIXED_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const runs = Array.from({ length: INGEST_PROCESSES }, () => runIngestProcess(env, [], nodeArgs));
   const admin = createKafka(cfg, logger, '-bench-admin').admin();
   await admin.connect();
   let producedPerS = 0;

@@ -105,7 +105,8 @@ const envSchema = z.object({
   TXMON_STATE_TTL_SECONDS: positiveInt.default(48 * 3600),
   TXMON_STATE_CACHE_MB: positiveInt.default(128),
   TXMON_STATE_SHARED_REFRESH_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
-  TXMON_STATE_CHECKPOINT_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  TXMON_STATE_CHECKPOINT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  TXMON_STATE_SHARED_CHECKPOINT_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   TXMON_BASE_CURRENCY: z
     .string()
     .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD')
@@ -272,6 +273,11 @@ export type TxmonConfig = Readonly<{
      * that takes the partition over replays the records in between (docs/state.md).
      */
     checkpointMs: number;
+    /**
+     * How often, between those checkpoints, a partition's changed shared contributions (merchants,
+     * devices: what other partitions read) are checkpointed alone, ms; 0: every batch.
+     */
+    sharedCheckpointMs: number;
     /** Currency of window sums and amount features (exact FX conversion). */
     baseCurrency: string;
     refdataCacheTtlMs: number;
@@ -422,6 +428,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       cacheBytes: e.TXMON_STATE_CACHE_MB * 1024 * 1024,
       sharedRefreshMs: e.TXMON_STATE_SHARED_REFRESH_MS,
       checkpointMs: e.TXMON_STATE_CHECKPOINT_MS,
+      sharedCheckpointMs: e.TXMON_STATE_SHARED_CHECKPOINT_MS,
       baseCurrency: e.TXMON_BASE_CURRENCY,
       refdataCacheTtlMs: e.TXMON_REFDATA_CACHE_TTL_MS,
     },

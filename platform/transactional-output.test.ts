@@ -1,6 +1,6 @@
-import { KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
+import { CompressionTypes, KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { isFencing, produceRuns } from './transactional-output.ts';
+import { COMPRESS_FROM_BYTES, compressionFor, isFencing, produceRuns } from './transactional-output.ts';
 
 describe('isFencing', () => {
   it('recognises a fenced producer however kafkajs wraps it, and nothing else', () => {
@@ -75,5 +75,14 @@ describe('produceRuns', () => {
       100,
     );
     expect(runs).toHaveLength(2);
+  });
+});
+
+describe('compressionFor', () => {
+  it('compresses a run from COMPRESS_FROM_BYTES of keys and values over all its topics, not below', () => {
+    const half = { key: 'k', value: Buffer.alloc(COMPRESS_FROM_BYTES / 2 - 2) };
+    expect(compressionFor([{ messages: [half] }, { messages: [half] }])).toBe(CompressionTypes.None);
+    expect(compressionFor([{ messages: [half] }, { messages: [half, { key: null, value: 'xx' }] }])).toBe(CompressionTypes.GZIP);
+    expect(compressionFor([])).toBe(CompressionTypes.None);
   });
 });

@@ -19,6 +19,20 @@ export const MAX_CHUNK_BYTES = 256 * 1024;
 export const TRANSACTION_RETRY = Object.freeze({ initialRetryTime: 10, retries: 12 });
 
 /**
+ * A produce request of fewer bytes goes uncompressed: gzip's set-up per call (its window and state)
+ * costs more CPU than it saves on the few alerts and dead letters of a batch, while a large run
+ * (a backlog's batches, a replay) is still compressed.
+ */
+export const COMPRESS_FROM_BYTES = 16 * 1024;
+
+/** The compression of one produce run: gzip from COMPRESS_FROM_BYTES of keys and values, none below. */
+export function compressionFor(run: ReadonlyArray<{ messages: readonly Message[] }>): CompressionTypes {
+  let bytes = 0;
+  for (const t of run) for (const m of t.messages) bytes += byteLength(m.key) + byteLength(m.value);
+  return bytes >= COMPRESS_FROM_BYTES ? CompressionTypes.GZIP : CompressionTypes.None;
+}
+
+/**
  * The messages of several topics as produce requests: runs of at most `maxBytes` over all topics in
  * order (a single larger message goes alone), each run's messages grouped by topic in the order the
  * topics come. One run is one produce request for every topic in it: a transaction with dead letters
@@ -177,7 +191,7 @@ export class TransactionalOutput {
     const tx = await producer.transaction();
     try {
       for (const topicMessages of produceRuns(messages, MAX_CHUNK_BYTES))
-        await tx.sendBatch({ topicMessages, compression: CompressionTypes.GZIP });
+        await tx.sendBatch({ topicMessages, compression: compressionFor(topicMessages) });
       await tx.sendOffsets({
         consumerGroupId: offsets.groupId,
         // kafkajs passes `metadata` through to TxnOffsetCommit (its typings omit it).

@@ -128,8 +128,9 @@ describe('one partition: features and stored state equal the brute force', () =>
 });
 
 describe('a checkpoint per commit interval, restored by replay', () => {
-  it('features and stored state equal the brute force through random crashes, with the progress trailing the commits', async () => {
+  it('features and stored state equal the brute force through random crashes, with the progress trailing the commits and shared contributions checkpointed between', async () => {
     let restores = 0;
+    let sharedWrites = 0;
     await fc.assert(
       fc.asyncProperty(
         txStream(SMALL_SCALE, 'p0', 80),
@@ -137,15 +138,17 @@ describe('a checkpoint per commit interval, restored by replay', () => {
         fc.array(fc.constantFrom(...INTERVAL_CRASHES, 'afterCommit', 'none', 'none'), { maxLength: 14 }),
         fc.integer({ min: 1, max: 5 }),
         fc.constantFrom(0, 30_000, undefined),
-        async (stream, cuts, crashes, every, cacheBytes) => {
+        fc.constantFrom(undefined, 1, 2),
+        async (stream, cuts, crashes, every, cacheBytes, sharedEvery) => {
           const store = new FakeEntityStore();
           const expected = bruteForce(stream, W);
-          await driveIntervals(stream, store, {
+          const run = await driveIntervals(stream, store, {
             windows: W,
             source: P0,
             cuts,
             crashes,
             every,
+            sharedEvery,
             cacheBytes,
             onRestore: (from, to) => {
               expect(from).toBeLessThan(to);
@@ -161,10 +164,13 @@ describe('a checkpoint per commit interval, restored by replay', () => {
             },
           });
           await expectStoredEqualsBruteForce(store, stream, expected);
+          sharedWrites += run.sharedWrites;
         },
       ),
       { numRuns: 150 },
     );
+    // Shared contributions went out between checkpoints (fenced, no progress) in many runs.
+    expect(sharedWrites).toBeGreaterThan(50);
     // The property exercised the restore, not only clean runs.
     // (About 40 in 150 runs, seldom below 20: the floor leaves room for the seeds' spread.)
     expect(restores).toBeGreaterThan(10);
@@ -216,6 +222,45 @@ describe('a checkpoint per commit interval, restored by replay', () => {
     expect(ps.heldPartition(P0)).toBeUndefined();
     expect(ps.hasChanges(P0)).toBe(false);
     expect(ps.checkpoint(P0).writes).toEqual([]);
+  });
+
+  it('a shared-only checkpoint writes merchants and devices alone, leaves the rest changed, and raises no progress', async () => {
+    let now = 5_000_000;
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W, encodeAtApply: false, now: () => now });
+    const T = 1_700_000_000_000;
+    const held = ps.hold(P0, null);
+    await ps.applyBatch(P0, [{ ...tx(0, ev(T)), device: 'd' }]);
+    const full = ps.checkpoint(P0);
+    full.confirm(await store.checkpoint(full.writes));
+    await ps.applyBatch(P0, [
+      { ...tx(1, ev(T + 1_000)), device: 'd' },
+      { ...tx(2, ev(T + 2_000)), account: 'b', card: 'cb' },
+    ]);
+    expect(ps.sharedCheckpointDue(held, 1_000)).toBe(false);
+    now += 1_000;
+    expect(ps.sharedCheckpointDue(held, 1_000)).toBe(true);
+    expect(ps.checkpointDue(held, 5_000)).toBe(false);
+    const shared = ps.checkpoint(P0, { sharedOnly: true });
+    expect(shared.writes.map((w) => `${w.kind}:${w.id}@${w.fence}`).sort()).toEqual(['device:d@1', 'merchant:m@2']);
+    shared.confirm(await store.checkpoint(shared.writes));
+    expect(held.sharedCheckpointedAt).toBe(now);
+    expect(held.checkpointedAt).toBe(5_000_000);
+    expect(held.progress).toBeNull();
+    expect(ps.sharedCheckpointDue(held, 1_000)).toBe(false);
+    expect(ps.hasChanges(P0)).toBe(true);
+    // Events in the stored state: the longest window's bucket counts.
+    const events = async (kind: 'merchant' | 'account', id: string) =>
+      (await storedState(store, { kind, id }, W)).buckets(WC - 1).reduce((n, [, c]) => n + c, 0);
+    expect(await events('merchant', 'm')).toBe(3);
+    expect(await events('account', 'a')).toBe(1);
+    const rest = ps.checkpoint(P0);
+    expect(rest.writes.map((w) => `${w.kind}:${w.id}@${w.fence}`).sort()).toEqual([
+      'account:a@1',
+      'account:b@2',
+      'card:c@1',
+      'card:cb@2',
+    ]);
   });
 });
 

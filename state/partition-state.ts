@@ -100,6 +100,8 @@ export interface HeldPartition {
   progress: bigint | null;
   /** When its last checkpoint was confirmed (ms, the `now` clock); -Infinity: none since it was held. */
   checkpointedAt: number;
+  /** When its last checkpoint of shared contributions only (`checkpoint(source, { sharedOnly: true })`) was confirmed; -Infinity: none. */
+  sharedCheckpointedAt: number;
   /** While a restore replays the records below Kafka's committed offset: that offset; else null. */
   restoreTo: bigint | null;
 }
@@ -244,7 +246,7 @@ function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFe
   };
 }
 
-/** The kinds whose other partitions' contributions are read every batch. */
+/** The kinds whose other partitions' contributions are read again per refresh interval (with any entity found shared). */
 const SHARED_KINDS: ReadonlySet<EntityKind> = new Set(['merchant', 'device']);
 
 export class PartitionState {
@@ -289,7 +291,14 @@ export class PartitionState {
    * checkpoint per commit interval"). Held until release.
    */
   hold(source: SourcePartition, progress: bigint | null): HeldPartition {
-    const h: HeldPartition = { source, next: null, progress, checkpointedAt: Number.NEGATIVE_INFINITY, restoreTo: null };
+    const h: HeldPartition = {
+      source,
+      next: null,
+      progress,
+      checkpointedAt: Number.NEGATIVE_INFINITY,
+      sharedCheckpointedAt: Number.NEGATIVE_INFINITY,
+      restoreTo: null,
+    };
     this.partitions.set(sourceName(source), h);
     return h;
   }
@@ -304,6 +313,11 @@ export class PartitionState {
     return intervalMs === 0 || this.now() - held.checkpointedAt >= intervalMs;
   }
 
+  /** Whether a checkpoint of its shared contributions is due: `intervalMs` (0: always) since the last checkpoint of either kind. */
+  sharedCheckpointDue(held: HeldPartition, intervalMs: number): boolean {
+    return intervalMs === 0 || this.now() - Math.max(held.checkpointedAt, held.sharedCheckpointedAt) >= intervalMs;
+  }
+
   /** Whether a source partition has changes not yet checkpointed. */
   hasChanges(source: SourcePartition): boolean {
     return (this.dirty.get(sourceName(source))?.size ?? 0) > 0;
@@ -313,14 +327,21 @@ export class PartitionState {
    * Every change of a source partition's contributions since their last confirmed checkpoint,
    * encoded now (the state after the partition's last applied batch), for EntityStore.checkpoint.
    * Its confirm records a checkpoint of the held partition at the `now` clock.
+   *
+   * `sharedOnly`: only the contributions other partitions read (merchants, devices, any entity
+   * found shared), the rest staying changed in memory; its confirm records a shared checkpoint. It
+   * raises no progress: each write carries its fence, so a holder replaying from the older progress
+   * applies to each entity only what is above it (docs/state.md "Shared contributions between
+   * checkpoints").
    */
-  checkpoint(source: SourcePartition): PartitionCheckpoint {
+  checkpoint(source: SourcePartition, o: { sharedOnly?: boolean } = {}): PartitionCheckpoint {
     const src = sourceName(source);
     const writes: CheckpointWrite[] = [];
     const pending: Pending[] = [];
     for (const e of this.dirty.get(src) ?? []) {
       const own = e.view.own;
       if (own.revision === e.saved) continue;
+      if (o.sharedOnly === true && !SHARED_KINDS.has(e.ref.kind) && e.others.size === 0) continue;
       writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
       pending.push({ entry: e, revision: own.revision });
     }
@@ -329,7 +350,8 @@ export class PartitionState {
       confirm: (outcomes) => {
         this.settle(writes, pending, outcomes);
         const h = this.partitions.get(src);
-        if (h) h.checkpointedAt = this.now();
+        if (h && o.sharedOnly === true) h.sharedCheckpointedAt = this.now();
+        else if (h) h.checkpointedAt = this.now();
       },
     };
   }

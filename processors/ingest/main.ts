@@ -238,6 +238,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       clocks,
       faultKillAt: cfg.ingest.faultKillAt,
       checkpointIntervalMs: cfg.state.checkpointMs,
+      sharedCheckpointIntervalMs: cfg.state.sharedCheckpointMs,
       // The consumer is created after the handler, and runs no batch before onCreated.
       seek: (p) => {
         if (seekConsumer === null) throw new Error('seek before the consumer started');

@@ -217,6 +217,11 @@ export interface IntervalDriveOptions extends Omit<DriveOptions, 'crashes'> {
   crashes: readonly IntervalCrash[];
   /** A checkpoint every this many batches of the holder (and at its first batch), as the interval does. */
   every: number;
+  /**
+   * Between checkpoints, the shared contributions alone every this many batches
+   * (TXMON_STATE_SHARED_CHECKPOINT_MS): written with their fences, no progress raised.
+   */
+  sharedEvery?: number;
   /** Called when a new holder replays from the stored progress (from, to: the committed offset). */
   onRestore?: (from: number, to: number) => void;
 }
@@ -230,14 +235,20 @@ export interface IntervalDriveOptions extends Omit<DriveOptions, 'crashes'> {
  * (the records there are rows, so replays), also when the crash came after the stream's last batch
  * (the ingest restores on assignment). Ends with a final checkpoint (a graceful stop).
  */
-export async function driveIntervals(stream: readonly StreamTx[], store: DrivenStore, o: IntervalDriveOptions): Promise<void> {
+export async function driveIntervals(
+  stream: readonly StreamTx[],
+  store: DrivenStore,
+  o: IntervalDriveOptions,
+): Promise<{ sharedWrites: number }> {
   const rows = new Set<number>();
+  let sharedWrites = 0;
   const fresh = () => new PartitionState(store, { windows: o.windows, cacheBytes: o.cacheBytes, encodeAtApply: false });
   let ps = fresh();
   let committed = 0;
   let progress: number | null = null;
   let position = 0;
   let sinceCheckpoint = 0;
+  let sinceShared = 0;
   let b = 0;
   const crashed = () => {
     ps = fresh();
@@ -249,6 +260,7 @@ export async function driveIntervals(stream: readonly StreamTx[], store: DrivenS
     cp.confirm(await store.checkpoint(cp.writes));
     progress = Math.max(progress ?? 0, end);
     sinceCheckpoint = 0;
+    sinceShared = 0;
   };
   for (;;) {
     // A new holder (an assignment, or the first batch after a crash) replays from the stored progress.
@@ -279,12 +291,18 @@ export async function driveIntervals(stream: readonly StreamTx[], store: DrivenS
       continue;
     }
     sinceCheckpoint++;
+    sinceShared++;
     if (sinceCheckpoint >= o.every || crash === 'partial' || crash === 'afterCheckpoint') {
       await checkpoint(end, crash === 'partial');
       if (crash === 'partial' || crash === 'afterCheckpoint') {
         crashed();
         continue;
       }
+    } else if (o.sharedEvery !== undefined && sinceShared >= o.sharedEvery) {
+      const cp = ps.checkpoint(o.source, { sharedOnly: true });
+      cp.confirm(await store.checkpoint(cp.writes));
+      sharedWrites += cp.writes.length;
+      sinceShared = 0;
     }
     // Kafka's commit: a replay below the committed offset commits nothing.
     committed = Math.max(committed, end);
@@ -292,6 +310,7 @@ export async function driveIntervals(stream: readonly StreamTx[], store: DrivenS
     if (crash === 'afterCommit') crashed();
   }
   await checkpoint(committed);
+  return { sharedWrites };
 }
 
 /** An entity's stored state: all its contributions merged (empty when none). */
