@@ -24,7 +24,7 @@ import {
 } from '../tests/helpers/partition-streams.ts';
 import { SMALL_SCALE, SMALL_WINDOWS, featureMismatch } from '../tests/helpers/window-streams.ts';
 import { encodeWindowState } from './codec.ts';
-import { PartitionState, type StateTransaction } from './partition-state.ts';
+import { PartitionState, checkpointPhase, type StateTransaction } from './partition-state.ts';
 import { EntityWindows } from './window-engine.ts';
 
 const W = SMALL_WINDOWS;
@@ -222,6 +222,27 @@ describe('a checkpoint per commit interval, restored by replay', () => {
     expect(ps.heldPartition(P0)).toBeUndefined();
     expect(ps.hasChanges(P0)).toBe(false);
     expect(ps.checkpoint(P0).writes).toEqual([]);
+  });
+
+  it('spreads the partitions’ checkpoints over the last quarter of the interval, never past it', async () => {
+    const phases = Array.from({ length: 12 }, (_, p) => checkpointPhase(p));
+    expect(phases[0]).toBe(1);
+    for (const f of phases) expect(f >= 0.75 && f <= 1).toBe(true);
+    // Six partitions (the transactions topic's): no two within 2 % of the interval of each other.
+    const six = phases.slice(0, 6).sort((a, b) => a - b);
+    for (let i = 1; i < six.length; i++) expect((six[i] as number) - (six[i - 1] as number)).toBeGreaterThan(0.02);
+    let now = 1_000_000;
+    const store = new FakeEntityStore();
+    const ps = new PartitionState(store, { windows: W, encodeAtApply: false, now: () => now });
+    const held = ps.hold({ topic: 'tx', partition: 1 }, null);
+    expect(held.phase).toBe(phases[1]);
+    held.checkpointedAt = now;
+    held.sharedCheckpointedAt = now;
+    now += Math.ceil(5_000 * held.phase) - 1;
+    expect(ps.checkpointDue(held, 5_000)).toBe(false);
+    now += 1;
+    expect(ps.checkpointDue(held, 5_000)).toBe(true);
+    expect(ps.sharedCheckpointDue(held, 1_000)).toBe(true);
   });
 
   it('a shared-only checkpoint writes merchants and devices alone, leaves the rest changed, and raises no progress', async () => {

@@ -102,6 +102,12 @@ export interface HeldPartition {
   checkpointedAt: number;
   /** When its last checkpoint of shared contributions only (`checkpoint(source, { sharedOnly: true })`) was confirmed; -Infinity: none. */
   sharedCheckpointedAt: number;
+  /**
+   * The fraction of an interval after which its checkpoints fall due, 0.75–1 by partition number
+   * (`checkpointPhase`): the partitions a process holds, held together, would otherwise all
+   * checkpoint in the same batch cycle, a stall every interval that the whole fetch waits for.
+   */
+  readonly phase: number;
   /** While a restore replays the records below Kafka's committed offset: that offset; else null. */
   restoreTo: bigint | null;
 }
@@ -246,6 +252,16 @@ function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFe
   };
 }
 
+/**
+ * A partition's checkpoint phase (HeldPartition.phase): 1 for partition 0, then spread over
+ * 0.75–1 by the golden ratio's fractional steps, so any number of consecutive partitions fall
+ * due at distinct moments of the interval. A checkpoint is never later than the interval.
+ */
+export function checkpointPhase(partition: number): number {
+  const f = (partition * 0.6180339887498949) % 1;
+  return 1 - 0.25 * f;
+}
+
 /** The kinds whose other partitions' contributions are read again per refresh interval (with any entity found shared). */
 const SHARED_KINDS: ReadonlySet<EntityKind> = new Set(['merchant', 'device']);
 
@@ -297,6 +313,7 @@ export class PartitionState {
       progress,
       checkpointedAt: Number.NEGATIVE_INFINITY,
       sharedCheckpointedAt: Number.NEGATIVE_INFINITY,
+      phase: checkpointPhase(source.partition),
       restoreTo: null,
     };
     this.partitions.set(sourceName(source), h);
@@ -310,12 +327,12 @@ export class PartitionState {
 
   /** Whether a held partition's checkpoint is due: `intervalMs` (0: always) since its last, on the `now` clock. */
   checkpointDue(held: HeldPartition, intervalMs: number): boolean {
-    return intervalMs === 0 || this.now() - held.checkpointedAt >= intervalMs;
+    return intervalMs === 0 || this.now() - held.checkpointedAt >= intervalMs * held.phase;
   }
 
   /** Whether a checkpoint of its shared contributions is due: `intervalMs` (0: always) since the last checkpoint of either kind. */
   sharedCheckpointDue(held: HeldPartition, intervalMs: number): boolean {
-    return intervalMs === 0 || this.now() - Math.max(held.checkpointedAt, held.sharedCheckpointedAt) >= intervalMs;
+    return intervalMs === 0 || this.now() - Math.max(held.checkpointedAt, held.sharedCheckpointedAt) >= intervalMs * held.phase;
   }
 
   /** Whether a source partition has changes not yet checkpointed. */
