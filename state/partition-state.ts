@@ -83,6 +83,13 @@ export interface PartitionStateOptions {
   /** The clock of sharedRefreshMs (tests). */
   now?: () => number;
   /**
+   * Whether this process holds every partition of a source topic now (the ingest: its assignment
+   * covers the topic's partitions as the broker lists them). Then no other process writes a
+   * contribution of that topic's partitions, and a shared entity whose other contributions are all
+   * held here is refreshed from memory, without reading the store (default: never).
+   */
+  holdsAllOf?: (topic: string) => boolean;
+  /**
    * Whether each batch encodes its changed contributions when it is applied (StateBatch.
    * checkpointWrites), so a caller may checkpoint batch n after applying n + 1 (default true). The
    * ingest sets false: it checkpoints a partition's changes per commit interval with `checkpoint`,
@@ -103,11 +110,14 @@ export interface HeldPartition {
   /** When its last checkpoint of shared contributions only (`checkpoint(source, { sharedOnly: true })`) was confirmed; -Infinity: none. */
   sharedCheckpointedAt: number;
   /**
-   * The fraction of an interval after which its checkpoints fall due, 0.75–1 by partition number
-   * (`checkpointPhase`): the partitions a process holds, held together, would otherwise all
-   * checkpoint in the same batch cycle, a stall every interval that the whole fetch waits for.
+   * The fraction of an interval after which its second checkpoint falls due, 0.75–1 by partition
+   * number (`checkpointPhase`); every later one comes a whole interval after the one before. The
+   * partitions a process holds, held together, would otherwise all checkpoint in the same batch
+   * cycle every interval, a stall the whole fetch waits for; offset once, they stay apart.
    */
   readonly phase: number;
+  /** Checkpoints (with the progress) confirmed since it was held. */
+  checkpoints: number;
   /** While a restore replays the records below Kafka's committed offset: that offset; else null. */
   restoreTo: bigint | null;
 }
@@ -143,6 +153,13 @@ interface Entry {
   fence: bigint;
   /** own.revision at the last confirmed checkpoint (or at the read). */
   saved: number;
+  /**
+   * own.revision at the last confirmed shared-only checkpoint (`checkpoint(source, { sharedOnly })`):
+   * not sent again by the next one, but still changed for the checkpoint, which sends it again with
+   * the progress, so a Redis that lost it meanwhile (a failover to a replica behind) gets it back
+   * before a progress covers it.
+   */
+  sent: number;
   /** Other sources' contributions, decoded; read every batch once non-empty. */
   others: Map<string, Decoded>;
   /** Own applied an event the merged view found stale: the next batch rebuilds the view. */
@@ -255,7 +272,7 @@ function entityFeaturesAt(v: Float64Array, at: number, length: number): EntityFe
 /**
  * A partition's checkpoint phase (HeldPartition.phase): 1 for partition 0, then spread over
  * 0.75–1 by the golden ratio's fractional steps, so any number of consecutive partitions fall
- * due at distinct moments of the interval. A checkpoint is never later than the interval.
+ * due at distinct moments of the interval. No checkpoint comes later than the interval.
  */
 export function checkpointPhase(partition: number): number {
   const f = (partition * 0.6180339887498949) % 1;
@@ -271,6 +288,7 @@ export class PartitionState {
   private readonly cacheBytes: number;
   private readonly sharedRefreshMs: number;
   private readonly now: () => number;
+  private readonly holdsAllOf: (topic: string) => boolean;
   /** Own contributions by "<source>|<kind>:<id>", least recently used first. */
   private readonly cache = new Map<string, Entry>();
   /** Per source, the held entries whose own contribution changed since its last confirmed checkpoint. */
@@ -281,6 +299,8 @@ export class PartitionState {
   private bytes = 0;
   /** Decodes done (own read-through and others), for tests and the bench. */
   decodes = 0;
+  /** Shared entities refreshed from memory (holdsAllOf) instead of the store, for tests and the bench. */
+  memoryRefreshes = 0;
 
   constructor(
     private readonly store: PartitionStateStore,
@@ -293,6 +313,7 @@ export class PartitionState {
     this.sharedRefreshMs = opts.sharedRefreshMs ?? DEFAULT_SHARED_REFRESH_MS;
     if (!(this.sharedRefreshMs >= 0)) throw new RangeError(`sharedRefreshMs must be ≥ 0, got ${this.sharedRefreshMs}`);
     this.now = opts.now ?? Date.now;
+    this.holdsAllOf = opts.holdsAllOf ?? (() => false);
     this.encodeAtApply = opts.encodeAtApply ?? true;
   }
 
@@ -314,6 +335,7 @@ export class PartitionState {
       checkpointedAt: Number.NEGATIVE_INFINITY,
       sharedCheckpointedAt: Number.NEGATIVE_INFINITY,
       phase: checkpointPhase(source.partition),
+      checkpoints: 0,
       restoreTo: null,
     };
     this.partitions.set(sourceName(source), h);
@@ -327,12 +349,13 @@ export class PartitionState {
 
   /** Whether a held partition's checkpoint is due: `intervalMs` (0: always) since its last, on the `now` clock. */
   checkpointDue(held: HeldPartition, intervalMs: number): boolean {
-    return intervalMs === 0 || this.now() - held.checkpointedAt >= intervalMs * held.phase;
+    const span = held.checkpoints === 1 ? intervalMs * held.phase : intervalMs;
+    return intervalMs === 0 || this.now() - held.checkpointedAt >= span;
   }
 
   /** Whether a checkpoint of its shared contributions is due: `intervalMs` (0: always) since the last checkpoint of either kind. */
   sharedCheckpointDue(held: HeldPartition, intervalMs: number): boolean {
-    return intervalMs === 0 || this.now() - Math.max(held.checkpointedAt, held.sharedCheckpointedAt) >= intervalMs * held.phase;
+    return intervalMs === 0 || this.now() - Math.max(held.checkpointedAt, held.sharedCheckpointedAt) >= intervalMs;
   }
 
   /** Whether a source partition has changes not yet checkpointed. */
@@ -358,29 +381,41 @@ export class PartitionState {
     for (const e of this.dirty.get(src) ?? []) {
       const own = e.view.own;
       if (own.revision === e.saved) continue;
-      if (o.sharedOnly === true && !SHARED_KINDS.has(e.ref.kind) && e.others.size === 0) continue;
+      if (o.sharedOnly === true && (own.revision === e.sent || (!SHARED_KINDS.has(e.ref.kind) && e.others.size === 0))) continue;
       writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
       pending.push({ entry: e, revision: own.revision });
     }
     return {
       writes,
       confirm: (outcomes) => {
-        this.settle(writes, pending, outcomes);
+        this.settle(writes, pending, outcomes, o.sharedOnly === true);
         const h = this.partitions.get(src);
         if (h && o.sharedOnly === true) h.sharedCheckpointedAt = this.now();
-        else if (h) h.checkpointedAt = this.now();
+        else if (h) {
+          h.checkpointedAt = this.now();
+          h.checkpoints++;
+        }
       },
     };
   }
 
-  /** A checkpoint's outcomes: marks what was stored, drops what a newer owner overtook. */
-  settle(writes: readonly CheckpointWrite[], pending: readonly Pending[], outcomes: readonly CheckpointOutcome[]): void {
+  /**
+   * A checkpoint's outcomes: marks what was stored, drops what a newer owner overtook. `sharedOnly`:
+   * marks it sent only (it stays changed until a checkpoint with the progress stores it again).
+   */
+  settle(
+    writes: readonly CheckpointWrite[],
+    pending: readonly Pending[],
+    outcomes: readonly CheckpointOutcome[],
+    sharedOnly = false,
+  ): void {
     if (outcomes.length !== writes.length)
       throw new RangeError(`${outcomes.length} outcomes for ${writes.length} checkpoint writes`);
     outcomes.forEach((o, i) => {
       const w = writes[i] as CheckpointWrite;
       const p = pending[i] as Pending;
-      if (o.written || o.fence === w.fence) {
+      if ((o.written || o.fence === w.fence) && sharedOnly) p.entry.sent = Math.max(p.entry.sent, p.revision);
+      else if (o.written || o.fence === w.fence) {
         p.entry.saved = Math.max(p.entry.saved, p.revision);
         if (p.entry.saved === p.entry.view.own.revision) this.dirty.get(p.entry.source)?.delete(p.entry);
       } else if (o.fence > w.fence) this.drop(p.entry);
@@ -405,7 +440,7 @@ export class PartitionState {
     const offsets = txs.map((t) => BigInt(t.offset));
     for (let i = 1; i < offsets.length; i++)
       if ((offsets[i] as bigint) <= (offsets[i - 1] as bigint)) throw new RangeError(`batch offsets not ascending at ${i}`);
-    const entries = await this.load(src, txs);
+    const entries = await this.load(src, this.holdsAllOf(source.topic), txs);
     try {
       return this.apply(source, txs, offsets, entries);
     } finally {
@@ -493,7 +528,7 @@ export class PartitionState {
    * The batch's entries: held ones, and in one read the missing ones plus every entity whose other
    * partitions' contributions are needed (merchants, devices, and any entity found shared).
    */
-  private async load(src: string, txs: readonly StateTransaction[]): Promise<Array<Map<string, Entry>>> {
+  private async load(src: string, holdsAll: boolean, txs: readonly StateTransaction[]): Promise<Array<Map<string, Entry>>> {
     // Per kind, by id: the batch's loop then looks entries up without building a key per record.
     const entries = SNAPSHOT_ENTITIES.map(() => new Map<string, Entry>());
     const reading = SNAPSHOT_ENTITIES.map(() => new Set<string>());
@@ -512,6 +547,8 @@ export class PartitionState {
         if (held && (!shared || now - held.readAt < this.sharedRefreshMs)) {
           // Others as read last time; a view own moved past (diverged) is rebuilt from them.
           if (held.diverged) this.rebase(held);
+          mine.set(id, this.touch(held));
+        } else if (held && holdsAll && this.refreshFromMemory(held, now)) {
           mine.set(id, this.touch(held));
         } else {
           queued.add(id);
@@ -553,6 +590,7 @@ export class PartitionState {
         view: new EntityView(own),
         fence,
         saved: own.revision,
+        sent: own.revision,
         others: new Map(),
         diverged: false,
         pins: 0,
@@ -596,6 +634,29 @@ export class PartitionState {
     e.readAt = now;
     if (changed || e.diverged) this.rebase(e);
     return e;
+  }
+
+  /**
+   * A shared entry's refresh when this process holds every partition of its topic: when each other
+   * contribution is a sibling's in memory (the entry this process holds for it now) and no other
+   * partition held here touched the entity meanwhile, the store has nothing newer than memory, so
+   * the view is rebuilt from the siblings as a read would have rebuilt it. False: read the store.
+   */
+  private refreshFromMemory(e: Entry, now: number): boolean {
+    let changed = e.diverged;
+    for (const [name, d] of e.others) {
+      if (!d.local || this.sibling(name, e.ref)?.view.own !== d.state) return false;
+      if (d.revision !== d.state.revision) changed = true;
+    }
+    for (const name of this.partitions.keys()) {
+      if (name === e.source || e.others.has(name)) continue;
+      const sibling = this.sibling(name, e.ref);
+      if (sibling !== undefined && sibling.view.own.head !== null) return false;
+    }
+    e.readAt = now;
+    if (changed) this.rebase(e);
+    this.memoryRefreshes++;
+    return true;
   }
 
   /** The entry of a source partition this process holds, for an entity (undefined: not held, or not in memory). */

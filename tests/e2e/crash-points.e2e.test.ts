@@ -35,7 +35,7 @@ async function rows(): Promise<number> {
 
 describe('kills at the batch seams, and a group that loses and gains members', () => {
   it('SIGKILL after MySQL, after the checkpoint and after the Kafka commit, then 3 members with a kill and a join: exact end state', async () => {
-    // With a checkpoint per second (the default), and with one a minute: a process killed after
+    // With a checkpoint per 5 s (the default), and with one a minute: a process killed after
     // Kafka's commit leaves the windows of several batches only in its memory (the progress in Redis
     // trails the commit), and the next process must restore them by replay.
     const kills: Array<{ at: string; env?: Record<string, string>; restores?: true }> = [

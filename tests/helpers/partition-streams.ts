@@ -222,6 +222,13 @@ export interface IntervalDriveOptions extends Omit<DriveOptions, 'crashes'> {
    * (TXMON_STATE_SHARED_CHECKPOINT_MS): written with their fences, no progress raised.
    */
   sharedEvery?: number;
+  /**
+   * Whether the store loses the shared-only write of the holder's b-th batch right after
+   * acknowledging it (a failover to a replica behind; the progress it holds is older anyway), with
+   * `rollback`, which takes a snapshot and returns the function that restores it.
+   */
+  loseShared?: (b: number) => boolean;
+  rollback?: () => () => void;
   /** Called when a new holder replays from the stored progress (from, to: the committed offset). */
   onRestore?: (from: number, to: number) => void;
 }
@@ -300,7 +307,9 @@ export async function driveIntervals(
       }
     } else if (o.sharedEvery !== undefined && sinceShared >= o.sharedEvery) {
       const cp = ps.checkpoint(o.source, { sharedOnly: true });
+      const restore = o.loseShared?.(b) === true ? o.rollback?.() : undefined;
       cp.confirm(await store.checkpoint(cp.writes));
+      restore?.();
       sharedWrites += cp.writes.length;
       sinceShared = 0;
     }
