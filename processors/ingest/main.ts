@@ -126,6 +126,10 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       (line) => log.info(line),
       () => committedOffsets(admin, groupId, topic),
     );
+    // Whether this process holds every partition of the input topic (set per join, below): then the
+    // shared entities' other contributions are all in its memory and are refreshed from there.
+    let holdsAll = false;
+    let joins = 0;
     // The store starts on generation 0; the start-up check below adopts the marker's.
     const state = new IngestState(
       redis,
@@ -135,6 +139,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         windows: cfg.state.windows,
         cacheBytes: cfg.state.cacheBytes,
         sharedRefreshMs: cfg.state.sharedRefreshMs,
+        holdsAllOf: (t) => holdsAll && t === topic,
         // Checkpointed per commit interval (the handler's checkpointPartition), not per batch.
         encodeAtApply: false,
       },
@@ -268,6 +273,20 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       onJoin: (assignment) => {
         clocks.forget();
         state.partitions.releaseAll();
+        // False until the broker confirms that the assignment covers every partition of the topic
+        // (asked at each join: partitions may have been added, and a later join wins).
+        holdsAll = false;
+        const join = ++joins;
+        const assigned = new Set(assignment[topic] ?? []).size;
+        admin
+          .fetchTopicMetadata({ topics: [topic] })
+          .then((m) => {
+            const partitions = m.topics.find((x) => x.name === topic)?.partitions.length ?? 0;
+            if (join === joins) holdsAll = assigned > 0 && assigned === partitions;
+          })
+          .catch((err: unknown) =>
+            log.warn({ err }, 'could not read the topic’s partitions; shared entities are read from Redis at every refresh'),
+          );
         // Partitions whose windows in Redis end below the committed offset are replayed now.
         void handler.restoreAssigned(assignment);
       },
