@@ -21,6 +21,21 @@ export function parseRate(rate: string): bigint {
   return scaled;
 }
 
+/** parseRate's results by text: a batch converts many amounts at the few rates of its day. */
+const PARSED_RATES = new Map<string, bigint>();
+const PARSED_RATES_MAX = 4_096;
+
+/** parseRate, remembered (a refused text is not). */
+function parsedRate(rate: string): bigint {
+  let r = PARSED_RATES.get(rate);
+  if (r === undefined) {
+    r = parseRate(rate);
+    if (PARSED_RATES.size >= PARSED_RATES_MAX) PARSED_RATES.clear();
+    PARSED_RATES.set(rate, r);
+  }
+  return r;
+}
+
 /**
  * Converts an amount in minor units of `from` into minor units of `to` at `rate` (units of `to` per
  * unit of `from`), exactly, rounding half to even once at the end. Integer arithmetic only.
@@ -33,7 +48,7 @@ export function convertMinor(amountMinor: number, from: string, to: string, rate
   if (!Number.isSafeInteger(amountMinor)) throw new RangeError(`amount ${amountMinor} is not a safe integer`);
   if (from === to) return amountMinor;
   // result = amount * rate * 10^(toExp - fromExp), with rate scaled by 10^RATE_SCALE_DIGITS
-  let num = BigInt(amountMinor) * parseRate(rate);
+  let num = BigInt(amountMinor) * parsedRate(rate);
   let den = RATE_SCALE;
   const shift = toExp - fromExp;
   if (shift >= 0) num *= 10n ** BigInt(shift);

@@ -56,10 +56,15 @@ function jsonValue(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
-  if (typeof v === 'string' && /[,"\\\u0000-\u001f]/.test(v))
-    throw new RangeError(`a snapshot value holds a comma or a character JSON escapes: ${JSON.stringify(v.slice(0, 40))}`);
+  if (typeof v === 'string') checkSnapshotString(v);
   return JSON.stringify(v);
+}
+
+/** Refuses a string snapshot value that holds a comma or a character JSON escapes (builds no text). */
+function checkSnapshotString(v: string): void {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+  if (/[,"\\\u0000-\u001f]/.test(v))
+    throw new RangeError(`a snapshot value holds a comma or a character JSON escapes: ${JSON.stringify(v.slice(0, 40))}`);
 }
 
 /** Makes V8 store a concatenated string as one piece (any read by index does; the value is unused). */
@@ -141,7 +146,7 @@ export class SnapshotWriter {
   writeFlat(st: StaticFeatures, f: FlatFeatures, out: VectorOut): void {
     for (let i = 0; i < this.staticCount; i++) {
       const v = st[STATIC_FEATURE_NAMES[i] as keyof StaticFeatures];
-      if (typeof v === 'string') jsonValue(v); // the same refusals as the text's
+      if (typeof v === 'string') checkSnapshotString(v); // the same refusals as the text's
       out.jsonScalar(v ?? null);
     }
     const n = this.perEntity;

@@ -10,6 +10,7 @@ import { UNSTORED_EXPLANATION, type DecisionRecord } from '../detection/decision
 import type { DecisionKind } from '../detection/decide.ts';
 import type { RuleHit } from '../detection/rules.ts';
 import { FeatureDecoder, type Queryable, type StoredFeatures } from './feature-vector.ts';
+import { SqlText } from './row-text.ts';
 import type { KafkaPosition } from './transactions.sink.ts';
 
 /** The stored decision's fields (the rest of a DecisionRecord is the transaction's). */
@@ -41,6 +42,26 @@ export interface StoredTransaction {
 
 /** Ids per statement: ~2 µs of MariaDB per id on the unique key (docs/storage.md). */
 const CHUNK = 5_000;
+
+const LOOKUP_SQL = `SELECT t.transaction_id, t.src_topic, t.src_partition, t.src_offset, t.late, t.feature_layout, t.feature_values,
+                   t.decision, t.risk_score, t.model_version, t.model_score, t.shadow_model_version, t.shadow_score,
+                   t.ruleset_version, t.alert_id, t.decided_at, a.rule_hits, a.explanation
+              FROM transactions t LEFT JOIN alerts a ON a.alert_id = t.alert_id
+             WHERE t.transaction_id IN `;
+
+/**
+ * The look-up's text, its ids escaped as mysql2 escapes them (sinks/row-text.ts), written into one
+ * reused buffer: mysql2's format builds a string per id and joins them (~0.2 KB per transaction).
+ */
+const lookupText = new SqlText(64 * 1024);
+
+/** The look-up statement for `ids` (one or more). */
+export function lookupSql(ids: readonly string[]): string {
+  if (ids.length === 0) throw new RangeError('a look-up needs at least one id');
+  const out = lookupText.reset().raw(LOOKUP_SQL).openRow();
+  for (const id of ids) out.string(id);
+  return out.closeRow().text();
+}
 
 const json = <T>(v: unknown): T => (typeof v === 'string' || Buffer.isBuffer(v) ? (JSON.parse(v.toString()) as T) : (v as T));
 
@@ -77,12 +98,7 @@ export async function lookupStored(
   const decoder = opts.decoder ?? new FeatureDecoder(db);
   for (let i = 0; i < transactionIds.length; i += CHUNK) {
     const [rows] = await db.query<RowDataPacket[]>({
-      sql: `SELECT t.transaction_id, t.src_topic, t.src_partition, t.src_offset, t.late, t.feature_layout, t.feature_values,
-                   t.decision, t.risk_score, t.model_version, t.model_score, t.shadow_model_version, t.shadow_score,
-                   t.ruleset_version, t.alert_id, t.decided_at, a.rule_hits, a.explanation
-              FROM transactions t LEFT JOIN alerts a ON a.alert_id = t.alert_id
-             WHERE t.transaction_id IN (?)`,
-      values: [transactionIds.slice(i, i + CHUNK)],
+      sql: lookupSql(transactionIds.slice(i, i + CHUNK)),
       timeout: opts.timeoutMs,
     });
     const features = await decoder.decodeRows(rows);

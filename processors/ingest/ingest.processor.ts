@@ -444,12 +444,23 @@ export class IngestBatchHandler {
     this.faultPoint('after-commit');
     trace.mark('kafka');
     this.observer.attemptDone(records.length, trace);
-    const lateDuplicateKeys = new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
-    const notLate = (p: PositionedTransaction) => !lateDuplicateKeys.has(positionKey(p.position));
+    // Counted, not filtered: the late duplicates (nearly always none) are looked up by position.
+    const lateDuplicateKeys =
+      sink.lateDuplicates.length === 0 ? null : new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
+    const notLate = (p: PositionedTransaction) => lateDuplicateKeys === null || !lateDuplicateKeys.has(positionKey(p.position));
+    let fresh = 0;
+    let lateFresh = 0;
+    for (const p of dedup.fresh)
+      if (notLate(p)) {
+        fresh++;
+        if (p.late === true) lateFresh++;
+      }
+    let replayed = 0;
+    for (const p of dedup.replayed) if (notLate(p)) replayed++;
     return {
-      lateFresh: dedup.fresh.filter((p) => notLate(p) && p.late === true).length,
-      fresh: dedup.fresh.filter(notLate).length,
-      replayed: dedup.replayed.filter(notLate).length,
+      lateFresh,
+      fresh,
+      replayed,
       duplicates: dedup.duplicates.length + sink.lateDuplicates.length,
       deadLettered: deadLetters.length,
       inserted: sink.inserted,
@@ -645,7 +656,8 @@ export class IngestBatchHandler {
     await this.deps.refdata.prefetch({
       accounts: valid.map((v) => v.tx.account_id),
       merchants: valid.map((v) => v.tx.merchant_id),
-      fxPairs: valid.filter((v) => v.tx.currency !== base).map((v): [string, string] => [v.tx.currency, base]),
+      // One pair per currency, not per transaction (a batch holds a few currencies).
+      fxPairs: [...new Set(valid.map((v) => v.tx.currency))].filter((c) => c !== base).map((c): [string, string] => [c, base]),
     });
   }
 
