@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { lookupSql } from './lookup-stored.ts';
 
 /** The statement as mysql2 formats `IN (?)` with the ids (what lookupStored sent before lookupSql). */
-const viaMysql2 = (ids: readonly string[]) => mysql.format(lookupSql(['x']).replace(/IN \('x'\)$/, 'IN (?)'), [[...ids]], false, 'Z');
+const viaMysql2 = (ids: readonly string[]) =>
+  mysql.format(lookupSql(['x']).replace(/IN \('x'\)$/, 'IN (?)'), [[...ids]], false, 'Z');
 
 describe('lookupSql', () => {
   it('writes the ids as mysql2 escapes them, one tuple', () => {
