@@ -282,6 +282,11 @@ export function checkpointPhase(partition: number): number {
 /** The kinds whose other partitions' contributions are read again per refresh interval (with any entity found shared). */
 const SHARED_KINDS: ReadonlySet<EntityKind> = new Set(['merchant', 'device']);
 
+/** Whether other partitions' contributions of an entity are read (its kind is shared, or it was found with one). */
+function isShared(kind: EntityKind, e: Entry | undefined): boolean {
+  return SHARED_KINDS.has(kind) || (e !== undefined && e.others.size > 0);
+}
+
 export class PartitionState {
   private readonly geometry: readonly WindowGeometry[];
   private readonly featureLength: number;
@@ -381,7 +386,7 @@ export class PartitionState {
     for (const e of this.dirty.get(src) ?? []) {
       const own = e.view.own;
       if (own.revision === e.saved) continue;
-      if (o.sharedOnly === true && (own.revision === e.sent || (!SHARED_KINDS.has(e.ref.kind) && e.others.size === 0))) continue;
+      if (o.sharedOnly === true && (own.revision === e.sent || !isShared(e.ref.kind, e))) continue;
       writes.push({ ...e.ref, source, fence: e.fence, blob: encodeWindowState(own) });
       pending.push({ entry: e, revision: own.revision });
     }
@@ -543,7 +548,7 @@ export class PartitionState {
         const queued = reading[k] as Set<string>;
         if (id === null || mine.has(id) || queued.has(id)) continue;
         const held = this.cache.get(cacheKey(src, kind, id));
-        const shared = SHARED_KINDS.has(kind) || (held !== undefined && held.others.size > 0);
+        const shared = isShared(kind, held);
         if (held && (!shared || now - held.readAt < this.sharedRefreshMs)) {
           // Others as read last time; a view own moved past (diverged) is rebuilt from them.
           if (held.diverged) this.rebase(held);

@@ -38,7 +38,12 @@ import { lookupStored, type StoredTransaction } from '../../sinks/lookup-stored.
 import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import type { EntityStore } from '../../state/entity-store.ts';
 import { deleteMarker, readProgress, recordProgress } from '../../state/marker.ts';
-import { PartitionState, type HeldPartition, type StateTransaction } from '../../state/partition-state.ts';
+import {
+  PartitionState,
+  type HeldPartition,
+  type PartitionCheckpoint,
+  type StateTransaction,
+} from '../../state/partition-state.ts';
 import type { SourcePartition } from '../../state/keys.ts';
 import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
@@ -323,16 +328,12 @@ export class IngestBatchHandler {
   private async checkpointPartition({ store, partitions }: AttemptState, held: HeldPartition, next: string): Promise<number> {
     const { state } = this.deps;
     const source = held.source;
-    const cp = partitions.checkpoint(source);
-    let trips = 1;
-    const outcomes = cp.writes.length === 0 ? [] : await step('redis', () => store.checkpoint(cp.writes));
-    cp.confirm(outcomes);
+    const trips = await writeCheckpoint(store, partitions.checkpoint(source));
     await step('redis', () =>
       recordProgress(state.redis, state.prefix, { ...source, next, floor: held.progress, committed: undefined }),
     );
-    if (cp.writes.length > 0) trips++;
     held.progress = BigInt(next);
-    return trips;
+    return trips + 1;
   }
 
   /**
@@ -559,9 +560,7 @@ export class IngestBatchHandler {
     // Between checkpoints, what other partitions read goes out at the shorter interval: their view
     // of it stays as fresh as before the checkpoint interval was raised, at a fraction of the writes.
     if (!partitions.sharedCheckpointDue(held, d.sharedCheckpointIntervalMs)) return 0;
-    const cp = partitions.checkpoint(held.source, { sharedOnly: true });
-    cp.confirm(cp.writes.length === 0 ? [] : await step('redis', () => store.checkpoint(cp.writes)));
-    return cp.writes.length === 0 ? 0 : 1;
+    return writeCheckpoint(store, partitions.checkpoint(held.source, { sharedOnly: true }));
   }
 
   /**
@@ -792,6 +791,16 @@ export class IngestBatchHandler {
   private staticsOf(t: Transaction): StaticFeatures {
     return staticFeatures(t, this.refsOf(t), this.deps.baseCurrency);
   }
+}
+
+/** Writes a checkpoint's contributions (none: no round trip) and confirms their outcomes; returns the Redis round trips. */
+async function writeCheckpoint(store: EntityStore, cp: PartitionCheckpoint): Promise<number> {
+  if (cp.writes.length === 0) {
+    cp.confirm([]);
+    return 0;
+  }
+  cp.confirm(await step('redis', () => store.checkpoint(cp.writes)));
+  return 1;
 }
 
 /** A stored row's static features (null: stored without a snapshot). */
