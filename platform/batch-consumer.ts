@@ -24,6 +24,8 @@ export interface BatchConsumerOptions {
   commitSkipped: (topic: string, partition: number, nextOffset: string) => Promise<void>;
   /** Called on every (re)join, before the first batch of the new assignment, with that assignment (topic → partitions). */
   onJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
+  /** Called when kafkajs learns that the group rebalances, before it rejoins. */
+  onRebalancing?: () => void;
   /** Called with the consumer once created, before it runs (e.g. to seek from a batch handler). */
   onCreated?: (consumer: Consumer) => void;
 }
@@ -88,6 +90,7 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
     o.onJoin?.(e.payload.memberAssignment);
     log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
+  consumer.on(consumer.events.REBALANCING, () => o.onRebalancing?.());
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     if (e.payload.batchSize !== 0) return;
     const { topic, partition, lastOffset } = e.payload;

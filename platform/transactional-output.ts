@@ -94,6 +94,8 @@ export class TransactionalOutput {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Per partition, the highest offset committed by this instance. */
   private readonly committed = new Map<string, bigint>();
+  /** Producers whose transactional id is initialised (InitProducerId): kafkajs does it at the first transaction, not at connect. */
+  private readonly initialised = new WeakSet<Producer>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -122,12 +124,40 @@ export class TransactionalOutput {
   }
 
   /**
-   * Initialises the partition's transactional producer now: from here on, an instance that owned
-   * the partition before can no longer commit output or offsets for it. Call before effects that a
-   * stale owner must not race (the reconcile processor's outbox).
+   * Initialises the partition's transactional producer now (InitProducerId with its transactional
+   * id): from here on, an instance that owned the partition before can no longer commit output or
+   * offsets for it, and a transaction it left open is aborted (or, if it was already committing,
+   * finished) before this returns. Once per producer: later calls return at once. Call before
+   * effects that a stale owner must not race (the reconcile processor's outbox).
    */
   async fence(topic: string, partition: number): Promise<void> {
-    await this.producer(topic, partition);
+    const producer = await this.producer(topic, partition);
+    if (this.initialised.has(producer)) return;
+    // kafkajs initialises the transactional id at the first transaction() (connect() does not);
+    // aborting a transaction that registered nothing sends no request.
+    const tx = await producer.transaction();
+    this.initialised.add(producer);
+    await tx.abort();
+  }
+
+  /**
+   * A fresh producer for the partition, initialised at once (fence): fences every other holder of
+   * its transactional id, this instance's earlier producer included. The ingest calls it when it
+   * takes a partition up (after a join or a failed batch), before reading the committed offset: a
+   * batch another instance (or this one, before the rebalance) still had in flight is then either
+   * committed, and seen in that offset, or aborted.
+   */
+  renew(topic: string, partition: number): Promise<void> {
+    const key = `${topic}-${partition}`;
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(async () => {
+      await this.drop(key);
+      await this.fence(topic, partition);
+    });
+    this.queues.set(
+      key,
+      run.catch(() => {}),
+    );
+    return run;
   }
 
   private producer(topic: string, partition: number): Promise<Producer> {
@@ -189,6 +219,7 @@ export class TransactionalOutput {
   ): Promise<void> {
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
+    this.initialised.add(producer);
     try {
       for (const topicMessages of produceRuns(messages, MAX_CHUNK_BYTES))
         await tx.sendBatch({ topicMessages, compression: compressionFor(topicMessages) });

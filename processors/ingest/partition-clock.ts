@@ -72,6 +72,12 @@ export class PartitionClocks {
     this.committedAt.clear();
   }
 
+  /** Drops what is remembered of one partition: its next at() asks Kafka. */
+  forgetPartition(topic: string, partition: number): void {
+    this.clocks.delete(`${topic}/${partition}`);
+    this.committedAt.delete(`${topic}/${partition}`);
+  }
+
   /** The partition's committed offset as the last at() saw it (undefined: none, or not asked yet). */
   committed(topic: string, partition: number): bigint | undefined {
     return this.committedAt.get(`${topic}/${partition}`);

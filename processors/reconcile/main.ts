@@ -175,6 +175,7 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
       maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
       commitSkipped: (t, partition, nextOffset) => handler.commitSkipped(t, partition, nextOffset),
+      onJoin: () => handler.joined(),
     });
     teardown.push(() => consumer.disconnect());
 

@@ -61,9 +61,16 @@ export class ReconBatchHandler {
   /** Dependencies whose last call failed; readiness is red while any is listed. */
   readonly failing = new Set<string>();
   processed = 0;
+  /** Partitions taken up since the last join: their producer was renewed (a fresh fence). */
+  private readonly takenUp = new Set<string>();
 
   constructor(private readonly deps: ReconHandlerDeps) {
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
+  }
+
+  /** After a join: each partition's next batch renews its producer before it reads the committed offset. */
+  joined(): void {
+    this.takenUp.clear();
   }
 
   /** kafkajs eachBatch callback (eachBatchAutoResolve: false, autoCommit: false). */
@@ -146,7 +153,14 @@ export class ReconBatchHandler {
     }
     // Fence the partition's previous owner before touching the outbox, then read how far Kafka
     // committed: a stale owner can no longer publish, and what it did publish is known.
-    await step('kafka', () => d.output.fence(topic, partition));
+    // A partition's first batch since the join renews the producer (its earlier one may be stale:
+    // another instance held the partition meanwhile and may still have a batch in flight).
+    const key = `${topic}/${partition}`;
+    if (this.takenUp.has(key)) await step('kafka', () => d.output.fence(topic, partition));
+    else {
+      await step('kafka', () => d.output.renew(topic, partition));
+      this.takenUp.add(key);
+    }
     const committed = await step('kafka', () => d.committedOffset(topic, partition));
     const now = Date.now();
     const res = await step('mysql', () =>

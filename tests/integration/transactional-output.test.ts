@@ -1,0 +1,74 @@
+// Fencing of the transactional outputs against the real broker: what the ingest relies on when it
+// takes a partition up (renew) and the reconcile processor before its outbox (fence). kafkajs
+// initialises a transactional id at the first transaction(), not at connect(): a fence that only
+// connected fenced nobody.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafka } from '../../platform/kafka.ts';
+import { TransactionalOutput } from '../../platform/transactional-output.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+
+let ns: TestNamespace;
+beforeAll(async () => {
+  ns = await createNamespace();
+});
+afterAll(async () => {
+  await ns?.cleanup();
+});
+
+describe('TransactionalOutput fencing', () => {
+  const outputs: TransactionalOutput[] = [];
+  afterAll(async () => {
+    for (const o of outputs) await o.disconnect();
+  });
+
+  /** Two instances of one processor: the same transactional id prefix, as two ingest processes have. */
+  function instance(): TransactionalOutput {
+    const o = new TransactionalOutput(createKafka(ns.cfg, testLogger, `-fence-${outputs.length}`), `${ns.id}-fence`, testLogger);
+    outputs.push(o);
+    return o;
+  }
+
+  async function committed(groupId: string, topic: string): Promise<string | undefined> {
+    const admin = createKafka(ns.cfg, testLogger).admin();
+    await admin.connect();
+    try {
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return t?.partitions.find((p) => p.partition === 0)?.offset;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('fence() on a new instance stops the old one from committing; renew() does it again for an instance that had a producer', async () => {
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const alerts = topicName(ns.cfg.topicNamespace, 'alerts');
+    const groupId = `${ns.id}-fence-group`;
+    const a = instance();
+    const b = instance();
+    const commit = (o: TransactionalOutput, offset: number) =>
+      o.commit([{ topic: alerts, messages: [{ key: 'k', value: `at ${offset}` }] }], {
+        groupId,
+        topic,
+        partition: 0,
+        offset: String(offset),
+      });
+
+    await commit(a, 5);
+    expect(await committed(groupId, topic)).toBe('5');
+    // b takes the partition up: from here on a's producer is fenced.
+    await b.fence(topic, 0);
+    await expect(commit(a, 9)).rejects.toThrow(/fenced/);
+    expect(await committed(groupId, topic)).toBe('5');
+    await commit(b, 7);
+    expect(await committed(groupId, topic)).toBe('7');
+
+    // a commits again (a fresh producer after the fencing), then b takes the partition back: its
+    // producer of before is stale, and fence() alone would return at once; renew() fences a.
+    await commit(a, 8);
+    await b.renew(topic, 0);
+    await expect(commit(a, 12)).rejects.toThrow(/fenced/);
+    await commit(b, 10);
+    expect(await committed(groupId, topic)).toBe('10');
+  });
+});
