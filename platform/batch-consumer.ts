@@ -305,8 +305,10 @@ export async function drainedWhenCaughtUp(o: {
 
 /**
  * Readiness of a processor: in its group, no dependency failing, and no batch silent (no heartbeat)
- * for longer than the session timeout (the coordinator has then removed this member: its partitions
- * are someone else's or nobody's until the batch ends, so it must not report itself as consuming).
+ * for longer than the session timeout. A processor whose batches run in eachBatch has then been
+ * removed by the coordinator (its partitions are someone else's or nobody's until the batch ends);
+ * one whose batches run in lanes (the ingest) has a run stuck. Either way it must not report itself
+ * as consuming.
  */
 export function consumerReadiness(
   consumer: Pick<BatchConsumer, 'joined' | 'batchRunningMs' | 'sessionTimeoutMs'>,
@@ -319,7 +321,7 @@ export function consumerReadiness(
     if (running > consumer.sessionTimeoutMs)
       return {
         ok: false,
-        detail: `a batch has gone ${Math.round(running / 1000)} s without a heartbeat, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the group has likely removed this member`,
+        detail: `a batch has gone ${Math.round(running / 1000)} s without a heartbeat, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the batch is stuck, or the group has removed this member`,
       };
     return { ok: true, detail: 'consuming' };
   };

@@ -206,4 +206,32 @@ describe('PartitionLanes', () => {
     expect(h.started).toHaveLength(2);
     expect(h.dropped).toEqual(['0:c3']);
   });
+
+  it('stalledMs() measures the longest-silent run in progress from its start or last beat', async () => {
+    let clock = 1_000;
+    const runs: Array<{ run: LaneRun<number, string>; finish: () => void }> = [];
+    const lanes = new PartitionLanes<number, string>({
+      concurrency: 2,
+      maxRunRecords: 10,
+      maxQueuedRecords: 10,
+      process: (run) => new Promise<void>((resolve) => runs.push({ run, finish: resolve })),
+      onError: () => {},
+      now: () => clock,
+    });
+    expect(lanes.stalledMs()).toBe(0);
+    lanes.push({ topic: 't', partition: 0, records: [1], lastOffset: '1' }, 'a');
+    await tick();
+    clock += 500;
+    lanes.push({ topic: 't', partition: 1, records: [2], lastOffset: '2' }, 'b');
+    await tick();
+    clock += 1_000;
+    expect(lanes.stalledMs()).toBe(1_500);
+    runs[0]?.run.beat();
+    clock += 200;
+    expect(lanes.stalledMs()).toBe(1_200); // partition 1's run, silent since it started
+    runs[1]?.finish();
+    runs[0]?.finish();
+    await lanes.idle();
+    expect(lanes.stalledMs()).toBe(0);
+  });
 });

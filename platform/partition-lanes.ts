@@ -38,6 +38,8 @@ export interface LaneRun<R, C> {
   batches: number;
   /** False once the lane was invalidated after this run started (its records are fetched again). */
   isCurrent(): boolean;
+  /** Marks progress (a heartbeat of the run's retries): what stalledMs measures from. */
+  beat(): void;
 }
 
 export interface PartitionLanesOptions<R, C> {
@@ -74,6 +76,8 @@ interface Lane<R, C> {
   waiters: Array<() => void>;
   /** Runs and exclusive tasks chained on `tail` and not yet settled. */
   busy: number;
+  /** When the run in progress started or last beat (null: none in progress). */
+  lastBeat: number | null;
 }
 
 export class PartitionLanes<R, C> {
@@ -139,6 +143,16 @@ export class PartitionLanes<R, C> {
     return n;
   }
 
+  /**
+   * How long the longest-silent run in progress has gone since it started or last beat, ms (0: no
+   * run in progress). A run stuck on a call that never returns shows here; readiness reads it.
+   */
+  stalledMs(): number {
+    let oldest = Infinity;
+    for (const lane of this.lanes.values()) if (lane.lastBeat !== null) oldest = Math.min(oldest, lane.lastBeat);
+    return oldest === Infinity ? 0 : Math.max(0, this.now() - oldest);
+  }
+
   /** Resolves when no lane has a run in progress or waiting (after invalidateAll: when the runs in flight end). */
   async idle(): Promise<void> {
     for (;;) {
@@ -151,7 +165,7 @@ export class PartitionLanes<R, C> {
   private lane(key: string): Lane<R, C> {
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      lane = { queue: [], queued: 0, epoch: 0, pumping: null, tail: Promise.resolve(), waiters: [], busy: 0 };
+      lane = { queue: [], queued: 0, epoch: 0, pumping: null, tail: Promise.resolve(), waiters: [], busy: 0, lastBeat: null };
       this.lanes.set(key, lane);
     }
     return lane;
@@ -211,10 +225,13 @@ export class PartitionLanes<R, C> {
     try {
       const run = this.take(key, lane);
       if (run === null) return;
+      lane.lastBeat = this.now();
       try {
         await this.o.process(run);
       } catch (err) {
         this.o.onError(run, err);
+      } finally {
+        lane.lastBeat = null;
       }
     } finally {
       this.release();
@@ -257,6 +274,9 @@ export class PartitionLanes<R, C> {
       queuedAt: first.queuedAt,
       batches,
       isCurrent: () => lane.epoch === epoch && this.lanes.get(key) === lane,
+      beat: () => {
+        if (lane.lastBeat !== null) lane.lastBeat = this.now();
+      },
     };
   }
 

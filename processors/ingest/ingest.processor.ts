@@ -234,6 +234,11 @@ export class IngestBatchHandler {
     await this.lanes.idle();
   }
 
+  /** How long the longest-silent lane run has gone without progress, ms (0: none running); for readiness. */
+  runningMs(): number {
+    return this.lanes.stalledMs();
+  }
+
   /** Records waiting in the lanes. */
   queuedRecords(): number {
     return this.lanes.queuedRecords();
@@ -256,14 +261,19 @@ export class IngestBatchHandler {
     const elapsed = this.observer.batchStarted(topic, records.length);
     const nextOffset = (BigInt(run.lastOffset) + 1n).toString();
     const isStale = () => !run.isCurrent();
+    // A heartbeat of the run's retries is also its progress for readiness (runningMs).
+    const heartbeat = async () => {
+      await payload.heartbeat();
+      run.beat();
+    };
     let outcome: BatchOutcome | { restoreFrom: string };
     try {
       // Stops retrying when the consumer stops, the group rebalances or the lane moved: nothing was
       // committed, and the records are fetched again (here or by the partition's next owner).
       outcome = await retryBatch(
-        () => this.attempt(topic, partition, records, nextOffset, payload.heartbeat, Date.now() - run.queuedAt),
+        () => this.attempt(topic, partition, records, nextOffset, heartbeat, Date.now() - run.queuedAt),
         {
-          payload: { heartbeat: payload.heartbeat, isRunning: payload.isRunning, isStale },
+          payload: { heartbeat, isRunning: payload.isRunning, isStale },
           where: { topic, partition, firstOffset: first.offset },
           maxMs: this.deps.retryMaxBackoffMs,
           logger,

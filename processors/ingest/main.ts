@@ -306,7 +306,16 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       host: cfg.metrics.host,
       port: opts.metricsPort,
       registry: metrics.registry,
-      ready: consumerReadiness(consumer, handler.failing),
+      // A batch now runs in its lane after eachBatch returned: the consumer's own figure sees only
+      // eachBatch's waits for room, the lanes' the runs.
+      ready: consumerReadiness(
+        {
+          joined: () => consumer.joined(),
+          sessionTimeoutMs: consumer.sessionTimeoutMs,
+          batchRunningMs: () => Math.max(consumer.batchRunningMs(), handler.runningMs()),
+        },
+        handler.failing,
+      ),
       log,
     });
     if (probe) teardown.push(() => probe.close());
