@@ -282,11 +282,21 @@ export class IngestBatchHandler {
         },
       );
     } catch (err) {
-      if (run.isCurrent() && payload.isRunning()) {
-        // kafkajs fetched past these records: back to the first (what waits behind it goes too).
+      if (run.isCurrent()) {
+        // What waits behind an uncommitted run never runs: committing it would move the offset
+        // past these records. Whatever the consumer's state (it may be restarting after a crash,
+        // when kafkajs's own payload says it is not running and the rejoin is yet to come).
         this.lanes.invalidate(topic, partition);
-        this.deps.seek({ topic, partition, offset: first.offset });
-        if (!isRetriable(err)) this.fatal = err;
+        // kafkajs fetched past these records: back to the first. (A consumer that is not running
+        // rejoins, and then fetches from the committed offsets anyway.)
+        if (payload.isRunning()) {
+          try {
+            this.deps.seek({ topic, partition, offset: first.offset });
+          } catch (seekErr) {
+            logger.warn({ err: seekErr, topic, partition }, 'could not seek back to the uncommitted batch');
+          }
+          if (!isRetriable(err)) this.fatal = err;
+        }
       }
       logger.warn({ err, topic, partition, firstOffset: first.offset }, 'batch not committed; its records are fetched again');
       return;
