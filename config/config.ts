@@ -115,7 +115,6 @@ const envSchema = z.object({
   TXMON_INGEST_MAX_BYTES_PER_PARTITION: positiveInt.default(512 * 1024),
   TXMON_INGEST_SESSION_TIMEOUT_MS: positiveInt.default(30_000),
   TXMON_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
-  TXMON_INGEST_MAX_RUN_RECORDS: z.coerce.number().int().min(1).max(100_000).default(2_000),
   TXMON_FAULT_KILL_AT: z
     .string()
     .regex(/^(after-mysql|after-checkpoint|after-commit):[1-9]\d{0,5}$/, {
@@ -247,8 +246,6 @@ export type TxmonConfig = Readonly<{
     sessionTimeoutMs: number;
     /** Partitions processed at once (each with its own transactional producer). */
     concurrency: number;
-    /** Records one run of a partition's lane takes at most; also what a lane holds before the fetcher waits. */
-    maxRunRecords: number;
     /** Crash tests only: SIGKILL this process the n-th time a batch reaches the point (TXMON_FAULT_KILL_AT). */
     faultKillAt: { point: 'after-mysql' | 'after-checkpoint' | 'after-commit'; n: number } | null;
     maxFutureSkewMs: number;
@@ -416,7 +413,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       maxBytesPerPartition: e.TXMON_INGEST_MAX_BYTES_PER_PARTITION,
       sessionTimeoutMs: e.TXMON_INGEST_SESSION_TIMEOUT_MS,
       concurrency: e.TXMON_INGEST_CONCURRENCY,
-      maxRunRecords: e.TXMON_INGEST_MAX_RUN_RECORDS,
       faultKillAt: e.TXMON_FAULT_KILL_AT
         ? {
             point: e.TXMON_FAULT_KILL_AT.split(':')[0] as 'after-mysql' | 'after-checkpoint' | 'after-commit',

@@ -24,8 +24,6 @@ export interface BatchConsumerOptions {
   commitSkipped: (topic: string, partition: number, nextOffset: string) => Promise<void>;
   /** Called on every (re)join, before the first batch of the new assignment, with that assignment (topic → partitions). */
   onJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
-  /** Called when kafkajs learns that the group rebalances, before it rejoins. */
-  onRebalancing?: () => void;
   /** Called with the consumer once created, before it runs (e.g. to seek from a batch handler). */
   onCreated?: (consumer: Consumer) => void;
 }
@@ -90,7 +88,6 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
     o.onJoin?.(e.payload.memberAssignment);
     log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
   });
-  consumer.on(consumer.events.REBALANCING, () => o.onRebalancing?.());
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     if (e.payload.batchSize !== 0) return;
     const { topic, partition, lastOffset } = e.payload;
@@ -305,10 +302,8 @@ export async function drainedWhenCaughtUp(o: {
 
 /**
  * Readiness of a processor: in its group, no dependency failing, and no batch silent (no heartbeat)
- * for longer than the session timeout. A processor whose batches run in eachBatch has then been
- * removed by the coordinator (its partitions are someone else's or nobody's until the batch ends);
- * one whose batches run in lanes (the ingest) has a run stuck. Either way it must not report itself
- * as consuming.
+ * for longer than the session timeout (the coordinator has then removed this member: its partitions
+ * are someone else's or nobody's until the batch ends, so it must not report itself as consuming).
  */
 export function consumerReadiness(
   consumer: Pick<BatchConsumer, 'joined' | 'batchRunningMs' | 'sessionTimeoutMs'>,
@@ -321,7 +316,7 @@ export function consumerReadiness(
     if (running > consumer.sessionTimeoutMs)
       return {
         ok: false,
-        detail: `a batch has gone ${Math.round(running / 1000)} s without a heartbeat, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the batch is stuck, or the group has removed this member`,
+        detail: `a batch has gone ${Math.round(running / 1000)} s without a heartbeat, longer than the ${Math.round(consumer.sessionTimeoutMs / 1000)} s session timeout: the group has likely removed this member`,
       };
     return { ok: true, detail: 'consuming' };
   };

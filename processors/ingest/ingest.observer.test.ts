@@ -90,13 +90,12 @@ describe('IngestObserver', () => {
     const obs = new IngestObserver(createIngestMetrics(), debugLogger(lines), () => NO_MODELS);
     const t = new StepTrace();
     for (const s of ['decode', 'refdata', 'dedup', 'state', 'detect', 'mysql', 'checkpoint', 'kafka'] as const) t.mark(s);
-    obs.attemptDone(12, t, 7.5);
+    obs.attemptDone(12, t);
     expect(lines).toHaveLength(1);
     const [fields, msg] = lines[0] as [Record<string, unknown>, string];
     expect(msg).toBe('batch step timings');
     expect(Object.keys(fields)).toEqual([
       'records',
-      'queuedMs',
       'decodeMs',
       'refdataMs',
       'dedupMs',
@@ -107,6 +106,5 @@ describe('IngestObserver', () => {
       'kafkaMs',
     ]);
     expect(fields.records).toBe(12);
-    expect(fields.queuedMs).toBe(7.5);
   });
 });

@@ -95,14 +95,10 @@ export class IngestObserver {
   }
 
   /** An attempt that reached its Kafka commit: its step timings, in the debug log. */
-  attemptDone(records: number, trace: StepTrace, queuedMs: number): void {
+  attemptDone(records: number, trace: StepTrace): void {
     if (this.logger.isLevelEnabled('debug'))
       this.logger.debug(
-        Object.fromEntries([
-          ['records', records],
-          ['queuedMs', queuedMs],
-          ...Object.entries(trace.durations()).map(([k, v]) => [`${k}Ms`, v]),
-        ]),
+        Object.fromEntries([['records', records], ...Object.entries(trace.durations()).map(([k, v]) => [`${k}Ms`, v])]),
         'batch step timings',
       );
   }

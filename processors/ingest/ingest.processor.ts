@@ -11,8 +11,7 @@ import { writeSync } from 'node:fs';
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
-import { StateLostError, isRetriable } from '../../platform/errors.ts';
-import { PartitionLanes, type LaneRun } from '../../platform/partition-lanes.ts';
+import { StateLostError } from '../../platform/errors.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -118,13 +117,6 @@ export interface IngestHandlerDeps {
    * 0: every batch). Not above checkpointIntervalMs in effect. Raises no progress.
    */
   sharedCheckpointIntervalMs: number;
-  /** Lane runs at once over all partitions (TXMON_INGEST_CONCURRENCY). */
-  concurrency: number;
-  /**
-   * Records a lane run takes at most (batches waiting in a lane are taken together up to this), and
-   * records a lane holds before the fetcher waits for it.
-   */
-  maxRunRecords: number;
   /** Moves the consumer's position in a partition (kafkajs Consumer.seek): how a gap is replayed. */
   seek: (p: { topic: string; partition: number; offset: string }) => void;
 }
@@ -150,10 +142,8 @@ export class IngestBatchHandler {
   readonly failing = new Set<string>();
   /** Metrics, step timings and the exit summary (ingest.observer.ts). */
   readonly observer: IngestObserver;
-  /** Per partition, its lane: fetched batches and assignment restores, in turn (platform/partition-lanes.ts). */
-  private readonly lanes: PartitionLanes<RawRecord, LaneContext>;
-  /** A run's error no retry fixes, thrown from the next eachBatch (kafkajs's crash path). */
-  private fatal: unknown = null;
+  /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
+  private readonly lanes = new Map<string, Promise<void>>();
   /** Times each fault point was reached (crash tests). */
   private readonly faultHits = new Map<FaultPoint, number>();
 
@@ -167,148 +157,58 @@ export class IngestBatchHandler {
     this.featureDecoder = new FeatureDecoder(deps.pool);
     this.observer = new IngestObserver(deps.metrics, deps.logger, deps.detection.models);
     for (const d of DEPENDENCIES) deps.metrics.dependencyUp.set({ dependency: d }, 1);
-    this.lanes = new PartitionLanes<RawRecord, LaneContext>({
-      concurrency: deps.concurrency,
-      maxRunRecords: deps.maxRunRecords,
-      maxQueuedRecords: deps.maxRunRecords,
-      process: (run) => this.runLane(run),
-      onError: (run, err) => deps.logger.error({ err, topic: run.topic, partition: run.partition }, 'lane run failed'),
-      onDropped: (_batch, ctx) => {
-        if (ctx.kind === 'skip') ctx.settle();
-      },
-    });
   }
 
-  /**
-   * kafkajs eachBatch callback (eachBatchAutoResolve: false, autoCommit: false): hands the batch to
-   * its partition's lane and returns, so kafkajs fetches the next batches while the lanes work
-   * (pipelined batches, docs/state.md). The committed offset still moves only in the Kafka
-   * transaction after the batch's effects; the offset resolved here is only kafkajs's fetch
-   * position, and a run that fails goes back to its first offset (a seek). When the lane already
-   * holds `maxQueuedRecords`, this waits (heartbeating): the fetcher slows to what the lanes take.
-   */
-  readonly eachBatch = async (payload: EachBatchPayload): Promise<void> => {
-    if (this.fatal !== null) {
-      // A run failed on an error no retry fixes: kafkajs's own crash path (restartOnFailure) decides.
-      const err = this.fatal;
-      this.fatal = null;
-      throw err;
-    }
+  /** kafkajs eachBatch callback (eachBatchAutoResolve: false, autoCommit: false). */
+  readonly eachBatch = (payload: EachBatchPayload): Promise<void> =>
+    // In the partition's lane: a restore started by an assignment (restoreAssigned) and a batch
+    // never interleave, so a batch fetched before a restore's seek is seen as stale.
+    this.inLane(`${payload.batch.topic}/${payload.batch.partition}`, () => this.runBatch(payload));
+
+  private async runBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (batch.isEmpty() || !isRunning() || isStale()) return;
+    const { metrics, logger } = this.deps;
     // kafkajs's messages have RawRecord's fields already: read in place, not copied.
     const records: readonly RawRecord[] = batch.messages;
-    this.lanes.push(
-      { topic: batch.topic, partition: batch.partition, records, lastOffset: batch.lastOffset() },
-      { kind: 'batch', payload },
-    );
-    resolveOffset(batch.lastOffset());
-    while (!this.lanes.hasRoom(batch.topic, batch.partition) && isRunning() && !isStale()) {
-      await this.lanes.waitForRoom(batch.topic, batch.partition, ROOM_WAIT_MS);
-      await heartbeat();
-    }
-  };
+    const elapsed = this.observer.batchStarted(batch.topic, records.length);
+    const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
 
-  /**
-   * Records kafkajs skipped without calling eachBatch (transaction markers, aborted records): the
-   * offset past them is committed in the partition's lane, after the batches queued before them.
-   * Resolves once committed, or once the lane dropped it (its position moved: it is fetched again).
-   */
-  skipped(topic: string, partition: number, nextOffset: string): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.lanes.push(
-        { topic, partition, records: [], lastOffset: (BigInt(nextOffset) - 1n).toString() },
-        { kind: 'skip', settle: (err) => (err === undefined ? resolve() : reject(err)) },
-      ),
-    );
-  }
-
-  /** Drops the batches waiting in every lane (a rebalance: they are fetched again from the committed offsets). */
-  invalidateLanes(): void {
-    this.lanes.invalidateAll();
-  }
-
-  /** A stop, after the consumer stopped: drops what waits in the lanes and waits for the runs in flight. */
-  async stopLanes(): Promise<void> {
-    this.lanes.invalidateAll();
-    await this.lanes.idle();
-  }
-
-  /** How long the longest-silent lane run has gone without progress, ms (0: none running); for readiness. */
-  runningMs(): number {
-    return this.lanes.stalledMs();
-  }
-
-  /** Records waiting in the lanes. */
-  queuedRecords(): number {
-    return this.lanes.queuedRecords();
-  }
-
-  /** One run of a lane: the batches taken together, processed and committed as one. */
-  private async runLane(run: LaneRun<RawRecord, LaneContext>): Promise<void> {
-    const ctx = run.context;
-    if (ctx.kind === 'skip') {
-      await this.commitSkipped(run.topic, run.partition, (BigInt(run.lastOffset) + 1n).toString()).then(
-        () => ctx.settle(),
-        (err: unknown) => ctx.settle(err),
-      );
-      return;
-    }
-    const { metrics, logger } = this.deps;
-    const { topic, partition, records } = run;
-    const payload = ctx.payload;
-    const first = records[0] as RawRecord;
-    const elapsed = this.observer.batchStarted(topic, records.length);
-    const nextOffset = (BigInt(run.lastOffset) + 1n).toString();
-    const isStale = () => !run.isCurrent();
-    // A heartbeat of the run's retries is also its progress for readiness (runningMs).
-    const heartbeat = async () => {
-      await payload.heartbeat();
-      run.beat();
-    };
-    let outcome: BatchOutcome | { restoreFrom: string };
-    try {
-      // Stops retrying when the consumer stops, the group rebalances or the lane moved: nothing was
-      // committed, and the records are fetched again (here or by the partition's next owner).
-      outcome = await retryBatch(
-        () => this.attempt(topic, partition, records, nextOffset, heartbeat, Date.now() - run.queuedAt),
-        {
-          payload: { heartbeat, isRunning: payload.isRunning, isStale },
-          where: { topic, partition, firstOffset: first.offset },
-          maxMs: this.deps.retryMaxBackoffMs,
-          logger,
-          failing: this.failing,
-          metrics,
-        },
-      );
-    } catch (err) {
-      if (run.isCurrent()) {
-        // What waits behind an uncommitted run never runs: committing it would move the offset
-        // past these records. Whatever the consumer's state (it may be restarting after a crash,
-        // when kafkajs's own payload says it is not running and the rejoin is yet to come).
-        this.lanes.invalidate(topic, partition);
-        // kafkajs fetched past these records: back to the first. (A consumer that is not running
-        // rejoins, and then fetches from the committed offsets anyway.)
-        if (payload.isRunning()) {
-          try {
-            this.deps.seek({ topic, partition, offset: first.offset });
-          } catch (seekErr) {
-            logger.warn({ err: seekErr, topic, partition }, 'could not seek back to the uncommitted batch');
-          }
-          if (!isRetriable(err)) this.fatal = err;
-        }
-      }
-      logger.warn({ err, topic, partition, firstOffset: first.offset }, 'batch not committed; its records are fetched again');
-      return;
-    }
+    // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
+    // partition's next owner replays the batch.
+    const outcome = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat), {
+      payload,
+      where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
+      maxMs: this.deps.retryMaxBackoffMs,
+      logger,
+      failing: this.failing,
+      metrics,
+    });
     // The partition's windows in Redis end before this batch: replayed from there first.
     if ('restoreFrom' in outcome) return;
+    resolveOffset(batch.lastOffset());
     this.observer.batchCommitted(
-      { topic, partition, offsetLag: ctx.payload.batch.offsetLag(), timestamps: records },
+      { topic: batch.topic, partition: batch.partition, offsetLag: batch.offsetLag(), timestamps: records },
       records.length,
       outcome,
       elapsed,
     );
+    await heartbeat();
+  }
+
+  /** Runs `fn` after everything queued in the partition's lane. */
+  private inLane<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.lanes.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.lanes.set(key, settled);
+    void settled.then(() => {
+      if (this.lanes.get(key) === settled) this.lanes.delete(key);
+    });
+    return run;
   }
 
   /**
@@ -323,20 +223,18 @@ export class IngestBatchHandler {
     const all = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
     return Promise.all(
       all.map((source) =>
-        this.lanes
-          .exclusive(source.topic, source.partition, async () => {
-            if (d.state.partitions.heldPartition(source) !== undefined) return;
-            await this.takeUp(source);
-            const read = await readProgress(d.state.redis, d.state.prefix, source);
-            if (read.generation !== d.state.store.generation) return; // the first batch adopts it
-            if (read.progress === null) return;
-            const committed = await d.clocks.committedOffset(source.topic, source.partition);
-            if (committed === undefined || read.progress >= committed) return;
-            this.restore(d.state.partitions.hold(source, read.progress), committed);
-          })
-          .catch((err: unknown) =>
-            d.logger.warn({ err, ...source }, 'could not check the partition’s windows on assignment; its first batch will'),
-          ),
+        this.inLane(`${source.topic}/${source.partition}`, async () => {
+          if (d.state.partitions.heldPartition(source) !== undefined) return;
+          await this.takeUp(source);
+          const read = await readProgress(d.state.redis, d.state.prefix, source);
+          if (read.generation !== d.state.store.generation) return; // the first batch adopts it
+          if (read.progress === null) return;
+          const committed = await d.clocks.committedOffset(source.topic, source.partition);
+          if (committed === undefined || read.progress >= committed) return;
+          this.restore(d.state.partitions.hold(source, read.progress), committed);
+        }).catch((err: unknown) =>
+          d.logger.warn({ err, ...source }, 'could not check the partition’s windows on assignment; its first batch will'),
+        ),
       ),
     ).then(() => {});
   }
@@ -362,8 +260,6 @@ export class IngestBatchHandler {
       'restoring the partition’s windows: replaying the records after its last checkpoint',
     );
     this.observer.restoreStarted();
-    // What waits in the lane follows the gap: fetched again after it.
-    this.lanes.invalidate(held.source.topic, held.source.partition);
     this.deps.seek({ ...held.source, offset: from.toString() });
   }
 
@@ -470,9 +366,8 @@ export class IngestBatchHandler {
    * Before a partition is held (after a join, a failed batch, a rebuild): a fresh transactional
    * producer for it, which fences any other holder of its id, then its committed offset asked of
    * Kafka again. A batch of the partition still in flight elsewhere (another instance that had it
-   * before the rebalance, or this one's lane run from before the join) has then either committed,
-   * and the offset read after this shows it, or been aborted: its dead letters and alerts are not
-   * published twice.
+   * before the rebalance) has then either committed, and the offset read after this shows it, or
+   * been aborted: its dead letters and alerts are not published twice.
    */
   private async takeUp(source: SourcePartition): Promise<void> {
     await this.deps.output.renew(source.topic, source.partition);
@@ -500,7 +395,6 @@ export class IngestBatchHandler {
     records: readonly RawRecord[],
     nextOffset: string,
     heartbeat: () => Promise<void>,
-    queuedMs: number,
   ): Promise<BatchOutcome | { restoreFrom: string }> {
     const trace = new StepTrace();
     const source = { topic, partition };
@@ -564,7 +458,7 @@ export class IngestBatchHandler {
     }
     this.faultPoint('after-commit');
     trace.mark('kafka');
-    this.observer.attemptDone(records.length, trace, queuedMs);
+    this.observer.attemptDone(records.length, trace);
     // Counted, not filtered: the late duplicates (nearly always none) are looked up by position.
     const lateDuplicateKeys =
       sink.lateDuplicates.length === 0 ? null : new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
@@ -971,12 +865,6 @@ interface Dedup {
   /** Each fresh transaction's index in `state`. */
   freshIndex: number[];
 }
-
-/** What a lane's batch came with: a fetched batch's kafkajs callbacks, or skipped records' settlement. */
-type LaneContext = { kind: 'batch'; payload: EachBatchPayload } | { kind: 'skip'; settle: (err?: unknown) => void };
-
-/** How long a fetcher waiting for room in a lane goes between heartbeats, ms. */
-const ROOM_WAIT_MS = 1_000;
 
 /** The dedup look-up's deadline: one that takes longer fails (the batch is retried). */
 const LOOKUP_TIMEOUT_MS = 30_000;

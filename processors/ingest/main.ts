@@ -244,8 +244,6 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       faultKillAt: cfg.ingest.faultKillAt,
       checkpointIntervalMs: cfg.state.checkpointMs,
       sharedCheckpointIntervalMs: cfg.state.sharedCheckpointMs,
-      concurrency: cfg.ingest.concurrency,
-      maxRunRecords: cfg.ingest.maxRunRecords,
       // The consumer is created after the handler, and runs no batch before onCreated.
       seek: (p) => {
         if (seekConsumer === null) throw new Error('seek before the consumer started');
@@ -268,15 +266,11 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       sessionTimeoutMs: cfg.ingest.sessionTimeoutMs,
       maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
-      // In the partition's lane, after the batches waiting there.
-      commitSkipped: (t, partition, nextOffset) => handler.skipped(t, partition, nextOffset),
-      // Batches waiting in the lanes are fetched again after the rejoin, from the committed offsets.
-      onRebalancing: () => handler.invalidateLanes(),
+      commitSkipped: (t, partition, nextOffset) => handler.commitSkipped(t, partition, nextOffset),
       // A partition that comes back after a rebalance may have moved on under another member:
       // what this instance remembers of it is stale, so its next batch asks Kafka again.
       // The same for the window state held in memory: read through from Redis again.
       onJoin: (assignment) => {
-        handler.invalidateLanes();
         clocks.forget();
         state.partitions.releaseAll();
         // False until the broker confirms that the assignment covers every partition of the topic
@@ -306,16 +300,7 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
       host: cfg.metrics.host,
       port: opts.metricsPort,
       registry: metrics.registry,
-      // A batch now runs in its lane after eachBatch returned: the consumer's own figure sees only
-      // eachBatch's waits for room, the lanes' the runs.
-      ready: consumerReadiness(
-        {
-          joined: () => consumer.joined(),
-          sessionTimeoutMs: consumer.sessionTimeoutMs,
-          batchRunningMs: () => Math.max(consumer.batchRunningMs(), handler.runningMs()),
-        },
-        handler.failing,
-      ),
+      ready: consumerReadiness(consumer, handler.failing),
       log,
     });
     if (probe) teardown.push(() => probe.close());
@@ -329,8 +314,6 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
         // windows checkpointed below are whole.
         await handler.waitRestored(10_000);
         await consumer.stop();
-        // The lanes' runs in flight end (what waits in them is dropped: not committed, fetched again).
-        await handler.stopLanes();
         await handler
           .flushCheckpoints()
           .catch((err: unknown) =>

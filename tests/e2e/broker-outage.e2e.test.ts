@@ -21,11 +21,7 @@ afterAll(async () => {
 
 describe('broker outage', () => {
   it('Kafka down for seconds mid-stream: resumes by itself, same end state', async () => {
-    ns = await createNamespace({
-      TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192',
-      TXMON_INGEST_MAX_RUN_RECORDS: '30',
-      TXMON_INGEST_CONCURRENCY: '1',
-    });
+    ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
     const { pidFile, marker } = kafkaPidFile(ns.cfg);
     const pid = livePid(pidFile, marker);
     if (pid === undefined)

@@ -30,7 +30,6 @@ beforeAll(async () => {
   ns = await createNamespace({
     TXMON_REDIS_CLUSTER_NODES: PORTS.map((p) => `127.0.0.1:${p}`).join(','),
     TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384',
-    TXMON_INGEST_MAX_RUN_RECORDS: '60',
   });
   sim = await produceSimulated(ns, { seed: 31, count: 12_000 });
 });

@@ -15,9 +15,8 @@ let ns: TestNamespace;
 let sim: Simulated;
 
 beforeAll(async () => {
-  // Small fetches and small lane runs make many batches, so each kill lands several batches into the
-  // stream (a lane takes the batches waiting in it together, up to TXMON_INGEST_MAX_RUN_RECORDS).
-  ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384', TXMON_INGEST_MAX_RUN_RECORDS: '60' });
+  // Small fetches make many batches, so each kill lands several batches into the stream.
+  ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
   sim = await produceSimulated(ns, { seed: 17, count: 12_000 });
 });
 afterAll(async () => {

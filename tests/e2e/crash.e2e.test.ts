@@ -22,9 +22,8 @@ let ns: TestNamespace;
 let sim: Simulated;
 
 beforeAll(async () => {
-  // Small fetches and small lane runs (TXMON_INGEST_MAX_RUN_RECORDS) make many batches, so kills
-  // land between and inside batch effects.
-  ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384', TXMON_INGEST_MAX_RUN_RECORDS: '60' });
+  // Small fetches make many batches, so kills land between and inside batch effects.
+  ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
   sim = await produceSimulated(ns, { seed: 11, count: 30_000 });
 });
 afterAll(async () => {
@@ -53,11 +52,7 @@ describe('crash safety', () => {
 
 describe('graceful shutdown', () => {
   it('SIGTERM mid-stream finishes the in-flight batch, exits 0, and a restart completes the stream exactly', async () => {
-    const own = await createNamespace({
-      TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192',
-      TXMON_INGEST_MAX_RUN_RECORDS: '30',
-      TXMON_INGEST_CONCURRENCY: '1',
-    });
+    const own = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
     try {
       const ownSim = await produceSimulated(own, { seed: 12, count: 20_000 });
       const topic = topicName(own.cfg.topicNamespace, 'transactions');

@@ -54,7 +54,6 @@ beforeAll(async () => {
     TXMON_RULES_RELOAD_MS: '300',
     TXMON_MODEL_POLL_MS: '300',
     TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384',
-    TXMON_INGEST_MAX_RUN_RECORDS: '60',
   });
   pool = createPool(ns.cfg);
 });

@@ -69,11 +69,7 @@ afterAll(async () => {
 
 async function outageRun(seed: number, stop: () => void, start: () => void, isUp: () => boolean) {
   // Small batches, one partition at a time: the stream takes long enough to stop a dependency mid-way.
-  const ns = await createNamespace({
-    TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192',
-    TXMON_INGEST_MAX_RUN_RECORDS: '30',
-    TXMON_INGEST_CONCURRENCY: '1',
-  });
+  const ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
   namespaces.push(ns);
   const sim: Simulated = await produceSimulated(ns, { seed, count: 15_000 });
   const topic = topicName(ns.cfg.topicNamespace, 'transactions');

@@ -15,7 +15,7 @@ afterAll(async () => {
 describe('transactional upstream producer', () => {
   it('ingests committed records only and drains past transaction markers', async () => {
     // Small fetches, so some batches hold only aborted records or markers (kafkajs skips those).
-    ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '4096', TXMON_INGEST_MAX_RUN_RECORDS: '15' });
+    ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '4096' });
     const encode = await transactionEncoder(ns);
     const txs = validTransactions(41, 1_000);
     const topic = topicName(ns.cfg.topicNamespace, 'transactions');
