@@ -1,6 +1,6 @@
 import { CompressionTypes, KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { COMPRESS_FROM_BYTES, compressionFor, isFencing, produceRuns } from './transactional-output.ts';
+import { COMPRESS_FROM_BYTES, compressionFor, isConcurrentTransactions, isFencing, produceRuns } from './transactional-output.ts';
 
 describe('isFencing', () => {
   it('recognises a fenced producer however kafkajs wraps it, and nothing else', () => {
@@ -25,6 +25,26 @@ describe('isFencing', () => {
     ).toBe(false);
     expect(isFencing(new TypeError('bug'))).toBe(false);
     expect(isFencing(null)).toBe(false);
+  });
+});
+
+describe('isConcurrentTransactions', () => {
+  it("recognises the broker's CONCURRENT_TRANSACTIONS however kafkajs wraps it, and nothing else", () => {
+    const concurrent = new KafkaJSProtocolError(<Error>(<unknown>{
+      type: 'CONCURRENT_TRANSACTIONS',
+      code: 51,
+      retriable: true,
+      message:
+        'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+    }));
+    expect(isConcurrentTransactions(concurrent)).toBe(true);
+    expect(isConcurrentTransactions(new Error('outer', { cause: concurrent }))).toBe(true);
+    const epoch = new KafkaJSProtocolError(<Error>(
+      (<unknown>{ type: 'INVALID_PRODUCER_EPOCH', code: 47, retriable: false, message: 'x' })
+    ));
+    expect(isConcurrentTransactions(epoch)).toBe(false);
+    expect(isConcurrentTransactions(new Error('CONCURRENT_TRANSACTIONS in a message only'))).toBe(false);
+    expect(isConcurrentTransactions(undefined)).toBe(false);
   });
 });
 

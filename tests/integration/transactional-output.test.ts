@@ -71,4 +71,25 @@ describe('TransactionalOutput fencing', () => {
     await commit(b, 10);
     expect(await committed(groupId, topic)).toBe('10');
   });
+
+  it('commits transactions of offsets alone back to back (the broker answers CONCURRENT_TRANSACTIONS while the previous one completes)', async () => {
+    // A batch without alerts or dead letters commits its offset alone, right after the partition's
+    // previous commit; kafkajs does not retry that answer on AddOffsetsToTxn, TransactionalOutput does.
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const groupId = `${ns.id}-offsets-alone`;
+    const o = instance();
+    const failures: unknown[] = [];
+    for (let offset = 1; offset <= 40; offset++) {
+      await o.commit([], { groupId, topic, partition: 1, offset: String(offset) }).catch((err: unknown) => failures.push(err));
+    }
+    expect(failures).toEqual([]);
+    const admin = createKafka(ns.cfg, testLogger).admin();
+    await admin.connect();
+    try {
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(t?.partitions.find((p) => p.partition === 1)?.offset).toBe('40');
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });
