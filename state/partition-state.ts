@@ -143,6 +143,9 @@ interface Decoded {
   local: boolean;
 }
 
+/** The others of an entry that has none: one empty map for all of them, never written. */
+const NO_OTHERS: ReadonlyMap<string, Decoded> = new Map();
+
 /** One entity's own contribution for one source partition, in memory. */
 interface Entry {
   readonly key: string;
@@ -160,8 +163,8 @@ interface Entry {
    * before a progress covers it.
    */
   sent: number;
-  /** Other sources' contributions, decoded; read every batch once non-empty. */
-  others: Map<string, Decoded>;
+  /** Other sources' contributions, decoded; read every batch once non-empty (NO_OTHERS while empty: most entries). */
+  others: ReadonlyMap<string, Decoded>;
   /** Own applied an event the merged view found stale: the next batch rebuilds the view. */
   diverged: boolean;
   /** Batches between their load and their apply's end: such an entry is never evicted (see evict). */
@@ -596,7 +599,7 @@ export class PartitionState {
         fence,
         saved: own.revision,
         sent: own.revision,
-        others: new Map(),
+        others: NO_OTHERS,
         diverged: false,
         pins: 0,
         readAt: now,
@@ -605,11 +608,12 @@ export class PartitionState {
       this.cache.set(key, e);
       changed = true;
     }
-    const others = new Map<string, Decoded>();
+    // Allocated at the first other contribution: most entities have none (an account's partition only).
+    let others: Map<string, Decoded> | undefined;
     const take = (name: string, d: Decoded): void => {
       const had = e.others.get(name);
       if (had === undefined || had.state !== d.state || had.revision !== d.revision) changed = true;
-      others.set(name, d);
+      (others ??= new Map()).set(name, d);
     };
     for (const [name, c] of stored) {
       if (name === src) continue;
@@ -621,21 +625,21 @@ export class PartitionState {
         continue;
       }
       const had = e.others.get(name);
-      if (had && !had.local && had.fence === c.fence) others.set(name, had);
+      if (had && !had.local && had.fence === c.fence) (others ??= new Map()).set(name, had);
       else {
-        others.set(name, { fence: c.fence, state: this.decode(c.blob), revision: 0, local: false });
+        (others ??= new Map()).set(name, { fence: c.fence, state: this.decode(c.blob), revision: 0, local: false });
         changed = true;
       }
     }
     // Partitions held here that touched the entity since their last checkpoint, not in the store yet.
     for (const name of this.partitions.keys()) {
-      if (name === src || others.has(name)) continue;
+      if (name === src || others?.has(name)) continue;
       const sibling = this.sibling(name, ref);
       if (sibling === undefined || sibling.view.own.head === null) continue;
       take(name, { fence: sibling.fence, state: sibling.view.own, revision: sibling.view.own.revision, local: true });
     }
-    if (others.size !== e.others.size) changed = true;
-    e.others = others;
+    if ((others?.size ?? 0) !== e.others.size) changed = true;
+    e.others = others ?? NO_OTHERS;
     e.readAt = now;
     if (changed || e.diverged) this.rebase(e);
     return e;
