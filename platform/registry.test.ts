@@ -87,6 +87,23 @@ describe('AvroDecoder', () => {
     }
   });
 
+  it('decodes a framed body in place, and refuses one cut short or followed by other bytes', async () => {
+    const type = avroType('transaction');
+    const registry = { getSchema: async () => type } as unknown as SchemaRegistry;
+    const decoder = new AvroDecoder<{ transaction_id: string; amount_minor: number }>(registry, type);
+    const body = type.toBuffer(sampleTransaction({ transaction_id: 'tx-in-place' }));
+    const value = frame(7, body);
+    await decoder.warmValues([value]);
+    const tx = decoder.decode(value);
+    expect(tx.transaction_id).toBe('tx-in-place');
+    expect(tx).toEqual(type.fromBuffer(body));
+    const cut = value.subarray(0, value.length - 3);
+    expect(() => decoder.decode(cut)).toThrow(PoisonRecordError);
+    expect(() => decoder.decode(cut)).toThrow(/schema id 7: truncated buffer/);
+    const longer = Buffer.concat([value, Buffer.from([0, 1])]);
+    expect(() => decoder.decode(longer)).toThrow(/schema id 7: trailing data/);
+  });
+
   it('skips values without registry framing when warming', async () => {
     const { registry, calls } = unknownRegistry();
     const decoder = new AvroDecoder(registry, avroType('transaction'));

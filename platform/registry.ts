@@ -232,7 +232,12 @@ export class AvroDecoder<T> {
     }
     if (!entry.ok) throw entry.error;
     try {
-      return this.readerType.fromBuffer((value as Buffer).subarray(5), entry.resolver ?? undefined) as T;
+      // Read in place after the 5-byte framing: fromBuffer would need a subarray, a Buffer object per record.
+      const body = value as Buffer;
+      const read = this.readerType.decode(body, 5, entry.resolver ?? undefined);
+      if (read.offset < 0) throw new Error('truncated buffer');
+      if (read.offset < body.length) throw new Error('trailing data');
+      return read.value as T;
     } catch (err) {
       throw new PoisonRecordError(
         'DECODE_FAILED',

@@ -230,7 +230,8 @@ export async function writeBatch(
     const all = batch.fresh
       .concat(batch.replayed)
       .sort((a, b) => (a.tx.transaction_id < b.tx.transaction_id ? -1 : a.tx.transaction_id > b.tx.transaction_id ? 1 : 0));
-    const decided = new Map((batch.decisions ?? []).map((d) => [d.transactionId, d]));
+    const decided = new Map<string, DecisionRecord>();
+    for (const d of batch.decisions ?? []) decided.set(d.transactionId, d);
     // What MySQL holds already (one look-up on the unique key, ~2 µs an id when new): those rows stay
     // as stored, so a replay keeps its first decision and snapshot, and its alert is the same
     // whatever changed meanwhile (a promoted model, new rules). Read before the insert: afterwards
@@ -242,7 +243,8 @@ export async function writeBatch(
         all.map((p) => p.tx.transaction_id),
         { timeoutMs: QUERY_TIMEOUT_MS },
       ));
-    const toInsert = all.filter((p) => !stored.has(p.tx.transaction_id));
+    // Nothing stored (the usual batch): every one is inserted, without a copy of the list.
+    const toInsert = stored.size === 0 ? all : all.filter((p) => !stored.has(p.tx.transaction_id));
     let inserted = 0;
     for (let i = 0; i < toInsert.length; i += CHUNK) {
       const chunk = toInsert.slice(i, i + CHUNK);
@@ -292,7 +294,7 @@ export async function writeBatch(
     // A delivery MySQL calls a duplicate gets no decision: its transaction has one from its first delivery.
     const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
     const decisions = withStoredDecisions(
-      (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
+      lateIds.size === 0 ? (batch.decisions ?? []) : (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
       stored,
     );
     await storeAlerts(conn, decisions);
