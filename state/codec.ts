@@ -10,7 +10,7 @@
  * event times and the Welford mean and M2 as float64 (little endian).
  */
 import { TxmonError } from '../platform/errors.ts';
-import { EntityWindows, startTick, type WindowBuckets, type WindowGeometry } from './window-engine.ts';
+import { EntityWindows, pooledMember, startTick, type WindowBuckets, type WindowGeometry } from './window-engine.ts';
 
 /** The layout version this module writes (and the only one it reads). */
 export const STATE_CODEC_VERSION = 1;
@@ -407,7 +407,7 @@ export function decodeWindowState(bytes: Uint8Array, geometry: readonly WindowGe
     s.locatedLon = r.f64();
   }
   const strings: string[] = [];
-  for (let i = r.varint(); i > 0; i--) strings.push(r.str());
+  for (let i = r.varint(); i > 0; i--) strings.push(pooledMember(r.str()));
   decodeStamp++;
   geometry.forEach((g, i) => readWindow(r, s.windows[i] as WindowBuckets, strings, Math.floor(head / g.bucketMs), g, s.tick));
   r.end();
