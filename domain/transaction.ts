@@ -66,27 +66,30 @@ export type PanField = TextField;
  * list, so a field added to the schema is scanned without anyone remembering to add it here; enum
  * fields are strings too, and scanning them is cheap and harmless.
  */
-export function panFieldsOf(tx: Transaction, skip: readonly TextField[] = []): TextField[] {
-  const found: TextField[] = [];
+export function panFieldsOf(tx: Transaction, skip: readonly TextField[] = NO_FIELDS): readonly TextField[] {
+  let found: TextField[] | undefined;
   const record = tx as unknown as Record<string, unknown>;
   for (const key of fieldNames(tx)) {
     const value = record[key];
     if (typeof value !== 'string' || skip.includes(key as TextField)) continue;
-    if (containsPan(value) || (key === 'card_token' && looksLikePan(value))) found.push(key as TextField);
+    if (containsPan(value) || (key === 'card_token' && looksLikePan(value))) (found ??= []).push(key as TextField);
   }
-  return found;
+  return found ?? NO_FIELDS;
 }
 
 /** String fields longer than `max` characters. */
-export function oversizedFieldsOf(tx: Transaction, max: number): TextField[] {
-  const found: TextField[] = [];
+export function oversizedFieldsOf(tx: Transaction, max: number): readonly TextField[] {
+  let found: TextField[] | undefined;
   const record = tx as unknown as Record<string, unknown>;
   for (const key of fieldNames(tx)) {
     const value = record[key];
-    if (typeof value === 'string' && value.length > max) found.push(key as TextField);
+    if (typeof value === 'string' && value.length > max) (found ??= []).push(key as TextField);
   }
-  return found;
+  return found ?? NO_FIELDS;
 }
+
+/** What panFieldsOf and oversizedFieldsOf return when they find nothing (the usual record): no list allocated per record. */
+const NO_FIELDS: readonly TextField[] = Object.freeze([]);
 
 /** Own field names per record class: avsc's decoded records share one class, whose methods for-in would walk too. */
 const namesByClass = new WeakMap<object, readonly string[]>();
@@ -139,26 +142,23 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
     return {
       ok: false,
       code: 'PAN_DETECTED',
-      redact: panFields,
+      redact: [...panFields],
       problems: [
         `${panFields.join(', ')} ${panFields.length > 1 ? 'carry' : 'carries'} a raw card number (PAN); only card tokens are accepted`,
       ],
     };
   }
   const problems: string[] = [];
-  const id = (name: string, value: string, re = ID) => {
-    if (!re.test(value)) problems.push(`${name} must be 1-${re === KEY ? 128 : 64} printable ASCII characters without spaces`);
-  };
-  id('transaction_id', tx.transaction_id);
-  id('idempotency_key', tx.idempotency_key, KEY);
-  id('account_id', tx.account_id);
-  id('merchant_id', tx.merchant_id);
+  checkId(problems, 'transaction_id', tx.transaction_id, ID);
+  checkId(problems, 'idempotency_key', tx.idempotency_key, KEY);
+  checkId(problems, 'account_id', tx.account_id, ID);
+  checkId(problems, 'merchant_id', tx.merchant_id, ID);
   if (!ID.test(tx.card_token)) problems.push('card_token must be 1-64 printable ASCII characters without spaces');
   if (tx.card_last4 !== null && !LAST4.test(tx.card_last4)) problems.push('card_last4 must be exactly 4 digits');
   if (tx.card_bin !== null && !/^\d{6,8}$/.test(tx.card_bin)) problems.push('card_bin must be 6 to 8 digits');
-  if (tx.device_id !== null) id('device_id', tx.device_id);
-  if (tx.reference !== null) id('reference', tx.reference);
-  if (tx.parent_transaction_id !== null) id('parent_transaction_id', tx.parent_transaction_id);
+  if (tx.device_id !== null) checkId(problems, 'device_id', tx.device_id, ID);
+  if (tx.reference !== null) checkId(problems, 'reference', tx.reference, ID);
+  if (tx.parent_transaction_id !== null) checkId(problems, 'parent_transaction_id', tx.parent_transaction_id, ID);
   if (!MCC.test(tx.mcc)) problems.push(`mcc must be 4 digits (got ${JSON.stringify(tx.mcc.slice(0, 8))})`);
   if (!COUNTRY.test(tx.merchant_country))
     problems.push(`merchant_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.merchant_country.slice(0, 8))})`);
@@ -182,5 +182,12 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
   if (tx.longitude !== null && !(Number.isFinite(tx.longitude) && Math.abs(tx.longitude) <= 180))
     problems.push('longitude must be within [-180, 180]');
   if ((tx.latitude === null) !== (tx.longitude === null)) problems.push('latitude and longitude must be given together');
-  return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems, redact: [] };
+  return problems.length === 0 ? VALID : { ok: false, code: 'VALIDATION_FAILED', problems, redact: [] };
+}
+
+/** The result of every valid record (one object, not one per record). */
+const VALID: ValidationResult = Object.freeze({ ok: true });
+
+function checkId(problems: string[], name: string, value: string, re: RegExp): void {
+  if (!re.test(value)) problems.push(`${name} must be 1-${re === KEY ? 128 : 64} printable ASCII characters without spaces`);
 }

@@ -60,10 +60,10 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
   const valid: PositionedTransaction[] = [];
   const deadLetters: DeadLetter[] = [];
   const caps = ctx.caps ?? DEFAULT_INPUT_CAPS;
+  // One limits object for the batch, its timestamp set per record (validateTransaction keeps nothing of it).
+  const limits = { recordTimestamp: 0, maxFutureSkewMs: ctx.maxFutureSkewMs, maxFieldChars: caps.maxFieldChars };
   for (const r of records) {
     const position = { topic: ctx.topic, partition: ctx.partition, offset: r.offset };
-    const dead = (errorClassName: string, message: string, replacement?: Buffer | null) =>
-      deadLetters.push(deadLetterOf(r, position, errorClassName, message, replacement));
     const oversized = oversizedRecord(r, caps.maxRecordBytes);
     if (oversized) {
       deadLetters.push(deadLetterOf({ ...r, key: oversized.key }, position, 'OVERSIZED', oversized.message, null));
@@ -74,17 +74,14 @@ export function classify(records: readonly RawRecord[], ctx: ClassifyContext): C
       tx = ctx.decode(r.value);
     } catch (err) {
       if (!(err instanceof PoisonRecordError)) throw err;
-      dead(errorClass(err), errorMessage(err));
+      deadLetters.push(deadLetterOf(r, position, errorClass(err), errorMessage(err)));
       continue;
     }
-    const result = validateTransaction(tx, {
-      recordTimestamp: Number(r.timestamp),
-      maxFutureSkewMs: ctx.maxFutureSkewMs,
-      maxFieldChars: caps.maxFieldChars,
-    });
+    limits.recordTimestamp = Number(r.timestamp);
+    const result = validateTransaction(tx, limits);
     if (result.ok) valid.push({ tx, position });
     // Never the original bytes of a decoded record: they hold the card token, last four, BIN and place.
-    else dead(result.code, result.problems.join('; '), ctx.redact(tx, result.redact));
+    else deadLetters.push(deadLetterOf(r, position, result.code, result.problems.join('; '), ctx.redact(tx, result.redact)));
   }
   return { valid, deadLetters };
 }
