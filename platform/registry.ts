@@ -198,7 +198,10 @@ export class AvroDecoder<T> {
   async warmValues(values: Iterable<Buffer | null>): Promise<void> {
     const now = performance.now();
     let asked: Set<number> | null = null;
-    for (const v of values) {
+    // Indexed: iterating an Iterable-typed argument allocated an iterator result per record.
+    const list = Array.isArray(values) ? (values as ReadonlyArray<Buffer | null>) : [...values];
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i] as Buffer | null;
       let id: number;
       try {
         id = schemaIdOf(v);
