@@ -43,7 +43,10 @@ export interface RefdataCacheOptions {
  * the ingest in the bench, which uses 2,000 accounts), and the heap's growing factor multiplies that
  * in the RSS. A size of 1 per entry bounds the count the same way (`maxSize`) without it.
  */
-export function boundedCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(entries: number, ttlMs: number): LRUCache<K, V> {
+export function boundedCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(
+  entries: number,
+  ttlMs: number,
+): LRUCache<K, V> {
   return new LRUCache<K, V>({ maxSize: entries, sizeCalculation: () => 1, ttl: ttlMs });
 }
 
