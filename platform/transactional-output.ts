@@ -70,7 +70,7 @@ function byteLength(v: Buffer | string | null | undefined): number {
 import { randomBytes } from 'node:crypto';
 import { DependencyError, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { sleep } from './retry.ts';
+import { backoffDelay, sleep } from './retry.ts';
 
 export interface OffsetCommit {
   groupId: string;
@@ -282,28 +282,41 @@ async function sendOffsets(tx: Transaction, offsets: Parameters<Transaction['sen
       return await tx.sendOffsets(offsets);
     } catch (err) {
       if (attempt >= TRANSACTION_RETRY.retries || !isConcurrentTransactions(err)) throw err;
-      await sleep(Math.min(TRANSACTION_RETRY.initialRetryTime * 2 ** attempt, 1_000));
+      await sleep(backoffDelay(attempt + 1, TRANSACTION_RETRY.initialRetryTime, 1_000, Math.random));
     }
   }
 }
 
 /** Whether a Kafka error is the broker's CONCURRENT_TRANSACTIONS (the previous transaction is still completing), however kafkajs wraps it. */
 export function isConcurrentTransactions(err: unknown): boolean {
-  let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | null | undefined;
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (e.type === 'CONCURRENT_TRANSACTIONS') return true;
-    e = (e.cause ?? e.originalError) as typeof e;
-  }
-  return false;
+  return anyWrapped(err, (e) => e.type === 'CONCURRENT_TRANSACTIONS');
 }
 
 /** Whether a Kafka error means the producer was fenced by a newer one with the same transactional id. */
 export function isFencing(err: unknown): boolean {
-  let e = err as { type?: unknown; message?: unknown; cause?: unknown; originalError?: unknown } | null | undefined;
+  return anyWrapped(
+    err,
+    (e) =>
+      e.type === 'INVALID_PRODUCER_EPOCH' ||
+      e.type === 'PRODUCER_FENCED' ||
+      (typeof e.message === 'string' && /fence|old epoch|producer epoch/i.test(e.message)),
+  );
+}
+
+/** What the error tests read of a Kafka error and of the errors it wraps. */
+interface WrappedError {
+  type?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** Whether `test` holds for the error or one it wraps (its cause, kafkajs's originalError), five deep at most. */
+function anyWrapped(err: unknown, test: (e: WrappedError) => boolean): boolean {
+  let e = err as WrappedError | null | undefined;
   for (let depth = 0; e && depth < 5; depth++) {
-    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED') return true;
-    if (typeof e.message === 'string' && /fence|old epoch|producer epoch/i.test(e.message)) return true;
-    e = (e.cause ?? e.originalError) as typeof e;
+    if (test(e)) return true;
+    e = (e.cause ?? e.originalError) as WrappedError | null | undefined;
   }
   return false;
 }
