@@ -183,22 +183,9 @@ export class TransactionalOutput {
     return p;
   }
 
-  /**
-   * Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the
-   * error rethrown. With a `gate`, everything but the commit itself (EndTxn) runs at once and the
-   * commit waits for the gate: the caller's own durable write (the batch's MySQL transaction) runs
-   * meanwhile instead of before. A gate that rejects aborts the transaction, and the commit rejects
-   * with the gate's error. Until the commit, read_committed consumers of the output partitions see
-   * nothing of the transaction, nor anything written to those partitions after it began.
-   */
-  commit(
-    messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
-    offsets: OffsetCommit,
-    gate?: Promise<unknown>,
-  ): Promise<void> {
-    // Handled here: a gate that rejects while the transaction waits its turn in the queue is not an unhandled rejection.
-    gate?.catch(() => {});
-    return this.enqueue(offsets, false, messages, gate);
+  /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
+  commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
+    return this.enqueue(offsets, false, messages);
   }
 
   /** One transaction at a time per partition, in call order; `onlyIfAhead` skips a commit that would not move the offset forward. */
@@ -206,13 +193,12 @@ export class TransactionalOutput {
     offsets: OffsetCommit,
     onlyIfAhead: boolean,
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
-    gate?: Promise<unknown>,
   ): Promise<void> {
     const key = `${offsets.topic}-${offsets.partition}`;
     return this.serialized(key, async () => {
       const prev = this.committed.get(key);
       if (onlyIfAhead && prev !== undefined && BigInt(offsets.offset) <= prev) return;
-      await this.commitNow(key, messages, offsets, gate);
+      await this.commitNow(key, messages, offsets);
       if (prev === undefined || BigInt(offsets.offset) > (this.committed.get(key) ?? -1n))
         this.committed.set(key, BigInt(offsets.offset));
     });
@@ -231,7 +217,6 @@ export class TransactionalOutput {
     key: string,
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
     offsets: OffsetCommit,
-    gate?: Promise<unknown>,
   ): Promise<void> {
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
@@ -251,7 +236,6 @@ export class TransactionalOutput {
           },
         ],
       });
-      if (gate !== undefined) await gate;
       await tx.commit();
     } catch (err) {
       try {

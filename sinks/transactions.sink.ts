@@ -209,37 +209,6 @@ async function checkStateGeneration(conn: PoolConnection, expected: number): Pro
 }
 
 /**
- * What the sink of a batch reports, from what MySQL held before it (`stored`): the deliveries
- * stored from another Kafka position (late duplicates, which Redis could not see), and the
- * decisions to publish — the batch's own, less the late duplicates' (their transaction has one
- * from its first delivery), with the stored decision of every replayed one. Pure, so the ingest
- * builds its alerts from it before the write returns and sends them meanwhile.
- */
-export function sinkDecisions(
-  items: readonly PositionedTransaction[],
-  decisions: readonly DecisionRecord[],
-  stored: ReadonlyMap<string, StoredTransaction>,
-): { lateDuplicates: DuplicateDelivery[]; decisions: DecisionRecord[] } {
-  const lateDuplicates: DuplicateDelivery[] = [];
-  if (stored.size > 0)
-    for (const p of items) {
-      const s = stored.get(p.tx.transaction_id);
-      if (s === undefined) continue;
-      const first = positionKey(s.position);
-      if (first !== positionKey(p.position))
-        lateDuplicates.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
-    }
-  if (lateDuplicates.length === 0) return { lateDuplicates, decisions: withStoredDecisions(decisions, stored) };
-  const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
-  return {
-    lateDuplicates,
-    decisions: withStoredDecisions(
-      decisions.filter((d) => !lateIds.has(d.transactionId)),
-      stored,
-    ),
-  };
-}
-/**
  * Writes one batch. `fresh` are records Redis saw for the first time, `replayed` records it saw at
  * the same position before (a crash between Redis and MySQL, or a re-read). Rows that MySQL already
  * holds from a *different* position are duplicates Redis could not see (its state was lost), and are
@@ -296,7 +265,15 @@ export async function writeBatch(
         'mysql',
         `${toInsert.length - inserted} of the batch's transactions were stored by another writer meanwhile; the batch is retried`,
       );
-    const { lateDuplicates, decisions } = sinkDecisions(all, batch.decisions ?? [], stored);
+    // Stored from another Kafka position: a duplicate Redis could not see.
+    const lateDuplicates: DuplicateDelivery[] = [];
+    for (const p of all) {
+      const s = stored.get(p.tx.transaction_id);
+      if (s === undefined) continue;
+      const first = positionKey(s.position);
+      if (first !== positionKey(p.position))
+        lateDuplicates.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
+    }
     const duplicates = batch.duplicates.concat(lateDuplicates);
     let duplicatesRecorded = 0;
     for (let i = 0; i < duplicates.length; i += CHUNK) {
@@ -319,6 +296,12 @@ export async function writeBatch(
       });
       duplicatesRecorded += res.affectedRows;
     }
+    // A delivery MySQL calls a duplicate gets no decision: its transaction has one from its first delivery.
+    const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
+    const decisions = withStoredDecisions(
+      lateIds.size === 0 ? (batch.decisions ?? []) : (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
+      stored,
+    );
     await storeAlerts(conn, decisions);
     await conn.commit();
     return { inserted, lateDuplicates, duplicatesRecorded, decisions };

@@ -20,7 +20,6 @@ import type { AvroDecoder } from '../../platform/registry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import {
   positionKey,
-  sinkDecisions,
   writeBatch,
   type DuplicateDelivery,
   type KafkaPosition,
@@ -420,32 +419,11 @@ export class IngestBatchHandler {
     let windows: WindowsStage;
     let sink: SinkStage;
     let checkpointTrips: number;
-    // The batch's Kafka transaction runs while MySQL stores the batch, and commits only once the
-    // write and the checkpoint are done (the gate): a crash or a failure before then aborts it.
-    const gate = new Gate();
-    let published: Promise<number> = Promise.resolve(0);
     try {
       windows = await this.stateStage(source, held, dedup, { store, partitions });
       trace.mark('state');
-      const items = dedup.fresh.concat(dedup.replayed);
-      const decisions = this.decide(items);
+      const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
       trace.mark('detect');
-      published = this.publishStage(
-        source,
-        nextOffset,
-        {
-          deadLetters,
-          // What the sink will report (the stored decision of a replay, none for a late duplicate),
-          // from what MySQL held at the dedup look-up, as writeBatch computes it.
-          decisions: sinkDecisions(items, decisions, dedup.stored).decisions,
-          replayed: dedup.replayed,
-          published: windows.published,
-          maxEventTime: lateness.maxEventTime,
-        },
-        gate.promise,
-      );
-      // Awaited below once the gate opens; a failure meanwhile is not an unhandled rejection.
-      published.catch(() => {});
       sink = await step('mysql', () =>
         writeBatch(
           this.deps.pool,
@@ -457,7 +435,6 @@ export class IngestBatchHandler {
       this.faultPoint('after-mysql');
       checkpointTrips = await this.checkpointStage({ store, partitions }, held, nextOffset);
     } catch (err) {
-      gate.fail(err);
       // Memory holds this attempt's events above the fences it read: forget the partition, so the
       // retry (or the next owner) starts from what Redis holds.
       partitions.release(topic, partition);
@@ -468,8 +445,13 @@ export class IngestBatchHandler {
     }
     trace.mark('checkpoint');
     this.observer.stateTrips(store.roundTrips - storeTrips + windows.progressTrips + checkpointTrips);
-    gate.open();
-    const alerts = await published;
+    const alerts = await this.publishStage(source, nextOffset, {
+      deadLetters,
+      decisions: sink.decisions,
+      replayed: dedup.replayed,
+      published: windows.published,
+      maxEventTime: lateness.maxEventTime,
+    });
     if (held.restoreTo !== null && BigInt(nextOffset) >= held.restoreTo) {
       this.deps.logger.info({ topic, partition, to: held.restoreTo.toString() }, 'the partition’s windows are restored');
       held.restoreTo = null;
@@ -602,12 +584,7 @@ export class IngestBatchHandler {
    * committed offset itself back: what follows it is published again, dead letters included, as on
    * any replay from a committed offset.) Returns the alerts published.
    */
-  private async publishStage(
-    source: SourcePartition,
-    nextOffset: string,
-    batch: PublishInput,
-    gate: Promise<unknown>,
-  ): Promise<number> {
+  private async publishStage(source: SourcePartition, nextOffset: string, batch: PublishInput): Promise<number> {
     const d = this.deps;
     const { topic, partition } = source;
     const committedNow = d.clocks.committed(topic, partition);
@@ -636,7 +613,6 @@ export class IngestBatchHandler {
             { topic: d.detection.alerts.topic, messages: alerts },
           ],
           { groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(batch.maxEventTime) },
-          gate,
         ),
       );
       d.clocks.advance(topic, partition, nextOffset, batch.maxEventTime);
@@ -866,23 +842,6 @@ interface WindowsStage {
 
 /** What the sink stage wrote. */
 type SinkStage = Awaited<ReturnType<typeof writeBatch>>;
-
-/**
- * A promise the batch opens (its MySQL write and checkpoint are done) or fails; its Kafka
- * transaction commits only once it opens. Rejected without a listener is not an unhandled rejection.
- */
-class Gate {
-  readonly promise: Promise<void>;
-  open!: () => void;
-  fail!: (err: unknown) => void;
-  constructor() {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.open = resolve;
-      this.fail = reject;
-    });
-    this.promise.catch(() => {});
-  }
-}
 
 /** What the publish stage sends. */
 interface PublishInput {

@@ -4,7 +4,6 @@
 // connected fenced nobody.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
-import { readTopic } from '../../platform/topic-reader.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
@@ -93,77 +92,4 @@ describe('TransactionalOutput fencing', () => {
       await admin.disconnect();
     }
   });
-
-  it('a gated commit writes its messages at once but commits only when its gate opens, and a gate that fails aborts it with the gate’s error', async () => {
-    // The ingest's Kafka transaction runs while MySQL stores the batch: it must commit only after
-    // the write, and never if the write fails.
-    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
-    const output = `${topicName(ns.cfg.topicNamespace, 'alerts')}`;
-    const groupId = `${ns.id}-gated`;
-    const o = instance();
-    const offsets = (offset: number) => ({ groupId, topic, partition: 2, offset: String(offset) });
-
-    // A read_uncommitted consumer sees a transaction's records as soon as they are written.
-    const uncommitted: string[] = [];
-    const peek = createKafka(ns.cfg, testLogger).consumer({
-      groupId: `${ns.id}-peek`,
-      readUncommitted: true,
-      maxWaitTimeInMs: 100,
-    });
-    await peek.connect();
-    await peek.subscribe({ topics: [output], fromBeginning: true });
-    await peek.run({
-      eachMessage: async ({ message }) => {
-        if (message.key?.toString() === 'gated') uncommitted.push(String(message.value));
-      },
-    });
-    let open!: () => void;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    let done = false;
-    const first = o.commit(
-      [{ topic: output, messages: [{ key: 'gated', value: 'committed after its gate' }] }],
-      offsets(3),
-      opened,
-    );
-    void first.then(() => (done = true));
-    // The message is written while the gate is shut, and nothing is committed.
-    for (let i = 0; i < 300 && uncommitted.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    await peek.disconnect();
-    expect(uncommitted).toEqual(['committed after its gate']);
-    expect(done).toBe(false);
-    expect(await committedAt(groupId, topic, 2)).toBeUndefined();
-    open();
-    await first;
-    expect(await committedAt(groupId, topic, 2)).toBe('3');
-
-    let fail!: (err: unknown) => void;
-    const failing = new Promise<void>((_, reject) => (fail = reject));
-    const second = o.commit(
-      [{ topic: output, messages: [{ key: 'gated', value: 'aborted with its gate' }] }],
-      offsets(6),
-      failing,
-    );
-    setTimeout(() => fail(new Error('the batch’s MySQL write failed')), 200);
-    await expect(second).rejects.toThrow('the batch’s MySQL write failed');
-    expect(await committedAt(groupId, topic, 2)).toBe('3');
-    // The partition's next transaction goes through (the aborted one left nothing open).
-    await o.commit([{ topic: output, messages: [{ key: 'gated', value: 'after the abort' }] }], offsets(7));
-    expect(await committedAt(groupId, topic, 2)).toBe('7');
-    const values = (await readTopic(createKafka(ns.cfg, testLogger), output))
-      .filter((m) => m.key?.toString() === 'gated')
-      .map((m) => m.value?.toString());
-    expect(values).toEqual(['committed after its gate', 'after the abort']);
-  });
-
-  async function committedAt(groupId: string, topic: string, partition: number): Promise<string | undefined> {
-    const admin = createKafka(ns.cfg, testLogger).admin();
-    await admin.connect();
-    try {
-      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const offset = t?.partitions.find((p) => p.partition === partition)?.offset;
-      return offset === undefined || offset === '-1' ? undefined : offset;
-    } finally {
-      await admin.disconnect();
-    }
-  }
 });
