@@ -256,7 +256,9 @@ export class AvroDecoder<T> {
  * The PUT below sets the compatibility on every call; the library's own update on a subject's first
  * registration (`updateConfig`, an option since 4.x) is turned off, as it would only repeat it.
  * Each request has a deadline; a registration that times out or cannot reach the registry is tried
- * again (both steps are idempotent), `attempts` times in all, then fails as a DependencyError.
+ * again (both steps are idempotent), `attempts` times in all, then fails as a DependencyError. A
+ * subject that an earlier attempt registered without its level (the registry then reports NONE,
+ * which the library refuses) gets its level first.
  */
 export async function registerSchema(
   registry: SchemaRegistry,
@@ -278,11 +280,31 @@ export async function registerSchema(
 
 async function registerOnce(registry: SchemaRegistry, registryUrl: string, subject: string, schemaJson: string): Promise<number> {
   const timeoutMs = timeoutOf(registry);
-  const { id } = await withDeadline(
-    registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, updateConfig: false }),
-    timeoutMs,
-    `registering ${subject}`,
-  );
+  const register = () =>
+    withDeadline(
+      registry.register({ type: SchemaType.AVRO, schema: schemaJson }, { subject, updateConfig: false }),
+      timeoutMs,
+      `registering ${subject}`,
+    );
+  let id: number;
+  try {
+    ({ id } = await register());
+  } catch (err) {
+    // The library refuses a subject whose compatibility is not BACKWARD (its
+    // ConfluentSchemaRegistryCompatibilityError, not exported from its index). The registry reports NONE
+    // for a subject registered without a level: what an attempt leaves that registered and then
+    // failed or timed out before its PUT below (a retry then met it). txmon's subjects are
+    // BACKWARD, set on every call: set it first, then register.
+    if ((err as Error | null)?.name !== 'ConfluentSchemaRegistryCompatibilityError') throw err;
+    await setBackward(registry, registryUrl, subject, timeoutMs);
+    ({ id } = await register());
+  }
+  await setBackward(registry, registryUrl, subject, timeoutMs);
+  return id;
+}
+
+/** PUTs BACKWARD compatibility on the subject. */
+async function setBackward(registry: SchemaRegistry, registryUrl: string, subject: string, timeoutMs: number): Promise<void> {
   let res: Response;
   try {
     res = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
@@ -305,7 +327,6 @@ async function registerOnce(registry: SchemaRegistry, registryUrl: string, subje
       'schema-registry',
       `setting BACKWARD compatibility on ${subject} failed: HTTP ${res.status} ${text}`,
     );
-  return id;
 }
 
 /** The library's answer, or a DependencyError once `ms` have passed without one. */

@@ -26,6 +26,31 @@ describe('schema registry contracts', () => {
     expect(JSON.stringify(await res.json())).toContain('BACKWARD');
   });
 
+  it('registers a subject that an earlier attempt left without a compatibility level (registered, then timed out before its PUT)', async () => {
+    const registry = createRegistry(ns.cfg);
+    // A subject of its own (the namespace's are registered already), deleted at the end.
+    const subject = `${ns.cfg.topicNamespace}partial-attempt-value`;
+    const url = `${ns.cfg.registryUrl}/subjects/${encodeURIComponent(subject)}`;
+    const config = async () =>
+      JSON.stringify(await (await fetch(`${ns.cfg.registryUrl}/config/${encodeURIComponent(subject)}`)).json());
+    // What the first attempt left: the schema registered, no level (the registry reports NONE).
+    const res = await fetch(`${url}/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ schema: schemaText('alert') }),
+    });
+    expect(res.ok).toBe(true);
+    const { id: left } = (await res.json()) as { id: number };
+    try {
+      expect(await config()).toContain('NONE');
+      expect(await registerSchema(registry, ns.cfg.registryUrl, subject, schemaText('alert'))).toBe(left);
+      expect(await config()).toContain('BACKWARD');
+    } finally {
+      await fetch(url, { method: 'DELETE' });
+      await fetch(`${url}?permanent=true`, { method: 'DELETE' });
+    }
+  });
+
   it('rejects an incompatible change (a new required field without default)', async () => {
     const registry = createRegistry(ns.cfg);
     const subject = valueSubject(ns.cfg.topicNamespace, 'transactions');
