@@ -297,7 +297,7 @@ async function registerOnce(registry: SchemaRegistry, registryUrl: string, subje
     // BACKWARD, set on every call: set it first, then register.
     if ((err as Error | null)?.name !== 'ConfluentSchemaRegistryCompatibilityError') throw err;
     await setBackward(registry, registryUrl, subject, timeoutMs);
-    ({ id } = await register());
+    return (await register()).id;
   }
   await setBackward(registry, registryUrl, subject, timeoutMs);
   return id;
