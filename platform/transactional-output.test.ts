@@ -2,14 +2,13 @@ import { CompressionTypes, KafkaJSNonRetriableError, KafkaJSProtocolError } from
 import { describe, expect, it } from 'vitest';
 import { COMPRESS_FROM_BYTES, compressionFor, isConcurrentTransactions, isFencing, produceRuns } from './transactional-output.ts';
 
+/** A broker error as kafkajs raises it (its constructor takes the decoded error, typed as an Error). */
+const protocolError = (type: string, code: number, retriable: boolean, message: string) =>
+  new KafkaJSProtocolError(<Error>(<unknown>{ type, code, retriable, message }));
+
 describe('isFencing', () => {
   it('recognises a fenced producer however kafkajs wraps it, and nothing else', () => {
-    const epoch = new KafkaJSProtocolError(<Error>(<unknown>{
-      type: 'INVALID_PRODUCER_EPOCH',
-      code: 47,
-      retriable: false,
-      message: 'Producer attempted an operation with an old epoch',
-    }));
+    const epoch = protocolError('INVALID_PRODUCER_EPOCH', 47, false, 'Producer attempted an operation with an old epoch');
     expect(isFencing(epoch)).toBe(true);
     expect(isFencing(new KafkaJSNonRetriableError(epoch))).toBe(true);
     expect(isFencing(new Error('outer', { cause: epoch }))).toBe(true);
@@ -18,11 +17,7 @@ describe('isFencing', () => {
         new KafkaJSNonRetriableError('There is a newer producer with the same transactionalId which fences the current one'),
       ),
     ).toBe(true);
-    expect(
-      isFencing(
-        new KafkaJSProtocolError(<Error>(<unknown>{ type: 'CONCURRENT_TRANSACTIONS', code: 51, retriable: true, message: 'x' })),
-      ),
-    ).toBe(false);
+    expect(isFencing(protocolError('CONCURRENT_TRANSACTIONS', 51, true, 'x'))).toBe(false);
     expect(isFencing(new TypeError('bug'))).toBe(false);
     expect(isFencing(null)).toBe(false);
   });
@@ -30,18 +25,15 @@ describe('isFencing', () => {
 
 describe('isConcurrentTransactions', () => {
   it("recognises the broker's CONCURRENT_TRANSACTIONS however kafkajs wraps it, and nothing else", () => {
-    const concurrent = new KafkaJSProtocolError(<Error>(<unknown>{
-      type: 'CONCURRENT_TRANSACTIONS',
-      code: 51,
-      retriable: true,
-      message:
-        'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
-    }));
+    const concurrent = protocolError(
+      'CONCURRENT_TRANSACTIONS',
+      51,
+      true,
+      'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+    );
     expect(isConcurrentTransactions(concurrent)).toBe(true);
     expect(isConcurrentTransactions(new Error('outer', { cause: concurrent }))).toBe(true);
-    const epoch = new KafkaJSProtocolError(<Error>(
-      (<unknown>{ type: 'INVALID_PRODUCER_EPOCH', code: 47, retriable: false, message: 'x' })
-    ));
+    const epoch = protocolError('INVALID_PRODUCER_EPOCH', 47, false, 'x');
     expect(isConcurrentTransactions(epoch)).toBe(false);
     expect(isConcurrentTransactions(new Error('CONCURRENT_TRANSACTIONS in a message only'))).toBe(false);
     expect(isConcurrentTransactions(undefined)).toBe(false);
