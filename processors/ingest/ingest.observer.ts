@@ -9,7 +9,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 
 /** The steps of one attempt, in order: what `batch step timings` reports, in ms each. */
-export const STEPS = ['decode', 'refdata', 'dedup', 'state', 'detect', 'queue', 'mysql', 'checkpoint', 'kafka'] as const;
+export const STEPS = ['decode', 'refdata', 'dedup', 'state', 'detect', 'mysql', 'checkpoint', 'kafka'] as const;
 export type StepName = (typeof STEPS)[number];
 
 /** What a committed batch did, as the handler counted it. */

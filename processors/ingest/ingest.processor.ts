@@ -11,7 +11,7 @@ import { writeSync } from 'node:fs';
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
-import { DependencyError, StateLostError, errorMessage } from '../../platform/errors.ts';
+import { StateLostError } from '../../platform/errors.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -144,10 +144,6 @@ export class IngestBatchHandler {
   readonly observer: IngestObserver;
   /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
   private readonly lanes = new Map<string, Promise<void>>();
-  /** Per partition, its last batch whose writes are in flight (runBatch). */
-  private readonly writing = new Map<string, Writes>();
-  /** Per partition, raised when a batch's writes fail: the batches prepared behind it are dropped. */
-  private readonly epochs = new Map<string, number>();
   /** Times each fault point was reached (crash tests). */
   private readonly faultHits = new Map<FaultPoint, number>();
 
@@ -175,133 +171,29 @@ export class IngestBatchHandler {
     const { metrics, logger } = this.deps;
     // kafkajs's messages have RawRecord's fields already: read in place, not copied.
     const records: readonly RawRecord[] = batch.messages;
-    const source = { topic: batch.topic, partition: batch.partition };
-    const key = `${source.topic}/${source.partition}`;
     const elapsed = this.observer.batchStarted(batch.topic, records.length);
     const nextOffset = (BigInt(batch.lastOffset()) + 1n).toString();
-    // The partition's previous batch, if its writes are still in flight: this one is prepared beside
-    // them only when it follows it directly, in the same epoch, outside a restore; else after them.
-    let prev = this.writing.get(key);
-    if (
-      prev !== undefined &&
-      !(
-        prev.follows(BigInt((records[0] as RawRecord).offset)) &&
-        prev.epoch === this.epochOf(key) &&
-        this.deps.state.partitions.heldPartition(source) !== undefined
-      )
-    ) {
-      await prev.done;
-      prev = undefined;
-    }
-    const epoch = this.epochOf(key);
-    let prepared: Prepared | { restoreFrom: string };
-    try {
-      // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and
-      // the partition's next owner replays the batch.
-      prepared = await retryBatch(
-        async () => {
-          try {
-            return await this.prepare(source, records, nextOffset, heartbeat, prev);
-          } catch (err) {
-            // Retried after the previous batch's writes, not beside them.
-            if (prev !== undefined) await prev.done;
-            prev = undefined;
-            throw err;
-          }
-        },
-        {
-          payload,
-          where: { ...source, firstOffset: batch.firstOffset() },
-          maxMs: this.deps.retryMaxBackoffMs,
-          logger,
-          failing: this.failing,
-          metrics,
-        },
-      );
-    } catch (err) {
-      // The previous batch's writes failed meanwhile: the partition was sent back to it (a seek).
-      if (this.epochOf(key) !== epoch) return;
-      throw err;
-    }
-    // The partition's windows in Redis end before this batch: replayed from there first.
-    if ('restoreFrom' in prepared) return;
-    if (this.epochOf(key) !== epoch) {
-      // The previous batch's writes failed while this one was prepared on top of its windows: what
-      // this one applied goes too, and both are fetched again from the previous one's first offset.
-      prepared.partitions.release(source.topic, source.partition);
-      return;
-    }
-    // The next fetch starts after this batch while its writes are in flight; a failed write sends
-    // the partition back to its first offset (seek), and nothing after it is committed before.
-    resolveOffset(batch.lastOffset());
-    const writes = new Writes(epoch, BigInt(nextOffset), prepared);
-    writes.done = (prev?.done ?? Promise.resolve(true)).then((ok) =>
-      ok && this.epochOf(key) === epoch ? this.complete(prepared as Prepared, batch, elapsed) : false,
-    );
-    this.writing.set(key, writes);
-    void writes.done.then(() => {
-      if (this.writing.get(key) === writes) this.writing.delete(key);
+
+    // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
+    // partition's next owner replays the batch.
+    const outcome = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat), {
+      payload,
+      where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
+      maxMs: this.deps.retryMaxBackoffMs,
+      logger,
+      failing: this.failing,
+      metrics,
     });
-    // At most one batch of a partition has its writes in flight while the next is prepared.
-    if (prev !== undefined) await prev.done;
+    // The partition's windows in Redis end before this batch: replayed from there first.
+    if ('restoreFrom' in outcome) return;
+    resolveOffset(batch.lastOffset());
+    this.observer.batchCommitted(
+      { topic: batch.topic, partition: batch.partition, offsetLag: batch.offsetLag(), timestamps: records },
+      records.length,
+      outcome,
+      elapsed,
+    );
     await heartbeat();
-  }
-
-  /**
-   * A prepared batch's writes: MySQL, the checkpoint, Kafka (docs/state.md "One batch, in order",
-   * steps 5–7). Never rejects: a failure releases the partition's windows and sends the partition
-   * back to the batch's first offset, to be prepared again (false).
-   */
-  private async complete(p: Prepared, batch: EachBatchPayload['batch'], elapsed: () => number): Promise<boolean> {
-    const { metrics, logger } = this.deps;
-    try {
-      const outcome = await this.write(p);
-      for (const d of this.failing) metrics.dependencyUp.set({ dependency: d }, 1);
-      if (this.failing.size > 0) logger.info({ recovered: [...this.failing] }, 'dependencies back; batch done');
-      this.failing.clear();
-      this.observer.batchCommitted(
-        { topic: batch.topic, partition: batch.partition, offsetLag: batch.offsetLag(), timestamps: p.records },
-        p.records.length,
-        outcome,
-        elapsed,
-      );
-      return true;
-    } catch (err) {
-      const { topic, partition } = p.source;
-      const key = `${topic}/${partition}`;
-      this.epochs.set(key, this.epochOf(key) + 1);
-      // Memory holds this batch's events (and the next one's, prepared meanwhile) above the fences
-      // it read: forget the partition, so it is prepared again from what Redis holds.
-      p.partitions.release(topic, partition);
-      const dependency = err instanceof DependencyError ? err.dependency : 'unknown';
-      this.failing.add(dependency);
-      metrics.dependencyUp.set({ dependency }, 0);
-      metrics.retries.inc({ dependency });
-      const first = (p.records[0] as RawRecord).offset;
-      logger.warn(
-        { dependency, topic, partition, firstOffset: first },
-        `batch paused: ${errorMessage(err)}; the partition goes back to the batch's first offset`,
-      );
-      try {
-        this.deps.seek({ topic, partition, offset: first });
-      } catch (seekErr) {
-        // The consumer stopped: nothing after the batch was committed, so the next run starts at it.
-        logger.debug({ err: seekErr, topic, partition }, 'could not seek back (the consumer stopped)');
-      }
-      // The MySQL fence (the state moved to another generation), a lost marker or lost writes.
-      await this.recoverIfLost(err, () => Promise.resolve());
-      return false;
-    }
-  }
-
-  /** A partition's epoch: raised when a batch's writes fail, so the batches prepared after it are dropped. */
-  private epochOf(key: string): number {
-    return this.epochs.get(key) ?? 0;
-  }
-
-  /** Waits until no batch's writes are in flight (a graceful stop, after the consumer stopped). */
-  async drain(): Promise<void> {
-    while (this.writing.size > 0) await Promise.all([...this.writing.values()].map((w) => w.done));
   }
 
   /** Runs `fn` after everything queued in the partition's lane. */
@@ -332,7 +224,6 @@ export class IngestBatchHandler {
     return Promise.all(
       all.map((source) =>
         this.inLane(`${source.topic}/${source.partition}`, async () => {
-          await this.writing.get(`${source.topic}/${source.partition}`)?.done;
           if (d.state.partitions.heldPartition(source) !== undefined) return;
           await this.takeUp(source);
           const read = await readProgress(d.state.redis, d.state.prefix, source);
@@ -378,9 +269,6 @@ export class IngestBatchHandler {
    */
   async commitSkipped(topic: string, partition: number, nextOffset: string): Promise<void> {
     const d = this.deps;
-    // Never past a batch whose writes are in flight; one that failed is fetched again.
-    const writes = this.writing.get(`${topic}/${partition}`);
-    if (writes !== undefined && !(await writes.done)) return;
     const max = await d.clocks.at(topic, partition, nextOffset);
     // Skipped records below the committed offset (a restore replaying them): nothing to commit, and
     // committing would move the group's position back.
@@ -428,7 +316,6 @@ export class IngestBatchHandler {
    * Not needed for correctness (the next owner replays the gap); it spares that replay.
    */
   async flushCheckpoints(): Promise<void> {
-    await this.drain();
     const { state } = this.deps;
     for (const held of state.partitions.heldPartitions())
       if (held.next !== null && state.partitions.hasChanges(held.source)) await this.checkpointPartition(state, held, held.next);
@@ -498,114 +385,72 @@ export class IngestBatchHandler {
   }
 
   /**
-   * One idempotent attempt at a batch's preparation: its stages up to the decisions, in order
-   * (docs/state.md "One batch, in order", steps 1–4), each returning what the next ones need, and
-   * the checkpoint due after it, encoded now (its writes go out after MySQL's, in `write`). `prev`:
-   * the partition's previous batch, its writes in flight (its transactions are not in MySQL yet,
-   * and its clock not committed). The state and detect stages share one failure path: memory then
-   * holds the attempt's events, so the partition is released.
+   * One idempotent attempt at the whole batch: its stages in order (docs/state.md "One batch, in
+   * order"), each returning what the next ones need. The state, detect, sink and checkpoint stages
+   * share one failure path: memory then holds the attempt's events, so the partition is released.
    */
-  private async prepare(
-    source: SourcePartition,
+  private async attempt(
+    topic: string,
+    partition: number,
     records: readonly RawRecord[],
     nextOffset: string,
     heartbeat: () => Promise<void>,
-    prev: Writes | undefined,
-  ): Promise<Prepared | { restoreFrom: string }> {
+  ): Promise<BatchOutcome | { restoreFrom: string }> {
     const trace = new StepTrace();
-    const { topic, partition } = source;
+    const source = { topic, partition };
     const first = records[0] as RawRecord;
     // A partition this process does not hold yet: from where its windows in Redis go on.
     const restoreFrom = await this.holdPartition(source, first.offset, heartbeat);
     if (restoreFrom !== null) return { restoreFrom };
     const { valid, deadLetters } = await this.decodeStage(source, records);
-    const lateness = await this.latenessStage(source, first.offset, valid, prev);
+    const lateness = await this.latenessStage(source, first.offset, valid);
     trace.mark('decode');
     await step('mysql', () => this.prefetchRefdata(valid));
     trace.mark('refdata');
     // The store and partition state of this attempt: a rebuild may replace them meanwhile, and this
     // batch must checkpoint where it read (the MySQL fence then refuses it, and it is retried).
     const { store, partitions } = this.deps.state;
-    const dedup = await step('mysql', () => this.dedup(valid, prev));
+    const dedup = await step('mysql', () => this.dedup(valid));
     trace.mark('dedup');
     const held = partitions.heldPartition(source);
     if (held === undefined)
       throw new Error('the partition’s windows were released (a rebalance) while the batch ran; it is retried');
     const storeTrips = store.roundTrips;
+    let windows: WindowsStage;
+    let sink: SinkStage;
+    let checkpointTrips: number;
     try {
-      const windows = await this.stateStage(source, held, dedup, { store, partitions });
+      windows = await this.stateStage(source, held, dedup, { store, partitions });
       trace.mark('state');
       const decisions = this.decide(dedup.fresh.concat(dedup.replayed));
       trace.mark('detect');
-      const d = this.deps;
-      // One checkpoint in flight at a time: with the previous batch's pending, the next falls due after it.
-      let checkpoint: Prepared['checkpoint'] = null;
-      if (prev?.checkpoints !== true) {
-        if (partitions.checkpointDue(held, d.checkpointIntervalMs))
-          checkpoint = { full: true, cp: partitions.checkpoint(source) };
-        else if (partitions.sharedCheckpointDue(held, d.sharedCheckpointIntervalMs))
-          checkpoint = { full: false, cp: partitions.checkpoint(source, { sharedOnly: true }) };
-      }
-      return {
-        source,
-        records,
-        nextOffset,
-        trace,
-        deadLetters,
-        maxEventTime: lateness.maxEventTime,
-        dedup,
-        decisions,
-        windows,
-        checkpoint,
-        held,
-        store,
-        partitions,
-        storeTrips: store.roundTrips - storeTrips,
-        restoring: held.restoreTo !== null,
-      };
+      sink = await step('mysql', () =>
+        writeBatch(
+          this.deps.pool,
+          { fresh: dedup.fresh, replayed: dedup.replayed, duplicates: dedup.duplicates, decisions, stored: dedup.stored },
+          { stateGeneration: store.generation },
+        ),
+      );
+      trace.mark('mysql');
+      this.faultPoint('after-mysql');
+      checkpointTrips = await this.checkpointStage({ store, partitions }, held, nextOffset);
     } catch (err) {
       // Memory holds this attempt's events above the fences it read: forget the partition, so the
       // retry (or the next owner) starts from what Redis holds.
       partitions.release(topic, partition);
-      // A lost marker or a rebuilt state: rebuild, or learn the current generation, then retry.
+      // The MySQL fence (the state moved to another generation since this batch read it), a lost
+      // marker or lost writes: rebuild, or learn the current generation, then retry the batch whole.
       await this.recoverIfLost(err, heartbeat);
       throw err;
     }
-  }
-
-  /**
-   * A prepared batch's writes, in the order that makes a crash at any point harmless: MySQL (one
-   * transaction), the checkpoint and its progress, then dead letters, alerts and the offset (one
-   * Kafka transaction). Throws on any failure (the caller releases the partition and seeks back).
-   */
-  private async write(p: Prepared): Promise<BatchOutcome> {
-    const { source, dedup, held, store, trace, nextOffset } = p;
-    const { topic, partition } = source;
-    trace.mark('queue');
-    const sink = await step('mysql', () =>
-      writeBatch(
-        this.deps.pool,
-        {
-          fresh: dedup.fresh,
-          replayed: dedup.replayed,
-          duplicates: dedup.duplicates,
-          decisions: p.decisions,
-          stored: dedup.stored,
-        },
-        { stateGeneration: store.generation },
-      ),
-    );
-    trace.mark('mysql');
-    this.faultPoint('after-mysql');
-    const checkpointTrips = await this.checkpointStage(p);
     trace.mark('checkpoint');
-    this.observer.stateTrips(p.storeTrips + p.windows.progressTrips + checkpointTrips);
+    this.observer.stateTrips(store.roundTrips - storeTrips + windows.progressTrips + checkpointTrips);
     const alerts = await this.publishStage(source, nextOffset, {
-      deadLetters: p.deadLetters,
+      deadLetters,
       decisions: sink.decisions,
       replayed: dedup.replayed,
-      published: p.windows.published,
-      maxEventTime: p.maxEventTime,
+      published: windows.published,
+      maxEventTime: lateness.maxEventTime,
     });
     if (held.restoreTo !== null && BigInt(nextOffset) >= held.restoreTo) {
       this.deps.logger.info({ topic, partition, to: held.restoreTo.toString() }, 'the partition’s windows are restored');
@@ -613,31 +458,31 @@ export class IngestBatchHandler {
     }
     this.faultPoint('after-commit');
     trace.mark('kafka');
-    this.observer.attemptDone(p.records.length, trace);
+    this.observer.attemptDone(records.length, trace);
     // Counted, not filtered: the late duplicates (nearly always none) are looked up by position.
     const lateDuplicateKeys =
       sink.lateDuplicates.length === 0 ? null : new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
-    const notLate = (v: PositionedTransaction) => lateDuplicateKeys === null || !lateDuplicateKeys.has(positionKey(v.position));
+    const notLate = (p: PositionedTransaction) => lateDuplicateKeys === null || !lateDuplicateKeys.has(positionKey(p.position));
     let fresh = 0;
     let lateFresh = 0;
-    for (const v of dedup.fresh)
-      if (notLate(v)) {
+    for (const p of dedup.fresh)
+      if (notLate(p)) {
         fresh++;
-        if (v.late === true) lateFresh++;
+        if (p.late === true) lateFresh++;
       }
     let replayed = 0;
-    for (const v of dedup.replayed) if (notLate(v)) replayed++;
+    for (const p of dedup.replayed) if (notLate(p)) replayed++;
     return {
       lateFresh,
       fresh,
       replayed,
       duplicates: dedup.duplicates.length + sink.lateDuplicates.length,
-      deadLettered: p.deadLetters.length,
+      deadLettered: deadLetters.length,
       inserted: sink.inserted,
       duplicatesRecorded: sink.duplicatesRecorded,
       decisions: sink.decisions,
       alerts,
-      deadLetterClasses: p.deadLetters.map((dl) => dl.errorClass),
+      deadLetterClasses: deadLetters.map((dl) => dl.errorClass),
     };
   }
 
@@ -663,14 +508,9 @@ export class IngestBatchHandler {
     source: SourcePartition,
     firstOffset: string,
     valid: PositionedTransaction[],
-    prev: Writes | undefined,
   ): Promise<{ maxEventTime: number }> {
     const d = this.deps;
-    // Behind a batch whose writes are in flight, the clock is the one it will commit.
-    const startMax =
-      prev !== undefined
-        ? prev.maxEventTime
-        : await step('kafka', () => d.clocks.at(source.topic, source.partition, firstOffset));
+    const startMax = await step('kafka', () => d.clocks.at(source.topic, source.partition, firstOffset));
     const clock = lateFlags(
       valid.map((v) => v.tx.event_time),
       startMax,
@@ -718,26 +558,23 @@ export class IngestBatchHandler {
   }
 
   /**
-   * The checkpoint `prepare` encoded, then the progress that covers it (the same Redis keeps both
-   * or neither of a suffix it loses), both after MySQL and before Kafka's commit; per commit
-   * interval, and at the first batch of a partition this process holds (so a progress covers what
-   * its commits cover). Between those, what other partitions read goes out at the shorter interval
-   * alone: their view of it stays as fresh as before the checkpoint interval was raised, at a
-   * fraction of the writes. Returns its Redis round trips.
+   * The checkpoint, then the progress that covers it (the same Redis keeps both or neither of a
+   * suffix it loses), both after MySQL and before Kafka's commit; per commit interval, and at the
+   * first batch of a partition this process holds (so a progress covers what its commits cover).
+   * Returns its Redis round trips.
    */
-  private async checkpointStage(p: Prepared): Promise<number> {
-    const { held, nextOffset, checkpoint } = p;
+  private async checkpointStage({ store, partitions }: AttemptState, held: HeldPartition, nextOffset: string): Promise<number> {
     held.next = nextOffset;
-    if (checkpoint === null) return 0;
-    const trips = await writeCheckpoint(p.store, checkpoint.cp);
-    if (!checkpoint.full) return trips;
-    const { state } = this.deps;
-    await step('redis', () =>
-      recordProgress(state.redis, state.prefix, { ...held.source, next: nextOffset, floor: held.progress, committed: undefined }),
-    );
-    held.progress = BigInt(nextOffset);
-    this.faultPoint('after-checkpoint');
-    return trips + 1;
+    const d = this.deps;
+    if (partitions.checkpointDue(held, d.checkpointIntervalMs)) {
+      const trips = await this.checkpointPartition({ store, partitions }, held, nextOffset);
+      this.faultPoint('after-checkpoint');
+      return trips;
+    }
+    // Between checkpoints, what other partitions read goes out at the shorter interval: their view
+    // of it stays as fresh as before the checkpoint interval was raised, at a fraction of the writes.
+    if (!partitions.sharedCheckpointDue(held, d.sharedCheckpointIntervalMs)) return 0;
+    return writeCheckpoint(store, partitions.checkpoint(held.source, { sharedOnly: true }));
   }
 
   /**
@@ -877,11 +714,8 @@ export class IngestBatchHandler {
    * time (its stored late flag and base amount), so a replay above a fence (a crash between MySQL
    * and the checkpoint) puts the same event into the windows.
    */
-  private async dedup(valid: PositionedTransaction[], prev: Writes | undefined): Promise<Dedup> {
+  private async dedup(valid: PositionedTransaction[]): Promise<Dedup> {
     const d = this.deps;
-    // The previous batch's transactions whose rows are not in MySQL yet, taken before the look-up:
-    // whatever leaves the set after this committed before the look-up reads.
-    const inFlight = prev?.positions();
     const stored = await lookupStored(
       d.pool,
       valid.map((v) => v.tx.transaction_id),
@@ -898,7 +732,7 @@ export class IngestBatchHandler {
     for (const v of valid) {
       const t = v.tx;
       const s = stored.get(t.transaction_id);
-      const first = s !== undefined ? s.position : (inFlight?.get(t.transaction_id) ?? firstInBatch.get(t.transaction_id));
+      const first = s !== undefined ? s.position : firstInBatch.get(t.transaction_id);
       const here = first === undefined ? '' : positionKey(v.position);
       const firstSeen = first === undefined ? undefined : positionKey(first);
       let verdict: StateTransaction['verdict'];
@@ -996,66 +830,6 @@ type StateBatchLike = Awaited<ReturnType<PartitionState['applyBatch']>>;
 interface AttemptState {
   store: EntityStore;
   partitions: PartitionState;
-}
-
-/** A batch prepared (windows applied, decisions made) for its writes. */
-interface Prepared {
-  source: SourcePartition;
-  records: readonly RawRecord[];
-  nextOffset: string;
-  trace: StepTrace;
-  deadLetters: ReturnType<typeof classify>['deadLetters'];
-  /** The partition clock after the batch. */
-  maxEventTime: number;
-  dedup: Dedup;
-  decisions: DecisionRecord[];
-  windows: WindowsStage;
-  /** The checkpoint due after the batch, encoded when it was applied (full: with the progress; else shared contributions only). */
-  checkpoint: { full: boolean; cp: PartitionCheckpoint } | null;
-  held: HeldPartition;
-  store: EntityStore;
-  partitions: PartitionState;
-  /** The store's round trips while it was prepared. */
-  storeTrips: number;
-  /** Prepared while the partition was being restored (the next batch then waits for its writes). */
-  restoring: boolean;
-}
-
-/** A prepared batch's writes (MySQL, checkpoint, Kafka), in flight while the partition's next batch is prepared. */
-class Writes {
-  /** Settles when they are done: true committed, false failed (the partition was sent back to the batch). */
-  done: Promise<boolean> = Promise.resolve(false);
-  readonly maxEventTime: number;
-  readonly checkpoints: boolean;
-  private readonly restoring: boolean;
-  private positionsById: Map<string, KafkaPosition> | null = null;
-
-  constructor(
-    readonly epoch: number,
-    /** The offset after the batch. */
-    readonly next: bigint,
-    private readonly prepared: Prepared,
-  ) {
-    this.maxEventTime = prepared.maxEventTime;
-    this.checkpoints = prepared.checkpoint !== null;
-    this.restoring = prepared.restoring;
-  }
-
-  /** Whether a batch starting at `firstOffset` may be prepared beside these writes. */
-  follows(firstOffset: bigint): boolean {
-    return !this.restoring && firstOffset === this.next;
-  }
-
-  /** The batch's transactions (fresh and replayed) by id, with their positions (built on first use). */
-  positions(): ReadonlyMap<string, KafkaPosition> {
-    if (this.positionsById === null) {
-      const m = new Map<string, KafkaPosition>();
-      for (const v of this.prepared.dedup.fresh) m.set(v.tx.transaction_id, v.position);
-      for (const v of this.prepared.dedup.replayed) m.set(v.tx.transaction_id, v.position);
-      this.positionsById = m;
-    }
-    return this.positionsById;
-  }
 }
 
 /** What the state stage gives the later ones. */
