@@ -3,6 +3,7 @@ import {
   buildFigures,
   chooseOfferedRate,
   latencyPercentiles,
+  cpuCoresLine,
   percentile,
   sustained,
   targetVerdicts,
@@ -33,6 +34,7 @@ const measured = (over: Partial<Measured['fixed']> = {}, top: Partial<Measured> 
     durable: { p50: 20, p99: 80, p999: NaN, samples: 500_000 },
     committedMethod: 'offsets polled',
     durableMethod: 'rows polled',
+    cpuCores: { ingest: 0.834, kafka: 0.25, bench: 0.376 },
     ...over,
   },
   peakRssMb: 250.4,
@@ -121,6 +123,7 @@ describe('buildFigures', () => {
       warmup_seconds: 20,
       with_warmup_p50_ms: 400,
       with_warmup_p99_ms: 9_000,
+      cpu_cores: { ingest: 0.83, kafka: 0.25, bench: 0.38 },
     });
     expect(JSON.parse(JSON.stringify(f))).toEqual(f);
   });
@@ -168,5 +171,17 @@ describe('GcTrace', () => {
     gc.feed('[1:0x2]  99 ms: pause=1.5 gc=s total_size_before=500000 total_size_after=400000 allocated=500000\n');
     expect(gc.allocated).toBe(4_074_104 + (3_952_744 - 3_000_000) + (4_100_000 - 3_100_000) + 500_000);
     expect(gc.gcs).toBe(4);
+  });
+});
+
+describe('cpuCoresLine', () => {
+  it('names each process with its cores, the bench as the load, and their sum against the machine', () => {
+    expect(cpuCoresLine({ ingest: 0.834, kafka: 0.25, bench: 0.376 }, 2)).toBe(
+      'ingest 0.83, kafka 0.25, bench 0.38 (its producer and probes): 1.46 of 2 cores (73 %)',
+    );
+  });
+
+  it('leaves out a process whose figure is missing (it was gone at one end of the span)', () => {
+    expect(cpuCoresLine({ ingest: 0.5, redis: NaN }, 2)).toBe('ingest 0.50: 0.50 of 2 cores (25 %)');
   });
 });

@@ -86,6 +86,11 @@ export interface Measured {
     durable: { p50: number; p99: number; p999: number; samples: number };
     committedMethod: string;
     durableMethod: string;
+    /**
+     * CPU of each process over the measured span, in cores (1: one core all the time): the ingest
+     * processes summed, each service, and the bench's own process (its producer and probes).
+     */
+    cpuCores: Record<string, number>;
   };
   peakRssMb: number;
   allocBytesPerTx: number;
@@ -133,6 +138,7 @@ export function buildFigures(m: Measured) {
       with_warmup_p50_ms: round(f.withWarmup.p50, 1),
       with_warmup_p99_ms: round(f.withWarmup.p99, 1),
       with_warmup_p999_ms: round(f.withWarmup.p999, 1),
+      cpu_cores: Object.fromEntries(Object.entries(f.cpuCores).map(([k, v]) => [k, round(v, 2)])),
     },
     peak_rss_mb: round(m.peakRssMb),
     alloc_bytes_per_tx: round(m.allocBytesPerTx),
@@ -164,4 +170,15 @@ export function targetVerdicts(fig: Figures): string[] {
     `ingest peak RSS < 300 MB: ${v((fig.peak_rss_mb ?? Infinity) < 300)} (${n(fig.peak_rss_mb)} MB)`,
     `<= 10 KB allocated per transaction: ${v((fig.alloc_bytes_per_tx ?? Infinity) <= 10 * 1024)} (${n(fig.alloc_bytes_per_tx)} B)`,
   ];
+}
+
+/**
+ * (c)'s CPU line: each process's cores over the measured span and their sum against the machine's,
+ * e.g. "ingest 0.83, kafka 0.25, bench 0.38 (its producer and probes): 1.46 of 2 cores (73 %)".
+ */
+export function cpuCoresLine(cpuCores: Record<string, number>, machineCores: number): string {
+  const entries = Object.entries(cpuCores).filter(([, v]) => Number.isFinite(v));
+  const all = entries.reduce((a, [, v]) => a + v, 0);
+  const each = entries.map(([k, v]) => `${k} ${v.toFixed(2)}${k === 'bench' ? ' (its producer and probes)' : ''}`);
+  return `${each.join(', ')}: ${all.toFixed(2)} of ${machineCores} cores (${((all / machineCores) * 100).toFixed(0)} %)`;
 }

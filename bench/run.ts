@@ -46,7 +46,7 @@ import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
 import { RESULT_TAG, type ForestBenchResult } from './forest.ts';
 import { boundaryFloors } from './floors.ts';
-import { buildFigures, chooseOfferedRate, latencyPercentiles, targetVerdicts } from './figures.ts';
+import { buildFigures, chooseOfferedRate, cpuCoresLine, latencyPercentiles, targetVerdicts } from './figures.ts';
 import { GC_TRACE_FLAG, GcTrace } from './gc-trace.ts';
 import { COMMITTED_METHOD, DURABLE_METHOD, LatencyProbe, POLL_MS, type LatencyResult } from './latency.ts';
 import { naiveRun } from './naive.ts';
@@ -171,6 +171,8 @@ async function benchModel(): Promise<string> {
 interface FixedLoadResult {
   producedPerS: number;
   achievedPerS: number;
+  /** Each process's CPU over the measured span (after the warm-up, while producing), in cores. */
+  cpuCores: Record<string, number>;
   latency: LatencyResult;
   /** The ingest's own summary at exit (its record-to-commit figures: a cross-check, see below). */
   ingestSummary: Record<string, number>;
@@ -189,10 +191,24 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
   // BENCH_FIXED_NODE_ARGS: node options for these processes (e.g. --cpu-prof), as BENCH_INGEST_NODE_ARGS for (b)'s.
   const nodeArgs = (process.env.BENCH_FIXED_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const runs = Array.from({ length: INGEST_PROCESSES }, () => runIngestProcess(env, [], nodeArgs));
+  const services = await servicePids();
   const admin = createKafka(cfg, logger, '-bench-admin').admin();
   await admin.connect();
   let producedPerS = 0;
   let latency: LatencyResult;
+  // CPU of every process, this one's too, read when the warm-up's records are produced and when the
+  // last record is: the machine while the measured records go through.
+  const procs = () => [...runs.map((r) => ({ name: 'ingest', pid: r.child.pid as number })), ...services];
+  const cpuNow = () => ({
+    at: performance.now(),
+    procs: procs().map((p) => cpuSeconds(p.pid)),
+    bench: (() => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    })(),
+  });
+  let cpuFrom: ReturnType<typeof cpuNow> | undefined;
+  let cpuTo: ReturnType<typeof cpuNow> | undefined;
   try {
     // Wait until it has joined and caught up (its lag is 0), so only the offered load is measured.
     const joinDeadline = Date.now() + 60_000;
@@ -207,7 +223,10 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
     await loadRefdata(cfg, opts);
     const probe = await LatencyProbe.start(cfg, logger, topic);
     const t0 = performance.now();
+    const warm = setTimeout(() => (cpuFrom = cpuNow()), warmupSeconds * 1000);
     const produced = (await produceSimulation(cfg, logger, { ...opts, ratePerSecond: rate }, () => {})).records;
+    cpuTo = cpuNow();
+    clearTimeout(warm);
     producedPerS = produced / ((performance.now() - t0) / 1000);
     const deadline = Date.now() + 180_000;
     while ((await groupLag(admin, cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(200);
@@ -223,7 +242,18 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
   }
   const stderr = (await Promise.all(runs.map((run) => run.done)))[0] as string;
   const spanS = (latency.lastCommittedAt - latency.firstCommittedAt) / 1000;
+  const cpuCores: Record<string, number> = {};
+  const [from, to] = [cpuFrom, cpuTo];
+  if (from !== undefined && to !== undefined) {
+    const seconds = (to.at - from.at) / 1000;
+    procs().forEach((p, i) => {
+      const used = (to.procs[i] ?? NaN) - (from.procs[i] ?? NaN);
+      cpuCores[p.name] = (cpuCores[p.name] ?? 0) + used / seconds;
+    });
+    cpuCores.bench = (to.bench - from.bench) / seconds;
+  }
   return {
+    cpuCores,
     producedPerS,
     achievedPerS: spanS > 0 ? latency.committedAfterFirst / spanS : 0,
     latency,
@@ -612,6 +642,7 @@ async function main(): Promise<void> {
       durable,
       committedMethod: COMMITTED_METHOD,
       durableMethod: DURABLE_METHOD,
+      cpuCores: fixed.cpuCores,
     },
     peakRssMb: s.peakRssMb,
     allocBytesPerTx: s.allocatedBytes / Math.max(1, s.measured),
@@ -684,6 +715,7 @@ async function main(): Promise<void> {
   say(
     `  (c) event → decision durable   p50 / p99 / p99.9  ${ms(fl.durable_p50_ms)} / ${ms(fl.durable_p99_ms)} / ${ms(fl.durable_p999_ms)} ms  (${fl.durable_samples.toLocaleString('en')} MySQL rows)`,
   );
+  say(`  (c) CPU while measured         ${cpuCoresLine(fixed.cpuCores, cores)}`);
   if (fixed.latency.failedPolls > 0)
     say(`  (c) ${fixed.latency.failedPolls} polls failed (no answer): the resolution was coarser at those moments`);
   say(`      committed: ${COMMITTED_METHOD}`);
