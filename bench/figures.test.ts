@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   buildFigures,
   chooseOfferedRate,
-  latencyPercentiles,
   cpuCoresLine,
+  latencyPercentiles,
   percentile,
   sustained,
   targetVerdicts,

@@ -199,14 +199,10 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
   // CPU of every process, this one's too, read when the warm-up's records are produced and when the
   // last record is: the machine while the measured records go through.
   const procs = () => [...runs.map((r) => ({ name: 'ingest', pid: r.child.pid as number })), ...services];
-  const cpuNow = () => ({
-    at: performance.now(),
-    procs: procs().map((p) => cpuSeconds(p.pid)),
-    bench: (() => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1e6;
-    })(),
-  });
+  const cpuNow = () => {
+    const self = process.cpuUsage();
+    return { at: performance.now(), procs: procs().map((p) => cpuSeconds(p.pid)), bench: (self.user + self.system) / 1e6 };
+  };
   let cpuFrom: ReturnType<typeof cpuNow> | undefined;
   let cpuTo: ReturnType<typeof cpuNow> | undefined;
   try {
@@ -245,12 +241,9 @@ async function fixedLoad(rate: number, seconds: number, warmupSeconds: number): 
   const cpuCores: Record<string, number> = {};
   const [from, to] = [cpuFrom, cpuTo];
   if (from !== undefined && to !== undefined) {
-    const seconds = (to.at - from.at) / 1000;
-    procs().forEach((p, i) => {
-      const used = (to.procs[i] ?? NaN) - (from.procs[i] ?? NaN);
-      cpuCores[p.name] = (cpuCores[p.name] ?? 0) + used / seconds;
-    });
-    cpuCores.bench = (to.bench - from.bench) / seconds;
+    const span = (to.at - from.at) / 1000;
+    for (const c of cpuUsed(procs(), from.procs, to.procs)) cpuCores[c.name] = c.seconds / span;
+    cpuCores.bench = (to.bench - from.bench) / span;
   }
   return {
     cpuCores,
@@ -319,6 +312,27 @@ function runForestBench(): ForestBenchResult {
 }
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/**
+ * CPU seconds each named process used between two readings of `cpuSeconds` (one per process, in
+ * `procs` order). A process gone at either end (NaN) has no figure and is left out; processes of
+ * one name (the ingest's) are summed into one figure.
+ */
+function cpuUsed(
+  procs: ReadonlyArray<{ name: string }>,
+  atStart: readonly number[],
+  atFinish: readonly number[],
+): Array<{ name: string; seconds: number }> {
+  const cpu: Array<{ name: string; seconds: number }> = [];
+  procs.forEach((p, i) => {
+    const seconds = (atFinish[i] ?? NaN) - (atStart[i] ?? NaN);
+    if (!Number.isFinite(seconds)) return;
+    const same = cpu.find((c) => c.name === p.name);
+    if (same) same.seconds += seconds;
+    else cpu.push({ name: p.name, seconds });
+  });
+  return cpu;
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
 function cpuSeconds(pid: number): number {
@@ -463,16 +477,7 @@ async function slice(records: number): Promise<{
   }
   // The first process's summary (its batches and latencies; with several, its share of them).
   const summary = /summary (\{.*\})/.exec(children[0]?.stderr ?? '')?.[1] ?? '{}';
-  // A process gone at either end of the span (NaN) has no figure and is left out; the ingest
-  // processes are summed into one figure.
-  const cpu: Array<{ name: string; seconds: number }> = [];
-  procs().forEach((p, i) => {
-    const seconds = (cpuAtFinish[i] ?? NaN) - (cpuAtStart[i] ?? NaN);
-    if (!Number.isFinite(seconds)) return;
-    const same = cpu.find((c) => c.name === p.name);
-    if (same) same.seconds += seconds;
-    else cpu.push({ name: p.name, seconds });
-  });
+  const cpu = cpuUsed(procs(), cpuAtStart, cpuAtFinish);
   return {
     seconds: (finished - started) / 1000,
     measured,
