@@ -232,15 +232,6 @@ export async function startKafkaSaslSsl(cfg: TxmonConfig, ca: TestCa, password: 
   return { port, stop: () => stopChild(child, 15_000) };
 }
 
-/** A port p with p + 10000 free too (a cluster node's bus port). */
-async function freeClusterPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = 20_000 + Math.floor(Math.random() * 20_000);
-    if (!(await tcpOpen('127.0.0.1', p, 200)) && !(await tcpOpen('127.0.0.1', p + 10_000, 200))) return p;
-  }
-  throw new Error('no free port pair for a cluster node');
-}
-
 /**
  * A three-master Redis Cluster with TLS on the client and the cluster bus (no plaintext port) and
  * the ACL user `txmon` with `password`.
@@ -250,8 +241,13 @@ export async function startRedisClusterTls(ca: TestCa, password: string): Promis
   mkdirSync(dir, { recursive: true });
   const acl = join(dir, 'users.acl');
   writeFileSync(acl, `user default off\nuser txmon on >${password} ~* &* +@all\n`, { mode: 0o600 });
-  const ports: number[] = [];
-  for (let i = 0; i < 3; i++) ports.push(await freeClusterPort());
+  // Each node's bus port is given (`cluster-port`), not left at port + 10000: that one could be in
+  // the ephemeral range and held by an outgoing connection, which a probe that connects does not
+  // see (a node then exited with "bind: Address already in use" in a CI run).
+  const taken = new Set<number>();
+  while (taken.size < 6) taken.add(await freePort());
+  const ports = [...taken].slice(0, 3);
+  const busPorts = new Map(ports.map((port, i) => [port, [...taken][3 + i] as number]));
   const children: ChildProcess[] = [];
   const stop = async () => {
     await Promise.all(children.map((c) => stopChild(c)));
@@ -276,6 +272,8 @@ export async function startRedisClusterTls(ca: TestCa, password: string): Promis
           'yes',
           '--cluster-enabled',
           'yes',
+          '--cluster-port',
+          String(busPorts.get(port)),
           '--cluster-config-file',
           join(dir, `nodes-${port}.conf`),
           '--save',
