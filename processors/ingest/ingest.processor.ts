@@ -144,6 +144,8 @@ export class IngestBatchHandler {
   readonly observer: IngestObserver;
   /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Assigned partitions whose windows restoreAssigned has still to check (or is checking). */
+  private checksPending = 0;
   /** Times each fault point was reached (crash tests). */
   private readonly faultHits = new Map<FaultPoint, number>();
 
@@ -221,6 +223,10 @@ export class IngestBatchHandler {
   restoreAssigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
     const d = this.deps;
     const all = Object.entries(assignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+    // Counted from now, not from when a check reaches its lane: a drain or a graceful stop that came
+    // between the assignment and the restore's start would otherwise see nothing to wait for, and
+    // leave the windows of a quiet partition behind the committed offset.
+    this.checksPending += all.length;
     return Promise.all(
       all.map((source) =>
         this.inLane(`${source.topic}/${source.partition}`, async () => {
@@ -232,16 +238,18 @@ export class IngestBatchHandler {
           const committed = await d.clocks.committedOffset(source.topic, source.partition);
           if (committed === undefined || read.progress >= committed) return;
           this.restore(d.state.partitions.hold(source, read.progress), committed);
-        }).catch((err: unknown) =>
-          d.logger.warn({ err, ...source }, 'could not check the partition’s windows on assignment; its first batch will'),
-        ),
+        })
+          .catch((err: unknown) =>
+            d.logger.warn({ err, ...source }, 'could not check the partition’s windows on assignment; its first batch will'),
+          )
+          .finally(() => this.checksPending--),
       ),
     ).then(() => {});
   }
 
-  /** Partitions being restored (their replay has not reached the committed offset yet). */
+  /** Partitions being restored (their replay has not reached the committed offset yet), or still to be checked for it. */
   restoring(): number {
-    return this.deps.state.partitions.heldPartitions().filter((h) => h.restoreTo !== null).length;
+    return this.checksPending + this.deps.state.partitions.heldPartitions().filter((h) => h.restoreTo !== null).length;
   }
 
   /** Waits until no partition is being restored, or `timeoutMs` (a graceful stop: restored windows are checkpointed). */
