@@ -7,6 +7,11 @@ export default defineConfig({
   test: {
     // Unit files two at a time (vitest's default here would be one: the CPUs less one).
     maxWorkers: 2,
+    // The console's report, and on disk (.txmon/test-report/): JUnit XML, vitest's JSON (.ci/run
+    // reads its counts) and a short Markdown summary (scripts/test-report.ts). A `--reporter` on the
+    // command line replaces these.
+    reporters: ['default', 'junit', 'json', './scripts/test-report.ts'],
+    outputFile: { junit: '.txmon/test-report/junit.xml', json: '.txmon/test-report/results.json' },
     projects: [
       {
         test: {
