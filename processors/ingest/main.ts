@@ -334,7 +334,10 @@ export async function startIngest(cfg: TxmonConfig, logger: Logger, opts: Ingest
           stopped: () => stopRequested,
           joined: () => consumer.joined(),
           processed: () => handler.processed,
-          busy: () => handler.restoring() > 0,
+          // Caught up means this process has joined too, and checked (and restored) what it was
+          // given: a drain started after a crash between checkpoints, when the offsets are already
+          // at the end, would otherwise exit before its join and leave the windows behind them.
+          busy: () => !consumer.joined() || handler.restoring() > 0,
           ...(opts.onProgress && { onProgress: opts.onProgress }),
           log,
         })

@@ -5,7 +5,10 @@
 // The end state equals one clean pass, and the windows a recomputation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../platform/retry.ts';
-import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
+import { groupLag } from '../../platform/batch-consumer.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql } from '../helpers/state-check.ts';
 import { expectEndStateOf, produceSimulated, readEndState, spawnIngest, type Simulated } from '../helpers/pipeline.ts';
 import { createConnection } from '../../platform/mysql.ts';
@@ -19,8 +22,10 @@ beforeAll(async () => {
   ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
   sim = await produceSimulated(ns, { seed: 17, count: 12_000 });
 });
+const others: TestNamespace[] = [];
 afterAll(async () => {
   await ns?.cleanup();
+  for (const o of others) await o.cleanup();
 });
 
 async function rows(): Promise<number> {
@@ -77,4 +82,34 @@ describe('kills at the batch seams, and a group that loses and gains members', (
     expect(check.entities).toBeGreaterThan(50);
     expect(check.mismatches.slice(0, 10)).toEqual([]);
   }, 420_000);
+
+  it('a drain started when the offsets are already at the end still restores the windows a crash between checkpoints left behind', async () => {
+    // A process with a checkpoint a minute consumes the whole stream in small batches, and is SIGKILLed once its
+    // offsets reach the end: Redis's progress is its first checkpoint, Kafka's commits are at the
+    // end. The drain that follows has no lag to wait for; it must still join, find the gap and
+    // replay it before it calls the stream done.
+    const own = await createNamespace();
+    others.push(own);
+    const sim = await produceSimulated(own, { seed: 29, count: 3_000 });
+    const topic = topicName(own.cfg.topicNamespace, 'transactions');
+    const admin = createKafka(own.cfg, testLogger).admin();
+    await admin.connect();
+    try {
+      const first = spawnIngest(own, [], { TXMON_STATE_CHECKPOINT_MS: '60000', TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+      const deadline = Date.now() + 120_000;
+      while ((await groupLag(admin, own.cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(100);
+      expect(await groupLag(admin, own.cfg.ingest.groupId, topic), first.output().slice(-3000)).toBe(0);
+      first.child.kill('SIGKILL');
+      await first.exited;
+    } finally {
+      await admin.disconnect();
+    }
+    const drain = spawnIngest(own, ['--drain']);
+    expect(await drain.exited, drain.output().slice(-4000)).toBe(0);
+    expectEndStateOf(await readEndState(own), sim);
+    const check = await checkStateAgainstMysql(own);
+    expect(check.entities).toBeGreaterThan(50);
+    expect(check.mismatches.slice(0, 10)).toEqual([]);
+    expect(drain.output()).toMatch(/restoring the partition’s windows/);
+  }, 300_000);
 });
