@@ -14,20 +14,10 @@ export async function applyTopics(
   namespace: string,
   log: (line: string) => void = () => {},
 ): Promise<TopicReport[]> {
-  const existing = new Set(await admin.listTopics());
   const keys = Object.keys(TOPICS) as TopicKey[];
+  const existing = new Set(await admin.listTopics());
   const missing = keys.filter((k) => !existing.has(topicName(namespace, k)));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((k) => ({
-        topic: topicName(namespace, k),
-        numPartitions: TOPICS[k].partitions,
-        replicationFactor: TOPICS[k].replicationFactor,
-        configEntries: Object.entries(TOPICS[k].config).map(([name, value]) => ({ name, value })),
-      })),
-    });
-  }
+  if (missing.length > 0) await createWaitingForLeaders(admin, namespace, missing);
   const present = keys.filter((k) => !missing.includes(k));
   const reports: TopicReport[] = missing.map((k) => ({ topic: topicName(namespace, k), action: 'created', drift: [] }));
   if (present.length > 0) {
@@ -58,4 +48,36 @@ export async function applyTopics(
     log(`topics: ${r.topic} ${r.action}${r.drift.length ? ` — DRIFT: ${r.drift.join('; ')}` : ''}`);
   }
   return reports;
+}
+
+/**
+ * Creates the topics and waits for their leaders. A broker that is busy or just started may answer
+ * the wait's metadata request with a retriable error (UNKNOWN_TOPIC_OR_PARTITION while the new
+ * topic's metadata propagates) that kafkajs's own wait gives up on: the wait is asked again, up to
+ * 30 s, and a topic the first attempt created counts as created.
+ */
+async function createWaitingForLeaders(admin: Admin, namespace: string, keys: readonly TopicKey[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 1; ; attempt++) {
+    const existing = new Set(await admin.listTopics());
+    const missing = keys.filter((k) => !existing.has(topicName(namespace, k)));
+    try {
+      if (missing.length > 0)
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((k) => ({
+            topic: topicName(namespace, k),
+            numPartitions: TOPICS[k].partitions,
+            replicationFactor: TOPICS[k].replicationFactor,
+            configEntries: Object.entries(TOPICS[k].config).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      else await admin.fetchTopicMetadata({ topics: keys.map((k) => topicName(namespace, k)) });
+      return;
+    } catch (err) {
+      const retriable = (err as { retriable?: unknown }).retriable === true;
+      if (!retriable || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * attempt)));
+    }
+  }
 }
