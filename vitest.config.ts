@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects, run one after the other: unit tests beside the code (no network, two files at a
-// time), then integration/end-to-end tests in tests/ against the real broker, registry, MariaDB
-// and Redis (one file at a time: some stop and start shared services).
+// The files that stop and restart the shared services (the broker, the registry, Redis, MariaDB):
+// nothing else may run beside them.
+const CHAOS = ['tests/e2e/outage.e2e.test.ts', 'tests/e2e/broker-outage.e2e.test.ts', 'tests/e2e/registry-outage.e2e.test.ts'];
+
+// Three projects, run one after the other: unit tests beside the code (no network, two files at a
+// time); integration/end-to-end tests in tests/ against the real broker, registry, MariaDB and
+// Redis (two files at a time); then the chaos files, which stop and start those services, alone.
 export default defineConfig({
   test: {
     // Unit files two at a time (vitest's default here would be one: the CPUs less one).
@@ -31,12 +35,27 @@ export default defineConfig({
           name: 'integration',
           globalSetup: ['tests/helpers/global-setup.ts'],
           sequence: { groupOrder: 1 },
-          // One process runs the files one at a time (some stop and start shared services), with one
-          // module graph for all of them: a file no longer pays ~3 s for a process and for importing
-          // the clients and the code again. Safe because no file mocks, stubs or changes process-wide state.
-          poolOptions: { forks: { singleFork: true } },
+          // Two files at a time (root maxWorkers), each in its own namespace (topics, database,
+          // key prefix, groups); each worker keeps one module graph for the files it runs, so a
+          // file does not pay ~3 s for a process and for importing the clients and the code again.
+          // Safe because no file mocks, stubs or changes process-wide state.
           isolate: false,
           include: ['tests/**/*.test.ts'],
+          exclude: CHAOS,
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'chaos',
+          globalSetup: ['tests/helpers/global-setup.ts'],
+          // Last, one file at a time, alone: these stop and start the shared services.
+          sequence: { groupOrder: 2 },
+          poolOptions: { forks: { singleFork: true } },
+          isolate: false,
+          include: CHAOS,
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 180_000,
