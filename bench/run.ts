@@ -378,8 +378,20 @@ async function servicePids(): Promise<Array<{ name: string; pid: number }>> {
   const registryPid = livePid(registry.pidFile, registry.marker);
   if (kafkaPid !== undefined) out.push({ name: 'kafka', pid: kafkaPid });
   if (registryPid !== undefined) out.push({ name: 'registry', pid: registryPid });
+  // Said once: a CPU split without the broker reads as a quieter machine than it is.
+  const unmeasured = [
+    kafkaPid === undefined && `the broker (${kafka.pidFile})`,
+    registryPid === undefined && `the registry (${registry.pidFile})`,
+  ].filter(Boolean);
+  if (unmeasured.length > 0 && !unmeasuredSaid) {
+    unmeasuredSaid = true;
+    say(
+      `bench: NOTE: ${unmeasured.join(' and ')}: no live process of this checkout's \`txmon services up\` (started from another checkout?); left out of (b)'s and (c)'s CPU splits`,
+    );
+  }
   return out;
 }
+let unmeasuredSaid = false;
 
 /**
  * (b) the ingest slice as its own process; throughput from committed progress, peak RSS from /proc,
