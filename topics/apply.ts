@@ -1,5 +1,6 @@
 /** `txmon topics apply`: creates missing topics and reports drift between code and broker. */
 import kafkajs, { type Admin } from 'kafkajs';
+import { retry } from '../platform/retry.ts';
 import { TOPICS, topicName, type TopicKey } from './topics.ts';
 
 export interface TopicReport {
@@ -14,8 +15,8 @@ export async function applyTopics(
   namespace: string,
   log: (line: string) => void = () => {},
 ): Promise<TopicReport[]> {
-  const keys = Object.keys(TOPICS) as TopicKey[];
   const existing = new Set(await admin.listTopics());
+  const keys = Object.keys(TOPICS) as TopicKey[];
   const missing = keys.filter((k) => !existing.has(topicName(namespace, k)));
   if (missing.length > 0) await createWaitingForLeaders(admin, namespace, missing);
   const present = keys.filter((k) => !missing.includes(k));
@@ -54,30 +55,34 @@ export async function applyTopics(
  * Creates the topics and waits for their leaders. A broker that is busy or just started may answer
  * the wait's metadata request with a retriable error (UNKNOWN_TOPIC_OR_PARTITION while the new
  * topic's metadata propagates) that kafkajs's own wait gives up on: the wait is asked again, up to
- * 30 s, and a topic the first attempt created counts as created.
+ * 30 s, and a topic an earlier attempt created counts as created.
  */
-async function createWaitingForLeaders(admin: Admin, namespace: string, keys: readonly TopicKey[]): Promise<void> {
+async function createWaitingForLeaders(admin: Admin, namespace: string, missing: readonly TopicKey[]): Promise<void> {
   const deadline = Date.now() + 30_000;
-  for (let attempt = 1; ; attempt++) {
-    const existing = new Set(await admin.listTopics());
-    const missing = keys.filter((k) => !existing.has(topicName(namespace, k)));
-    try {
-      if (missing.length > 0)
+  let todo: readonly TopicKey[] | null = missing;
+  await retry(
+    async () => {
+      // After a failed attempt, what it created is not created again: only its leaders are awaited.
+      todo ??= await stillMissing(admin, namespace, missing);
+      const create = todo;
+      todo = null;
+      if (create.length > 0)
         await admin.createTopics({
           waitForLeaders: true,
-          topics: missing.map((k) => ({
+          topics: create.map((k) => ({
             topic: topicName(namespace, k),
             numPartitions: TOPICS[k].partitions,
             replicationFactor: TOPICS[k].replicationFactor,
             configEntries: Object.entries(TOPICS[k].config).map(([name, value]) => ({ name, value })),
           })),
         });
-      else await admin.fetchTopicMetadata({ topics: keys.map((k) => topicName(namespace, k)) });
-      return;
-    } catch (err) {
-      const retriable = (err as { retriable?: unknown }).retriable === true;
-      if (!retriable || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * attempt)));
-    }
-  }
+      else await admin.fetchTopicMetadata({ topics: missing.map((k) => topicName(namespace, k)) });
+    },
+    { initialMs: 100, maxMs: 1_000, shouldContinue: () => Date.now() < deadline },
+  );
+}
+
+async function stillMissing(admin: Admin, namespace: string, keys: readonly TopicKey[]): Promise<TopicKey[]> {
+  const existing = new Set(await admin.listTopics());
+  return keys.filter((k) => !existing.has(topicName(namespace, k)));
 }

@@ -4,8 +4,9 @@
 // partition still loading) and topic metadata not yet propagated after its creation.
 import { loadConfig } from '../../config/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
-import { sleep } from '../../platform/retry.ts';
+import { errorMessage } from '../../platform/errors.ts';
 import { servicesUp } from '../../services/manager.ts';
+import { waitUntil } from '../../services/process.ts';
 import { testLogger } from './namespace.ts';
 
 /** Java's String.hashCode, which the broker uses to place a group on a partition of __consumer_offsets. */
@@ -26,19 +27,6 @@ export function groupPerOffsetsPartition(partitions: number, prefix = 'txmon-war
   return [...found.values()];
 }
 
-async function untilAnswers(what: string, fn: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`broker warm-up: ${what}: ${(err as Error).message}`);
-      await sleep(250);
-    }
-  }
-}
-
 export default async function setup(): Promise<void> {
   const cfg = loadConfig(process.env);
   const lines: string[] = [];
@@ -48,8 +36,16 @@ export default async function setup(): Promise<void> {
   try {
     const offsets = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] }).catch(() => null);
     const partitions = offsets?.topics[0]?.partitions.length || 10;
-    for (const groupId of groupPerOffsetsPartition(partitions))
-      await untilAnswers(`offsets of ${groupId}`, () => admin.fetchOffsets({ groupId, topics: [] }));
+    for (const groupId of groupPerOffsetsPartition(partitions)) {
+      let last = '';
+      const answered = () =>
+        admin.fetchOffsets({ groupId, topics: [] }).then(
+          () => true,
+          (err: unknown) => ((last = errorMessage(err)), false),
+        );
+      const r = await waitUntil(answered, { timeoutMs: 60_000, intervalMs: 250 });
+      if (!r.ok) throw new Error(`broker warm-up: the offsets of ${groupId}: ${r.reason} (${last})`);
+    }
   } finally {
     await admin.disconnect();
   }
