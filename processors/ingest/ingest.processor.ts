@@ -146,6 +146,8 @@ export class IngestBatchHandler {
   private readonly lanes = new Map<string, Promise<void>>();
   /** Assigned partitions whose windows restoreAssigned has still to check (or is checking). */
   private checksPending = 0;
+  /** Set by a graceful stop (waitRestored): pending checks then start no new restore (the next owner's job). */
+  private stopping = false;
   /** Times each fault point was reached (crash tests). */
   private readonly faultHits = new Map<FaultPoint, number>();
 
@@ -236,7 +238,7 @@ export class IngestBatchHandler {
           if (read.generation !== d.state.store.generation) return; // the first batch adopts it
           if (read.progress === null) return;
           const committed = await d.clocks.committedOffset(source.topic, source.partition);
-          if (committed === undefined || read.progress >= committed) return;
+          if (committed === undefined || read.progress >= committed || this.stopping) return;
           this.restore(d.state.partitions.hold(source, read.progress), committed);
         })
           .catch((err: unknown) =>
@@ -254,6 +256,9 @@ export class IngestBatchHandler {
 
   /** Waits until no partition is being restored, or `timeoutMs` (a graceful stop: restored windows are checkpointed). */
   async waitRestored(timeoutMs: number): Promise<void> {
+    // Restores already running finish; a check still pending ends without starting one, so a stop
+    // is not lengthened by a replay that began after it (a CI run's SIGTERM timed out that way).
+    this.stopping = true;
     const until = Date.now() + timeoutMs;
     while (this.restoring() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   }
