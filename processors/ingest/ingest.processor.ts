@@ -238,7 +238,14 @@ export class IngestBatchHandler {
           if (read.generation !== d.state.store.generation) return; // the first batch adopts it
           if (read.progress === null) return;
           const committed = await d.clocks.committedOffset(source.topic, source.partition);
-          if (committed === undefined || read.progress >= committed || this.stopping) return;
+          if (committed === undefined || read.progress >= committed) return;
+          if (this.stopping) {
+            d.logger.info(
+              { ...source, from: read.progress.toString(), to: committed.toString() },
+              'stopping: the partition’s windows end before the committed offset, and are left for its next owner to restore',
+            );
+            return;
+          }
           this.restore(d.state.partitions.hold(source, read.progress), committed);
         })
           .catch((err: unknown) =>
