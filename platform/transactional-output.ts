@@ -183,9 +183,26 @@ export class TransactionalOutput {
     return p;
   }
 
-  /** Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the error rethrown. */
-  commit(messages: ReadonlyArray<{ topic: string; messages: Message[] }>, offsets: OffsetCommit): Promise<void> {
-    return this.enqueue(offsets, false, messages);
+  /**
+   * Sends `messages` and commits `offsets` atomically. On failure the transaction is aborted and the
+   * error rethrown.
+   *
+   * `asMember`, when given, is the consumer group member's own offset commit (kafkajs's
+   * `commitOffsetsIfNecessary`: OffsetCommit with the member's id and generation). With no messages
+   * to send, the offsets then go that way instead of in a transaction of offsets alone: one request
+   * and one record on the broker instead of four requests, the transaction log's two records and the
+   * commit marker (docs/performance.md, "Offsets alone"). It is as safe for offsets alone: there is
+   * no output to keep atomic with them, and a stale owner's commit is refused by the group coordinator
+   * (its generation is gone once the partition has another owner), as its transaction would be by the
+   * fence. Kafka orders a member's commit after a transactional commit still writing its markers by
+   * the position of their records, so the later one stands (`tests/integration/transactional-output.test.ts`).
+   */
+  commit(
+    messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
+    offsets: OffsetCommit,
+    asMember?: (offsets: OffsetCommit) => Promise<void>,
+  ): Promise<void> {
+    return this.enqueue(offsets, false, messages, asMember);
   }
 
   /** One transaction at a time per partition, in call order; `onlyIfAhead` skips a commit that would not move the offset forward. */
@@ -193,12 +210,14 @@ export class TransactionalOutput {
     offsets: OffsetCommit,
     onlyIfAhead: boolean,
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
+    asMember?: (offsets: OffsetCommit) => Promise<void>,
   ): Promise<void> {
     const key = `${offsets.topic}-${offsets.partition}`;
     return this.serialized(key, async () => {
       const prev = this.committed.get(key);
       if (onlyIfAhead && prev !== undefined && BigInt(offsets.offset) <= prev) return;
-      await this.commitNow(key, messages, offsets);
+      if (asMember !== undefined && messages.every((m) => m.messages.length === 0)) await asMember(offsets);
+      else await this.commitNow(key, messages, offsets);
       if (prev === undefined || BigInt(offsets.offset) > (this.committed.get(key) ?? -1n))
         this.committed.set(key, BigInt(offsets.offset));
     });
@@ -266,6 +285,26 @@ export class TransactionalOutput {
   async disconnect(): Promise<void> {
     await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
   }
+}
+
+/**
+ * A consumer group member's offset commit for `TransactionalOutput.commit`, from kafkajs's eachBatch
+ * `commitOffsetsIfNecessary` (given offsets, it commits them at once, with the member's id and
+ * generation, and throws what the coordinator answers: a rebalance, a stale generation).
+ */
+export function memberCommit(
+  commitOffsetsIfNecessary: (offsets: { topics: Array<{ topic: string; partitions: PartitionOffset[] }> }) => Promise<void>,
+): (offsets: OffsetCommit) => Promise<void> {
+  return (o) =>
+    commitOffsetsIfNecessary({
+      topics: [
+        {
+          topic: o.topic,
+          // kafkajs passes `metadata` through to OffsetCommit (its typings omit it).
+          partitions: [{ partition: o.partition, offset: o.offset, metadata: o.metadata ?? null } as PartitionOffset],
+        },
+      ],
+    });
 }
 
 /**

@@ -48,6 +48,12 @@ export function createIngestMetrics() {
       help: 'Times this processor found a partition’s windows in Redis ending before its committed offset (the checkpoint trails it by up to TXMON_STATE_CHECKPOINT_MS) and replayed the records in between.',
       registers,
     }),
+    offsetCommits: new Counter({
+      name: 'txmon_ingest_offset_commits_total',
+      help: 'Batches’ offset commits to Kafka, by kind: "transaction" (with the batch’s dead letters and alerts, atomically) or "member" (nothing to publish: the group member’s own offset commit, one request instead of a transaction).',
+      labelNames: ['kind'],
+      registers,
+    }),
     stateRoundTrips: new Counter({
       name: 'txmon_state_redis_round_trips_total',
       help: 'Pipelined Redis round trips of the state stage (the read of entities not held in memory, the marker check, and per commit interval the checkpoint and the progress after it).',

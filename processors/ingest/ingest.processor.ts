@@ -49,7 +49,7 @@ import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { IngestObserver, StepTrace, type BatchOutcome } from './ingest.observer.ts';
-import type { TransactionalOutput } from '../../platform/transactional-output.ts';
+import { memberCommit, type OffsetCommit, type TransactionalOutput } from '../../platform/transactional-output.ts';
 
 /**
  * The window state of one ingest process: the store of the marker's generation and the partition
@@ -180,7 +180,8 @@ export class IngestBatchHandler {
 
     // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
     // partition's next owner replays the batch.
-    const outcome = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat), {
+    const asMember = memberCommit(payload.commitOffsetsIfNecessary);
+    const outcome = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat, asMember), {
       payload,
       where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
       maxMs: this.deps.retryMaxBackoffMs,
@@ -415,6 +416,7 @@ export class IngestBatchHandler {
     records: readonly RawRecord[],
     nextOffset: string,
     heartbeat: () => Promise<void>,
+    asMember: (offsets: OffsetCommit) => Promise<void>,
   ): Promise<BatchOutcome | { restoreFrom: string }> {
     const trace = new StepTrace();
     const source = { topic, partition };
@@ -471,6 +473,7 @@ export class IngestBatchHandler {
       replayed: dedup.replayed,
       published: windows.published,
       maxEventTime: lateness.maxEventTime,
+      asMember,
     });
     if (held.restoreTo !== null && BigInt(nextOffset) >= held.restoreTo) {
       this.deps.logger.info({ topic, partition, to: held.restoreTo.toString() }, 'the partition’s windows are restored');
@@ -633,9 +636,13 @@ export class IngestBatchHandler {
             { topic: d.detection.alerts.topic, messages: alerts },
           ],
           { groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(batch.maxEventTime) },
+          // Nothing to publish (most small batches): the offsets go as the member's commit, not in a
+          // transaction of offsets alone (TransactionalOutput.commit).
+          batch.asMember,
         ),
       );
       d.clocks.advance(topic, partition, nextOffset, batch.maxEventTime);
+      d.metrics.offsetCommits.inc({ kind: dlqMessages.length === 0 && alerts.length === 0 ? 'member' : 'transaction' });
     }
     return alerts.length;
   }
@@ -870,6 +877,8 @@ interface PublishInput {
   replayed: readonly PositionedTransaction[];
   published: bigint | null;
   maxEventTime: number;
+  /** The consumer group member's offset commit, for a batch with nothing to publish. */
+  asMember: (offsets: OffsetCommit) => Promise<void>;
 }
 
 /** The dedup step's verdicts, and each valid transaction's input to the partition state. */

@@ -34,6 +34,8 @@ let app: FastifyInstance;
 let redis: ReturnType<typeof createStateRedis>;
 let admin: ReturnType<ReturnType<typeof createKafka>['admin']>;
 const keys = {} as Record<Role, string>;
+/** The ingest drain's Prometheus text, read when it ended. */
+let ingestMetrics = '';
 
 async function makeApp(
   rateLimitPerMinute = 100_000,
@@ -95,7 +97,11 @@ beforeAll(async () => {
   const simOpts = { ...DEFAULT_SIM_OPTIONS, seed: 31, count: 6_000 };
   await slowStep('produce transactions', () => produceSimulated(ns, simOpts));
   await slowStep('produce settlements', () => produceSimulatedSettlements(ns, simOpts));
-  await slowStep('ingest drain', async () => (await startIngest(ns.cfg, testLogger, { drain: true })).done);
+  await slowStep('ingest drain', async () => {
+    const ingest = await startIngest(ns.cfg, testLogger, { drain: true });
+    await ingest.done;
+    ingestMetrics = await ingest.metrics.registry.metrics();
+  });
   await slowStep('reconcile drain', async () => (await startReconcile(ns.cfg, testLogger, { drain: true })).done);
   pool = createPool(ns.cfg);
   redis = createStateRedis(ns.cfg);
@@ -171,6 +177,18 @@ describe('probes, metrics, documents', () => {
     expect(res.body).toMatch(/txmon_api_requests_total\{route="\/healthz",method="GET",status="200"\} \d+/);
     expect(res.body).toMatch(/txmon_pipeline_consumer_lag_records\{group="[^"]+",topic="transactions"\} 0/);
     expect((await app.inject({ url: '/metrics', headers: auth('analyst') })).statusCode).toBe(403);
+  });
+
+  it('the ingest committed each batch’s offsets once: in a transaction when it published, as the group member when not', async () => {
+    const sample = (name: string, labels = '') =>
+      Number(new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(ingestMetrics)?.[1] ?? NaN);
+    const batches = sample('txmon_ingest_batch_duration_seconds_count');
+    const inTransaction = sample('txmon_ingest_offset_commits_total', '{kind="transaction"}');
+    const asMember = sample('txmon_ingest_offset_commits_total', '{kind="member"}') || 0;
+    expect(batches).toBeGreaterThan(0);
+    // 6,000 transactions with dead letters and alerts: some batches publish.
+    expect(inTransaction).toBeGreaterThan(0);
+    expect(inTransaction + asMember).toBe(batches);
   });
 
   it('serves a valid OpenAPI document and its UI; every route states its roles', async () => {

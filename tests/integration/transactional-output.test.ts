@@ -4,7 +4,8 @@
 // connected fenced nobody.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
-import { TransactionalOutput } from '../../platform/transactional-output.ts';
+import { memberCommit, TransactionalOutput } from '../../platform/transactional-output.ts';
+import { sleep } from '../../platform/retry.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 
@@ -88,6 +89,77 @@ describe('TransactionalOutput fencing', () => {
     try {
       const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
       expect(t?.partitions.find((p) => p.partition === 1)?.offset).toBe('40');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('offsets alone go as the group member’s commit, interleaved with transactions: the later commit stands, metadata and all', async () => {
+    // The ingest commits a batch with nothing to publish as the member (OffsetCommit), right after the
+    // partition's previous transaction, whose markers may still be on their way: Kafka must keep
+    // whichever commit came later, not the transaction's once its marker lands.
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const alerts = topicName(ns.cfg.topicNamespace, 'alerts');
+    const groupId = `${ns.id}-as-member`;
+    const o = instance();
+    const kafka = createKafka(ns.cfg, testLogger, '-as-member');
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ key: 'k', value: 'v', partition: 2 }] });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const steps: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      void consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, commitOffsetsIfNecessary }) => {
+          if (batch.partition !== 2 || steps.length > 0) return;
+          try {
+            const asMember = memberCommit(commitOffsetsIfNecessary);
+            for (let offset = 1; offset <= 20; offset++) {
+              const at = { groupId, topic, partition: 2, offset: String(offset), metadata: `m${offset}` };
+              // Odd offsets in a transaction with an alert, even ones as the member, back to back.
+              if (offset % 2 === 1)
+                await o.commit([{ topic: alerts, messages: [{ key: 'k', value: `at ${offset}` }] }], at, asMember);
+              else await o.commit([{ topic: alerts, messages: [] }], at, asMember);
+              steps.push(String(offset));
+            }
+            resolve();
+          } catch (err) {
+            reject(err as Error);
+          }
+        },
+      });
+    });
+    try {
+      await done;
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(steps).toHaveLength(20);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // Read twice, the second time after any marker still in flight has long landed.
+      for (const wait of [0, 1_500]) {
+        await sleep(wait);
+        const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const p2 = t?.partitions.find((p) => p.partition === 2);
+        expect(p2?.offset).toBe('20');
+        expect(p2?.metadata).toBe('m20');
+      }
+      // A transaction after the member's commit moves it on as before.
+      await o.commit([{ topic: alerts, messages: [{ key: 'k', value: 'at 21' }] }], {
+        groupId,
+        topic,
+        partition: 2,
+        offset: '21',
+      });
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      expect(t?.partitions.find((p) => p.partition === 2)?.offset).toBe('21');
     } finally {
       await admin.disconnect();
     }
