@@ -129,6 +129,9 @@ function serverProperties(a: HostPort, dataDir: string): string {
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'group.initial.rebalance.delay.ms=0',
+    // Kafka 4's group coordinator holds each non-transactional write (an OffsetCommit, a join) up to
+    // 5 ms (the default) to batch it with others: the ingest's offsets-alone commits waited that long.
+    'group.coordinator.append.linger.ms=0',
     'auto.create.topics.enable=false',
     '',
   ].join('\n');

@@ -85,17 +85,18 @@ describe('IngestObserver', () => {
     expect(s.recordToCommitP99Ms).toBeGreaterThanOrEqual(150);
   });
 
-  it('logs an attempt’s step timings at debug level with the names the bench reads', () => {
+  it('logs an attempt’s step timings and its kind of offset commit at debug level with the names the bench reads', () => {
     const lines: Array<[Record<string, unknown>, string]> = [];
     const obs = new IngestObserver(createIngestMetrics(), debugLogger(lines), () => NO_MODELS);
     const t = new StepTrace();
     for (const s of ['decode', 'refdata', 'dedup', 'state', 'detect', 'mysql', 'checkpoint', 'kafka'] as const) t.mark(s);
-    obs.attemptDone(12, t);
+    obs.attemptDone(12, t, 'member');
     expect(lines).toHaveLength(1);
     const [fields, msg] = lines[0] as [Record<string, unknown>, string];
     expect(msg).toBe('batch step timings');
     expect(Object.keys(fields)).toEqual([
       'records',
+      'commit',
       'decodeMs',
       'refdataMs',
       'dedupMs',
@@ -106,5 +107,6 @@ describe('IngestObserver', () => {
       'kafkaMs',
     ]);
     expect(fields.records).toBe(12);
+    expect(fields.commit).toBe('member');
   });
 });

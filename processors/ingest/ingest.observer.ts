@@ -94,11 +94,15 @@ export class IngestObserver {
     this.metrics.stateRestores.inc();
   }
 
-  /** An attempt that reached its Kafka commit: its step timings, in the debug log. */
-  attemptDone(records: number, trace: StepTrace): void {
+  /** An attempt that reached its Kafka commit: its step timings and how its offsets went (null: nothing to commit), in the debug log. */
+  attemptDone(records: number, trace: StepTrace, commit: string | null = null): void {
     if (this.logger.isLevelEnabled('debug'))
       this.logger.debug(
-        Object.fromEntries([['records', records], ...Object.entries(trace.durations()).map(([k, v]) => [`${k}Ms`, v])]),
+        Object.fromEntries([
+          ['records', records],
+          ['commit', commit],
+          ...Object.entries(trace.durations()).map(([k, v]) => [`${k}Ms`, v]),
+        ]),
         'batch step timings',
       );
   }

@@ -467,7 +467,7 @@ export class IngestBatchHandler {
     }
     trace.mark('checkpoint');
     this.observer.stateTrips(store.roundTrips - storeTrips + windows.progressTrips + checkpointTrips);
-    const alerts = await this.publishStage(source, nextOffset, {
+    const { alerts, commit } = await this.publishStage(source, nextOffset, {
       deadLetters,
       decisions: sink.decisions,
       replayed: dedup.replayed,
@@ -481,7 +481,7 @@ export class IngestBatchHandler {
     }
     this.faultPoint('after-commit');
     trace.mark('kafka');
-    this.observer.attemptDone(records.length, trace);
+    this.observer.attemptDone(records.length, trace, commit);
     // Counted, not filtered: the late duplicates (nearly always none) are looked up by position.
     const lateDuplicateKeys =
       sink.lateDuplicates.length === 0 ? null : new Set(sink.lateDuplicates.map((x) => positionKey(x.position)));
@@ -607,7 +607,11 @@ export class IngestBatchHandler {
    * committed offset itself back: what follows it is published again, dead letters included, as on
    * any replay from a committed offset.) Returns the alerts published.
    */
-  private async publishStage(source: SourcePartition, nextOffset: string, batch: PublishInput): Promise<number> {
+  private async publishStage(
+    source: SourcePartition,
+    nextOffset: string,
+    batch: PublishInput,
+  ): Promise<{ alerts: number; commit: OffsetCommitKind | null }> {
     const d = this.deps;
     const { topic, partition } = source;
     const committedNow = d.clocks.committed(topic, partition);
@@ -628,6 +632,7 @@ export class IngestBatchHandler {
       d.detection.alerts.type,
       d.detection.alerts.schemaId,
     );
+    let commit: OffsetCommitKind | null = null;
     if (committedNow === undefined || BigInt(nextOffset) > committedNow) {
       await step('kafka', () =>
         d.output.commit(
@@ -642,9 +647,10 @@ export class IngestBatchHandler {
         ),
       );
       d.clocks.advance(topic, partition, nextOffset, batch.maxEventTime);
-      d.metrics.offsetCommits.inc({ kind: dlqMessages.length === 0 && alerts.length === 0 ? 'member' : 'transaction' });
+      commit = dlqMessages.length === 0 && alerts.length === 0 ? 'member' : 'transaction';
+      d.metrics.offsetCommits.inc({ kind: commit });
     }
-    return alerts.length;
+    return { alerts: alerts.length, commit };
   }
 
   /**
@@ -871,6 +877,9 @@ interface WindowsStage {
 type SinkStage = Awaited<ReturnType<typeof writeBatch>>;
 
 /** What the publish stage sends. */
+/** How a batch's offsets went to Kafka: with its outputs in a transaction, or as the group member's commit. */
+type OffsetCommitKind = 'transaction' | 'member';
+
 interface PublishInput {
   deadLetters: ReturnType<typeof classify>['deadLetters'];
   decisions: SinkStage['decisions'];
