@@ -12,6 +12,7 @@ import { createKafka } from '../../platform/kafka.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { createRegistry } from '../../platform/registry.ts';
 import { sleep } from '../../platform/retry.ts';
+import { waitUntil } from '../../services/process.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { groupLag } from '../../platform/batch-consumer.ts';
 import { generateEvents } from '../../simulator/generate.ts';
@@ -150,14 +151,23 @@ describe('detection', () => {
       if (e.kind === 'valid') counts.set(e.tx.account_id, (counts.get(e.tx.account_id) ?? 0) + 1);
     const blockedAccount = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] as string;
     const running = spawnIngest(ns, []);
+    /** Waits until the running processor has logged `line` more than `times` times, failing with its output. */
+    const logged = async (line: string, times = 0) => {
+      const count = () => running.output().split(line).length - 1;
+      const r = await waitUntil(async () => count() > times, { timeoutMs: 30_000, intervalMs: 50 });
+      expect(r.ok, `${line}: ${running.output().slice(-3000)}`).toBe(true);
+    };
     try {
-      // Let it join and start polling before the changes.
-      await sleep(3_000);
+      // Running (its rules and models loaded, both watched) before the changes.
+      await logged('ingest running');
+      const modelChanges = running.output().split('models changed').length - 1;
       expect(txmon('model', 'promote', shadowVersion, '--actor', 'e2e').status).toBe(0);
       const rules = JSON.parse(readFileSync(rulesFile, 'utf8')) as { lists: Record<string, string[]> };
       rules.lists.blocked_accounts = [blockedAccount];
       writeFileSync(rulesFile, JSON.stringify(rules));
-      await sleep(1_500);
+      // Both taken up by the running process before the traffic comes.
+      await logged('models changed', modelChanges);
+      await logged('rule set reloaded');
       await produceSimulated(ns, phase3);
       const admin = createKafka(ns.cfg, testLogger).admin();
       await admin.connect();
