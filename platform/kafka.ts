@@ -2,6 +2,7 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from './logger.ts';
+import { cacheCoordinatorLookups } from './kafka-coordinators.ts';
 
 // kafkajs logs retriable broker responses (coordinator loading, not the coordinator, ...) as
 // errors; txmon decides what is an error itself, so they are warnings here.
@@ -45,6 +46,8 @@ export function kafkaSecurity(cfg: TxmonConfig): Pick<KafkaConfig, 'ssl' | 'sasl
 
 /** A kafkajs client for the configured brokers. kafkajs INFO chatter is logged at debug. */
 export function createKafka(cfg: TxmonConfig, logger: Logger, clientIdSuffix = ''): Kafka {
+  // A transaction asks for its coordinators once a second, not before each request (kafka-coordinators.ts).
+  cacheCoordinatorLookups();
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: `${cfg.kafka.clientId}${clientIdSuffix}`,
