@@ -1,7 +1,8 @@
 /**
  * Kafka output of a processor, written in one Kafka transaction with the consumed offsets
  * (kafkajs transactions + sendOffsets): a read_committed consumer sees each output exactly once,
- * and the offsets move only when the output is committed.
+ * and the offsets move only when the output is committed. Offsets with no output may go as the
+ * consumer group member's own commit instead (`commit`'s `asMember`).
  */
 import { CompressionTypes, type Kafka, type Message, type PartitionOffset, type Producer, type Transaction } from 'kafkajs';
 
@@ -71,6 +72,9 @@ import { randomBytes } from 'node:crypto';
 import { DependencyError, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { backoffDelay, sleep } from './retry.ts';
+
+/** How a commit went: with its messages in a Kafka transaction, or as the group member's offset commit. */
+export type OffsetCommitKind = 'transaction' | 'member';
 
 export interface OffsetCommit {
   groupId: string;
@@ -196,13 +200,16 @@ export class TransactionalOutput {
    * (its generation is gone once the partition has another owner), as its transaction would be by the
    * fence. Kafka orders a member's commit after a transactional commit still writing its markers by
    * the position of their records, so the later one stands (`tests/integration/transactional-output.test.ts`).
+   * Resolves with the way the offsets went.
    */
-  commit(
+  async commit(
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
     offsets: OffsetCommit,
     asMember?: (offsets: OffsetCommit) => Promise<void>,
-  ): Promise<void> {
-    return this.enqueue(offsets, false, messages, asMember);
+  ): Promise<OffsetCommitKind> {
+    const kind = asMember !== undefined && messages.every((m) => m.messages.length === 0) ? 'member' : 'transaction';
+    await this.enqueue(offsets, false, messages, kind === 'member' ? asMember : undefined);
+    return kind;
   }
 
   /** One transaction at a time per partition, in call order; `onlyIfAhead` skips a commit that would not move the offset forward. */
@@ -210,13 +217,14 @@ export class TransactionalOutput {
     offsets: OffsetCommit,
     onlyIfAhead: boolean,
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
+    /** The member's commit to use instead of a transaction (the caller decided: nothing to send). */
     asMember?: (offsets: OffsetCommit) => Promise<void>,
   ): Promise<void> {
     const key = `${offsets.topic}-${offsets.partition}`;
     return this.serialized(key, async () => {
       const prev = this.committed.get(key);
       if (onlyIfAhead && prev !== undefined && BigInt(offsets.offset) <= prev) return;
-      if (asMember !== undefined && messages.every((m) => m.messages.length === 0)) await asMember(offsets);
+      if (asMember !== undefined) await asMember(offsets);
       else await this.commitNow(key, messages, offsets);
       if (prev === undefined || BigInt(offsets.offset) > (this.committed.get(key) ?? -1n))
         this.committed.set(key, BigInt(offsets.offset));

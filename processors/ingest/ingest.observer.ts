@@ -6,6 +6,7 @@
  */
 import type { DecisionRecord, Models } from '../../detection/decision-record.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { OffsetCommitKind } from '../../platform/transactional-output.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 
 /** The steps of one attempt, in order: what `batch step timings` reports, in ms each. */
@@ -95,7 +96,7 @@ export class IngestObserver {
   }
 
   /** An attempt that reached its Kafka commit: its step timings and how its offsets went (null: nothing to commit), in the debug log. */
-  attemptDone(records: number, trace: StepTrace, commit: string | null = null): void {
+  attemptDone(records: number, trace: StepTrace, commit: OffsetCommitKind | null = null): void {
     if (this.logger.isLevelEnabled('debug'))
       this.logger.debug(
         Object.fromEntries([

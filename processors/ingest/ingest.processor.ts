@@ -49,7 +49,12 @@ import { classify, type InputCaps, type RawRecord } from './classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { IngestObserver, StepTrace, type BatchOutcome } from './ingest.observer.ts';
-import { memberCommit, type OffsetCommit, type TransactionalOutput } from '../../platform/transactional-output.ts';
+import {
+  memberCommit,
+  type OffsetCommit,
+  type OffsetCommitKind,
+  type TransactionalOutput,
+} from '../../platform/transactional-output.ts';
 
 /**
  * The window state of one ingest process: the store of the marker's generation and the partition
@@ -605,7 +610,8 @@ export class IngestBatchHandler {
    * the group's committed offset: their dead letters and alerts went out with that commit, and
    * committing a batch wholly below it would move the group back. (A manual offset reset moves the
    * committed offset itself back: what follows it is published again, dead letters included, as on
-   * any replay from a committed offset.) Returns the alerts published.
+   * any replay from a committed offset.) Returns the alerts published and how the offsets went
+   * (null: the batch is below the committed offset and commits nothing).
    */
   private async publishStage(
     source: SourcePartition,
@@ -634,7 +640,7 @@ export class IngestBatchHandler {
     );
     let commit: OffsetCommitKind | null = null;
     if (committedNow === undefined || BigInt(nextOffset) > committedNow) {
-      await step('kafka', () =>
+      commit = await step('kafka', () =>
         d.output.commit(
           [
             { topic: d.deadLetter.topic, messages: dlqMessages },
@@ -647,7 +653,6 @@ export class IngestBatchHandler {
         ),
       );
       d.clocks.advance(topic, partition, nextOffset, batch.maxEventTime);
-      commit = dlqMessages.length === 0 && alerts.length === 0 ? 'member' : 'transaction';
       d.metrics.offsetCommits.inc({ kind: commit });
     }
     return { alerts: alerts.length, commit };
@@ -877,9 +882,6 @@ interface WindowsStage {
 type SinkStage = Awaited<ReturnType<typeof writeBatch>>;
 
 /** What the publish stage sends. */
-/** How a batch's offsets went to Kafka: with its outputs in a transaction, or as the group member's commit. */
-type OffsetCommitKind = 'transaction' | 'member';
-
 interface PublishInput {
   deadLetters: ReturnType<typeof classify>['deadLetters'];
   decisions: SinkStage['decisions'];

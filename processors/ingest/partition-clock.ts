@@ -1,6 +1,7 @@
 /**
  * The event-time clock of each input partition: the max event time of the valid records before a
- * given offset. It is committed as offset metadata in the same Kafka transaction as the offset, so
+ * given offset. It is committed as offset metadata with the offset (in its Kafka transaction, or the
+ * group member's offset commit when the batch publishes nothing), so
  * after a crash or a rebalance the partition's next owner resumes from exactly the clock the
  * committed offset had, and late flags are the same as in one clean pass.
  */
