@@ -17,6 +17,23 @@ export default tseslint.config(
     },
   },
   {
+    // Errors are never swallowed silently (issue 18): a failure that is tolerated is logged, or the
+    // line says why nothing is lost (an eslint-disable comment with its reason). Tests may drop them.
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', 'tests/**', 'bench/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.property.name='catch'] > ArrowFunctionExpression:matches([body.type='BlockStatement'][body.body.length=0], [body.type='Identifier'][body.name='undefined'], [body.type='Literal'][body.value=null])",
+          message:
+            'A failure dropped silently: log it (with what it means), handle it, or say why nothing is lost in an eslint-disable-next-line comment.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -21,15 +21,20 @@ export async function resetNamespace(cfg: TxmonConfig, logger: Logger, say: (lin
       await admin.deleteTopics({ topics: existing, timeout: 30_000 });
       for (let i = 0; i < 100 && (await admin.listTopics()).some((t) => existing.includes(t)); i++) await sleep(200);
     }
-    await admin.deleteGroups([cfg.ingest.groupId, cfg.recon.groupId]).catch(() => {});
+    // A group never created is refused too (GROUP_ID_NOT_FOUND): logged, not fatal.
+    await admin
+      .deleteGroups([cfg.ingest.groupId, cfg.recon.groupId])
+      .catch((err: unknown) => logger.debug({ err }, 'reset: the namespace’s consumer groups were not all deleted'));
   } finally {
     await admin.disconnect();
   }
   // Registry subjects of the namespace (soft delete, then permanent), so tests leave none behind.
   for (const key of Object.keys(TOPICS) as TopicKey[]) {
     const url = `${cfg.registryUrl}/subjects/${encodeURIComponent(valueSubject(cfg.topicNamespace, key))}`;
-    await fetch(url, { method: 'DELETE', headers: registryAuthHeaders(cfg) }).catch(() => {});
-    await fetch(`${url}?permanent=true`, { method: 'DELETE', headers: registryAuthHeaders(cfg) }).catch(() => {});
+    // A subject never registered answers 404 (no error); a registry that does not answer is logged.
+    const notDeleted = (err: unknown) => logger.debug({ err, subject: url }, 'reset: a registry subject was not deleted');
+    await fetch(url, { method: 'DELETE', headers: registryAuthHeaders(cfg) }).catch(notDeleted);
+    await fetch(`${url}?permanent=true`, { method: 'DELETE', headers: registryAuthHeaders(cfg) }).catch(notDeleted);
   }
   const conn = await createConnection(cfg, { database: false });
   await conn.query(`DROP DATABASE IF EXISTS \`${cfg.mysql.database}\``);

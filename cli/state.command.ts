@@ -42,7 +42,7 @@ export async function stateRebuild(cfg: TxmonConfig, logger: Logger, say: (line:
         say(`state: Kafka did not answer (${errorMessage(err)}); the marker starts without partition progress`);
         return [];
       } finally {
-        await admin.disconnect().catch(() => {});
+        await admin.disconnect().catch((err: unknown) => say(`state: closing the Kafka admin failed (${errorMessage(err)})`));
       }
     };
     const r = await ensureState(rebuildDepsFor(cfg, { redis, pool }, say, committed), { force: true });

@@ -100,6 +100,8 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   });
   let crash: ((err: unknown) => void) | null = null;
   const crashed = new Promise<never>((_, reject) => (crash = reject));
+  // Handled where it is raced (a caller that never awaits it must not see an unhandled rejection).
+  // eslint-disable-next-line no-restricted-syntax -- not swallowed: `crashed` is returned and awaited
   crashed.catch(() => {});
   // When each batch in flight (one per partition processed at once) last heartbeated, for batchRunningMs.
   const inFlight = new Set<{ lastBeat: number }>();
@@ -147,7 +149,7 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
     await subscribe();
     await consumer.run(runOptions);
   } catch (err) {
-    await consumer.disconnect().catch(() => {});
+    await consumer.disconnect().catch((e: unknown) => log.debug({ err: e }, 'disconnecting after a failed start failed'));
     throw err;
   }
   return {

@@ -49,10 +49,24 @@ export async function inTransaction<T>(pool: Pool, fn: (conn: mysql.PoolConnecti
     await conn.commit();
     return out;
   } catch (err) {
-    await conn.rollback().catch(() => {});
+    await rollbackOrDestroy(conn);
     throw err;
   } finally {
     conn.release();
+  }
+}
+
+/**
+ * The rollback after a failed statement (the caller throws the statement's own error). A rollback
+ * that fails leaves the connection in an unknown state: a transaction may still be open on it, and
+ * the next `BEGIN` there would commit it. So it is destroyed (MySQL rolls back what a closed
+ * connection left open), and `release()` after it gives the pool nothing back.
+ */
+export async function rollbackOrDestroy(conn: Pick<mysql.PoolConnection, 'rollback' | 'destroy'>): Promise<void> {
+  try {
+    await conn.rollback();
+  } catch {
+    conn.destroy();
   }
 }
 

@@ -163,10 +163,10 @@ export class TransactionalOutput {
   /** Runs `work` after everything queued before it for the partition `key`, whether that failed or not. */
   private serialized(key: string, work: () => Promise<void>): Promise<void> {
     const run = (this.queues.get(key) ?? Promise.resolve()).then(work);
-    this.queues.set(
-      key,
-      run.catch(() => {}),
-    );
+    // The queue's tail only orders the next work: `run` itself, with its failure, goes to the caller.
+    // eslint-disable-next-line no-restricted-syntax -- not swallowed: the caller awaits `run`
+    const tail = run.catch(() => {});
+    this.queues.set(key, tail);
     return run;
   }
 
@@ -287,7 +287,11 @@ export class TransactionalOutput {
   private async drop(key: string): Promise<void> {
     const p = this.producers.get(key);
     this.producers.delete(key);
-    await p?.then((producer) => producer.disconnect()).catch(() => {});
+    await p
+      ?.then((producer) => producer.disconnect())
+      .catch((err: unknown) =>
+        this.logger.debug({ err, partition: key }, 'closing a transactional producer failed (it is dropped either way)'),
+      );
   }
 
   async disconnect(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import { InputError } from '../platform/errors.ts';
-import type { Pool } from '../platform/mysql.ts';
+import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
 import { EXCEPTION_STATUSES, type ReconStatus } from '../reconciliation/match.ts';
 import { audit } from './audit.ts';
 
@@ -66,7 +66,7 @@ export async function resolveException(
     await conn.commit();
     return { reference, status, revision, resolution, actor };
   } catch (err) {
-    await conn.rollback().catch(() => {});
+    await rollbackOrDestroy(conn);
     throw err;
   } finally {
     conn.release();

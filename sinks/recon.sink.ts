@@ -7,7 +7,7 @@
  */
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { isoDate } from '../domain/settlement.ts';
-import type { Pool } from '../platform/mysql.ts';
+import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
 import { groupChange, type ReconEventPayload, type StoredResult } from '../reconciliation/changes.ts';
 import {
   reconcileGroup,
@@ -73,7 +73,7 @@ export async function applyReconBatch(pool: Pool, b: ReconBatch): Promise<ReconB
     await conn.commit();
     return result;
   } catch (err) {
-    await conn.rollback().catch(() => {});
+    await rollbackOrDestroy(conn);
     throw err;
   } finally {
     conn.release();

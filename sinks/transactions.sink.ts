@@ -8,7 +8,7 @@ import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { FeatureSource, VectorOut } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { DependencyError, StateLostError } from '../platform/errors.ts';
-import type { Pool } from '../platform/mysql.ts';
+import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
 import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions, writeDecisionValues } from './decisions.sink.ts';
 import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
 import { SqlText } from './row-text.ts';
@@ -306,7 +306,7 @@ export async function writeBatch(
     await conn.commit();
     return { inserted, lateDuplicates, duplicatesRecorded, decisions };
   } catch (err) {
-    await conn.rollback().catch(() => {});
+    await rollbackOrDestroy(conn);
     throw withoutSql(err);
   } finally {
     conn.release();

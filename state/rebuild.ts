@@ -20,7 +20,7 @@ import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { TxmonConfig } from '../config/config.ts';
 import type { EntityEvent } from '../domain/entity-features.ts';
 import type { WindowSpec } from '../domain/windows.ts';
-import { DependencyError } from '../platform/errors.ts';
+import { DependencyError, errorMessage } from '../platform/errors.ts';
 import { stateKeyPattern, stateMarkerKey, stateRoot, type EntityKind } from '../platform/keys.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { scanAll, unlinkAll, type StateRedis } from '../platform/redis-pipelines.ts';
@@ -210,12 +210,25 @@ function rebuildLock(d: RebuildDeps, token: string, heartbeat?: () => Promise<vo
       for (const n of nodes) await d.redis.set(n.sentinel, token, 'PX', ttl);
       // Between steps the rebuild may wait long (a MySQL lock, a large chunk): the timer keeps the
       // lock alive meanwhile. What it finds lost, the next keep() finds too and reports.
-      renewal = setInterval(() => void renew().catch(() => {}), Math.max(50, Math.floor(ttl / 6)));
+      // A renewal that fails (Redis unreachable) is said once; keep() finds a lost lock and fails.
+      let said = false;
+      renewal = setInterval(
+        () =>
+          void renew().then(
+            () => (said = false),
+            (err: unknown) => {
+              if (!said) d.progress(`state: renewing the rebuild lock failed (${errorMessage(err)}); trying again`);
+              said = true;
+            },
+          ),
+        Math.max(50, Math.floor(ttl / 6)),
+      );
       renewal.unref();
     },
     async keep(): Promise<void> {
       // A rebuild inside a batch would otherwise send the group no heartbeat for its whole length. A
       // failed heartbeat (a rebalance) does not stop it: the state is shared by every partition.
+      // eslint-disable-next-line no-restricted-syntax -- a rebalance is expected here and changes nothing (above)
       await heartbeat?.().catch(() => {});
       const lost = await renew();
       if (lost) throw lost;
@@ -294,7 +307,13 @@ export async function ensureState(
     const reason = opts.force ? 'forced' : found.status === 'intact' ? 'missing' : found.status;
     return { outcome: 'rebuilt', generation, reason, rows, contributions, keysDeleted, fromEventTime: from, seconds };
   } finally {
-    await lock.release().catch(() => {});
+    await lock
+      .release()
+      .catch((err: unknown) =>
+        d.progress(
+          `state: releasing the rebuild lock failed (${errorMessage(err)}); it expires within ${Math.round((d.lockTtlMs ?? LOCK_TTL_MS) / 1000)} s`,
+        ),
+      );
   }
 }
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { RowDataPacket } from 'mysql2/promise';
-import type { Pool } from '../../platform/mysql.ts';
+import { rollbackOrDestroy, type Pool } from '../../platform/mysql.ts';
 import { audit } from '../../sinks/audit.ts';
 import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -170,7 +170,7 @@ async function triage(
     await conn.commit();
     return { alert_id: alertId, status };
   } catch (err) {
-    await conn.rollback().catch(() => {});
+    await rollbackOrDestroy(conn);
     throw err;
   } finally {
     conn.release();

@@ -195,7 +195,9 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
         stopRequested = true;
         await consumer.stop();
         await confirm().catch((err: unknown) => log.warn(`could not confirm published events (${errorMessage(err)})`));
-        await refreshGauges().catch(() => {});
+        await refreshGauges().catch((err: unknown) =>
+          log.warn(`reconciliation gauges not refreshed at the stop: ${errorMessage(err)}`),
+        );
         resolve();
       });
     });
@@ -215,7 +217,9 @@ export async function startReconcile(cfg: TxmonConfig, logger: Logger, opts: Rec
 
     const done = Promise.race([drained, stopped, consumer.crashed]).then(
       async () => {
-        await refreshGauges().catch(() => {});
+        await refreshGauges().catch((err: unknown) =>
+          log.warn(`reconciliation gauges not refreshed at the end: ${errorMessage(err)}`),
+        );
         await close();
       },
       async (err: unknown) => {

@@ -2,7 +2,7 @@
 // DATETIME values txmon writes and reads as UTC, whatever the server's own time zone.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RowDataPacket } from 'mysql2/promise';
-import { createPool, type Pool } from '../../platform/mysql.ts';
+import { createPool, rollbackOrDestroy, type Pool } from '../../platform/mysql.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 
 let ns: TestNamespace;
@@ -35,5 +35,36 @@ it('pooled sessions are in UTC, on every connection', async () => {
     expect(r?.tz).toBe('+00:00');
     // NOW(3) read back as UTC is the same instant as the server's epoch time.
     expect(Math.abs((r?.now_dt as Date).getTime() / 1000 - Number(r?.now_s))).toBeLessThan(1);
+  }
+});
+
+it('a connection whose rollback failed is destroyed: its open transaction is rolled back, not committed by the next BEGIN on it', async () => {
+  // One connection: what the next caller gets is that connection again unless it was destroyed.
+  const one = createPool(ns.cfg, { connectionLimit: 1 });
+  try {
+    const setup = await one.getConnection();
+    await setup.query('CREATE TABLE IF NOT EXISTS rollback_probe (id INT PRIMARY KEY)');
+    const [first] = await setup.query<RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
+    const firstId = Number(first[0]?.id);
+    await setup.beginTransaction();
+    await setup.query('INSERT INTO rollback_probe VALUES (1)');
+    // The rollback fails while the session and its transaction are still open (as a timeout would).
+    await rollbackOrDestroy({ rollback: () => Promise.reject(new Error('rollback timed out')), destroy: () => setup.destroy() });
+    setup.release();
+    const next = await one.getConnection();
+    try {
+      const [again] = await next.query<RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
+      const nextId = Number(again[0]?.id);
+      expect(nextId).not.toBe(firstId);
+      // A BEGIN and COMMIT here would have committed the insert on the old connection (an implicit commit).
+      await next.beginTransaction();
+      await next.commit();
+      const [count] = await next.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM rollback_probe');
+      expect(Number(count[0]?.n)).toBe(0);
+    } finally {
+      next.release();
+    }
+  } finally {
+    await one.end();
   }
 });
