@@ -30,7 +30,7 @@ import { END_OF_TIME } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
 import { loadModel, promote, registerModel } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';
-import type { SimulateCliOptions } from './main.ts';
+import type { SimulateCliOptions } from './simulate.command.ts';
 import { createApiKey } from '../dashboard-api/auth/api-keys.ts';
 
 /** The demo's own namespace, so it never touches a user's real topics, database or keys. */

@@ -5,6 +5,7 @@ import { TxmonError, errorMessage, mysqlLoginRefused } from '../platform/errors.
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { applyHeapGrowingPercent } from '../platform/heap-policy.ts';
 import type { TrainCliOptions } from './model.command.ts';
+import type { SimulateCliOptions } from './simulate.command.ts';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -525,25 +526,6 @@ export function buildProgram(): Command {
     });
 
   return program;
-}
-
-export interface SimulateCliOptions {
-  count: number;
-  seed: number;
-  rate: number;
-  accounts: number;
-  merchants: number;
-  cardsPerAccount: number;
-  txPerAccountDay: number;
-  currencies: string;
-  duplicateRate: number;
-  outOfOrderRate: number;
-  lateRate: number;
-  malformedRate: number;
-  fraudRate: number;
-  start: string;
-  groundTruth: string;
-  refdataDir?: string;
 }
 
 /** Runs the CLI; errors become one clear line and a non-zero exit code. */

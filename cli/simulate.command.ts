@@ -21,7 +21,26 @@ import {
 } from '../simulator/settlements.ts';
 import { DEFAULT_SIM_OPTIONS, type SimOptions, type Transaction } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
-import type { SimulateCliOptions } from './main.ts';
+
+/** The options of `txmon simulate` (and the demo's simulation), as commander parses them. */
+export interface SimulateCliOptions {
+  count: number;
+  seed: number;
+  rate: number;
+  accounts: number;
+  merchants: number;
+  cardsPerAccount: number;
+  txPerAccountDay: number;
+  currencies: string;
+  duplicateRate: number;
+  outOfOrderRate: number;
+  lateRate: number;
+  malformedRate: number;
+  fraudRate: number;
+  start: string;
+  groundTruth: string;
+  refdataDir?: string;
+}
 
 /** `txmon simulate`'s settlement options; absent ones (the demo's calls) mean no settlements and the default rates. */
 export interface SettlementCliOptions {

@@ -11,7 +11,7 @@ import type { DecisionKind } from '../detection/decide.ts';
 import type { RuleHit } from '../detection/rules.ts';
 import { FeatureDecoder, type Queryable, type StoredFeatures } from './feature-vector.ts';
 import { SqlText } from './row-text.ts';
-import type { KafkaPosition } from './transactions.sink.ts';
+import type { KafkaPosition } from './kafka-position.ts';
 
 /** The stored decision's fields (the rest of a DecisionRecord is the transaction's). */
 export type StoredDecision = Pick<

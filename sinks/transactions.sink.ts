@@ -10,9 +10,12 @@ import type { Transaction } from '../domain/transaction.ts';
 import { DependencyError, StateLostError } from '../platform/errors.ts';
 import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
 import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions, writeDecisionValues } from './decisions.sink.ts';
+import { positionKey, type KafkaPosition } from './kafka-position.ts';
 import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
 import { SqlText } from './row-text.ts';
 import { jsonLiteral } from './sql-literal.ts';
+
+export { positionKey, type KafkaPosition } from './kafka-position.ts';
 
 /** A valid transaction with the Kafka position it was read at. */
 export interface PositionedTransaction {
@@ -34,12 +37,6 @@ export interface PositionedTransaction {
   snapshot?: FeatureSource;
 }
 
-export interface KafkaPosition {
-  topic: string;
-  partition: number;
-  offset: string;
-}
-
 export interface DuplicateDelivery {
   transactionId: string;
   position: KafkaPosition;
@@ -54,11 +51,6 @@ export interface SinkResult {
   duplicatesRecorded: number;
   /** The batch's decisions as stored (a replayed transaction keeps its first decision); none for duplicates. */
   decisions: DecisionRecord[];
-}
-
-/** "<topic>/<partition>/<offset>": a Kafka position as one string (first-seen positions of duplicates). */
-export function positionKey(p: KafkaPosition): string {
-  return `${p.topic}/${p.partition}/${p.offset}`;
 }
 
 /** The columns the sink writes, in the order of transactionRow and writeTransactionRow. */
