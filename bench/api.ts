@@ -15,7 +15,7 @@ import { startApi } from '../dashboard-api/server.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createPool } from '../platform/mysql.ts';
 import { startIngest } from '../processors/ingest/main.ts';
-import { loadSimulatedRefdata } from '../refdata/simulated.ts';
+import { loadSimulatedRefdata } from '../simulator/load-refdata.ts';
 import { produceSimulation } from '../simulator/produce.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import type { RowDataPacket } from 'mysql2/promise';

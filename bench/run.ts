@@ -55,7 +55,7 @@ import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
 import type { RowDataPacket } from 'mysql2/promise';
 import { redisConnectionOptions } from '../platform/redis.ts';
-import { loadSimulatedRefdata } from '../refdata/simulated.ts';
+import { loadSimulatedRefdata } from '../simulator/load-refdata.ts';
 import type { SimOptions } from '../simulator/types.ts';
 import { promote, registerModel } from '../models/registry.ts';
 import { trainModel } from '../models/train.ts';

@@ -13,7 +13,7 @@ import {
 } from './generate.ts';
 import { perUsd } from './geo.ts';
 import { GroundTruth } from './ground-truth.ts';
-import { collect, decode, encode, isLuhnValid, options, TEST_SCHEMA_ID, transactionType } from './test-helpers.ts';
+import { collect, decode, encode, isLuhnValid, options, TEST_SCHEMA_ID, transactionType } from '../tests/helpers/simulator.ts';
 import { FRAUD_LABELS, type SimEvent, type Transaction } from './types.ts';
 
 const HOUR = 3_600_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptySummary, GroundTruth } from './ground-truth.ts';
-import { collect, options } from './test-helpers.ts';
+import { collect, options } from '../tests/helpers/simulator.ts';
 import type { SimEvent, Transaction } from './types.ts';
 import { sampleTransaction } from '../domain/transaction.fixture.ts';
 

@@ -11,7 +11,7 @@ import {
   type SettlementPolicy,
   type SimulatedSettlements,
 } from './settlements.ts';
-import { collect, options } from './test-helpers.ts';
+import { collect, options } from '../tests/helpers/simulator.ts';
 import type { Transaction } from './types.ts';
 
 const H = 3_600_000;

@@ -7,7 +7,7 @@ import { TxmonError } from '../platform/errors.ts';
 import { frame, UNKNOWN_SCHEMA_ID } from './codec.ts';
 import type { GroundTruthLine } from './ground-truth.ts';
 import { BATCH_SIZE, simulate, type SimulateDeps } from './simulate.ts';
-import { decode, encode, options, TEST_SCHEMA_ID, transactionType } from './test-helpers.ts';
+import { decode, encode, options, TEST_SCHEMA_ID, transactionType } from '../tests/helpers/simulator.ts';
 import type { Transaction } from './types.ts';
 
 interface Sent {

@@ -6,7 +6,7 @@
  * re-read line or transaction inserts nothing, so its group recomputes to what is stored.
  */
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
-import { isoDate } from '../domain/settlement.ts';
+import { isoDate, type Settlement } from '../domain/settlement.ts';
 import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
 import { groupChange, type ReconEventPayload, type StoredResult } from '../reconciliation/changes.ts';
 import {
@@ -16,8 +16,14 @@ import {
   type ReconStatus,
   type SettledLine,
 } from '../reconciliation/match.ts';
-import type { PositionedSettlement } from '../processors/reconcile/classify-settlements.ts';
-import type { KafkaPosition, PositionedTransaction } from './transactions.sink.ts';
+import type { KafkaPosition } from './kafka-position.ts';
+import type { PositionedTransaction } from './transactions.sink.ts';
+
+/** A decoded, valid settlement line and where it was read. */
+export interface PositionedSettlement {
+  line: Settlement;
+  position: KafkaPosition;
+}
 
 const DAY_MS = 86_400_000;
 /** References per recompute query. */

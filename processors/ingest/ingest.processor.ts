@@ -45,7 +45,7 @@ import {
   type StateTransaction,
 } from '../../state/partition-state.ts';
 import type { SourcePartition } from '../../state/keys.ts';
-import { classify, type InputCaps, type RawRecord } from './classify.ts';
+import { classify, type InputCaps, type RawRecord } from '../classify.ts';
 import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { IngestObserver, StepTrace, type BatchOutcome } from './ingest.observer.ts';

@@ -16,7 +16,7 @@ import { createPool } from '../../platform/mysql.ts';
 import { createStateRedis } from '../../platform/redis.ts';
 import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
 import { retry } from '../../platform/retry.ts';
-import { redactor } from './classify.ts';
+import { redactor } from '../classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { IngestBatchHandler, IngestState } from './ingest.processor.ts';
 import { PartitionClocks } from './partition-clock.ts';

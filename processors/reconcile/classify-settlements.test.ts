@@ -3,7 +3,7 @@ import { containsPan } from '../../domain/pan.ts';
 import type { Settlement } from '../../domain/settlement.ts';
 import { PoisonRecordError } from '../../platform/errors.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
-import type { RawRecord } from '../ingest/classify.ts';
+import type { RawRecord } from '../classify.ts';
 import { classifySettlements } from './classify-settlements.ts';
 
 const type = avroType('settlement');

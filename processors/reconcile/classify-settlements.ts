@@ -5,13 +5,8 @@
 import { validateSettlement, type Settlement } from '../../domain/settlement.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
 import { deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
-import type { KafkaPosition } from '../../sinks/transactions.sink.ts';
-import { DEFAULT_INPUT_CAPS, oversizedRecord, type InputCaps, type RawRecord } from '../ingest/classify.ts';
-
-export interface PositionedSettlement {
-  line: Settlement;
-  position: KafkaPosition;
-}
+import type { PositionedSettlement } from '../../sinks/recon.sink.ts';
+import { DEFAULT_INPUT_CAPS, oversizedRecord, type InputCaps, type RawRecord } from '../classify.ts';
 
 /** Splits raw records into valid settlement lines and dead letters; never throws for a bad record. */
 export function classifySettlements(

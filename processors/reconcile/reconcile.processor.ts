@@ -19,7 +19,7 @@ import { toAvroRecord, type ReconEventPayload } from '../../reconciliation/chang
 import type { MatchPolicy } from '../../reconciliation/match.ts';
 import { deadLetterMessages, deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
 import { applyReconBatch, markPublished } from '../../sinks/recon.sink.ts';
-import { classify, type InputCaps, type RawRecord } from '../ingest/classify.ts';
+import { classify, type InputCaps, type RawRecord } from '../classify.ts';
 import { classifySettlements } from './classify-settlements.ts';
 import type { ReconMetrics } from './reconcile.metrics.ts';
 

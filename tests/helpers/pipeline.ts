@@ -8,7 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { createConnection } from '../../platform/mysql.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
-import { loadSimulatedRefdata } from '../../refdata/simulated.ts';
+import { loadSimulatedRefdata } from '../../simulator/load-refdata.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { groupLag } from '../../platform/batch-consumer.ts';
 import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';

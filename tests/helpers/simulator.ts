@@ -1,8 +1,8 @@
 /** Helpers shared by the simulator's unit tests. */
-import { avroType } from '../schemas/index.ts';
-import { avroEncoder } from './codec.ts';
-import { generateEvents } from './generate.ts';
-import { DEFAULT_SIM_OPTIONS, type SimEvent, type SimOptions, type Transaction } from './types.ts';
+import { avroType } from '../../schemas/index.ts';
+import { avroEncoder } from '../../simulator/codec.ts';
+import { generateEvents } from '../../simulator/generate.ts';
+import { DEFAULT_SIM_OPTIONS, type SimEvent, type SimOptions, type Transaction } from '../../simulator/types.ts';
 
 export const TEST_SCHEMA_ID = 7;
 export const transactionType = avroType('transaction');

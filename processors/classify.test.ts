@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { sampleTransaction } from '../../domain/transaction.fixture.ts';
-import type { Transaction } from '../../domain/transaction.ts';
-import { PoisonRecordError } from '../../platform/errors.ts';
-import { avroType, schemaText } from '../../schemas/index.ts';
+import { sampleTransaction } from '../domain/transaction.fixture.ts';
+import type { Transaction } from '../domain/transaction.ts';
+import { PoisonRecordError } from '../platform/errors.ts';
+import { avroType, schemaText } from '../schemas/index.ts';
 import fc from 'fast-check';
-import { containsPan } from '../../domain/pan.ts';
-import { arbAfter, arbBefore, arbFormat, arbPan } from '../../domain/pan.fixture.ts';
+import { containsPan } from '../domain/pan.ts';
+import { arbAfter, arbBefore, arbFormat, arbPan } from '../domain/pan.fixture.ts';
 import { classify, redactor, type RawRecord } from './classify.ts';
 
 const type = avroType('transaction');

@@ -1,6 +1,6 @@
-// No import cycles anywhere in the sources (issue 18): a module and what it imports form a tree a
-// reader can follow from the bottom up. Static, type-only and dynamic imports all count, as
-// TypeScript's own pre-processor reads them.
+// The sources' imports (issue 18): no cycle anywhere (a module and what it imports form a tree a
+// reader can follow from the bottom up), and the boundaries between the folders hold. Static,
+// type-only and dynamic imports all count, as TypeScript's own pre-processor reads them.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,19 @@ export function importCycles(graph: ReadonlyMap<string, readonly string[]>): str
   return cycles;
 }
 
+/** Folders that may not import from others: [importing folders, forbidden folders, why]. */
+const BOUNDARIES: Array<[readonly string[], readonly string[], string]> = [
+  [
+    ['sinks/', 'platform/', 'dashboard-api/', 'state/', 'domain/', 'detection/', 'reconciliation/', 'refdata/', 'models/'],
+    ['processors/', 'cli/'],
+    'the processors and the CLI are composition roots: what they wire never reaches back into them',
+  ],
+  [['refdata/'], ['simulator/'], 'reference data is production code; the simulator loads its world through it, not the reverse'],
+];
+
+/** A production source: not a test, not a test helper, not the bench. */
+const production = (rel: string) => !rel.endsWith('.test.ts') && !rel.startsWith('tests/') && !rel.startsWith('bench/');
+
 describe('imports', () => {
   it('finds a cycle when there is one (the check is not vacuous)', () => {
     const graph = new Map([
@@ -91,5 +104,23 @@ describe('imports', () => {
     expect([...graph.values()].filter((t) => t.length > 0).length).toBeGreaterThan(150);
     const cycles = importCycles(graph).map((c) => c.map((f) => relative(ROOT, f)).join(' → '));
     expect(cycles).toEqual([]);
+  });
+
+  it('keep the boundaries between folders, and production code imports no test helper', () => {
+    const graph = importGraph(sources(ROOT));
+    const crossings: string[] = [];
+    for (const [file, targets] of graph) {
+      const from = relative(ROOT, file);
+      if (!production(from) || from.startsWith('scripts/')) continue;
+      for (const t of targets) {
+        const to = relative(ROOT, t);
+        if (to.startsWith('tests/') && from !== 'vitest.config.ts')
+          crossings.push(`${from} → ${to}: a test helper in production code`);
+        for (const [importers, forbidden, why] of BOUNDARIES)
+          if (importers.some((d) => from.startsWith(d)) && forbidden.some((d) => to.startsWith(d)))
+            crossings.push(`${from} → ${to}: ${why}`);
+      }
+    }
+    expect(crossings).toEqual([]);
   });
 });

@@ -3,11 +3,11 @@
  * dead letters. No I/O: decoding is synchronous after the decoder has been warmed for the batch.
  */
 import type avro from 'avsc';
-import { DEFAULT_MAX_FIELD_CHARS, validateTransaction, type TextField, type Transaction } from '../../domain/transaction.ts';
-import { PoisonRecordError, errorClass, errorMessage } from '../../platform/errors.ts';
-import { frame } from '../../platform/registry.ts';
-import { deadLetterOf, type DeadLetter } from '../../sinks/dead-letter.sink.ts';
-import type { PositionedTransaction } from '../../sinks/transactions.sink.ts';
+import { DEFAULT_MAX_FIELD_CHARS, validateTransaction, type TextField, type Transaction } from '../domain/transaction.ts';
+import { PoisonRecordError, errorClass, errorMessage } from '../platform/errors.ts';
+import { frame } from '../platform/registry.ts';
+import { deadLetterOf, type DeadLetter } from '../sinks/dead-letter.sink.ts';
+import type { PositionedTransaction } from '../sinks/transactions.sink.ts';
 
 export interface RawRecord {
   key: Buffer | null;

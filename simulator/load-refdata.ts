@@ -3,9 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { createPool } from '../platform/mysql.ts';
-import { refdataCsvs } from '../simulator/refdata.ts';
-import type { SimOptions } from '../simulator/types.ts';
-import { loadCsv } from './load.ts';
+import { refdataCsvs } from './refdata.ts';
+import type { SimOptions } from './types.ts';
+import { loadCsv } from '../refdata/load.ts';
 
 /** Writes the world of `opts` as accounts, merchants, bins and fx CSVs under `dir` and loads them; throws on a rejected line. */
 export async function loadSimulatedRefdata(cfg: TxmonConfig, opts: SimOptions, dir: string): Promise<void> {
