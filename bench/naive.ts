@@ -23,7 +23,7 @@ import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createPool } from '../platform/mysql.ts';
 import { redisConnectionOptions } from '../platform/redis.ts';
-import { createRegistry } from '../platform/registry.ts';
+import { createRegistry } from '../platform/schema-registry.ts';
 import { sleep } from '../platform/retry.ts';
 
 /** KEYS[1] the account's minute window; ARGV[1] amount, ARGV[2] TTL ms. Returns {count, sum}. */

@@ -28,7 +28,7 @@ import { readRuleSet } from '../processors/ingest/rules-source.ts';
 import { evaluateDetection, formatEvaluation } from '../models/evaluate.ts';
 import { END_OF_TIME } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
-import { loadModel, promote, registerModel } from '../models/registry.ts';
+import { loadModel, promote, registerModel } from '../models/model-registry.ts';
 import { trainModel } from '../models/train.ts';
 import type { SimulateCliOptions } from './simulate.command.ts';
 import { createApiKey } from '../dashboard-api/auth/api-keys.ts';

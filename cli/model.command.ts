@@ -16,7 +16,7 @@ import { createPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
 import { END_OF_TIME, parseTime } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
-import { listModels, loadModel, promote, registerModel, rollback, shadow } from '../models/registry.ts';
+import { listModels, loadModel, promote, registerModel, rollback, shadow } from '../models/model-registry.ts';
 import { trainModel } from '../models/train.ts';
 
 export interface EvalCsvOptions {

@@ -2,7 +2,7 @@
 import { createStateRedis } from '../platform/redis.ts';
 import { scanAll, unlinkAll } from '../platform/redis-pipelines.ts';
 import { createConnection } from '../platform/mysql.ts';
-import { registryAuthHeaders } from '../platform/registry.ts';
+import { registryAuthHeaders } from '../platform/schema-registry.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';

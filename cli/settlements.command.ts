@@ -13,7 +13,7 @@ import type { Settlement } from '../domain/settlement.ts';
 import { DependencyError, InputError, TxmonError, errorMessage } from '../platform/errors.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
-import { createRegistry, frame, registerSchema } from '../platform/registry.ts';
+import { createRegistry, frame, registerSchema } from '../platform/schema-registry.ts';
 import {
   IMPORT_PROCESSOR,
   fileBatchId,

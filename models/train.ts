@@ -13,7 +13,7 @@ import type { WindowSpec } from '../domain/windows.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { MatrixBuilder, readHistory, storedRange, type HistoryRange } from './history.ts';
-import type { ModelParams, NewModel } from './registry.ts';
+import type { ModelParams, NewModel } from './model-registry.ts';
 
 export interface TrainOptions {
   from?: Date;

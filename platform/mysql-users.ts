@@ -2,7 +2,7 @@
  * Least-privilege MySQL users, created (or brought up to date) by `txmon migrate`, which runs as an
  * administrator. Each process then connects as its own user (TXMON_MYSQL_URL + TXMON_MYSQL_PASSWORD_FILE):
  * every user reads the database, and writes only the tables its own code writes (the INSERT/UPDATE
- * statements of sinks/, models/registry.ts, dashboard-api/, state/rebuild.ts). No
+ * statements of sinks/, models/model-registry.ts, dashboard-api/, state/rebuild.ts). No
  * user gets DELETE, DROP (which TRUNCATE needs), ALTER, CREATE or GRANT, so a compromised or buggy
  * process cannot empty the audit log or the history, nor change the schema. A new write in the code
  * needs its table here too.

@@ -5,7 +5,7 @@
 import type avro from 'avsc';
 import { DEFAULT_MAX_FIELD_CHARS, validateTransaction, type TextField, type Transaction } from '../domain/transaction.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../platform/errors.ts';
-import { frame } from '../platform/registry.ts';
+import { frame } from '../platform/schema-registry.ts';
 import { deadLetterOf, type DeadLetter } from '../sinks/dead-letter.sink.ts';
 import type { PositionedTransaction } from '../sinks/transactions.sink.ts';
 

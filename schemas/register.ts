@@ -1,6 +1,6 @@
 /** `txmon schemas register`: every contract under its topic's value subject, BACKWARD compatible. */
 import type { TxmonConfig } from '../config/config.ts';
-import { createRegistry, registerSchema } from '../platform/registry.ts';
+import { createRegistry, registerSchema } from '../platform/schema-registry.ts';
 import { TOPICS, valueSubject, type TopicKey } from '../topics/topics.ts';
 import { schemaText } from './index.ts';
 

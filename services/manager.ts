@@ -8,7 +8,7 @@ import { ServiceError, errorMessage } from '../platform/errors.ts';
 import { ensureKafka, kafkaPaths, kafkaPidFile, kafkaStatus } from './kafka.ts';
 import { ensureMariadb, ensureRedis, mariadbStatus, redisStatus } from './local-db.ts';
 import { livePid, secondsSince, stopPid } from './process.ts';
-import { ensureRegistry, registryPaths, registryPidFile, registryStatus } from './registry.ts';
+import { ensureRegistry, registryPaths, registryPidFile, registryStatus } from './apicurio.ts';
 import type { Log, ManagedServiceName, ServiceName, ServiceStatus } from './types.ts';
 
 export type { ServiceName, ServiceStatus } from './types.ts';

@@ -2,7 +2,7 @@
 import type { TxmonConfig } from '../config/config.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
-import { createRegistry, frame, registerSchema } from '../platform/registry.ts';
+import { createRegistry, frame, registerSchema } from '../platform/schema-registry.ts';
 import { avroType, schemaText } from '../schemas/index.ts';
 import { topicName, valueSubject } from '../topics/topics.ts';
 import { simulate, type GroundTruthSummary, type SimulateOptions } from './simulate.ts';

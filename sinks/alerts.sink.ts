@@ -2,7 +2,7 @@
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
 import type { DecisionRecord } from '../detection/decision-record.ts';
-import { frame } from '../platform/registry.ts';
+import { frame } from '../platform/schema-registry.ts';
 
 /** Framed Avro alerts keyed by account id; only decisions with an alert id. */
 export function alertMessages(decisions: readonly DecisionRecord[], type: avro.Type, schemaId: number): Message[] {

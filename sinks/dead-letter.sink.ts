@@ -2,7 +2,7 @@
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
 import { redactPanBytes } from '../domain/pan.ts';
-import { frame } from '../platform/registry.ts';
+import { frame } from '../platform/schema-registry.ts';
 import type { KafkaPosition } from './transactions.sink.ts';
 
 export interface DeadLetter {

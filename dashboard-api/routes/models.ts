@@ -8,7 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import { FeatureSpace } from '../../detection/features.ts';
 import { FeatureDecoder } from '../../sinks/feature-vector.ts';
-import { listModels, loadServingModels, promote, rollback, shadow } from '../../models/registry.ts';
+import { listModels, loadServingModels, promote, rollback, shadow } from '../../models/model-registry.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { problems } from '../schemas/common.ts';
 

@@ -16,7 +16,7 @@ import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import type { AvroDecoder } from '../../platform/registry.ts';
+import type { AvroDecoder } from '../../platform/schema-registry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
 import {
   positionKey,

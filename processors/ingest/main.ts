@@ -14,7 +14,7 @@ import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
 import { createStateRedis } from '../../platform/redis.ts';
-import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
+import { AvroDecoder, createRegistry, registerSchema } from '../../platform/schema-registry.ts';
 import { retry } from '../../platform/retry.ts';
 import { redactor } from '../classify.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';

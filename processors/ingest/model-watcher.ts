@@ -9,7 +9,7 @@ import { ModelScorer } from '../../detection/score.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { loadServingModels, registryRevision } from '../../models/registry.ts';
+import { loadServingModels, registryRevision } from '../../models/model-registry.ts';
 
 export class ModelWatcher {
   private models: Models = { active: null, shadow: null };

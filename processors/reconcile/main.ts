@@ -13,7 +13,7 @@ import { startProcessorProbes } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
-import { AvroDecoder, createRegistry, registerSchema } from '../../platform/registry.ts';
+import { AvroDecoder, createRegistry, registerSchema } from '../../platform/schema-registry.ts';
 import { retry } from '../../platform/retry.ts';
 import { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { reconGauges } from '../../sinks/recon-report.ts';

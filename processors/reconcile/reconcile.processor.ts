@@ -13,7 +13,7 @@ import type { Transaction } from '../../domain/transaction.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { frame, type AvroDecoder } from '../../platform/registry.ts';
+import { frame, type AvroDecoder } from '../../platform/schema-registry.ts';
 import type { TransactionalOutput } from '../../platform/transactional-output.ts';
 import { toAvroRecord, type ReconEventPayload } from '../../reconciliation/changes.ts';
 import type { MatchPolicy } from '../../reconciliation/match.ts';

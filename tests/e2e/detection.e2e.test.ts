@@ -10,7 +10,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
-import { createRegistry } from '../../platform/registry.ts';
+import { createRegistry } from '../../platform/schema-registry.ts';
 import { sleep } from '../../platform/retry.ts';
 import { waitUntil } from '../../services/process.ts';
 import { readTopic } from '../../platform/topic-reader.ts';

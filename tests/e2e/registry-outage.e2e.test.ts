@@ -3,12 +3,12 @@
 import avro from 'avsc';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
-import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
+import { createRegistry, frame, registerSchema } from '../../platform/schema-registry.ts';
 import { sleep } from '../../platform/retry.ts';
 import { groupLag } from '../../platform/batch-consumer.ts';
 import { schemaText } from '../../schemas/index.ts';
 import { livePid, stopPid } from '../../services/process.ts';
-import { ensureRegistry, registryAnswers, registryPidFile } from '../../services/registry.ts';
+import { ensureRegistry, registryAnswers, registryPidFile } from '../../services/apicurio.ts';
 import { generateEvents } from '../../simulator/generate.ts';
 import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';

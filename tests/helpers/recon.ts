@@ -8,7 +8,7 @@ import { createConnection } from '../../platform/mysql.ts';
 import type { Settlement } from '../../domain/settlement.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { createKafka } from '../../platform/kafka.ts';
-import { createRegistry, frame, registerSchema } from '../../platform/registry.ts';
+import { createRegistry, frame, registerSchema } from '../../platform/schema-registry.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject, type TopicKey } from '../../topics/topics.ts';

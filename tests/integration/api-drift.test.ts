@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, type Role } from '../../dashboard-api/auth/api-keys.ts';
 import { buildApp } from '../../dashboard-api/app.ts';
 import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
-import { promote, registerModel } from '../../models/registry.ts';
+import { promote, registerModel } from '../../models/model-registry.ts';
 import { trainModel } from '../../models/train.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { startIngest } from '../../processors/ingest/main.ts';

@@ -11,7 +11,7 @@ import { buildApp } from '../../dashboard-api/app.ts';
 import { createApiKey, newKey, type Role } from '../../dashboard-api/auth/api-keys.ts';
 import { encodeCursor } from '../../dashboard-api/cursor.ts';
 import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
-import { registerModel, type NewModel } from '../../models/registry.ts';
+import { registerModel, type NewModel } from '../../models/model-registry.ts';
 import { InputError } from '../../platform/errors.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { insertDecidedAlerts } from '../helpers/decided.ts';

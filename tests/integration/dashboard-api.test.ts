@@ -25,7 +25,7 @@ import { createNamespace, testLogger, type TestNamespace } from '../helpers/name
 import { produceSimulated } from '../helpers/pipeline.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
 import { slowStep } from '../helpers/slow-step.ts';
-import { promote, registerModel } from '../../models/registry.ts';
+import { promote, registerModel } from '../../models/model-registry.ts';
 import { trainModel } from '../../models/train.ts';
 
 let ns: TestNamespace;

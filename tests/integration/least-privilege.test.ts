@@ -10,7 +10,7 @@ import { buildApp } from '../../dashboard-api/app.ts';
 import { createApiKey } from '../../dashboard-api/auth/api-keys.ts';
 import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
 import { dependencyProbes } from '../../dashboard-api/routes/health.ts';
-import { registerModel } from '../../models/registry.ts';
+import { registerModel } from '../../models/model-registry.ts';
 import { trainModel } from '../../models/train.ts';
 import { createConnection, createPool, type Pool } from '../../platform/mysql.ts';
 import { ensureRoleUsers, roleUser } from '../../platform/mysql-users.ts';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containsPan } from '../../domain/pan.ts';
 import type { Settlement } from '../../domain/settlement.ts';
 import { createKafka } from '../../platform/kafka.ts';
-import { schemaIdOf } from '../../platform/registry.ts';
+import { schemaIdOf } from '../../platform/schema-registry.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { avroType } from '../../schemas/index.ts';
 import { topicName } from '../../topics/topics.ts';

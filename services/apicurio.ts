@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
 import { ServiceError, errorMessage } from '../platform/errors.ts';
-import { registryAuthHeaders } from '../platform/registry.ts';
+import { registryAuthHeaders } from '../platform/schema-registry.ts';
 import { formatHostPort, isLocalHost, mysqlServer, registryAddress } from './addresses.ts';
 import { findJava, requireJava, type JavaRuntime } from './java.ts';
 import { createDatabase } from './local-db.ts';

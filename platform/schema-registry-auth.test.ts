@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
 import { avroType, schemaText } from '../schemas/index.ts';
-import { AvroDecoder, createRegistry, frame, registerSchema, registryAuthHeaders } from './registry.ts';
+import { AvroDecoder, createRegistry, frame, registerSchema, registryAuthHeaders } from './schema-registry.ts';
 
 const seen: Array<{ method: string; url: string; auth: string | undefined }> = [];
 let url = '';

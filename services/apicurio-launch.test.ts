@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
-import { registryLaunch } from './registry.ts';
+import { registryLaunch } from './apicurio.ts';
 import { spawnDetached, stopPid } from './process.ts';
 
 const PASSWORD = 'db-Secret-42';

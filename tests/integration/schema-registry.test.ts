@@ -1,7 +1,7 @@
 // Schema contracts against the real registry: BACKWARD compatibility enforced, unknown ids are poison.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avroType, schemaText } from '../../schemas/index.ts';
-import { AvroDecoder, createRegistry, frame, registerSchema } from '../../platform/registry.ts';
+import { AvroDecoder, createRegistry, frame, registerSchema } from '../../platform/schema-registry.ts';
 import { PoisonRecordError } from '../../platform/errors.ts';
 import { valueSubject } from '../../topics/topics.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';

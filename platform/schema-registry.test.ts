@@ -3,7 +3,7 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { sampleTransaction } from '../domain/transaction.fixture.ts';
 import { avroType } from '../schemas/index.ts';
 import { PoisonRecordError } from './errors.ts';
-import { AvroDecoder, frame } from './registry.ts';
+import { AvroDecoder, frame } from './schema-registry.ts';
 
 /** A registry that knows no schema and counts how often it is asked (unit test: no network). */
 function unknownRegistry() {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
 import { avroType, schemaText } from '../schemas/index.ts';
 import { DependencyError } from './errors.ts';
-import { AvroDecoder, createRegistry, frame, registerSchema } from './registry.ts';
+import { AvroDecoder, createRegistry, frame, registerSchema } from './schema-registry.ts';
 
 /** How many requests of each kind ("POST", "PUT") the server leaves unanswered before it answers. */
 const stall: Record<string, number> = {};
