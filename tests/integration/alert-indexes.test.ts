@@ -5,7 +5,7 @@
 // reads it uses its indexes.
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAlerts } from '../../dashboard-api/routes/alerts.ts';
+import { listAlerts } from '../../dashboard-api/repositories/alerts.ts';
 import type { AlertListQueryT } from '../../dashboard-api/schemas/alerts.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { insertDecidedAlerts } from '../helpers/decided.ts';
