@@ -130,6 +130,51 @@ describe('simulate', () => {
     expect(d.lines.some((l) => /^simulate: [\d,]+\/2,000 \(\d+%\) 500 msg\/s$/.test(l))).toBe(true);
   });
 
+  it('pre-generated, sends the same records in the same batches, and paces from the first send, not from the start', async () => {
+    const plain = fakeProducer();
+    await simulate(
+      { ...options({ count: 2_000 }), ratePerSecond: 500 },
+      deps(plain.producer, { sleep: () => Promise.resolve() }),
+    );
+    const pre = fakeProducer();
+    let clock = 0;
+    const sleeps: number[] = [];
+    const events: string[] = [];
+    const d = deps(pre.producer, {
+      now: () => clock,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+        return Promise.resolve();
+      },
+    });
+    // The generation takes a minute of this clock (said when it ends, before the first send).
+    const progress = d.progress;
+    d.progress = (line) => {
+      if (/generated and encoded/.test(line)) clock += 60_000;
+      progress(line);
+    };
+    const summary = await simulate(
+      {
+        ...options({ count: 2_000 }),
+        ratePerSecond: 500,
+        pregenerate: true,
+        onSendStart: () => events.push(`send-start@${clock}`),
+      },
+      d,
+    );
+    expect(events).toEqual(['send-start@60000']);
+    expect(Buffer.concat(pre.sent.map((m) => m.value)).equals(Buffer.concat(plain.sent.map((m) => m.value)))).toBe(true);
+    expect(pre.batches.map((b) => b.topicMessages?.[0]?.messages.length)).toEqual(
+      plain.batches.map((b) => b.topicMessages?.[0]?.messages.length),
+    );
+    // Paced from the first send: the records still take records/500 s after it (counted from the
+    // start, the minute of generation would have let them all go at once, with no wait).
+    const waited = sleeps.reduce((a, b) => a + b, 0);
+    expect(waited).toBeGreaterThan((summary.records / 500) * 1000 - 200);
+    expect(waited).toBeLessThanOrEqual((summary.records / 500) * 1000);
+  });
+
   it('refuses an encoder that does not frame with the valid schema id', async () => {
     const { producer } = fakeProducer();
     const bad = simulate({ ...options({ count: 10 }), ratePerSecond: 0 }, deps(producer, { validSchemaId: TEST_SCHEMA_ID + 1 }));

@@ -28,6 +28,14 @@ export type SimulateOptions = SimOptions & {
   /** Records per second; 0 = as fast as possible. */
   ratePerSecond: number;
   groundTruthPath?: string;
+  /**
+   * Generate and encode every record before the first is sent, then only send at the rate (the
+   * bench's fixed load: the load generator shares the machine with what it measures, so its CPU
+   * while it sends should be the sending's alone). Memory: every record at once.
+   */
+  pregenerate?: boolean;
+  /** Called when the first record is about to be sent (after the pre-generation, if any). */
+  onSendStart?: () => void;
 };
 
 /** Messages per sendBatch when not rate limited. */
@@ -71,12 +79,14 @@ export async function simulate(opts: SimulateOptions, deps: SimulateDeps): Promi
   const recent = new Map<number, { key: Buffer; value: Buffer }>();
   const out = opts.groundTruthPath === undefined ? undefined : await JsonlWriter.open(opts.groundTruthPath);
 
-  const started = now();
+  let started = now();
   let sent = 0;
   let transactions = 0;
   let lastReport = started;
   let lastDecile = -1;
   let batch: Message[] = [];
+  // Every record, when pre-generated (opts.pregenerate); sent after the loop.
+  const pending: Message[] | null = opts.pregenerate === true ? [] : null;
 
   const report = (): void => {
     const t = now();
@@ -89,8 +99,16 @@ export async function simulate(opts: SimulateOptions, deps: SimulateDeps): Promi
     deps.progress(`simulate: ${fmt(transactions)}/${fmt(opts.count)} (${pct}%) ${fmt(perSecond)} msg/s`);
   };
 
+  let sending = false;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
+    if (!sending) {
+      sending = true;
+      // The rate counts from the first send, not from the start of a pre-generation.
+      started = now();
+      lastReport = started;
+      opts.onSendStart?.();
+    }
     if (rate > 0) {
       const due = started + ((sent + batch.length) * 1000) / rate;
       const wait = due - now();
@@ -137,9 +155,17 @@ export async function simulate(opts: SimulateOptions, deps: SimulateDeps): Promi
       }
       if (event.kind === 'valid' || event.kind === 'invalid') transactions++;
       // A fresh message object each time: the client may annotate what it is given.
-      batch.push({ key: msg.key, value: msg.value });
+      if (pending !== null) pending.push({ key: msg.key, value: msg.value });
+      else batch.push({ key: msg.key, value: msg.value });
       if (out) await out.write(line);
       if (batch.length >= batchSize) await flush();
+    }
+    if (pending !== null) {
+      deps.progress(`simulate: ${fmt(pending.length)} records generated and encoded; sending them`);
+      for (let i = 0; i < pending.length; i += batchSize) {
+        batch = pending.slice(i, i + batchSize);
+        await flush();
+      }
     }
     await flush();
     const summary = truth.summary();
