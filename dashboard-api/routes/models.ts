@@ -4,30 +4,13 @@ import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import type { RowDataPacket } from 'mysql2/promise';
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import { FeatureSpace } from '../../detection/features.ts';
-import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import { listModels, loadServingModels, promote, rollback, shadow } from '../../models/model-registry.ts';
 import { HttpProblem } from '../plugins/errors.ts';
+import { activeModelVersion, recentScores } from '../repositories/models.ts';
 import { problems } from '../schemas/common.ts';
-
-const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
-const Reason = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
-const ModelItem = Type.Object({
-  version: Type.String(),
-  state: Type.String(),
-  created_at: Type.String({ format: 'date-time' }),
-  state_changed_at: Type.String({ format: 'date-time' }),
-  trained_from: Type.String({ format: 'date-time' }),
-  trained_to: Type.String({ format: 'date-time' }),
-  training_rows: Type.Integer(),
-  features: Type.Integer(),
-  threshold: Type.Number(),
-  params: Type.Unknown(),
-  metrics: Type.Unknown({ description: 'ROC AUC, PR AUC, precision and recall at the threshold, when labels existed.' }),
-  checksum: Type.String(),
-});
+import { Drift, DriftQuery, ModelList, Promoted, Reason, RolledBack, Shadowed, VersionParams } from '../schemas/models.ts';
 
 /** A registry refusal: an unknown `version` → 404, anything else (wrong state) → 409. */
 const refusal =
@@ -38,36 +21,20 @@ const refusal =
     throw err;
   };
 
-const Drift = Type.Object({
-  model_version: Type.String(),
-  sample: Type.Integer({ description: 'Recent transactions scored by the active model that the PSI is computed over.' }),
-  score_psi: Type.Number(),
-  drift_alert: Type.Boolean({ description: 'score PSI above TXMON_DRIFT_PSI_ALERT' }),
-  features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'Largest PSI first.' }),
-});
-
 /** The largest `sample` a non-admin may ask for: ~11 MB of feature snapshots read per computation. */
 export const DRIFT_SAMPLE_CAP = 5_000;
 /** How long a drift result is reused per (model version, sample): its inputs are minutes of traffic. */
 export const DRIFT_CACHE_MS = 60_000;
-/** MariaDB stops the drift read past this (max_statement_time), whatever the sample. */
-const DRIFT_QUERY_MAX_SECONDS = 10;
 
 /** PSI of the active model's recent traffic (decisions and their feature vectors in MySQL, by ix_transactions_model_decided) against its training baseline. */
 async function drift(pool: Pool, version: string, sample: number, psiAlert: number) {
   const { active } = await loadServingModels(pool);
   if (!active || active.version !== version)
     throw new HttpProblem(409, 'the active model changed while drift was computed; retry');
-  const [rows] = await pool.query<RowDataPacket[]>(
-    `SET STATEMENT max_statement_time = ${DRIFT_QUERY_MAX_SECONDS} FOR
-     SELECT model_score, feature_layout, feature_values FROM transactions
-      WHERE model_version = ? AND model_score IS NOT NULL ORDER BY decided_at DESC LIMIT ?`,
-    [active.version, sample],
-  );
+  const rows = await recentScores(pool, active.version, sample);
   const monitor = new DriftMonitor(active.version, active.features, active.baseline, Math.max(1, rows.length));
   const space = new FeatureSpace(active.features);
-  const features = await new FeatureDecoder(pool).decodeRows(rows);
-  rows.forEach((r, i) => monitor.add(space.fromObject(features[i]?.object() ?? {}), Number(r.model_score)));
+  for (const r of rows) monitor.add(space.fromObject(r.features), r.score);
   const report = monitor.report(Math.min(100, sample));
   if (!report)
     throw new HttpProblem(409, `model ${active.version} has scored ${rows.length} transactions; drift needs at least 100`);
@@ -105,10 +72,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       schema: {
         tags: ['models'],
         summary: `Drift of the active model: PSI per feature and of the score over its most recent decisions, against training. Computed at most once per ${DRIFT_CACHE_MS / 1000} s per (model, sample); a sample above ${DRIFT_SAMPLE_CAP} needs the admin role`,
-        querystring: Type.Object(
-          { sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 20_000, default: 5_000 })) },
-          { additionalProperties: false },
-        ),
+        querystring: DriftQuery,
         response: { 200: Drift, ...problems(409) },
       },
     },
@@ -116,9 +80,9 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       const sample = request.query.sample ?? 5_000;
       if (sample > DRIFT_SAMPLE_CAP && request.principal?.role !== 'admin')
         throw new HttpProblem(403, `a drift sample above ${DRIFT_SAMPLE_CAP} needs the admin role (asked for ${sample})`);
-      const [[row]] = await pool.query<RowDataPacket[]>("SELECT version FROM models WHERE state = 'active' LIMIT 1");
-      if (!row) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
-      const result = await driftCache.fetch(`${String(row.version)}\n${sample}`);
+      const active = await activeModelVersion(pool);
+      if (active === null) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+      const result = await driftCache.fetch(`${active}\n${sample}`);
       if (!result) throw new Error('drift computation gave no result');
       return result;
     },
@@ -133,7 +97,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       schema: {
         tags: ['models'],
         summary: 'Every model version with its state and metrics',
-        response: { 200: Type.Array(ModelItem), ...problems() },
+        response: { 200: ModelList, ...problems() },
       },
     },
     async () =>
@@ -160,12 +124,9 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       schema: {
         tags: ['models'],
         summary: 'Make a model active (running processors take it within seconds); audited',
-        params: Type.Object({ version: Version }, { additionalProperties: false }),
+        params: VersionParams,
         body: Type.Optional(Reason),
-        response: {
-          200: Type.Object({ active: Type.String(), previous: Type.Union([Type.String(), Type.Null()]) }),
-          ...problems(404, 409),
-        },
+        response: { 200: Promoted, ...problems(404, 409) },
       },
     },
     async (request) => {
@@ -183,12 +144,9 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       schema: {
         tags: ['models'],
         summary: 'Score a model beside the active one (both scores stored); audited',
-        params: Type.Object({ version: Version }, { additionalProperties: false }),
+        params: VersionParams,
         body: Type.Optional(Reason),
-        response: {
-          200: Type.Object({ shadow: Type.String(), replaced: Type.Union([Type.String(), Type.Null()]) }),
-          ...problems(404, 409),
-        },
+        response: { 200: Shadowed, ...problems(404, 409) },
       },
     },
     async (request) => {
@@ -207,7 +165,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         tags: ['models'],
         summary: 'Return to the model active before the current one; audited',
         body: Type.Optional(Reason),
-        response: { 200: Type.Object({ from: Type.String(), to: Type.String() }), ...problems(409) },
+        response: { 200: RolledBack, ...problems(409) },
       },
     },
     async (request) => rollback(pool, actor(request.principal), request.body?.reason, request.ip).catch(refusal()),

@@ -1,0 +1,37 @@
+/** Model schemas: the list, drift, and the lifecycle's params, bodies and results. */
+import { Type } from 'typebox';
+
+export const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+export const VersionParams = Type.Object({ version: Version }, { additionalProperties: false });
+export const Reason = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+export const ModelItem = Type.Object({
+  version: Type.String(),
+  state: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  state_changed_at: Type.String({ format: 'date-time' }),
+  trained_from: Type.String({ format: 'date-time' }),
+  trained_to: Type.String({ format: 'date-time' }),
+  training_rows: Type.Integer(),
+  features: Type.Integer(),
+  threshold: Type.Number(),
+  params: Type.Unknown(),
+  metrics: Type.Unknown({ description: 'ROC AUC, PR AUC, precision and recall at the threshold, when labels existed.' }),
+  checksum: Type.String(),
+});
+export const ModelList = Type.Array(ModelItem);
+
+export const DriftQuery = Type.Object(
+  { sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 20_000, default: 5_000 })) },
+  { additionalProperties: false },
+);
+export const Drift = Type.Object({
+  model_version: Type.String(),
+  sample: Type.Integer({ description: 'Recent transactions scored by the active model that the PSI is computed over.' }),
+  score_psi: Type.Number(),
+  drift_alert: Type.Boolean({ description: 'score PSI above TXMON_DRIFT_PSI_ALERT' }),
+  features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'Largest PSI first.' }),
+});
+
+export const Promoted = Type.Object({ active: Type.String(), previous: Type.Union([Type.String(), Type.Null()]) });
+export const Shadowed = Type.Object({ shadow: Type.String(), replaced: Type.Union([Type.String(), Type.Null()]) });
+export const RolledBack = Type.Object({ from: Type.String(), to: Type.String() });
