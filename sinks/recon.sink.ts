@@ -7,7 +7,7 @@
  */
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { isoDate, type Settlement } from '../domain/settlement.ts';
-import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
+import { inTransaction, type Pool } from '../platform/mysql.ts';
 import { groupChange, type ReconEventPayload, type StoredResult } from '../reconciliation/changes.ts';
 import {
   reconcileGroup,
@@ -71,19 +71,8 @@ const big = (v: unknown): bigint => BigInt(String(v));
 const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
 
 /** Applies one input batch; see the module comment. */
-export async function applyReconBatch(pool: Pool, b: ReconBatch): Promise<ReconBatchResult> {
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
-    const result = await applyIn(conn, b);
-    await conn.commit();
-    return result;
-  } catch (err) {
-    await rollbackOrDestroy(conn);
-    throw err;
-  } finally {
-    conn.release();
-  }
+export function applyReconBatch(pool: Pool, b: ReconBatch): Promise<ReconBatchResult> {
+  return inTransaction(pool, (conn) => applyIn(conn, b));
 }
 
 /**

@@ -4,7 +4,7 @@
  * live stream's next page, and a triage step in one transaction with its audit entry.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import { rollbackOrDestroy, type Pool } from '../../platform/mysql.ts';
+import { inTransaction, type Pool } from '../../platform/mysql.ts';
 import { audit } from '../../sinks/audit.ts';
 import { FeatureDecoder } from '../../sinks/feature-vector.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -137,9 +137,7 @@ export async function triage(
   clientAddr: string,
   label?: 'fraud' | 'legit',
 ): Promise<{ alert_id: string; status: string }> {
-  const conn = await pool.getConnection();
-  try {
-    await conn.beginTransaction();
+  return inTransaction(pool, async (conn) => {
     const [[row]] = await conn.query<Row[]>('SELECT status, transaction_id FROM alerts WHERE alert_id = ? FOR UPDATE', [alertId]);
     if (!row) throw new HttpProblem(404, `no alert ${alertId}`);
     let status = String(row.status);
@@ -156,14 +154,8 @@ export async function triage(
         [row.transaction_id, label],
       );
     await audit(conn, actor, action, `alert:${alertId}`, { ...detail, status }, clientAddr);
-    await conn.commit();
     return { alert_id: alertId, status };
-  } catch (err) {
-    await rollbackOrDestroy(conn);
-    throw err;
-  } finally {
-    conn.release();
-  }
+  });
 }
 
 /**
