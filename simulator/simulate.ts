@@ -99,12 +99,10 @@ export async function simulate(opts: SimulateOptions, deps: SimulateDeps): Promi
     deps.progress(`simulate: ${fmt(transactions)}/${fmt(opts.count)} (${pct}%) ${fmt(perSecond)} msg/s`);
   };
 
-  let sending = false;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    if (!sending) {
-      sending = true;
-      // The rate counts from the first send, not from the start of a pre-generation.
+    if (sent === 0) {
+      // The first send: the rate counts from here, not from the start of a pre-generation.
       started = now();
       lastReport = started;
       opts.onSendStart?.();
