@@ -71,6 +71,7 @@ function byteLength(v: Buffer | string | null | undefined): number {
 import { randomBytes } from 'node:crypto';
 import { DependencyError, errorMessage } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { Tolerate } from './tolerated.ts';
 import { backoffDelay, sleep } from './retry.ts';
 
 /** How a commit went: with its messages in a Kafka transaction, or as the group member's offset commit. */
@@ -107,6 +108,8 @@ export class TransactionalOutput {
     /** Prefix of the transactional ids: `<prefix>-<topic>-<partition>`. */
     private readonly idPrefix: string,
     private readonly logger: Logger,
+    /** Counts a producer that did not close cleanly (it is dropped either way); logged at debug without it. */
+    private readonly tolerate?: Tolerate,
   ) {}
 
   /**
@@ -290,7 +293,9 @@ export class TransactionalOutput {
     await p
       ?.then((producer) => producer.disconnect())
       .catch((err: unknown) =>
-        this.logger.debug({ err, partition: key }, 'closing a transactional producer failed (it is dropped either way)'),
+        this.tolerate
+          ? this.tolerate('producer-close', err, { partition: key })
+          : this.logger.debug({ err, partition: key }, 'closing a transactional producer failed (it is dropped either way)'),
       );
   }
 

@@ -23,6 +23,7 @@ export const SOURCE_ROOTS = [
   'reconciliation',
   'refdata',
   'rules',
+  'runtime',
   'schemas',
   'services',
   'simulator',

@@ -74,7 +74,18 @@ export function importCycles(graph: ReadonlyMap<string, readonly string[]>): str
 /** Folders that may not import from others: [importing folders, forbidden folders, why]. */
 const BOUNDARIES: Array<[readonly string[], readonly string[], string]> = [
   [
-    ['sinks/', 'platform/', 'dashboard-api/', 'state/', 'domain/', 'detection/', 'reconciliation/', 'refdata/', 'models/'],
+    [
+      'sinks/',
+      'platform/',
+      'dashboard-api/',
+      'state/',
+      'domain/',
+      'detection/',
+      'reconciliation/',
+      'refdata/',
+      'models/',
+      'runtime/',
+    ],
     ['processors/', 'cli/'],
     'the processors and the CLI are composition roots: what they wire never reaches back into them',
   ],

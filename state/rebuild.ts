@@ -24,6 +24,7 @@ import { DependencyError, errorMessage } from '../platform/errors.ts';
 import { stateKeyPattern, stateMarkerKey, stateRoot, type EntityKind } from '../platform/keys.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { scanAll, unlinkAll, type StateRedis } from '../platform/redis-pipelines.ts';
+import type { Tolerate } from '../platform/tolerated.ts';
 import { FeatureDecoder } from '../sinks/feature-vector.ts';
 import { encodeWindowState } from './codec.ts';
 import { EntityStore, type CheckpointWrite } from './entity-store.ts';
@@ -46,6 +47,8 @@ export interface RebuildDeps {
    * `committedProgress`); without it the marker starts with no partition progress.
    */
   committedOffsets?: () => Promise<CommittedOffset[]>;
+  /** Counts a lock left to expire (a processor's metric); without it the failure goes to `progress`. */
+  tolerate?: Tolerate;
 }
 
 export interface CommittedOffset {
@@ -310,9 +313,11 @@ export async function ensureState(
     await lock
       .release()
       .catch((err: unknown) =>
-        d.progress(
-          `state: releasing the rebuild lock failed (${errorMessage(err)}); it expires within ${Math.round((d.lockTtlMs ?? LOCK_TTL_MS) / 1000)} s`,
-        ),
+        d.tolerate
+          ? d.tolerate('rebuild-lock-release', err)
+          : d.progress(
+              `state: releasing the rebuild lock failed (${errorMessage(err)}); it expires within ${Math.round((d.lockTtlMs ?? LOCK_TTL_MS) / 1000)} s`,
+            ),
       );
   }
 }

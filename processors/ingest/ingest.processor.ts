@@ -15,6 +15,7 @@ import { StateLostError } from '../../platform/errors.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { Tolerate } from '../../platform/tolerated.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import type { AvroDecoder } from '../../platform/schema-registry.ts';
 import { deadLetterMessages } from '../../sinks/dead-letter.sink.ts';
@@ -83,6 +84,8 @@ export class IngestState {
 
 export interface IngestHandlerDeps {
   logger: Logger;
+  /** Counts and logs a failure the handler goes on through (platform/tolerated.ts). */
+  tolerate: Tolerate;
   metrics: IngestMetrics;
   state: IngestState;
   /**
@@ -254,9 +257,7 @@ export class IngestBatchHandler {
           }
           this.restore(d.state.partitions.hold(source, read.progress), committed);
         })
-          .catch((err: unknown) =>
-            d.logger.warn({ err, ...source }, 'could not check the partition’s windows on assignment; its first batch will'),
-          )
+          .catch((err: unknown) => d.tolerate('partition-check', err, source))
           .finally(() => this.checksPending--),
       ),
     ).then(() => {});
@@ -726,9 +727,7 @@ export class IngestBatchHandler {
   /** After a StateLostError: rebuilds the windows, or learns the current generation (a failure is logged; the caller retries). */
   private async recoverIfLost(err: unknown, heartbeat: () => Promise<void>): Promise<void> {
     if (err instanceof StateLostError)
-      await this.deps
-        .recoverState(heartbeat)
-        .catch((e: unknown) => this.deps.logger.warn({ err: e }, 'state rebuild failed; retrying'));
+      await this.deps.recoverState(heartbeat).catch((e: unknown) => this.deps.tolerate('state-rebuild', e));
   }
 
   /** Crash tests: SIGKILL, no clean-up at all, the n-th time a batch reaches `point` (TXMON_FAULT_KILL_AT). */

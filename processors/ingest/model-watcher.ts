@@ -6,7 +6,6 @@
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import type { Models } from '../../detection/decision-record.ts';
 import { ModelScorer } from '../../detection/score.ts';
-import { errorMessage } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { loadServingModels, registryRevision } from '../../models/model-registry.ts';
@@ -56,11 +55,11 @@ export class ModelWatcher {
     }
   }
 
-  /** Polls the registry every `intervalMs`; failures are logged and retried on the next tick. */
-  start(intervalMs: number): void {
+  /** Polls the registry every `intervalMs`; a failed poll goes to `failed` and the current models stay. */
+  start(intervalMs: number, failed: (err: unknown) => void): void {
     this.timer ??= setInterval(() => {
       this.polling ??= this.refresh()
-        .catch((err: unknown) => this.logger.warn(`model registry not read (${errorMessage(err)}); the current models stay`))
+        .catch(failed)
         .finally(() => (this.polling = null));
     }, intervalMs);
     this.timer.unref();

@@ -12,6 +12,7 @@ import type { Settlement } from '../../domain/settlement.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { retryBatch, step } from '../../platform/batch-retry.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { Tolerate } from '../../platform/tolerated.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { frame, type AvroDecoder } from '../../platform/schema-registry.ts';
 import type { TransactionalOutput } from '../../platform/transactional-output.ts';
@@ -25,6 +26,8 @@ import type { ReconMetrics } from './reconcile.metrics.ts';
 
 export interface ReconHandlerDeps {
   logger: Logger;
+  /** Counts and logs a failure the handler goes on through (platform/tolerated.ts). */
+  tolerate: Tolerate;
   metrics: ReconMetrics;
   pool: Pool;
   groupId: string;
@@ -206,7 +209,7 @@ export class ReconBatchHandler {
     await markPublished(
       d.pool,
       res.toPublish.map((e) => e.exception_id),
-    ).catch((err: unknown) => d.logger.warn({ err }, 'could not mark exception events published; the next batch will'));
+    ).catch((err: unknown) => d.tolerate('mark-published', err));
 
     const m = d.metrics;
     if (isSettlements) {

@@ -14,6 +14,7 @@ import { exceptionsCsv } from '../../cli/recon.command.ts';
 import { importSettlements } from '../../cli/settlements.command.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createPool } from '../../platform/mysql.ts';
+import { TOLERATED } from '../../platform/tolerated.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
 import { reconExceptions, reconReport } from '../../sinks/recon-report.ts';
 import { resolveException } from '../../sinks/recon-resolve.ts';
@@ -190,6 +191,12 @@ describe('reconciliation scenarios', () => {
     expect(
       value('txmon_recon_records_total{topic="' + topicName(ns.cfg.topicNamespace, 'settlements') + '",outcome="conflict"}'),
     ).toBe(1);
+  });
+
+  it('went through no failure it tolerates: every reason is exported, each at 0, after a clean drain', () => {
+    const tolerated = [...metricsText.matchAll(/^txmon_tolerated_failures_total\{reason="([^"]+)"\} (\S+)$/gm)];
+    expect(tolerated.map((m) => m[1]).sort()).toEqual(Object.keys(TOLERATED).sort());
+    expect(tolerated.filter((m) => m[2] !== '0').map((m) => `${m[1]} ${m[2]}`)).toEqual([]);
   });
 
   it('reports counts and amounts per status and currency, and exports the exceptions as CSV', async () => {

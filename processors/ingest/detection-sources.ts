@@ -1,0 +1,60 @@
+/**
+ * What the ingest decides with, each re-read while it runs: the rule file (a bad one stops the
+ * start, naming TXMON_RULES_FILE; a bad edit later keeps the last good set), the model registry's
+ * active and shadow models, the layout the rows' feature vectors are stored in, and the drift of
+ * live scores against the active model's training baseline (exported as gauges).
+ */
+import { FeatureSpace } from '../../detection/features.ts';
+import { snapshotFeatureNames } from '../../domain/snapshot.ts';
+import type { ProcessorContext } from '../../runtime/processor.ts';
+import { requireFeatureLayout } from '../../sinks/feature-vector.ts';
+import type { IngestMetrics } from './ingest.metrics.ts';
+import { ModelWatcher } from './model-watcher.ts';
+import { RulesSource } from './rules-source.ts';
+
+export async function startDetectionSources(ctx: ProcessorContext<string>, metrics: IngestMetrics) {
+  const { cfg, log } = ctx;
+  const rules = new RulesSource(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows), log, {
+    reloaded: () => metrics.rulesReloads.inc({ outcome: 'ok' }),
+    failed: () => metrics.rulesReloads.inc({ outcome: 'failed' }),
+  });
+  rules.start(cfg.detection.rulesReloadMs);
+  ctx.onClose(() => rules.stop());
+
+  const models = new ModelWatcher(ctx.pool, log, (m) => {
+    metrics.modelInfo.reset();
+    if (m.active) metrics.modelInfo.set({ state: 'active', version: m.active.model.version }, 1);
+    if (m.shadow) metrics.modelInfo.set({ state: 'shadow', version: m.shadow.model.version }, 1);
+  });
+  await ctx.untilUp('the model registry', () => models.refresh());
+  models.start(cfg.detection.modelPollMs, (err) => ctx.tolerate('model-registry-read', err));
+  ctx.onClose(() => models.stop());
+
+  // `txmon migrate` registers the layout (a ConfigError otherwise, which stops the start).
+  const featureLayout = await ctx.untilUp('the feature layouts', () =>
+    requireFeatureLayout(ctx.pool, snapshotFeatureNames(cfg.state.windows)),
+  );
+
+  ctx.every(cfg.detection.driftIntervalMs, 'drift-report', () => {
+    const report = models.driftMonitor?.report();
+    if (!report) return;
+    metrics.scorePsi.set(report.scorePsi);
+    for (const [feature, v] of Object.entries(report.featurePsi)) metrics.featurePsi.set({ feature }, v);
+    const alert = report.scorePsi > cfg.detection.driftPsiAlert;
+    metrics.driftAlert.set(alert ? 1 : 0);
+    if (alert)
+      log.warn(
+        { model: report.modelVersion, scorePsi: report.scorePsi, sample: report.sample },
+        'model drift: the score distribution moved away from training',
+      );
+  });
+
+  return {
+    featureLayout,
+    detection: {
+      rules: () => rules.current,
+      models: () => models.current,
+      drift: () => models.driftMonitor,
+    },
+  };
+}
