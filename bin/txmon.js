@@ -10,6 +10,9 @@
 // See docs/operations.md, "Building for production".
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { quietKnownWarnings } from './node-warnings.js';
+
+quietKnownWarnings();
 
 const root = new URL('../', import.meta.url);
 

@@ -43,7 +43,7 @@ export function productionInstall(): ProductionInstall {
     mkdirSync(dirname(join(root, at)), { recursive: true });
     symlinkSync(join(REPO, at), join(root, at));
   }
-  for (const f of ['package.json', 'bin/txmon.js', 'scripts/build-inputs.js']) {
+  for (const f of ['package.json', 'bin/txmon.js', 'bin/node-warnings.js', 'scripts/build-inputs.js']) {
     mkdirSync(dirname(join(root, f)), { recursive: true });
     cpSync(join(REPO, f), join(root, f));
   }

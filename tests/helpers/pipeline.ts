@@ -91,9 +91,26 @@ export function spawnProcessor(
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // A --drain run ends by itself once it has caught up. One that has not after DRAIN_DEADLINE_MS
+  // is killed, and says so in its output: the test then fails on its exit code with the
+  // processor's log beside it, instead of a bare test timeout that shows nothing.
+  const deadline = args.includes('--drain')
+    ? setTimeout(() => {
+        out += `\n[test harness: the --drain run had not exited after ${DRAIN_DEADLINE_MS / 1000} s; killed with SIGKILL]\n`;
+        child.kill('SIGKILL');
+      }, DRAIN_DEADLINE_MS)
+    : undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(deadline);
+      resolve(code);
+    }),
+  );
   return { child, exited, output: () => out };
 }
+
+/** Below the e2e tests' 180 s timeout, so the processor's own log reaches the failure message. */
+const DRAIN_DEADLINE_MS = 150_000;
 
 /** Spawns `node bin/txmon.js run ingest` with the namespace's environment. */
 export function spawnIngest(
