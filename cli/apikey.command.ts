@@ -1,50 +1,39 @@
-/** `txmon apikey create | revoke | list`: the dashboard API's keys. */
-import type { TxmonConfig } from '../config/config.ts';
-import { createApiKey, listApiKeys, printable, revokeApiKey, type Role } from '../dashboard-api/auth/api-keys.ts';
-import { InputError } from '../platform/errors.ts';
-import { createPool } from '../platform/mysql.ts';
+/** `txmon apikey create|revoke|list`: API keys of the dashboard API. */
+import { type Command, Option } from 'commander';
+import { type CliContext } from './context.ts';
 
-async function withPool<T>(cfg: TxmonConfig, fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> {
-  const pool = createPool(cfg, { connectionLimit: 1 });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
-
-export async function runApikeyCreate(
-  cfg: TxmonConfig,
-  o: { name: string; role: Role; createdBy: string },
-  say: (line: string) => void,
-): Promise<void> {
-  const k = await withPool(cfg, (pool) => createApiKey(pool, o.name, o.role, o.createdBy));
-  // The key on stdout (for scripts), the explanation on stderr.
-  process.stdout.write(`${k.key}\n`);
-  say(
-    `apikey: created ${k.keyId} for ${printable(o.name.normalize('NFC'))} (${o.role}); the key above is shown once and stored only as a hash`,
-  );
-}
-
-export async function runApikeyRevoke(
-  cfg: TxmonConfig,
-  keyId: string,
-  o: { by: string },
-  say: (line: string) => void,
-): Promise<void> {
-  if (!/^[0-9a-f]{12}$/.test(keyId)) throw new InputError('the key id is the 12 hex digits after txk_ (see txmon apikey list)');
-  const revoked = await withPool(cfg, (pool) => revokeApiKey(pool, keyId, o.by));
-  if (!revoked) throw new InputError(`no active key ${keyId} (see txmon apikey list)`);
-  say(`apikey: ${keyId} revoked by ${printable(o.by)} (effective within ${cfg.api.keyCacheMs} ms in running APIs)`);
-}
-
-export async function runApikeyList(cfg: TxmonConfig, say: (line: string) => void): Promise<void> {
-  const keys = await withPool(cfg, (pool) => listApiKeys(pool));
-  if (keys.length === 0) say('apikey: no keys (txmon apikey create --name ... --role ...)');
-  // Names made before names were checked (issue 16) may hold control or bidi characters: escaped, so a
-  // name cannot rewrite the terminal or forge a line.
-  for (const k of keys)
-    say(
-      `${k.keyId}  ${k.role.padEnd(7)} ${printable(k.name)}  created ${k.createdAt.toISOString()}${k.revokedAt ? `  REVOKED ${k.revokedAt.toISOString()}` : ''}`,
-    );
+export function register(program: Command, ctx: CliContext): void {
+  const { context, say } = ctx;
+  const apikey = program.command('apikey').description('API keys of the dashboard API (stored hashed; a key is shown once).');
+  apikey
+    .command('create')
+    .description(
+      'Create a key for a role and print it (once): analyst (alerts, triage, transactions, reconciliation), sre (health, metrics, models, reconciliation read), admin (everything, model changes).',
+    )
+    .requiredOption('--name <name>', 'who or what uses the key (shown in the audit log)')
+    .addOption(new Option('--role <role>', 'its role').choices(['analyst', 'sre', 'admin']).makeOptionMandatory())
+    .option('--created-by <name>', 'who creates it', process.env.USER ?? 'txmon')
+    .action(async (o: { name: string; role: 'analyst' | 'sre' | 'admin'; createdBy: string }) => {
+      const { cfg } = context();
+      const { runApikeyCreate } = await import('./apikey.actions.ts');
+      await runApikeyCreate(cfg, o, say);
+    });
+  apikey
+    .command('revoke')
+    .description('Revoke a key by its id (the 12 hex digits after txk_); effective within TXMON_API_KEY_CACHE_MS.')
+    .argument('<key-id>', 'the key id')
+    .option('--by <name>', 'who revokes it (audit log)', process.env.USER ?? 'txmon')
+    .action(async (keyId: string, o: { by: string }) => {
+      const { cfg } = context();
+      const { runApikeyRevoke } = await import('./apikey.actions.ts');
+      await runApikeyRevoke(cfg, keyId, o, say);
+    });
+  apikey
+    .command('list')
+    .description('Every key: id, name, role, created, revoked, last used (never a secret).')
+    .action(async () => {
+      const { cfg } = context();
+      const { runApikeyList } = await import('./apikey.actions.ts');
+      await runApikeyList(cfg, say);
+    });
 }

@@ -1,126 +1,40 @@
-/** `txmon recon report`: what finance ops read each day — counts and amounts per status and currency, and the exceptions. */
-import { writeFileSync } from 'node:fs';
-import type { TxmonConfig } from '../config/config.ts';
-import { formatMinor } from '../domain/currencies.ts';
-import { parseIsoDate } from '../domain/settlement.ts';
-import { InputError } from '../platform/errors.ts';
-import { createPool } from '../platform/mysql.ts';
-import { reconExceptions, reconReport, type ExceptionRow, type ReportLine } from '../sinks/recon-report.ts';
-import { resolveException } from '../sinks/recon-resolve.ts';
+/** `txmon recon report|resolve`: reconciliation results and the closing of exceptions. */
+import { type Command, Option } from 'commander';
+import { type CliContext, int } from './context.ts';
 
-const CSV_COLUMNS = [
-  'reference',
-  'status',
-  'reason',
-  'currency',
-  'expected_minor',
-  'settled_minor',
-  'difference_minor',
-  'transaction_ids',
-  'settlement_ids',
-  'business_date',
-  'deadline',
-  'exception_since',
-  'revision',
-  'resolution',
-] as const;
-
-/**
- * One CSV field, quoted when it must be (RFC 4180). Text a spreadsheet would run as a formula (a
- * reference starting with = + - @) gets a leading apostrophe; negative numbers stay as they are.
- */
-export function csvField(v: string | null): string {
-  const raw = v ?? '';
-  const s = /^[=+\-@\t\r]/.test(raw) && !/^-\d+$/.test(raw) ? `'${raw}` : raw;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** The exceptions as CSV text (header + one line per reference). */
-export function exceptionsCsv(rows: readonly ExceptionRow[]): string {
-  const lines = rows.map((r) =>
-    [
-      r.reference,
-      r.status,
-      r.reason,
-      r.currency,
-      r.expectedMinor,
-      r.settledMinor,
-      r.expectedMinor === null ? null : (BigInt(r.settledMinor) - BigInt(r.expectedMinor)).toString(),
-      r.transactionIds.join(' '),
-      r.settlementIds.join(' '),
-      r.businessDate,
-      r.deadline,
-      r.exceptionSince,
-      String(r.revision),
-      r.resolution,
-    ]
-      .map(csvField)
-      .join(','),
-  );
-  return `${[CSV_COLUMNS.join(','), ...lines].join('\r\n')}\r\n`;
-}
-
-/** The report as a fixed-width table, amounts in major units. */
-export function formatReport(lines: readonly ReportLine[], date: string | null): string {
-  const out = [`reconciliation ${date === null ? '(all business dates)' : `for ${date}`}`];
-  out.push(
-    `  ${'status'.padEnd(22)} ${'ccy'.padEnd(4)} ${'groups'.padStart(8)} ${'expected'.padStart(18)} ${'settled'.padStart(18)}`,
-  );
-  for (const l of lines)
-    out.push(
-      `  ${l.status.padEnd(22)} ${l.currency.padEnd(4)} ${l.groups.toLocaleString('en-US').padStart(8)} ${formatMinor(l.expectedMinor, l.currency).padStart(18)} ${formatMinor(l.settledMinor, l.currency).padStart(18)}`,
-    );
-  const byStatus = new Map<string, number>();
-  for (const l of lines) byStatus.set(l.status, (byStatus.get(l.status) ?? 0) + l.groups);
-  out.push(`  total by status: ${[...byStatus].map(([s, n]) => `${s} ${n.toLocaleString('en-US')}`).join(', ') || 'none'}`);
-  return out.join('\n');
-}
-
-export async function runReconReport(
-  cfg: TxmonConfig,
-  o: { date?: string; exceptionsCsv?: string; json?: boolean },
-  say: (line: string) => void,
-): Promise<void> {
-  if (o.date !== undefined && parseIsoDate(o.date) === null)
-    throw new InputError(`--date must be a calendar date as YYYY-MM-DD (got ${JSON.stringify(o.date)})`);
-  const date = o.date ?? null;
-  const pool = createPool(cfg, { connectionLimit: 2 });
-  try {
-    const lines = await reconReport(pool, date);
-    if (o.json) process.stdout.write(`${JSON.stringify({ date, lines }, null, 2)}\n`);
-    else say(formatReport(lines, date));
-    if (o.exceptionsCsv !== undefined) {
-      const rows = await reconExceptions(pool, date);
-      const csv = exceptionsCsv(rows);
-      if (o.exceptionsCsv === '-') process.stdout.write(csv);
-      else {
-        writeFileSync(o.exceptionsCsv, csv);
-        say(`recon: ${rows.length.toLocaleString('en-US')} exception(s) written to ${o.exceptionsCsv}`);
-      }
-    }
-  } finally {
-    await pool.end();
-  }
-}
-
-export async function runReconResolve(
-  cfg: TxmonConfig,
-  reference: string,
-  o: { as: 'resolved' | 'accepted'; actor: string; note?: string; revision?: number },
-  say: (line: string) => void,
-): Promise<void> {
-  const pool = createPool(cfg, { connectionLimit: 1 });
-  try {
-    const r = await resolveException(
-      pool,
-      reference,
-      o.as === 'resolved' ? 'RESOLVED' : 'ACCEPTED',
-      o.actor,
-      o.note ?? null,
-      o.revision,
-    );
-    say(`recon: ${r.reference} (${r.status}, revision ${r.revision}) ${r.resolution} by ${r.actor}; recorded in the audit log`);
-  } finally {
-    await pool.end();
-  }
+export function register(program: Command, ctx: CliContext): void {
+  const { context, say } = ctx;
+  const recon = program.command('recon').description('Reconciliation of settlements against transactions.');
+  recon
+    .command('report')
+    .description(
+      'Groups, expected and settled amounts per status and currency for a business date (the first transaction’s UTC day, or the settlement date of a line without one); optionally the exceptions as CSV.',
+    )
+    .option('--date <YYYY-MM-DD>', 'business date (default: every date)')
+    .option('--exceptions-csv <file>', "write the date's exceptions, one line per reference, to this CSV file ('-' for stdout)")
+    .option('--json', 'print the report as JSON on stdout')
+    .action(async (o: { date?: string; exceptionsCsv?: string; json?: boolean }) => {
+      const { cfg } = context();
+      const { runReconReport } = await import('./recon.actions.ts');
+      await runReconReport(cfg, o, say);
+    });
+  recon
+    .command('resolve')
+    .description(
+      'Close an open exception: RESOLVED (fixed) or ACCEPTED (written off), by a named actor, recorded in the audit log. Exit code 2 if the reference is unknown, not an exception, or already closed.',
+    )
+    .argument('<reference>', 'the transaction reference of the exception')
+    .addOption(new Option('--as <resolution>', 'how it was closed').choices(['resolved', 'accepted']).makeOptionMandatory())
+    .requiredOption('--actor <name>', 'who closes it (recorded in the audit log)')
+    .option('--note <text>', 'why (recorded in the audit log)')
+    .option(
+      '--revision <n>',
+      'the revision you looked at (txmon recon report --exceptions-csv): refused if the group changed since',
+      int('--revision', 1),
+    )
+    .action(async (reference: string, o: { as: 'resolved' | 'accepted'; actor: string; note?: string; revision?: number }) => {
+      const { cfg } = context();
+      const { runReconResolve } = await import('./recon.actions.ts');
+      await runReconResolve(cfg, reference, o, say);
+    });
 }

@@ -1,71 +1,36 @@
-/** `txmon run <processor>`: runs until SIGTERM/SIGINT, draining in-flight work within the shutdown timeout. */
-import type { TxmonConfig } from '../config/config.ts';
-import type { Logger } from '../platform/logger.ts';
-import { startIngest } from '../processors/ingest/main.ts';
-import { startReconcile } from '../processors/reconcile/main.ts';
+/** `txmon run ingest|reconcile|api`: a processor or the dashboard API until SIGTERM/SIGINT. */
+import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
+import { applyHeapGrowingPercent } from '../platform/heap-policy.ts';
+import { type CliContext, int } from './context.ts';
 
-export type ProcessorName = 'ingest' | 'reconcile';
-
-export async function runProcessor(
-  cfg: TxmonConfig,
-  logger: Logger,
-  name: ProcessorName,
-  opts: { drain: boolean; metricsPort: number },
-  say: (line: string) => void,
-): Promise<void> {
-  const started = Date.now();
-  const start = name === 'ingest' ? startIngest : startReconcile;
-  const proc: { done: Promise<void>; close(): Promise<void>; summary(): object } = await start(cfg, logger, {
-    drain: opts.drain,
-    metricsPort: opts.metricsPort,
-    onProgress: ({ processed, lag }) => logger.info({ processed, lag }, 'draining'),
-  });
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      say(`${name}: second ${signal}, exiting now`);
-      process.exit(130);
-    }
-    signalled = true;
-    say(`${name}: ${signal} received, finishing the in-flight batch (up to ${cfg.shutdownTimeoutMs} ms)`);
-    const timer = setTimeout(() => {
-      say(`${name}: shutdown timed out; exiting (uncommitted work will be replayed)`);
-      process.exit(1);
-    }, cfg.shutdownTimeoutMs);
-    timer.unref();
-    proc.close().catch((err: unknown) => logger.error({ err }, 'shutdown failed'));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    await proc.done;
-  } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-  }
-  say(`${name}: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; summary ${JSON.stringify(proc.summary())}`);
-}
-
-/** `txmon run api`: serves the dashboard API until SIGTERM/SIGINT. */
-export async function runApi(
-  cfg: TxmonConfig,
-  logger: Logger,
-  opts: { port: number },
-  say: (line: string) => void,
-): Promise<void> {
-  const { startApi } = await import('../dashboard-api/server.ts');
-  const api = await startApi(cfg, logger, { port: opts.port });
-  say(`api: listening on ${api.url} (OpenAPI UI ${api.url}/docs, document ${api.url}/openapi.json); Ctrl-C stops it`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      say(`api: ${signal} received, closing`);
-      const timer = setTimeout(() => process.exit(1), cfg.shutdownTimeoutMs);
-      timer.unref();
-      api.close().then(resolve, resolve);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+export function register(program: Command, ctx: CliContext): void {
+  const { context, say } = ctx;
+  program
+    .command('run')
+    .description('Run a processor until SIGTERM/SIGINT (drains in-flight work first).')
+    .addArgument(
+      new Argument(
+        '<processor>',
+        'ingest (transactions → state, decisions, alerts), reconcile (settlements matched against transactions) or api (the dashboard API)',
+      ).choices(['ingest', 'reconcile', 'api']),
+    )
+    .option('--drain', 'exit by itself once the consumer group has caught up with its topics')
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT for ingest, TXMON_RECON_METRICS_PORT for reconcile, TXMON_API_PORT for api)',
+      ).argParser(int('--metrics-port')),
+    )
+    .action(async (processor: 'ingest' | 'reconcile' | 'api', o: { drain?: boolean; metricsPort?: number }) => {
+      const { cfg, logger } = context();
+      applyHeapGrowingPercent(cfg.heapGrowingPercent);
+      const { runProcessor, runApi } = await import('./run.actions.ts');
+      if (processor === 'api') {
+        if (o.drain) throw new InvalidArgumentError('--drain is for the processors, not the api');
+        await runApi(cfg, logger, { port: o.metricsPort ?? cfg.api.port }, say);
+        return;
+      }
+      const metricsPort = o.metricsPort ?? (processor === 'ingest' ? cfg.metrics.port : cfg.recon.metricsPort);
+      await runProcessor(cfg, logger, processor, { drain: Boolean(o.drain), metricsPort }, say);
+    });
 }

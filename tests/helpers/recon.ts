@@ -12,7 +12,7 @@ import { createRegistry, frame, registerSchema } from '../../platform/schema-reg
 import { readTopic } from '../../platform/topic-reader.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject, type TopicKey } from '../../topics/topics.ts';
-import { runSettlementSimulation } from '../../cli/simulate.command.ts';
+import { runSettlementSimulation } from '../../cli/simulate.actions.ts';
 import { sleep } from '../../platform/retry.ts';
 import { groupLag } from '../../platform/batch-consumer.ts';
 import {

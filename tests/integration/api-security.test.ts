@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RowDataPacket } from 'mysql2/promise';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runApikeyList, runApikeyRevoke } from '../../cli/apikey.command.ts';
+import { runApikeyList, runApikeyRevoke } from '../../cli/apikey.actions.ts';
 import type { TxmonConfig } from '../../config/config.ts';
 import { buildApp } from '../../dashboard-api/app.ts';
 import { createApiKey, newKey, type Role } from '../../dashboard-api/auth/api-keys.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvField } from './recon.command.ts';
+import { csvField } from './recon.actions.ts';
 
 describe('csvField', () => {
   it('quotes what RFC 4180 needs and defuses spreadsheet formulas, keeping negative numbers', () => {

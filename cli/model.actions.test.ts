@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../domain/rng.ts';
 import { InputError } from '../platform/errors.ts';
-import { evalCsv, formatEvalCsv } from './model.command.ts';
+import { evalCsv, formatEvalCsv } from './model.actions.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'txmon-evalcsv-'));
 
