@@ -3,37 +3,14 @@
  * the model see): its contributions merged at its head (state/aggregates.ts).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { WindowSpec } from '../../domain/windows.ts';
 import type { StateRedis } from '../../platform/redis-pipelines.ts';
 import { readAggregates } from '../../state/aggregates.ts';
 import { EntityStore } from '../../state/entity-store.ts';
 import { readMarker } from '../../state/marker.ts';
 import { HttpProblem } from '../plugins/errors.ts';
-import { Id, problems } from '../schemas/common.ts';
-
-const Aggregates = Type.Object({
-  account_id: Type.String(),
-  base_currency: Type.String(),
-  as_of_event_time: Type.String({
-    format: 'date-time',
-    description: 'The latest event time the windows have seen for the account.',
-  }),
-  windows: Type.Array(
-    Type.Object({
-      window: Type.String(),
-      count: Type.Integer(),
-      sum_base_minor: Type.Integer({ description: 'Sum in minor units of the base currency.' }),
-      distinct_merchants: Type.Integer(),
-      distinct_countries: Type.Integer(),
-    }),
-  ),
-  amount: Type.Object({
-    n: Type.Integer(),
-    mean_base_minor: Type.Number(),
-    std_base_minor: Type.Number(),
-  }),
-});
+import { AccountParams, Aggregates } from '../schemas/accounts.ts';
+import { problems } from '../schemas/common.ts';
 
 const accountRoutes: FastifyPluginAsyncTypebox<{
   redis: StateRedis;
@@ -54,7 +31,7 @@ const accountRoutes: FastifyPluginAsyncTypebox<{
         tags: ['accounts'],
         summary:
           'An account’s live windowed aggregates (count, sum, distinct merchants and countries per window; amount statistics)',
-        params: Type.Object({ accountId: Id }, { additionalProperties: false }),
+        params: AccountParams,
         response: { 200: Aggregates, ...problems(404, 503) },
       },
     },

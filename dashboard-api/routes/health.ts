@@ -5,13 +5,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Admin } from 'kafkajs';
-import { Type, type Static } from 'typebox';
 import type { Registry } from 'prom-client';
 import { DeadlineRead } from '../../platform/deadline-read.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
 import type { Pool } from '../../platform/mysql.ts';
+import { pingMysql } from '../repositories/health.ts';
 import { problems } from '../schemas/common.ts';
+import { Alive, MetricsText, Readiness, ReadinessDetail, type CheckT } from '../schemas/health.ts';
 
 /** A check's result is reused this long: /readyz calls cost the dependencies at most one check each per period. */
 export const READY_FRESH_MS = 1_000;
@@ -20,18 +21,6 @@ export interface Probe {
   name: string;
   check: () => Promise<string>;
 }
-
-const Check = Type.Object({
-  name: Type.String(),
-  ok: Type.Boolean(),
-  detail: Type.String(),
-  last_ok_seconds_ago: Type.Union([Type.Number(), Type.Null()], {
-    description: 'Since the check last passed (null: not since the API started).',
-  }),
-});
-const Status = Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]);
-const Readiness = Type.Object({ status: Status }, { additionalProperties: false });
-const ReadinessDetail = Type.Object({ status: Status, checks: Type.Array(Check) });
 
 /** A check's own verdict, safe to show the roles that see the detail (no host names, users or driver messages). */
 export class ProbeFailure extends Error {}
@@ -72,7 +61,7 @@ export function deadlineProbe(
     },
   );
   let lastOk: number | null = null;
-  return async (): Promise<Static<typeof Check>> => {
+  return async (): Promise<CheckT> => {
     const r = await reading.get();
     const now = Date.now();
     const passed = r.failure === null && r.value?.ok === true;
@@ -98,7 +87,7 @@ export function dependencyProbes(deps: {
     {
       name: 'mysql',
       check: async () => {
-        await deps.pool.query('SELECT 1');
+        await pingMysql(deps.pool);
         return 'reachable';
       },
     },
@@ -145,7 +134,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Regis
       schema: {
         tags: ['operations'],
         summary: 'The process is alive',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Alive },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -191,7 +180,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Regis
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics of the API and a view of pipeline health',
-        response: { 200: Type.String({ description: 'Prometheus text format' }), ...problems() },
+        response: { 200: MetricsText, ...problems() },
       },
     },
     async (_request, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()),

@@ -1,7 +1,6 @@
 /** Models for SREs and admins: versions with metrics; promote, shadow, roll back (admin only, audited). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { LRUCache } from 'lru-cache';
-import { Type } from 'typebox';
 import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
@@ -10,7 +9,16 @@ import { listModels, loadServingModels, promote, rollback, shadow } from '../../
 import { HttpProblem } from '../plugins/errors.ts';
 import { activeModelVersion, recentScores } from '../repositories/models.ts';
 import { problems } from '../schemas/common.ts';
-import { Drift, DriftQuery, ModelList, Promoted, Reason, RolledBack, Shadowed, VersionParams } from '../schemas/models.ts';
+import {
+  Drift,
+  DriftQuery,
+  ModelList,
+  OptionalReason,
+  Promoted,
+  RolledBack,
+  Shadowed,
+  VersionParams,
+} from '../schemas/models.ts';
 
 /** A registry refusal: an unknown `version` → 404, anything else (wrong state) → 409. */
 const refusal =
@@ -125,7 +133,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         tags: ['models'],
         summary: 'Make a model active (running processors take it within seconds); audited',
         params: VersionParams,
-        body: Type.Optional(Reason),
+        body: OptionalReason,
         response: { 200: Promoted, ...problems(404, 409) },
       },
     },
@@ -145,7 +153,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         tags: ['models'],
         summary: 'Score a model beside the active one (both scores stored); audited',
         params: VersionParams,
-        body: Type.Optional(Reason),
+        body: OptionalReason,
         response: { 200: Shadowed, ...problems(404, 409) },
       },
     },
@@ -164,7 +172,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       schema: {
         tags: ['models'],
         summary: 'Return to the model active before the current one; audited',
-        body: Type.Optional(Reason),
+        body: OptionalReason,
         response: { 200: RolledBack, ...problems(409) },
       },
     },

@@ -1,14 +1,14 @@
 /** Pipeline health for SREs: lag per group and partition, throughput, dead letters, late events. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Admin } from 'kafkajs';
-import type { RowDataPacket } from 'mysql2/promise';
-import { Type, type Static } from 'typebox';
 import { DeadlineRead } from '../../platform/deadline-read.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
 import { HttpProblem } from '../plugins/errors.ts';
+import { transactionCounts } from '../repositories/pipeline.ts';
 import { problems } from '../schemas/common.ts';
+import { Pipeline, type GroupView } from '../schemas/pipeline.ts';
 
 /** How long the stored, late and duplicate counts are reused. */
 const COUNTS_TTL_MS = 10_000;
@@ -21,40 +21,6 @@ export interface PipelineTopology {
   groups: ReadonlyArray<{ group: string; topics: readonly string[] }>;
   deadLetterTopics: readonly string[];
 }
-
-const Pipeline = Type.Object({
-  groups: Type.Array(
-    Type.Object({
-      group: Type.String(),
-      topic: Type.String(),
-      lag: Type.Integer(),
-      records_per_second: Type.Union([Type.Number(), Type.Null()], {
-        description: 'Committed records per second since the previous call at least 5 s earlier (null on the first).',
-      }),
-      partitions: Type.Array(
-        Type.Object({ partition: Type.Integer(), committed: Type.Integer(), end: Type.Integer(), lag: Type.Integer() }),
-      ),
-    }),
-  ),
-  dead_letters: Type.Array(Type.Object({ topic: Type.String(), records: Type.Integer() })),
-  transactions: Type.Object(
-    {
-      stored: Type.Union([Type.Integer(), Type.Null()]),
-      late: Type.Union([Type.Integer(), Type.Null()]),
-      duplicates: Type.Union([Type.Integer(), Type.Null()]),
-    },
-    { description: 'Null until MySQL has answered the counts once.' },
-  ),
-  age_seconds: Type.Object(
-    {
-      kafka: Type.Number({ description: 'Age of the lag and dead-letter reading (above ~2 s: the broker is not answering).' }),
-      counts: Type.Union([Type.Number(), Type.Null()], { description: 'Age of the transaction counts (null: none yet).' }),
-    },
-    { description: 'How old each part is: a part that could not be read within the deadline is the last one read.' },
-  ),
-});
-
-type GroupView = Static<typeof Pipeline>['groups'][number];
 
 /**
  * Records on each dead-letter topic (end minus start offset). A DLQ topic that does not exist yet
@@ -141,12 +107,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{
   // MariaDB past COUNTS_MAX_SECONDS (a busy table cannot hold a connection for long).
   const counts = new DeadlineRead(
     async () => {
-      const [[t]] = await opts.pool.query<RowDataPacket[]>(
-        `SET STATEMENT max_statement_time = ${COUNTS_MAX_SECONDS} FOR
-         SELECT (SELECT COUNT(*) FROM transactions) AS stored, (SELECT COUNT(*) FROM transactions WHERE late) AS late,
-                (SELECT COUNT(*) FROM transaction_duplicates) AS duplicates`,
-      );
-      return { stored: Number(t?.stored), late: Number(t?.late), duplicates: Number(t?.duplicates) };
+      return transactionCounts(opts.pool, COUNTS_MAX_SECONDS);
     },
     { deadlineMs, freshMs: COUNTS_TTL_MS, onOutcome: warn('mysql-counts') },
   );

@@ -1,11 +1,10 @@
 /** A transaction by id: what it was (no card data, no location), its decision, alerts and reconciliation status. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { Pool } from '../../platform/mysql.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { transactionView } from '../repositories/transactions.ts';
-import { Id, problems } from '../schemas/common.ts';
-import { TransactionView } from '../schemas/transactions.ts';
+import { problems } from '../schemas/common.ts';
+import { TransactionParams, TransactionView } from '../schemas/transactions.ts';
 
 const transactionRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool }) => {
   app.get(
@@ -15,7 +14,7 @@ const transactionRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app,
       schema: {
         tags: ['transactions'],
         summary: 'A transaction with its decision, alerts and reconciliation status',
-        params: Type.Object({ transactionId: Id }, { additionalProperties: false }),
+        params: TransactionParams,
         response: { 200: TransactionView, ...problems(404) },
       },
     },

@@ -106,3 +106,22 @@ export const ResolveBody = Type.Object(
 export const NoteBody = Type.Object({ note: Type.String({ minLength: 1, maxLength: 2_000 }) }, { additionalProperties: false });
 
 export const TriageResult = Type.Object({ alert_id: Type.String(), status: Type.String() });
+
+/** The fastest a stream may poll MySQL: 100 streams cost at most 100 queries a second (issue 16). */
+export const STREAM_MIN_POLL_MS = 1_000;
+
+export const AlertStreamQuery = Type.Object(
+  {
+    poll_ms: Type.Optional(
+      Type.Integer({
+        minimum: STREAM_MIN_POLL_MS,
+        maximum: 10_000,
+        default: 1_000,
+        description: 'How often to look for new alerts.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const EventStream = Type.String({ description: 'text/event-stream' });

@@ -4,6 +4,8 @@ import { Type } from 'typebox';
 export const Version = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 export const VersionParams = Type.Object({ version: Version }, { additionalProperties: false });
 export const Reason = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+/** A lifecycle action's body: optional, and then only a reason. */
+export const OptionalReason = Type.Optional(Reason);
 export const ModelItem = Type.Object({
   version: Type.String(),
   state: Type.String(),

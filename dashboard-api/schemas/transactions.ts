@@ -1,5 +1,8 @@
 /** The transaction view's schema (GET /transactions/{id}). */
 import { Type, type Static } from 'typebox';
+import { Id } from './common.ts';
+
+export const TransactionParams = Type.Object({ transactionId: Id }, { additionalProperties: false });
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
