@@ -15,6 +15,7 @@ import { buildApp } from './app.ts';
 import { createApiMetrics } from './plugins/metrics.ts';
 import { dependencyProbes } from './routes/health.ts';
 import { deadLetterRecords } from './routes/pipeline.ts';
+import { createTolerate, logOnlyTolerate, type Tolerate } from '../platform/tolerated.ts';
 
 export interface ApiServer {
   app: FastifyInstance;
@@ -30,22 +31,18 @@ export async function startApi(
   const log = logger.child({ component: 'api' });
   // Until the app owns the clients (its onClose closes them after in-flight requests), this does.
   const teardown: Array<() => Promise<void>> = [];
+  let tolerate: Tolerate = logOnlyTolerate(log);
   const close = async () => {
-    for (const fn of teardown.splice(0).reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'teardown step failed'));
+    for (const fn of teardown.splice(0).reverse()) await fn().catch((err: unknown) => tolerate('teardown-step', err));
   };
   try {
     const pool = createPool(cfg, { connectionLimit: 8 });
     teardown.push(() => pool.end());
     const redis = createStateRedis(cfg);
     teardown.push(async () => void redis.disconnect());
-    // ioredis reconnects by itself; readiness reports it while it is down.
-    await redis.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet'));
     // The API's admin reads only for probes and scrapes (/metrics, /readyz, the pipeline view): no
     // retry loop and 2 s timeouts, so a missing topic or a slow broker cannot hold a scrape.
     const admin = createProbeAdmin(cfg);
-    await admin.connect().catch((err: unknown) => log.warn({ err }, 'kafka not reachable yet'));
-    teardown.push(() => admin.disconnect());
-
     const ns = cfg.topicNamespace;
     const groups = [
       { group: cfg.ingest.groupId, topics: [topicName(ns, 'transactions')] },
@@ -60,6 +57,12 @@ export async function startApi(
       },
       deadLetters: () => deadLetterRecords(admin, [topicName(ns, 'transactionsDlq'), topicName(ns, 'settlementsDlq')]),
     });
+    tolerate = createTolerate(metrics.registry, log);
+    // ioredis reconnects by itself, the admin at its next call; readiness reports either while it is down.
+    await redis.connect().catch((err: unknown) => tolerate('api-dependency-at-start', err, { dependency: 'redis' }));
+    await admin.connect().catch((err: unknown) => tolerate('api-dependency-at-start', err, { dependency: 'kafka' }));
+    teardown.push(() => admin.disconnect());
+
     const probes = dependencyProbes({
       pool,
       redisPing: () => redis.ping(),

@@ -6,6 +6,7 @@
 import type { Admin, Consumer, EachBatchHandler, Kafka } from 'kafkajs';
 import { isRetriable } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { Tolerate } from './tolerated.ts';
 import { retry } from './retry.ts';
 
 export interface BatchConsumerOptions {
@@ -26,6 +27,8 @@ export interface BatchConsumerOptions {
   onJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** Called with the consumer once created, before it runs (e.g. to seek from a batch handler). */
   onCreated?: (consumer: Consumer) => void;
+  /** Counts a commit past skipped records that failed (the next batch moves the offset); logged without it. */
+  tolerate?: Tolerate;
 }
 
 export interface BatchConsumer {
@@ -95,7 +98,9 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
       maxMs: o.retryMaxBackoffMs,
       shouldContinue: () => !stopRequested,
     }).catch((err: unknown) =>
-      log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
+      o.tolerate
+        ? o.tolerate('skipped-commit', err, { topic, partition })
+        : log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),
     );
   });
   let crash: ((err: unknown) => void) | null = null;

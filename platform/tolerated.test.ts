@@ -51,6 +51,15 @@ describe('tolerated failures', () => {
     expect(await h.count('model-registry-read')).toBe(6);
   });
 
+  it('logs the same reason with another context (another partition) as a fact of its own', async () => {
+    const h = harness();
+    h.tolerate('partition-check', new Error('timeout'), { partition: 1 });
+    h.tolerate('partition-check', new Error('timeout'), { partition: 2 });
+    h.tolerate('partition-check', new Error('timeout'), { partition: 1 });
+    expect(h.lines.map((l) => l.partition)).toEqual([1, 2]);
+    expect(await h.count('partition-check')).toBe(3);
+  });
+
   it('shares one counter when two callers create it on the same registry', async () => {
     const h = harness();
     const second = createTolerate(h.registry, pino({ level: 'silent' }));

@@ -3,7 +3,8 @@
  * by itself. None of them loses or doubles anything (each entry below says why), but none is
  * silent either: every one is counted in `txmon_tolerated_failures_total{reason}` and logged. A
  * reason that repeats (a dependency down for minutes, a timer every ten seconds) is logged once,
- * then again at most once a minute with how many came in between; the counter counts them all.
+ * then again at most once a minute with how many came in between; the counter counts them all. The
+ * same reason with another context (another partition, another dependency) is another repeat.
  *
  * The reasons are a closed list, so the metric's labels stay few and each has one meaning.
  */
@@ -26,8 +27,10 @@ export const TOLERATED = {
     'exception events were not confirmed published from the committed offsets; the next batch or start confirms them',
   'mark-published': 'exception events were not marked published; the partition’s next batch marks them',
   'producer-close': 'a transactional producer did not close cleanly; it is dropped either way',
+  'skipped-commit': 'the offset past records kafkajs skipped (transaction markers) was not committed; the next batch moves it',
   'rebuild-lock-release': 'the state rebuild lock was not released; it expires by its TTL',
   'drift-report': 'the model drift gauges were not updated; the next interval updates them',
+  'api-dependency-at-start': 'a dependency did not answer when the API started; readiness reports it until it does',
 } as const;
 
 export type ToleratedReason = keyof typeof TOLERATED;
@@ -50,16 +53,17 @@ export function createTolerate(registry: Registry, log: Logger, opts: { now?: ()
       registers: [registry],
     });
   for (const reason of Object.keys(TOLERATED)) counter.inc({ reason }, 0);
-  const last = new Map<ToleratedReason, { at: number; since: number }>();
+  const last = new Map<string, { at: number; since: number }>();
   return (reason, err, context) => {
     counter.inc({ reason });
     const t = now();
-    const seen = last.get(reason);
+    const key = context === undefined ? reason : `${reason} ${JSON.stringify(context)}`;
+    const seen = last.get(key);
     if (seen && t - seen.at < quietMs) {
       seen.since++;
       return;
     }
-    last.set(reason, { at: t, since: 0 });
+    last.set(key, { at: t, since: 0 });
     const more = seen && seen.since > 0 ? ` (${seen.since} more since the last report)` : '';
     log.warn({ ...context, reason, err }, `${errorMessage(err)}: ${TOLERATED[reason]}${more}`);
   };

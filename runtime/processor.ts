@@ -226,6 +226,7 @@ export async function startProcessor<S extends string, H extends ProcessorHandle
       sessionTimeoutMs: cfg.ingest.sessionTimeoutMs,
       maxBytesPerPartition: cfg.ingest.maxBytesPerPartition,
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
+      tolerate,
       commitSkipped: (t, partition, nextOffset) => handler.batches.commitSkipped(t, partition, nextOffset),
       ...(handler.onJoin && { onJoin: (a: Readonly<Record<string, readonly number[]>>) => handler.onJoin?.(a) }),
       ...(handler.onCreated && { onCreated: (c: Consumer) => handler.onCreated?.(c) }),
