@@ -55,7 +55,7 @@ describe('graceful shutdown', () => {
   it('SIGTERM mid-stream finishes the in-flight batch, exits 0, and a restart completes the stream exactly', async () => {
     const own = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
     try {
-      const ownSim = await produceSimulated(own, { seed: 12, count: 20_000 });
+      const ownSim = await produceSimulated(own, { seed: 12, count: 8_000 });
       const topic = topicName(own.cfg.topicNamespace, 'transactions');
       const admin = createKafka(own.cfg, testLogger).admin();
       await admin.connect();

@@ -56,7 +56,7 @@ describe('reconciliation at volume', () => {
 
   it('SIGKILL at random points loses nothing, doubles nothing and publishes each change once', async () => {
     // Small fetches make many batches, so kills land between and inside batch effects.
-    const { ns, truth } = await simulated({ seed: 22, count: 20_000 }, { TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+    const { ns, truth } = await simulated({ seed: 22, count: 10_000 }, { TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
     const lagAfterKills = await killReconcileAtRandomPoints(ns, 4);
     expect(lagAfterKills).toBeGreaterThan(0);
     const final = spawnReconcile(ns, ['--drain']);
