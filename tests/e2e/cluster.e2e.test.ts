@@ -31,7 +31,7 @@ beforeAll(async () => {
     TXMON_REDIS_CLUSTER_NODES: PORTS.map((p) => `127.0.0.1:${p}`).join(','),
     TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384',
   });
-  sim = await produceSimulated(ns, { seed: 31, count: 12_000 });
+  sim = await produceSimulated(ns, { seed: 31, count: 8_000 });
 });
 afterAll(async () => {
   await ns?.cleanup();
