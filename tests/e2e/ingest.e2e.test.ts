@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateMarkerKey } from '../../platform/keys.ts';
 import { STATE_LAYOUT } from '../../state/marker.ts';
-import { looksLikePan } from '../../domain/pan.ts';
+import { containsPan, looksLikePan } from '../../domain/pan.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql, featureCoverage } from '../helpers/state-check.ts';
 import {
@@ -23,7 +23,7 @@ let sim: Simulated;
 
 beforeAll(async () => {
   ns = await createNamespace();
-  sim = await produceSimulated(ns, { seed: 7, count: 20_000, duplicateRate: 0.03, malformedRate: 0.01 });
+  sim = await produceSimulated(ns, { seed: 7, count: 12_000, duplicateRate: 0.05, malformedRate: 0.015 });
 });
 afterAll(async () => {
   await ns?.cleanup();
@@ -71,7 +71,9 @@ describe('ingest end to end', () => {
     // PII: a record carrying a card number is dead-lettered redacted, and no log line carries one.
     for (const d of state.deadLetters.filter((x) => x.errorClass === 'PAN_DETECTED')) {
       expect(d.redacted).toBe(true);
-      expect(d.originalValue?.toString('latin1') ?? '').not.toMatch(/\d{13,19}/);
+      // A card number as the scanner sees one (13-19 digits passing Luhn, separators allowed), not
+      // any digit run: an id's hex may hold 13 digits in a row by chance (seen: idem-…8581052273442).
+      expect(containsPan(d.originalValue?.toString('latin1') ?? '')).toBe(false);
     }
     // (pino's epoch-ms "time" field is 13 digits and sometimes Luhn-valid: it is not card data)
     const digitRuns =
