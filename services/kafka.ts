@@ -180,9 +180,10 @@ async function formatStorage(cfg: TxmonConfig, java: JavaRuntime, log: Log): Pro
   if (uuid.code !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) {
     throw new ServiceError(`kafka: StorageTool random-uuid failed (exit ${uuid.code}):\n${lastLines(uuid.output, 10)}`);
   }
+  // `--cluster-id=<id>`, not `-t <id>`: an id that starts with `-` would be read as an option.
   const format = await runCommand(
     java.bin,
-    javaArgs(cfg, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', p.properties]),
+    javaArgs(cfg, 'kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '-c', p.properties]),
     {
       cwd: p.dir,
     },

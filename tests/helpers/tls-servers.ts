@@ -211,13 +211,14 @@ export async function startKafkaSaslSsl(cfg: TxmonConfig, ca: TestCa, password: 
     main,
     ...args,
   ];
+  // A random id; passed as `--cluster-id=<id>` because one id in 64 starts with `-`, which the
+  // tool's argument parser would read as an option (a CI run failed on exactly that).
   const clusterId = randomBytes(16).toString('base64url');
   const format = await runCommand(
     java.bin,
     jvm('kafka.tools.StorageTool', [
       'format',
-      '-t',
-      clusterId,
+      `--cluster-id=${clusterId}`,
       '-c',
       props,
       '--add-scram',
