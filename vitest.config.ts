@@ -34,6 +34,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           globalSetup: ['tests/helpers/global-setup.ts'],
+          setupFiles: ['tests/helpers/quiet-warnings.ts'],
           sequence: { groupOrder: 1 },
           // Two files at a time (root maxWorkers), each in its own namespace (topics, database,
           // key prefix, groups); each worker keeps one module graph for the files it runs, so a
@@ -51,6 +52,7 @@ export default defineConfig({
         test: {
           name: 'chaos',
           globalSetup: ['tests/helpers/global-setup.ts'],
+          setupFiles: ['tests/helpers/quiet-warnings.ts'],
           // Last, one file at a time, alone: these stop and start the shared services.
           sequence: { groupOrder: 2 },
           poolOptions: { forks: { singleFork: true } },

@@ -11,8 +11,15 @@ export function isKafkajsNegativeTimeout(warning) {
   return warning?.name === 'TimeoutNegativeWarning' && /[\\/]kafkajs[\\/]src[\\/]/.test(warning.stack ?? '');
 }
 
-/** Routes the process's warnings through the filter above (Node's handlers stay, in order). */
+const QUIETED = Symbol.for('txmon.quietKnownWarnings');
+
+/**
+ * Routes the process's warnings through the filter above (Node's handlers stay, in order). Once per
+ * process: a second call (a test worker that runs many files) changes nothing.
+ */
 export function quietKnownWarnings(proc = process) {
+  if (proc[QUIETED]) return;
+  proc[QUIETED] = true;
   const handlers = proc.listeners('warning');
   proc.removeAllListeners('warning');
   proc.on('warning', (warning) => {

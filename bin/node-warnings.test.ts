@@ -35,4 +35,15 @@ describe('process warnings', () => {
       'second DeprecationWarning',
     ]);
   });
+
+  it('filters once however often it is called (a test worker runs many files)', () => {
+    const proc = new EventEmitter();
+    const seen: string[] = [];
+    proc.on('warning', (w: Error) => seen.push(w.name));
+    quietKnownWarnings(proc as unknown as NodeJS.Process);
+    quietKnownWarnings(proc as unknown as NodeJS.Process);
+    expect(proc.listenerCount('warning')).toBe(1);
+    proc.emit('warning', warning('DeprecationWarning', KAFKAJS_FRAME));
+    expect(seen).toEqual(['DeprecationWarning']);
+  });
 });
