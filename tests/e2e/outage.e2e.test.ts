@@ -71,7 +71,7 @@ async function outageRun(seed: number, stop: () => void, start: () => void, isUp
   // Small batches, one partition at a time: the stream takes long enough to stop a dependency mid-way.
   const ns = await createNamespace({ TXMON_INGEST_MAX_BYTES_PER_PARTITION: '8192', TXMON_INGEST_CONCURRENCY: '1' });
   namespaces.push(ns);
-  const sim: Simulated = await produceSimulated(ns, { seed, count: 8_000 });
+  const sim: Simulated = await produceSimulated(ns, { seed, count: 5_000 });
   const topic = topicName(ns.cfg.topicNamespace, 'transactions');
   const admin = createKafka(ns.cfg, testLogger).admin();
   await admin.connect();
