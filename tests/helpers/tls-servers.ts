@@ -21,16 +21,30 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+/** Ports freePort has handed out in this process: each is closed until its server binds it. */
+const handedOut = new Set<number>();
+
+/**
+ * A port nobody listens on right now, and not one this process handed out before: the servers of
+ * a test start seconds after their ports are chosen (MariaDB installs its data directory first), and
+ * the kernel may offer a closed port again meanwhile (about one run in a thousand here, which then
+ * failed on two listeners on one port).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address();
+        srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 function start(command: string, args: string[], logFile: string): ChildProcess {
