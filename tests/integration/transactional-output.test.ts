@@ -185,6 +185,8 @@ describe('coordinator look-ups', () => {
     });
     const requests = new Map<string, number>();
     producer.on(producer.events.REQUEST, (e) => requests.set(e.payload.apiName, (requests.get(e.payload.apiName) ?? 0) + 1));
+    // From before the connect: its InitProducerId asks for the transaction's coordinator too.
+    const started = Date.now();
     await producer.connect();
     try {
       for (let i = 1; i <= 10; i++) {
@@ -202,8 +204,9 @@ describe('coordinator look-ups', () => {
     expect(requests.get('EndTxn')).toBe(10);
     expect(requests.get('TxnOffsetCommit')).toBe(10);
     // kafkajs's name for FindCoordinator. Without the cache, 41: four per transaction and one for
-    // InitProducerId. With it, the transaction's and the group's coordinator about once a second
-    // each (the run takes 1–3 s).
-    expect(requests.get('GroupCoordinator')).toBeLessThanOrEqual(10);
+    // InitProducerId. With it, the transaction's and the group's coordinator at most once a second
+    // each (the run takes 1–3 s; a loaded broker may stretch it, and the bound with it).
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    expect(requests.get('GroupCoordinator')).toBeLessThanOrEqual(Math.min(2 * seconds + 2, 20));
   });
 });
