@@ -2,6 +2,7 @@
 // A broker started just now is then warmed up before any test uses it: with test files running
 // side by side, the first ones otherwise met "The coordinator is loading" (a group's offsets
 // partition still loading) and topic metadata not yet propagated after its creation.
+import { quietKnownWarnings } from '../../bin/node-warnings.js';
 import { loadConfig } from '../../config/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { errorMessage } from '../../platform/errors.ts';
@@ -28,6 +29,8 @@ export function groupPerOffsetsPartition(partitions: number, prefix = 'txmon-war
 }
 
 export default async function setup(): Promise<void> {
+  // This runs in vitest's own process, whose kafkajs admin would print the warning the workers filter.
+  quietKnownWarnings();
   const cfg = loadConfig(process.env);
   const lines: string[] = [];
   await servicesUp(cfg, (l) => lines.push(l));
