@@ -80,19 +80,20 @@ async function loadDemoRefdata(cfg: TxmonConfig, dir: string, say: (line: string
   }
 }
 
+/** A drain's progress line, said at most every two seconds: `<who>: N <what>, M to go`. */
+function drainProgress(say: (line: string) => void, who: string, what: string) {
+  let lastSay = 0;
+  return ({ processed, lag }: { processed: number; lag: number }): void => {
+    if (Date.now() - lastSay <= 2_000) return;
+    lastSay = Date.now();
+    say(`${who}: ${processed.toLocaleString('en')} ${what}, ${lag.toLocaleString('en')} to go`);
+  };
+}
+
 /** Runs ingest until the topic is drained; returns the seconds it took. */
 async function drainIngest(cfg: TxmonConfig, logger: Logger, say: (line: string) => void): Promise<number> {
   const started = Date.now();
-  let lastSay = 0;
-  const proc = await startIngest(cfg, logger, {
-    drain: true,
-    onProgress: ({ processed, lag }) => {
-      if (Date.now() - lastSay > 2_000) {
-        lastSay = Date.now();
-        say(`ingest: ${processed.toLocaleString('en')} processed, ${lag.toLocaleString('en')} to go`);
-      }
-    },
-  });
+  const proc = await startIngest(cfg, logger, { drain: true, onProgress: drainProgress(say, 'ingest', 'processed') });
   await proc.done;
   return (Date.now() - started) / 1000;
 }
@@ -216,15 +217,9 @@ async function demoReconciliation(
     say,
   );
   const started = Date.now();
-  let lastSay = 0;
   const proc = await startReconcile(cfg, logger, {
     drain: true,
-    onProgress: ({ processed, lag }) => {
-      if (Date.now() - lastSay > 2_000) {
-        lastSay = Date.now();
-        say(`reconcile: ${processed.toLocaleString('en')} records processed, ${lag.toLocaleString('en')} to go`);
-      }
-    },
+    onProgress: drainProgress(say, 'reconcile', 'records processed'),
   });
   await proc.done;
   const seconds = (Date.now() - started) / 1000;
