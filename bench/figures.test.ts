@@ -41,6 +41,7 @@ const measured = (over: Partial<Measured['fixed']> = {}, top: Partial<Measured> 
   allocBytesPerTx: 12_000,
   allocMethod: 'trace-gc-nvp',
   forestSpeedup: 31.26,
+  backtestTxPerS: 123_456.7,
   ...top,
 });
 
@@ -108,6 +109,7 @@ describe('buildFigures', () => {
       peak_rss_mb: 250,
       alloc_bytes_per_tx: 12_000,
       forest_speedup: 31.3,
+      backtest_tx_per_s: 123_457,
     });
     expect(f.fixed_load).toMatchObject({
       offered_tx_per_s: 8_400,

@@ -96,6 +96,8 @@ export interface Measured {
   allocBytesPerTx: number;
   allocMethod: string;
   forestSpeedup: number;
+  /** The backtest's compute (bench/backtest.ts), stored decisions decided again per second. */
+  backtestTxPerS: number;
 }
 
 const round = (v: number, digits = 0) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
@@ -144,6 +146,7 @@ export function buildFigures(m: Measured) {
     alloc_bytes_per_tx: round(m.allocBytesPerTx),
     alloc_method: m.allocMethod,
     forest_speedup: round(m.forestSpeedup, 1),
+    backtest_tx_per_s: round(m.backtestTxPerS),
   };
 }
 

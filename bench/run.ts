@@ -15,7 +15,8 @@
  *       and durable (MySQL) p50/p99/p99.9, measured from outside the ingest (bench/latency.ts says
  *       how, and the resolution); below 95 % of offered achieved, a line says the latencies mean nothing;
  *   (d) the floors of a batch's three durable boundaries (bench/floors.ts);
- *   (0) last, the in-repo isolation forest against ml-isolation-forest (bench/forest.ts).
+ *   (0) last, the in-repo isolation forest against ml-isolation-forest (bench/forest.ts), and
+ *   (t) the backtest's compute (bench/backtest.ts, issue 19: >= 100,000 tx/s).
  * It writes its figures to .txmon/bench/latest.json (bench/figures.ts builds the object; fields in
  * docs/performance.md) and closes with issue 17's targets, each met or NOT met with its figure.
  * Everything is measured through the ingest's public surfaces (the process, the topics, the MySQL
@@ -44,6 +45,7 @@ import { avroType } from '../schemas/index.ts';
 import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
+import { BACKTEST_RESULT_TAG, type BacktestBenchResult } from './backtest.ts';
 import { RESULT_TAG, type ForestBenchResult } from './forest.ts';
 import { boundaryFloors } from './floors.ts';
 import { buildFigures, chooseOfferedRate, cpuCoresLine, latencyPercentiles, targetVerdicts } from './figures.ts';
@@ -315,16 +317,21 @@ async function rawCeiling(records: number): Promise<{ seconds: number; decoded: 
 
 /** bench/forest.ts in a fresh process (BENCH_FOREST_ROWS and BENCH_FOREST_COLS pass through); its lines are shown. */
 function runForestBench(): ForestBenchResult {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/forest.ts', '--json'], {
+  return runTagged<ForestBenchResult>('bench/forest.ts', RESULT_TAG);
+}
+
+/** A bench script in a fresh process with `--json`: its lines are shown, and the one after `tag` is its result. */
+function runTagged<T>(script: string, tag: string): T {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', script, '--json'], {
     encoding: 'utf8',
     maxBuffer: 16 * 1024 * 1024,
   });
-  let result: ForestBenchResult | undefined;
+  let result: T | undefined;
   for (const line of out.split('\n')) {
-    if (line.startsWith(RESULT_TAG)) result = JSON.parse(line.slice(RESULT_TAG.length)) as ForestBenchResult;
+    if (line.startsWith(tag)) result = JSON.parse(line.slice(tag.length)) as T;
     else if (line !== '') say(line);
   }
-  if (!result) throw new Error(`bench/forest.ts printed no result:\n${out.slice(-2000)}`);
+  if (!result) throw new Error(`${script} printed no result:\n${out.slice(-2000)}`);
   return result;
 }
 
@@ -647,6 +654,8 @@ async function main(): Promise<void> {
   // code it kept for them made the walk 2-3x slower than in a fresh process.
   say('bench: (0) isolation forest: in-repo vs ml-isolation-forest, same data, own process (no services) ...');
   const forest = runForestBench();
+  say('bench: (t) backtest: stored decisions decided again by a candidate, compute only, own process (no services) ...');
+  const backtest = runTagged<BacktestBenchResult>('bench/backtest.ts', BACKTEST_RESULT_TAG);
 
   const perTx = (sec: number) => (sec * 1e6) / Math.max(1, s.measured);
   const cpuTotal = s.cpu.reduce((a, c) => a + c.seconds, 0);
@@ -682,6 +691,7 @@ async function main(): Promise<void> {
     allocBytesPerTx: s.allocatedBytes / Math.max(1, s.measured),
     allocMethod: ALLOC_METHOD,
     forestSpeedup: forest.speedup,
+    backtestTxPerS: backtest.txPerSecond,
   });
   mkdirSync(dirname(FIGURES_FILE), { recursive: true });
   writeFileSync(FIGURES_FILE, `${JSON.stringify(figures, null, 2)}\n`);
@@ -694,6 +704,9 @@ async function main(): Promise<void> {
   say(`  (a) raw consume + decode       ${n(rawRate)} records/s  (${raw.seconds.toFixed(2)} s)`);
   say(
     `  (0) forest scoring             ${forest.ours.scoreUs.toFixed(2)} µs/row in-repo vs ${forest.library.scoreUs.toFixed(1)} µs/row ml-isolation-forest (${forest.speedup.toFixed(1)}×)`,
+  );
+  say(
+    `  (t) backtest compute           ${n(backtest.txPerSecond)} tx/s  (${backtest.transactions.toLocaleString('en')} stored decisions decided again; target >= 100,000)`,
   );
   say(
     `  (n) naive                      ${n(naive.txPerS)} tx/s  (${naive.records.toLocaleString('en')} records in ${naive.seconds.toFixed(2)} s, ${naive.undecodable} not decodable)`,

@@ -12,6 +12,7 @@ import { register as schemasCommands } from './schemas.command.ts';
 import { register as migrateCommands } from './migrate.command.ts';
 import { register as stateCommands } from './state.command.ts';
 import { register as modelCommands } from './model.command.ts';
+import { register as backtestCommands } from './backtest.command.ts';
 import { register as refdataCommands } from './refdata.command.ts';
 import { register as settlementsCommands } from './settlements.command.ts';
 import { register as simulateCommands } from './simulate.command.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     migrateCommands,
     stateCommands,
     modelCommands,
+    backtestCommands,
     refdataCommands,
     settlementsCommands,
     simulateCommands,

@@ -14,7 +14,7 @@ import { readRuleSet } from '../processors/ingest/rules-source.ts';
 import type { ServingModel } from '../detection/score.ts';
 import { createPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
-import { END_OF_TIME, parseTime } from '../models/history.ts';
+import { parseTime, rangeOption } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
 import { listModels, loadModel, promote, registerModel, rollback, shadow } from '../models/model-registry.ts';
 import { trainModel } from '../models/train.ts';
@@ -251,13 +251,7 @@ export async function evaluateCommand(
   try {
     const model = await modelForEvaluation(pool, o.model);
     const rules = readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows));
-    const range =
-      o.from !== undefined || o.to !== undefined
-        ? {
-            from: o.from === undefined ? new Date(0) : parseTime('--from', o.from),
-            to: o.to === undefined ? END_OF_TIME : parseTime('--to', o.to),
-          }
-        : undefined;
+    const range = rangeOption(o.from, o.to);
     const report = await evaluateDetection(pool, model, rules, { blockScore: cfg.detection.blockScore }, range, say);
     return { text: o.json ? `${JSON.stringify(report)}\n` : formatEvaluation(report), report };
   } finally {

@@ -52,6 +52,8 @@ describe('compileRuleSet', () => {
       names,
     );
     expect([...(rs.reads ?? [])].sort()).toEqual(['account_count_1h', 'account_sum_1h', 'amount_base_minor']);
+    // The transaction fields too (a disabled rule's are not read).
+    expect(rs.readsTx).toEqual(['merchant_id']);
     const dyn = compileRuleSet(set([rule({ when: { '>': [{ var: { cat: ['amount_', 'base_minor'] } }, 1] } })]), names);
     expect(dyn.reads).toBeNull();
   });

@@ -82,6 +82,8 @@ export interface RuleSet {
    * run time).
    */
   readonly reads?: readonly string[] | null;
+  /** The transaction fields (RULE_TX_FIELDS) the enabled rules read: a backtest names those MySQL does not store. */
+  readonly readsTx?: readonly RuleTxField[];
 }
 
 export interface RuleHit {
@@ -149,6 +151,8 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
   const rules: CompiledRule[] = [];
   const features = new Set(featureNames);
   const reads = new Set<string>();
+  const readsTx = new Set<RuleTxField>();
+  const txFields = new Set<string>(RULE_TX_FIELDS);
   const dynamic = { found: false };
   for (const r of spec.rules) {
     if (seen.has(r.id)) throw new RuleSetError(`rule ${r.id}: the id repeats`);
@@ -168,6 +172,7 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
     if (!r.enabled) continue;
     for (const v of [...varsOf(r.when, [], dynamic), ...[...detail.matchAll(/\{([a-z0-9_]+)\}/g)].map((m) => m[1] as string)])
       if (features.has(v)) reads.add(v);
+      else if (txFields.has(v)) readsTx.add(v as RuleTxField);
     rules.push({
       id: r.id,
       version: r.version,
@@ -186,6 +191,7 @@ export function compileRuleSet(text: string, featureNames: readonly string[]): R
     rules,
     lists: spec.lists,
     reads: dynamic.found ? null : Object.freeze([...reads]),
+    readsTx: Object.freeze([...readsTx]),
   });
 }
 

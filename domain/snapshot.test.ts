@@ -9,6 +9,7 @@ import {
   snapshotFeatureNames,
   snapshotFromVector,
   snapshotObject,
+  vectorSource,
   type EntityFeatureSet,
   type FlatFeatures,
 } from './snapshot.ts';
@@ -99,6 +100,25 @@ describe('snapshotFromVector', () => {
     expect(snapshotFromVector(['a', 'b'], [1, 'LOW'])).toEqual({ a: 1, b: 'LOW' });
     expect(Object.keys(snapshotFromVector(['z', 'a'], [null, true]))).toEqual(['z', 'a']);
     expect(() => snapshotFromVector(['a', 'b'], [1])).toThrow(/1 values for a layout of 2 names/);
+  });
+});
+
+describe('vectorSource', () => {
+  it('reads a stored vector by name and by slot as its snapshot object holds it', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.stringMatching(/^[a-z_]{1,8}$/), { minLength: 1, maxLength: 12 }), (names) => {
+        const values = names.map((_, i) => (i % 3 === 0 ? null : i * 1.5));
+        const source = vectorSource(names, values);
+        const object = snapshotFromVector(names, values);
+        expect(source.names).toBe(names);
+        for (const [i, n] of names.entries()) {
+          expect(source.get(n)).toBe(object[n]);
+          expect(source.at?.(i)).toBe(object[n]);
+        }
+        expect(source.get('NOT A NAME')).toBeUndefined();
+      }),
+    );
+    expect(() => vectorSource(['a', 'b'], [1])).toThrow(/1 values for a layout of 2 names/);
   });
 });
 

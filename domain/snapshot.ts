@@ -224,6 +224,33 @@ export function objectSource(o: Readonly<Record<string, unknown>>): FeatureSourc
   };
 }
 
+/** Each layout's index by name, built once per layout array (a process has a handful). */
+const layoutIndexes = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+
+/**
+ * A stored vector (its layout's `names` and `values` in order) as a FeatureSource that reads by slot,
+ * without building the snapshot object: what a backtest reads per transaction. `names` must be the
+ * same array for every vector of a layout (sinks/feature-vector.ts FeatureDecoder keeps one).
+ */
+export function vectorSource(names: readonly string[], values: readonly unknown[]): FeatureSource {
+  if (values.length !== names.length)
+    throw new RangeError(`a feature vector of ${values.length} values for a layout of ${names.length} names`);
+  let index = layoutIndexes.get(names);
+  if (index === undefined) {
+    index = new Map(names.map((n, i) => [n, i]));
+    layoutIndexes.set(names, index);
+  }
+  const slots = index;
+  return {
+    names,
+    get: (name) => {
+      const i = slots.get(name);
+      return i === undefined ? undefined : values[i];
+    },
+    at: (slot) => values[slot],
+  };
+}
+
 /**
  * Reads snapshot features by name straight from a transaction's static and windowed values. The
  * ingest path used to build the snapshot as an object of ~80 keys per transaction for rules and

@@ -3,7 +3,6 @@
  * makes) on the labelled transactions in MySQL: ROC AUC, PR AUC, precision and recall of the
  * alerts, alert rate.
  */
-import { objectSource } from '../domain/snapshot.ts';
 import { decide, type DecisionPolicy } from '../detection/decide.ts';
 import { atThreshold, averagePrecision, rocAuc } from '../detection/metrics.ts';
 import { evaluateRules, ruleContext, type RuleSet } from '../detection/rules.ts';
@@ -73,7 +72,7 @@ export async function evaluateDetection(
   await readHistory(pool, r, (h) => {
     if (h.label === null) return;
     labels.push(h.label);
-    const snapshot = objectSource(h.snapshot);
+    const snapshot = h.snapshot;
     const hits = evaluateRules(rules, ruleContext(snapshot, h.tx, rules.lists, rules.reads), h.eventTime);
     const byRules = decide(hits, null, policy);
     ruleScore.push(byRules.riskScore);

@@ -3,8 +3,11 @@
  * page by page in id order, for training and evaluation.
  */
 import type { RowDataPacket } from 'mysql2/promise';
+import type { StoredDecision } from '../detection/backtest.ts';
+import type { DecisionKind } from '../detection/decide.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import type { RuleTxField } from '../detection/rules.ts';
+import { vectorSource, type FeatureSource } from '../domain/snapshot.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { FeatureDecoder } from '../sinks/feature-vector.ts';
@@ -16,14 +19,21 @@ export interface HistoryRange {
 
 export interface HistoryRow {
   transactionId: string;
+  accountId: string;
   eventTime: number;
-  snapshot: Record<string, unknown>;
+  amountMinor: number;
+  currency: string;
+  /** The stored feature vector, read in place (by slot for readers that map their names once). */
+  snapshot: FeatureSource;
   tx: Record<RuleTxField, unknown>;
+  /** The decision stored with it; null for a row stored before decisions were. */
+  stored: StoredDecision | null;
   /** true: fraud, false: legitimate, null: no label. */
   label: boolean | null;
 }
 
 const PAGE = 5_000;
+const EMPTY = vectorSource([], []);
 
 /** The event-time range of the stored transactions that have a snapshot; null when there are none. */
 export async function storedRange(pool: Pool): Promise<HistoryRange | null> {
@@ -37,6 +47,17 @@ export async function storedRange(pool: Pool): Promise<HistoryRange | null> {
 
 /** The latest DATETIME MySQL stores: an open end of a range. */
 export const END_OF_TIME = new Date('9999-12-31T23:59:59.999Z');
+
+/** The range of `--from` and `--to` (either open), or undefined when neither is given: everything stored. */
+export function rangeOption(from: string | undefined, to: string | undefined): HistoryRange | undefined {
+  if (from === undefined && to === undefined) return undefined;
+  const range = {
+    from: from === undefined ? new Date(0) : parseTime('--from', from),
+    to: to === undefined ? END_OF_TIME : parseTime('--to', to),
+  };
+  if (range.from >= range.to) throw new InputError('--from must be before --to');
+  return range;
+}
 
 /** Parses an ISO-8601 time given on the command line. */
 export function parseTime(what: string, s: string): Date {
@@ -61,7 +82,8 @@ export async function readHistory(
   for (;;) {
     const [rows] = await pool.query<RowDataPacket[]>(
       `SELECT t.id, t.transaction_id, t.event_time, t.feature_layout, t.feature_values, t.amount_minor, t.currency, t.mcc, t.channel, t.type,
-              t.account_id, t.merchant_id, t.merchant_country, t.ip_country, t.device_id, l.label
+              t.account_id, t.merchant_id, t.merchant_country, t.ip_country, t.device_id, l.label,
+              t.decision, t.risk_score, t.model_version, t.ruleset_version
        FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
        WHERE t.id > ? AND t.event_time >= ? AND t.event_time < ? AND t.feature_layout IS NOT NULL
        ORDER BY t.id LIMIT ?`,
@@ -69,12 +91,26 @@ export async function readHistory(
     );
     const features = await decoder.decodeRows(rows);
     rows.forEach((r, i) => {
+      const f = features[i];
+      const amountMinor = Number(r.amount_minor);
       onRow({
         transactionId: r.transaction_id as string,
+        accountId: r.account_id as string,
         eventTime: (r.event_time as Date).getTime(),
-        snapshot: features[i]?.object() ?? {},
+        amountMinor,
+        currency: r.currency as string,
+        snapshot: f ? vectorSource(f.names, f.values) : EMPTY,
+        stored:
+          r.decision === null
+            ? null
+            : {
+                decision: r.decision as DecisionKind,
+                riskScore: Number(r.risk_score),
+                modelVersion: (r.model_version as string | null) ?? null,
+                rulesetVersion: r.ruleset_version as string,
+              },
         tx: {
-          amount_minor: Number(r.amount_minor),
+          amount_minor: amountMinor,
           currency: r.currency,
           mcc: r.mcc,
           channel: r.channel,
@@ -105,14 +141,14 @@ export class MatrixBuilder {
     this.data = new Float64Array(space.names.length * 1024);
   }
 
-  add(snapshot: Readonly<Record<string, unknown>>): void {
+  add(snapshot: FeatureSource): void {
     const cols = this.space.names.length;
     if ((this.rows + 1) * cols > this.data.length) {
       const next = new Float64Array(this.data.length * 2);
       next.set(this.data);
       this.data = next;
     }
-    this.space.fromObject(snapshot, this.data.subarray(this.rows * cols, (this.rows + 1) * cols));
+    this.space.fromSource(snapshot, this.data.subarray(this.rows * cols, (this.rows + 1) * cols));
     this.rows++;
   }
 

@@ -28,6 +28,9 @@ import {
 } from '../helpers/pipeline.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
+// Event-time ranges that hold each phase's traffic alone (late events run up to 3 h behind).
+const PHASE2 = { from: '2026-01-01T12:00:00Z', to: '2026-01-02T12:00:00Z' };
+const PHASE3_FROM = '2026-01-02T12:00:00Z';
 let ns: TestNamespace;
 let pool: Pool;
 let rulesFile: string;
@@ -140,6 +143,26 @@ describe('detection', () => {
     expect(decoded).toMatchObject({ decision: expect.stringMatching(/^(REVIEW|BLOCK)$/), ruleset_version: expect.any(String) });
     const stored = await rows('SELECT alert_id, transaction_id FROM alerts WHERE alert_id = ?', [decoded.alert_id]);
     expect(stored[0]?.transaction_id).toBe(decoded.transaction_id);
+
+    // The rules and model in force, backtested over what they decided (killed and replayed
+    // included), reproduce every stored decision and risk score.
+    const csv = join(tmpdir(), `${ns.id}-changed.csv`);
+    const bt = txmon('backtest', '--from', PHASE2.from, '--to', PHASE2.to, '--json', '--changed-csv', csv);
+    expect(bt.status, bt.stderr).toBe(0);
+    const n = Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-22-%'"))[0]?.n);
+    expect(JSON.parse(bt.stdout)).toMatchObject({
+      transactions: n,
+      changed: 0,
+      riskChanged: 0,
+      undecided: 0,
+      candidate: { modelVersion: active },
+      baseline: { modelVersions: { [active]: n } },
+      transitions: { ALLOW: { REVIEW: 0, BLOCK: 0 }, REVIEW: { ALLOW: 0, BLOCK: 0 }, BLOCK: { ALLOW: 0, REVIEW: 0 } },
+    });
+    expect(readFileSync(csv, 'utf8')).toBe(
+      'transaction_id,event_time,account_id,stored,candidate,risk_before,risk_after,rules\n',
+    );
+    expect(bt.stderr).toMatch(/decided again in [\d.]+ s \([\d,]+ tx\/s of compute\)/);
   });
 
   it('a running processor takes up a promotion and a rule edit without a restart; rollback is audited', async () => {
@@ -191,6 +214,43 @@ describe('detection', () => {
     expect(blocked.map((r) => r.decision)).toEqual(['BLOCK']);
     expect(running.output()).toContain('rule set reloaded');
     expectDecisionsExactlyOnce(await readEndState(ns));
+
+    // What the processor decided after the edit and the promotion is what a backtest of them says.
+    const same = txmon('backtest', '--from', PHASE3_FROM, '--json');
+    expect(same.status, same.stderr).toBe(0);
+    const n = Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n);
+    expect(JSON.parse(same.stdout)).toMatchObject({
+      transactions: n,
+      changed: 0,
+      riskChanged: 0,
+      candidate: { modelVersion: shadowVersion },
+    });
+    // The rules and model before them would have let the blocked account's transactions through (or
+    // reviewed them): each of them changes from BLOCK, and nothing else leaves BLOCK.
+    const before = txmon(
+      'backtest',
+      '--from',
+      PHASE3_FROM,
+      '--rules',
+      'rules/rules.json',
+      '--model',
+      active,
+      '--changed-csv',
+      '-',
+    );
+    expect(before.status, before.stderr).toBe(0);
+    const changed = before.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(','));
+    const blockedRows = Number(blocked[0]?.n);
+    const unblocked = changed.filter((c) => c[2] === blockedAccount && c[3] === 'BLOCK' && c[4] !== 'BLOCK');
+    // The rules before the edit block nothing (empty lists) and no block score is set.
+    expect(unblocked.length).toBe(blockedRows);
+    expect(blockedRows).toBeGreaterThan(0);
+    expect(changed.filter((c) => c[3] === 'BLOCK' && c[2] !== blockedAccount)).toEqual([]);
+    expect(before.stderr).toMatch(/stored ↓ candidate →/);
 
     const rolled = txmon('model', 'rollback', '--actor', 'e2e', '--reason', 'test');
     expect(rolled.status, rolled.stderr).toBe(0);
