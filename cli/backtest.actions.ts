@@ -1,15 +1,16 @@
 /** `txmon backtest`: the candidate built from the options, the run, the report and the changed transactions. */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import type { TxmonConfig } from '../config/config.ts';
 import { formatBacktest, type Candidate, type ChangedDecision } from '../detection/backtest.ts';
+import type { RuleSet } from '../detection/rules.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import { ModelScorer } from '../detection/score.ts';
 import { runBacktest } from '../models/backtest.ts';
 import { rangeOption } from '../models/history.ts';
 import { listModels, loadModel } from '../models/model-registry.ts';
+import { compileForRegistry, loadRuleSetText, readRuleFile, rulesInForce } from '../models/rule-set-registry.ts';
 import { InputError } from '../platform/errors.ts';
 import { createPool, type Pool } from '../platform/mysql.ts';
-import { readRuleSet } from '../processors/ingest/rules-source.ts';
 import { csvField } from './recon.actions.ts';
 
 export interface BacktestCliOptions {
@@ -60,21 +61,35 @@ async function candidateModel(
   return new ModelScorer(threshold === undefined ? model : { ...model, threshold });
 }
 
+/**
+ * The candidate's rules: a file, else a published version; by default the rules in force (the
+ * registry's active rule set, else TXMON_RULES_FILE).
+ */
+async function candidateRules(
+  pool: Pool,
+  cfg: TxmonConfig,
+  given: string | undefined,
+): Promise<{ set: RuleSet; source: string }> {
+  const names = FeatureSpace.available(cfg.state.windows);
+  if (given === undefined) return rulesInForce(pool, cfg.detection.rulesFile, names);
+  if (existsSync(given)) return { set: readRuleFile(given, names), source: given };
+  if (!/^[^/\\]+@[0-9a-f]{12}$/.test(given))
+    throw new InputError(
+      `--rules ${given}: no such file, nor a published rule-set version (<version>@<12 hex digits>: txmon rules list)`,
+    );
+  const stored = await loadRuleSetText(pool, given);
+  return { set: compileForRegistry(stored.text, names, `rule set ${given}`), source: `the registry (${stored.state})` };
+}
+
 /** `txmon backtest`. */
 export async function backtestCommand(cfg: TxmonConfig, o: BacktestCliOptions, say: (line: string) => void): Promise<void> {
-  const rulesFile = o.rules ?? cfg.detection.rulesFile;
-  let rules;
-  try {
-    rules = readRuleSet(rulesFile, FeatureSpace.available(cfg.state.windows));
-  } catch (err) {
-    throw new InputError(`--rules ${rulesFile}: ${(err as Error).message}`);
-  }
   const range = rangeOption(o.from, o.to);
   if (o.json && o.changedCsv === '-')
     throw new InputError('--json and --changed-csv - both write to stdout: give --changed-csv a file');
   const pool = createPool(cfg);
   let csv: WriteStream | null = null;
   try {
+    const { set: rules, source } = await candidateRules(pool, cfg, o.rules);
     const candidate: Candidate = {
       rules,
       model: await candidateModel(pool, o.model, o.threshold),
@@ -83,7 +98,7 @@ export async function backtestCommand(cfg: TxmonConfig, o: BacktestCliOptions, s
       },
     };
     say(
-      `backtest: rules ${rules.version} (${rulesFile}), model ${candidate.model?.model.version ?? 'none'}: reading the stored decisions ...`,
+      `backtest: rules ${rules.version} (${source}), model ${candidate.model?.model.version ?? 'none'}: reading the stored decisions ...`,
     );
     const out =
       o.changedCsv === undefined ? null : o.changedCsv === '-' ? process.stdout : (csv = createWriteStream(o.changedCsv));

@@ -10,7 +10,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       'Decide the stored transactions again with a candidate (rules, model, thresholds) from their feature snapshots and compare with the decisions that were made: the transitions (ALLOW→REVIEW, …), alerts per day, hits per rule, and on labelled transactions precision, recall and PR AUC before and after. The live rules and model reproduce the stored decisions exactly.',
     )
-    .option('--rules <file>', 'the candidate rule set (default: TXMON_RULES_FILE, the rules in force)')
+    .option(
+      '--rules <file|version>',
+      "the candidate rule set: a rule file, or a published version (txmon rules list); default: the rules in force (the registry's active rule set, else TXMON_RULES_FILE)",
+    )
     .option('--model <version>', "the candidate model (default: the active one; 'none': rules alone)")
     .option('--threshold <score>', "the model's alert threshold (default: the model's own)", rate('--threshold'))
     .option(

@@ -24,7 +24,7 @@ import { loadCsv } from '../refdata/load.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { FeatureSpace } from '../detection/features.ts';
-import { readRuleSet } from '../processors/ingest/rules-source.ts';
+import { rulesInForce } from '../models/rule-set-registry.ts';
 import { evaluateDetection, formatEvaluation } from '../models/evaluate.ts';
 import { END_OF_TIME } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
@@ -336,7 +336,7 @@ async function demoDetection(
     const report = await evaluateDetection(
       pool,
       await loadModel(pool, model.version),
-      readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows)),
+      (await rulesInForce(pool, cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows))).set,
       { blockScore: cfg.detection.blockScore },
       { from, to: END_OF_TIME },
       () => {},

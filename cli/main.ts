@@ -12,6 +12,7 @@ import { register as schemasCommands } from './schemas.command.ts';
 import { register as migrateCommands } from './migrate.command.ts';
 import { register as stateCommands } from './state.command.ts';
 import { register as modelCommands } from './model.command.ts';
+import { register as rulesCommands } from './rules.command.ts';
 import { register as backtestCommands } from './backtest.command.ts';
 import { register as refdataCommands } from './refdata.command.ts';
 import { register as settlementsCommands } from './settlements.command.ts';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
     migrateCommands,
     stateCommands,
     modelCommands,
+    rulesCommands,
     backtestCommands,
     refdataCommands,
     settlementsCommands,

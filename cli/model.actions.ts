@@ -10,7 +10,7 @@ import { averagePrecision, rocAuc } from '../detection/metrics.ts';
 import { InputError } from '../platform/errors.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import { FeatureSpace } from '../detection/features.ts';
-import { readRuleSet } from '../processors/ingest/rules-source.ts';
+import { rulesInForce } from '../models/rule-set-registry.ts';
 import type { ServingModel } from '../detection/score.ts';
 import { createPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
@@ -250,7 +250,7 @@ export async function evaluateCommand(
   const pool = createPool(cfg);
   try {
     const model = await modelForEvaluation(pool, o.model);
-    const rules = readRuleSet(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows));
+    const rules = (await rulesInForce(pool, cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows))).set;
     const range = rangeOption(o.from, o.to);
     const report = await evaluateDetection(pool, model, rules, { blockScore: cfg.detection.blockScore }, range, say);
     return { text: o.json ? `${JSON.stringify(report)}\n` : formatEvaluation(report), report };

@@ -1,17 +1,18 @@
 /**
  * The model registry in MySQL (migrations/006): models and their states, candidate → shadow →
- * active → retired. Every change runs in one transaction that locks the registry row, writes the
- * audit log, and bumps the registry revision that running processors poll.
+ * active → retired (models/lifecycle.ts: every change in one transaction under the registry's lock,
+ * audited, bumping the revision that running processors poll).
  */
-import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import type { Baseline } from '../detection/baseline.ts';
 import { parseForest } from '../detection/forest-file.ts';
 import type { ForestModel } from '../detection/isolation-forest.ts';
 import { InputError } from '../platform/errors.ts';
-import { inTransaction, type Pool } from '../platform/mysql.ts';
+import type { Pool } from '../platform/mysql.ts';
 import { audit } from '../sinks/audit.ts';
+import { MODELS, change, promoteIn, revisionOf, rollbackIn, shadowIn, type LifecycleState } from './lifecycle.ts';
 
-export type ModelState = 'candidate' | 'shadow' | 'active' | 'retired';
+export type ModelState = LifecycleState;
 
 export interface ModelParams {
   trees: number;
@@ -84,38 +85,9 @@ function summary(r: RowDataPacket): ModelSummary {
 const SUMMARY_COLUMNS =
   'version, state, created_at, state_changed_at, last_active_at, trained_from, trained_to, training_rows, params, threshold, metrics, checksum, JSON_LENGTH(features) AS feature_count';
 
-/** Runs `fn` in a transaction holding the registry lock; bumps the revision when it returns. */
-async function change<T>(pool: Pool, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-  return inTransaction(pool, async (conn) => {
-    await conn.query('SELECT revision FROM model_registry WHERE id = 1 FOR UPDATE');
-    const out = await fn(conn);
-    await conn.query('UPDATE model_registry SET revision = revision + 1 WHERE id = 1');
-    return out;
-  });
-}
-
-async function stateOf(conn: PoolConnection, version: string): Promise<ModelState> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT state FROM models WHERE version = ? FOR UPDATE', [version]);
-  const state = rows[0]?.state as ModelState | undefined;
-  if (state === undefined) throw new InputError(`no model ${version} (txmon model list shows them)`);
-  return state;
-}
-
-async function setState(conn: PoolConnection, version: string, state: ModelState): Promise<void> {
-  await conn.query<ResultSetHeader>(
-    `UPDATE models SET state = ?, state_changed_at = NOW(3)${state === 'active' ? ', last_active_at = NOW(3)' : ''} WHERE version = ?`,
-    [state, version],
-  );
-}
-
-async function versionIn(conn: PoolConnection, state: ModelState): Promise<string | null> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT version FROM models WHERE state = ? FOR UPDATE', [state]);
-  return (rows[0]?.version as string | undefined) ?? null;
-}
-
 /** Stores a newly trained model as a candidate. */
 export async function registerModel(pool: Pool, m: NewModel, actor: string): Promise<void> {
-  await change(pool, async (conn) => {
+  await change(pool, MODELS, async (conn) => {
     await conn.query(
       `INSERT INTO models (version, state, created_at, state_changed_at, trained_from, trained_to, training_rows, params, features, threshold, baseline, metrics, checksum, forest)
        VALUES (?, 'candidate', NOW(3), NOW(3), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -154,71 +126,19 @@ export async function listModels(pool: Pool): Promise<ModelSummary[]> {
 }
 
 /** Makes `version` the active model; the previous active one is retired, a shadow promoted leaves shadow. */
-export async function promote(
-  pool: Pool,
-  version: string,
-  actor: string,
-  reason?: string,
-  clientAddr: string | null = null,
-): Promise<{ previous: string | null }> {
-  return change(pool, async (conn) => {
-    const from = await stateOf(conn, version);
-    if (from === 'active') throw new InputError(`model ${version} is already active`);
-    const previous = await versionIn(conn, 'active');
-    if (previous !== null) await setState(conn, previous, 'retired');
-    await setState(conn, version, 'active');
-    await audit(conn, actor, 'model.promote', version, { from, previous, reason: reason ?? null }, clientAddr);
-    return { previous };
-  });
-}
+export const promote = (pool: Pool, version: string, actor: string, reason?: string, clientAddr: string | null = null) =>
+  promoteIn(pool, MODELS, version, actor, reason, clientAddr);
 
 /** Scores `version` beside the active model; a model already in shadow goes back to candidate. */
-export async function shadow(
-  pool: Pool,
-  version: string,
-  actor: string,
-  reason?: string,
-  clientAddr: string | null = null,
-): Promise<{ replaced: string | null }> {
-  return change(pool, async (conn) => {
-    const from = await stateOf(conn, version);
-    if (from === 'shadow') throw new InputError(`model ${version} is already in shadow`);
-    if (from === 'active') throw new InputError(`model ${version} is active; roll back or promote another first`);
-    const replaced = await versionIn(conn, 'shadow');
-    if (replaced !== null) await setState(conn, replaced, 'candidate');
-    await setState(conn, version, 'shadow');
-    await audit(conn, actor, 'model.shadow', version, { from, replaced, reason: reason ?? null }, clientAddr);
-    return { replaced };
-  });
-}
+export const shadow = (pool: Pool, version: string, actor: string, reason?: string, clientAddr: string | null = null) =>
+  shadowIn(pool, MODELS, version, actor, reason, clientAddr);
 
 /** Retires the active model and reactivates the one active before it. */
-export async function rollback(
-  pool: Pool,
-  actor: string,
-  reason?: string,
-  clientAddr: string | null = null,
-): Promise<{ from: string; to: string }> {
-  return change(pool, async (conn) => {
-    const current = await versionIn(conn, 'active');
-    if (current === null) throw new InputError('no model is active: nothing to roll back');
-    const [rows] = await conn.query<RowDataPacket[]>(
-      "SELECT version FROM models WHERE state = 'retired' AND last_active_at IS NOT NULL ORDER BY last_active_at DESC LIMIT 1 FOR UPDATE",
-    );
-    const to = rows[0]?.version as string | undefined;
-    if (to === undefined) throw new InputError(`model ${current} is the first active model: there is none to roll back to`);
-    await setState(conn, current, 'retired');
-    await setState(conn, to, 'active');
-    await audit(conn, actor, 'model.rollback', to, { from: current, reason: reason ?? null }, clientAddr);
-    return { from: current, to };
-  });
-}
+export const rollback = (pool: Pool, actor: string, reason?: string, clientAddr: string | null = null) =>
+  rollbackIn(pool, MODELS, actor, reason, clientAddr);
 
 /** The registry revision: it changes whenever a model changes state. */
-export async function registryRevision(pool: Pool): Promise<number> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT revision FROM model_registry WHERE id = 1');
-  return Number(rows[0]?.revision ?? 0);
-}
+export const registryRevision = (pool: Pool) => revisionOf(pool, MODELS);
 
 function loaded(r: RowDataPacket): LoadedModel {
   const parsed = parseForest(r.forest as string);

@@ -108,6 +108,20 @@ export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } 
   return pool;
 }
 
+/** Runs `fn` with a pool of its own, ended when it settles (a command's whole use of MySQL). */
+export async function withPool<T>(
+  cfg: TxmonConfig,
+  fn: (pool: Pool) => Promise<T>,
+  opts: { connectionLimit?: number } = {},
+): Promise<T> {
+  const pool = createPool(cfg, opts);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
 const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
 
 /**

@@ -16,6 +16,8 @@ import type { Logger } from './logger.ts';
 export const TOLERATED = {
   'teardown-step': 'a step of the stop failed; the rest of the stop goes on',
   'model-registry-read': 'the model registry was not read; the current models stay until the next poll',
+  'rule-set-registry-read':
+    'the rule-set registry was not read, or its active rule set does not compile here; the rules in force stay until the next poll',
   'partition-check': 'a partition’s windows were not checked on assignment; its first batch checks them',
   'state-rebuild': 'the state rebuild failed; the batch is retried and rebuilds again',
   'topic-partitions':

@@ -1,25 +1,47 @@
 /**
- * What the ingest decides with, each re-read while it runs: the rule file (a bad one stops the
- * start, naming TXMON_RULES_FILE; a bad edit later keeps the last good set), the model registry's
+ * What the ingest decides with, each re-read while it runs: the rule-set registry's active rule set,
+ * else the rule file (a bad one stops the start, naming TXMON_RULES_FILE; a bad edit later keeps the
+ * last good set), the model registry's
  * active and shadow models, the layout the rows' feature vectors are stored in, and the drift of
  * live scores against the active model's training baseline (exported as gauges).
  */
 import { FeatureSpace } from '../../detection/features.ts';
 import { snapshotFeatureNames } from '../../domain/snapshot.ts';
+import { ConfigError, InputError } from '../../platform/errors.ts';
 import type { ProcessorContext } from '../../runtime/processor.ts';
 import { requireFeatureLayout } from '../../sinks/feature-vector.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { ModelWatcher } from './model-watcher.ts';
+import { RuleSetWatcher } from './rule-set-watcher.ts';
 import { RulesSource } from './rules-source.ts';
 
 export async function startDetectionSources(ctx: ProcessorContext<string>, metrics: IngestMetrics) {
   const { cfg, log } = ctx;
-  const rules = new RulesSource(cfg.detection.rulesFile, FeatureSpace.available(cfg.state.windows), log, {
+  const featureNames = FeatureSpace.available(cfg.state.windows);
+  const rules = new RulesSource(cfg.detection.rulesFile, featureNames, log, {
     reloaded: () => metrics.rulesReloads.inc({ outcome: 'ok' }),
     failed: () => metrics.rulesReloads.inc({ outcome: 'failed' }),
   });
   rules.start(cfg.detection.rulesReloadMs);
   ctx.onClose(() => rules.stop());
+
+  // The registry's active rule set, when there is one, decides in place of the file.
+  const published = new RuleSetWatcher(ctx.pool, featureNames, log, (active) => {
+    metrics.rulesInForce.reset();
+    metrics.rulesInForce.set({ source: active === null ? 'file' : 'registry' }, 1);
+  });
+  await ctx.untilUp('the rule-set registry', () =>
+    published.refresh().catch((err: unknown) => {
+      if (err instanceof InputError)
+        throw new ConfigError(
+          `the rule-set registry's active ${err.message}: promote or roll back to a rule set the configured windows can evaluate (txmon rules list)`,
+        );
+      throw err;
+    }),
+  );
+  if (published.current === null) metrics.rulesInForce.set({ source: 'file' }, 1);
+  published.start(cfg.detection.rulesReloadMs, (err) => ctx.tolerate('rule-set-registry-read', err));
+  ctx.onClose(() => published.stop());
 
   const models = new ModelWatcher(ctx.pool, log, (m) => {
     metrics.modelInfo.reset();
@@ -52,7 +74,7 @@ export async function startDetectionSources(ctx: ProcessorContext<string>, metri
   return {
     featureLayout,
     detection: {
-      rules: () => rules.current,
+      rules: () => published.current ?? rules.current,
       models: () => models.current,
       drift: () => models.driftMonitor,
     },

@@ -88,6 +88,12 @@ export function createIngestMetrics() {
       labelNames: ['outcome'],
       registers,
     }),
+    rulesInForce: new Gauge({
+      name: 'txmon_detection_rules_source',
+      help: 'Where the rules in force come from: 1 for source="registry" (the active published rule set) or source="file" (TXMON_RULES_FILE).',
+      labelNames: ['source'],
+      registers,
+    }),
     alertsPublished: new Counter({
       name: 'txmon_detection_alerts_published_total',
       help: 'Alerts committed to the alerts topic.',

@@ -7,6 +7,7 @@ import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import type { Models } from '../../detection/decision-record.ts';
 import { ModelScorer } from '../../detection/score.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { PollLoop } from '../../platform/poll-loop.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { loadServingModels, registryRevision } from '../../models/model-registry.ts';
 
@@ -14,8 +15,7 @@ export class ModelWatcher {
   private models: Models = { active: null, shadow: null };
   private drift: DriftMonitor | null = null;
   private revision = -1;
-  private timer: NodeJS.Timeout | null = null;
-  private polling: Promise<void> | null = null;
+  private readonly loop = new PollLoop(() => this.refresh());
 
   constructor(
     private readonly pool: Pool,
@@ -57,17 +57,10 @@ export class ModelWatcher {
 
   /** Polls the registry every `intervalMs`; a failed poll goes to `failed` and the current models stay. */
   start(intervalMs: number, failed: (err: unknown) => void): void {
-    this.timer ??= setInterval(() => {
-      this.polling ??= this.refresh()
-        .catch(failed)
-        .finally(() => (this.polling = null));
-    }, intervalMs);
-    this.timer.unref();
+    this.loop.start(intervalMs, failed);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.polling;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

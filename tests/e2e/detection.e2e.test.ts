@@ -1,7 +1,8 @@
 // Detection end to end: history without a model → `txmon model train` / promote / shadow from the
 // real CLI → traffic scored by the active and shadow models with SIGKILLs mid-stream (alerts exactly
 // once on the alerts topic, read_committed) → a promotion and a rule edit taken up by a running
-// processor without a restart → rollback, all audited.
+// processor without a restart, and a rule set published and promoted through the registry (it wins
+// over the file) → backtests that reproduce what was decided → rollback, all audited.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +70,7 @@ afterAll(async () => {
 describe('detection', () => {
   let active = '';
   let shadowVersion = '';
+  let registryRules = '';
 
   it('decides history with rules alone, then trains, lists, promotes and shadows models from the CLI', async () => {
     await produceSimulated(ns, { seed: 21, count: 6_000 });
@@ -185,12 +187,22 @@ describe('detection', () => {
       await logged('ingest running');
       const modelChanges = running.output().split('models changed').length - 1;
       expect(txmon('model', 'promote', shadowVersion, '--actor', 'e2e').status).toBe(0);
-      const rules = JSON.parse(readFileSync(rulesFile, 'utf8')) as { lists: Record<string, string[]> };
+      const rules = JSON.parse(readFileSync(rulesFile, 'utf8')) as { version: string; lists: Record<string, string[]> };
       rules.lists.blocked_accounts = [blockedAccount];
       writeFileSync(rulesFile, JSON.stringify(rules));
       // Both taken up by the running process before the traffic comes.
       await logged('models changed', modelChanges);
       await logged('rule set reloaded');
+      // Then the same edit as version 2, published and promoted: the registry's active rule set
+      // decides in place of the file.
+      const published = join(tmpdir(), `${ns.id}-rules-v2.json`);
+      writeFileSync(published, JSON.stringify({ ...rules, version: '2' }, null, 2));
+      const publish = txmon('rules', 'publish', published, '--actor', 'e2e', '--reason', 'block the busiest account');
+      expect(publish.status, publish.stderr).toBe(0);
+      registryRules = publish.stdout.trim();
+      expect(registryRules).toMatch(/^2@[0-9a-f]{12}$/);
+      expect(txmon('rules', 'promote', registryRules, '--actor', 'e2e').status).toBe(0);
+      await logged('rule set in force changed');
       await produceSimulated(ns, phase3);
       const admin = createKafka(ns.cfg, testLogger).admin();
       await admin.connect();
@@ -213,6 +225,9 @@ describe('detection', () => {
     );
     expect(blocked.map((r) => r.decision)).toEqual(['BLOCK']);
     expect(running.output()).toContain('rule set reloaded');
+    expect(await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-23-%'")).toEqual([
+      { v: registryRules },
+    ]);
     expectDecisionsExactlyOnce(await readEndState(ns));
 
     // What the processor decided after the edit and the promotion is what a backtest of them says.
@@ -262,6 +277,8 @@ describe('detection', () => {
       `model.promote ${active}`,
       `model.shadow ${shadowVersion}`,
       `model.promote ${shadowVersion}`,
+      `rules.publish ${registryRules}`,
+      `rules.promote ${registryRules}`,
       `model.rollback ${active}`,
     ]);
     // Append-only: MySQL itself refuses to edit the audit log.

@@ -1,0 +1,66 @@
+/** `txmon rules …`: rule sets published, versioned and audited like models. */
+import { type Command } from 'commander';
+import { type CliContext } from './context.ts';
+
+export function register(program: Command, ctx: CliContext): void {
+  const { context, say } = ctx;
+  const rules = program
+    .command('rules')
+    .description(
+      'Rule sets versioned in MySQL: publish a rule file, promote it, roll back. The processors decide with the active rule set (within TXMON_RULES_RELOAD_MS, no restart), else with TXMON_RULES_FILE.',
+    );
+  rules
+    .command('publish')
+    .description(
+      'Validate a rule file as the processors would and store it, byte for byte, as a candidate version (<version>@<SHA-256 prefix>), with its author and reason. Publishing the same text again is the same version. Audited.',
+    )
+    .argument('<file>', 'the rule file (the format of rules/rules.json, docs/detection.md)')
+    .requiredOption('--reason <text>', 'why this change, for the audit log and `txmon rules list`')
+    .option('--actor <name>', 'who publishes (default: the OS user)')
+    .action(async (file: string, o: { reason: string; actor?: string }) => {
+      const { cfg } = context();
+      const { publishCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await publishCommand(cfg, file, o, say));
+    });
+  rules
+    .command('list')
+    .description('Every published rule set with its state, author, reason and time, newest first.')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const { cfg } = context();
+      const { listCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await listCommand(cfg, Boolean(o.json)));
+    });
+  rules
+    .command('show')
+    .description('Print a published rule set as it was published (to edit it and publish again).')
+    .argument('<version>', 'rule-set version (txmon rules list)')
+    .action(async (version: string) => {
+      const { cfg } = context();
+      const { showCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await showCommand(cfg, version));
+    });
+  rules
+    .command('promote')
+    .description(
+      'Make <version> the rule set the processors decide with (the active one is retired). Running processors switch within TXMON_RULES_RELOAD_MS. Audited.',
+    )
+    .argument('<version>', 'rule-set version (txmon rules list)')
+    .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (version: string, o: { actor?: string; reason?: string }) => {
+      const { cfg } = context();
+      const { lifecycleCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await lifecycleCommand(cfg, 'promote', version, o));
+    });
+  rules
+    .command('rollback')
+    .description('Retire the active rule set and reactivate the one active before it. Audited.')
+    .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (o: { actor?: string; reason?: string }) => {
+      const { cfg } = context();
+      const { lifecycleCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await lifecycleCommand(cfg, 'rollback', undefined, o));
+    });
+}

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS rule_set_registry;
+DROP TABLE IF EXISTS rule_sets;

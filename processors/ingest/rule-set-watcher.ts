@@ -1,0 +1,59 @@
+/**
+ * The rule sets the registry serves (migration 014): the active one, which the processors decide
+ * with in place of TXMON_RULES_FILE when there is one, re-read whenever the registry revision moves
+ * (a promotion or a rollback takes effect within one poll, without a restart). A stored rule set
+ * that does not compile here (a feature these windows lack) is logged and the previous rules stay.
+ */
+import type { RuleSet } from '../../detection/rules.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { PollLoop } from '../../platform/poll-loop.ts';
+import type { Pool } from '../../platform/mysql.ts';
+import { compileForRegistry, ruleSetRevision, servingRuleSets } from '../../models/rule-set-registry.ts';
+
+export class RuleSetWatcher {
+  private active: RuleSet | null = null;
+  private revision = -1;
+  private readonly loop = new PollLoop(() => this.refresh());
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly featureNames: readonly string[],
+    private readonly logger: Logger,
+    private readonly onChange: (active: RuleSet | null) => void = () => {},
+  ) {}
+
+  /** The registry's active rule set, or null when none is active (the rule file decides then). */
+  get current(): RuleSet | null {
+    return this.active;
+  }
+
+  /** Reloads if the registry moved; throws when MySQL cannot be read or the active set does not compile. */
+  async refresh(): Promise<void> {
+    const revision = await ruleSetRevision(this.pool);
+    if (revision === this.revision) return;
+    const serving = await servingRuleSets(this.pool);
+    const next =
+      serving.active === null
+        ? null
+        : serving.active.version === this.active?.version
+          ? this.active
+          : compileForRegistry(serving.active.text, this.featureNames, `rule set ${serving.active.version}`);
+    this.revision = revision;
+    if (next?.version === this.active?.version) return;
+    this.logger.info(
+      { revision, from: this.active?.version ?? 'TXMON_RULES_FILE', to: next?.version ?? 'TXMON_RULES_FILE' },
+      'rule set in force changed',
+    );
+    this.active = next;
+    this.onChange(next);
+  }
+
+  /** Polls the registry every `intervalMs`; a failed poll goes to `failed` and the current rules stay. */
+  start(intervalMs: number, failed: (err: unknown) => void): void {
+    this.loop.start(intervalMs, failed);
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+}
