@@ -120,6 +120,7 @@ function items(cfg: TxmonConfig, count: number, tag: string): Item[] {
         shadowModelVersion: null,
         shadowScore: null,
         rulesetVersion: 'rules-bench-1',
+        shadowRules: null,
         ruleHits: alerting
           ? [
               {

@@ -1,8 +1,17 @@
-/** `txmon rules ...`: publish, list, show, promote and roll back rule sets. */
+/** `txmon rules ...`: publish, list, show, shadow (and its report), promote and roll back rule sets. */
 import { readFileSync } from 'node:fs';
 import type { TxmonConfig } from '../config/config.ts';
 import { FeatureSpace } from '../detection/features.ts';
-import { listRuleSets, loadRuleSetText, promoteRuleSet, publishRuleSet, rollbackRuleSet } from '../models/rule-set-registry.ts';
+import { alertsPerDayLines, transitionLines } from '../detection/backtest.ts';
+import {
+  listRuleSets,
+  loadRuleSetText,
+  promoteRuleSet,
+  publishRuleSet,
+  rollbackRuleSet,
+  shadowReport,
+  shadowRuleSet,
+} from '../models/rule-set-registry.ts';
 import { InputError } from '../platform/errors.ts';
 import { withPool } from '../platform/mysql.ts';
 import { actorName } from './model.actions.ts';
@@ -61,10 +70,27 @@ export async function showCommand(cfg: TxmonConfig, version: string): Promise<st
   });
 }
 
-/** `txmon rules promote|rollback`. */
+/** `txmon rules shadow-report`. */
+export async function shadowReportCommand(cfg: TxmonConfig, version: string, json: boolean): Promise<string> {
+  return withPool(cfg, async (pool) => {
+    const r = await shadowReport(pool, version);
+    if (json) return `${JSON.stringify(r)}\n`;
+    const n = (x: number) => x.toLocaleString('en');
+    return `${[
+      `rule set ${r.version} (${r.state}): ${n(r.transactions)} transactions decided in shadow beside the live rules`,
+      '',
+      ...transitionLines(r.transitions, 'live', 'shadow'),
+      `  changed: ${n(r.changed)} of ${n(r.transactions)}`,
+      '',
+      ...alertsPerDayLines(r.alertsPerDay, 'live', 'shadow'),
+    ].join('\n')}\n`;
+  });
+}
+
+/** `txmon rules promote|shadow|rollback`. */
 export async function lifecycleCommand(
   cfg: TxmonConfig,
-  action: 'promote' | 'rollback',
+  action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
   o: { actor?: string; reason?: string },
 ): Promise<string> {
@@ -74,7 +100,11 @@ export async function lifecycleCommand(
       const r = await rollbackRuleSet(pool, actor, o.reason);
       return `rules rollback: ${r.from} retired, ${r.to} active again\n`;
     }
-    if (version === undefined) throw new InputError('rules promote: give the rule-set version (txmon rules list)');
+    if (version === undefined) throw new InputError(`rules ${action}: give the rule-set version (txmon rules list)`);
+    if (action === 'shadow') {
+      const r = await shadowRuleSet(pool, version, actor, o.reason);
+      return `rules shadow: ${version} decides beside the rules in force${r.replaced ? `; ${r.replaced} back to candidate` : ''} (txmon rules shadow-report ${version})\n`;
+    }
     const r = await promoteRuleSet(pool, version, actor, o.reason);
     return `rules promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
   });

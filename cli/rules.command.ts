@@ -7,7 +7,7 @@ export function register(program: Command, ctx: CliContext): void {
   const rules = program
     .command('rules')
     .description(
-      'Rule sets versioned in MySQL: publish a rule file, promote it, roll back. The processors decide with the active rule set (within TXMON_RULES_RELOAD_MS, no restart), else with TXMON_RULES_FILE.',
+      'Rule sets versioned in MySQL: publish a rule file, shadow it, promote it, roll back. The processors decide with the active rule set (within TXMON_RULES_RELOAD_MS, no restart), else with TXMON_RULES_FILE.',
     );
   rules
     .command('publish')
@@ -40,18 +40,38 @@ export function register(program: Command, ctx: CliContext): void {
       const { showCommand } = await import('./rules.actions.ts');
       process.stdout.write(await showCommand(cfg, version));
     });
+  for (const [action, description] of [
+    [
+      'promote',
+      'Make <version> the rule set the processors decide with (the active one is retired). Running processors switch within TXMON_RULES_RELOAD_MS.',
+    ],
+    [
+      'shadow',
+      'Decide with <version> beside the rules in force, without acting: each transaction’s shadow decision is counted (txmon rules shadow-report) and exported as txmon_detection_shadow_rules_decisions_total. A rule set already in shadow goes back to candidate.',
+    ],
+  ] as const)
+    rules
+      .command(action)
+      .description(`${description} Audited.`)
+      .argument('<version>', 'rule-set version (txmon rules list)')
+      .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+      .option('--reason <text>', 'why, for the audit log')
+      .action(async (version: string, o: { actor?: string; reason?: string }) => {
+        const { cfg } = context();
+        const { lifecycleCommand } = await import('./rules.actions.ts');
+        process.stdout.write(await lifecycleCommand(cfg, action, version, o));
+      });
   rules
-    .command('promote')
+    .command('shadow-report')
     .description(
-      'Make <version> the rule set the processors decide with (the active one is retired). Running processors switch within TXMON_RULES_RELOAD_MS. Audited.',
+      'What <version> decided in shadow so far beside the live decisions: the transition table and alerts per day (the backtest’s shape; compare with txmon backtest --rules <version> over the same traffic).',
     )
     .argument('<version>', 'rule-set version (txmon rules list)')
-    .option('--actor <name>', 'who, for the audit log (default: the OS user)')
-    .option('--reason <text>', 'why, for the audit log')
-    .action(async (version: string, o: { actor?: string; reason?: string }) => {
+    .option('--json', 'print JSON')
+    .action(async (version: string, o: { json?: boolean }) => {
       const { cfg } = context();
-      const { lifecycleCommand } = await import('./rules.actions.ts');
-      process.stdout.write(await lifecycleCommand(cfg, 'promote', version, o));
+      const { shadowReportCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await shadowReportCommand(cfg, version, Boolean(o.json)));
     });
   rules
     .command('rollback')

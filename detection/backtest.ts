@@ -112,7 +112,8 @@ export interface BacktestReport {
   labelled: { rows: number; positives: number; before: DetectionQuality; after: DetectionQuality } | null;
 }
 
-const emptyTransitions = (): Record<DecisionKind, Record<DecisionKind, number>> => ({
+/** A transition table of zeros. */
+export const emptyTransitions = (): Record<DecisionKind, Record<DecisionKind, number>> => ({
   ALLOW: { ALLOW: 0, REVIEW: 0, BLOCK: 0 },
   REVIEW: { ALLOW: 0, REVIEW: 0, BLOCK: 0 },
   BLOCK: { ALLOW: 0, REVIEW: 0, BLOCK: 0 },
@@ -284,10 +285,7 @@ export function formatBacktest(r: BacktestReport): string {
       .map(([v, k]) => `${v} (${n(k)})`)
       .join(', ')}`,
     '',
-    `  ${'stored ↓ candidate →'.padEnd(20)} ${DECISIONS.map((d) => d.padStart(10)).join(' ')}`,
-    ...DECISIONS.map(
-      (from) => `  ${from.padEnd(20)} ${DECISIONS.map((to) => n(r.transitions[from][to]).padStart(10)).join(' ')}`,
-    ),
+    ...transitionLines(r.transitions, 'stored', 'candidate'),
     `  changed: ${n(r.changed)} of ${n(r.transactions)} (${pct(r.transactions === 0 ? 0 : r.changed / r.transactions)}); same decision with another risk score: ${n(r.riskChanged)}`,
   ];
   if (r.unstoredFields.length > 0)
@@ -295,12 +293,7 @@ export function formatBacktest(r: BacktestReport): string {
       `  NOTE: the candidate's rules read ${r.unstoredFields.join(', ')}, which MySQL does not store: read as missing here, so those rules may hit less than live`,
     );
   if (r.ruleErrors > 0) lines.push(`  NOTE: ${n(r.ruleErrors)} rule evaluations failed (read as not holding, as live)`);
-  lines.push('', '  alerts per day (UTC)    stored  candidate     change');
-  for (const d of r.alertsPerDay)
-    lines.push(
-      `  ${d.day.padEnd(20)} ${n(d.before).padStart(9)} ${n(d.after).padStart(10)} ${(d.before === 0 ? 'new' : `${d.after >= d.before ? '+' : ''}${((100 * (d.after - d.before)) / d.before).toFixed(1)}%`).padStart(10)}`,
-    );
-  if (r.alertsPerDay.length === 0) lines.push('  (no alert either way)');
+  lines.push('', ...alertsPerDayLines(r.alertsPerDay, 'stored', 'candidate'));
   lines.push('', '  rule (candidate)                 action  severity        hits  snoozed  on alerts  on stored alerts');
   for (const t of r.rules)
     lines.push(
@@ -324,4 +317,23 @@ export function formatBacktest(r: BacktestReport): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The transition table: `before` decisions down, `after` decisions across. */
+export function transitionLines(t: BacktestReport['transitions'], before: string, after: string): string[] {
+  return [
+    `  ${`${before} ↓ ${after} →`.padEnd(20)} ${DECISIONS.map((d) => d.padStart(10)).join(' ')}`,
+    ...DECISIONS.map((from) => `  ${from.padEnd(20)} ${DECISIONS.map((to) => n(t[from][to]).padStart(10)).join(' ')}`),
+  ];
+}
+
+/** REVIEW + BLOCK per day, `before` and `after`, with the change. */
+export function alertsPerDayLines(days: BacktestReport['alertsPerDay'], before: string, after: string): string[] {
+  const lines = [`  ${'alerts per day (UTC)'.padEnd(20)} ${before.padStart(9)} ${after.padStart(10)}     change`];
+  for (const d of days)
+    lines.push(
+      `  ${d.day.padEnd(20)} ${n(d.before).padStart(9)} ${n(d.after).padStart(10)} ${(d.before === 0 ? 'new' : `${d.after >= d.before ? '+' : ''}${((100 * (d.after - d.before)) / d.before).toFixed(1)}%`).padStart(10)}`,
+    );
+  if (days.length === 0) lines.push('  (no alert either way)');
+  return lines;
 }

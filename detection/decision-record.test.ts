@@ -93,6 +93,7 @@ function referenceDecideTransaction(
     shadowModelVersion: models.shadow?.model.version ?? null,
     shadowScore: models.shadow === null ? null : models.shadow.score(input.snapshot),
     rulesetVersion: rules.version,
+    shadowRules: null,
     ruleHits: [...hits],
     explanation: { summary: d.summary, model: alerting ? d.model : null },
     alertId: alerting ? alertId(input.transactionId, active?.model.version ?? null, rules.version) : null,
@@ -153,6 +154,32 @@ describe('decideTransaction', () => {
     );
     // The runs reached every branch the comparison is about.
     expect([...seen].sort()).toEqual(['ALLOW', 'BLOCK', 'REVIEW', 'allow-rule', 'drivers', 'snoozed']);
+  });
+
+  it('decides with a shadow rule set as that rule set would live, acting on nothing', () => {
+    fc.assert(
+      fc.property(
+        fc.array(transaction, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: modelChoices.length - 1 }),
+        fc.constantFrom(...blockScores),
+        fc.boolean(),
+        (txs, m, blockScore, swap) => {
+          const [live, shadowSet] = (swap ? [sets[1], sets[0]] : [sets[0], sets[1]]) as [RuleSet, RuleSet];
+          const models = modelChoices[m] as Models;
+          txs.forEach((t, i) => {
+            const input = inputOf(t, i);
+            const withShadow = decideTransaction(input, live, models, { blockScore }, 0, undefined, shadowSet);
+            const alone = decideTransaction(input, live, models, { blockScore }, 0);
+            const asLive = decideTransaction(input, shadowSet, models, { blockScore }, 0);
+            // The live decision is untouched; the shadow's is what it would decide live.
+            expect({ ...withShadow, shadowRules: null }).toEqual(alone);
+            expect(alone.shadowRules).toBeNull();
+            expect(withShadow.shadowRules).toEqual({ version: shadowSet.version, decision: asLive.decision });
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('gives every ALLOW the same frozen explanation, and each alert its own', () => {

@@ -27,6 +27,11 @@ export interface DecisionRecord {
   shadowModelVersion: string | null;
   shadowScore: number | null;
   rulesetVersion: string;
+  /**
+   * What the shadow rule set (migration 014) would have decided, with the same model verdict: set
+   * when one is in shadow, never acted on; null otherwise, and for a decision read back from MySQL.
+   */
+  shadowRules: { version: string; decision: DecisionKind } | null;
   ruleHits: RuleHit[];
   /**
    * The decision's explanation, stored as JSON for alerts: the summary and the model's verdict with
@@ -70,7 +75,8 @@ export const UNSTORED_EXPLANATION = (decision: string): DecisionRecord['explanat
 const ALLOW_EXPLANATION: DecisionRecord['explanation'] = Object.freeze(UNSTORED_EXPLANATION('ALLOW'));
 
 /**
- * Decides one transaction; `errors` counts rules that failed to evaluate. The summary and the
+ * Decides one transaction; `errors` counts rules that failed to evaluate; `shadowRules`, the rule
+ * set in shadow, decides beside the live one with the same model verdict (DecisionRecord.shadowRules). The summary and the
  * model's verdict (drivers, percentiles) are built for alerts only, the only decisions that store
  * or publish them: an ALLOW, ~97 % of transactions, gets UNSTORED_EXPLANATION, as MySQL would give
  * it back, and costs rules, a score and a percentile.
@@ -82,6 +88,7 @@ export function decideTransaction(
   policy: DecisionPolicy,
   decidedAt: number,
   errors?: { count: number },
+  shadowRules: RuleSet | null = null,
 ): DecisionRecord {
   const hits = evaluateTransaction(rules, input.snapshot, input.tx, input.eventTime, errors);
   const active = models.active;
@@ -95,6 +102,11 @@ export function decideTransaction(
   }
   const evidence = evidenceOf(hits, m);
   const decision = decisionKind(hits, evidence, modelBlock);
+  let shadow: DecisionRecord['shadowRules'] = null;
+  if (shadowRules !== null) {
+    const shadowHits = evaluateTransaction(shadowRules, input.snapshot, input.tx, input.eventTime, errors);
+    shadow = { version: shadowRules.version, decision: decisionKind(shadowHits, evidenceOf(shadowHits, m), modelBlock) };
+  }
   let explanation = ALLOW_EXPLANATION;
   let alert: string | null = null;
   if (decision !== 'ALLOW') {
@@ -118,6 +130,7 @@ export function decideTransaction(
     shadowModelVersion: models.shadow?.model.version ?? null,
     shadowScore: models.shadow === null ? null : models.shadow.score(input.snapshot),
     rulesetVersion: rules.version,
+    shadowRules: shadow,
     // evaluateTransaction's own array: nothing else holds it.
     ruleHits: hits,
     explanation,

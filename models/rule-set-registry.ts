@@ -6,11 +6,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
+import { emptyTransitions } from '../detection/backtest.ts';
+import type { DecisionKind } from '../detection/decide.ts';
 import { compileRuleSet, RuleSetError, type RuleSet } from '../detection/rules.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { audit } from '../sinks/audit.ts';
-import { RULE_SETS, change, promoteIn, revisionOf, rollbackIn, type LifecycleState } from './lifecycle.ts';
+import { RULE_SETS, change, promoteIn, revisionOf, rollbackIn, shadowIn, type LifecycleState } from './lifecycle.ts';
 
 export interface RuleSetSummary {
   version: string;
@@ -124,6 +126,55 @@ export async function servingRuleSets(pool: Pool): Promise<{ active: StoredRuleS
 /** Makes `version` the rule set the processors decide with; the previous active one is retired. */
 export const promoteRuleSet = (pool: Pool, version: string, actor: string, reason?: string, clientAddr: string | null = null) =>
   promoteIn(pool, RULE_SETS, version, actor, reason, clientAddr);
+
+/**
+ * Puts `version` in shadow: the processors decide with it beside the live rules, never acting, and
+ * count its decisions (shadowReport); one already in shadow goes back to candidate.
+ */
+export const shadowRuleSet = (pool: Pool, version: string, actor: string, reason?: string, clientAddr: string | null = null) =>
+  shadowIn(pool, RULE_SETS, version, actor, reason, clientAddr);
+
+/** What a rule set decided in shadow so far, beside the live decisions: the backtest's shape. */
+export interface ShadowReport {
+  version: string;
+  state: LifecycleState;
+  /** Transactions decided while it was in shadow (each once, replays not counted). */
+  transactions: number;
+  changed: number;
+  /** transitions[live][shadow] = count. */
+  transitions: Record<DecisionKind, Record<DecisionKind, number>>;
+  /** REVIEW + BLOCK per UTC day of event time: live (`before`) and the shadow rule set's (`after`). */
+  alertsPerDay: Array<{ day: string; before: number; after: number }>;
+}
+
+/** The shadow decisions counted for `version` (rule_shadow_counts), summed over partitions. */
+export async function shadowReport(pool: Pool, version: string): Promise<ShadowReport> {
+  const { state } = await loadRuleSetText(pool, version);
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT DATE_FORMAT(day, '%Y-%m-%d') AS day, decision, shadow_decision, SUM(n) AS n
+       FROM rule_shadow_counts WHERE version = ? GROUP BY day, decision, shadow_decision ORDER BY day`,
+    [version],
+  );
+  const transitions = emptyTransitions();
+  const days = new Map<string, { day: string; before: number; after: number }>();
+  let transactions = 0;
+  let changed = 0;
+  for (const r of rows) {
+    const n = Number(r.n);
+    const live = r.decision as DecisionKind;
+    const shadow = r.shadow_decision as DecisionKind;
+    transitions[live][shadow] += n;
+    transactions += n;
+    if (live !== shadow) changed += n;
+    if (live === 'ALLOW' && shadow === 'ALLOW') continue;
+    const day = r.day as string;
+    let d = days.get(day);
+    if (d === undefined) days.set(day, (d = { day, before: 0, after: 0 }));
+    if (live !== 'ALLOW') d.before += n;
+    if (shadow !== 'ALLOW') d.after += n;
+  }
+  return { version, state, transactions, changed, transitions, alertsPerDay: [...days.values()] };
+}
 
 /** Retires the active rule set and reactivates the one active before it. */
 export const rollbackRuleSet = (pool: Pool, actor: string, reason?: string, clientAddr: string | null = null) =>

@@ -23,6 +23,7 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     transaction_duplicates: ['INSERT', 'UPDATE'],
     alerts: ['INSERT', 'UPDATE'],
     state_generation: ['INSERT', 'UPDATE'],
+    rule_shadow_counts: ['INSERT', 'UPDATE'],
   },
   reconcile: {
     settlements: ['INSERT'],

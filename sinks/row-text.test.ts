@@ -143,6 +143,7 @@ const decision = (transactionId: string): fc.Arbitrary<DecisionRecord> =>
     shadowModelVersion: nullableText,
     shadowScore: nullableReal,
     rulesetVersion: text,
+    shadowRules: fc.constant(null),
     ruleHits: fc.constant([]),
     explanation: fc.record({ summary: text, model: fc.constant(null) }),
     alertId: nullableText,

@@ -75,6 +75,7 @@ export async function startDetectionSources(ctx: ProcessorContext<string>, metri
     featureLayout,
     detection: {
       rules: () => published.current ?? rules.current,
+      shadowRules: () => published.shadow,
       models: () => models.current,
       drift: () => models.driftMonitor,
     },

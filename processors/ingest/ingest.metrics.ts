@@ -107,6 +107,12 @@ export function createIngestMetrics() {
       buckets: [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9],
       registers,
     }),
+    shadowRuleDecisions: new Counter({
+      name: 'txmon_detection_shadow_rules_decisions_total',
+      help: 'Transactions decided while a rule set was in shadow, by its version, the live decision and the shadow rule set’s decision (off the diagonal: what promoting it would change).',
+      labelNames: ['version', 'decision', 'shadow_decision'],
+      registers,
+    }),
     shadowDisagreements: new Counter({
       name: 'txmon_detection_shadow_disagreements_total',
       help: 'Transactions the shadow model would alert on and the active one not, or the other way round.',

@@ -23,8 +23,29 @@ function outcome(over: Partial<BatchOutcome> = {}): BatchOutcome {
     inserted: 3,
     duplicatesRecorded: 1,
     decisions: [
-      { decision: 'ALLOW', ruleHits: [], modelScore: null, shadowScore: null },
-      { decision: 'BLOCK', ruleHits: [{ ruleId: 'r1', snoozed: false }], modelScore: null, shadowScore: null },
+      {
+        decision: 'ALLOW',
+        ruleHits: [],
+        modelScore: null,
+        shadowScore: null,
+        shadowRules: { version: '2@ab', decision: 'REVIEW' },
+      },
+      {
+        decision: 'ALLOW',
+        ruleHits: [],
+        modelScore: null,
+        shadowScore: null,
+        shadowRules: { version: '2@ab', decision: 'REVIEW' },
+      },
+      {
+        decision: 'BLOCK',
+        ruleHits: [{ ruleId: 'r1', snoozed: false }],
+        modelScore: null,
+        shadowScore: null,
+        shadowRules: { version: '2@ab', decision: 'BLOCK' },
+      },
+      // A replay's stored decision: no shadow decision, not counted.
+      { decision: 'REVIEW', ruleHits: [], modelScore: null, shadowScore: null, shadowRules: null },
     ] as unknown as DecisionRecord[],
     alerts: 1,
     deadLetterClasses: ['DECODE', 'DECODE'],
@@ -77,8 +98,14 @@ describe('IngestObserver', () => {
     expect(await value(metrics, 'txmon_ingest_dead_letters_total', { error_class: 'DECODE' })).toBe(2);
     expect(await value(metrics, 'txmon_ingest_consumer_lag_records', { partition: '4' })).toBe(17);
     expect(await value(metrics, 'txmon_detection_decisions_total', { decision: 'BLOCK' })).toBe(1);
-    expect(await value(metrics, 'txmon_detection_decisions_total', { decision: 'REVIEW' })).toBe(0);
+    expect(await value(metrics, 'txmon_detection_decisions_total', { decision: 'REVIEW' })).toBe(1);
     expect(await value(metrics, 'txmon_detection_rule_hits_total', { rule_id: 'r1' })).toBe(1);
+    // The shadow rule set's decisions beside the live ones, per transition.
+    const shadow = (decision: string, shadow_decision: string) =>
+      value(metrics, 'txmon_detection_shadow_rules_decisions_total', { version: '2@ab', decision, shadow_decision });
+    expect(await shadow('ALLOW', 'REVIEW')).toBe(2);
+    expect(await shadow('BLOCK', 'BLOCK')).toBe(1);
+    expect(await shadow('REVIEW', 'REVIEW')).toBe(0);
     const s = obs.summary();
     expect(s.batches).toBe(1);
     expect(s.recordToCommitP50Ms).toBeGreaterThanOrEqual(50);

@@ -139,6 +139,20 @@ export class IngestObserver {
       }
     }
     for (const [decision, n] of Object.entries(kinds)) if (n > 0) metrics.decisions.inc({ decision }, n);
+    // The shadow rule set's decisions beside the live ones (fresh decisions only: a replay's stored
+    // decision has none), counted per transition once per batch.
+    let shadowed: Map<string, number> | null = null;
+    for (const dec of result.decisions) {
+      if (dec.shadowRules === null) continue;
+      shadowed ??= new Map();
+      const key = `${dec.shadowRules.version}\u0000${dec.decision}\u0000${dec.shadowRules.decision}`;
+      shadowed.set(key, (shadowed.get(key) ?? 0) + 1);
+    }
+    if (shadowed !== null)
+      for (const [key, n] of shadowed) {
+        const [version, decision, shadow] = key.split('\u0000') as [string, string, string];
+        metrics.shadowRuleDecisions.inc({ version, decision, shadow_decision: shadow }, n);
+      }
     metrics.alertsPublished.inc(result.alerts);
     metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag));
     const seconds = elapsed();

@@ -135,6 +135,8 @@ export type FaultPoint = 'after-mysql' | 'after-checkpoint' | 'after-commit';
 /** What the detection stage reads: the rules and models in force (they change while running). */
 export interface DetectionDeps {
   rules: () => RuleSet;
+  /** The rule set in shadow (decides beside the live one, stored as counts, never acting), or null. */
+  shadowRules: () => RuleSet | null;
   models: () => Models;
   drift: () => DriftMonitor | null;
   policy: DecisionPolicy;
@@ -666,6 +668,7 @@ export class IngestBatchHandler {
   private decide(items: readonly PositionedTransaction[]): DecisionRecord[] {
     const { detection, metrics } = this.deps;
     const rules = detection.rules();
+    const shadowRules = detection.shadowRules();
     const models = detection.models();
     const drift = detection.drift();
     const decidedAt = Date.now();
@@ -687,6 +690,7 @@ export class IngestBatchHandler {
         detection.policy,
         decidedAt,
         errors,
+        shadowRules,
       );
       if (
         models.active !== null &&

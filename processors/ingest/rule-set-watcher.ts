@@ -1,6 +1,6 @@
 /**
  * The rule sets the registry serves (migration 014): the active one, which the processors decide
- * with in place of TXMON_RULES_FILE when there is one, re-read whenever the registry revision moves
+ * with in place of TXMON_RULES_FILE when there is one, and the one in shadow, re-read whenever the registry revision moves
  * (a promotion or a rollback takes effect within one poll, without a restart). A stored rule set
  * that does not compile here (a feature these windows lack) is logged and the previous rules stay.
  */
@@ -8,10 +8,11 @@ import type { RuleSet } from '../../detection/rules.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { PollLoop } from '../../platform/poll-loop.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { compileForRegistry, ruleSetRevision, servingRuleSets } from '../../models/rule-set-registry.ts';
+import { compileForRegistry, ruleSetRevision, servingRuleSets, type StoredRuleSet } from '../../models/rule-set-registry.ts';
 
 export class RuleSetWatcher {
   private active: RuleSet | null = null;
+  private shadowSet: RuleSet | null = null;
   private revision = -1;
   private readonly loop = new PollLoop(() => this.refresh());
 
@@ -27,18 +28,32 @@ export class RuleSetWatcher {
     return this.active;
   }
 
-  /** Reloads if the registry moved; throws when MySQL cannot be read or the active set does not compile. */
+  /** The rule set in shadow (it decides beside the live one, never acting), or null. */
+  get shadow(): RuleSet | null {
+    return this.shadowSet;
+  }
+
+  /** Reloads if the registry moved; throws when MySQL cannot be read or a served set does not compile. */
   async refresh(): Promise<void> {
     const revision = await ruleSetRevision(this.pool);
     if (revision === this.revision) return;
     const serving = await servingRuleSets(this.pool);
-    const next =
-      serving.active === null
+    const compiled = (stored: StoredRuleSet | null, current: RuleSet | null) =>
+      stored === null
         ? null
-        : serving.active.version === this.active?.version
-          ? this.active
-          : compileForRegistry(serving.active.text, this.featureNames, `rule set ${serving.active.version}`);
+        : stored.version === current?.version
+          ? current
+          : compileForRegistry(stored.text, this.featureNames, `rule set ${stored.version}`);
+    const next = compiled(serving.active, this.active);
+    const shadow = compiled(serving.shadow, this.shadowSet);
     this.revision = revision;
+    if (shadow?.version !== this.shadowSet?.version) {
+      this.logger.info(
+        { revision, from: this.shadowSet?.version ?? null, to: shadow?.version ?? null },
+        'shadow rule set changed',
+      );
+      this.shadowSet = shadow;
+    }
     if (next?.version === this.active?.version) return;
     this.logger.info(
       { revision, from: this.active?.version ?? 'TXMON_RULES_FILE', to: next?.version ?? 'TXMON_RULES_FILE' },

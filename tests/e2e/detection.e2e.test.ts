@@ -32,6 +32,7 @@ const REPO = new URL('../../', import.meta.url).pathname;
 // Event-time ranges that hold each phase's traffic alone (late events run up to 3 h behind).
 const PHASE2 = { from: '2026-01-01T12:00:00Z', to: '2026-01-02T12:00:00Z' };
 const PHASE3_FROM = '2026-01-02T12:00:00Z';
+const PHASE4_FROM = '2026-01-04T12:00:00Z';
 let ns: TestNamespace;
 let pool: Pool;
 let rulesFile: string;
@@ -44,6 +45,18 @@ function txmon(...args: string[]): { status: number | null; stdout: string; stde
     timeout: 120_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Waits (up to 2 minutes) until the ingest's group has no lag on `topic`. */
+async function drained(topic: string): Promise<void> {
+  const admin = createKafka(ns.cfg, testLogger).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 120_000;
+    while ((await groupLag(admin, ns.cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(250);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function rows(sql: string, values: unknown[] = []): Promise<RowDataPacket[]> {
@@ -167,14 +180,17 @@ describe('detection', () => {
     expect(bt.stderr).toMatch(/decided again in [\d.]+ s \([\d,]+ tx\/s of compute\)/);
   });
 
-  it('a running processor takes up a promotion and a rule edit without a restart; rollback is audited', async () => {
+  it('a running processor takes up a model promotion, a rule edit and a rule set shadowed then promoted, without a restart; rollback is audited', async () => {
     const topic = topicName(ns.cfg.topicNamespace, 'transactions');
     const phase3 = { seed: 23, count: 3_000, startTime: Date.parse('2026-01-03T00:00:00Z') };
     // The busiest account of the coming traffic goes on the block list.
     const counts = new Map<string, number>();
     for (const e of generateEvents({ ...DEFAULT_SIM_OPTIONS, ...phase3 }))
       if (e.kind === 'valid') counts.set(e.tx.account_id, (counts.get(e.tx.account_id) ?? 0) + 1);
-    const blockedAccount = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] as string;
+    const busiest = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    const blockedAccount = busiest[0]?.[0] as string;
+    // The second busiest goes on the block list of a rule set in shadow.
+    const shadowBlocked = busiest[1]?.[0] as string;
     const running = spawnIngest(ns, []);
     /** Waits until the running processor has logged `line` more than `times` times, failing with its output. */
     const logged = async (line: string, times = 0) => {
@@ -193,25 +209,25 @@ describe('detection', () => {
       // Both taken up by the running process before the traffic comes.
       await logged('models changed', modelChanges);
       await logged('rule set reloaded');
-      // Then the same edit as version 2, published and promoted: the registry's active rule set
-      // decides in place of the file.
+      // Then version 2, which blocks the second busiest account too, published and put in shadow:
+      // it decides beside the file's rules without acting.
       const published = join(tmpdir(), `${ns.id}-rules-v2.json`);
-      writeFileSync(published, JSON.stringify({ ...rules, version: '2' }, null, 2));
-      const publish = txmon('rules', 'publish', published, '--actor', 'e2e', '--reason', 'block the busiest account');
+      writeFileSync(
+        published,
+        JSON.stringify(
+          { ...rules, version: '2', lists: { ...rules.lists, blocked_accounts: [blockedAccount, shadowBlocked] } },
+          null,
+          2,
+        ),
+      );
+      const publish = txmon('rules', 'publish', published, '--actor', 'e2e', '--reason', 'block the two busiest accounts');
       expect(publish.status, publish.stderr).toBe(0);
       registryRules = publish.stdout.trim();
       expect(registryRules).toMatch(/^2@[0-9a-f]{12}$/);
-      expect(txmon('rules', 'promote', registryRules, '--actor', 'e2e').status).toBe(0);
-      await logged('rule set in force changed');
+      expect(txmon('rules', 'shadow', registryRules, '--actor', 'e2e').status).toBe(0);
+      await logged('shadow rule set changed');
       await produceSimulated(ns, phase3);
-      const admin = createKafka(ns.cfg, testLogger).admin();
-      await admin.connect();
-      try {
-        const deadline = Date.now() + 120_000;
-        while ((await groupLag(admin, ns.cfg.ingest.groupId, topic)) > 0 && Date.now() < deadline) await sleep(250);
-      } finally {
-        await admin.disconnect();
-      }
+      await drained(topic);
     } finally {
       running.child.kill('SIGTERM');
       expect(await running.exited, running.output()).toBe(0);
@@ -225,13 +241,30 @@ describe('detection', () => {
     );
     expect(blocked.map((r) => r.decision)).toEqual(['BLOCK']);
     expect(running.output()).toContain('rule set reloaded');
-    expect(await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-23-%'")).toEqual([
-      { v: registryRules },
-    ]);
+    const fileRules = await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-23-%'");
+    expect(fileRules).toEqual([{ v: expect.stringMatching(/^1@/) }]);
     expectDecisionsExactlyOnce(await readEndState(ns));
 
+    // What the shadow rule set observed is what a backtest of it predicts on the same traffic.
+    const report = txmon('rules', 'shadow-report', registryRules, '--json');
+    expect(report.status, report.stderr).toBe(0);
+    const observed = JSON.parse(report.stdout) as { transactions: number; transitions: Record<string, Record<string, number>> };
+    const predicted = txmon('backtest', '--rules', registryRules, '--from', PHASE3_FROM, '--to', PHASE4_FROM, '--json');
+    expect(predicted.status, predicted.stderr).toBe(0);
+    const prediction = JSON.parse(predicted.stdout) as typeof observed;
+    expect(prediction.transitions).toEqual(observed.transitions);
+    expect(observed.transactions).toBe(
+      Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n),
+    );
+    const secondRows = await rows(
+      "SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%' AND account_id = ? AND decision <> 'BLOCK'",
+      [shadowBlocked],
+    );
+    expect(Number(secondRows[0]?.n)).toBeGreaterThan(0);
+    expect((observed.transitions.ALLOW?.BLOCK ?? 0) + (observed.transitions.REVIEW?.BLOCK ?? 0)).toBe(Number(secondRows[0]?.n));
+
     // What the processor decided after the edit and the promotion is what a backtest of them says.
-    const same = txmon('backtest', '--from', PHASE3_FROM, '--json');
+    const same = txmon('backtest', '--from', PHASE3_FROM, '--to', PHASE4_FROM, '--json');
     expect(same.status, same.stderr).toBe(0);
     const n = Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n);
     expect(JSON.parse(same.stdout)).toMatchObject({
@@ -246,6 +279,8 @@ describe('detection', () => {
       'backtest',
       '--from',
       PHASE3_FROM,
+      '--to',
+      PHASE4_FROM,
       '--rules',
       'rules/rules.json',
       '--model',
@@ -267,6 +302,35 @@ describe('detection', () => {
     expect(changed.filter((c) => c[3] === 'BLOCK' && c[2] !== blockedAccount)).toEqual([]);
     expect(before.stderr).toMatch(/stored ↓ candidate →/);
 
+    // Version 2 promoted while a processor runs: it decides the next traffic, as its backtest says.
+    const phase4 = { seed: 24, count: 1_000, startTime: Date.parse('2026-01-05T00:00:00Z') };
+    const second = spawnIngest(ns, []);
+    try {
+      const r = await waitUntil(async () => second.output().includes('ingest running'), { timeoutMs: 30_000, intervalMs: 50 });
+      expect(r.ok, second.output().slice(-3000)).toBe(true);
+      expect(txmon('rules', 'promote', registryRules, '--actor', 'e2e', '--reason', 'shadow looked right').status).toBe(0);
+      const taken = await waitUntil(async () => second.output().includes('rule set in force changed'), {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+      expect(taken.ok, second.output().slice(-3000)).toBe(true);
+      await produceSimulated(ns, phase4);
+      await drained(topic);
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited, second.output()).toBe(0);
+    }
+    expect(await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-24-%'")).toEqual([
+      { v: registryRules },
+    ]);
+    const promoted = txmon('backtest', '--from', PHASE4_FROM, '--json');
+    expect(promoted.status, promoted.stderr).toBe(0);
+    expect(JSON.parse(promoted.stdout)).toMatchObject({
+      changed: 0,
+      riskChanged: 0,
+      candidate: { rulesetVersion: registryRules },
+    });
+
     const rolled = txmon('model', 'rollback', '--actor', 'e2e', '--reason', 'test');
     expect(rolled.status, rolled.stderr).toBe(0);
     expect(rolled.stdout).toContain(`${shadowVersion} retired, ${active} active again`);
@@ -278,6 +342,7 @@ describe('detection', () => {
       `model.shadow ${shadowVersion}`,
       `model.promote ${shadowVersion}`,
       `rules.publish ${registryRules}`,
+      `rules.shadow ${registryRules}`,
       `rules.promote ${registryRules}`,
       `model.rollback ${active}`,
     ]);

@@ -58,6 +58,7 @@ function decision(id: string, kind: DecisionRecord['decision'], model: string): 
     shadowModelVersion: null,
     shadowScore: null,
     rulesetVersion: 'rs-1',
+    shadowRules: null,
     ruleHits: alerting
       ? [{ ruleId: 'r-1', ruleVersion: 'v1', severity: 'high', action: 'REVIEW', detail: "it's \\ odd", snoozed: false }]
       : [],
