@@ -20,10 +20,12 @@ import metricsPlugin, { type ApiMetrics } from './plugins/metrics.ts';
 import alertsRoutes, { OpenStreams } from './routes/alerts.ts';
 import healthRoutes, { type Probe } from './routes/health.ts';
 import type { Admin } from 'kafkajs';
-import type { WindowSpec } from '../domain/windows.ts';
+import { DEFAULT_WINDOWS, type WindowSpec } from '../domain/windows.ts';
+import { FeatureSpace } from '../detection/features.ts';
 import type { StateRedis } from '../platform/redis-pipelines.ts';
 import accountRoutes from './routes/accounts.ts';
 import modelRoutes from './routes/models.ts';
+import rulesRoutes from './routes/rules.ts';
 import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
 import reconRoutes from './routes/reconciliation.ts';
 import transactionRoutes from './routes/transactions.ts';
@@ -39,6 +41,8 @@ export interface AppDeps {
   /** The Kafka admin and what to report on, for the pipeline view (absent: not served). */
   pipeline?: { admin: Admin; topology: PipelineTopology };
   driftPsiAlert?: number;
+  /** The configured windows: a rule set published here is validated against their features (default DEFAULT_WINDOWS). */
+  windows?: readonly WindowSpec[];
 }
 
 export interface AppOptions {
@@ -161,6 +165,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
       await api.register(transactionRoutes, { pool: deps.pool });
       await api.register(reconRoutes, { pool: deps.pool });
       await api.register(modelRoutes, { pool: deps.pool, driftPsiAlert: deps.driftPsiAlert ?? 0.25 });
+      await api.register(rulesRoutes, { pool: deps.pool, featureNames: FeatureSpace.available(deps.windows ?? DEFAULT_WINDOWS) });
       if (deps.state) await api.register(accountRoutes, deps.state);
       if (deps.pipeline) await api.register(pipelineRoutes, { pool: deps.pool, ...deps.pipeline });
     },

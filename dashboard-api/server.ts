@@ -90,6 +90,7 @@ export async function startApi(
           },
         },
         driftPsiAlert: cfg.detection.driftPsiAlert,
+        windows: cfg.state.windows,
       },
       { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs, guard: cfg.apiGuard, ownsClients: true },
     );

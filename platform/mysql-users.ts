@@ -34,7 +34,8 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     recon_progress: ['INSERT', 'UPDATE'],
   },
   // The dashboard API: triage (alert status, labels), exception resolution, model promotion and
-  // rollback, a key's last use, each with its audit entry. Creating keys and models is the CLI's.
+  // rollback, rule sets published and moved through their states, a key's last use, each with its
+  // audit entry. Creating keys and models is the CLI's.
   api: {
     alerts: ['UPDATE'],
     labels: ['INSERT', 'UPDATE'],
@@ -42,6 +43,8 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     recon_results: ['UPDATE'],
     models: ['UPDATE'],
     model_registry: ['UPDATE'],
+    rule_sets: ['INSERT', 'UPDATE'],
+    rule_set_registry: ['UPDATE'],
     api_keys: ['UPDATE'],
   },
 };

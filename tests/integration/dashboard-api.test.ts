@@ -4,6 +4,7 @@
 // inserts, and a valid OpenAPI document.
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import fc from 'fast-check';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -588,6 +589,55 @@ describe('transactions, reconciliation, models', () => {
     const rollback = await app.inject({ method: 'POST', url: '/api/v1/models/rollback', headers: auth('admin') });
     expect(rollback.statusCode).toBe(409);
     expect(rollback.json().detail).toMatch(/no model is active/);
+  });
+
+  it('rule sets: admins publish (validated, the same text once), shadow, promote and roll back; everyone reads them and the shadow report', async () => {
+    const shipped = readFileSync(new URL('../../rules/rules.json', import.meta.url), 'utf8');
+    const call = (method: 'GET' | 'POST', url: string, role: Role, payload?: Record<string, unknown>) =>
+      app.inject({ method, url: `/api/v1${url}`, headers: auth(role), ...(payload !== undefined ? { payload } : {}) });
+    expect((await call('GET', '/rules', 'analyst')).json()).toEqual([]);
+    expect((await call('POST', '/rules', 'sre', { text: shipped, reason: 'r' })).statusCode).toBe(403);
+    const bad = await call('POST', '/rules', 'admin', {
+      text: shipped.replace('"account_count_1m"', '"nope_1m"'),
+      reason: 'typo',
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().detail).toMatch(/unknown variable "nope_1m"/);
+    const created = await call('POST', '/rules', 'admin', { text: shipped, reason: 'the shipped rules' });
+    expect(created.statusCode).toBe(201);
+    const { version } = created.json() as { version: string };
+    expect(version).toMatch(/^1@[0-9a-f]{12}$/);
+    expect((await call('POST', '/rules', 'admin', { text: shipped, reason: 'again' })).json()).toEqual({
+      version,
+      created: false,
+    });
+    expect((await call('GET', `/rules/${version}`, 'sre')).json()).toEqual({ version, state: 'candidate', text: shipped });
+    expect((await call('GET', '/rules/9@000000000000', 'analyst')).statusCode).toBe(404);
+
+    expect((await call('POST', `/rules/${version}/shadow`, 'admin', { reason: 'try it' })).json()).toEqual({
+      shadow: version,
+      replaced: null,
+    });
+    const report = await call('GET', `/rules/${version}/shadow-report`, 'analyst');
+    expect(report.statusCode).toBe(200);
+    expect(report.json()).toMatchObject({ version, state: 'shadow', transactions: 0, changed: 0, alerts_per_day: [] });
+    expect((await call('POST', `/rules/${version}/promote`, 'admin', {})).json()).toEqual({ active: version, previous: null });
+    const rollback = await call('POST', '/rules/rollback', 'admin', {});
+    expect(rollback.statusCode).toBe(409);
+    expect(rollback.json().detail).toMatch(/there is none to roll back to/);
+    expect((await call('GET', '/rules', 'analyst')).json()).toEqual([
+      expect.objectContaining({
+        version,
+        state: 'active',
+        author: expect.stringMatching(/ \(key /),
+        reason: 'the shipped rules',
+      }),
+    ]);
+    const [audits] = await pool.query<RowDataPacket[]>(
+      "SELECT action, client_addr FROM audit_log WHERE action LIKE 'rules.%' ORDER BY id",
+    );
+    expect(audits.map((a) => a.action)).toEqual(['rules.publish', 'rules.shadow', 'rules.promote']);
+    // The running ingest now decides with the registry's copy of the shipped rules: the same version as the file's.
   });
 });
 
