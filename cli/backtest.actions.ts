@@ -3,9 +3,10 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import type { TxmonConfig } from '../config/config.ts';
 import { formatBacktest, type Candidate, type ChangedDecision } from '../detection/backtest.ts';
 import type { RuleSet } from '../detection/rules.ts';
+import type { FairnessPolicy } from '../detection/segments.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import { ModelScorer } from '../detection/score.ts';
-import { runBacktest } from '../models/backtest.ts';
+import { promotionCheck, runBacktest } from '../models/backtest.ts';
 import { rangeOption } from '../models/history.ts';
 import { listModels, loadModel } from '../models/model-registry.ts';
 import { compileForRegistry, loadRuleSetText, readRuleFile, rulesInForce } from '../models/rule-set-registry.ts';
@@ -43,7 +44,7 @@ export function changedCsvLine(c: ChangedDecision): string {
 }
 
 /** The candidate's model: the named version, else the active one, else none; 'none': rules alone. */
-async function candidateModel(
+export async function candidateModel(
   pool: Pool,
   version: string | undefined,
   threshold: number | undefined,
@@ -65,7 +66,7 @@ async function candidateModel(
  * The candidate's rules: a file, else a published version; by default the rules in force (the
  * registry's active rule set, else TXMON_RULES_FILE).
  */
-async function candidateRules(
+export async function candidateRules(
   pool: Pool,
   cfg: TxmonConfig,
   given: string | undefined,
@@ -79,6 +80,40 @@ async function candidateRules(
     );
   const stored = await loadRuleSetText(pool, given);
   return { set: compileForRegistry(stored.text, names, `rule set ${given}`), source: `the registry (${stored.state})` };
+}
+
+/** The fairness policy the configuration sets (TXMON_FAIRNESS_FACTOR, TXMON_FAIRNESS_MIN_ALERTS). */
+export function fairnessOf(cfg: TxmonConfig): FairnessPolicy {
+  return { factor: cfg.detection.fairnessFactor, minAlerts: cfg.detection.fairnessMinAlerts };
+}
+
+/**
+ * Before a promotion (unless `check` is false): the rule set or model being promoted, with the rest
+ * of what is in force, backtested over the latest stored decisions; flagged segments are printed as
+ * warnings and, with `strict`, refuse the promotion (nothing changes).
+ */
+export async function checkBeforePromotion(
+  pool: Pool,
+  cfg: TxmonConfig,
+  promoting: { rules?: string; model?: string },
+  o: { strict?: boolean; check?: boolean },
+  say: (line: string) => void,
+): Promise<void> {
+  if (o.check === false) return;
+  const candidate: Candidate = {
+    rules: (await candidateRules(pool, cfg, promoting.rules)).set,
+    model: await candidateModel(pool, promoting.model, undefined),
+    policy: { blockScore: cfg.detection.blockScore },
+  };
+  const strict = Boolean(o.strict);
+  const fairness = fairnessOf(cfg);
+  const check = await promotionCheck(pool, candidate, cfg.detection.promotionCheckDays, fairness, say);
+  say(check.summary);
+  for (const line of check.flagged) say(`  WARNING: ${line}`);
+  if (strict && check.flagged.length > 0)
+    throw new InputError(
+      `promotion refused (--strict): ${check.flagged.length} segment(s) move by more than ${fairness.factor}× (txmon backtest shows the detail); nothing changed`,
+    );
 }
 
 /** `txmon backtest`. */
@@ -104,6 +139,7 @@ export async function backtestCommand(cfg: TxmonConfig, o: BacktestCliOptions, s
       o.changedCsv === undefined ? null : o.changedCsv === '-' ? process.stdout : (csv = createWriteStream(o.changedCsv));
     out?.write(CSV_HEADER);
     const report = await runBacktest(pool, candidate, range, {
+      fairness: fairnessOf(cfg),
       say,
       ...(out !== null && { onChanged: (c: ChangedDecision) => out.write(changedCsvLine(c)) }),
     });

@@ -3,7 +3,7 @@
  * and logger, loaded when a command runs (never at `--help`, so a bad setting fails the command that
  * needs it, naming the setting). Also the option parsers the groups share.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type TxmonConfig } from '../config/config.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 
@@ -46,3 +46,37 @@ export const rate =
     if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number between 0 and 1`);
     return n;
   };
+
+/** What a promote or shadow command was given. */
+export interface LifecycleOptions {
+  actor?: string;
+  reason?: string;
+  strict?: boolean;
+  check?: boolean;
+}
+
+/**
+ * The `promote` and `shadow` commands of a registry's group (models, rule sets): each takes a
+ * version, an actor and a reason for the audit log; promote also `--strict` and `--no-check` (the
+ * backtest before it).
+ */
+export function lifecycleCommands(
+  group: Command,
+  entries: ReadonlyArray<readonly ['promote' | 'shadow', string]>,
+  versionHelp: string,
+  run: (action: 'promote' | 'shadow', version: string, o: LifecycleOptions) => Promise<void>,
+): void {
+  for (const [action, description] of entries) {
+    const command = group
+      .command(action)
+      .description(`${description} Audited.`)
+      .argument('<version>', versionHelp)
+      .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+      .option('--reason <text>', 'why, for the audit log');
+    if (action === 'promote')
+      command
+        .option('--strict', 'refuse the promotion when a segment’s alert rate moves by more than TXMON_FAIRNESS_FACTOR')
+        .option('--no-check', 'promote without backtesting first');
+    command.action((version: string, o: LifecycleOptions) => run(action, version, o));
+  }
+}

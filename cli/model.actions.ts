@@ -11,13 +11,24 @@ import { InputError } from '../platform/errors.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import { rulesInForce } from '../models/rule-set-registry.ts';
+import { checkBeforePromotion } from './backtest.actions.ts';
 import type { ServingModel } from '../detection/score.ts';
-import { createPool, type Pool } from '../platform/mysql.ts';
+import { createPool, withPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
 import { parseTime, rangeOption } from '../models/history.ts';
 import { loadLabels } from '../models/labels.ts';
-import { listModels, loadModel, promote, registerModel, rollback, shadow } from '../models/model-registry.ts';
-import { trainModel } from '../models/train.ts';
+import {
+  listModels,
+  loadModel,
+  loadModelCard,
+  promote,
+  registerModel,
+  rollback,
+  shadow,
+  storeModelCard,
+} from '../models/model-registry.ts';
+import { cardForStoredModel, trainModel } from '../models/train.ts';
+import { formatModelCard } from '../detection/model-card.ts';
 
 export interface EvalCsvOptions {
   label: string;
@@ -220,7 +231,8 @@ export async function lifecycleCommand(
   cfg: TxmonConfig,
   action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
-  o: { actor?: string; reason?: string },
+  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean },
+  say: (line: string) => void = () => {},
 ): Promise<string> {
   const pool = createPool(cfg);
   const actor = actorName(o.actor);
@@ -231,6 +243,7 @@ export async function lifecycleCommand(
     }
     if (version === undefined) throw new InputError(`model ${action}: give the model version (txmon model list)`);
     if (action === 'promote') {
+      await checkBeforePromotion(pool, cfg, { model: version }, o, say);
       const r = await promote(pool, version, actor, o.reason);
       return `model promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
     }
@@ -283,4 +296,24 @@ export async function labelsCommand(
   } finally {
     await pool.end();
   }
+}
+
+/** `txmon model card`: show a model's card, or write the card of a model trained before cards. */
+export async function cardCommand(
+  cfg: TxmonConfig,
+  version: string,
+  o: { json?: boolean; generate?: boolean; actor?: string },
+  say: (line: string) => void,
+): Promise<string> {
+  return withPool(cfg, async (pool) => {
+    let card = await loadModelCard(pool, version);
+    if (card === null && o.generate) {
+      card = await cardForStoredModel(pool, version, say);
+      await storeModelCard(pool, card, actorName(o.actor));
+      say(`model card: written for ${version}`);
+    } else if (o.generate) say(`model card: ${version} has a card already (written at training); shown unchanged`);
+    if (card === null)
+      throw new InputError(`model ${version} has no card (trained before model cards): txmon model card ${version} --generate`);
+    return o.json ? `${JSON.stringify(card)}\n` : formatModelCard(card);
+  });
 }

@@ -1,6 +1,6 @@
 /** `txmon model …` and `txmon labels load`: isolation-forest models and the ground truth they are evaluated on. */
 import { type Command } from 'commander';
-import { type CliContext, int, rate } from './context.ts';
+import { type CliContext, int, lifecycleCommands, rate } from './context.ts';
 import type { TrainCliOptions } from './model.actions.ts';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -65,24 +65,36 @@ export function register(program: Command, ctx: CliContext): void {
       const { listCommand } = await import('./model.actions.ts');
       process.stdout.write(await listCommand(cfg, Boolean(o.json)));
     });
-  for (const [action, description] of [
+  lifecycleCommands(
+    model,
     [
-      'promote',
-      'Make <version> the active model (the active one is retired). Running processors switch within TXMON_MODEL_POLL_MS.',
+      [
+        'promote',
+        'Make <version> the active model (the active one is retired); running processors switch within TXMON_MODEL_POLL_MS. First it backtests <version> with the rules in force over the latest TXMON_PROMOTION_CHECK_DAYS of stored decisions and warns about segments whose alert rate moves by more than TXMON_FAIRNESS_FACTOR.',
+      ],
+      ['shadow', 'Score <version> beside the active model (both scores stored; it decides nothing).'],
     ],
-    ['shadow', 'Score <version> beside the active model (both scores stored; it decides nothing).'],
-  ] as const)
-    model
-      .command(action)
-      .description(`${description} Audited.`)
-      .argument('<version>', 'model version (txmon model list)')
-      .option('--actor <name>', 'who, for the audit log (default: the OS user)')
-      .option('--reason <text>', 'why, for the audit log')
-      .action(async (version: string, o: { actor?: string; reason?: string }) => {
-        const { cfg } = context();
-        const { lifecycleCommand } = await import('./model.actions.ts');
-        process.stdout.write(await lifecycleCommand(cfg, action, version, o));
-      });
+    'model version (txmon model list)',
+    async (action, version, o) => {
+      const { cfg } = context();
+      const { lifecycleCommand } = await import('./model.actions.ts');
+      process.stdout.write(await lifecycleCommand(cfg, action, version, o, say));
+    },
+  );
+  model
+    .command('card')
+    .description(
+      'The model card of <version>, written at training: training window and size, features, parameters, evaluation on labels, calibration of the score, alert rate by segment (channel, merchant country, account age band), known limits. A promotion refuses a model without one.',
+    )
+    .argument('<version>', 'model version (txmon model list)')
+    .option('--json', 'print the card as JSON')
+    .option('--generate', 'write the card of a model trained before cards (reads and scores its training window again); audited')
+    .option('--actor <name>', 'who, for the audit log (default: the OS user)')
+    .action(async (version: string, o: { json?: boolean; generate?: boolean; actor?: string }) => {
+      const { cfg } = context();
+      const { cardCommand } = await import('./model.actions.ts');
+      process.stdout.write(await cardCommand(cfg, version, o, say));
+    });
   model
     .command('rollback')
     .description('Retire the active model and reactivate the one active before it. Audited.')

@@ -14,6 +14,7 @@ import {
 } from '../models/rule-set-registry.ts';
 import { InputError } from '../platform/errors.ts';
 import { withPool } from '../platform/mysql.ts';
+import { checkBeforePromotion } from './backtest.actions.ts';
 import { actorName } from './model.actions.ts';
 
 /** `txmon rules publish`: prints the version. */
@@ -92,7 +93,8 @@ export async function lifecycleCommand(
   cfg: TxmonConfig,
   action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
-  o: { actor?: string; reason?: string },
+  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean },
+  say: (line: string) => void = () => {},
 ): Promise<string> {
   const actor = actorName(o.actor);
   return withPool(cfg, async (pool) => {
@@ -105,6 +107,7 @@ export async function lifecycleCommand(
       const r = await shadowRuleSet(pool, version, actor, o.reason);
       return `rules shadow: ${version} decides beside the rules in force${r.replaced ? `; ${r.replaced} back to candidate` : ''} (txmon rules shadow-report ${version})\n`;
     }
+    await checkBeforePromotion(pool, cfg, { rules: version }, o, say);
     const r = await promoteRuleSet(pool, version, actor, o.reason);
     return `rules promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
   });

@@ -1,6 +1,6 @@
 /** `txmon rules …`: rule sets published, versioned and audited like models. */
 import { type Command } from 'commander';
-import { type CliContext } from './context.ts';
+import { type CliContext, lifecycleCommands } from './context.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   const { context, say } = ctx;
@@ -40,27 +40,25 @@ export function register(program: Command, ctx: CliContext): void {
       const { showCommand } = await import('./rules.actions.ts');
       process.stdout.write(await showCommand(cfg, version));
     });
-  for (const [action, description] of [
+  lifecycleCommands(
+    rules,
     [
-      'promote',
-      'Make <version> the rule set the processors decide with (the active one is retired). Running processors switch within TXMON_RULES_RELOAD_MS.',
+      [
+        'promote',
+        'Make <version> the rule set the processors decide with (the active one is retired); running processors switch within TXMON_RULES_RELOAD_MS. First it backtests <version> over the latest TXMON_PROMOTION_CHECK_DAYS of stored decisions and warns about segments whose alert rate moves by more than TXMON_FAIRNESS_FACTOR.',
+      ],
+      [
+        'shadow',
+        'Decide with <version> beside the rules in force, without acting: each transaction’s shadow decision is counted (txmon rules shadow-report) and exported as txmon_detection_shadow_rules_decisions_total. A rule set already in shadow goes back to candidate.',
+      ],
     ],
-    [
-      'shadow',
-      'Decide with <version> beside the rules in force, without acting: each transaction’s shadow decision is counted (txmon rules shadow-report) and exported as txmon_detection_shadow_rules_decisions_total. A rule set already in shadow goes back to candidate.',
-    ],
-  ] as const)
-    rules
-      .command(action)
-      .description(`${description} Audited.`)
-      .argument('<version>', 'rule-set version (txmon rules list)')
-      .option('--actor <name>', 'who, for the audit log (default: the OS user)')
-      .option('--reason <text>', 'why, for the audit log')
-      .action(async (version: string, o: { actor?: string; reason?: string }) => {
-        const { cfg } = context();
-        const { lifecycleCommand } = await import('./rules.actions.ts');
-        process.stdout.write(await lifecycleCommand(cfg, action, version, o));
-      });
+    'rule-set version (txmon rules list)',
+    async (action, version, o) => {
+      const { cfg } = context();
+      const { lifecycleCommand } = await import('./rules.actions.ts');
+      process.stdout.write(await lifecycleCommand(cfg, action, version, o, say));
+    },
+  );
   rules
     .command('shadow-report')
     .description(

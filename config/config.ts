@@ -143,6 +143,9 @@ const envSchema = z.object({
   TXMON_DECISION_BLOCK_SCORE: z.coerce.number().gt(0).max(1).optional(),
   TXMON_DRIFT_PSI_ALERT: z.coerce.number().positive().default(0.25),
   TXMON_DRIFT_INTERVAL_MS: positiveInt.default(30_000),
+  TXMON_FAIRNESS_FACTOR: z.coerce.number().gt(1).default(2),
+  TXMON_FAIRNESS_MIN_ALERTS: positiveInt.default(20),
+  TXMON_PROMOTION_CHECK_DAYS: positiveInt.default(7),
   TXMON_API_HOST: z.string().min(1).default('127.0.0.1'),
   TXMON_API_PORT: port.default(8080),
   TXMON_API_RATE_LIMIT_PER_MINUTE: positiveInt.default(1_200),
@@ -294,6 +297,12 @@ export type TxmonConfig = Readonly<{
     driftPsiAlert: number;
     /** How often drift is computed over the recent traffic. */
     driftIntervalMs: number;
+    /** A segment whose alert rate moves by more than this factor either way is flagged (backtests, promotions). */
+    fairnessFactor: number;
+    /** Segments with fewer alerts than this on either side are not flagged. */
+    fairnessMinAlerts: number;
+    /** A promotion backtests the candidate over this many days of the latest stored decisions. */
+    promotionCheckDays: number;
   }>;
   recon: Readonly<{
     groupId: string;
@@ -439,6 +448,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       blockScore: e.TXMON_DECISION_BLOCK_SCORE ?? null,
       driftPsiAlert: e.TXMON_DRIFT_PSI_ALERT,
       driftIntervalMs: e.TXMON_DRIFT_INTERVAL_MS,
+      fairnessFactor: e.TXMON_FAIRNESS_FACTOR,
+      fairnessMinAlerts: e.TXMON_FAIRNESS_MIN_ALERTS,
+      promotionCheckDays: e.TXMON_PROMOTION_CHECK_DAYS,
     },
     recon: {
       groupId: e.TXMON_RECON_GROUP_ID,

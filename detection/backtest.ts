@@ -14,6 +14,7 @@ import { decideTransaction, type DecisionRecord, type Models } from './decision-
 import { atThreshold, averagePrecision } from './metrics.ts';
 import type { RuleAction, RuleSet, RuleTxField, Severity } from './rules.ts';
 import type { ModelScorer } from './score.ts';
+import { DEFAULT_FAIRNESS, SegmentTally, flaggedLines, type FairnessPolicy, type SegmentRow } from './segments.ts';
 
 export const DECISIONS: readonly DecisionKind[] = Object.freeze(['ALLOW', 'REVIEW', 'BLOCK']);
 const DECISION_INDEX: Readonly<Record<DecisionKind, number>> = { ALLOW: 0, REVIEW: 1, BLOCK: 2 };
@@ -110,6 +111,10 @@ export interface BacktestReport {
   unstoredFields: string[];
   /** On labelled transactions: the stored decisions and the candidate's. */
   labelled: { rows: number; positives: number; before: DetectionQuality; after: DetectionQuality } | null;
+  /** Alert rate and precision per segment (channel, merchant country, account age band), before and after. */
+  segments: SegmentRow[];
+  /** What flags a segment (detection/segments.ts). */
+  fairness: FairnessPolicy;
 }
 
 /** A transition table of zeros. */
@@ -135,6 +140,7 @@ export class Backtest {
   private readonly scoresAfter: number[] = [];
   private readonly flagsBefore: number[] = [];
   private readonly flagsAfter: number[] = [];
+  private readonly segments = new SegmentTally();
   private rows = 0;
   private changed = 0;
   private riskChanged = 0;
@@ -142,6 +148,7 @@ export class Backtest {
   constructor(
     private readonly candidate: Candidate,
     private readonly onChanged: (c: ChangedDecision) => void = () => {},
+    private readonly fairness: FairnessPolicy = DEFAULT_FAIRNESS,
   ) {
     this.models = { active: candidate.model, shadow: null };
     for (const r of candidate.rules.rules)
@@ -210,6 +217,7 @@ export class Backtest {
       if (alert) t.onAlerts++;
       if (storedAlert) t.onStoredAlerts++;
     }
+    this.segments.add(row.tx, row.snapshot, storedAlert, alert, row.label);
     bump(this.rulesetVersions, row.stored.rulesetVersion);
     bump(this.modelVersions, row.stored.modelVersion ?? '(none)');
     if (row.label !== null) {
@@ -267,6 +275,8 @@ export class Backtest {
               before: quality(this.scoresBefore, this.flagsBefore),
               after: quality(this.scoresAfter, this.flagsAfter),
             },
+      segments: this.segments.rows(this.fairness),
+      fairness: this.fairness,
     };
   }
 }
@@ -316,7 +326,25 @@ export function formatBacktest(r: BacktestReport): string {
       ),
     );
   }
+  lines.push('', ...segmentLines(r));
   return `${lines.join('\n')}\n`;
+}
+
+/** Alert rate (and precision, where labelled) per segment, the flagged ones marked and listed. */
+export function segmentLines(r: Pick<BacktestReport, 'segments' | 'fairness'>): string[] {
+  const p = (x: number) => (Number.isNaN(x) ? '   n/a' : `${(100 * x).toFixed(1)}%`);
+  const lines = ['  segment                          transactions  alert rate stored → candidate   precision stored → candidate'];
+  for (const s of r.segments)
+    lines.push(
+      `${s.flagged ? '! ' : '  '}${`${s.dimension}=${s.value}`.padEnd(32)} ${n(s.transactions).padStart(12)}  ${p(s.rateBefore).padStart(10)} → ${p(s.rateAfter).padEnd(16)} ${p(s.precisionBefore).padStart(9)} → ${p(s.precisionAfter)}`,
+    );
+  const flagged = flaggedLines(r.segments, r.fairness);
+  lines.push(
+    flagged.length === 0
+      ? `  no segment's alert rate moves by more than ${r.fairness.factor}× (segments with ${r.fairness.minAlerts}+ alerts either way)`
+      : `  FAIRNESS: ${flagged.length} segment(s) move by more than ${r.fairness.factor}×: ${flagged.join('; ')}`,
+  );
+  return lines;
 }
 
 /** The transition table: `before` decisions down, `after` decisions across. */

@@ -12,6 +12,7 @@ import {
   type ChangedDecision,
   type StoredDecision,
 } from '../detection/backtest.ts';
+import { flaggedLines, type FairnessPolicy } from '../detection/segments.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { readHistory, storedRange, type HistoryRange, type HistoryRow } from './history.ts';
@@ -34,12 +35,12 @@ export async function runBacktest(
   pool: Pool,
   candidate: Candidate,
   range: HistoryRange | undefined,
-  o: { onChanged?: (c: ChangedDecision) => void; say: (line: string) => void },
+  o: { onChanged?: (c: ChangedDecision) => void; say: (line: string) => void; fairness?: FairnessPolicy },
 ): Promise<BacktestRun> {
   const stored = await storedRange(pool);
   if (stored === null) throw new InputError('no transactions with feature snapshots in MySQL: run the ingest first');
   const r = range ?? stored;
-  const backtest = new Backtest(candidate, o.onChanged);
+  const backtest = new Backtest(candidate, o.onChanged, o.fairness);
   let undecided = 0;
   let computeMs = 0;
   const started = performance.now();
@@ -72,5 +73,42 @@ export async function runBacktest(
     computeSeconds,
     computeTxPerSecond: computeSeconds > 0 ? Math.round(backtest.count / computeSeconds) : 0,
     readSeconds: Math.max(0, totalSeconds - computeSeconds),
+  };
+}
+
+/** What a promotion's check found: the backtest over the latest stored decisions, or why there was none. */
+export interface PromotionCheck {
+  report: BacktestRun | null;
+  /** The flagged segments, as lines (empty: none). */
+  flagged: string[];
+  /** One line for the person promoting. */
+  summary: string;
+}
+
+/**
+ * Backtests `candidate` over the latest `days` days of stored decisions (ending at the last one
+ * stored) before a promotion, so the person promoting sees what it changes and which segments'
+ * alert rates move by more than the fairness factor.
+ */
+export async function promotionCheck(
+  pool: Pool,
+  candidate: Candidate,
+  days: number,
+  fairness: FairnessPolicy,
+  say: (line: string) => void,
+): Promise<PromotionCheck> {
+  const stored = await storedRange(pool);
+  if (stored === null) return { report: null, flagged: [], summary: 'no stored decisions to check the candidate against' };
+  const range = { from: new Date(Math.max(stored.from.getTime(), stored.to.getTime() - days * 86_400_000)), to: stored.to };
+  say(
+    `check: backtesting the candidate over ${range.from.toISOString()} to ${range.to.toISOString()} (TXMON_PROMOTION_CHECK_DAYS=${days}) ...`,
+  );
+  const report = await runBacktest(pool, candidate, range, { say, fairness });
+  const flagged = flaggedLines(report.segments, fairness);
+  const pct = report.transactions === 0 ? 0 : (100 * report.changed) / report.transactions;
+  return {
+    report,
+    flagged,
+    summary: `check: ${report.changed.toLocaleString('en')} of ${report.transactions.toLocaleString('en')} decisions would change (${pct.toFixed(2)}%); ${flagged.length === 0 ? 'no segment moves' : `${flagged.length} segment(s) move`} by more than ${fairness.factor}×`,
   };
 }

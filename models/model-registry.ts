@@ -5,6 +5,7 @@
  */
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Baseline } from '../detection/baseline.ts';
+import type { ModelCard } from '../detection/model-card.ts';
 import { parseForest } from '../detection/forest-file.ts';
 import type { ForestModel } from '../detection/isolation-forest.ts';
 import { InputError } from '../platform/errors.ts';
@@ -24,6 +25,8 @@ export interface ModelParams {
 /** What training produces, before it has a state. */
 export interface NewModel {
   version: string;
+  /** Its model card (detection/model-card.ts), written at training; a model without one cannot be promoted. */
+  card: ModelCard;
   trainedFrom: Date;
   trainedTo: Date;
   trainingRows: number;
@@ -89,8 +92,8 @@ const SUMMARY_COLUMNS =
 export async function registerModel(pool: Pool, m: NewModel, actor: string): Promise<void> {
   await change(pool, MODELS, async (conn) => {
     await conn.query(
-      `INSERT INTO models (version, state, created_at, state_changed_at, trained_from, trained_to, training_rows, params, features, threshold, baseline, metrics, checksum, forest)
-       VALUES (?, 'candidate', NOW(3), NOW(3), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO models (version, state, created_at, state_changed_at, trained_from, trained_to, training_rows, params, features, threshold, baseline, metrics, checksum, forest, card)
+       VALUES (?, 'candidate', NOW(3), NOW(3), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         m.version,
         m.trainedFrom,
@@ -103,6 +106,7 @@ export async function registerModel(pool: Pool, m: NewModel, actor: string): Pro
         m.metrics === null ? null : JSON.stringify(m.metrics),
         m.checksum,
         m.forest,
+        JSON.stringify(m.card),
       ],
     );
     await audit(conn, actor, 'model.train', m.version, {
@@ -125,9 +129,39 @@ export async function listModels(pool: Pool): Promise<ModelSummary[]> {
   return rows.map(summary);
 }
 
-/** Makes `version` the active model; the previous active one is retired, a shadow promoted leaves shadow. */
-export const promote = (pool: Pool, version: string, actor: string, reason?: string, clientAddr: string | null = null) =>
-  promoteIn(pool, MODELS, version, actor, reason, clientAddr);
+/**
+ * Makes `version` the active model; the previous active one is retired, a shadow promoted leaves
+ * shadow. A model without a card (trained before cards) is refused: `txmon model card <v> --generate`.
+ */
+export async function promote(
+  pool: Pool,
+  version: string,
+  actor: string,
+  reason?: string,
+  clientAddr: string | null = null,
+): Promise<{ previous: string | null }> {
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT card IS NOT NULL AS carded FROM models WHERE version = ?', [version]);
+  if (rows[0] !== undefined && Number(rows[0].carded) !== 1)
+    throw new InputError(
+      `model ${version} has no model card, so it cannot be promoted: write one with txmon model card ${version} --generate`,
+    );
+  return promoteIn(pool, MODELS, version, actor, reason, clientAddr);
+}
+
+/** A model's card, or null when it has none (trained before cards). */
+export async function loadModelCard(pool: Pool, version: string): Promise<ModelCard | null> {
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT card FROM models WHERE version = ?', [version]);
+  if (rows[0] === undefined) throw new InputError(`no model ${version} (txmon model list shows them)`);
+  return rows[0].card === null ? null : json<ModelCard>(rows[0].card);
+}
+
+/** Stores the card of a model trained before cards existed (`txmon model card --generate`), audited. */
+export async function storeModelCard(pool: Pool, card: ModelCard, actor: string): Promise<void> {
+  await change(pool, MODELS, async (conn) => {
+    await conn.query('UPDATE models SET card = ? WHERE version = ? AND card IS NULL', [JSON.stringify(card), card.version]);
+    await audit(conn, actor, 'model.card', card.version, { segments: card.segments.length, limits: card.limits.length });
+  });
+}
 
 /** Scores `version` beside the active model; a model already in shadow goes back to candidate. */
 export const shadow = (pool: Pool, version: string, actor: string, reason?: string, clientAddr: string | null = null) =>

@@ -13,7 +13,9 @@ import type { WindowSpec } from '../domain/windows.ts';
 import { InputError } from '../platform/errors.ts';
 import type { Pool } from '../platform/mysql.ts';
 import { MatrixBuilder, readHistory, storedRange, type HistoryRange } from './history.ts';
-import type { ModelParams, NewModel } from './model-registry.ts';
+import { buildModelCard, type CardRow, type ModelCard } from '../detection/model-card.ts';
+import { segmentKeysOf, type SegmentKeys } from '../detection/segments.ts';
+import { listModels, loadModel, type ModelParams, type NewModel } from './model-registry.ts';
 
 export interface TrainOptions {
   from?: Date;
@@ -75,6 +77,7 @@ export async function trainModel(
   say(`model train: reading snapshots from ${range.from.toISOString()} to ${range.to.toISOString()} ...`);
   const builder = new MatrixBuilder(space);
   const read: Array<boolean | null> = [];
+  const segments: SegmentKeys[] = [];
   const keys: Array<{ t: number; id: string }> = [];
   let lastSaid = 0;
   const rows = await readHistory(
@@ -83,6 +86,7 @@ export async function trainModel(
     (r) => {
       builder.add(r.snapshot);
       read.push(r.label);
+      segments.push(segmentKeysOf(r.tx, r.snapshot));
       keys.push({ t: r.eventTime, id: r.transactionId });
     },
     (n) => {
@@ -139,8 +143,26 @@ export async function trainModel(
       `model train: on ${evalResult.labelledRows.toLocaleString('en')} labelled rows: ROC AUC ${evalResult.rocAuc.toFixed(4)}, PR AUC ${evalResult.prAuc.toFixed(4)}, precision ${evalResult.precisionAtThreshold.toFixed(3)} and recall ${evalResult.recallAtThreshold.toFixed(3)} at the threshold`,
     );
   else say('model train: no labelled data in the window (both classes needed): no evaluation');
+  const card = buildModelCard(
+    {
+      version,
+      trainedFrom: range.from,
+      trainedTo: range.to,
+      features: space.names,
+      params: { ...params },
+      threshold,
+      evaluation: evalResult === null ? null : { ...evalResult },
+      scores,
+      matrix,
+    },
+    order.map((i, k) => ({ segments: segments[i] as SegmentKeys, label: labels[k] ?? null })),
+  );
+  say(
+    `model train: card written (${card.segments.length} segments, ${card.limits.length} known limits: txmon model card ${version})`,
+  );
   return {
     version,
+    card,
     trainedFrom: range.from,
     trainedTo: range.to,
     trainingRows: rows,
@@ -152,4 +174,41 @@ export async function trainModel(
     checksum,
     forest: forestText,
   };
+}
+
+/**
+ * The card of a model trained before cards existed: its training window read again and scored with
+ * its stored forest (`txmon model card <v> --generate`). The evaluation is the one stored at training.
+ */
+export async function cardForStoredModel(pool: Pool, version: string, say: (line: string) => void): Promise<ModelCard> {
+  const summary = (await listModels(pool)).find((m) => m.version === version);
+  if (summary === undefined) throw new InputError(`no model ${version} (txmon model list shows them)`);
+  const model = await loadModel(pool, version);
+  const space = new FeatureSpace(model.features);
+  const builder = new MatrixBuilder(space);
+  const rows: CardRow[] = [];
+  say(
+    `model card: reading ${version}'s training window, ${summary.trainedFrom.toISOString()} to ${summary.trainedTo.toISOString()} ...`,
+  );
+  await readHistory(pool, { from: summary.trainedFrom, to: summary.trainedTo }, (r) => {
+    builder.add(r.snapshot);
+    rows.push({ segments: segmentKeysOf(r.tx, r.snapshot), label: r.label });
+  });
+  if (rows.length === 0) throw new InputError(`model ${version}: its training window holds no stored transactions any more`);
+  const matrix = builder.matrix();
+  const { trainMs: _trainMs, ...evaluation } = summary.metrics ?? {};
+  return buildModelCard(
+    {
+      version,
+      trainedFrom: summary.trainedFrom,
+      trainedTo: summary.trainedTo,
+      features: model.features,
+      params: { ...summary.params },
+      threshold: model.threshold,
+      evaluation: 'rocAuc' in evaluation ? evaluation : null,
+      scores: scoreMatrix(model.forest, matrix),
+      matrix,
+    },
+    rows,
+  );
 }

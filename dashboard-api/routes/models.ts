@@ -5,13 +5,14 @@ import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import { FeatureSpace } from '../../detection/features.ts';
-import { listModels, loadServingModels, promote, rollback, shadow } from '../../models/model-registry.ts';
+import { listModels, loadModelCard, loadServingModels, promote, rollback, shadow } from '../../models/model-registry.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { activeModelVersion, recentScores } from '../repositories/models.ts';
 import { problems } from '../schemas/common.ts';
 import {
   Drift,
   DriftQuery,
+  ModelCardBody,
   ModelList,
   OptionalReason,
   Promoted,
@@ -123,6 +124,29 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
         metrics: m.metrics,
         checksum: m.checksum,
       })),
+  );
+
+  app.get(
+    '/models/:version/card',
+    {
+      config: { roles: ['analyst', 'sre', 'admin'] },
+      schema: {
+        tags: ['models'],
+        summary:
+          'A model’s card: training window and size, features, parameters, evaluation, calibration, alert rate by segment, known limits',
+        params: VersionParams,
+        response: { 200: ModelCardBody, ...problems(404) },
+      },
+    },
+    async (request) => {
+      const card = await loadModelCard(pool, request.params.version).catch(refusal(request.params.version));
+      if (card === null)
+        throw new HttpProblem(
+          404,
+          `model ${request.params.version} has no card (trained before model cards): txmon model card ${request.params.version} --generate`,
+        );
+      return card;
+    },
   );
 
   app.post(

@@ -37,3 +37,26 @@ export const Drift = Type.Object({
 export const Promoted = Type.Object({ active: Type.String(), previous: Type.Union([Type.String(), Type.Null()]) });
 export const Shadowed = Type.Object({ shadow: Type.String(), replaced: Type.Union([Type.String(), Type.Null()]) });
 export const RolledBack = Type.Object({ from: Type.String(), to: Type.String() });
+
+export const ModelCardBody = Type.Object(
+  {
+    format: Type.Integer(),
+    version: Type.String(),
+    training: Type.Unknown({ description: 'from, to, rows, labelled, fraud' }),
+    features: Type.Array(Type.String()),
+    params: Type.Unknown(),
+    threshold: Type.Number(),
+    evaluation: Type.Unknown({
+      description: 'ROC AUC, PR AUC, precision and recall at the threshold on the window’s labels; null without both classes',
+    }),
+    calibration: Type.Array(Type.Unknown(), {
+      description: 'Training-score deciles: score range, rows, share alerting, labelled, fraud rate.',
+    }),
+    segments: Type.Array(Type.Unknown(), {
+      description: 'The model alone: alert rate and precision by channel, merchant country, account age band.',
+    }),
+    sparseFeatures: Type.Array(Type.Unknown()),
+    limits: Type.Array(Type.String()),
+  },
+  { additionalProperties: true },
+);

@@ -106,6 +106,39 @@ describe('detection', () => {
     shadowVersion = second.stdout.trim();
     expect(shadowVersion).not.toBe(active);
 
+    // Each has its card from training: the window, evaluation on the labels, calibration, segments, limits.
+    const card = JSON.parse(txmon('model', 'card', active, '--json').stdout) as {
+      training: { rows: number; labelled: number; fraud: number };
+      calibration: Array<{ rows: number; fraudRate: number | null }>;
+      segments: Array<{ dimension: string }>;
+      evaluation: { rocAuc: number } | null;
+      limits: string[];
+    };
+    const trainedRows = (
+      JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; trainingRows: number }>
+    ).find((m) => m.version === active)?.trainingRows;
+    expect(card.training.rows).toBe(trainedRows);
+    expect(card.training.fraud).toBeGreaterThan(0);
+    expect(card.evaluation?.rocAuc).toBeGreaterThan(0.5);
+    expect(card.calibration).toHaveLength(10);
+    expect(card.calibration.reduce((a, b) => a + b.rows, 0)).toBe(trainedRows);
+    // Fraud concentrates in the highest-scoring decile.
+    expect(card.calibration[9]?.fraudRate).toBeGreaterThan(card.calibration[0]?.fraudRate ?? 1);
+    expect(new Set(card.segments.map((x) => x.dimension))).toEqual(new Set(['channel', 'merchant_country', 'account_age_band']));
+    expect(card.limits.join(' ')).toContain('Unsupervised');
+    expect(txmon('model', 'card', active).stdout).toMatch(/calibration \(training-score deciles\)[\s\S]*known limits/);
+
+    // A model without a card (as one trained before cards) is refused promotion until one is written,
+    // and the card written afterwards is the one training wrote.
+    const secondCard = txmon('model', 'card', shadowVersion, '--json').stdout;
+    await pool.query('UPDATE models SET card = NULL WHERE version = ?', [shadowVersion]);
+    const uncarded = txmon('model', 'promote', shadowVersion, '--no-check');
+    expect(uncarded.status).toBe(2);
+    expect(uncarded.stderr).toContain(`model ${shadowVersion} has no model card`);
+    const generated = txmon('model', 'card', shadowVersion, '--generate', '--json', '--actor', 'e2e');
+    expect(generated.status, generated.stderr).toBe(0);
+    expect(JSON.parse(generated.stdout)).toEqual(JSON.parse(secondCard));
+
     expect(txmon('model', 'promote', active, '--actor', 'e2e', '--reason', 'first model').status).toBe(0);
     expect(txmon('model', 'shadow', shadowVersion, '--actor', 'e2e').status).toBe(0);
     const listed = JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; state: string }>;
@@ -302,13 +335,38 @@ describe('detection', () => {
     expect(changed.filter((c) => c[3] === 'BLOCK' && c[2] !== blockedAccount)).toEqual([]);
     expect(before.stderr).toMatch(/stored ↓ candidate →/);
 
+    // A rule set that reviews every e-commerce purchase: its promotion's check flags the segment,
+    // and --strict refuses it, changing nothing.
+    const noisy = JSON.parse(readFileSync(rulesFile, 'utf8')) as { version: string; rules: unknown[] };
+    noisy.version = '3';
+    noisy.rules.push({
+      id: 'all-ecommerce',
+      version: '1',
+      description: 'every e-commerce purchase',
+      severity: 'medium',
+      action: 'REVIEW',
+      when: { '==': [{ var: 'channel' }, 'ECOMMERCE'] },
+    });
+    const noisyFile = join(tmpdir(), `${ns.id}-rules-v3.json`);
+    writeFileSync(noisyFile, JSON.stringify(noisy));
+    const noisyVersion = txmon('rules', 'publish', noisyFile, '--reason', 'too broad').stdout.trim();
+    const refused = txmon('rules', 'promote', noisyVersion, '--strict', '--actor', 'e2e');
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/WARNING: channel=ECOMMERCE: alert rate [\d.]+% → [\d.]+%/);
+    expect(refused.stderr).toContain('promotion refused (--strict)');
+    expect(JSON.parse(txmon('rules', 'list', '--json').stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ version: noisyVersion, state: 'candidate' })]),
+    );
+
     // Version 2 promoted while a processor runs: it decides the next traffic, as its backtest says.
     const phase4 = { seed: 24, count: 1_000, startTime: Date.parse('2026-01-05T00:00:00Z') };
     const second = spawnIngest(ns, []);
     try {
       const r = await waitUntil(async () => second.output().includes('ingest running'), { timeoutMs: 30_000, intervalMs: 50 });
       expect(r.ok, second.output().slice(-3000)).toBe(true);
-      expect(txmon('rules', 'promote', registryRules, '--actor', 'e2e', '--reason', 'shadow looked right').status).toBe(0);
+      const promotion = txmon('rules', 'promote', registryRules, '--actor', 'e2e', '--reason', 'shadow looked right');
+      expect(promotion.status, promotion.stderr).toBe(0);
+      expect(promotion.stderr).toMatch(/check: [\d,]+ of [\d,]+ decisions would change/);
       const taken = await waitUntil(async () => second.output().includes('rule set in force changed'), {
         timeoutMs: 30_000,
         intervalMs: 50,
@@ -338,11 +396,13 @@ describe('detection', () => {
     expect(audit.map((a) => `${a.action} ${a.subject}`)).toEqual([
       `model.train ${active}`,
       `model.train ${shadowVersion}`,
+      `model.card ${shadowVersion}`,
       `model.promote ${active}`,
       `model.shadow ${shadowVersion}`,
       `model.promote ${shadowVersion}`,
       `rules.publish ${registryRules}`,
       `rules.shadow ${registryRules}`,
+      `rules.publish ${noisyVersion}`,
       `rules.promote ${registryRules}`,
       `model.rollback ${active}`,
     ]);

@@ -361,6 +361,8 @@ describe('audit and key names', () => {
       metrics: null,
       checksum: '0'.repeat(64),
       forest: '',
+      // A promotion needs a card; its content does not matter here.
+      card: { format: 1 },
     } as unknown as NewModel;
     await registerModel(pool, model, 'test');
     const promoted = await app.inject({

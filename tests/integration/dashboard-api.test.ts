@@ -679,6 +679,15 @@ describe('accounts, pipeline, drift, live stream', () => {
     );
     await registerModel(pool, model, 'test');
     await promote(pool, model.version, 'test', 'drift test');
+    // Its card, written at training, for every role.
+    const card = await app.inject({ url: `/api/v1/models/${model.version}/card`, headers: auth('analyst') });
+    expect(card.statusCode).toBe(200);
+    expect(card.json()).toMatchObject({
+      version: model.version,
+      training: { rows: model.trainingRows },
+      calibration: expect.any(Array),
+    });
+    expect((await app.inject({ url: '/api/v1/models/if-none/card', headers: auth('sre') })).statusCode).toBe(404);
     // A later day of traffic, decided with the model.
     await produceSimulated(ns, { ...DEFAULT_SIM_OPTIONS, seed: 33, count: 1_500, startTime: Date.parse('2026-01-05T00:00:00Z') });
     await (
