@@ -121,6 +121,7 @@ function items(cfg: TxmonConfig, count: number, tag: string): Item[] {
         shadowScore: null,
         rulesetVersion: 'rules-bench-1',
         shadowRules: null,
+        rollout: null,
         ruleHits: alerting
           ? [
               {

@@ -71,6 +71,7 @@ function batch(): { rows: PositionedTransaction[]; decided: Map<string, Decision
       shadowScore: null,
       rulesetVersion: 'rules-7',
       shadowRules: null,
+      rollout: null,
       ruleHits: [],
       explanation: { summary: 'ALLOW', model: null },
       alertId: alerting ? `al-${tx.transaction_id}`.padEnd(32, '0').slice(0, 32) : null,

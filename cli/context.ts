@@ -3,6 +3,7 @@
  * and logger, loaded when a command runs (never at `--help`, so a bad setting fails the command that
  * needs it, naming the setting). Also the option parsers the groups share.
  */
+import { userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type TxmonConfig } from '../config/config.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -53,6 +54,7 @@ export interface LifecycleOptions {
   reason?: string;
   strict?: boolean;
   check?: boolean;
+  canary?: string;
 }
 
 /**
@@ -76,7 +78,21 @@ export function lifecycleCommands(
     if (action === 'promote')
       command
         .option('--strict', 'refuse the promotion when a segment’s alert rate moves by more than TXMON_FAIRNESS_FACTOR')
-        .option('--no-check', 'promote without backtesting first');
+        .option('--no-check', 'promote without backtesting first')
+        .option(
+          '--canary <share>',
+          'a staged rollout instead: decide with it for this share of accounts first (10%), then txmon rollout grow|complete|rollback; guardrails roll it back by themselves',
+        );
     command.action((version: string, o: LifecycleOptions) => run(action, version, o));
+  }
+}
+
+/** Who changed something, for the audit log: --actor, else the OS user name. */
+export function actorName(given: string | undefined): string {
+  if (given) return given;
+  try {
+    return `${userInfo().username}@cli`;
+  } catch {
+    return 'unknown@cli';
   }
 }

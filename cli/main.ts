@@ -14,6 +14,7 @@ import { register as stateCommands } from './state.command.ts';
 import { register as modelCommands } from './model.command.ts';
 import { register as rulesCommands } from './rules.command.ts';
 import { register as backtestCommands } from './backtest.command.ts';
+import { register as rolloutCommands } from './rollout.command.ts';
 import { register as refdataCommands } from './refdata.command.ts';
 import { register as settlementsCommands } from './settlements.command.ts';
 import { register as simulateCommands } from './simulate.command.ts';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
     modelCommands,
     rulesCommands,
     backtestCommands,
+    rolloutCommands,
     refdataCommands,
     settlementsCommands,
     simulateCommands,

@@ -1,6 +1,5 @@
 /** `txmon model ...`: train, evaluate and manage isolation-forest models. */
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parse } from 'csv-parse/sync';
 import { serializeForest } from '../detection/forest-file.ts';
@@ -12,6 +11,8 @@ import type { TxmonConfig } from '../config/config.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import { rulesInForce } from '../models/rule-set-registry.ts';
 import { checkBeforePromotion } from './backtest.actions.ts';
+import { actorName } from './context.ts';
+import { startCanary } from './rollout.actions.ts';
 import type { ServingModel } from '../detection/score.ts';
 import { createPool, withPool, type Pool } from '../platform/mysql.ts';
 import { evaluateDetection, formatEvaluation, type EvaluationReport } from '../models/evaluate.ts';
@@ -155,16 +156,6 @@ export function formatEvalCsv(r: EvalCsvResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Who changed something, for the audit log: --actor, else the OS user name. */
-export function actorName(given: string | undefined): string {
-  if (given) return given;
-  try {
-    return `${userInfo().username}@cli`;
-  } catch {
-    return 'unknown@cli';
-  }
-}
-
 export interface TrainCliOptions {
   from?: string;
   to?: string;
@@ -231,7 +222,7 @@ export async function lifecycleCommand(
   cfg: TxmonConfig,
   action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
-  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean },
+  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean; canary?: string },
   say: (line: string) => void = () => {},
 ): Promise<string> {
   const pool = createPool(cfg);
@@ -244,6 +235,7 @@ export async function lifecycleCommand(
     if (version === undefined) throw new InputError(`model ${action}: give the model version (txmon model list)`);
     if (action === 'promote') {
       await checkBeforePromotion(pool, cfg, { model: version }, o, say);
+      if (o.canary !== undefined) return startCanary(pool, cfg, 'model', version, o.canary, o);
       const r = await promote(pool, version, actor, o.reason);
       return `model promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
     }

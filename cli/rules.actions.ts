@@ -15,7 +15,8 @@ import {
 import { InputError } from '../platform/errors.ts';
 import { withPool } from '../platform/mysql.ts';
 import { checkBeforePromotion } from './backtest.actions.ts';
-import { actorName } from './model.actions.ts';
+import { startCanary } from './rollout.actions.ts';
+import { actorName } from './context.ts';
 
 /** `txmon rules publish`: prints the version. */
 export async function publishCommand(
@@ -93,7 +94,7 @@ export async function lifecycleCommand(
   cfg: TxmonConfig,
   action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
-  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean },
+  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean; canary?: string },
   say: (line: string) => void = () => {},
 ): Promise<string> {
   const actor = actorName(o.actor);
@@ -108,6 +109,7 @@ export async function lifecycleCommand(
       return `rules shadow: ${version} decides beside the rules in force${r.replaced ? `; ${r.replaced} back to candidate` : ''} (txmon rules shadow-report ${version})\n`;
     }
     await checkBeforePromotion(pool, cfg, { rules: version }, o, say);
+    if (o.canary !== undefined) return startCanary(pool, cfg, 'rules', version, o.canary, o);
     const r = await promoteRuleSet(pool, version, actor, o.reason);
     return `rules promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
   });

@@ -146,6 +146,12 @@ const envSchema = z.object({
   TXMON_FAIRNESS_FACTOR: z.coerce.number().gt(1).default(2),
   TXMON_FAIRNESS_MIN_ALERTS: positiveInt.default(20),
   TXMON_PROMOTION_CHECK_DAYS: positiveInt.default(7),
+  TXMON_ROLLOUT_CHECK_MS: positiveInt.default(10_000),
+  TXMON_ROLLOUT_MAX_ALERT_RATE_FACTOR: z.coerce.number().gt(1).default(2),
+  TXMON_ROLLOUT_MAX_REVIEW_QUEUE_GROWTH: z.coerce.number().positive().default(1),
+  TXMON_ROLLOUT_MAX_SCORE_PSI: z.coerce.number().positive().default(0.25),
+  TXMON_ROLLOUT_MIN_DECISIONS: positiveInt.default(500),
+  TXMON_FAULT_ROLLOUT_STEP: boolFlag.default(false),
   TXMON_API_HOST: z.string().min(1).default('127.0.0.1'),
   TXMON_API_PORT: port.default(8080),
   TXMON_API_RATE_LIMIT_PER_MINUTE: positiveInt.default(1_200),
@@ -303,6 +309,16 @@ export type TxmonConfig = Readonly<{
     fairnessMinAlerts: number;
     /** A promotion backtests the candidate over this many days of the latest stored decisions. */
     promotionCheckDays: number;
+    /** How often each ingest process checks a running rollout's guardrails. */
+    rolloutCheckMs: number;
+    /** Guardrails: the canary's alert rate against the control's, the review queue's growth, a model canary's score PSI. */
+    rolloutMaxAlertRateFactor: number;
+    rolloutMaxReviewQueueGrowth: number;
+    rolloutMaxScorePsi: number;
+    /** The alert-rate guardrail judges a canary only from this many decisions. */
+    rolloutMinDecisions: number;
+    /** Crash tests only: SIGKILL a rollout step after its change, before its commit (TXMON_FAULT_ROLLOUT_STEP). */
+    faultRolloutStep: boolean;
   }>;
   recon: Readonly<{
     groupId: string;
@@ -451,6 +467,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       fairnessFactor: e.TXMON_FAIRNESS_FACTOR,
       fairnessMinAlerts: e.TXMON_FAIRNESS_MIN_ALERTS,
       promotionCheckDays: e.TXMON_PROMOTION_CHECK_DAYS,
+      rolloutCheckMs: e.TXMON_ROLLOUT_CHECK_MS,
+      rolloutMaxAlertRateFactor: e.TXMON_ROLLOUT_MAX_ALERT_RATE_FACTOR,
+      rolloutMaxReviewQueueGrowth: e.TXMON_ROLLOUT_MAX_REVIEW_QUEUE_GROWTH,
+      rolloutMaxScorePsi: e.TXMON_ROLLOUT_MAX_SCORE_PSI,
+      rolloutMinDecisions: e.TXMON_ROLLOUT_MIN_DECISIONS,
+      faultRolloutStep: e.TXMON_FAULT_ROLLOUT_STEP,
     },
     recon: {
       groupId: e.TXMON_RECON_GROUP_ID,

@@ -26,6 +26,7 @@ import type { StateRedis } from '../platform/redis-pipelines.ts';
 import accountRoutes from './routes/accounts.ts';
 import modelRoutes from './routes/models.ts';
 import rulesRoutes from './routes/rules.ts';
+import rolloutRoutes from './routes/rollouts.ts';
 import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
 import reconRoutes from './routes/reconciliation.ts';
 import transactionRoutes from './routes/transactions.ts';
@@ -165,6 +166,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
       await api.register(transactionRoutes, { pool: deps.pool });
       await api.register(reconRoutes, { pool: deps.pool });
       await api.register(modelRoutes, { pool: deps.pool, driftPsiAlert: deps.driftPsiAlert ?? 0.25 });
+      await api.register(rolloutRoutes, { pool: deps.pool });
       await api.register(rulesRoutes, { pool: deps.pool, featureNames: FeatureSpace.available(deps.windows ?? DEFAULT_WINDOWS) });
       if (deps.state) await api.register(accountRoutes, deps.state);
       if (deps.pipeline) await api.register(pipelineRoutes, { pool: deps.pool, ...deps.pipeline });

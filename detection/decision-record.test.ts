@@ -94,6 +94,7 @@ function referenceDecideTransaction(
     shadowScore: models.shadow === null ? null : models.shadow.score(input.snapshot),
     rulesetVersion: rules.version,
     shadowRules: null,
+    rollout: null,
     ruleHits: [...hits],
     explanation: { summary: d.summary, model: alerting ? d.model : null },
     alertId: alerting ? alertId(input.transactionId, active?.model.version ?? null, rules.version) : null,

@@ -32,6 +32,8 @@ export interface DecisionRecord {
    * when one is in shadow, never acted on; null otherwise, and for a decision read back from MySQL.
    */
   shadowRules: { version: string; decision: DecisionKind } | null;
+  /** The arm of the running staged rollout that decided it (models/rollout.ts); null without one, and when read back. */
+  rollout: { id: number; arm: 'canary' | 'control' } | null;
   ruleHits: RuleHit[];
   /**
    * The decision's explanation, stored as JSON for alerts: the summary and the model's verdict with
@@ -131,6 +133,7 @@ export function decideTransaction(
     shadowScore: models.shadow === null ? null : models.shadow.score(input.snapshot),
     rulesetVersion: rules.version,
     shadowRules: shadow,
+    rollout: null,
     // evaluateTransaction's own array: nothing else holds it.
     ruleHits: hits,
     explanation,

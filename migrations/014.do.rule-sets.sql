@@ -36,7 +36,7 @@ INSERT IGNORE INTO rule_set_registry (id, revision) VALUES (1, 0);
 
 -- What the rule set in shadow decided beside the live one (GET /api/v1/rules/{version}/shadow-report):
 -- counts per (rule set, input partition, UTC day of event time, live decision, shadow decision),
--- written in the MySQL transaction that stores the transactions (sinks/shadow-counts.sink.ts) for
+-- written in the MySQL transaction that stores the transactions (sinks/decision-counts.sink.ts) for
 -- the rows it inserts, so a replay, which inserts none, counts nothing twice. Keyed by partition too,
 -- so batches of different partitions never wait for one counter row.
 CREATE TABLE IF NOT EXISTS rule_shadow_counts (

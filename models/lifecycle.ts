@@ -78,15 +78,35 @@ export async function promoteIn(
   reason?: string,
   clientAddr: string | null = null,
 ): Promise<{ previous: string | null }> {
-  return change(pool, reg, async (conn) => {
-    const from = await stateOf(conn, reg, version);
-    if (from === 'active') throw new InputError(`${reg.noun} ${version} is already active`);
-    const previous = await versionIn(conn, reg, 'active');
-    if (previous !== null) await setState(conn, reg, previous, 'retired');
-    await setState(conn, reg, version, 'active');
-    await audit(conn, actor, `${reg.action}.promote`, version, { from, previous, reason: reason ?? null }, clientAddr);
-    return { previous };
-  });
+  return change(pool, reg, (conn) => promoteWithin(conn, reg, version, actor, reason, clientAddr));
+}
+
+/** promoteIn's work inside the caller's transaction (which holds the registry's lock). */
+export async function promoteWithin(
+  conn: PoolConnection,
+  reg: Registry,
+  version: string,
+  actor: string,
+  reason?: string,
+  clientAddr: string | null = null,
+): Promise<{ previous: string | null }> {
+  const from = await stateOf(conn, reg, version);
+  if (from === 'active') throw new InputError(`${reg.noun} ${version} is already active`);
+  const previous = await versionIn(conn, reg, 'active');
+  if (previous !== null) await setState(conn, reg, previous, 'retired');
+  await setState(conn, reg, version, 'active');
+  await audit(conn, actor, `${reg.action}.promote`, version, { from, previous, reason: reason ?? null }, clientAddr);
+  return { previous };
+}
+
+/** The active version, inside the caller's transaction; null when none is active. */
+export async function activeWithin(conn: PoolConnection, reg: Registry): Promise<string | null> {
+  return versionIn(conn, reg, 'active');
+}
+
+/** The state of `version`, inside the caller's transaction (an InputError naming it when there is none). */
+export async function stateWithin(conn: PoolConnection, reg: Registry, version: string): Promise<LifecycleState> {
+  return stateOf(conn, reg, version);
 }
 
 /** Puts `version` in shadow beside the active one; one already in shadow goes back to candidate. */

@@ -24,6 +24,11 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     alerts: ['INSERT', 'UPDATE'],
     state_generation: ['INSERT', 'UPDATE'],
     rule_shadow_counts: ['INSERT', 'UPDATE'],
+    rollout_counts: ['INSERT', 'UPDATE'],
+    // A guardrail check records its evidence, and rolls a rollout back when one is crossed (its
+    // audit entry is written by the rollouts table's trigger, not by this user: migration 016).
+    rollouts: ['UPDATE'],
+    rule_set_registry: ['UPDATE'],
   },
   reconcile: {
     settlements: ['INSERT'],

@@ -32,6 +32,7 @@ export const TOLERATED = {
   'skipped-commit': 'the offset past records kafkajs skipped (transaction markers) was not committed; the next batch moves it',
   'rebuild-lock-release': 'the state rebuild lock was not released; it expires by its TTL',
   'drift-report': 'the model drift gauges were not updated; the next interval updates them',
+  'rollout-check': 'the running rollout’s guardrails were not checked; the next interval checks them',
   'api-dependency-at-start': 'a dependency did not answer when the API started; readiness reports it until it does',
 } as const;
 

@@ -70,7 +70,7 @@ export function withStoredDecisions(
 ): DecisionRecord[] {
   return records.map((d) => {
     const s = stored.get(d.transactionId)?.decision;
-    return s === undefined || s === null ? d : { ...d, ...s, shadowRules: null };
+    return s === undefined || s === null ? d : { ...d, ...s, shadowRules: null, rollout: null };
   });
 }
 

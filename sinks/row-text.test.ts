@@ -144,6 +144,7 @@ const decision = (transactionId: string): fc.Arbitrary<DecisionRecord> =>
     shadowScore: nullableReal,
     rulesetVersion: text,
     shadowRules: fc.constant(null),
+    rollout: fc.constant(null),
     ruleHits: fc.constant([]),
     explanation: fc.record({ summary: text, model: fc.constant(null) }),
     alertId: nullableText,

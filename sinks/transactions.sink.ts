@@ -13,7 +13,7 @@ import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions, wri
 import { positionKey, type KafkaPosition } from './kafka-position.ts';
 import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
 import { SqlText } from './row-text.ts';
-import { shadowCounts, storeShadowCounts } from './shadow-counts.sink.ts';
+import { rolloutCounts, shadowCounts, storeRolloutCounts, storeShadowCounts } from './decision-counts.sink.ts';
 import { jsonLiteral } from './sql-literal.ts';
 
 export { positionKey, type KafkaPosition } from './kafka-position.ts';
@@ -258,8 +258,10 @@ export async function writeBatch(
         'mysql',
         `${toInsert.length - inserted} of the batch's transactions were stored by another writer meanwhile; the batch is retried`,
       );
-    // The shadow rule set's decisions of the rows inserted here (none while no rule set is in shadow).
+    // The shadow rule set's and a rollout's arms' decisions of the rows inserted here (none while
+    // no rule set is in shadow and no rollout runs).
     await storeShadowCounts(conn, shadowCounts(toInsert, decided), QUERY_TIMEOUT_MS);
+    await storeRolloutCounts(conn, rolloutCounts(toInsert, decided), QUERY_TIMEOUT_MS);
     // Stored from another Kafka position: a duplicate Redis could not see.
     const lateDuplicates: DuplicateDelivery[] = [];
     for (const p of all) {

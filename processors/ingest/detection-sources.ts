@@ -12,6 +12,7 @@ import type { ProcessorContext } from '../../runtime/processor.ts';
 import { requireFeatureLayout } from '../../sinks/feature-vector.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { ModelWatcher } from './model-watcher.ts';
+import { canaryScorePsi, checkRollout, type GuardrailLimits } from '../../models/rollout.ts';
 import { RuleSetWatcher } from './rule-set-watcher.ts';
 import { RulesSource } from './rules-source.ts';
 
@@ -71,11 +72,41 @@ export async function startDetectionSources(ctx: ProcessorContext<string>, metri
       );
   });
 
+  // The running rollout's guardrails: every process checks; the first that finds one crossed rolls
+  // it back (once, under the registry's lock, audited with its evidence) and the others see it ended.
+  const limits: GuardrailLimits = {
+    maxAlertRateFactor: cfg.detection.rolloutMaxAlertRateFactor,
+    maxReviewQueueGrowth: cfg.detection.rolloutMaxReviewQueueGrowth,
+    maxScorePsi: cfg.detection.rolloutMaxScorePsi,
+    minDecisions: cfg.detection.rolloutMinDecisions,
+  };
+  ctx.every(cfg.detection.rolloutCheckMs, 'rollout-check', async () => {
+    const checked = await checkRollout(ctx.pool, limits, (r) => canaryScorePsi(ctx.pool, r));
+    metrics.rolloutShare.reset();
+    if (checked === null) return;
+    const { rollout, evidence, rolledBack } = checked;
+    if (rolledBack) {
+      metrics.rolloutRollbacks.inc({ kind: rollout.kind });
+      log.warn(
+        {
+          rollout: rollout.id,
+          kind: rollout.kind,
+          version: rollout.version,
+          crossed: evidence.crossed,
+          canary: evidence.canary,
+          control: evidence.control,
+        },
+        'rollout rolled back by a guardrail',
+      );
+    } else metrics.rolloutShare.set({ kind: rollout.kind, version: rollout.version }, rollout.shareBp / 10_000);
+  });
+
   return {
     featureLayout,
     detection: {
       rules: () => published.current ?? rules.current,
       shadowRules: () => published.shadow,
+      rollout: () => published.rollout,
       models: () => models.current,
       drift: () => models.driftMonitor,
     },

@@ -113,6 +113,18 @@ export function createIngestMetrics() {
       labelNames: ['version', 'decision', 'shadow_decision'],
       registers,
     }),
+    rolloutShare: new Gauge({
+      name: 'txmon_detection_rollout_share',
+      help: 'The running staged rollout: the share of accounts its candidate decides for (0–1), by kind and version.',
+      labelNames: ['kind', 'version'],
+      registers,
+    }),
+    rolloutRollbacks: new Counter({
+      name: 'txmon_detection_rollout_guardrail_rollbacks_total',
+      help: 'Staged rollouts this process rolled back because a guardrail was crossed (the evidence is in the audit log).',
+      labelNames: ['kind'],
+      registers,
+    }),
     shadowDisagreements: new Counter({
       name: 'txmon_detection_shadow_disagreements_total',
       help: 'Transactions the shadow model would alert on and the active one not, or the other way round.',

@@ -29,10 +29,12 @@ import {
 import { lateFlags, type WindowSpec } from '../../domain/windows.ts';
 import { staticFeatures, type StaticFeatures, type StaticRefs } from '../../domain/enrich.ts';
 import { STATIC_FEATURE_NAMES, SnapshotLayout, SnapshotWriter, objectSource } from '../../domain/snapshot.ts';
+import { inCanary } from '../../detection/canary.ts';
 import { decideTransaction, type DecisionRecord, type Models } from '../../detection/decision-record.ts';
 import type { DecisionPolicy } from '../../detection/decide.ts';
 import type { DriftMonitor } from '../../detection/drift-monitor.ts';
 import type { RuleSet } from '../../detection/rules.ts';
+import type { LiveRollout } from './rule-set-watcher.ts';
 import { alertMessages } from '../../sinks/alerts.sink.ts';
 import type { RefdataCache } from '../../refdata/cache.ts';
 import { lookupStored, type StoredTransaction } from '../../sinks/lookup-stored.ts';
@@ -137,6 +139,8 @@ export interface DetectionDeps {
   rules: () => RuleSet;
   /** The rule set in shadow (decides beside the live one, stored as counts, never acting), or null. */
   shadowRules: () => RuleSet | null;
+  /** The running staged rollout: its candidate decides for the accounts in its share (detection/canary.ts). */
+  rollout: () => LiveRollout | null;
   models: () => Models;
   drift: () => DriftMonitor | null;
   policy: DecisionPolicy;
@@ -670,11 +674,16 @@ export class IngestBatchHandler {
     const rules = detection.rules();
     const shadowRules = detection.shadowRules();
     const models = detection.models();
+    const rollout = detection.rollout();
+    // What the canary's accounts are decided with: the candidate where it replaces the rules or the model.
+    const canaryRules = rollout?.rules ?? rules;
+    const canaryModels: Models = rollout?.model ? { active: rollout.model, shadow: models.shadow } : models;
     const drift = detection.drift();
     const decidedAt = Date.now();
     const errors = { count: 0 };
     const out = items.map((v) => {
       const t = v.tx;
+      const canary = rollout !== null && inCanary(t.account_id, rollout.shareBp);
       const rec = decideTransaction(
         {
           transactionId: t.transaction_id,
@@ -685,13 +694,14 @@ export class IngestBatchHandler {
           snapshot: v.snapshot ?? EMPTY_SNAPSHOT,
           tx: t,
         },
-        rules,
-        models,
+        canary ? canaryRules : rules,
+        canary ? canaryModels : models,
         detection.policy,
         decidedAt,
         errors,
         shadowRules,
       );
+      if (rollout !== null) rec.rollout = { id: rollout.id, arm: canary ? 'canary' : 'control' };
       if (
         models.active !== null &&
         drift !== null &&

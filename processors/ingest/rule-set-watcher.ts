@@ -1,6 +1,7 @@
 /**
  * The rule sets the registry serves (migration 014): the active one, which the processors decide
- * with in place of TXMON_RULES_FILE when there is one, and the one in shadow, re-read whenever the registry revision moves
+ * with in place of TXMON_RULES_FILE when there is one, the one in shadow, and a running staged
+ * rollout's candidate (models/rollout.ts, the same lock and revision), re-read whenever the registry revision moves
  * (a promotion or a rollback takes effect within one poll, without a restart). A stored rule set
  * that does not compile here (a feature these windows lack) is logged and the previous rules stay.
  */
@@ -8,11 +9,31 @@ import type { RuleSet } from '../../detection/rules.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { PollLoop } from '../../platform/poll-loop.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { compileForRegistry, ruleSetRevision, servingRuleSets, type StoredRuleSet } from '../../models/rule-set-registry.ts';
+import { ModelScorer } from '../../detection/score.ts';
+import { loadModel } from '../../models/model-registry.ts';
+import {
+  compileForRegistry,
+  loadRuleSetText,
+  ruleSetRevision,
+  servingRuleSets,
+  type StoredRuleSet,
+} from '../../models/rule-set-registry.ts';
+import { runningRollout, type RolloutKind } from '../../models/rollout.ts';
+
+/** A running staged rollout as the ingest applies it: the accounts below `shareBp` get its rules or model. */
+export interface LiveRollout {
+  id: number;
+  kind: RolloutKind;
+  version: string;
+  shareBp: number;
+  rules: RuleSet | null;
+  model: ModelScorer | null;
+}
 
 export class RuleSetWatcher {
   private active: RuleSet | null = null;
   private shadowSet: RuleSet | null = null;
+  private rolloutNow: LiveRollout | null = null;
   private revision = -1;
   private readonly loop = new PollLoop(() => this.refresh());
 
@@ -26,6 +47,26 @@ export class RuleSetWatcher {
   /** The registry's active rule set, or null when none is active (the rule file decides then). */
   get current(): RuleSet | null {
     return this.active;
+  }
+
+  /** The running staged rollout, with what its canary decides with, or null. */
+  get rollout(): LiveRollout | null {
+    return this.rolloutNow;
+  }
+
+  /** The running rollout, its candidate compiled or loaded once per rollout (a grow keeps it). */
+  private async liveRollout(): Promise<LiveRollout | null> {
+    const r = await runningRollout(this.pool);
+    if (r === null) return null;
+    const prev = this.rolloutNow;
+    if (prev !== null && prev.id === r.id) return prev.shareBp === r.shareBp ? prev : { ...prev, shareBp: r.shareBp };
+    if (r.kind === 'rules') {
+      const stored = await loadRuleSetText(this.pool, r.version);
+      const rules = compileForRegistry(stored.text, this.featureNames, `rule set ${r.version}`);
+      return { id: r.id, kind: r.kind, version: r.version, shareBp: r.shareBp, rules, model: null };
+    }
+    const model = new ModelScorer(await loadModel(this.pool, r.version));
+    return { id: r.id, kind: r.kind, version: r.version, shareBp: r.shareBp, rules: null, model };
   }
 
   /** The rule set in shadow (it decides beside the live one, never acting), or null. */
@@ -46,7 +87,20 @@ export class RuleSetWatcher {
           : compileForRegistry(stored.text, this.featureNames, `rule set ${stored.version}`);
     const next = compiled(serving.active, this.active);
     const shadow = compiled(serving.shadow, this.shadowSet);
+    const rollout = await this.liveRollout();
     this.revision = revision;
+    if (rollout?.id !== this.rolloutNow?.id || rollout?.shareBp !== this.rolloutNow?.shareBp)
+      this.logger.info(
+        {
+          revision,
+          rollout:
+            rollout === null
+              ? null
+              : { id: rollout.id, kind: rollout.kind, version: rollout.version, share: rollout.shareBp / 100 },
+        },
+        'rollout changed',
+      );
+    this.rolloutNow = rollout;
     if (shadow?.version !== this.shadowSet?.version) {
       this.logger.info(
         { revision, from: this.shadowSet?.version ?? null, to: shadow?.version ?? null },

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inCanary } from '../../detection/canary.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { createRegistry } from '../../platform/schema-registry.ts';
@@ -389,6 +390,52 @@ describe('detection', () => {
       candidate: { rulesetVersion: registryRules },
     });
 
+    // The noisy rule set as a staged rollout to half the accounts: the processor decides the canary's
+    // accounts with it and the others with version 2, until a guardrail rolls it back by itself.
+    const phase5 = { seed: 25, count: 1_500, startTime: Date.parse('2026-01-07T00:00:00Z') };
+    // Traffic after the rollback: every account on version 2 again.
+    const phase5b = { seed: 26, count: 500, startTime: Date.parse('2026-01-08T00:00:00Z') };
+    const third = spawnIngest(ns, [], { TXMON_ROLLOUT_CHECK_MS: '300', TXMON_ROLLOUT_MIN_DECISIONS: '100' });
+    const logged3 = async (line: string) => {
+      const r = await waitUntil(async () => third.output().includes(line), { timeoutMs: 60_000, intervalMs: 50 });
+      expect(r.ok, `${line}: ${third.output().slice(-3000)}`).toBe(true);
+    };
+    try {
+      await logged3('ingest running');
+      const started = txmon('rules', 'promote', noisyVersion, '--canary', '50%', '--no-check', '--actor', 'e2e');
+      expect(started.status, started.stderr).toBe(0);
+      expect(started.stdout).toMatch(
+        new RegExp(`rollout \\d+: rule set ${noisyVersion} decides for 50% of accounts \\(the rest stay on ${registryRules}\\)`),
+      );
+      await logged3('rollout changed');
+      await produceSimulated(ns, phase5);
+      await logged3('rollout rolled back by a guardrail');
+      await drained(topic);
+      await produceSimulated(ns, phase5b);
+      await drained(topic);
+    } finally {
+      third.child.kill('SIGTERM');
+      expect(await third.exited, third.output()).toBe(0);
+    }
+    const status = JSON.parse(txmon('rollout', 'status', '--json').stdout) as {
+      running: unknown;
+      recent: Array<{ version: string; state: string; evidence: { crossed: string[]; canary: { decisions: number } } }>;
+    };
+    expect(status.running).toBeNull();
+    expect(status.recent[0]).toMatchObject({ version: noisyVersion, state: 'rolled_back' });
+    expect(status.recent[0]?.evidence.crossed[0]).toMatch(/^alert rate [\d.]+% on the canary against [\d.]+% on the control/);
+    expect(status.recent[0]?.evidence.canary.decisions).toBeGreaterThanOrEqual(100);
+    // The noisy rules decided only for the canary's accounts, and nothing after the rollback.
+    const decided5 = await rows("SELECT account_id, ruleset_version FROM transactions WHERE transaction_id LIKE 'tx-25-%'");
+    const byNoisy = decided5.filter((r) => r.ruleset_version === noisyVersion);
+    expect(byNoisy.length).toBeGreaterThan(0);
+    expect(byNoisy.every((r) => inCanary(r.account_id as string, 5_000))).toBe(true);
+    expect(
+      decided5.filter((r) => !inCanary(r.account_id as string, 5_000)).every((r) => r.ruleset_version === registryRules),
+    ).toBe(true);
+    const after = await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-26-%'");
+    expect(after).toEqual([{ v: registryRules }]);
+
     const rolled = txmon('model', 'rollback', '--actor', 'e2e', '--reason', 'test');
     expect(rolled.status, rolled.stderr).toBe(0);
     expect(rolled.stdout).toContain(`${shadowVersion} retired, ${active} active again`);
@@ -404,6 +451,8 @@ describe('detection', () => {
       `rules.shadow ${registryRules}`,
       `rules.publish ${noisyVersion}`,
       `rules.promote ${registryRules}`,
+      `rollout.start ${noisyVersion}`,
+      `rollout.rollback ${noisyVersion}`,
       `model.rollback ${active}`,
     ]);
     // Append-only: MySQL itself refuses to edit the audit log.

@@ -27,6 +27,7 @@ import { produceSimulated } from '../helpers/pipeline.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
 import { slowStep } from '../helpers/slow-step.ts';
 import { promote, registerModel } from '../../models/model-registry.ts';
+import { rollBackRollout, startRollout } from '../../models/rollout.ts';
 import { trainModel } from '../../models/train.ts';
 
 let ns: TestNamespace;
@@ -637,6 +638,30 @@ describe('transactions, reconciliation, models', () => {
       "SELECT action, client_addr FROM audit_log WHERE action LIKE 'rules.%' ORDER BY id",
     );
     expect(audits.map((a) => a.action)).toEqual(['rules.publish', 'rules.shadow', 'rules.promote']);
+    // A staged rollout of a second version shows where it stands, for every role.
+    const second = await call('POST', '/rules', 'admin', {
+      text: shipped.replace('"version": "1"', '"version": "2"'),
+      reason: 'two',
+    });
+    const v2 = (second.json() as { version: string }).version;
+    expect((await call('GET', '/rollouts', 'analyst')).json()).toEqual([]);
+    const started = await startRollout(pool, 'rules', v2, 1_000, { actor: 'test' });
+    const listed = (await call('GET', '/rollouts', 'sre')).json() as Array<Record<string, unknown>>;
+    expect(listed).toEqual([
+      expect.objectContaining({
+        id: started.id,
+        kind: 'rules',
+        version: v2,
+        control_version: version,
+        share: 0.1,
+        state: 'running',
+        arms: { canary: { decisions: 0, alerts: 0, reviews: 0 }, control: { decisions: 0, alerts: 0, reviews: 0 } },
+      }),
+    ]);
+    await rollBackRollout(pool, { actor: 'test' });
+    expect((await call('GET', '/rollouts', 'analyst')).json()).toEqual([
+      expect.objectContaining({ state: 'rolled_back', arms: null }),
+    ]);
     // The running ingest now decides with the registry's copy of the shipped rules: the same version as the file's.
   });
 });

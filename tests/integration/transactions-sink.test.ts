@@ -59,6 +59,7 @@ function decision(id: string, kind: DecisionRecord['decision'], model: string): 
     shadowScore: null,
     rulesetVersion: 'rs-1',
     shadowRules: null,
+    rollout: null,
     ruleHits: alerting
       ? [{ ruleId: 'r-1', ruleVersion: 'v1', severity: 'high', action: 'REVIEW', detail: "it's \\ odd", snoozed: false }]
       : [],

@@ -1,0 +1,21 @@
+/** Rollout schemas. */
+import { Type } from 'typebox';
+
+const Arm = Type.Object({ decisions: Type.Integer(), alerts: Type.Integer(), reviews: Type.Integer() });
+export const RolloutItem = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String({ description: 'rules or model' }),
+  version: Type.String(),
+  control_version: Type.Union([Type.String(), Type.Null()], { description: 'What decides for the other accounts.' }),
+  share: Type.Number({ description: 'Share of accounts the candidate decides for, 0–1.' }),
+  state: Type.String({ description: 'running, completed or rolled_back' }),
+  started_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+  arms: Type.Union([Type.Object({ canary: Arm, control: Arm }), Type.Null()], {
+    description: 'Each arm’s decisions so far (the running rollout).',
+  }),
+  evidence: Type.Unknown({
+    description: 'The last guardrail check: alert rates, review queue, score PSI, limits, what was crossed.',
+  }),
+});
+export const RolloutList = Type.Array(RolloutItem);
