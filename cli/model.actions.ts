@@ -235,7 +235,7 @@ export async function lifecycleCommand(
     if (version === undefined) throw new InputError(`model ${action}: give the model version (txmon model list)`);
     if (action === 'promote') {
       await checkBeforePromotion(pool, cfg, { model: version }, o, say);
-      if (o.canary !== undefined) return startCanary(pool, cfg, 'model', version, o.canary, o);
+      if (o.canary !== undefined) return await startCanary(pool, cfg, 'model', version, o.canary, o);
       const r = await promote(pool, version, actor, o.reason);
       return `model promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
     }

@@ -109,7 +109,7 @@ export async function lifecycleCommand(
       return `rules shadow: ${version} decides beside the rules in force${r.replaced ? `; ${r.replaced} back to candidate` : ''} (txmon rules shadow-report ${version})\n`;
     }
     await checkBeforePromotion(pool, cfg, { rules: version }, o, say);
-    if (o.canary !== undefined) return startCanary(pool, cfg, 'rules', version, o.canary, o);
+    if (o.canary !== undefined) return await startCanary(pool, cfg, 'rules', version, o.canary, o);
     const r = await promoteRuleSet(pool, version, actor, o.reason);
     return `rules promote: ${version} is active${r.previous ? `; ${r.previous} retired` : ''}\n`;
   });

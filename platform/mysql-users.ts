@@ -50,6 +50,7 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     model_registry: ['UPDATE'],
     rule_sets: ['INSERT', 'UPDATE'],
     rule_set_registry: ['UPDATE'],
+    rollouts: ['INSERT', 'UPDATE'],
     api_keys: ['UPDATE'],
   },
 };

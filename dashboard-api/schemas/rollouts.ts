@@ -19,3 +19,16 @@ export const RolloutItem = Type.Object({
   }),
 });
 export const RolloutList = Type.Array(RolloutItem);
+
+const Share = Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Share of accounts, 0–1 (0.1: 10 %).' });
+const Why = Type.Optional(Type.String({ maxLength: 500 }));
+export const StartBody = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('rules'), Type.Literal('model')]),
+    version: Type.String({ minLength: 1, maxLength: 128 }),
+    share: Share,
+    reason: Why,
+  },
+  { additionalProperties: false },
+);
+export const GrowBody = Type.Object({ share: Share, reason: Why }, { additionalProperties: false });

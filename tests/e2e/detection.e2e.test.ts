@@ -214,7 +214,7 @@ describe('detection', () => {
     expect(bt.stderr).toMatch(/decided again in [\d.]+ s \([\d,]+ tx\/s of compute\)/);
   });
 
-  it('a running processor takes up a model promotion, a rule edit and a rule set shadowed then promoted, without a restart; rollback is audited', async () => {
+  it('a running processor takes up model promotions, rule edits, shadowed and promoted rule sets and staged rollouts (one rolled back by its guardrail) without a restart; all audited', async () => {
     const topic = topicName(ns.cfg.topicNamespace, 'transactions');
     const phase3 = { seed: 23, count: 3_000, startTime: Date.parse('2026-01-03T00:00:00Z') };
     // The busiest account of the coming traffic goes on the block list.
@@ -393,11 +393,17 @@ describe('detection', () => {
     // The noisy rule set as a staged rollout to half the accounts: the processor decides the canary's
     // accounts with it and the others with version 2, until a guardrail rolls it back by itself.
     const phase5 = { seed: 25, count: 1_500, startTime: Date.parse('2026-01-07T00:00:00Z') };
-    // Traffic after the rollback: every account on version 2 again.
+    // Traffic after the rollback: every account on version 2 again, and on the first model, rolled out to all.
     const phase5b = { seed: 26, count: 500, startTime: Date.parse('2026-01-08T00:00:00Z') };
-    const third = spawnIngest(ns, [], { TXMON_ROLLOUT_CHECK_MS: '300', TXMON_ROLLOUT_MIN_DECISIONS: '100' });
-    const logged3 = async (line: string) => {
-      const r = await waitUntil(async () => third.output().includes(line), { timeoutMs: 60_000, intervalMs: 50 });
+    const third = spawnIngest(ns, [], {
+      TXMON_ROLLOUT_CHECK_MS: '300',
+      TXMON_ROLLOUT_MIN_DECISIONS: '100',
+      // The model rollout below is not judged on its scores' drift here (a few hundred of another day's).
+      TXMON_ROLLOUT_MAX_SCORE_PSI: '100',
+    });
+    /** Waits until the processor has logged `line` more than `times` times. */
+    const logged3 = async (line: string, times = 0) => {
+      const r = await waitUntil(async () => third.output().split(line).length - 1 > times, { timeoutMs: 60_000, intervalMs: 50 });
       expect(r.ok, `${line}: ${third.output().slice(-3000)}`).toBe(true);
     };
     try {
@@ -411,6 +417,12 @@ describe('detection', () => {
       await produceSimulated(ns, phase5);
       await logged3('rollout rolled back by a guardrail');
       await drained(topic);
+      // A model rollout to every account: the first model decides the next traffic, then is promoted.
+      const changes = third.output().split('rollout changed').length - 1;
+      const modelCanary = txmon('model', 'promote', active, '--canary', '100%', '--no-check', '--actor', 'e2e');
+      expect(modelCanary.status, modelCanary.stderr).toBe(0);
+      expect(modelCanary.stdout).toContain(`model ${active} decides for 100% of accounts (the rest stay on ${shadowVersion})`);
+      await logged3('rollout changed', changes);
       await produceSimulated(ns, phase5b);
       await drained(topic);
     } finally {
@@ -421,10 +433,11 @@ describe('detection', () => {
       running: unknown;
       recent: Array<{ version: string; state: string; evidence: { crossed: string[]; canary: { decisions: number } } }>;
     };
-    expect(status.running).toBeNull();
-    expect(status.recent[0]).toMatchObject({ version: noisyVersion, state: 'rolled_back' });
-    expect(status.recent[0]?.evidence.crossed[0]).toMatch(/^alert rate [\d.]+% on the canary against [\d.]+% on the control/);
-    expect(status.recent[0]?.evidence.canary.decisions).toBeGreaterThanOrEqual(100);
+    // The model rollout still runs (completed below); the rule set's was rolled back by its guardrail.
+    expect(status.running).toMatchObject({ kind: 'model', version: active, shareBp: 10_000 });
+    expect(status.recent[1]).toMatchObject({ version: noisyVersion, state: 'rolled_back' });
+    expect(status.recent[1]?.evidence.crossed[0]).toMatch(/^alert rate [\d.]+% on the canary against [\d.]+% on the control/);
+    expect(status.recent[1]?.evidence.canary.decisions).toBeGreaterThanOrEqual(100);
     // The noisy rules decided only for the canary's accounts, and nothing after the rollback.
     const decided5 = await rows("SELECT account_id, ruleset_version FROM transactions WHERE transaction_id LIKE 'tx-25-%'");
     const byNoisy = decided5.filter((r) => r.ruleset_version === noisyVersion);
@@ -433,12 +446,24 @@ describe('detection', () => {
     expect(
       decided5.filter((r) => !inCanary(r.account_id as string, 5_000)).every((r) => r.ruleset_version === registryRules),
     ).toBe(true);
-    const after = await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-26-%'");
-    expect(after).toEqual([{ v: registryRules }]);
+    const after = await rows(
+      "SELECT DISTINCT ruleset_version AS rules, model_version AS model FROM transactions WHERE transaction_id LIKE 'tx-26-%'",
+    );
+    expect(after).toEqual([{ rules: registryRules, model: active }]);
+    const completed = txmon('rollout', 'complete', '--actor', 'e2e');
+    expect(completed.status, completed.stderr).toBe(0);
+    expect(
+      Object.fromEntries(
+        (JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; state: string }>).map((m) => [
+          m.version,
+          m.state,
+        ]),
+      ),
+    ).toEqual({ [active]: 'active', [shadowVersion]: 'retired' });
 
     const rolled = txmon('model', 'rollback', '--actor', 'e2e', '--reason', 'test');
     expect(rolled.status, rolled.stderr).toBe(0);
-    expect(rolled.stdout).toContain(`${shadowVersion} retired, ${active} active again`);
+    expect(rolled.stdout).toContain(`${active} retired, ${shadowVersion} active again`);
     const audit = await rows('SELECT actor, action, subject FROM audit_log ORDER BY id');
     expect(audit.map((a) => `${a.action} ${a.subject}`)).toEqual([
       `model.train ${active}`,
@@ -453,7 +478,10 @@ describe('detection', () => {
       `rules.promote ${registryRules}`,
       `rollout.start ${noisyVersion}`,
       `rollout.rollback ${noisyVersion}`,
-      `model.rollback ${active}`,
+      `rollout.start ${active}`,
+      `model.promote ${active}`,
+      `rollout.complete ${active}`,
+      `model.rollback ${shadowVersion}`,
     ]);
     // Append-only: MySQL itself refuses to edit the audit log.
     await expect(pool.query("UPDATE audit_log SET actor = 'someone else'")).rejects.toThrow(/append-only/);

@@ -27,7 +27,6 @@ import { produceSimulated } from '../helpers/pipeline.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
 import { slowStep } from '../helpers/slow-step.ts';
 import { promote, registerModel } from '../../models/model-registry.ts';
-import { rollBackRollout, startRollout } from '../../models/rollout.ts';
 import { trainModel } from '../../models/train.ts';
 
 let ns: TestNamespace;
@@ -645,23 +644,39 @@ describe('transactions, reconciliation, models', () => {
     });
     const v2 = (second.json() as { version: string }).version;
     expect((await call('GET', '/rollouts', 'analyst')).json()).toEqual([]);
-    const started = await startRollout(pool, 'rules', v2, 1_000, { actor: 'test' });
+    expect((await call('POST', '/rollouts', 'analyst', { kind: 'rules', version: v2, share: 0.1 })).statusCode).toBe(403);
+    expect((await call('POST', '/rollouts', 'admin', { kind: 'rules', version: '9@000000000000', share: 0.1 })).statusCode).toBe(
+      404,
+    );
+    const started = await call('POST', '/rollouts', 'admin', { kind: 'rules', version: v2, share: 0.1, reason: 'canary' });
+    expect(started.statusCode).toBe(200);
+    const id = (started.json() as { id: number }).id;
+    expect((await call('POST', '/rollouts', 'admin', { kind: 'rules', version: v2, share: 0.2 })).statusCode).toBe(409);
+    expect((await call('POST', '/rollouts/grow', 'admin', { share: 0.05 })).statusCode).toBe(409);
+    expect((await call('POST', '/rollouts/grow', 'admin', { share: 0.25 })).json()).toMatchObject({ id, share: 0.25 });
     const listed = (await call('GET', '/rollouts', 'sre')).json() as Array<Record<string, unknown>>;
     expect(listed).toEqual([
       expect.objectContaining({
-        id: started.id,
+        id,
         kind: 'rules',
         version: v2,
         control_version: version,
-        share: 0.1,
+        share: 0.25,
         state: 'running',
-        arms: { canary: { decisions: 0, alerts: 0, reviews: 0 }, control: { decisions: 0, alerts: 0, reviews: 0 } },
+        arms: { canary: expect.any(Object), control: expect.any(Object) },
       }),
     ]);
-    await rollBackRollout(pool, { actor: 'test' });
-    expect((await call('GET', '/rollouts', 'analyst')).json()).toEqual([
-      expect.objectContaining({ state: 'rolled_back', arms: null }),
-    ]);
+    expect((await call('POST', '/rollouts/rollback', 'admin', { reason: 'enough' })).json()).toMatchObject({
+      id,
+      state: 'rolled_back',
+      arms: null,
+    });
+    expect((await call('POST', '/rollouts/rollback', 'admin', {})).statusCode).toBe(409);
+    const [steps] = await pool.query<RowDataPacket[]>(
+      "SELECT action, client_addr FROM audit_log WHERE action LIKE 'rollout.%' ORDER BY id",
+    );
+    expect(steps.map((a) => a.action)).toEqual(['rollout.start', 'rollout.grow', 'rollout.rollback']);
+    expect(steps[0]?.client_addr).not.toBeNull();
     // The running ingest now decides with the registry's copy of the shipped rules: the same version as the file's.
   });
 });
