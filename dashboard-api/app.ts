@@ -26,6 +26,7 @@ import type { StateRedis } from '../platform/redis-pipelines.ts';
 import accountRoutes from './routes/accounts.ts';
 import modelRoutes from './routes/models.ts';
 import rulesRoutes from './routes/rules.ts';
+import type { CandidateSettings } from '../models/candidate.ts';
 import rolloutRoutes from './routes/rollouts.ts';
 import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
 import reconRoutes from './routes/reconciliation.ts';
@@ -44,6 +45,8 @@ export interface AppDeps {
   driftPsiAlert?: number;
   /** The configured windows: a rule set published here is validated against their features (default DEFAULT_WINDOWS). */
   windows?: readonly WindowSpec[];
+  /** What a promotion's backtest reads (the rules file, windows, block score, days, fairness); absent: promotions are not checked. */
+  promotionCheck?: CandidateSettings;
 }
 
 export interface AppOptions {
@@ -165,9 +168,17 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
       });
       await api.register(transactionRoutes, { pool: deps.pool });
       await api.register(reconRoutes, { pool: deps.pool });
-      await api.register(modelRoutes, { pool: deps.pool, driftPsiAlert: deps.driftPsiAlert ?? 0.25 });
+      await api.register(modelRoutes, {
+        pool: deps.pool,
+        driftPsiAlert: deps.driftPsiAlert ?? 0.25,
+        ...(deps.promotionCheck && { promotionCheck: deps.promotionCheck }),
+      });
       await api.register(rolloutRoutes, { pool: deps.pool });
-      await api.register(rulesRoutes, { pool: deps.pool, featureNames: FeatureSpace.available(deps.windows ?? DEFAULT_WINDOWS) });
+      await api.register(rulesRoutes, {
+        pool: deps.pool,
+        featureNames: FeatureSpace.available(deps.windows ?? DEFAULT_WINDOWS),
+        ...(deps.promotionCheck && { promotionCheck: deps.promotionCheck }),
+      });
       if (deps.state) await api.register(accountRoutes, deps.state);
       if (deps.pipeline) await api.register(pipelineRoutes, { pool: deps.pool, ...deps.pipeline });
     },

@@ -91,6 +91,7 @@ export async function startApi(
         },
         driftPsiAlert: cfg.detection.driftPsiAlert,
         windows: cfg.state.windows,
+        promotionCheck: cfg,
       },
       { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs, guard: cfg.apiGuard, ownsClients: true },
     );

@@ -6,7 +6,9 @@ import type { Pool } from '../../platform/mysql.ts';
 import { DriftMonitor } from '../../detection/drift-monitor.ts';
 import { FeatureSpace } from '../../detection/features.ts';
 import { listModels, loadModelCard, loadServingModels, promote, rollback, shadow } from '../../models/model-registry.ts';
+import type { CandidateSettings } from '../../models/candidate.ts';
 import { HttpProblem } from '../plugins/errors.ts';
+import { checkFirst } from './promotion-check.ts';
 import { activeModelVersion, recentScores } from '../repositories/models.ts';
 import { problems } from '../schemas/common.ts';
 import {
@@ -15,6 +17,7 @@ import {
   ModelCardBody,
   ModelList,
   OptionalReason,
+  PromoteBody,
   Promoted,
   RolledBack,
   Shadowed,
@@ -60,10 +63,12 @@ async function drift(pool: Pool, version: string, sample: number, psiAlert: numb
 
 type DriftT = Awaited<ReturnType<typeof drift>>;
 
-const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number; driftCacheMs?: number }> = async (
-  app,
-  { pool, driftPsiAlert, driftCacheMs = DRIFT_CACHE_MS },
-) => {
+const modelRoutes: FastifyPluginAsyncTypebox<{
+  pool: Pool;
+  driftPsiAlert: number;
+  driftCacheMs?: number;
+  promotionCheck?: CandidateSettings;
+}> = async (app, { pool, driftPsiAlert, driftCacheMs = DRIFT_CACHE_MS, promotionCheck }) => {
   // One computation per (active version, sample) per period, shared by concurrent callers
   // (lru-cache's fetch is single-flight); failures are not kept. A promotion changes the key.
   const driftCache = new LRUCache<string, DriftT>({
@@ -155,17 +160,21 @@ const modelRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; driftPsiAlert: number
       config: { roles: ['admin'] },
       schema: {
         tags: ['models'],
-        summary: 'Make a model active (running processors take it within seconds); audited',
+        summary:
+          'Make a model active (running processors take it within seconds), after a backtest with the rules in force (`check`, `strict`); refused without a model card; audited',
         params: VersionParams,
-        body: OptionalReason,
+        body: PromoteBody,
         response: { 200: Promoted, ...problems(404, 409) },
       },
     },
     async (request) => {
+      const check = await checkFirst(pool, promotionCheck, { model: request.params.version }, request.body).catch(
+        refusal(request.params.version),
+      );
       const r = await promote(pool, request.params.version, actor(request.principal), request.body?.reason, request.ip).catch(
         refusal(request.params.version),
       );
-      return { active: request.params.version, previous: r.previous };
+      return { active: request.params.version, previous: r.previous, check };
     },
   );
 

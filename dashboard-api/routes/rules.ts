@@ -11,9 +11,11 @@ import {
 } from '../../models/rule-set-registry.ts';
 import { InputError } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
+import type { CandidateSettings } from '../../models/candidate.ts';
 import { HttpProblem } from '../plugins/errors.ts';
+import { checkFirst } from './promotion-check.ts';
 import { problems } from '../schemas/common.ts';
-import { OptionalReason, Promoted, RolledBack, Shadowed } from '../schemas/models.ts';
+import { OptionalReason, PromoteBody, Promoted, RolledBack, Shadowed } from '../schemas/models.ts';
 import { Published, PublishBody, RuleSetList, RuleSetParams, RuleSetText, ShadowReportBody } from '../schemas/rules.ts';
 
 /** A registry refusal: an unknown version → 404, a rule file that does not compile → 400, a wrong state → 409. */
@@ -28,10 +30,11 @@ const refusal =
     throw err;
   };
 
-const rulesRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; featureNames: readonly string[] }> = async (
-  app,
-  { pool, featureNames },
-) => {
+const rulesRoutes: FastifyPluginAsyncTypebox<{
+  pool: Pool;
+  featureNames: readonly string[];
+  promotionCheck?: CandidateSettings;
+}> = async (app, { pool, featureNames, promotionCheck }) => {
   const actor = (p: { name: string; keyId: string } | null) => (p ? `${p.name} (key ${p.keyId})` : 'unknown');
 
   app.get(
@@ -127,16 +130,18 @@ const rulesRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; featureNames: readonl
       config: { roles: ['admin'] },
       schema: {
         tags: ['rules'],
-        summary: 'Make a rule set the one the processors decide with (within TXMON_RULES_RELOAD_MS); audited',
+        summary:
+          'Make a rule set the one the processors decide with (within TXMON_RULES_RELOAD_MS), after a backtest with the active model (`check`, `strict`); audited',
         params: RuleSetParams,
-        body: OptionalReason,
+        body: PromoteBody,
         response: { 200: Promoted, ...problems(404, 409) },
       },
     },
     async (request) => {
       const v = request.params.version;
+      const check = await checkFirst(pool, promotionCheck, { rules: v }, request.body).catch(refusal(409, v));
       const r = await promoteRuleSet(pool, v, actor(request.principal), request.body?.reason, request.ip).catch(refusal(409, v));
-      return { active: v, previous: r.previous };
+      return { active: v, previous: r.previous, check };
     },
   );
 

@@ -34,7 +34,30 @@ export const Drift = Type.Object({
   features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'Largest PSI first.' }),
 });
 
-export const Promoted = Type.Object({ active: Type.String(), previous: Type.Union([Type.String(), Type.Null()]) });
+/** A promotion's body: a reason, and the check run first (the API's TXMON_PROMOTION_CHECK_DAYS backtest). */
+export const PromoteBody = Type.Optional(
+  Type.Object(
+    {
+      reason: Type.Optional(Type.String({ maxLength: 500 })),
+      check: Type.Optional(
+        Type.Boolean({ description: 'Backtest first (default true): the changed count and flagged segments are returned.' }),
+      ),
+      strict: Type.Optional(
+        Type.Boolean({ description: 'Refuse (409) when a segment’s alert rate moves by more than TXMON_FAIRNESS_FACTOR.' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+);
+export const Promoted = Type.Object({
+  active: Type.String(),
+  previous: Type.Union([Type.String(), Type.Null()]),
+  check: Type.Optional(
+    Type.Union([Type.Object({ summary: Type.String(), flagged: Type.Array(Type.String()) }), Type.Null()], {
+      description: 'What the backtest before the promotion found; null when it was not run.',
+    }),
+  ),
+});
 export const Shadowed = Type.Object({ shadow: Type.String(), replaced: Type.Union([Type.String(), Type.Null()]) });
 export const RolledBack = Type.Object({ from: Type.String(), to: Type.String() });
 

@@ -78,6 +78,7 @@ async function makeApp(
           deadLetterTopics: [topicName(ns.cfg.topicNamespace, 'transactionsDlq')],
         },
       },
+      promotionCheck: ns.cfg,
     },
     {
       rateLimitPerMinute,
@@ -621,7 +622,13 @@ describe('transactions, reconciliation, models', () => {
     const report = await call('GET', `/rules/${version}/shadow-report`, 'analyst');
     expect(report.statusCode).toBe(200);
     expect(report.json()).toMatchObject({ version, state: 'shadow', transactions: 0, changed: 0, alerts_per_day: [] });
-    expect((await call('POST', `/rules/${version}/promote`, 'admin', {})).json()).toEqual({ active: version, previous: null });
+    // Backtested first, over the stored decisions (the shipped rules: nothing changes, no segment moves).
+    const promoted = (await call('POST', `/rules/${version}/promote`, 'admin', { strict: true })).json() as Record<
+      string,
+      unknown
+    >;
+    expect(promoted).toMatchObject({ active: version, previous: null, check: { flagged: [] } });
+    expect((promoted.check as { summary: string }).summary).toMatch(/^check: 0 of [\d,]+ decisions would change/);
     const rollback = await call('POST', '/rules/rollback', 'admin', {});
     expect(rollback.statusCode).toBe(409);
     expect(rollback.json().detail).toMatch(/there is none to roll back to/);
@@ -759,9 +766,11 @@ describe('accounts, pipeline, drift, live stream', () => {
       app.inject({ method: 'POST', url, headers: auth(role), payload: { reason: 'api test' } });
     expect((await post(`/api/v1/models/${second.version}/shadow`, 'sre')).statusCode).toBe(403);
     expect((await post(`/api/v1/models/${second.version}/shadow`)).json()).toEqual({ shadow: second.version, replaced: null });
+    // Backtested first with the rules in force: what the second model changes, no segment flagged here.
     expect((await post(`/api/v1/models/${second.version}/promote`)).json()).toEqual({
       active: second.version,
       previous: model.version,
+      check: { summary: expect.stringMatching(/^check: [\d,]+ of [\d,]+ decisions would change/), flagged: expect.any(Array) },
     });
     const again = await post(`/api/v1/models/${second.version}/promote`);
     expect(again.statusCode).toBe(409);
