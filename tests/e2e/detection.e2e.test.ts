@@ -416,6 +416,11 @@ describe('detection', () => {
       await logged3('rollout changed');
       await produceSimulated(ns, phase5);
       await logged3('rollout rolled back by a guardrail');
+      // The rollback shows in the processor's metrics too.
+      const metricsUrl = /"url":"(http:[^"]+\/metrics)"/.exec(third.output())?.[1];
+      expect(metricsUrl, third.output().slice(-2000)).toBeDefined();
+      const scraped = await (await fetch(metricsUrl as string)).text();
+      expect(scraped).toMatch(/^txmon_detection_rollout_guardrail_rollbacks_total\{kind="rules"\} 1$/m);
       await drained(topic);
       // A model rollout to every account: the first model decides the next traffic, then is promoted.
       const changes = third.output().split('rollout changed').length - 1;
