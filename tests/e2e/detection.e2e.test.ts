@@ -140,7 +140,8 @@ describe('detection', () => {
     expect(generated.status, generated.stderr).toBe(0);
     expect(JSON.parse(generated.stdout)).toEqual(JSON.parse(secondCard));
 
-    expect(txmon('model', 'promote', active, '--actor', 'e2e', '--reason', 'first model').status).toBe(0);
+    // (The check a promotion runs first is tested on the rule sets below.)
+    expect(txmon('model', 'promote', active, '--no-check', '--actor', 'e2e', '--reason', 'first model').status).toBe(0);
     expect(txmon('model', 'shadow', shadowVersion, '--actor', 'e2e').status).toBe(0);
     const listed = JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; state: string }>;
     expect(Object.fromEntries(listed.map((m) => [m.version, m.state]))).toEqual({
@@ -225,7 +226,15 @@ describe('detection', () => {
     const blockedAccount = busiest[0]?.[0] as string;
     // The second busiest goes on the block list of a rule set in shadow.
     const shadowBlocked = busiest[1]?.[0] as string;
-    const running = spawnIngest(ns, []);
+    // One processor for every phase below: each change reaches it while it runs. Its guardrail checks
+    // are quick for the rollouts at the end (and a model rollout is not judged on its scores' drift
+    // here: a few hundred of another day's).
+    const running = spawnIngest(ns, [], {
+      TXMON_ROLLOUT_CHECK_MS: '300',
+      TXMON_ROLLOUT_MIN_DECISIONS: '100',
+      TXMON_ROLLOUT_MAX_SCORE_PSI: '100',
+    });
+    let noisyVersion = '';
     /** Waits until the running processor has logged `line` more than `times` times, failing with its output. */
     const logged = async (line: string, times = 0) => {
       const count = () => running.output().split(line).length - 1;
@@ -236,7 +245,7 @@ describe('detection', () => {
       // Running (its rules and models loaded, both watched) before the changes.
       await logged('ingest running');
       const modelChanges = running.output().split('models changed').length - 1;
-      expect(txmon('model', 'promote', shadowVersion, '--actor', 'e2e').status).toBe(0);
+      expect(txmon('model', 'promote', shadowVersion, '--no-check', '--actor', 'e2e').status).toBe(0);
       const rules = JSON.parse(readFileSync(rulesFile, 'utf8')) as { version: string; lists: Record<string, string[]> };
       rules.lists.blocked_accounts = [blockedAccount];
       writeFileSync(rulesFile, JSON.stringify(rules));
@@ -262,209 +271,181 @@ describe('detection', () => {
       await logged('shadow rule set changed');
       await produceSimulated(ns, phase3);
       await drained(topic);
-    } finally {
-      running.child.kill('SIGTERM');
-      expect(await running.exited, running.output()).toBe(0);
-    }
-    expect(await rows("SELECT DISTINCT model_version AS v FROM decisions WHERE transaction_id LIKE 'tx-23-%'")).toEqual([
-      { v: shadowVersion },
-    ]);
-    const blocked = await rows(
-      "SELECT decision, COUNT(*) AS n FROM decisions WHERE transaction_id LIKE 'tx-23-%' AND account_id = ? GROUP BY decision",
-      [blockedAccount],
-    );
-    expect(blocked.map((r) => r.decision)).toEqual(['BLOCK']);
-    expect(running.output()).toContain('rule set reloaded');
-    const fileRules = await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-23-%'");
-    expect(fileRules).toEqual([{ v: expect.stringMatching(/^1@/) }]);
-    expectDecisionsExactlyOnce(await readEndState(ns));
+      expect(await rows("SELECT DISTINCT model_version AS v FROM decisions WHERE transaction_id LIKE 'tx-23-%'")).toEqual([
+        { v: shadowVersion },
+      ]);
+      const blocked = await rows(
+        "SELECT decision, COUNT(*) AS n FROM decisions WHERE transaction_id LIKE 'tx-23-%' AND account_id = ? GROUP BY decision",
+        [blockedAccount],
+      );
+      expect(blocked.map((r) => r.decision)).toEqual(['BLOCK']);
+      expect(running.output()).toContain('rule set reloaded');
+      const fileRules = await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-23-%'");
+      expect(fileRules).toEqual([{ v: expect.stringMatching(/^1@/) }]);
+      expectDecisionsExactlyOnce(await readEndState(ns));
 
-    // What the shadow rule set observed is what a backtest of it predicts on the same traffic.
-    const report = txmon('rules', 'shadow-report', registryRules, '--json');
-    expect(report.status, report.stderr).toBe(0);
-    const observed = JSON.parse(report.stdout) as { transactions: number; transitions: Record<string, Record<string, number>> };
-    const predicted = txmon('backtest', '--rules', registryRules, '--from', PHASE3_FROM, '--to', PHASE4_FROM, '--json');
-    expect(predicted.status, predicted.stderr).toBe(0);
-    const prediction = JSON.parse(predicted.stdout) as typeof observed;
-    expect(prediction.transitions).toEqual(observed.transitions);
-    expect(observed.transactions).toBe(
-      Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n),
-    );
-    const secondRows = await rows(
-      "SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%' AND account_id = ? AND decision <> 'BLOCK'",
-      [shadowBlocked],
-    );
-    expect(Number(secondRows[0]?.n)).toBeGreaterThan(0);
-    expect((observed.transitions.ALLOW?.BLOCK ?? 0) + (observed.transitions.REVIEW?.BLOCK ?? 0)).toBe(Number(secondRows[0]?.n));
+      // What the shadow rule set observed is what a backtest of it predicts on the same traffic.
+      const report = txmon('rules', 'shadow-report', registryRules, '--json');
+      expect(report.status, report.stderr).toBe(0);
+      const observed = JSON.parse(report.stdout) as { transactions: number; transitions: Record<string, Record<string, number>> };
+      const predicted = txmon('backtest', '--rules', registryRules, '--from', PHASE3_FROM, '--to', PHASE4_FROM, '--json');
+      expect(predicted.status, predicted.stderr).toBe(0);
+      const prediction = JSON.parse(predicted.stdout) as typeof observed;
+      expect(prediction.transitions).toEqual(observed.transitions);
+      expect(observed.transactions).toBe(
+        Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n),
+      );
+      const secondRows = await rows(
+        "SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%' AND account_id = ? AND decision <> 'BLOCK'",
+        [shadowBlocked],
+      );
+      expect(Number(secondRows[0]?.n)).toBeGreaterThan(0);
+      expect((observed.transitions.ALLOW?.BLOCK ?? 0) + (observed.transitions.REVIEW?.BLOCK ?? 0)).toBe(Number(secondRows[0]?.n));
 
-    // What the processor decided after the edit and the promotion is what a backtest of them says.
-    const same = txmon('backtest', '--from', PHASE3_FROM, '--to', PHASE4_FROM, '--json');
-    expect(same.status, same.stderr).toBe(0);
-    const n = Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n);
-    expect(JSON.parse(same.stdout)).toMatchObject({
-      transactions: n,
-      changed: 0,
-      riskChanged: 0,
-      candidate: { modelVersion: shadowVersion },
-    });
-    // The rules and model before them would have let the blocked account's transactions through (or
-    // reviewed them): each of them changes from BLOCK, and nothing else leaves BLOCK.
-    const before = txmon(
-      'backtest',
-      '--from',
-      PHASE3_FROM,
-      '--to',
-      PHASE4_FROM,
-      '--rules',
-      'rules/rules.json',
-      '--model',
-      active,
-      '--changed-csv',
-      '-',
-    );
-    expect(before.status, before.stderr).toBe(0);
-    const changed = before.stdout
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((line) => line.split(','));
-    const blockedRows = Number(blocked[0]?.n);
-    const unblocked = changed.filter((c) => c[2] === blockedAccount && c[3] === 'BLOCK' && c[4] !== 'BLOCK');
-    // The rules before the edit block nothing (empty lists) and no block score is set.
-    expect(unblocked.length).toBe(blockedRows);
-    expect(blockedRows).toBeGreaterThan(0);
-    expect(changed.filter((c) => c[3] === 'BLOCK' && c[2] !== blockedAccount)).toEqual([]);
-    expect(before.stderr).toMatch(/stored ↓ candidate →/);
+      // What the processor decided after the edit and the promotion is what a backtest of them says.
+      const same = txmon('backtest', '--from', PHASE3_FROM, '--to', PHASE4_FROM, '--json');
+      expect(same.status, same.stderr).toBe(0);
+      const n = Number((await rows("SELECT COUNT(*) AS n FROM transactions WHERE transaction_id LIKE 'tx-23-%'"))[0]?.n);
+      expect(JSON.parse(same.stdout)).toMatchObject({
+        transactions: n,
+        changed: 0,
+        riskChanged: 0,
+        candidate: { modelVersion: shadowVersion },
+      });
+      // The rules and model before them would have let the blocked account's transactions through (or
+      // reviewed them): each of them changes from BLOCK, and nothing else leaves BLOCK.
+      const before = txmon(
+        'backtest',
+        '--from',
+        PHASE3_FROM,
+        '--to',
+        PHASE4_FROM,
+        '--rules',
+        'rules/rules.json',
+        '--model',
+        active,
+        '--changed-csv',
+        '-',
+      );
+      expect(before.status, before.stderr).toBe(0);
+      const changed = before.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(','));
+      const blockedRows = Number(blocked[0]?.n);
+      const unblocked = changed.filter((c) => c[2] === blockedAccount && c[3] === 'BLOCK' && c[4] !== 'BLOCK');
+      // The rules before the edit block nothing (empty lists) and no block score is set.
+      expect(unblocked.length).toBe(blockedRows);
+      expect(blockedRows).toBeGreaterThan(0);
+      expect(changed.filter((c) => c[3] === 'BLOCK' && c[2] !== blockedAccount)).toEqual([]);
+      expect(before.stderr).toMatch(/stored ↓ candidate →/);
 
-    // A rule set that reviews every e-commerce purchase: its promotion's check flags the segment,
-    // and --strict refuses it, changing nothing.
-    const noisy = JSON.parse(readFileSync(rulesFile, 'utf8')) as { version: string; rules: unknown[] };
-    noisy.version = '3';
-    noisy.rules.push({
-      id: 'all-ecommerce',
-      version: '1',
-      description: 'every e-commerce purchase',
-      severity: 'medium',
-      action: 'REVIEW',
-      when: { '==': [{ var: 'channel' }, 'ECOMMERCE'] },
-    });
-    const noisyFile = join(tmpdir(), `${ns.id}-rules-v3.json`);
-    writeFileSync(noisyFile, JSON.stringify(noisy));
-    const noisyVersion = txmon('rules', 'publish', noisyFile, '--reason', 'too broad').stdout.trim();
-    const refused = txmon('rules', 'promote', noisyVersion, '--strict', '--actor', 'e2e');
-    expect(refused.status, refused.stderr).toBe(2);
-    expect(refused.stderr).toMatch(/WARNING: channel=ECOMMERCE: alert rate [\d.]+% → [\d.]+%/);
-    expect(refused.stderr).toContain('promotion refused (--strict)');
-    expect(JSON.parse(txmon('rules', 'list', '--json').stdout)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ version: noisyVersion, state: 'candidate' })]),
-    );
+      // A rule set that reviews every e-commerce purchase: its promotion's check flags the segment,
+      // and --strict refuses it, changing nothing.
+      const noisy = JSON.parse(readFileSync(rulesFile, 'utf8')) as { version: string; rules: unknown[] };
+      noisy.version = '3';
+      noisy.rules.push({
+        id: 'all-ecommerce',
+        version: '1',
+        description: 'every e-commerce purchase',
+        severity: 'medium',
+        action: 'REVIEW',
+        when: { '==': [{ var: 'channel' }, 'ECOMMERCE'] },
+      });
+      const noisyFile = join(tmpdir(), `${ns.id}-rules-v3.json`);
+      writeFileSync(noisyFile, JSON.stringify(noisy));
+      noisyVersion = txmon('rules', 'publish', noisyFile, '--reason', 'too broad').stdout.trim();
+      const refused = txmon('rules', 'promote', noisyVersion, '--strict', '--actor', 'e2e');
+      expect(refused.status, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/WARNING: channel=ECOMMERCE: alert rate [\d.]+% → [\d.]+%/);
+      expect(refused.stderr).toContain('promotion refused (--strict)');
+      expect(JSON.parse(txmon('rules', 'list', '--json').stdout)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ version: noisyVersion, state: 'candidate' })]),
+      );
 
-    // Version 2 promoted while a processor runs: it decides the next traffic, as its backtest says.
-    const phase4 = { seed: 24, count: 1_000, startTime: Date.parse('2026-01-05T00:00:00Z') };
-    const second = spawnIngest(ns, []);
-    try {
-      const r = await waitUntil(async () => second.output().includes('ingest running'), { timeoutMs: 30_000, intervalMs: 50 });
-      expect(r.ok, second.output().slice(-3000)).toBe(true);
+      // Version 2 promoted while a processor runs: it decides the next traffic, as its backtest says.
+      const phase4 = { seed: 24, count: 600, startTime: Date.parse('2026-01-05T00:00:00Z') };
+      const ruleChanges = running.output().split('rule set in force changed').length - 1;
       const promotion = txmon('rules', 'promote', registryRules, '--actor', 'e2e', '--reason', 'shadow looked right');
       expect(promotion.status, promotion.stderr).toBe(0);
       expect(promotion.stderr).toMatch(/check: [\d,]+ of [\d,]+ decisions would change/);
-      const taken = await waitUntil(async () => second.output().includes('rule set in force changed'), {
-        timeoutMs: 30_000,
-        intervalMs: 50,
-      });
-      expect(taken.ok, second.output().slice(-3000)).toBe(true);
+      await logged('rule set in force changed', ruleChanges);
       await produceSimulated(ns, phase4);
       await drained(topic);
-    } finally {
-      second.child.kill('SIGTERM');
-      expect(await second.exited, second.output()).toBe(0);
-    }
-    expect(await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-24-%'")).toEqual([
-      { v: registryRules },
-    ]);
-    const promoted = txmon('backtest', '--from', PHASE4_FROM, '--json');
-    expect(promoted.status, promoted.stderr).toBe(0);
-    expect(JSON.parse(promoted.stdout)).toMatchObject({
-      changed: 0,
-      riskChanged: 0,
-      candidate: { rulesetVersion: registryRules },
-    });
+      expect(await rows("SELECT DISTINCT ruleset_version AS v FROM transactions WHERE transaction_id LIKE 'tx-24-%'")).toEqual([
+        { v: registryRules },
+      ]);
+      const promoted = txmon('backtest', '--from', PHASE4_FROM, '--json');
+      expect(promoted.status, promoted.stderr).toBe(0);
+      expect(JSON.parse(promoted.stdout)).toMatchObject({
+        changed: 0,
+        riskChanged: 0,
+        candidate: { rulesetVersion: registryRules },
+      });
 
-    // The noisy rule set as a staged rollout to half the accounts: the processor decides the canary's
-    // accounts with it and the others with version 2, until a guardrail rolls it back by itself.
-    const phase5 = { seed: 25, count: 1_500, startTime: Date.parse('2026-01-07T00:00:00Z') };
-    // Traffic after the rollback: every account on version 2 again, and on the first model, rolled out to all.
-    const phase5b = { seed: 26, count: 500, startTime: Date.parse('2026-01-08T00:00:00Z') };
-    const third = spawnIngest(ns, [], {
-      TXMON_ROLLOUT_CHECK_MS: '300',
-      TXMON_ROLLOUT_MIN_DECISIONS: '100',
-      // The model rollout below is not judged on its scores' drift here (a few hundred of another day's).
-      TXMON_ROLLOUT_MAX_SCORE_PSI: '100',
-    });
-    /** Waits until the processor has logged `line` more than `times` times. */
-    const logged3 = async (line: string, times = 0) => {
-      const r = await waitUntil(async () => third.output().split(line).length - 1 > times, { timeoutMs: 60_000, intervalMs: 50 });
-      expect(r.ok, `${line}: ${third.output().slice(-3000)}`).toBe(true);
-    };
-    try {
-      await logged3('ingest running');
+      // The noisy rule set as a staged rollout to half the accounts: the processor decides the canary's
+      // accounts with it and the others with version 2, until a guardrail rolls it back by itself.
+      const phase5 = { seed: 25, count: 1_000, startTime: Date.parse('2026-01-07T00:00:00Z') };
+      // Traffic after the rollback: every account on version 2 again, and on the first model, rolled out to all.
+      const phase5b = { seed: 26, count: 300, startTime: Date.parse('2026-01-08T00:00:00Z') };
       const started = txmon('rules', 'promote', noisyVersion, '--canary', '50%', '--no-check', '--actor', 'e2e');
       expect(started.status, started.stderr).toBe(0);
       expect(started.stdout).toMatch(
         new RegExp(`rollout \\d+: rule set ${noisyVersion} decides for 50% of accounts \\(the rest stay on ${registryRules}\\)`),
       );
-      await logged3('rollout changed');
+      await logged('rollout changed');
       await produceSimulated(ns, phase5);
-      await logged3('rollout rolled back by a guardrail');
+      await logged('rollout rolled back by a guardrail');
       // The rollback shows in the processor's metrics too.
-      const metricsUrl = /"url":"(http:[^"]+\/metrics)"/.exec(third.output())?.[1];
-      expect(metricsUrl, third.output().slice(-2000)).toBeDefined();
+      const metricsUrl = /"url":"(http:[^"]+\/metrics)"/.exec(running.output())?.[1];
+      expect(metricsUrl, running.output().slice(-2000)).toBeDefined();
       const scraped = await (await fetch(metricsUrl as string)).text();
       expect(scraped).toMatch(/^txmon_detection_rollout_guardrail_rollbacks_total\{kind="rules"\} 1$/m);
       await drained(topic);
       // A model rollout to every account: the first model decides the next traffic, then is promoted.
-      const changes = third.output().split('rollout changed').length - 1;
+      const changes = running.output().split('rollout changed').length - 1;
       const modelCanary = txmon('model', 'promote', active, '--canary', '100%', '--no-check', '--actor', 'e2e');
       expect(modelCanary.status, modelCanary.stderr).toBe(0);
       expect(modelCanary.stdout).toContain(`model ${active} decides for 100% of accounts (the rest stay on ${shadowVersion})`);
-      await logged3('rollout changed', changes);
+      await logged('rollout changed', changes);
       await produceSimulated(ns, phase5b);
       await drained(topic);
+      const status = JSON.parse(txmon('rollout', 'status', '--json').stdout) as {
+        running: unknown;
+        recent: Array<{ version: string; state: string; evidence: { crossed: string[]; canary: { decisions: number } } }>;
+      };
+      // The model rollout still runs (completed below); the rule set's was rolled back by its guardrail.
+      expect(status.running).toMatchObject({ kind: 'model', version: active, shareBp: 10_000 });
+      expect(status.recent[1]).toMatchObject({ version: noisyVersion, state: 'rolled_back' });
+      expect(status.recent[1]?.evidence.crossed[0]).toMatch(/^alert rate [\d.]+% on the canary against [\d.]+% on the control/);
+      expect(status.recent[1]?.evidence.canary.decisions).toBeGreaterThanOrEqual(100);
+      // The noisy rules decided only for the canary's accounts, and nothing after the rollback.
+      const decided5 = await rows("SELECT account_id, ruleset_version FROM transactions WHERE transaction_id LIKE 'tx-25-%'");
+      const byNoisy = decided5.filter((r) => r.ruleset_version === noisyVersion);
+      expect(byNoisy.length).toBeGreaterThan(0);
+      expect(byNoisy.every((r) => inCanary(r.account_id as string, 5_000))).toBe(true);
+      expect(
+        decided5.filter((r) => !inCanary(r.account_id as string, 5_000)).every((r) => r.ruleset_version === registryRules),
+      ).toBe(true);
+      const after = await rows(
+        "SELECT DISTINCT ruleset_version AS rules, model_version AS model FROM transactions WHERE transaction_id LIKE 'tx-26-%'",
+      );
+      expect(after).toEqual([{ rules: registryRules, model: active }]);
+      const completed = txmon('rollout', 'complete', '--actor', 'e2e');
+      expect(completed.status, completed.stderr).toBe(0);
+      expect(
+        Object.fromEntries(
+          (JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; state: string }>).map((m) => [
+            m.version,
+            m.state,
+          ]),
+        ),
+      ).toEqual({ [active]: 'active', [shadowVersion]: 'retired' });
     } finally {
-      third.child.kill('SIGTERM');
-      expect(await third.exited, third.output()).toBe(0);
+      running.child.kill('SIGTERM');
+      expect(await running.exited, running.output()).toBe(0);
     }
-    const status = JSON.parse(txmon('rollout', 'status', '--json').stdout) as {
-      running: unknown;
-      recent: Array<{ version: string; state: string; evidence: { crossed: string[]; canary: { decisions: number } } }>;
-    };
-    // The model rollout still runs (completed below); the rule set's was rolled back by its guardrail.
-    expect(status.running).toMatchObject({ kind: 'model', version: active, shareBp: 10_000 });
-    expect(status.recent[1]).toMatchObject({ version: noisyVersion, state: 'rolled_back' });
-    expect(status.recent[1]?.evidence.crossed[0]).toMatch(/^alert rate [\d.]+% on the canary against [\d.]+% on the control/);
-    expect(status.recent[1]?.evidence.canary.decisions).toBeGreaterThanOrEqual(100);
-    // The noisy rules decided only for the canary's accounts, and nothing after the rollback.
-    const decided5 = await rows("SELECT account_id, ruleset_version FROM transactions WHERE transaction_id LIKE 'tx-25-%'");
-    const byNoisy = decided5.filter((r) => r.ruleset_version === noisyVersion);
-    expect(byNoisy.length).toBeGreaterThan(0);
-    expect(byNoisy.every((r) => inCanary(r.account_id as string, 5_000))).toBe(true);
-    expect(
-      decided5.filter((r) => !inCanary(r.account_id as string, 5_000)).every((r) => r.ruleset_version === registryRules),
-    ).toBe(true);
-    const after = await rows(
-      "SELECT DISTINCT ruleset_version AS rules, model_version AS model FROM transactions WHERE transaction_id LIKE 'tx-26-%'",
-    );
-    expect(after).toEqual([{ rules: registryRules, model: active }]);
-    const completed = txmon('rollout', 'complete', '--actor', 'e2e');
-    expect(completed.status, completed.stderr).toBe(0);
-    expect(
-      Object.fromEntries(
-        (JSON.parse(txmon('model', 'list', '--json').stdout) as Array<{ version: string; state: string }>).map((m) => [
-          m.version,
-          m.state,
-        ]),
-      ),
-    ).toEqual({ [active]: 'active', [shadowVersion]: 'retired' });
 
     const rolled = txmon('model', 'rollback', '--actor', 'e2e', '--reason', 'test');
     expect(rolled.status, rolled.stderr).toBe(0);
