@@ -11,7 +11,7 @@ import type { TxmonConfig } from '../config/config.ts';
 import { FeatureSpace } from '../detection/features.ts';
 import { rulesInForce } from '../models/rule-set-registry.ts';
 import { checkBeforePromotion } from './backtest.actions.ts';
-import { actorName } from './context.ts';
+import { actorName, type LifecycleOptions } from './context.ts';
 import { startCanary } from './rollout.actions.ts';
 import type { ServingModel } from '../detection/score.ts';
 import { createPool, withPool, type Pool } from '../platform/mysql.ts';
@@ -222,7 +222,7 @@ export async function lifecycleCommand(
   cfg: TxmonConfig,
   action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
-  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean; canary?: string },
+  o: LifecycleOptions,
   say: (line: string) => void = () => {},
 ): Promise<string> {
   const pool = createPool(cfg);

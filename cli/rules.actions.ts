@@ -16,7 +16,7 @@ import { InputError } from '../platform/errors.ts';
 import { withPool } from '../platform/mysql.ts';
 import { checkBeforePromotion } from './backtest.actions.ts';
 import { startCanary } from './rollout.actions.ts';
-import { actorName } from './context.ts';
+import { actorName, type LifecycleOptions } from './context.ts';
 
 /** `txmon rules publish`: prints the version. */
 export async function publishCommand(
@@ -94,7 +94,7 @@ export async function lifecycleCommand(
   cfg: TxmonConfig,
   action: 'promote' | 'shadow' | 'rollback',
   version: string | undefined,
-  o: { actor?: string; reason?: string; strict?: boolean; check?: boolean; canary?: string },
+  o: LifecycleOptions,
   say: (line: string) => void = () => {},
 ): Promise<string> {
   const actor = actorName(o.actor);
