@@ -7,7 +7,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -19,7 +19,7 @@ export default tseslint.config(
   {
     // Errors are never swallowed silently (issue 18): a failure that is tolerated is logged, or the
     // line says why nothing is lost (an eslint-disable comment with its reason). Tests may drop them.
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     ignores: ['**/*.test.ts', 'tests/**', 'bench/**'],
     rules: {
       'no-restricted-syntax': [

@@ -157,6 +157,14 @@ const envSchema = z.object({
   TXMON_API_RATE_LIMIT_PER_MINUTE: positiveInt.default(1_200),
   TXMON_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
   TXMON_API_READY_MAX_LAG: z.coerce.number().int().min(0).default(1_000_000),
+  // issue 20: console sessions (8 hours: an analyst's shift)
+  TXMON_API_SESSION_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .max(7 * 86_400_000)
+    .default(8 * 3_600_000),
+  TXMON_API_SESSION_COOKIE_SECURE: boolFlag.default(false),
   TXMON_RECON_GROUP_ID: z.string().min(1).default('txmon-reconcile'),
   TXMON_RECON_METRICS_PORT: port.default(9465),
   TXMON_RECON_SETTLED_TYPES: z
@@ -340,6 +348,10 @@ export type TxmonConfig = Readonly<{
     keyCacheMs: number;
     /** /readyz turns red when the ingest group is more records than this behind. */
     readyMaxLag: number;
+    /** How long a console session lasts after its sign-in. */
+    sessionTtlMs: number;
+    /** Mark the session cookie Secure (the API is reached over HTTPS, e.g. behind a TLS proxy). */
+    sessionCookieSecure: boolean;
   }>;
   metrics: Readonly<{ host: string; port: number }>;
   log: Readonly<{ level: string; pretty: boolean }>;
@@ -492,6 +504,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       rateLimitPerMinute: e.TXMON_API_RATE_LIMIT_PER_MINUTE,
       keyCacheMs: e.TXMON_API_KEY_CACHE_MS,
       readyMaxLag: e.TXMON_API_READY_MAX_LAG,
+      sessionTtlMs: e.TXMON_API_SESSION_TTL_MS,
+      sessionCookieSecure: e.TXMON_API_SESSION_COOKIE_SECURE,
     },
     metrics: { host: e.TXMON_METRICS_HOST, port: e.TXMON_METRICS_PORT },
     log: { level: e.TXMON_LOG_LEVEL, pretty: e.TXMON_LOG_PRETTY ?? false },

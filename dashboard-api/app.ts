@@ -31,6 +31,8 @@ import rolloutRoutes from './routes/rollouts.ts';
 import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
 import reconRoutes from './routes/reconciliation.ts';
 import transactionRoutes from './routes/transactions.ts';
+import sessionRoutes from './routes/session.ts';
+import { consoleRoutes, type ConsoleAssets } from './console.ts';
 
 export interface AppDeps {
   pool: Pool;
@@ -58,6 +60,10 @@ export interface AppOptions {
   probeTimeoutMs?: number;
   /** Close the clients (pool, Redis, Kafka admin) when the app closes: server.ts owns them; tests do not. */
   ownsClients?: boolean;
+  /** Console sessions (default: 8 hours, cookie not Secure). */
+  session?: { ttlMs: number; secureCookie: boolean };
+  /** The console's files (loadConsole()); absent: `/` and `/console/*` are not served. */
+  console?: ConsoleAssets;
 }
 
 /** The API version prefix of every business route. */
@@ -131,7 +137,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
         title: 'txmon dashboard API',
         version: '1',
         description:
-          'For SREs and fraud analysts: health and metrics, alerts and triage, transactions, reconciliation, models. Authenticate with `Authorization: Bearer <key>` (`txmon apikey create`). Errors are RFC 9457 problem details.',
+          'For SREs and fraud analysts: health and metrics, alerts and triage, transactions, reconciliation, models. Authenticate with `Authorization: Bearer <key>` (`txmon apikey create`), or, from the console at `/`, with the session cookie `POST /api/v1/session` sets (writes then carry its `X-CSRF-Token`). Errors are RFC 9457 problem details.',
       },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'txmon API key (txk_...)' } } },
       security: [{ apiKey: [] }],
@@ -151,11 +157,17 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
     registry: deps.metrics.registry,
     timeoutMs: opts.probeTimeoutMs ?? 2_000,
   });
+  if (opts.console) consoleRoutes(app, opts.console);
   app.get('/openapi.json', { config: { roles: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply.send(app.swagger()),
   );
   await app.register(
     async (api) => {
+      await api.register(sessionRoutes, {
+        pool: deps.pool,
+        ttlMs: opts.session?.ttlMs ?? 8 * 3_600_000,
+        secureCookie: opts.session?.secureCookie ?? false,
+      });
       await api.register(alertsRoutes, {
         pool: deps.pool,
         streams,

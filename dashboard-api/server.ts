@@ -11,6 +11,7 @@ import type { Logger } from '../platform/logger.ts';
 import { createPool } from '../platform/mysql.ts';
 import { createStateRedis } from '../platform/redis.ts';
 import { topicName } from '../topics/topics.ts';
+import { loadConsole } from './console.ts';
 import { buildApp } from './app.ts';
 import { createApiMetrics } from './plugins/metrics.ts';
 import { dependencyProbes } from './routes/health.ts';
@@ -93,7 +94,14 @@ export async function startApi(
         windows: cfg.state.windows,
         promotionCheck: cfg,
       },
-      { rateLimitPerMinute: cfg.api.rateLimitPerMinute, keyCacheMs: cfg.api.keyCacheMs, guard: cfg.apiGuard, ownsClients: true },
+      {
+        rateLimitPerMinute: cfg.api.rateLimitPerMinute,
+        keyCacheMs: cfg.api.keyCacheMs,
+        guard: cfg.apiGuard,
+        ownsClients: true,
+        session: { ttlMs: cfg.api.sessionTtlMs, secureCookie: cfg.api.sessionCookieSecure },
+        console: await loadConsole(),
+      },
     );
     // The app closes the clients now.
     teardown.splice(0);

@@ -39,8 +39,8 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     recon_progress: ['INSERT', 'UPDATE'],
   },
   // The dashboard API: triage (alert status, labels), exception resolution, model promotion and
-  // rollback, rule sets published and moved through their states, a key's last use, each with its
-  // audit entry. Creating keys and models is the CLI's.
+  // rollback, rule sets published and moved through their states, a key's last use, console
+  // sessions, each with its audit entry. Creating keys and models is the CLI's.
   api: {
     alerts: ['UPDATE'],
     labels: ['INSERT', 'UPDATE'],
@@ -52,6 +52,8 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     rule_set_registry: ['UPDATE'],
     rollouts: ['INSERT', 'UPDATE'],
     api_keys: ['UPDATE'],
+    // console sessions (issue 20): opened at sign-in, revoked at sign-out
+    api_sessions: ['INSERT', 'UPDATE'],
   },
 };
 

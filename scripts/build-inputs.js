@@ -33,6 +33,12 @@ export const SOURCE_ROOTS = [
   'types',
 ];
 
+/**
+ * The console's sources (issue 20): not compiled by tsc nor copied, but bundled by console/build.js
+ * into dist/console/; part of the fingerprint, so an edit to them makes dist/ stale too.
+ */
+export const CONSOLE_ROOT = 'console';
+
 /** Files outside the roots that change what the compiler emits. */
 const CONFIG_FILES = ['tsconfig.json', 'tsconfig.build.json'];
 
@@ -57,7 +63,7 @@ function walk(root, rel, out) {
 /** Every file the build reads, relative to the package root, sorted; roots that are absent are skipped. */
 export function buildInputs(root) {
   const out = [];
-  for (const dir of SOURCE_ROOTS) {
+  for (const dir of [...SOURCE_ROOTS, CONSOLE_ROOT]) {
     try {
       walk(root, dir, out);
     } catch (err) {

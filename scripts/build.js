@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildInputs, isAsset, sourceFingerprint } from './build-inputs.js';
+import { buildInputs, CONSOLE_ROOT, isAsset, sourceFingerprint } from './build-inputs.js';
+import { consoleFiles } from '../console/build.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -27,10 +28,14 @@ execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '-
 let assets = 0;
 for (const rel of buildInputs(root)) {
   if (!isAsset(rel) || !rel.includes('/')) continue; // tsconfig*.json sit at the top and are not shipped
+  if (rel.startsWith(`${CONSOLE_ROOT}/`)) continue; // bundled below, not copied
   mkdirSync(dirname(join(outDir, rel)), { recursive: true });
   cpSync(join(root, rel), join(outDir, rel));
   assets++;
 }
+// The console: one bundle beside its page and styles (console/build.js).
+mkdirSync(join(outDir, 'console'), { recursive: true });
+for (const [name, body] of Object.entries(await consoleFiles())) writeFileSync(join(outDir, 'console', name), body);
 writeFileSync(
   join(outDir, 'build-info.json'),
   `${JSON.stringify({ fingerprint, builtAt: new Date().toISOString(), node: process.version }, null, 2)}\n`,

@@ -12,15 +12,43 @@
  * Verification is cached (KeyVerifier): good keys for `cacheMs` (a revocation takes that long),
  * failed keys for `negativeCacheMs`. The client address is the socket's peer: X-Forwarded-For is not
  * trusted (no trustProxy), so behind a reverse proxy every client shares the proxy's limits.
+ *
+ * The console (issue 20) signs in once with a key and then presents a session cookie instead
+ * (auth/sessions.ts): same principal, same roles, same limits. A key in the request wins over a
+ * cookie. A write (any method but GET, HEAD, OPTIONS) made with a session must carry the session's
+ * X-CSRF-Token and, when the browser sends an Origin, come from this server's own origin.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from '../../platform/mysql.ts';
 import { parseKey, verifyApiKey, type Principal, type Role } from '../auth/api-keys.ts';
 import { KeyVerifier } from '../auth/key-cache.ts';
+import {
+  CSRF_HEADER,
+  csrfMatches,
+  isSessionToken,
+  sessionFromCookie,
+  verifySession,
+  type SessionPrincipal,
+} from '../auth/sessions.ts';
 import { sendProblem } from './errors.ts';
 
 export type RouteRoles = 'public' | readonly Role[];
+
+export type Credential = { kind: 'key'; key: string } | { kind: 'session'; token: string };
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Whether an Origin header names this server (the Host the request came to). */
+function sameOrigin(request: FastifyRequest, origin: string): boolean {
+  try {
+    const o = new URL(origin);
+    // The Host header through the origin's scheme, so a default port written out compares equal.
+    return o.host === new URL(`${o.protocol}//${request.headers.host ?? ''}`).host;
+  } catch {
+    return false;
+  }
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -29,10 +57,21 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** What the principal was verified from: a key, or a console session's token. */
+    credential: Credential | null;
   }
   interface FastifyInstance {
     /** Cached key verification (routes that hold a request open re-verify through it). */
     apiKeys: KeyVerifier;
+    /** Cached session verification (console sessions). */
+    sessions: KeyVerifier<SessionPrincipal>;
+    /** Verifies a request's credential again (a long-held request: is it still allowed?). */
+    reverify(credential: Credential): Promise<Principal | null>;
+    /**
+     * Verifies a key given in a body (the console's sign-in) under the same failure budget as a
+     * key in a header: its principal, or null after a problem (401 or 429) was sent.
+     */
+    verifyGivenKey(request: FastifyRequest, reply: FastifyReply, key: string): Promise<Principal | null>;
   }
 }
 
@@ -72,6 +111,14 @@ export default fp(
       negativeMs: opts.negativeCacheMs,
     });
     app.decorate('apiKeys', verifier);
+    const sessions = new KeyVerifier<SessionPrincipal>((token) => verifySession(opts.pool, token), {
+      positiveMs: opts.cacheMs,
+      negativeMs: opts.negativeCacheMs,
+      shaped: isSessionToken,
+      until: (p) => p.expiresAt.getTime(),
+    });
+    app.decorate('sessions', sessions);
+    app.decorate('reverify', (c: Credential) => (c.kind === 'key' ? verifier.verify(c.key) : sessions.verify(c.token)));
     // Stores of @fastify/rate-limit (registered before this plugin): the failure budget and the
     // per-key allowance are separate counters from the per-address one. Client addresses are the
     // plugin's default key (IPv6 grouped by subnet, so one host cannot rotate through its /64).
@@ -82,13 +129,45 @@ export default fp(
       keyGenerator: (request) => `key:${request.principal?.keyId ?? ''}`,
     });
 
+    app.decorate('verifyGivenKey', async (request: FastifyRequest, reply: FastifyReply, key: string) => {
+      const keyShaped = parseKey(key) !== null;
+      if (keyShaped && verifier.cached(key) === undefined) {
+        const budget = await failures(request, { increment: false });
+        if (!budget.isAllowed && budget.remaining === 0) {
+          await tooMany(
+            reply,
+            request,
+            budget.ttl,
+            `too many failed API key checks from this address (${budget.max} per minute)`,
+          );
+          return null;
+        }
+      }
+      const principal = await verifier.verify(key);
+      if (principal === null) {
+        if (keyShaped) await failures(request);
+        await sendProblem(
+          reply,
+          request,
+          401,
+          keyShaped
+            ? 'the API key is unknown or revoked'
+            : 'that is not an API key: keys look like txk_<12 hex>_<43 characters> (txmon apikey create)',
+        );
+        return null;
+      }
+      return principal;
+    });
+
     const check = (roles: readonly Role[]) =>
       async function authenticate(request: FastifyRequest, reply: FastifyReply) {
         const key = presentedKey(request);
-        if (key === null)
+        const session = key === null ? sessionFromCookie(request.headers.cookie) : null;
+        if (key === null && session === null)
           return sendProblem(reply, request, 401, 'an API key is required: Authorization: Bearer <key> (txmon apikey create)');
-        const keyShaped = parseKey(key) !== null;
-        if (keyShaped && verifier.cached(key) === undefined) {
+        const keyShaped = key === null ? true : parseKey(key) !== null;
+        const cached = key === null ? sessions.cached(session as string) : verifier.cached(key);
+        if (keyShaped && cached === undefined) {
           const budget = await failures(request, { increment: false });
           if (!budget.isAllowed && budget.remaining === 0)
             return tooMany(
@@ -98,11 +177,30 @@ export default fp(
               `too many failed API key checks from this address (${budget.max} per minute)`,
             );
         }
-        const principal = await verifier.verify(key);
+        const principal = key === null ? await sessions.verify(session as string) : await verifier.verify(key);
         if (principal === null) {
           // Only key-shaped strings cost a lookup; they spend the address's failure budget.
           if (keyShaped) await failures(request);
-          return sendProblem(reply, request, 401, 'the API key is unknown or revoked');
+          return sendProblem(
+            reply,
+            request,
+            401,
+            key === null
+              ? 'the session has ended (expired, signed out, or its API key revoked): sign in again'
+              : 'the API key is unknown or revoked',
+          );
+        }
+        if (session !== null && !SAFE_METHODS.has(request.method)) {
+          const origin = request.headers.origin;
+          if (typeof origin === 'string' && !sameOrigin(request, origin))
+            return sendProblem(
+              reply,
+              request,
+              403,
+              `a write with a session must come from this server's own pages (Origin ${origin})`,
+            );
+          if (!csrfMatches(session, request.headers[CSRF_HEADER] as string | undefined))
+            return sendProblem(reply, request, 403, 'a write with a session needs the X-CSRF-Token its sign-in returned');
         }
         if (!roles.includes(principal.role))
           return sendProblem(
@@ -111,7 +209,8 @@ export default fp(
             403,
             `role ${principal.role} may not call this route (allowed: ${roles.join(', ')})`,
           );
-        request.principal = principal;
+        request.principal = { keyId: principal.keyId, name: principal.name, role: principal.role };
+        request.credential = key === null ? { kind: 'session', token: session as string } : { kind: 'key', key };
         const allowance = await perKey(request);
         if (!allowance.isAllowed && allowance.isExceeded)
           return tooMany(
@@ -123,6 +222,7 @@ export default fp(
       };
 
     app.decorateRequest('principal', null);
+    app.decorateRequest('credential', null);
     app.addHook('onRoute', (route) => {
       const roles = route.config?.roles;
       if (roles === undefined) throw new Error(`route ${route.method} ${route.url} states no roles (config.roles)`);

@@ -3,7 +3,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Pool } from '../../platform/mysql.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { alertDetail, alertsAfter, listAlerts, triage } from '../repositories/alerts.ts';
-import { presentedKey } from '../plugins/auth.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import {
   AlertDetail,
@@ -191,8 +190,8 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
     },
     async (request, reply) => {
       const principal = request.principal;
-      const key = presentedKey(request);
-      if (principal === null || key === null) throw new HttpProblem(401, 'an API key is required');
+      const credential = request.credential;
+      if (principal === null || credential === null) throw new HttpProblem(401, 'an API key is required');
       const last = request.headers['last-event-id'];
       let after =
         typeof last === 'string' && last.length > 0 ? (decodeCursor(last, ['number', 'string']) as [number, string]) : null;
@@ -211,8 +210,8 @@ const alertsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool; streams: OpenStreams
       const refused = streams.open(principal.keyId, limits.perKey);
       if (refused) throw refused;
       const stillAllowed = async (): Promise<string | null> => {
-        const now = await app.apiKeys.verify(key);
-        if (now === null) return 'the API key was revoked';
+        const now = await app.reverify(credential);
+        if (now === null) return credential.kind === 'key' ? 'the API key was revoked' : 'the session has ended';
         if (!(ANALYSTS as readonly string[]).includes(now.role)) return `role ${now.role} may no longer read alerts`;
         return null;
       };

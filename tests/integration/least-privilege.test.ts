@@ -93,7 +93,7 @@ describe('processes as least-privilege users', () => {
     expectStatusesOf(await readReconState(ns), truth);
   });
 
-  it('the API as its own user: alert triage, an exception accepted, a model promoted, each audited', async () => {
+  it('the API as its own user: alert triage, an exception accepted, a model promoted, a console session, each audited', async () => {
     const keys = {
       analyst: (await createApiKey(adminPool, 'lp-analyst', 'analyst', 'test')).key,
       admin: (await createApiKey(adminPool, 'lp-admin', 'admin', 'test')).key,
@@ -131,9 +131,27 @@ describe('processes as least-privilege users', () => {
     const promoted = await post(`/api/v1/models/${model.version}/promote`, keys.admin, { reason: 'least privilege' });
     expect(promoted.statusCode, promoted.body).toBe(200);
 
+    // A console session opened and ended (issue 20): api_sessions written by this user.
+    const signIn = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { key: keys.analyst } });
+    expect(signIn.statusCode, signIn.body).toBe(200);
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string;
+    const signOut = await app.inject({
+      method: 'DELETE',
+      url: '/api/v1/session',
+      headers: { cookie, 'x-csrf-token': signIn.json<{ csrf_token: string }>().csrf_token },
+    });
+    expect(signOut.statusCode, signOut.body).toBe(204);
+
     const [actions] = await adminPool.query<RowDataPacket[]>('SELECT action FROM audit_log ORDER BY id');
     expect(actions.map((a) => String(a.action))).toEqual(
-      expect.arrayContaining(['alert.acknowledge', 'alert.resolve', 'recon.accepted', 'model.promote']),
+      expect.arrayContaining([
+        'alert.acknowledge',
+        'alert.resolve',
+        'recon.accepted',
+        'model.promote',
+        'session.create',
+        'session.end',
+      ]),
     );
     // And the API's user still cannot empty what it just wrote.
     await expect(apiPool.query('TRUNCATE TABLE audit_log')).rejects.toMatchObject({ code: 'ER_TABLEACCESS_DENIED_ERROR' });

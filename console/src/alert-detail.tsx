@@ -1,0 +1,261 @@
+// One alert: the transaction (no card data: the API never returns any), the decision and its risk
+// score, each rule hit's reason, the model's score against its threshold and the features that
+// drove it, the triage actions and the history. A 409 (someone else changed the alert) is shown and
+// the alert read again.
+import { useEffect, useState } from 'preact/hooks';
+import { Link } from 'wouter-preact';
+import { api, ApiError, type Role } from './api.ts';
+
+interface Driver {
+  name: string;
+  value: number | null;
+  share: number;
+  percentile: number | null;
+}
+interface Detail {
+  alert_id: string;
+  transaction_id: string;
+  account_id: string;
+  decision: string;
+  risk_score: number;
+  status: string;
+  summary: string;
+  event_time: string;
+  decision_detail: {
+    model_version: string | null;
+    model_score: number | null;
+    ruleset_version: string;
+    rule_hits: Array<{ ruleId: string; ruleVersion: string; severity: string; action: string; detail: string; snoozed: boolean }>;
+    explanation: {
+      summary?: string;
+      model?: { score: number; threshold: number; percentile: number; thresholdPercentile: number; drivers: Driver[] } | null;
+    } | null;
+    decided_at: string;
+  };
+  transaction: {
+    type: string;
+    amount_minor: number;
+    currency: string;
+    merchant_id: string;
+    mcc: string;
+    merchant_country: string;
+    channel: string;
+    event_time: string;
+  };
+  history: Array<{ at: string; actor: string; action: string; detail: unknown }>;
+}
+
+const CLOSED = new Set(['CONFIRMED_FRAUD', 'FALSE_POSITIVE', 'CLOSED']);
+const pct = (p: number | null) => (p === null ? '–' : `${(p * 100).toFixed(1)} %`);
+
+/** Minor units as the currency's amount (exact: the integer is split, never divided as a float). */
+function money(minor: number, currency: string): string {
+  let digits = 2;
+  try {
+    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    // an unknown code: two digits
+  }
+  const sign = minor < 0 ? '-' : '';
+  const s = String(Math.abs(minor)).padStart(digits + 1, '0');
+  const whole = digits > 0 ? s.slice(0, -digits) : s;
+  return `${sign}${whole}${digits > 0 ? `.${s.slice(-digits)}` : ''} ${currency}`;
+}
+
+export function AlertDetail({ id, role }: { id: string; role: Role }) {
+  const [alert, setAlert] = useState<Detail | null>(null);
+  const [error, setError] = useState('');
+  const [note, setNote] = useState('');
+  const [busy, setBusy] = useState(false);
+  const canTriage = role === 'analyst' || role === 'admin';
+
+  const load = async () => {
+    try {
+      setAlert(await api<Detail>('GET', `/alerts/${encodeURIComponent(id)}`));
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'the API could not be reached');
+    }
+  };
+  useEffect(() => void load(), [id]);
+
+  const act = async (path: string, body?: unknown) => {
+    setBusy(true);
+    setError('');
+    try {
+      await api('POST', `/alerts/${encodeURIComponent(id)}${path}`, body);
+      setNote('');
+    } catch (err) {
+      setError(
+        err instanceof ApiError
+          ? err.status === 409
+            ? `Not done: the alert changed meanwhile (${err.message}). It has been read again.`
+            : err.message
+          : 'the API could not be reached',
+      );
+    } finally {
+      setBusy(false);
+      await load();
+    }
+  };
+
+  if (!alert)
+    return (
+      <main>
+        <p>
+          <Link href="/alerts">← Alerts</Link>
+        </p>
+        {error ? (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        ) : (
+          <p>Loading…</p>
+        )}
+      </main>
+    );
+  const d = alert.decision_detail;
+  const model = d.explanation?.model ?? null;
+  const t = alert.transaction;
+  return (
+    <main class="detail">
+      <p>
+        <Link href="/alerts">← Alerts</Link>
+      </p>
+      <h1>
+        <span class={`decision ${alert.decision.toLowerCase()}`}>{alert.decision}</span> {alert.summary}
+      </h1>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <section aria-labelledby="tx-h">
+        <h2 id="tx-h">Transaction</h2>
+        <dl class="facts">
+          <dt>Transaction</dt>
+          <dd>{alert.transaction_id}</dd>
+          <dt>Account</dt>
+          <dd>{alert.account_id}</dd>
+          <dt>Amount</dt>
+          <dd>{money(t.amount_minor, t.currency)}</dd>
+          <dt>Type, channel</dt>
+          <dd>
+            {t.type}, {t.channel}
+          </dd>
+          <dt>Merchant</dt>
+          <dd>
+            {t.merchant_id} (MCC {t.mcc}, {t.merchant_country})
+          </dd>
+          <dt>Event time</dt>
+          <dd>{new Date(t.event_time).toISOString()}</dd>
+        </dl>
+      </section>
+      <section aria-labelledby="dec-h">
+        <h2 id="dec-h">Decision</h2>
+        <dl class="facts">
+          <dt>Risk score</dt>
+          <dd>{alert.risk_score.toFixed(3)}</dd>
+          <dt>Status</dt>
+          <dd>{alert.status}</dd>
+          <dt>Rule set</dt>
+          <dd>{d.ruleset_version}</dd>
+          <dt>Model</dt>
+          <dd>{d.model_version ?? 'none'}</dd>
+          {model && (
+            <>
+              <dt>Model score</dt>
+              <dd>
+                {model.score.toFixed(3)} against a threshold of {model.threshold.toFixed(3)} (percentile {pct(model.percentile)}{' '}
+                against {pct(model.thresholdPercentile)})
+              </dd>
+            </>
+          )}
+        </dl>
+        <h3>Rule hits</h3>
+        {d.rule_hits.length === 0 ? (
+          <p>No rule hit.</p>
+        ) : (
+          <ul class="hits">
+            {d.rule_hits.map((h) => (
+              <li>
+                <strong>{h.ruleId}</strong> ({h.severity}, {h.action}
+                {h.snoozed ? ', snoozed' : ''}): {h.detail}
+              </li>
+            ))}
+          </ul>
+        )}
+        {model && model.drivers.length > 0 && (
+          <>
+            <h3>What drove the model's score</h3>
+            <table class="drivers">
+              <thead>
+                <tr>
+                  <th scope="col">Feature</th>
+                  <th scope="col">Value</th>
+                  <th scope="col">Share of the score</th>
+                  <th scope="col">Percentile in training</th>
+                </tr>
+              </thead>
+              <tbody>
+                {model.drivers.map((f) => (
+                  <tr>
+                    <td>{f.name}</td>
+                    <td>{f.value === null ? 'missing' : String(f.value)}</td>
+                    <td>{pct(f.share)}</td>
+                    <td>{pct(f.percentile)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        )}
+      </section>
+      {canTriage && (
+        <section aria-labelledby="triage-h">
+          <h2 id="triage-h">Triage</h2>
+          <div class="actions">
+            <button type="button" disabled={busy || alert.status !== 'OPEN'} onClick={() => void act('/acknowledge')}>
+              Acknowledge
+            </button>
+            <button
+              type="button"
+              disabled={busy || CLOSED.has(alert.status)}
+              onClick={() => void act('/resolve', { label: 'fraud', ...(note && { note }) })}
+            >
+              Resolve as fraud
+            </button>
+            <button
+              type="button"
+              disabled={busy || CLOSED.has(alert.status)}
+              onClick={() => void act('/resolve', { label: 'legitimate', ...(note && { note }) })}
+            >
+              Resolve as legitimate
+            </button>
+          </div>
+          <label for="note">Note</label>
+          <textarea id="note" maxLength={2000} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
+          <button type="button" disabled={busy || note.trim() === ''} onClick={() => void act('/notes', { note })}>
+            Add note
+          </button>
+        </section>
+      )}
+      <section aria-labelledby="hist-h">
+        <h2 id="hist-h">History</h2>
+        {alert.history.length === 0 ? (
+          <p>No triage yet.</p>
+        ) : (
+          <ol class="history">
+            {alert.history.map((h) => (
+              <li>
+                {new Date(h.at).toISOString()} · {h.actor} · {h.action}
+                {h.detail && typeof h.detail === 'object' && 'note' in h.detail && (h.detail as { note?: unknown }).note
+                  ? ` · “${String((h.detail as { note: unknown }).note)}”`
+                  : ''}
+              </li>
+            ))}
+          </ol>
+        )}
+      </section>
+    </main>
+  );
+}

@@ -1,0 +1,218 @@
+// The console (issue 20) in a real browser: headless Debian Chromium driven by playwright-core,
+// against the dashboard API as `txmon run api` starts it (startApi: the console's files, sessions),
+// on alerts the real pipeline wrote (simulated transactions through the ingest). An analyst signs in,
+// sees the queue, watches a newly raised alert arrive live, opens one with the keyboard, resolves it
+// as fraud (the label is in MySQL and the audit log names the analyst) and adds a note with an HTML
+// payload (shown as text, never run); an SRE sees no triage, and the pipeline page; sign-out and a
+// revoked key end the session. Screenshots of each page at 1280×800 and 390×844 go to
+// .txmon/test-report/console/.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, revokeApiKey } from '../../dashboard-api/auth/api-keys.ts';
+import { startApi, type ApiServer } from '../../dashboard-api/server.ts';
+import { createPool, type Pool } from '../../platform/mysql.ts';
+import { startIngest } from '../../processors/ingest/main.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { produceSimulated } from '../helpers/pipeline.ts';
+import { slowStep } from '../helpers/slow-step.ts';
+
+const SHOTS = join('.txmon', 'test-report', 'console');
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+const CHROMIUM = process.env.TXMON_CHROMIUM || '/usr/bin/chromium';
+
+let ns: TestNamespace;
+let pool: Pool;
+let api: ApiServer;
+let browser: Browser;
+const keys = { analyst: '', sre: '', admin: '' };
+
+async function drainIngest(): Promise<void> {
+  const ingest = await startIngest(ns.cfg, testLogger, { drain: true });
+  await ingest.done;
+}
+
+async function alertCount(): Promise<number> {
+  const [[row]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM alerts');
+  return Number(row?.n);
+}
+
+/** A fresh browser context (its own cookies) at a viewport, with the page's errors collected. */
+async function openPage(viewport: keyof typeof VIEWPORTS = 'desktop'): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: VIEWPORTS[viewport], baseURL: api.url });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/401|Unauthorized|403/.test(msg.text())) errors.push(msg.text());
+  });
+  await page.goto('/');
+  return { page, errors };
+}
+
+async function signIn(page: Page, key: string): Promise<void> {
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  const size = page.viewportSize();
+  await page.screenshot({ path: join(SHOTS, `${name}-${size?.width ?? 0}x${size?.height ?? 0}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  ns = await createNamespace();
+  pool = createPool(ns.cfg);
+  await slowStep('produce transactions', () => produceSimulated(ns, { seed: 41, count: 2_500 }));
+  await slowStep('ingest drain', drainIngest);
+  for (const role of ['analyst', 'sre', 'admin'] as const)
+    keys[role] = (await createApiKey(pool, `ui-${role}`, role, 'test')).key;
+  api = await startApi({ ...ns.cfg, api: { ...ns.cfg.api, keyCacheMs: 0 } }, testLogger, { host: '127.0.0.1', port: 0 });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // No sandbox as root; nothing reaching out to Google's hosts from a machine with no internet.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+  await pool?.end();
+  await ns?.cleanup();
+});
+
+describe('the console in headless Chromium', () => {
+  it('a bad key gets a clear message and no session', async () => {
+    const { page, errors } = await openPage();
+    await shoot(page, 'sign-in');
+    await page.getByLabel('API key').fill('txk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('the API key is unknown or revoked');
+    expect(await page.context().cookies()).toEqual([]);
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.context().close();
+  });
+
+  it('an analyst works the queue: live alerts, keyboard, resolve as fraud, a note shown as text', async () => {
+    const before = await alertCount();
+    expect(before).toBeGreaterThan(0);
+    const { page, errors } = await openPage();
+    await signIn(page, keys.analyst);
+    // The cookie is HttpOnly: the page's script cannot read it.
+    expect(await page.evaluate('document.cookie')).not.toContain('txmon_session');
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === 'txmon_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    const shown = page.locator('.status-line');
+    await expect.poll(() => shown.textContent()).toMatch(/Live/);
+    await expect.poll(async () => page.locator('[role=option]').count()).toBeGreaterThan(0);
+    await shoot(page, 'alerts');
+
+    // A newly raised alert appears without a reload: more transactions through the real ingest.
+    const firstBefore = await page.locator('[role=option]').first().getAttribute('id');
+    await slowStep('produce and ingest more transactions', async () => {
+      await produceSimulated(ns, { seed: 42, count: 1_500 });
+      await drainIngest();
+    });
+    const after = await alertCount();
+    expect(after).toBeGreaterThan(before);
+    await expect
+      .poll(async () => page.locator('[role=option]').first().getAttribute('id'), { timeout: 15_000 })
+      .not.toBe(firstBefore);
+    const [[newest]] = await pool.query<RowDataPacket[]>(
+      'SELECT alert_id FROM alerts ORDER BY created_at DESC, alert_id DESC LIMIT 1',
+    );
+    await expect.poll(async () => page.locator(`#alert-${String(newest?.alert_id)}`).count(), { timeout: 15_000 }).toBe(1);
+
+    // Keyboard: focus the list, j to the second alert, Enter opens it.
+    await page.locator('[role=listbox]').focus();
+    await page.keyboard.press('j');
+    const chosen = (await page.locator('[role=option][aria-selected=true]').getAttribute('id'))?.replace('alert-', '');
+    expect(chosen).toMatch(/^[0-9a-f]{32}$/);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Rule hits' }).waitFor();
+    expect(page.url()).toContain(`#/alerts/${chosen}`);
+    await shoot(page, 'alert-detail');
+
+    // No card data on the page (the API returns none): no PAN-like digit runs.
+    expect(await page.locator('main').textContent()).not.toMatch(/\b\d{13,19}\b/);
+
+    // A note with an HTML payload is shown as text and never run.
+    const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
+    await page.getByLabel('Note').fill(payload);
+    await page.getByRole('button', { name: 'Add note' }).click();
+    await expect.poll(() => page.locator('.history').textContent()).toContain(payload);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+    expect(await page.locator('.history img').count()).toBe(0);
+
+    await page.getByLabel('Note').fill('card seen in a known fraud ring');
+    await page.getByRole('button', { name: 'Resolve as fraud' }).click();
+    await expect.poll(() => page.locator('.facts').nth(1).textContent()).toContain('CONFIRMED_FRAUD');
+    const [[label]] = await pool.query<RowDataPacket[]>(
+      'SELECT l.label FROM labels l JOIN alerts a ON a.transaction_id = l.transaction_id WHERE a.alert_id = ?',
+      [chosen],
+    );
+    expect(String(label?.label)).toBe('fraud');
+    const [[audit]] = await pool.query<RowDataPacket[]>(
+      "SELECT actor FROM audit_log WHERE action = 'alert.resolve' AND subject = ? ORDER BY id DESC LIMIT 1",
+      [`alert:${chosen}`],
+    );
+    expect(String(audit?.actor)).toMatch(/^ui-analyst \(key [0-9a-f]{12}\)$/);
+
+    // Sign-out: back to the sign-in page; the old cookie no longer opens anything.
+    const old = (await page.context().cookies()).find((c) => c.name === 'txmon_session');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    const res = await fetch(`${api.url}/api/v1/alerts`, { headers: { cookie: `txmon_session=${old?.value}` } });
+    expect(res.status).toBe(401);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('an SRE sees the pipeline and no alerts or triage; phone-sized pages render too', async () => {
+    for (const viewport of ['desktop', 'phone'] as const) {
+      const { page, errors } = await openPage(viewport);
+      await signIn(page, keys.sre);
+      await page.getByRole('heading', { name: 'Consumer groups' }).waitFor();
+      expect(await page.getByRole('link', { name: 'Alerts' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: /Resolve|Acknowledge/ }).count()).toBe(0);
+      await shoot(page, 'pipeline');
+      // Asking for the queue by its address shows the role's home page, not alerts.
+      await page.goto('/#/alerts');
+      expect(await page.locator('[role=listbox]').count()).toBe(0);
+      expect(errors).toEqual([]);
+      await page.context().close();
+    }
+    const { page } = await openPage('phone');
+    await shoot(page, 'sign-in');
+    await signIn(page, keys.analyst);
+    await expect.poll(async () => page.locator('[role=option]').count()).toBeGreaterThan(0);
+    await shoot(page, 'alerts');
+    await page.context().close();
+  });
+
+  it('a revoked key’s session ends: the next request returns to the sign-in page, saying why', async () => {
+    const doomed = await createApiKey(pool, 'ui-doomed', 'analyst', 'test');
+    const { page } = await openPage();
+    await signIn(page, doomed.key);
+    await expect.poll(async () => page.locator('[role=option]').count()).toBeGreaterThan(0);
+    expect(await revokeApiKey(pool, doomed.keyId, 'test')).toBe(true);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByLabel('API key').waitFor();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/signed out: the session has ended/);
+    await page.context().close();
+  });
+});
