@@ -158,7 +158,10 @@ export async function runDemo(
   const passed = ok && reconciled && detected;
   const interactive = Boolean(process.stdout.isTTY) && env.CI !== 'true' && env.CI !== '1';
   if (o.serve !== false && interactive) await serveDemoApi(cfg, logger, say);
-  else say('demo: not serving the dashboard API (no terminal, CI set, or --no-serve); `txmon run api` serves it');
+  else
+    say(
+      'demo: not serving the dashboard API (no terminal, CI set, or --no-serve); `txmon run api` serves it, the console at its `/`',
+    );
   return passed;
 }
 
@@ -178,6 +181,7 @@ async function serveDemoApi(cfg: TxmonConfig, logger: Logger, say: (line: string
   const api = await startApi(cfg, logger);
   say('');
   say(`demo: the dashboard API is serving the demo's data at ${api.url}`);
+  say(`  console:    ${api.url}/   (sign in with one of the keys below: each role sees its own pages)`);
   say(`  OpenAPI UI: ${api.url}/docs   (Authorize with one of the keys below)`);
   for (const [role, key] of keys) say(`  ${role.padEnd(8)} key: ${key}`);
   say(`  try: curl -H "Authorization: Bearer ${keys[0]?.[1] ?? ''}" ${api.url}/api/v1/alerts?limit=5`);

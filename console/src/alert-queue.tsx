@@ -255,19 +255,17 @@ export function AlertQueue() {
                 aria-selected={r.index === selected}
                 class={`row ${r.index === selected ? 'selected' : ''}`}
                 style={{ transform: `translateY(${r.start}px)`, height: `${ROW}px` }}
-                onClick={() => setSelected(r.index)}
-                onDblClick={() => navigate(`/alerts/${a.alert_id}`)}
+                onClick={() => {
+                  setSelected(r.index);
+                  navigate(`/alerts/${a.alert_id}`);
+                }}
               >
                 <span>{time(a.event_time)}</span>
                 <span class={`decision ${a.decision.toLowerCase()}`}>{a.decision}</span>
                 <span>{a.risk_score.toFixed(2)}</span>
                 <span>{a.status}</span>
                 <span>{a.account_id}</span>
-                <span class="summary">
-                  <a href={`#/alerts/${a.alert_id}`} tabIndex={-1}>
-                    {a.summary}
-                  </a>
-                </span>
+                <span class="summary">{a.summary}</span>
               </div>
             );
           })}

@@ -6,7 +6,8 @@
 // payload (shown as text, never run); an SRE sees no triage, and the pipeline page; sign-out and a
 // revoked key end the session. Screenshots of each page at 1280×800 and 390×844 go to
 // .txmon/test-report/console/.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -22,6 +23,10 @@ import { slowStep } from '../helpers/slow-step.ts';
 const SHOTS = join('.txmon', 'test-report', 'console');
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 const CHROMIUM = process.env.TXMON_CHROMIUM || '/usr/bin/chromium';
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** Every page's accessibility findings, written beside the screenshots. */
+const a11y: Array<{ page: string; viewport: string; violations: Array<{ id: string; impact: string | null; nodes: number }> }> =
+  [];
 
 let ns: TestNamespace;
 let pool: Pool;
@@ -58,10 +63,27 @@ async function signIn(page: Page, key: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
+/**
+ * A screenshot of the page into the report folder, and axe-core's check of it (WCAG 2.x A and AA
+ * rules): no serious or critical violation. axe runs through the DevTools protocol, which the page's
+ * CSP does not govern (the page itself allows no inline script).
+ */
 async function shoot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   const size = page.viewportSize();
-  await page.screenshot({ path: join(SHOTS, `${name}-${size?.width ?? 0}x${size?.height ?? 0}.png`), fullPage: true });
+  const viewport = `${size?.width ?? 0}x${size?.height ?? 0}`;
+  await page.screenshot({ path: join(SHOTS, `${name}-${viewport}.png`), fullPage: true });
+  if (await page.evaluate("typeof window.axe === 'undefined'")) await page.evaluate(AXE);
+  const result = (await page.evaluate(
+    "axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })",
+  )) as { violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> };
+  const violations = result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  a11y.push({ page: name, viewport, violations });
+  const grave = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    grave.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    `${name} at ${viewport}`,
+  ).toEqual([]);
 }
 
 beforeAll(async () => {
@@ -88,6 +110,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  writeFileSync(join(SHOTS, 'accessibility.json'), `${JSON.stringify(a11y, null, 2)}\n`);
   await browser?.close();
   await api?.close();
   await pool?.end();
