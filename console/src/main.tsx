@@ -8,6 +8,7 @@ import { useHashLocation } from 'wouter-preact/use-hash-location';
 import { api, ApiError, useSession, whenSignedOut, type Session } from './api.ts';
 import { AlertDetail } from './alert-detail.tsx';
 import { AlertQueue } from './alert-queue.tsx';
+import { Models } from './models.tsx';
 import { Pipeline } from './pipeline.tsx';
 
 function SignIn({ message, onSignedIn }: { message: string; onSignedIn: (s: Session) => void }) {
@@ -75,6 +76,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         <nav aria-label="Pages">
           {CAN.alerts(role) && <Link href="/alerts">Alerts</Link>}
           {CAN.pipeline(role) && <Link href="/pipeline">Pipeline</Link>}
+          <Link href="/models">Models</Link>
         </nav>
         <span class="who">
           {session.name} <span class="role">({role})</span>
@@ -87,6 +89,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         {CAN.alerts(role) && <Route path="/alerts/:id">{(p: { id: string }) => <AlertDetail id={p.id} role={role} />}</Route>}
         {CAN.alerts(role) && <Route path="/alerts" component={AlertQueue} />}
         {CAN.pipeline(role) && <Route path="/pipeline" component={Pipeline} />}
+        <Route path="/models">
+          <Models role={role} />
+        </Route>
         <Route>
           <Home role={role} />
         </Route>

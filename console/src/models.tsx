@@ -1,0 +1,221 @@
+// Models: every version with its state and evaluation, the active model's drift now (PSI of the
+// score and per feature over its recent decisions), and, for admins, promote / shadow / rollback,
+// each with a reason and an explicit confirmation. Other roles see no action at all.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, type Role } from './api.ts';
+
+interface Model {
+  version: string;
+  state: string;
+  created_at: string;
+  state_changed_at: string;
+  training_rows: number;
+  features: number;
+  threshold: number;
+  metrics: { rocAuc?: number; prAuc?: number; precision?: number; recall?: number } | null;
+}
+interface Drift {
+  model_version: string;
+  sample: number;
+  score_psi: number;
+  drift_alert: boolean;
+  features: Array<{ feature: string; psi: number }>;
+}
+type Action = { kind: 'promote' | 'shadow'; version: string } | { kind: 'rollback' };
+
+const fig = (x: number | undefined) => (typeof x === 'number' ? x.toFixed(3) : '–');
+const message = (err: unknown) => (err instanceof ApiError ? err.message : 'the API could not be reached');
+
+export function Models({ role }: { role: Role }) {
+  const [models, setModels] = useState<Model[] | null>(null);
+  const [drift, setDrift] = useState<Drift | string | null>(null);
+  const [pending, setPending] = useState<Action | null>(null);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+  const [busy, setBusy] = useState(false);
+  const admin = role === 'admin';
+  const reasonField = useRef<HTMLInputElement>(null);
+  // The confirmation takes the focus when it opens (keyboard and screen-reader users land on it).
+  useEffect(() => reasonField.current?.focus(), [pending]);
+
+  const load = async () => {
+    try {
+      setModels(await api<Model[]>('GET', '/models'));
+    } catch (err) {
+      setError(message(err));
+    }
+    try {
+      setDrift(await api<Drift>('GET', '/models/drift'));
+    } catch (err) {
+      setDrift(message(err));
+    }
+  };
+  useEffect(() => void load(), []);
+
+  const confirm = async () => {
+    if (!pending) return;
+    setBusy(true);
+    setError('');
+    setDone('');
+    const body = reason.trim() ? { reason: reason.trim() } : {};
+    try {
+      if (pending.kind === 'rollback') {
+        const r = await api<{ from: string; to: string }>('POST', '/models/rollback', body);
+        setDone(`Rolled back from ${r.from} to ${r.to}.`);
+      } else if (pending.kind === 'promote') {
+        const r = await api<{ active: string; check?: { summary: string } | null }>(
+          'POST',
+          `/models/${encodeURIComponent(pending.version)}/promote`,
+          body,
+        );
+        setDone(`${r.active} is active.${r.check ? ` Backtest: ${r.check.summary}` : ''}`);
+      } else {
+        await api('POST', `/models/${encodeURIComponent(pending.version)}/shadow`, body);
+        setDone(`${pending.version} now scores in shadow.`);
+      }
+      setPending(null);
+      setReason('');
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+      await load();
+    }
+  };
+
+  const label = (a: Action) =>
+    a.kind === 'rollback'
+      ? 'Roll back to the previous active model'
+      : `${a.kind === 'promote' ? 'Promote' : 'Shadow'} ${a.version}`;
+
+  return (
+    <main class="models">
+      <h1>Models</h1>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {done && (
+        <p class="done" role="status">
+          {done}
+        </p>
+      )}
+      {pending && (
+        <section class="confirm" aria-labelledby="confirm-h">
+          <h2 id="confirm-h">{label(pending)}?</h2>
+          <p>Running processors take the change within seconds; it is audited under your name.</p>
+          <label for="reason">Reason</label>
+          <input
+            ref={reasonField}
+            id="reason"
+            maxLength={500}
+            value={reason}
+            onInput={(e) => setReason((e.target as HTMLInputElement).value)}
+          />
+          <div class="actions">
+            <button type="button" disabled={busy} onClick={() => void confirm()}>
+              Confirm
+            </button>
+            <button type="button" class="secondary" disabled={busy} onClick={() => setPending(null)}>
+              Cancel
+            </button>
+          </div>
+        </section>
+      )}
+      <section aria-labelledby="versions-h">
+        <h2 id="versions-h">Versions</h2>
+        {models === null ? (
+          <p>Loading…</p>
+        ) : models.length === 0 ? (
+          <p>No model yet: txmon model train.</p>
+        ) : (
+          <table class="model-list">
+            <thead>
+              <tr>
+                <th scope="col">Version</th>
+                <th scope="col">State</th>
+                <th scope="col">Trained on</th>
+                <th scope="col">Threshold</th>
+                <th scope="col">ROC AUC</th>
+                <th scope="col">PR AUC</th>
+                <th scope="col">Precision</th>
+                <th scope="col">Recall</th>
+                {admin && <th scope="col">Actions</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {models.map((m) => (
+                <tr>
+                  <td>{m.version}</td>
+                  <td>{m.state}</td>
+                  <td>{m.training_rows.toLocaleString('en')} rows</td>
+                  <td>{m.threshold.toFixed(3)}</td>
+                  <td>{fig(m.metrics?.rocAuc)}</td>
+                  <td>{fig(m.metrics?.prAuc)}</td>
+                  <td>{fig(m.metrics?.precision)}</td>
+                  <td>{fig(m.metrics?.recall)}</td>
+                  {admin && (
+                    <td class="row-actions">
+                      {m.state !== 'active' && (
+                        <button type="button" onClick={() => setPending({ kind: 'promote', version: m.version })}>
+                          Promote…
+                        </button>
+                      )}
+                      {m.state !== 'active' && m.state !== 'shadow' && (
+                        <button
+                          type="button"
+                          class="secondary"
+                          onClick={() => setPending({ kind: 'shadow', version: m.version })}
+                        >
+                          Shadow…
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {admin && models?.some((m) => m.state === 'active') && (
+          <button type="button" class="secondary" onClick={() => setPending({ kind: 'rollback' })}>
+            Roll back…
+          </button>
+        )}
+      </section>
+      <section aria-labelledby="drift-h">
+        <h2 id="drift-h">Drift of the active model</h2>
+        {drift === null ? (
+          <p>Loading…</p>
+        ) : typeof drift === 'string' ? (
+          <p>{drift}</p>
+        ) : (
+          <>
+            <p>
+              {drift.model_version}: score PSI {drift.score_psi.toFixed(3)} over its last {drift.sample.toLocaleString('en')}{' '}
+              decisions{drift.drift_alert ? ' — above the alert level' : ''}.
+            </p>
+            <table class="drift">
+              <thead>
+                <tr>
+                  <th scope="col">Feature</th>
+                  <th scope="col">PSI</th>
+                </tr>
+              </thead>
+              <tbody>
+                {drift.features.slice(0, 15).map((f) => (
+                  <tr>
+                    <td>{f.feature}</td>
+                    <td>{f.psi.toFixed(3)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        )}
+      </section>
+    </main>
+  );
+}
