@@ -56,7 +56,9 @@ function matches(a: AlertItem, f: Filters): boolean {
   return true;
 }
 
-const time = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+// One formatter for every row: toLocaleString would build a new one per call, per row, per frame.
+const TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+const time = (iso: string) => TIME.format(new Date(iso));
 
 export function AlertQueue() {
   const [filters, setFilters] = useState<Filters>(EMPTY);
@@ -70,9 +72,7 @@ export function AlertQueue() {
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
   const [selected, setSelected] = useState(0);
   const [, navigate] = useLocation();
-  const scroller = useRef<HTMLDivElement>(null);
   const seen = useRef(new Set<string>());
-  const v = useVirtualRows(items.length, () => scroller.current, ROW);
 
   const params = (f: Filters, cursor?: string) =>
     query({
@@ -129,38 +129,6 @@ export function AlertQueue() {
       if (err instanceof ApiError && err.status === 409) void loadPage(filters);
     }
   };
-
-  const onKey = (e: KeyboardEvent) => {
-    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-    if (e.key === 'j' || e.key === 'ArrowDown') {
-      e.preventDefault();
-      setSelected((s) => {
-        const n = Math.min(items.length - 1, s + 1);
-        v.scrollToIndex(n);
-        return n;
-      });
-    } else if (e.key === 'k' || e.key === 'ArrowUp') {
-      e.preventDefault();
-      setSelected((s) => {
-        const n = Math.max(0, s - 1);
-        v.scrollToIndex(n);
-        return n;
-      });
-    } else if (e.key === 'Enter') {
-      const a = items[selected];
-      if (a) navigate(`/alerts/${a.alert_id}`);
-    } else if (e.key === 'a') {
-      const a = items[selected];
-      if (a && a.status === 'OPEN') void acknowledge(a);
-    }
-  };
-
-  // Scrolled near the end: the next page.
-  const rows = v.getVirtualItems();
-  const last = rows[rows.length - 1];
-  useEffect(() => {
-    if (last && last.index >= items.length - 20 && next && !loading) void loadPage(filters, next);
-  }, [last?.index, next, loading]);
 
   const field = (name: keyof Filters, label: string, input: preact.JSX.Element) => (
     <label class="filter">
@@ -235,42 +203,16 @@ export function AlertQueue() {
         <span>Account</span>
         <span>Summary</span>
       </div>
-      <div
-        ref={scroller}
-        class="list"
-        tabIndex={0}
-        role="listbox"
-        aria-label="Alerts, newest first"
-        aria-activedescendant={items[selected] ? `alert-${items[selected]?.alert_id}` : undefined}
-        onKeyDown={onKey}
-      >
-        <div style={{ height: `${v.getTotalSize()}px`, position: 'relative' }}>
-          {rows.map((r) => {
-            const a = items[r.index] as AlertItem;
-            return (
-              <div
-                key={a.alert_id}
-                id={`alert-${a.alert_id}`}
-                role="option"
-                aria-selected={r.index === selected}
-                class={`row ${r.index === selected ? 'selected' : ''}`}
-                style={{ transform: `translateY(${r.start}px)`, height: `${ROW}px` }}
-                onClick={() => {
-                  setSelected(r.index);
-                  navigate(`/alerts/${a.alert_id}`);
-                }}
-              >
-                <span>{time(a.event_time)}</span>
-                <span class={`decision ${a.decision.toLowerCase()}`}>{a.decision}</span>
-                <span>{a.risk_score.toFixed(2)}</span>
-                <span>{a.status}</span>
-                <span>{a.account_id}</span>
-                <span class="summary">{a.summary}</span>
-              </div>
-            );
-          })}
-        </div>
-      </div>
+      <AlertRows
+        items={items}
+        selected={selected}
+        select={setSelected}
+        open={(a) => navigate(`/alerts/${a.alert_id}`)}
+        acknowledge={(a) => void acknowledge(a)}
+        nearEnd={() => {
+          if (next && !loading) void loadPage(filters, next);
+        }}
+      />
       {next && (
         <button type="button" disabled={loading} onClick={() => void loadPage(filters, next)}>
           {loading ? 'Loading…' : 'Load more'}
@@ -278,5 +220,91 @@ export function AlertQueue() {
       )}
       {!loading && items.length === 0 && !error && <p>No alerts match.</p>}
     </main>
+  );
+}
+
+interface RowsProps {
+  items: AlertItem[];
+  selected: number;
+  select: (f: (s: number) => number) => void;
+  open: (a: AlertItem) => void;
+  acknowledge: (a: AlertItem) => void;
+  /** Called when the rows in view reach the last 20 loaded: time for the next page. */
+  nearEnd: () => void;
+}
+
+/**
+ * The virtualised rows: only those in view are in the DOM, and scrolling re-renders only this
+ * component (not the filters above it). A listbox: j/k (or the arrows) move, Enter opens, a
+ * acknowledges; a click opens.
+ */
+function AlertRows({ items, selected, select, open, acknowledge, nearEnd }: RowsProps) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const v = useVirtualRows(items.length, () => scroller.current, ROW);
+  const rows = v.getVirtualItems();
+  const last = rows[rows.length - 1];
+  useEffect(() => {
+    if (last && last.index >= items.length - 20) nearEnd();
+  }, [last?.index, items.length]);
+
+  const move = (by: number) =>
+    select((s) => {
+      const n = Math.max(0, Math.min(items.length - 1, s + by));
+      v.scrollToIndex(n);
+      return n;
+    });
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === 'j' || e.key === 'ArrowDown') {
+      e.preventDefault();
+      move(1);
+    } else if (e.key === 'k' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      move(-1);
+    } else if (e.key === 'Enter') {
+      const a = items[selected];
+      if (a) open(a);
+    } else if (e.key === 'a') {
+      const a = items[selected];
+      if (a && a.status === 'OPEN') acknowledge(a);
+    }
+  };
+
+  return (
+    <div
+      ref={scroller}
+      class="list"
+      tabIndex={0}
+      role="listbox"
+      aria-label="Alerts, newest first"
+      aria-activedescendant={items[selected] ? `alert-${items[selected]?.alert_id}` : undefined}
+      onKeyDown={onKey}
+    >
+      <div style={{ height: `${v.getTotalSize()}px`, position: 'relative' }}>
+        {rows.map((r) => {
+          const a = items[r.index] as AlertItem;
+          return (
+            <div
+              key={a.alert_id}
+              id={`alert-${a.alert_id}`}
+              role="option"
+              aria-selected={r.index === selected}
+              class={`row ${r.index === selected ? 'selected' : ''}`}
+              style={{ transform: `translateY(${r.start}px)`, height: `${ROW}px` }}
+              onClick={() => {
+                select(() => r.index);
+                open(a);
+              }}
+            >
+              <span>{time(a.event_time)}</span>
+              <span class={`decision ${a.decision.toLowerCase()}`}>{a.decision}</span>
+              <span>{a.risk_score.toFixed(2)}</span>
+              <span>{a.status}</span>
+              <span>{a.account_id}</span>
+              <span class="summary">{a.summary}</span>
+            </div>
+          );
+        })}
+      </div>
+    </div>
   );
 }
