@@ -209,6 +209,7 @@ export function AlertQueue() {
         select={setSelected}
         open={(a) => navigate(`/alerts/${a.alert_id}`)}
         acknowledge={(a) => void acknowledge(a)}
+        more={next !== null && !loading}
         nearEnd={() => {
           if (next && !loading) void loadPage(filters, next);
         }}
@@ -229,7 +230,9 @@ interface RowsProps {
   select: (f: (s: number) => number) => void;
   open: (a: AlertItem) => void;
   acknowledge: (a: AlertItem) => void;
-  /** Called when the rows in view reach the last 20 loaded: time for the next page. */
+  /** Whether a next page can be asked for now (there is one, and none is loading). */
+  more: boolean;
+  /** Called when the rows in view reach the last 20 loaded and `more`: time for the next page. */
   nearEnd: () => void;
 }
 
@@ -238,14 +241,15 @@ interface RowsProps {
  * component (not the filters above it). A listbox: j/k (or the arrows) move, Enter opens, a
  * acknowledges; a click opens.
  */
-function AlertRows({ items, selected, select, open, acknowledge, nearEnd }: RowsProps) {
+function AlertRows({ items, selected, select, open, acknowledge, more, nearEnd }: RowsProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const v = useVirtualRows(items.length, () => scroller.current, ROW);
   const rows = v.getVirtualItems();
   const last = rows[rows.length - 1];
+  // Also when a page finishes loading with the end still in view (`more` turns true again).
   useEffect(() => {
-    if (last && last.index >= items.length - 20) nearEnd();
-  }, [last?.index, items.length]);
+    if (more && last && last.index >= items.length - 20) nearEnd();
+  }, [last?.index, items.length, more]);
 
   const move = (by: number) =>
     select((s) => {

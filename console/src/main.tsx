@@ -8,7 +8,9 @@ import { useHashLocation } from 'wouter-preact/use-hash-location';
 import { api, ApiError, useSession, whenSignedOut, type Session } from './api.ts';
 import { AlertDetail } from './alert-detail.tsx';
 import { AlertQueue } from './alert-queue.tsx';
+import { Detection } from './detection.tsx';
 import { Models } from './models.tsx';
+import { Reconciliation } from './reconciliation.tsx';
 import { Pipeline } from './pipeline.tsx';
 
 function SignIn({ message, onSignedIn }: { message: string; onSignedIn: (s: Session) => void }) {
@@ -76,7 +78,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         <nav aria-label="Pages">
           {CAN.alerts(role) && <Link href="/alerts">Alerts</Link>}
           {CAN.pipeline(role) && <Link href="/pipeline">Pipeline</Link>}
+          <Link href="/reconciliation">Reconciliation</Link>
           <Link href="/models">Models</Link>
+          <Link href="/detection">Detection changes</Link>
         </nav>
         <span class="who">
           {session.name} <span class="role">({role})</span>
@@ -91,6 +95,12 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         {CAN.pipeline(role) && <Route path="/pipeline" component={Pipeline} />}
         <Route path="/models">
           <Models role={role} />
+        </Route>
+        <Route path="/reconciliation">
+          <Reconciliation role={role} />
+        </Route>
+        <Route path="/detection">
+          <Detection role={role} />
         </Route>
         <Route>
           <Home role={role} />

@@ -21,6 +21,11 @@ import { trainModel } from '../../models/train.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { insertDecidedAlerts } from '../helpers/decided.ts';
 import { produceSimulated } from '../helpers/pipeline.ts';
+import { produceSimulatedSettlements } from '../helpers/recon.ts';
+import { startReconcile } from '../../processors/reconcile/main.ts';
+import { publishRuleSet } from '../../models/rule-set-registry.ts';
+import { FeatureSpace } from '../../detection/features.ts';
+import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { slowStep } from '../helpers/slow-step.ts';
 
 const SHOTS = join('.txmon', 'test-report', 'console');
@@ -94,8 +99,11 @@ async function shoot(page: Page, name: string): Promise<void> {
 beforeAll(async () => {
   ns = await createNamespace();
   pool = createPool(ns.cfg);
-  await slowStep('produce transactions', () => produceSimulated(ns, { seed: 41, count: 2_500 }));
+  const sim = { ...DEFAULT_SIM_OPTIONS, seed: 41, count: 2_500 };
+  await slowStep('produce transactions', () => produceSimulated(ns, sim));
+  await slowStep('produce settlements', () => produceSimulatedSettlements(ns, sim));
   await slowStep('ingest drain', drainIngest);
+  await slowStep('reconcile drain', async () => (await startReconcile(ns.cfg, testLogger, { drain: true })).done);
   for (const role of ['analyst', 'sre', 'admin'] as const)
     keys[role] = (await createApiKey(pool, `ui-${role}`, role, 'test')).key;
   api = await startApi({ ...ns.cfg, api: { ...ns.cfg.api, keyCacheMs: 0 } }, testLogger, { host: '127.0.0.1', port: 0 });
@@ -273,6 +281,87 @@ describe('the console in headless Chromium', () => {
     expect(JSON.stringify(audit?.detail)).toContain('shadow scores agree with the analysts');
     expect(errors).toEqual([]);
     await page.context().close();
+  });
+
+  it('finance ops reconcile: the summary, an exception resolved with a note and its revision, the CSV export', async () => {
+    const [[open]] = await pool.query<RowDataPacket[]>(
+      "SELECT reference, revision FROM recon_results WHERE status NOT IN ('PENDING', 'MATCHED') AND resolution IS NULL ORDER BY reference LIMIT 1",
+    );
+    expect(open).toBeDefined();
+    const reference = String(open?.reference);
+    const { page, errors } = await openPage();
+    await signIn(page, keys.analyst);
+    await page.getByRole('link', { name: 'Reconciliation' }).click();
+    await page.getByRole('heading', { name: /^Summary/ }).waitFor();
+    await page.locator('.summary tbody tr').first().waitFor();
+    await shoot(page, 'reconciliation');
+
+    // The CSV of every open exception the filters select, amounts exact.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    const csv = readFileSync(String(await download.path()), 'utf8');
+    const [[openCount]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM recon_results WHERE status NOT IN ('PENDING', 'MATCHED') AND resolution IS NULL",
+    );
+    expect(csv.trimEnd().split('\r\n')).toHaveLength(Number(openCount?.n) + 1);
+    expect(csv).toContain(`\r\n${reference},`);
+
+    const item = page.locator('.exception').filter({ hasText: reference });
+    await item.getByLabel(`Note for ${reference}`).fill('fee deducted by the acquirer');
+    await item.getByRole('button', { name: 'Resolve', exact: true }).click();
+    await expect.poll(() => page.locator('.done').textContent()).toMatch(new RegExp(`^${reference}: RESOLVED \\(`));
+    const [[after]] = await pool.query<RowDataPacket[]>('SELECT resolution, resolved_by FROM recon_results WHERE reference = ?', [
+      reference,
+    ]);
+    expect(String(after?.resolution)).toBe('RESOLVED');
+    expect(String(after?.resolved_by)).toMatch(/^ui-analyst \(key [0-9a-f]{12}\)$/);
+    expect(errors).toEqual([]);
+    await page.context().close();
+
+    // An SRE reads it without the write controls.
+    const sre = await openPage('phone');
+    await signIn(sre.page, keys.sre);
+    await sre.page.getByRole('link', { name: 'Reconciliation' }).click();
+    await sre.page.locator('.summary tbody tr').first().waitFor();
+    expect(await sre.page.getByRole('button', { name: /^(Resolve|Accept)$/ }).count()).toBe(0);
+    await shoot(sre.page, 'reconciliation');
+    await sre.page.context().close();
+  });
+
+  it('detection changes: an admin runs a published rule set in shadow and reads its report; an analyst sees no action', async () => {
+    const text = readFileSync(ns.cfg.detection.rulesFile, 'utf8');
+    const { version } = await publishRuleSet(pool, text, FeatureSpace.available(ns.cfg.state.windows), {
+      actor: 'test',
+      reason: 'console test',
+      source: 'test',
+    });
+    const { page, errors } = await openPage();
+    await signIn(page, keys.admin);
+    await page.getByRole('link', { name: 'Detection changes' }).click();
+    const row = page.getByRole('row').filter({ hasText: version });
+    await row.getByRole('button', { name: 'Shadow…' }).click();
+    await page.getByLabel('Reason').fill('compare before promoting');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect
+      .poll(() => page.locator('.done').textContent())
+      .toMatch(new RegExp(`Run rule set ${version.replace(/[.@]/g, '\\$&')} in shadow: done`));
+    const [[state]] = await pool.query<RowDataPacket[]>('SELECT state FROM rule_sets WHERE version = ?', [version]);
+    expect(String(state?.state)).toBe('shadow');
+    await row.getByRole('button', { name: 'Shadow report' }).click();
+    await page.getByRole('heading', { name: `Shadow report of ${version}` }).waitFor();
+    await shoot(page, 'detection');
+    expect(errors).toEqual([]);
+    await page.context().close();
+
+    const analyst = await openPage('phone');
+    await signIn(analyst.page, keys.analyst);
+    await analyst.page.getByRole('link', { name: 'Detection changes' }).click();
+    await analyst.page.getByRole('row').filter({ hasText: version }).waitFor();
+    expect(await analyst.page.getByRole('button', { name: /Promote|Shadow…|Grow|Complete|Roll back/ }).count()).toBe(0);
+    await shoot(analyst.page, 'detection');
+    await analyst.page.context().close();
   });
 
   it('a revoked key’s session ends: the next request returns to the sign-in page, saying why', async () => {
