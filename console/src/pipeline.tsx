@@ -36,7 +36,7 @@ export function Pipeline() {
       }
     };
     void read();
-    const t = setInterval(read, 5_000);
+    const t = setInterval(() => void read(), 5_000);
     return () => {
       stop = true;
       clearInterval(t);
