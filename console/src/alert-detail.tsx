@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { api, ApiError, type Role } from './api.ts';
+import { ChartView } from './chart.tsx';
 
 interface Driver {
   name: string;
@@ -187,6 +188,31 @@ export function AlertDetail({ id, role }: { id: string; role: Role }) {
         {model && model.drivers.length > 0 && (
           <>
             <h3>What drove the model's score</h3>
+            <ChartView
+              label={`Percentile in the training data of each feature that drove the score: ${model.drivers
+                .map((f) => `${f.name} ${pct(f.percentile)}`)
+                .join(', ')}`}
+              height={Math.max(140, 34 * model.drivers.length + 60)}
+              config={{
+                type: 'bar',
+                data: {
+                  labels: model.drivers.map((f) => f.name),
+                  datasets: [
+                    {
+                      label: 'percentile in training (%)',
+                      data: model.drivers.map((f) => (f.percentile === null ? 0 : Math.round(f.percentile * 1000) / 10)),
+                      backgroundColor: '#0a58ca',
+                    },
+                    {
+                      label: 'share of the score (%)',
+                      data: model.drivers.map((f) => Math.round(f.share * 1000) / 10),
+                      backgroundColor: '#8a4b00',
+                    },
+                  ],
+                },
+                options: { indexAxis: 'y', scales: { x: { min: 0, max: 100, title: { display: true, text: '%' } } } },
+              }}
+            />
             <table class="drivers">
               <thead>
                 <tr>

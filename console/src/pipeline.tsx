@@ -2,6 +2,10 @@
 // second, dead letters per topic, stored, late and duplicate counts; read again every 5 s.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from './api.ts';
+import { ChartView } from './chart.tsx';
+
+/** How many readings the live charts keep (5 s apart: the last 10 minutes). */
+const KEEP = 120;
 
 interface PipelineView {
   groups: Array<{
@@ -22,6 +26,9 @@ export function Pipeline() {
   const [view, setView] = useState<PipelineView | null>(null);
   const [error, setError] = useState('');
   const [at, setAt] = useState<Date | null>(null);
+  const [history, setHistory] = useState<Array<{ at: Date; lag: Record<string, number>; rate: Record<string, number | null> }>>(
+    [],
+  );
   useEffect(() => {
     let stop = false;
     const read = async () => {
@@ -29,7 +36,16 @@ export function Pipeline() {
         const v = await api<PipelineView>('GET', '/pipeline');
         if (stop) return;
         setView(v);
-        setAt(new Date());
+        const now = new Date();
+        setAt(now);
+        setHistory((h) => [
+          ...h.slice(-(KEEP - 1)),
+          {
+            at: now,
+            lag: Object.fromEntries(v.groups.map((g) => [g.group, g.lag])),
+            rate: Object.fromEntries(v.groups.map((g) => [g.group, g.records_per_second])),
+          },
+        ]);
         setError('');
       } catch (err) {
         if (!stop) setError(err instanceof ApiError ? err.message : 'the API could not be reached');
@@ -65,6 +81,46 @@ export function Pipeline() {
               <dt>Duplicates</dt>
               <dd>{n(view.transactions.duplicates)}</dd>
             </dl>
+          </section>
+          <section aria-labelledby="live-h">
+            <h2 id="live-h">Lag and throughput, live</h2>
+            <ChartView
+              label={`Lag per consumer group over the last ${history.length} readings: ${view.groups.map((g) => `${g.group} ${g.lag}`).join(', ')} now`}
+              height={220}
+              config={{
+                type: 'line',
+                data: {
+                  labels: history.map((h) => h.at.toLocaleTimeString()),
+                  datasets: view.groups.flatMap((g, i) => [
+                    {
+                      label: `${g.group} lag`,
+                      data: history.map((h) => h.lag[g.group] ?? null),
+                      borderColor: ['#0a58ca', '#8a4b00'][i % 2],
+                      yAxisID: 'y',
+                    },
+                    {
+                      label: `${g.group} records/s`,
+                      data: history.map((h) => h.rate[g.group] ?? null),
+                      borderColor: ['#0f6b2f', '#a4161a'][i % 2],
+                      borderDash: [4, 3],
+                      yAxisID: 'rate',
+                    },
+                  ]),
+                },
+                options: {
+                  scales: {
+                    y: { type: 'linear', beginAtZero: true, title: { display: true, text: 'records behind' } },
+                    rate: {
+                      type: 'linear',
+                      position: 'right',
+                      beginAtZero: true,
+                      title: { display: true, text: 'records/s' },
+                      grid: { drawOnChartArea: false },
+                    },
+                  },
+                },
+              }}
+            />
           </section>
           <section aria-labelledby="groups-h">
             <h2 id="groups-h">Consumer groups</h2>

@@ -4,6 +4,7 @@
 // export of every exception the filters select. Amounts are exact (minor units, never floats).
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, query, type Role } from './api.ts';
+import { ChartView } from './chart.tsx';
 import { exceptionsCsv } from './csv.ts';
 import { majorUnits, money } from './money.ts';
 
@@ -181,28 +182,31 @@ export function Reconciliation({ role }: { role: Role }) {
         {summary === null ? (
           <p>Loading…</p>
         ) : (
-          <table class="summary">
-            <thead>
-              <tr>
-                <th scope="col">Status</th>
-                <th scope="col">Currency</th>
-                <th scope="col">Groups</th>
-                <th scope="col">Expected</th>
-                <th scope="col">Settled</th>
-              </tr>
-            </thead>
-            <tbody>
-              {summary.map((l) => (
+          <>
+            <SummaryChart lines={summary} />
+            <table class="summary">
+              <thead>
                 <tr>
-                  <td>{l.status}</td>
-                  <td>{l.currency}</td>
-                  <td>{l.groups.toLocaleString('en')}</td>
-                  <td class="num">{majorUnits(l.expected_minor, l.currency)}</td>
-                  <td class="num">{majorUnits(l.settled_minor, l.currency)}</td>
+                  <th scope="col">Status</th>
+                  <th scope="col">Currency</th>
+                  <th scope="col">Groups</th>
+                  <th scope="col">Expected</th>
+                  <th scope="col">Settled</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {summary.map((l) => (
+                  <tr>
+                    <td>{l.status}</td>
+                    <td>{l.currency}</td>
+                    <td>{l.groups.toLocaleString('en')}</td>
+                    <td class="num">{majorUnits(l.expected_minor, l.currency)}</td>
+                    <td class="num">{majorUnits(l.settled_minor, l.currency)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
         )}
       </section>
       <section aria-labelledby="exceptions-h">
@@ -256,5 +260,36 @@ export function Reconciliation({ role }: { role: Role }) {
         )}
       </section>
     </main>
+  );
+}
+
+const PALETTE = ['#0a58ca', '#8a4b00', '#0f6b2f', '#a4161a', '#5a3e9b', '#00707a', '#6b6b00', '#8c2d6b'];
+
+/** Groups per status, one bar segment per currency. */
+function SummaryChart({ lines }: { lines: SummaryLine[] }) {
+  const statuses = [...new Set(lines.map((l) => l.status))];
+  const currencies = [...new Set(lines.map((l) => l.currency))].sort();
+  const count = (status: string, currency: string) =>
+    lines.find((l) => l.status === status && l.currency === currency)?.groups ?? 0;
+  return (
+    <ChartView
+      label={`Reconciliation groups per status: ${statuses
+        .map((s) => `${s} ${currencies.reduce((n, c) => n + count(s, c), 0)}`)
+        .join(', ')}`}
+      config={{
+        type: 'bar',
+        data: {
+          labels: statuses,
+          datasets: currencies.map((c, i) => ({
+            label: c,
+            data: statuses.map((s) => count(s, c)),
+            backgroundColor: PALETTE[i % PALETTE.length] as string,
+          })),
+        },
+        options: {
+          scales: { x: { stacked: true }, y: { stacked: true, type: 'linear', title: { display: true, text: 'groups' } } },
+        },
+      }}
+    />
   );
 }

@@ -16,7 +16,7 @@ import { createApiKey, revokeApiKey } from '../../dashboard-api/auth/api-keys.ts
 import { startApi, type ApiServer } from '../../dashboard-api/server.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { startIngest } from '../../processors/ingest/main.ts';
-import { registerModel, shadow } from '../../models/model-registry.ts';
+import { promote, registerModel, shadow } from '../../models/model-registry.ts';
 import { trainModel } from '../../models/train.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { insertDecidedAlerts } from '../helpers/decided.ts';
@@ -67,6 +67,35 @@ async function openPage(viewport: keyof typeof VIEWPORTS = 'desktop'): Promise<{
   return { page, errors };
 }
 
+/**
+ * Every chart on the page: a labelled canvas (its text alternative) with pixels drawn on it.
+ * Returns how many there are.
+ */
+async function expectChartsDrawn(page: Page): Promise<number> {
+  const charts = page.locator('canvas[role=img]');
+  const n = await charts.count();
+  for (let i = 0; i < n; i++) {
+    const chart = charts.nth(i);
+    expect(await chart.getAttribute('aria-label')).toMatch(/\w+ \S+/);
+    await expect
+      .poll(() =>
+        chart.evaluate((c) => {
+          const canvas = c as unknown as {
+            width: number;
+            height: number;
+            getContext(t: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+          };
+          const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+          let painted = 0;
+          for (let j = 3; j < data.length; j += 4) if ((data[j] ?? 0) > 0) painted++;
+          return painted;
+        }),
+      )
+      .toBeGreaterThan(500);
+  }
+  return n;
+}
+
 async function signIn(page: Page, key: string): Promise<void> {
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -104,6 +133,17 @@ beforeAll(async () => {
   await slowStep('produce settlements', () => produceSimulatedSettlements(ns, sim));
   await slowStep('ingest drain', drainIngest);
   await slowStep('reconcile drain', async () => (await startReconcile(ns.cfg, testLogger, { drain: true })).done);
+  // A model active from here on: the alerts the later ingest raises carry its verdict and drivers.
+  await slowStep('train a model', async () => {
+    const model = await trainModel(
+      pool,
+      ns.cfg.state.windows,
+      { trees: 30, sampleSize: 128, seed: 3, alertRate: 0.02 },
+      () => {},
+    );
+    await registerModel(pool, model, 'test');
+    await promote(pool, model.version, 'test');
+  });
   for (const role of ['analyst', 'sre', 'admin'] as const)
     keys[role] = (await createApiKey(pool, `ui-${role}`, role, 'test')).key;
   api = await startApi({ ...ns.cfg, api: { ...ns.cfg.api, keyCacheMs: 0 } }, testLogger, { host: '127.0.0.1', port: 0 });
@@ -182,6 +222,9 @@ describe('the console in headless Chromium', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Rule hits' }).waitFor();
     expect(page.url()).toContain(`#/alerts/${chosen}`);
+    // Raised after the model became active: the features that drove its score, drawn.
+    await page.getByRole('heading', { name: "What drove the model's score" }).waitFor();
+    expect(await expectChartsDrawn(page)).toBe(1);
     await shoot(page, 'alert-detail');
 
     // No card data on the page (the API returns none): no PAN-like digit runs.
@@ -224,6 +267,7 @@ describe('the console in headless Chromium', () => {
       const { page, errors } = await openPage(viewport);
       await signIn(page, keys.sre);
       await page.getByRole('heading', { name: 'Consumer groups' }).waitFor();
+      expect(await expectChartsDrawn(page)).toBe(1);
       expect(await page.getByRole('link', { name: 'Alerts' }).count()).toBe(0);
       expect(await page.getByRole('button', { name: /Resolve|Acknowledge/ }).count()).toBe(0);
       await shoot(page, 'pipeline');
@@ -294,6 +338,7 @@ describe('the console in headless Chromium', () => {
     await page.getByRole('link', { name: 'Reconciliation' }).click();
     await page.getByRole('heading', { name: /^Summary/ }).waitFor();
     await page.locator('.summary tbody tr').first().waitFor();
+    expect(await expectChartsDrawn(page)).toBeGreaterThanOrEqual(1);
     await shoot(page, 'reconciliation');
 
     // The CSV of every open exception the filters select, amounts exact.
