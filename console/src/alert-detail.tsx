@@ -6,6 +6,87 @@ import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { api, ApiError, type Role } from './api.ts';
 import { ChartView } from './chart.tsx';
+import { money as moneyOf } from './money.ts';
+import type { AlertItem } from './alert-queue.tsx';
+
+interface Aggregates {
+  base_currency: string;
+  as_of_event_time: string;
+  windows: Array<{
+    window: string;
+    count: number;
+    sum_base_minor: number;
+    distinct_merchants: number;
+    distinct_countries: number;
+  }>;
+}
+
+/**
+ * The account around the alert: its live windows (from the state store, as the ingest keeps them)
+ * and its other alerts, newest first, as a timeline.
+ */
+function Account({ accountId, current }: { accountId: string; current: string }) {
+  const [agg, setAgg] = useState<Aggregates | string | null>(null);
+  const [recent, setRecent] = useState<AlertItem[] | null>(null);
+  useEffect(() => {
+    api<Aggregates>('GET', `/accounts/${encodeURIComponent(accountId)}/aggregates`).then(setAgg, (err: unknown) =>
+      setAgg(err instanceof ApiError ? err.message : 'the API could not be reached'),
+    );
+    api<{ items: AlertItem[] }>('GET', `/alerts?account_id=${encodeURIComponent(accountId)}&limit=20`).then(
+      (p) => setRecent(p.items),
+      () => setRecent([]),
+    );
+  }, [accountId]);
+  return (
+    <section aria-labelledby="acct-h">
+      <h2 id="acct-h">Account {accountId}</h2>
+      <h3>Live windows</h3>
+      {agg === null ? (
+        <p>Loading…</p>
+      ) : typeof agg === 'string' ? (
+        <p>{agg}</p>
+      ) : (
+        <table class="windows">
+          <caption>As of event time {new Date(agg.as_of_event_time).toISOString()}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Window</th>
+              <th scope="col">Transactions</th>
+              <th scope="col">Sum ({agg.base_currency})</th>
+              <th scope="col">Merchants</th>
+              <th scope="col">Countries</th>
+            </tr>
+          </thead>
+          <tbody>
+            {agg.windows.map((w) => (
+              <tr>
+                <td>{w.window}</td>
+                <td class="num">{w.count}</td>
+                <td class="num">{moneyOf(w.sum_base_minor, agg.base_currency)}</td>
+                <td class="num">{w.distinct_merchants}</td>
+                <td class="num">{w.distinct_countries}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>Alerts on this account</h3>
+      {recent === null ? (
+        <p>Loading…</p>
+      ) : (
+        <ol class="timeline">
+          {recent.map((a) => (
+            <li class={a.alert_id === current ? 'current' : ''}>
+              <time dateTime={a.event_time}>{new Date(a.event_time).toISOString()}</time> ·{' '}
+              <span class={`decision ${a.decision.toLowerCase()}`}>{a.decision}</span> · {a.status} ·{' '}
+              {a.alert_id === current ? <strong>this alert</strong> : <Link href={`/alerts/${a.alert_id}`}>{a.summary}</Link>}
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}
 
 interface Driver {
   name: string;
@@ -226,7 +307,7 @@ export function AlertDetail({ id, role }: { id: string; role: Role }) {
                 {model.drivers.map((f) => (
                   <tr>
                     <td>{f.name}</td>
-                    <td>{f.value === null ? 'missing' : String(f.value)}</td>
+                    <td class="num">{f.value === null ? 'missing' : String(Number(f.value.toPrecision(6)))}</td>
                     <td>{pct(f.share)}</td>
                     <td>{pct(f.percentile)}</td>
                   </tr>
@@ -236,6 +317,7 @@ export function AlertDetail({ id, role }: { id: string; role: Role }) {
           </>
         )}
       </section>
+      <Account accountId={alert.account_id} current={alert.alert_id} />
       {canTriage && (
         <section aria-labelledby="triage-h">
           <h2 id="triage-h">Triage</h2>

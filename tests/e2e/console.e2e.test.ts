@@ -20,7 +20,11 @@ import { promote, registerModel, shadow } from '../../models/model-registry.ts';
 import { trainModel } from '../../models/train.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { insertDecidedAlerts } from '../helpers/decided.ts';
-import { produceSimulated } from '../helpers/pipeline.ts';
+import { produceSimulated, transactionEncoder } from '../helpers/pipeline.ts';
+import { containsPan } from '../../domain/pan.ts';
+import { sampleTransaction } from '../../domain/transaction.fixture.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { topicName } from '../../topics/topics.ts';
 import { produceSimulatedSettlements } from '../helpers/recon.ts';
 import { startReconcile } from '../../processors/reconcile/main.ts';
 import { publishRuleSet } from '../../models/rule-set-registry.ts';
@@ -29,6 +33,8 @@ import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { slowStep } from '../helpers/slow-step.ts';
 
 const SHOTS = join('.txmon', 'test-report', 'console');
+/** A merchant id that is valid input (printable ASCII, no space) and HTML that would run if rendered as such. */
+const XSS_MERCHANT = '<img/src=x/onerror=window.__xss=3>';
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 const CHROMIUM = process.env.TXMON_CHROMIUM || '/usr/bin/chromium';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -200,8 +206,29 @@ describe('the console in headless Chromium', () => {
 
     // A newly raised alert appears without a reload: more transactions through the real ingest.
     const firstBefore = await page.locator('[role=option]').first().getAttribute('id');
+    // And a burst on one account from a merchant whose id is an HTML payload (the id's rules allow
+    // any printable ASCII): the velocity rule alerts on it, and the page must show the id as text.
+    const [[latest]] = await pool.query<RowDataPacket[]>('SELECT MAX(event_time) AS t FROM transactions');
+    const from = (latest?.t as Date).getTime() + 1_000;
+    const encode = await transactionEncoder(ns);
     await slowStep('produce and ingest more transactions', async () => {
       await produceSimulated(ns, { seed: 42, count: 1_500 });
+      const producer = createKafka(ns.cfg, testLogger).producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      await producer.send({
+        topic: topicName(ns.cfg.topicNamespace, 'transactions'),
+        acks: -1,
+        messages: Array.from({ length: 16 }, (_, i) =>
+          sampleTransaction({
+            transaction_id: `tx-xss-${i}`,
+            idempotency_key: `idem-xss-${i}`,
+            account_id: 'acc-xss',
+            merchant_id: XSS_MERCHANT,
+            event_time: from + i * 2_000,
+          }),
+        ).map((tx) => ({ key: tx.account_id, value: encode(tx) })),
+      });
+      await producer.disconnect();
       await drainIngest();
     });
     const after = await alertCount();
@@ -228,7 +255,8 @@ describe('the console in headless Chromium', () => {
     await shoot(page, 'alert-detail');
 
     // No card data on the page (the API returns none): no PAN-like digit runs.
-    expect(await page.locator('main').textContent()).not.toMatch(/\b\d{13,19}\b/);
+    const text = await page.locator('main').innerText();
+    expect(containsPan(text), text).toBe(false);
 
     // A note with an HTML payload is shown as text and never run.
     const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
@@ -237,6 +265,11 @@ describe('the console in headless Chromium', () => {
     await expect.poll(() => page.locator('.history').textContent()).toContain(payload);
     expect(await page.evaluate('window.__xss')).toBeUndefined();
     expect(await page.locator('.history img').count()).toBe(0);
+
+    // The live windows and the account's alerts as a timeline.
+    await page.getByRole('heading', { name: 'Live windows' }).waitFor();
+    await expect.poll(() => page.locator('.windows tbody tr').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('.timeline').textContent()).toContain('this alert');
 
     await page.getByLabel('Note').fill('card seen in a known fraud ring');
     await page.getByRole('button', { name: 'Resolve as fraud' }).click();
@@ -251,6 +284,14 @@ describe('the console in headless Chromium', () => {
       [`alert:${chosen}`],
     );
     expect(String(audit?.actor)).toMatch(/^ui-analyst \(key [0-9a-f]{12}\)$/);
+
+    // The alert on the hostile merchant: its id shown as text, nothing run, no element made of it.
+    const [[hostile]] = await pool.query<RowDataPacket[]>("SELECT alert_id FROM alerts WHERE account_id = 'acc-xss' LIMIT 1");
+    expect(hostile, 'the burst raised an alert').toBeDefined();
+    await page.goto(`/#/alerts/${String(hostile?.alert_id)}`);
+    await expect.poll(() => page.locator('.facts').first().textContent()).toContain(XSS_MERCHANT);
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
 
     // Sign-out: back to the sign-in page; the old cookie no longer opens anything.
     const old = (await page.context().cookies()).find((c) => c.name === 'txmon_session');
