@@ -22,6 +22,68 @@ interface Drift {
   features: Array<{ feature: string; psi: number }>;
 }
 type Action = { kind: 'promote' | 'shadow'; version: string } | { kind: 'rollback' };
+interface Card {
+  version: string;
+  training: { from: string; to: string; rows: number; labelled: number; fraud: number };
+  features: string[];
+  threshold: number;
+  segments: Array<{ dimension: string; value: string; transactions: number; rateAfter: number; precisionAfter: number | null }>;
+  sparseFeatures: Array<{ feature: string; missing: number }>;
+  limits: string[];
+}
+
+/** A model's card: what it was trained on, how it behaves per segment, its known limits. */
+function ModelCardView({ version }: { version: string }) {
+  const [card, setCard] = useState<Card | string | null>(null);
+  useEffect(() => {
+    api<Card>('GET', `/models/${encodeURIComponent(version)}/card`).then(setCard, (err: unknown) => setCard(message(err)));
+  }, [version]);
+  if (card === null) return <p>Loading the card…</p>;
+  if (typeof card === 'string') return <p>{card}</p>;
+  const share = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(2)} %`);
+  return (
+    <section aria-labelledby="card-h" class="card">
+      <h2 id="card-h">Model card of {card.version}</h2>
+      <p>
+        Trained on {card.training.rows.toLocaleString('en')} transactions from {card.training.from} to {card.training.to} (
+        {card.training.labelled.toLocaleString('en')} labelled, {card.training.fraud.toLocaleString('en')} fraud);{' '}
+        {card.features.length} features; threshold {card.threshold.toFixed(3)}.
+      </p>
+      <table class="segments">
+        <caption>The model alone, per segment: alert rate and precision</caption>
+        <thead>
+          <tr>
+            <th scope="col">Segment</th>
+            <th scope="col">Transactions</th>
+            <th scope="col">Alert rate</th>
+            <th scope="col">Precision</th>
+          </tr>
+        </thead>
+        <tbody>
+          {card.segments.map((g) => (
+            <tr>
+              <td>
+                {g.dimension} = {g.value}
+              </td>
+              <td class="num">{g.transactions.toLocaleString('en')}</td>
+              <td class="num">{share(g.rateAfter)}</td>
+              <td class="num">{share(g.precisionAfter)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {card.sparseFeatures.length > 0 && (
+        <p>Often missing: {card.sparseFeatures.map((f) => `${f.feature} (${(f.missing * 100).toFixed(0)} %)`).join(', ')}.</p>
+      )}
+      <h3>Known limits</h3>
+      <ul>
+        {card.limits.map((l) => (
+          <li>{l}</li>
+        ))}
+      </ul>
+    </section>
+  );
+}
 
 const fig = (x: number | undefined) => (typeof x === 'number' ? x.toFixed(3) : '–');
 const message = (err: unknown) => (err instanceof ApiError ? err.message : 'the API could not be reached');
@@ -34,6 +96,7 @@ export function Models({ role }: { role: Role }) {
   const [error, setError] = useState('');
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
+  const [cardOf, setCardOf] = useState<string | null>(null);
   const admin = role === 'admin';
   const reasonField = useRef<HTMLInputElement>(null);
   // The confirmation takes the focus when it opens (keyboard and screen-reader users land on it).
@@ -142,7 +205,7 @@ export function Models({ role }: { role: Role }) {
                 <th scope="col">PR AUC</th>
                 <th scope="col">Precision</th>
                 <th scope="col">Recall</th>
-                {admin && <th scope="col">Actions</th>}
+                <th scope="col">Actions</th>
               </tr>
             </thead>
             <tbody>
@@ -156,24 +219,21 @@ export function Models({ role }: { role: Role }) {
                   <td>{fig(m.metrics?.prAuc)}</td>
                   <td>{fig(m.metrics?.precision)}</td>
                   <td>{fig(m.metrics?.recall)}</td>
-                  {admin && (
-                    <td class="row-actions">
-                      {m.state !== 'active' && (
-                        <button type="button" onClick={() => setPending({ kind: 'promote', version: m.version })}>
-                          Promote…
-                        </button>
-                      )}
-                      {m.state !== 'active' && m.state !== 'shadow' && (
-                        <button
-                          type="button"
-                          class="secondary"
-                          onClick={() => setPending({ kind: 'shadow', version: m.version })}
-                        >
-                          Shadow…
-                        </button>
-                      )}
-                    </td>
-                  )}
+                  <td class="row-actions">
+                    <button type="button" class="secondary" onClick={() => setCardOf(m.version)}>
+                      Card
+                    </button>
+                    {admin && m.state !== 'active' && (
+                      <button type="button" onClick={() => setPending({ kind: 'promote', version: m.version })}>
+                        Promote…
+                      </button>
+                    )}
+                    {admin && m.state !== 'active' && m.state !== 'shadow' && (
+                      <button type="button" class="secondary" onClick={() => setPending({ kind: 'shadow', version: m.version })}>
+                        Shadow…
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -185,6 +245,7 @@ export function Models({ role }: { role: Role }) {
           </button>
         )}
       </section>
+      {cardOf && <ModelCardView version={cardOf} />}
       <section aria-labelledby="drift-h">
         <h2 id="drift-h">Drift of the active model</h2>
         {drift === null ? (

@@ -341,6 +341,10 @@ describe('the console in headless Chromium', () => {
     await sre.page.getByRole('link', { name: 'Models' }).click();
     await sre.page.getByRole('cell', { name: model.version }).waitFor();
     expect(await sre.page.getByRole('button', { name: /Promote|Shadow|Roll back/ }).count()).toBe(0);
+    // Every role reads a model's card.
+    await sre.page.getByRole('row').filter({ hasText: model.version }).getByRole('button', { name: 'Card' }).click();
+    await sre.page.getByRole('heading', { name: `Model card of ${model.version}` }).waitFor();
+    await sre.page.getByRole('heading', { name: 'Known limits' }).waitFor();
     await shoot(sre.page, 'models');
     await sre.page.context().close();
 
@@ -448,6 +452,31 @@ describe('the console in headless Chromium', () => {
     expect(await analyst.page.getByRole('button', { name: /Promote|Shadow…|Grow|Complete|Roll back/ }).count()).toBe(0);
     await shoot(analyst.page, 'detection');
     await analyst.page.context().close();
+  });
+
+  it('a session ends at its expiry: the page returns to the sign-in page by itself, saying so', async () => {
+    // Its own API with 4-second sessions (the setting's floor is a minute; startApi takes the value).
+    const short = await startApi({ ...ns.cfg, api: { ...ns.cfg.api, keyCacheMs: 0, sessionTtlMs: 4_000 } }, testLogger, {
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      const context = await browser.newContext({ viewport: VIEWPORTS.desktop, baseURL: short.url });
+      const page = await context.newPage();
+      await page.goto('/');
+      await signIn(page, keys.sre);
+      const cookie = (await context.cookies()).find((c) => c.name === 'txmon_session');
+      expect(cookie?.value).toMatch(/^txs_/);
+      await page.getByRole('heading', { name: 'Consumer groups' }).waitFor();
+      await page.getByLabel('API key').waitFor({ timeout: 10_000 });
+      expect(await page.getByRole('status').textContent()).toBe('Your session expired: sign in again.');
+      // And the API agrees: the session's token, sent again by hand, is refused now.
+      const res = await fetch(`${short.url}/api/v1/pipeline`, { headers: { cookie: `txmon_session=${cookie?.value}` } });
+      expect(res.status).toBe(401);
+      await context.close();
+    } finally {
+      await short.close();
+    }
   });
 
   it('a revoked key’s session ends: the next request returns to the sign-in page, saying why', async () => {
