@@ -3,6 +3,59 @@
 // each with a reason and an explicit confirmation. Other roles see no action at all.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Role } from './api.ts';
+import { ChartView } from './chart.tsx';
+
+interface DriftHistory {
+  model_version: string;
+  bucket: string;
+  psi_alert: number;
+  buckets: Array<{ start: string; decisions: number; score_psi: number; features: Array<{ feature: string; psi: number }> }>;
+}
+
+/** The active model's drift per hour of event time: the score's PSI and the three features that moved most, against the alert level. */
+function DriftOverTime() {
+  const [h, setH] = useState<DriftHistory | string | null>(null);
+  useEffect(() => {
+    api<DriftHistory>('GET', '/models/drift/history?bucket=hour').then(setH, (err: unknown) => setH(message(err)));
+  }, []);
+  if (h === null) return <p>Loading…</p>;
+  if (typeof h === 'string') return <p>{h}</p>;
+  if (h.buckets.length === 0) return <p>Too few recent decisions per hour to measure drift over time (100 an hour at least).</p>;
+  const peak = new Map<string, number>();
+  for (const b of h.buckets) for (const f of b.features) peak.set(f.feature, Math.max(peak.get(f.feature) ?? 0, f.psi));
+  const top = [...peak.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([f]) => f);
+  const colors = ['#8a4b00', '#0f6b2f', '#5a3e9b'];
+  return (
+    <ChartView
+      label={`Drift of ${h.model_version} per hour of event time: score PSI ${h.buckets.map((b) => `${b.start.slice(0, 13)}h ${b.score_psi.toFixed(3)}`).join(', ')}; alert level ${h.psi_alert}`}
+      config={{
+        type: 'line',
+        data: {
+          labels: h.buckets.map((b) => `${b.start.slice(5, 10)} ${b.start.slice(11, 16)}`),
+          datasets: [
+            { label: 'score PSI', data: h.buckets.map((b) => b.score_psi), borderColor: '#0a58ca', borderWidth: 3 },
+            ...top.map((f, i) => ({
+              label: f,
+              data: h.buckets.map((b) => b.features.find((x) => x.feature === f)?.psi ?? null),
+              borderColor: colors[i % colors.length] as string,
+            })),
+            {
+              label: 'alert level',
+              data: h.buckets.map(() => h.psi_alert),
+              borderColor: '#a4161a',
+              borderDash: [6, 4],
+              pointRadius: 0,
+            },
+          ],
+        },
+        options: { scales: { y: { type: 'linear', beginAtZero: true, title: { display: true, text: 'PSI' } } } },
+      }}
+    />
+  );
+}
 
 interface Model {
   version: string;
@@ -246,6 +299,10 @@ export function Models({ role }: { role: Role }) {
         )}
       </section>
       {cardOf && <ModelCardView version={cardOf} />}
+      <section aria-labelledby="drift-time-h">
+        <h2 id="drift-time-h">Drift over time</h2>
+        <DriftOverTime />
+      </section>
       <section aria-labelledby="drift-h">
         <h2 id="drift-h">Drift of the active model</h2>
         {drift === null ? (

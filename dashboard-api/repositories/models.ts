@@ -20,13 +20,17 @@ export async function recentScores(
   pool: Pool,
   version: string,
   sample: number,
-): Promise<Array<{ score: number; features: Record<string, unknown> }>> {
+): Promise<Array<{ score: number; features: Record<string, unknown>; eventTime: Date }>> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SET STATEMENT max_statement_time = ${DRIFT_QUERY_MAX_SECONDS} FOR
-     SELECT model_score, feature_layout, feature_values FROM transactions
+     SELECT model_score, feature_layout, feature_values, event_time FROM transactions
       WHERE model_version = ? AND model_score IS NOT NULL ORDER BY decided_at DESC LIMIT ?`,
     [version, sample],
   );
   const features = await new FeatureDecoder(pool).decodeRows(rows);
-  return rows.map((r, i) => ({ score: Number(r.model_score), features: features[i]?.object() ?? {} }));
+  return rows.map((r, i) => ({
+    score: Number(r.model_score),
+    features: features[i]?.object() ?? {},
+    eventTime: r.event_time as Date,
+  }));
 }

@@ -12,6 +12,8 @@ import { checkFirst } from './promotion-check.ts';
 import { activeModelVersion, recentScores } from '../repositories/models.ts';
 import { problems } from '../schemas/common.ts';
 import {
+  DriftHistory,
+  DriftHistoryQuery,
   Drift,
   DriftQuery,
   ModelCardBody,
@@ -63,6 +65,50 @@ async function drift(pool: Pool, version: string, sample: number, psiAlert: numb
 
 type DriftT = Awaited<ReturnType<typeof drift>>;
 
+/** A bucket's PSIs need at least this many decisions in it. */
+const HISTORY_MIN_BUCKET = 100;
+
+/**
+ * Drift over time: the active model's `sample` most recent decisions, grouped by the hour or day of
+ * their transactions' event time (the data's time, not the ingest's), each bucket's score PSI and
+ * per-feature PSI against training; buckets under HISTORY_MIN_BUCKET decisions are left out.
+ */
+async function driftHistory(pool: Pool, version: string, sample: number, bucket: 'hour' | 'day', psiAlert: number) {
+  const { active } = await loadServingModels(pool);
+  if (!active || active.version !== version)
+    throw new HttpProblem(409, 'the active model changed while drift was computed; retry');
+  const rows = await recentScores(pool, active.version, sample);
+  const width = bucket === 'hour' ? 3_600_000 : 86_400_000;
+  const groups = new Map<number, typeof rows>();
+  for (const r of rows) {
+    const start = Math.floor(r.eventTime.getTime() / width) * width;
+    const g = groups.get(start);
+    if (g) g.push(r);
+    else groups.set(start, [r]);
+  }
+  const space = new FeatureSpace(active.features);
+  const buckets = [...groups.entries()]
+    .sort(([a], [b]) => a - b)
+    .flatMap(([start, rs]) => {
+      const monitor = new DriftMonitor(active.version, active.features, active.baseline, rs.length);
+      for (const r of rs) monitor.add(space.fromObject(r.features), r.score);
+      const report = monitor.report(HISTORY_MIN_BUCKET);
+      if (!report) return [];
+      return [
+        {
+          start: new Date(start).toISOString(),
+          decisions: rs.length,
+          score_psi: report.scorePsi,
+          features: Object.entries(report.featurePsi)
+            .map(([feature, psi]) => ({ feature, psi }))
+            .sort((a, b) => b.psi - a.psi)
+            .slice(0, 10),
+        },
+      ];
+    });
+  return { model_version: active.version, sample: rows.length, bucket, psi_alert: psiAlert, buckets };
+}
+
 const modelRoutes: FastifyPluginAsyncTypebox<{
   pool: Pool;
   driftPsiAlert: number;
@@ -77,6 +123,14 @@ const modelRoutes: FastifyPluginAsyncTypebox<{
     fetchMethod: async (key) => {
       const [version, sample] = key.split('\n') as [string, string];
       return drift(pool, version, Number(sample), driftPsiAlert);
+    },
+  });
+  const historyCache = new LRUCache<string, Awaited<ReturnType<typeof driftHistory>>>({
+    max: 32,
+    ttl: Math.max(1, driftCacheMs),
+    fetchMethod: async (key) => {
+      const [version, sample, bucket] = key.split('\n') as [string, string, 'hour' | 'day'];
+      return driftHistory(pool, version, Number(sample), bucket, driftPsiAlert);
     },
   });
   app.get(
@@ -97,6 +151,29 @@ const modelRoutes: FastifyPluginAsyncTypebox<{
       const active = await activeModelVersion(pool);
       if (active === null) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
       const result = await driftCache.fetch(`${active}\n${sample}`);
+      if (!result) throw new Error('drift computation gave no result');
+      return result;
+    },
+  );
+
+  app.get(
+    '/models/drift/history',
+    {
+      config: { roles: ['analyst', 'sre', 'admin'] },
+      schema: {
+        tags: ['models'],
+        summary: `Drift of the active model over time: its most recent decisions grouped by the hour or day of their event time, each group's PSI of the score and per feature (the ten largest) against training; groups under ${HISTORY_MIN_BUCKET} decisions left out. Computed at most once per ${DRIFT_CACHE_MS / 1000} s per (model, sample, bucket)`,
+        querystring: DriftHistoryQuery,
+        response: { 200: DriftHistory, ...problems(409) },
+      },
+    },
+    async (request) => {
+      const sample = request.query.sample ?? 5_000;
+      if (sample > DRIFT_SAMPLE_CAP && request.principal?.role !== 'admin')
+        throw new HttpProblem(403, `a drift sample above ${DRIFT_SAMPLE_CAP} needs the admin role (asked for ${sample})`);
+      const active = await activeModelVersion(pool);
+      if (active === null) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+      const result = await historyCache.fetch(`${active}\n${sample}\n${request.query.bucket ?? 'hour'}`);
       if (!result) throw new Error('drift computation gave no result');
       return result;
     },

@@ -34,6 +34,28 @@ export const Drift = Type.Object({
   features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'Largest PSI first.' }),
 });
 
+export const DriftHistoryQuery = Type.Object(
+  {
+    sample: Type.Optional(Type.Integer({ minimum: 100, maximum: 20_000, default: 5_000 })),
+    bucket: Type.Optional(Type.Union([Type.Literal('hour'), Type.Literal('day')], { default: 'hour' })),
+  },
+  { additionalProperties: false },
+);
+export const DriftHistory = Type.Object({
+  model_version: Type.String(),
+  sample: Type.Integer({ description: 'Recent decisions of the active model the buckets are made of.' }),
+  bucket: Type.String(),
+  psi_alert: Type.Number({ description: 'TXMON_DRIFT_PSI_ALERT: a score PSI above it is drift.' }),
+  buckets: Type.Array(
+    Type.Object({
+      start: Type.String({ format: 'date-time', description: 'Event time at which the bucket starts.' }),
+      decisions: Type.Integer(),
+      score_psi: Type.Number(),
+      features: Type.Array(Type.Object({ feature: Type.String(), psi: Type.Number() }), { description: 'The ten largest PSIs.' }),
+    }),
+  ),
+});
+
 /** A promotion's body: a reason, and the check run first (the API's TXMON_PROMOTION_CHECK_DAYS backtest). */
 export const PromoteBody = Type.Optional(
   Type.Object(

@@ -345,6 +345,13 @@ describe('the console in headless Chromium', () => {
     await sre.page.getByRole('row').filter({ hasText: model.version }).getByRole('button', { name: 'Card' }).click();
     await sre.page.getByRole('heading', { name: `Model card of ${model.version}` }).waitFor();
     await sre.page.getByRole('heading', { name: 'Known limits' }).waitFor();
+    // The active model's drift per hour of event time, drawn (its decisions: the later ingest's).
+    await sre.page.getByRole('heading', { name: 'Drift over time' }).waitFor();
+    await sre.page.locator('canvas[role=img]').first().waitFor();
+    expect(await sre.page.locator('canvas[role=img]').first().getAttribute('aria-label')).toMatch(
+      /^Drift of if-.* per hour of event time: score PSI /,
+    );
+    expect(await expectChartsDrawn(sre.page)).toBe(1);
     await shoot(sre.page, 'models');
     await sre.page.context().close();
 

@@ -749,6 +749,32 @@ describe('accounts, pipeline, drift, live stream', () => {
     const psis = d.features.map((f: { psi: number }) => f.psi);
     expect(psis).toEqual([...psis].sort((a, b) => b - a));
     expect(d.score_psi).toBeGreaterThanOrEqual(0);
+    // Over time: by day, the simulated day is a bucket holding exactly the model's decisions of that day.
+    const all = (await app.inject({ url: '/api/v1/models/drift?sample=5000', headers: auth('sre') })).json();
+    const byDay = await app.inject({ url: '/api/v1/models/drift/history?sample=5000&bucket=day', headers: auth('analyst') });
+    expect(byDay.statusCode, byDay.body).toBe(200);
+    const days = byDay.json();
+    const [[ofDay]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM transactions WHERE model_version = ? AND model_score IS NOT NULL AND event_time >= '2026-01-05' AND event_time < '2026-01-06'",
+      [model.version],
+    );
+    expect(days.buckets.find((b: { start: string }) => b.start === '2026-01-05T00:00:00.000Z')).toMatchObject({
+      decisions: Number(ofDay?.n),
+      score_psi: expect.any(Number),
+    });
+    expect(Number(ofDay?.n)).toBeGreaterThan(1_000);
+    // By hour: ordered, each at least 100 decisions, never more than were sampled, ten features at most.
+    const byHour = (await app.inject({ url: '/api/v1/models/drift/history?sample=5000', headers: auth('sre') })).json();
+    expect(byHour.bucket).toBe('hour');
+    const starts = byHour.buckets.map((b: { start: string }) => b.start);
+    expect(starts).toEqual([...starts].sort());
+    for (const b of byHour.buckets) {
+      expect(b.decisions).toBeGreaterThanOrEqual(100);
+      expect(b.features.length).toBeLessThanOrEqual(10);
+      expect(Date.parse(b.start) % 3_600_000).toBe(0);
+    }
+    expect(byHour.buckets.reduce((n: number, b: { decisions: number }) => n + b.decisions, 0)).toBeLessThanOrEqual(all.sample);
+    expect((await app.inject({ url: '/api/v1/models/drift/history?bucket=week', headers: auth('sre') })).statusCode).toBe(400);
     expect((await app.inject({ url: '/api/v1/models', headers: auth('sre') })).json()[0]).toMatchObject({
       version: model.version,
       state: 'active',
