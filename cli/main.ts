@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { CONFIG_KEYS } from '../config/config.ts';
-import { TxmonError, errorMessage, mysqlLoginRefused } from '../platform/errors.ts';
+import { TxmonError, errorMessage, mysqlLoginRefused, mysqlUnknownDatabase } from '../platform/errors.ts';
 import { register as servicesCommands } from './services.command.ts';
 import { register as topicsCommands } from './topics.command.ts';
 import { register as schemasCommands } from './schemas.command.ts';
@@ -63,7 +63,13 @@ export async function main(argv: string[]): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     const refused = mysqlLoginRefused(err);
-    if (refused) {
+    const noDatabase = refused ? null : mysqlUnknownDatabase(err);
+    if (noDatabase) {
+      say(
+        `txmon: CONFIG_INVALID: ${noDatabase.message}: create it and its tables with \`txmon migrate\`, or point TXMON_MYSQL_URL at the database txmon uses (the demo's is txmon_demo)`,
+      );
+      process.exitCode = 78;
+    } else if (refused) {
       // A configuration error found at the first query rather than at start-up's validation.
       say(
         `txmon: CONFIG_INVALID: MySQL refused this login: check the user in TXMON_MYSQL_URL and its password (TXMON_MYSQL_PASSWORD, TXMON_MYSQL_PASSWORD_FILE or the URL), and its grants: ${refused.message}`,

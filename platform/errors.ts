@@ -122,6 +122,19 @@ export function mysqlLoginRefused(err: unknown): Error | null {
   return null;
 }
 
+/**
+ * The database TXMON_MYSQL_URL names does not exist (ER_BAD_DB_ERROR, 1049): never migrated, or the
+ * URL names another one. Returns that error, wherever it is in the cause chain, or null.
+ */
+export function mysqlUnknownDatabase(err: unknown): Error | null {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const { code, errno } = e as { code?: unknown; errno?: unknown };
+    if (code === 'ER_BAD_DB_ERROR' || errno === 1049) return e as Error;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
 const RETRIABLE_MESSAGE = [
   /Connection is closed/i,
   /Reached the max retries per request limit/i,

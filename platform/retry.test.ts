@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DependencyError, isRetriable, mysqlLoginRefused } from './errors.ts';
+import { DependencyError, isRetriable, mysqlLoginRefused, mysqlUnknownDatabase } from './errors.ts';
 import { backoffDelay, retry } from './retry.ts';
 
 describe('retry', () => {
@@ -78,5 +78,11 @@ describe('isRetriable on wrapped socket errors', () => {
   it('sees the socket error code inside an HTTP client error message', () => {
     // mappersmith (used by the registry client) reports a refused connection like this
     expect(isRetriable(new Error('txmon - Error, status 400: connect ECONNREFUSED 127.0.0.1:8081'))).toBe(true);
+  });
+
+  it('recognises a database that does not exist, wherever it is in the cause chain', () => {
+    const missing = Object.assign(new Error("Unknown database 'x'"), { code: 'ER_BAD_DB_ERROR', errno: 1049 });
+    expect(mysqlUnknownDatabase(new Error('wrapped', { cause: missing }))).toBe(missing);
+    expect(mysqlUnknownDatabase(Object.assign(new Error('denied'), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 }))).toBeNull();
   });
 });

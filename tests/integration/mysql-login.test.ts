@@ -39,3 +39,17 @@ it('txmon exits 78 at once, naming the settings to check', () => {
   expect(out).not.toContain('wrong');
   expect(Date.now() - started).toBeLessThan(30_000);
 });
+
+it('txmon against a database never migrated exits 78 with one line naming `txmon migrate`, no stack', () => {
+  const run = spawnSync(process.execPath, ['bin/txmon.js', 'model', 'list'], {
+    cwd: new URL('../../', import.meta.url).pathname,
+    env: { ...process.env, TXMON_MYSQL_URL: 'mysql://root@127.0.0.1:3306/txmon_never_migrated_x', TXMON_LOG_LEVEL: 'silent' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const out = run.stdout + run.stderr;
+  expect(run.status, out).toBe(78);
+  expect(out).toContain("CONFIG_INVALID: Unknown database 'txmon_never_migrated_x'");
+  expect(out).toContain('txmon migrate');
+  expect(out).not.toMatch(/\n\s+at /);
+});
