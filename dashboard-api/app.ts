@@ -28,6 +28,7 @@ import modelRoutes from './routes/models.ts';
 import rulesRoutes from './routes/rules.ts';
 import type { CandidateSettings } from '../models/candidate.ts';
 import rolloutRoutes from './routes/rollouts.ts';
+import backtestRoutes from './routes/backtests.ts';
 import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
 import reconRoutes from './routes/reconciliation.ts';
 import transactionRoutes from './routes/transactions.ts';
@@ -186,6 +187,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
         ...(deps.promotionCheck && { promotionCheck: deps.promotionCheck }),
       });
       await api.register(rolloutRoutes, { pool: deps.pool });
+      if (deps.promotionCheck) await api.register(backtestRoutes, { pool: deps.pool, settings: deps.promotionCheck });
       await api.register(rulesRoutes, {
         pool: deps.pool,
         featureNames: FeatureSpace.available(deps.windows ?? DEFAULT_WINDOWS),

@@ -38,6 +38,145 @@ interface Rollout {
   arms: { canary: Arm; control: Arm } | null;
   evidence: unknown;
 }
+interface Quality {
+  precision: number;
+  recall: number;
+  pr_auc: number;
+  alerts: number;
+}
+interface BacktestResult {
+  candidate: { ruleset_version: string; model_version: string | null };
+  range: { from: string; to: string };
+  transactions: number;
+  changed: number;
+  risk_changed: number;
+  transitions: { ALLOW: Counts; REVIEW: Counts; BLOCK: Counts };
+  labelled: { rows: number; positives: number; before: Quality; after: Quality } | null;
+  flagged_segments: Array<{ dimension: string; value: string; transactions: number; rate_before: number; rate_after: number }>;
+  changed_sample: Array<{
+    transaction_id: string;
+    account_id: string;
+    event_time: string;
+    from: string;
+    to: string;
+    risk_before: number;
+    risk_after: number;
+    rules: string[];
+  }>;
+  unstored_fields: string[];
+}
+
+/** A transition table: rows the stored (or live) decision, columns the candidate's (or shadow's). */
+function Transitions({ t, caption }: { t: { ALLOW: Counts; REVIEW: Counts; BLOCK: Counts }; caption: string }) {
+  return (
+    <table class="transitions">
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">before / after</th>
+          {KINDS.map((k) => (
+            <th scope="col">{k}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {KINDS.map((a) => (
+          <tr>
+            <th scope="row">{a}</th>
+            {KINDS.map((b) => (
+              <td class="num">{t[a][b].toLocaleString('en')}</td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Backtest({ r }: { r: BacktestResult }) {
+  const q = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '–');
+  return (
+    <section aria-labelledby="bt-h">
+      <h2 id="bt-h">Backtest of {r.candidate.ruleset_version}</h2>
+      <p>
+        {r.transactions.toLocaleString('en')} stored decisions from {r.range.from} to {r.range.to}, decided again with rule set{' '}
+        {r.candidate.ruleset_version} and {r.candidate.model_version ?? 'no model'}: {r.changed.toLocaleString('en')} change, and{' '}
+        {r.risk_changed.toLocaleString('en')} keep their decision with another risk score.
+      </p>
+      <Transitions t={r.transitions} caption="Stored decision (rows) against the candidate's (columns)" />
+      {r.labelled ? (
+        <table class="quality">
+          <caption>
+            On {r.labelled.rows.toLocaleString('en')} labelled transactions ({r.labelled.positives.toLocaleString('en')} fraud)
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col" />
+              <th scope="col">Precision</th>
+              <th scope="col">Recall</th>
+              <th scope="col">PR AUC</th>
+              <th scope="col">Alerts</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(['before', 'after'] as const).map((k) => (
+              <tr>
+                <th scope="row">{k}</th>
+                <td class="num">{q(r.labelled![k].precision)}</td>
+                <td class="num">{q(r.labelled![k].recall)}</td>
+                <td class="num">{q(r.labelled![k].pr_auc)}</td>
+                <td class="num">{r.labelled![k].alerts.toLocaleString('en')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p>No labelled transactions in the range: precision and recall cannot be compared.</p>
+      )}
+      <p>
+        {r.flagged_segments.length === 0
+          ? 'No segment’s alert rate moves by more than the fairness factor.'
+          : `Segments whose alert rate moves by more than the fairness factor: ${r.flagged_segments
+              .map((g) => `${g.dimension}=${g.value} ${pct(g.rate_before)} → ${pct(g.rate_after)}`)
+              .join('; ')}.`}
+      </p>
+      {r.changed_sample.length > 0 && (
+        <table class="changed">
+          <caption>
+            Changed decisions (the first {r.changed_sample.length} of {r.changed.toLocaleString('en')})
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Transaction</th>
+              <th scope="col">Account</th>
+              <th scope="col">Event time</th>
+              <th scope="col">Before</th>
+              <th scope="col">After</th>
+              <th scope="col">Rules</th>
+            </tr>
+          </thead>
+          <tbody>
+            {r.changed_sample.map((c) => (
+              <tr>
+                <td>{c.transaction_id}</td>
+                <td>{c.account_id}</td>
+                <td>{c.event_time}</td>
+                <td>
+                  {c.from} ({c.risk_before.toFixed(2)})
+                </td>
+                <td>
+                  {c.to} ({c.risk_after.toFixed(2)})
+                </td>
+                <td>{c.rules.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 type Action =
   | { kind: 'rules-promote' | 'rules-shadow'; version: string }
   | { kind: 'rollout-grow'; share: number }
@@ -67,6 +206,8 @@ export function Detection({ role }: { role: Role }) {
   const [ruleSets, setRuleSets] = useState<RuleSet[] | null>(null);
   const [rollouts, setRollouts] = useState<Rollout[] | null>(null);
   const [report, setReport] = useState<ShadowReport | null>(null);
+  const [backtest, setBacktest] = useState<BacktestResult | null>(null);
+  const [testing, setTesting] = useState('');
   const [pending, setPending] = useState<Action | null>(null);
   const [reason, setReason] = useState('');
   const [growTo, setGrowTo] = useState('');
@@ -92,6 +233,19 @@ export function Detection({ role }: { role: Role }) {
     try {
       setReport(await api<ShadowReport>('GET', `/rules/${encodeURIComponent(version)}/shadow-report`));
     } catch (err) {
+      setError(message(err));
+    }
+  };
+
+  const runBacktest = async (version: string) => {
+    setError('');
+    setBacktest(null);
+    setTesting(`Backtesting ${version} over the latest stored decisions…`);
+    try {
+      setBacktest(await api<BacktestResult>('POST', '/backtests', { rules: version }));
+      setTesting('');
+    } catch (err) {
+      setTesting('');
       setError(message(err));
     }
   };
@@ -265,6 +419,11 @@ export function Detection({ role }: { role: Role }) {
                     <button type="button" class="secondary" onClick={() => void showReport(r.version)}>
                       Shadow report
                     </button>
+                    {admin && (
+                      <button type="button" class="secondary" onClick={() => void runBacktest(r.version)}>
+                        Backtest
+                      </button>
+                    )}
                     {admin && r.state !== 'active' && (
                       <button type="button" onClick={() => setPending({ kind: 'rules-promote', version: r.version })}>
                         Promote…
@@ -286,6 +445,8 @@ export function Detection({ role }: { role: Role }) {
           </table>
         )}
       </section>
+      {testing && <p role="status">{testing}</p>}
+      {backtest && <Backtest r={backtest} />}
       {report && (
         <section aria-labelledby="report-h">
           <h2 id="report-h">Shadow report of {report.version}</h2>
@@ -293,27 +454,7 @@ export function Detection({ role }: { role: Role }) {
             {report.transactions.toLocaleString('en')} transactions decided while in shadow; {report.changed.toLocaleString('en')}{' '}
             decided otherwise than live.
           </p>
-          <table class="transitions">
-            <caption>Live decision (rows) against the shadow rule set's (columns)</caption>
-            <thead>
-              <tr>
-                <th scope="col">live / shadow</th>
-                {KINDS.map((k) => (
-                  <th scope="col">{k}</th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {KINDS.map((live) => (
-                <tr>
-                  <th scope="row">{live}</th>
-                  {KINDS.map((shadow) => (
-                    <td class="num">{report.transitions[live][shadow].toLocaleString('en')}</td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Transitions t={report.transitions} caption="Live decision (rows) against the shadow rule set's (columns)" />
           <table class="per-day">
             <caption>REVIEW and BLOCK per day</caption>
             <thead>

@@ -477,6 +477,14 @@ describe('the console in headless Chromium', () => {
     expect(String(state?.state)).toBe('shadow');
     await row.getByRole('button', { name: 'Shadow report' }).click();
     await page.getByRole('heading', { name: `Shadow report of ${version}` }).waitFor();
+    // A backtest of it over the stored decisions: the transition table, and as many decisions as MySQL holds.
+    await row.getByRole('button', { name: 'Backtest' }).click();
+    await page.getByRole('heading', { name: `Backtest of ${version}` }).waitFor();
+    const [[decided]] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM transactions WHERE decision IS NOT NULL');
+    expect(await page.locator('#bt-h + p').textContent()).toMatch(
+      new RegExp(`^${Number(decided?.n).toLocaleString('en')} stored decisions from `),
+    );
+    await page.getByRole('table', { name: "Stored decision (rows) against the candidate's (columns)" }).waitFor();
     await shoot(page, 'detection');
     expect(errors).toEqual([]);
     await page.context().close();

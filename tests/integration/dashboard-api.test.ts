@@ -895,6 +895,48 @@ describe('accounts, pipeline, drift, live stream', () => {
   });
 });
 
+describe('backtests', () => {
+  it('an admin backtests the rules in force with the active model: a consistent report; others are refused; unknown versions are 404', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/backtests', headers: auth('admin'), payload: { days: 30 } });
+    expect(res.statusCode, res.body).toBe(200);
+    const r = res.json();
+    const kinds = ['ALLOW', 'REVIEW', 'BLOCK'] as const;
+    let total = 0;
+    let off = 0;
+    for (const a of kinds)
+      for (const b of kinds) {
+        total += r.transitions[a][b];
+        if (a !== b) off += r.transitions[a][b];
+      }
+    expect(r.transactions).toBeGreaterThan(1_000);
+    expect(total).toBe(r.transactions);
+    expect(r.changed).toBe(off);
+    expect(r.changed_sample).toHaveLength(Math.min(200, r.changed));
+    for (const c of r.changed_sample) expect(c.from).not.toBe(c.to);
+    expect(Date.parse(r.range.from)).toBeLessThanOrEqual(Date.parse(r.range.to));
+    // Rules alone: the model's verdicts gone, whatever decided with one changes or keeps its decision.
+    const alone = (
+      await app.inject({ method: 'POST', url: '/api/v1/backtests', headers: auth('admin'), payload: { model: 'none', days: 30 } })
+    ).json();
+    expect(alone.candidate.model_version).toBeNull();
+    expect(alone.transactions).toBe(r.transactions);
+
+    expect(
+      (await app.inject({ method: 'POST', url: '/api/v1/backtests', headers: auth('analyst'), payload: {} })).statusCode,
+    ).toBe(403);
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/backtests',
+      headers: auth('admin'),
+      payload: { rules: 'nope@000000000000' },
+    });
+    expect(unknown.statusCode, unknown.body).toBe(404);
+    expect(
+      (await app.inject({ method: 'POST', url: '/api/v1/backtests', headers: auth('admin'), payload: { days: 0 } })).statusCode,
+    ).toBe(400);
+  });
+});
+
 describe('fuzzed inputs', () => {
   it('never answer with a 5xx', async () => {
     const routes = ['/api/v1/alerts', '/api/v1/reconciliation/exceptions', '/api/v1/reconciliation/summary'];
