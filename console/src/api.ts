@@ -45,6 +45,23 @@ async function problem(res: Response): Promise<ApiError> {
   return new ApiError(res.status, detail);
 }
 
+/** The readiness of each dependency (`GET /readyz/detail`, outside /api/v1): its body comes with a 503 too. */
+export async function readiness(): Promise<{
+  status: string;
+  checks: Array<{ name: string; ok: boolean; detail: string; last_ok_seconds_ago: number | null }>;
+}> {
+  const res = await fetch('/readyz/detail', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  if (res.status !== 200 && res.status !== 503) {
+    const err = await problem(res);
+    if (res.status === 401) onSignedOut(err.message);
+    throw err;
+  }
+  return res.json() as Promise<{
+    status: string;
+    checks: Array<{ name: string; ok: boolean; detail: string; last_ok_seconds_ago: number | null }>;
+  }>;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown, opts: { signIn?: boolean } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';

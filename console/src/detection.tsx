@@ -111,7 +111,7 @@ function Backtest({ r }: { r: BacktestResult }) {
           </caption>
           <thead>
             <tr>
-              <th scope="col" />
+              <th scope="col">Decisions</th>
               <th scope="col">Precision</th>
               <th scope="col">Recall</th>
               <th scope="col">PR AUC</th>

@@ -1,7 +1,7 @@
 // The pipeline as an SRE watches it: lag per consumer group and partition, committed records per
 // second, dead letters per topic, stored, late and duplicate counts; read again every 5 s.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from './api.ts';
+import { api, ApiError, readiness } from './api.ts';
 import { ChartView } from './chart.tsx';
 
 /** How many readings the live charts keep (5 s apart: the last 10 minutes). */
@@ -26,6 +26,7 @@ export function Pipeline() {
   const [view, setView] = useState<PipelineView | null>(null);
   const [error, setError] = useState('');
   const [at, setAt] = useState<Date | null>(null);
+  const [ready, setReady] = useState<Awaited<ReturnType<typeof readiness>> | null>(null);
   const [history, setHistory] = useState<Array<{ at: Date; lag: Record<string, number>; rate: Record<string, number | null> }>>(
     [],
   );
@@ -33,8 +34,9 @@ export function Pipeline() {
     let stop = false;
     const read = async () => {
       try {
-        const v = await api<PipelineView>('GET', '/pipeline');
+        const [v, r] = await Promise.all([api<PipelineView>('GET', '/pipeline'), readiness()]);
         if (stop) return;
+        setReady(r);
         setView(v);
         const now = new Date();
         setAt(now);
@@ -82,6 +84,31 @@ export function Pipeline() {
               <dd>{n(view.transactions.duplicates)}</dd>
             </dl>
           </section>
+          {ready && (
+            <section aria-labelledby="ready-h">
+              <h2 id="ready-h">Readiness: {ready.status}</h2>
+              <table class="readiness">
+                <thead>
+                  <tr>
+                    <th scope="col">Dependency</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Detail</th>
+                    <th scope="col">Last ok</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {ready.checks.map((c) => (
+                    <tr>
+                      <td>{c.name}</td>
+                      <td class={c.ok ? 'ok' : 'error'}>{c.ok ? 'ok' : 'failing'}</td>
+                      <td>{c.detail}</td>
+                      <td>{c.last_ok_seconds_ago === null ? 'not since start' : `${c.last_ok_seconds_ago.toFixed(0)} s ago`}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          )}
           <section aria-labelledby="live-h">
             <h2 id="live-h">Lag and throughput, live</h2>
             <ChartView

@@ -285,6 +285,13 @@ describe('the console in headless Chromium', () => {
     // No card data on the page (the API returns none): no PAN-like digit runs.
     const text = await page.locator('main').innerText();
     expect(containsPan(text), text).toBe(false);
+    // Nor the card's token, last four digits or BIN, nor coordinates (the API returns none of them).
+    const [[card]] = await pool.query<RowDataPacket[]>(
+      'SELECT t.card_token FROM transactions t JOIN alerts a ON a.transaction_id = t.transaction_id WHERE a.alert_id = ?',
+      [chosen],
+    );
+    expect(text).not.toContain(String(card?.card_token));
+    expect(text).not.toMatch(/latitude|longitude|card_last4|card_bin|\btok_/i);
 
     // A note with an HTML payload is shown as text and never run.
     const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
@@ -338,6 +345,10 @@ describe('the console in headless Chromium', () => {
       await signIn(page, keys.sre);
       await page.getByRole('heading', { name: 'Consumer groups' }).waitFor();
       expect(await expectChartsDrawn(page)).toBe(1);
+      // Each dependency's readiness, as /readyz/detail reports it.
+      await page.getByRole('heading', { name: /^Readiness: / }).waitFor();
+      const deps = await page.locator('.readiness tbody tr td:first-child').allTextContents();
+      expect(deps).toEqual(expect.arrayContaining(['mysql', 'redis', 'kafka']));
       expect(await page.getByRole('link', { name: 'Alerts' }).count()).toBe(0);
       expect(await page.getByRole('button', { name: /Resolve|Acknowledge/ }).count()).toBe(0);
       await shoot(page, 'pipeline');
@@ -352,6 +363,9 @@ describe('the console in headless Chromium', () => {
     await signIn(page, keys.analyst);
     await expect.poll(async () => page.locator('[role=option]').count()).toBeGreaterThan(0);
     await shoot(page, 'alerts');
+    await page.locator('[role=option]').first().click();
+    await page.getByRole('heading', { name: 'Rule hits' }).waitFor();
+    await shoot(page, 'alert-detail');
     await page.context().close();
   });
 
