@@ -44,6 +44,9 @@ export const EXCEPTION_STATUSES = [
   'LATE_MATCH',
 ] as const;
 
+/** Exceptions shown per page, and asked for per request by the export. */
+const EXPORT_PAGE = 500;
+
 const message = (err: unknown) => (err instanceof ApiError ? err.message : 'the API could not be reached');
 
 export function Reconciliation({ role }: { role: Role }) {
@@ -60,8 +63,8 @@ export function Reconciliation({ role }: { role: Role }) {
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [exporting, setExporting] = useState('');
 
-  const filters = (cursor?: string) =>
-    query({ date: date || undefined, status: status || undefined, open: open || undefined, cursor, limit: 100 });
+  const filters = (cursor?: string, limit = 25) =>
+    query({ date: date || undefined, status: status || undefined, open: open || undefined, cursor, limit });
 
   const load = async (cursor?: string) => {
     setError('');
@@ -111,7 +114,7 @@ export function Reconciliation({ role }: { role: Role }) {
     let cursor: string | undefined;
     try {
       do {
-        const page = await api<Page>('GET', `/reconciliation/exceptions${filters(cursor)}`);
+        const page = await api<Page>('GET', `/reconciliation/exceptions${filters(cursor, EXPORT_PAGE)}`);
         rows.push(...page.items);
         cursor = page.next ?? undefined;
         setExporting(`Exporting… ${rows.length.toLocaleString('en')} exceptions`);

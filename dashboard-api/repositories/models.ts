@@ -23,7 +23,7 @@ export async function recentScores(
 ): Promise<Array<{ score: number; features: Record<string, unknown>; eventTime: Date }>> {
   const [rows] = await pool.query<RowDataPacket[]>(
     `SET STATEMENT max_statement_time = ${DRIFT_QUERY_MAX_SECONDS} FOR
-     SELECT model_score, feature_layout, feature_values, event_time FROM transactions
+     SELECT model_score, event_time, feature_layout, feature_values FROM transactions
       WHERE model_version = ? AND model_score IS NOT NULL ORDER BY decided_at DESC LIMIT ?`,
     [version, sample],
   );
