@@ -94,15 +94,8 @@ interface Driver {
   share: number;
   percentile: number | null;
 }
-interface Detail {
-  alert_id: string;
-  transaction_id: string;
-  account_id: string;
-  decision: string;
-  risk_score: number;
-  status: string;
-  summary: string;
-  event_time: string;
+/** The list item's fields, and what only one alert's page shows. */
+interface Detail extends AlertItem {
   decision_detail: {
     model_version: string | null;
     model_score: number | null;

@@ -2,8 +2,9 @@
 // decisions against the shadow set's, per transition and per day), staged rollouts with each arm's
 // decisions and the last guardrail check. Everyone reads; admins shadow or promote a rule set and
 // grow, complete or roll back a rollout, each with a reason and an explicit confirmation.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type Role } from './api.ts';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Role } from './api.ts';
+import { ConfirmPanel, message, Notices } from './common.tsx';
 
 interface RuleSet {
   version: string;
@@ -183,7 +184,6 @@ type Action =
   | { kind: 'rollout-complete' | 'rollout-rollback' };
 
 const KINDS = ['ALLOW', 'REVIEW', 'BLOCK'] as const;
-const message = (err: unknown) => (err instanceof ApiError ? err.message : 'the API could not be reached');
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 2 : 1)} %`;
 
 function describe(a: Action): string {
@@ -214,8 +214,6 @@ export function Detection({ role }: { role: Role }) {
   const [error, setError] = useState('');
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
-  const reasonField = useRef<HTMLInputElement>(null);
-  useEffect(() => reasonField.current?.focus(), [pending]);
 
   const load = async () => {
     try {
@@ -282,37 +280,16 @@ export function Detection({ role }: { role: Role }) {
   return (
     <main class="detection">
       <h1>Detection changes</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && (
-        <p class="done" role="status">
-          {done}
-        </p>
-      )}
+      <Notices error={error} done={done} />
       {pending && (
-        <section class="confirm" aria-labelledby="confirm-h">
-          <h2 id="confirm-h">{describe(pending)}?</h2>
-          <p>Running processors take the change within seconds; it is audited under your name.</p>
-          <label for="reason">Reason</label>
-          <input
-            ref={reasonField}
-            id="reason"
-            maxLength={500}
-            value={reason}
-            onInput={(e) => setReason((e.target as HTMLInputElement).value)}
-          />
-          <div class="actions">
-            <button type="button" disabled={busy} onClick={() => void confirm()}>
-              Confirm
-            </button>
-            <button type="button" class="secondary" disabled={busy} onClick={() => setPending(null)}>
-              Cancel
-            </button>
-          </div>
-        </section>
+        <ConfirmPanel
+          title={describe(pending)}
+          reason={reason}
+          setReason={setReason}
+          busy={busy}
+          onConfirm={() => void confirm()}
+          onCancel={() => setPending(null)}
+        />
       )}
       <section aria-labelledby="rollouts-h">
         <h2 id="rollouts-h">Rollouts</h2>

@@ -1,8 +1,9 @@
 // Models: every version with its state and evaluation, the active model's drift now (PSI of the
 // score and per feature over its recent decisions), and, for admins, promote / shadow / rollback,
 // each with a reason and an explicit confirmation. Other roles see no action at all.
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type Role } from './api.ts';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Role } from './api.ts';
+import { ConfirmPanel, message, Notices } from './common.tsx';
 import { ChartView } from './chart.tsx';
 
 interface DriftHistory {
@@ -139,7 +140,6 @@ function ModelCardView({ version }: { version: string }) {
 }
 
 const fig = (x: number | undefined) => (typeof x === 'number' ? x.toFixed(3) : '–');
-const message = (err: unknown) => (err instanceof ApiError ? err.message : 'the API could not be reached');
 
 export function Models({ role }: { role: Role }) {
   const [models, setModels] = useState<Model[] | null>(null);
@@ -151,9 +151,6 @@ export function Models({ role }: { role: Role }) {
   const [busy, setBusy] = useState(false);
   const [cardOf, setCardOf] = useState<string | null>(null);
   const admin = role === 'admin';
-  const reasonField = useRef<HTMLInputElement>(null);
-  // The confirmation takes the focus when it opens (keyboard and screen-reader users land on it).
-  useEffect(() => reasonField.current?.focus(), [pending]);
 
   const load = async () => {
     try {
@@ -208,37 +205,16 @@ export function Models({ role }: { role: Role }) {
   return (
     <main class="models">
       <h1>Models</h1>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && (
-        <p class="done" role="status">
-          {done}
-        </p>
-      )}
+      <Notices error={error} done={done} />
       {pending && (
-        <section class="confirm" aria-labelledby="confirm-h">
-          <h2 id="confirm-h">{label(pending)}?</h2>
-          <p>Running processors take the change within seconds; it is audited under your name.</p>
-          <label for="reason">Reason</label>
-          <input
-            ref={reasonField}
-            id="reason"
-            maxLength={500}
-            value={reason}
-            onInput={(e) => setReason((e.target as HTMLInputElement).value)}
-          />
-          <div class="actions">
-            <button type="button" disabled={busy} onClick={() => void confirm()}>
-              Confirm
-            </button>
-            <button type="button" class="secondary" disabled={busy} onClick={() => setPending(null)}>
-              Cancel
-            </button>
-          </div>
-        </section>
+        <ConfirmPanel
+          title={label(pending)}
+          reason={reason}
+          setReason={setReason}
+          busy={busy}
+          onConfirm={() => void confirm()}
+          onCancel={() => setPending(null)}
+        />
       )}
       <section aria-labelledby="versions-h">
         <h2 id="versions-h">Versions</h2>

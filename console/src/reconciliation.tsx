@@ -5,6 +5,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, query, type Role } from './api.ts';
 import { ChartView } from './chart.tsx';
+import { EXCEPTION_STATUSES } from '../../reconciliation/match.ts';
+import { message, Notices } from './common.tsx';
 import { exceptionsCsv } from './csv.ts';
 import { majorUnits, money } from './money.ts';
 
@@ -35,19 +37,8 @@ interface Page {
   next: string | null;
 }
 
-export const EXCEPTION_STATUSES = [
-  'AMOUNT_MISMATCH',
-  'CURRENCY_MISMATCH',
-  'DUPLICATE_SETTLEMENT',
-  'MISSING_SETTLEMENT',
-  'UNEXPECTED_SETTLEMENT',
-  'LATE_MATCH',
-] as const;
-
 /** Exceptions shown per page, and asked for per request by the export. */
 const EXPORT_PAGE = 500;
-
-const message = (err: unknown) => (err instanceof ApiError ? err.message : 'the API could not be reached');
 
 export function Reconciliation({ role }: { role: Role }) {
   const canWrite = role === 'analyst' || role === 'admin';
@@ -151,7 +142,7 @@ export function Reconciliation({ role }: { role: Role }) {
           <span>Status</span>
           <select name="status" value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
             <option value="">any</option>
-            {EXCEPTION_STATUSES.map((s) => (
+            {[...EXCEPTION_STATUSES].map((s) => (
               <option value={s}>{s}</option>
             ))}
           </select>
@@ -170,16 +161,7 @@ export function Reconciliation({ role }: { role: Role }) {
         </button>
       </form>
       {exporting && <p role="status">{exporting}</p>}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && (
-        <p class="done" role="status">
-          {done}
-        </p>
-      )}
+      <Notices error={error} done={done} />
       <section aria-labelledby="summary-h">
         <h2 id="summary-h">Summary{date ? ` for ${date}` : ', every business date'}</h2>
         {summary === null ? (
