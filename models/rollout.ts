@@ -5,7 +5,7 @@
  * is one MySQL transaction under the rule-set registry's lock (whose revision the processors poll),
  * with its audit entry and evidence: a process killed mid-step leaves it done or not done.
  */
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { psi } from '../detection/baseline.ts';
 import type { DecisionKind } from '../detection/decide.ts';
 import { InputError } from '../platform/errors.ts';
@@ -98,6 +98,36 @@ export async function listRollouts(pool: Pool, limit = 20): Promise<Rollout[]> {
   return rows.map(rolloutOf);
 }
 
+/** One step of a rollout as the audit log keeps it: who, when, what (start, grow, complete, rollback) and its detail. */
+export interface RolloutStep {
+  at: Date;
+  actor: string;
+  action: string;
+  detail: unknown;
+}
+
+/**
+ * A rollout's audit trail, oldest first: its entries under its version's subject that name its id
+ * (a start recorded before the id was kept in its detail is matched by its time, the rollout's start).
+ */
+export async function rolloutHistory(db: Pool | PoolConnection, r: Rollout): Promise<RolloutStep[]> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT at, actor, action, detail FROM audit_log
+      WHERE subject = ? AND action LIKE 'rollout.%'
+        AND (JSON_VALUE(detail, '$.id') = ?
+             OR (action = 'rollout.start' AND JSON_VALUE(detail, '$.id') IS NULL
+                 AND at BETWEEN ? - INTERVAL 1 SECOND AND ? + INTERVAL 1 SECOND))
+      ORDER BY id`,
+    [r.version, r.id, r.startedAt, r.startedAt],
+  );
+  return rows.map((row) => ({
+    at: row.at as Date,
+    actor: String(row.actor),
+    action: String(row.action),
+    detail: typeof row.detail === 'string' ? (JSON.parse(row.detail) as unknown) : row.detail,
+  }));
+}
+
 async function openReviews(db: Pool | PoolConnection): Promise<number> {
   const [rows] = await db.query<RowDataPacket[]>(
     "SELECT COUNT(*) AS n FROM alerts WHERE status = 'OPEN' AND decision = 'REVIEW'",
@@ -136,7 +166,7 @@ export async function startRollout(
     if (state === 'active') throw new InputError(`${reg.noun} ${version} is already active`);
     const control = await activeWithin(conn, reg);
     const reviews = await openReviews(conn);
-    await conn.query(
+    const [inserted] = await conn.query<ResultSetHeader>(
       `INSERT INTO rollouts (kind, version, control_version, share_bp, state, started_at, updated_at, open_reviews_at_start)
        VALUES (?, ?, ?, ?, 'running', NOW(3), NOW(3), ?)`,
       [kind, version, control, shareBp, reviews],
@@ -147,7 +177,7 @@ export async function startRollout(
       who.actor,
       'rollout.start',
       version,
-      { kind, share: shareBp / 100, control, reason: who.reason ?? null },
+      { id: inserted.insertId, kind, share: shareBp / 100, control, reason: who.reason ?? null },
       who.clientAddr ?? null,
     );
     return (await runningRollout(conn)) as Rollout;

@@ -66,6 +66,14 @@ describe('reading', () => {
       amountN: 3,
       amountMean: 300,
       amountStd: 200,
+      // The live buckets, oldest first: the unknown amount counts as an event, not in the sum.
+      activity: [
+        [{ start: t + 12_000, count: 1, sumMinor: 300 }],
+        [
+          { start: t, count: 3, sumMinor: 600 },
+          { start: t + 10_000, count: 1, sumMinor: 300 },
+        ],
+      ],
     });
   });
 
@@ -84,6 +92,13 @@ describe('reading', () => {
       amountN: 2,
       amountMean: 150,
       amountStd: Math.sqrt(5_000),
+      activity: [
+        [{ start: t + 30_000, count: 1, sumMinor: 200 }],
+        [
+          { start: t, count: 1, sumMinor: 100 },
+          { start: t + 30_000, count: 1, sumMinor: 200 },
+        ],
+      ],
     });
     // Past the minute, the older partition counts in no window, but still in the amount statistics
     // (they are not windowed, as in the Lua).

@@ -27,6 +27,19 @@ export interface EntityAggregates {
   amountN: number;
   amountMean: number;
   amountStd: number;
+  /**
+   * Per configured window, its live buckets oldest first: the bucket's start (ms of event time), its
+   * events and the sum of their known base amounts (minor units). The account's recent activity as
+   * the windows hold it (the console's timeline), with no read of MySQL.
+   */
+  activity: BucketActivity[][];
+}
+
+/** One live bucket of a window: events and the sum of their known base amounts. */
+export interface BucketActivity {
+  start: number;
+  count: number;
+  sumMinor: number;
 }
 
 /** What reading needs of the store (state/entity-store.ts; a fake in unit tests). */
@@ -66,7 +79,17 @@ export function aggregatesOf(
   // features() is the engine's read at the head without an event: the same layout and the same
   // std formula as its apply, which tests/integration/window-engine-lua.test.ts holds to the Lua.
   const f = parseEntityFeatures(view.features(), geometry.length);
-  return { head: view.head, windows: f.windows, amountN: f.amountN, amountMean: f.amountMean, amountStd: f.amountStd };
+  const activity = geometry.map((g, w) =>
+    (view as EntityWindows).buckets(w).map(([index, count, sumMinor]) => ({ start: index * g.bucketMs, count, sumMinor })),
+  );
+  return {
+    head: view.head,
+    windows: f.windows,
+    amountN: f.amountN,
+    amountMean: f.amountMean,
+    amountStd: f.amountStd,
+    activity,
+  };
 }
 
 /** "<topic>/<partition>" names by topic, then partition as a number (so 2 comes before 10). */

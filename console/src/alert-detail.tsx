@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { api, ApiError, type Role } from './api.ts';
 import { ChartView } from './chart.tsx';
-import { money as moneyOf } from './money.ts';
+import { money } from './money.ts';
+import { message } from './common.tsx';
 import type { AlertItem } from './alert-queue.tsx';
 
 interface Aggregates {
@@ -19,18 +20,123 @@ interface Aggregates {
     distinct_merchants: number;
     distinct_countries: number;
   }>;
+  activity: Array<{
+    window: string;
+    bucket_ms: number;
+    buckets: Array<{ start: string; count: number; sum_base_minor: number }>;
+  }>;
+}
+
+type Activity = Aggregates['activity'][number];
+
+/** A window's buckets from its oldest with an event to the account's head, the empty ones filled in. */
+function bucketsOf(a: Activity, headMs: number): Array<{ start: number; count: number; sum: number }> {
+  const first = a.buckets[0];
+  if (!first) return [];
+  const byStart = new Map(a.buckets.map((b) => [Date.parse(b.start), b]));
+  const out: Array<{ start: number; count: number; sum: number }> = [];
+  const last = Math.floor(headMs / a.bucket_ms) * a.bucket_ms;
+  for (let t = Date.parse(first.start); t <= last; t += a.bucket_ms) {
+    const b = byStart.get(t);
+    out.push({ start: t, count: b?.count ?? 0, sum: b?.sum_base_minor ?? 0 });
+  }
+  return out;
+}
+
+const hhmm = (ms: number, withSeconds: boolean) => new Date(ms).toISOString().slice(11, withSeconds ? 19 : 16);
+
+/**
+ * The account's recent activity as a timeline: transactions per bucket of one window (the largest
+ * first: the last 24 hours in 15-minute steps), the bucket holding this alert's transaction marked,
+ * and the same figures as a table with the exact sums.
+ */
+function ActivityTimeline({ agg, alertTime }: { agg: Aggregates; alertTime: string }) {
+  const [chosen, setChosen] = useState(agg.activity.length - 1);
+  const a = agg.activity[chosen];
+  if (!a) return null;
+  const headMs = Date.parse(agg.as_of_event_time);
+  const rows = bucketsOf(a, headMs);
+  const alertMs = Date.parse(alertTime);
+  const mine = (start: number) => alertMs >= start && alertMs < start + a.bucket_ms;
+  const seconds = a.bucket_ms < 60_000;
+  const total = rows.reduce((n, r) => n + r.count, 0);
+  return (
+    <>
+      <h3>Recent activity</h3>
+      <div class="actions" role="group" aria-label="Window of the timeline">
+        {agg.activity.map((w, i) => (
+          <button type="button" aria-pressed={i === chosen} onClick={() => setChosen(i)}>
+            {w.window}
+          </button>
+        ))}
+      </div>
+      {rows.length === 0 ? (
+        <p>No transaction in the {a.window} window.</p>
+      ) : (
+        <>
+          <ChartView
+            label={`Transactions of the account per ${a.bucket_ms / 1000}-second bucket over its ${a.window} window: ${total} in ${rows.length} buckets, the alert's bucket in orange`}
+            height={200}
+            config={{
+              type: 'bar',
+              data: {
+                labels: rows.map((r) => hhmm(r.start, seconds)),
+                datasets: [
+                  {
+                    label: 'transactions',
+                    data: rows.map((r) => r.count),
+                    backgroundColor: rows.map((r) => (mine(r.start) ? '#b35900' : '#0a58ca')),
+                  },
+                ],
+              },
+              options: {
+                plugins: { legend: { display: false } },
+                scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'transactions' } } },
+              },
+            }}
+          />
+          <details>
+            <summary>The {a.window} window's buckets as a table</summary>
+            <table class="activity">
+              <thead>
+                <tr>
+                  <th scope="col">From (UTC)</th>
+                  <th scope="col">Transactions</th>
+                  <th scope="col">Sum ({agg.base_currency})</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows
+                  .filter((r) => r.count > 0)
+                  .map((r) => (
+                    <tr class={mine(r.start) ? 'current' : ''}>
+                      <td>
+                        <time dateTime={new Date(r.start).toISOString()}>{hhmm(r.start, seconds)}</time>
+                        {mine(r.start) ? ' (this alert)' : ''}
+                      </td>
+                      <td class="num">{r.count}</td>
+                      <td class="num">{money(r.sum, agg.base_currency)}</td>
+                    </tr>
+                  ))}
+              </tbody>
+            </table>
+          </details>
+        </>
+      )}
+    </>
+  );
 }
 
 /**
- * The account around the alert: its live windows (from the state store, as the ingest keeps them)
- * and its other alerts, newest first, as a timeline.
+ * The account around the alert: its live windows and its recent activity bucket by bucket (from the
+ * state store, as the ingest keeps them), and its other alerts, newest first, as a timeline.
  */
-function Account({ accountId, current }: { accountId: string; current: string }) {
+function Account({ accountId, current, alertTime }: { accountId: string; current: string; alertTime: string }) {
   const [agg, setAgg] = useState<Aggregates | string | null>(null);
   const [recent, setRecent] = useState<AlertItem[] | null>(null);
   useEffect(() => {
     api<Aggregates>('GET', `/accounts/${encodeURIComponent(accountId)}/aggregates`).then(setAgg, (err: unknown) =>
-      setAgg(err instanceof ApiError ? err.message : 'the API could not be reached'),
+      setAgg(message(err)),
     );
     api<{ items: AlertItem[] }>('GET', `/alerts?account_id=${encodeURIComponent(accountId)}&limit=20`).then(
       (p) => setRecent(p.items),
@@ -62,7 +168,7 @@ function Account({ accountId, current }: { accountId: string; current: string })
               <tr>
                 <td>{w.window}</td>
                 <td class="num">{w.count}</td>
-                <td class="num">{moneyOf(w.sum_base_minor, agg.base_currency)}</td>
+                <td class="num">{money(w.sum_base_minor, agg.base_currency)}</td>
                 <td class="num">{w.distinct_merchants}</td>
                 <td class="num">{w.distinct_countries}</td>
               </tr>
@@ -70,6 +176,7 @@ function Account({ accountId, current }: { accountId: string; current: string })
           </tbody>
         </table>
       )}
+      {agg !== null && typeof agg !== 'string' && <ActivityTimeline agg={agg} alertTime={alertTime} />}
       <h3>Alerts on this account</h3>
       {recent === null ? (
         <p>Loading…</p>
@@ -123,20 +230,6 @@ interface Detail extends AlertItem {
 const CLOSED = new Set(['CONFIRMED_FRAUD', 'FALSE_POSITIVE', 'CLOSED']);
 const pct = (p: number | null) => (p === null ? '–' : `${(p * 100).toFixed(1)} %`);
 
-/** Minor units as the currency's amount (exact: the integer is split, never divided as a float). */
-function money(minor: number, currency: string): string {
-  let digits = 2;
-  try {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    // an unknown code: two digits
-  }
-  const sign = minor < 0 ? '-' : '';
-  const s = String(Math.abs(minor)).padStart(digits + 1, '0');
-  const whole = digits > 0 ? s.slice(0, -digits) : s;
-  return `${sign}${whole}${digits > 0 ? `.${s.slice(-digits)}` : ''} ${currency}`;
-}
-
 export function AlertDetail({ id, role }: { id: string; role: Role }) {
   const [alert, setAlert] = useState<Detail | null>(null);
   const [error, setError] = useState('');
@@ -148,7 +241,7 @@ export function AlertDetail({ id, role }: { id: string; role: Role }) {
     try {
       setAlert(await api<Detail>('GET', `/alerts/${encodeURIComponent(id)}`));
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'the API could not be reached');
+      setError(message(err));
     }
   };
   useEffect(() => void load(), [id]);
@@ -310,7 +403,7 @@ export function AlertDetail({ id, role }: { id: string; role: Role }) {
           </>
         )}
       </section>
-      <Account accountId={alert.account_id} current={alert.alert_id} />
+      <Account accountId={alert.account_id} current={alert.alert_id} alertTime={alert.event_time} />
       {canTriage && (
         <section aria-labelledby="triage-h">
           <h2 id="triage-h">Triage</h2>

@@ -1,7 +1,8 @@
 // Detection changes: rule-set versions and their states, a rule set's shadow report (the live
 // decisions against the shadow set's, per transition and per day), staged rollouts with each arm's
 // decisions and the last guardrail check. Everyone reads; admins shadow or promote a rule set and
-// grow, complete or roll back a rollout, each with a reason and an explicit confirmation.
+// start, grow, complete or roll back a rollout, each with a reason and an explicit confirmation; every
+// rollout's audit trail (who took each step, and why).
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Role } from './api.ts';
 import { ConfirmPanel, message, Notices } from './common.tsx';
@@ -38,6 +39,31 @@ interface Rollout {
   started_at: string;
   arms: { canary: Arm; control: Arm } | null;
   evidence: unknown;
+  history: RolloutStep[];
+}
+interface RolloutStep {
+  at: string;
+  actor: string;
+  action: string;
+  detail: { share?: number; from?: number; to?: number; reason?: string | null; evidence?: { crossed?: unknown } } | null;
+}
+
+/** One audited step of a rollout in words: what was done (the shares are percentages), and why. */
+function stepText(h: RolloutStep): string {
+  const d = h.detail ?? {};
+  const what =
+    h.action === 'rollout.start'
+      ? `started at ${String(d.share)} %`
+      : h.action === 'rollout.grow'
+        ? `grown from ${String(d.from)} % to ${String(d.to)} %`
+        : h.action === 'rollout.complete'
+          ? 'completed: promoted for every account'
+          : h.action === 'rollout.rollback'
+            ? 'rolled back'
+            : h.action;
+  const crossed = d.evidence?.crossed;
+  const guard = Array.isArray(crossed) && crossed.length > 0 ? ` (guardrail crossed: ${crossed.map(String).join(', ')})` : '';
+  return `${what}${guard}${d.reason ? ` · “${d.reason}”` : ''}`;
 }
 interface Quality {
   precision: number;
@@ -180,6 +206,7 @@ function Backtest({ r }: { r: BacktestResult }) {
 
 type Action =
   | { kind: 'rules-promote' | 'rules-shadow'; version: string }
+  | { kind: 'rollout-start'; version: string; share: number }
   | { kind: 'rollout-grow'; share: number }
   | { kind: 'rollout-complete' | 'rollout-rollback' };
 
@@ -192,6 +219,8 @@ function describe(a: Action): string {
       return `Promote rule set ${a.version}`;
     case 'rules-shadow':
       return `Run rule set ${a.version} in shadow`;
+    case 'rollout-start':
+      return `Roll rule set ${a.version} out to ${pct(a.share)} of accounts`;
     case 'rollout-grow':
       return `Grow the running rollout to ${pct(a.share)} of accounts`;
     case 'rollout-complete':
@@ -211,6 +240,7 @@ export function Detection({ role }: { role: Role }) {
   const [pending, setPending] = useState<Action | null>(null);
   const [reason, setReason] = useState('');
   const [growTo, setGrowTo] = useState('');
+  const [startShare, setStartShare] = useState('0.1');
   const [error, setError] = useState('');
   const [done, setDone] = useState('');
   const [busy, setBusy] = useState(false);
@@ -259,6 +289,8 @@ export function Detection({ role }: { role: Role }) {
         await api('POST', `/rules/${encodeURIComponent(pending.version)}/promote`, why);
       } else if (pending.kind === 'rules-shadow') {
         await api('POST', `/rules/${encodeURIComponent(pending.version)}/shadow`, why);
+      } else if (pending.kind === 'rollout-start') {
+        await api('POST', '/rollouts', { kind: 'rules', version: pending.version, share: pending.share, ...why });
       } else if (pending.kind === 'rollout-grow') {
         await api('POST', '/rollouts/grow', { share: pending.share, ...why });
       } else {
@@ -335,11 +367,38 @@ export function Detection({ role }: { role: Role }) {
             </tbody>
           </table>
         )}
+        {rollouts !== null &&
+          rollouts.map((r) => (
+            <details class="trail">
+              <summary>
+                Audit trail of rollout {r.id} ({r.kind} {r.version})
+              </summary>
+              <ol class="history">
+                {r.history.map((h) => (
+                  <li>
+                    <time dateTime={h.at}>{new Date(h.at).toISOString()}</time> · {h.actor} · {stepText(h)}
+                  </li>
+                ))}
+              </ol>
+            </details>
+          ))}
         {running && (
           <details>
             <summary>The last guardrail check of the running rollout</summary>
             <pre class="evidence">{JSON.stringify(running.evidence, null, 2)}</pre>
           </details>
+        )}
+        {admin && rollouts !== null && !running && (
+          <div class="actions">
+            <label for="start-share">Share of accounts for a new rollout (0–1)</label>
+            <input
+              id="start-share"
+              inputMode="decimal"
+              value={startShare}
+              onInput={(e) => setStartShare((e.target as HTMLInputElement).value)}
+            />
+            <span>then “Roll out…” on a rule set below.</span>
+          </div>
         )}
         {admin && running && (
           <div class="actions">
@@ -404,6 +463,16 @@ export function Detection({ role }: { role: Role }) {
                     {admin && r.state !== 'active' && (
                       <button type="button" onClick={() => setPending({ kind: 'rules-promote', version: r.version })}>
                         Promote…
+                      </button>
+                    )}
+                    {admin && r.state !== 'active' && rollouts !== null && !running && (
+                      <button
+                        type="button"
+                        class="secondary"
+                        disabled={!(Number(startShare) > 0 && Number(startShare) <= 1)}
+                        onClick={() => setPending({ kind: 'rollout-start', version: r.version, share: Number(startShare) })}
+                      >
+                        Roll out…
                       </button>
                     )}
                     {admin && r.state === 'candidate' && (

@@ -90,7 +90,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         </button>
       </header>
       <Switch>
-        {CAN.alerts(role) && <Route path="/alerts/:id">{(p: { id: string }) => <AlertDetail id={p.id} role={role} />}</Route>}
+        {CAN.alerts(role) && (
+          <Route path="/alerts/:id">{(p: { id: string }) => <AlertDetail key={p.id} id={p.id} role={role} />}</Route>
+        )}
         {CAN.alerts(role) && <Route path="/alerts" component={AlertQueue} />}
         {CAN.pipeline(role) && <Route path="/pipeline" component={Pipeline} />}
         <Route path="/models">

@@ -30,7 +30,7 @@ const accountRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary:
-          'An account’s live windowed aggregates (count, sum, distinct merchants and countries per window; amount statistics)',
+          'An account’s live windowed aggregates (count, sum, distinct merchants and countries per window; amount statistics) and its recent activity bucket by bucket',
         params: AccountParams,
         response: { 200: Aggregates, ...problems(404, 503) },
       },
@@ -67,6 +67,15 @@ const accountRoutes: FastifyPluginAsyncTypebox<{
           distinct_countries: agg.windows[i]?.distinctCountries ?? 0,
         })),
         amount: { n: agg.amountN, mean_base_minor: agg.amountMean, std_base_minor: agg.amountStd },
+        activity: opts.windows.map((w, i) => ({
+          window: w.name,
+          bucket_ms: w.bucketMs,
+          buckets: (agg.activity[i] ?? []).map((b) => ({
+            start: new Date(b.start).toISOString(),
+            count: b.count,
+            sum_base_minor: b.sumMinor,
+          })),
+        })),
       };
     },
   );

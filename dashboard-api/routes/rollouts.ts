@@ -6,6 +6,7 @@ import {
   growRollout,
   listRollouts,
   rollBackRollout,
+  rolloutHistory,
   startRollout,
   type Rollout,
 } from '../../models/rollout.ts';
@@ -39,6 +40,7 @@ const rolloutRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { p
     updated_at: r.updatedAt.toISOString(),
     arms: r.state === 'running' ? await armCounts(pool, r.id) : null,
     evidence: r.evidence,
+    history: (await rolloutHistory(pool, r)).map((h) => ({ ...h, at: h.at.toISOString() })),
   });
 
   app.post(
@@ -115,7 +117,7 @@ const rolloutRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { p
       schema: {
         tags: ['rules', 'models'],
         summary:
-          'Staged rollouts, newest first: share of accounts, state, each arm’s decisions (the running one) and the guardrails’ last evidence',
+          'Staged rollouts, newest first: share of accounts, state, each arm’s decisions (the running one), the guardrails’ last evidence and the audit trail',
         response: { 200: RolloutList, ...problems() },
       },
     },

@@ -17,6 +17,15 @@ export const RolloutItem = Type.Object({
   evidence: Type.Unknown({
     description: 'The last guardrail check: alert rates, review queue, score PSI, limits, what was crossed.',
   }),
+  history: Type.Array(
+    Type.Object({
+      at: Type.String({ format: 'date-time' }),
+      actor: Type.String(),
+      action: Type.String({ description: 'rollout.start, rollout.grow, rollout.complete or rollout.rollback' }),
+      detail: Type.Unknown({ description: 'Shares, reason, and for a rollback the guardrail evidence.' }),
+    }),
+    { description: 'The rollout’s audit trail, oldest first: who started, grew, completed or rolled it back, and why.' },
+  ),
 });
 export const RolloutList = Type.Array(RolloutItem);
 

@@ -280,7 +280,9 @@ describe('the console in headless Chromium', () => {
     expect(page.url()).toContain(`#/alerts/${chosen}`);
     // Raised after the model became active: the features that drove its score, drawn.
     await page.getByRole('heading', { name: "What drove the model's score" }).waitFor();
-    expect(await expectChartsDrawn(page)).toBe(1);
+    // And the account's recent activity from the live windows, bucket by bucket, drawn too.
+    await page.getByRole('heading', { name: 'Recent activity' }).waitFor();
+    expect(await expectChartsDrawn(page)).toBe(2);
     await shoot(page, 'alert-detail');
 
     // No card data on the page (the API returns none): no PAN-like digit runs.
@@ -306,6 +308,14 @@ describe('the console in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Live windows' }).waitFor();
     await expect.poll(() => page.locator('.windows tbody tr').count()).toBeGreaterThan(0);
     await expect.poll(() => page.locator('.timeline').textContent()).toContain('this alert');
+    // The timeline's table: its buckets add up to the 24-hour window's count (the largest window,
+    // shown first), and the 1-hour window's buttons redraw it.
+    await page.getByText("The 24h window's buckets as a table").click();
+    const perBucket = (await page.locator('.activity tbody tr td:nth-child(2)').allTextContents()).map(Number);
+    const in24h = Number(await page.locator('.windows tbody tr').nth(2).locator('td').nth(1).textContent());
+    expect(perBucket.reduce((a, b) => a + b, 0)).toBe(in24h);
+    await page.getByRole('button', { name: '1h', exact: true }).click();
+    await page.getByText("The 1h window's buckets as a table").waitFor();
 
     await page.getByLabel('Note').fill('card seen in a known fraud ring');
     await page.getByRole('button', { name: 'Resolve as fraud' }).click();
@@ -320,6 +330,30 @@ describe('the console in headless Chromium', () => {
       [`alert:${chosen}`],
     );
     expect(String(audit?.actor)).toMatch(/^ui-analyst \(key [0-9a-f]{12}\)$/);
+
+    // Someone else closes an alert this page shows as open: the page's action gets a 409, says so,
+    // and shows the alert as it is now.
+    const [[other]] = await pool.query<RowDataPacket[]>(
+      "SELECT alert_id, transaction_id FROM alerts WHERE status = 'OPEN' AND alert_id <> ? ORDER BY created_at DESC LIMIT 1",
+      [chosen],
+    );
+    await page.goto(`/#/alerts/${String(other?.alert_id)}`);
+    // (Another alert's page: nothing of the one before is shown while it loads.)
+    await page.getByRole('heading', { name: 'Rule hits' }).waitFor();
+    expect(await page.locator('.facts').first().textContent()).toContain(String(other?.transaction_id));
+    expect(await page.locator('.facts').nth(1).textContent()).toContain('OPEN');
+    const elsewhere = await fetch(`${api.url}/api/v1/alerts/${String(other?.alert_id)}/resolve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ label: 'legitimate' }),
+    });
+    expect(elsewhere.status, await elsewhere.clone().text()).toBe(200);
+    await page.getByRole('button', { name: 'Resolve as fraud' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toMatch(/^Not done: the alert changed meanwhile \(alert \w+ is FALSE_POSITIVE; /);
+    await expect.poll(() => page.locator('.facts').nth(1).textContent()).toContain('FALSE_POSITIVE');
+    expect(await page.getByRole('button', { name: 'Resolve as fraud' }).isDisabled()).toBe(true);
 
     // The alert on the hostile merchant: its id shown as text, nothing run, no element made of it.
     const [[hostile]] = await pool.query<RowDataPacket[]>("SELECT alert_id FROM alerts WHERE account_id = 'acc-xss' LIMIT 1");
@@ -481,7 +515,7 @@ describe('the console in headless Chromium', () => {
     const { page, errors } = await openPage();
     await signIn(page, keys.admin);
     await page.getByRole('link', { name: 'Detection changes' }).click();
-    const row = page.getByRole('row').filter({ hasText: version });
+    const row = page.locator('table.rule-sets').getByRole('row').filter({ hasText: version });
     await row.getByRole('button', { name: 'Shadow…' }).click();
     await page.getByLabel('Reason').fill('compare before promoting');
     await page.getByRole('button', { name: 'Confirm' }).click();
@@ -501,14 +535,34 @@ describe('the console in headless Chromium', () => {
     );
     await page.getByRole('table', { name: "Stored decision (rows) against the candidate's (columns)" }).waitFor();
     await shoot(page, 'detection');
+
+    // A staged rollout of it to a fifth of the accounts, then rolled back, each step confirmed with
+    // a reason: the rollout's audit trail names the admin and the reasons.
+    await page.getByLabel('Share of accounts for a new rollout (0–1)').fill('0.2');
+    await row.getByRole('button', { name: 'Roll out…' }).click();
+    await page.getByLabel('Reason').fill('a fifth first');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.locator('.done').textContent()).toMatch(/out to 20\.0 % of accounts: done/);
+    await page.getByRole('button', { name: 'Roll back…' }).click();
+    await page.getByLabel('Reason').fill('seen enough');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.locator('.done').textContent()).toBe('Roll the running rollout back: done.');
+    const [[rollout]] = await pool.query<RowDataPacket[]>('SELECT id, state FROM rollouts ORDER BY id DESC LIMIT 1');
+    expect(String(rollout?.state)).toBe('rolled_back');
     expect(errors).toEqual([]);
     await page.context().close();
 
     const analyst = await openPage('phone');
     await signIn(analyst.page, keys.analyst);
     await analyst.page.getByRole('link', { name: 'Detection changes' }).click();
-    await analyst.page.getByRole('row').filter({ hasText: version }).waitFor();
-    expect(await analyst.page.getByRole('button', { name: /Promote|Shadow…|Grow|Complete|Roll back/ }).count()).toBe(0);
+    await analyst.page.locator('table.rule-sets').getByRole('row').filter({ hasText: version }).waitFor();
+    expect(await analyst.page.getByRole('button', { name: /Promote|Shadow…|Roll out|Grow|Complete|Roll back/ }).count()).toBe(0);
+    // Every role reads the trail: who started the rollout and rolled it back, and why.
+    await analyst.page.getByText(new RegExp(`^Audit trail of rollout ${String(rollout?.id)} \\(`)).click();
+    const trail = await analyst.page.locator('.trail[open] li').allTextContents();
+    expect(trail).toHaveLength(2);
+    expect(trail[0]).toMatch(/ · ui-admin \(key [0-9a-f]{12}\) · started at 20 % · “a fifth first”$/);
+    expect(trail[1]).toMatch(/ · ui-admin \(key [0-9a-f]{12}\) · rolled back · “seen enough”$/);
     await shoot(analyst.page, 'detection');
     await analyst.page.context().close();
   });

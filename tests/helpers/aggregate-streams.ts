@@ -49,16 +49,32 @@ export function expectedAggregates(
     amountN: n,
     amountMean: mean,
     amountStd: std,
+    activity: windows.map((w) => bucketsBruteForce(applied, head, w)),
   };
 }
 
+/** A window's live buckets at `head` from the applied events: each bucket with an event, oldest first. */
+function bucketsBruteForce(applied: readonly EntityEvent[], head: number, w: WindowSpec): EntityAggregates['activity'][number] {
+  const oldest = Math.floor(head / w.bucketMs) - Math.ceil(w.lengthMs / w.bucketMs) + 1;
+  const byIndex = new Map<number, { count: number; sumMinor: number }>();
+  for (const e of applied) {
+    const i = Math.floor(e.eventTime / w.bucketMs);
+    if (i < oldest) continue;
+    const b = byIndex.get(i) ?? { count: 0, sumMinor: 0 };
+    b.count += 1;
+    b.sumMinor += e.amountMinor ?? 0;
+    byIndex.set(i, b);
+  }
+  return [...byIndex].sort(([a], [b]) => a - b).map(([i, b]) => ({ start: i * w.bucketMs, ...b }));
+}
+
 /**
- * Where two aggregates differ (null: they agree): head, windows and n exactly, mean and std within
+ * Where two aggregates differ (null: they agree): head, windows, n and the live buckets exactly, mean and std within
  * 1e-9 relative (Welford and Chan's merge against two passes differ in the last bits).
  */
 export function aggregatesMismatch(got: EntityAggregates | null, want: EntityAggregates | null): string | null {
   if (got === null || want === null) return got === want ? null : `${JSON.stringify(got)} vs ${JSON.stringify(want)}`;
-  const exact = (a: EntityAggregates) => JSON.stringify({ head: a.head, windows: a.windows, n: a.amountN });
+  const exact = (a: EntityAggregates) => JSON.stringify({ head: a.head, windows: a.windows, n: a.amountN, activity: a.activity });
   if (exact(got) !== exact(want)) return `${exact(got)} vs ${exact(want)}`;
   const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
   if (!close(got.amountMean, want.amountMean)) return `amount mean ${got.amountMean} vs ${want.amountMean}`;

@@ -92,6 +92,7 @@ describe('readAggregates on the real Redis', () => {
 });
 
 const T = Date.UTC(2026, 11, 4, 12, 0, 0);
+const iso = (ms: number) => new Date(ms).toISOString();
 
 function ev(eventTime: number, amountMinor: number | null, merchantId = 'm1', country = 'FR'): EntityEvent {
   return { eventTime, amountMinor, merchantId, country, lat: null, lon: null, late: false };
@@ -170,6 +171,35 @@ describe('GET /accounts/:accountId/aggregates', () => {
         { window: '24h', count: 4, sum_base_minor: 6_000, distinct_merchants: 3, distinct_countries: 2 },
       ],
       amount: { n: 3, mean_base_minor: 2_000, std_base_minor: 1_000 },
+      // The timeline: each window's buckets that hold an event, oldest first (T is on a 15-minute boundary).
+      activity: [
+        {
+          window: '1m',
+          bucket_ms: 5_000,
+          buckets: [
+            { start: iso(T - 20_000), count: 1, sum_base_minor: 0 },
+            { start: iso(T), count: 1, sum_base_minor: 2_000 },
+          ],
+        },
+        {
+          window: '1h',
+          bucket_ms: 60_000,
+          buckets: [
+            { start: iso(T - 600_000), count: 1, sum_base_minor: 3_000 },
+            { start: iso(T - 60_000), count: 1, sum_base_minor: 0 },
+            { start: iso(T), count: 1, sum_base_minor: 2_000 },
+          ],
+        },
+        {
+          window: '24h',
+          bucket_ms: 900_000,
+          buckets: [
+            { start: iso(T - 7_200_000), count: 1, sum_base_minor: 1_000 },
+            { start: iso(T - 900_000), count: 2, sum_base_minor: 3_000 },
+            { start: iso(T), count: 1, sum_base_minor: 2_000 },
+          ],
+        },
+      ],
     });
 
     const none = await get('acc-old');

@@ -684,6 +684,17 @@ describe('transactions, reconciliation, models', () => {
     );
     expect(steps.map((a) => a.action)).toEqual(['rollout.start', 'rollout.grow', 'rollout.rollback']);
     expect(steps[0]?.client_addr).not.toBeNull();
+    // Every role reads the rollout's trail: who took each step, and why.
+    const [trail] = (await call('GET', '/rollouts', 'analyst')).json() as Array<{
+      history: Array<{ actor: string; action: string; detail: Record<string, unknown> }>;
+    }>;
+    expect(trail?.history.map((h) => [h.action, h.detail.reason ?? null])).toEqual([
+      ['rollout.start', 'canary'],
+      ['rollout.grow', null],
+      ['rollout.rollback', 'enough'],
+    ]);
+    expect(trail?.history.every((h) => /\(key [0-9a-f]{12}\)$/.test(h.actor))).toBe(true);
+    expect(trail?.history[1]?.detail).toMatchObject({ id, from: 10, to: 25 });
     // The running ingest now decides with the registry's copy of the shipped rules: the same version as the file's.
   });
 });
@@ -700,6 +711,14 @@ describe('accounts, pipeline, drift, live stream', () => {
     // The stored snapshot of the account's latest transaction counts it in its windows, as the live state does.
     const snap = (typeof row?.features === 'string' ? JSON.parse(row.features) : row?.features) as Record<string, number>;
     expect(a.windows[2].count).toBe(snap.account_count_24h);
+    // Its recent activity bucket by bucket: each window's buckets add up to the window's count and sum.
+    for (const [i, w] of (
+      a.activity as Array<{ window: string; buckets: Array<{ count: number; sum_base_minor: number }> }>
+    ).entries()) {
+      expect(w.window).toBe(a.windows[i].window);
+      expect(w.buckets.reduce((n, b) => n + b.count, 0)).toBe(a.windows[i].count);
+      expect(w.buckets.reduce((n, b) => n + b.sum_base_minor, 0)).toBe(a.windows[i].sum_base_minor);
+    }
     expect((await app.inject({ url: '/api/v1/accounts/acc-nobody/aggregates', headers: auth('analyst') })).statusCode).toBe(404);
   });
 
