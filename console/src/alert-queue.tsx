@@ -292,6 +292,8 @@ function AlertRows({ items, selected, select, open, acknowledge, more, nearEnd }
               id={`alert-${a.alert_id}`}
               role="option"
               aria-selected={r.index === selected}
+              aria-posinset={r.index + 1}
+              aria-setsize={more ? -1 : items.length}
               class={`row ${r.index === selected ? 'selected' : ''}`}
               style={{ transform: `translateY(${r.start}px)`, height: `${ROW}px` }}
               onClick={() => {
