@@ -1,6 +1,7 @@
 // Pieces every page shares: an error's text for the user, the error and done lines, and the
-// confirmation an admin action asks for (a reason, Confirm / Cancel, the focus on it when it opens).
-import { useEffect, useRef } from 'preact/hooks';
+// confirmation an admin action asks for (a reason, Confirm / Cancel, the focus on it when it opens)
+// with the flow around it (useConfirmed).
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 /** What to tell the user about a failed call: the API's own detail, else that it could not be reached. */
@@ -61,4 +62,48 @@ export function ConfirmPanel({ title, reason, setReason, busy, onConfirm, onCanc
       </div>
     </section>
   );
+}
+
+/**
+ * An admin action asked for, confirmed with a reason, then run: `ask(action)` opens the panel;
+ * Confirm runs `run(action, why)` (its answer is the done line), closes the panel and reloads the
+ * page's data whatever happened; a failure is the error line. The page renders `panel` and
+ * `<Notices error={error} done={done} />`; `setError` is the page's for its other calls.
+ */
+export function useConfirmed<A>(
+  describe: (a: A) => string,
+  run: (a: A, why: { reason?: string }) => Promise<string>,
+  reload: () => Promise<void>,
+) {
+  const [pending, setPending] = useState<A | null>(null);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [done, setDone] = useState('');
+  const confirm = async (a: A) => {
+    setBusy(true);
+    setError('');
+    setDone('');
+    try {
+      setDone(await run(a, reason.trim() ? { reason: reason.trim() } : {}));
+      setPending(null);
+      setReason('');
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+      await reload();
+    }
+  };
+  const panel = pending && (
+    <ConfirmPanel
+      title={describe(pending)}
+      reason={reason}
+      setReason={setReason}
+      busy={busy}
+      onConfirm={() => void confirm(pending)}
+      onCancel={() => setPending(null)}
+    />
+  );
+  return { ask: setPending, panel, error, setError, done };
 }

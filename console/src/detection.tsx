@@ -5,7 +5,7 @@
 // rollout's audit trail (who took each step, and why).
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Role } from './api.ts';
-import { ConfirmPanel, message, Notices } from './common.tsx';
+import { message, Notices, useConfirmed } from './common.tsx';
 
 interface RuleSet {
   version: string;
@@ -237,13 +237,22 @@ export function Detection({ role }: { role: Role }) {
   const [report, setReport] = useState<ShadowReport | null>(null);
   const [backtest, setBacktest] = useState<BacktestResult | null>(null);
   const [testing, setTesting] = useState('');
-  const [pending, setPending] = useState<Action | null>(null);
-  const [reason, setReason] = useState('');
   const [growTo, setGrowTo] = useState('');
   const [startShare, setStartShare] = useState('0.1');
-  const [error, setError] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
+
+  const { ask, panel, error, setError, done } = useConfirmed<Action>(
+    describe,
+    async (a, why) => {
+      if (a.kind === 'rules-promote') await api('POST', `/rules/${encodeURIComponent(a.version)}/promote`, why);
+      else if (a.kind === 'rules-shadow') await api('POST', `/rules/${encodeURIComponent(a.version)}/shadow`, why);
+      else if (a.kind === 'rollout-start')
+        await api('POST', '/rollouts', { kind: 'rules', version: a.version, share: a.share, ...why });
+      else if (a.kind === 'rollout-grow') await api('POST', '/rollouts/grow', { share: a.share, ...why });
+      else await api('POST', a.kind === 'rollout-complete' ? '/rollouts/complete' : '/rollouts/rollback', why);
+      return `${describe(a)}: done.`;
+    },
+    () => load(),
+  );
 
   const load = async () => {
     try {
@@ -278,51 +287,13 @@ export function Detection({ role }: { role: Role }) {
     }
   };
 
-  const confirm = async () => {
-    if (!pending) return;
-    setBusy(true);
-    setError('');
-    setDone('');
-    const why = reason.trim() ? { reason: reason.trim() } : {};
-    try {
-      if (pending.kind === 'rules-promote') {
-        await api('POST', `/rules/${encodeURIComponent(pending.version)}/promote`, why);
-      } else if (pending.kind === 'rules-shadow') {
-        await api('POST', `/rules/${encodeURIComponent(pending.version)}/shadow`, why);
-      } else if (pending.kind === 'rollout-start') {
-        await api('POST', '/rollouts', { kind: 'rules', version: pending.version, share: pending.share, ...why });
-      } else if (pending.kind === 'rollout-grow') {
-        await api('POST', '/rollouts/grow', { share: pending.share, ...why });
-      } else {
-        await api('POST', pending.kind === 'rollout-complete' ? '/rollouts/complete' : '/rollouts/rollback', why);
-      }
-      setDone(`${describe(pending)}: done.`);
-      setPending(null);
-      setReason('');
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-      await load();
-    }
-  };
-
   const running = rollouts?.find((r) => r.state === 'running') ?? null;
 
   return (
     <main class="detection">
       <h1>Detection changes</h1>
       <Notices error={error} done={done} />
-      {pending && (
-        <ConfirmPanel
-          title={describe(pending)}
-          reason={reason}
-          setReason={setReason}
-          busy={busy}
-          onConfirm={() => void confirm()}
-          onCancel={() => setPending(null)}
-        />
-      )}
+      {panel}
       <section aria-labelledby="rollouts-h">
         <h2 id="rollouts-h">Rollouts</h2>
         {rollouts === null ? (
@@ -412,14 +383,14 @@ export function Detection({ role }: { role: Role }) {
             <button
               type="button"
               disabled={!(Number(growTo) > running.share && Number(growTo) <= 1)}
-              onClick={() => setPending({ kind: 'rollout-grow', share: Number(growTo) })}
+              onClick={() => ask({ kind: 'rollout-grow', share: Number(growTo) })}
             >
               Grow…
             </button>
-            <button type="button" class="secondary" onClick={() => setPending({ kind: 'rollout-complete' })}>
+            <button type="button" class="secondary" onClick={() => ask({ kind: 'rollout-complete' })}>
               Complete…
             </button>
-            <button type="button" class="secondary" onClick={() => setPending({ kind: 'rollout-rollback' })}>
+            <button type="button" class="secondary" onClick={() => ask({ kind: 'rollout-rollback' })}>
               Roll back…
             </button>
           </div>
@@ -461,7 +432,7 @@ export function Detection({ role }: { role: Role }) {
                       </button>
                     )}
                     {admin && r.state !== 'active' && (
-                      <button type="button" onClick={() => setPending({ kind: 'rules-promote', version: r.version })}>
+                      <button type="button" onClick={() => ask({ kind: 'rules-promote', version: r.version })}>
                         Promote…
                       </button>
                     )}
@@ -470,17 +441,13 @@ export function Detection({ role }: { role: Role }) {
                         type="button"
                         class="secondary"
                         disabled={!(Number(startShare) > 0 && Number(startShare) <= 1)}
-                        onClick={() => setPending({ kind: 'rollout-start', version: r.version, share: Number(startShare) })}
+                        onClick={() => ask({ kind: 'rollout-start', version: r.version, share: Number(startShare) })}
                       >
                         Roll out…
                       </button>
                     )}
                     {admin && r.state === 'candidate' && (
-                      <button
-                        type="button"
-                        class="secondary"
-                        onClick={() => setPending({ kind: 'rules-shadow', version: r.version })}
-                      >
+                      <button type="button" class="secondary" onClick={() => ask({ kind: 'rules-shadow', version: r.version })}>
                         Shadow…
                       </button>
                     )}

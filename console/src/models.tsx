@@ -3,7 +3,7 @@
 // each with a reason and an explicit confirmation. Other roles see no action at all.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Role } from './api.ts';
-import { ConfirmPanel, message, Notices } from './common.tsx';
+import { message, Notices, useConfirmed } from './common.tsx';
 import { ChartView } from './chart.tsx';
 
 interface DriftHistory {
@@ -144,13 +144,33 @@ const fig = (x: number | undefined) => (typeof x === 'number' ? x.toFixed(3) : '
 export function Models({ role }: { role: Role }) {
   const [models, setModels] = useState<Model[] | null>(null);
   const [drift, setDrift] = useState<Drift | string | null>(null);
-  const [pending, setPending] = useState<Action | null>(null);
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState('');
-  const [done, setDone] = useState('');
-  const [busy, setBusy] = useState(false);
   const [cardOf, setCardOf] = useState<string | null>(null);
   const admin = role === 'admin';
+
+  const label = (a: Action) =>
+    a.kind === 'rollback'
+      ? 'Roll back to the previous active model'
+      : `${a.kind === 'promote' ? 'Promote' : 'Shadow'} ${a.version}`;
+  const { ask, panel, error, setError, done } = useConfirmed<Action>(
+    label,
+    async (a, why) => {
+      if (a.kind === 'rollback') {
+        const r = await api<{ from: string; to: string }>('POST', '/models/rollback', why);
+        return `Rolled back from ${r.from} to ${r.to}.`;
+      }
+      if (a.kind === 'promote') {
+        const r = await api<{ active: string; check?: { summary: string } | null }>(
+          'POST',
+          `/models/${encodeURIComponent(a.version)}/promote`,
+          why,
+        );
+        return `${r.active} is active.${r.check ? ` Backtest: ${r.check.summary}` : ''}`;
+      }
+      await api('POST', `/models/${encodeURIComponent(a.version)}/shadow`, why);
+      return `${a.version} now scores in shadow.`;
+    },
+    () => load(),
+  );
 
   const load = async () => {
     try {
@@ -166,56 +186,11 @@ export function Models({ role }: { role: Role }) {
   };
   useEffect(() => void load(), []);
 
-  const confirm = async () => {
-    if (!pending) return;
-    setBusy(true);
-    setError('');
-    setDone('');
-    const body = reason.trim() ? { reason: reason.trim() } : {};
-    try {
-      if (pending.kind === 'rollback') {
-        const r = await api<{ from: string; to: string }>('POST', '/models/rollback', body);
-        setDone(`Rolled back from ${r.from} to ${r.to}.`);
-      } else if (pending.kind === 'promote') {
-        const r = await api<{ active: string; check?: { summary: string } | null }>(
-          'POST',
-          `/models/${encodeURIComponent(pending.version)}/promote`,
-          body,
-        );
-        setDone(`${r.active} is active.${r.check ? ` Backtest: ${r.check.summary}` : ''}`);
-      } else {
-        await api('POST', `/models/${encodeURIComponent(pending.version)}/shadow`, body);
-        setDone(`${pending.version} now scores in shadow.`);
-      }
-      setPending(null);
-      setReason('');
-    } catch (err) {
-      setError(message(err));
-    } finally {
-      setBusy(false);
-      await load();
-    }
-  };
-
-  const label = (a: Action) =>
-    a.kind === 'rollback'
-      ? 'Roll back to the previous active model'
-      : `${a.kind === 'promote' ? 'Promote' : 'Shadow'} ${a.version}`;
-
   return (
     <main class="models">
       <h1>Models</h1>
       <Notices error={error} done={done} />
-      {pending && (
-        <ConfirmPanel
-          title={label(pending)}
-          reason={reason}
-          setReason={setReason}
-          busy={busy}
-          onConfirm={() => void confirm()}
-          onCancel={() => setPending(null)}
-        />
-      )}
+      {panel}
       <section aria-labelledby="versions-h">
         <h2 id="versions-h">Versions</h2>
         {models === null ? (
@@ -253,12 +228,12 @@ export function Models({ role }: { role: Role }) {
                       Card
                     </button>
                     {admin && m.state !== 'active' && (
-                      <button type="button" onClick={() => setPending({ kind: 'promote', version: m.version })}>
+                      <button type="button" onClick={() => ask({ kind: 'promote', version: m.version })}>
                         Promote…
                       </button>
                     )}
                     {admin && m.state !== 'active' && m.state !== 'shadow' && (
-                      <button type="button" class="secondary" onClick={() => setPending({ kind: 'shadow', version: m.version })}>
+                      <button type="button" class="secondary" onClick={() => ask({ kind: 'shadow', version: m.version })}>
                         Shadow…
                       </button>
                     )}
@@ -269,7 +244,7 @@ export function Models({ role }: { role: Role }) {
           </table>
         )}
         {admin && models?.some((m) => m.state === 'active') && (
-          <button type="button" class="secondary" onClick={() => setPending({ kind: 'rollback' })}>
+          <button type="button" class="secondary" onClick={() => ask({ kind: 'rollback' })}>
             Roll back…
           </button>
         )}

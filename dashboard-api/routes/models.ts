@@ -133,6 +133,18 @@ const modelRoutes: FastifyPluginAsyncTypebox<{
       return driftHistory(pool, version, Number(sample), bucket, driftPsiAlert);
     },
   });
+  /** What a drift read measures: the active model (409 without one) and the sample (above the cap: admins only). */
+  const driftSubject = async (request: {
+    query: { sample?: number };
+    principal: { role: string } | null;
+  }): Promise<{ active: string; sample: number }> => {
+    const sample = request.query.sample ?? 5_000;
+    if (sample > DRIFT_SAMPLE_CAP && request.principal?.role !== 'admin')
+      throw new HttpProblem(403, `a drift sample above ${DRIFT_SAMPLE_CAP} needs the admin role (asked for ${sample})`);
+    const active = await activeModelVersion(pool);
+    if (active === null) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+    return { active, sample };
+  };
   app.get(
     '/models/drift',
     {
@@ -145,11 +157,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const sample = request.query.sample ?? 5_000;
-      if (sample > DRIFT_SAMPLE_CAP && request.principal?.role !== 'admin')
-        throw new HttpProblem(403, `a drift sample above ${DRIFT_SAMPLE_CAP} needs the admin role (asked for ${sample})`);
-      const active = await activeModelVersion(pool);
-      if (active === null) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+      const { active, sample } = await driftSubject(request);
       const result = await driftCache.fetch(`${active}\n${sample}`);
       if (!result) throw new Error('drift computation gave no result');
       return result;
@@ -168,11 +176,7 @@ const modelRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const sample = request.query.sample ?? 5_000;
-      if (sample > DRIFT_SAMPLE_CAP && request.principal?.role !== 'admin')
-        throw new HttpProblem(403, `a drift sample above ${DRIFT_SAMPLE_CAP} needs the admin role (asked for ${sample})`);
-      const active = await activeModelVersion(pool);
-      if (active === null) throw new HttpProblem(409, 'no model is active: there is no baseline to measure drift against');
+      const { active, sample } = await driftSubject(request);
       const result = await historyCache.fetch(`${active}\n${sample}\n${request.query.bucket ?? 'hour'}`);
       if (!result) throw new Error('drift computation gave no result');
       return result;
