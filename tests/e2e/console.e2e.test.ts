@@ -669,7 +669,8 @@ describe('the console in headless Chromium', () => {
     // The scroll is measured once the page is idle again and the trace has started: its frames are
     // the scroll's, not the load's. The load's garbage (5,000 alerts parsed page by page), which
     // Chromium collects in the page's idle time a moment later, is collected first, as after a pause.
-    const idle = "new Promise((r) => requestIdleCallback(() => requestAnimationFrame(() => requestAnimationFrame(r)), { timeout: 2000 }))";
+    const idle =
+      'new Promise((r) => requestIdleCallback(() => requestAnimationFrame(() => requestAnimationFrame(r)), { timeout: 2000 }))';
     await page.evaluate(idle);
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('HeapProfiler.collectGarbage');
