@@ -22,6 +22,7 @@ import { register as runCommands } from './run.command.ts';
 import { register as apikeyCommands } from './apikey.command.ts';
 import { register as reconCommands } from './recon.command.ts';
 import { register as demoCommands } from './demo.command.ts';
+import { register as opsCommands } from './ops.command.ts';
 import { cliContext, say } from './context.ts';
 
 /** Builds the program (exported for tests of --help). */
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
     runCommands,
     apikeyCommands,
     reconCommands,
+    opsCommands,
     demoCommands,
   ])
     register(program, ctx);

@@ -18,6 +18,7 @@ export const SOURCE_ROOTS = [
   'domain',
   'migrations',
   'models',
+  'ops',
   'platform',
   'processors',
   'reconciliation',

@@ -1,0 +1,72 @@
+/** `txmon ops …`: anomaly detection on the system's own metrics (issue 21), offline on exported series. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_DETECTOR } from '../ops/detector.ts';
+import { type CliContext, int } from './context.ts';
+import type { DetectCsvOptions } from './ops.actions.ts';
+
+export function register(program: Command, ctx: CliContext): void {
+  const { say } = ctx;
+  const ops = program.command('ops').description("Anomaly detection on txmon's own metrics (ops-watch's detector).");
+  ops
+    .command('detect-csv')
+    .description(
+      'Run the ops-watch detector over one series from a CSV file with a header row and print the flagged points with their scores: each point is scored against the points of the window before it (robust: median and MAD; zscore: mean and standard deviation) and flagged when |score| stays at or beyond the threshold for --persist points in a row. Needs no services.',
+    )
+    .argument('<file>', 'a CSV file with a header row')
+    .requiredOption('--time <column>', 'the time column: ISO 8601 (no zone: UTC) or epoch milliseconds')
+    .requiredOption('--value <column>', 'the numeric value column (an empty cell is a gap)')
+    .option('--method <method>', `the baseline: robust or zscore (default ${DEFAULT_DETECTOR.method})`, method)
+    .option(
+      '--window <duration>',
+      `how far back the baseline reaches: ms, or a number with s, m, h or d (default ${DEFAULT_DETECTOR.windowMs / 60_000}m)`,
+      duration,
+    )
+    .option(
+      '--threshold <score>',
+      `|score| at or beyond which a point is unusual (default ${DEFAULT_DETECTOR.threshold})`,
+      positive('--threshold'),
+    )
+    .option(
+      '--persist <points>',
+      `unusual points in a row before they are flagged (default ${DEFAULT_DETECTOR.persist})`,
+      int('--persist', 1),
+    )
+    .option(
+      '--min-points <n>',
+      `points the baseline needs before scoring (default ${DEFAULT_DETECTOR.minPoints})`,
+      int('--min-points', 2),
+    )
+    .option(
+      '--min-scale <x>',
+      `the smallest scale a deviation is divided by, in the value's units (default ${DEFAULT_DETECTOR.minScale})`,
+      positive('--min-scale'),
+    )
+    .option('--json', 'print { anomalies: [{ time, score, value, baseline }], params, points, gaps, episodes } as JSON')
+    .action(async (file: string, o: DetectCsvOptions) => {
+      const { detectCsvCommand } = await import('./ops.actions.ts');
+      process.stdout.write(detectCsvCommand(file, o, say));
+    });
+}
+
+function method(value: string): 'robust' | 'zscore' {
+  if (value !== 'robust' && value !== 'zscore') throw new InvalidArgumentError('--method must be robust or zscore');
+  return value;
+}
+
+const UNIT_MS: Record<string, number> = { '': 1, ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** --window: ms, or a number with a unit (90s, 15m, 1h, 7d). */
+export function duration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? ''] as number) : NaN;
+  if (!(ms > 0)) throw new InvalidArgumentError('--window must be a positive duration: ms, or a number with s, m, h or d (15m)');
+  return ms;
+}
+
+const positive =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
