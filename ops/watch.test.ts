@@ -1,0 +1,104 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DETECTOR } from './detector.ts';
+import { OpsWatchEngine, type WatchParams, type WatchStep } from './watch.ts';
+
+const SCRAPE = 15_000;
+const PARAMS: WatchParams = {
+  detector: DEFAULT_DETECTOR,
+  incidents: { groupMs: 4 * SCRAPE, quietMs: 8 * SCRAPE },
+  metrics: ['txmon_ingest_records_total', 'txmon_ingest_consumer_lag_records', 'txmon_ingest_record_to_commit_seconds'],
+  slos: [{ metric: 'txmon_ingest_consumer_lag_records', as: 'gauge', limit: 100_000 }],
+  horizonMs: 15 * 60_000,
+  scrapeMs: SCRAPE,
+  forecastPoints: 12,
+};
+
+/** A seeded uniform [0, 1) (mulberry32): the same trace every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/**
+ * An ingest's /metrics over `rounds` scrapes (a real prom-client registry): ~1,500 records a scrape,
+ * lag around 200, commit latency around 50 ms. From `faultAt` (if given) the broker is slow: the
+ * latency climbs first, and one scrape later the throughput halves and the lag grows 6,000 a scrape.
+ */
+async function run(rounds: number, faultAt: number | null, seed = 7): Promise<WatchStep[]> {
+  const rnd = random(seed);
+  const register = new Registry();
+  const records = new Counter({ name: 'txmon_ingest_records_total', help: 'h', labelNames: ['outcome'], registers: [register] });
+  const lag = new Gauge({ name: 'txmon_ingest_consumer_lag_records', help: 'h', registers: [register] });
+  const latency = new Histogram({
+    name: 'txmon_ingest_record_to_commit_seconds',
+    help: 'h',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [register],
+  });
+  const engine = new OpsWatchEngine(PARAMS);
+  const steps: WatchStep[] = [];
+  let backlog = 200;
+  for (let i = 0; i < rounds; i++) {
+    const broken = faultAt !== null && i >= faultAt;
+    const slowed = faultAt !== null && i >= faultAt + 1;
+    records.inc({ outcome: 'decided' }, Math.round((slowed ? 750 : 1_500) * (0.9 + 0.2 * rnd())));
+    backlog = slowed ? backlog + 6_000 : 150 + 100 * rnd();
+    lag.set(Math.round(backlog));
+    for (let k = 0; k < 200; k++) latency.observe((broken ? 0.8 : 0.03) * (0.5 + rnd()));
+    steps.push(engine.observe(i * SCRAPE, [{ target: 'ingest', text: await register.metrics() }]));
+  }
+  return steps;
+}
+
+describe('the ops-watch engine on a recorded trace', () => {
+  it('a slowed broker: one incident within 2 scrapes of the effect, the latency named first, the lag breach forecast minutes ahead', async () => {
+    const faultAt = 300;
+    const steps = await run(340, faultAt);
+    const opened = steps.flatMap((s) => (s.incidents.opened ? [{ at: s.time / SCRAPE, incident: s.incidents.opened }] : []));
+    expect(opened.map((o) => o.at)).toEqual([faultAt + 1]);
+    const incident = opened[0]?.incident;
+    expect(incident?.firstMover).toBe('ingest:p99(txmon_ingest_record_to_commit_seconds)');
+    expect([...(incident?.series.keys() ?? [])]).toEqual(
+      expect.arrayContaining([
+        'ingest:txmon_ingest_consumer_lag_records',
+        'ingest:rate(txmon_ingest_records_total{outcome="decided"})',
+      ]),
+    );
+    // The lag passes 100,000 at about the 17th scrape of the fault; the forecast said so well before.
+    const breachAt = (faultAt + 1 + Math.ceil((100_000 - 200) / 6_000)) * SCRAPE;
+    const predicted = steps.flatMap((s) => s.predictions);
+    expect(predicted.map((p) => p.series)).toEqual(['ingest:txmon_ingest_consumer_lag_records']);
+    const p = predicted[0];
+    const saidAt = steps.find((s) => s.predictions.length > 0)?.time as number;
+    expect(breachAt - saidAt).toBeGreaterThanOrEqual(60_000);
+    expect(p?.earliestAt).toBeLessThanOrEqual(p?.expectedAt as number);
+    // Said 16 scrapes (4 min) ahead, at the lag's second rising point; the real breach inside the interval.
+    expect(p?.earliestAt).toBeLessThanOrEqual(breachAt);
+    if (p?.latestAt != null) expect(p.latestAt).toBeGreaterThanOrEqual(breachAt);
+  });
+
+  it('a clean day of scrapes (5,760): no incident, no prediction', async () => {
+    const steps = await run(5_760, null, 11);
+    expect(steps.filter((s) => s.incidents.opened).length).toBe(0);
+    expect(steps.flatMap((s) => s.predictions)).toEqual([]);
+    expect(steps.at(-1)?.points).toBe(4); // up, lag, the rate, the p99
+  });
+
+  it('a target that cannot be read: its up series falls to 0 and is the incident', () => {
+    const engine = new OpsWatchEngine(PARAMS);
+    const text = '# TYPE txmon_ingest_consumer_lag_records gauge\ntxmon_ingest_consumer_lag_records 5\n';
+    let opened = null;
+    for (let i = 0; i < 40; i++) {
+      const step = engine.observe(i * SCRAPE, [{ target: 'ingest', text: i >= 30 ? null : text }]);
+      opened ??= step.incidents.opened;
+    }
+    expect(opened?.firstMover).toBe('ingest:up');
+    expect(opened?.openedAt).toBe(31 * SCRAPE);
+  });
+});
