@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
-import { buildProgram } from './main.ts';
+import { buildProgram, main } from './main.ts';
 
 function leaves(cmd: Command, path: string[] = []): Array<[string, Command]> {
   const out: Array<[string, Command]> = [[path.join(' ') || 'txmon', cmd]];
@@ -41,5 +41,19 @@ describe('txmon CLI', () => {
       /--duplicate-rate must be a number between 0 and 1/,
     );
     await expect(program.parseAsync(['node', 'txmon', 'run', 'nope'])).rejects.toThrow(/Allowed choices are ingest/);
+  });
+
+  it('an option refused inside a command is one line on stderr and exit code 2, not a stack', async () => {
+    const said: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      await main(['node', 'txmon', 'run', 'ops-watch', '--drain']);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(said).toEqual(['txmon: BAD_INPUT: --drain is for the Kafka processors, not ops-watch\n']);
+    expect(process.exitCode).toBe(2);
+    process.exitCode = 0;
   });
 });

@@ -3,7 +3,7 @@
  * each exporting `register(program, ctx)`; their work loads only when a command runs), and the map
  * from error codes to exit codes.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { CONFIG_KEYS } from '../config/config.ts';
 import { TxmonError, errorMessage, mysqlLoginRefused, mysqlUnknownDatabase } from '../platform/errors.ts';
 import { register as servicesCommands } from './services.command.ts';
@@ -77,6 +77,10 @@ export async function main(argv: string[]): Promise<void> {
         `txmon: CONFIG_INVALID: MySQL refused this login: check the user in TXMON_MYSQL_URL and its password (TXMON_MYSQL_PASSWORD, TXMON_MYSQL_PASSWORD_FILE or the URL), and its grants: ${refused.message}`,
       );
       process.exitCode = 78;
+    } else if (err instanceof InvalidArgumentError) {
+      // An option combination refused inside an action (commander reports its own parse errors itself).
+      say(`txmon: BAD_INPUT: ${err.message}`);
+      process.exitCode = 2;
     } else if (err instanceof TxmonError) {
       say(`txmon: ${err.code}: ${err.message}`);
       if (err.cause) say(`  cause: ${errorMessage(err.cause)}`);

@@ -3,8 +3,9 @@ import type { TxmonConfig } from '../config/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { startIngest } from '../processors/ingest/main.ts';
 import { startReconcile } from '../processors/reconcile/main.ts';
+import { startOpsWatch } from '../processors/ops-watch/main.ts';
 
-export type ProcessorName = 'ingest' | 'reconcile';
+export type ProcessorName = 'ingest' | 'reconcile' | 'ops-watch';
 
 export async function runProcessor(
   cfg: TxmonConfig,
@@ -14,12 +15,14 @@ export async function runProcessor(
   say: (line: string) => void,
 ): Promise<void> {
   const started = Date.now();
-  const start = name === 'ingest' ? startIngest : startReconcile;
-  const proc: { done: Promise<void>; close(): Promise<void>; summary(): object } = await start(cfg, logger, {
-    drain: opts.drain,
-    metricsPort: opts.metricsPort,
-    onProgress: ({ processed, lag }) => logger.info({ processed, lag }, 'draining'),
-  });
+  const proc: { done: Promise<void>; close(): Promise<void>; summary(): object } =
+    name === 'ops-watch'
+      ? await startOpsWatch(cfg, logger, { metricsPort: opts.metricsPort })
+      : await (name === 'ingest' ? startIngest : startReconcile)(cfg, logger, {
+          drain: opts.drain,
+          metricsPort: opts.metricsPort,
+          onProgress: ({ processed, lag }) => logger.info({ processed, lag }, 'draining'),
+        });
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {

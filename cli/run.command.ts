@@ -11,17 +11,17 @@ export function register(program: Command, ctx: CliContext): void {
     .addArgument(
       new Argument(
         '<processor>',
-        'ingest (transactions → state, decisions, alerts), reconcile (settlements matched against transactions) or api (the dashboard API)',
-      ).choices(['ingest', 'reconcile', 'api']),
+        "ingest (transactions → state, decisions, alerts), reconcile (settlements matched against transactions), ops-watch (anomalies and SLO breach forecasts on the processors' own metrics) or api (the dashboard API)",
+      ).choices(['ingest', 'reconcile', 'ops-watch', 'api']),
     )
     .option('--drain', 'exit by itself once the consumer group has caught up with its topics')
     .addOption(
       new Option(
         '--metrics-port <port>',
-        'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT for ingest, TXMON_RECON_METRICS_PORT for reconcile, TXMON_API_PORT for api)',
+        'port for /metrics, /healthz, /readyz (default TXMON_METRICS_PORT for ingest, TXMON_RECON_METRICS_PORT for reconcile, TXMON_OPS_METRICS_PORT for ops-watch, TXMON_API_PORT for api)',
       ).argParser(int('--metrics-port')),
     )
-    .action(async (processor: 'ingest' | 'reconcile' | 'api', o: { drain?: boolean; metricsPort?: number }) => {
+    .action(async (processor: 'ingest' | 'reconcile' | 'ops-watch' | 'api', o: { drain?: boolean; metricsPort?: number }) => {
       const { cfg, logger } = context();
       applyHeapGrowingPercent(cfg.heapGrowingPercent);
       const { runProcessor, runApi } = await import('./run.actions.ts');
@@ -30,7 +30,11 @@ export function register(program: Command, ctx: CliContext): void {
         await runApi(cfg, logger, { port: o.metricsPort ?? cfg.api.port }, say);
         return;
       }
-      const metricsPort = o.metricsPort ?? (processor === 'ingest' ? cfg.metrics.port : cfg.recon.metricsPort);
+      if (processor === 'ops-watch' && o.drain)
+        throw new InvalidArgumentError('--drain is for the Kafka processors, not ops-watch');
+      const metricsPort =
+        o.metricsPort ??
+        (processor === 'ingest' ? cfg.metrics.port : processor === 'reconcile' ? cfg.recon.metricsPort : cfg.ops.metricsPort);
       await runProcessor(cfg, logger, processor, { drain: Boolean(o.drain), metricsPort }, say);
     });
 }

@@ -34,6 +34,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ TXMON_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
   });
 
+  it('ops-watch scrapes the processors at their configured ports unless told its targets', () => {
+    expect(loadConfig({ TXMON_RECON_METRICS_PORT: '9999' }).ops.targets).toEqual([
+      { name: 'ingest', url: 'http://127.0.0.1:9464/metrics' },
+      { name: 'reconcile', url: 'http://127.0.0.1:9999/metrics' },
+    ]);
+    expect(
+      loadConfig({ TXMON_OPS_TARGETS: 'ingest-a=http://10.0.0.5:9464/metrics, api=https://api:8080/metrics' }).ops.targets,
+    ).toEqual([
+      { name: 'ingest-a', url: 'http://10.0.0.5:9464/metrics' },
+      { name: 'api', url: 'https://api:8080/metrics' },
+    ]);
+  });
+
   it.each([
     ['TXMON_METRICS_PORT', 'abc'],
     ['TXMON_METRICS_PORT', '70000'],
@@ -46,6 +59,8 @@ describe('loadConfig', () => {
     ['TXMON_MODEL_POLL_MS', '0'],
     ['TXMON_HEAP_GROWING_PERCENT', '-5'],
     ['TXMON_HEAP_GROWING_PERCENT', '12.5'],
+    ['TXMON_OPS_TARGETS', 'ingest:9464'],
+    ['TXMON_OPS_SCRAPE_MS', '500'],
   ])('fails fast naming %s when it is %s', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
@@ -57,7 +72,7 @@ describe('docs/configuration.md', () => {
     const { readFileSync } = await import('node:fs');
     const { CONFIG_KEYS } = await import('./config.ts');
     const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
-    const documented = new Set(doc.match(/TXMON_[A-Z_]+/g));
+    const documented = new Set(doc.match(/TXMON_[A-Z0-9_]+/g));
     expect([...documented].sort()).toEqual([...CONFIG_KEYS].sort());
   });
 });

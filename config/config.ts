@@ -206,6 +206,37 @@ const envSchema = z.object({
   TXMON_API_IDLE_TIMEOUT_MS: z.coerce.number().int().min(3_000).default(60_000),
   TXMON_API_MAX_REQUESTS_PER_SOCKET: z.coerce.number().int().min(0).default(1_000),
   TXMON_API_MAX_CONNECTIONS: positiveInt.default(1_024),
+  // issue 21: ops-watch
+  TXMON_OPS_TARGETS: z
+    .string()
+    .optional()
+    .transform((s) =>
+      s === undefined
+        ? undefined
+        : s
+            .split(',')
+            .map((t) => t.trim())
+            .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^[a-z][a-z0-9-]*=https?:\/\/\S+$/, 'expected name=http(s)://host:port/metrics, comma-separated'))
+        .min(1)
+        .optional(),
+    ),
+  TXMON_OPS_SCRAPE_MS: z.coerce.number().int().min(1_000).default(15_000),
+  TXMON_OPS_WINDOW_MS: z.coerce.number().int().min(60_000).default(3_600_000),
+  TXMON_OPS_THRESHOLD: z.coerce.number().positive().default(3.5),
+  TXMON_OPS_PERSIST: positiveInt.default(2),
+  TXMON_OPS_MIN_POINTS: z.coerce.number().int().min(2).default(20),
+  TXMON_OPS_GROUP_MS: positiveInt.default(60_000),
+  TXMON_OPS_QUIET_MS: positiveInt.default(120_000),
+  TXMON_OPS_HORIZON_MS: positiveInt.default(15 * 60_000),
+  TXMON_OPS_FORECAST_POINTS: z.coerce.number().int().min(3).default(12),
+  TXMON_OPS_METRICS_PORT: port.default(9466),
+  TXMON_OPS_SLO_LAG_RECORDS: z.coerce.number().positive().default(100_000),
+  TXMON_OPS_SLO_LATENCY_P99_MS: z.coerce.number().positive().default(1_000),
+  TXMON_OPS_SLO_DLQ_PER_S: z.coerce.number().positive().default(1),
 });
 
 /** The rule set shipped with txmon, whatever the working directory. */
@@ -338,6 +369,22 @@ export type TxmonConfig = Readonly<{
     policy: Readonly<MatchPolicy>;
     /** Settlement event times may arrive this far out of order before the watermark passes them. */
     allowedLatenessMs: number;
+  }>;
+  /** ops-watch (issue 21): what it scrapes, how its detector and forecaster are set. */
+  ops: Readonly<{
+    /** Targets by name: their /metrics URL. */
+    targets: ReadonlyArray<Readonly<{ name: string; url: string }>>;
+    scrapeMs: number;
+    windowMs: number;
+    threshold: number;
+    persist: number;
+    minPoints: number;
+    groupMs: number;
+    quietMs: number;
+    horizonMs: number;
+    forecastPoints: number;
+    metricsPort: number;
+    slo: Readonly<{ lagRecords: number; latencyP99Ms: number; dlqPerSecond: number }>;
   }>;
   api: Readonly<{
     host: string;
@@ -497,6 +544,33 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
         unexpectedAfterMs: e.TXMON_RECON_UNEXPECTED_AFTER_MS,
       },
       allowedLatenessMs: e.TXMON_RECON_ALLOWED_LATENESS_MS,
+    },
+    ops: {
+      // By default the two processors on this host, at their configured ports (the API's /metrics needs a key).
+      targets: (
+        e.TXMON_OPS_TARGETS ?? [
+          `ingest=http://127.0.0.1:${e.TXMON_METRICS_PORT}/metrics`,
+          `reconcile=http://127.0.0.1:${e.TXMON_RECON_METRICS_PORT}/metrics`,
+        ]
+      ).map((t) => {
+        const at = t.indexOf('=');
+        return { name: t.slice(0, at), url: t.slice(at + 1) };
+      }),
+      scrapeMs: e.TXMON_OPS_SCRAPE_MS,
+      windowMs: e.TXMON_OPS_WINDOW_MS,
+      threshold: e.TXMON_OPS_THRESHOLD,
+      persist: e.TXMON_OPS_PERSIST,
+      minPoints: e.TXMON_OPS_MIN_POINTS,
+      groupMs: e.TXMON_OPS_GROUP_MS,
+      quietMs: e.TXMON_OPS_QUIET_MS,
+      horizonMs: e.TXMON_OPS_HORIZON_MS,
+      forecastPoints: e.TXMON_OPS_FORECAST_POINTS,
+      metricsPort: e.TXMON_OPS_METRICS_PORT,
+      slo: {
+        lagRecords: e.TXMON_OPS_SLO_LAG_RECORDS,
+        latencyP99Ms: e.TXMON_OPS_SLO_LATENCY_P99_MS,
+        dlqPerSecond: e.TXMON_OPS_SLO_DLQ_PER_S,
+      },
     },
     api: {
       host: e.TXMON_API_HOST,

@@ -8,7 +8,7 @@
 import { Detector, type DetectorParams } from './detector.ts';
 import { derive, readScrape, type Scrape } from './exposition.ts';
 import { fitHolt, timeToBreach } from './forecast.ts';
-import { IncidentTracker, type FlaggedSeries, type IncidentChange, type IncidentParams } from './incidents.ts';
+import { IncidentTracker, type FlaggedSeries, type Incident, type IncidentChange, type IncidentParams } from './incidents.ts';
 
 /** A limit on a series: the forecaster says when it will be crossed. */
 export interface SloLimit {
@@ -80,6 +80,11 @@ export class OpsWatchEngine {
     if (!(params.forecastPoints >= 3)) throw new RangeError(`forecastPoints must be at least 3, got ${params.forecastPoints}`);
     this.tracker = new IncidentTracker(params.incidents);
     this.watched = new Set(params.metrics);
+  }
+
+  /** The incident open now, if any. */
+  get openIncident(): Incident | null {
+    return this.tracker.current;
   }
 
   /** One round: every target's scrape at `time`. */

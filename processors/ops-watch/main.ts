@@ -1,0 +1,221 @@
+/**
+ * `txmon run ops-watch` (issue 21): scrapes the processors' /metrics every TXMON_OPS_SCRAPE_MS and
+ * runs the engine (ops/watch.ts) over each round: anomalies grouped into incidents, SLO breaches
+ * forecast. Nothing of the transaction path: it only reads what Prometheus reads. Incidents and
+ * predictions are logged and counted (the ops alerts topic and API are the issue's next step).
+ */
+import type { TxmonConfig } from '../../config/config.ts';
+import { errorMessage } from '../../platform/errors.ts';
+import { startProcessorProbes } from '../../platform/http-probe.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { OpsWatchEngine, type WatchParams, type WatchStep } from '../../ops/watch.ts';
+import type { Incident } from '../../ops/incidents.ts';
+import { createOpsMetrics, type OpsMetrics } from './ops-watch.metrics.ts';
+
+/** The metrics watched for anomalies: throughput, lag, dead letters, latency, retries and errors, drift. */
+export const WATCHED_METRICS = [
+  'txmon_ingest_records_total',
+  'txmon_ingest_consumer_lag_records',
+  'txmon_ingest_dead_letters_total',
+  'txmon_ingest_batch_duration_seconds',
+  'txmon_ingest_record_to_commit_seconds',
+  'txmon_ingest_retries_total',
+  'txmon_recon_records_total',
+  'txmon_recon_consumer_lag',
+  'txmon_recon_dead_letters_total',
+  'txmon_recon_batch_duration_seconds',
+  'txmon_recon_batch_retries_total',
+  'txmon_tolerated_failures_total',
+  'txmon_model_score_psi',
+  'txmon_api_request_duration_seconds',
+] as const;
+
+/** The engine's parameters from the config. */
+export function watchParams(cfg: TxmonConfig): WatchParams {
+  const o = cfg.ops;
+  return {
+    detector: {
+      method: 'robust',
+      windowMs: o.windowMs,
+      threshold: o.threshold,
+      persist: o.persist,
+      minPoints: o.minPoints,
+      minScale: 1e-9,
+    },
+    incidents: { groupMs: o.groupMs, quietMs: o.quietMs },
+    metrics: WATCHED_METRICS,
+    slos: [
+      { metric: 'txmon_ingest_consumer_lag_records', as: 'gauge', limit: o.slo.lagRecords },
+      { metric: 'txmon_recon_consumer_lag', as: 'gauge', limit: o.slo.lagRecords },
+      { metric: 'txmon_ingest_record_to_commit_seconds', as: 'p99', limit: o.slo.latencyP99Ms / 1_000 },
+      { metric: 'txmon_ingest_dead_letters_total', as: 'rate', limit: o.slo.dlqPerSecond },
+      { metric: 'txmon_recon_dead_letters_total', as: 'rate', limit: o.slo.dlqPerSecond },
+    ],
+    horizonMs: o.horizonMs,
+    scrapeMs: o.scrapeMs,
+    forecastPoints: o.forecastPoints,
+  };
+}
+
+export interface OpsWatchOptions {
+  /** Serve /metrics, /healthz, /readyz (0: any free port). */
+  metricsPort?: number;
+  /** Stop by itself after this many scrape rounds. */
+  rounds?: number;
+  /** Called with every round's result. */
+  onStep?: (step: WatchStep) => void;
+}
+
+export interface OpsWatchProcess {
+  done: Promise<void>;
+  close(): Promise<void>;
+  probePort: number | null;
+  metrics: OpsMetrics;
+  summary(): { rounds: number; incidents: number; predictions: number };
+}
+
+export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsWatchOptions = {}): Promise<OpsWatchProcess> {
+  const log = logger.child({ processor: 'ops-watch' });
+  const metrics = createOpsMetrics();
+  const engine = new OpsWatchEngine(watchParams(cfg));
+  const { targets, scrapeMs } = cfg.ops;
+  const down = new Set<string>();
+  let rounds = 0;
+  let incidents = 0;
+  let predictions = 0;
+  let lastRoundAt = 0;
+  let lastTime = 0;
+  let stopping = false;
+  let wake: (() => void) | null = null;
+
+  const probe = await startProcessorProbes({
+    host: cfg.metrics.host,
+    port: opts.metricsPort,
+    registry: metrics.registry,
+    ready: () => {
+      if (rounds === 0) return { ok: false, detail: 'no scrape round yet' };
+      const age = Date.now() - lastRoundAt;
+      return age > 3 * scrapeMs
+        ? { ok: false, detail: `the last scrape round was ${Math.round(age / 1000)} s ago` }
+        : { ok: true, detail: 'scraping' };
+    },
+    log,
+  });
+
+  const scrape = async (target: { name: string; url: string }): Promise<string | null> => {
+    try {
+      const res = await fetch(target.url, { signal: AbortSignal.timeout(Math.min(10_000, Math.max(500, scrapeMs / 2))) });
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      const text = await res.text();
+      metrics.scrapes.inc({ target: target.name, outcome: 'ok' });
+      if (down.delete(target.name)) log.info({ target: target.name, url: target.url }, `ops-watch: ${target.name} answers again`);
+      return text;
+    } catch (err) {
+      metrics.scrapes.inc({ target: target.name, outcome: 'failed' });
+      if (!down.has(target.name)) {
+        down.add(target.name);
+        log.warn({ target: target.name, url: target.url, err: errorMessage(err) }, `ops-watch: cannot scrape ${target.name}`);
+      }
+      return null;
+    }
+  };
+
+  const evidence = (i: Incident) =>
+    [...i.series.values()].map((s) => ({
+      series: s.key,
+      startedAt: new Date(s.startedAt).toISOString(),
+      value: s.peakValue,
+      baseline: s.peakBaseline,
+      score: Math.round(s.peakScore * 100) / 100,
+    }));
+
+  const report = (step: WatchStep) => {
+    metrics.series.set(step.points);
+    metrics.flagged.inc(step.flagged.length);
+    const { opened, updated, closed } = step.incidents;
+    if (closed) {
+      metrics.incidents.inc({ event: 'closed' });
+      log.info(
+        { incident: closed.id, firstMover: closed.firstMover, series: evidence(closed) },
+        `ops incident ${closed.id} closed`,
+      );
+    }
+    if (opened) {
+      incidents++;
+      metrics.incidents.inc({ event: 'opened' });
+      log.warn(
+        { incident: opened.id, firstMover: opened.firstMover, series: evidence(opened) },
+        `ops incident ${opened.id} opened: ${opened.firstMover} moved first`,
+      );
+    }
+    if (updated)
+      log.warn(
+        { incident: updated.id, firstMover: updated.firstMover, series: evidence(updated) },
+        `ops incident ${updated.id}: ${updated.series.size} series, ${updated.firstMover} moved first`,
+      );
+    metrics.incidentsOpen.set(engine.openIncident === null ? 0 : 1);
+    for (const p of step.predictions) {
+      predictions++;
+      metrics.predictions.inc();
+      log.warn(
+        {
+          series: p.series,
+          value: p.value,
+          limit: p.limit,
+          expectedAt: new Date(p.expectedAt).toISOString(),
+          earliestAt: new Date(p.earliestAt).toISOString(),
+          latestAt: p.latestAt === null ? null : new Date(p.latestAt).toISOString(),
+        },
+        `SLO breach forecast: ${p.series} at ${p.value} reaches ${p.limit} in about ${Math.round((p.expectedAt - step.time) / 1000)} s`,
+      );
+    }
+    for (const series of step.cleared) log.info({ series }, `SLO breach forecast for ${series} no longer holds`);
+  };
+
+  const loop = async () => {
+    const start = Date.now();
+    for (let k = 0; !stopping && (opts.rounds === undefined || k < opts.rounds); k++) {
+      const due = start + k * scrapeMs;
+      const wait = due - Date.now();
+      if (wait > 0)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      wake = null;
+      if (stopping) break;
+      // Never backwards, should the wall clock be stepped back: a series' points are in time order.
+      const time = Math.max(Date.now(), lastTime);
+      lastTime = time;
+      const texts = await Promise.all(targets.map(scrape));
+      const step = engine.observe(
+        time,
+        targets.map((t, i) => ({ target: t.name, text: texts[i] ?? null })),
+      );
+      rounds++;
+      lastRoundAt = Date.now();
+      report(step);
+      opts.onStep?.(step);
+    }
+  };
+
+  log.info({ targets: targets.map((t) => `${t.name}=${t.url}`), scrapeMs }, 'ops-watch running');
+  const done = loop().finally(async () => {
+    await probe?.close();
+  });
+  return {
+    done,
+    close: async () => {
+      stopping = true;
+      wake?.();
+      // The same error reaches whoever awaits `done` (runProcessor prints it and exits non-zero).
+      await done.catch((err: unknown) => log.error({ err: errorMessage(err) }, 'ops-watch ended with an error'));
+    },
+    probePort: probe?.port ?? null,
+    metrics,
+    summary: () => ({ rounds, incidents, predictions }),
+  };
+}
