@@ -67,6 +67,8 @@ const envSchema = z.object({
   TXMON_MYSQL_RECONCILE_PASSWORD_FILE: z.string().optional(),
   TXMON_MYSQL_API_PASSWORD: z.string().optional(),
   TXMON_MYSQL_API_PASSWORD_FILE: z.string().optional(),
+  TXMON_MYSQL_OPS_PASSWORD: z.string().optional(),
+  TXMON_MYSQL_OPS_PASSWORD_FILE: z.string().optional(),
   TXMON_REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:6379')
@@ -246,7 +248,7 @@ const DEFAULT_RULES_FILE = fileURLToPath(new URL('../rules/rules.json', import.m
 export type TlsFiles = Readonly<{ ca?: Buffer; cert?: Buffer; key?: Buffer }>;
 
 /** A least-privilege MySQL user `txmon migrate` creates (platform/mysql-users.ts). */
-export type MysqlRole = 'ingest' | 'reconcile' | 'api';
+export type MysqlRole = 'ingest' | 'reconcile' | 'api' | 'ops';
 
 export type TxmonConfig = Readonly<{
   kafka: Readonly<{
@@ -711,7 +713,7 @@ function connectionSettings(e: Env, picked: Readonly<Record<string, string>>, my
   if (e.TXMON_MYSQL_SSL === false && e.TXMON_MYSQL_SSL_CA_FILE !== undefined)
     throw bad('TXMON_MYSQL_SSL', 'is false but TXMON_MYSQL_SSL_CA_FILE is set');
   const rolePasswords: Partial<Record<MysqlRole, Secret>> = {};
-  for (const role of ['ingest', 'reconcile', 'api'] as const) {
+  for (const role of ['ingest', 'reconcile', 'api', 'ops'] as const) {
     const p = secret(`TXMON_MYSQL_${role.toUpperCase()}_PASSWORD`);
     if (p !== undefined) rolePasswords[role] = p;
   }

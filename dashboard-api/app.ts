@@ -30,6 +30,7 @@ import type { CandidateSettings } from '../models/candidate.ts';
 import rolloutRoutes from './routes/rollouts.ts';
 import backtestRoutes from './routes/backtests.ts';
 import pipelineRoutes, { type PipelineTopology } from './routes/pipeline.ts';
+import opsRoutes from './routes/ops.ts';
 import reconRoutes from './routes/reconciliation.ts';
 import transactionRoutes from './routes/transactions.ts';
 import sessionRoutes from './routes/session.ts';
@@ -187,6 +188,7 @@ export async function buildApp(deps: AppDeps, opts: AppOptions): Promise<Fastify
         ...(deps.promotionCheck && { promotionCheck: deps.promotionCheck }),
       });
       await api.register(rolloutRoutes, { pool: deps.pool });
+      await api.register(opsRoutes, { pool: deps.pool });
       if (deps.promotionCheck) await api.register(backtestRoutes, { pool: deps.pool, settings: deps.promotionCheck });
       await api.register(rulesRoutes, {
         pool: deps.pool,

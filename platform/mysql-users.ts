@@ -55,6 +55,10 @@ export const ROLE_WRITES: Readonly<Record<MysqlRole, Readonly<Record<string, rea
     // console sessions (issue 20): opened at sign-in, revoked at sign-out
     api_sessions: ['INSERT', 'UPDATE'],
   },
+  // ops-watch (issue 21): its alerts, a row each at the latest revision.
+  ops: {
+    ops_alerts: ['INSERT', 'UPDATE'],
+  },
 };
 
 /** The user name of a role. */

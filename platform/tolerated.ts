@@ -34,6 +34,7 @@ export const TOLERATED = {
   'drift-report': 'the model drift gauges were not updated; the next interval updates them',
   'rollout-check': 'the running rollout’s guardrails were not checked; the next interval checks them',
   'api-dependency-at-start': 'a dependency did not answer when the API started; readiness reports it until it does',
+  'ops-alerts-write': 'ops alerts were not written to MySQL or the topic; they are kept and written again next round',
 } as const;
 
 export type ToleratedReason = keyof typeof TOLERATED;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';
 
-export type SchemaName = 'transaction' | 'settlement' | 'alert' | 'dead-letter' | 'recon-exception';
+export type SchemaName = 'transaction' | 'settlement' | 'alert' | 'dead-letter' | 'recon-exception' | 'ops-alert';
 
 const cache = new Map<SchemaName, string>();
 

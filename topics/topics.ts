@@ -78,6 +78,15 @@ export const TOPICS = {
     valueSchema: 'alert',
     description: 'REVIEW and BLOCK decisions for fraud analysts; written transactionally.',
   },
+  opsAlerts: {
+    name: 'txmon.ops-alerts.v1',
+    partitions: 1,
+    replicationFactor: 1,
+    config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+    key: 'alert_id (UTF-8)',
+    valueSchema: 'ops-alert',
+    description: "ops-watch: incidents on txmon's own metrics and forecast SLO breaches, a revision per change (issue 21).",
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof TOPICS;

@@ -1,8 +1,9 @@
 /**
  * `txmon run ops-watch` (issue 21): scrapes the processors' /metrics every TXMON_OPS_SCRAPE_MS and
  * runs the engine (ops/watch.ts) over each round: anomalies grouped into incidents, SLO breaches
- * forecast. Nothing of the transaction path: it only reads what Prometheus reads. Incidents and
- * predictions are logged and counted (the ops alerts topic and API are the issue's next step).
+ * forecast. Nothing of the transaction path: it only reads what Prometheus reads. Each incident and
+ * forecast is an ops alert (ops/alerts.ts): logged, counted, a row in `ops_alerts` at its latest
+ * revision, and every revision on txmon.ops-alerts.v1.
  */
 import type { TxmonConfig } from '../../config/config.ts';
 import { errorMessage } from '../../platform/errors.ts';
@@ -11,6 +12,15 @@ import type { Logger } from '../../platform/logger.ts';
 import { OpsWatchEngine, type WatchParams, type WatchStep } from '../../ops/watch.ts';
 import type { Incident } from '../../ops/incidents.ts';
 import { createOpsMetrics, type OpsMetrics } from './ops-watch.metrics.ts';
+import { OpsAlertBook, type OpsAlert } from '../../ops/alerts.ts';
+import { listOpsAlerts, publishOpsAlerts, writeOpsAlerts } from '../../sinks/ops-alerts.sink.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createPool } from '../../platform/mysql.ts';
+import { retry } from '../../platform/retry.ts';
+import { createRegistry, registerSchema } from '../../platform/schema-registry.ts';
+import { createTolerate } from '../../platform/tolerated.ts';
+import { avroType, schemaText } from '../../schemas/index.ts';
+import { topicName, valueSubject } from '../../topics/topics.ts';
 
 /** The metrics watched for anomalies: throughput, lag, dead letters, latency, retries and errors, drift. */
 export const WATCHED_METRICS = [
@@ -77,7 +87,49 @@ export interface OpsWatchProcess {
 export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsWatchOptions = {}): Promise<OpsWatchProcess> {
   const log = logger.child({ processor: 'ops-watch' });
   const metrics = createOpsMetrics();
+  const tolerate = createTolerate(metrics.registry, log);
   const engine = new OpsWatchEngine(watchParams(cfg));
+  const book = new OpsAlertBook();
+  const untilUp = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retry(fn, {
+      maxMs: cfg.retryMaxBackoffMs,
+      shouldContinue: () => true,
+      onRetry: (err) => log.warn(`${what} not ready (${errorMessage(err)}); retrying`),
+    });
+  const topic = topicName(cfg.topicNamespace, 'opsAlerts');
+  const schemaId = await untilUp('the schema registry', () =>
+    registerSchema(createRegistry(cfg), cfg.registryUrl, valueSubject(cfg.topicNamespace, 'opsAlerts'), schemaText('ops-alert')),
+  );
+  const type = avroType('ops-alert');
+  const pool = createPool(cfg);
+  const producer = createKafka(cfg, log, '-ops-watch').producer({ idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await untilUp('kafka', () => producer.connect());
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  // Alerts a previous run left open: its baselines are gone, so they close (a revision each).
+  const pending: OpsAlert[] = (await untilUp('mysql', () => listOpsAlerts(pool, { status: 'OPEN', limit: 10_000 }))).map((a) => ({
+    ...a,
+    revision: a.revision + 1,
+    status: 'CLOSED',
+    updatedAt: Date.now(),
+    closedAt: Date.now(),
+    summary: `${a.summary}; closed: ops-watch restarted (its baselines start again)`,
+  }));
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending.slice();
+    try {
+      await writeOpsAlerts(pool, batch);
+      await publishOpsAlerts(producer, topic, type, schemaId, batch);
+      pending.splice(0, batch.length);
+      metrics.alertRevisions.inc(batch.length);
+    } catch (err) {
+      tolerate('ops-alerts-write', err, { pending: pending.length });
+    }
+  };
   const { targets, scrapeMs } = cfg.ops;
   const down = new Set<string>();
   let rounds = 0;
@@ -198,13 +250,21 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
       rounds++;
       lastRoundAt = Date.now();
       report(step);
+      pending.push(...book.changes(step));
+      await flush();
       opts.onStep?.(step);
     }
   };
 
   log.info({ targets: targets.map((t) => `${t.name}=${t.url}`), scrapeMs }, 'ops-watch running');
-  const done = loop().finally(async () => {
+  const done = (async () => {
+    await flush(); // what a previous run left open, closed
+    await loop();
+  })().finally(async () => {
+    await flush(); // it keeps what it could not write, and says so
     await probe?.close();
+    await producer.disconnect().catch((err: unknown) => tolerate('teardown-step', err));
+    await pool.end().catch((err: unknown) => tolerate('teardown-step', err));
   });
   return {
     done,

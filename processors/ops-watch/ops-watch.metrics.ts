@@ -9,6 +9,7 @@ export interface OpsMetrics {
   incidentsOpen: Gauge;
   predictions: Counter;
   series: Gauge;
+  alertRevisions: Counter;
 }
 
 export function createOpsMetrics(): OpsMetrics {
@@ -43,5 +44,10 @@ export function createOpsMetrics(): OpsMetrics {
       registers: [registry],
     }),
     series: new Gauge({ name: 'txmon_ops_series', help: 'Series with a point in the last scrape round.', registers: [registry] }),
+    alertRevisions: new Counter({
+      name: 'txmon_ops_alert_revisions_total',
+      help: 'Ops alert revisions written to ops_alerts and published on txmon.ops-alerts.v1.',
+      registers: [registry],
+    }),
   };
 }

@@ -21,11 +21,13 @@ import { createNamespace, testLogger, type TestNamespace } from '../helpers/name
 import { expectEndStateOf, produceSimulated, readEndState, type Simulated } from '../helpers/pipeline.ts';
 import { expectStatusesOf, produceSimulatedSettlements, readReconState } from '../helpers/recon.ts';
 import type { SettlementTruthLine } from '../../simulator/settlements.ts';
+import type { OpsAlert } from '../../ops/alerts.ts';
+import { writeOpsAlerts } from '../../sinks/ops-alerts.sink.ts';
 
 /** The default limits without the per-address ones (every request here comes from one address). */
 const UNLIMITED_GUARD = { ...loadConfig({}).apiGuard, rateLimitPerAddressPerMinute: 1_000_000, authFailuresPerMinute: 1_000_000 };
 
-const PASSWORDS: Record<MysqlRole, string> = { ingest: 'lp-ingest-1', reconcile: 'lp-recon-1', api: 'lp-api-1' };
+const PASSWORDS: Record<MysqlRole, string> = { ingest: 'lp-ingest-1', reconcile: 'lp-recon-1', api: 'lp-api-1', ops: 'lp-ops-1' };
 let ns: TestNamespace;
 let admin: TxmonConfig;
 let sim: Simulated;
@@ -54,6 +56,7 @@ beforeAll(async () => {
     TXMON_MYSQL_INGEST_PASSWORD: PASSWORDS.ingest,
     TXMON_MYSQL_RECONCILE_PASSWORD: PASSWORDS.reconcile,
     TXMON_MYSQL_API_PASSWORD: PASSWORDS.api,
+    TXMON_MYSQL_OPS_PASSWORD: PASSWORDS.ops,
   });
   await ensureRoleUsers(admin);
   const simOpts = { ...DEFAULT_SIM_OPTIONS, seed: 41, count: 4_000 };
@@ -155,5 +158,36 @@ describe('processes as least-privilege users', () => {
     );
     // And the API's user still cannot empty what it just wrote.
     await expect(apiPool.query('TRUNCATE TABLE audit_log')).rejects.toMatchObject({ code: 'ER_TABLEACCESS_DENIED_ERROR' });
+  });
+
+  it('ops-watch as its own user: writes its alerts (a revision, then a later one), and nothing else', async () => {
+    const opsPool = createPool(asRole('ops'));
+    try {
+      const alert: OpsAlert = {
+        alertId: 'ops-lp-1',
+        revision: 1,
+        kind: 'ANOMALY',
+        status: 'OPEN',
+        openedAt: Date.now(),
+        updatedAt: Date.now(),
+        closedAt: null,
+        firstMover: 'ingest:up',
+        summary: 'ingest:up moved first',
+        evidence: [{ series: 'ingest:up', startedAt: Date.now(), value: 0, baseline: 1, score: -1e9 }],
+        forecast: null,
+      };
+      await writeOpsAlerts(opsPool, [alert]);
+      await writeOpsAlerts(opsPool, [{ ...alert, revision: 2, status: 'CLOSED', closedAt: Date.now() }]);
+      const [[row]] = await adminPool.query<RowDataPacket[]>(
+        "SELECT revision, status FROM ops_alerts WHERE alert_id = 'ops-lp-1'",
+      );
+      expect([row?.revision, row?.status]).toEqual([2, 'CLOSED']);
+      await expect(opsPool.query("UPDATE alerts SET status = 'OPEN' WHERE 1 = 0")).rejects.toMatchObject({
+        code: 'ER_TABLEACCESS_DENIED_ERROR',
+      });
+      await expect(opsPool.query('DELETE FROM ops_alerts')).rejects.toMatchObject({ code: 'ER_TABLEACCESS_DENIED_ERROR' });
+    } finally {
+      await opsPool.end();
+    }
   });
 });

@@ -1,19 +1,39 @@
-// ops-watch (issue 21) over real HTTP: it scrapes two processors' /metrics pages, served by the
-// processors' own probe server (platform/http-probe.ts) from real prom-client registries, and a
-// target that does not answer. A lag that starts to climb becomes one incident and an SLO breach
-// forecast; ops-watch's own /metrics and /readyz say so.
+// ops-watch (issue 21) over real HTTP, MariaDB, Kafka and the registry: it scrapes a processor's
+// /metrics page, served by the processors' own probe server (platform/http-probe.ts) from a real
+// prom-client registry, and a target that does not answer. A lag that starts to climb becomes one
+// incident and an SLO breach forecast: ops alerts in `ops_alerts` (latest revision) and on
+// txmon.ops-alerts.v1 (every revision, Avro); its own /metrics and /readyz say so. Restarted, it
+// closes what the previous run left open.
 import { createServer } from 'node:net';
+import type { RowDataPacket } from 'mysql2/promise';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/config.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createPool, type Pool } from '../../platform/mysql.ts';
+import { readTopic } from '../../platform/topic-reader.ts';
 import { startOpsWatch } from '../../processors/ops-watch/main.ts';
 import type { WatchStep } from '../../ops/watch.ts';
-import { testLogger } from '../helpers/namespace.ts';
+import { avroType } from '../../schemas/index.ts';
+import { topicName } from '../../topics/topics.ts';
+import type { TxmonConfig } from '../../config/config.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { buildApp } from '../../dashboard-api/app.ts';
+import { createApiKey } from '../../dashboard-api/auth/api-keys.ts';
+import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
+import { dependencyProbes } from '../../dashboard-api/routes/health.ts';
 
+let ns: TestNamespace;
+let pool: Pool;
 const servers: ProbeServer[] = [];
+beforeAll(async () => {
+  ns = await createNamespace();
+  pool = createPool(ns.cfg);
+}, 120_000);
 afterAll(async () => {
   for (const s of servers) await s.close();
+  await pool?.end();
+  await ns?.cleanup();
 });
 
 /** A port nothing listens on (taken, then freed). */
@@ -25,8 +45,24 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** Every revision on the topic: [alert_id, revision, status, kind]. */
+async function published(): Promise<Array<[string, number, string, string]>> {
+  const type = avroType('ops-alert');
+  const messages = await readTopic(createKafka(ns.cfg, testLogger), topicName(ns.cfg.topicNamespace, 'opsAlerts'));
+  return messages.map((m) => {
+    const v = type.fromBuffer((m.value as Buffer).subarray(5)) as {
+      alert_id: string;
+      revision: number;
+      status: string;
+      kind: string;
+    };
+    expect(String(m.key)).toBe(v.alert_id);
+    return [v.alert_id, v.revision, v.status, v.kind];
+  });
+}
+
 describe('ops-watch', () => {
-  it('scrapes real /metrics pages: a climbing lag is one incident and a breach forecast; a dead target is counted; its own probes say so', async () => {
+  it('a climbing lag: one incident and one forecast as ops alerts in MySQL and on the topic; a dead target counted; a restart closes them', async () => {
     const register = new Registry();
     const lag = new Gauge({
       name: 'txmon_ingest_consumer_lag_records',
@@ -48,14 +84,24 @@ describe('ops-watch', () => {
     });
     servers.push(ingest);
     const dead = await closedPort();
-    const base = loadConfig({
-      TXMON_OPS_TARGETS: `ingest=http://127.0.0.1:${ingest.port}/metrics,reconcile=http://127.0.0.1:${dead}/metrics`,
-      TXMON_OPS_MIN_POINTS: '8',
-      TXMON_OPS_SLO_LAG_RECORDS: '5000',
-      TXMON_OPS_FORECAST_POINTS: '5',
-    });
     // Rounds 200 ms apart (the setting's floor is a second; the engine's steps are the same).
-    const cfg = { ...base, ops: { ...base.ops, scrapeMs: 200, groupMs: 1_000, quietMs: 2_000, horizonMs: 60_000 } };
+    const cfg: TxmonConfig = {
+      ...ns.cfg,
+      ops: {
+        ...ns.cfg.ops,
+        targets: [
+          { name: 'ingest', url: `http://127.0.0.1:${ingest.port}/metrics` },
+          { name: 'reconcile', url: `http://127.0.0.1:${dead}/metrics` },
+        ],
+        minPoints: 8,
+        forecastPoints: 5,
+        slo: { ...ns.cfg.ops.slo, lagRecords: 5_000 },
+        scrapeMs: 200,
+        groupMs: 1_000,
+        quietMs: 2_000,
+        horizonMs: 60_000,
+      },
+    };
     const steps: WatchStep[] = [];
     let round = 0;
     const climbFrom = 14;
@@ -72,24 +118,104 @@ describe('ops-watch', () => {
         if (round === 5) readyMidway = fetch(`http://127.0.0.1:${watch.probePort}/readyz`);
       },
     });
-    try {
-      await watch.done;
-      expect((await (readyMidway as Promise<Response> | null))?.status).toBe(200);
-      const opened = steps.filter((s) => s.incidents.opened).map((s) => s.incidents.opened);
-      expect(opened.length).toBe(1);
-      // The dead target's up series was 0 from the start (never a baseline of 1), so it is not the incident.
-      expect(opened[0]?.firstMover).toBe('ingest:txmon_ingest_consumer_lag_records{partition="0"}');
-      const predicted = steps.flatMap((s) => s.predictions);
-      expect(predicted.map((p) => p.series)).toEqual(['ingest:txmon_ingest_consumer_lag_records{partition="0"}']);
-      expect(predicted[0]?.limit).toBe(5_000);
-      const own = await watch.metrics.registry.metrics();
-      expect(own).toContain('txmon_ops_incidents_total{event="opened"} 1');
-      expect(own).toContain('txmon_ops_scrapes_total{target="reconcile",outcome="failed"} 24');
-      expect(own).toContain('txmon_ops_scrapes_total{target="ingest",outcome="ok"} 24');
-      expect(own).toContain('txmon_ops_predictions_total 1');
-      expect(watch.summary()).toEqual({ rounds: 24, incidents: 1, predictions: 1 });
-    } finally {
-      await watch.close();
+    await watch.done;
+    expect((await (readyMidway as Promise<Response> | null))?.status).toBe(200);
+    const lagSeries = 'ingest:txmon_ingest_consumer_lag_records{partition="0"}';
+    const opened = steps.filter((s) => s.incidents.opened).map((s) => s.incidents.opened);
+    expect(opened.length).toBe(1);
+    // The dead target's up series was 0 from the start (never a baseline of 1), so it is not the incident.
+    expect(opened[0]?.firstMover).toBe(lagSeries);
+    expect(steps.flatMap((s) => s.predictions).map((p) => p.series)).toEqual([lagSeries]);
+
+    const [rows] = await pool.query<RowDataPacket[]>(
+      'SELECT alert_id, revision, kind, status, first_mover, summary, evidence, forecast FROM ops_alerts ORDER BY kind',
+    );
+    expect(rows.map((r) => [r.kind, r.status, r.first_mover])).toEqual([
+      ['ANOMALY', 'OPEN', lagSeries],
+      ['SLO_FORECAST', 'OPEN', lagSeries],
+    ]);
+    const anomaly = rows[0] as RowDataPacket;
+    expect(anomaly.alert_id).toBe(opened[0]?.id);
+    expect(String(anomaly.summary)).toMatch(
+      /^ingest:txmon_ingest_consumer_lag_records\{partition="0"\} moved first \(\d+ against a baseline of 10\d/,
+    );
+    const evidence = (typeof anomaly.evidence === 'string' ? JSON.parse(anomaly.evidence) : anomaly.evidence) as Array<{
+      series: string;
+      score: number;
+    }>;
+    expect(evidence[0]?.series).toBe(lagSeries);
+    expect(evidence[0]?.score).toBeGreaterThan(3.5);
+    const forecast = (rows[1] as RowDataPacket).forecast;
+    expect((typeof forecast === 'string' ? JSON.parse(forecast) : forecast) as { limit: number }).toMatchObject({ limit: 5_000 });
+    // Every revision on the topic; the table holds the latest of each.
+    const topic = await published();
+    for (const r of rows) expect(topic.filter(([id]) => id === r.alert_id).at(-1)?.[1]).toBe(r.revision);
+
+    const own = await watch.metrics.registry.metrics();
+    expect(own).toContain('txmon_ops_incidents_total{event="opened"} 1');
+    expect(own).toContain('txmon_ops_scrapes_total{target="reconcile",outcome="failed"} 24');
+    expect(own).toContain('txmon_ops_scrapes_total{target="ingest",outcome="ok"} 24');
+    expect(own).toContain('txmon_ops_predictions_total 1');
+    expect(own).toMatch(/txmon_tolerated_failures_total\{reason="ops-alerts-write"\} 0/);
+    expect(watch.summary()).toEqual({ rounds: 24, incidents: 1, predictions: 1 });
+
+    // A new run: the open alerts of the old one are closed, a revision each, in both places.
+    const again = await startOpsWatch(cfg, testLogger, { rounds: 1 });
+    await again.done;
+    const [after] = await pool.query<RowDataPacket[]>('SELECT alert_id, revision, status, summary FROM ops_alerts');
+    for (const r of after) {
+      const before = rows.find((x) => x.alert_id === r.alert_id) as RowDataPacket;
+      expect([r.status, r.revision]).toEqual(['CLOSED', Number(before.revision) + 1]);
+      expect(String(r.summary)).toMatch(/closed: ops-watch restarted/);
     }
+    // The API lists them for SREs and admins, with their evidence; an analyst is refused.
+    const app = await buildApp(
+      { pool, logger: testLogger, metrics: createApiMetrics(null), probes: dependencyProbes({ pool }) },
+      { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: { ...ns.cfg.apiGuard, rateLimitPerAddressPerMinute: 1_000_000 } },
+    );
+    try {
+      const sre = (await createApiKey(pool, 'ops-sre', 'sre', 'test')).key;
+      const analyst = (await createApiKey(pool, 'ops-analyst', 'analyst', 'test')).key;
+      const res = await app.inject({
+        method: 'GET',
+        url: '/api/v1/ops/alerts?status=CLOSED',
+        headers: { authorization: `Bearer ${sre}` },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const items = res.json<{
+        items: Array<{
+          kind: string;
+          first_mover: string;
+          evidence: Array<{ series: string }>;
+          forecast: { limit: number } | null;
+        }>;
+      }>().items;
+      expect(items.map((i) => i.kind).sort()).toEqual(['ANOMALY', 'SLO_FORECAST']);
+      expect(items.find((i) => i.kind === 'ANOMALY')?.evidence[0]?.series).toBe(lagSeries);
+      expect(items.find((i) => i.kind === 'SLO_FORECAST')?.forecast?.limit).toBe(5_000);
+      const open = await app.inject({
+        method: 'GET',
+        url: '/api/v1/ops/alerts?status=OPEN',
+        headers: { authorization: `Bearer ${sre}` },
+      });
+      expect(open.json<{ items: unknown[] }>().items).toEqual([]);
+      const refused = await app.inject({
+        method: 'GET',
+        url: '/api/v1/ops/alerts',
+        headers: { authorization: `Bearer ${analyst}` },
+      });
+      expect(refused.statusCode).toBe(403);
+      const bad = await app.inject({
+        method: 'GET',
+        url: '/api/v1/ops/alerts?status=MAYBE',
+        headers: { authorization: `Bearer ${sre}` },
+      });
+      expect(bad.statusCode).toBe(400);
+    } finally {
+      await app.close();
+    }
+    const last = await published();
+    for (const r of after)
+      expect(last.filter(([id]) => id === r.alert_id).at(-1)).toEqual([r.alert_id, r.revision, 'CLOSED', expect.any(String)]);
   });
 });
