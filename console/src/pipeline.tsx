@@ -1,8 +1,10 @@
 // The pipeline as an SRE watches it: lag per consumer group and partition, committed records per
-// second, dead letters per topic, stored, late and duplicate counts; read again every 5 s.
+// second, dead letters per topic, stored, late and duplicate counts, read again every 5 s; and
+// ops-watch's open incidents and breach forecasts (ops-alerts.tsx).
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, readiness } from './api.ts';
 import { ChartView } from './chart.tsx';
+import { OpsAlerts } from './ops-alerts.tsx';
 
 /** How many readings the live charts keep (5 s apart: the last 10 minutes). */
 const KEEP = 120;
@@ -84,6 +86,7 @@ export function Pipeline() {
               <dd>{n(view.transactions.duplicates)}</dd>
             </dl>
           </section>
+          <OpsAlerts />
           {ready && (
             <section aria-labelledby="ready-h">
               <h2 id="ready-h">Readiness: {ready.status}</h2>

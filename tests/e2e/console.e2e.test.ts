@@ -31,6 +31,8 @@ import { publishRuleSet } from '../../models/rule-set-registry.ts';
 import { FeatureSpace } from '../../detection/features.ts';
 import { DEFAULT_SIM_OPTIONS } from '../../simulator/types.ts';
 import { slowStep } from '../helpers/slow-step.ts';
+import type { OpsAlert } from '../../ops/alerts.ts';
+import { writeOpsAlerts } from '../../sinks/ops-alerts.sink.ts';
 
 const SHOTS = join('.txmon', 'test-report', 'console');
 /** A merchant id that is valid input (printable ASCII, no space) and HTML that would run if rendered as such. */
@@ -392,12 +394,73 @@ describe('the console in headless Chromium', () => {
     await page.context().close();
   });
 
-  it('an SRE sees the pipeline and no alerts or triage; phone-sized pages render too', async () => {
+  it('an SRE sees the pipeline, ops-watch’s incident and breach forecast, and no alerts or triage; phone-sized pages render too', async () => {
+    // ops-watch's alerts as its sink writes them: an open incident, an open forecast, a closed one.
+    const now = Date.now();
+    const lagSeries = 'ingest:txmon_ingest_consumer_lag_records{partition="0"}';
+    const incident: OpsAlert = {
+      alertId: 'ops-ui-incident',
+      revision: 2,
+      kind: 'ANOMALY',
+      status: 'OPEN',
+      openedAt: now - 60_000,
+      updatedAt: now - 30_000,
+      closedAt: null,
+      firstMover: lagSeries,
+      summary: `${lagSeries} moved first (8200 against a baseline of 101, score 2210.4); 1 more series moved with it`,
+      evidence: [
+        { series: lagSeries, startedAt: now - 75_000, value: 8_200, baseline: 101, score: 2210.4 },
+        {
+          series: 'ingest:p99(txmon_ingest_record_to_commit_seconds)',
+          startedAt: now - 60_000,
+          value: 2.4,
+          baseline: 0.05,
+          score: 41.2,
+        },
+      ],
+      forecast: null,
+    };
+    await writeOpsAlerts(pool, [
+      incident,
+      {
+        ...incident,
+        alertId: 'ops-ui-forecast',
+        revision: 1,
+        kind: 'SLO_FORECAST',
+        summary: `${lagSeries} at 8200 is forecast to reach 100000 in about 240 s`,
+        evidence: [],
+        forecast: {
+          series: lagSeries,
+          limit: 100_000,
+          value: 8_200,
+          expectedAt: now + 210_000,
+          earliestAt: now + 120_000,
+          latestAt: null,
+        },
+      },
+      {
+        ...incident,
+        alertId: 'ops-ui-old',
+        status: 'CLOSED',
+        openedAt: now - 7_200_000,
+        closedAt: now - 7_000_000,
+        summary: 'ingest:up moved first',
+      },
+    ]);
     for (const viewport of ['desktop', 'phone'] as const) {
       const { page, errors } = await openPage(viewport);
       await signIn(page, keys.sre);
       await page.getByRole('heading', { name: 'Consumer groups' }).waitFor();
-      expect(await expectChartsDrawn(page)).toBe(1);
+      await page.getByRole('heading', { name: /^Incident since .* moved first$/ }).waitFor();
+      expect(await page.getByRole('heading', { name: 'Ops alerts (ops-watch)' }).count()).toBe(1);
+      expect(await page.locator('.ops-evidence tbody tr td:first-child').allTextContents()).toEqual([
+        lagSeries,
+        'ingest:p99(txmon_ingest_record_to_commit_seconds)',
+      ]);
+      expect(await page.getByRole('heading', { name: `SLO breach forecast: ${lagSeries}` }).count()).toBe(1);
+      expect(await page.getByText('Recently closed (1)').count()).toBe(1);
+      // The live lag chart and the forecast's.
+      expect(await expectChartsDrawn(page)).toBe(2);
       // Each dependency's readiness, as /readyz/detail reports it.
       await page.getByRole('heading', { name: /^Readiness: / }).waitFor();
       const deps = await page.locator('.readiness tbody tr td:first-child').allTextContents();
