@@ -26,7 +26,17 @@ function bruteForce(points: Array<[number, number]>, p: DetectorParams): Array<{
       const mad = medianAbsoluteDeviation(before);
       scale = mad > 0 ? MAD_TO_SIGMA * mad : MEAN_AD_TO_SIGMA * mean(before.map((x) => Math.abs(x - centre)));
     }
-    const score = (v - centre) / Math.max(scale, p.minScale);
+    // The floors, as their definitions read: counting noise √(mean·s)/s (at least one event's, 1/s) for
+    // a count's rate; the width of the bucket the centre falls in for a histogram's quantile.
+    let floor = p.minScale;
+    if (p.countSeconds !== undefined)
+      floor = Math.max(floor, Math.sqrt(Math.max(mean(before) * p.countSeconds, 1)) / p.countSeconds);
+    if (p.bounds !== undefined) {
+      const upper = p.bounds.find((b) => centre <= b);
+      const lower = upper === undefined ? 0 : Math.max(0, ...p.bounds.filter((b) => b < upper));
+      floor = Math.max(floor, upper === undefined ? Math.abs(centre) : upper - lower);
+    }
+    const score = (v - centre) / Math.max(scale, floor);
     run = Math.abs(score) >= p.threshold ? run + 1 : 0;
     return { score, flagged: run >= p.persist };
   });
@@ -46,8 +56,16 @@ describe('the detector', () => {
           persist: fc.integer({ min: 1, max: 3 }),
           minPoints: fc.integer({ min: 2, max: 10 }),
           minScale: fc.constantFrom(1e-9, 0.5),
+          countSeconds: fc.option(fc.constantFrom(0.5, 1, 15), { nil: undefined }),
+          bounds: fc.option(fc.constantFrom([5, 10, 25], [1, 2, 4, 8, 16, 32]), { nil: undefined }),
         }),
-        (steps, params) => {
+        (steps, drawn) => {
+          const { countSeconds, bounds, ...rest } = drawn;
+          const params: DetectorParams = {
+            ...rest,
+            ...(countSeconds !== undefined && { countSeconds }),
+            ...(bounds !== undefined && { bounds }),
+          };
           let t = 0;
           const points = steps.map(([gap, v]) => [(t += gap), v] as [number, number]);
           const got = scoreSeries(points, params);

@@ -24,6 +24,21 @@ export interface DetectorParams {
    * been flat (a DLQ rate of 0) would otherwise make any change infinitely unusual.
    */
   readonly minScale: number;
+  /**
+   * The values are a count's rate per second over intervals of this many seconds (a counter's rate
+   * between two scrapes): the scale is then at least the counting noise of the window's mean
+   * rate m, √(m·s)/s (Poisson), and never below that of one event per interval, 1/s. A rate of
+   * rare events (a dead letter now and then: median and MAD 0) is otherwise unusual at every
+   * event. Absent: no such floor.
+   */
+  readonly countSeconds?: number;
+  /**
+   * The values are quantiles read from a histogram with these bucket upper bounds (ascending):
+   * the scale is then at least the width of the bucket the baseline's centre falls in, the
+   * resolution the histogram gives there (a move within one bucket is interpolation, not evidence).
+   * Above the last bound the centre itself is the width. Absent: no such floor.
+   */
+  readonly bounds?: readonly number[];
 }
 
 export const DEFAULT_DETECTOR: DetectorParams = Object.freeze({
@@ -52,10 +67,27 @@ export interface ScoredPoint {
 }
 
 /** The centre and scale of a window under a method. */
-export function centreAndScale(stats: WindowStats, p: Pick<DetectorParams, 'method' | 'minScale'>): [number, number] {
-  if (p.method === 'zscore') return [stats.mean, Math.max(stats.sd, p.minScale)];
+export function centreAndScale(
+  stats: WindowStats,
+  p: Pick<DetectorParams, 'method' | 'minScale' | 'countSeconds' | 'bounds'>,
+): [number, number] {
+  const centre = p.method === 'zscore' ? stats.mean : stats.median;
+  const s = p.countSeconds;
+  let floor = s !== undefined && s > 0 ? Math.max(p.minScale, Math.sqrt(Math.max(stats.mean * s, 1)) / s) : p.minScale;
+  if (p.bounds !== undefined && p.bounds.length > 0) floor = Math.max(floor, bucketWidth(p.bounds, centre));
+  if (p.method === 'zscore') return [centre, Math.max(stats.sd, floor)];
   const scale = stats.mad > 0 ? MAD_TO_SIGMA * stats.mad : MEAN_AD_TO_SIGMA * stats.meanAd;
-  return [stats.median, Math.max(scale, p.minScale)];
+  return [centre, Math.max(scale, floor)];
+}
+
+/** The width of the histogram bucket `x` falls in (bounds ascending, the first bucket from 0; above the last bound: x). */
+export function bucketWidth(bounds: readonly number[], x: number): number {
+  let lower = 0;
+  for (const upper of bounds) {
+    if (x <= upper) return upper - lower;
+    lower = upper;
+  }
+  return Math.abs(x);
 }
 
 export class Detector {
@@ -113,4 +145,6 @@ export function checkParams(p: DetectorParams): void {
   if (!(Number.isInteger(p.minPoints) && p.minPoints >= 2))
     throw new RangeError(`minPoints must be an integer ≥ 2, got ${p.minPoints}`);
   if (!(p.minScale > 0)) throw new RangeError(`minScale must be positive, got ${p.minScale}`);
+  if (p.countSeconds !== undefined && !(p.countSeconds > 0))
+    throw new RangeError(`countSeconds must be positive when given, got ${p.countSeconds}`);
 }

@@ -79,6 +79,8 @@ export interface Derived {
   /** The metric's name (what a watch list selects on). */
   readonly name: string;
   readonly value: number;
+  /** A histogram's p99: its buckets' finite upper bounds (the resolution the quantile is read at). */
+  readonly bounds?: readonly number[];
 }
 
 /**
@@ -112,7 +114,8 @@ export function derive(prev: Scrape | null, cur: Scrape): Derived[] {
       const old = new Map(before.buckets);
       const delta = s.buckets.map(([le, c]) => [le, reset ? c : c - (old.get(le) ?? 0)] as const);
       const p99 = bucketQuantile(0.99, delta);
-      if (p99 !== null) out.push({ key: `p99(${key})`, name: s.name, value: p99 });
+      const bounds = s.buckets.map(([le]) => le).filter((le) => le !== Infinity);
+      if (p99 !== null) out.push({ key: `p99(${key})`, name: s.name, value: p99, bounds });
     }
   }
   return out;

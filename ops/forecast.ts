@@ -92,3 +92,17 @@ export function timeToBreach(fit: HoltFit, limit: number, horizon: number, z = 1
   if (expected === null) return null;
   return { expected, earliest: earliest ?? expected, latest };
 }
+
+/**
+ * Whether a breach of `limit` is still plausible within `horizon` steps: the series is at or above
+ * it, or the interval's upper bound reaches it. What keeps a standing prediction: it is made on the
+ * expected forecast and withdrawn only when even the upper bound no longer reaches the limit.
+ */
+export function breachPlausible(fit: HoltFit, limit: number, horizon: number, z = 1.96): boolean {
+  if (fit.level >= limit) return true;
+  for (let h = 1; h <= horizon; h++) {
+    const { mean, variance } = forecastAt(fit, h);
+    if (mean + z * Math.sqrt(variance) >= limit) return true;
+  }
+  return false;
+}

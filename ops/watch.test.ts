@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR } from './detector.ts';
-import { OpsWatchEngine, type WatchParams, type WatchStep } from './watch.ts';
+import { badDirection, OpsWatchEngine, type WatchParams, type WatchStep } from './watch.ts';
 
 const SCRAPE = 15_000;
 const PARAMS: WatchParams = {
@@ -144,5 +144,30 @@ describe('the ops-watch engine on a recorded trace', () => {
     }
     expect(opened?.firstMover).toBe('ingest:up');
     expect(opened?.openedAt).toBe(31 * SCRAPE);
+  });
+});
+
+describe('which way is trouble', () => {
+  it("a label's entry comes before its metric's; a metric not listed is both ways", () => {
+    const bad = { txmon_ingest_records_total: 'down', 'txmon_ingest_records_total{outcome="dead_lettered"}': 'up' } as const;
+    expect(badDirection(bad, 'txmon_ingest_records_total', 'ingest:rate(txmon_ingest_records_total{outcome="valid"})')).toBe(
+      'down',
+    );
+    expect(
+      badDirection(bad, 'txmon_ingest_records_total', 'ingest:rate(txmon_ingest_records_total{outcome="dead_lettered"})'),
+    ).toBe('up');
+    expect(badDirection(bad, 'txmon_other', 'ingest:txmon_other{outcome="dead_lettered"}')).toBeUndefined();
+    expect(badDirection(undefined, 'txmon_ingest_records_total', 'x')).toBeUndefined();
+  });
+
+  it("a histogram's p99 is scored at its buckets' resolution: a move within the baseline's bucket is not flagged, one two buckets up is", () => {
+    const engine = new OpsWatchEngine({ ...PARAMS, metrics: ['lat'], bad: { lat: 'up' }, slos: [] });
+    const bounds = [0.05, 0.1, 0.25, 0.5, 1];
+    const at = (i: number, value: number) =>
+      engine.observePoints(i * SCRAPE, [{ target: 't', key: 't:p99(lat)', name: 'lat', as: 'p99', value, bounds }]);
+    for (let i = 0; i < 40; i++) at(i, 0.07 + 0.001 * (i % 3)); // a MAD of 0.001: without the floor, 0.09 would be 19 σ out
+    expect([at(40, 0.095), at(41, 0.095)].flatMap((s) => s.flagged)).toEqual([]);
+    expect(at(42, 0.6).flagged).toEqual([]);
+    expect(at(43, 0.6).flagged.map((f) => f.key)).toEqual(['t:p99(lat)']);
   });
 });

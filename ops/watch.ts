@@ -7,7 +7,7 @@
  */
 import { Detector, type DetectorParams } from './detector.ts';
 import { derive, readScrape, type Scrape } from './exposition.ts';
-import { fitHolt, timeToBreach } from './forecast.ts';
+import { breachPlausible, fitHolt, timeToBreach } from './forecast.ts';
 import { IncidentTracker, type FlaggedSeries, type Incident, type IncidentChange, type IncidentParams } from './incidents.ts';
 
 /** A limit on a series: the forecaster says when it will be crossed. */
@@ -28,6 +28,8 @@ export interface WatchParams {
   /**
    * Which way a metric's move is trouble: `up` (latency, lag, dead letters: a drop is good news),
    * `down` (throughput), or both ways when a metric is not listed. Each target's `up` series is `down`.
+   * A key `name{label="value"}` is for that metric's series with that label and comes before the
+   * metric's own entry.
    */
   readonly bad?: Readonly<Record<string, 'up' | 'down'>>;
   readonly slos: readonly SloLimit[];
@@ -68,14 +70,64 @@ export interface WatchStep {
   readonly cleared: readonly string[];
 }
 
+/** One derived value of a round, as the detectors see it (and as a recorded trace keeps it). */
+export interface RoundPoint {
+  /** The target the value was scraped from. */
+  readonly target: string;
+  /** `<target>:<derived key>`: one detector per key. */
+  readonly key: string;
+  /** The metric's name (`up` for a target's reachability). */
+  readonly name: string;
+  readonly as: 'gauge' | 'rate' | 'p99';
+  readonly value: number;
+  /** A p99's histogram bucket bounds (its resolution). */
+  readonly bounds?: readonly number[];
+}
+
+/**
+ * Scrape texts to round points: each target's `up` (1 answered, 0 not) and the derived values of
+ * the metrics in `keep` (ops/exposition.ts), the previous scrape of each target kept for rates and
+ * p99s. What ops-watch and the trace recorder share; the engine scores the points.
+ */
+export class ScrapeReader {
+  private readonly last = new Map<string, Scrape>();
+
+  constructor(private readonly keep: (name: string) => boolean) {}
+
+  read(time: number, scrapes: readonly TargetScrape[]): RoundPoint[] {
+    const points: RoundPoint[] = [];
+    for (const { target, text } of scrapes) {
+      points.push({ target, key: `${target}:up`, name: 'up', as: 'gauge', value: text === null ? 0 : 1 });
+      if (text === null) continue;
+      const cur = readScrape(text, time);
+      for (const d of derive(this.last.get(target) ?? null, cur)) {
+        if (!this.keep(d.name)) continue;
+        const as = d.key.startsWith('rate(') ? 'rate' : d.key.startsWith('p99(') ? 'p99' : 'gauge';
+        points.push({
+          target,
+          key: `${target}:${d.key}`,
+          name: d.name,
+          as,
+          value: d.value,
+          ...(d.bounds && { bounds: d.bounds }),
+        });
+      }
+      this.last.set(target, cur);
+    }
+    return points;
+  }
+}
+
 interface SeriesState {
   readonly detector: Detector;
   runStartedAt: number;
+  /** Rounds in a row whose forecast no longer reaches the limit (a standing prediction is withdrawn at `persist`). */
+  misses: number;
   readonly recent: number[];
 }
 
 export class OpsWatchEngine {
-  private readonly last = new Map<string, Scrape>();
+  private readonly reader: ScrapeReader;
   private readonly series = new Map<string, SeriesState>();
   private readonly tracker: IncidentTracker;
   private readonly predicted = new Set<string>();
@@ -87,11 +139,21 @@ export class OpsWatchEngine {
     if (!(params.forecastPoints >= 3)) throw new RangeError(`forecastPoints must be at least 3, got ${params.forecastPoints}`);
     this.tracker = new IncidentTracker(params.incidents);
     this.watched = new Set(params.metrics);
+    this.reader = new ScrapeReader((name) => this.watched.has(name) || params.slos.some((s) => s.metric === name));
   }
 
   /** A new series' state, its detector given a 0 at each of `zerosAt` (ascending times). */
-  private seriesState(key: string, zerosAt: readonly number[]): SeriesState {
-    const s: SeriesState = { detector: new Detector(this.params.detector), runStartedAt: 0, recent: [] };
+  private seriesState(key: string, point: Pick<RoundPoint, 'as' | 'bounds'>, zerosAt: readonly number[]): SeriesState {
+    // A counter's rate is a count per scrape interval: the counting noise is its scale's floor; a
+    // histogram's p99 is read at its buckets' resolution: the bucket's width is.
+    const base = this.params.detector;
+    const params =
+      point.as === 'rate'
+        ? { ...base, countSeconds: this.params.scrapeMs / 1_000 }
+        : point.as === 'p99' && point.bounds !== undefined
+          ? { ...base, bounds: point.bounds }
+          : base;
+    const s: SeriesState = { detector: new Detector(params), runStartedAt: 0, misses: 0, recent: [] };
     for (const t of zerosAt) s.detector.push(t, 0);
     this.series.set(key, s);
     return s;
@@ -104,34 +166,40 @@ export class OpsWatchEngine {
 
   /** One round: every target's scrape at `time`. */
   observe(time: number, scrapes: readonly TargetScrape[]): WatchStep {
-    const values: Array<[string, string, 'gauge' | 'rate' | 'p99', number]> = [];
-    for (const { target, text } of scrapes) {
-      values.push([`${target}:up`, 'up', 'gauge', text === null ? 0 : 1]);
-      if (text === null) continue;
-      const cur = readScrape(text, time);
+    return this.observePoints(time, this.reader.read(time, scrapes));
+  }
+
+  /** One round of points (what `observe` derives from scrapes, or a recorded trace's round). */
+  observePoints(time: number, points: readonly RoundPoint[]): WatchStep {
+    const values: RoundPoint[] = [];
+    const answeredNow = new Set<string>();
+    for (const p of points) {
+      if (p.name === 'up') {
+        values.push(p);
+        if (p.value === 1) answeredNow.add(p.target);
+        continue;
+      }
+      if (!this.watched.has(p.name) && !this.params.slos.some((s) => s.metric === p.name)) continue;
+      // A counter seen for the first time was 0 at every earlier scrape of its target (in the
+      // window): its baseline is those zeros, so its first increments are scored against them.
+      if (p.as === 'rate' && !this.series.has(p.key)) this.seriesState(p.key, p, (this.answered.get(p.target) ?? []).slice(1)); // no rate at the first scrape
+      values.push(p);
+    }
+    for (const target of answeredNow) {
       const answered = this.answered.get(target) ?? [];
       this.answered.set(target, answered);
-      for (const d of derive(this.last.get(target) ?? null, cur)) {
-        if (!this.watched.has(d.name) && !this.params.slos.some((s) => s.metric === d.name)) continue;
-        const as = d.key.startsWith('rate(') ? 'rate' : d.key.startsWith('p99(') ? 'p99' : 'gauge';
-        const key = `${target}:${d.key}`;
-        // A counter seen for the first time was 0 at every earlier scrape of its target (in the
-        // window): its baseline is those zeros, so its first increments are scored against them.
-        if (as === 'rate' && !this.series.has(key)) this.seriesState(key, answered.slice(1)); // no rate at the first scrape
-        values.push([key, d.name, as, d.value]);
-      }
-      this.last.set(target, cur);
       answered.push(time);
       while (answered.length > 0 && (answered[0] as number) < time - this.params.detector.windowMs) answered.shift();
     }
     const flagged: FlaggedSeries[] = [];
     const predictions: Prediction[] = [];
     const cleared: string[] = [];
-    for (const [key, name, as, value] of values) {
-      const s = this.series.get(key) ?? this.seriesState(key, []);
+    for (const point of values) {
+      const { key, name, as, value } = point;
+      const s = this.series.get(key) ?? this.seriesState(key, point, []);
       const p = s.detector.push(time, value);
       if (p.run === 1) s.runStartedAt = time;
-      const bad = name === 'up' ? 'down' : this.params.bad?.[name];
+      const bad = name === 'up' ? 'down' : badDirection(this.params.bad, name, key);
       const wrongWay = (bad === 'up' && p.score < 0) || (bad === 'down' && p.score > 0);
       if (p.flagged && !wrongWay && (this.watched.has(name) || name === 'up'))
         flagged.push({ key, startedAt: s.runStartedAt, value, baseline: p.baseline as number, score: p.score });
@@ -139,14 +207,27 @@ export class OpsWatchEngine {
       if (s.recent.length > this.params.forecastPoints) s.recent.shift();
       const slo = this.params.slos.find((x) => x.metric === name && x.as === as);
       if (slo === undefined) continue;
-      const breach =
-        s.recent.length >= this.params.forecastPoints
-          ? timeToBreach(fitHolt(s.recent), slo.limit, Math.ceil(this.params.horizonMs / this.params.scrapeMs))
-          : null;
-      if (breach === null) {
-        if (this.predicted.delete(key)) cleared.push(key);
-      } else if (!this.predicted.has(key)) {
+      if (s.recent.length < this.params.forecastPoints) continue;
+      const fit = fitHolt(s.recent);
+      const horizon = Math.ceil(this.params.horizonMs / this.params.scrapeMs);
+      if (this.predicted.has(key)) {
+        // A standing prediction is withdrawn after `persist` rounds in a row in which even the
+        // forecast interval's upper bound no longer reaches the limit (a lag that climbs in steps
+        // has flat fits between its steps: recorded traces withdrew a prediction 1 s before its breach).
+        s.misses = breachPlausible(fit, slo.limit, horizon) ? 0 : s.misses + 1;
+        if (s.misses >= this.params.detector.persist) {
+          this.predicted.delete(key);
+          cleared.push(key);
+        }
+        continue;
+      }
+      const breach = timeToBreach(fit, slo.limit, horizon);
+      if (breach !== null && p.flagged && p.score > 0) {
+        // Evidence first: a breach is said only for a series itself flagged as climbing, not for
+        // any noisy series whose last points happen to trend toward its limit (recorded traces:
+        // 662 of 664 such forecasts were withdrawn before any breach).
         this.predicted.add(key);
+        s.misses = 0;
         const at = (steps: number) => time + steps * this.params.scrapeMs;
         predictions.push({
           series: key,
@@ -160,4 +241,18 @@ export class OpsWatchEngine {
     }
     return { time, points: values.length, flagged, incidents: this.tracker.observe(time, flagged), predictions, cleared };
   }
+}
+
+/** The way a series' move is trouble: its `name{label="value"}` entry if one matches, else its metric's. */
+export function badDirection(
+  bad: Readonly<Record<string, 'up' | 'down'>> | undefined,
+  name: string,
+  key: string,
+): 'up' | 'down' | undefined {
+  if (bad === undefined) return undefined;
+  for (const [selector, way] of Object.entries(bad)) {
+    const brace = selector.indexOf('{');
+    if (brace > 0 && selector.slice(0, brace) === name && key.includes(selector.slice(brace + 1, -1))) return way;
+  }
+  return bad[name];
 }
