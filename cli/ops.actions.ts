@@ -1,8 +1,13 @@
-/** `txmon ops …`: the ops-watch detector run offline over one exported series. */
+/** `txmon ops …`: the ops-watch detector run offline over one exported series, and the engine over recorded traces. */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_DETECTOR, scoreSeries, type BaselineMethod, type DetectorParams, type ScoredPoint } from '../ops/detector.ts';
 import { readSeriesCsv } from '../ops/series-csv.ts';
 import { InputError } from '../platform/errors.ts';
+import type { TxmonConfig } from '../config/config.ts';
+import { evaluateTrace, type Evaluation } from '../ops/evaluate.ts';
+import { readTrace, type Trace, type TraceFault, type TraceHeader } from '../ops/trace.ts';
+import type { WatchParams } from '../ops/watch.ts';
+import { watchParams } from '../ops/watch-list.ts';
 
 export interface DetectCsvOptions {
   time: string;
@@ -113,4 +118,205 @@ export function formatDetectCsv(r: DetectCsvReport): string {
 export function detectCsvCommand(file: string, o: DetectCsvOptions, say: (line: string) => void): string {
   const report = detectCsv(file, o, say);
   return o.json ? `${JSON.stringify(report)}\n` : formatDetectCsv(report);
+}
+
+/** `txmon ops evaluate`'s options: the engine's parameters over the config's (TXMON_OPS_*). */
+export interface EvaluateOptions {
+  method?: BaselineMethod | 'both';
+  window?: number;
+  threshold?: number;
+  persist?: number;
+  minPoints?: number;
+  group?: number;
+  quiet?: number;
+  horizon?: number;
+  forecastPoints?: number;
+  settle?: number;
+  json?: boolean;
+}
+
+/** Issue 21's targets. */
+export const EVALUATE_TARGETS = Object.freeze({ delayScrapes: 2, falseAlarmsPerDay: 1, lagLeadMs: 60_000 });
+
+export interface EvaluateReport {
+  params: Omit<WatchParams, 'slos' | 'scrapeMs'> & { settleMs: number };
+  traces: Array<{
+    file: string;
+    header: TraceHeader;
+    faults: TraceFault[];
+    results: Partial<Record<BaselineMethod, Evaluation>>;
+  }>;
+  /** Per method, over every trace: each target met or not, with its figure. */
+  targets: Partial<Record<BaselineMethod, TargetVerdicts>>;
+}
+
+export interface TargetVerdicts {
+  detection: { met: boolean; faults: number; detectedInTime: number; noEffect: number; worstDelayScrapes: number | null };
+  /**
+   * `met`: shown (the 95 % upper bound of the rate is within the target); `consistent`: the rate
+   * seen is within it but the clean time is too short to show it; `not met`: the rate seen is above it.
+   */
+  falseAlarms: {
+    verdict: 'met' | 'consistent' | 'not met';
+    count: number;
+    cleanMs: number;
+    perDay: number | null;
+    upperPerDay: number | null;
+  };
+  lagLead: { met: boolean; breaches: number; shortestLeadMs: number | null };
+}
+
+/** Reads each trace, replays it with the options' parameters (one run per method), measures it against its faults. */
+export function evaluateTraces(files: readonly string[], o: EvaluateOptions, cfg: TxmonConfig): EvaluateReport {
+  const base = watchParams(cfg);
+  const detector = {
+    ...base.detector,
+    windowMs: o.window ?? base.detector.windowMs,
+    threshold: o.threshold ?? base.detector.threshold,
+    persist: o.persist ?? base.detector.persist,
+    minPoints: o.minPoints ?? base.detector.minPoints,
+  };
+  const params = {
+    ...base,
+    detector,
+    incidents: { groupMs: o.group ?? base.incidents.groupMs, quietMs: o.quiet ?? base.incidents.quietMs },
+    horizonMs: o.horizon ?? base.horizonMs,
+    forecastPoints: o.forecastPoints ?? base.forecastPoints,
+  };
+  const settleMs = o.settle ?? 60_000;
+  const methods: BaselineMethod[] = o.method === undefined || o.method === 'both' ? ['robust', 'zscore'] : [o.method];
+  const traces: EvaluateReport['traces'] = files.map((file) => {
+    let trace: Trace;
+    try {
+      trace = readTrace(readFileSync(file));
+    } catch (err) {
+      throw new InputError(`${file}: ${(err as Error).message}`, err);
+    }
+    const results: Partial<Record<BaselineMethod, Evaluation>> = {};
+    for (const method of methods)
+      results[method] = evaluateTrace(
+        trace,
+        { ...params, detector: { ...detector, method }, slos: trace.header.slos, scrapeMs: trace.header.scrapeMs },
+        { settleMs },
+      );
+    return { file, header: trace.header, faults: [...trace.faults], results };
+  });
+  const targets: EvaluateReport['targets'] = {};
+  for (const method of methods) {
+    const evals = traces.map((t) => t.results[method] as Evaluation);
+    const faults = evals.flatMap((e) => e.faults);
+    const seen = faults.filter((f) => f.effectAt !== null);
+    const inTime = seen.filter((f) => f.delayScrapes !== null && f.delayScrapes <= EVALUATE_TARGETS.delayScrapes);
+    const delays = seen.map((f) => (f.delayScrapes === null ? Infinity : f.delayScrapes));
+    const count = evals.reduce((n, e) => n + e.falseAlarms.length, 0);
+    const cleanMs = evals.reduce((n, e) => n + e.cleanMs, 0);
+    const perDay = cleanMs === 0 ? null : (count * 86_400_000) / cleanMs;
+    const upperPerDay = cleanMs === 0 ? null : (poissonUpper95(count) * 86_400_000) / cleanMs;
+    const lag = evals.flatMap((e) => e.breaches).filter((b) => b.series.includes('lag'));
+    const leads = lag.map((b) => b.leadMs ?? 0);
+    targets[method] = {
+      detection: {
+        met: seen.length > 0 && inTime.length === seen.length,
+        faults: faults.length,
+        detectedInTime: inTime.length,
+        noEffect: faults.length - seen.length,
+        worstDelayScrapes: delays.length === 0 ? null : Math.max(...delays) === Infinity ? null : Math.max(...delays),
+      },
+      falseAlarms: {
+        verdict:
+          perDay === null || perDay > EVALUATE_TARGETS.falseAlarmsPerDay
+            ? 'not met'
+            : (upperPerDay as number) <= EVALUATE_TARGETS.falseAlarmsPerDay
+              ? 'met'
+              : 'consistent',
+        count,
+        cleanMs,
+        perDay,
+        upperPerDay,
+      },
+      lagLead: {
+        met: lag.length > 0 && leads.every((l) => l >= EVALUATE_TARGETS.lagLeadMs),
+        breaches: lag.length,
+        shortestLeadMs: leads.length === 0 ? null : Math.min(...leads),
+      },
+    };
+  }
+  const { slos: _s, scrapeMs: _m, ...shown } = params;
+  return { params: { ...shown, settleMs }, traces, targets };
+}
+
+/**
+ * The one-sided 95 % upper bound of a Poisson mean after `k` events: −ln 0.05 ≈ 3.0 for none (the
+ * rule of three), else Wilson and Hilferty's approximation of the χ² quantile (within 1 % from k = 1).
+ */
+export function poissonUpper95(k: number): number {
+  if (k === 0) return -Math.log(0.05);
+  const n = k + 1;
+  return n * (1 - 1 / (9 * n) + 1.6449 / (3 * Math.sqrt(n))) ** 3;
+}
+
+const secs = (ms: number) => `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+
+/** The report as text: per trace and method, each fault's detection, the false alarms and the breach leads; then the targets. */
+export function formatEvaluate(r: EvaluateReport): string {
+  const d = r.params.detector;
+  const lines = [
+    `parameters: window ${secs(d.windowMs)}, threshold ${d.threshold}, ${d.persist} in a row, ${d.minPoints} points first; incidents grouped within ${secs(r.params.incidents.groupMs)}, closed after ${secs(r.params.incidents.quietMs)} quiet; forecast over ${r.params.forecastPoints} points, horizon ${secs(r.params.horizonMs)}; a fault's recovery counted for ${secs(r.params.settleMs)} after it`,
+  ];
+  for (const t of r.traces) {
+    const any = Object.values(t.results)[0] as Evaluation;
+    lines.push(
+      '',
+      `${t.file}: ${any.rounds} rounds ${secs(t.header.scrapeMs)} apart (${(((any.rounds - 1) * t.header.scrapeMs) / 60_000).toFixed(1)} min), commit ${t.header.commit}: ${t.header.description}`,
+    );
+    for (const [method, e] of Object.entries(t.results) as Array<[BaselineMethod, Evaluation]>) {
+      lines.push(`  ${method}:`);
+      for (const f of e.faults) {
+        const what =
+          f.effectAt === null
+            ? `no effect on its metric seen${f.detectedAt === null ? '' : `; flagged ${secs(f.detectedAt - f.start)} after the start`}`
+            : f.detectedAt === null
+              ? `effect ${secs(f.effectAt - f.start)} after the start, NOT detected`
+              : `effect ${secs(f.effectAt - f.start)} after the start, detected ${f.delayScrapes} scrape${Math.abs(f.delayScrapes ?? 0) === 1 ? '' : 's'} after it; first mover ${f.firstMover}`;
+        lines.push(`    ${f.name.padEnd(16)} ${what}`);
+      }
+      lines.push(
+        `    false alarms: ${e.falseAlarms.length} in ${(e.cleanMs / 60_000).toFixed(1)} min of clean traffic${e.falseAlarmsPerDay === null ? '' : ` (${e.falseAlarmsPerDay.toFixed(1)} per day)`}`,
+      );
+      for (const a of e.falseAlarms)
+        lines.push(
+          `      at +${secs(a.at - e.scoringFrom)} after scoring began: ${a.firstMover}${a.series.length > 1 ? ` and ${a.series.length - 1} more` : ''}`,
+        );
+      for (const b of e.breaches)
+        lines.push(
+          `    breach of ${b.series} (limit ${b.limit}): ${b.leadMs === null ? 'NOT predicted' : `predicted ${secs(b.leadMs)} ahead`}`,
+        );
+      lines.push(`    predictions: ${e.predictions}, withdrawn before a breach: ${e.withdrawnPredictions}`);
+    }
+  }
+  lines.push('', 'targets (issue 21), over every trace:');
+  for (const [method, v] of Object.entries(r.targets) as Array<[BaselineMethod, TargetVerdicts]>) {
+    const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    lines.push(
+      `  ${method}: detection within ${EVALUATE_TARGETS.delayScrapes} scrapes of the effect: ${mark(v.detection.met)} (${v.detection.detectedInTime} of ${v.detection.faults - v.detection.noEffect} faults with a visible effect${v.detection.noEffect > 0 ? `; ${v.detection.noEffect} without` : ''})`,
+      `  ${method}: at most ${EVALUATE_TARGETS.falseAlarmsPerDay} false alarm per day of clean traffic: ${falseAlarmWords(v.falseAlarms)}`,
+      `  ${method}: lag breaches predicted at least ${secs(EVALUATE_TARGETS.lagLeadMs)} ahead: ${mark(v.lagLead.met)} (${v.lagLead.breaches} breach${v.lagLead.breaches === 1 ? '' : 'es'}${v.lagLead.shortestLeadMs === null ? '' : `, shortest lead ${secs(v.lagLead.shortestLeadMs)}`})`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function falseAlarmWords(f: TargetVerdicts['falseAlarms']): string {
+  const seen = `${f.count} in ${(f.cleanMs / 60_000).toFixed(1)} min`;
+  if (f.perDay === null || f.upperPerDay === null) return 'NOT met (no clean time)';
+  const bound = `95 % upper bound ${f.upperPerDay.toFixed(f.upperPerDay < 10 ? 2 : 0)} per day`;
+  if (f.verdict === 'not met') return `NOT met (${seen}: ${f.perDay.toFixed(1)} per day)`;
+  if (f.verdict === 'met') return `met (${seen}; ${bound})`;
+  const days = (poissonUpper95(f.count) / EVALUATE_TARGETS.falseAlarmsPerDay).toFixed(1);
+  return `consistent, not shown (${seen}; ${bound}: ${days} days of clean traffic with no more alarms would show it)`;
+}
+
+export function evaluateCommand(files: readonly string[], o: EvaluateOptions, cfg: TxmonConfig): string {
+  const report = evaluateTraces(files, o, cfg);
+  return o.json ? `${JSON.stringify(report)}\n` : formatEvaluate(report);
 }

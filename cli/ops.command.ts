@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_DETECTOR } from '../ops/detector.ts';
 import { type CliContext, int } from './context.ts';
-import type { DetectCsvOptions } from './ops.actions.ts';
+import type { DetectCsvOptions, EvaluateOptions } from './ops.actions.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   const { say } = ctx;
@@ -19,7 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option(
       '--window <duration>',
       `how far back the baseline reaches: ms, or a number with s, m, h or d (default ${DEFAULT_DETECTOR.windowMs / 60_000}m)`,
-      duration,
+      duration('--window'),
     )
     .option(
       '--threshold <score>',
@@ -46,6 +46,49 @@ export function register(program: Command, ctx: CliContext): void {
       const { detectCsvCommand } = await import('./ops.actions.ts');
       process.stdout.write(detectCsvCommand(file, o, say));
     });
+  ops
+    .command('evaluate')
+    .description(
+      "Replay recorded ops traces (real pipeline runs with injected faults: bench/ops-record.ts, docs/ops-watch.md) through ops-watch's engine and measure it: each fault's detection delay from its effect, in scrape intervals; false alarms per day of clean traffic; how far ahead each SLO breach was predicted. The robust baseline and the plain rolling z-score are run side by side. Parameters default to the config's (TXMON_OPS_*); the SLO limits are the trace's. Needs no services.",
+    )
+    .argument('<trace...>', 'trace files (JSON lines, .gz or plain)')
+    .option('--method <method>', 'robust, zscore or both (default both)', methodOrBoth)
+    .option('--window <duration>', 'the baseline window (default TXMON_OPS_WINDOW_MS)', duration('--window'))
+    .option('--threshold <score>', 'the score threshold (default TXMON_OPS_THRESHOLD)', positive('--threshold'))
+    .option('--persist <points>', 'unusual points in a row before a flag (default TXMON_OPS_PERSIST)', int('--persist', 1))
+    .option('--min-points <n>', 'points before scoring (default TXMON_OPS_MIN_POINTS)', int('--min-points', 2))
+    .option('--group <duration>', 'flags this close form one incident (default TXMON_OPS_GROUP_MS)', duration('--group'))
+    .option(
+      '--quiet <duration>',
+      'an incident closes after this long without a flag (default TXMON_OPS_QUIET_MS)',
+      duration('--quiet'),
+    )
+    .option(
+      '--horizon <duration>',
+      'how far ahead a breach becomes a prediction (default TXMON_OPS_HORIZON_MS)',
+      duration('--horizon'),
+    )
+    .option(
+      '--forecast-points <n>',
+      'recent points the forecaster fits (default TXMON_OPS_FORECAST_POINTS)',
+      int('--forecast-points', 3),
+    )
+    .option(
+      '--settle <duration>',
+      "how long after a fault's end its recovery counts as the fault's (default 60s)",
+      duration('--settle'),
+    )
+    .option('--json', 'print { params, traces: [{ file, header, faults, results: { robust, zscore } }], targets } as JSON')
+    .action(async (files: string[], o: EvaluateOptions) => {
+      const { evaluateCommand } = await import('./ops.actions.ts');
+      process.stdout.write(evaluateCommand(files, o, ctx.context().cfg));
+    });
+}
+
+function methodOrBoth(value: string): 'robust' | 'zscore' | 'both' {
+  if (value !== 'robust' && value !== 'zscore' && value !== 'both')
+    throw new InvalidArgumentError('--method must be robust, zscore or both');
+  return value;
 }
 
 function method(value: string): 'robust' | 'zscore' {
@@ -55,13 +98,15 @@ function method(value: string): 'robust' | 'zscore' {
 
 const UNIT_MS: Record<string, number> = { '': 1, ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** --window: ms, or a number with a unit (90s, 15m, 1h, 7d). */
-export function duration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? ''] as number) : NaN;
-  if (!(ms > 0)) throw new InvalidArgumentError('--window must be a positive duration: ms, or a number with s, m, h or d (15m)');
-  return ms;
-}
+/** A duration option's parser: ms, or a number with a unit (90s, 15m, 1h, 7d); an error names the option. */
+export const duration =
+  (name: string) =>
+  (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
+    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] ?? ''] as number) : NaN;
+    if (!(ms > 0)) throw new InvalidArgumentError(`${name} must be a positive duration: ms, or a number with s, m, h or d (15m)`);
+    return ms;
+  };
 
 const positive =
   (name: string) =>
