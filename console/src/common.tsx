@@ -1,11 +1,40 @@
 // Pieces every page shares: an error's text for the user, the error and done lines, and the
 // confirmation an admin action asks for (a reason, Confirm / Cancel, the focus on it when it opens)
-// with the flow around it (useConfirmed).
+// with the flow around it (useConfirmed); a read repeated while the page is open (usePolling).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 
 /** What to tell the user about a failed call: the API's own detail, else that it could not be reached. */
 export const message = (err: unknown): string => (err instanceof ApiError ? err.message : 'the API could not be reached');
+
+/**
+ * Calls `read` at mount and then every `ms` until unmount, hands each result to `onValue`, and
+ * returns the last read's error text ('' once a read succeeds). A result that arrives after unmount
+ * is dropped. `read` and `onValue` are the ones of the first render.
+ */
+export function usePolling<T>(read: () => Promise<T>, onValue: (value: T) => void, ms: number): string {
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let stop = false;
+    const tick = async () => {
+      try {
+        const value = await read();
+        if (stop) return;
+        onValue(value);
+        setError('');
+      } catch (err) {
+        if (!stop) setError(message(err));
+      }
+    };
+    void tick();
+    const t = setInterval(() => void tick(), ms);
+    return () => {
+      stop = true;
+      clearInterval(t);
+    };
+  }, [ms]);
+  return error;
+}
 
 /** The page's error (an alert for assistive technology) and what was just done (a status). */
 export function Notices({ error, done }: { error: string; done?: string }) {

@@ -1,8 +1,9 @@
 // ops-watch's alerts on the pipeline page (issue 21): the open incidents with the series that moved
 // first and each series' evidence, and each forecast SLO breach drawn from now to its expected time;
 // the recently closed ones below. Read every 15 s (ops-watch scrapes every TXMON_OPS_SCRAPE_MS).
-import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from './api.ts';
+import { useState } from 'preact/hooks';
+import { api } from './api.ts';
+import { usePolling } from './common.tsx';
 import { ChartView } from './chart.tsx';
 
 interface OpsAlertView {
@@ -31,27 +32,11 @@ const num = (x: number) => (Math.abs(x) >= 1e6 ? x.toExponential(2) : x.toLocale
 
 export function OpsAlerts() {
   const [items, setItems] = useState<OpsAlertView[] | null>(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    let stop = false;
-    const read = async () => {
-      try {
-        const r = await api<{ items: OpsAlertView[] }>('GET', '/ops/alerts?limit=50');
-        if (!stop) {
-          setItems(r.items);
-          setError('');
-        }
-      } catch (err) {
-        if (!stop) setError(err instanceof ApiError ? err.message : 'the API could not be reached');
-      }
-    };
-    void read();
-    const t = setInterval(() => void read(), 15_000);
-    return () => {
-      stop = true;
-      clearInterval(t);
-    };
-  }, []);
+  const error = usePolling(
+    () => api<{ items: OpsAlertView[] }>('GET', '/ops/alerts?limit=50'),
+    (r) => setItems(r.items),
+    15_000,
+  );
   const open = (items ?? []).filter((a) => a.status === 'OPEN');
   const closed = (items ?? []).filter((a) => a.status === 'CLOSED').slice(0, 10);
   return (

@@ -1,8 +1,9 @@
 // The pipeline as an SRE watches it: lag per consumer group and partition, committed records per
 // second, dead letters per topic, stored, late and duplicate counts, read again every 5 s; and
 // ops-watch's open incidents and breach forecasts (ops-alerts.tsx).
-import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, readiness } from './api.ts';
+import { useState } from 'preact/hooks';
+import { api, readiness } from './api.ts';
+import { usePolling } from './common.tsx';
 import { ChartView } from './chart.tsx';
 import { OpsAlerts } from './ops-alerts.tsx';
 
@@ -26,42 +27,29 @@ const n = (x: number | null) => (x === null ? '–' : x.toLocaleString('en'));
 
 export function Pipeline() {
   const [view, setView] = useState<PipelineView | null>(null);
-  const [error, setError] = useState('');
   const [at, setAt] = useState<Date | null>(null);
   const [ready, setReady] = useState<Awaited<ReturnType<typeof readiness>> | null>(null);
   const [history, setHistory] = useState<Array<{ at: Date; lag: Record<string, number>; rate: Record<string, number | null> }>>(
     [],
   );
-  useEffect(() => {
-    let stop = false;
-    const read = async () => {
-      try {
-        const [v, r] = await Promise.all([api<PipelineView>('GET', '/pipeline'), readiness()]);
-        if (stop) return;
-        setReady(r);
-        setView(v);
-        const now = new Date();
-        setAt(now);
-        setHistory((h) => [
-          ...h.slice(-(KEEP - 1)),
-          {
-            at: now,
-            lag: Object.fromEntries(v.groups.map((g) => [g.group, g.lag])),
-            rate: Object.fromEntries(v.groups.map((g) => [g.group, g.records_per_second])),
-          },
-        ]);
-        setError('');
-      } catch (err) {
-        if (!stop) setError(err instanceof ApiError ? err.message : 'the API could not be reached');
-      }
-    };
-    void read();
-    const t = setInterval(() => void read(), 5_000);
-    return () => {
-      stop = true;
-      clearInterval(t);
-    };
-  }, []);
+  const error = usePolling(
+    () => Promise.all([api<PipelineView>('GET', '/pipeline'), readiness()]),
+    ([v, r]) => {
+      setReady(r);
+      setView(v);
+      const now = new Date();
+      setAt(now);
+      setHistory((h) => [
+        ...h.slice(-(KEEP - 1)),
+        {
+          at: now,
+          lag: Object.fromEntries(v.groups.map((g) => [g.group, g.lag])),
+          rate: Object.fromEntries(v.groups.map((g) => [g.group, g.records_per_second])),
+        },
+      ]);
+    },
+    5_000,
+  );
   return (
     <main class="pipeline">
       <h1>Pipeline</h1>
