@@ -42,6 +42,8 @@ const measured = (over: Partial<Measured['fixed']> = {}, top: Partial<Measured> 
   allocMethod: 'trace-gc-nvp',
   forestSpeedup: 31.26,
   backtestTxPerS: 123_456.7,
+  logLinesPerS: 512_345.6,
+  logGroupingAccuracy: 0.97712,
   ...top,
 });
 
@@ -110,6 +112,8 @@ describe('buildFigures', () => {
       alloc_bytes_per_tx: 12_000,
       forest_speedup: 31.3,
       backtest_tx_per_s: 123_457,
+      log_lines_per_s: 512_346,
+      log_grouping_accuracy: 0.9771,
     });
     expect(f.fixed_load).toMatchObject({
       offered_tx_per_s: 8_400,

@@ -98,6 +98,9 @@ export interface Measured {
   forestSpeedup: number;
   /** The backtest's compute (bench/backtest.ts), stored decisions decided again per second. */
   backtestTxPerS: number;
+  /** bench/logs.ts (issue 22): Drain's parsing speed and grouping accuracy on txmon's own logs. */
+  logLinesPerS: number;
+  logGroupingAccuracy: number;
 }
 
 const round = (v: number, digits = 0) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
@@ -147,6 +150,8 @@ export function buildFigures(m: Measured) {
     alloc_method: m.allocMethod,
     forest_speedup: round(m.forestSpeedup, 1),
     backtest_tx_per_s: round(m.backtestTxPerS),
+    log_lines_per_s: round(m.logLinesPerS),
+    log_grouping_accuracy: round(m.logGroupingAccuracy, 4),
   };
 }
 

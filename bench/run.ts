@@ -16,7 +16,9 @@
  *       how, and the resolution); below 95 % of offered achieved, a line says the latencies mean nothing;
  *   (d) the floors of a batch's three durable boundaries (bench/floors.ts);
  *   (0) last, the in-repo isolation forest against ml-isolation-forest (bench/forest.ts), and
- *   (t) the backtest's compute (bench/backtest.ts, issue 19: >= 100,000 tx/s).
+ *   (t) the backtest's compute (bench/backtest.ts, issue 19: >= 100,000 tx/s), and
+ *   (g) log templates (bench/logs.ts, issue 22): Drain's grouping accuracy on txmon's own logs and
+ *       its parsing speed in lines/s.
  * It writes its figures to .txmon/bench/latest.json (bench/figures.ts builds the object; fields in
  * docs/performance.md) and closes with issue 17's targets, each met or NOT met with its figure.
  * Everything is measured through the ingest's public surfaces (the process, the topics, the MySQL
@@ -46,6 +48,7 @@ import { DEFAULT_SIM_OPTIONS } from '../simulator/types.ts';
 import { topicName } from '../topics/topics.ts';
 import { prepareNamespace } from '../cli/prepare-namespace.ts';
 import { BACKTEST_RESULT_TAG, type BacktestBenchResult } from './backtest.ts';
+import { RESULT_TAG as LOGS_RESULT_TAG, type LogsBenchResult } from './logs.ts';
 import { RESULT_TAG, type ForestBenchResult } from './forest.ts';
 import { boundaryFloors } from './floors.ts';
 import { buildFigures, chooseOfferedRate, cpuCoresLine, latencyPercentiles, targetVerdicts } from './figures.ts';
@@ -656,6 +659,8 @@ async function main(): Promise<void> {
   const forest = runForestBench();
   say('bench: (t) backtest: stored decisions decided again by a candidate, compute only, own process (no services) ...');
   const backtest = runTagged<BacktestBenchResult>('bench/backtest.ts', BACKTEST_RESULT_TAG);
+  say("bench: (g) log templates: Drain on txmon's own logs (tests/fixtures/logs), own process (no services) ...");
+  const logs = runTagged<LogsBenchResult>('bench/logs.ts', LOGS_RESULT_TAG);
 
   const perTx = (sec: number) => (sec * 1e6) / Math.max(1, s.measured);
   const cpuTotal = s.cpu.reduce((a, c) => a + c.seconds, 0);
@@ -692,6 +697,8 @@ async function main(): Promise<void> {
     allocMethod: ALLOC_METHOD,
     forestSpeedup: forest.speedup,
     backtestTxPerS: backtest.txPerSecond,
+    logLinesPerS: logs.linesPerSecond,
+    logGroupingAccuracy: logs.groupingAccuracy,
   });
   mkdirSync(dirname(FIGURES_FILE), { recursive: true });
   writeFileSync(FIGURES_FILE, `${JSON.stringify(figures, null, 2)}\n`);
@@ -707,6 +714,9 @@ async function main(): Promise<void> {
   );
   say(
     `  (t) backtest compute           ${n(backtest.txPerSecond)} tx/s  (${backtest.transactions.toLocaleString('en')} stored decisions decided again; target >= 100,000)`,
+  );
+  say(
+    `  (g) log templates (Drain)      ${n(logs.linesPerSecond)} lines/s; grouping accuracy ${(logs.groupingAccuracy * 100).toFixed(1)} % (${logs.labelled.toLocaleString('en')} lines of txmon's own logs)`,
   );
   say(
     `  (n) naive                      ${n(naive.txPerS)} tx/s  (${naive.records.toLocaleString('en')} records in ${naive.seconds.toFixed(2)} s, ${naive.undecodable} not decodable)`,

@@ -23,6 +23,7 @@ import { register as apikeyCommands } from './apikey.command.ts';
 import { register as reconCommands } from './recon.command.ts';
 import { register as demoCommands } from './demo.command.ts';
 import { register as opsCommands } from './ops.command.ts';
+import { register as logsCommands } from './logs.command.ts';
 import { cliContext, say } from './context.ts';
 
 /** Builds the program (exported for tests of --help). */
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
     apikeyCommands,
     reconCommands,
     opsCommands,
+    logsCommands,
     demoCommands,
   ])
     register(program, ctx);
