@@ -17,18 +17,14 @@ const positiveInt = z.coerce.number().int().positive();
 const boolFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected host:port');
+/** A comma-separated list: trimmed, blanks dropped. */
+const commaList = (s: string): string[] =>
+  s
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 /** A comma-separated list of host:port (blanks ignored). */
-const hostPortList = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((s) =>
-      s
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(hostPort));
+const hostPortList = (fallback: string) => z.string().default(fallback).transform(commaList).pipe(z.array(hostPort));
 
 /** Environment variables txmon reads, with their local defaults. */
 const envSchema = z.object({
@@ -172,12 +168,7 @@ const envSchema = z.object({
   TXMON_RECON_SETTLED_TYPES: z
     .string()
     .default('AUTHORIZATION,CAPTURE')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean),
-    )
+    .transform(commaList)
     .pipe(z.array(z.enum(['AUTHORIZATION', 'CAPTURE', 'REFUND', 'REVERSAL'])).min(1)),
   TXMON_RECON_TOLERANCE_MINOR: z.coerce.number().int().min(0).default(0),
   TXMON_RECON_TOLERANCE_BPS: z.coerce.number().int().min(0).max(10_000).default(0),
@@ -212,20 +203,16 @@ const envSchema = z.object({
   TXMON_OPS_TARGETS: z
     .string()
     .optional()
-    .transform((s) =>
-      s === undefined
-        ? undefined
-        : s
-            .split(',')
-            .map((t) => t.trim())
-            .filter(Boolean),
-    )
+    .transform((s) => (s === undefined ? undefined : commaList(s)))
     .pipe(
       z
         .array(z.string().regex(/^[a-z][a-z0-9-]*=https?:\/\/\S+$/, 'expected name=http(s)://host:port/metrics, comma-separated'))
         .min(1)
         .optional(),
     ),
+  // issue 22: the processors' log files, mined into templates (empty: no logs read).
+  TXMON_OPS_LOG_FILES: z.string().default('').transform(commaList),
+  TXMON_OPS_LOG_WARMUP_MS: z.coerce.number().int().min(0).default(900_000),
   TXMON_OPS_SCRAPE_MS: z.coerce.number().int().min(1_000).default(15_000),
   TXMON_OPS_WINDOW_MS: z.coerce.number().int().min(60_000).default(3_600_000),
   TXMON_OPS_THRESHOLD: z.coerce.number().positive().default(5),
@@ -376,6 +363,10 @@ export type TxmonConfig = Readonly<{
   ops: Readonly<{
     /** Targets by name: their /metrics URL. */
     targets: ReadonlyArray<Readonly<{ name: string; url: string }>>;
+    /** The processors' log files, mined into templates each round (issue 22); empty: none. */
+    logFiles: readonly string[];
+    /** Templates first seen this soon after the start are the baseline's, not new. */
+    logWarmupMs: number;
     scrapeMs: number;
     windowMs: number;
     threshold: number;
@@ -558,6 +549,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
         const at = t.indexOf('=');
         return { name: t.slice(0, at), url: t.slice(at + 1) };
       }),
+      logFiles: e.TXMON_OPS_LOG_FILES,
+      logWarmupMs: e.TXMON_OPS_LOG_WARMUP_MS,
       scrapeMs: e.TXMON_OPS_SCRAPE_MS,
       windowMs: e.TXMON_OPS_WINDOW_MS,
       threshold: e.TXMON_OPS_THRESHOLD,

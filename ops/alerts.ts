@@ -13,7 +13,13 @@ export interface OpsSeriesEvidence {
   readonly value: number;
   readonly baseline: number;
   readonly score: number;
+  /** For a log template's series (ops/log-watch.ts): the template's text, and whether it was new. */
+  readonly template?: string;
+  readonly newTemplate?: boolean;
 }
+
+/** What a series key stands for beyond its name: a log template's text, and whether it was first seen in the incident. */
+export type DescribeSeries = (key: string) => { template: string; newTemplate: boolean } | undefined;
 
 /** A forecast SLO breach, as the engine predicted it. */
 export type OpsForecast = Prediction;
@@ -34,7 +40,7 @@ export interface OpsAlert {
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-function evidenceOf(i: Incident): OpsSeriesEvidence[] {
+function evidenceOf(i: Incident, describe: DescribeSeries | undefined): OpsSeriesEvidence[] {
   return [...i.series.values()]
     .sort((a, b) => a.startedAt - b.startedAt || (a.key < b.key ? -1 : 1))
     .map((s) => ({
@@ -43,6 +49,7 @@ function evidenceOf(i: Incident): OpsSeriesEvidence[] {
       value: s.peakValue,
       baseline: s.peakBaseline,
       score: round2(s.peakScore),
+      ...describe?.(s.key),
     }));
 }
 
@@ -62,6 +69,9 @@ function forecastSummary(p: Prediction, time: number): string {
 /** The alerts open now, their revisions; turns each round into the alert revisions to write. */
 export class OpsAlertBook {
   private readonly open = new Map<string, OpsAlert>();
+
+  constructor(private readonly describe?: DescribeSeries) {}
+
   /** The open forecast alert of each series. */
   private readonly forecasts = new Map<string, string>();
 
@@ -82,7 +92,7 @@ export class OpsAlertBook {
         closedAt: incident.closedAt,
         firstMover: incident.firstMover,
         summary: incidentSummary(incident),
-        evidence: evidenceOf(incident),
+        evidence: evidenceOf(incident, this.describe),
         forecast: null,
       };
       if (alert.status === 'OPEN') this.open.set(alert.alertId, alert);

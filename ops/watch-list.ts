@@ -18,6 +18,8 @@ export const WATCHED_METRICS = [
   'txmon_tolerated_failures_total',
   'txmon_model_score_psi',
   'txmon_api_request_duration_seconds',
+  // Not exported by a processor: ops-watch's own count of each log template's lines (ops/log-watch.ts).
+  'txmon_log_template_lines',
 ] as const;
 
 /** Which way each watched metric's move is trouble (the rest: both ways). */
@@ -39,6 +41,7 @@ export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
   txmon_tolerated_failures_total: 'up',
   txmon_model_score_psi: 'up',
   txmon_api_request_duration_seconds: 'up',
+  txmon_log_template_lines: 'up',
 };
 
 /** The engine's parameters from the config. */

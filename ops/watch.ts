@@ -164,13 +164,24 @@ export class OpsWatchEngine {
     return this.tracker.current;
   }
 
-  /** One round: every target's scrape at `time`. */
-  observe(time: number, scrapes: readonly TargetScrape[]): WatchStep {
-    return this.observePoints(time, this.reader.read(time, scrapes));
+  /**
+   * One round: every target's scrape at `time`, plus points and flags from elsewhere (the log
+   * templates' series and the templates first seen this round: ops/log-watch.ts).
+   */
+  observe(
+    time: number,
+    scrapes: readonly TargetScrape[],
+    more: { points?: readonly RoundPoint[]; flagged?: readonly FlaggedSeries[] } = {},
+  ): WatchStep {
+    const points = this.reader.read(time, scrapes);
+    return this.observePoints(time, more.points === undefined ? points : points.concat(more.points), more.flagged);
   }
 
-  /** One round of points (what `observe` derives from scrapes, or a recorded trace's round). */
-  observePoints(time: number, points: readonly RoundPoint[]): WatchStep {
+  /**
+   * One round of points (what `observe` derives from scrapes, or a recorded trace's round), and
+   * series flagged by their own rule rather than a detector (a log template seen for the first time).
+   */
+  observePoints(time: number, points: readonly RoundPoint[], flaggedElsewhere: readonly FlaggedSeries[] = []): WatchStep {
     const values: RoundPoint[] = [];
     const answeredNow = new Set<string>();
     for (const p of points) {
@@ -239,6 +250,7 @@ export class OpsWatchEngine {
         });
       }
     }
+    for (const f of flaggedElsewhere) if (!flagged.some((g) => g.key === f.key)) flagged.push(f);
     return { time, points: values.length, flagged, incidents: this.tracker.observe(time, flagged), predictions, cleared };
   }
 }

@@ -80,6 +80,8 @@ export function opsAlertRecord(a: OpsAlert) {
       value: e.value,
       baseline: e.baseline,
       score: e.score,
+      template: e.template ?? null,
+      new_template: e.newTemplate === true,
     })),
     forecast:
       a.forecast === null
@@ -132,6 +134,8 @@ export function storedAlert(r: RowDataPacket): OpsAlert {
     value: number;
     baseline: number;
     score: number;
+    template?: string;
+    newTemplate?: boolean;
   }>;
   const f = json(r.forecast) as {
     series: string;

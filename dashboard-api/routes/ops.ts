@@ -34,6 +34,7 @@ const opsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool 
             updated_at: iso(r.updated_at),
             closed_at: r.closed_at === null ? null : iso(r.closed_at),
             evidence: r.evidence.map((e) => ({ ...e, started_at: iso(e.started_at) })),
+            templates: topTemplates(r.evidence),
             forecast:
               f === null
                 ? null
@@ -49,5 +50,26 @@ const opsRoutes: FastifyPluginAsyncTypebox<{ pool: Pool }> = async (app, { pool 
     },
   );
 };
+
+/** The incident's log templates (evidence with a template), new ones first, then by |score|; at most ten. */
+function topTemplates(evidence: ReturnType<typeof opsAlertRecord>['evidence']) {
+  return evidence
+    .flatMap((e) =>
+      e.template === null
+        ? []
+        : [
+            {
+              template: e.template,
+              series: e.series,
+              new_template: e.new_template,
+              lines_per_s: e.value,
+              baseline: e.baseline,
+              score: e.score,
+            },
+          ],
+    )
+    .sort((a, b) => Number(b.new_template) - Number(a.new_template) || Math.abs(b.score) - Math.abs(a.score))
+    .slice(0, 10);
+}
 
 export default opsRoutes;

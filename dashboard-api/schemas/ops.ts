@@ -18,9 +18,27 @@ export const OpsAlertItem = Type.Object({
       started_at: Time,
       value: Type.Number({ description: 'Its value at its peak score.' }),
       baseline: Type.Number({ description: 'Its baseline (median of the window) then.' }),
-      score: Type.Number({ description: 'Its peak robust z-score.' }),
+      score: Type.Number({ description: 'Its peak robust z-score (0 for a log template flagged as new).' }),
+      template: Type.Union([Type.String(), Type.Null()], {
+        description: "A log template's series (ops-watch's TXMON_OPS_LOG_FILES): the template's text; null for a metric's.",
+      }),
+      new_template: Type.Boolean({ description: 'The template was first seen in this incident.' }),
     }),
     { description: 'Each series of the incident, the first mover first.' },
+  ),
+  templates: Type.Array(
+    Type.Object({
+      template: Type.String(),
+      series: Type.String(),
+      new_template: Type.Boolean(),
+      lines_per_s: Type.Number({ description: 'Its rate at its peak score (lines per second).' }),
+      baseline: Type.Number(),
+      score: Type.Number(),
+    }),
+    {
+      description:
+        "The incident's log templates, top first: new templates, then by peak score (issue 22); empty when ops-watch reads no logs.",
+    },
   ),
   forecast: Type.Union([
     Type.Object({

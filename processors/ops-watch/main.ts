@@ -21,7 +21,12 @@ import { createRegistry, registerSchema } from '../../platform/schema-registry.t
 import { createTolerate } from '../../platform/tolerated.ts';
 import { watchParams } from '../../ops/watch-list.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
+import { LogTemplateWatch } from '../../ops/log-watch.ts';
+import { LogFileTail } from './log-files.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
+
+/** Templates with a series of their own; the rest share one (a runaway log must not grow the series without bound). */
+const LOG_TEMPLATES_MAX = 500;
 
 export interface OpsWatchOptions {
   /** Serve /metrics, /healthz, /readyz (0: any free port). */
@@ -45,7 +50,17 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
   const metrics = createOpsMetrics();
   const tolerate = createTolerate(metrics.registry, log);
   const engine = new OpsWatchEngine(watchParams(cfg));
-  const book = new OpsAlertBook();
+  // The processors' logs (issue 22), when TXMON_OPS_LOG_FILES names any: templates as series.
+  const { logFiles, logWarmupMs } = cfg.ops;
+  const tail = logFiles.length === 0 ? null : new LogFileTail(logFiles);
+  const templates =
+    tail === null
+      ? null
+      : new LogTemplateWatch({ scrapeMs: cfg.ops.scrapeMs, warmupMs: logWarmupMs, maxTemplates: LOG_TEMPLATES_MAX });
+  const book = new OpsAlertBook((key) => {
+    const template = templates?.templateOf(key);
+    return template === undefined ? undefined : { template, newTemplate: templates?.isNew(key) === true };
+  });
   const untilUp = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     retry(fn, {
       maxMs: cfg.retryMaxBackoffMs,
@@ -128,6 +143,27 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
     }
   };
 
+  const unreadable = new Set<string>();
+  /** This round's new log lines as template series, and the templates first seen in them. */
+  const readLogs = async (time: number) => {
+    if (tail === null || templates === null) return {};
+    const { lines, failed } = await tail.read();
+    for (const f of failed)
+      if (!unreadable.has(f.path)) {
+        unreadable.add(f.path);
+        log.warn({ path: f.path, err: f.error }, 'ops-watch: cannot read a log file');
+      }
+    for (const path of unreadable)
+      if (!failed.some((f) => f.path === path)) {
+        unreadable.delete(path);
+        log.info({ path }, 'ops-watch: a log file reads again');
+      }
+    const r = templates.round(time, lines, failed.length === 0);
+    metrics.logLines.inc(r.lines);
+    for (const f of r.fresh) log.warn({ series: f.key, template: templates.templateOf(f.key) }, 'ops-watch: a new log template');
+    return { points: r.points, flagged: r.fresh };
+  };
+
   const evidence = (i: Incident) =>
     [...i.series.values()].map((s) => ({
       series: s.key,
@@ -135,6 +171,7 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
       value: s.peakValue,
       baseline: s.peakBaseline,
       score: Math.round(s.peakScore * 100) / 100,
+      ...(templates?.templateOf(s.key) !== undefined && { template: templates.templateOf(s.key) }),
     }));
 
   const report = (step: WatchStep) => {
@@ -198,10 +235,11 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
       // Never backwards, should the wall clock be stepped back: a series' points are in time order.
       const time = Math.max(Date.now(), lastTime);
       lastTime = time;
-      const texts = await Promise.all(targets.map(scrape));
+      const [texts, logs] = await Promise.all([Promise.all(targets.map(scrape)), readLogs(time)]);
       const step = engine.observe(
         time,
         targets.map((t, i) => ({ target: t.name, text: texts[i] ?? null })),
+        logs,
       );
       rounds++;
       lastRoundAt = Date.now();
@@ -212,7 +250,7 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
     }
   };
 
-  log.info({ targets: targets.map((t) => `${t.name}=${t.url}`), scrapeMs }, 'ops-watch running');
+  log.info({ targets: targets.map((t) => `${t.name}=${t.url}`), logFiles, scrapeMs }, 'ops-watch running');
   const done = (async () => {
     await flush(); // what a previous run left open, closed
     await loop();

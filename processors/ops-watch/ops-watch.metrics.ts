@@ -10,6 +10,7 @@ export interface OpsMetrics {
   predictions: Counter;
   series: Gauge;
   alertRevisions: Counter;
+  logLines: Counter;
 }
 
 export function createOpsMetrics(): OpsMetrics {
@@ -47,6 +48,11 @@ export function createOpsMetrics(): OpsMetrics {
     alertRevisions: new Counter({
       name: 'txmon_ops_alert_revisions_total',
       help: 'Ops alert revisions written to ops_alerts and published on txmon.ops-alerts.v1.',
+      registers: [registry],
+    }),
+    logLines: new Counter({
+      name: 'txmon_ops_log_lines_total',
+      help: 'Lines read from TXMON_OPS_LOG_FILES and mined into templates (issue 22).',
       registers: [registry],
     }),
   };

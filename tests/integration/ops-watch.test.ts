@@ -3,8 +3,12 @@
 // prom-client registry, and a target that does not answer. A lag that starts to climb becomes one
 // incident and an SLO breach forecast: ops alerts in `ops_alerts` (latest revision) and on
 // txmon.ops-alerts.v1 (every revision, Avro); its own /metrics and /readyz say so. Restarted, it
-// closes what the previous run left open.
+// closes what the previous run left open. With TXMON_OPS_LOG_FILES (issue 22) it reads a log file
+// as it grows: a kind of line first seen after the warm-up is an incident naming its template.
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +40,13 @@ afterAll(async () => {
   await ns?.cleanup();
 });
 
+/** A processor's /metrics page over a registry (the processors' own probe server), closed after the tests. */
+async function metricsServer(registry: Registry): Promise<ProbeServer> {
+  const server = await startProbeServer({ host: '127.0.0.1', port: 0, registry, ready: () => ({ ok: true, detail: 'ok' }) });
+  servers.push(server);
+  return server;
+}
+
 /** A port nothing listens on (taken, then freed). */
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -44,6 +55,17 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
 }
+
+/** The dashboard API on the test's database, limits out of the way. */
+const apiApp = () =>
+  buildApp(
+    { pool, logger: testLogger, metrics: createApiMetrics(null), probes: dependencyProbes({ pool }) },
+    { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: { ...ns.cfg.apiGuard, rateLimitPerAddressPerMinute: 1_000_000 } },
+  );
+
+/** GET /api/v1/ops/alerts with a key. */
+const listAlerts = (app: Awaited<ReturnType<typeof apiApp>>, key: string, query: string) =>
+  app.inject({ method: 'GET', url: `/api/v1/ops/alerts${query}`, headers: { authorization: `Bearer ${key}` } });
 
 /** Every revision on the topic: [alert_id, revision, status, kind]. */
 async function published(): Promise<Array<[string, number, string, string]>> {
@@ -70,13 +92,7 @@ describe('ops-watch', () => {
       labelNames: ['partition'],
       registers: [register],
     });
-    const ingest = await startProbeServer({
-      host: '127.0.0.1',
-      port: 0,
-      registry: register,
-      ready: () => ({ ok: true, detail: 'ok' }),
-    });
-    servers.push(ingest);
+    const ingest = await metricsServer(register);
     const dead = await closedPort();
     // Rounds 200 ms apart (the setting's floor is a second; the engine's steps are the same).
     const cfg: TxmonConfig = {
@@ -164,18 +180,11 @@ describe('ops-watch', () => {
       expect(String(r.summary)).toMatch(/closed: ops-watch restarted/);
     }
     // The API lists them for SREs and admins, with their evidence; an analyst is refused.
-    const app = await buildApp(
-      { pool, logger: testLogger, metrics: createApiMetrics(null), probes: dependencyProbes({ pool }) },
-      { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: { ...ns.cfg.apiGuard, rateLimitPerAddressPerMinute: 1_000_000 } },
-    );
+    const app = await apiApp();
     try {
       const sre = (await createApiKey(pool, 'ops-sre', 'sre', 'test')).key;
       const analyst = (await createApiKey(pool, 'ops-analyst', 'analyst', 'test')).key;
-      const res = await app.inject({
-        method: 'GET',
-        url: '/api/v1/ops/alerts?status=CLOSED',
-        headers: { authorization: `Bearer ${sre}` },
-      });
+      const res = await listAlerts(app, sre, '?status=CLOSED');
       expect(res.statusCode, res.body).toBe(200);
       const items = res.json<{
         items: Array<{
@@ -212,5 +221,104 @@ describe('ops-watch', () => {
     const last = await published();
     for (const r of after)
       expect(last.filter(([id]) => id === r.alert_id).at(-1)).toEqual([r.alert_id, r.revision, 'CLOSED', expect.any(String)]);
+  });
+
+  it('log templates: a kind of line first logged after the warm-up is an incident with its template, in MySQL, on the topic and in the API', async () => {
+    const register = new Registry();
+    const ingest = await metricsServer(register);
+    const logFile = join(mkdtempSync(join(tmpdir(), 'txmon-ops-logs-')), 'ingest.log');
+    writeFileSync(logFile, '{"level":30,"msg":"logged before ops-watch started: not read"}\n');
+    const cfg: TxmonConfig = {
+      ...ns.cfg,
+      ops: {
+        ...ns.cfg.ops,
+        targets: [{ name: 'ingest', url: `http://127.0.0.1:${ingest.port}/metrics` }],
+        logFiles: [logFile],
+        logWarmupMs: 1_000,
+        minPoints: 8,
+        scrapeMs: 200,
+        groupMs: 1_000,
+        quietMs: 2_000,
+      },
+    };
+    const line = (msg: string) => appendFileSync(logFile, `${JSON.stringify({ level: 30, time: Date.now(), pid: 1, msg })}\n`);
+    let round = 0;
+    const steps: WatchStep[] = [];
+    const watch = await startOpsWatch(cfg, testLogger, {
+      rounds: 20,
+      onStep: (s) => {
+        steps.push(s);
+        round++;
+        // What the next round reads: two steady kinds of line, then (round 14) one never logged before.
+        line(`batch of ${100 + (round % 7)} records committed in ${20 + (round % 5)} ms`);
+        line('heartbeat sent to the group coordinator');
+        if (round === 14) line('aborting the Kafka transaction failed; recreating the producer');
+      },
+    });
+    await watch.done;
+    const newSeries = 'logs:rate(txmon_log_template_lines{template="3"})';
+    const opened = steps.filter((s) => s.incidents.opened).map((s) => s.incidents.opened);
+    expect(opened.map((i) => i?.firstMover)).toEqual([newSeries]);
+    expect(await watch.metrics.registry.metrics()).toMatch(/txmon_ops_log_lines_total \d+/);
+
+    const [rows] = await pool.query<RowDataPacket[]>(
+      "SELECT alert_id, evidence FROM ops_alerts WHERE kind = 'ANOMALY' AND first_mover LIKE 'logs:%'",
+    );
+    expect(rows).toHaveLength(1);
+    const evidence = (typeof rows[0]?.evidence === 'string' ? JSON.parse(rows[0].evidence) : rows[0]?.evidence) as Array<{
+      series: string;
+      template?: string;
+      newTemplate?: boolean;
+    }>;
+    expect(evidence).toEqual([
+      expect.objectContaining({
+        series: newSeries,
+        template: 'aborting the Kafka transaction failed; recreating the producer',
+        newTemplate: true,
+      }),
+    ]);
+    // On the topic, the Avro record carries the template.
+    const type = avroType('ops-alert');
+    const records = (await readTopic(createKafka(ns.cfg, testLogger), topicName(ns.cfg.topicNamespace, 'opsAlerts')))
+      .map(
+        (m) =>
+          type.fromBuffer((m.value as Buffer).subarray(5)) as {
+            alert_id: string;
+            evidence: Array<{ template: string | null; new_template: boolean }>;
+          },
+      )
+      .filter((r) => r.alert_id === rows[0]?.alert_id);
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    expect(records[0]?.evidence[0]).toMatchObject({
+      template: 'aborting the Kafka transaction failed; recreating the producer',
+      new_template: true,
+    });
+
+    const app = await apiApp();
+    try {
+      const sre = (await createApiKey(pool, 'ops-sre-logs', 'sre', 'test')).key;
+      const res = await listAlerts(app, sre, '?limit=500');
+      expect(res.statusCode, res.body).toBe(200);
+      const items = res.json<{
+        items: Array<{
+          alert_id: string;
+          templates: Array<{ template: string; new_template: boolean }>;
+          evidence: Array<{ template: string | null }>;
+        }>;
+      }>().items;
+      const incident = items.find((i) => i.alert_id === rows[0]?.alert_id);
+      expect(incident?.templates).toEqual([
+        expect.objectContaining({
+          template: 'aborting the Kafka transaction failed; recreating the producer',
+          new_template: true,
+        }),
+      ]);
+      // A metric's incident has no templates, and its evidence says so.
+      const other = items.find((i) => i.alert_id !== rows[0]?.alert_id && i.evidence.length > 0);
+      expect(other?.templates).toEqual([]);
+      expect(other?.evidence[0]?.template).toBeNull();
+    } finally {
+      await app.close();
+    }
   });
 });
