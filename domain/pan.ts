@@ -358,3 +358,12 @@ export function redactPanBytes(bytes: Buffer): { bytes: Buffer; redacted: boolea
   }
   return { bytes: out, redacted: true };
 }
+
+/**
+ * A number as a validation message may quote it: itself, unless its digits read as a card number (a
+ * PAN typed into an amount or a time field), which is described, never shown.
+ */
+export function quotableNumber(n: number): string {
+  const text = String(n);
+  return containsPan(text) ? `a ${text.replace(/\D/g, '').length}-digit number (not shown: it reads as a card number)` : text;
+}

@@ -1,6 +1,7 @@
 /** The Settlement contract as a TypeScript type, and its semantic validation (pure: no I/O, no clock). */
 import { isKnownCurrency } from './currencies.ts';
-import { containsPan } from './pan.ts';
+import { isoDay, isoTime } from './iso-time.ts';
+import { containsPan, quotableNumber } from './pan.ts';
 import { DEFAULT_MAX_FIELD_CHARS, MAX_AMOUNT_MINOR, MIN_EVENT_TIME } from './transaction.ts';
 
 /** One record of schemas/settlement.avsc as avsc decodes it (date = days since 1970-01-01, timestamp = epoch ms). */
@@ -67,23 +68,23 @@ export function validateSettlement(
   const problems: string[] = [];
   for (const f of TEXT_FIELDS) if (!ID.test(s[f])) problems.push(`${f} must be 1-64 printable ASCII characters without spaces`);
   if (!Number.isSafeInteger(s.amount_minor) || Math.abs(s.amount_minor) > MAX_AMOUNT_MINOR)
-    problems.push(`amount_minor must be an integer of at most ${MAX_AMOUNT_MINOR} in magnitude (got ${s.amount_minor})`);
+    problems.push(
+      `amount_minor must be an integer of at most ${MAX_AMOUNT_MINOR} in magnitude (got ${quotableNumber(s.amount_minor)})`,
+    );
   if (!Number.isSafeInteger(s.fee_minor) || s.fee_minor < 0 || s.fee_minor > MAX_AMOUNT_MINOR)
-    problems.push(`fee_minor must be a non-negative integer (got ${s.fee_minor})`);
+    problems.push(`fee_minor must be a non-negative integer (got ${quotableNumber(s.fee_minor)})`);
   if (!isKnownCurrency(s.currency))
     problems.push(`currency ${JSON.stringify(s.currency.slice(0, 8))} is not an active ISO 4217 code`);
   if (!Number.isSafeInteger(s.event_time) || s.event_time < MIN_EVENT_TIME)
-    problems.push(`event_time ${s.event_time} is before 2000-01-01`);
+    problems.push(`event_time ${quotableNumber(s.event_time)} is before 2000-01-01`);
   else if (s.event_time > limits.recordTimestamp + limits.maxFutureSkewMs)
-    problems.push(
-      `event_time ${new Date(s.event_time).toISOString()} is more than ${limits.maxFutureSkewMs} ms after the record's timestamp`,
-    );
+    problems.push(`event_time ${isoTime(s.event_time)} is more than ${limits.maxFutureSkewMs} ms after the record's timestamp`);
   const minDate = Math.floor(MIN_EVENT_TIME / DAY_MS);
   if (!Number.isSafeInteger(s.settlement_date) || s.settlement_date < minDate)
-    problems.push(`settlement_date ${s.settlement_date} is not a date on or after 2000-01-01`);
+    problems.push(`settlement_date ${quotableNumber(s.settlement_date)} is not a date on or after 2000-01-01`);
   else if (Number.isSafeInteger(s.event_time) && s.settlement_date > Math.floor(s.event_time / DAY_MS) + MAX_DATE_AHEAD_DAYS)
     problems.push(
-      `settlement_date ${isoDate(s.settlement_date)} is more than ${MAX_DATE_AHEAD_DAYS} days after the event time ${new Date(s.event_time).toISOString()}`,
+      `settlement_date ${isoDay(s.settlement_date)} is more than ${MAX_DATE_AHEAD_DAYS} days after the event time ${isoTime(s.event_time)}`,
     );
   return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems };
 }

@@ -1,6 +1,7 @@
 /** The Transaction contract as a TypeScript type, and its semantic validation (pure: no I/O, no clock). */
 import { isKnownCurrency } from './currencies.ts';
-import { containsPan, looksLikePan } from './pan.ts';
+import { isoTime } from './iso-time.ts';
+import { containsPan, looksLikePan, quotableNumber } from './pan.ts';
 
 export type TransactionType = 'AUTHORIZATION' | 'CAPTURE' | 'REFUND' | 'REVERSAL';
 export type Channel = 'POS' | 'ECOMMERCE' | 'ATM' | 'MOTO' | 'RECURRING' | 'OTHER';
@@ -165,16 +166,16 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
   if (tx.ip_country !== null && !COUNTRY.test(tx.ip_country))
     problems.push(`ip_country must be ISO 3166-1 alpha-2 (got ${JSON.stringify(tx.ip_country.slice(0, 8))})`);
   if (!Number.isSafeInteger(tx.amount_minor) || tx.amount_minor <= 0)
-    problems.push(`amount_minor must be a positive integer (got ${tx.amount_minor})`);
+    problems.push(`amount_minor must be a positive integer (got ${quotableNumber(tx.amount_minor)})`);
   else if (tx.amount_minor > MAX_AMOUNT_MINOR)
-    problems.push(`amount_minor ${tx.amount_minor} exceeds the sanity bound ${MAX_AMOUNT_MINOR}`);
+    problems.push(`amount_minor ${quotableNumber(tx.amount_minor)} exceeds the sanity bound ${MAX_AMOUNT_MINOR}`);
   if (!isKnownCurrency(tx.currency))
     problems.push(`currency ${JSON.stringify(tx.currency.slice(0, 8))} is not an active ISO 4217 code`);
   if (!Number.isSafeInteger(tx.event_time) || tx.event_time < MIN_EVENT_TIME) {
-    problems.push(`event_time ${tx.event_time} is before 2000-01-01`);
+    problems.push(`event_time ${quotableNumber(tx.event_time)} is before 2000-01-01`);
   } else if (tx.event_time > limits.recordTimestamp + limits.maxFutureSkewMs) {
     problems.push(
-      `event_time ${new Date(tx.event_time).toISOString()} is more than ${limits.maxFutureSkewMs} ms after the record's Kafka timestamp`,
+      `event_time ${isoTime(tx.event_time)} is more than ${limits.maxFutureSkewMs} ms after the record's Kafka timestamp`,
     );
   }
   if (tx.latitude !== null && !(Number.isFinite(tx.latitude) && Math.abs(tx.latitude) <= 90))

@@ -4,6 +4,7 @@
  */
 import type avro from 'avsc';
 import { DEFAULT_MAX_FIELD_CHARS, validateTransaction, type TextField, type Transaction } from '../domain/transaction.ts';
+import { containsPan } from '../domain/pan.ts';
 import { PoisonRecordError, errorClass, errorMessage } from '../platform/errors.ts';
 import { frame } from '../platform/schema-registry.ts';
 import { deadLetterOf, type DeadLetter } from '../sinks/dead-letter.sink.ts';
@@ -94,6 +95,7 @@ export const REDACTED = 'REDACTED';
  * with the card data a PCI assessor would not want in a dead-letter topic scrubbed: card_token
  * replaced by REDACTED (it may be a PAN, and a hash of a PAN can be brute-forced), card_last4,
  * card_bin and the coordinates nulled; and `fields` (a card number, or too long to scan) REDACTED.
+ * A number field whose digits read as a card number (amount_minor, event_time) is zeroed.
  * What stays: ids, amount, currency, times, channel, merchant: enough to find and replay the record.
  */
 export function redactor(
@@ -103,6 +105,9 @@ export function redactor(
   return (tx, fields) => {
     const copy: Transaction = { ...tx, card_token: REDACTED, card_last4: null, card_bin: null, latitude: null, longitude: null };
     for (const f of fields) (copy as unknown as Record<string, unknown>)[f] = REDACTED;
+    // A card number typed into a number field (the amount, a time) is zeroed; the reason says so.
+    if (containsPan(String(copy.amount_minor))) copy.amount_minor = 0;
+    if (containsPan(String(copy.event_time))) copy.event_time = 0;
     return frame(readerSchemaId, readerType.toBuffer(copy));
   };
 }

@@ -410,7 +410,8 @@ describe('card numbers', () => {
       {
         line: 2,
         errorClass: 'VALIDATION_FAILED',
-        message: 'amount_minor must be an integer of at most 1000000000000000 in magnitude (got ################)',
+        message:
+          'amount_minor must be an integer of at most 1000000000000000 in magnitude (got a 16-digit number (not shown: it reads as a card number))',
       },
     ]);
   });
