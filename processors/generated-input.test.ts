@@ -7,11 +7,10 @@ import fc from 'fast-check';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { describe, expect, it } from 'vitest';
 import { containsPan } from '../domain/pan.ts';
-import { sampleTransaction } from '../domain/transaction.fixture.ts';
 import type { Transaction } from '../domain/transaction.ts';
-import { AvroDecoder, frame } from '../platform/schema-registry.ts';
-import { avroType, schemaText } from '../schemas/index.ts';
-import { avroArbitrary, hugeLongArbitrary, malformedArbitrary, type Malformation } from '../tests/helpers/avro-arbitrary.ts';
+import { AvroDecoder } from '../platform/schema-registry.ts';
+import { avroType } from '../schemas/index.ts';
+import { generatedTransactionRecord, NEVER_VALID } from '../tests/helpers/generated-transactions.ts';
 import { classify, redactor, type RawRecord } from './classify.ts';
 
 const type = avroType('transaction');
@@ -25,40 +24,6 @@ const registry = {
 } as unknown as SchemaRegistry;
 
 const NOW = 1_796_000_000_000;
-const schema = JSON.parse(schemaText('transaction')) as { type: 'record'; fields: Array<{ name: string; type: unknown }> };
-const anyRecord = avroArbitrary(schema) as fc.Arbitrary<Transaction>;
-/**
- * Records near valid ones: a schema-generated record whose fields, all but up to three drawn ones,
- * are taken from a valid transaction (unique ids). A field the schema gains and the base lacks stays
- * generated, so it is always exercised; with no field drawn the record is valid.
- */
-const nearValid: fc.Arbitrary<Transaction> = fc
-  .tuple(
-    anyRecord,
-    fc.subarray(
-      schema.fields.map((f) => f.name),
-      { maxLength: 3 },
-    ),
-    fc.uuid(),
-  )
-  .map(([any, drawn, id]) => {
-    const base = sampleTransaction({ transaction_id: id, idempotency_key: id }) as unknown as Record<string, unknown>;
-    const out = { ...(any as unknown as Record<string, unknown>) };
-    for (const f of schema.fields) if (!drawn.includes(f.name) && f.name in base) out[f.name] = base[f.name];
-    return out as unknown as Transaction;
-  });
-const generated = fc.oneof(anyRecord, nearValid);
-/** Always malformed, whatever the draw (a bit flip may leave a record that still decodes). */
-const NEVER_VALID: ReadonlySet<Malformation> = new Set([
-  'huge-long',
-  'truncated',
-  'trailing-bytes',
-  'wrong-magic-byte',
-  'unknown-schema-id',
-  'foreign-schema-id',
-  'empty',
-  'null',
-]);
 
 /** A dead letter's re-encoded record, or null where the byte-level card-number mask made it undecodable. */
 function decodedOrNull(value: Buffer): unknown {
@@ -69,19 +34,7 @@ function decodedOrNull(value: Buffer): unknown {
   }
 }
 
-type Input = { kind: 'generated'; tx: Transaction } | { kind: Malformation };
-const input: fc.Arbitrary<{ input: Input; value: Buffer | null; key: Buffer | null }> = fc.oneof(
-  generated.map((tx) => ({
-    input: { kind: 'generated' as const, tx },
-    value: frame(IDS.schemaId, type.toBuffer(tx)),
-    key: Buffer.from(tx.account_id),
-  })),
-  malformedArbitrary(
-    generated.map((tx) => type.toBuffer(tx)),
-    IDS,
-    hugeLongArbitrary(schema, generated as unknown as fc.Arbitrary<Record<string, unknown>>),
-  ).map((m) => ({ input: { kind: m.how }, value: m.value, key: null })),
-);
+const input = generatedTransactionRecord(IDS, Date.parse('2026-01-01T00:00:00Z'));
 
 describe('ingest decode → validate → dead letters, on records generated from the Avro schema', () => {
   it('property: ≥ 10,000 records, each valid or dead-lettered with a reason, once; never a throw; no card number in a dead letter', async () => {
