@@ -9,9 +9,9 @@ export function register(program: Command, ctx: CliContext): void {
   logs
     .command('cluster')
     .description(
-      "Group log lines into templates with the Drain algorithm (ids, numbers, hex, IPs, UUIDs and times masked; a fixed-depth parse tree; a similarity threshold) and print, for each input line, its line number, template id and template, then a summary of the templates by lines. A JSON line's `msg` is clustered where it has one (txmon's own logs); any other line as it is. Gzip input is read as such. Needs no services.",
+      "Group log lines into templates with the Drain algorithm (ids, numbers, hex, IPs, UUIDs and times masked; a fixed-depth parse tree; a similarity threshold) and print, for each input line, its line number, template id and template, then a summary of the templates by lines. A JSON line's `msg` is clustered where it has one (txmon's own logs); any other line as it is. A gzip file is read as such (standard input is read as plain text). Needs no services.",
     )
-    .argument('<file>', 'a log file (plain or .gz), or - for standard input')
+    .argument('<file>', 'a log file (plain or gzip), or - for standard input (plain)')
     .option(
       '--json',
       'print one JSON object per input line { line, template_id, template } (line counted from 1), then { summary }',

@@ -65,6 +65,16 @@ export function validateSettlement(
       code: 'PAN_DETECTED',
       problems: [`${pan.join(', ')} ${pan.length > 1 ? 'carry' : 'carries'} a raw card number (PAN)`],
     };
+  // A card number typed into an amount: never stored (no real amount or fee has 13 digits and reads as one).
+  const panNumbers = (['amount_minor', 'fee_minor'] as const).filter(
+    (f) => Number.isSafeInteger(s[f]) && containsPan(String(Math.abs(s[f]))),
+  );
+  if (panNumbers.length > 0)
+    return {
+      ok: false,
+      code: 'PAN_DETECTED',
+      problems: panNumbers.map((f) => `${f} is ${quotableNumber(Math.abs(s[f]))}; only amounts are accepted`),
+    };
   const problems: string[] = [];
   for (const f of TEXT_FIELDS) if (!ID.test(s[f])) problems.push(`${f} must be 1-64 printable ASCII characters without spaces`);
   if (!Number.isSafeInteger(s.amount_minor) || Math.abs(s.amount_minor) > MAX_AMOUNT_MINOR)
@@ -89,10 +99,8 @@ export function validateSettlement(
   return problems.length === 0 ? { ok: true } : { ok: false, code: 'VALIDATION_FAILED', problems };
 }
 
-/** `YYYY-MM-DD` of an Avro date (days since 1970-01-01). */
-export function isoDate(days: number): string {
-  return new Date(days * DAY_MS).toISOString().slice(0, 10);
-}
+/** `YYYY-MM-DD` of an Avro date (days since 1970-01-01); one formatter with the validators' messages. */
+export const isoDate = isoDay;
 
 /** Days since 1970-01-01 of a `YYYY-MM-DD` date, or null when it is not a real calendar date. */
 export function parseIsoDate(text: string): number | null {

@@ -149,6 +149,14 @@ export function validateTransaction(tx: Transaction, limits: ValidationLimits): 
       ],
     };
   }
+  // A card number typed into the amount (no real amount has 13 digits and reads as one): never stored.
+  if (Number.isSafeInteger(tx.amount_minor) && containsPan(String(tx.amount_minor)))
+    return {
+      ok: false,
+      code: 'PAN_DETECTED',
+      redact: [],
+      problems: [`amount_minor is ${quotableNumber(tx.amount_minor)}; only amounts are accepted`],
+    };
   const problems: string[] = [];
   checkId(problems, 'transaction_id', tx.transaction_id, ID);
   checkId(problems, 'idempotency_key', tx.idempotency_key, KEY);

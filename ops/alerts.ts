@@ -19,7 +19,7 @@ export interface OpsSeriesEvidence {
 }
 
 /** What a series key stands for beyond its name: a log template's text, and whether it was first seen in the incident. */
-export type DescribeSeries = (key: string) => { template: string; newTemplate: boolean } | undefined;
+export type DescribeSeries = (key: string, startedAt: number) => { template: string; newTemplate: boolean } | undefined;
 
 /** A forecast SLO breach, as the engine predicted it. */
 export type OpsForecast = Prediction;
@@ -49,7 +49,7 @@ function evidenceOf(i: Incident, describe: DescribeSeries | undefined): OpsSerie
       value: s.peakValue,
       baseline: s.peakBaseline,
       score: round2(s.peakScore),
-      ...describe?.(s.key),
+      ...describe?.(s.key, s.startedAt),
     }));
 }
 

@@ -27,9 +27,9 @@ function engine(): OpsWatchEngine {
 
 /** An alert book that describes the watch's template series, as ops-watch's is. */
 const bookOf = (w: LogTemplateWatch) =>
-  new OpsAlertBook((key) => {
+  new OpsAlertBook((key, startedAt) => {
     const template = w.templateOf(key);
-    return template === undefined ? undefined : { template, newTemplate: w.isNew(key) };
+    return template === undefined ? undefined : { template, newTemplate: w.isNew(key, startedAt) };
   });
 
 describe('LogTemplateWatch', () => {
@@ -60,8 +60,10 @@ describe('LogTemplateWatch', () => {
       line('redis not ready (timeout reached); retrying'),
     ]);
     expect(r.fresh).toEqual([{ key: templateKey(4), startedAt: 6_000, value: 2, baseline: 0, score: 0 }]);
-    expect(w.isNew(templateKey(4))).toBe(true);
-    expect(w.isNew(templateKey(3))).toBe(false);
+    expect(w.isNew(templateKey(4), 6_000)).toBe(true);
+    // The same template's later run (a spike hours after) is not new.
+    expect(w.isNew(templateKey(4), 7_000)).toBe(false);
+    expect(w.isNew(templateKey(3), 3_000)).toBe(false);
     expect(w.round(7_000, [line('redis not ready (timeout reached); retrying')]).fresh).toEqual([]);
   });
 

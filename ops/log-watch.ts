@@ -37,6 +37,9 @@ export interface LogRound {
 /** The series key of a template (`other`: beyond maxTemplates). */
 export const templateKey = (id: number | 'other'): string => `${LOG_TARGET}:rate(${LOG_TEMPLATE_METRIC}{template="${id}"})`;
 
+/** Characters of a template's text an alert carries. */
+export const TEMPLATE_TEXT_MAX = 512;
+
 const KEY = /^logs:rate\(txmon_log_template_lines\{template="(\d+)"\}\)$/;
 
 export class LogTemplateWatch {
@@ -45,8 +48,8 @@ export class LogTemplateWatch {
   /** Templates with a series, by id (the rest count as `other`). */
   private readonly tracked = new Set<number>();
   private otherSeen = false;
-  /** Series of templates flagged as new. */
-  private readonly born = new Set<string>();
+  /** Series of templates flagged as new, and the round they were first seen in. */
+  private readonly born = new Map<string, number>();
 
   constructor(private readonly params: LogWatchParams) {
     if (!(params.scrapeMs > 0) || !(params.warmupMs >= 0) || !(params.maxTemplates >= 1))
@@ -75,7 +78,7 @@ export class LogTemplateWatch {
       counts.set(id, (counts.get(id) ?? 0) + 1);
       if (t.id > before && warm && id !== 'other') {
         fresh.push({ key: templateKey(t.id), startedAt: time, value: 0, baseline: 0, score: 0 });
-        this.born.add(templateKey(t.id));
+        this.born.set(templateKey(t.id), time);
       }
     }
     const perSecond = 1_000 / this.params.scrapeMs;
@@ -101,17 +104,23 @@ export class LogTemplateWatch {
     return { points, fresh, lines: lines.length };
   }
 
-  /** Whether the series' template was flagged as new (first seen after the warm-up). */
-  isNew(key: string): boolean {
-    return this.born.has(key);
+  /**
+   * Whether the series' run that began at `startedAt` is its template's first appearance (after the
+   * warm-up): true in the incident it was new in, false when the same template spikes later.
+   */
+  isNew(key: string, startedAt: number): boolean {
+    return this.born.get(key) === startedAt;
   }
 
-  /** The text of the template behind a series key, or undefined for any other series. */
+  /** The text of the template behind a series key (at most 512 characters), or undefined for any other series. */
   templateOf(key: string): string | undefined {
     if (key === templateKey('other')) return `(templates beyond the first ${this.params.maxTemplates})`;
     const m = KEY.exec(key);
     if (m === null) return undefined;
     const t = this.miner.templates()[Number(m[1]) - 1];
-    return t === undefined ? undefined : templateText(t);
+    if (t === undefined) return undefined;
+    const text = templateText(t);
+    // An alert carries it to Kafka and MySQL: a template of a huge line must not make the alert too big to publish.
+    return text.length > TEMPLATE_TEXT_MAX ? `${text.slice(0, TEMPLATE_TEXT_MAX - 1)}…` : text;
   }
 }

@@ -37,62 +37,66 @@ function decodedOrNull(value: Buffer): unknown {
 const input = generatedTransactionRecord(IDS, Date.parse('2026-01-01T00:00:00Z'));
 
 describe('ingest decode → validate → dead letters, on records generated from the Avro schema', () => {
-  it('property: ≥ 10,000 records, each valid or dead-lettered with a reason, once; never a throw; no card number in a dead letter', async () => {
-    const decoder = new AvroDecoder<Transaction>(registry, type, undefined, 0);
-    const counts = { records: 0, valid: 0, deadLettered: 0, byKind: new Map<string, number>() };
-    await fc.assert(
-      fc.asyncProperty(fc.array(input, { minLength: 125, maxLength: 160 }), async (batch) => {
-        const records: RawRecord[] = batch.map((b, i) => ({
-          key: b.key,
-          value: b.value,
-          offset: String(i),
-          timestamp: String(NOW),
-        }));
-        await decoder.warmValues(records.map((r) => r.value));
-        const out = classify(records, {
-          topic: 't',
-          partition: 0,
-          decode: (v) => decoder.decode(v),
-          maxFutureSkewMs: 300_000,
-          redact: redactor(type, IDS.schemaId),
-        });
-        // Each record in exactly one place.
-        const placed = [...out.valid.map((v) => v.position.offset), ...out.deadLetters.map((d) => d.position.offset)].sort(
-          (a, b) => Number(a) - Number(b),
-        );
-        expect(placed).toEqual(records.map((r) => r.offset));
-        for (const d of out.deadLetters) {
-          expect(d.errorClass).toMatch(/^[A-Z_]+$/);
-          expect(d.errorMessage.length).toBeGreaterThan(0);
-          expect(containsPan(d.errorMessage)).toBe(false);
-          if (d.value !== null) expect(containsPan(d.value.toString('latin1'))).toBe(false);
-          // A decoded record's dead letter is its scrubbed re-encoding: no card number in any field, numbers included.
-          if (d.value !== null && (d.errorClass === 'VALIDATION_FAILED' || d.errorClass === 'PAN_DETECTED'))
-            expect(containsPan(JSON.stringify(decodedOrNull(d.value)))).toBe(false);
-        }
-        const deadAt = new Set(out.deadLetters.map((d) => d.position.offset));
-        batch.forEach((b, i) => {
-          if (b.input.kind !== 'generated' && NEVER_VALID.has(b.input.kind))
-            expect(deadAt.has(String(i)), b.input.kind).toBe(true);
-        });
-        // A generated record that passed is exactly what was sent.
-        for (const v of out.valid) {
-          const b = batch[Number(v.position.offset)];
-          if (b?.input.kind === 'generated') expect(v.tx).toEqual(b.input.tx);
-        }
-        counts.records += records.length;
-        counts.valid += out.valid.length;
-        counts.deadLettered += out.deadLetters.length;
-        for (const b of batch) counts.byKind.set(b.input.kind, (counts.byKind.get(b.input.kind) ?? 0) + 1);
-      }),
-      { numRuns: 80 },
-    );
-    expect(counts.records).toBeGreaterThanOrEqual(10_000);
-    expect(counts.valid + counts.deadLettered).toBe(counts.records);
-    // Both outcomes and every malformation were exercised.
-    expect(counts.valid).toBeGreaterThan(0);
-    expect(counts.deadLettered).toBeGreaterThan(0);
-    for (const kind of ['generated', ...NEVER_VALID, 'bit-flipped', 'random-bytes'])
-      expect(counts.byKind.get(kind) ?? 0, kind).toBeGreaterThan(0);
-  });
+  it(
+    'property: ≥ 10,000 records, each valid or dead-lettered with a reason, once; never a throw; no card number in a dead letter',
+    { timeout: 60_000 },
+    async () => {
+      const decoder = new AvroDecoder<Transaction>(registry, type, undefined, 0);
+      const counts = { records: 0, valid: 0, deadLettered: 0, byKind: new Map<string, number>() };
+      await fc.assert(
+        fc.asyncProperty(fc.array(input, { minLength: 125, maxLength: 160 }), async (batch) => {
+          const records: RawRecord[] = batch.map((b, i) => ({
+            key: b.key,
+            value: b.value,
+            offset: String(i),
+            timestamp: String(NOW),
+          }));
+          await decoder.warmValues(records.map((r) => r.value));
+          const out = classify(records, {
+            topic: 't',
+            partition: 0,
+            decode: (v) => decoder.decode(v),
+            maxFutureSkewMs: 300_000,
+            redact: redactor(type, IDS.schemaId),
+          });
+          // Each record in exactly one place.
+          const placed = [...out.valid.map((v) => v.position.offset), ...out.deadLetters.map((d) => d.position.offset)].sort(
+            (a, b) => Number(a) - Number(b),
+          );
+          expect(placed).toEqual(records.map((r) => r.offset));
+          for (const d of out.deadLetters) {
+            expect(d.errorClass).toMatch(/^[A-Z_]+$/);
+            expect(d.errorMessage.length).toBeGreaterThan(0);
+            expect(containsPan(d.errorMessage)).toBe(false);
+            if (d.value !== null) expect(containsPan(d.value.toString('latin1'))).toBe(false);
+            // A decoded record's dead letter is its scrubbed re-encoding: no card number in any field, numbers included.
+            if (d.value !== null && (d.errorClass === 'VALIDATION_FAILED' || d.errorClass === 'PAN_DETECTED'))
+              expect(containsPan(JSON.stringify(decodedOrNull(d.value)))).toBe(false);
+          }
+          const deadAt = new Set(out.deadLetters.map((d) => d.position.offset));
+          batch.forEach((b, i) => {
+            if (b.input.kind !== 'generated' && NEVER_VALID.has(b.input.kind))
+              expect(deadAt.has(String(i)), b.input.kind).toBe(true);
+          });
+          // A generated record that passed is exactly what was sent.
+          for (const v of out.valid) {
+            const b = batch[Number(v.position.offset)];
+            if (b?.input.kind === 'generated') expect(v.tx).toEqual(b.input.tx);
+          }
+          counts.records += records.length;
+          counts.valid += out.valid.length;
+          counts.deadLettered += out.deadLetters.length;
+          for (const b of batch) counts.byKind.set(b.input.kind, (counts.byKind.get(b.input.kind) ?? 0) + 1);
+        }),
+        { numRuns: 80 },
+      );
+      expect(counts.records).toBeGreaterThanOrEqual(10_000);
+      expect(counts.valid + counts.deadLettered).toBe(counts.records);
+      // Both outcomes and every malformation were exercised.
+      expect(counts.valid).toBeGreaterThan(0);
+      expect(counts.deadLettered).toBeGreaterThan(0);
+      for (const kind of ['generated', ...NEVER_VALID, 'bit-flipped', 'random-bytes'])
+        expect(counts.byKind.get(kind) ?? 0, kind).toBeGreaterThan(0);
+    },
+  );
 });

@@ -409,9 +409,8 @@ describe('card numbers', () => {
     expect(bad(items)).toEqual([
       {
         line: 2,
-        errorClass: 'VALIDATION_FAILED',
-        message:
-          'amount_minor must be an integer of at most 1000000000000000 in magnitude (got a 16-digit number (not shown: it reads as a card number))',
+        errorClass: 'PAN_DETECTED',
+        message: 'amount_minor is a 16-digit number (not shown: it reads as a card number); only amounts are accepted',
       },
     ]);
   });

@@ -13,7 +13,7 @@
  * scripts/hotspots-model.ts with their tests.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -93,6 +93,8 @@ function factsAt(sha: string, commits: readonly Commit[], coverage: ReadonlyMap<
 /** Line coverage per file from a v8 coverage run of the unit tests (null when it could not run). */
 function unitCoverage(): Map<string, number> | null {
   say('hotspots: measuring line coverage (the unit tests under v8 coverage, ~2 min) ...');
+  // A summary left by an earlier run must not pass for this one's.
+  rmSync(COVERAGE_DIR, { recursive: true, force: true });
   const run = spawnSync(
     process.execPath,
     [
@@ -162,6 +164,13 @@ function main(): void {
   const ranked = rankFiles(factsAt(head, commits, coverage));
 
   // The check: facts as they were at the split, fixes after it.
+  if (commits.length < 10) {
+    say(
+      `hotspots: ${commits.length} commits (a shallow clone?): too few to check the ranking on history; fetch the whole history`,
+    );
+    process.exitCode = 2;
+    return;
+  }
   const cut = Math.floor(commits.length * split);
   const before = commits.slice(0, cut);
   const after = commits.slice(cut);

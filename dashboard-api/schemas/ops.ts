@@ -18,11 +18,13 @@ export const OpsAlertItem = Type.Object({
       started_at: Time,
       value: Type.Number({ description: 'Its value at its peak score.' }),
       baseline: Type.Number({ description: 'Its baseline (median of the window) then.' }),
-      score: Type.Number({ description: 'Its peak robust z-score (0 for a log template flagged as new).' }),
+      score: Type.Number({ description: 'Its peak robust z-score (0 for a log template flagged only as new).' }),
       template: Type.Union([Type.String(), Type.Null()], {
         description: "A log template's series (ops-watch's TXMON_OPS_LOG_FILES): the template's text; null for a metric's.",
       }),
-      new_template: Type.Boolean({ description: 'The template was first seen in this incident.' }),
+      new_template: Type.Boolean({
+        description: 'The template was first seen in this incident (its run began when it first appeared).',
+      }),
     }),
     { description: 'Each series of the incident, the first mover first.' },
   ),

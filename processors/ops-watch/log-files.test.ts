@@ -1,8 +1,8 @@
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync, truncateSync, chmodSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogFileTail } from './log-files.ts';
+import { LogFileTail, MAX_LINE_CHARS } from './log-files.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'txmon-tail-'));
 
@@ -76,5 +76,38 @@ describe('LogFileTail', () => {
     appendFileSync(locked, 'x\n');
     chmodSync(locked, 0o000);
     expect((await tail.read()).failed).toHaveLength(1);
+  });
+
+  it('a line half written when it starts is skipped whole, not read as a fragment', async () => {
+    const path = join(dir(), 'ingest.log');
+    writeFileSync(path, 'complete\n{"msg":"batch of 12 rec');
+    const tail = new LogFileTail([path]);
+    await tail.read();
+    appendFileSync(path, 'ords committed"}\nnext\n');
+    expect((await tail.read()).lines).toEqual(['next']);
+  });
+
+  it(`keeps the first ${MAX_LINE_CHARS} characters of a longer line and drops the rest up to its newline`, async () => {
+    const path = join(dir(), 'ingest.log');
+    writeFileSync(path, '');
+    const tail = new LogFileTail([path]);
+    await tail.read();
+    appendFileSync(path, 'x'.repeat(MAX_LINE_CHARS + 10));
+    expect((await tail.read()).lines).toEqual(['x'.repeat(MAX_LINE_CHARS)]);
+    appendFileSync(path, 'yyy\nafter\n');
+    expect((await tail.read()).lines).toEqual(['after']);
+  });
+
+  it('a file unreadable at the start is read from its end once it can be (its old lines are not this run’s)', async () => {
+    const d = dir();
+    const path = join(d, 'ingest.log');
+    mkdirSync(path); // not a regular file: fails
+    const tail = new LogFileTail([path]);
+    expect((await tail.read()).failed).toHaveLength(1);
+    rmdirSync(path);
+    writeFileSync(path, 'old line\n');
+    expect(await tail.read()).toEqual({ lines: [], failed: [] });
+    appendFileSync(path, 'new line\n');
+    expect((await tail.read()).lines).toEqual(['new line']);
   });
 });

@@ -1,9 +1,11 @@
 /**
  * The processors' log files as ops-watch reads them (issue 22, TXMON_OPS_LOG_FILES): each round,
  * the complete lines appended since the last round, like `tail -F`. It starts at each file's end
- * (what was logged before ops-watch started is not this run's baseline), follows a file that is
- * truncated or replaced by rotation from its start, waits for a file that does not exist yet, and
- * reads at most `maxBytes` a file a round (the rest next round), so a runaway log cannot stall it.
+ * (what was logged before ops-watch started is not this run's baseline; a line half written then is
+ * skipped whole), follows a file that is truncated or replaced by rotation from its start, waits for
+ * a file that does not exist yet, and reads at most `maxBytes` a file a round (the rest next round)
+ * and at most `MAX_LINE_CHARS` of a line, so a runaway log cannot stall it or fill its memory. Lines
+ * written to a rotated file after the last round read it and before it was renamed are not read.
  */
 import { open, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -24,7 +26,12 @@ interface FileState {
   decoder: StringDecoder;
   /** The file's first bytes when it was last read from: other bytes there mean another file (truncated and rewritten). */
   head: Buffer;
+  /** Drop what comes before the next newline: the rest of a line begun before ops-watch started, or cut at MAX_LINE_CHARS. */
+  skipLine: boolean;
 }
+
+/** Characters of a line kept; the rest of a longer one is dropped (the kept part is its message's start). */
+export const MAX_LINE_CHARS = 16_384;
 
 const HEAD_BYTES = 64;
 
@@ -45,11 +52,14 @@ const fresh = (offset: number, ino: number | null): FileState => ({
   partial: '',
   decoder: new StringDecoder('utf8'),
   head: Buffer.alloc(0),
+  skipLine: false,
 });
 
 export class LogFileTail {
   private readonly files = new Map<string, FileState>();
   private started = false;
+  /** Files that existed but could not be read at the start: read from their end once they can be. */
+  private readonly startAtEnd = new Set<string>();
 
   constructor(
     private readonly paths: readonly string[],
@@ -76,10 +86,16 @@ export class LogFileTail {
           continue;
         }
         if (state === undefined) {
-          const s = fresh(first ? st.size : 0, st.ino);
-          if (first) s.head = await readAt(path, 0, Math.min(HEAD_BYTES, st.size));
+          const atEnd = first || this.startAtEnd.has(path);
+          const s = fresh(atEnd ? st.size : 0, st.ino);
+          if (atEnd) {
+            s.head = await readAt(path, 0, Math.min(HEAD_BYTES, st.size));
+            // Begun mid-line: the rest of that line is not a line.
+            s.skipLine = st.size > 0 && (await readAt(path, st.size - 1, 1))[0] !== 0x0a;
+          }
           this.files.set(path, s);
-          if (first) continue;
+          this.startAtEnd.delete(path);
+          if (atEnd) continue;
         }
         let s = this.files.get(path) as FileState;
         const head = s.head.length === 0 ? s.head : await readAt(path, 0, s.head.length);
@@ -97,9 +113,25 @@ export class LogFileTail {
         s.offset += bytes.length;
         const parts = (s.partial + s.decoder.write(bytes)).split('\n');
         s.partial = parts.pop() ?? '';
-        for (const p of parts) lines.push(p.endsWith('\r') ? p.slice(0, -1) : p);
+        if (s.skipLine && parts.length > 0) {
+          parts.shift();
+          s.skipLine = false;
+        }
+        if (s.skipLine) s.partial = '';
+        else if (s.partial.length > MAX_LINE_CHARS) {
+          // A line longer than the cap: its start is kept as a line, the rest dropped up to its newline.
+          parts.push(s.partial.slice(0, MAX_LINE_CHARS));
+          s.partial = '';
+          s.skipLine = true;
+        }
+        for (const p of parts) {
+          const line = p.endsWith('\r') ? p.slice(0, -1) : p;
+          lines.push(line.length > MAX_LINE_CHARS ? line.slice(0, MAX_LINE_CHARS) : line);
+        }
       } catch (err) {
         failed.push({ path, error: (err as Error).message });
+        // There but unreadable at the start: what it holds then is not this run's either.
+        if (first) this.startAtEnd.add(path);
       }
     }
     return { lines, failed };

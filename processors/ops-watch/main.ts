@@ -57,9 +57,9 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
     tail === null
       ? null
       : new LogTemplateWatch({ scrapeMs: cfg.ops.scrapeMs, warmupMs: logWarmupMs, maxTemplates: LOG_TEMPLATES_MAX });
-  const book = new OpsAlertBook((key) => {
+  const book = new OpsAlertBook((key, startedAt) => {
     const template = templates?.templateOf(key);
-    return template === undefined ? undefined : { template, newTemplate: templates?.isNew(key) === true };
+    return template === undefined ? undefined : { template, newTemplate: templates?.isNew(key, startedAt) === true };
   });
   const untilUp = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     retry(fn, {

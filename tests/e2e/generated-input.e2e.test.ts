@@ -90,9 +90,9 @@ describe('records generated from the Avro schema, end to end', () => {
     firsts.forEach((first, k) => {
       if (storedAt.has(first)) expect(dupAt.has(COUNT + k), `re-send of offset ${first}`).toBe(true);
     });
-    // No card number in any stored text.
+    // No card number in any stored text, nor typed into the amount.
     const [texts] = await conn.query<RowDataPacket[]>(
-      "SELECT CONCAT_WS('|', transaction_id, idempotency_key, account_id, card_token, card_last4, merchant_id, mcc, device_id, reference, parent_transaction_id) AS t FROM transactions",
+      "SELECT CONCAT_WS('|', transaction_id, idempotency_key, account_id, card_token, card_last4, merchant_id, mcc, device_id, reference, parent_transaction_id, amount_minor) AS t FROM transactions",
     );
     await conn.end();
     expect(texts.length).toBe(stored.length);
