@@ -153,3 +153,91 @@ describe('large groups', () => {
     expect(reconcileGroup([tx('a', 200_000)], lines, AFTER, POLICY).status).toBe('MATCHED');
   });
 });
+
+// Boundaries and reasons the mutation run (npm run mutation -- --mutate reconciliation/match.ts)
+// showed no test held: each assertion below fails for one of its surviving mutants.
+describe('boundaries and reasons', () => {
+  it('tolerance: a negative expected amount (a refund) is measured by its size; the relative part wins only when larger', () => {
+    const p = { ...POLICY, toleranceMinor: 5n, toleranceBps: 10n };
+    expect(tolerance(-1_000_000n, p)).toBe(1_000n);
+    expect(tolerance(5_000n, p)).toBe(5n); // relative 5 = absolute 5
+    expect(tolerance(6_000n, p)).toBe(6n);
+    expect(reconcileGroup([tx('r', -1_000_000)], [line(-1_001_000)], AFTER, p).status).toBe('MATCHED');
+  });
+
+  it('an excess exactly at the tolerance matches; one unit more does not', () => {
+    const p = { ...POLICY, toleranceMinor: 2n };
+    expect(reconcileGroup([tx('a', 1000)], [line(1002)], AFTER, p).status).toBe('MATCHED');
+    expect(reconcileGroup([tx('a', 1000)], [line(998)], AFTER, p).status).toBe('MATCHED');
+    expect(reconcileGroup([tx('a', 1000)], [line(1003)], AFTER, p)).toMatchObject({
+      status: 'AMOUNT_MISMATCH',
+      reason: 'settled 1003 against 1000 USD (tolerance 2)',
+    });
+  });
+
+  it('a line settled exactly at the deadline is on time; a millisecond after is late, and says by how much', () => {
+    expect(reconcileGroup([tx('a', 1000)], [line(1000, T0 + 72 * H)], AFTER, POLICY)).toMatchObject({
+      status: 'MATCHED',
+      reason: '1:1',
+    });
+    expect(reconcileGroup([tx('a', 1000)], [line(1000, T0 + 72 * H + 30 * 60_000)], AFTER, POLICY)).toMatchObject({
+      status: 'LATE_MATCH',
+      reason: 'settled 30 min after the 3 d deadline',
+    });
+    expect(reconcileGroup([tx('a', 1000)], [line(1000, T0 + 74.5 * H)], AFTER, POLICY).reason).toBe(
+      'settled 2.5 h after the 3 d deadline',
+    );
+    expect(reconcileGroup([tx('a', 1000)], [line(1000, T0 + 72 * H + 50 * H)], AFTER, POLICY).reason).toBe(
+      'settled 2.1 d after the 3 d deadline',
+    );
+    // The watermark reaching the deadline makes an outcome final; one before it does not.
+    expect(reconcileGroup([tx('a', 1000)], [], T0 + 72 * H, POLICY).status).toBe('MISSING_SETTLEMENT');
+    expect(reconcileGroup([tx('a', 1000)], [], T0 + 72 * H - 1, POLICY).status).toBe('PENDING');
+  });
+
+  it('reasons name the counts, the amounts and the currencies', () => {
+    expect(reconcileGroup([tx('a', 300), tx('b', 700)], [line(1000)], AFTER, POLICY).reason).toBe('2:1');
+    expect(reconcileGroup([tx('a', 1000)], [line(400), line(600)], AFTER, POLICY).reason).toBe('1:2');
+    expect(reconcileGroup([], [line(1), line(2)], AFTER, POLICY).reason).toBe('2 line(s) name a reference no transaction has');
+    expect(reconcileGroup([tx('a', 1), tx('b', 2)], [], AFTER, POLICY).reason).toBe('no settlement line for 2 transaction(s)');
+    expect(reconcileGroup([tx('a', 1, T0, 'USD'), tx('b', 2, T0, 'EUR')], [line(3)], AFTER, POLICY).reason).toBe(
+      "the reference's transactions are in EUR, USD",
+    );
+    expect(
+      reconcileGroup(
+        [tx('a', 1000)],
+        [line(500, T0 + 20 * H, 'GBP'), line(500, T0 + 20 * H, 'EUR'), line(1, T0 + 20 * H, 'EUR')],
+        AFTER,
+        POLICY,
+      ).reason,
+    ).toBe('settled in EUR, GBP, transaction(s) in USD');
+    const superseded = { ...tx('auth', 1000), superseded: true };
+    expect(reconcileGroup([superseded, { ...tx('auth2', 5), superseded: true }], [], AFTER, POLICY).reason).toBe(
+      'nothing to settle: 2 transaction(s) captured or reversed',
+    );
+    expect(reconcileGroup([superseded], [line(1000, T0 + 20 * H, 'EUR')], AFTER, POLICY)).toMatchObject({
+      status: 'CURRENCY_MISMATCH',
+      reason: 'settled in EUR, nothing was due',
+    });
+    expect(reconcileGroup([superseded], [line(1000)], AFTER, POLICY).reason).toBe(
+      'settled 1000 USD where nothing was due (captured or reversed)',
+    );
+  });
+
+  it('duplicates: the fewest repeated copies that explain the excess are counted; a refund line is never a copy', () => {
+    expect(reconcileGroup([tx('a', 1000)], [line(1000), line(1000), line(1000)], AFTER, POLICY)).toMatchObject({
+      status: 'DUPLICATE_SETTLEMENT',
+      reason: '2 line(s) repeat another line of the same amount',
+    });
+    // 500 × 3 against 1,000: one extra copy explains it (not two).
+    expect(reconcileGroup([tx('a', 1000)], [line(500), line(500), line(500)], AFTER, POLICY).reason).toBe(
+      '1 line(s) repeat another line of the same amount',
+    );
+    // Copies of a negative line cannot explain an excess.
+    expect(reconcileGroup([tx('a', 1000)], [line(1100), line(-10), line(-10)], AFTER, POLICY).status).toBe('AMOUNT_MISMATCH');
+    // An excess within tolerance is a match, never a duplicate.
+    expect(reconcileGroup([tx('a', 1000)], [line(999), line(1), line(1)], AFTER, { ...POLICY, toleranceMinor: 1n }).status).toBe(
+      'MATCHED',
+    );
+  });
+});
