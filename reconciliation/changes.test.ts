@@ -106,3 +106,86 @@ describe('groupChange', () => {
     });
   });
 });
+
+// What the mutation run showed unpinned: each stored column alone makes a change, each amount or
+// status alone makes an exception's event, the reason's cut, the ids' order and the null amount.
+describe('groupChange: each difference on its own', () => {
+  const prev = stored('AMOUNT_MISMATCH', 3, { exceptionSince: 7 });
+  it.each([
+    ['reason', { reason: 'another reason' }],
+    ['expectedMinor', { expectedMinor: 999n }],
+    ['settledMinor', { settledMinor: 1n }],
+    ['currency', { currency: 'EUR' }],
+    ['businessDate', { businessDate: 20_001 }],
+    ['deadline', { deadline: 5_001 }],
+  ] as Array<[string, Partial<GroupOutcome>]>)('a changed %s alone is a new revision', (_, over) => {
+    const c = groupChange('ref', prev, outcome('AMOUNT_MISMATCH', over), members, 1, 2);
+    expect(c?.row).toMatchObject({ revision: 4, exceptionSince: 7, ...over });
+  });
+
+  it.each([
+    ['transactions', { transactionIds: ['t1'], settlementIds: [] }],
+    ['settlement lines', { transactionIds: ['t2', 't1'], settlementIds: ['s1'] }],
+  ])('a changed count of %s alone is a new revision', (_, m) => {
+    const c = groupChange('ref', prev, outcome('AMOUNT_MISMATCH'), m, 1, 2);
+    expect(c?.row.revision).toBe(4);
+    expect(c?.row.transactions).toBe(m.transactionIds.length);
+    expect(c?.row.settlementLines).toBe(m.settlementIds.length);
+  });
+
+  it.each([
+    ['expected amount', { expectedMinor: 999n }],
+    ['settled amount', { settledMinor: 1n }],
+    ['currency', { currency: 'EUR' }],
+  ] as Array<[string, Partial<GroupOutcome>]>)("an exception's changed %s alone is published", (_, over) => {
+    const c = groupChange('ref', prev, outcome('AMOUNT_MISMATCH', over), members, 1, 2);
+    expect(c?.event).toMatchObject({ status: 'AMOUNT_MISMATCH', previous_status: 'AMOUNT_MISMATCH', revision: 4 });
+  });
+
+  it("an exception's changed status alone is published; its reason or deadline alone is stored silently", () => {
+    const status = groupChange('ref', prev, outcome('MISSING_SETTLEMENT', { settledMinor: 1000n }), members, 1, 2);
+    expect(status?.event).toMatchObject({ status: 'MISSING_SETTLEMENT', previous_status: 'AMOUNT_MISMATCH' });
+    for (const over of [{ reason: 'reworded' }, { deadline: 9_999 }]) {
+      const c = groupChange('ref', prev, outcome('AMOUNT_MISMATCH', over), members, 1, 2);
+      expect(c?.row.revision).toBe(4);
+      expect(c?.event).toBeNull();
+    }
+  });
+
+  it('stores at most 255 characters of the reason, and the same cut reason again is no change', () => {
+    const long = 'x'.repeat(300);
+    const c = groupChange('ref', null, outcome('AMOUNT_MISMATCH', { reason: long }), members, 1, 2);
+    expect(c?.row.reason).toBe('x'.repeat(255));
+    expect(c?.event?.reason).toBe('x'.repeat(255));
+    expect(groupChange('ref', c!.row, outcome('AMOUNT_MISMATCH', { reason: long }), members, 1, 2)).toBeNull();
+  });
+
+  it('lists the ids sorted, and at most MAX_IDS_PER_EVENT of each', () => {
+    const many = Array.from({ length: 150 }, (_, i) => `s${String(149 - i).padStart(3, '0')}`);
+    const c = groupChange(
+      'ref',
+      null,
+      outcome('AMOUNT_MISMATCH'),
+      { transactionIds: ['t9', 't1', 't5'], settlementIds: many },
+      1,
+      2,
+    );
+    expect(c?.event?.transaction_ids).toEqual(['t1', 't5', 't9']);
+    expect(c?.event?.settlement_ids).toEqual(many.slice().sort().slice(0, 100));
+  });
+
+  it('an unknown expected amount (no transaction) is null in the event and in its Avro record', () => {
+    const c = groupChange(
+      'ref',
+      null,
+      outcome('UNEXPECTED_SETTLEMENT', { expectedMinor: null, settledMinor: 250n }),
+      members,
+      1,
+      2,
+    );
+    expect(c?.event).toMatchObject({ expected_minor: null, settled_minor: '250' });
+    expect(toAvroRecord(c!.event!)).toMatchObject({ expected_minor: null, settled_minor: 250n });
+    const known = groupChange('ref', null, outcome('AMOUNT_MISMATCH', { expectedMinor: 12n, settledMinor: 3n }), members, 1, 2);
+    expect(toAvroRecord(known!.event!)).toMatchObject({ expected_minor: 12n, settled_minor: 3n });
+  });
+});
