@@ -4,6 +4,7 @@ import { InputError } from '../platform/errors.ts';
 import {
   decimalToMinor,
   fileBatchId,
+  integerToMinor,
   parseIsoTimestamp,
   parseSettlementCsv,
   readSettlementCsv,
@@ -425,5 +426,132 @@ describe('card numbers', () => {
 describe('fileBatchId', () => {
   it('is the first 12 hex digits of the content hash', () => {
     expect(fileBatchId('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08')).toBe('file-9f86d081884c');
+  });
+});
+
+// What the mutation run showed unpinned (`npm run mutation`): the conversions' edges, the reader's
+// chunking and caps, quoting around blanks and the header's delimiter on a tie.
+describe('edges the mutation run found unpinned', () => {
+  it('decimalToMinor: trailing zeros past the places, too many places counted without trailing zeros, signs', () => {
+    expect(decimalToMinor('12.340', 2)).toEqual({ ok: true, minor: 1234n });
+    expect(decimalToMinor('12.3', 2)).toEqual({ ok: true, minor: 1230n });
+    expect(decimalToMinor('+5', 2)).toEqual({ ok: true, minor: 500n });
+    expect(decimalToMinor('-5.5', 2)).toEqual({ ok: true, minor: -550n });
+    expect(decimalToMinor('1.10200', 2)).toEqual({ ok: false, syntax: false, places: 3 });
+    expect(decimalToMinor('1.23450', 2)).toEqual({ ok: false, syntax: false, places: 4 });
+    expect(decimalToMinor('1.', 2)).toEqual({ ok: false, syntax: true });
+  });
+
+  it('integerToMinor: digits with an optional sign, nothing else', () => {
+    expect(integerToMinor('+7')).toEqual({ ok: true, minor: 7n });
+    expect(integerToMinor('-12')).toEqual({ ok: true, minor: -12n });
+    for (const text of ['x5', '5x', '1.0', '', '--1']) expect(integerToMinor(text)).toEqual({ ok: false, syntax: true });
+  });
+
+  it('parseIsoTimestamp: every field at its limit, seconds, fractions and offsets', () => {
+    expect(parseIsoTimestamp('2026-01-15T23:59:59Z')).toBe(JAN15 + DAY - 1000);
+    expect(parseIsoTimestamp('2026-01-15T10:30:45.5Z')).toBe(JAN15 + (10 * 3600 + 30 * 60 + 45) * 1000 + 500);
+    expect(parseIsoTimestamp('2026-01-15T00:00:00+23:59')).toBe(JAN15 - (23 * 60 + 59) * 60_000);
+    expect(parseIsoTimestamp('2026-01-15T00:00:00-01:30')).toBe(JAN15 + 90 * 60_000);
+    for (const text of [
+      '2026-01-15T24:00:00Z',
+      '2026-01-15T10:60:00Z',
+      '2026-01-15T10:30:60Z',
+      '2026-01-15T10:30:00+24:00',
+      '2026-01-15T10:30:00+01:60',
+    ])
+      expect(parseIsoTimestamp(text)).toBeNull();
+  });
+
+  it('quotes a long bad value cut short in the message', () => {
+    const long = '1'.repeat(20) + 'x'.repeat(20);
+    expect(bad(read([HEADER, `s1,t1,${long},USD,2026-01-15`]))).toEqual([
+      { line: 2, errorClass: 'PARSE_FAILED', message: `amount "${long.slice(0, 24)}..." is not a decimal such as 12.34` },
+    ]);
+    expect(bad(read([HEADER, 's1,t1,1x,USD,2026-01-15']))[0]?.message).toBe('amount "1x" is not a decimal such as 12.34');
+  });
+
+  it('normalises header names padded with blanks and with runs of spaces or dashes', () => {
+    const items = read([
+      ' settlement - id ,Transaction  Reference, amount ,currency,settlement_date',
+      's1,t1,1.00,USD,2026-01-15',
+    ]);
+    expect(settlements(items).map((s) => s.settlement_id)).toEqual(['s1']);
+  });
+
+  it('a quoted field may have blanks around it (tabs too, where tab is not the delimiter), and "" inside is one quote', () => {
+    const items = read([HEADER, 's1, \t"r""x" \t,1.00,USD,2026-01-15']);
+    expect(settlements(items).map((s) => s.transaction_reference)).toEqual(['r"x']);
+    // With tabs as the delimiter, a tab is an empty field, never a blank before a quote.
+    const tsv = read([
+      ['settlement_id', 'transaction_reference', 'batch_id', 'amount', 'currency', 'settlement_date'].join('\t'),
+      's1\tt1\t\t"12.34"\tUSD\t2026-01-15',
+    ]);
+    expect(settlements(tsv)).toMatchObject([{ batch_id: OPTS.defaultBatchId, amount_minor: 1234 }]);
+  });
+
+  it('text after a closing quote, and an empty first field, are told apart from good lines', () => {
+    expect(bad(read([HEADER, 's1,"t1"x,1.00,USD,2026-01-15']))).toEqual([
+      { line: 2, errorClass: 'PARSE_FAILED', message: 'field 2 has text after its closing quote' },
+    ]);
+    expect(bad(read([HEADER, ',t1,1.00,USD,2026-01-15']))).toEqual([
+      { line: 2, errorClass: 'PARSE_FAILED', message: 'settlement_id is empty' },
+    ]);
+  });
+
+  it('on a tie the header delimiter is the first of comma, semicolon, tab', () => {
+    const items = read([`n;o;t;e;s;x,${HEADER}`, 'a note,s1,t1,1.00,USD,2026-01-15']);
+    expect(items[0]).toMatchObject({ kind: 'header', delimiter: ',' });
+    expect(settlements(items).map((s) => s.settlement_id)).toEqual(['s1']);
+  });
+
+  it('emits what each chunk completes, strips a byte order mark only at the very start', () => {
+    const reader = new SettlementCsvReader(OPTS);
+    expect(reader.push(`\ufeff"settlement_id",${HEADER.slice('settlement_id,'.length)}\n`)).toMatchObject([
+      { kind: 'header', line: 1 },
+    ]);
+    expect(reader.push('s1,t1,1.00,USD,2026-01-15\ns2,t2,')).toMatchObject([{ kind: 'settlement', line: 2 }]);
+    // A mark in the middle of the file is text: before a quote it makes the field malformed.
+    expect(reader.push('2.00,USD,2026-01-15\n\ufeff"s3",t3,1.00,USD,2026-01-15\n')).toMatchObject([
+      { kind: 'settlement', line: 3 },
+      { kind: 'bad', line: 4, errorClass: 'PARSE_FAILED', message: 'field 1 has a quote inside an unquoted value' },
+    ]);
+    expect(reader.end()).toEqual([]);
+  });
+
+  it('refuses an empty file by name', () => {
+    expect(() => parseSettlementCsv('', OPTS)).toThrow('the file has no header row (it is empty)');
+    expect(() => parseSettlementCsv('\n\n', OPTS)).toThrow('the file has no header row (it is empty)');
+  });
+
+  it('a line of exactly the cap is read; one character more is refused, however it arrives', () => {
+    const cap = 64 * 1024;
+    const line = 's1,t1,1.00,USD,2026-01-15,';
+    const padded = line + ' '.repeat(cap - line.length);
+    expect(settlements(read([HEADER, padded]))).toHaveLength(1);
+    const longer = `${padded} `;
+    const message = `the line is longer than ${cap} characters`;
+    expect(bad(read([HEADER, longer]))).toEqual([{ line: 2, errorClass: 'PARSE_FAILED', message }]);
+    // In chunks without a line end, the reader keeps at most the cap and one character, and still refuses it.
+    const reader = new SettlementCsvReader(OPTS);
+    reader.push(`${HEADER}\n`);
+    for (let i = 0; i < longer.length + 5000; i += 1000)
+      expect(reader.push(longer.slice(i, i + 1000) + (i >= longer.length ? ' ' : ''))).toEqual([]);
+    expect(reader.push('\n')).toMatchObject([{ kind: 'bad', line: 2, message }]);
+  });
+
+  it('names each field of a line that carries a card number, and a repeated id with other content', () => {
+    const items = read([`${HEADER},batch_id`, 's1,t1,1.00,USD,2026-01-15,b-4111111111111111']);
+    expect(bad(items)).toEqual([
+      {
+        line: 2,
+        errorClass: 'PAN_DETECTED',
+        message: 'the line carries a card number (PAN) in batch_id (redacted in the dead letter)',
+      },
+    ]);
+    const twice = read([HEADER, 's1,t1,1.00,USD,2026-01-15', 's1,t1,1.01,USD,2026-01-15']);
+    expect(bad(twice)).toEqual([
+      { line: 3, errorClass: 'VALIDATION_FAILED', message: 'settlement_id "s1" is already on line 2 with different content' },
+    ]);
   });
 });
