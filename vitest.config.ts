@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{bench,bin,config,console,dashboard-api,detection,domain,models,ops,platform,processors,reconciliation,refdata,runtime,sinks,simulator,state,topics,schemas,cli,services}/**/*.test.ts',
+            '{bench,bin,config,console,dashboard-api,deploy,detection,domain,models,ops,platform,processors,reconciliation,refdata,runtime,sinks,simulator,state,topics,schemas,cli,services}/**/*.test.ts',
             // The supply-chain tests: lock file, build, audit (no network; the build test compiles, ~15 s).
             'scripts/**/*.test.ts',
           ],
