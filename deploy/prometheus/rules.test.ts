@@ -2,13 +2,12 @@
 // tests on synthetic series (a case where it fires and one where it does not), each one documented
 // in the runbook, and every metric they read one that txmon exports. promtool comes from
 // scripts/ensure-promtool.js (npm test fetches it first; no server is installed).
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { exportedMetrics, metricsRead, ROOT as root, runPromtool } from '../checks.ts';
 
-const root = join(import.meta.dirname, '../..');
 const here = import.meta.dirname;
 
 interface Rule {
@@ -31,33 +30,7 @@ const cases = (parse(readFileSync(join(here, 'alerts.test.yml'), 'utf8')) as Tes
   (t) => t.alert_rule_test ?? [],
 );
 
-function promtool(): string {
-  const found = spawnSync(process.execPath, [join(root, 'scripts/ensure-promtool.js')], { cwd: root, encoding: 'utf8' });
-  if (found.status !== 0) throw new Error(`no promtool: ${found.stderr.trim()}`);
-  return found.stdout.trim();
-}
-
-function run(args: string[]): { code: number; output: string } {
-  const r = spawnSync(promtool(), args, { cwd: here, encoding: 'utf8' });
-  return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
-}
-
-/** Every metric name txmon's own code registers (`name: 'txmon_…'` outside tests). */
-function exportedMetrics(): Set<string> {
-  const names = new Set<string>();
-  const skip = new Set(['node_modules', '.git', '.txmon', 'dist', 'coverage', 'tests']);
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir)) {
-      if (skip.has(entry)) continue;
-      const path = join(dir, entry);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (path.endsWith('.ts') && !path.endsWith('.test.ts'))
-        for (const m of readFileSync(path, 'utf8').matchAll(/name: '(txmon_[a-z0-9_]+)'/g)) names.add(m[1] as string);
-    }
-  };
-  walk(root);
-  return names;
-}
+const run = (args: string[]) => runPromtool(args, here);
 
 describe('Prometheus alert rules (deploy/prometheus)', () => {
   it('are valid rules, and the example configuration is valid', () => {
@@ -105,8 +78,8 @@ describe('Prometheus alert rules (deploy/prometheus)', () => {
   it('read only metrics txmon exports', () => {
     const exported = exportedMetrics();
     expect(exported.size).toBeGreaterThan(40);
-    const used = new Set(rules.flatMap((r) => [...r.expr.matchAll(/\btxmon_[a-z0-9_]+/g)].map((m) => m[0])));
-    const unknown = [...used].map((n) => n.replace(/_(bucket|count|sum)$/, '')).filter((n) => !exported.has(n));
+    const used = new Set(rules.flatMap((r) => metricsRead(r.expr)));
+    const unknown = [...used].filter((n) => !exported.has(n));
     expect(unknown, `metrics not exported by txmon (${relative(root, here)}/alerts.yml)`).toEqual([]);
     expect(used.size).toBeGreaterThan(10);
   });
