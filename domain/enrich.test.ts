@@ -117,3 +117,99 @@ describe('staticFeatures', () => {
     expect(f.hour_of_day).toBe(8); // UTC when the account's zone is unknown
   });
 });
+
+// What the mutation run showed unpinned (`npm run mutation`): the rate's text, every refusal's
+// message, negative amounts' rounding, the range guard, the cached hour against DST, matches.
+describe('conversion and static features: edges', () => {
+  it('reads a rate with blanks around it and at most 10 fraction digits, naming what it refuses', () => {
+    expect(parseRate(' 1.5 ')).toBe(15_000_000_000n);
+    expect(parseRate('2')).toBe(20_000_000_000n);
+    expect(parseRate('0.0000000001')).toBe(1n);
+    expect(() => parseRate('1.')).toThrow('FX rate "1." is not a positive decimal with at most 10 fraction digits');
+    expect(() => parseRate('0.000')).toThrow('FX rate must be positive');
+  });
+
+  it('refuses unknown currencies and unsafe amounts by name', () => {
+    expect(() => convertMinor(1, 'XXZ', 'USD', '1')).toThrow('unknown currency XXZ');
+    expect(() => convertMinor(1, 'USD', 'XXZ', '1')).toThrow('unknown currency XXZ');
+    expect(() => convertMinor(2 ** 53, 'USD', 'EUR', '1')).toThrow(`amount ${2 ** 53} is not a safe integer`);
+    expect(() => convertMinor(1.5, 'USD', 'USD', '1')).toThrow('amount 1.5 is not a safe integer');
+    // The same currency is the amount itself, whatever the rate says.
+    expect(convertMinor(777, 'EUR', 'EUR', '3')).toBe(777);
+  });
+
+  it('rounds negative amounts half to even as positive ones, mirrored', () => {
+    expect(convertMinor(-1, 'USD', 'EUR', '0.5')).toBe(0); // -0.5 cent -> 0 (even; a bigint has no -0)
+    expect(convertMinor(-3, 'USD', 'EUR', '0.5')).toBe(-2);
+    expect(convertMinor(-5, 'USD', 'EUR', '0.5')).toBe(-2);
+    expect(convertMinor(-7, 'USD', 'EUR', '0.5')).toBe(-4);
+    expect(convertMinor(-1_000, 'EUR', 'USD', '1.08345')).toBe(-1_083);
+    expect(convertMinor(-1_235, 'USD', 'EUR', '0.9')).toBe(-1_112); // -1,111.5 -> -1,112 (even)
+    expect(convertMinor(5, 'USD', 'EUR', '0.5')).toBe(2);
+    expect(convertMinor(7, 'USD', 'EUR', '0.5')).toBe(4);
+    // Equal exponents (USD to EUR, 2 and 2): no shift either way.
+    expect(convertMinor(100, 'USD', 'EUR', '1')).toBe(100);
+  });
+
+  it('refuses a converted amount beyond the safe integers, at the exact bound', () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    expect(convertMinor(max, 'USD', 'EUR', '1')).toBe(max);
+    expect(convertMinor(-max, 'USD', 'EUR', '1')).toBe(-max);
+    expect(() => convertMinor(max, 'USD', 'EUR', '1.0000000001')).toThrow('converted amount is out of range');
+    expect(() => convertMinor(-max, 'USD', 'EUR', '1.0000000001')).toThrow('converted amount is out of range');
+  });
+
+  it('gives the right hour for every minute around a DST change, asked twice (cached and not)', () => {
+    // Europe/London moved from 01:59:59 GMT to 03:00 BST at 2026-03-29T01:00:00Z.
+    const change = Date.parse('2026-03-29T01:00:00Z');
+    for (let t = change - 3 * 60_000; t <= change + 3 * 60_000; t += 30_000) {
+      const want = Number(
+        new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', hour: 'numeric', hourCycle: 'h23' }).format(t),
+      );
+      expect(hourOfDay(t, 'Europe/London'), new Date(t).toISOString()).toBe(want);
+      expect(hourOfDay(t, 'Europe/London'), new Date(t).toISOString()).toBe(want);
+    }
+    // A zone half an hour off UTC: each minute is in one hour, the last millisecond of 09:59 too.
+    expect(hourOfDay(Date.parse('2026-01-10T04:29:59.999Z'), 'Asia/Kolkata')).toBe(9);
+    expect(hourOfDay(Date.parse('2026-01-10T04:30:00Z'), 'Asia/Kolkata')).toBe(10);
+    expect(hourOfDay(Date.parse('2026-01-10T04:29:59.999Z'), 'Asia/Kolkata')).toBe(9);
+  });
+
+  it('finds a BIN by its 6, 7 or 8 first digits only', () => {
+    const bins = new Map([['123456', 'six']]);
+    expect(lookupBin(bins, '12345678')).toBe('six');
+    expect(lookupBin(bins, '12345')).toBeUndefined();
+    expect(lookupBin(new Map([['1234567', 'seven']]), '123456789')).toBe('seven');
+  });
+
+  it('compares countries only where both are known: home, IP and BIN', async () => {
+    const { staticFeatures } = await import('./enrich.ts');
+    const base = {
+      amount_minor: 500,
+      currency: 'USD',
+      event_time: Date.parse('2026-03-10T08:15:00Z'),
+      merchant_country: 'US',
+      ip_country: null,
+    };
+    const account = {
+      openedAt: Date.parse('2026-03-10T00:00:00Z'),
+      homeCountry: 'US',
+      riskTier: 'MEDIUM' as const,
+      timeZone: 'UTC',
+    };
+    expect(staticFeatures(base, { account, binCountry: 'US' }, 'USD')).toMatchObject({
+      amount_base_minor: 500,
+      account_age_days: 0,
+      home_country_mismatch: false,
+      ip_country_mismatch: null,
+      bin_country_mismatch: false,
+    });
+    expect(staticFeatures({ ...base, ip_country: 'US' }, { account, binCountry: 'GB' }, 'USD')).toMatchObject({
+      ip_country_mismatch: false,
+      bin_country_mismatch: true,
+    });
+    expect(staticFeatures({ ...base, ip_country: 'GB' }, {}, 'USD').ip_country_mismatch).toBeNull();
+    // The base currency needs no rate; another one without a rate has no base amount.
+    expect(staticFeatures({ ...base, currency: 'EUR' }, { fxRate: '2' }, 'USD').amount_base_minor).toBe(1000);
+  });
+});

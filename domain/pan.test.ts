@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arbAfter, arbBefore, arbFormat, arbPan } from './pan.fixture.ts';
-import { containsPan, looksLikePan, luhnValid, redactPanBytes, redactPanText, scanWork } from './pan.ts';
+import { containsPan, hasCardBrandPrefix, looksLikePan, luhnValid, redactPanBytes, redactPanText, scanWork } from './pan.ts';
 
 describe('PAN detection', () => {
   it('knows test card numbers, with or without separators', () => {
@@ -132,3 +132,71 @@ const arbNonPan = fc.oneof(
   fc.date({ min: new Date('2000-01-01'), max: new Date('2090-01-01'), noInvalidDate: true }).map((d) => String(d.getTime())),
   fc.tuple(fc.integer({ min: 1, max: 999_999 }), fc.stringMatching(/^[0-9a-f]{8}$/)).map(([n, h]) => `tx-${n}-${h}`),
 );
+
+// What the mutation run showed unpinned (`npm run mutation`): each card brand's issuer range and
+// lengths at their edges, and Luhn's refusal of anything but digits.
+describe('card brands and Luhn at their edges', () => {
+  const digits = (prefix: string, n: number) => (prefix + '0'.repeat(n)).slice(0, n);
+  it.each([
+    // [prefix, lengths that are the brand's, lengths that are not]
+    ['4', [13, 16, 19], [12, 14, 15, 17, 18, 20]], // Visa
+    ['51', [16], [15, 17]], // Mastercard 51-55
+    ['55', [16], [15, 19]],
+    ['2221', [16], [15, 17]], // Mastercard 2221-2720
+    ['2720', [16], [19]],
+    ['34', [15], [14, 16]], // Amex
+    ['37', [15], [16]],
+    ['6011', [16, 17, 18, 19], [15, 20]], // Discover
+    ['65', [16, 19], [15]],
+    ['644', [16, 19], [15]],
+    ['649', [16], [15]],
+    ['3528', [16, 19], [15, 20]], // JCB 3528-3589
+    ['3589', [16], [15]],
+    ['62', [16, 19], [15, 20]], // UnionPay
+    ['36', [14, 19], [13, 20]], // Diners
+    ['38', [14], [13]],
+    ['39', [14], [13]],
+    ['300', [14, 19], [13]],
+    ['305', [14], [13]],
+  ] as Array<[string, number[], number[]]>)('prefix %s: a brand at lengths %j, not at %j', (prefix, yes, no) => {
+    for (const n of yes) expect(hasCardBrandPrefix(digits(prefix, n)), `${prefix} × ${n}`).toBe(true);
+    for (const n of no) expect(hasCardBrandPrefix(digits(prefix, n)), `${prefix} × ${n}`).toBe(false);
+  });
+
+  it.each([
+    '50',
+    '56',
+    '2220',
+    '2721',
+    '33',
+    '35',
+    '6010',
+    '6012',
+    '643',
+    '3527',
+    '3590',
+    '61',
+    '63',
+    '306',
+    '31',
+    '1',
+    '7',
+    '8',
+    '9',
+    '0',
+  ])('prefix %s is no brand at any length', (prefix) => {
+    for (let n = 13; n <= 19; n++) expect(hasCardBrandPrefix(digits(prefix, n)), `${prefix} × ${n}`).toBe(false);
+  });
+
+  it('Luhn counts digits only: any other character fails it, even one whose code would make the sum right', () => {
+    expect(luhnValid('4111111111111111')).toBe(true);
+    expect(luhnValid('0')).toBe(true);
+    // ':' is code 58 (10 past '0'), '&' is code 38 (10 before it): counted, either would make a
+    // sum divisible by ten.
+    expect(luhnValid(':')).toBe(false);
+    expect(luhnValid('&')).toBe(false);
+    expect(luhnValid('4111111111111111:')).toBe(false);
+    expect(luhnValid('59')).toBe(true); // 5*2 = 10 -> 1, + 9 = 10
+    expect(luhnValid('95')).toBe(false);
+  });
+});
