@@ -48,3 +48,74 @@ describe('forest file', () => {
     expect(() => parseForest('{')).toThrow(/not JSON/);
   });
 });
+
+// What the mutation run showed unpinned (`npm run mutation`): each structural refusal on its own,
+// with its message, at its bound; the parsed-JSON input; the error's name.
+describe('forest file: each refusal', () => {
+  const m = data(400, 3, 2);
+  const model = trainForest(m, { seed: 9, trees: 5, sampleSize: 32 });
+  const file = JSON.parse(serializeForest(model, ['a', 'b', 'c'])) as Record<string, unknown>;
+  const bytes = (key: string) => {
+    const b = Buffer.from(file[key] as string, 'base64');
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+  };
+  const ints = (key: string) => new Int32Array(bytes(key));
+  const b64 = (a: Int32Array | Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+  const nodes = ints('feature').length;
+  const refusal = (patch: Record<string, unknown>): string => {
+    try {
+      parseForest(resign({ ...file, ...patch }));
+    } catch (err) {
+      expect(err).toBeInstanceOf(ForestFileError);
+      expect((err as Error).name).toBe('ForestFileError');
+      return (err as Error).message;
+    }
+    throw new Error('accepted');
+  };
+  /** The first split node: its index and its left child. */
+  const split = (() => {
+    const f = ints('feature');
+    const n = f.findIndex((x) => x !== -1);
+    return { n, left: ints('left')[n] as number };
+  })();
+
+  it('takes the file as text or as parsed JSON, the same model either way', () => {
+    const fromText = parseForest(JSON.stringify(file));
+    const fromObject = parseForest(file);
+    expect(fromObject.checksum).toBe(fromText.checksum);
+    expect(scoreMatrix(fromObject.model, m)).toEqual(scoreMatrix(model, m));
+  });
+
+  it('names the first schema problem and its path', () => {
+    expect(() => parseForest({ ...file, trees: 'five' })).toThrow(/^model file: trees: /);
+    expect(() => parseForest([])).toThrow(/^model file: \(root\): /);
+  });
+
+  it('refuses arrays of the wrong width, counts or lengths, and roots, columns or children out of range', () => {
+    expect(refusal({ roots: Buffer.from([1, 2, 3]).toString('base64') })).toBe('roots: 3 bytes is not a multiple of 4');
+    expect(refusal({ value: Buffer.from([1, 2, 3, 4]).toString('base64') })).toBe('value: 4 bytes is not a multiple of 8');
+    expect(refusal({ trees: 6 })).toBe('5 roots for 6 trees');
+    expect(refusal({ left: b64(ints('left').slice(1)) })).toBe('node arrays differ in length');
+    const value = new Float64Array(bytes('value'));
+    expect(refusal({ value: b64(value.slice(1)) })).toBe('node arrays differ in length');
+    const roots = ints('roots');
+    expect(refusal({ roots: b64(Int32Array.from(roots, (r, i) => (i === 0 ? nodes : r))) })).toBe(`root ${nodes} out of range`);
+    expect(refusal({ roots: b64(Int32Array.from(roots, (r, i) => (i === 0 ? -1 : r))) })).toBe('root -1 out of range');
+    const feature = ints('feature');
+    feature[split.n] = 3;
+    expect(refusal({ feature: b64(feature) })).toBe(`node ${split.n} splits on column 3 of 3`);
+    feature[split.n] = -2;
+    expect(refusal({ feature: b64(feature) })).toBe(`node ${split.n} splits on column -2 of 3`);
+    const left = ints('left');
+    left[split.n] = nodes - 1; // its right child (left + 1) would be past the last node
+    expect(refusal({ left: b64(left) })).toBe(`node ${split.n} has children out of range`);
+    left[split.n] = split.n;
+    expect(refusal({ left: b64(left) })).toBe(`node ${split.n} has children out of range`);
+    // The last split whose children are the last two nodes is in range.
+    expect(() => parseForest(resign(file))).not.toThrow();
+  });
+
+  it('refuses to write a file whose feature names do not match the columns', () => {
+    expect(() => serializeForest(model, ['a', 'b'])).toThrow('2 feature names for 3 columns');
+  });
+});
