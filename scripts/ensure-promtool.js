@@ -2,7 +2,8 @@
 // runs their unit tests (`promtool test rules`) in `npm test` (issue 23). This finds one, or takes
 // it out of Debian's `prometheus` package without installing the package (no server is set up or
 // started): `apt-get download` as any user, then `dpkg-deb -x`, the binary kept in
-// .txmon/tools/promtool. `TXMON_PROMTOOL` names another binary; a `promtool` on PATH is used as it is.
+// .txmon/tools/promtool. `TXMON_PROMTOOL` names another binary; a `promtool` on PATH is used when it
+// is 2.33 or later (the tests use `check config --syntax-only`).
 //
 // Exit codes: 0, a promtool is there (its path on stdout); 1, none and it could not be fetched (one
 // stderr line says which command to run).
@@ -13,8 +14,11 @@ import { join, resolve } from 'node:path';
 
 const kept = resolve('.txmon/tools/promtool');
 
+/** Whether `path` runs as a promtool of 2.33 or later (`check config --syntax-only` came in 2.33). */
 function works(path) {
-  return spawnSync(path, ['--version'], { stdio: 'ignore' }).status === 0;
+  const r = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  const m = /version (\d+)\.(\d+)/.exec(`${r.stdout}${r.stderr}`);
+  return r.status === 0 && m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 33));
 }
 
 if (process.env.TXMON_PROMTOOL) {
@@ -22,7 +26,7 @@ if (process.env.TXMON_PROMTOOL) {
     console.log(process.env.TXMON_PROMTOOL);
     process.exit(0);
   }
-  console.error(`[txmon] TXMON_PROMTOOL=${process.env.TXMON_PROMTOOL}: not a working promtool`);
+  console.error(`[txmon] TXMON_PROMTOOL=${process.env.TXMON_PROMTOOL}: not a working promtool of 2.33 or later`);
   process.exit(1);
 }
 const onPath = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
@@ -58,7 +62,7 @@ try {
   console.log(kept);
 } catch (err) {
   console.error(
-    `[txmon] the alert rules' tests need promtool (${err instanceof Error ? err.message : String(err)}): run \`sudo apt-get install -y prometheus\` (or set TXMON_PROMTOOL)`,
+    `[txmon] the alert rules' tests need promtool 2.33 or later (${err instanceof Error ? err.message : String(err)}): run \`sudo apt-get update\` and try again, or set TXMON_PROMTOOL to a promtool binary (from Prometheus's release archive)`,
   );
   process.exitCode = 1;
 } finally {

@@ -52,7 +52,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect(kustomization.namespace).toBe('txmon');
     for (const { file, doc } of docs) {
       expect(doc.apiVersion, file).toMatch(/^(v1|apps\/v1|batch\/v1|autoscaling\/v2)$/);
-      expect(doc.metadata?.name, file).toMatch(/^txmon(-[a-z-]+)?$/);
+      expect(doc.metadata?.name, file).toMatch(/^txmon(-[a-z0-9-]+)?$/);
       expect(doc.metadata?.labels?.['app.kubernetes.io/part-of'], `${file} ${doc.kind}`).toBe('txmon');
     }
     expect(deployments.map((d) => container(d).args[1]).sort()).toEqual(['api', 'ingest', 'ops-watch', 'reconcile']);
@@ -106,7 +106,12 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       }[processor];
       expect(configured, `${processor}: the port txmon listens on`).toBe(port);
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+      // The API's /readyz is red while the ingest lags: its pods stay in the Service (/healthz).
+      expect(c.readinessProbe.httpGet).toEqual({ path: processor === 'api' ? '/healthz' : '/readyz', port: 'http' });
+      // The probe server starts after registration, Kafka and a possible state rebuild: liveness
+      // waits for a startup probe with minutes of budget.
+      expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold, processor).toBeGreaterThanOrEqual(600);
       expect(podSpec(d).securityContext.runAsNonRoot).toBe(true);
       expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
       expect(podSpec(d).terminationGracePeriodSeconds * 1000, processor).toBeGreaterThan(cfg.shutdownTimeoutMs);
@@ -120,7 +125,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
   it("never runs more ingest processes than the transactions topic's partitions", () => {
     const ingest = deployments.find((d) => container(d).args[1] === 'ingest');
     const hpa = ofKind('HorizontalPodAutoscaler')[0];
-    expect(ingest.spec.replicas).toBeLessThanOrEqual(TOPICS.transactions.partitions);
+    // The autoscaler owns the count: a replicas field would reset it on every apply.
+    expect(ingest.spec.replicas).toBeUndefined();
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(1);
+    expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
     expect(hpa.spec.maxReplicas).toBe(TOPICS.transactions.partitions);
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: ingest.metadata.name });
     expect(hpa.spec.metrics[0].external.metric.name).toBe('txmon_pipeline_consumer_lag_records');
@@ -143,13 +151,41 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  it('runs the setup (migrate, topics, schemas) as the administrator with every user password', () => {
+  it('runs the setup (migrate, topics, schemas) as the administrator with every user password, one Job per release', () => {
     const job = ofKind('Job')[0];
+    const tag = (kustomization.images as Array<{ name: string; newTag: string }>).find((i) => i.name === 'txmon')?.newTag;
+    expect(job.metadata.name).toBe(`txmon-setup-v${String(tag).replaceAll('.', '-')}`);
+    expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     expect(container(job).args[0]).toBe(
       'node bin/txmon.js migrate && node bin/txmon.js topics apply && node bin/txmon.js schemas register',
     );
     const env = envOf(job);
     for (const role of ['INGEST', 'RECONCILE', 'API', 'OPS']) expect(env[`TXMON_MYSQL_${role}_PASSWORD_FILE`], role).toBeTruthy();
+  });
+});
+
+describe('Prometheus on Kubernetes (deploy/prometheus/kubernetes-scrape.yml)', () => {
+  it("scrapes every processor's pods through a headless Service, in the job the alert rules read, on the pods' port", () => {
+    const scrape = parseAllDocuments(
+      readFileSync(join(ROOT, 'deploy/prometheus/kubernetes-scrape.yml'), 'utf8'),
+    )[0]?.toJS() as Doc;
+    const services = ofKind('Service');
+    const jobs = new Map<string, Doc>((scrape.scrape_configs as Doc[]).map((j) => [j.job_name, j]));
+    for (const d of deployments) {
+      const processor = container(d).args[1] as string;
+      const job = jobs.get(`txmon-${processor}`);
+      expect(job, processor).toBeDefined();
+      const sd = job.dns_sd_configs[0];
+      const [serviceName, namespace] = (sd.names[0] as string).split('.');
+      expect(namespace).toBe(kustomization.namespace);
+      const service = services.find((x) => x.metadata.name === serviceName);
+      expect(service, sd.names[0]).toBeDefined();
+      expect(service.spec.clusterIP, `${serviceName} must be headless: one address per pod`).toBe('None');
+      expect(service.spec.selector['app.kubernetes.io/name']).toBe(d.spec.template.metadata.labels['app.kubernetes.io/name']);
+      expect(sd.port).toBe(PORTS[processor]);
+      expect(service.spec.ports[0].port).toBe(PORTS[processor]);
+    }
+    expect(jobs.get('txmon-api').authorization.type).toBe('Bearer');
   });
 });
 

@@ -33,12 +33,14 @@ const cases = (parse(readFileSync(join(here, 'alerts.test.yml'), 'utf8')) as Tes
 const run = (args: string[]) => runPromtool(args, here);
 
 describe('Prometheus alert rules (deploy/prometheus)', () => {
-  it('are valid rules, and the example configuration is valid', () => {
+  it('are valid rules, and the example configurations (static, Kubernetes) are valid', () => {
     const rulesCheck = run(['check', 'rules', 'alerts.yml']);
     expect(rulesCheck.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(rulesCheck.code).toBe(0);
-    const configCheck = run(['check', 'config', '--syntax-only', 'prometheus.yml']);
-    expect(configCheck.code, configCheck.output).toBe(0);
+    for (const config of ['prometheus.yml', 'kubernetes-scrape.yml']) {
+      const configCheck = run(['check', 'config', '--syntax-only', config]);
+      expect(configCheck.code, `${config}: ${configCheck.output}`).toBe(0);
+    }
   });
 
   it('pass their unit tests on synthetic series (promtool test rules)', () => {
