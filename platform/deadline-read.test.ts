@@ -61,6 +61,48 @@ describe('DeadlineRead', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('a caller waits at most waitMs: the last settled reading stands until the read passes its deadline, then it is a timeout', async () => {
+    const { read, calls } = controlledRead<number>();
+    const outcomes: string[] = [];
+    const r = new DeadlineRead(read, { deadlineMs: 2_000, waitMs: 750, freshMs: 5_000, onOutcome: (o) => outcomes.push(o) });
+    // No reading yet and a slow first read: the caller is answered at 750 ms with nothing, not a failure.
+    const first = r.get();
+    await vi.advanceTimersByTimeAsync(749);
+    let answered = false;
+    void first.then(() => (answered = true));
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await first).toEqual({ value: null, ageMs: null, failure: null });
+    calls[0]?.resolve(1);
+    await Promise.resolve();
+    expect(await r.get()).toEqual({ value: 1, ageMs: 0, failure: null });
+    // A later read that takes 1.5 s: callers at 0 and at 1 s are answered within 750 ms with the
+    // previous value and its age, the read is still the only one, and nothing counts as failed.
+    await vi.advanceTimersByTimeAsync(6_000);
+    const slow = r.get();
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(750);
+    expect(await slow).toEqual({ value: 1, ageMs: 6_750, failure: null });
+    await vi.advanceTimersByTimeAsync(250);
+    const second = r.get();
+    await vi.advanceTimersByTimeAsync(500);
+    calls[1]?.resolve(2);
+    expect(await second).toEqual({ value: 2, ageMs: 0, failure: null });
+    expect(calls).toHaveLength(2);
+    expect(outcomes).toEqual(['ok', 'ok']);
+    // A read that hangs: answered at 750 ms as before, and a timeout once the caller's wait reaches its deadline.
+    await vi.advanceTimersByTimeAsync(5_000);
+    const hung = r.get();
+    await vi.advanceTimersByTimeAsync(750);
+    expect((await hung).failure).toBeNull();
+    await vi.advanceTimersByTimeAsync(1_000);
+    const atDeadline = r.get();
+    await vi.advanceTimersByTimeAsync(250);
+    expect(await atDeadline).toEqual({ value: 2, ageMs: 7_000, failure: 'timeout' });
+    expect(outcomes).toEqual(['ok', 'ok', 'timeout']);
+  });
+
   it('gives up on a read pending past abandonMs: the next caller starts another', async () => {
     const { read, calls } = controlledRead<number>();
     const r = new DeadlineRead(read, { deadlineMs: 1_000, freshMs: 60_000, abandonMs: 10_000 });
@@ -79,7 +121,7 @@ describe('DeadlineRead', () => {
     expect((await r.get()).value).toBe(2);
   });
 
-  it('property: no caller waits past the deadline, and at most one read is pending at any time', async () => {
+  it('property: no caller waits past its wait or the deadline, and at most one read is pending at any time', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -89,7 +131,8 @@ describe('DeadlineRead', () => {
             maxLength: 30,
           },
         ),
-        async (steps) => {
+        fc.constantFrom(undefined, 1, 750, 2_000),
+        async (steps, waitMs) => {
           vi.setSystemTime(1_000_000);
           let pending = 0;
           let maxPending = 0;
@@ -107,7 +150,7 @@ describe('DeadlineRead', () => {
                 }, s.takes),
               );
             },
-            { deadlineMs: 2_000, freshMs: 500 },
+            { deadlineMs: 2_000, freshMs: 500, ...(waitMs !== undefined && { waitMs }) },
           );
           for (const s of steps) {
             await vi.advanceTimersByTimeAsync(s.gap);
@@ -116,7 +159,7 @@ describe('DeadlineRead', () => {
             const g = r.get().then(() => (answeredAt = Date.now()));
             await vi.advanceTimersByTimeAsync(2_000);
             await g;
-            expect(answeredAt - asked).toBeLessThanOrEqual(2_000);
+            expect(answeredAt - asked).toBeLessThanOrEqual(waitMs ?? 2_000);
           }
           await vi.advanceTimersByTimeAsync(20_000);
           expect(maxPending).toBe(1);

@@ -1,7 +1,8 @@
 /**
  * Reads for probe and scrape paths (/metrics, /readyz, the pipeline view): a scrape must answer in
- * bounded time whatever the dependency does. A reading has a deadline (a caller never waits longer
- * than `deadlineMs` after the read started), one read at a time (concurrent callers share the read
+ * bounded time whatever the dependency does. A reading has a deadline (a read still pending
+ * `deadlineMs` after it started counts as failed), a caller's wait (a caller waits at most `waitMs`,
+ * then gets the last settled reading while the read goes on), one read at a time (concurrent callers share the read
  * in flight, and a read that outlives its deadline is not started again beside itself), a freshness
  * period (no new read within `freshMs` of the last one settling, success or failure: stamped when
  * it settles, not when it starts), and the last known value with its age when the latest read
@@ -18,8 +19,15 @@ export interface Reading<T> {
 }
 
 export interface DeadlineReadOptions {
-  /** How long a caller waits for a read, from the read's start. */
+  /** A read still pending this long after it started counts as failed ('timeout'). */
   deadlineMs: number;
+  /**
+   * How long a caller waits for a pending read, from the call (default and at most `deadlineMs`,
+   * counted from the read's start). Past it, with the read still within its deadline, the caller
+   * gets the last settled reading as it stands (its value, age and failure): a scrape answers
+   * within `waitMs` and shows the new reading on a later call.
+   */
+  waitMs?: number;
   /** A settled read (value or failure) is reused for this long. */
   freshMs: number;
   /**
@@ -50,23 +58,26 @@ export class DeadlineRead<T> {
     this.now = opts.now ?? Date.now;
   }
 
-  /** The reading: waits at most until the current read's deadline. */
+  /** The reading: waits at most `waitMs`, and never past the current read's deadline. */
   async get(): Promise<Reading<T>> {
     let now = this.now();
+    const calledAt = now;
     const abandonMs = this.opts.abandonMs ?? 15 * this.opts.deadlineMs;
     if (this.inflight && now - this.inflight.startedAt >= abandonMs) this.inflight = null;
     if (!this.inflight && now - this.settledAt >= this.opts.freshMs) this.start(now);
     const flight = this.inflight;
     if (flight) {
-      const left = flight.startedAt + this.opts.deadlineMs - now;
+      const deadline = flight.startedAt + this.opts.deadlineMs;
+      const left = Math.min(deadline, calledAt + (this.opts.waitMs ?? this.opts.deadlineMs)) - now;
       if (left > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([flight.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
         clearTimeout(timer);
       }
       now = this.now();
-      // Past its deadline and still pending: the read counts as failed until it settles.
-      if (this.inflight === flight && !flight.timedOut) {
+      // Past its deadline and still pending: the read counts as failed until it settles. Only past
+      // the caller's wait: the last settled reading stands.
+      if (this.inflight === flight && !flight.timedOut && now >= deadline) {
         flight.timedOut = true;
         this.failure = 'timeout';
         this.opts.onOutcome?.('timeout');

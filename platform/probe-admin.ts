@@ -10,6 +10,14 @@ import type { TxmonConfig } from '../config/config.ts';
 /** The deadline of every admin read on a probe or scrape path. */
 export const PROBE_DEADLINE_MS = 2_000;
 
+/**
+ * How long a probe or scrape caller waits for a reading (/metrics, /readyz, the pipeline view): past
+ * it the caller gets the last settled reading with its age while the read goes on, so each answers
+ * within 1 s whatever Kafka does (issue 23), and a read slower than this but within the deadline
+ * shows on the next call.
+ */
+export const PROBE_WAIT_MS = 750;
+
 /** An admin whose requests give up within `deadlineMs`, retried at most once at once (connect it before use). */
 export function createProbeAdmin(cfg: TxmonConfig, deadlineMs = PROBE_DEADLINE_MS): Admin {
   const kafka = new Kafka({

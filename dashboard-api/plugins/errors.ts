@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Socket } from 'node:net';
-import { InputError, TxmonError } from '../../platform/errors.ts';
+import { errorMessage, InputError, isRetriable, TxmonError } from '../../platform/errors.ts';
 import type { ProblemBody } from '../schemas/common.ts';
 
 /** An error a route throws to answer with a given status and detail. */
@@ -19,6 +19,9 @@ export class HttpProblem extends Error {
     super(detail);
   }
 }
+
+/** Seconds a client is told to wait after a 503 (Retry-After), unless the route says otherwise. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** MariaDB's error number for a statement stopped by max_statement_time. */
 const ER_STATEMENT_TIMEOUT = 1969;
@@ -39,6 +42,8 @@ const TITLES: Record<number, string> = {
 };
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, detail: string, type = 'about:blank') {
+  // A 503 is temporary by definition: it says when to come back (a route may have set its own).
+  if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', RETRY_AFTER_SECONDS);
   const body: ProblemBody = { type, title: TITLES[status] ?? 'Error', status, detail, instance: request.url.split('?')[0] };
   return reply.code(status).type('application/problem+json').send(body);
 }
@@ -110,6 +115,20 @@ export default fp(
       if (request.raw.destroyed || reply.raw.destroyed) {
         request.log.debug({ err }, 'request failed after its client went away');
         return reply;
+      }
+      // A dependency down or restarting (a refused or lost connection, a timeout): the same request
+      // can succeed later, so it is a 503 with Retry-After, not a server fault.
+      if (isRetriable(err)) {
+        request.log.warn(
+          { err: errorMessage(err), route: request.routeOptions.url },
+          'request failed: a dependency is unavailable',
+        );
+        return sendProblem(
+          reply,
+          request,
+          503,
+          'a service this request needs (the database, Redis or the broker) is not answering; retry later',
+        );
       }
       request.log.error({ err: err instanceof TxmonError ? { code: err.code, message: err.message } : err }, 'request failed');
       return sendProblem(reply, request, 500, 'the server failed to answer this request; the error is in its log');

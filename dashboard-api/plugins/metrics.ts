@@ -2,14 +2,15 @@
  * The API's Prometheus registry: its own request counts and latencies (labels: route pattern,
  * method, status; never ids), and a scrape-friendly view of pipeline health read on scrape (consumer
  * lag per group and topic, dead letters per DLQ topic), read with a deadline (DeadlineRead): a
- * scrape answers within ~2 s whatever Kafka does, with the last known values and their age.
+ * scrape waits at most 750 ms for Kafka (PROBE_WAIT_MS), so it answers within 1 s whatever Kafka
+ * does, with the last known values and their age.
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DeadlineRead, type Reading } from '../../platform/deadline-read.ts';
 import { errorMessage } from '../../platform/errors.ts';
-import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
+import { PROBE_DEADLINE_MS, PROBE_WAIT_MS } from '../../platform/probe-admin.ts';
 
 export interface PipelineView {
   /** Records behind per consumer group and topic. */
@@ -20,8 +21,10 @@ export interface PipelineView {
 
 /** Pipeline readings for the scrape: a deadline, one read in flight, the last value served with its age. */
 export interface PipelineReadOptions {
-  /** A scrape waits at most this long for Kafka (≤ 2 s). */
+  /** A read pending this long counts as failed (≤ 2 s). */
   deadlineMs?: number;
+  /** A scrape waits at most this long for a read (default PROBE_WAIT_MS; at most the deadline). */
+  waitMs?: number;
   /** A reading (or a failure) is reused this long, stamped when it settled. */
   freshMs?: number;
 }
@@ -42,6 +45,7 @@ export function createApiMetrics(pipeline: PipelineView | null, cacheMs = 5_000,
   const reader = <T>(name: string, read: () => Promise<T>) =>
     new DeadlineRead(read, {
       deadlineMs: Math.min(readOpts.deadlineMs ?? PROBE_DEADLINE_MS, PROBE_DEADLINE_MS),
+      waitMs: readOpts.waitMs ?? PROBE_WAIT_MS,
       freshMs: readOpts.freshMs ?? cacheMs,
       onOutcome: (outcome, err) => {
         reads.inc({ reading: name, outcome });

@@ -8,7 +8,7 @@ import type { Admin } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { DeadlineRead } from '../../platform/deadline-read.ts';
 import { errorMessage } from '../../platform/errors.ts';
-import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
+import { PROBE_DEADLINE_MS, PROBE_WAIT_MS } from '../../platform/probe-admin.ts';
 import type { Pool } from '../../platform/mysql.ts';
 import { pingMysql } from '../repositories/health.ts';
 import { problems } from '../schemas/common.ts';
@@ -16,6 +16,9 @@ import { Alive, MetricsText, Readiness, ReadinessDetail, type CheckT } from '../
 
 /** A check's result is reused this long: /readyz calls cost the dependencies at most one check each per period. */
 export const READY_FRESH_MS = 1_000;
+
+/** Retry-After of a not-ready answer: the checks are read again each second. */
+const READY_RETRY_AFTER_SECONDS = 1;
 
 export interface Probe {
   name: string;
@@ -30,14 +33,16 @@ type Verdict = { ok: boolean; detail: string };
 /**
  * A probe behind a deadline, single-flight (concurrent /readyz calls share one check) and reused
  * for `freshMs`: a flood of /readyz calls makes at most one call per dependency per period, and a
- * hung dependency costs a caller at most `deadlineMs`. A failed or late check is a failure (the
- * probe goes red); the driver's message (hosts, users) goes to the log, never to a response.
+ * caller waits at most `waitMs` (then the last verdict stands while the check goes on). A failed
+ * check, or one pending past `deadlineMs`, is a failure (the probe goes red); the driver's message
+ * (hosts, users) goes to the log, never to a response.
  */
 export function deadlineProbe(
   p: Probe,
   deadlineMs: number,
   freshMs: number,
   log: () => { warn: (o: object, msg: string) => void },
+  waitMs = Math.min(PROBE_WAIT_MS, deadlineMs),
 ) {
   const reading = new DeadlineRead<Verdict>(
     () =>
@@ -50,6 +55,7 @@ export function deadlineProbe(
       ),
     {
       deadlineMs,
+      waitMs,
       freshMs,
       onOutcome: (outcome, err) => {
         if (outcome !== 'ok')
@@ -118,7 +124,8 @@ export function dependencyProbes(deps: {
 }
 
 const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Registry; timeoutMs: number }> = async (app, opts) => {
-  // Readiness: each check at most every READY_FRESH_MS, and no caller waits more than the deadline (≤ 2 s).
+  // Readiness: each check at most every READY_FRESH_MS; a check pending past the deadline (≤ 2 s)
+  // fails, and no caller waits more than PROBE_WAIT_MS (the last verdict stands meanwhile).
   const deadlineMs = Math.min(opts.timeoutMs, PROBE_DEADLINE_MS);
   const checks = opts.probes.map((p) => deadlineProbe(p, deadlineMs, READY_FRESH_MS, () => app.log));
   const readiness = async () => {
@@ -153,6 +160,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Regis
     },
     async (_request, reply) => {
       const r = await readiness();
+      if (!r.ok) reply.header('retry-after', READY_RETRY_AFTER_SECONDS);
       return reply.code(r.ok ? 200 : 503).send({ status: r.status });
     },
   );
@@ -169,6 +177,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: Probe[]; registry: Regis
     },
     async (_request, reply) => {
       const r = await readiness();
+      if (!r.ok) reply.header('retry-after', READY_RETRY_AFTER_SECONDS);
       return reply.code(r.ok ? 200 : 503).send({ status: r.status, checks: r.checks });
     },
   );

@@ -4,7 +4,7 @@ import type { Admin } from 'kafkajs';
 import { DeadlineRead } from '../../platform/deadline-read.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import type { Pool } from '../../platform/mysql.ts';
-import { PROBE_DEADLINE_MS } from '../../platform/probe-admin.ts';
+import { PROBE_DEADLINE_MS, PROBE_WAIT_MS } from '../../platform/probe-admin.ts';
 import { HttpProblem } from '../plugins/errors.ts';
 import { transactionCounts } from '../repositories/pipeline.ts';
 import { problems } from '../schemas/common.ts';
@@ -81,10 +81,13 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{
   pool: Pool;
   admin: Admin;
   topology: PipelineTopology;
-  /** How long a caller waits for Kafka or MySQL (≤ 2 s); past it the last reading is served with its age. */
+  /** A read of Kafka or MySQL pending this long counts as failed (≤ 2 s). */
   deadlineMs?: number;
+  /** How long a caller waits (default PROBE_WAIT_MS); past it the last reading is served with its age. */
+  waitMs?: number;
 }> = async (app, opts) => {
   const deadlineMs = Math.min(opts.deadlineMs ?? PROBE_DEADLINE_MS, PROBE_DEADLINE_MS);
+  const waitMs = Math.min(opts.waitMs ?? PROBE_WAIT_MS, deadlineMs);
   const warn = (reading: string) => (outcome: string, err?: unknown) => {
     if (outcome !== 'ok')
       app.log.warn(
@@ -101,7 +104,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{
       ]);
       return { groups, deadLetters };
     },
-    { deadlineMs, freshMs: KAFKA_FRESH_MS, onOutcome: warn('kafka') },
+    { deadlineMs, waitMs, freshMs: KAFKA_FRESH_MS, onOutcome: warn('kafka') },
   );
   // Full counts are table scans: read at most every COUNTS_TTL_MS, whoever asks, and cut off by
   // MariaDB past COUNTS_MAX_SECONDS (a busy table cannot hold a connection for long).
@@ -109,7 +112,7 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{
     async () => {
       return transactionCounts(opts.pool, COUNTS_MAX_SECONDS);
     },
-    { deadlineMs, freshMs: COUNTS_TTL_MS, onOutcome: warn('mysql-counts') },
+    { deadlineMs, waitMs, freshMs: COUNTS_TTL_MS, onOutcome: warn('mysql-counts') },
   );
   // The previous reading of each group's committed total, for throughput.
   const last = new Map<string, { at: number; committed: number; rate: number | null }>();
@@ -133,13 +136,21 @@ const pipelineRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Pipeline, ...problems(503) },
       },
     },
-    async () => {
+    async (_request, reply) => {
       const [k, c] = await Promise.all([kafka.get(), counts.get()]);
-      if (k.value === null || k.ageMs === null)
+      if (k.value === null || k.ageMs === null) {
+        // The first reading still under way: it shows on the next call.
+        if (k.failure === null) {
+          reply.header('retry-after', 1);
+          throw new HttpProblem(503, 'the first reading of the broker is under way; retry in a second');
+        }
         throw new HttpProblem(
           503,
-          `the broker did not answer within ${deadlineMs} ms (or a topic of the view does not exist) and there is no earlier reading; the API log says which`,
+          k.failure === 'timeout'
+            ? `the broker did not answer within ${deadlineMs} ms and there is no earlier reading`
+            : 'reading the broker failed (a topic of the view may not exist) and there is no earlier reading; the API log says why',
         );
+      }
       const readAt = Date.now() - k.ageMs;
       return {
         groups: k.value.groups.map(({ committedTotal, ...g }) => ({

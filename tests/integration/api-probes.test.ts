@@ -1,6 +1,6 @@
 // Probe and scrape paths against the real broker and MariaDB (issue 16, items 5, 13, 14): /metrics,
-// /readyz and the pipeline view answer within ~2 s whatever Kafka does (a missing dead-letter topic
-// made a scrape wait 26-31 s), concurrent callers share one read, the last value is served with its
+// /readyz and the pipeline view answer within 1 s whatever Kafka does (a missing dead-letter topic
+// made a scrape wait 26-31 s; issue 23 asks for 1 s: a caller waits 750 ms, the read goes on), concurrent callers share one read, the last value is served with its
 // age; the public /readyz says ready or not and nothing else; errors raised before routing and the
 // processors' failed scrapes answer as generic problem details.
 import type { FastifyInstance } from 'fastify';
@@ -87,7 +87,7 @@ async function app(deps: { metrics?: ReturnType<typeof createApiMetrics>; probes
 }
 
 describe('/metrics: a deadline on every Kafka read', () => {
-  it('a missing DLQ topic read by a retrying admin: every scrape answers within 2.5 s, concurrent scrapes share one read, the lag is served with its age', async () => {
+  it('a missing DLQ topic read by a retrying admin: every scrape answers within 1 s, concurrent scrapes share one read, the lag is served with its age', async () => {
     const missing = `${ns.id}.missing.dlq`;
     let deadLetterReads = 0;
     let lagReads = 0;
@@ -116,7 +116,7 @@ describe('/metrics: a deadline on every Kafka read', () => {
     for (let i = 0; i < 3; i++) {
       const { ms, value: res } = await timed(() => a.inject({ url: '/metrics', headers: auth('sre') }));
       expect(res.statusCode).toBe(200);
-      expect(ms, `scrape ${i}`).toBeLessThan(2_500);
+      expect(ms, `scrape ${i}`).toBeLessThan(1_000);
       // The lag (a topic that exists) is there, with its age; the DLQ reading has none yet.
       expect(res.body).toMatch(/txmon_pipeline_consumer_lag_records\{group="[^"]+",topic="[^"]+"\} 0/);
       expect(res.body).toMatch(/txmon_api_probe_value_age_seconds\{reading="lag"\} [\d.e-]+/);
@@ -126,7 +126,7 @@ describe('/metrics: a deadline on every Kafka read', () => {
       Promise.all(Array.from({ length: 8 }, () => a.inject({ url: '/metrics', headers: auth('sre') }))),
     );
     expect(all.map((r) => r.statusCode)).toEqual(Array(8).fill(200));
-    expect(ms).toBeLessThan(2_500);
+    expect(ms).toBeLessThan(1_000);
     // One read of the missing topic, still retrying in the background, for all 11 scrapes; the
     // lag read once per freshness period (5 s), not once per scrape.
     expect(deadLetterReads).toBe(1);
@@ -184,7 +184,7 @@ describe('/readyz: public status only, detail behind a role, each check behind a
     expect((await a.inject({ url: '/readyz/detail' })).statusCode).toBe(401);
   });
 
-  it('a dependency that never answers: 503 within 2.5 s, every time, one check in flight for all callers; the detail says which, never the driver message', async () => {
+  it('a dependency that never answers: 503 with Retry-After within 1 s, every time, one check in flight for all callers; the detail says which, never the driver message', async () => {
     let calls = 0;
     const hung: Probe = { name: 'kafka', check: () => (calls++, new Promise<string>(() => {})) };
     const failing: Probe = {
@@ -192,14 +192,20 @@ describe('/readyz: public status only, detail behind a role, each check behind a
       check: () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:6379 user=txmon')),
     };
     const a = await app({ probes: [hung, failing] });
+    const started = performance.now();
     const { ms, value: all } = await timed(() => Promise.all(Array.from({ length: 10 }, () => a.inject({ url: '/readyz' }))));
-    expect(ms).toBeLessThan(2_500);
+    expect(ms).toBeLessThan(1_000);
     for (const r of all) {
       expect(r.statusCode).toBe(503);
+      expect(r.headers['retry-after']).toBe('1');
       expect(r.json()).toEqual({ status: 'not-ready' });
     }
+    // Before the check's 2 s deadline it has no verdict yet; past it, it is a timeout.
+    const early = await a.inject({ url: '/readyz/detail', headers: auth('sre') });
+    expect(early.json().checks[0]).toEqual({ name: 'kafka', ok: false, detail: 'not checked yet', last_ok_seconds_ago: null });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2_050 - (performance.now() - started))));
     const { ms: again, value: d } = await timed(() => a.inject({ url: '/readyz/detail', headers: auth('sre') }));
-    expect(again).toBeLessThan(2_500);
+    expect(again).toBeLessThan(1_000);
     expect(d.statusCode).toBe(503);
     expect(d.json().checks).toEqual([
       { name: 'kafka', ok: false, detail: 'no answer within 2000 ms', last_ok_seconds_ago: null },
@@ -211,7 +217,7 @@ describe('/readyz: public status only, detail behind a role, each check behind a
 });
 
 describe('/api/v1/pipeline: a deadline, the last reading with its age', () => {
-  it('answers with the Kafka reading and its age; a missing topic gives a 503 at once (not a 30 s wait) and leaves the admin working', async () => {
+  it('answers with the Kafka reading and its age; a missing topic gives a 503 with Retry-After within 1 s (not a 30 s wait) and leaves the admin working', async () => {
     const transactions = topicName(ns.cfg.topicNamespace, 'transactions');
     const ok = await app({ pipelineTopics: [transactions] });
     const res = await ok.inject({ url: '/api/v1/pipeline', headers: auth('sre') });
@@ -223,13 +229,21 @@ describe('/api/v1/pipeline: a deadline, the last reading with its age', () => {
     expect(p.transactions).toEqual({ stored: 0, late: 0, duplicates: 0 });
 
     const broken = await app({ pipelineTopics: [`${ns.id}.no-such-topic`] });
-    for (let i = 0; i < 2; i++) {
+    const started = performance.now();
+    const details: string[] = [];
+    // Each call answers within 1 s: while the reading is under way, or once it failed (an error, or
+    // past its 2 s deadline), saying so.
+    while (performance.now() - started < 2_600) {
       const { ms, value: r } = await timed(() => broken.inject({ url: '/api/v1/pipeline', headers: auth('sre') }));
-      expect(ms).toBeLessThan(2_500);
+      expect(ms).toBeLessThan(1_000);
       expect(r.statusCode).toBe(503);
       expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(r.json().detail).toMatch(/did not answer within 2000 ms/);
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      details.push(r.json().detail);
     }
+    for (const d of details)
+      expect(d).toMatch(/first reading of the broker is under way|did not answer within 2000 ms|reading the broker failed/);
+    expect(details.at(-1)).toMatch(/did not answer within 2000 ms|reading the broker failed/);
     // The same (retrying) admin still answers for the topics that exist.
     expect((await ok.inject({ url: '/api/v1/pipeline', headers: auth('sre') })).statusCode).toBe(200);
     const fresh = await app({ pipelineTopics: [transactions] });
@@ -288,6 +302,25 @@ describe('errors outside the routes', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.json().detail).toMatch(/longer than its limit; narrow it/);
+  });
+
+  it('a dependency that refuses the connection is a 503 with Retry-After (the request can succeed later); a programmer error stays a 500', async () => {
+    const a = Fastify();
+    await a.register(errorsPlugin);
+    // Nothing listens on port 1: the driver's own connection error, as during a MariaDB restart.
+    const down = createPool({ ...ns.cfg, mysql: { ...ns.cfg.mysql, port: 1 } });
+    a.get('/db', async () => (await down.query('SELECT 1'))[0]);
+    a.get('/bug', async () => (null as unknown as { x: number }).x);
+    const res = await a.inject({ url: '/db' });
+    const bug = await a.inject({ url: '/bug' });
+    await a.close();
+    await down.end();
+    expect(res.statusCode, res.body).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json().detail).toMatch(/is not answering; retry later/);
+    expect(res.body).not.toContain('127.0.0.1');
+    expect(bug.statusCode).toBe(500);
+    expect(bug.headers['retry-after']).toBeUndefined();
   });
 
   it('a processor scrape that fails is a generic 500 problem, the error in the log only; one that hangs is a 503 within 2.5 s', async () => {
