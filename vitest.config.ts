@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 // The files that stop and restart the shared services (the broker, the registry, Redis, MariaDB):
 // nothing else may run beside them.
-const CHAOS = ['tests/e2e/outage.e2e.test.ts', 'tests/e2e/broker-outage.e2e.test.ts', 'tests/e2e/registry-outage.e2e.test.ts'];
+const CHAOS = [
+  'tests/e2e/outage.e2e.test.ts',
+  'tests/e2e/broker-outage.e2e.test.ts',
+  'tests/e2e/registry-outage.e2e.test.ts',
+  // Three more brokers and six Redis nodes: alone, so the other files are not slowed by them.
+  'tests/e2e/kafka-cluster.e2e.test.ts',
+];
 
 // Three projects, run one after the other: unit tests beside the code (no network, two files at a
 // time); integration/end-to-end tests in tests/ against the real broker, registry, MariaDB and

@@ -10,7 +10,7 @@ export async function prepareNamespace(cfg: TxmonConfig, logger: Logger, log: (l
   const admin = createKafka(cfg, logger).admin();
   await admin.connect();
   try {
-    await applyTopics(admin, cfg.topicNamespace, log);
+    await applyTopics(admin, cfg.topicNamespace, log, cfg.topicReplication);
   } finally {
     await admin.disconnect();
   }

@@ -47,7 +47,21 @@ export async function runProcessor(
     process.off('SIGINT', onSignal);
   }
   say(`${name}: stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; summary ${JSON.stringify(proc.summary())}`);
+  // Its clients are closed: the process ends now. A client that still holds a handle (seen: after a
+  // Redis Cluster master and a broker were killed and came back, something kept a drained ingest
+  // alive for minutes) must not keep it running; what lingered is logged, and it exits anyway.
+  const linger = setTimeout(() => {
+    logger.warn(
+      { resources: process.getActiveResourcesInfo() },
+      `${name}: still running ${LINGER_MS} ms after it stopped; exiting`,
+    );
+    process.exit(process.exitCode ?? 0);
+  }, LINGER_MS);
+  linger.unref();
 }
+
+/** How long a stopped processor may take to let go of its last handles before it exits anyway. */
+const LINGER_MS = 5_000;
 
 /** `txmon run api`: serves the dashboard API until SIGTERM/SIGINT. */
 export async function runApi(

@@ -1,4 +1,7 @@
-/** `txmon services up|down|status|logs`: the local Kafka broker, schema registry, MariaDB and Redis. */
+/**
+ * `txmon services up|down|status|logs`: the local Kafka broker, schema registry, MariaDB and Redis;
+ * with `--cluster`, three Kafka brokers and a Redis Cluster beside them (services/cluster.ts).
+ */
 import { type Command, InvalidArgumentError } from 'commander';
 import { type CliContext, int } from './context.ts';
 
@@ -9,35 +12,57 @@ export function register(program: Command, ctx: CliContext): void {
     .description('Start, stop and inspect the local Kafka broker, schema registry, MariaDB and Redis.');
   services
     .command('up')
-    .description('Start whatever is not running (idempotent) and wait until every service is ready.')
-    .action(async () => {
+    .description(
+      'Start whatever is not running (idempotent) and wait until every service is ready. With --cluster, also three Kafka brokers (KRaft, replication factor 3, min.insync.replicas 2) and a Redis Cluster of three masters with a replica each, and print the settings that point txmon at them.',
+    )
+    .option('--cluster', 'also start the three-broker Kafka cluster and the Redis Cluster (ports 19092-19097, 17001-17006)')
+    .action(async (o: { cluster?: boolean }) => {
       const { cfg } = context();
       const { servicesUp } = await import('../services/manager.ts');
       const statuses = await servicesUp(cfg, say);
       for (const s of statuses) say(`${s.name.padEnd(9)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.detail}`);
+      if (o.cluster) {
+        const { clusterUp, clusterEnv } = await import('../services/cluster.ts');
+        for (const s of await clusterUp(cfg, say))
+          say(`${s.name.padEnd(13)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.detail}`);
+        say('# point txmon at the cluster (the registry, MariaDB and the API stay as they are):');
+        for (const [k, v] of Object.entries(clusterEnv())) say(`export ${k}=${v}`);
+      }
     });
   services
     .command('down')
     .description(
-      'Stop the services txmon started (Kafka, registry); data is kept. The machine’s MariaDB and Redis are left alone.',
+      'Stop the services txmon started (Kafka, registry, and the cluster’s brokers and Redis nodes if it runs); data is kept. The machine’s MariaDB and Redis are left alone.',
     )
     .action(async () => {
       const { cfg } = context();
       const { servicesDown } = await import('../services/manager.ts');
+      const { clusterDown, clusterStarted } = await import('../services/cluster.ts');
       await servicesDown(cfg, say);
+      if (await clusterStarted(cfg)) await clusterDown(cfg, say);
     });
   services
     .command('status')
-    .description('Show each service: running, address, who started it. Exit code 1 if any is down.')
-    .action(async () => {
+    .description(
+      'Show each service: running, address, who started it; the cluster’s too when it was started (or with --cluster). Exit code 1 if any is down.',
+    )
+    .option('--cluster', 'show the Kafka cluster and the Redis Cluster even when they were never started')
+    .action(async (o: { cluster?: boolean }) => {
       const { cfg } = context();
       const { servicesStatus } = await import('../services/manager.ts');
+      const { clusterStarted, clusterStatus } = await import('../services/cluster.ts');
       const statuses = await servicesStatus(cfg);
       for (const s of statuses)
         say(
           `${s.name.padEnd(9)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.managed ? '(started by txmon)' : ''} ${s.detail}`,
         );
-      if (statuses.some((s) => !s.running)) process.exitCode = 1;
+      let down = statuses.some((s) => !s.running);
+      if (o.cluster || (await clusterStarted(cfg))) {
+        const cluster = await clusterStatus(cfg);
+        for (const s of cluster) say(`${s.name.padEnd(13)} ${s.running ? 'up  ' : 'DOWN'} ${s.address} ${s.detail}`);
+        down ||= cluster.some((s) => !s.running);
+      }
+      if (down) process.exitCode = 1;
     });
   services
     .command('logs')

@@ -16,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
       const admin = createKafka(cfg, logger).admin();
       await admin.connect();
       try {
-        const reports = await applyTopics(admin, cfg.topicNamespace, say);
+        const reports = await applyTopics(admin, cfg.topicNamespace, say, cfg.topicReplication);
         if (reports.some((r) => r.drift.length > 0)) process.exitCode = 3;
       } finally {
         await admin.disconnect();

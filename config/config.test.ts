@@ -34,6 +34,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ TXMON_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
   });
 
+  it('replicates topics as told: one replica by default, min.insync.replicas one below a factor of 3 or more, never above the factor', () => {
+    expect(loadConfig({}).topicReplication).toEqual({ factor: 1, minInsync: 1 });
+    expect(loadConfig({ TXMON_TOPIC_REPLICATION_FACTOR: '2' }).topicReplication).toEqual({ factor: 2, minInsync: 1 });
+    expect(loadConfig({ TXMON_TOPIC_REPLICATION_FACTOR: '3' }).topicReplication).toEqual({ factor: 3, minInsync: 2 });
+    expect(loadConfig({ TXMON_TOPIC_REPLICATION_FACTOR: '5', TXMON_TOPIC_MIN_INSYNC_REPLICAS: '3' }).topicReplication).toEqual({
+      factor: 5,
+      minInsync: 3,
+    });
+    expect(() => loadConfig({ TXMON_TOPIC_MIN_INSYNC_REPLICAS: '2' })).toThrow(
+      /TXMON_TOPIC_MIN_INSYNC_REPLICAS=2: must not exceed TXMON_TOPIC_REPLICATION_FACTOR \(1\)/,
+    );
+    expect(() => loadConfig({ TXMON_TOPIC_REPLICATION_FACTOR: '0' })).toThrow(/TXMON_TOPIC_REPLICATION_FACTOR/);
+  });
+
   it('ops-watch scrapes the processors at their configured ports unless told its targets', () => {
     expect(loadConfig({ TXMON_RECON_METRICS_PORT: '9999' }).ops.targets).toEqual([
       { name: 'ingest', url: 'http://127.0.0.1:9464/metrics' },

@@ -79,6 +79,8 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only')
     .default('txmon'),
+  TXMON_TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(7).default(1),
+  TXMON_TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(7).optional(),
   TXMON_TOPIC_NAMESPACE: z
     .string()
     .regex(/^([A-Za-z0-9_-]+\.)?$/, 'empty, or a name ending in "." such as "staging."')
@@ -277,6 +279,11 @@ export type TxmonConfig = Readonly<{
   redisCluster: readonly string[] | null;
   keyPrefix: string;
   topicNamespace: string;
+  /**
+   * Replicas of each topic `topics apply` creates, and the broker's min.insync.replicas for them
+   * (default: factor - 1 from a factor of 3 on, else 1). One broker: 1; a cluster: 3 and 2.
+   */
+  topicReplication: Readonly<{ factor: number; minInsync: number }>;
   ingest: Readonly<{
     groupId: string;
     maxBytesPerPartition: number;
@@ -466,6 +473,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       `invalid configuration: TXMON_STATE_TTL_SECONDS=${e.TXMON_STATE_TTL_SECONDS}: must cover the longest window plus ` +
         `TXMON_ALLOWED_LATENESS_MS (at least ${Math.ceil((longest + e.TXMON_ALLOWED_LATENESS_MS) / 1000)})`,
     );
+  if ((e.TXMON_TOPIC_MIN_INSYNC_REPLICAS ?? 1) > e.TXMON_TOPIC_REPLICATION_FACTOR)
+    throw new ConfigError(
+      `invalid configuration: TXMON_TOPIC_MIN_INSYNC_REPLICAS=${e.TXMON_TOPIC_MIN_INSYNC_REPLICAS}: must not exceed TXMON_TOPIC_REPLICATION_FACTOR (${e.TXMON_TOPIC_REPLICATION_FACTOR}), or no write could succeed`,
+    );
   // issue 16: API. Node refuses a headers timeout longer than the request timeout.
   if (e.TXMON_API_HEADERS_TIMEOUT_MS > e.TXMON_API_REQUEST_TIMEOUT_MS)
     throw new ConfigError(
@@ -485,6 +496,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
     redisCluster: e.TXMON_REDIS_CLUSTER_NODES.length > 0 ? e.TXMON_REDIS_CLUSTER_NODES : null,
     keyPrefix: e.TXMON_KEY_PREFIX,
     topicNamespace: e.TXMON_TOPIC_NAMESPACE,
+    topicReplication: {
+      factor: e.TXMON_TOPIC_REPLICATION_FACTOR,
+      minInsync:
+        e.TXMON_TOPIC_MIN_INSYNC_REPLICAS ?? (e.TXMON_TOPIC_REPLICATION_FACTOR >= 3 ? e.TXMON_TOPIC_REPLICATION_FACTOR - 1 : 1),
+    },
     ingest: {
       groupId: e.TXMON_INGEST_GROUP_ID,
       maxBytesPerPartition: e.TXMON_INGEST_MAX_BYTES_PER_PARTITION,

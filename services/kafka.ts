@@ -140,7 +140,7 @@ function serverProperties(a: HostPort, dataDir: string): string {
 }
 
 /** Log4j2 config sending the broker's logs to rolling files instead of the console. */
-function log4jProperties(logsDir: string): string {
+export function log4jProperties(logsDir: string): string {
   return [
     'status = warn',
     'appender.server.type = RollingFile',
@@ -165,7 +165,7 @@ function log4jProperties(logsDir: string): string {
   ].join('\n');
 }
 
-function javaArgs(cfg: TxmonConfig, mainClass: string, args: string[], heap?: string): string[] {
+export function javaArgs(cfg: TxmonConfig, mainClass: string, args: string[], heap?: string): string[] {
   const p = kafkaPaths(cfg);
   return [...(heap ? [heap] : []), `-Dlog4j2.configurationFile=${p.log4j}`, '-cp', join(p.libs, '*'), mainClass, ...args];
 }

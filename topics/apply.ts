@@ -9,16 +9,36 @@ export interface TopicReport {
   drift: string[];
 }
 
-/** Creates each missing topic with its partitions and configs; for existing ones lists every difference. */
+/** How many replicas a topic gets, and how many must have a write before it counts (TXMON_TOPIC_*). */
+export interface Replication {
+  factor: number;
+  minInsync: number;
+}
+
+/** One broker: one replica, one in sync. */
+export const SINGLE_BROKER: Replication = { factor: 1, minInsync: 1 };
+
+/** A topic's broker configs: the code's, and min.insync.replicas where there is more than one replica. */
+export function topicConfig(k: TopicKey, replication: Replication): Record<string, string> {
+  return replication.factor > 1
+    ? { ...TOPICS[k].config, 'min.insync.replicas': String(replication.minInsync) }
+    : { ...TOPICS[k].config };
+}
+
+/**
+ * Creates each missing topic with its partitions, replicas and configs; for existing ones lists
+ * every difference (partitions, replication factor, configs).
+ */
 export async function applyTopics(
   admin: Admin,
   namespace: string,
   log: (line: string) => void = () => {},
+  replication: Replication = SINGLE_BROKER,
 ): Promise<TopicReport[]> {
   const existing = new Set(await admin.listTopics());
   const keys = Object.keys(TOPICS) as TopicKey[];
   const missing = keys.filter((k) => !existing.has(topicName(namespace, k)));
-  if (missing.length > 0) await createWaitingForLeaders(admin, namespace, missing);
+  if (missing.length > 0) await createWaitingForLeaders(admin, namespace, missing, replication);
   const present = keys.filter((k) => !missing.includes(k));
   const reports: TopicReport[] = missing.map((k) => ({ topic: topicName(namespace, k), action: 'created', drift: [] }));
   if (present.length > 0) {
@@ -28,17 +48,20 @@ export async function applyTopics(
       resources: present.map((k) => ({
         type: kafkajs.ConfigResourceTypes.TOPIC,
         name: topicName(namespace, k),
-        configNames: Object.keys(TOPICS[k].config),
+        configNames: Object.keys(topicConfig(k, replication)),
       })),
     });
     for (const k of present) {
       const name = topicName(namespace, k);
       const spec = TOPICS[k];
       const drift: string[] = [];
-      const partitions = meta.topics.find((t) => t.name === name)?.partitions.length ?? 0;
-      if (partitions !== spec.partitions) drift.push(`partitions: broker has ${partitions}, code says ${spec.partitions}`);
+      const parts = meta.topics.find((t) => t.name === name)?.partitions ?? [];
+      if (parts.length !== spec.partitions) drift.push(`partitions: broker has ${parts.length}, code says ${spec.partitions}`);
+      const replicas = Math.min(...parts.map((p) => p.replicas.length));
+      if (parts.length > 0 && replicas !== replication.factor)
+        drift.push(`replication factor: broker has ${replicas}, TXMON_TOPIC_REPLICATION_FACTOR says ${replication.factor}`);
       const entries = configs.resources.find((r) => r.resourceName === name)?.configEntries ?? [];
-      for (const [cfgName, want] of Object.entries(spec.config)) {
+      for (const [cfgName, want] of Object.entries(topicConfig(k, replication))) {
         const have = entries.find((e) => e.configName === cfgName)?.configValue;
         if (have !== want) drift.push(`${cfgName}: broker has ${have ?? '(unset)'}, code says ${want}`);
       }
@@ -57,7 +80,12 @@ export async function applyTopics(
  * topic's metadata propagates) that kafkajs's own wait gives up on: the wait is asked again, up to
  * 30 s, and a topic an earlier attempt created counts as created.
  */
-async function createWaitingForLeaders(admin: Admin, namespace: string, missing: readonly TopicKey[]): Promise<void> {
+async function createWaitingForLeaders(
+  admin: Admin,
+  namespace: string,
+  missing: readonly TopicKey[],
+  replication: Replication,
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   let todo: readonly TopicKey[] | null = missing;
   await retry(
@@ -72,8 +100,8 @@ async function createWaitingForLeaders(admin: Admin, namespace: string, missing:
           topics: create.map((k) => ({
             topic: topicName(namespace, k),
             numPartitions: TOPICS[k].partitions,
-            replicationFactor: TOPICS[k].replicationFactor,
-            configEntries: Object.entries(TOPICS[k].config).map(([name, value]) => ({ name, value })),
+            replicationFactor: replication.factor,
+            configEntries: Object.entries(topicConfig(k, replication)).map(([name, value]) => ({ name, value })),
           })),
         });
       else await admin.fetchTopicMetadata({ topics: missing.map((k) => topicName(namespace, k)) });

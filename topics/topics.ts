@@ -9,7 +9,6 @@ export interface TopicSpec {
   /** Contract name, without the deployment namespace. */
   readonly name: string;
   readonly partitions: number;
-  readonly replicationFactor: number;
   /** Broker configs that `topics apply` sets on create and checks for drift. */
   readonly config: Readonly<Record<string, string>>;
   readonly key: string;
@@ -23,7 +22,6 @@ export const TOPICS = {
   transactions: {
     name: 'txmon.transactions.v1',
     partitions: 6,
-    replicationFactor: 1,
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
     key: 'account_id (UTF-8)',
     valueSchema: 'transaction',
@@ -32,7 +30,6 @@ export const TOPICS = {
   transactionsDlq: {
     name: 'txmon.transactions.dlq.v1',
     partitions: 3,
-    replicationFactor: 1,
     // A dead letter is about twice its source record; allow large ones (the processor also sends
     // dead letters in bounded chunks, compressed).
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(8 * 1024 * 1024) },
@@ -43,7 +40,6 @@ export const TOPICS = {
   settlements: {
     name: 'txmon.settlements.v1',
     partitions: 3,
-    replicationFactor: 1,
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
     key: 'transaction_reference (UTF-8)',
     valueSchema: 'settlement',
@@ -52,7 +48,6 @@ export const TOPICS = {
   settlementsDlq: {
     name: 'txmon.settlements.dlq.v1',
     partitions: 3,
-    replicationFactor: 1,
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS), 'max.message.bytes': String(8 * 1024 * 1024) },
     key: 'original record key (bytes)',
     valueSchema: 'dead-letter',
@@ -62,7 +57,6 @@ export const TOPICS = {
   reconExceptions: {
     name: 'txmon.recon-exceptions.v1',
     partitions: 3,
-    replicationFactor: 1,
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
     key: 'transaction_reference (UTF-8)',
     valueSchema: 'recon-exception',
@@ -72,7 +66,6 @@ export const TOPICS = {
   alerts: {
     name: 'txmon.alerts.v1',
     partitions: 3,
-    replicationFactor: 1,
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
     key: 'account_id (UTF-8)',
     valueSchema: 'alert',
@@ -81,7 +74,6 @@ export const TOPICS = {
   opsAlerts: {
     name: 'txmon.ops-alerts.v1',
     partitions: 1,
-    replicationFactor: 1,
     config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
     key: 'alert_id (UTF-8)',
     valueSchema: 'ops-alert',

@@ -1,0 +1,135 @@
+// Issue 23, "the distributed shape": `txmon services up --cluster` (three KRaft brokers, a Redis
+// Cluster of three masters with a replica each) and the ingest run against it by its settings only.
+// A broker leading a partition of the input is SIGKILLed mid-stream and a Redis master too (its
+// replica takes over); both come back. Nothing is lost or doubled, and the windows equal the brute
+// force from MySQL. Chaos tier: three more JVMs and six Redis nodes, alone on the machine.
+import kafkajs from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/config.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { sleep } from '../../platform/retry.ts';
+import {
+  CLUSTER_REDIS_PORTS,
+  clusterDown,
+  clusterEnv,
+  clusterStatus,
+  clusterUp,
+  kafkaClusterBrokers,
+  redisClusterRoles,
+  startKafkaNode,
+  startRedisNode,
+  stopKafkaNode,
+  waitForBrokers,
+} from '../../services/cluster.ts';
+import { runCommand } from '../../services/process.ts';
+import { applyTopics } from '../../topics/apply.ts';
+import { topicName } from '../../topics/topics.ts';
+import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { expectEndStateOf, produceSimulated, readEndState, spawnIngest } from '../helpers/pipeline.ts';
+import { slowStep } from '../helpers/slow-step.ts';
+import { checkStateAgainstMysql } from '../helpers/state-check.ts';
+
+const cfg = loadConfig(process.env);
+let startedHere = false;
+let ns: TestNamespace;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  if (!(await clusterStatus(cfg)).every((s) => s.running)) {
+    startedHere = true;
+    await slowStep('services up --cluster', () => clusterUp(cfg, (l) => lines.push(l)));
+  }
+  ns = await createNamespace({ ...clusterEnv(), TXMON_INGEST_MAX_BYTES_PER_PARTITION: '16384' });
+}, 240_000);
+
+afterAll(async () => {
+  await ns?.cleanup();
+  // Leave the machine as it was: a cluster this file started is stopped again (its data stays).
+  if (startedHere) await clusterDown(cfg, () => {});
+}, 120_000);
+
+/** The port of a Redis master that holds slots, read from the cluster's own table. */
+async function aRedisMaster(): Promise<number> {
+  for (const port of CLUSTER_REDIS_PORTS) {
+    const r = await runCommand('redis-cli', ['-p', String(port), 'cluster', 'nodes']);
+    if (r.code !== 0) continue;
+    for (const f of r.output.split('\n').map((l) => l.trim().split(' ')))
+      if ((f[2] ?? '').split(',').includes('master') && f[7] === 'connected' && f.length > 8)
+        return Number((f[1] ?? '').split('@')[0]?.split(':')[1]);
+  }
+  throw new Error('no Redis master with slots answers');
+}
+
+describe('txmon on three brokers and a Redis Cluster', () => {
+  it('its topics have three replicas and min.insync.replicas 2, and `topics apply` finds no drift', async () => {
+    const admin = createKafka(ns.cfg, testLogger).admin();
+    await admin.connect();
+    try {
+      expect(await kafkaClusterBrokers()).toBe(3);
+      const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = meta.topics[0]?.partitions ?? [];
+      expect(partitions).toHaveLength(6);
+      for (const p of partitions) expect(p.replicas.toSorted()).toEqual([1, 2, 3]);
+      // Leaders spread over the brokers.
+      expect(new Set(partitions.map((p) => p.leader)).size).toBeGreaterThan(1);
+      const configs = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }],
+      });
+      expect(configs.resources[0]?.configEntries[0]?.configValue).toBe('2');
+      const reports = await applyTopics(admin, ns.cfg.topicNamespace, () => {}, ns.cfg.topicReplication);
+      expect(reports.flatMap((r) => r.drift)).toEqual([]);
+      // The same topics read with a replication factor of 1 are reported as drift, naming the setting.
+      const one = await applyTopics(admin, ns.cfg.topicNamespace, () => {}, { factor: 1, minInsync: 1 });
+      expect(one[0]?.drift.join()).toMatch(/replication factor: broker has 3, TXMON_TOPIC_REPLICATION_FACTOR says 1/);
+    } finally {
+      await admin.disconnect();
+    }
+    expect(await redisClusterRoles()).toEqual({ masters: 3, replicas: 3, ok: true });
+  });
+
+  it('a partition leader and a Redis master SIGKILLed mid-stream, then back: nothing lost or doubled, the windows exact', async () => {
+    const sim = await produceSimulated(ns, { seed: 71, count: 12_000 });
+    const run = spawnIngest(ns, ['--drain']);
+    for (let i = 0; i < 600 && !/"processed":[1-9]/.test(run.output()); i++) await sleep(50);
+
+    const admin = createKafka(ns.cfg, testLogger).admin();
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics: [topicName(ns.cfg.topicNamespace, 'transactions')] });
+    await admin.disconnect();
+    const leader = meta.topics[0]?.partitions.find((p) => p.partitionId === 0)?.leader ?? 1;
+    const master = await aRedisMaster();
+    const masterPid = Number(readFileSync(join(cfg.services.home, 'cluster', 'redis', String(master), 'redis.pid'), 'utf8'));
+
+    expect(await stopKafkaNode(cfg, leader, 'SIGKILL')).toBe(true);
+    process.kill(masterPid, 'SIGKILL');
+    // The replica is promoted after the node timeout (5 s); the broker's partitions moved at once.
+    await sleep(8_000);
+    expect(run.child.exitCode, run.output().slice(-3_000)).toBeNull();
+    await startKafkaNode(cfg, leader, () => {});
+    await startRedisNode(cfg, master);
+    await waitForBrokers(3);
+
+    expect(await run.exited, run.output().slice(-6_000)).toBe(0);
+    // What the ingest said of the faults (for the report; the end state below is the assertion).
+    const felt = run.output().match(/"msg":"[^"]*(?:retry|retrying|paused|lost|rebuilt|reconnect)[^"]*"/gi) ?? [];
+    const lingered = /still running \d+ ms after it stopped/.test(run.output());
+    console.info(
+      `kafka-cluster: broker ${leader} and Redis master ${master} killed; the ingest logged ${felt.length} fault lines${lingered ? ' and lingered after it stopped' : ''}: ${[...new Set(felt)].slice(0, 5).join(' | ')}`,
+    );
+    expectEndStateOf(await readEndState(ns), sim);
+    const check = await checkStateAgainstMysql(ns);
+    expect(check.entities).toBeGreaterThan(100);
+    expect(check.mismatches.slice(0, 10)).toEqual([]);
+    // The killed master came back as a replica: three masters, three replicas again.
+    for (let i = 0; i < 100; i++) {
+      const roles = await redisClusterRoles();
+      if (roles.ok && roles.masters === 3 && roles.replicas === 3) break;
+      await sleep(200);
+    }
+    expect(await redisClusterRoles()).toEqual({ masters: 3, replicas: 3, ok: true });
+  }, 300_000);
+});
