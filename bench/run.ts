@@ -66,6 +66,7 @@ import { promote, registerModel } from '../models/model-registry.ts';
 import { trainModel } from '../models/train.ts';
 import { produceSimulation } from '../simulator/produce.ts';
 import { kafkaPidFile } from '../services/kafka.ts';
+import { CLUSTER_KAFKA_PORTS, CLUSTER_REDIS_PORTS, kafkaNodePid } from '../services/cluster.ts';
 import { registryPidFile } from '../services/apicurio.ts';
 import { livePid } from '../services/process.ts';
 
@@ -393,17 +394,30 @@ async function mariadbPid(): Promise<number | undefined> {
 /** The processes beside ingest whose CPU (b) costs: Redis, MariaDB, the broker, the registry (when found). */
 async function servicePids(): Promise<Array<{ name: string; pid: number }>> {
   const out: Array<{ name: string; pid: number }> = [];
-  const redis = new Redis(redisConnectionOptions(cfg));
-  const m = /process_id:(\d+)/.exec(await redis.info('server'));
-  redis.disconnect();
-  if (m) out.push({ name: 'redis', pid: Number(m[1]) });
+  // On the cluster (`services up --cluster` and its settings): every Redis node, replicas included
+  // (they replay the masters' writes), and the three brokers, each summed under its name.
+  const redisNodes = cfg.redisCluster
+    ? CLUSTER_REDIS_PORTS.map((port) => ({ ...redisConnectionOptions(cfg), host: '127.0.0.1', port }))
+    : [redisConnectionOptions(cfg)];
+  for (const opts of redisNodes) {
+    const redis = new Redis({ ...opts, lazyConnect: true, maxRetriesPerRequest: 1 });
+    const m = await redis
+      .connect()
+      .then(() => redis.info('server'))
+      .then((info) => /process_id:(\d+)/.exec(info))
+      .catch(() => null);
+    redis.disconnect();
+    if (m) out.push({ name: 'redis', pid: Number(m[1]) });
+  }
   const mariadb = await mariadbPid();
   if (mariadb !== undefined) out.push({ name: 'mariadb', pid: mariadb });
   const kafka = kafkaPidFile(cfg);
   const registry = registryPidFile(cfg);
-  const kafkaPid = livePid(kafka.pidFile, kafka.marker);
+  const onCluster = cfg.kafka.brokers.some((b) => CLUSTER_KAFKA_PORTS.some((p) => b.endsWith(`:${p}`)));
+  const brokerPids = onCluster ? [1, 2, 3].map((id) => kafkaNodePid(cfg, id)) : [livePid(kafka.pidFile, kafka.marker)];
+  const kafkaPid = brokerPids.find((p) => p !== undefined);
   const registryPid = livePid(registry.pidFile, registry.marker);
-  if (kafkaPid !== undefined) out.push({ name: 'kafka', pid: kafkaPid });
+  for (const pid of brokerPids) if (pid !== undefined) out.push({ name: 'kafka', pid });
   if (registryPid !== undefined) out.push({ name: 'registry', pid: registryPid });
   // Said once: a CPU split without the broker reads as a quieter machine than it is.
   const unmeasured = [
