@@ -8,6 +8,8 @@ const CHAOS = [
   'tests/e2e/registry-outage.e2e.test.ts',
   // Three more brokers and six Redis nodes: alone, so the other files are not slowed by them.
   'tests/e2e/kafka-cluster.e2e.test.ts',
+  // Issue 23's fault run: the cluster, every dependency faulted, MariaDB restarted.
+  'tests/e2e/fault-run.e2e.test.ts',
 ];
 
 // Three projects, run one after the other: unit tests beside the code (no network, two files at a
