@@ -399,10 +399,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
     const dir = join(base.services.home, 'chaos');
     mkdirSync(dir, { recursive: true });
     // Every process's log, for whoever reads a failed run; and the records whose effects came twice.
-    writeFileSync(
-      join(dir, 'processes.log'),
-      procs.map((p, i) => `### ${p.kind} #${i + 1}\n${p.run.output()}`).join('\n'),
-    );
+    writeFileSync(join(dir, 'processes.log'), procs.map((p, i) => `### ${p.kind} #${i + 1}\n${p.run.output()}`).join('\n'));
     const seen = counts(b.deadLetters.map((d) => d.source));
     const twice = [...seen].filter(([, n]) => n > 1).map(([src]) => src);
     const alertsSeen = counts(b.publishedAlertIds);
