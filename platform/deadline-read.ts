@@ -77,18 +77,27 @@ export class DeadlineRead<T> {
       now = this.now();
       // Past its deadline and still pending: the read counts as failed until it settles. Only past
       // the caller's wait: the last settled reading stands.
-      if (this.inflight === flight && !flight.timedOut && now >= deadline) {
-        flight.timedOut = true;
-        this.failure = 'timeout';
-        this.opts.onOutcome?.('timeout');
-      }
+      if (now >= deadline) this.markTimedOut(flight);
     }
     return { value: this.last?.value ?? null, ageMs: this.last ? Math.max(0, now - this.last.at) : null, failure: this.failure };
   }
 
+  /** A read still in flight past its deadline: failed ('timeout') until it settles, counted once. */
+  private markTimedOut(flight: { timedOut: boolean }): void {
+    if (this.inflight !== flight || flight.timedOut) return;
+    flight.timedOut = true;
+    this.failure = 'timeout';
+    this.opts.onOutcome?.('timeout');
+  }
+
   private start(now: number): void {
     const flight = { startedAt: now, timedOut: false, done: Promise.resolve(), seq: ++this.started };
+    // Past its deadline and still pending, the read counts as failed whether or not a caller is
+    // waiting just then (a caller's timer may fire a millisecond before the deadline's).
+    const overdue = setTimeout(() => this.markTimedOut(flight), this.opts.deadlineMs);
+    overdue.unref?.();
     const keep = () => {
+      clearTimeout(overdue);
       if (flight.seq < this.kept) return false;
       this.kept = flight.seq;
       if (this.inflight === flight) this.inflight = null;

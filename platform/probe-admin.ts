@@ -16,7 +16,7 @@ export const PROBE_DEADLINE_MS = 2_000;
  * within 1 s whatever Kafka does (issue 23), and a read slower than this but within the deadline
  * shows on the next call.
  */
-export const PROBE_WAIT_MS = 750;
+export const PROBE_WAIT_MS = 500;
 
 /** An admin whose requests give up within `deadlineMs`, retried at most once at once (connect it before use). */
 export function createProbeAdmin(cfg: TxmonConfig, deadlineMs = PROBE_DEADLINE_MS): Admin {

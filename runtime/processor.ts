@@ -140,10 +140,14 @@ export async function startProcessor<S extends string, H extends ProcessorHandle
   const { groupId } = spec;
   const tolerate = createTolerate(spec.metrics, log);
   const teardown: Array<() => Promise<void> | void> = [];
-  const close = async () => {
-    for (const fn of teardown.splice(0).reverse())
-      await (async () => fn())().catch((err: unknown) => tolerate('teardown-step', err));
-  };
+  // One teardown whoever asks: a second call (a signal's close, then `done`'s) waits for the first
+  // to finish instead of returning at once, so "stopped" is said only when every client is closed.
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const fn of teardown.splice(0).reverse())
+        await (async () => fn())().catch((err: unknown) => tolerate('teardown-step', err));
+    })());
   const untilUp = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     retry(fn, {
       maxMs: cfg.retryMaxBackoffMs,

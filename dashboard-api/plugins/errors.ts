@@ -119,10 +119,7 @@ export default fp(
       // A dependency down or restarting (a refused or lost connection, a timeout): the same request
       // can succeed later, so it is a 503 with Retry-After, not a server fault.
       if (isRetriable(err)) {
-        request.log.warn(
-          { err: errorMessage(err), route: request.routeOptions.url },
-          'request failed: a dependency is unavailable',
-        );
+        request.log.warn({ err, route: request.routeOptions.url }, 'request failed: a dependency is unavailable');
         return sendProblem(
           reply,
           request,

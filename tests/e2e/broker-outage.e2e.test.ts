@@ -96,7 +96,7 @@ describe('broker outage', () => {
     expect(slow).toEqual([]);
     const scrapes = answers.filter((x) => x.path === '/metrics');
     for (const a of scrapes) expect(a.status, `${a.phase} /metrics`).toBe(200);
-    // From the first reading on (a cold client's first read may outlast the 750 ms wait), the last
+    // From the first reading on (a cold client's first read may outlast the 500 ms wait), the last
     // known lag with its age, even while the broker is hung or away.
     const age = /txmon_api_probe_value_age_seconds\{reading="lag"\}/;
     const first = scrapes.findIndex((a) => age.test(a.body));

@@ -266,7 +266,9 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       return recoveries.push(Date.now() - since);
     };
     const live = (kind?: 'ingest' | 'reconcile') =>
-      procs.filter((p) => !p.killed && p.run.child.exitCode === null && (!kind || p.kind === kind));
+      procs.filter(
+        (p) => !p.killed && p.run.child.exitCode === null && p.run.child.signalCode === null && (!kind || p.kind === kind),
+      );
 
     for (const [i, fault] of faults.entries()) {
       const point = points[i] as number;
