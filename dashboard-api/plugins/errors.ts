@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Socket } from 'node:net';
-import { errorMessage, InputError, isRetriable, TxmonError } from '../../platform/errors.ts';
+import { InputError, isRetriable, TxmonError } from '../../platform/errors.ts';
 import type { ProblemBody } from '../schemas/common.ts';
 
 /** An error a route throws to answer with a given status and detail. */
