@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { exportedMetrics, metricsRead, ROOT as root, runPromtool } from '../checks.ts';
 
+/** A test that runs promtool: a process of its own, seconds on a busy machine. */
+const PROMTOOL_TIMEOUT_MS = 60_000;
+
 const here = import.meta.dirname;
 
 interface Rule {
@@ -33,21 +36,31 @@ const cases = (parse(readFileSync(join(here, 'alerts.test.yml'), 'utf8')) as Tes
 const run = (args: string[]) => runPromtool(args, here);
 
 describe('Prometheus alert rules (deploy/prometheus)', () => {
-  it('are valid rules, and the example configurations (static, Kubernetes) are valid', () => {
-    const rulesCheck = run(['check', 'rules', 'alerts.yml']);
-    expect(rulesCheck.output).toContain(`SUCCESS: ${rules.length} rules found`);
-    expect(rulesCheck.code).toBe(0);
-    for (const config of ['prometheus.yml', 'kubernetes-scrape.yml']) {
-      const configCheck = run(['check', 'config', '--syntax-only', config]);
-      expect(configCheck.code, `${config}: ${configCheck.output}`).toBe(0);
-    }
-  });
+  it(
+    'are valid rules, and the example configurations (static, Kubernetes) are valid',
+    () => {
+      const rulesCheck = run(['check', 'rules', 'alerts.yml']);
+      expect(rulesCheck.output).toContain(`SUCCESS: ${rules.length} rules found`);
+      expect(rulesCheck.code).toBe(0);
+      for (const config of ['prometheus.yml', 'kubernetes-scrape.yml']) {
+        const configCheck = run(['check', 'config', '--syntax-only', config]);
+        expect(configCheck.code, `${config}: ${configCheck.output}`).toBe(0);
+      }
+      // promtool is a process of its own: seconds on a busy machine (5 s timed out in one CI run).
+    },
+    PROMTOOL_TIMEOUT_MS,
+  );
 
-  it('pass their unit tests on synthetic series (promtool test rules)', () => {
-    const r = run(['test', 'rules', 'alerts.test.yml']);
-    expect(r.output).toContain('SUCCESS');
-    expect(r.code, r.output).toBe(0);
-  });
+  it(
+    'pass their unit tests on synthetic series (promtool test rules)',
+    () => {
+      const r = run(['test', 'rules', 'alerts.test.yml']);
+      expect(r.output).toContain('SUCCESS');
+      expect(r.code, r.output).toBe(0);
+      // promtool is a process of its own: seconds on a busy machine (5 s timed out in one CI run).
+    },
+    PROMTOOL_TIMEOUT_MS,
+  );
 
   it('each alert has a case where it fires and one where it does not', () => {
     for (const { alert } of alerts) {
