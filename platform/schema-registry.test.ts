@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { sampleTransaction } from '../domain/transaction.fixture.ts';
 import { avroType } from '../schemas/index.ts';
-import { PoisonRecordError } from './errors.ts';
-import { AvroDecoder, frame } from './schema-registry.ts';
+import { DependencyError, PoisonRecordError, isRetriable } from './errors.ts';
+import { AvroDecoder, asRegistryFailure, frame, registerSchema } from './schema-registry.ts';
 
 /** A registry that knows no schema and counts how often it is asked (unit test: no network). */
 function unknownRegistry() {
@@ -110,5 +110,45 @@ describe('AvroDecoder', () => {
     await decoder.warmValues([Buffer.from([9, 9]), null]);
     expect(calls).toEqual([]);
     expect(() => decoder.decode(Buffer.from([9, 9]))).toThrow(/too short|magic byte/);
+  });
+});
+
+describe('registerSchema', () => {
+  /** A registry whose register() fails with the given answers in turn, then registers as id 42. */
+  function failingRegistry(statuses: number[]) {
+    let calls = 0;
+    const registry = {
+      register: async () => {
+        const status = statuses[calls++];
+        if (status !== undefined) throw Object.assign(new Error(`answered ${status}`), { name: 'ResponseError', status });
+        return { id: 42 };
+      },
+    } as unknown as SchemaRegistry;
+    return { registry, calls: () => calls };
+  }
+
+  it('treats a registry answering 5xx (Apicurio while its database restarts) as a dependency failure, retried', async () => {
+    const { registry } = failingRegistry([500]);
+    const err = await registerSchema(registry, 'http://127.0.0.1:1', 'subj-value', '"string"', { attempts: 1 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DependencyError);
+    expect(isRetriable(err)).toBe(true);
+    expect((err as Error).message).toMatch(/registering subj-value failed: HTTP 500/);
+    for (const status of [502, 503, 408, 429])
+      expect(asRegistryFailure(Object.assign(new Error('x'), { status }), 's')).toBeInstanceOf(DependencyError);
+  });
+
+  it('leaves a refusal of the schema itself (409, 422, 401) as it is: not retried', async () => {
+    for (const status of [409, 422, 401]) {
+      const { registry, calls } = failingRegistry([status]);
+      const err = await registerSchema(registry, 'http://127.0.0.1:1', 'subj-value', '"string"', { attempts: 3 }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).not.toBeInstanceOf(DependencyError);
+      expect((err as { status: number }).status).toBe(status);
+      expect(isRetriable(err)).toBe(false);
+      expect(calls()).toBe(1);
+    }
   });
 });

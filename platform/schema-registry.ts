@@ -295,12 +295,28 @@ async function registerOnce(registry: SchemaRegistry, registryUrl: string, subje
     // for a subject registered without a level: what an attempt leaves that registered and then
     // failed or timed out before its PUT below (a retry then met it). txmon's subjects are
     // BACKWARD, set on every call: set it first, then register.
-    if ((err as Error | null)?.name !== 'ConfluentSchemaRegistryCompatibilityError') throw err;
+    if ((err as Error | null)?.name !== 'ConfluentSchemaRegistryCompatibilityError') throw asRegistryFailure(err, subject);
     await setBackward(registry, registryUrl, subject, timeoutMs);
-    return (await register()).id;
+    try {
+      return (await register()).id;
+    } catch (again) {
+      throw asRegistryFailure(again, subject);
+    }
   }
   await setBackward(registry, registryUrl, subject, timeoutMs);
   return id;
+}
+
+/**
+ * A registration's error as the caller should treat it: an answer of 5xx, 408 or 429 is the registry
+ * failing (Apicurio answers 500 while its own database is away), so a DependencyError, retried; any
+ * other answer (409 incompatible, 422 invalid, 401/403) is the request's fault and stays as it is.
+ */
+export function asRegistryFailure(err: unknown, subject: string): unknown {
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && (status >= 500 || status === 408 || status === 429))
+    return new DependencyError('schema-registry', `registering ${subject} failed: HTTP ${status}`, err);
+  return err;
 }
 
 /** PUTs BACKWARD compatibility on the subject. */

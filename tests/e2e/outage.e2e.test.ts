@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
-import { groupLag } from '../../platform/batch-consumer.ts';
+import { groupLag } from '../helpers/lag.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
 import { checkStateAgainstMysql } from '../helpers/state-check.ts';

@@ -13,7 +13,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../config/config.ts';
-import { groupLag } from '../../platform/batch-consumer.ts';
+import { groupLag } from './lag.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import { registryPidFile } from '../../services/apicurio.ts';
@@ -189,6 +189,25 @@ async function aRedisMaster(): Promise<number> {
   throw new Error('fault run: no Redis master with slots answers');
 }
 
+/** Whether any of the processors answers /readyz 503 within `ms` (each asked every 250 ms). */
+async function anyNotReady(procs: Array<{ run: { output(): string } }>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const statuses = await Promise.all(
+      procs.map((p) => {
+        const port = probePort(p.run.output());
+        if (port === null) return -1;
+        return fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) })
+          .then((r) => r.status)
+          .catch(() => -1);
+      }),
+    );
+    if (statuses.includes(503)) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
 function probePort(output: string): number | null {
   const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)\/metrics"/.exec(output);
   return m ? Number(m[1]) : null;
@@ -308,19 +327,9 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       } else if (fault === 'mariadb') {
         execSync('mariadb-admin -uroot -h127.0.0.1 shutdown', { stdio: 'pipe' });
         await waitFor(() => !mariadbUp(), 60_000, 'MariaDB to stop');
-        // Readiness goes red while it is down.
-        for (const p of live('ingest')) {
-          const port = probePort(p.run.output());
-          if (port === null) continue;
-          for (let k = 0; k < 20 && !sawRed; k++) {
-            sawRed =
-              (await fetch(`http://127.0.0.1:${port}/readyz`)
-                .then((r) => r.status)
-                .catch(() => -1)) === 503;
-            if (!sawRed) await sleep(250);
-          }
-          break;
-        }
+        // Readiness goes red while it is down: on whichever processor next writes to MySQL. Every
+        // live one is asked (one may own no partition with work left, or be joining), for up to 15 s.
+        if (!sawRed) sawRed = await anyNotReady(live(), 15_000);
         await sleep(2_000);
         execSync('start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd', { stdio: 'pipe' });
         await waitFor(mariadbUp, 120_000, 'MariaDB to come back');

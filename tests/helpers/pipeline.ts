@@ -10,7 +10,7 @@ import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import { loadSimulatedRefdata } from '../../simulator/load-refdata.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
-import { groupLag } from '../../platform/batch-consumer.ts';
+import { groupLag } from './lag.ts';
 import { createRegistry, frame, registerSchema } from '../../platform/schema-registry.ts';
 import { avroType, schemaText } from '../../schemas/index.ts';
 import { generateEvents } from '../../simulator/generate.ts';

@@ -14,7 +14,7 @@ import { avroType, schemaText } from '../../schemas/index.ts';
 import { topicName, valueSubject, type TopicKey } from '../../topics/topics.ts';
 import { runSettlementSimulation } from '../../cli/simulate.actions.ts';
 import { sleep } from '../../platform/retry.ts';
-import { groupLag } from '../../platform/batch-consumer.ts';
+import { groupLag } from './lag.ts';
 import {
   DEFAULT_SETTLEMENT_OPTIONS,
   type SettlementOptions,
