@@ -8,6 +8,7 @@ import { isRetriable } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Tolerate } from './tolerated.ts';
 import { retry } from './retry.ts';
+import { HEARTBEAT_INTERVAL_MS } from './batch-retry.ts';
 
 export interface BatchConsumerOptions {
   groupId: string;
@@ -65,7 +66,7 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   const consumer = kafka.consumer({
     groupId: o.groupId,
     sessionTimeout: o.sessionTimeoutMs,
-    heartbeatInterval: 3_000,
+    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
     maxBytesPerPartition: o.maxBytesPerPartition,
     maxBytes: o.maxBytesPerPartition * 4,
     maxWaitTimeInMs: 250,

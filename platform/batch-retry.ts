@@ -8,7 +8,40 @@ import type { EachBatchPayload } from 'kafkajs';
 import type { Counter, Gauge } from 'prom-client';
 import { DependencyError, errorMessage, isRetriable } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { retry } from './retry.ts';
+import { retry, sleep } from './retry.ts';
+import { PartitionFencedError } from './transactional-output.ts';
+
+/** kafkajs's heartbeat interval for txmon's consumers (batch-consumer.ts). */
+export const HEARTBEAT_INTERVAL_MS = 3_000;
+
+/** Where a fenced partition's owner is asked about and confirmed (TransactionalOutput). */
+export interface PartitionOwnership {
+  fencedSince(topic: string, partition: number): number | undefined;
+  ownershipConfirmed(topic: string, partition: number): void;
+}
+
+/**
+ * Whether this member still owns its assignment, asked after its producer for a partition was
+ * fenced: 'owner' once a heartbeat sent after the fencing succeeded (the member is in the group at
+ * its generation, so the assignment it consumes is current), 'rebalance' when the group answered that
+ * it moved on, 'unknown' when the coordinator could not be reached. kafkajs sends a heartbeat only
+ * when its interval has passed since the last one it sent, and a call within it resolves at once;
+ * two calls an interval apart make sure a request went out after the fencing.
+ */
+export async function proveOwnership(
+  heartbeat: () => Promise<void>,
+  intervalMs: number,
+  wait: (ms: number) => Promise<void> = sleep,
+): Promise<'owner' | 'rebalance' | 'unknown'> {
+  try {
+    await heartbeat();
+    await wait(intervalMs + 100);
+    await heartbeat();
+    return 'owner';
+  } catch (err) {
+    return isRebalance(err) ? 'rebalance' : 'unknown';
+  }
+}
 
 /** Whether a heartbeat failure means this member must rejoin the group (its assignment may change). */
 export function isRebalance(err: unknown): boolean {
@@ -40,6 +73,10 @@ export interface BatchRetryContext {
   /** Dependencies whose last call failed; cleared once the batch succeeds. */
   failing: Set<string>;
   metrics: { dependencyUp: Gauge<'dependency'>; retries: Counter<'dependency'> };
+  /** The processor's output: a fenced partition is retried only once the group confirms this member owns it. */
+  ownership?: PartitionOwnership;
+  /** The consumer's heartbeat interval (HEARTBEAT_INTERVAL_MS). */
+  heartbeatIntervalMs?: number;
 }
 
 /** Runs `attempt` until it succeeds; throws when the consumer stops, the group rebalances, or the error is not retriable. */
@@ -55,6 +92,17 @@ export async function retryBatch<T>(attempt: () => Promise<T>, ctx: BatchRetryCo
       metrics.dependencyUp.set({ dependency }, 0);
       metrics.retries.inc({ dependency });
       logger.warn({ dependency, attempt: n, delayMs, ...ctx.where }, `batch paused: ${errorMessage(err)}; retrying`);
+      if (err instanceof PartitionFencedError && ctx.ownership?.fencedSince(err.topic, err.partition) !== undefined) {
+        // Another instance took the partition up: retry only if the group says this member still has it.
+        const answer = await proveOwnership(payload.heartbeat, ctx.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
+        logger.warn(
+          { ...ctx.where, answer },
+          'the partition’s producer was fenced; asked the group whether this member still owns it',
+        );
+        if (answer === 'rebalance') rebalancing = true;
+        else if (answer === 'owner') ctx.ownership.ownershipConfirmed(err.topic, err.partition);
+        return;
+      }
       try {
         await payload.heartbeat();
       } catch (hbErr) {

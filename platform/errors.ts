@@ -145,6 +145,8 @@ const RETRIABLE_MESSAGE = [
   /Command timed out/i,
   // Redis replies that mean "not now": failover, loading, busy script, memory pressure, cluster moves
   /^(READONLY|OOM|MASTERDOWN|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|NOREPLICAS|MOVED|ASK)\b/,
+  // ioredis's Cluster while slots move between nodes (a master failed over): it gave up following MOVED.
+  /^Too many Cluster redirections/,
   // HTTP clients that wrap socket errors in their own error types keep the code in the message.
   /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)\b/,
   /socket hang up/i,

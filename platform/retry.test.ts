@@ -62,6 +62,14 @@ describe('isRetriable', () => {
     expect(isRetriable(new Error('plain'))).toBe(false);
   });
 
+  it('retries a Redis Cluster whose slots are moving (ioredis gave up following MOVED during a failover)', () => {
+    expect(isRetriable(new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 7798 127.0.0.1:17002'))).toBe(
+      true,
+    );
+    expect(isRetriable(new Error('CLUSTERDOWN The cluster is down'))).toBe(true);
+    expect(isRetriable(new Error('ERR wrong number of arguments for MOVED'))).toBe(false);
+  });
+
   it('does not retry a login MySQL refused, though the driver marks the connection fatal', () => {
     const refused = Object.assign(new Error("Access denied for user 'x'@'h'"), { code: 'ER_ACCESS_DENIED_ERROR', fatal: true });
     expect(isRetriable(refused)).toBe(false);

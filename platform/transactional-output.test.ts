@@ -1,6 +1,15 @@
-import { CompressionTypes, KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
+import { CompressionTypes, KafkaJSNonRetriableError, KafkaJSProtocolError, type Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { COMPRESS_FROM_BYTES, compressionFor, isConcurrentTransactions, isFencing, produceRuns } from './transactional-output.ts';
+import { createLogger } from './logger.ts';
+import {
+  COMPRESS_FROM_BYTES,
+  compressionFor,
+  isConcurrentTransactions,
+  isFencing,
+  PartitionFencedError,
+  produceRuns,
+  TransactionalOutput,
+} from './transactional-output.ts';
 
 /** A broker error as kafkajs raises it (its constructor takes the decoded error, typed as an Error). */
 const protocolError = (type: string, code: number, retriable: boolean, message: string) =>
@@ -96,5 +105,101 @@ describe('compressionFor', () => {
     expect(compressionFor([{ messages: [half] }, { messages: [half] }])).toBe(CompressionTypes.None);
     expect(compressionFor([{ messages: [half] }, { messages: [half, { key: null, value: 'xx' }] }])).toBe(CompressionTypes.GZIP);
     expect(compressionFor([])).toBe(CompressionTypes.None);
+  });
+});
+
+/**
+ * A kafkajs stand-in (unit test, no network): producers whose transactions record what they do and
+ * whose commit and abort fail as told, and an admin whose committed offset is `committed.offset`.
+ */
+function fakeKafka(plan: { commitFails: number; abortFails: number; fenceAbort?: boolean }, committed: { offset: string }) {
+  const log: string[] = [];
+  let producers = 0;
+  const kafka = {
+    producer: () => {
+      const id = ++producers;
+      return {
+        connect: async () => {},
+        disconnect: async () => {},
+        transaction: async () => {
+          log.push(`p${id} begin`);
+          return {
+            sendBatch: async () => void log.push(`p${id} send`),
+            sendOffsets: async (o: { topics: Array<{ partitions: Array<{ offset: string }> }> }) =>
+              void log.push(`p${id} offsets ${o.topics[0]?.partitions[0]?.offset}`),
+            commit: async () => {
+              if (plan.commitFails-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:19094');
+              log.push(`p${id} commit`);
+            },
+            abort: async () => {
+              if (plan.abortFails-- > 0) {
+                if (plan.fenceAbort) throw protocolError('PRODUCER_FENCED', 90, false, 'fenced');
+                throw protocolError('INVALID_TXN_STATE', 48, false, 'invalid state');
+              }
+              log.push(`p${id} abort`);
+            },
+          };
+        },
+      };
+    },
+    admin: () => ({
+      connect: async () => {},
+      disconnect: async () => {},
+      fetchOffsets: async () => {
+        log.push(`fetch offsets: ${committed.offset}`);
+        return [{ topic: 'in', partitions: [{ partition: 0, offset: committed.offset }] }];
+      },
+    }),
+  } as unknown as Kafka;
+  return { kafka, log };
+}
+
+describe('TransactionalOutput after a commit whose outcome is unknown', () => {
+  const messages = [{ topic: 'alerts', messages: [{ key: 'k', value: 'alert' }] }];
+  const offsets = { groupId: 'g', topic: 'in', partition: 0, offset: '11' };
+  const logger = createLogger({ level: 'silent' });
+
+  it('does not send the messages again when the failed commit had landed (Kafka committed its offset)', async () => {
+    const committed = { offset: '11' };
+    const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 1 }, committed);
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    await expect(out.commit(messages, offsets)).rejects.toThrow(/ECONNREFUSED/);
+    await out.commit(messages, offsets);
+    // The retry initialised a fresh producer (begin + abort: InitProducerId) before it read the
+    // offset, and sent nothing: the one send is the first attempt's.
+    expect(log.filter((l) => l.endsWith(' send'))).toEqual(['p1 send']);
+    expect(log.slice(log.indexOf('p2 begin'))).toEqual(['p2 begin', 'p2 abort', 'fetch offsets: 11']);
+  });
+
+  it('sends them again when it had not landed, and asks Kafka only once', async () => {
+    const committed = { offset: '4' };
+    const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 1 }, committed);
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    await expect(out.commit(messages, offsets)).rejects.toThrow(/ECONNREFUSED/);
+    await out.commit(messages, offsets);
+    await out.commit(messages, { ...offsets, offset: '15' });
+    expect(log.filter((l) => l.startsWith('fetch'))).toEqual(['fetch offsets: 4']);
+    expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p2 commit', 'p2 commit']);
+  });
+
+  it('asks nothing when the abort went through (the transaction is known not to have landed)', async () => {
+    const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 0 }, { offset: '11' });
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    await expect(out.commit(messages, offsets)).rejects.toThrow(/ECONNREFUSED/);
+    await out.commit(messages, offsets);
+    expect(log.filter((l) => l.startsWith('fetch'))).toEqual([]);
+    expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p1 commit']);
+  });
+
+  it('treats an abort refused as fenced as a fencing: no new producer until ownership is confirmed', async () => {
+    const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 1, fenceAbort: true }, { offset: '4' });
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    await expect(out.commit(messages, offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    await expect(out.commit(messages, offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    expect(log.some((l) => l.startsWith('p2'))).toBe(false);
+    expect(out.fencedSince('in', 0)).toBeTypeOf('number');
+    out.ownershipConfirmed('in', 0);
+    await out.commit(messages, offsets);
+    expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p2 commit']);
   });
 });

@@ -4,7 +4,15 @@
  * and the offsets move only when the output is committed. Offsets with no output may go as the
  * consumer group member's own commit instead (`commit`'s `asMember`).
  */
-import { CompressionTypes, type Kafka, type Message, type PartitionOffset, type Producer, type Transaction } from 'kafkajs';
+import {
+  CompressionTypes,
+  type Admin,
+  type Kafka,
+  type Message,
+  type PartitionOffset,
+  type Producer,
+  type Transaction,
+} from 'kafkajs';
 
 /** Bytes of keys and values per produce request: well under the broker's default 1 MB record-batch limit. */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -74,6 +82,25 @@ import type { Logger } from './logger.ts';
 import type { Tolerate } from './tolerated.ts';
 import { backoffDelay, sleep } from './retry.ts';
 
+/**
+ * This instance's producer for a partition was fenced: another holder initialised the partition's
+ * transactional id, so another instance took the partition up (or the broker aborted a transaction
+ * past its timeout). Retriable, but the instance does not initialise the id again (which would fence
+ * the new owner in turn, and both would commit the same records) until the consumer group has shown
+ * that this member still owns the partition (`ownershipConfirmed`, after a heartbeat sent after the
+ * fencing: batch-retry.ts) or has given it to this member again (`forgetFences` at a join).
+ */
+export class PartitionFencedError extends DependencyError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    message: string,
+    cause?: unknown,
+  ) {
+    super('kafka', message, cause);
+  }
+}
+
 /** How a commit went: with its messages in a Kafka transaction, or as the group member's offset commit. */
 export type OffsetCommitKind = 'transaction' | 'member';
 
@@ -102,6 +129,16 @@ export class TransactionalOutput {
   private readonly committed = new Map<string, bigint>();
   /** Producers whose transactional id is initialised (InitProducerId): kafkajs does it at the first transaction, not at connect. */
   private readonly initialised = new WeakSet<Producer>();
+  /** Per partition, when this instance's producer was fenced, until the group confirms this member owns it. */
+  private readonly fencedAt = new Map<string, number>();
+  /**
+   * Per partition, the offset of a transaction whose outcome is unknown: its commit failed and so did
+   * the abort (the broker refuses to abort a commit it has begun, e.g. one whose answer was lost with
+   * the coordinator). The next commit of the partition first learns whether it landed.
+   */
+  private readonly uncertain = new Map<string, bigint>();
+  /** Reads committed offsets after an uncertain commit (created at the first one). */
+  private admin: Promise<Admin> | null = null;
 
   constructor(
     private readonly kafka: Kafka,
@@ -173,8 +210,32 @@ export class TransactionalOutput {
     return run;
   }
 
+  /** When this instance's producer for the partition was fenced (ms since the epoch), while not confirmed since. */
+  fencedSince(topic: string, partition: number): number | undefined {
+    return this.fencedAt.get(`${topic}-${partition}`);
+  }
+
+  /** The group showed this member still owns the partition after its producer was fenced: it may initialise the id again. */
+  ownershipConfirmed(topic: string, partition: number): void {
+    this.fencedAt.delete(`${topic}-${partition}`);
+  }
+
+  /** A join: the assignment it brings is current, so no fenced partition waits for a confirmation any more. */
+  forgetFences(): void {
+    this.fencedAt.clear();
+  }
+
   private producer(topic: string, partition: number): Promise<Producer> {
     const key = `${topic}-${partition}`;
+    const fenced = this.fencedAt.get(key);
+    if (fenced !== undefined)
+      return Promise.reject(
+        new PartitionFencedError(
+          topic,
+          partition,
+          `this instance's producer for ${key} was fenced ${Date.now() - fenced} ms ago (another instance took the partition up); it is not initialised again until the group confirms this member still owns the partition`,
+        ),
+      );
     let p = this.producers.get(key);
     if (!p) {
       const producer = this.kafka.producer({
@@ -248,6 +309,7 @@ export class TransactionalOutput {
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
     offsets: OffsetCommit,
   ): Promise<void> {
+    if (this.uncertain.has(key) && (await this.landedBefore(key, offsets))) return;
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
     this.initialised.add(producer);
@@ -268,23 +330,67 @@ export class TransactionalOutput {
       });
       await tx.commit();
     } catch (err) {
+      let fenced = isFencing(err);
       try {
         await tx.abort();
       } catch (abortErr) {
         // Unknown state, or fenced by the partition's new owner: drop this producer; the next
-        // commit for the partition starts a fresh one, whose initialisation aborts what was left open.
+        // commit for the partition starts a fresh one, whose initialisation aborts what was left open
+        // or, if the coordinator had begun to commit it, waits until it is committed: that commit
+        // then asks Kafka whether this one landed before it sends the same messages again.
         this.logger.warn({ err: abortErr, partition: key }, 'aborting the Kafka transaction failed; recreating the producer');
+        fenced ||= isFencing(abortErr);
+        if (!fenced) this.uncertain.set(key, BigInt(offsets.offset));
         await this.drop(key);
       }
-      if (isFencing(err)) {
+      if (fenced) {
         // Another instance initialised this partition's id (it owned the partition meanwhile): this
-        // producer is dead. Retriable: the batch is retried with a fresh producer if this instance
-        // still owns the partition, or given up at the rebalance if it does not.
+        // producer is dead. Retried only once the group has confirmed that this member still owns
+        // the partition (its retry loop asks, batch-retry.ts) or given up at the rebalance if it
+        // does not; initialising the id again at once would fence the new owner in turn, and both
+        // would commit the same records.
+        this.fencedAt.set(key, Date.now());
         await this.drop(key);
-        throw new DependencyError('kafka', `the partition's transactional producer was fenced (${errorMessage(err)})`, err);
+        throw new PartitionFencedError(
+          offsets.topic,
+          offsets.partition,
+          `the partition's transactional producer was fenced (${errorMessage(err)})`,
+          err,
+        );
       }
       throw err;
     }
+  }
+
+  /**
+   * After an uncertain commit of the partition: initialises a fresh producer (InitProducerId returns
+   * once the coordinator has finished that transaction, committed or aborted) and then reads the
+   * group's committed offset. Whether it has reached `offsets` (this commit would not move it): the
+   * messages went out with the uncertain commit, and are not sent again.
+   */
+  private async landedBefore(key: string, offsets: OffsetCommit): Promise<boolean> {
+    await this.fence(offsets.topic, offsets.partition);
+    this.admin ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    // A failed connect is not kept: the next uncertain commit tries again.
+    const admin = await this.admin.catch((err: unknown) => {
+      this.admin = null;
+      throw err;
+    });
+    const [t] = await admin.fetchOffsets({ groupId: offsets.groupId, topics: [offsets.topic] });
+    const committed = t?.partitions.find((p) => p.partition === offsets.partition)?.offset;
+    this.uncertain.delete(key);
+    const landed = committed !== undefined && BigInt(committed) >= BigInt(offsets.offset);
+    this.logger.warn(
+      { partition: key, committed, offset: offsets.offset, landed },
+      landed
+        ? 'the Kafka commit whose answer was lost had landed: its messages are not sent again'
+        : 'the Kafka commit whose answer was lost had not landed: sending it again',
+    );
+    return landed;
   }
 
   private async drop(key: string): Promise<void> {
@@ -300,7 +406,14 @@ export class TransactionalOutput {
   }
 
   async disconnect(): Promise<void> {
-    await Promise.all([...this.producers.keys()].map((k) => this.drop(k)));
+    const admin = this.admin;
+    this.admin = null;
+    await Promise.all([
+      ...[...this.producers.keys()].map((k) => this.drop(k)),
+      admin
+        ?.then((a) => a.disconnect())
+        .catch((err: unknown) => this.logger.debug({ err }, 'closing the offsets admin failed (it is dropped either way)')),
+    ]);
   }
 }
 

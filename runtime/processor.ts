@@ -232,7 +232,11 @@ export async function startProcessor<S extends string, H extends ProcessorHandle
       retryMaxBackoffMs: cfg.retryMaxBackoffMs,
       tolerate,
       commitSkipped: (t, partition, nextOffset) => handler.batches.commitSkipped(t, partition, nextOffset),
-      ...(handler.onJoin && { onJoin: (a: Readonly<Record<string, readonly number[]>>) => handler.onJoin?.(a) }),
+      onJoin: (a: Readonly<Record<string, readonly number[]>>) => {
+        // The join's assignment is current: a partition fenced before it needs no confirmation now.
+        output.forgetFences();
+        handler.onJoin?.(a);
+      },
       ...(handler.onCreated && { onCreated: (c: Consumer) => handler.onCreated?.(c) }),
     });
     teardown.push(() => consumer.disconnect());

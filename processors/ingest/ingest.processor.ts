@@ -202,6 +202,7 @@ export class IngestBatchHandler {
       logger,
       failing: this.failing,
       metrics,
+      ownership: this.deps.output,
     });
     // The partition's windows in Redis end before this batch: replayed from there first.
     if ('restoreFrom' in outcome) return;

@@ -97,6 +97,7 @@ export class ReconBatchHandler {
         logger,
         failing: this.failing,
         metrics,
+        ownership: this.deps.output,
       },
     );
     resolveOffset(batch.lastOffset());

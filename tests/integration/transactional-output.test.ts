@@ -4,7 +4,7 @@
 // connected fenced nobody.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
-import { memberCommit, TransactionalOutput } from '../../platform/transactional-output.ts';
+import { memberCommit, PartitionFencedError, TransactionalOutput } from '../../platform/transactional-output.ts';
 import { sleep } from '../../platform/retry.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
@@ -64,9 +64,21 @@ describe('TransactionalOutput fencing', () => {
     await commit(b, 7);
     expect(await committed(groupId, topic)).toBe('7');
 
-    // a commits again (a fresh producer after the fencing), then b takes the partition back: its
-    // producer of before is stale, and fence() alone would return at once; renew() fences a.
+    // a, fenced, does not initialise the id again by itself (that would fence b, the owner now, and
+    // both would commit the same records): its next commits are refused without a request, and b's
+    // producer stays the live one.
+    expect(a.fencedSince(topic, 0)).toBeTypeOf('number');
+    await expect(commit(a, 9)).rejects.toBeInstanceOf(PartitionFencedError);
+    await expect(a.renew(topic, 0)).rejects.toBeInstanceOf(PartitionFencedError);
+    await commit(b, 8);
+    expect(await committed(groupId, topic)).toBe('8');
+    // Once the group confirms a still owns the partition (batch-retry.ts) a commits with a fresh
+    // producer, fencing b; then b takes the partition back: its producer of before is stale, and
+    // fence() alone would return at once; renew() fences a.
+    a.ownershipConfirmed(topic, 0);
     await commit(a, 8);
+    await expect(commit(b, 9)).rejects.toThrow(/fenced/);
+    b.forgetFences();
     await b.renew(topic, 0);
     await expect(commit(a, 12)).rejects.toThrow(/fenced/);
     await commit(b, 10);
