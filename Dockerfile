@@ -6,6 +6,9 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci's postinstall replaces kafkajs's read_committed filter with txmon's fix (scripts/patch-kafkajs.js).
+COPY scripts/patch-kafkajs.js ./scripts/
+COPY scripts/kafkajs ./scripts/kafkajs
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm ci --omit=dev --no-audit --no-fund

@@ -180,6 +180,9 @@ describe('TransactionalOutput after a commit whose outcome is unknown', () => {
     await out.commit(messages, { ...offsets, offset: '15' });
     expect(log.filter((l) => l.startsWith('fetch'))).toEqual(['fetch offsets: 4']);
     expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p2 commit', 'p2 commit']);
+    // What this instance committed, for readers that Kafka's OffsetFetch may not show it to yet.
+    expect(out.committedHere('in', 0)).toBe(15n);
+    expect(out.committedHere('in', 1)).toBeUndefined();
   });
 
   it('asks nothing when the abort went through (the transaction is known not to have landed)', async () => {

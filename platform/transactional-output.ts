@@ -210,6 +210,16 @@ export class TransactionalOutput {
     return run;
   }
 
+  /**
+   * The highest offset this instance committed for the partition (undefined: none). Kafka's
+   * OffsetFetch may not show it yet right after the commit returned: EndTxn is answered once the
+   * commit is decided, and the offsets become readable when its markers are written, a few ms later
+   * (seconds while a broker fails over). A reader of the committed offset takes the higher of the two.
+   */
+  committedHere(topic: string, partition: number): bigint | undefined {
+    return this.committed.get(`${topic}-${partition}`);
+  }
+
   /** When this instance's producer for the partition was fenced (ms since the epoch), while not confirmed since. */
   fencedSince(topic: string, partition: number): number | undefined {
     return this.fencedAt.get(`${topic}-${partition}`);

@@ -198,6 +198,12 @@ describe('Dockerfile', () => {
       // dist/ is what `npm run build` makes; the rest is in the checkout.
       expect(path === 'dist' || path === 'node_modules' || existsSync(join(ROOT, path)), path).toBe(true);
     }
+    // What the first npm ci needs before the checkout is copied: its postinstall (the kafkajs fix).
+    const early = text.slice(0, text.indexOf('RUN npm ci'));
+    for (const m of early.matchAll(/^COPY (\S+) /gm)) expect(existsSync(join(ROOT, m[1] as string)), m[1]).toBe(true);
+    const postinstall = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts.postinstall as string;
+    expect(early).toContain(`COPY ${postinstall.replace('node ', '')} `);
     expect(text).toMatch(/^USER node$/m);
     expect(text).toMatch(/^ENTRYPOINT \["node", "bin\/txmon.js"\]$/m);
     const build = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };

@@ -638,9 +638,14 @@ export class IngestBatchHandler {
     );
     // Alerts of records below the highest offset Kafka ever committed went out with that commit: a
     // replay (a restore, or after a manual offset reset) stores nothing new and publishes nothing again.
+    // That offset is the higher of what Redis last heard of (a batch reports the commit before it, so
+    // it lags by one) and the committed offset this partition's clock read from Kafka or committed
+    // itself: a restore replays from the last checkpoint, up to a commit interval behind.
+    const publishedUpTo =
+      committedNow === undefined || (batch.published !== null && batch.published > committedNow) ? batch.published : committedNow;
     const alreadyPublished = new Set<string>();
-    if (batch.published !== null)
-      for (const v of batch.replayed) if (BigInt(v.position.offset) < batch.published) alreadyPublished.add(v.tx.transaction_id);
+    if (publishedUpTo !== null)
+      for (const v of batch.replayed) if (BigInt(v.position.offset) < publishedUpTo) alreadyPublished.add(v.tx.transaction_id);
     const alerts = alertMessages(
       batch.decisions.filter((x) => !alreadyPublished.has(x.transactionId)),
       d.detection.alerts.type,

@@ -37,12 +37,12 @@ describe('the fault run', () => {
       expect(report.readiness_red_during_outage).toBe(true);
       expect(report.window_mismatches).toBe(0);
       expect(report.window_entities).toBeGreaterThan(100);
-      // Nothing lost anywhere, nothing doubled in MySQL. The processors' Kafka outputs (the ingest's
-      // dead letters and alerts, reconciliation's exception events) are not asserted once each
-      // here: with a broker killed while processes were killed and added, runs found some published
-      // twice (an open defect, docs/state.md "Known defect: outputs twice after a broker failure
-      // during rebalances"); the report and .txmon/chaos/doubled.json say which.
-      const KNOWN = new Set([
+      // Nothing lost anywhere, nothing twice in MySQL. The Kafka outputs are printed once each, not
+      // asserted: five causes of doubles were found and fixed (docs/state.md, "Outputs once after a
+      // fencing"), and 30,000-event runs came out clean since, but the single-ingest cluster test
+      // still saw a dead letter twice in one run of six; until that is found, what the run saw twice
+      // is in the report and in .txmon/chaos/doubled.json.
+      const KAFKA_OUTPUTS = new Set([
         'dead letters (by class and record)',
         'dead letters of distinct records',
         'alerts on the topic (once each)',
@@ -50,7 +50,7 @@ describe('the fault run', () => {
       ]);
       for (const c of report.checks.filter((x) => x.name !== 'alerts against the clean pass')) {
         expect({ check: c.name, lost: c.lost }).toEqual({ check: c.name, lost: 0 });
-        if (!KNOWN.has(c.name)) expect({ check: c.name, doubled: c.doubled }).toEqual({ check: c.name, doubled: 0 });
+        if (!KAFKA_OUTPUTS.has(c.name)) expect({ check: c.name, doubled: c.doubled }).toEqual({ check: c.name, doubled: 0 });
         if (c.name !== 'settlement dead letters') expect(c.expected, c.name).toBeGreaterThan(0);
       }
     },

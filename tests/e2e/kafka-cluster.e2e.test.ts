@@ -4,7 +4,7 @@
 // replica takes over); both come back. Nothing is lost, nothing doubled in MySQL, and the windows
 // equal the brute force from MySQL. Chaos tier: three more JVMs and six Redis nodes, alone on the machine.
 import kafkajs from 'kafkajs';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/config.ts';
@@ -120,10 +120,9 @@ describe('txmon on three brokers and a Redis Cluster', () => {
     console.info(
       `kafka-cluster: broker ${leader} and Redis master ${master} killed; the ingest logged ${felt.length} fault lines${lingered ? ' and lingered after it stopped' : ''}: ${[...new Set(felt)].slice(0, 5).join(' | ')}`,
     );
-    // MySQL exact, every dead letter and alert on its topic at least once. Once each is not asserted
-    // here: a broker killed under a batch's commit can leave its dead letters and alerts on the
-    // topics twice (an open defect, docs/state.md "Known defect: outputs twice after a broker failure
-    // during rebalances"; a CI run saw 2 alerts twice); the counts are printed.
+    // MySQL exact, every dead letter and alert on its topic at least once. Once each is printed, not
+    // asserted: after the fixes of docs/state.md ("Outputs once after a fencing") one run in six
+    // still read a dead letter twice; the ingest's log is kept for that hunt.
     const state = await readEndState(ns);
     const want = expectedEndState(sim);
     expect(state.transactionIds).toEqual(want.transactionIds);
@@ -133,11 +132,18 @@ describe('txmon on three brokers and a Redis Cluster', () => {
     expect(state.decidedIds).toEqual(state.transactionIds);
     expect(state.alertIds.length).toBeGreaterThan(0);
     const sources = new Set(state.deadLetters.map((d) => d.source));
-    expect(sources.size).toBe(want.deadLetterCount);
-    expect([...new Set(state.publishedAlertIds)].sort()).toEqual(state.alertIds);
     console.info(
       `kafka-cluster: dead letters ${state.deadLetters.length} for ${sources.size} records, alerts ${state.publishedAlertIds.length} on the topic for ${state.alertIds.length}`,
     );
+    // The ingest's whole log, and what was read twice, for whoever hunts the open case.
+    const twice = (xs: string[]) => [...new Set(xs.filter((x, i) => xs.indexOf(x) !== i))];
+    const doubled = { deadLetters: twice(state.deadLetters.map((d) => d.source)), alerts: twice(state.publishedAlertIds) };
+    mkdirSync(join(cfg.services.home, 'chaos'), { recursive: true });
+    writeFileSync(join(cfg.services.home, 'chaos', 'kafka-cluster-ingest.log'), run.output());
+    if (doubled.deadLetters.length + doubled.alerts.length > 0)
+      console.info(`kafka-cluster: read twice ${JSON.stringify(doubled)}`);
+    expect(sources.size).toBe(want.deadLetterCount);
+    expect([...new Set(state.publishedAlertIds)].sort()).toEqual(state.alertIds);
     const check = await checkStateAgainstMysql(ns);
     expect(check.entities).toBeGreaterThan(100);
     expect(check.mismatches.slice(0, 10)).toEqual([]);
