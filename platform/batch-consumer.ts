@@ -9,6 +9,7 @@ import type { Logger } from './logger.ts';
 import type { Tolerate } from './tolerated.ts';
 import { retry } from './retry.ts';
 import { HEARTBEAT_INTERVAL_MS } from './batch-retry.ts';
+import { PartitionFencedError } from './transactional-output.ts';
 
 export interface BatchConsumerOptions {
   groupId: string;
@@ -95,10 +96,20 @@ export async function startBatchConsumer(kafka: Kafka, log: Logger, o: BatchCons
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     if (e.payload.batchSize !== 0) return;
     const { topic, partition, lastOffset } = e.payload;
-    retry(() => o.commitSkipped(topic, partition, (BigInt(lastOffset) + 1n).toString()), {
-      maxMs: o.retryMaxBackoffMs,
-      shouldContinue: () => !stopRequested,
-    }).catch((err: unknown) =>
+    // Not retried once the partition's producer is fenced: another instance has it now (or the group
+    // will say so), and it moves the offset with its own batches.
+    let fenced = false;
+    retry(
+      async () => {
+        try {
+          await o.commitSkipped(topic, partition, (BigInt(lastOffset) + 1n).toString());
+        } catch (err) {
+          if (err instanceof PartitionFencedError) fenced = true;
+          throw err;
+        }
+      },
+      { maxMs: o.retryMaxBackoffMs, shouldContinue: () => !stopRequested && !fenced },
+    ).catch((err: unknown) =>
       o.tolerate
         ? o.tolerate('skipped-commit', err, { topic, partition })
         : log.warn({ err, partition }, 'committing past skipped records failed; the next batch will move the offset'),

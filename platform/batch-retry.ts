@@ -14,6 +14,14 @@ import { PartitionFencedError } from './transactional-output.ts';
 /** kafkajs's heartbeat interval for txmon's consumers (batch-consumer.ts). */
 export const HEARTBEAT_INTERVAL_MS = 3_000;
 
+/**
+ * A fenced partition whose owner could not be confirmed for this long is given up (the batch ends
+ * and kafkajs joins the group again): a member whose heartbeats failed that long has been removed by
+ * a group whose session timeout is at most this (kafkajs's default, txmon's too). Giving up is safe
+ * either way: the partition's owner, this member after the join or another, replays the batch.
+ */
+export const FENCED_GIVE_UP_MS = 30_000;
+
 /** Where a fenced partition's owner is asked about and confirmed (TransactionalOutput). */
 export interface PartitionOwnership {
   fencedSince(topic: string, partition: number): number | undefined;
@@ -50,7 +58,10 @@ export function isRebalance(err: unknown): boolean {
     type === 'REBALANCE_IN_PROGRESS' ||
     type === 'UNKNOWN_MEMBER_ID' ||
     type === 'ILLEGAL_GENERATION' ||
-    type === 'FENCED_INSTANCE_ID'
+    type === 'FENCED_INSTANCE_ID' ||
+    // The coordinator moved (a broker failed): kafkajs finds the new one only by joining again.
+    type === 'NOT_COORDINATOR_FOR_GROUP' ||
+    type === 'NOT_COORDINATOR'
   );
 }
 
@@ -77,6 +88,8 @@ export interface BatchRetryContext {
   ownership?: PartitionOwnership;
   /** The consumer's heartbeat interval (HEARTBEAT_INTERVAL_MS). */
   heartbeatIntervalMs?: number;
+  /** How long a fenced partition's owner may stay unconfirmed before the batch is given up (FENCED_GIVE_UP_MS). */
+  fencedGiveUpMs?: number;
 }
 
 /** Runs `attempt` until it succeeds; throws when the consumer stops, the group rebalances, or the error is not retriable. */
@@ -94,12 +107,14 @@ export async function retryBatch<T>(attempt: () => Promise<T>, ctx: BatchRetryCo
       logger.warn({ dependency, attempt: n, delayMs, ...ctx.where }, `batch paused: ${errorMessage(err)}; retrying`);
       if (err instanceof PartitionFencedError && ctx.ownership?.fencedSince(err.topic, err.partition) !== undefined) {
         // Another instance took the partition up: retry only if the group says this member still has it.
+        const since = ctx.ownership.fencedSince(err.topic, err.partition) ?? Date.now();
         const answer = await proveOwnership(payload.heartbeat, ctx.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
         logger.warn(
           { ...ctx.where, answer },
           'the partition’s producer was fenced; asked the group whether this member still owns it',
         );
-        if (answer === 'rebalance') rebalancing = true;
+        if (answer === 'rebalance' || (answer === 'unknown' && Date.now() - since > (ctx.fencedGiveUpMs ?? FENCED_GIVE_UP_MS)))
+          rebalancing = true;
         else if (answer === 'owner') ctx.ownership.ownershipConfirmed(err.topic, err.partition);
         return;
       }

@@ -89,7 +89,7 @@ export function assertKafkajsFixed(): void {
     );
   // The producer's send, fixed by the same script (it marks the file).
   const send = readFileSync(require.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8');
-  if (!send.includes('txmonFixed'))
+  if (!send.includes('txmonFixed v2 '))
     throw new ConfigError(
       "kafkajs's producer send is not txmon's fixed one (a retry after a leader moved can lose or repeat messages): run `npm ci` (its postinstall, scripts/patch-kafkajs.js, applies the fix)",
     );

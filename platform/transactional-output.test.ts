@@ -164,6 +164,11 @@ describe('TransactionalOutput after a commit whose outcome is unknown', () => {
     const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 1 }, committed);
     const out = new TransactionalOutput(kafka, 'txmon-g', logger);
     await expect(out.commit(messages, offsets)).rejects.toThrow(/ECONNREFUSED/);
+    // No new producer before the group confirms this member (it may have lost the partition with
+    // the coordinator that lost the answer), as after a fencing.
+    await expect(out.commit(messages, offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    expect(log.some((l) => l.startsWith('p2'))).toBe(false);
+    out.ownershipConfirmed('in', 0);
     await out.commit(messages, offsets);
     // The retry initialised a fresh producer (begin + abort: InitProducerId) before it read the
     // offset, and sent nothing: the one send is the first attempt's.
@@ -176,6 +181,7 @@ describe('TransactionalOutput after a commit whose outcome is unknown', () => {
     const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 1 }, committed);
     const out = new TransactionalOutput(kafka, 'txmon-g', logger);
     await expect(out.commit(messages, offsets)).rejects.toThrow(/ECONNREFUSED/);
+    out.ownershipConfirmed('in', 0);
     await out.commit(messages, offsets);
     await out.commit(messages, { ...offsets, offset: '15' });
     expect(log.filter((l) => l.startsWith('fetch'))).toEqual(['fetch offsets: 4']);
@@ -204,5 +210,21 @@ describe('TransactionalOutput after a commit whose outcome is unknown', () => {
     out.ownershipConfirmed('in', 0);
     await out.commit(messages, offsets);
     expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p2 commit']);
+  });
+
+  it('a join clears the fence of the partitions it assigns only; the next commit reads what the other holder committed', async () => {
+    const committed = { offset: '4' };
+    const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 1, fenceAbort: true }, committed);
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    await expect(out.commit(messages, offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    out.forgetFences({ in: [1, 2] });
+    await expect(out.commit(messages, offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    // Partition 0 given back to this member; meanwhile its other holder committed past this batch.
+    committed.offset = '11';
+    out.forgetFences({ in: [0] });
+    await out.commit(messages, offsets);
+    expect(log.filter((l) => l.startsWith('fetch'))).toEqual(['fetch offsets: 11']);
+    expect(log.filter((l) => l.endsWith(' commit'))).toEqual([]);
+    expect(out.committedHere('in', 0)).toBe(11n);
   });
 });

@@ -132,11 +132,14 @@ export class TransactionalOutput {
   /** Per partition, when this instance's producer was fenced, until the group confirms this member owns it. */
   private readonly fencedAt = new Map<string, number>();
   /**
-   * Per partition, the offset of a transaction whose outcome is unknown: its commit failed and so did
-   * the abort (the broker refuses to abort a commit it has begun, e.g. one whose answer was lost with
-   * the coordinator). The next commit of the partition first learns whether it landed.
+   * Per partition (to its group), whether a transaction may have landed unseen: its commit failed
+   * and so did the abort (the broker refuses to abort a commit it has begun, e.g. one whose answer
+   * was lost with the coordinator), or another instance held the id meanwhile (a fencing). The next
+   * fence or commit of the partition first reads the group's committed offset (resolveUncertain).
    */
-  private readonly uncertain = new Map<string, bigint>();
+  private readonly uncertain = new Map<string, string>();
+  /** Per partition, the consumer group its offsets are committed for (the last commit's). */
+  private readonly groups = new Map<string, string>();
   /** Reads committed offsets after an uncertain commit (created at the first one). */
   private admin: Promise<Admin> | null = null;
 
@@ -177,12 +180,14 @@ export class TransactionalOutput {
    */
   async fence(topic: string, partition: number): Promise<void> {
     const producer = await this.producer(topic, partition);
-    if (this.initialised.has(producer)) return;
-    // kafkajs initialises the transactional id at the first transaction() (connect() does not);
-    // aborting a transaction that registered nothing sends no request.
-    const tx = await producer.transaction();
-    this.initialised.add(producer);
-    await tx.abort();
+    if (!this.initialised.has(producer)) {
+      // kafkajs initialises the transactional id at the first transaction() (connect() does not);
+      // aborting a transaction that registered nothing sends no request.
+      const tx = await producer.transaction();
+      this.initialised.add(producer);
+      await tx.abort();
+    }
+    await this.resolveUncertain(topic, partition);
   }
 
   /**
@@ -225,14 +230,26 @@ export class TransactionalOutput {
     return this.fencedAt.get(`${topic}-${partition}`);
   }
 
-  /** The group showed this member still owns the partition after its producer was fenced: it may initialise the id again. */
+  /**
+   * The group showed this member still owns the partition after its producer was fenced: it may
+   * initialise the id again. Whoever held the id meanwhile may have committed, so the partition's
+   * next fence or commit reads the committed offset first.
+   */
   ownershipConfirmed(topic: string, partition: number): void {
-    this.fencedAt.delete(`${topic}-${partition}`);
+    const key = `${topic}-${partition}`;
+    this.fencedAt.delete(key);
+    const group = this.groups.get(key);
+    if (group !== undefined) this.uncertain.set(key, group);
   }
 
-  /** A join: the assignment it brings is current, so no fenced partition waits for a confirmation any more. */
-  forgetFences(): void {
-    this.fencedAt.clear();
+  /**
+   * A join: the partitions it assigns to this member wait for no confirmation any more (a partition
+   * fenced by its new owner, and not assigned here, stays fenced). Each is read as after a fencing.
+   */
+  forgetFences(assignment: Readonly<Record<string, readonly number[]>>): void {
+    for (const [topic, partitions] of Object.entries(assignment))
+      for (const partition of partitions)
+        if (this.fencedAt.has(`${topic}-${partition}`)) this.ownershipConfirmed(topic, partition);
   }
 
   private producer(topic: string, partition: number): Promise<Producer> {
@@ -319,7 +336,18 @@ export class TransactionalOutput {
     messages: ReadonlyArray<{ topic: string; messages: Message[] }>,
     offsets: OffsetCommit,
   ): Promise<void> {
-    if (this.uncertain.has(key) && (await this.landedBefore(key, offsets))) return;
+    this.groups.set(key, offsets.groupId);
+    if (this.uncertain.has(key)) await this.fence(offsets.topic, offsets.partition);
+    // Kafka holds an offset at or past this one from this instance (or, read after an uncertain
+    // commit, from whoever committed): the records before it, this batch's among them, went out with it.
+    const own = this.committed.get(key);
+    if (own !== undefined && BigInt(offsets.offset) <= own) {
+      this.logger.warn(
+        { partition: key, committed: own.toString(), offset: offsets.offset },
+        'the partition is committed past this batch already (its messages went out with that commit): not sent again',
+      );
+      return;
+    }
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
     this.initialised.add(producer);
@@ -350,7 +378,13 @@ export class TransactionalOutput {
         // then asks Kafka whether this one landed before it sends the same messages again.
         this.logger.warn({ err: abortErr, partition: key }, 'aborting the Kafka transaction failed; recreating the producer');
         fenced ||= isFencing(abortErr);
-        if (!fenced) this.uncertain.set(key, BigInt(offsets.offset));
+        if (!fenced) {
+          // It may have landed, and this member may have lost the partition with the coordinator
+          // that lost the answer: no new producer before the group confirms this member (like a
+          // fencing), then the committed offset is read before anything is sent again.
+          this.uncertain.set(key, offsets.groupId);
+          this.fencedAt.set(key, Date.now());
+        }
         await this.drop(key);
       }
       if (fenced) {
@@ -373,34 +407,35 @@ export class TransactionalOutput {
   }
 
   /**
-   * After an uncertain commit of the partition: initialises a fresh producer (InitProducerId returns
-   * once the coordinator has finished that transaction, committed or aborted) and then reads the
-   * group's committed offset. Whether it has reached `offsets` (this commit would not move it): the
-   * messages went out with the uncertain commit, and are not sent again.
+   * After an uncertain commit or a fencing (the producer is initialised anew here, by fence():
+   * InitProducerId returns once the coordinator has finished the transaction left open, committed
+   * or aborted): reads the group's committed offset and keeps it as this instance's if higher, so
+   * commitNow sends nothing it covers and readers (committedHere) see it.
    */
-  private async landedBefore(key: string, offsets: OffsetCommit): Promise<boolean> {
-    await this.fence(offsets.topic, offsets.partition);
-    this.admin ??= (async () => {
+  private async resolveUncertain(topic: string, partition: number): Promise<void> {
+    const key = `${topic}-${partition}`;
+    const groupId = this.uncertain.get(key);
+    if (groupId === undefined) return;
+    const pending = (this.admin ??= (async () => {
       const admin = this.kafka.admin();
       await admin.connect();
       return admin;
-    })();
+    })());
     // A failed connect is not kept: the next uncertain commit tries again.
-    const admin = await this.admin.catch((err: unknown) => {
-      this.admin = null;
+    const admin = await pending.catch((err: unknown) => {
+      if (this.admin === pending) this.admin = null;
       throw err;
     });
-    const [t] = await admin.fetchOffsets({ groupId: offsets.groupId, topics: [offsets.topic] });
-    const committed = t?.partitions.find((p) => p.partition === offsets.partition)?.offset;
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const read = t?.partitions.find((p) => p.partition === partition)?.offset;
+    const before = this.committed.get(key);
+    if (read !== undefined && BigInt(read) >= 0n && (before === undefined || BigInt(read) > before))
+      this.committed.set(key, BigInt(read));
     this.uncertain.delete(key);
-    const landed = committed !== undefined && BigInt(committed) >= BigInt(offsets.offset);
     this.logger.warn(
-      { partition: key, committed, offset: offsets.offset, landed },
-      landed
-        ? 'the Kafka commit whose answer was lost had landed: its messages are not sent again'
-        : 'the Kafka commit whose answer was lost had not landed: sending it again',
+      { partition: key, committed: read, before: before?.toString() },
+      'read the committed offset after a commit whose answer was lost, or a fencing: what it covers is not sent again',
     );
-    return landed;
   }
 
   private async drop(key: string): Promise<void> {

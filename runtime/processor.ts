@@ -233,8 +233,8 @@ export async function startProcessor<S extends string, H extends ProcessorHandle
       tolerate,
       commitSkipped: (t, partition, nextOffset) => handler.batches.commitSkipped(t, partition, nextOffset),
       onJoin: (a: Readonly<Record<string, readonly number[]>>) => {
-        // The join's assignment is current: a partition fenced before it needs no confirmation now.
-        output.forgetFences();
+        // The join's assignment is current: a partition it gives this member needs no confirmation now.
+        output.forgetFences(a);
         handler.onJoin?.(a);
       },
       ...(handler.onCreated && { onCreated: (c: Consumer) => handler.onCreated?.(c) }),

@@ -11,8 +11,10 @@
 //    answered for others is never sent (its messages are lost, and the send resolves); one that had
 //    been acknowledged and moved to a broker without an answer is sent again with the next sequence
 //    numbers (its messages are written twice, in the same transaction). Edited here to remember the
-//    acknowledged partitions instead, to send every other one to its leader of the moment, and to
-//    let every request of an attempt settle before the next (one still in flight was sent again).
+//    acknowledged partitions instead, to send every other one to its leader of the moment, to choose
+//    each message's partition once per send (keyless messages go round-robin, and choosing again on
+//    a retry moved them between partitions), and to let every request of an attempt settle before
+//    the next (one still in flight was sent again).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kafkajs = join(root, 'node_modules', 'kafkajs', 'src');
 const MARKER = 'txmonFixed';
+/** The fixes' version, in the mark: an install fixed by an older script is fixed again from the original. */
+const VERSION = 2;
 
 /** One edit of the original text: `find` must occur exactly once. */
 function edit(text, find, replace, file) {
@@ -44,9 +48,10 @@ const PATCHES = [
         text,
         '    const responsePerBroker = new Map()\n',
         '    const responsePerBroker = new Map()\n' +
-          `    // ${MARKER} (scripts/patch-kafkajs.js): the partitions a broker acknowledged, and the answers.\n` +
+          `    // ${MARKER} v${VERSION} (scripts/patch-kafkajs.js): the partitions a broker acknowledged, and the answers.\n` +
           '    const ackedPartitions = new Set()\n' +
-          '    const responses = []\n',
+          '    const responses = []\n' +
+          '    const groupedPerTopic = new Map()\n',
         file,
       );
       t = edit(
@@ -55,10 +60,16 @@ const PATCHES = [
         '      const topicMetadata = new Map()\n      // Every partition not yet acknowledged goes to its leader of this moment.\n      responsePerBroker.clear()\n',
         file,
       );
+      // Each message's partition is chosen once per send, as the Java producer does: the default
+      // partitioner spreads keyless messages round-robin, so choosing again on a retry could move one
+      // onto an acknowledged partition (dropped) or off one (written twice).
       t = edit(
         t,
-        '          messages,\n          partitioner,\n        })\n',
-        '          messages,\n          partitioner,\n        })\n' +
+        '        const messagesPerPartition = groupMessagesPerPartition({\n          topic,\n          partitionMetadata,\n          messages,\n          partitioner,\n        })\n',
+        '        if (!groupedPerTopic.has(topic)) {\n' +
+          '          groupedPerTopic.set(topic, groupMessagesPerPartition({ topic, partitionMetadata, messages, partitioner }))\n' +
+          '        }\n' +
+          '        const messagesPerPartition = groupedPerTopic.get(topic)\n' +
           '        for (const partition of keys(messagesPerPartition)) {\n' +
           '          if (ackedPartitions.has(`${topic}|${partition}`)) delete messagesPerPartition[partition]\n' +
           '        }\n',
@@ -95,8 +106,14 @@ for (const p of PATCHES) {
   }
   const current = readFileSync(p.file, 'utf8');
   if (current.includes(MARKER)) {
-    // Already fixed: refreshed when the fix is a file of ours that changed since.
-    if (p.file.endsWith('filterAbortedMessages.js') && current !== p.fixed()) writeFileSync(p.file, p.fixed());
+    // Already fixed. The filter is a file of ours: refreshed if it changed since. The send is edited
+    // from kafkajs's original, which an older edit no longer holds: `npm ci` installs it afresh.
+    if (p.file.endsWith('filterAbortedMessages.js')) {
+      if (current !== p.fixed()) writeFileSync(p.file, p.fixed());
+    } else if (!current.includes(`${MARKER} v${VERSION} `)) {
+      console.error(`[txmon] ${p.file} carries an older txmon fix: run \`npm ci\` to install kafkajs afresh and fix it again`);
+      process.exit(1);
+    }
     continue;
   }
   const sha = createHash('sha256').update(current).digest('hex');

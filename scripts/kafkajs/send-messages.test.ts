@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
 type Send = (o: {
   acks: number;
   timeout: number;
-  topicMessages: Array<{ topic: string; messages: Array<{ partition: number; value: string }> }>;
+  topicMessages: Array<{ topic: string; messages: Array<{ partition?: number; value: string }> }>;
 }) => Promise<unknown>;
 const createSendMessages = require('kafkajs/src/producer/sendMessages.js') as (deps: object) => Send;
 
@@ -16,7 +16,7 @@ const createSendMessages = require('kafkajs/src/producer/sendMessages.js') as (d
  * Two partitions of one topic. `leaders[attempt]` gives each partition's leader in that attempt; a
  * broker listed in `fails[attempt]` refuses its request in that attempt (after the others answered).
  */
-function harness(leaders: Array<Record<number, number>>, fails: Array<number[]>) {
+function harness(leaders: Array<Record<number, number>>, fails: Array<number[]>, opts: { roundRobin?: boolean } = {}) {
   let attempt = 0;
   const written: string[] = [];
   const sequence = new Map<string, number>();
@@ -89,17 +89,24 @@ function harness(leaders: Array<Record<number, number>>, fails: Array<number[]>)
     }
   };
   const logger = { debug: () => {}, error: () => {}, warn: () => {}, info: () => {} };
+  // kafkajs's default partitioner sends keyless messages round-robin, with a counter across calls.
+  let counter = 0;
+  const partitioner = opts.roundRobin
+    ? () => counter++ % 2
+    : ({ message }: { message: { partition: number } }) => message.partition;
   const send = createSendMessages({
     logger,
     cluster,
-    partitioner: ({ message }: { message: { partition: number } }) => message.partition,
+    partitioner,
     eosManager,
     retrier,
   });
-  const messages = [
-    { partition: 0, value: 'a' },
-    { partition: 1, value: 'b' },
-  ];
+  const messages = opts.roundRobin
+    ? [{ value: 'a' }, { value: 'b' }, { value: 'c' }]
+    : [
+        { partition: 0, value: 'a' },
+        { partition: 1, value: 'b' },
+      ];
   return { send: () => send({ acks: -1, timeout: 1000, topicMessages: [{ topic: 't', messages }] }), written };
 }
 
@@ -128,5 +135,19 @@ describe("kafkajs's send, patched: each message once, whatever the leaders do be
     );
     await h.send();
     expect(h.written.sort()).toEqual(['t/0:a@seq0', 't/1:b@seq0']);
+  });
+
+  it('keeps each keyless message on the partition chosen at the first attempt (choosing again moved them)', async () => {
+    // a and c to p0 (broker 1, answers), b to p1 (broker 2, refuses); a second choice would swap them.
+    const h = harness(
+      [
+        { 0: 1, 1: 2 },
+        { 0: 1, 1: 1 },
+      ],
+      [[2]],
+      { roundRobin: true },
+    );
+    await h.send();
+    expect(h.written.sort()).toEqual(['t/0:a@seq0', 't/0:c@seq0', 't/1:b@seq0']);
   });
 });

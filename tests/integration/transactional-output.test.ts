@@ -78,7 +78,7 @@ describe('TransactionalOutput fencing', () => {
     a.ownershipConfirmed(topic, 0);
     await commit(a, 8);
     await expect(commit(b, 9)).rejects.toThrow(/fenced/);
-    b.forgetFences();
+    b.forgetFences({ [topic]: [0] });
     await b.renew(topic, 0);
     await expect(commit(a, 12)).rejects.toThrow(/fenced/);
     await commit(b, 10);
