@@ -105,9 +105,9 @@ export async function retryBatch<T>(attempt: () => Promise<T>, ctx: BatchRetryCo
       metrics.dependencyUp.set({ dependency }, 0);
       metrics.retries.inc({ dependency });
       logger.warn({ dependency, attempt: n, delayMs, ...ctx.where }, `batch paused: ${errorMessage(err)}; retrying`);
-      if (err instanceof PartitionFencedError && ctx.ownership?.fencedSince(err.topic, err.partition) !== undefined) {
+      const since = err instanceof PartitionFencedError ? ctx.ownership?.fencedSince(err.topic, err.partition) : undefined;
+      if (err instanceof PartitionFencedError && ctx.ownership !== undefined && since !== undefined) {
         // Another instance took the partition up: retry only if the group says this member still has it.
-        const since = ctx.ownership.fencedSince(err.topic, err.partition) ?? Date.now();
         const answer = await proveOwnership(payload.heartbeat, ctx.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
         logger.warn(
           { ...ctx.where, answer },

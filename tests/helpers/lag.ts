@@ -6,18 +6,14 @@
  */
 import type { Admin } from 'kafkajs';
 import { groupLag as groupLagOnce } from '../../platform/batch-consumer.ts';
-import { isRetriable } from '../../platform/errors.ts';
-import { sleep } from '../../platform/retry.ts';
+import { retry } from '../../platform/retry.ts';
 
 /** Asks up to `withinMs` (60 s) while the answer is a retriable error; the last error past that. */
 export async function groupLag(admin: Admin, groupId: string, topic: string, withinMs = 60_000): Promise<number> {
   const until = Date.now() + withinMs;
-  for (;;) {
-    try {
-      return await groupLagOnce(admin, groupId, topic);
-    } catch (err) {
-      if (!isRetriable(err) || Date.now() > until) throw err;
-      await sleep(200);
-    }
-  }
+  return retry(() => groupLagOnce(admin, groupId, topic), {
+    initialMs: 200,
+    maxMs: 200,
+    shouldContinue: () => Date.now() <= until,
+  });
 }
