@@ -101,6 +101,27 @@ export class PartitionFencedError extends DependencyError {
   }
 }
 
+/**
+ * The partition's committed offset is past the first record of the messages a commit was given
+ * (`OffsetCommit.from`), though short of the commit's own offset: another holder of the partition,
+ * or this instance's own commit whose answer was lost, committed part of the batch meanwhile, and
+ * its messages for those records went out with that commit. Nothing is sent; the caller builds the
+ * batch's messages again from the committed offset (retriable).
+ */
+export class CommittedMovedError extends DependencyError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly committed: bigint,
+    from: string,
+  ) {
+    super(
+      'kafka',
+      `${topic}-${partition} was committed up to ${committed} meanwhile, past the batch's first unpublished record ${from}: its messages are built again from there`,
+    );
+  }
+}
+
 /** How a commit went: with its messages in a Kafka transaction, or as the group member's offset commit. */
 export type OffsetCommitKind = 'transaction' | 'member';
 
@@ -112,6 +133,12 @@ export interface OffsetCommit {
   offset: string;
   /** Stored with the offset in the same transaction (the partition's event-time clock). */
   metadata?: string | null;
+  /**
+   * The first record the commit's messages cover (the records before it were committed already and
+   * left out). When the partition turns out committed past it (learned after a fencing or a lost
+   * answer), the commit throws CommittedMovedError instead of sending those records' messages again.
+   */
+  from?: string;
 }
 
 /**
@@ -348,6 +375,8 @@ export class TransactionalOutput {
       );
       return;
     }
+    if (own !== undefined && offsets.from !== undefined && own > BigInt(offsets.from))
+      throw new CommittedMovedError(offsets.topic, offsets.partition, own, offsets.from);
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
     this.initialised.add(producer);

@@ -53,6 +53,7 @@ import { encodeClock, type PartitionClocks } from './partition-clock.ts';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { IngestObserver, StepTrace, type BatchOutcome } from './ingest.observer.ts';
 import {
+  CommittedMovedError,
   memberCommit,
   type OffsetCommit,
   type OffsetCommitKind,
@@ -158,6 +159,8 @@ export class IngestBatchHandler {
   readonly observer: IngestObserver;
   /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Partitions taken up since the last join: their producer was renewed (a fresh fence). */
+  private readonly takenUp = new Set<string>();
   /** Assigned partitions whose windows restoreAssigned has still to check (or is checking). */
   private checksPending = 0;
   /** Set by a graceful stop (waitRestored): pending checks then start no new restore (the next owner's job). */
@@ -396,15 +399,28 @@ export class IngestBatchHandler {
     return read.progress.toString();
   }
 
+  /** A join: each assigned partition's producer is renewed once more, when it is first taken up. */
+  joined(): void {
+    this.takenUp.clear();
+  }
+
   /**
-   * Before a partition is held (after a join, a failed batch, a rebuild): a fresh transactional
-   * producer for it, which fences any other holder of its id, then its committed offset asked of
-   * Kafka again. A batch of the partition still in flight elsewhere (another instance that had it
-   * before the rebalance) has then either committed, and the offset read after this shows it, or
-   * been aborted: its dead letters and alerts are not published twice.
+   * Before a partition is held (after a join, a failed batch, a rebuild): its committed offset asked
+   * of Kafka again, and, the first time since the join, a fresh transactional producer for it before
+   * that, which fences any other holder of its id. A batch of the partition still in flight
+   * elsewhere (another instance that had it before the rebalance) has then either committed, and the
+   * offset read after this shows it, or been aborted: its dead letters and alerts are not published
+   * twice. Later in the same generation (a failed batch, a rebuild) the producer is kept: renewing it
+   * would fence whoever owns the partition now if this member has lost it unawares, where a kept
+   * producer is refused by that owner's fence and asks the group (batch-retry.ts).
    */
   private async takeUp(source: SourcePartition): Promise<void> {
-    await this.deps.output.renew(source.topic, source.partition);
+    const key = `${source.topic}/${source.partition}`;
+    if (this.takenUp.has(key)) await this.deps.output.fence(source.topic, source.partition);
+    else {
+      await this.deps.output.renew(source.topic, source.partition);
+      this.takenUp.add(key);
+    }
     this.deps.clocks.forgetPartition(source.topic, source.partition);
   }
 
@@ -484,6 +500,7 @@ export class IngestBatchHandler {
       deadLetters,
       decisions: sink.decisions,
       replayed: dedup.replayed,
+      firstOffset: first.offset,
       published: windows.published,
       maxEventTime: lateness.maxEventTime,
       asMember,
@@ -628,7 +645,11 @@ export class IngestBatchHandler {
   ): Promise<{ alerts: number; commit: OffsetCommitKind | null }> {
     const d = this.deps;
     const { topic, partition } = source;
-    const committedNow = d.clocks.committed(topic, partition);
+    // Kafka's answer, or this instance's own last commit if that is higher (Kafka shows a commit
+    // once its markers are written, a few ms after it returned).
+    const read = d.clocks.committed(topic, partition);
+    const own = d.output.committedHere(topic, partition);
+    const committedNow = own !== undefined && (read === undefined || own > read) ? own : read;
     const belowCommitted = (offset: string) => committedNow !== undefined && BigInt(offset) < committedNow;
     const dlqMessages = deadLetterMessages(
       committedNow === undefined ? batch.deadLetters : batch.deadLetters.filter((x) => !belowCommitted(x.position.offset)),
@@ -653,18 +674,26 @@ export class IngestBatchHandler {
     );
     let commit: OffsetCommitKind | null = null;
     if (committedNow === undefined || BigInt(nextOffset) > committedNow) {
+      // The messages cover the records from here: below it they went out with the commit.
+      const from =
+        committedNow !== undefined && committedNow > BigInt(batch.firstOffset) ? committedNow.toString() : batch.firstOffset;
       commit = await step('kafka', () =>
         d.output.commit(
           [
             { topic: d.deadLetter.topic, messages: dlqMessages },
             { topic: d.detection.alerts.topic, messages: alerts },
           ],
-          { groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(batch.maxEventTime) },
+          { groupId: d.groupId, topic, partition, offset: nextOffset, metadata: encodeClock(batch.maxEventTime), from },
           // Nothing to publish (most small batches): the offsets go as the member's commit, not in a
           // transaction of offsets alone (TransactionalOutput.commit).
           batch.asMember,
         ),
-      );
+      ).catch((err: unknown) => {
+        // Committed further meanwhile (a fencing or a lost answer was resolved): the retry reads the
+        // committed offset again and leaves out what that commit published.
+        if (err instanceof CommittedMovedError) d.clocks.forgetPartition(topic, partition);
+        throw err;
+      });
       d.clocks.advance(topic, partition, nextOffset, batch.maxEventTime);
       d.metrics.offsetCommits.inc({ kind: commit });
     }
@@ -905,6 +934,8 @@ interface PublishInput {
   deadLetters: ReturnType<typeof classify>['deadLetters'];
   decisions: SinkStage['decisions'];
   replayed: readonly PositionedTransaction[];
+  /** The batch's first record's offset. */
+  firstOffset: string;
   published: bigint | null;
   maxEventTime: number;
   /** The consumer group member's offset commit, for a batch with nothing to publish. */

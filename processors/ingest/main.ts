@@ -176,6 +176,7 @@ async function buildIngest(ctx: ProcessorContext<keyof typeof SCHEMAS>, metrics:
     // this instance remembers of it (its clock, its windows in memory) is stale, so its next batch
     // asks Kafka and Redis again.
     onJoin: (assignment: Readonly<Record<string, readonly number[]>>) => {
+      handler.joined();
       clocks.forget();
       state.partitions.releaseAll();
       // False until the broker confirms that the assignment covers every partition of the topic

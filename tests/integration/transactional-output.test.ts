@@ -4,7 +4,13 @@
 // connected fenced nobody.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
-import { memberCommit, PartitionFencedError, TransactionalOutput } from '../../platform/transactional-output.ts';
+import {
+  CommittedMovedError,
+  memberCommit,
+  PartitionFencedError,
+  TransactionalOutput,
+} from '../../platform/transactional-output.ts';
+import { readTopic } from '../../platform/topic-reader.ts';
 import { sleep } from '../../platform/retry.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
@@ -30,12 +36,12 @@ describe('TransactionalOutput fencing', () => {
     return o;
   }
 
-  async function committed(groupId: string, topic: string): Promise<string | undefined> {
+  async function committed(groupId: string, topic: string, partition = 0): Promise<string | undefined> {
     const admin = createKafka(ns.cfg, testLogger).admin();
     await admin.connect();
     try {
       const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return t?.partitions.find((p) => p.partition === 0)?.offset;
+      return t?.partitions.find((p) => p.partition === partition)?.offset;
     } finally {
       await admin.disconnect();
     }
@@ -83,6 +89,38 @@ describe('TransactionalOutput fencing', () => {
     await expect(commit(a, 12)).rejects.toThrow(/fenced/);
     await commit(b, 10);
     expect(await committed(groupId, topic)).toBe('10');
+  });
+
+  it('a commit whose first record another holder committed meanwhile sends nothing (CommittedMovedError); built again from there, it goes once', async () => {
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const out = topicName(ns.cfg.topicNamespace, 'transactionsDlq');
+    const groupId = `${ns.id}-moved-group`;
+    const a = instance();
+    const b = instance();
+    /** One message per record in [from, offset), as a batch's dead letters are. */
+    const commit = (o: TransactionalOutput, from: number, offset: number) => {
+      const messages = [];
+      for (let i = from; i < offset; i++) messages.push({ key: String(i), value: `record ${i}` });
+      return o.commit([{ topic: out, messages }], { groupId, topic, partition: 2, offset: String(offset), from: String(from) });
+    };
+    await commit(a, 0, 100);
+    // b takes the partition up and commits part of what a is working on ([100, 150)); a is fenced.
+    await b.renew(topic, 2);
+    await commit(b, 100, 150);
+    await expect(commit(a, 100, 200)).rejects.toBeInstanceOf(PartitionFencedError);
+    // The group confirms a (b was the zombie): a's batch [100, 200) would send [100, 150) again.
+    a.ownershipConfirmed(topic, 2);
+    const moved = await commit(a, 100, 200).catch((err: unknown) => err);
+    expect(moved).toBeInstanceOf(CommittedMovedError);
+    expect((moved as CommittedMovedError).committed).toBe(150n);
+    expect(a.committedHere(topic, 2)).toBe(150n);
+    expect(await committed(groupId, topic, 2)).toBe('150');
+    // Built again from the committed offset, the batch commits its own records only.
+    await commit(a, 150, 200);
+    expect(await committed(groupId, topic, 2)).toBe('200');
+    const keys = (await readTopic(createKafka(ns.cfg, testLogger), out)).map((m) => String(m.key));
+    expect(keys.length).toBe(200);
+    expect(new Set(keys).size).toBe(200);
   });
 
   it('commits transactions of offsets alone back to back (the broker answers CONCURRENT_TRANSACTIONS while the previous one completes)', async () => {
