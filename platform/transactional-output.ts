@@ -203,9 +203,15 @@ export class TransactionalOutput {
    * id): from here on, an instance that owned the partition before can no longer commit output or
    * offsets for it, and a transaction it left open is aborted (or, if it was already committing,
    * finished) before this returns. Once per producer: later calls return at once. Call before
-   * effects that a stale owner must not race (the reconcile processor's outbox).
+   * effects that a stale owner must not race (the reconcile processor's outbox). In turn with the
+   * partition's commits (a commit past skipped records may be retrying in the background).
    */
-  async fence(topic: string, partition: number): Promise<void> {
+  fence(topic: string, partition: number): Promise<void> {
+    return this.serialized(`${topic}-${partition}`, () => this.fenceNow(topic, partition));
+  }
+
+  /** fence(), from inside the partition's queue. */
+  private async fenceNow(topic: string, partition: number): Promise<void> {
     const producer = await this.producer(topic, partition);
     if (!this.initialised.has(producer)) {
       // kafkajs initialises the transactional id at the first transaction() (connect() does not);
@@ -228,7 +234,7 @@ export class TransactionalOutput {
     const key = `${topic}-${partition}`;
     return this.serialized(key, async () => {
       await this.drop(key);
-      await this.fence(topic, partition);
+      await this.fenceNow(topic, partition);
     });
   }
 
@@ -364,7 +370,7 @@ export class TransactionalOutput {
     offsets: OffsetCommit,
   ): Promise<void> {
     this.groups.set(key, offsets.groupId);
-    if (this.uncertain.has(key)) await this.fence(offsets.topic, offsets.partition);
+    if (this.uncertain.has(key)) await this.fenceNow(offsets.topic, offsets.partition);
     // Kafka holds an offset at or past this one from this instance (or, read after an uncertain
     // commit, from whoever committed): the records before it, this batch's among them, went out with it.
     const own = this.committed.get(key);

@@ -159,8 +159,10 @@ export class IngestBatchHandler {
   readonly observer: IngestObserver;
   /** Per partition, the tail of its lane (inLane): batches and assignment restores in turn. */
   private readonly lanes = new Map<string, Promise<void>>();
-  /** Partitions taken up since the last join: their producer was renewed (a fresh fence). */
-  private readonly takenUp = new Set<string>();
+  /** Joins so far: a batch or restore check carries the one it started under. */
+  private joins = 0;
+  /** Per partition, the join under which it was last taken up (its producer renewed: a fresh fence). */
+  private readonly takenUp = new Map<string, number>();
   /** Assigned partitions whose windows restoreAssigned has still to check (or is checking). */
   private checksPending = 0;
   /** Set by a graceful stop (waitRestored): pending checks then start no new restore (the next owner's job). */
@@ -198,15 +200,19 @@ export class IngestBatchHandler {
     // Stops retrying when the consumer stops or the group rebalances: nothing was committed, and the
     // partition's next owner replays the batch.
     const asMember = memberCommit(payload.commitOffsetsIfNecessary);
-    const outcome = await retryBatch(() => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat, asMember), {
-      payload,
-      where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
-      maxMs: this.deps.retryMaxBackoffMs,
-      logger,
-      failing: this.failing,
-      metrics,
-      ownership: this.deps.output,
-    });
+    const join = this.joins;
+    const outcome = await retryBatch(
+      () => this.attempt(batch.topic, batch.partition, records, nextOffset, heartbeat, asMember, join),
+      {
+        payload,
+        where: { topic: batch.topic, partition: batch.partition, firstOffset: batch.firstOffset() },
+        maxMs: this.deps.retryMaxBackoffMs,
+        logger,
+        failing: this.failing,
+        metrics,
+        ownership: this.deps.output,
+      },
+    );
     // The partition's windows in Redis end before this batch: replayed from there first.
     if ('restoreFrom' in outcome) return;
     resolveOffset(batch.lastOffset());
@@ -248,11 +254,12 @@ export class IngestBatchHandler {
     // between the assignment and the restore's start would otherwise see nothing to wait for, and
     // leave the windows of a quiet partition behind the committed offset.
     this.checksPending += all.length;
+    const join = this.joins;
     return Promise.all(
       all.map((source) =>
         this.inLane(`${source.topic}/${source.partition}`, async () => {
           if (d.state.partitions.heldPartition(source) !== undefined) return;
-          await this.takeUp(source);
+          await this.takeUp(source, join);
           const read = await readProgress(d.state.redis, d.state.prefix, source);
           if (read.generation !== d.state.store.generation) return; // the first batch adopts it
           if (read.progress === null) return;
@@ -383,11 +390,13 @@ export class IngestBatchHandler {
     source: SourcePartition,
     firstOffset: string,
     heartbeat: () => Promise<void>,
+    /** The join the batch started under. */
+    join: number,
   ): Promise<string | null> {
     const d = this.deps;
     const { partitions } = d.state;
     if (partitions.heldPartition(source) !== undefined) return null;
-    await step('kafka', () => this.takeUp(source));
+    await step('kafka', () => this.takeUp(source, join));
     const read = await step('redis', () => readProgress(d.state.redis, d.state.prefix, source)).catch(async (err: unknown) => {
       await this.recoverIfLost(err, heartbeat);
       throw err;
@@ -401,7 +410,7 @@ export class IngestBatchHandler {
 
   /** A join: each assigned partition's producer is renewed once more, when it is first taken up. */
   joined(): void {
-    this.takenUp.clear();
+    this.joins++;
   }
 
   /**
@@ -414,12 +423,16 @@ export class IngestBatchHandler {
    * would fence whoever owns the partition now if this member has lost it unawares, where a kept
    * producer is refused by that owner's fence and asks the group (batch-retry.ts).
    */
-  private async takeUp(source: SourcePartition): Promise<void> {
+  private async takeUp(source: SourcePartition, join: number): Promise<void> {
     const key = `${source.topic}/${source.partition}`;
-    if (this.takenUp.has(key)) await this.deps.output.fence(source.topic, source.partition);
+    if (this.takenUp.get(key) === this.joins) await this.deps.output.fence(source.topic, source.partition);
     else {
+      // Marked before: a renew that fails after its InitProducerId (reading the committed offset)
+      // is finished by the next take-up's fence(), which initialises a producer that is not, and
+      // does not fence the partition's holder again. A batch of an earlier join marks its own join,
+      // which the current one does not take for its.
+      this.takenUp.set(key, join);
       await this.deps.output.renew(source.topic, source.partition);
-      this.takenUp.add(key);
     }
     this.deps.clocks.forgetPartition(source.topic, source.partition);
   }
@@ -446,12 +459,13 @@ export class IngestBatchHandler {
     nextOffset: string,
     heartbeat: () => Promise<void>,
     asMember: (offsets: OffsetCommit) => Promise<void>,
+    join: number,
   ): Promise<BatchOutcome | { restoreFrom: string }> {
     const trace = new StepTrace();
     const source = { topic, partition };
     const first = records[0] as RawRecord;
     // A partition this process does not hold yet: from where its windows in Redis go on.
-    const restoreFrom = await this.holdPartition(source, first.offset, heartbeat);
+    const restoreFrom = await this.holdPartition(source, first.offset, heartbeat, join);
     if (restoreFrom !== null) return { restoreFrom };
     const { valid, deadLetters } = await this.decodeStage(source, records);
     const lateness = await this.latenessStage(source, first.offset, valid);

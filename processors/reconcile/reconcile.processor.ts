@@ -167,8 +167,10 @@ export class ReconBatchHandler {
     const key = `${topic}/${partition}`;
     if (this.takenUp.has(key)) await step('kafka', () => d.output.fence(topic, partition));
     else {
-      await step('kafka', () => d.output.renew(topic, partition));
+      // Marked before: a renew that fails after its InitProducerId is finished by the next batch's
+      // fence() (which initialises a producer that is not), without fencing the partition again.
       this.takenUp.add(key);
+      await step('kafka', () => d.output.renew(topic, partition));
     }
     // Kafka's answer, or this instance's own last commit of the partition if that is higher: right
     // after a commit returns, OffsetFetch shows the offset before it until the commit's markers are
