@@ -38,7 +38,7 @@ import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from './namespace.ts';
 import { readEndState, spawnProcessor, type RunningIngest } from './pipeline.ts';
 import { readReconState } from './recon.ts';
-import { checkStateAgainstMysql } from './state-check.ts';
+import { checkStateAgainstMysql, type StateCheck } from './state-check.ts';
 
 export interface FaultRunOptions {
   events: number;
@@ -213,6 +213,57 @@ function probePort(output: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/**
+ * Every effect of the faulted namespace against the clean pass's: rows, late rows, duplicates, dead
+ * letters, decisions, alerts on the topic, reconciliation results and exception events (each a
+ * check with its lost and doubled), the windows against the brute force from MySQL, and what was
+ * read twice. Reads each side in turn (a million events' ids fit a test process; their snapshots
+ * are not read whole: state-check.ts).
+ */
+export async function compareWithCleanPass(
+  clean: TestNamespace,
+  chaos: TestNamespace,
+): Promise<{ checks: Check[]; window: StateCheck; doubled: { deadLetters: string[]; alerts: string[] } }> {
+  const [a, b] = [await readEndState(clean), await readEndState(chaos)];
+  const [ra, rb] = [await readReconState(clean), await readReconState(chaos)];
+  const window = await checkStateAgainstMysql(chaos);
+  const statusOf = (s: typeof ra) => Object.entries(s.statuses).map(([ref, st]) => `${ref}=${st}`);
+  const checks: Check[] = [
+    compare('transactions rows', a.transactionIds, b.transactionIds),
+    compare('late rows', a.lateIds, b.lateIds),
+    compare('duplicates recorded', a.duplicateIds, b.duplicateIds),
+    // By content, not offset: the two topics' offsets differ where the producer's transaction
+    // markers fell, which depends on its batching.
+    compare('dead letters (by class and record)', a.deadLetters.map(letterKey), b.deadLetters.map(letterKey)),
+    compare(
+      'dead letters of distinct records',
+      [...new Set(b.deadLetters.map((d) => d.source))],
+      b.deadLetters.map((d) => d.source),
+    ),
+    compare('decisions (one per row)', b.transactionIds, b.decidedIds),
+    compare('alerts on the topic (once each)', b.alertIds, b.publishedAlertIds),
+    compare(
+      'alerts against the clean pass',
+      a.alertIds,
+      b.alertIds,
+      'merchant and device windows see other partitions as of the last shared checkpoint (docs/state.md), so a decision may differ',
+    ),
+    compare('reconciliation results (reference = status)', statusOf(ra), statusOf(rb)),
+    compare('exception events on the topic (once each)', rb.eventIds, rb.publishedIds),
+    compare(
+      'settlement dead letters',
+      ra.deadLetters.map((d) => d.source.replace(clean.cfg.topicNamespace, '')),
+      rb.deadLetters.map((d) => d.source.replace(chaos.cfg.topicNamespace, '')),
+    ),
+  ];
+  const twice = (xs: readonly string[]) => [...counts(xs)].filter(([, n]) => n > 1).map(([x]) => x);
+  return {
+    checks,
+    window,
+    doubled: { deadLetters: twice(b.deadLetters.map((d) => d.source)), alerts: twice(b.publishedAlertIds) },
+  };
+}
+
 export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
   const { say } = opts;
   const base = loadConfig(process.env);
@@ -359,38 +410,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
 
     // Compare every effect with the clean pass.
     say('fault run: comparing with the clean pass ...');
-    const [a, b] = [await readEndState(clean), await readEndState(chaos)];
-    const [ra, rb] = [await readReconState(clean), await readReconState(chaos)];
-    const window = await checkStateAgainstMysql(chaos);
-    const statusOf = (s: typeof ra) => Object.entries(s.statuses).map(([ref, st]) => `${ref}=${st}`);
-    const checks: Check[] = [
-      compare('transactions rows', a.transactionIds, b.transactionIds),
-      compare('late rows', a.lateIds, b.lateIds),
-      compare('duplicates recorded', a.duplicateIds, b.duplicateIds),
-      // By content, not offset: the two topics' offsets differ where the producer's transaction
-      // markers fell, which depends on its batching.
-      compare('dead letters (by class and record)', a.deadLetters.map(letterKey), b.deadLetters.map(letterKey)),
-      compare(
-        'dead letters of distinct records',
-        [...new Set(b.deadLetters.map((d) => d.source))],
-        b.deadLetters.map((d) => d.source),
-      ),
-      compare('decisions (one per row)', b.transactionIds, b.decidedIds),
-      compare('alerts on the topic (once each)', b.alertIds, b.publishedAlertIds),
-      compare(
-        'alerts against the clean pass',
-        a.alertIds,
-        b.alertIds,
-        'merchant and device windows see other partitions as of the last shared checkpoint (docs/state.md), so a decision may differ',
-      ),
-      compare('reconciliation results (reference = status)', statusOf(ra), statusOf(rb)),
-      compare('exception events on the topic (once each)', rb.eventIds, rb.publishedIds),
-      compare(
-        'settlement dead letters',
-        ra.deadLetters.map((d) => d.source.replace(clean.cfg.topicNamespace, '')),
-        rb.deadLetters.map((d) => d.source.replace(chaos.cfg.topicNamespace, '')),
-      ),
-    ];
+    const { checks, window, doubled } = await compareWithCleanPass(clean, chaos);
     const sorted = [...recoveries].sort((x, y) => x - y);
     const report: FaultRunReport = {
       events: opts.events,
@@ -411,13 +431,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
     mkdirSync(dir, { recursive: true });
     // Every process's log, for whoever reads a failed run; and the records whose effects came twice.
     writeFileSync(join(dir, 'processes.log'), procs.map((p, i) => `### ${p.kind} #${i + 1}\n${p.run.output()}`).join('\n'));
-    const seen = counts(b.deadLetters.map((d) => d.source));
-    const twice = [...seen].filter(([, n]) => n > 1).map(([src]) => src);
-    const alertsSeen = counts(b.publishedAlertIds);
-    writeFileSync(
-      join(dir, 'doubled.json'),
-      `${JSON.stringify({ deadLetters: twice, alerts: [...alertsSeen].filter(([, n]) => n > 1).map(([id]) => id) }, null, 2)}\n`,
-    );
+    writeFileSync(join(dir, 'doubled.json'), `${JSON.stringify(doubled, null, 2)}\n`);
     writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     say(
       `fault run: ${report.events.toLocaleString('en-US')} events in ${report.seconds} s; ${kills} processor kills, ${rebalances} rebalances, outages ${JSON.stringify(outages)}, ${crashes} crashes; recovery p50 ${report.recovery_ms.p50} ms, max ${report.recovery_ms.max} ms; lag peak ${lagPeak}; readiness red during the MariaDB outage: ${sawRed}`,
@@ -430,8 +444,13 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
     say(`fault run: written to ${join(dir, 'latest.json')}`);
     return report;
   } finally {
-    await chaos.cleanup();
-    await clean.cleanup();
+    // TXMON_TEST_KEEP_NAMESPACE=1 keeps both (topics, databases, keys) to compare again
+    // (compareWithCleanPass over namespaceOf(id)) or read with another client.
+    if (process.env.TXMON_TEST_KEEP_NAMESPACE === '1') say(`fault run: namespaces kept: chaos ${chaos.id}, clean ${clean.id}`);
+    else {
+      await chaos.cleanup();
+      await clean.cleanup();
+    }
     if (startedCluster) await clusterDown(base, () => {});
   }
 }

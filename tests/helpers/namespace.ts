@@ -21,7 +21,13 @@ export const testLogger = createLogger({ level: process.env.TXMON_TEST_LOG_LEVEL
 
 /** Creates topics, registers schemas and migrates a fresh database for one test. */
 export async function createNamespace(extraEnv: Record<string, string> = {}): Promise<TestNamespace> {
-  const id = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const ns = namespaceOf(`t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`, extraEnv);
+  await slowStep(`prepare namespace ${ns.id} (topics, schemas, migrations)`, () => prepareNamespace(ns.cfg, testLogger));
+  return ns;
+}
+
+/** The namespace `id` as createNamespace made it (with the same `extraEnv`): to read one a run kept. */
+export function namespaceOf(id: string, extraEnv: Record<string, string> = {}): TestNamespace {
   const base = loadConfig(process.env);
   const env: Record<string, string> = {
     TXMON_TOPIC_NAMESPACE: `${id}.`,
@@ -34,7 +40,6 @@ export async function createNamespace(extraEnv: Record<string, string> = {}): Pr
     ...extraEnv,
   };
   const cfg = loadConfig({ ...process.env, ...env });
-  await slowStep(`prepare namespace ${id} (topics, schemas, migrations)`, () => prepareNamespace(cfg, testLogger));
   return {
     id,
     env,

@@ -11,7 +11,7 @@
  * windows after it (domain/entity-features.ts: late rows and rows outside the largest window only
  * read). This is what the outside check (shared/checks/outside-check.sh) verifies from outside.
  */
-import type { RowDataPacket } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { createConnection } from '../../platform/mysql.ts';
 import { entityFeatureNames, entityFeaturesBruteForce, type EntityEvent } from '../../domain/entity-features.ts';
 import { aggregateBruteForce, type WindowAggregate, type WindowEvent, type WindowSpec } from '../../domain/windows.ts';
@@ -37,90 +37,110 @@ interface Row {
   offset: bigint;
   late: boolean;
   event: EntityEvent;
-  /** The stored feature snapshot (null: none). */
-  snapshot: Record<string, number | null> | null;
 }
+
+/** Rows read per query: a million-row table is read in pages, never whole (the fault run's size). */
+const PAGE = 20_000;
 
 export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSnapshots?: number } = {}): Promise<StateCheck> {
   const conn = await createConnection(ns.cfg);
-  const [raw] = await conn.query<RowDataPacket[]>(
-    `SELECT transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time, late, features,
-            src_topic, src_partition, src_offset
-       FROM transactions ORDER BY id`,
-  );
-  await conn.end();
   const windows = ns.cfg.state.windows;
   const byEntity = new Map<string, { kind: EntityKind; id: string; events: WindowEvent[] }>();
-  const rows = raw.map((r): Row => {
-    // mysql2 returns MariaDB's JSON (a LONGTEXT) as a string: parse each row's snapshot once.
-    const snapshot = (typeof r.features === 'string' ? JSON.parse(r.features) : r.features) as Record<
-      string,
-      number | null
-    > | null;
-    return {
-      transactionId: r.transaction_id as string,
-      account: r.account_id as string,
-      source: `${r.src_topic as string}/${Number(r.src_partition)}`,
-      offset: BigInt(String(r.src_offset)),
-      late: Boolean(r.late),
-      event: {
-        eventTime: (r.event_time as Date).getTime(),
-        amountMinor: snapshot?.amount_base_minor ?? null,
-        merchantId: r.merchant_id as string,
-        country: r.merchant_country as string,
-        lat: null,
-        lon: null,
-        late: Boolean(r.late),
-      },
-      snapshot,
-    };
-  });
-  raw.forEach((r, i) => {
-    const row = rows[i] as Row;
-    if (row.late) return;
-    const ev: WindowEvent = { ...row.event, amountMinor: row.event.amountMinor ?? 0 };
-    const ids: Array<[EntityKind, string | null]> = [
-      ['account', r.account_id as string],
-      ['card', r.card_token as string],
-      ['merchant', r.merchant_id as string],
-      ['device', r.device_id as string | null],
-    ];
-    for (const [kind, id] of ids) {
-      if (id === null) continue;
-      const k = `${kind}/${id}`;
-      const e = byEntity.get(k) ?? { kind, id, events: [] };
-      e.events.push(ev);
-      byEntity.set(k, e);
-    }
-  });
-  const redis = createStateRedis(ns.cfg);
-  await redis.connect();
-  const mismatches: string[] = [];
+  // Ids, merchants, countries and sources repeat across rows: one copy each.
+  const pool = new Map<string, string>();
+  const pooled = (x: string) => {
+    const have = pool.get(x);
+    if (have !== undefined) return have;
+    pool.set(x, x);
+    return x;
+  };
+  const rows: Row[] = [];
   try {
-    const entities = [...byEntity.values()];
-    const marker = await readMarker(redis, ns.cfg.keyPrefix);
-    if (marker.status !== 'intact') mismatches.push(`state marker ${marker.status}`);
-    const store = new EntityStore(redis, {
-      prefix: ns.cfg.keyPrefix,
-      stateTtlMs: ns.cfg.state.ttlSeconds * 1000,
-      generation: marker.generation ?? 0,
-    });
-    const live = await readAggregates(store, windows, entities);
-    entities.forEach((e, i) => {
-      const head = Math.max(...e.events.map((x) => x.eventTime));
-      const agg = live[i] ?? null;
-      if (agg?.head !== head) mismatches.push(`${e.kind} ${e.id}: head ${agg?.head ?? null} vs mysql ${head}`);
-      windows.forEach((w, j) => {
-        const got: WindowAggregate = agg?.windows[j] ?? { count: 0, sumMinor: 0, distinctMerchants: 0, distinctCountries: 0 };
-        const want = aggregateBruteForce(e.events, head, w);
-        if (JSON.stringify(got) !== JSON.stringify(want))
-          mismatches.push(`${e.kind} ${e.id} ${w.name}: redis ${JSON.stringify(got)} vs mysql ${JSON.stringify(want)}`);
+    // Only the base-currency amount of each snapshot (the sampled rows' whole snapshots are read
+    // below): a million parsed snapshots do not fit a test process's heap.
+    for (let after = 0; ;) {
+      const [page] = await conn.query<RowDataPacket[]>(
+        `SELECT id, transaction_id, account_id, card_token, merchant_id, device_id, merchant_country, event_time, late,
+                JSON_VALUE(features, '$.amount_base_minor') AS amount_base_minor, src_topic, src_partition, src_offset
+           FROM transactions WHERE id > ? ORDER BY id LIMIT ?`,
+        [after, PAGE],
+      );
+      for (const r of page) {
+        const late = Boolean(r.late);
+        const amount = r.amount_base_minor === null ? null : Number(r.amount_base_minor);
+        const row: Row = {
+          transactionId: r.transaction_id as string,
+          account: pooled(r.account_id as string),
+          source: pooled(`${r.src_topic as string}/${Number(r.src_partition)}`),
+          offset: BigInt(String(r.src_offset)),
+          late,
+          event: {
+            eventTime: (r.event_time as Date).getTime(),
+            amountMinor: amount,
+            merchantId: pooled(r.merchant_id as string),
+            country: pooled(r.merchant_country as string),
+            lat: null,
+            lon: null,
+            late,
+          },
+        };
+        rows.push(row);
+        if (late) continue;
+        const ev: WindowEvent = amount === null ? { ...row.event, amountMinor: 0 } : (row.event as WindowEvent);
+        const ids: Array<[EntityKind, string | null]> = [
+          ['account', row.account],
+          ['card', r.card_token as string],
+          ['merchant', row.event.merchantId],
+          ['device', r.device_id as string | null],
+        ];
+        for (const [kind, id] of ids) {
+          if (id === null) continue;
+          const k = `${kind}/${id}`;
+          const e = byEntity.get(k);
+          if (e) e.events.push(ev);
+          else byEntity.set(k, { kind, id: pooled(id), events: [ev] });
+        }
+      }
+      if (page.length < PAGE) break;
+      after = Number(page[page.length - 1]?.id);
+    }
+    pool.clear();
+    const redis = createStateRedis(ns.cfg);
+    await redis.connect();
+    const mismatches: string[] = [];
+    try {
+      const entities = [...byEntity.values()];
+      const marker = await readMarker(redis, ns.cfg.keyPrefix);
+      if (marker.status !== 'intact') mismatches.push(`state marker ${marker.status}`);
+      const store = new EntityStore(redis, {
+        prefix: ns.cfg.keyPrefix,
+        stateTtlMs: ns.cfg.state.ttlSeconds * 1000,
+        generation: marker.generation ?? 0,
       });
-    });
-    mismatches.push(...accountSnapshotMismatches(rows, windows, opts.sampleSnapshots ?? 200));
-    return { entities: entities.length, mismatches };
+      // In pages too: one read of every entity's state at once holds all their blobs.
+      for (let from = 0; from < entities.length; from += PAGE) {
+        const part = entities.slice(from, from + PAGE);
+        const live = await readAggregates(store, windows, part);
+        part.forEach((e, i) => {
+          let head = Number.NEGATIVE_INFINITY;
+          for (const x of e.events) if (x.eventTime > head) head = x.eventTime;
+          const agg = live[i] ?? null;
+          if (agg?.head !== head) mismatches.push(`${e.kind} ${e.id}: head ${agg?.head ?? null} vs mysql ${head}`);
+          windows.forEach((w, j) => {
+            const got: WindowAggregate = agg?.windows[j] ?? { count: 0, sumMinor: 0, distinctMerchants: 0, distinctCountries: 0 };
+            const want = aggregateBruteForce(e.events, head, w);
+            if (JSON.stringify(got) !== JSON.stringify(want))
+              mismatches.push(`${e.kind} ${e.id} ${w.name}: redis ${JSON.stringify(got)} vs mysql ${JSON.stringify(want)}`);
+          });
+        });
+      }
+      mismatches.push(...(await accountSnapshotMismatches(conn, rows, windows, opts.sampleSnapshots ?? 200)));
+      return { entities: entities.length, mismatches };
+    } finally {
+      redis.disconnect();
+    }
   } finally {
-    redis.disconnect();
+    await conn.end();
   }
 }
 
@@ -130,7 +150,12 @@ export async function checkStateAgainstMysql(ns: TestNamespace, opts: { sampleSn
  * windows: the amount statistics are not windowed, so after a rebuild (which replays the longest
  * window's rows) or a TTL expiry they legitimately cover fewer rows than MySQL holds.
  */
-function accountSnapshotMismatches(rows: readonly Row[], windows: readonly WindowSpec[], sample: number): string[] {
+async function accountSnapshotMismatches(
+  conn: Connection,
+  rows: readonly Row[],
+  windows: readonly WindowSpec[],
+  sample: number,
+): Promise<string[]> {
   if (sample <= 0 || rows.length === 0) return [];
   // Spread over the whole table, not its first rows only.
   const step = Math.max(1, Math.floor(rows.length / sample));
@@ -160,13 +185,25 @@ function accountSnapshotMismatches(rows: readonly Row[], windows: readonly Windo
       ),
     );
   }
+  // The sampled rows' stored snapshots (MariaDB's JSON arrives as text).
+  const [storedRows] = await conn.query<RowDataPacket[]>(
+    'SELECT transaction_id, features FROM transactions WHERE transaction_id IN (?)',
+    [sampled.map((r) => r.transactionId)],
+  );
+  const snapshots = new Map<string, Record<string, number | null> | null>();
+  for (const x of storedRows)
+    snapshots.set(
+      x.transaction_id as string,
+      (typeof x.features === 'string' ? JSON.parse(x.features) : x.features) as Record<string, number | null> | null,
+    );
   const out: string[] = [];
   for (const r of sampled) {
-    if (r.snapshot === null) {
+    const snapshot = snapshots.get(r.transactionId) ?? null;
+    if (snapshot === null) {
       out.push(`snapshot of ${r.transactionId}: none stored`);
       continue;
     }
-    const stored = names.map((n) => (r.snapshot as Record<string, number | null>)[n] ?? null);
+    const stored = names.map((n) => snapshot[n] ?? null);
     const want = features.get(r) as number[];
     if (JSON.stringify(stored) !== JSON.stringify(want))
       out.push(`account windows of ${r.transactionId}: row ${JSON.stringify(stored)} vs mysql ${JSON.stringify(want)}`);
