@@ -1,7 +1,7 @@
 // Issue 23, "the distributed shape": `txmon services up --cluster` (three KRaft brokers, a Redis
 // Cluster of three masters with a replica each) and the ingest run against it by its settings only.
 // A broker leading a partition of the input is SIGKILLed mid-stream and a Redis master too (its
-// replica takes over); both come back. Nothing is lost, nothing doubled in MySQL, and the windows
+// replica takes over); both come back. Nothing is lost, nothing doubled in MySQL or on the output topics, and the windows
 // equal the brute force from MySQL. Chaos tier: three more JVMs and six Redis nodes, alone on the machine.
 import kafkajs from 'kafkajs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -126,10 +126,7 @@ describe('txmon on three brokers and a Redis Cluster', () => {
     console.info(
       `kafka-cluster: broker ${leader} and Redis master ${master} killed; the ingest logged ${felt.length} fault lines${lingered ? ' and lingered after it stopped' : ''}: ${[...new Set(felt)].slice(0, 5).join(' | ')}`,
     );
-    // MySQL exact, every dead letter and alert on its topic at least once. Once each is printed, not
-    // asserted: the fixes of docs/state.md ("Outputs once after a fencing") took the doubles from
-    // about half the runs to none in ten, but a case remains open there. The ingest's log is kept in
-    // .txmon/chaos/ for it.
+    // MySQL exact, every dead letter and alert on its topic once (read_committed).
     const state = await readEndState(ns);
     const want = expectedEndState(sim);
     expect(state.transactionIds).toEqual(want.transactionIds);
@@ -156,7 +153,8 @@ describe('txmon on three brokers and a Redis Cluster', () => {
       console.info(`kafka-cluster: namespace ${ns.id} kept (TXMON_TEST_KEEP_NAMESPACE=1)`);
     }
     expect(sources.size).toBe(want.deadLetterCount);
-    expect([...new Set(state.publishedAlertIds)].sort()).toEqual(state.alertIds);
+    expect(doubled).toEqual({ deadLetters: [], alerts: [] });
+    expect(state.publishedAlertIds).toEqual(state.alertIds);
     const check = await checkStateAgainstMysql(ns);
     expect(check.entities).toBeGreaterThan(100);
     expect(check.mismatches.slice(0, 10)).toEqual([]);
