@@ -377,12 +377,16 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
         await recovered(Date.now());
       } else if (fault === 'mariadb') {
         execSync('mariadb-admin -uroot -h127.0.0.1 shutdown', { stdio: 'pipe' });
-        await waitFor(() => !mariadbUp(), 60_000, 'MariaDB to stop');
-        // Readiness goes red while it is down: on whichever processor next writes to MySQL. Every
-        // live one is asked (one may own no partition with work left, or be joining), for up to 15 s.
-        if (!sawRed) sawRed = await anyNotReady(live(), 15_000);
-        await sleep(2_000);
-        execSync('start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd', { stdio: 'pipe' });
+        try {
+          await waitFor(() => !mariadbUp(), 60_000, 'MariaDB to stop');
+          // Readiness goes red while it is down: on whichever processor next writes to MySQL. Every
+          // live one is asked (one may own no partition with work left, or be joining), for up to 15 s.
+          if (!sawRed) sawRed = await anyNotReady(live(), 15_000);
+          await sleep(2_000);
+        } finally {
+          // Started again whatever failed meanwhile: the machine's MariaDB is not left down.
+          execSync('start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd', { stdio: 'pipe' });
+        }
         await waitFor(mariadbUp, 120_000, 'MariaDB to come back');
         await recovered(Date.now());
       } else {
@@ -390,8 +394,11 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
         const pid = livePid(pidFile, marker);
         if (pid === undefined) throw new Error('fault run: the registry is not one `txmon services up` started');
         process.kill(pid, 'SIGSTOP');
-        await sleep(3_000 + random() * 2_000);
-        process.kill(pid, 'SIGCONT');
+        try {
+          await sleep(3_000 + random() * 2_000);
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
         await recovered(Date.now());
       }
       if (fault !== 'processor') outages[fault] = (outages[fault] ?? 0) + 1;
