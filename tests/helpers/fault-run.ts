@@ -394,11 +394,8 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
         const pid = livePid(pidFile, marker);
         if (pid === undefined) throw new Error('fault run: the registry is not one `txmon services up` started');
         process.kill(pid, 'SIGSTOP');
-        try {
-          await sleep(3_000 + random() * 2_000);
-        } finally {
-          process.kill(pid, 'SIGCONT');
-        }
+        await sleep(3_000 + random() * 2_000);
+        process.kill(pid, 'SIGCONT');
         await recovered(Date.now());
       }
       if (fault !== 'processor') outages[fault] = (outages[fault] ?? 0) + 1;
