@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BENCH_BUFFER_POOL_MB,
   buildFigures,
   chooseOfferedRate,
   cpuCoresLine,
   latencyPercentiles,
   percentile,
+  serviceNotes,
   sustained,
   targetVerdicts,
+  WARM_BROKER_S,
   type Measured,
 } from './figures.ts';
 import { GcTrace } from './gc-trace.ts';
@@ -44,6 +47,7 @@ const measured = (over: Partial<Measured['fixed']> = {}, top: Partial<Measured> 
   backtestTxPerS: 123_456.7,
   logLinesPerS: 512_345.6,
   logGroupingAccuracy: 0.97712,
+  conditions: { brokerUptimeS: 1234.4, mariadbBufferPoolMb: null },
   ...top,
 });
 
@@ -114,6 +118,7 @@ describe('buildFigures', () => {
       backtest_tx_per_s: 123_457,
       log_lines_per_s: 512_346,
       log_grouping_accuracy: 0.9771,
+      services: { broker_uptime_s: 1234, mariadb_buffer_pool_mb: null },
     });
     expect(f.fixed_load).toMatchObject({
       offered_tx_per_s: 8_400,
@@ -132,6 +137,20 @@ describe('buildFigures', () => {
       cpu_cores: { ingest: 0.83, kafka: 0.25, bench: 0.38 },
     });
     expect(JSON.parse(JSON.stringify(f))).toEqual(f);
+  });
+});
+
+describe('serviceNotes', () => {
+  it('says nothing of a warm broker and a buffer pool that holds a run', () => {
+    expect(serviceNotes({ brokerUptimeS: WARM_BROKER_S, mariadbBufferPoolMb: BENCH_BUFFER_POOL_MB })).toEqual([]);
+    expect(serviceNotes({ brokerUptimeS: null, mariadbBufferPoolMb: null })).toEqual([]);
+  });
+
+  it('names a young broker and a small buffer pool, each with its figure', () => {
+    const notes = serviceNotes({ brokerUptimeS: 95.6, mariadbBufferPoolMb: 128 });
+    expect(notes).toHaveLength(2);
+    expect(notes[0]).toMatch(/^the broker had run 96 s when \(c\) began/);
+    expect(notes[1]).toMatch(/^MariaDB's buffer pool is 128 MB \(innodb_buffer_pool_size\)/);
   });
 });
 

@@ -101,6 +101,39 @@ export interface Measured {
   /** bench/logs.ts (issue 22): Drain's parsing speed and grouping accuracy on txmon's own logs. */
   logLinesPerS: number;
   logGroupingAccuracy: number;
+  /** The services' state when (c) began (serviceNotes reads it). */
+  conditions: ServiceConditions;
+}
+
+/**
+ * What the services were like when the fixed load began: a young broker JVM (still compiling its
+ * hot paths) and a small InnoDB buffer pool each raised (c)'s latencies by half or more on this
+ * machine with the same code (docs/performance.md, "The services' state"), so a run says so.
+ */
+export interface ServiceConditions {
+  /** Seconds the youngest broker process had run (null: not found). */
+  brokerUptimeS: number | null;
+  /** MariaDB's innodb_buffer_pool_size, MB (null: not read). */
+  mariadbBufferPoolMb: number | null;
+}
+
+/** A broker younger than this is still warming up: its CPU per request fell for ~15 minutes here. */
+export const WARM_BROKER_S = 900;
+/** A buffer pool below this holds less than one default run's rows and indexes (~0.9 KB a transaction). */
+export const BENCH_BUFFER_POOL_MB = 1024;
+
+/** A line per condition that makes (c)'s figures read high (none: the services were warm and roomy). */
+export function serviceNotes(c: ServiceConditions): string[] {
+  const notes: string[] = [];
+  if (c.brokerUptimeS !== null && c.brokerUptimeS < WARM_BROKER_S)
+    notes.push(
+      `the broker had run ${Math.round(c.brokerUptimeS)} s when (c) began: its JVM still compiles its hot paths for ~${WARM_BROKER_S / 60} minutes, and (c)'s latencies read high until then (run the bench again for a warm broker)`,
+    );
+  if (c.mariadbBufferPoolMb !== null && c.mariadbBufferPoolMb < BENCH_BUFFER_POOL_MB)
+    notes.push(
+      `MariaDB's buffer pool is ${Math.round(c.mariadbBufferPoolMb)} MB (innodb_buffer_pool_size): smaller than the rows and indexes one run writes, so InnoDB flushes and reads pages during (c), and its latencies read high (docs/performance.md, "The services' state")`,
+    );
+  return notes;
 }
 
 const round = (v: number, digits = 0) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
@@ -152,6 +185,10 @@ export function buildFigures(m: Measured) {
     backtest_tx_per_s: round(m.backtestTxPerS),
     log_lines_per_s: round(m.logLinesPerS),
     log_grouping_accuracy: round(m.logGroupingAccuracy, 4),
+    services: {
+      broker_uptime_s: m.conditions.brokerUptimeS === null ? null : round(m.conditions.brokerUptimeS),
+      mariadb_buffer_pool_mb: m.conditions.mariadbBufferPoolMb === null ? null : round(m.conditions.mariadbBufferPoolMb),
+    },
   };
 }
 

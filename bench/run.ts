@@ -29,7 +29,10 @@
  * ingest processes in the group for (b) and (c). BENCH_INGEST_NODE_ARGS passes node options to the
  * ingest process of (b), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
  * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings), and the
- * fixed-load run's to <file>.fixed.
+ * fixed-load run's to <file>.fixed. BENCH_MARIADB_BUFFER_POOL_MB (default 1024; 0: as the server
+ * has it) raises MariaDB's InnoDB buffer pool for the run, and sets it back at the end: at the
+ * server's 128 MB default a run's rows and indexes do not fit, and InnoDB's page flushing stalled
+ * the MySQL step for 200 ms at p99 (docs/performance.md, "The services' state").
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -51,7 +54,16 @@ import { BACKTEST_RESULT_TAG, type BacktestBenchResult } from './backtest.ts';
 import { RESULT_TAG as LOGS_RESULT_TAG, type LogsBenchResult } from './logs.ts';
 import { RESULT_TAG, type ForestBenchResult } from './forest.ts';
 import { boundaryFloors } from './floors.ts';
-import { buildFigures, chooseOfferedRate, cpuCoresLine, latencyPercentiles, targetVerdicts } from './figures.ts';
+import {
+  BENCH_BUFFER_POOL_MB,
+  buildFigures,
+  chooseOfferedRate,
+  cpuCoresLine,
+  latencyPercentiles,
+  serviceNotes,
+  targetVerdicts,
+  type ServiceConditions,
+} from './figures.ts';
 import { GC_TRACE_FLAG, GcTrace } from './gc-trace.ts';
 import { COMMITTED_METHOD, DURABLE_METHOD, LatencyProbe, POLL_MS, type LatencyResult } from './latency.ts';
 import { naiveRun } from './naive.ts';
@@ -374,6 +386,78 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** MariaDB's buffer pool for the run, MB (BENCH_MARIADB_BUFFER_POOL_MB; 0: the server's as it is). */
+const BUFFER_POOL_MB = Number(process.env.BENCH_MARIADB_BUFFER_POOL_MB ?? BENCH_BUFFER_POOL_MB);
+if (!Number.isInteger(BUFFER_POOL_MB) || BUFFER_POOL_MB < 0)
+  throw new Error(
+    `BENCH_MARIADB_BUFFER_POOL_MB must be a whole number of MB (0: leave the server's), got ${process.env.BENCH_MARIADB_BUFFER_POOL_MB}`,
+  );
+
+/**
+ * Raises MariaDB's innodb_buffer_pool_size to BUFFER_POOL_MB for the run (online, not persisted:
+ * the server's restart undoes it too) unless it is that large already; never lowers it. Returns
+ * what sets it back. A server that refuses (no privilege, a managed database) is said and left.
+ */
+async function roomyBufferPool(): Promise<() => Promise<void>> {
+  const nothing = async () => {};
+  if (BUFFER_POOL_MB === 0) return nothing;
+  const pool = createPool(cfg, { connectionLimit: 1 });
+  try {
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS b');
+    const before = Number(rows[0]?.b);
+    const wanted = BUFFER_POOL_MB * 1024 * 1024;
+    if (!(before < wanted)) return nothing;
+    await pool.query('SET GLOBAL innodb_buffer_pool_size = ?', [wanted]);
+    say(
+      `bench: MariaDB's buffer pool raised from ${Math.round(before / 1024 / 1024)} to ${BUFFER_POOL_MB} MB for this run (BENCH_MARIADB_BUFFER_POOL_MB; set back at the end)`,
+    );
+    return async () => {
+      const p = createPool(cfg, { connectionLimit: 1 });
+      await p
+        .query('SET GLOBAL innodb_buffer_pool_size = ?', [before])
+        .then(() => say(`bench: MariaDB's buffer pool set back to ${Math.round(before / 1024 / 1024)} MB`))
+        .catch((err: unknown) => say(`bench: NOTE: MariaDB's buffer pool could not be set back: ${String(err)}`))
+        .finally(() => p.end());
+    };
+  } catch (err) {
+    say(`bench: NOTE: MariaDB's buffer pool left as the server has it (${String(err)})`);
+    return nothing;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Seconds a process has run, from /proc/<pid>/stat (starttime, field 22) and /proc/uptime; null once it is gone. */
+function processAgeSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startedS = Number(f[19]) / CLK_TCK;
+    const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(startedS) && Number.isFinite(uptimeS) ? uptimeS - startedS : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The services' state as (c) begins: the youngest broker's age and MariaDB's buffer pool (figures.ts serviceNotes). */
+async function serviceConditions(): Promise<ServiceConditions> {
+  const ages = (await servicePids())
+    .filter((p) => p.name === 'kafka')
+    .map((p) => processAgeSeconds(p.pid))
+    .filter((a): a is number => a !== null);
+  const pool = createPool(cfg, { connectionLimit: 1 });
+  const bufferPool = await pool
+    .query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS b')
+    .then(([rows]) => Number(rows[0]?.b) / 1024 / 1024)
+    .catch(() => null)
+    .finally(() => pool.end());
+  return {
+    brokerUptimeS: ages.length === 0 ? null : Math.min(...ages),
+    mariadbBufferPoolMb: bufferPool !== null && Number.isFinite(bufferPool) ? bufferPool : null,
+  };
+}
+
 /**
  * The MariaDB server the bench talks to, from its own pid file (@@pid_file): a throwaway server a
  * test starts meanwhile must not be counted in its place.
@@ -621,6 +705,22 @@ async function main(): Promise<void> {
   if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0)
     throw new Error(`BENCH_FIXED_WARMUP_SECONDS must be a number of seconds >= 0, got ${process.env.BENCH_FIXED_WARMUP_SECONDS}`);
   const naiveSeconds = Number(process.env.BENCH_NAIVE_SECONDS ?? 20);
+  const restoreBufferPool = await roomyBufferPool();
+  try {
+    await measureAll(startedAt, commit, requestedRate, fixedSeconds, warmupSeconds, naiveSeconds);
+  } finally {
+    await restoreBufferPool();
+  }
+}
+
+async function measureAll(
+  startedAt: Date,
+  commit: ReturnType<typeof gitCommit>,
+  requestedRate: number,
+  fixedSeconds: number,
+  warmupSeconds: number,
+  naiveSeconds: number,
+): Promise<void> {
   say(`bench: preparing ${count.toLocaleString('en')} simulated transactions in namespace ${cfg.topicNamespace} ...`);
   const records = await prepare();
   say(`bench: ${records.toLocaleString('en')} records on ${topic}`);
@@ -662,6 +762,8 @@ async function main(): Promise<void> {
   say(
     `bench: (c) a fixed offered load of ${offered.rate.toLocaleString('en')} tx/s for ${warmupSeconds} s of warm-up and ${fixedSeconds} s measured, ingest running live (${offered.reason}) ...`,
   );
+  const conditions = await serviceConditions();
+  for (const note of serviceNotes(conditions)) say(`bench: NOTE: ${note}`);
   const fixed = await fixedLoad(offered.rate, fixedSeconds, warmupSeconds);
   say('bench: (d) floors: one Kafka transaction, one Redis script write, one MySQL commit, each alone and back to back ...');
   const floors = await boundaryFloors(cfg, logger);
@@ -713,6 +815,7 @@ async function main(): Promise<void> {
     backtestTxPerS: backtest.txPerSecond,
     logLinesPerS: logs.linesPerSecond,
     logGroupingAccuracy: logs.groupingAccuracy,
+    conditions,
   });
   mkdirSync(dirname(FIGURES_FILE), { recursive: true });
   writeFileSync(FIGURES_FILE, `${JSON.stringify(figures, null, 2)}\n`);
@@ -801,6 +904,10 @@ async function main(): Promise<void> {
   );
   say(
     `  figures                        ${FIGURES_FILE}  (commit ${figures.commit.slice(0, 12)}${figures.dirty ? ', dirty tree' : ''})`,
+  );
+  const c = figures.services;
+  say(
+    `  services as (c) began          broker up ${c.broker_uptime_s === null ? '?' : `${n(c.broker_uptime_s)} s`}, MariaDB buffer pool ${c.mariadb_buffer_pool_mb === null ? '?' : `${n(c.mariadb_buffer_pool_mb)} MB`}${serviceNotes(conditions).length > 0 ? '  (NOT warm or roomy: see the NOTE lines above)' : ''}`,
   );
   say(`  targets (issue 17): ${targetVerdicts(figures).join('; ')}`);
 }
