@@ -6,6 +6,7 @@ import {
   compressionFor,
   isConcurrentTransactions,
   isFencing,
+  laterOffset,
   PartitionFencedError,
   produceRuns,
   TransactionalOutput,
@@ -29,6 +30,20 @@ describe('isFencing', () => {
     expect(isFencing(protocolError('CONCURRENT_TRANSACTIONS', 51, true, 'x'))).toBe(false);
     expect(isFencing(new TypeError('bug'))).toBe(false);
     expect(isFencing(null)).toBe(false);
+  });
+});
+
+describe('laterOffset (the boundary below which a batch published already)', () => {
+  it("takes this instance's own commit while Kafka still shows the offset before it (markers not yet written)", () => {
+    expect(laterOffset(120n, 180n)).toBe(180n);
+    expect(laterOffset(undefined, 7n)).toBe(7n);
+  });
+
+  it("takes Kafka's answer when another owner committed further, or this instance committed nothing", () => {
+    expect(laterOffset(300n, 180n)).toBe(300n);
+    expect(laterOffset(300n, undefined)).toBe(300n);
+    expect(laterOffset(undefined, undefined)).toBeUndefined();
+    expect(laterOffset(180n, 180n)).toBe(180n);
   });
 });
 
@@ -188,6 +203,10 @@ describe('TransactionalOutput after a commit whose outcome is unknown', () => {
     expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p2 commit', 'p2 commit']);
     // What this instance committed, for readers that Kafka's OffsetFetch may not show it to yet.
     expect(out.committedHere('in', 0)).toBe(15n);
+    // Kafka's answer behind it (its markers not written yet), then past it (another owner's commit).
+    expect(out.committedAtLeast('in', 0, 12n)).toBe(15n);
+    expect(out.committedAtLeast('in', 0, 20n)).toBe(20n);
+    expect(out.committedAtLeast('in', 1, undefined)).toBeUndefined();
     expect(out.committedHere('in', 1)).toBeUndefined();
   });
 

@@ -258,6 +258,15 @@ export class TransactionalOutput {
     return this.committed.get(`${topic}-${partition}`);
   }
 
+  /**
+   * The partition's committed offset as far as this instance knows: the later of `read` (Kafka's
+   * answer; undefined: none) and its own last commit (committedHere). What both processors take as
+   * the boundary below which a batch's output went out already.
+   */
+  committedAtLeast(topic: string, partition: number, read: bigint | undefined): bigint | undefined {
+    return laterOffset(read, this.committedHere(topic, partition));
+  }
+
   /** When this instance's producer for the partition was fenced (ms since the epoch), while not confirmed since. */
   fencedSince(topic: string, partition: number): number | undefined {
     return this.fencedAt.get(`${topic}-${partition}`);
@@ -495,6 +504,11 @@ export class TransactionalOutput {
         .catch((err: unknown) => this.logger.debug({ err }, 'closing the offsets admin failed (it is dropped either way)')),
     ]);
   }
+}
+
+/** The later of two committed offsets, either unknown (undefined). */
+export function laterOffset(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  return b !== undefined && (a === undefined || b > a) ? b : a;
 }
 
 /**

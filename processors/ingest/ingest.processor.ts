@@ -661,9 +661,7 @@ export class IngestBatchHandler {
     const { topic, partition } = source;
     // Kafka's answer, or this instance's own last commit if that is higher (Kafka shows a commit
     // once its markers are written, a few ms after it returned).
-    const read = d.clocks.committed(topic, partition);
-    const own = d.output.committedHere(topic, partition);
-    const committedNow = own !== undefined && (read === undefined || own > read) ? own : read;
+    const committedNow = d.output.committedAtLeast(topic, partition, d.clocks.committed(topic, partition));
     const belowCommitted = (offset: string) => committedNow !== undefined && BigInt(offset) < committedNow;
     const dlqMessages = deadLetterMessages(
       committedNow === undefined ? batch.deadLetters : batch.deadLetters.filter((x) => !belowCommitted(x.position.offset)),

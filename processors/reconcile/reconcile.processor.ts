@@ -60,11 +60,6 @@ export function exceptionMessages(events: readonly ReconEventPayload[], type: av
   }));
 }
 
-/** The later of Kafka's committed offset (null: none) and this instance's own last commit (undefined: none). */
-export function laterCommit(read: string | null, own: bigint | undefined): string | null {
-  return own !== undefined && (read === null || own > BigInt(read)) ? own.toString() : read;
-}
-
 export class ReconBatchHandler {
   /** Dependencies whose last call failed; readiness is red while any is listed. */
   readonly failing = new Set<string>();
@@ -176,10 +171,8 @@ export class ReconBatchHandler {
     // after a commit returns, OffsetFetch shows the offset before it until the commit's markers are
     // written, and the outbox would take the events that commit carried for unpublished and send
     // them again (the fault run saw 628 exception events twice while a broker failed over).
-    const committed = laterCommit(
-      await step('kafka', () => d.committedOffset(topic, partition)),
-      d.output.committedHere(topic, partition),
-    );
+    const read = await step('kafka', () => d.committedOffset(topic, partition));
+    const committed = d.output.committedAtLeast(topic, partition, read === null ? undefined : BigInt(read))?.toString() ?? null;
     const now = Date.now();
     const res = await step('mysql', () =>
       applyReconBatch(d.pool, {
