@@ -234,6 +234,18 @@ export async function redisClusterRoles(): Promise<{ masters: number; replicas: 
   return { masters: 0, replicas: 0, ok: false };
 }
 
+/** The port of a connected Redis master that holds slots (what a fault test kills); throws when none answers. */
+export async function aRedisMaster(): Promise<number> {
+  for (const port of CLUSTER_REDIS_PORTS) {
+    const r = await redisCli(port, 'cluster', 'nodes');
+    if (r.code !== 0) continue;
+    for (const f of r.output.split('\n').map((l) => l.trim().split(' ')))
+      if ((f[2] ?? '').split(',').includes('master') && f[7] === 'connected' && f.length > 8)
+        return Number((f[1] ?? '').split('@')[0]?.split(':')[1]);
+  }
+  throw new ServiceError('no Redis master with slots answers on the cluster ports');
+}
+
 /** Starts Redis node `port` unless it answers: cluster mode, AOF with fsync always (as the single Redis). */
 export async function startRedisNode(cfg: TxmonConfig, port: number): Promise<void> {
   if ((await redisCli(port, 'ping')).output.trim() === 'PONG') return;

@@ -11,7 +11,7 @@ import { loadConfig } from '../../config/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import {
-  CLUSTER_REDIS_PORTS,
+  aRedisMaster,
   clusterDown,
   clusterEnv,
   clusterStatus,
@@ -23,7 +23,6 @@ import {
   stopKafkaNode,
   waitForBrokers,
 } from '../../services/cluster.ts';
-import { runCommand } from '../../services/process.ts';
 import { applyTopics } from '../../topics/apply.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
@@ -51,18 +50,6 @@ afterAll(async () => {
   // Leave the machine as it was: a cluster this file started is stopped again (its data stays).
   if (startedHere) await clusterDown(cfg, () => {});
 }, 120_000);
-
-/** The port of a Redis master that holds slots, read from the cluster's own table. */
-async function aRedisMaster(): Promise<number> {
-  for (const port of CLUSTER_REDIS_PORTS) {
-    const r = await runCommand('redis-cli', ['-p', String(port), 'cluster', 'nodes']);
-    if (r.code !== 0) continue;
-    for (const f of r.output.split('\n').map((l) => l.trim().split(' ')))
-      if ((f[2] ?? '').split(',').includes('master') && f[7] === 'connected' && f.length > 8)
-        return Number((f[1] ?? '').split('@')[0]?.split(':')[1]);
-  }
-  throw new Error('no Redis master with slots answers');
-}
 
 describe('txmon on three brokers and a Redis Cluster', () => {
   it('its topics have three replicas and min.insync.replicas 2, and `topics apply` finds no drift', async () => {

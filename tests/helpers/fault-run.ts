@@ -18,7 +18,7 @@ import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
 import { registryPidFile } from '../../services/apicurio.ts';
 import {
-  CLUSTER_REDIS_PORTS,
+  aRedisMaster,
   clusterDown,
   clusterEnv,
   clusterStatus,
@@ -28,7 +28,7 @@ import {
   stopKafkaNode,
   waitForBrokers,
 } from '../../services/cluster.ts';
-import { livePid, runCommand } from '../../services/process.ts';
+import { livePid } from '../../services/process.ts';
 import { loadSimulatedRefdata } from '../../simulator/load-refdata.ts';
 import { produceSimulation } from '../../simulator/produce.ts';
 import { runSettlementSimulation } from '../../cli/simulate.actions.ts';
@@ -175,18 +175,6 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
     if (Date.now() > until) throw new Error(`fault run: timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(200);
   }
-}
-
-/** The port of a Redis master that holds slots. */
-async function aRedisMaster(): Promise<number> {
-  for (const port of CLUSTER_REDIS_PORTS) {
-    const r = await runCommand('redis-cli', ['-p', String(port), 'cluster', 'nodes']);
-    if (r.code !== 0) continue;
-    for (const f of r.output.split('\n').map((l) => l.trim().split(' ')))
-      if ((f[2] ?? '').split(',').includes('master') && f[7] === 'connected' && f.length > 8)
-        return Number((f[1] ?? '').split('@')[0]?.split(':')[1]);
-  }
-  throw new Error('fault run: no Redis master with slots answers');
 }
 
 /** Whether any of the processors answers /readyz 503 within `ms` (each asked every 250 ms). */
