@@ -238,6 +238,11 @@ describe('detection', () => {
       const r = await waitUntil(async () => count() > times, { timeoutMs: 30_000, intervalMs: 50 });
       expect(r.ok, `${line}: ${running.output().slice(-3000)}`).toBe(true);
     };
+    /** Waits for a log line of the processor that `match` accepts (`what` names it in a failure). */
+    const loggedLine = async (what: string, match: (line: string) => boolean) => {
+      const r = await waitUntil(async () => running.output().split('\n').some(match), { timeoutMs: 30_000, intervalMs: 50 });
+      expect(r.ok, `${what}: ${running.output().slice(-3000)}`).toBe(true);
+    };
     try {
       // Running (its rules and models loaded, both watched) before the changes.
       await logged('ingest running');
@@ -399,11 +404,15 @@ describe('detection', () => {
       expect(scraped).toMatch(/^txmon_detection_rollout_guardrail_rollbacks_total\{kind="rules"\} 1$/m);
       await drained(topic);
       // A model rollout to every account: the first model decides the next traffic, then is promoted.
-      const changes = running.output().split('rollout changed').length - 1;
       const modelCanary = txmon('model', 'promote', active, '--canary', '100%', '--no-check', '--actor', 'e2e');
       expect(modelCanary.status, modelCanary.stderr).toBe(0);
       expect(modelCanary.stdout).toContain(`model ${active} decides for 100% of accounts (the rest stay on ${shadowVersion})`);
-      await logged('rollout changed', changes);
+      // This rollout's own line: the rule set's rollback is logged as a change too, by the watcher's
+      // poll after it, which can come after this promote (then counting changes returned too early).
+      await loggedLine(
+        `the model rollout of ${active} taken up`,
+        (l) => l.includes('"msg":"rollout changed"') && l.includes(`"kind":"model","version":"${active}"`),
+      );
       await produceSimulated(ns, phase5b);
       await drained(topic);
       const status = JSON.parse(txmon('rollout', 'status', '--json').stdout) as {
