@@ -30,9 +30,11 @@
  * ingest process of (b), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile;
  * BENCH_INGEST_LOG=<file> writes its log at debug level there (per-batch step timings), and the
  * fixed-load run's to <file>.fixed. BENCH_MARIADB_BUFFER_POOL_MB (default 1024; 0: as the server
- * has it) raises MariaDB's InnoDB buffer pool for the run, and sets it back at the end: at the
- * server's 128 MB default a run's rows and indexes do not fit, and InnoDB's page flushing stalled
- * the MySQL step for 200 ms at p99 (docs/performance.md, "The services' state").
+ * has it) raises MariaDB's InnoDB buffer pool for the run, and sets it back at the end (on SIGINT
+ * and SIGTERM too; a kill -9 leaves it raised until the server restarts): at the server's 128 MB
+ * default a run's rows and indexes do not fit, and InnoDB's page flushes and reads stalled the
+ * MySQL step (p99 57-65 ms, 203 ms in one run of three, against 49-54 ms with 1 GB;
+ * docs/performance.md, "The services' state").
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -388,7 +390,7 @@ function cpuSeconds(pid: number): number {
 
 /** MariaDB's buffer pool for the run, MB (BENCH_MARIADB_BUFFER_POOL_MB; 0: the server's as it is). */
 const BUFFER_POOL_MB = Number(process.env.BENCH_MARIADB_BUFFER_POOL_MB ?? BENCH_BUFFER_POOL_MB);
-if (!Number.isInteger(BUFFER_POOL_MB) || BUFFER_POOL_MB < 0)
+if (!/^\d+$/.test(process.env.BENCH_MARIADB_BUFFER_POOL_MB ?? '0') || !Number.isSafeInteger(BUFFER_POOL_MB))
   throw new Error(
     `BENCH_MARIADB_BUFFER_POOL_MB must be a whole number of MB (0: leave the server's), got ${process.env.BENCH_MARIADB_BUFFER_POOL_MB}`,
   );
@@ -417,13 +419,13 @@ async function roomyBufferPool(): Promise<() => Promise<void>> {
         .query('SET GLOBAL innodb_buffer_pool_size = ?', [before])
         .then(() => say(`bench: MariaDB's buffer pool set back to ${Math.round(before / 1024 / 1024)} MB`))
         .catch((err: unknown) => say(`bench: NOTE: MariaDB's buffer pool could not be set back: ${String(err)}`))
-        .finally(() => p.end());
+        .finally(() => p.end().catch(() => {}));
     };
   } catch (err) {
     say(`bench: NOTE: MariaDB's buffer pool left as the server has it (${String(err)})`);
     return nothing;
   } finally {
-    await pool.end();
+    await pool.end().catch(() => {});
   }
 }
 
@@ -451,7 +453,7 @@ async function serviceConditions(): Promise<ServiceConditions> {
     .query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS b')
     .then(([rows]) => Number(rows[0]?.b) / 1024 / 1024)
     .catch(() => null)
-    .finally(() => pool.end());
+    .finally(() => pool.end().catch(() => {}));
   return {
     brokerUptimeS: ages.length === 0 ? null : Math.min(...ages),
     mariadbBufferPoolMb: bufferPool !== null && Number.isFinite(bufferPool) ? bufferPool : null,
@@ -706,6 +708,15 @@ async function main(): Promise<void> {
     throw new Error(`BENCH_FIXED_WARMUP_SECONDS must be a number of seconds >= 0, got ${process.env.BENCH_FIXED_WARMUP_SECONDS}`);
   const naiveSeconds = Number(process.env.BENCH_NAIVE_SECONDS ?? 20);
   const restoreBufferPool = await roomyBufferPool();
+  // Interrupted (Ctrl-C, a kill): the buffer pool is set back before the process ends.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    process.once(signal, () => {
+      say(`bench: ${signal}: stopping`);
+      void restoreBufferPool().finally(() => process.exit(code));
+    });
   try {
     await measureAll(startedAt, commit, requestedRate, fixedSeconds, warmupSeconds, naiveSeconds);
   } finally {
