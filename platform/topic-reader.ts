@@ -5,12 +5,21 @@ import { retry, sleep } from './retry.ts';
 
 /**
  * Consumes the topic from the beginning with read_committed isolation until every partition has
- * been read up to its high watermark (control records and aborted records count as read).
+ * been read up to its end offset (control records and aborted records count as read). The end
+ * offsets come from kafkajs's admin, which asks at read_committed: the last stable offset. A
+ * transaction still open ends the read at its first record, though other producers may have
+ * committed records after it; a caller that must see those waits for it to end first
+ * (tests/helpers/pipeline.ts, waitNoOpenTransactions).
  */
 export async function readTopic(
   kafka: Kafka,
   topic: string,
-  opts: { idleMs?: number; timeoutMs?: number } = {},
+  opts: {
+    idleMs?: number;
+    timeoutMs?: number;
+    /** Read aborted records and those of open transactions too (diagnostics: what was ever sent). */
+    readUncommitted?: boolean;
+  } = {},
 ): Promise<KafkaMessage[]> {
   const idleMs = opts.idleMs ?? 1_500;
   const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -36,7 +45,11 @@ export async function readTopic(
     await admin.disconnect();
     return out;
   }
-  const consumer = kafka.consumer({ groupId: `txmon-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({
+    groupId: `txmon-reader-${randomUUID()}`,
+    readUncommitted: opts.readUncommitted ?? false,
+    maxWaitTimeInMs: 100,
+  });
   let lastActivity = Date.now();
   await consumer.connect();
   try {
@@ -57,10 +70,8 @@ export async function readTopic(
         if (Number(batch.lastOffset()) + 1 >= (remaining.get(batch.partition) ?? 0)) remaining.delete(batch.partition);
       },
     });
-    // Until every partition is read to its end: a transaction left open by a crashed producer hides
-    // what follows it until the broker aborts it (the producer's transaction timeout), and stopping
-    // early would report those records as missing. Idle time only ends the wait when nothing at all
-    // has arrived yet and no partition has a transaction marker to wait for.
+    // Until every partition is read to its end offset. Idle time only ends the wait when nothing at
+    // all has arrived yet.
     // Twice: to the end offsets read first, then to those read again once there (a new leader's high
     // watermark can lag just after a failover). Not more: a topic still written to is read to a point.
     for (let round = 0; round < 2; round++) {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { createConnection } from '../../platform/mysql.ts';
 import { createKafka } from '../../platform/kafka.ts';
@@ -21,6 +22,7 @@ import { DEFAULT_SIM_OPTIONS, type SimOptions, type Transaction } from '../../si
 import { topicName, valueSubject } from '../../topics/topics.ts';
 import { testLogger, type TestNamespace } from './namespace.ts';
 import { slowStep } from './slow-step.ts';
+import { openTransactions } from './stable-offsets.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -145,6 +147,8 @@ export interface EndState {
   alertIds: string[];
   /** Alert ids read (read_committed) from the alerts topic, sorted, repeats kept. */
   publishedAlertIds: string[];
+  /** Output partitions whose transaction was still open when they were read (after the wait): none, normally. */
+  openAtRead: Array<{ topic: string; partition: number; lso: string; high: string }>;
 }
 
 /** Reads what the pipeline left behind: MySQL rows, recorded duplicates, the DLQ topic, the group's lag. */
@@ -163,26 +167,12 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
   const [alertRows] = await conn.query<RowDataPacket[]>('SELECT alert_id FROM alerts ORDER BY alert_id');
   await conn.end();
   const kafka = createKafka(ns.cfg, testLogger);
-  const dlqType = avroType('dead-letter');
-  const dlq = await readTopic(kafka, topicName(ns.cfg.topicNamespace, 'transactionsDlq'));
-  const deadLetters = dlq.map((m) => {
-    const v = dlqType.fromBuffer((m.value as Buffer).subarray(5)) as {
-      source_topic: string;
-      source_partition: number;
-      source_offset: number;
-      error_class: string;
-      error_message: string;
-      original_redacted: boolean;
-      original_value: Buffer | null;
-    };
-    return {
-      source: `${v.source_topic}/${v.source_partition}/${v.source_offset}`,
-      errorClass: v.error_class,
-      errorMessage: v.error_message,
-      redacted: v.original_redacted,
-      originalValue: v.original_value,
-    };
-  });
+  // A transaction still open on an output hides from read_committed readers what other producers
+  // committed after its first record, until it ends (at the latest, the producer's transaction
+  // timeout): the outputs are read once none is open, or after the wait, with what stayed open kept.
+  const outputs = [topicName(ns.cfg.topicNamespace, 'transactionsDlq'), topicName(ns.cfg.topicNamespace, 'alerts')];
+  const openAtRead = await waitNoOpenTransactions(kafka, outputs, OPEN_TRANSACTION_WAIT_MS);
+  const deadLetters = await readDeadLetters(kafka, ns);
   const alertType = avroType('alert');
   const published = (await readTopic(kafka, topicName(ns.cfg.topicNamespace, 'alerts'))).map(
     (m) => (alertType.fromBuffer((m.value as Buffer).subarray(5)) as { alert_id: string }).alert_id,
@@ -202,7 +192,59 @@ export async function readEndState(ns: TestNamespace): Promise<EndState> {
     duplicateIds: dups.map((r) => r.transaction_id as string),
     deadLetters,
     lag,
+    openAtRead,
   };
+}
+
+/**
+ * How long readEndState waits for the outputs' open transactions to end: beyond kafkajs's default
+ * transaction timeout (60 s), at which the broker aborts one left open.
+ */
+export const OPEN_TRANSACTION_WAIT_MS = 70_000;
+
+/** Waits until no partition of `topics` has a transaction open, or `maxMs`; returns what is still open. */
+export async function waitNoOpenTransactions(
+  kafka: Kafka,
+  topics: readonly string[],
+  maxMs: number,
+): Promise<Array<{ topic: string; partition: number; lso: string; high: string }>> {
+  const until = Date.now() + maxMs;
+  for (;;) {
+    const open: Array<{ topic: string; partition: number; lso: string; high: string }> = [];
+    for (const topic of topics)
+      for (const o of await openTransactions(kafka, topic))
+        open.push({ topic, partition: o.partition, lso: o.lso.toString(), high: o.high.toString() });
+    if (open.length === 0 || Date.now() >= until) return open;
+    await sleep(250);
+  }
+}
+
+/** The namespace's dead letters as read from its DLQ topic (read_committed, or every record sent). */
+export async function readDeadLetters(
+  kafka: Kafka,
+  ns: TestNamespace,
+  opts: { readUncommitted?: boolean } = {},
+): Promise<DeadLetterView[]> {
+  const dlqType = avroType('dead-letter');
+  const dlq = await readTopic(kafka, topicName(ns.cfg.topicNamespace, 'transactionsDlq'), opts);
+  return dlq.map((m) => {
+    const v = dlqType.fromBuffer((m.value as Buffer).subarray(5)) as {
+      source_topic: string;
+      source_partition: number;
+      source_offset: number;
+      error_class: string;
+      error_message: string;
+      original_redacted: boolean;
+      original_value: Buffer | null;
+    };
+    return {
+      source: `${v.source_topic}/${v.source_partition}/${v.source_offset}`,
+      errorClass: v.error_class,
+      errorMessage: v.error_message,
+      redacted: v.original_redacted,
+      originalValue: v.original_value,
+    };
+  });
 }
 
 /** What a correct run must leave, derived from the simulator's ground truth alone. */
@@ -252,6 +294,7 @@ export function expectEndStateOf(state: EndState, sim: Simulated): void {
   expect(state.deadLetters.length).toBe(want.deadLetterCount);
   expect(new Set(state.deadLetters.map((d) => d.source)).size).toBe(want.deadLetterCount);
   expect(state.lag).toBe(0);
+  expect(state.openAtRead).toEqual([]);
   expectDecisionsExactlyOnce(state);
 }
 

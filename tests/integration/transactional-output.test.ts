@@ -14,6 +14,8 @@ import { readTopic } from '../../platform/topic-reader.ts';
 import { sleep } from '../../platform/retry.ts';
 import { topicName } from '../../topics/topics.ts';
 import { createNamespace, testLogger, type TestNamespace } from '../helpers/namespace.ts';
+import { waitNoOpenTransactions } from '../helpers/pipeline.ts';
+import { openTransactions } from '../helpers/stable-offsets.ts';
 
 let ns: TestNamespace;
 beforeAll(async () => {
@@ -258,5 +260,35 @@ describe('coordinator look-ups', () => {
     // each (the run takes 1–3 s; a loaded broker may stretch it, and the bound with it).
     const seconds = Math.ceil((Date.now() - started) / 1000);
     expect(requests.get('GroupCoordinator')).toBeLessThanOrEqual(Math.min(2 * seconds + 2, 20));
+  });
+});
+
+describe('open transactions on an output (what tests wait for before reading it read_committed)', () => {
+  it('a transaction still open holds the LSO below the high watermark, hiding a later committed record; once it ends, neither', async () => {
+    const topic = topicName(ns.cfg.topicNamespace, 'alerts');
+    const kafka = createKafka(ns.cfg, testLogger, '-open');
+    const open = kafka.producer({ transactionalId: `${ns.id}-open`, idempotent: true, maxInFlightRequests: 1 });
+    const plain = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await open.connect();
+    await plain.connect();
+    try {
+      const tx = await open.transaction();
+      await tx.send({ topic, messages: [{ key: 'a', value: 'open', partition: 0 }] });
+      await plain.send({ topic, messages: [{ key: 'b', value: 'after', partition: 0 }] });
+      const held = await openTransactions(kafka, topic);
+      expect(held).toHaveLength(1);
+      expect(held[0]).toMatchObject({ partition: 0 });
+      expect((held[0] as { high: bigint }).high - (held[0] as { lso: bigint }).lso).toBe(2n);
+      // A read_committed read stops at the LSO: the committed record after it is not seen.
+      expect((await readTopic(kafka, topic, { idleMs: 300 })).map((m) => String(m.value))).not.toContain('after');
+      const still = await waitNoOpenTransactions(kafka, [topic], 500);
+      expect(still).toEqual([{ topic, partition: 0, lso: held[0]?.lso.toString(), high: held[0]?.high.toString() }]);
+      await tx.commit();
+      expect(await waitNoOpenTransactions(kafka, [topic], 10_000)).toEqual([]);
+      expect((await readTopic(kafka, topic)).map((m) => String(m.value))).toEqual(expect.arrayContaining(['open', 'after']));
+    } finally {
+      await open.disconnect();
+      await plain.disconnect();
+    }
   });
 });
