@@ -12,9 +12,14 @@ const CHAOS = [
   'tests/e2e/fault-run.e2e.test.ts',
 ];
 
+// Files that measure (frames in the browser) and must not share the machine with other test files:
+// run with the chaos files, one at a time. They change no service.
+const SERIAL = ['tests/e2e/console-budget.e2e.test.ts'];
+
 // Three projects, run one after the other: unit tests beside the code (no network, two files at a
 // time); integration/end-to-end tests in tests/ against the real broker, registry, MariaDB and
-// Redis (two files at a time); then the chaos files, which stop and start those services, alone.
+// Redis (two files at a time); then the chaos files, which stop and start those services, and the
+// files that measure, each alone.
 export default defineConfig({
   test: {
     // Unit files two at a time (vitest's default here would be one: the CPUs less one).
@@ -54,7 +59,7 @@ export default defineConfig({
           // Safe because no file mocks, stubs or changes process-wide state.
           isolate: false,
           include: ['tests/**/*.test.ts'],
-          exclude: CHAOS,
+          exclude: [...CHAOS, ...SERIAL],
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 180_000,
@@ -69,7 +74,7 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
           poolOptions: { forks: { singleFork: true } },
           isolate: false,
-          include: CHAOS,
+          include: [...CHAOS, ...SERIAL],
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 180_000,
