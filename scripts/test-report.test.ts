@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatTestSummary, lineIn, type FileResult } from './test-report.ts';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatTestSummary, lineIn, readFigures, type FileResult } from './test-report.ts';
 
 const file = (o: Partial<FileResult> & { file: string }): FileResult => ({
   project: 'unit',
@@ -49,6 +52,22 @@ describe('formatTestSummary', () => {
     expect(md).toContain('- tests/y.test.ts:12 > grp fails | here: AssertionError: expected 1 to be 2\n');
     expect(md).toContain('- tests/z.test.ts: setup broke\n');
     expect(md).not.toContain('None.');
+  });
+});
+
+describe('figures', () => {
+  it("lists the figures files of this run (not an earlier run's) before the failures", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'figures-'));
+    writeFileSync(join(dir, 'console-budget.txt'), 'scroll 180 frames, 0 over 25 ms\n');
+    writeFileSync(join(dir, 'old.txt'), 'from yesterday');
+    utimesSync(join(dir, 'old.txt'), new Date(1_000), new Date(1_000));
+    writeFileSync(join(dir, 'notes.md'), 'not a figure');
+    const figures = readFigures(dir, Date.now() - 60_000);
+    expect(figures).toEqual(['console-budget: scroll 180 frames, 0 over 25 ms']);
+    const md = formatTestSummary([file({ file: 'a.test.ts' })], { wallMs: 1, finishedAt: new Date(0), figures });
+    expect(md).toContain('## Figures\n\n- console-budget: scroll 180 frames, 0 over 25 ms\n\n## Failures');
+    expect(formatTestSummary([file({ file: 'a.test.ts' })], { wallMs: 1, finishedAt: new Date(0) })).not.toContain('## Figures');
+    expect(readFigures(join(dir, 'missing'), 0)).toEqual([]);
   });
 });
 

@@ -2,14 +2,31 @@
  * The test run's report (issue 18, item 7): vitest writes `.txmon/test-report/junit.xml` itself
  * (its junit reporter, vitest.config.ts); this reporter writes `summary.md` beside it — per
  * project, the files, cases and time; the slowest ten files; each failure with its file:line and
- * first message line — and prints its path at the end of the run. A long run's log is often read
+ * first message line; the figures test files measured (a line each in `figures/*.txt`, written
+ * during the run) — and prints its path at the end of the run. A long run's log is often read
  * from its tail only (CI); the summary is the short version that stays on disk.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { Reporter, TestModule } from 'vitest/node';
 
 export const TEST_REPORT_DIR = '.txmon/test-report';
+/** Where a test file that measures leaves its figures for the summary: `<name>.txt`, one line. */
+export const FIGURES_DIR = join(TEST_REPORT_DIR, 'figures');
+
+/** The figures files written in `dir` since `sinceMs` (an earlier run's are left out), by name: `name: line`. */
+export function readFigures(dir: string, sinceMs: number): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.txt'));
+  } catch {
+    return [];
+  }
+  return names
+    .sort()
+    .filter((n) => statSync(join(dir, n)).mtimeMs >= sinceMs)
+    .map((n) => `${n.slice(0, -4)}: ${readFileSync(join(dir, n), 'utf8').trim()}`);
+}
 
 /** One test file's outcome, as the summary needs it (plain data: the formatter is tested alone). */
 export interface FileResult {
@@ -29,7 +46,10 @@ const firstLine = (s: string): string => (s.split('\n')[0] ?? '').slice(0, 300);
 const cell = (s: string): string => s.replaceAll('|', '\\|');
 
 /** The Markdown summary of a run. */
-export function formatTestSummary(files: readonly FileResult[], o: { wallMs: number; finishedAt: Date }): string {
+export function formatTestSummary(
+  files: readonly FileResult[],
+  o: { wallMs: number; finishedAt: Date; figures?: readonly string[] },
+): string {
   const sum = (f: (r: FileResult) => number, rs: readonly FileResult[] = files) => rs.reduce((n, r) => n + f(r), 0);
   const failedFiles = files.filter((r) => r.failed > 0 || r.fileError !== null);
   const lines = [
@@ -51,6 +71,10 @@ export function formatTestSummary(files: readonly FileResult[], o: { wallMs: num
   lines.push('', '## Slowest files', '', '| file | project | time |', '| ---- | ------- | ---: |');
   for (const r of [...files].sort((a, b) => b.durationMs - a.durationMs).slice(0, 10))
     lines.push(`| ${cell(r.file)} | ${cell(r.project)} | ${seconds(r.durationMs)} |`);
+  if (o.figures !== undefined && o.figures.length > 0) {
+    lines.push('', '## Figures', '');
+    for (const f of o.figures) lines.push(`- ${f}`);
+  }
   lines.push('', '## Failures', '');
   if (failedFiles.length === 0) lines.push('None.');
   for (const r of failedFiles) {
@@ -115,7 +139,11 @@ export default class TestSummaryReporter implements Reporter {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(
       path,
-      formatTestSummary(fileResults(modules, this.root), { wallMs: Date.now() - this.started, finishedAt: new Date() }),
+      formatTestSummary(fileResults(modules, this.root), {
+        wallMs: Date.now() - this.started,
+        finishedAt: new Date(),
+        figures: readFigures(join(this.root, FIGURES_DIR), this.started),
+      }),
     );
     process.stdout.write(`test report: ${relative(process.cwd(), path)} (and junit.xml beside it)\n`);
   }
