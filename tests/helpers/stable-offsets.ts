@@ -9,6 +9,7 @@
  * theirs (kafkajs keeps that factory under a private symbol).
  */
 import type { Kafka } from 'kafkajs';
+import { retry } from '../../platform/retry.ts';
 
 interface KafkajsCluster {
   connect(): Promise<void>;
@@ -30,7 +31,17 @@ function cluster(kafka: Kafka, isolationLevel: number): KafkajsCluster {
   return create({ allowAutoTopicCreation: false, isolationLevel });
 }
 
-async function ends(kafka: Kafka, topic: string, isolationLevel: number): Promise<Map<number, bigint>> {
+/**
+ * The partitions' end offsets at an isolation level. Right after a failover, or while preferred
+ * leaders move back, a partition's old leader answers NOT_LEADER: asked again (a fresh cluster
+ * reads fresh metadata) while retriable, for up to 30 s.
+ */
+function ends(kafka: Kafka, topic: string, isolationLevel: number): Promise<Map<number, bigint>> {
+  const started = Date.now();
+  return retry(() => endsOnce(kafka, topic, isolationLevel), { maxMs: 1_000, shouldContinue: () => Date.now() - started < 30_000 });
+}
+
+async function endsOnce(kafka: Kafka, topic: string, isolationLevel: number): Promise<Map<number, bigint>> {
   const c = cluster(kafka, isolationLevel);
   await c.connect();
   try {
