@@ -158,6 +158,8 @@ export class TransactionalOutput {
   private readonly initialised = new WeakSet<Producer>();
   /** Per partition, when this instance's producer was fenced, until the group confirms this member owns it. */
   private readonly fencedAt = new Map<string, number>();
+  /** Why a partition waits for the group's confirmation, when not a fencing by another instance. */
+  private readonly fencedWhy = new Map<string, string>();
   /**
    * Per partition (to its group), whether a transaction may have landed unseen: its commit failed
    * and so did the abort (the broker refuses to abort a commit it has begun, e.g. one whose answer
@@ -280,6 +282,7 @@ export class TransactionalOutput {
   ownershipConfirmed(topic: string, partition: number): void {
     const key = `${topic}-${partition}`;
     this.fencedAt.delete(key);
+    this.fencedWhy.delete(key);
     const group = this.groups.get(key);
     if (group !== undefined) this.uncertain.set(key, group);
   }
@@ -302,7 +305,7 @@ export class TransactionalOutput {
         new PartitionFencedError(
           topic,
           partition,
-          `this instance's producer for ${key} was fenced ${Date.now() - fenced} ms ago (another instance took the partition up); it is not initialised again until the group confirms this member still owns the partition`,
+          `this instance's producer for ${key} was ${this.fencedWhy.has(key) ? `dropped ${Date.now() - fenced} ms ago (${this.fencedWhy.get(key)})` : `fenced ${Date.now() - fenced} ms ago (another instance took the partition up)`}; it is not initialised again until the group confirms this member still owns the partition`,
         ),
       );
     let p = this.producers.get(key);
@@ -395,9 +398,11 @@ export class TransactionalOutput {
     const producer = await this.producer(offsets.topic, offsets.partition);
     const tx = await producer.transaction();
     this.initialised.add(producer);
+    let sent = false;
     try {
       for (const topicMessages of produceRuns(messages, MAX_CHUNK_BYTES))
         await tx.sendBatch({ topicMessages, compression: compressionFor(topicMessages) });
+      sent = true;
       await sendOffsets(tx, {
         consumerGroupId: offsets.groupId,
         // kafkajs passes `metadata` through to TxnOffsetCommit (its typings omit it).
@@ -415,6 +420,22 @@ export class TransactionalOutput {
       let fenced = isFencing(err);
       try {
         await tx.abort();
+        if (!sent && !fenced) {
+          // A send failed, and kafkajs wound its partitions' sequence numbers back, though the
+          // broker may have written (and now aborted) records whose answer was lost. The same
+          // producer would send the batch again with those numbers in the same epoch, and the broker
+          // would take it for a duplicate of the aborted records and write nothing: the commit would
+          // carry the offsets without the messages. A fresh producer (a new epoch, sequences from 0)
+          // sends it, once the group confirms this member still owns the partition (initialising
+          // the id at once would fence its new owner if it had lost it meanwhile).
+          this.logger.warn(
+            { err, partition: key },
+            'a send of the transaction failed; it was aborted, and the partition gets a fresh producer once the group confirms this member',
+          );
+          this.fencedAt.set(key, Date.now());
+          this.fencedWhy.set(key, 'a send failed and its transaction was aborted: its sequence numbers cannot be reused');
+          await this.drop(key);
+        }
       } catch (abortErr) {
         // Unknown state, or fenced by the partition's new owner: drop this producer; the next
         // commit for the partition starts a fresh one, whose initialisation aborts what was left open
@@ -428,6 +449,7 @@ export class TransactionalOutput {
           // fencing), then the committed offset is read before anything is sent again.
           this.uncertain.set(key, offsets.groupId);
           this.fencedAt.set(key, Date.now());
+          this.fencedWhy.set(key, 'the transaction failed and so did its abort: it may have landed');
         }
         await this.drop(key);
       }
@@ -438,6 +460,7 @@ export class TransactionalOutput {
         // does not; initialising the id again at once would fence the new owner in turn, and both
         // would commit the same records.
         this.fencedAt.set(key, Date.now());
+        this.fencedWhy.delete(key);
         await this.drop(key);
         throw new PartitionFencedError(
           offsets.topic,

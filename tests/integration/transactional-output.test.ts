@@ -2,6 +2,8 @@
 // takes a partition up (renew) and the reconcile processor before its outbox (fence). kafkajs
 // initialises a transactional id at the first transaction(), not at connect(): a fence that only
 // connected fenced nobody.
+import { Kafka, logLevel } from 'kafkajs';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import {
@@ -123,6 +125,67 @@ describe('TransactionalOutput fencing', () => {
     const keys = (await readTopic(createKafka(ns.cfg, testLogger), out)).map((m) => String(m.key));
     expect(keys.length).toBe(200);
     expect(new Set(keys).size).toBe(200);
+  });
+
+  it("a send whose answers were lost, then aborted: the batch sent again is written, not taken by the broker for a duplicate of the aborted records", async () => {
+    // The broker writes a produce request whose answer never reaches the client (the connection
+    // drops, as when a broker dies): kafkajs winds the partition's sequence numbers back and, its
+    // retries spent, the send fails; the abort succeeds. The same producer sending the batch again
+    // would reuse those sequence numbers in the same epoch, and the broker would answer it as a
+    // duplicate of the aborted records, writing nothing: the commit would carry the offsets and lose
+    // the messages (the cluster test read 119 of 122 dead letters so).
+    const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+    const out = topicName(ns.cfg.topicNamespace, 'transactionsDlq');
+    const groupId = `${ns.id}-lost-answer-group`;
+    let loseProduceAnswers = false;
+    let lost = 0;
+    const socketFactory = ({ host, port, onConnect }: { host: string; port: number; onConnect: () => void }) => {
+      const socket = connect({ host, port }, onConnect);
+      const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+      socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+        const ok = write(chunk, ...rest);
+        // A request: int32 size, int16 API key (0: Produce), ...
+        if (loseProduceAnswers && Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === 0) {
+          lost++;
+          socket.pause();
+          setTimeout(() => socket.destroy(new Error('injected: the produce answer was lost')), 150);
+        }
+        return ok;
+      }) as typeof socket.write;
+      return socket;
+    };
+    const kafka = new Kafka({
+      clientId: `${ns.id}-lost-answer`,
+      brokers: [...ns.cfg.kafka.brokers],
+      socketFactory,
+      retry: { maxRetryTime: 100 },
+      logLevel: logLevel.NOTHING,
+    });
+    const o = new TransactionalOutput(kafka, `${ns.id}-lost-answer`, testLogger);
+    outputs.push(o);
+    const messages = Array.from({ length: 3 }, (_, i) => ({ key: `dl-${i}`, value: `dead letter ${i}`, partition: 1 }));
+    const commit = () => o.commit([{ topic: out, messages }], { groupId, topic, partition: 3, offset: '200', from: '100' });
+    // A first transaction, so the partition's sequence numbers are past their start.
+    await o.commit([{ topic: out, messages: [{ key: 'first', value: 'first', partition: 1 }] }], {
+      groupId,
+      topic,
+      partition: 3,
+      offset: '100',
+    });
+    loseProduceAnswers = true;
+    await expect(commit()).rejects.toThrow();
+    loseProduceAnswers = false;
+    expect(lost).toBeGreaterThan(0);
+    // Sent again the way the retry loop does: once the group confirms this member still owns the
+    // partition (it may have lost it while its requests failed), with a fresh producer.
+    await commit().catch((err: unknown) => {
+      expect(err).toBeInstanceOf(PartitionFencedError);
+      o.ownershipConfirmed(topic, 3);
+      return commit();
+    });
+    expect(await committed(groupId, topic, 3)).toBe('200');
+    const read = (await readTopic(createKafka(ns.cfg, testLogger), out)).map((m) => String(m.key));
+    expect(read.filter((k) => k.startsWith('dl-')).sort()).toEqual(['dl-0', 'dl-1', 'dl-2']);
   });
 
   it('commits transactions of offsets alone back to back (the broker answers CONCURRENT_TRANSACTIONS while the previous one completes)', async () => {
