@@ -71,7 +71,7 @@ import { COMMITTED_METHOD, DURABLE_METHOD, LatencyProbe, POLL_MS, type LatencyRe
 import { naiveRun } from './naive.ts';
 import { dirname, join } from 'node:path';
 import type { TxmonConfig } from '../config/config.ts';
-import { createPool } from '../platform/mysql.ts';
+import { createConnection, createPool } from '../platform/mysql.ts';
 import type { RowDataPacket } from 'mysql2/promise';
 import { redisConnectionOptions } from '../platform/redis.ts';
 import { loadSimulatedRefdata } from '../simulator/load-refdata.ts';
@@ -403,29 +403,38 @@ if (!/^\d+$/.test(process.env.BENCH_MARIADB_BUFFER_POOL_MB ?? '0') || !Number.is
 async function roomyBufferPool(): Promise<() => Promise<void>> {
   const nothing = async () => {};
   if (BUFFER_POOL_MB === 0) return nothing;
-  const pool = createPool(cfg, { connectionLimit: 1 });
+  // A connection to the server, not to the bench's database: on a fresh machine it does not exist yet.
+  const conn = await createConnection(cfg, { database: false }).catch((err: unknown) => {
+    say(`bench: NOTE: MariaDB's buffer pool left as the server has it (${String(err)})`);
+    return null;
+  });
+  if (conn === null) return nothing;
   try {
-    const [rows] = await pool.query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS b');
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT @@innodb_buffer_pool_size AS b');
     const before = Number(rows[0]?.b);
     const wanted = BUFFER_POOL_MB * 1024 * 1024;
     if (!(before < wanted)) return nothing;
-    await pool.query('SET GLOBAL innodb_buffer_pool_size = ?', [wanted]);
+    await conn.query('SET GLOBAL innodb_buffer_pool_size = ?', [wanted]);
     say(
       `bench: MariaDB's buffer pool raised from ${Math.round(before / 1024 / 1024)} to ${BUFFER_POOL_MB} MB for this run (BENCH_MARIADB_BUFFER_POOL_MB; set back at the end)`,
     );
     return async () => {
-      const p = createPool(cfg, { connectionLimit: 1 });
-      await p
-        .query('SET GLOBAL innodb_buffer_pool_size = ?', [before])
+      await createConnection(cfg, { database: false })
+        .then(async (c) => {
+          try {
+            await c.query('SET GLOBAL innodb_buffer_pool_size = ?', [before]);
+          } finally {
+            await c.end().catch(() => {});
+          }
+        })
         .then(() => say(`bench: MariaDB's buffer pool set back to ${Math.round(before / 1024 / 1024)} MB`))
-        .catch((err: unknown) => say(`bench: NOTE: MariaDB's buffer pool could not be set back: ${String(err)}`))
-        .finally(() => p.end().catch(() => {}));
+        .catch((err: unknown) => say(`bench: NOTE: MariaDB's buffer pool could not be set back: ${String(err)}`));
     };
   } catch (err) {
     say(`bench: NOTE: MariaDB's buffer pool left as the server has it (${String(err)})`);
     return nothing;
   } finally {
-    await pool.end().catch(() => {});
+    await conn.end().catch(() => {});
   }
 }
 
