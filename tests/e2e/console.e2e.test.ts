@@ -61,7 +61,6 @@ async function alertCount(): Promise<number> {
   return Number(row?.n);
 }
 
-
 /** A fresh browser context (its own cookies) at a viewport, with the page's errors collected. */
 function openPage(viewport: keyof typeof VIEWPORTS = 'desktop'): Promise<{ page: Page; errors: string[] }> {
   return openConsolePage(browser, api.url, viewport);
@@ -95,8 +94,6 @@ async function expectChartsDrawn(page: Page): Promise<number> {
   }
   return n;
 }
-
-
 
 /**
  * A screenshot of the page into the report folder, and axe-core's check of it (WCAG 2.x A and AA
@@ -640,5 +637,4 @@ describe('the console in headless Chromium', () => {
     await expect.poll(() => page.getByRole('status').textContent()).toMatch(/signed out: the session has ended/);
     await page.context().close();
   });
-
 });

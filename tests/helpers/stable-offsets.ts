@@ -38,7 +38,10 @@ function cluster(kafka: Kafka, isolationLevel: number): KafkajsCluster {
  */
 function ends(kafka: Kafka, topic: string, isolationLevel: number): Promise<Map<number, bigint>> {
   const started = Date.now();
-  return retry(() => endsOnce(kafka, topic, isolationLevel), { maxMs: 1_000, shouldContinue: () => Date.now() - started < 30_000 });
+  return retry(() => endsOnce(kafka, topic, isolationLevel), {
+    maxMs: 1_000,
+    shouldContinue: () => Date.now() - started < 30_000,
+  });
 }
 
 async function endsOnce(kafka: Kafka, topic: string, isolationLevel: number): Promise<Map<number, bigint>> {

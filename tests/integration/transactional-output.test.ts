@@ -127,7 +127,7 @@ describe('TransactionalOutput fencing', () => {
     expect(new Set(keys).size).toBe(200);
   });
 
-  it("a send whose answers were lost, then aborted: the batch sent again is written, not taken by the broker for a duplicate of the aborted records", async () => {
+  it('a send whose answers were lost, then aborted: the batch sent again is written, not taken by the broker for a duplicate of the aborted records', async () => {
     // The broker writes a produce request whose answer never reaches the client (the connection
     // drops, as when a broker dies): kafkajs winds the partition's sequence numbers back and, its
     // retries spent, the send fails; the abort succeeds. The same producer sending the batch again
