@@ -15,18 +15,20 @@ import {
   type MessagesStream,
 } from '@platformatic/kafka';
 import type { TxmonConfig } from '../config/config.ts';
+import { TRANSACTION_RETRY } from '../platform/transactional-output.ts';
 
 /** Bytes of each record of the consume measurement. */
 export const CONSUME_RECORD_BYTES = 300;
 
 /**
  * The hot path's kafkajs producers retry CONCURRENT_TRANSACTIONS (answered right after a commit)
- * after 10 ms, doubling, 12 times (TRANSACTION_RETRY); @platformatic/kafka's default is 3 retries
- * 1 s apart, which would be its p99. Same policy on both sides.
+ * after TRANSACTION_RETRY's first wait, doubling; @platformatic/kafka's default is 3 retries 1 s
+ * apart, which would be its p99. Same policy on both sides.
  */
 export const PLATFORMATIC_RETRY = Object.freeze({
-  retries: 12,
-  retryDelay: (_client: unknown, _operation: string, attempt: number) => Math.min(10 * 2 ** Math.max(0, attempt - 1), 2_000),
+  retries: TRANSACTION_RETRY.retries,
+  retryDelay: (_client: unknown, _operation: string, attempt: number) =>
+    Math.min(TRANSACTION_RETRY.initialRetryTime * 2 ** Math.max(0, attempt - 1), 2_000),
 });
 
 /**

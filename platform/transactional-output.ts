@@ -19,13 +19,16 @@ export const MAX_CHUNK_BYTES = 256 * 1024;
 
 /**
  * Retries of the transactional producers. Right after a commit the broker answers the partition's
- * next transaction with CONCURRENT_TRANSACTIONS until its commit markers are written (a few ms);
- * kafkajs retries that with the client's backoff, whose first wait (200 ms) was the p99 of a bare
- * transaction: send 1 + sendOffsets + commit in a loop on this machine, p50/p99 10.0/256 ms with
- * a 200 ms first retry, 9.8/37 ms with 5 ms. The total time retried stays about the same
- * (~30 s, each wait capped by TXMON_RETRY_MAX_BACKOFF_MS) for a broker that is really gone.
+ * next transaction with CONCURRENT_TRANSACTIONS until its commit markers are written (about a
+ * millisecond on this machine); kafkajs retries that with the client's backoff, whose first wait
+ * (200 ms) was the p99 of a bare transaction: send 1 + sendOffsets + commit in a loop, p50/p99
+ * 10.0/256 ms with a 200 ms first retry. A first wait of 10 ms made it 12.3–12.8/18.7–19.2 ms,
+ * 2 ms 4.2–4.7/9.0–12.5 ms, 1 ms 3.2/7.9–8.6 ms, with as many AddPartitionsToTxn requests each
+ * (~1.75 a transaction: one retry, rarely two; docs/performance.md, "Kafka transactions"). The
+ * total time retried stays about the same as with 10 ms and 12 retries (~25–30 s, each wait capped
+ * by TXMON_RETRY_MAX_BACKOFF_MS) for a broker that is really gone.
  */
-export const TRANSACTION_RETRY = Object.freeze({ initialRetryTime: 10, retries: 12 });
+export const TRANSACTION_RETRY = Object.freeze({ initialRetryTime: 1, retries: 15 });
 
 /**
  * A produce request of fewer bytes goes uncompressed: gzip's set-up per call (its window and state)
