@@ -17,7 +17,10 @@ export async function readTopic(
   opts: {
     idleMs?: number;
     timeoutMs?: number;
-    /** Read aborted records and those of open transactions too (diagnostics: what was ever sent). */
+    /**
+     * Read aborted records too (diagnostics: what was ever sent). Up to the same end offsets, the
+     * last stable ones: not into a transaction still open.
+     */
     readUncommitted?: boolean;
   } = {},
 ): Promise<KafkaMessage[]> {

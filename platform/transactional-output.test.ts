@@ -127,7 +127,10 @@ describe('compressionFor', () => {
  * A kafkajs stand-in (unit test, no network): producers whose transactions record what they do and
  * whose commit and abort fail as told, and an admin whose committed offset is `committed.offset`.
  */
-function fakeKafka(plan: { commitFails: number; abortFails: number; fenceAbort?: boolean }, committed: { offset: string }) {
+function fakeKafka(
+  plan: { commitFails: number; abortFails: number; fenceAbort?: boolean; sendFails?: number },
+  committed: { offset: string },
+) {
   const log: string[] = [];
   let producers = 0;
   const kafka = {
@@ -139,7 +142,13 @@ function fakeKafka(plan: { commitFails: number; abortFails: number; fenceAbort?:
         transaction: async () => {
           log.push(`p${id} begin`);
           return {
-            sendBatch: async () => void log.push(`p${id} send`),
+            sendBatch: async () => {
+              if ((plan.sendFails ?? 0) > 0) {
+                plan.sendFails = (plan.sendFails ?? 0) - 1;
+                throw new Error('Connection error: read ECONNRESET');
+              }
+              log.push(`p${id} send`);
+            },
             sendOffsets: async (o: { topics: Array<{ partitions: Array<{ offset: string }> }> }) =>
               void log.push(`p${id} offsets ${o.topics[0]?.partitions[0]?.offset}`),
             commit: async () => {
@@ -216,6 +225,35 @@ describe('TransactionalOutput after a commit whose outcome is unknown', () => {
     await expect(out.commit(messages, offsets)).rejects.toThrow(/ECONNREFUSED/);
     await out.commit(messages, offsets);
     expect(log.filter((l) => l.startsWith('fetch'))).toEqual([]);
+    expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p1 commit']);
+  });
+
+  it('after a failed send (aborted), sends with a fresh producer once ownership is confirmed: never the same one, whose sequence numbers were wound back', async () => {
+    const { kafka, log } = fakeKafka({ commitFails: 0, abortFails: 0, sendFails: 1 }, { offset: '4' });
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    const failed = await out.commit(messages, offsets).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(PartitionFencedError);
+    expect(String((failed as Error).message)).toMatch(
+      /a send of the partition's transaction failed \(Connection error: read ECONNRESET\)/,
+    );
+    expect(log).toEqual(['p1 begin', 'p1 abort']);
+    expect(out.fencedSince('in', 0)).toBeTypeOf('number');
+    // Until the group confirms this member, no producer at all, offsets alone included.
+    await expect(out.commit(messages, offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    await expect(out.commitSkipped(offsets)).rejects.toBeInstanceOf(PartitionFencedError);
+    expect(log.some((l) => l.startsWith('p2'))).toBe(false);
+    out.ownershipConfirmed('in', 0);
+    await out.commit(messages, offsets);
+    expect(log.filter((l) => l.startsWith('p1'))).toEqual(['p1 begin', 'p1 abort']);
+    expect(log.filter((l) => l.endsWith(' send') || l.endsWith(' commit'))).toEqual(['p2 send', 'p2 commit']);
+  });
+
+  it('keeps the producer when the commit of a transaction without messages fails and its abort goes through (nothing was sent)', async () => {
+    const { kafka, log } = fakeKafka({ commitFails: 1, abortFails: 0 }, { offset: '4' });
+    const out = new TransactionalOutput(kafka, 'txmon-g', logger);
+    await expect(out.commit([], offsets)).rejects.toThrow(/ECONNREFUSED/);
+    await out.commit([], offsets);
+    expect(out.fencedSince('in', 0)).toBeUndefined();
     expect(log.filter((l) => l.endsWith(' commit'))).toEqual(['p1 commit']);
   });
 

@@ -24,11 +24,12 @@ export const MAX_CHUNK_BYTES = 256 * 1024;
  * (200 ms) was the p99 of a bare transaction: send 1 + sendOffsets + commit in a loop, p50/p99
  * 10.0/256 ms with a 200 ms first retry. A first wait of 10 ms made it 12.3–12.8/18.7–19.2 ms,
  * 2 ms 4.2–4.7/9.0–12.5 ms, 1 ms 3.2/7.9–8.6 ms, with as many AddPartitionsToTxn requests each
- * (~1.75 a transaction: one retry, rarely two; docs/performance.md, "Kafka transactions"). The
- * total time retried stays about the same as with 10 ms and 12 retries (~25–30 s, each wait capped
- * by TXMON_RETRY_MAX_BACKOFF_MS) for a broker that is really gone.
+ * (~1.75 a transaction: one retry, rarely two; docs/performance.md, "Kafka transactions"). With
+ * 14 retries a broker that is really gone is retried about as long as with 10 ms and 12 (kafkajs's
+ * jittered backoff, each wait capped by TXMON_RETRY_MAX_BACKOFF_MS's default 10 s: median ~29 s
+ * against ~31 s, simulated).
  */
-export const TRANSACTION_RETRY = Object.freeze({ initialRetryTime: 1, retries: 15 });
+export const TRANSACTION_RETRY = Object.freeze({ initialRetryTime: 1, retries: 14 });
 
 /**
  * A produce request of fewer bytes goes uncompressed: gzip's set-up per call (its window and state)
@@ -421,24 +422,10 @@ export class TransactionalOutput {
       await tx.commit();
     } catch (err) {
       let fenced = isFencing(err);
+      let aborted = false;
       try {
         await tx.abort();
-        if (!sent && !fenced) {
-          // A send failed, and kafkajs wound its partitions' sequence numbers back, though the
-          // broker may have written (and now aborted) records whose answer was lost. The same
-          // producer would send the batch again with those numbers in the same epoch, and the broker
-          // would take it for a duplicate of the aborted records and write nothing: the commit would
-          // carry the offsets without the messages. A fresh producer (a new epoch, sequences from 0)
-          // sends it, once the group confirms this member still owns the partition (initialising
-          // the id at once would fence its new owner if it had lost it meanwhile).
-          this.logger.warn(
-            { err, partition: key },
-            'a send of the transaction failed; it was aborted, and the partition gets a fresh producer once the group confirms this member',
-          );
-          this.fencedAt.set(key, Date.now());
-          this.fencedWhy.set(key, 'a send failed and its transaction was aborted: its sequence numbers cannot be reused');
-          await this.drop(key);
-        }
+        aborted = true;
       } catch (abortErr) {
         // Unknown state, or fenced by the partition's new owner: drop this producer; the next
         // commit for the partition starts a fresh one, whose initialisation aborts what was left open
@@ -455,6 +442,29 @@ export class TransactionalOutput {
           this.fencedWhy.set(key, 'the transaction failed and so did its abort: it may have landed');
         }
         await this.drop(key);
+      }
+      if (aborted && !sent && !fenced) {
+        // A send failed, and kafkajs wound its partitions' sequence numbers back, though the
+        // broker may have written (and now aborted) records whose answer was lost. The same
+        // producer would send the batch again with those numbers in the same epoch, and the broker
+        // would take it for a duplicate of the aborted records and write nothing: the commit would
+        // carry the offsets without the messages. A fresh producer (a new epoch, sequences from 0)
+        // sends it, once the group confirms this member still owns the partition (initialising
+        // the id at once would fence its new owner if it had lost it meanwhile).
+        this.logger.warn(
+          { err, partition: key },
+          'a send of the transaction failed; it was aborted, and the partition gets a fresh producer once the group confirms this member',
+        );
+        this.fencedAt.set(key, Date.now());
+        this.fencedWhy.set(key, 'a send failed and its transaction was aborted: its sequence numbers cannot be reused');
+        await this.drop(key);
+        // Straight to the retry loop's ownership check (batch-retry.ts), not one more attempt first.
+        throw new PartitionFencedError(
+          offsets.topic,
+          offsets.partition,
+          `a send of the partition's transaction failed (${errorMessage(err)}); it was aborted, and a fresh producer sends the batch once the group confirms this member`,
+          err,
+        );
       }
       if (fenced) {
         // Another instance initialised this partition's id (it owned the partition meanwhile): this
@@ -504,7 +514,7 @@ export class TransactionalOutput {
     this.uncertain.delete(key);
     this.logger.warn(
       { partition: key, committed: read, before: before?.toString() },
-      'read the committed offset after a commit whose answer was lost, or a fencing: what it covers is not sent again',
+      'read the committed offset after a commit whose answer was lost, a fencing or a failed send: what it covers is not sent again',
     );
   }
 

@@ -152,7 +152,8 @@ describe('txmon on three brokers and a Redis Cluster', () => {
       const again = new Set((await readDeadLetters(kafka, ns)).map((d) => d.source));
       const sent = new Set((await readDeadLetters(kafka, ns, { readUncommitted: true })).map((d) => d.source));
       const missing = [...sent].filter((x) => !sources.has(x)).sort();
-      short = `read ${sources.size} of ${want.deadLetterCount} dead letters (open at read: ${JSON.stringify(state.openAtRead)}); sent (read_uncommitted, aborted included): ${sent.size}; missing from the read: ${missing.join(', ')}; of them found by a second read 5 s later: ${missing.filter((x) => again.has(x)).join(', ') || 'none'}; the ingest's lines on their partitions: ${faultLines(run.output(), missing).join(' | ')}`;
+      const neverSent = want.deadLetterCount - new Set([...sent, ...sources]).size;
+      short = `read ${sources.size} of ${want.deadLetterCount} dead letters (open at read: ${JSON.stringify(state.openAtRead)}); sent (read_uncommitted, aborted included): ${sent.size}; never sent (in neither read): ${neverSent}; sent but missing from the read: ${missing.join(', ') || 'none'}; of them found by a second read 5 s later: ${missing.filter((x) => again.has(x)).join(', ') || 'none'}; the ingest's lines on their partitions: ${faultLines(run.output(), missing).join(' | ')}`;
       console.info(`kafka-cluster: ${short}`);
     }
     if (sources.size !== want.deadLetterCount && process.env.TXMON_TEST_KEEP_NAMESPACE === '1') {
