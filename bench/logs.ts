@@ -3,7 +3,10 @@
  * grouping accuracy on txmon's own logs, whose true templates come from their call sites
  * (bench/log-truth.ts), and its parsing speed in lines/s. Needs no services.
  *
- *   node --import tsx bench/logs.ts [corpus files...] [--json]
+ *   node --import tsx bench/logs.ts [corpus files...] [--sweep] [--json]
+ *
+ * Then the public labelled sets (bench/public-logs.ts); --sweep adds the grouping accuracy of each
+ * corpus at Drain's similarity 0.3–0.9.
  *
  * Default corpus: tests/fixtures/logs/*.log.gz (their README says how each was recorded).
  */
@@ -11,26 +14,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { groupingAccuracy, LogTemplateMiner, messageOf } from '../ops/log-templates.ts';
+import { LogTemplateMiner, messageOf } from '../ops/log-templates.ts';
+import { groupScores, type GroupScores } from './log-scores.ts';
+import { measurePublic, publicLines, similaritySweep, type PublicSetResult } from './public-logs.ts';
 import { callSitePatterns, labelMessages } from './log-truth.ts';
 
 export const RESULT_TAG = 'logs-result ';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = join(ROOT, 'tests/fixtures/logs');
 
-export interface LogsBenchResult {
+/**
+ * Drain on txmon's own logs (groupingAccuracy: the share of labelled lines whose predicted group is
+ * exactly their true group; templatesExact: the share of true templates whose lines form exactly one
+ * predicted group), its speed, and (from main) the public labelled sets.
+ */
+export interface LogsBenchResult extends GroupScores {
   lines: number;
-  labelled: number;
-  trueTemplates: number;
-  predictedTemplates: number;
-  /** Share of labelled lines whose predicted group is exactly their true group. */
-  groupingAccuracy: number;
-  /** Share of true templates whose lines form exactly one predicted group. */
-  templatesExact: number;
   linesPerSecond: number;
-  /** The largest predicted groups holding lines of more than one true template, and the true templates split most. */
-  merged: Array<{ template: string; truths: number; lines: number }>;
-  split: Array<{ truth: string; groups: number; lines: number }>;
+  /** bench/public-logs.ts's results (main only: measure() leaves it out). */
+  publicSets?: PublicSetResult[];
 }
 
 export const FIXTURE_DIR = FIXTURES;
@@ -50,38 +52,7 @@ export function measure(lines: readonly string[], o: { root?: string; speed?: bo
   const truth = labelMessages(messages, callSitePatterns(o.root ?? ROOT));
   const miner = new LogTemplateMiner();
   const predicted = messages.map((m) => miner.add(m).id);
-  const ga = groupingAccuracy(truth, predicted);
-
-  // Per true template: the predicted groups its lines went to; per predicted group: the truths in it.
-  const groupsOfTruth = new Map<string, Map<number, number>>();
-  const truthsOfGroup = new Map<number, Map<string, number>>();
-  truth.forEach((t, i) => {
-    if (t === undefined) return;
-    const p = predicted[i] as number;
-    const g = groupsOfTruth.get(t) ?? new Map<number, number>();
-    g.set(p, (g.get(p) ?? 0) + 1);
-    groupsOfTruth.set(t, g);
-    const u = truthsOfGroup.get(p) ?? new Map<string, number>();
-    u.set(t, (u.get(t) ?? 0) + 1);
-    truthsOfGroup.set(p, u);
-  });
-  let exact = 0;
-  for (const groups of groupsOfTruth.values()) {
-    const [only] = groups.keys();
-    if (groups.size === 1 && truthsOfGroup.get(only as number)?.size === 1) exact++;
-  }
-  const templates = miner.templates();
-  const sum = (m: Map<unknown, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
-  const merged = [...truthsOfGroup.entries()]
-    .filter(([, truths]) => truths.size > 1)
-    .map(([id, truths]) => ({ template: (templates[id - 1]?.tokens ?? []).join(' '), truths: truths.size, lines: sum(truths) }))
-    .sort((a, b) => b.lines - a.lines)
-    .slice(0, 5);
-  const split = [...groupsOfTruth.entries()]
-    .filter(([, groups]) => groups.size > 1)
-    .map(([t, groups]) => ({ truth: t, groups: groups.size, lines: sum(groups) }))
-    .sort((a, b) => b.lines - a.lines)
-    .slice(0, 5);
+  const scores = groupScores(truth, predicted, miner);
 
   // Speed: the whole of Drain's work per line (JSON's msg, masking, the tree, the update), best of 5
   // over at least 200,000 lines (the corpus repeated), in a fresh miner each time.
@@ -95,19 +66,13 @@ export function measure(lines: readonly string[], o: { root?: string; speed?: bo
   }
   return {
     lines: lines.length,
-    labelled: truth.filter((t) => t !== undefined).length,
-    trueTemplates: groupsOfTruth.size,
-    predictedTemplates: templates.length,
-    groupingAccuracy: ga,
-    templatesExact: groupsOfTruth.size === 0 ? 0 : exact / groupsOfTruth.size,
+    ...scores,
     linesPerSecond: o.speed === false ? 0 : (lines.length * reps) / (best / 1000),
-    merged,
-    split,
   };
 }
 
 function main(): void {
-  const args = process.argv.slice(2).filter((a) => a !== '--json');
+  const args = process.argv.slice(2).filter((a) => a !== '--json' && a !== '--sweep');
   const files =
     args.length > 0
       ? args
@@ -128,7 +93,19 @@ function main(): void {
   );
   for (const m of r.merged) console.log(`    merged: ${m.truths} call sites, ${m.lines} lines in "${m.template.slice(0, 100)}"`);
   for (const s of r.split) console.log(`    split:  "${s.truth.slice(0, 100)}" over ${s.groups} groups (${s.lines} lines)`);
-  if (process.argv.includes('--json')) process.stdout.write(`${RESULT_TAG}${JSON.stringify(r)}\n`);
+  // The public labelled sets (tests/fixtures/public/hue): not LogHub's, which is kept for an independent check.
+  const publicSets = measurePublic();
+  console.log('  public labelled logs (HiBench, CTS: Xu et al., FSE 2023; tests/fixtures/public/hue)');
+  for (const l of publicLines(publicSets)) console.log(l);
+  if (process.argv.includes('--sweep')) {
+    console.log(
+      "  grouping accuracy by Drain's similarity (depth 4): txmon's own logs, then each public set's single-line events",
+    );
+    const messages = readCorpus(files).map(messageOf);
+    const truth = labelMessages(messages, callSitePatterns(ROOT));
+    for (const row of similaritySweep({ messages, truth })) console.log(`    ${row}`);
+  }
+  if (process.argv.includes('--json')) process.stdout.write(`${RESULT_TAG}${JSON.stringify({ ...r, publicSets })}\n`);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) main();

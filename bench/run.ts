@@ -17,7 +17,8 @@
  *   (d) the floors of a batch's three durable boundaries (bench/floors.ts);
  *   (0) last, the in-repo isolation forest against ml-isolation-forest (bench/forest.ts), and
  *   (t) the backtest's compute (bench/backtest.ts, issue 19: >= 100,000 tx/s), and
- *   (g) log templates (bench/logs.ts, issue 22): Drain's grouping accuracy on txmon's own logs and
+ *   (g) log templates (bench/logs.ts, issue 22): Drain's grouping accuracy on txmon's own logs and on
+ *       two public labelled sets (bench/public-logs.ts), and
  *       its parsing speed in lines/s.
  * It writes its figures to .txmon/bench/latest.json (bench/figures.ts builds the object; fields in
  * docs/performance.md) and closes with issue 17's targets, each met or NOT met with its figure.
@@ -854,6 +855,15 @@ async function measureAll(
   );
   say(
     `  (g) log templates (Drain)      ${n(logs.linesPerSecond)} lines/s; grouping accuracy ${(logs.groupingAccuracy * 100).toFixed(1)} % (${logs.labelled.toLocaleString('en')} lines of txmon's own logs)`,
+  );
+  // Issue 22's public labelled sets (bench/public-logs.ts): Drain's defaults, and the best of a sweep per set.
+  const publicAt = (tuned: boolean) =>
+    (logs.publicSets ?? [])
+      .filter((p) => p.view === 'single-line' && p.input === 'content' && p.tuned === tuned)
+      .map((p) => `${p.set} ${(p.groupingAccuracy * 100).toFixed(1)} %`)
+      .join(', ');
+  say(
+    `  (g) public labelled logs       ${publicAt(false)} at Drain's defaults; ${publicAt(true)} tuned per set (single-line events of HiBench and CTS, Xu et al. 2023)`,
   );
   say(
     `  (n) naive                      ${n(naive.txPerS)} tx/s  (${naive.records.toLocaleString('en')} records in ${naive.seconds.toFixed(2)} s, ${naive.undecodable} not decodable)`,

@@ -21,7 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--depth <n>', `levels of the parse tree, root and leaf included (default ${DEFAULT_DRAIN.depth})`, int('--depth', 3))
     .option(
       '--similarity <s>',
-      `share of a template's tokens a line must equal to join it, in (0, 1] (default ${DEFAULT_DRAIN.similarity})`,
+      `share of a template's tokens a line must equal to join it, in (0, 1] (default ${DEFAULT_DRAIN.similarity}, as ops-watch uses; 0.7–0.8 groups other programs' logs better: docs/log-analysis.md)`,
       similarity,
     )
     .option(
