@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from './main.ts';
+import { buildProgram, main } from './main.ts';
 import { loadConfig } from '../config/config.ts';
 import { TraceWriter } from '../ops/trace.ts';
 import { InputError } from '../platform/errors.ts';
@@ -11,12 +11,15 @@ import {
   detectCsv,
   detectCsvCommand,
   evaluateCommand,
+  evaluateCsv,
+  evaluateCsvCommand,
   evaluateTraces,
   poissonUpper95,
   type DetectCsvReport,
+  type EvaluateCsvReport,
   type EvaluateReport,
 } from './ops.actions.ts';
-import { duration } from './ops.command.ts';
+import { delimiter, duration, nonNegativeDuration } from './ops.command.ts';
 
 /** A day of one-minute points: noise around 100, a spike at 06:00, a level shift from 18:00. */
 function seriesFile(): string {
@@ -162,5 +165,163 @@ describe('txmon ops evaluate', () => {
     writeFileSync(bad, '{"format":"txmon-ops-trace/1","scrapeMs":1000}\nnot json\n');
     expect(() => evaluateTraces([bad], {}, cfg)).toThrow(InputError);
     expect(() => evaluateTraces([bad], {}, cfg)).toThrow(/bad\.jsonl: line 2: not JSON/);
+  });
+});
+
+/**
+ * A labelled file like SKAB's (`;`-separated, gzip-compressed): 600 one-second rows of two sensors
+ * around 10 and 20; rows 300–359 labelled 1, where `flow` steps to 40 (`temp` does not move); a
+ * 3-row blip of `temp` at rows 100–102, labelled 0 (a false alarm).
+ */
+function labelledFile(name = 'run.csv.gz', label = (i: number): string => (i >= 300 && i < 360 ? '1.0' : '0.0')): string {
+  const rows = ['datetime;flow;temp;anomaly;changepoint'];
+  const start = Date.parse('2020-03-09T10:00:00Z');
+  for (let i = 0; i < 600; i++) {
+    const flow = i >= 300 && i < 360 ? 40 : 10 + ((i * 7919) % 5) / 10;
+    const temp = i >= 100 && i < 103 ? 80 : 20 + ((i * 104729) % 7) / 10;
+    const t = new Date(start + i * 1_000).toISOString().replace('T', ' ').slice(0, 19);
+    rows.push(`${t};${flow};${temp};${label(i)};${i === 300 ? '1.0' : '0.0'}`);
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'txmon-ops-')), name);
+  writeFileSync(file, name.endsWith('.gz') ? gzipSync(`${rows.join('\n')}\n`) : `${rows.join('\n')}\n`);
+  return file;
+}
+
+const SKAB_LIKE = { time: 'datetime', label: 'anomaly', exclude: ['changepoint'], delimiter: ';' };
+
+describe('txmon ops evaluate-csv', () => {
+  it('finds the labelled window in the series that moves, counts the blip as one false alarm, both baselines, any column (JSON)', () => {
+    const said: string[] = [];
+    const r = JSON.parse(
+      evaluateCsvCommand([labelledFile()], { ...SKAB_LIKE, json: true }, (l) => said.push(l)),
+    ) as EvaluateCsvReport;
+    expect(r.params).toMatchObject({
+      methods: ['robust', 'zscore'],
+      toleranceMs: 60_000,
+      timeColumn: 'datetime',
+      labelColumn: 'anomaly',
+    });
+    expect(r.params.detector).toMatchObject({ threshold: 3.5, persist: 2, windowMs: 3_600_000, minPoints: 20 });
+    const f = r.files[0];
+    expect(f?.windows).toEqual([{ from: '2020-03-09T10:05:00.000Z', to: '2020-03-09T10:05:59.000Z', rows: 60 }]);
+    expect(f?.series.map((s) => [s.column, s.points, s.skipped])).toEqual([
+      ['flow', 600, 0],
+      ['temp', 600, 0],
+    ]);
+    const [flow, temp] = [f?.series[0]?.results.robust, f?.series[1]?.results.robust];
+    // The step is flagged at its second point (persist 2): 1 s after the window starts.
+    expect(flow).toMatchObject({ windows: 1, detected: 1, recall: 1, delays: [{ rows: 1, ms: 1_000 }] });
+    expect(temp).toMatchObject({ windows: 1, detected: 0, recall: 0, falseAlarms: 1 });
+    // Normal time: from the 21st row (the first scored) to the window, and from 60 s after it to the end.
+    expect(temp?.normalMs).toBe((280 + 180) * 1_000);
+    expect(f?.any.robust).toMatchObject({ detected: 1, falseAlarms: (flow?.falseAlarms ?? 0) + 1 });
+    expect(r.totals.robust?.series).toMatchObject({ series: 2, windows: 2, detected: 1, recall: 0.5, medianDelayMs: 1_000 });
+    expect(r.totals.robust?.any).toMatchObject({ series: 1, windows: 1, detected: 1 });
+    expect(Object.keys(r.totals)).toEqual(['robust', 'zscore']);
+    expect(f?.series[0]?.results.zscore?.windows).toBe(1);
+    expect(said).toEqual([]);
+  });
+
+  it('a file with no window has false alarms only; an unlabelled one is all normal under --unlabelled-clean, else refused', () => {
+    const none = labelledFile('none.csv', () => '0');
+    const r = evaluateCsv([none], { ...SKAB_LIKE, method: 'robust' }, () => {});
+    expect(r.files[0]?.windows).toEqual([]);
+    expect(r.files[0]?.series[1]?.results.robust).toMatchObject({ windows: 0, recall: null, falseAlarms: 1 });
+    expect(r.totals.zscore).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'txmon-ops-'));
+    const clean = join(dir, 'clean.csv');
+    writeFileSync(clean, 'time,v\n' + Array.from({ length: 50 }, (_, i) => `${i * 1_000},${i % 3}`).join('\n'));
+    expect(() => evaluateCsv([clean], { time: 'time', label: 'anomaly' }, () => {})).toThrow(
+      `${clean}: --label: no column "anomaly" in the header (columns: time, v)`,
+    );
+    const said: string[] = [];
+    const c = evaluateCsv([clean], { time: 'time', label: 'anomaly', unlabelledClean: true }, (l) => said.push(l));
+    expect(c.files[0]).toMatchObject({ labelled: false, windows: [] });
+    expect(said).toEqual([`${clean}: no anomaly column: read as all normal (--unlabelled-clean)`]);
+  });
+
+  it('says what it skipped and sorted; refuses a bad label naming the file, the line and the value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'txmon-ops-'));
+    const messy = join(dir, 'messy.csv');
+    const rows = ['time,v,w,host,anomaly'];
+    for (let i = 0; i < 40; i++) rows.push(`${(40 - i) * 1_000},${i % 2 === 0 ? i % 5 : 'n/a'},${i % 3},h,0`);
+    rows.push('1000,1,2,h,0');
+    writeFileSync(messy, `${rows.join('\n')}\n`);
+    const said: string[] = [];
+    const r = evaluateCsv([messy], { time: 'time', label: 'anomaly' }, (l) => said.push(l));
+    expect(r.files[0]).toMatchObject({ rows: 41, sorted: true, duplicateTimes: 1 });
+    expect(r.files[0]?.series.map((s) => [s.column, s.skipped])).toEqual([
+      ['v', 20],
+      ['w', 0],
+    ]);
+    expect(said).toEqual([
+      `${messy}: rows were out of time order; read in time order`,
+      `${messy}: 1 rows with the same time as the row before (kept)`,
+      `${messy}: no number in host: left out`,
+      `${messy}: 20 empty or non-numeric cells in v skipped`,
+    ]);
+    const bad = labelledFile('bad.csv', (i) => (i === 7 ? 'yes' : '0'));
+    expect(() => evaluateCsv([bad], SKAB_LIKE, () => {})).toThrow(`${bad}: line 9: "yes" in anomaly is not 0 or 1`);
+    expect(() => evaluateCsv(['/nonexistent.csv'], SKAB_LIKE, () => {})).toThrow(/cannot read \/nonexistent.csv/);
+    expect(() => evaluateCsv([bad], { ...SKAB_LIKE, value: ['pressure'] }, () => {})).toThrow(
+      `${bad}: --value: no column "pressure" in the header (columns: datetime, flow, temp, anomaly, changepoint)`,
+    );
+  });
+
+  it('prints a table per file and the totals; through the command line, the options reach it', async () => {
+    const file = labelledFile();
+    const text = evaluateCsvCommand([file], { ...SKAB_LIKE, threshold: 5, persist: 3 }, () => {});
+    expect(text).toContain('threshold 5, 3 in a row; a flag up to 60 s after a window detects it');
+    expect(text).toContain(`${file}: 600 rows; 1 window (2020-03-09T10:05:00.000Z to 2020-03-09T10:05:59.000Z, 60 rows)`);
+    expect(text).toMatch(/\n {2}flow +\| +1\/1 +2 s +\d+ +[\d.]+ +\| +1\/1 /);
+    expect(text).toMatch(/\n {2}any column +\| +1\/1 +2 s /);
+    expect(text).toContain('robust per series: 1 of 2 windows detected (50.0 %; random alarms at the same rate:');
+    expect(text).toContain('zscore any column: 1 of 1 windows detected (100.0 %');
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+    try {
+      await main([
+        'node',
+        'txmon',
+        'ops',
+        'evaluate-csv',
+        file,
+        '--time',
+        'datetime',
+        '--label',
+        'anomaly',
+        '--delimiter',
+        ';',
+        '--value',
+        'temp',
+        '--value',
+        'flow',
+        '--method',
+        'zscore',
+        '--tolerance',
+        '0',
+        '--persist',
+        '1',
+        '--json',
+      ]);
+    } finally {
+      process.stdout.write = write;
+    }
+    const r = JSON.parse(out.join('')) as EvaluateCsvReport;
+    expect(r.params).toMatchObject({ methods: ['zscore'], toleranceMs: 0, detector: { persist: 1 } });
+    expect(r.files[0]?.series.map((s) => s.column)).toEqual(['temp', 'flow']);
+    expect(delimiter('\\t')).toBe('\t');
+    expect(() => delimiter(';;')).toThrow(/--delimiter must be one character/);
+    expect(nonNegativeDuration('--tolerance')('0')).toBe(0);
+    expect(nonNegativeDuration('--tolerance')('2m')).toBe(120_000);
+    const ops = buildProgram().commands.find((c) => c.name() === 'ops');
+    expect(ops?.commands.map((c) => c.name())).toContain('evaluate-csv');
+  });
+
+  it('detect-csv reads the same files: another delimiter, gzip-compressed', () => {
+    const r = detectCsv(labelledFile(), { time: 'datetime', value: 'flow', delimiter: ';' }, () => {});
+    expect(r.points).toBe(600);
+    expect(r.episodes[0]?.from).toBe('2020-03-09T10:05:01.000Z');
   });
 });
