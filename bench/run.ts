@@ -857,13 +857,13 @@ async function measureAll(
     `  (g) log templates (Drain)      ${n(logs.linesPerSecond)} lines/s; grouping accuracy ${(logs.groupingAccuracy * 100).toFixed(1)} % (${logs.labelled.toLocaleString('en')} lines of txmon's own logs)`,
   );
   // Issue 22's public labelled sets (bench/public-logs.ts): Drain's defaults, and the best of a sweep per set.
-  const publicAt = (tuned: boolean) =>
+  const publicAt = (settings: 'defaults' | 'tuned') =>
     (logs.publicSets ?? [])
-      .filter((p) => p.view === 'single-line' && p.input === 'content' && p.tuned === tuned)
+      .filter((p) => p.view === 'single-line' && p.input === 'content' && p.settings === settings)
       .map((p) => `${p.set} ${(p.groupingAccuracy * 100).toFixed(1)} %`)
       .join(', ');
   say(
-    `  (g) public labelled logs       ${publicAt(false)} at Drain's defaults; ${publicAt(true)} tuned per set (single-line events of HiBench and CTS, Xu et al. 2023)`,
+    `  (g) public labelled logs       ${publicAt('defaults')} at Drain's defaults; ${publicAt('tuned')} tuned per set (single-line events of CTS and HiBench, Xu et al. 2023)`,
   );
   say(
     `  (n) naive                      ${n(naive.txPerS)} tx/s  (${naive.records.toLocaleString('en')} records in ${naive.seconds.toFixed(2)} s, ${naive.undecodable} not decodable)`,

@@ -235,9 +235,20 @@ describe('txmon ops evaluate-csv', () => {
       `${clean}: --label: no column "anomaly" in the header (columns: time, v)`,
     );
     const said: string[] = [];
-    const c = evaluateCsv([clean], { time: 'time', label: 'anomaly', unlabelledClean: true }, (l) => said.push(l));
-    expect(c.files[0]).toMatchObject({ labelled: false, windows: [] });
-    expect(said).toEqual([`${clean}: no anomaly column: read as all normal (--unlabelled-clean)`]);
+    // SKAB's anomaly-free file: no label column, read as clean beside labelled ones.
+    const free = join(dir, 'anomaly-free.csv');
+    writeFileSync(
+      free,
+      'datetime;flow;temp\n' +
+        Array.from({ length: 50 }, (_, i) => `2020-03-09 11:00:${String(i).padStart(2, '0')};${10 + (i % 3)};20`).join('\n'),
+    );
+    const c = evaluateCsv([none, free], { ...SKAB_LIKE, unlabelledClean: true }, (l) => said.push(l));
+    expect(c.files[1]).toMatchObject({ labelled: false, windows: [] });
+    expect(said).toContain(`${free}: no anomaly column: read as all normal (--unlabelled-clean)`);
+    // Only unlabelled files (a misspelt --label): nothing to measure, refused.
+    expect(() => evaluateCsv([clean], { time: 'time', label: 'anomaly', unlabelledClean: true }, () => {})).toThrow(
+      'none of the 1 file(s) has the label column anomaly: nothing to measure recall on (check --label)',
+    );
   });
 
   it('says what it skipped and sorted; refuses a bad label naming the file, the line and the value', () => {
@@ -275,7 +286,7 @@ describe('txmon ops evaluate-csv', () => {
     expect(text).toContain(`${file}: 600 rows; 1 window (2020-03-09T10:05:00.000Z to 2020-03-09T10:05:59.000Z, 60 rows)`);
     expect(text).toMatch(/\n {2}flow +\| +1\/1 +2 s +\d+ +[\d.]+ +\| +1\/1 /);
     expect(text).toMatch(/\n {2}any column +\| +1\/1 +2 s /);
-    expect(text).toContain('robust per series: 1 of 2 windows detected (50.0 %; random alarms at the same rate:');
+    expect(text).toContain('robust per series: 1 of 2 windows detected (50.0 %; random alarms of its habits:');
     expect(text).toContain('zscore any column: 1 of 1 windows detected (100.0 %');
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);

@@ -242,6 +242,11 @@ export function evaluateCsv(files: readonly string[], o: EvaluateCsvOptions, say
       any: e.any,
     };
   });
+  // A misspelt --label with --unlabelled-clean would read every file as clean: nothing measured.
+  if (!report.some((f) => f.labelled))
+    throw new InputError(
+      `none of the ${files.length} file(s) has the label column ${o.label}: nothing to measure recall on (check --label)`,
+    );
   const sums: EvaluateCsvReport['totals'] = {};
   for (const method of methods)
     sums[method] = {
@@ -293,7 +298,7 @@ export function formatEvaluateCsv(r: EvaluateCsvReport): string {
       ['any column', t.any],
     ] as const)
       lines.push(
-        `  ${m.padEnd(6)} ${view}: ${x.detected} of ${x.windows} windows detected${x.recall === null ? '' : ` (${(100 * x.recall).toFixed(1)} %; random alarms at the same rate: ${(100 * (x.chanceRecall as number)).toFixed(1)} %)`}, median delay ${seconds(x.medianDelayMs)}; ${x.falseAlarms} false alarms in ${(x.normalMs / 3_600_000).toFixed(1)} h of normal time (${perDay(x.falseAlarmsPerDay)} per day${view === 'per series' ? ' per series' : ''})`,
+        `  ${m.padEnd(6)} ${view}: ${x.detected} of ${x.windows} windows detected${x.recall === null ? '' : ` (${(100 * x.recall).toFixed(1)} %; random alarms of its habits: ${(100 * (x.chanceRecall as number)).toFixed(1)} %)`}, median delay ${seconds(x.medianDelayMs)}; ${x.falseAlarms} false alarms in ${(x.normalMs / 3_600_000).toFixed(1)} h of normal time (${perDay(x.falseAlarmsPerDay)} per day${view === 'per series' ? ' per series' : ''})`,
       );
   }
   return `${lines.join('\n')}\n`;

@@ -36,6 +36,15 @@ describe('a labelled table from CSV', () => {
     expect(() => readLabelledCsv('t,v,anomaly\n2026-01-01T00:00:00Z,1,\n', { time: 't', label: 'anomaly' })).toThrow(
       'line 2: "" in anomaly is not 0 or 1',
     );
+    // Numbers JavaScript reads as 1 but no labelled file writes: refused, not read as 1.
+    for (const cell of ['0x1', '1e0', '+1', ' 1.5'])
+      expect(() => readLabelledCsv(`t,v,anomaly\n2026-01-01T00:00:00Z,1,${cell}\n`, { time: 't', label: 'anomaly' })).toThrow(
+        `line 2: ${JSON.stringify(cell.trim())} in anomaly is not 0 or 1`,
+      );
+    expect(
+      readLabelledCsv('t,v,anomaly\n2026-01-01T00:00:00Z,1,1.00\n2026-01-01T00:00:01Z,1,0\n', { time: 't', label: 'anomaly' })
+        .labels,
+    ).toEqual([1, 0]);
     expect(() => readLabelledCsv('t,v,anomaly\nsoon,1,0\n', { time: 't', label: 'anomaly' })).toThrow(
       'line 2: "soon" in t is not an ISO 8601 time or epoch ms',
     );

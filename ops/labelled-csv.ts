@@ -85,7 +85,8 @@ export function readLabelledCsv(text: string, o: LabelledTableOptions): Labelled
     let label: 0 | 1 = 0;
     if (li >= 0) {
       const lCell = (r.cells[li] ?? '').trim();
-      const n = lCell === '' ? NaN : Number(lCell);
+      // 0 or 1, as integers or with a zero fraction (SKAB writes 0.0 and 1.0); not 0x1, 1e0 or +1.
+      const n = /^[01](\.0+)?$/.test(lCell) ? Number(lCell) : NaN;
       if (n !== 0 && n !== 1) throw new InputError(`line ${r.line}: ${JSON.stringify(lCell)} in ${o.label} is not 0 or 1`);
       label = n;
     }

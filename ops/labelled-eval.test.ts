@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR, scoreSeries } from './detector.ts';
 import {
   anyColumn,
+  chanceOfDetection,
   evaluateRows,
   evaluateTable,
   labelWindows,
-  rowStates,
-  totals,
   type RowState,
+  rowStates,
   type SeriesEvaluation,
+  totals,
 } from './labelled-eval.ts';
 
 const DAY_MS = 86_400_000;
@@ -53,13 +54,19 @@ function bruteEvaluate(times: number[], labels: Array<0 | 1>, states: RowState[]
     if (j < 0 || !outsideFlag(j)) falseAlarms++;
   }
   let normalMs = 0;
+  let alarmMs = 0;
   for (let i = 1; i < times.length; i++)
-    if (spanOf(i) === -1 && (states[i] === 'ok' || states[i] === 'flag'))
+    if (spanOf(i) === -1 && (states[i] === 'ok' || states[i] === 'flag')) {
       normalMs += (times[i] as number) - (times[i - 1] as number);
-  const rate = normalMs === 0 ? 0 : falseAlarms / normalMs;
+      if (states[i] === 'flag') alarmMs += (times[i] as number) - (times[i - 1] as number);
+    }
+  // In alarm at the window's start (the share of normal time flagged), or an alarm starting in its span.
+  const inAlarm = normalMs === 0 ? 0 : alarmMs / normalMs;
+  const quiet = normalMs - alarmMs;
   const chance = ws.map(([a], k) => {
     const last = Math.max(...times.map((_, r) => (spanOf(r) === k ? r : -1)));
-    return 1 - Math.exp(-rate * ((times[last] as number) - (times[a] as number)));
+    const len = (times[last] as number) - (times[a] as number);
+    return quiet <= 0 ? inAlarm : 1 - (1 - inAlarm) * Math.exp(-(falseAlarms / quiet) * len);
   });
   const detected = delays.filter((d) => d !== null).length;
   return {
@@ -200,5 +207,18 @@ describe('labelled windows and what the detector found in them', () => {
     const clean = evaluateTable({ ...table, labels: labels.map(() => 0 as const) }, { robust: DEFAULT_DETECTOR }, 5_000);
     expect(clean.series[0]?.results.robust).toMatchObject({ windows: 0, recall: null, chanceRecall: null });
     expect(clean.series[0]?.results.robust?.falseAlarms).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('chance of detection', () => {
+  it('counts an alarm under way at the window as a detection by chance, and one starting in its span', () => {
+    // Never an alarm: no chance; always in alarm: certain; no time scored: nothing to go by.
+    expect(chanceOfDetection(1_000, 0, 0, 500)).toBe(0);
+    expect(chanceOfDetection(1_000, 1_000, 3, 500)).toBe(1);
+    expect(chanceOfDetection(0, 0, 0, 500)).toBe(0);
+    // Half of normal time in alarm, 5 starts in 50 ms of quiet (0.1 a ms), a 10-ms span: 1 - 0.5 e^-1.
+    expect(chanceOfDetection(100, 50, 5, 10)).toBeCloseTo(1 - 0.5 * Math.exp(-1), 12);
+    // Few long alarms: the starts alone (1 - e^(-1/1000 * 10) < 1 %) would miss the 90 % of the time in alarm.
+    expect(chanceOfDetection(10_000, 9_000, 1, 10)).toBeGreaterThan(0.9);
   });
 });

@@ -13,8 +13,9 @@
  * - **Normal time**: for each row outside every span at which the series has a scored point (past
  *   the detector's warm-up), the time since the row before. False alarms per day = events per
  *   86,400,000 ms of it.
- * - **Chance recall**: the recall a detector raising alarm events at random (Poisson) at the
- *   series' own false-alarm rate would get: per window, 1 − exp(−rate × the span's length). A recall
+ * - **Chance recall**: the recall random alarms with the series' own habits would get: per window,
+ *   the chance that one is under way at its first row (the share of normal time in alarm) or that
+ *   one starts within its span (events per quiet normal time, Poisson): chanceOfDetection. A recall
  *   no better than it is no evidence that the detector saw the anomaly.
  * - **Any column**: the file's series together (the multivariate view): a row is flagged when any
  *   series is flagged at it, scored when any is scored.
@@ -106,6 +107,7 @@ export function evaluateRows(
   let flagged = 0;
   let falseAlarms = 0;
   let normalMs = 0;
+  let alarmMs = 0;
   let inAlarm = false;
   for (let i = 0; i < times.length; i++) {
     const s = states[i] as RowState;
@@ -119,18 +121,21 @@ export function evaluateRows(
       inAlarm = false;
       continue;
     }
-    if (s !== 'warm' && i > 0) normalMs += (times[i] as number) - (times[i - 1] as number);
+    if (s !== 'warm' && i > 0) {
+      const dt = (times[i] as number) - (times[i - 1] as number);
+      normalMs += dt;
+      if (s === 'flag') alarmMs += dt;
+    }
     if (s === 'flag' && !inAlarm) falseAlarms++;
     inAlarm = s === 'flag';
   }
   const detected = delays.filter((d) => d !== null).length;
-  const ratePerMs = normalMs === 0 ? 0 : falseAlarms / normalMs;
   const spanEnd = windows.map((w) => w.last);
   span.forEach((k, i) => {
     if (k >= 0) spanEnd[k] = i;
   });
-  const chance = windows.map(
-    (w, k) => 1 - Math.exp(-ratePerMs * ((times[spanEnd[k] as number] as number) - (times[w.first] as number))),
+  const chance = windows.map((w, k) =>
+    chanceOfDetection(normalMs, alarmMs, falseAlarms, (times[spanEnd[k] as number] as number) - (times[w.first] as number)),
   );
   return {
     windows: windows.length,
@@ -143,6 +148,18 @@ export function evaluateRows(
     normalMs,
     falseAlarmsPerDay: normalMs === 0 ? null : (falseAlarms * DAY_MS) / normalMs,
   };
+}
+
+/**
+ * The chance that random alarms with a series' own habits detect a span of `spanMs`: alarm
+ * episodes under way a share q = alarmMs / normalMs of normal time (one is under way at the span's
+ * start with that probability) and starting at `starts` per quiet normal time (Poisson); so
+ * 1 − (1 − q) × exp(−starts / (normalMs − alarmMs) × spanMs). A series never quiet: q.
+ */
+export function chanceOfDetection(normalMs: number, alarmMs: number, starts: number, spanMs: number): number {
+  const q = normalMs === 0 ? 0 : alarmMs / normalMs;
+  const quietMs = normalMs - alarmMs;
+  return quietMs <= 0 ? q : 1 - (1 - q) * Math.exp(-(starts / quietMs) * spanMs);
 }
 
 /** The rows of a file as one series: flagged where any series is, scored where any is, a gap where all are. */
