@@ -54,11 +54,33 @@ describe('loadConfig', () => {
       { name: 'reconcile', url: 'http://127.0.0.1:9999/metrics' },
     ]);
     expect(
-      loadConfig({ TXMON_OPS_TARGETS: 'ingest-a=http://10.0.0.5:9464/metrics, api=https://api:8080/metrics' }).ops.targets,
+      loadConfig({
+        TXMON_OPS_TARGETS: 'ingest-a=http://10.0.0.5:9464/metrics, api=https://api:8080/metrics',
+        TXMON_OPS_API_TOKEN: 'sre-key',
+      }).ops.targets,
     ).toEqual([
       { name: 'ingest-a', url: 'http://10.0.0.5:9464/metrics' },
       { name: 'api', url: 'https://api:8080/metrics' },
     ]);
+  });
+
+  it('ops-watch scrapes the API too when given a key for its /metrics, and refuses an api target without one', () => {
+    const withKey = loadConfig({ TXMON_OPS_API_TOKEN: 'k-123', TXMON_API_PORT: '8181' }).ops;
+    expect(withKey.targets.map((t) => `${t.name}=${t.url}`)).toEqual([
+      'ingest=http://127.0.0.1:9464/metrics',
+      'reconcile=http://127.0.0.1:9465/metrics',
+      'api=http://127.0.0.1:8181/metrics',
+    ]);
+    expect(withKey.apiToken?.reveal()).toBe('k-123');
+    // A secret: it never prints.
+    expect(JSON.stringify(withKey)).not.toContain('k-123');
+    expect(loadConfig({}).ops.apiToken).toBeNull();
+    expect(() => loadConfig({ TXMON_OPS_TARGETS: 'ingest=http://a:1/metrics,api=http://b:2/metrics' })).toThrow(
+      'invalid configuration: TXMON_OPS_TARGETS: names an api target, whose /metrics needs a key: set TXMON_OPS_API_TOKEN(_FILE) to an sre or admin key',
+    );
+    expect(() => loadConfig({ TXMON_OPS_API_TOKEN: 'a', TXMON_OPS_API_TOKEN_FILE: '/x' })).toThrow(
+      /TXMON_OPS_API_TOKEN and TXMON_OPS_API_TOKEN_FILE are both set/,
+    );
   });
 
   it.each([

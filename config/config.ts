@@ -212,6 +212,9 @@ const envSchema = z.object({
         .min(1)
         .optional(),
     ),
+  // An API key (role sre or admin) ops-watch presents to the API's /metrics (its target named `api`).
+  TXMON_OPS_API_TOKEN: z.string().optional(),
+  TXMON_OPS_API_TOKEN_FILE: z.string().optional(),
   // issue 22: the processors' log files, mined into templates (empty: no logs read).
   TXMON_OPS_LOG_FILES: z.string().default('').transform(commaList),
   TXMON_OPS_LOG_WARMUP_MS: z.coerce.number().int().min(0).default(900_000),
@@ -370,6 +373,8 @@ export type TxmonConfig = Readonly<{
   ops: Readonly<{
     /** Targets by name: their /metrics URL. */
     targets: ReadonlyArray<Readonly<{ name: string; url: string }>>;
+    /** TXMON_OPS_API_TOKEN(_FILE): the key ops-watch presents to its target named `api` (the API's /metrics needs sre or admin); null: none. */
+    apiToken: Secret | null;
     /** The processors' log files, mined into templates each round (issue 22); empty: none. */
     logFiles: readonly string[];
     /** Templates first seen this soon after the start are the baseline's, not new. */
@@ -485,6 +490,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
   const mysqlMatch = /^(mysql:\/\/[^/]+)\/([A-Za-z0-9_]+)$/.exec(e.TXMON_MYSQL_URL);
   if (!mysqlMatch?.[1] || !mysqlMatch[2]) throw new ConfigError(`invalid configuration: TXMON_MYSQL_URL`);
   const conn = connectionSettings(e, picked, mysqlMatch[1]);
+  const ops = opsTargets(e, picked);
   return deepFreeze({
     kafka: { brokers: e.TXMON_KAFKA_BROKERS, clientId: e.TXMON_KAFKA_CLIENT_ID, ssl: conn.kafkaSsl, sasl: conn.kafkaSasl },
     registryUrl: e.TXMON_REGISTRY_URL.replace(/\/+$/, ''),
@@ -555,16 +561,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       allowedLatenessMs: e.TXMON_RECON_ALLOWED_LATENESS_MS,
     },
     ops: {
-      // By default the two processors on this host, at their configured ports (the API's /metrics needs a key).
-      targets: (
-        e.TXMON_OPS_TARGETS ?? [
-          `ingest=http://127.0.0.1:${e.TXMON_METRICS_PORT}/metrics`,
-          `reconcile=http://127.0.0.1:${e.TXMON_RECON_METRICS_PORT}/metrics`,
-        ]
-      ).map((t) => {
-        const at = t.indexOf('=');
-        return { name: t.slice(0, at), url: t.slice(at + 1) };
-      }),
+      targets: ops.targets,
+      apiToken: ops.apiToken,
       logFiles: e.TXMON_OPS_LOG_FILES,
       logWarmupMs: e.TXMON_OPS_LOG_WARMUP_MS,
       scrapeMs: e.TXMON_OPS_SCRAPE_MS,
@@ -650,6 +648,31 @@ function tlsFiles(
   for (const [k, [setting, path]] of Object.entries(files) as Array<['ca' | 'cert' | 'key', [string, string | undefined]]>)
     if (path !== undefined) out[k] = readSettingFile(setting, path);
   return out;
+}
+
+/**
+ * What ops-watch scrapes: TXMON_OPS_TARGETS, or by default the two processors on this host at their
+ * configured ports, and the API at its port when TXMON_OPS_API_TOKEN gives a key for its /metrics
+ * (sre or admin). A target named `api` without the key fails here: every scrape would get a 401.
+ */
+function opsTargets(e: Env, picked: Readonly<Record<string, string>>) {
+  const apiToken = secretSetting(picked, 'TXMON_OPS_API_TOKEN') ?? null;
+  const targets = (
+    e.TXMON_OPS_TARGETS ?? [
+      `ingest=http://127.0.0.1:${e.TXMON_METRICS_PORT}/metrics`,
+      `reconcile=http://127.0.0.1:${e.TXMON_RECON_METRICS_PORT}/metrics`,
+      ...(apiToken === null ? [] : [`api=http://127.0.0.1:${e.TXMON_API_PORT}/metrics`]),
+    ]
+  ).map((t) => {
+    const at = t.indexOf('=');
+    return { name: t.slice(0, at), url: t.slice(at + 1) };
+  });
+  if (apiToken === null && targets.some((t) => t.name === 'api'))
+    throw bad(
+      'TXMON_OPS_TARGETS',
+      'names an api target, whose /metrics needs a key: set TXMON_OPS_API_TOKEN(_FILE) to an sre or admin key',
+    );
+  return { targets, apiToken };
 }
 
 /** The password in a URL's user info, decoded; undefined when it has none. */

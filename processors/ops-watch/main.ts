@@ -125,9 +125,16 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
     log,
   });
 
+  // The API's /metrics needs a key (sre or admin): presented to the target named api only.
+  const apiAuth = cfg.ops.apiToken === null ? undefined : { authorization: `Bearer ${cfg.ops.apiToken.reveal()}` };
   const scrape = async (target: { name: string; url: string }): Promise<string | null> => {
     try {
-      const res = await fetch(target.url, { signal: AbortSignal.timeout(Math.min(10_000, Math.max(500, scrapeMs / 2))) });
+      const res = await fetch(target.url, {
+        signal: AbortSignal.timeout(Math.min(10_000, Math.max(500, scrapeMs / 2))),
+        ...(target.name === 'api' && apiAuth !== undefined && { headers: apiAuth }),
+      });
+      if (res.status === 401 || res.status === 403)
+        throw new Error(`HTTP ${res.status}: the API refused TXMON_OPS_API_TOKEN (revoked, expired, or not an sre or admin key)`);
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       const text = await res.text();
       metrics.scrapes.inc({ target: target.name, outcome: 'ok' });

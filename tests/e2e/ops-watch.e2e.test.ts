@@ -5,6 +5,7 @@
 // the API; nothing was raised before the flood.
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Secret } from '../../config/secrets.ts';
 import { buildApp } from '../../dashboard-api/app.ts';
 import { createApiKey } from '../../dashboard-api/auth/api-keys.ts';
 import { createApiMetrics } from '../../dashboard-api/plugins/metrics.ts';
@@ -138,6 +139,38 @@ describe('ops-watch on a real pipeline', () => {
         .items.find((i) => i.kind === 'ANOMALY');
       expect(anomaly?.first_mover).toBe(DLQ_SERIES);
       expect(anomaly?.evidence[0]?.series).toBe(DLQ_SERIES);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("scrapes the API's /metrics with an sre key (TXMON_OPS_API_TOKEN), and counts a key the API refuses as a failed scrape", async () => {
+    const app = await buildApp(
+      { pool, logger: testLogger, metrics: createApiMetrics(null), probes: dependencyProbes({ pool }) },
+      { rateLimitPerMinute: 100_000, keyCacheMs: 0, guard: { ...ns.cfg.apiGuard, rateLimitPerAddressPerMinute: 1_000_000 } },
+    );
+    try {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      const url = `${address}/metrics`;
+      const scrapeWith = async (key: string) => {
+        const steps: WatchStep[] = [];
+        const watch = await startOpsWatch(
+          { ...ns.cfg, ops: { ...ns.cfg.ops, targets: [{ name: 'api', url }], apiToken: new Secret(key), scrapeMs: 300 } },
+          testLogger,
+          { rounds: 3, onStep: (s) => steps.push(s) },
+        );
+        await watch.done;
+        const values = (await watch.metrics.scrapes.get()).values;
+        const count = (outcome: string) => values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+        return { ok: count('ok'), failed: count('failed'), points: steps.map((s) => s.points) };
+      };
+      const sre = (await createApiKey(pool, 'ops-scrape-sre', 'sre', 'test')).key;
+      const good = await scrapeWith(sre);
+      expect(good).toMatchObject({ ok: 3, failed: 0 });
+      // The API's own series (its reachability, and the p99 of its /metrics requests) have points.
+      expect(Math.max(...good.points)).toBeGreaterThanOrEqual(2);
+      const analyst = (await createApiKey(pool, 'ops-scrape-analyst', 'analyst', 'test')).key;
+      expect(await scrapeWith(analyst)).toMatchObject({ ok: 0, failed: 3 });
     } finally {
       await app.close();
     }
