@@ -2,7 +2,7 @@
  * How Drain's groups compare with the true templates of the lines (issue 22's measure, for txmon's
  * own logs in bench/logs.ts and the public sets in bench/public-logs.ts).
  */
-import { groupingAccuracy, type LogTemplateMiner } from '../ops/log-templates.ts';
+import type { LogTemplateMiner } from '../ops/log-templates.ts';
 
 /** How Drain's groups compare with the true templates: grouping accuracy, templates grouped exactly, the worst merges and splits. */
 export interface GroupScores {
@@ -23,8 +23,7 @@ export function groupScores(
   predicted: readonly number[],
   miner: LogTemplateMiner,
 ): GroupScores {
-  const ga = groupingAccuracy(truth, predicted);
-
+  if (truth.length !== predicted.length) throw new RangeError('truth and predicted differ in length');
   // Per true template: the predicted groups its lines went to; per predicted group: the truths in it.
   const groupsOfTruth = new Map<string, Map<number, number>>();
   const truthsOfGroup = new Map<number, Map<string, number>>();
@@ -38,10 +37,19 @@ export function groupScores(
     u.set(t, (u.get(t) ?? 0) + 1);
     truthsOfGroup.set(p, u);
   });
+  // A true template is grouped exactly when its lines are one group holding no other: its lines are
+  // then the lines grouping accuracy counts right (ops/log-templates.ts groupingAccuracy, the same definition).
   let exact = 0;
+  let rightLines = 0;
+  let labelled = 0;
   for (const groups of groupsOfTruth.values()) {
     const [only] = groups.keys();
-    if (groups.size === 1 && truthsOfGroup.get(only as number)?.size === 1) exact++;
+    const lines = [...groups.values()].reduce((a, b) => a + b, 0);
+    labelled += lines;
+    if (groups.size === 1 && truthsOfGroup.get(only as number)?.size === 1) {
+      exact++;
+      rightLines += lines;
+    }
   }
   const templates = miner.templates();
   const sum = (m: Map<unknown, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
@@ -57,10 +65,10 @@ export function groupScores(
     .slice(0, 5);
 
   return {
-    labelled: truth.filter((t) => t !== undefined).length,
+    labelled,
     trueTemplates: groupsOfTruth.size,
     predictedTemplates: templates.length,
-    groupingAccuracy: ga,
+    groupingAccuracy: labelled === 0 ? 0 : rightLines / labelled,
     templatesExact: groupsOfTruth.size === 0 ? 0 : exact / groupsOfTruth.size,
     merged,
     split,

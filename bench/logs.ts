@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { gzipOrPlainText } from '../platform/gzip-text.ts';
 import { LogTemplateMiner, messageOf } from '../ops/log-templates.ts';
 import { groupScores, type GroupScores } from './log-scores.ts';
 import { measurePublic, publicLines, similaritySweep, type PublicSetResult } from './public-logs.ts';
@@ -41,7 +41,7 @@ export function readCorpus(files: readonly string[]): string[] {
   const lines: string[] = [];
   for (const f of files) {
     const bytes = readFileSync(f);
-    const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+    const text = gzipOrPlainText(bytes);
     for (const l of text.split('\n')) if (l !== '') lines.push(l);
   }
   return lines;

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { gzipOrPlainText } from '../platform/gzip-text.ts';
 import { DEFAULT_DRAIN, groupingAccuracy, LogTemplateMiner, type DrainOptions } from '../ops/log-templates.ts';
 import { groupScores, type GroupScores } from './log-scores.ts';
 
@@ -48,7 +48,7 @@ const KINDS: Readonly<Record<string, MessageKind>> = { s: 'single-line', m: 'mul
 
 function gunzipped(path: string): string {
   const bytes = readFileSync(path);
-  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+  return gzipOrPlainText(bytes);
 }
 
 const linesOf = (text: string): string[] => text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);

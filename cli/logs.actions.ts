@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { isGzip } from '../platform/gzip-text.ts';
 import { InputError } from '../platform/errors.ts';
 import {
   DEFAULT_DRAIN,
@@ -43,7 +44,7 @@ async function openInput(file: string, stdin: Readable): Promise<Readable> {
     s.on('error', (err) => reject(new InputError(`cannot read ${file}: ${err.message}`)));
   });
   const raw = createReadStream(file);
-  return head[0] === 0x1f && head[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  return isGzip(head) ? raw.pipe(createGunzip()) : raw;
 }
 
 /** Reads every line, assigns each a template; progress on stderr every million lines. */

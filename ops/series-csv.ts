@@ -5,6 +5,7 @@
  * Also what every reader of such files shares: the bytes as text (gzip undone) and the rows.
  */
 import { gunzipSync } from 'node:zlib';
+import { isGzip } from '../platform/gzip-text.ts';
 import { parse } from 'csv-parse/sync';
 import { InputError } from '../platform/errors.ts';
 
@@ -37,7 +38,7 @@ export function parseSeriesTime(cell: string): number | null {
 /** A file's bytes as text: gunzipped first when they start with gzip's magic bytes (1f 8b), whatever the file's name. */
 export function csvText(bytes: Uint8Array): string {
   let raw = bytes;
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+  if (isGzip(bytes)) {
     try {
       raw = gunzipSync(bytes);
     } catch (err) {

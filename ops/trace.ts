@@ -10,7 +10,8 @@
  *   {"t": epoch ms, "v": [[id, value], …]}                  one scrape round
  *   {"fault": name, "start", "end", "effect", "direction", "description"}
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { gzipOrPlainText } from '../platform/gzip-text.ts';
 import type { RoundPoint, SloLimit } from './watch.ts';
 
 export const TRACE_FORMAT = 'txmon-ops-trace/1';
@@ -100,7 +101,7 @@ export class TraceFormatError extends Error {}
 
 /** Reads a trace from its file's bytes (gzip detected by its magic bytes). */
 export function readTrace(bytes: Buffer): Trace {
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+  const text = gzipOrPlainText(bytes);
   const lines = text.split('\n');
   let header: TraceHeader | null = null;
   const series = new Map<number, Omit<RoundPoint, 'value'>>();
