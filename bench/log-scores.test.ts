@@ -11,7 +11,7 @@ describe('groupScores', () => {
           maxLength: 40,
         }),
         (rows) => {
-          const truth = rows.map(([t]) => t);
+          const truth: Array<string | undefined> = rows.map(([t]) => t);
           const predicted = rows.map(([, p]) => p);
           const s = groupScores(truth, predicted, new LogTemplateMiner());
           expect(s.groupingAccuracy).toBeCloseTo(groupingAccuracy(truth, predicted), 12);
