@@ -222,3 +222,50 @@ describe('chance of detection', () => {
     expect(chanceOfDetection(10_000, 9_000, 1, 10)).toBeGreaterThan(0.9);
   });
 });
+
+describe('totals', () => {
+  const series = (
+    windows: number,
+    detected: number,
+    chance: number | null,
+    delaysMs: Array<number | null>,
+    falseAlarms = 0,
+    normalMs = 0,
+  ) => ({
+    windows,
+    detected,
+    recall: windows === 0 ? null : detected / windows,
+    chanceRecall: chance,
+    delays: delaysMs.map((ms) => (ms === null ? null : { rows: ms / 1000, ms })),
+    flagged: detected,
+    falseAlarms,
+    normalMs,
+    falseAlarmsPerDay: normalMs === 0 ? null : (falseAlarms * 86_400_000) / normalMs,
+  });
+
+  it('weights chance recall by windows, takes the mean of the two middle delays, and sums alarms over normal time', () => {
+    const t = totals([
+      series(1, 1, 0.5, [4_000], 2, 43_200_000),
+      series(3, 1, 0.1, [null, 10_000, null], 1, 43_200_000),
+      series(0, 0, null, []),
+    ]);
+    expect(t).toMatchObject({
+      series: 3,
+      windows: 4,
+      detected: 2,
+      recall: 0.5,
+      falseAlarms: 3,
+      normalMs: 86_400_000,
+      falseAlarmsPerDay: 3,
+    });
+    expect(t.chanceRecall).toBeCloseTo((0.5 * 1 + 0.1 * 3) / 4, 12);
+    expect(t.medianDelayMs).toBe(7_000);
+    expect(totals([series(2, 2, 0, [1_000, 9_000]), series(1, 1, 0, [2_000])]).medianDelayMs).toBe(2_000);
+    expect(totals([series(0, 0, null, [])])).toMatchObject({
+      recall: null,
+      chanceRecall: null,
+      medianDelayMs: null,
+      falseAlarmsPerDay: null,
+    });
+  });
+});
