@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from './config.ts';
+import { loadConfig, requireOpsApiToken } from './config.ts';
 import { redactUrl } from './secrets.ts';
 import { ConfigError } from '../platform/errors.ts';
 
@@ -75,7 +75,10 @@ describe('loadConfig', () => {
     // A secret: it never prints.
     expect(JSON.stringify(withKey)).not.toContain('k-123');
     expect(loadConfig({}).ops.apiToken).toBeNull();
-    expect(() => loadConfig({ TXMON_OPS_TARGETS: 'ingest=http://a:1/metrics,api=http://b:2/metrics' })).toThrow(
+    // The targets are shared configuration: every process loads them; ops-watch alone refuses an api target without a key.
+    const noKey = loadConfig({ TXMON_OPS_TARGETS: 'ingest=http://a:1/metrics,api=http://b:2/metrics' }).ops;
+    expect(() => requireOpsApiToken(withKey)).not.toThrow();
+    expect(() => requireOpsApiToken(noKey)).toThrow(
       'invalid configuration: TXMON_OPS_TARGETS: names an api target, whose /metrics needs a key: set TXMON_OPS_API_TOKEN(_FILE) to an sre or admin key',
     );
     expect(() => loadConfig({ TXMON_OPS_API_TOKEN: 'a', TXMON_OPS_API_TOKEN_FILE: '/x' })).toThrow(

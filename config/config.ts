@@ -653,7 +653,7 @@ function tlsFiles(
 /**
  * What ops-watch scrapes: TXMON_OPS_TARGETS, or by default the two processors on this host at their
  * configured ports, and the API at its port when TXMON_OPS_API_TOKEN gives a key for its /metrics
- * (sre or admin). A target named `api` without the key fails here: every scrape would get a 401.
+ * (sre or admin). A target named `api` without the key is refused by ops-watch (requireOpsApiToken).
  */
 function opsTargets(e: Env, picked: Readonly<Record<string, string>>) {
   const apiToken = secretSetting(picked, 'TXMON_OPS_API_TOKEN') ?? null;
@@ -667,12 +667,19 @@ function opsTargets(e: Env, picked: Readonly<Record<string, string>>) {
     const at = t.indexOf('=');
     return { name: t.slice(0, at), url: t.slice(at + 1) };
   });
-  if (apiToken === null && targets.some((t) => t.name === 'api'))
+  return { targets, apiToken };
+}
+
+/**
+ * ops-watch's start-up check (not every process's: the targets are shared configuration): a target
+ * named `api` without TXMON_OPS_API_TOKEN would get a 401 at every scrape.
+ */
+export function requireOpsApiToken(ops: TxmonConfig['ops']): void {
+  if (ops.apiToken === null && ops.targets.some((t) => t.name === 'api'))
     throw bad(
       'TXMON_OPS_TARGETS',
       'names an api target, whose /metrics needs a key: set TXMON_OPS_API_TOKEN(_FILE) to an sre or admin key',
     );
-  return { targets, apiToken };
 }
 
 /** The password in a URL's user info, decoded; undefined when it has none. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { CONFIG_KEYS, loadConfig } from '../../config/config.ts';
+import { CONFIG_KEYS, loadConfig, requireOpsApiToken } from '../../config/config.ts';
 import { TOPICS } from '../../topics/topics.ts';
 import { ROOT } from '../checks.ts';
 
@@ -81,7 +81,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       const mount = container(w).volumeMounts.find((m: Doc) => m.name === 'secrets');
       const volume = podSpec(w).volumes.find((v: Doc) => v.name === 'secrets');
       expect(volume.secret.secretName, w.metadata.name).toBe(secretExample.metadata.name);
-      for (const [k, v] of Object.entries(envOf(w)).filter(([k]) => k.endsWith('_PASSWORD_FILE'))) {
+      for (const [k, v] of Object.entries(envOf(w)).filter(([k]) => k.endsWith('_PASSWORD_FILE') || k.endsWith('_TOKEN_FILE'))) {
         expect(`${mount.mountPath}/`).toBe(MOUNT);
         expect(v.startsWith(MOUNT), `${w.metadata.name} ${k}`).toBe(true);
         expect(keys, `${w.metadata.name} ${k}`).toContain(v.slice(mount.mountPath.length + 1));
@@ -105,6 +105,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
         api: cfg.api.port,
       }[processor];
       expect(configured, `${processor}: the port txmon listens on`).toBe(port);
+      // ops-watch starts only with a key for each api target it scrapes (its own pod's secret file).
+      if (processor === 'ops-watch') expect(() => requireOpsApiToken(cfg.ops)).not.toThrow();
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
       // The API's /readyz is red while the ingest lags: its pods stay in the Service (/healthz).
       expect(c.readinessProbe.httpGet).toEqual({ path: processor === 'api' ? '/healthz' : '/readyz', port: 'http' });

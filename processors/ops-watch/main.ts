@@ -5,7 +5,7 @@
  * forecast is an ops alert (ops/alerts.ts): logged, counted, a row in `ops_alerts` at its latest
  * revision, and every revision on txmon.ops-alerts.v1.
  */
-import type { TxmonConfig } from '../../config/config.ts';
+import { requireOpsApiToken, type TxmonConfig } from '../../config/config.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import { startProcessorProbes } from '../../platform/http-probe.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -46,6 +46,7 @@ export interface OpsWatchProcess {
 }
 
 export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsWatchOptions = {}): Promise<OpsWatchProcess> {
+  requireOpsApiToken(cfg.ops);
   const log = logger.child({ processor: 'ops-watch' });
   const metrics = createOpsMetrics();
   const tolerate = createTolerate(metrics.registry, log);
