@@ -7,16 +7,14 @@ import { buildProgram, main } from './main.ts';
 import { loadConfig } from '../config/config.ts';
 import { TraceWriter } from '../ops/trace.ts';
 import { InputError } from '../platform/errors.ts';
+import { evaluateCsv, evaluateCsvCommand, type EvaluateCsvReport } from './ops-evaluate-csv.actions.ts';
 import {
   detectCsv,
   detectCsvCommand,
   evaluateCommand,
-  evaluateCsv,
-  evaluateCsvCommand,
   evaluateTraces,
   poissonUpper95,
   type DetectCsvReport,
-  type EvaluateCsvReport,
   type EvaluateReport,
 } from './ops.actions.ts';
 import { delimiter, duration, nonNegativeDuration } from './ops.command.ts';

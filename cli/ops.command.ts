@@ -2,7 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_DETECTOR } from '../ops/detector.ts';
 import { type CliContext, int } from './context.ts';
-import type { DetectCsvOptions, EvaluateCsvOptions, EvaluateOptions } from './ops.actions.ts';
+import type { EvaluateCsvOptions } from './ops-evaluate-csv.actions.ts';
+import type { DetectCsvOptions, EvaluateOptions } from './ops.actions.ts';
 
 export function register(program: Command, ctx: CliContext): void {
   const { say } = ctx;
@@ -54,7 +55,7 @@ export function register(program: Command, ctx: CliContext): void {
       'print { params, files: [{ file, rows, windows, series: [{ column, results: { robust, zscore } }], any }], totals } as JSON',
     )
     .action(async (files: string[], o: EvaluateCsvOptions) => {
-      const { evaluateCsvCommand } = await import('./ops.actions.ts');
+      const { evaluateCsvCommand } = await import('./ops-evaluate-csv.actions.ts');
       process.stdout.write(evaluateCsvCommand(files, o, say));
     });
   ops
