@@ -81,6 +81,18 @@ describe('loadConfig', () => {
     expect(() => requireOpsApiToken(noKey)).toThrow(
       'invalid configuration: TXMON_OPS_TARGETS: names an api target, whose /metrics needs a key: set TXMON_OPS_API_TOKEN(_FILE) to an sre or admin key',
     );
+    // A header value: one key, printable, no line breaks; the error names the setting, never the value.
+    expect(() => loadConfig({ TXMON_OPS_API_TOKEN: 'txk_secret\nsecond line' })).toThrow(
+      'invalid configuration: TXMON_OPS_API_TOKEN: must be one API key: printable ASCII without spaces or line breaks',
+    );
+    let refused = '';
+    try {
+      loadConfig({ TXMON_OPS_API_TOKEN: 'txk_secret second' });
+    } catch (err) {
+      refused = (err as Error).message;
+    }
+    expect(refused).toContain('TXMON_OPS_API_TOKEN: must be one API key');
+    expect(refused).not.toContain('txk_secret');
     expect(() => loadConfig({ TXMON_OPS_API_TOKEN: 'a', TXMON_OPS_API_TOKEN_FILE: '/x' })).toThrow(
       /TXMON_OPS_API_TOKEN and TXMON_OPS_API_TOKEN_FILE are both set/,
     );

@@ -657,6 +657,10 @@ function tlsFiles(
  */
 function opsTargets(e: Env, picked: Readonly<Record<string, string>>) {
   const apiToken = secretSetting(picked, 'TXMON_OPS_API_TOKEN') ?? null;
+  // Sent as a header: anything but printable ASCII would make every request fail with the value in
+  // the error (a key file with a second line). Named, never printed.
+  if (apiToken !== null && !/^[\x21-\x7e]+$/.test(apiToken.reveal()))
+    throw bad('TXMON_OPS_API_TOKEN', 'must be one API key: printable ASCII without spaces or line breaks');
   const targets = (
     e.TXMON_OPS_TARGETS ?? [
       `ingest=http://127.0.0.1:${e.TXMON_METRICS_PORT}/metrics`,

@@ -244,9 +244,11 @@ describe('totals', () => {
   });
 
   it('weights chance recall by windows, takes the mean of the two middle delays, and sums alarms over normal time', () => {
+    // Values that tell a weighted mean from a plain one: chance 0.5 over 1 window and 0.2 over 3 is
+    // 0.275 weighted, 0.35 plain; 2 alarms in 1/4 day and 1 in 3/4 is 3 a day summed, 4.67 averaged.
     const t = totals([
-      series(1, 1, 0.5, [4_000], 2, 43_200_000),
-      series(3, 1, 0.1, [null, 10_000, null], 1, 43_200_000),
+      series(1, 1, 0.5, [4_000], 2, 21_600_000),
+      series(3, 1, 0.2, [null, 10_000, null], 1, 64_800_000),
       series(0, 0, null, []),
     ]);
     expect(t).toMatchObject({
@@ -258,7 +260,7 @@ describe('totals', () => {
       normalMs: 86_400_000,
       falseAlarmsPerDay: 3,
     });
-    expect(t.chanceRecall).toBeCloseTo((0.5 * 1 + 0.1 * 3) / 4, 12);
+    expect(t.chanceRecall).toBeCloseTo(0.275, 12);
     expect(t.medianDelayMs).toBe(7_000);
     expect(totals([series(2, 2, 0, [1_000, 9_000]), series(1, 1, 0, [2_000])]).medianDelayMs).toBe(2_000);
     expect(totals([series(0, 0, null, [])])).toMatchObject({

@@ -8,5 +8,6 @@ export function isGzip(bytes: Uint8Array): boolean {
 
 /** A file's bytes as UTF-8 text, gunzipped first when they are gzip (zlib's error when they are not a whole gzip stream). */
 export function gzipOrPlainText(bytes: Uint8Array): string {
-  return Buffer.from(isGzip(bytes) ? gunzipSync(bytes) : bytes).toString('utf8');
+  const b = isGzip(bytes) ? gunzipSync(bytes) : bytes;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 }

@@ -48,6 +48,8 @@ export interface OpsWatchProcess {
 export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsWatchOptions = {}): Promise<OpsWatchProcess> {
   requireOpsApiToken(cfg.ops);
   const log = logger.child({ processor: 'ops-watch' });
+  if (cfg.ops.apiToken !== null && !cfg.ops.targets.some((t) => t.name === 'api'))
+    log.warn('ops-watch: TXMON_OPS_API_TOKEN is set but no target is named api (TXMON_OPS_TARGETS): the key is not used');
   const metrics = createOpsMetrics();
   const tolerate = createTolerate(metrics.registry, log);
   const engine = new OpsWatchEngine(watchParams(cfg));
@@ -130,13 +132,20 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
   const apiAuth = cfg.ops.apiToken === null ? undefined : { authorization: `Bearer ${cfg.ops.apiToken.reveal()}` };
   const scrape = async (target: { name: string; url: string }): Promise<string | null> => {
     try {
+      const keyed = target.name === 'api' && apiAuth !== undefined;
       const res = await fetch(target.url, {
         signal: AbortSignal.timeout(Math.min(10_000, Math.max(500, scrapeMs / 2))),
-        ...(target.name === 'api' && apiAuth !== undefined && { headers: apiAuth }),
+        // A /metrics endpoint has no reason to redirect; with the key, a redirect is refused outright.
+        ...(keyed && { headers: apiAuth, redirect: 'error' as const }),
       });
-      if (res.status === 401 || res.status === 403)
-        throw new Error(`HTTP ${res.status}: the API refused TXMON_OPS_API_TOKEN (revoked, expired, or not an sre or admin key)`);
-      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        if (keyed && (res.status === 401 || res.status === 403))
+          throw new Error(
+            `HTTP ${res.status}: the API refused TXMON_OPS_API_TOKEN (revoked, expired, or not an sre or admin key)`,
+          );
+        throw new Error(`HTTP ${res.status}`);
+      }
       const text = await res.text();
       metrics.scrapes.inc({ target: target.name, outcome: 'ok' });
       if (down.delete(target.name)) log.info({ target: target.name, url: target.url }, `ops-watch: ${target.name} answers again`);

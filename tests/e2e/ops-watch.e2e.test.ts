@@ -3,6 +3,8 @@
 // topic with records that are not Avro. The ops alert names the dead-letter rate as the series that
 // moved first, within two scrapes of the flood's effect, in MySQL, on txmon.ops-alerts.v1 and in
 // the API; nothing was raised before the flood.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secret } from '../../config/secrets.ts';
@@ -152,16 +154,36 @@ describe('ops-watch on a real pipeline', () => {
     try {
       const address = await app.listen({ host: '127.0.0.1', port: 0 });
       const url = `${address}/metrics`;
+      // Another target beside it, which must never see the key: what it was sent is kept.
+      const seen: Array<string | undefined> = [];
+      const other = createServer((req, res) => {
+        seen.push(req.headers.authorization);
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end('# nothing\n');
+      });
+      await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+      const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}/metrics`;
       const scrapeWith = async (key: string) => {
         const steps: WatchStep[] = [];
         const watch = await startOpsWatch(
-          { ...ns.cfg, ops: { ...ns.cfg.ops, targets: [{ name: 'api', url }], apiToken: new Secret(key), scrapeMs: 300 } },
+          {
+            ...ns.cfg,
+            ops: {
+              ...ns.cfg.ops,
+              targets: [
+                { name: 'api', url },
+                { name: 'ingest', url: otherUrl },
+              ],
+              apiToken: new Secret(key),
+              scrapeMs: 300,
+            },
+          },
           testLogger,
           { rounds: 3, onStep: (s) => steps.push(s) },
         );
         await watch.done;
         const values = (await watch.metrics.scrapes.get()).values;
-        const count = (outcome: string) => values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+        const count = (outcome: string) =>
+          values.find((v) => v.labels.target === 'api' && v.labels.outcome === outcome)?.value ?? 0;
         return { ok: count('ok'), failed: count('failed'), points: steps.map((s) => s.points) };
       };
       const sre = (await createApiKey(pool, 'ops-scrape-sre', 'sre', 'test')).key;
@@ -171,6 +193,10 @@ describe('ops-watch on a real pipeline', () => {
       expect(Math.max(...good.points)).toBeGreaterThanOrEqual(2);
       const analyst = (await createApiKey(pool, 'ops-scrape-analyst', 'analyst', 'test')).key;
       expect(await scrapeWith(analyst)).toMatchObject({ ok: 0, failed: 3 });
+      // The other target was scraped every round, and never sent a key.
+      expect(seen).toHaveLength(6);
+      expect(seen.every((h) => h === undefined)).toBe(true);
+      other.close();
     } finally {
       await app.close();
     }
