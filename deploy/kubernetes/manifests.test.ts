@@ -75,17 +75,27 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  it('mount the secret each password file is read from, with the keys the example secret has', () => {
+  it('mount the secret each password file is read from, with the keys the example secret has, and no other key', () => {
     const keys = Object.keys(secretExample.stringData);
     for (const w of workloads) {
       const mount = container(w).volumeMounts.find((m: Doc) => m.name === 'secrets');
       const volume = podSpec(w).volumes.find((v: Doc) => v.name === 'secrets');
       expect(volume.secret.secretName, w.metadata.name).toBe(secretExample.metadata.name);
+      const read: string[] = [];
       for (const [k, v] of Object.entries(envOf(w)).filter(([k]) => k.endsWith('_PASSWORD_FILE') || k.endsWith('_TOKEN_FILE'))) {
         expect(`${mount.mountPath}/`).toBe(MOUNT);
         expect(v.startsWith(MOUNT), `${w.metadata.name} ${k}`).toBe(true);
         expect(keys, `${w.metadata.name} ${k}`).toContain(v.slice(mount.mountPath.length + 1));
+        read.push(v.slice(mount.mountPath.length + 1));
       }
+      // Least privilege: the pod gets the files it reads, at their own names, and not the others'
+      // passwords (the ingest never sees the administrator's, nor ops-watch's API key).
+      const projected = (volume.secret.items as Array<{ key: string; path: string }>) ?? [];
+      expect(
+        projected.every((i) => i.key === i.path),
+        w.metadata.name,
+      ).toBe(true);
+      expect(projected.map((i) => i.key).sort(), w.metadata.name).toEqual([...new Set(read)].sort());
     }
   });
 
