@@ -10,12 +10,23 @@
  *   redis-paused      Redis answers no client (CLIENT PAUSE … ALL)
  *   broker-paused     the Kafka broker's process stopped (SIGSTOP, then SIGCONT)
  *   mariadb-slowed    the ingest's table locked 80 % of each second (LOCK TABLES … WRITE)
+ *   traffic-drift     a second upstream sends half as much traffic again from another population
+ *                     (another world's accounts and merchants, half of it fraud episodes) for 120 s:
+ *                     the active model's score distribution moves (its PSI, reported every 2 s here);
+ *                     not in the defaults (WITH_MODEL below says why)
+ *   rules-review-all  a rule set whose extra rule sends every transaction to review is promoted,
+ *                     and rolled back 60 s later (the registry's active rule set, as `txmon rules
+ *                     promote` and `txmon rules rollback` do)
  *   lag-growth        the same table locked 950 ms of each second until a partition's lag passes
  *                     the trace's lag SLO (OPS_RECORD_LAG_SLO) by a fifth, or 240 s: the breach
  *                     forecast's test. It grows the lag only when the ingest's fetches are small
  *                     (OPS_RECORD_INGEST_MAX_BYTES=16384): with the default 512 KB a partition's
  *                     whole backlog is taken in each unlocked 50 ms. (Stopping the ingest's process
  *                     190 ms of every 200 grew it, but left most scrapes unanswered.)
+ *
+ * The run decides with the shipped rules, published and promoted in the registry, and a model trained
+ * on its own first OPS_RECORD_TRAIN_AFTER_S of traffic; the trace starts OPS_RECORD_SETTLE_S after
+ * the model's promotion.
  *
  * Not a test and not in `npm test`: it takes OPS_RECORD_WARMUP_S + per fault its length and
  * OPS_RECORD_GAP_S of clean traffic after it (about 20 minutes by default), and pauses services the
@@ -25,7 +36,7 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config/config.ts';
 import { resetNamespace } from '../cli/reset-namespace.ts';
@@ -43,7 +54,12 @@ import { loadSimulatedRefdata } from '../simulator/load-refdata.ts';
 import { topicName } from '../topics/topics.ts';
 import { TraceWriter, type TraceFault } from '../ops/trace.ts';
 import { ScrapeReader, type RoundPoint, type SloLimit } from '../ops/watch.ts';
+import { readScrape } from '../ops/exposition.ts';
 import { WATCHED_METRICS } from '../ops/watch-list.ts';
+import { publishRuleSet, promoteRuleSet, rollbackRuleSet } from '../models/rule-set-registry.ts';
+import { snapshotFeatureNames } from '../domain/snapshot.ts';
+import { promote, registerModel } from '../models/model-registry.ts';
+import { trainModel } from '../models/train.ts';
 
 const out = process.argv[2] ?? '';
 if (!out) throw new Error('usage: node --import tsx bench/ops-record.ts <out.jsonl.gz>');
@@ -59,14 +75,33 @@ const GAP_S = num('OPS_RECORD_GAP_S', 180);
 const CLEAN_S = num('OPS_RECORD_CLEAN_S', 1_200);
 const LAG_SLO = num('OPS_RECORD_LAG_SLO', 8_000);
 const INGEST_MAX_BYTES = process.env.OPS_RECORD_INGEST_MAX_BYTES;
-const FAULT_NAMES = ['malformed-flood', 'redis-paused', 'broker-paused', 'mariadb-slowed', 'lag-growth'] as const;
+const FAULT_NAMES = [
+  'malformed-flood',
+  'redis-paused',
+  'broker-paused',
+  'mariadb-slowed',
+  'traffic-drift',
+  'rules-review-all',
+  'lag-growth',
+] as const;
 type FaultName = (typeof FAULT_NAMES)[number];
-const faults = (process.env.OPS_RECORD_FAULTS ?? FAULT_NAMES.join(','))
+const faults = (process.env.OPS_RECORD_FAULTS ?? FAULT_NAMES.filter((f) => f !== 'traffic-drift').join(','))
   .split(',')
   .map((s) => s.trim())
   .filter((s) => s !== '') as FaultName[];
 for (const f of faults)
   if (!FAULT_NAMES.includes(f)) throw new Error(`OPS_RECORD_FAULTS: unknown fault ${f} (known: ${FAULT_NAMES.join(', ')})`);
+
+/**
+ * The run decides with a model only for the drift fault (its score's PSI is the fault's effect): a
+ * model trained on the run's first minutes, while the windows still fill (1 h, 24 h), sees the score
+ * distribution move all through a 30-min recording (PSI 4.1 → 5.3 over the minute before the fault
+ * on 2026-12-07), so its PSI is no clean baseline and the fault is not in the defaults.
+ */
+const WITH_MODEL = faults.includes('traffic-drift');
+/** Traffic before the model is trained on it, and the wait after its promotion before the trace starts. */
+const TRAIN_AFTER_S = num('OPS_RECORD_TRAIN_AFTER_S', 180);
+const SETTLE_S = num('OPS_RECORD_SETTLE_S', 30);
 
 const say = (line: string) => process.stdout.write(`[ops-record ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const base = loadConfig(process.env);
@@ -78,6 +113,8 @@ const env = {
   TXMON_INGEST_GROUP_ID: 'txmon-opsrec-ingest',
   TXMON_LOG_LEVEL: 'warn',
   TXMON_LOG_PRETTY: 'false',
+  // The drift report every 2 s, as the 30-s default is to 15-s scrapes (the scrapes here are 1 s).
+  TXMON_DRIFT_INTERVAL_MS: String(Math.max(1_000, 2 * SCRAPE_MS)),
   ...(INGEST_MAX_BYTES && { TXMON_INGEST_MAX_BYTES_PER_PARTITION: INGEST_MAX_BYTES }),
 };
 const cfg = loadConfig(env);
@@ -108,6 +145,16 @@ const EFFECT: Record<FaultName, { effect: string; direction: 'up' | 'down'; desc
     effect: 'txmon_ingest_batch_duration_seconds',
     direction: 'up',
     description: "the ingest's transactions table locked 800 ms of each second",
+  },
+  'traffic-drift': {
+    effect: 'txmon_model_score_psi',
+    direction: 'up',
+    description: `a second upstream sends ${RATE / 2} tx/s from another population (another world, half of it fraud episodes) beside the traffic, 120 s`,
+  },
+  'rules-review-all': {
+    effect: 'txmon_detection_decisions_total',
+    direction: 'up',
+    description: 'a rule set that sends every transaction to review promoted, rolled back after 60 s',
   },
   'lag-growth': {
     effect: 'txmon_ingest_consumer_lag_records',
@@ -151,11 +198,61 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.exit(130);
   });
 
+/** The shipped rules, published and promoted in the registry (so a faulty rule set's rollback returns to them). */
+const DEFAULT_RULES = readFileSync('rules/rules.json', 'utf8');
+const featureNames = snapshotFeatureNames(cfg.state.windows);
+let producing = false;
+
+async function publishDefaultRules(): Promise<void> {
+  const pool = createPool(cfg);
+  try {
+    const { version } = await publishRuleSet(pool, DEFAULT_RULES, featureNames, {
+      actor: 'ops-record',
+      reason: 'the shipped rules, for the recording',
+      source: 'rules/rules.json',
+    });
+    await promoteRuleSet(pool, version, 'ops-record', 'the shipped rules, for the recording');
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A model trained on the run's stored transactions so far, registered and made the active one; its version. */
+async function trainOnOwnTraffic(): Promise<string> {
+  const pool = createPool(cfg);
+  try {
+    const model = await trainModel(pool, cfg.state.windows, { trees: 100, sampleSize: 256, seed: 1, alertRate: 0.01 }, () => {});
+    await registerModel(pool, model, 'ops-record');
+    await promote(pool, model.version, 'ops-record', 'trained on the recorded run');
+    return model.version;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** The shipped rules with one more rule that sends every transaction to review: a faulty rule file. */
+function reviewAllRules(): string {
+  const set = JSON.parse(DEFAULT_RULES) as { version: string; rules: unknown[] };
+  set.version = `${set.version}-review-all`;
+  set.rules.push({
+    id: 'review-everything',
+    version: '1',
+    description: 'Every transaction to review (the faulty rule of the recording)',
+    severity: 'low',
+    action: 'REVIEW',
+    when: { '>=': [{ var: 'amount_base_minor' }, 0] },
+    detail: 'every transaction',
+  });
+  return JSON.stringify(set, null, 2);
+}
+
 async function main(): Promise<void> {
   say(`preparing namespace ${cfg.topicNamespace}`);
   await resetNamespace(cfg, logger, () => {});
   await prepareNamespace(cfg, logger);
-  const total = Math.ceil(RATE * (WARMUP_S + (faults.length === 0 ? CLEAN_S : faults.length * (GAP_S + 240)) + 60));
+  const total = Math.ceil(
+    RATE * (TRAIN_AFTER_S + SETTLE_S + 60 + WARMUP_S + (faults.length === 0 ? CLEAN_S : faults.length * (GAP_S + 240)) + 60),
+  );
   // Event time keeps pace with the wall clock (RATE transactions a second of event time), over
   // accounts enough that each buys about once a minute, as a live upstream would send them.
   const simOpts = {
@@ -166,6 +263,7 @@ async function main(): Promise<void> {
     eventsPerSecondOfEventTime: RATE,
   };
   await loadSimulatedRefdata(cfg, simOpts, '.txmon/opsrec-refdata');
+  await publishDefaultRules();
 
   const port = await freePort();
   const ingest = spawn(process.execPath, ['bin/txmon.js', 'run', 'ingest', '--metrics-port', String(port)], {
@@ -177,24 +275,28 @@ async function main(): Promise<void> {
     ingestErr = (ingestErr + d.toString()).slice(-20_000);
   });
   cleanups.push(() => ingest.kill('SIGKILL'));
-  let producing = true;
+  producing = true;
   const traffic = produceSimulation(cfg, logger, { ...simOpts, ratePerSecond: RATE }, () => {}).catch((err: unknown) => {
     if (producing) say(`traffic stopped: ${(err as Error).message}`);
   });
   say(`ingest on :${port}, traffic at ${RATE} tx/s; scraping every ${SCRAPE_MS} ms`);
 
-  const writer = new TraceWriter({
-    scrapeMs: SCRAPE_MS,
-    targets: ['ingest'],
-    recordedAt: Date.now(),
-    commit,
-    description: `txmon run ingest at ${RATE} tx/s of simulated traffic; faults: ${faults.join(', ') || 'none'}`,
-    slos: SLOS,
-  });
+  const writer = new TraceWriter(
+    {
+      scrapeMs: SCRAPE_MS,
+      targets: ['ingest'],
+      recordedAt: Date.now(),
+      commit,
+      description: `txmon run ingest at ${RATE} tx/s of simulated traffic; faults: ${faults.join(', ') || 'none'}`,
+      slos: SLOS,
+    },
+    { raw: true },
+  );
   const keep = new Set<string>([...WATCHED_METRICS, ...SLOS.map((s) => s.metric)]);
   const reader = new ScrapeReader((name) => keep.has(name));
   let latest: RoundPoint[] = [];
   let rounds = 0;
+  let recording = false;
   let scraping = true;
   const scraper = (async () => {
     let next = Date.now();
@@ -210,9 +312,13 @@ async function main(): Promise<void> {
       } catch {
         // unanswered: up 0
       }
-      latest = reader.read(time, [{ target: 'ingest', text }]);
-      writer.round(time, latest);
-      rounds++;
+      // Each scrape's raw samples go into the trace too, so it can be replayed at a longer interval.
+      const raw = [{ target: 'ingest', scrape: text === null ? null : readScrape(text, time) }];
+      latest = reader.readScrapes(time, raw);
+      if (recording) {
+        writer.round(time, latest, raw);
+        rounds++;
+      }
       await sleep(Math.max(0, next - Date.now()));
     }
   })();
@@ -221,6 +327,18 @@ async function main(): Promise<void> {
 
   const maxLag = () => Math.max(0, ...latest.filter((p) => p.name === 'txmon_ingest_consumer_lag_records').map((p) => p.value));
 
+  if (WITH_MODEL) {
+    // Trained on the run's own first minutes, as production's model is on recent traffic: one
+    // trained on another population reads as drifted from the first transaction (a score PSI of ~7
+    // with a history of the simulator's defaults), and the drift fault could not move it. The trace
+    // starts once it is active.
+    say(`${TRAIN_AFTER_S} s of traffic for the model to be trained on`);
+    await sleep(TRAIN_AFTER_S * 1_000);
+    const model = await trainOnOwnTraffic();
+    say(`model ${model} active; recording after ${SETTLE_S} s more`);
+    await sleep(SETTLE_S * 1_000);
+  }
+  recording = true;
   say(`warm-up ${WARMUP_S} s`);
   await sleep(WARMUP_S * 1_000);
   if (faults.length === 0) {
@@ -284,6 +402,43 @@ async function inject(name: FaultName, maxLag: () => number): Promise<void> {
       await sleep(20_000);
       resume();
       cleanups.splice(cleanups.indexOf(resume), 1);
+      return;
+    }
+    case 'traffic-drift': {
+      // Another world (seed), so other transaction ids; half of it fraud episodes. Its accounts are
+      // not in the reference data: the enrichment misses them, as a new market's would.
+      const drift = produceSimulation(
+        cfg,
+        logger,
+        {
+          ...DEFAULT_SIM_OPTIONS,
+          seed: 4_242,
+          count: Math.ceil((RATE / 2) * 120),
+          accounts: Math.max(DEFAULT_SIM_OPTIONS.accounts, RATE * 30),
+          fraudRate: 0.5,
+          startTime: Date.now(),
+          eventsPerSecondOfEventTime: RATE / 2,
+          ratePerSecond: RATE / 2,
+        },
+        () => {},
+      );
+      await drift;
+      return;
+    }
+    case 'rules-review-all': {
+      const pool = createPool(cfg);
+      try {
+        const { version } = await publishRuleSet(pool, reviewAllRules(), featureNames, {
+          actor: 'ops-record',
+          reason: 'fault injection: every transaction to review',
+          source: 'ops-record',
+        });
+        await promoteRuleSet(pool, version, 'ops-record', 'fault injection');
+        await sleep(60_000);
+        await rollbackRuleSet(pool, 'ops-record', 'fault removed');
+      } finally {
+        await pool.end();
+      }
       return;
     }
     case 'mariadb-slowed':

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, main } from './main.ts';
 import { loadConfig } from '../config/config.ts';
+import { readScrape } from '../ops/exposition.ts';
 import { TraceWriter } from '../ops/trace.ts';
+import { ScrapeReader } from '../ops/watch.ts';
 import { InputError } from '../platform/errors.ts';
 import { evaluateCsv, evaluateCsvCommand, type EvaluateCsvReport } from './ops-evaluate-csv.actions.ts';
 import {
@@ -115,6 +117,45 @@ function traceFile(stallAt = 200): string {
   return file;
 }
 
+/**
+ * A raw trace (txmon-ops-trace/2) of 600 1-s scrapes of an ingest's page: ~1,000 valid records/s,
+ * none from round 400 to 430 (the injected stall).
+ */
+function rawTraceFile(): string {
+  const w = new TraceWriter(
+    { scrapeMs: 1_000, targets: ['ingest'], recordedAt: 0, commit: 'test', description: 'a stall, raw', slos: [] },
+    { raw: true },
+  );
+  const reader = new ScrapeReader(() => true);
+  const t0 = Date.parse('2026-12-08T00:00:00Z');
+  let valid = 0;
+  for (let i = 0; i < 600; i++) {
+    if (i < 400 || i >= 430) valid += 1_000 + ((i * 7919) % 41) - 20;
+    const time = t0 + i * 1_000;
+    const raw = [
+      {
+        target: 'ingest',
+        scrape: readScrape(
+          `# TYPE txmon_ingest_records_total counter\ntxmon_ingest_records_total{outcome="valid"} ${valid}\n`,
+          time,
+        ),
+      },
+    ];
+    w.round(time, reader.readScrapes(time, raw), raw);
+  }
+  w.fault({
+    name: 'stall',
+    start: t0 + 399_500,
+    end: t0 + 429_500,
+    effect: 'txmon_ingest_records_total',
+    direction: 'down',
+    description: '',
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'txmon-ops-')), 'raw.jsonl.gz');
+  writeFileSync(file, w.bytes(true));
+  return file;
+}
+
 describe('txmon ops evaluate', () => {
   const cfg = loadConfig({});
   it('replays a trace with both baselines: the fault detected a scrape after its effect, nothing raised before it, the targets read', () => {
@@ -163,6 +204,54 @@ describe('txmon ops evaluate', () => {
     writeFileSync(bad, '{"format":"txmon-ops-trace/1","scrapeMs":1000}\nnot json\n');
     expect(() => evaluateTraces([bad], {}, cfg)).toThrow(InputError);
     expect(() => evaluateTraces([bad], {}, cfg)).toThrow(/bad\.jsonl: line 2: not JSON/);
+  });
+});
+
+describe('txmon ops evaluate --scrape-interval', () => {
+  const cfg = loadConfig({});
+  it('replays a raw trace as if scraped every 3 s: a third of the rounds, the delay counted in 3-s scrapes, both intervals said', async () => {
+    const file = rawTraceFile();
+    const at1 = evaluateTraces([file], { method: 'robust' }, cfg).traces[0];
+    expect(at1).toMatchObject({ recordedScrapeMs: 1_000, replayedScrapeMs: 1_000 });
+    expect(at1?.results.robust).toMatchObject({ scrapeMs: 1_000, rounds: 600 });
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+    try {
+      await main(['node', 'txmon', 'ops', 'evaluate', file, '--scrape-interval', '3s', '--method', 'robust', '--json']);
+    } finally {
+      process.stdout.write = write;
+    }
+    const t = (JSON.parse(out.join('')) as EvaluateReport).traces[0];
+    expect(t).toMatchObject({ recordedScrapeMs: 1_000, replayedScrapeMs: 3_000, header: { scrapeMs: 1_000 } });
+    const e = t?.results.robust;
+    expect(e).toMatchObject({ scrapeMs: 3_000, rounds: 200 });
+    // The first 3-s round in the stall is round 402 (its rate from round 399); flagged at the third in a row, 408.
+    const t0 = Date.parse('2026-12-08T00:00:00Z');
+    expect(e?.faults[0]).toMatchObject({ effectAt: t0 + 402_000, detectedAt: t0 + 408_000, delayScrapes: 2 });
+    expect(e?.falseAlarms).toEqual([]);
+    const text = evaluateCommand([file], { method: 'robust', scrapeInterval: 3_000 }, cfg);
+    expect(text).toContain(`${file}: 200 rounds replayed 3.0 s apart, recorded 1.0 s apart (9.9 min)`);
+    expect(text).toContain('detected 2 scrapes after it');
+    expect(duration('--scrape-interval')('15s')).toBe(15_000);
+  });
+
+  it('refuses an interval that is not a whole multiple of the recorded one, and a trace of derived values only, naming the file', () => {
+    const raw = rawTraceFile();
+    for (const [ms, said] of [
+      [2_500, '2.5 s'],
+      [500, '0.5 s'],
+    ] as const) {
+      expect(() => evaluateTraces([raw], { scrapeInterval: ms }, cfg)).toThrow(InputError);
+      expect(() => evaluateTraces([raw], { scrapeInterval: ms }, cfg)).toThrow(
+        `${raw}: --scrape-interval ${said} is not a whole multiple of the trace's recorded interval, 1 s`,
+      );
+    }
+    const derived = traceFile();
+    expect(() => evaluateTraces([raw, derived], { scrapeInterval: 15_000 }, cfg)).toThrow(InputError);
+    expect(() => evaluateTraces([raw, derived], { scrapeInterval: 15_000 }, cfg)).toThrow(
+      `${derived}: --scrape-interval 15 s: the trace is txmon-ops-trace/1, which keeps derived values only`,
+    );
   });
 });
 

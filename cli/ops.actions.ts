@@ -8,9 +8,17 @@ import { csvText, readSeriesCsv } from '../ops/series-csv.ts';
 import { InputError } from '../platform/errors.ts';
 import type { TxmonConfig } from '../config/config.ts';
 import { evaluateTrace, type Evaluation } from '../ops/evaluate.ts';
-import { readTrace, type Trace, type TraceFault, type TraceHeader } from '../ops/trace.ts';
+import {
+  RAW_TRACE_FORMAT,
+  readTrace,
+  resample,
+  TRACE_FORMAT,
+  type Trace,
+  type TraceFault,
+  type TraceHeader,
+} from '../ops/trace.ts';
 import type { WatchParams } from '../ops/watch.ts';
-import { watchParams } from '../ops/watch-list.ts';
+import { WATCHED_METRICS, watchParams } from '../ops/watch-list.ts';
 
 export interface DetectCsvOptions {
   time: string;
@@ -155,6 +163,8 @@ export interface EvaluateOptions {
   horizon?: number;
   forecastPoints?: number;
   settle?: number;
+  /** Replay each trace as if scraped this often, ms (from its raw samples). */
+  scrapeInterval?: number;
   json?: boolean;
 }
 
@@ -165,7 +175,11 @@ export interface EvaluateReport {
   params: Omit<WatchParams, 'slos' | 'scrapeMs'> & { settleMs: number };
   traces: Array<{
     file: string;
+    /** As recorded. */
     header: TraceHeader;
+    recordedScrapeMs: number;
+    /** The interval the trace was replayed at (--scrape-interval, else the recorded one). */
+    replayedScrapeMs: number;
     faults: TraceFault[];
     results: Partial<Record<BaselineMethod, Evaluation>>;
   }>;
@@ -209,12 +223,13 @@ export function evaluateTraces(files: readonly string[], o: EvaluateOptions, cfg
   const settleMs = o.settle ?? 60_000;
   const methods: BaselineMethod[] = o.method === undefined || o.method === 'both' ? ['robust', 'zscore'] : [o.method];
   const traces: EvaluateReport['traces'] = files.map((file) => {
-    let trace: Trace;
+    let recorded: Trace;
     try {
-      trace = readTrace(readFileSync(file));
+      recorded = readTrace(readFileSync(file));
     } catch (err) {
       throw new InputError(`${file}: ${(err as Error).message}`, err);
     }
+    const trace = o.scrapeInterval === undefined ? recorded : atInterval(file, recorded, o.scrapeInterval);
     const results: Partial<Record<BaselineMethod, Evaluation>> = {};
     for (const method of methods)
       results[method] = evaluateTrace(
@@ -222,7 +237,14 @@ export function evaluateTraces(files: readonly string[], o: EvaluateOptions, cfg
         { ...params, detector: { ...detector, method }, slos: trace.header.slos, scrapeMs: trace.header.scrapeMs },
         { settleMs },
       );
-    return { file, header: trace.header, faults: [...trace.faults], results };
+    return {
+      file,
+      header: recorded.header,
+      recordedScrapeMs: recorded.header.scrapeMs,
+      replayedScrapeMs: trace.header.scrapeMs,
+      faults: [...trace.faults],
+      results,
+    };
   });
   const targets: EvaluateReport['targets'] = {};
   for (const method of methods) {
@@ -269,6 +291,31 @@ export function evaluateTraces(files: readonly string[], o: EvaluateOptions, cfg
 }
 
 /**
+ * The trace as if scraped every `intervalMs` (--scrape-interval): every k-th round's raw samples read
+ * again, k the interval over the recorded one, keeping the metrics the engine watches.
+ */
+function atInterval(file: string, trace: Trace, intervalMs: number): Trace {
+  const recordedMs = trace.header.scrapeMs;
+  const asked = `--scrape-interval ${intervalMs / 1_000} s`;
+  if (!trace.raw)
+    throw new InputError(
+      `${file}: ${asked}: the trace is ${TRACE_FORMAT}, which keeps derived values only: it replays only at its recorded ${recordedMs / 1_000} s (a ${RAW_TRACE_FORMAT} trace keeps the raw samples)`,
+    );
+  const every = Math.round(intervalMs / recordedMs);
+  // A tolerance for durations given in fractions (1.1s is 1100.0000000000002 ms).
+  if (every < 1 || Math.abs(every * recordedMs - intervalMs) > 1e-6)
+    throw new InputError(`${file}: ${asked} is not a whole multiple of the trace's recorded interval, ${recordedMs / 1_000} s`);
+  const kept = new Set<string>([...WATCHED_METRICS, ...trace.header.slos.map((s) => s.metric)]);
+  try {
+    return resample(trace, every, (name) => kept.has(name));
+  } catch (err) {
+    // A round without raw samples (a hand-made file): the file's fault, not the command's.
+    if (err instanceof RangeError) throw new InputError(`${file}: ${err.message}`, err);
+    throw err;
+  }
+}
+
+/**
  * The one-sided 95 % upper bound of a Poisson mean after `k` events: −ln 0.05 ≈ 3.0 for none (the
  * rule of three), else Wilson and Hilferty's approximation of the χ² quantile (within 1 % from k = 1).
  */
@@ -290,7 +337,7 @@ export function formatEvaluate(r: EvaluateReport): string {
     const any = Object.values(t.results)[0] as Evaluation;
     lines.push(
       '',
-      `${t.file}: ${any.rounds} rounds ${secs(t.header.scrapeMs)} apart (${(((any.rounds - 1) * t.header.scrapeMs) / 60_000).toFixed(1)} min), commit ${t.header.commit}: ${t.header.description}`,
+      `${t.file}: ${any.rounds} rounds replayed ${secs(t.replayedScrapeMs)} apart, recorded ${secs(t.recordedScrapeMs)} apart (${(((any.rounds - 1) * t.replayedScrapeMs) / 60_000).toFixed(1)} min), commit ${t.header.commit}: ${t.header.description}`,
     );
     for (const [method, e] of Object.entries(t.results) as Array<[BaselineMethod, Evaluation]>) {
       lines.push(`  ${method}:`);

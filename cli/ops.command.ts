@@ -61,7 +61,7 @@ export function register(program: Command, ctx: CliContext): void {
   ops
     .command('evaluate')
     .description(
-      "Replay recorded ops traces (real pipeline runs with injected faults: bench/ops-record.ts, docs/ops-watch.md) through ops-watch's engine and measure it: each fault's detection delay from its effect, in scrape intervals; false alarms per day of clean traffic; how far ahead each SLO breach was predicted. The robust baseline and the plain rolling z-score are run side by side. Parameters default to the config's (TXMON_OPS_*); the SLO limits are the trace's. Needs no services.",
+      "Replay recorded ops traces (real pipeline runs with injected faults: bench/ops-record.ts, docs/ops-watch.md) through ops-watch's engine and measure it: each fault's detection delay from its effect, in scrape intervals; false alarms per day of clean traffic; how far ahead each SLO breach was predicted. The robust baseline and the plain rolling z-score are run side by side. Parameters default to the config's (TXMON_OPS_*); the SLO limits are the trace's. With --scrape-interval, a trace that keeps each scrape's raw samples (txmon-ops-trace/2) is read as if scraped that often, and every count of scrapes (delays, --persist, --min-points, --forecast-points) is in that interval. Needs no services.",
     )
     .argument('<trace...>', 'trace files (JSON lines, .gz or plain)')
     .option('--method <method>', 'robust, zscore or both (default both)', methodOrBoth)
@@ -90,7 +90,15 @@ export function register(program: Command, ctx: CliContext): void {
       "how long after a fault's end its recovery counts as the fault's (default 60s)",
       duration('--settle'),
     )
-    .option('--json', 'print { params, traces: [{ file, header, faults, results: { robust, zscore } }], targets } as JSON')
+    .option(
+      '--scrape-interval <duration>',
+      'replay each trace as if scraped this often (15s): a whole multiple of its recorded interval, read from its raw samples; a trace of derived values only (txmon-ops-trace/1) is refused (default: the recorded interval)',
+      duration('--scrape-interval'),
+    )
+    .option(
+      '--json',
+      'print { params, traces: [{ file, header, recordedScrapeMs, replayedScrapeMs, faults, results: { robust, zscore } }], targets } as JSON',
+    )
     .action(async (files: string[], o: EvaluateOptions) => {
       const { evaluateCommand } = await import('./ops.actions.ts');
       process.stdout.write(evaluateCommand(files, o, ctx.context().cfg));

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR } from './detector.ts';
-import { badDirection, OpsWatchEngine, type WatchParams, type WatchStep } from './watch.ts';
+import { readScrape } from './exposition.ts';
+import { badDirection, OpsWatchEngine, ScrapeReader, type WatchParams, type WatchStep } from './watch.ts';
 
 const SCRAPE = 15_000;
 const PARAMS: WatchParams = {
@@ -144,6 +145,24 @@ describe('the ops-watch engine on a recorded trace', () => {
     }
     expect(opened?.firstMover).toBe('ingest:up');
     expect(opened?.openedAt).toBe(31 * SCRAPE);
+  });
+});
+
+describe('the scrape reader', () => {
+  it('reads parsed scrapes as it reads their texts, and refuses a scrape taken at another time than its round', () => {
+    const page = (n: number) => `# TYPE c counter\nc ${n}\n# TYPE g gauge\ng ${n / 7}\n`;
+    const [byText, byScrape] = [new ScrapeReader(() => true), new ScrapeReader(() => true)];
+    for (const [i, n] of [10, 40, null, 25].entries()) {
+      const text = n === null ? null : page(n);
+      const fromText = byText.read(i * SCRAPE, [{ target: 't', text }]);
+      expect(
+        byScrape.readScrapes(i * SCRAPE, [{ target: 't', scrape: text === null ? null : readScrape(text, i * SCRAPE) }]),
+      ).toEqual(fromText);
+      if (i === 1) expect(fromText.find((p) => p.key === 't:rate(c)')?.value).toBe(30 / 15);
+    }
+    expect(() => byScrape.readScrapes(SCRAPE, [{ target: 't', scrape: readScrape(page(1), 0) }])).toThrow(
+      "t's scrape was taken at 0, not at the round's 15000",
+    );
   });
 });
 

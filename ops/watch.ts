@@ -47,6 +47,12 @@ export interface TargetScrape {
   readonly text: string | null;
 }
 
+/** One target's scrape parsed (ops/exposition.ts `readScrape`), or null when it could not be read. */
+export interface ParsedScrape {
+  readonly target: string;
+  readonly scrape: Scrape | null;
+}
+
 /** A forecast breach of an SLO within the horizon. */
 export interface Prediction {
   readonly series: string;
@@ -94,13 +100,24 @@ export class ScrapeReader {
 
   constructor(private readonly keep: (name: string) => boolean) {}
 
+  /** A round's scrape texts, parsed as taken at `time`, to its points. */
   read(time: number, scrapes: readonly TargetScrape[]): RoundPoint[] {
+    return this.readScrapes(
+      time,
+      scrapes.map(({ target, text }) => ({ target, scrape: text === null ? null : readScrape(text, time) })),
+    );
+  }
+
+  /** A round's parsed scrapes (each taken at `time`) to its points: what a trace's raw samples replay through. */
+  readScrapes(time: number, scrapes: readonly ParsedScrape[]): RoundPoint[] {
     const points: RoundPoint[] = [];
-    for (const { target, text } of scrapes) {
-      points.push({ target, key: `${target}:up`, name: 'up', as: 'gauge', value: text === null ? 0 : 1 });
-      if (text === null) continue;
-      const cur = readScrape(text, time);
-      for (const d of derive(this.last.get(target) ?? null, cur)) {
+    for (const { target, scrape } of scrapes) {
+      points.push({ target, key: `${target}:up`, name: 'up', as: 'gauge', value: scrape === null ? 0 : 1 });
+      if (scrape === null) continue;
+      // Rates are per second of the scrapes' own times: one taken at another time would not be this round's.
+      if (scrape.time !== time)
+        throw new RangeError(`${target}'s scrape was taken at ${scrape.time}, not at the round's ${time}`);
+      for (const d of derive(this.last.get(target) ?? null, scrape)) {
         if (!this.keep(d.name)) continue;
         const as = d.key.startsWith('rate(') ? 'rate' : d.key.startsWith('p99(') ? 'p99' : 'gauge';
         points.push({
@@ -112,7 +129,7 @@ export class ScrapeReader {
           ...(d.bounds && { bounds: d.bounds }),
         });
       }
-      this.last.set(target, cur);
+      this.last.set(target, scrape);
     }
     return points;
   }
