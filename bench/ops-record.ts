@@ -96,7 +96,7 @@ for (const f of faults)
  * The run decides with a model only for the drift fault (its score's PSI is the fault's effect): a
  * model trained on the run's first minutes, while the windows still fill (1 h, 24 h), sees the score
  * distribution move all through a 30-min recording (PSI 4.1 → 5.3 over the minute before the fault
- * on 2026-12-07), so its PSI is no clean baseline and the fault is not in the defaults.
+ * on 2026-12-07, half a minute after its promotion), so its PSI is no clean baseline and the fault is not in the defaults.
  */
 const WITH_MODEL = faults.includes('traffic-drift');
 /** Traffic before the model is trained on it, and the wait after its promotion before the trace starts. */

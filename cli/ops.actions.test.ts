@@ -177,6 +177,8 @@ describe('txmon ops evaluate', () => {
     expect(text).toContain('2 in a row');
     expect(text).toContain('stall            effect 0.5 s after the start, detected 1 scrape after it');
     expect(text).not.toContain('zscore');
+    // A trace without a lag breach cannot say whether breaches are predicted in time.
+    expect(text).toContain('lag breaches predicted at least 60 s ahead: not measured (no lag breach in these traces)');
   });
 
   it('a stall nobody injected is a false alarm; an unreadable file is refused naming it and the line', () => {

@@ -249,7 +249,7 @@ export function evaluateTraces(files: readonly string[], o: EvaluateOptions, cfg
   const targets: EvaluateReport['targets'] = {};
   for (const method of methods) {
     const evals = traces.map((t) => t.results[method] as Evaluation);
-    const faults = evals.flatMap((e) => e.faults);
+    const faults = evals.flatMap((e) => e.faults).filter((f) => !f.beforeScoring);
     const seen = faults.filter((f) => f.effectAt !== null);
     const inTime = seen.filter((f) => f.delayScrapes !== null && f.delayScrapes <= EVALUATE_TARGETS.delayScrapes);
     const delays = seen.map((f) => (f.delayScrapes === null ? Infinity : f.delayScrapes));
@@ -342,8 +342,9 @@ export function formatEvaluate(r: EvaluateReport): string {
     for (const [method, e] of Object.entries(t.results) as Array<[BaselineMethod, Evaluation]>) {
       lines.push(`  ${method}:`);
       for (const f of e.faults) {
-        const what =
-          f.effectAt === null
+        const what = f.beforeScoring
+          ? `began ${secs(e.scoringFrom - f.start)} before the detectors could score (the warm-up): not measured`
+          : f.effectAt === null
             ? `no effect on its metric seen${f.detectedAt === null ? '' : `; flagged ${secs(f.detectedAt - f.start)} after the start`}`
             : f.detectedAt === null
               ? `effect ${secs(f.effectAt - f.start)} after the start, NOT detected`
@@ -368,9 +369,13 @@ export function formatEvaluate(r: EvaluateReport): string {
   for (const [method, v] of Object.entries(r.targets) as Array<[BaselineMethod, TargetVerdicts]>) {
     const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
     lines.push(
-      `  ${method}: detection within ${EVALUATE_TARGETS.delayScrapes} scrapes of the effect: ${mark(v.detection.met)} (${v.detection.detectedInTime} of ${v.detection.faults - v.detection.noEffect} faults with a visible effect${v.detection.noEffect > 0 ? `; ${v.detection.noEffect} without` : ''})`,
+      `  ${method}: detection within ${EVALUATE_TARGETS.delayScrapes} scrapes of the effect: ${v.detection.faults === v.detection.noEffect ? 'not measured' : mark(v.detection.met)} (${v.detection.detectedInTime} of ${v.detection.faults - v.detection.noEffect} faults with a visible effect${v.detection.noEffect > 0 ? `; ${v.detection.noEffect} without` : ''})`,
       `  ${method}: at most ${EVALUATE_TARGETS.falseAlarmsPerDay} false alarm per day of clean traffic: ${falseAlarmWords(v.falseAlarms)}`,
-      `  ${method}: lag breaches predicted at least ${secs(EVALUATE_TARGETS.lagLeadMs)} ahead: ${mark(v.lagLead.met)} (${v.lagLead.breaches} breach${v.lagLead.breaches === 1 ? '' : 'es'}${v.lagLead.shortestLeadMs === null ? '' : `, shortest lead ${secs(v.lagLead.shortestLeadMs)}`})`,
+      `  ${method}: lag breaches predicted at least ${secs(EVALUATE_TARGETS.lagLeadMs)} ahead: ${
+        v.lagLead.breaches === 0
+          ? 'not measured (no lag breach in these traces)'
+          : `${mark(v.lagLead.met)} (${v.lagLead.breaches} breach${v.lagLead.breaches === 1 ? '' : 'es'}${v.lagLead.shortestLeadMs === null ? '' : `, shortest lead ${secs(v.lagLead.shortestLeadMs)}`})`
+      }`,
     );
   }
   return `${lines.join('\n')}\n`;

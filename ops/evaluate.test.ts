@@ -134,6 +134,27 @@ describe('ops traces', () => {
     expect(e.cleanMs).toBe((200 - scoring - window.length) * SCRAPE);
   });
 
+  it('a fault that begins before the detectors score is marked so (not measured); one that begins after is not', () => {
+    const t = readTrace(
+      trace({
+        rounds: 200,
+        stalls: [
+          [10, 15],
+          [100, 120],
+        ],
+        faults: [
+          { name: 'early', from: 10, to: 15, effect: 'txmon_ingest_records_total', direction: 'down' },
+          { name: 'late', from: 100, to: 120, effect: 'txmon_ingest_records_total', direction: 'down' },
+        ],
+      }),
+    );
+    const e = evaluateTrace(t, PARAMS, { settleMs: 10_000 });
+    expect(e.faults.map((f) => [f.name, f.beforeScoring, f.detectedAt !== null])).toEqual([
+      ['early', true, false],
+      ['late', false, true],
+    ]);
+  });
+
   it('a stall nobody injected is a false alarm; per day of the clean time', () => {
     const e = evaluateTrace(readTrace(trace({ rounds: 300, stalls: [[150, 160]] })), PARAMS, { settleMs: 0 });
     expect(e.falseAlarms.map((a) => [a.at, a.firstMover])).toEqual([

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
 import { evaluateTrace } from './evaluate.ts';
-import { readTrace } from './trace.ts';
-import { watchParams } from './watch-list.ts';
+import { readTrace, resample } from './trace.ts';
+import { WATCHED_METRICS, watchParams } from './watch-list.ts';
 
 const fixture = (name: string) => readTrace(readFileSync(new URL(`../tests/fixtures/ops-traces/${name}`, import.meta.url)));
 const defaults = (slos: ReturnType<typeof fixture>['header']['slos'], scrapeMs: number) => ({
@@ -76,5 +76,68 @@ describe('ops-watch on recorded traces, at the defaults', () => {
       // Event → decision p99 ten times its usual ~0.24 s, or throughput down by more than a third.
       expect(p99 >= 2 || valid < (2 / 3) * 960, `alarm at ${alarm.at}: p99 ${p99} s, valid ${valid}/s`).toBe(true);
     }
+  });
+});
+
+describe('ops-watch on a trace with raw samples, replayed at longer scrape intervals', () => {
+  // Recorded on 2026-12-07 with each scrape's raw samples (txmon-ops-trace/2), the faults of
+  // faults.jsonl.gz but the lag's, and a rule set that sends every transaction to review.
+  const recorded = fixture('faults-raw.jsonl.gz');
+  const keep = (t: typeof recorded) => {
+    const names = new Set<string>([...WATCHED_METRICS, ...t.header.slos.map((s) => s.metric)]);
+    return (name: string) => names.has(name);
+  };
+  const at = (every: number) => {
+    const t = resample(recorded, every, keep(recorded));
+    return evaluateTrace(t, defaults(t.header.slos, t.header.scrapeMs), { settleMs: SETTLE_MS });
+  };
+
+  it('at 5-s scrapes every fault is flagged within 2 scrapes of its effect, and nothing else is raised', () => {
+    const e = at(5);
+    expect(e.scrapeMs).toBe(5_000);
+    expect(e.faults.map((f) => f.name)).toEqual([
+      'malformed-flood',
+      'redis-paused',
+      'broker-paused',
+      'mariadb-slowed',
+      'rules-review-all',
+    ]);
+    for (const f of e.faults) {
+      expect(f.beforeScoring, f.name).toBe(false);
+      expect(f.delayScrapes, f.name).not.toBeNull();
+      expect(f.delayScrapes as number, f.name).toBeLessThanOrEqual(2);
+    }
+    expect(e.faults.find((f) => f.name === 'rules-review-all')?.firstMover).toBe(
+      'ingest:rate(txmon_detection_decisions_total{decision="REVIEW"})',
+    );
+    expect(e.falseAlarms).toEqual([]);
+  });
+
+  it("at the default 15-s scrapes each fault after the detectors' warm-up is flagged within 2 scrapes, and nothing else is raised", () => {
+    const e = at(15);
+    const scored = e.faults.filter((f) => !f.beforeScoring);
+    // 20 points first at 15 s is 5 min: the first two faults (at 2 and 5 min) come before it.
+    expect(scored.map((f) => f.name)).toEqual(['broker-paused', 'mariadb-slowed', 'rules-review-all']);
+    for (const f of scored) {
+      expect(f.delayScrapes, f.name).not.toBeNull();
+      expect(f.delayScrapes as number, f.name).toBeLessThanOrEqual(2);
+    }
+    expect(e.falseAlarms).toEqual([]);
+  });
+
+  it('the held-out clean trace raises no alarm read as 5-s or 15-s scrapes (its 1-s stalls are part of one point)', () => {
+    const clean = fixture('clean-raw.jsonl.gz');
+    for (const every of [5, 15]) {
+      const t = resample(clean, every, keep(clean));
+      const e = evaluateTrace(t, defaults(t.header.slos, t.header.scrapeMs), { settleMs: SETTLE_MS });
+      // 42 min recorded; the warm-up (20 points) is 1.7 min at 5 s and 5.3 min at 15 s.
+      expect(e.cleanMs, `${every} s`).toBeGreaterThan(35 * 60_000);
+      expect(e.falseAlarms, `${every} s`).toEqual([]);
+    }
+  });
+
+  it('read every scrape, the raw samples give back the points the recorder derived', () => {
+    const again = resample(recorded, 1, keep(recorded));
+    expect(again.rounds.map((r) => r.points)).toEqual(recorded.rounds.map((r) => r.points));
   });
 });

@@ -8,7 +8,8 @@
  *   maximum for an `up` effect, below its minimum for `down`; a series with no value before counts
  *   from 0). The fault's window is its start to its end plus `settleMs` (the recovery after it).
  * - **Detection delay**: from the effect to the first round in the window at which any series is
- *   flagged, in scrape intervals (negative: another series moved before the effect metric did).
+ *   flagged, in scrape intervals (negative: another series moved before the effect metric did). A
+ *   fault that began before the detectors could score is reported, not measured.
  * - **False alarm**: an incident opened outside every fault's window, after the warm-up (the rounds
  *   the detectors need before they score). Per day of the clean time (rounds after the warm-up
  *   outside every window).
@@ -35,6 +36,11 @@ export interface FaultResult {
   readonly firstMover: string | null;
   /** Every series flagged in the window, in the order first flagged. */
   readonly flagged: readonly string[];
+  /**
+   * The fault began before the detectors could score (the warm-up: `minPoints` scrapes, 5 min at
+   * 15-s scrapes): nothing could flag it, and it is not held to the detection target.
+   */
+  readonly beforeScoring: boolean;
 }
 
 export interface FalseAlarm {
@@ -184,6 +190,7 @@ export function evaluateTrace(trace: Trace, params: WatchParams, opts: EvaluateO
         start: f.start,
         end: f.end,
         ...r,
+        beforeScoring: f.start < scoringFrom,
         delayScrapes: r.effectAt === null || r.detectedAt === null ? null : Math.round((r.detectedAt - r.effectAt) / scrapeMs),
       };
     }),
