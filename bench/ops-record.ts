@@ -24,9 +24,9 @@
  *                     whole backlog is taken in each unlocked 50 ms. (Stopping the ingest's process
  *                     190 ms of every 200 grew it, but left most scrapes unanswered.)
  *
- * The run decides with the shipped rules, published and promoted in the registry, and a model trained
- * on its own first OPS_RECORD_TRAIN_AFTER_S of traffic; the trace starts OPS_RECORD_SETTLE_S after
- * the model's promotion.
+ * The run decides with the shipped rules, published and promoted in the registry; with the drift
+ * fault, also with a model trained on its own first OPS_RECORD_TRAIN_AFTER_S of traffic, and the
+ * trace then starts OPS_RECORD_SETTLE_S after the model's promotion.
  *
  * Not a test and not in `npm test`: it takes OPS_RECORD_WARMUP_S + per fault its length and
  * OPS_RECORD_GAP_S of clean traffic after it (about 20 minutes by default), and pauses services the
@@ -434,8 +434,13 @@ async function inject(name: FaultName, maxLag: () => number): Promise<void> {
           source: 'ops-record',
         });
         await promoteRuleSet(pool, version, 'ops-record', 'fault injection');
+        // Interrupted (a signal), the faulty set is left active in the recording's database:
+        // say so; the next recording's reset drops that database.
+        const warn = () => say(`the review-everything rule set ${version} is still active in ${cfg.mysql.database}`);
+        cleanups.push(warn);
         await sleep(60_000);
         await rollbackRuleSet(pool, 'ops-record', 'fault removed');
+        cleanups.splice(cleanups.indexOf(warn), 1);
       } finally {
         await pool.end();
       }

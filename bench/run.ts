@@ -381,7 +381,8 @@ function cpuUsed(
  * CPU seconds (user + system) a process and its reaped children have used so far, from
  * /proc/<pid>/stat; NaN once it is gone. The children count: Redis rewrites its AOF in a forked child
  * each time the file doubles past 64 MB (one of ~1 s in a 60,000-transaction bench on 2026-12-07),
- * and until then that was not in Redis's figure.
+ * and until then that was not in Redis's figure. A child counts once reaped: a rewrite still running
+ * at the second reading is not in the span's figure, one begun before the first is, whole.
  */
 function cpuSeconds(pid: number): number {
   try {

@@ -305,7 +305,12 @@ function atInterval(file: string, trace: Trace, intervalMs: number): Trace {
   // A tolerance for durations given in fractions (1.1s is 1100.0000000000002 ms).
   if (every < 1 || Math.abs(every * recordedMs - intervalMs) > 1e-6)
     throw new InputError(`${file}: ${asked} is not a whole multiple of the trace's recorded interval, ${recordedMs / 1_000} s`);
-  const kept = new Set<string>([...WATCHED_METRICS, ...trace.header.slos.map((s) => s.metric)]);
+  // The faults' effect metrics too, watched or not, so a fault's effect is seen (the engine scores only the watched).
+  const kept = new Set<string>([
+    ...WATCHED_METRICS,
+    ...trace.header.slos.map((s) => s.metric),
+    ...trace.faults.map((f) => f.effect),
+  ]);
   try {
     return resample(trace, every, (name) => kept.has(name));
   } catch (err) {
@@ -343,7 +348,7 @@ export function formatEvaluate(r: EvaluateReport): string {
       lines.push(`  ${method}:`);
       for (const f of e.faults) {
         const what = f.beforeScoring
-          ? `began ${secs(e.scoringFrom - f.start)} before the detectors could score (the warm-up): not measured`
+          ? `over ${secs(e.scoringFrom - f.end)} before the detectors could score (the warm-up): not measured`
           : f.effectAt === null
             ? `no effect on its metric seen${f.detectedAt === null ? '' : `; flagged ${secs(f.detectedAt - f.start)} after the start`}`
             : f.detectedAt === null

@@ -9,7 +9,7 @@
  *   from 0). The fault's window is its start to its end plus `settleMs` (the recovery after it).
  * - **Detection delay**: from the effect to the first round in the window at which any series is
  *   flagged, in scrape intervals (negative: another series moved before the effect metric did). A
- *   fault that began before the detectors could score is reported, not measured.
+ *   fault over (its recovery included) before the detectors could score is reported, not measured.
  * - **False alarm**: an incident opened outside every fault's window, after the warm-up (the rounds
  *   the detectors need before they score). Per day of the clean time (rounds after the warm-up
  *   outside every window).
@@ -37,8 +37,9 @@ export interface FaultResult {
   /** Every series flagged in the window, in the order first flagged. */
   readonly flagged: readonly string[];
   /**
-   * The fault began before the detectors could score (the warm-up: `minPoints` scrapes, 5 min at
-   * 15-s scrapes): nothing could flag it, and it is not held to the detection target.
+   * The fault and its recovery were over before the detectors could score (the warm-up: `minPoints`
+   * scrapes, 5 min at 15-s scrapes): nothing could flag it, and it is not held to the detection
+   * target. A fault still under way when they begin is measured as any other.
    */
   readonly beforeScoring: boolean;
 }
@@ -190,7 +191,7 @@ export function evaluateTrace(trace: Trace, params: WatchParams, opts: EvaluateO
         start: f.start,
         end: f.end,
         ...r,
-        beforeScoring: f.start < scoringFrom,
+        beforeScoring: f.end + opts.settleMs < scoringFrom,
         delayScrapes: r.effectAt === null || r.detectedAt === null ? null : Math.round((r.detectedAt - r.effectAt) / scrapeMs),
       };
     }),

@@ -17,8 +17,6 @@ export const WATCHED_METRICS = [
   'txmon_recon_batch_retries_total',
   'txmon_tolerated_failures_total',
   'txmon_model_score_psi',
-  // A rule set gone wrong shows here first: every transaction to review, or none.
-  'txmon_detection_decisions_total',
   'txmon_api_request_duration_seconds',
   // Not exported by a processor: ops-watch's own count of each log template's lines (ops/log-watch.ts).
   'txmon_log_template_lines',
@@ -42,9 +40,6 @@ export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
   txmon_recon_batch_retries_total: 'up',
   txmon_tolerated_failures_total: 'up',
   txmon_model_score_psi: 'up',
-  'txmon_detection_decisions_total{decision="REVIEW"}': 'up',
-  'txmon_detection_decisions_total{decision="BLOCK"}': 'up',
-  txmon_detection_decisions_total: 'down',
   txmon_api_request_duration_seconds: 'up',
   txmon_log_template_lines: 'up',
 };

@@ -79,5 +79,6 @@ describe('scripts/audit.js', () => {
     expect(lenient.stdout).toMatch(
       /^npm audit: SKIPPED, the registry advisory service could not be reached \(.*ECONNREFUSED.*\); production dependencies were not audited\.$/m,
     );
-  });
+    // Two runs of npm, ~1.5 s each on an idle machine: the default 5 s was too short under CI's load (6.3 s on 2026-12-07).
+  }, 30_000);
 });
