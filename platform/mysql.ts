@@ -81,8 +81,12 @@ export function formatQuery(sql: string, values: unknown, timezone = 'Z'): strin
   return mysql.format(sql, values as mysql.SqlValue, false, timezone as mysql.Timezone);
 }
 
-/** A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the session is in UTC. */
-export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } = {}): Pool {
+/**
+ * A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the
+ * session is in UTC. `multipleStatements` only for a writer whose every statement is built from
+ * escaped values (the ingest's transactions sink: one round trip per batch's statements).
+ */
+export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number; multipleStatements?: boolean } = {}): Pool {
   const pool = mysql.createPool({
     ...mysqlConnectionOptions(cfg),
     connectionLimit: opts.connectionLimit ?? 4,
@@ -91,7 +95,7 @@ export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } 
     queryFormat: formatQuery,
     supportBigNumbers: true,
     bigNumberStrings: false,
-    multipleStatements: false,
+    multipleStatements: opts.multipleStatements ?? false,
     enableKeepAlive: true,
     // affectedRows must count inserted rows only, so the sink can tell a no-op upsert from an insert.
     flags: ['-FOUND_ROWS'],
@@ -112,7 +116,7 @@ export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number } 
 export async function withPool<T>(
   cfg: TxmonConfig,
   fn: (pool: Pool) => Promise<T>,
-  opts: { connectionLimit?: number } = {},
+  opts: { connectionLimit?: number; multipleStatements?: boolean } = {},
 ): Promise<T> {
   const pool = createPool(cfg, opts);
   try {

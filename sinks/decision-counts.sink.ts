@@ -6,6 +6,7 @@
  * that transaction inserts: exactly once per transaction, whatever is replayed.
  */
 import type { PoolConnection } from 'mysql2/promise';
+import { formatQuery } from '../platform/mysql.ts';
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { DecisionKind } from '../detection/decide.ts';
 
@@ -44,16 +45,20 @@ export function shadowCounts(
   return [...counts.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, c]) => c);
 }
 
+/** The statement that adds the counts (null: none to add). */
+export function shadowCountsStatement(counts: readonly ShadowCount[]): string | null {
+  if (counts.length === 0) return null;
+  return formatQuery(
+    'INSERT INTO rule_shadow_counts (version, src_partition, day, decision, shadow_decision, n) VALUES ? ' +
+      'ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
+    [counts.map((c) => [c.version, c.partition, c.day, c.decision, c.shadowDecision, c.n])],
+  );
+}
+
 /** Adds the counts, inside the caller's transaction. */
 export async function storeShadowCounts(conn: PoolConnection, counts: readonly ShadowCount[], timeoutMs: number): Promise<void> {
-  if (counts.length === 0) return;
-  await conn.query({
-    sql:
-      'INSERT INTO rule_shadow_counts (version, src_partition, day, decision, shadow_decision, n) VALUES ? ' +
-      'ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
-    timeout: timeoutMs,
-    values: [counts.map((c) => [c.version, c.partition, c.day, c.decision, c.shadowDecision, c.n])],
-  });
+  const sql = shadowCountsStatement(counts);
+  if (sql !== null) await conn.query({ sql, timeout: timeoutMs });
 }
 
 export interface RolloutCount {
@@ -88,16 +93,21 @@ export function rolloutCounts(
   return [...counts.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, c]) => c);
 }
 
+/** The statement that adds the counts (null: none to add). */
+export function rolloutCountsStatement(counts: readonly RolloutCount[]): string | null {
+  if (counts.length === 0) return null;
+  return formatQuery(
+    'INSERT INTO rollout_counts (rollout_id, arm, src_partition, decision, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
+    [counts.map((c) => [c.rolloutId, c.arm, c.partition, c.decision, c.n])],
+  );
+}
+
 /** Adds the counts, inside the caller's transaction. */
 export async function storeRolloutCounts(
   conn: PoolConnection,
   counts: readonly RolloutCount[],
   timeoutMs: number,
 ): Promise<void> {
-  if (counts.length === 0) return;
-  await conn.query({
-    sql: 'INSERT INTO rollout_counts (rollout_id, arm, src_partition, decision, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + VALUES(n)',
-    timeout: timeoutMs,
-    values: [counts.map((c) => [c.rolloutId, c.arm, c.partition, c.decision, c.n])],
-  });
+  const sql = rolloutCountsStatement(counts);
+  if (sql !== null) await conn.query({ sql, timeout: timeoutMs });
 }

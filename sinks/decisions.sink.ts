@@ -6,6 +6,7 @@
  * first, whatever changed meanwhile (a promoted model, a new rule set).
  */
 import type { PoolConnection } from 'mysql2/promise';
+import { formatQuery } from '../platform/mysql.ts';
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { StoredTransaction } from './lookup-stored.ts';
 import type { SqlText } from './row-text.ts';
@@ -74,35 +75,45 @@ export function withStoredDecisions(
   });
 }
 
-/** Inserts the alerts of `decisions` (REVIEW and BLOCK) with their rule hits and explanation; a stored alert stays. */
-export async function storeAlerts(conn: PoolConnection, decisions: readonly DecisionRecord[]): Promise<void> {
+/**
+ * The statements that insert the alerts of `decisions` (REVIEW and BLOCK) with their rule hits and
+ * explanation, as text (none when nothing alerts); a stored alert stays.
+ */
+export function alertStatements(decisions: readonly DecisionRecord[]): string[] {
   // Sorted by transaction id, as the transactions were: concurrent batches lock in one order.
   const alerting = decisions
     .filter((d) => d.alertId !== null)
     .sort((a, b) => (a.transactionId < b.transactionId ? -1 : a.transactionId > b.transactionId ? 1 : 0));
+  const out: string[] = [];
   for (let i = 0; i < alerting.length; i += CHUNK) {
-    await conn.query({
-      // The insert trigger (migration 013) fills alert_rule_hits from rule_hits; a replay inserts nothing.
-      sql:
+    out.push(
+      formatQuery(
+        // The insert trigger (migration 013) fills alert_rule_hits from rule_hits; a replay inserts nothing.
         'INSERT INTO alerts (alert_id, transaction_id, account_id, decision, risk_score, summary, rule_hits, explanation, event_time, created_at) VALUES ? ' +
-        'ON DUPLICATE KEY UPDATE alert_id = alert_id',
-      values: [
-        alerting
-          .slice(i, i + CHUNK)
-          .map((d) => [
-            d.alertId,
-            d.transactionId,
-            d.accountId,
-            d.decision,
-            d.riskScore,
-            d.explanation.summary,
-            d.ruleHits.length === 0 ? '[]' : jsonLiteral(JSON.stringify(d.ruleHits)),
-            jsonLiteral(JSON.stringify(d.explanation)),
-            new Date(d.eventTime),
-            new Date(d.decidedAt),
-          ]),
-      ],
-      timeout: QUERY_TIMEOUT_MS,
-    });
+          'ON DUPLICATE KEY UPDATE alert_id = alert_id',
+        [
+          alerting
+            .slice(i, i + CHUNK)
+            .map((d) => [
+              d.alertId,
+              d.transactionId,
+              d.accountId,
+              d.decision,
+              d.riskScore,
+              d.explanation.summary,
+              d.ruleHits.length === 0 ? '[]' : jsonLiteral(JSON.stringify(d.ruleHits)),
+              jsonLiteral(JSON.stringify(d.explanation)),
+              new Date(d.eventTime),
+              new Date(d.decidedAt),
+            ]),
+        ],
+      ),
+    );
   }
+  return out;
+}
+
+/** Inserts the alerts of `decisions` (alertStatements), inside the caller's transaction. */
+export async function storeAlerts(conn: PoolConnection, decisions: readonly DecisionRecord[]): Promise<void> {
+  for (const sql of alertStatements(decisions)) await conn.query({ sql, timeout: QUERY_TIMEOUT_MS });
 }

@@ -3,17 +3,17 @@
  * per transaction (migration 013: the decision's columns and the feature vector in it), one
  * multi-row statement per table per batch, all in one MySQL transaction, idempotent under replay.
  */
-import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { DecisionRecord } from '../detection/decision-record.ts';
 import type { FeatureSource, VectorOut } from '../domain/snapshot.ts';
 import type { Transaction } from '../domain/transaction.ts';
 import { DependencyError, StateLostError } from '../platform/errors.ts';
-import { rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
-import { DECISION_COLUMNS, decisionValues, storeAlerts, withStoredDecisions, writeDecisionValues } from './decisions.sink.ts';
+import { formatQuery, rollbackOrDestroy, type Pool } from '../platform/mysql.ts';
+import { DECISION_COLUMNS, alertStatements, decisionValues, withStoredDecisions, writeDecisionValues } from './decisions.sink.ts';
 import { positionKey, type KafkaPosition } from './kafka-position.ts';
 import { lookupStored, type StoredTransaction } from './lookup-stored.ts';
 import { SqlText } from './row-text.ts';
-import { rolloutCounts, shadowCounts, storeRolloutCounts, storeShadowCounts } from './decision-counts.sink.ts';
+import { rolloutCounts, rolloutCountsStatement, shadowCounts, shadowCountsStatement } from './decision-counts.sink.ts';
 import { jsonLiteral } from './sql-literal.ts';
 
 export { positionKey, type KafkaPosition } from './kafka-position.ts';
@@ -189,11 +189,9 @@ export function transactionRow(p: PositionedTransaction, d: DecisionRecord | und
  * generation until the batch's transaction ends, and fails the batch (retried) when the state was
  * rebuilt after its Redis scripts ran.
  */
-async function checkStateGeneration(conn: PoolConnection, expected: number): Promise<void> {
-  const [rows] = await conn.query<RowDataPacket[]>({
-    sql: 'SELECT generation FROM state_generation WHERE id = 1 LOCK IN SHARE MODE',
-    timeout: QUERY_TIMEOUT_MS,
-  });
+const CHECK_GENERATION = 'SELECT generation FROM state_generation WHERE id = 1 LOCK IN SHARE MODE';
+
+function checkStateGeneration(rows: RowDataPacket[], expected: number): void {
   const current = Number(rows[0]?.generation ?? 0);
   if (current !== expected)
     throw new StateLostError(
@@ -201,11 +199,23 @@ async function checkStateGeneration(conn: PoolConnection, expected: number): Pro
     );
 }
 
+/** One statement of a batch's transaction, and what its answer must show. */
+type Statement =
+  | { sql: string; kind: 'generation'; expected: number }
+  | { sql: string; kind: 'insert'; rows: number }
+  | { sql: string; kind: 'duplicates' }
+  | { sql: string; kind: 'other' };
+
 /**
  * Writes one batch. `fresh` are records Redis saw for the first time, `replayed` records it saw at
  * the same position before (a crash between Redis and MySQL, or a re-read). Rows that MySQL already
  * holds from a *different* position are duplicates Redis could not see (its state was lost), and are
  * recorded as such: MySQL's unique key is the backstop of deduplication.
+ *
+ * With `oneTrip` (a pool created with `multipleStatements`), the transaction's statements go to
+ * MariaDB as one multi-statement query and its COMMIT as a second: two round trips a batch, where
+ * one per statement (BEGIN, the generation check, the INSERTs, the alerts, COMMIT) was five or
+ * more. The answers are checked between the two, and a failed check rolls back as before.
  */
 export async function writeBatch(
   pool: Pool,
@@ -218,12 +228,10 @@ export async function writeBatch(
     /** What lookupStored returned for these transactions, when the caller read it already (else the sink does). */
     stored?: ReadonlyMap<string, StoredTransaction>;
   },
-  opts: { stateGeneration?: number } = {},
+  opts: { stateGeneration?: number; oneTrip?: boolean } = {},
 ): Promise<SinkResult> {
   const conn = await pool.getConnection();
   try {
-    await conn.beginTransaction();
-    if (opts.stateGeneration !== undefined) await checkStateGeneration(conn, opts.stateGeneration);
     // Sorted by the unique key: concurrent batches then take row locks in the same order (no deadlock cycles).
     const all = batch.fresh
       .concat(batch.replayed)
@@ -233,7 +241,8 @@ export async function writeBatch(
     // What MySQL holds already (one look-up on the unique key, ~2 µs an id when new): those rows stay
     // as stored, so a replay keeps its first decision and snapshot, and its alert is the same
     // whatever changed meanwhile (a promoted model, new rules). Read before the insert: afterwards
-    // this batch's own rows could not be told from the stored ones.
+    // this batch's own rows could not be told from the stored ones. A row another writer stores
+    // after the look-up fails the insert's count below, and the batch is retried.
     const stored =
       batch.stored ??
       (await lookupStored(
@@ -243,25 +252,6 @@ export async function writeBatch(
       ));
     // Nothing stored (the usual batch): every one is inserted, without a copy of the list.
     const toInsert = stored.size === 0 ? all : all.filter((p) => !stored.has(p.tx.transaction_id));
-    let inserted = 0;
-    for (let i = 0; i < toInsert.length; i += CHUNK) {
-      const chunk = toInsert.slice(i, i + CHUNK);
-      const [res] = await conn.query<ResultSetHeader>({
-        sql: insertTransactionsSql(chunk, decided),
-        timeout: QUERY_TIMEOUT_MS,
-      });
-      inserted += res.affectedRows;
-    }
-    // Another writer (a zombie of a rebalance) stored some of them since the look-up: start over.
-    if (inserted !== toInsert.length)
-      throw new DependencyError(
-        'mysql',
-        `${toInsert.length - inserted} of the batch's transactions were stored by another writer meanwhile; the batch is retried`,
-      );
-    // The shadow rule set's and a rollout's arms' decisions of the rows inserted here (none while
-    // no rule set is in shadow and no rollout runs).
-    await storeShadowCounts(conn, shadowCounts(toInsert, decided), QUERY_TIMEOUT_MS);
-    await storeRolloutCounts(conn, rolloutCounts(toInsert, decided), QUERY_TIMEOUT_MS);
     // Stored from another Kafka position: a duplicate Redis could not see.
     const lateDuplicates: DuplicateDelivery[] = [];
     for (const p of all) {
@@ -272,34 +262,63 @@ export async function writeBatch(
         lateDuplicates.push({ transactionId: p.tx.transaction_id, position: p.position, firstSeen: first, detectedBy: 'mysql' });
     }
     const duplicates = batch.duplicates.concat(lateDuplicates);
-    let duplicatesRecorded = 0;
-    for (let i = 0; i < duplicates.length; i += CHUNK) {
-      const chunk = duplicates.slice(i, i + CHUNK);
-      const [res] = await conn.query<ResultSetHeader>({
-        sql:
-          'INSERT INTO transaction_duplicates (src_topic, src_partition, src_offset, transaction_id, first_seen_position, detected_by) VALUES ? ' +
-          'ON DUPLICATE KEY UPDATE src_offset = src_offset',
-        timeout: QUERY_TIMEOUT_MS,
-        values: [
-          chunk.map((d) => [
-            d.position.topic,
-            d.position.partition,
-            d.position.offset,
-            d.transactionId,
-            d.firstSeen,
-            d.detectedBy,
-          ]),
-        ],
-      });
-      duplicatesRecorded += res.affectedRows;
-    }
     // A delivery MySQL calls a duplicate gets no decision: its transaction has one from its first delivery.
     const lateIds = new Set(lateDuplicates.map((d) => d.transactionId));
     const decisions = withStoredDecisions(
       lateIds.size === 0 ? (batch.decisions ?? []) : (batch.decisions ?? []).filter((d) => !lateIds.has(d.transactionId)),
       stored,
     );
-    await storeAlerts(conn, decisions);
+
+    const statements: Statement[] = [];
+    if (opts.stateGeneration !== undefined)
+      statements.push({ sql: CHECK_GENERATION, kind: 'generation', expected: opts.stateGeneration });
+    for (let i = 0; i < toInsert.length; i += CHUNK) {
+      const chunk = toInsert.slice(i, i + CHUNK);
+      statements.push({ sql: insertTransactionsSql(chunk, decided), kind: 'insert', rows: chunk.length });
+    }
+    // The shadow rule set's and a rollout's arms' decisions of the rows inserted here (none while
+    // no rule set is in shadow and no rollout runs).
+    for (const sql of [
+      shadowCountsStatement(shadowCounts(toInsert, decided)),
+      rolloutCountsStatement(rolloutCounts(toInsert, decided)),
+    ])
+      if (sql !== null) statements.push({ sql, kind: 'other' });
+    for (let i = 0; i < duplicates.length; i += CHUNK)
+      statements.push({ sql: duplicatesStatement(duplicates.slice(i, i + CHUNK)), kind: 'duplicates' });
+    for (const sql of alertStatements(decisions)) statements.push({ sql, kind: 'other' });
+
+    let answers: unknown[];
+    if (opts.oneTrip === true && statements.length > 0) {
+      const [res] = await conn.query({
+        sql: 'START TRANSACTION;\n' + statements.map((s) => s.sql).join(';\n'),
+        timeout: QUERY_TIMEOUT_MS,
+      });
+      // One answer per statement, START TRANSACTION's first (a single statement's comes alone).
+      answers = (res as unknown[]).slice(1);
+    } else {
+      await conn.beginTransaction();
+      answers = [];
+      for (const s of statements) {
+        const [res] = await conn.query({ sql: s.sql, timeout: QUERY_TIMEOUT_MS });
+        answers.push(res);
+        // Checked at once here, so a stale batch writes nothing more.
+        if (s.kind === 'generation') checkStateGeneration(res as RowDataPacket[], s.expected);
+      }
+    }
+    let inserted = 0;
+    let duplicatesRecorded = 0;
+    statements.forEach((s, i) => {
+      const res = answers[i];
+      if (s.kind === 'generation') checkStateGeneration(res as RowDataPacket[], s.expected);
+      else if (s.kind === 'insert') inserted += (res as ResultSetHeader).affectedRows;
+      else if (s.kind === 'duplicates') duplicatesRecorded += (res as ResultSetHeader).affectedRows;
+    });
+    // Another writer (a zombie of a rebalance) stored some of them since the look-up: start over.
+    if (inserted !== toInsert.length)
+      throw new DependencyError(
+        'mysql',
+        `${toInsert.length - inserted} of the batch's transactions were stored by another writer meanwhile; the batch is retried`,
+      );
     await conn.commit();
     return { inserted, lateDuplicates, duplicatesRecorded, decisions };
   } catch (err) {
@@ -308,6 +327,15 @@ export async function writeBatch(
   } finally {
     conn.release();
   }
+}
+
+/** The statement that records duplicate deliveries (a replayed one is recorded once). */
+function duplicatesStatement(chunk: readonly DuplicateDelivery[]): string {
+  return formatQuery(
+    'INSERT INTO transaction_duplicates (src_topic, src_partition, src_offset, transaction_id, first_seen_position, detected_by) VALUES ? ' +
+      'ON DUPLICATE KEY UPDATE src_offset = src_offset',
+    [chunk.map((d) => [d.position.topic, d.position.partition, d.position.offset, d.transactionId, d.firstSeen, d.detectedBy])],
+  );
 }
 
 /** mysql2 errors carry the whole statement in `.sql`, card tokens included: never let it reach a log. */

@@ -102,6 +102,12 @@ export interface IngestHandlerDeps {
   /** The feature layout of `windows` in MySQL (sinks/feature-vector.ts requireFeatureLayout). */
   featureLayout: number;
   pool: Pool;
+  /**
+   * The pool the batch's MySQL transaction is written on, created with `multipleStatements`: its
+   * statements then go as one query (sinks/transactions.sink.ts writeBatch `oneTrip`). Unset: `pool`,
+   * one round trip per statement.
+   */
+  writePool?: Pool;
   decoder: AvroDecoder<Transaction>;
   output: TransactionalOutput;
   redact: (tx: Transaction, fields: readonly PanField[]) => Buffer;
@@ -491,9 +497,9 @@ export class IngestBatchHandler {
       trace.mark('detect');
       sink = await step('mysql', () =>
         writeBatch(
-          this.deps.pool,
+          this.deps.writePool ?? this.deps.pool,
           { fresh: dedup.fresh, replayed: dedup.replayed, duplicates: dedup.duplicates, decisions, stored: dedup.stored },
-          { stateGeneration: store.generation },
+          { stateGeneration: store.generation, oneTrip: this.deps.writePool !== undefined },
         ),
       );
       trace.mark('mysql');

@@ -6,6 +6,7 @@
 import type { TxmonConfig } from '../../config/config.ts';
 import type { Transaction } from '../../domain/transaction.ts';
 import { StateLostError } from '../../platform/errors.ts';
+import { createPool } from '../../platform/mysql.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { AvroDecoder } from '../../platform/schema-registry.ts';
 import { RefdataCache } from '../../refdata/cache.ts';
@@ -119,6 +120,10 @@ async function buildIngest(ctx: ProcessorContext<keyof typeof SCHEMAS>, metrics:
   });
 
   const sources = await startDetectionSources(ctx, metrics);
+  // The batches' MySQL transactions, each as two round trips (a multi-statement query and its
+  // COMMIT): a pool of its own, so that no other statement of the process may hold several.
+  const writePool = createPool(cfg, { multipleStatements: true, connectionLimit: cfg.ingest.concurrency + 1 });
+  ctx.onClose(() => writePool.end());
   const transactionType = avroType('transaction');
   const clocks = new PartitionClocks((t, partition) => ctx.committed(t, partition));
   let seekConsumer: ((p: { topic: string; partition: number; offset: string }) => void) | null = null;
@@ -133,6 +138,7 @@ async function buildIngest(ctx: ProcessorContext<keyof typeof SCHEMAS>, metrics:
     windows: cfg.state.windows,
     featureLayout: sources.featureLayout,
     pool: ctx.pool,
+    writePool,
     decoder: new AvroDecoder<Transaction>(
       ctx.registry,
       transactionType,

@@ -10,11 +10,14 @@ import { sampleTransaction } from '../../domain/transaction.fixture.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { requireFeatureLayout } from '../../sinks/feature-vector.ts';
 import { lookupStored } from '../../sinks/lookup-stored.ts';
+import { DependencyError, StateLostError } from '../../platform/errors.ts';
 import { writeBatch, type PositionedTransaction } from '../../sinks/transactions.sink.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 
 let ns: TestNamespace;
 let pool: Pool;
+/** The ingest's kind of pool: a batch's statements go as one query (writeBatch `oneTrip`). */
+let multi: Pool;
 let layout: number;
 let names: string[];
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -22,11 +25,13 @@ const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : 
 beforeAll(async () => {
   ns = await createNamespace();
   pool = createPool(ns.cfg);
+  multi = createPool(ns.cfg, { multipleStatements: true });
   names = snapshotFeatureNames(ns.cfg.state.windows);
   layout = await requireFeatureLayout(pool, names);
 });
 
 afterAll(async () => {
+  await multi.end();
   await pool.end();
   await ns.cleanup();
 });
@@ -252,5 +257,128 @@ describe('transactions sink', () => {
     // Chunked: more ids than one statement takes.
     const many = Array.from({ length: 12_000 }, (_, i) => `absent-${i}`).concat('look-2');
     expect([...(await lookupStored(pool, many)).keys()]).toEqual(['look-2']);
+  });
+});
+
+describe('transactions sink, a batch in two round trips (oneTrip, as the ingest writes)', () => {
+  /** A batch of new and replayed transactions, a duplicate delivery and alerts, its ids prefixed. */
+  async function mixedBatch(prefix: string, at: number, opts: { oneTrip: boolean; stateGeneration?: number }, p: Pool) {
+    await writeBatch(pool, {
+      fresh: [positioned(`${prefix}-old`, at, vector(1))],
+      replayed: [],
+      duplicates: [],
+      decisions: [decision(`${prefix}-old`, 'REVIEW', 'm1')],
+    });
+    return writeBatch(
+      p,
+      {
+        fresh: [positioned(`${prefix}-new`, at + 2, vector(2, 3, 'HIGH')), positioned(`${prefix}-old`, at + 3, vector(9))],
+        replayed: [positioned(`${prefix}-old`, at, vector(1))],
+        duplicates: [
+          {
+            transactionId: `${prefix}-new`,
+            position: { topic: 'in', partition: 0, offset: String(at + 4) },
+            firstSeen: `in/0/${at + 2}`,
+            detectedBy: 'redis',
+          },
+        ],
+        decisions: [decision(`${prefix}-new`, 'BLOCK', 'm2'), decision(`${prefix}-old`, 'ALLOW', 'm2')],
+      },
+      opts,
+    );
+  }
+
+  /** Everything the batch left in MySQL, its ids' prefix and offsets from `at` taken out. */
+  async function written(prefix: string, at = 0): Promise<unknown> {
+    const strip = (v: unknown) =>
+      typeof v === 'string'
+        ? v.replaceAll(prefix, 'X').replace(/^in\/0\/(\d+)$/, (_, o: string) => `in/0/+${Number(o) - at}`)
+        : typeof v === 'number'
+          ? v - at
+          : v instanceof Date
+            ? v.toISOString()
+            : v;
+    const read = async (sql: string) => {
+      const [rows] = await pool.query<RowDataPacket[]>(sql, [`${prefix}-%`]);
+      return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, strip(v)])));
+    };
+    return {
+      transactions: await read(
+        'SELECT transaction_id, src_offset, decision, model_version, alert_id, CAST(feature_values AS CHAR) AS v FROM transactions WHERE transaction_id LIKE ? ORDER BY transaction_id',
+      ),
+      alerts: await read(
+        'SELECT alert_id, transaction_id, decision, rule_hits FROM alerts WHERE transaction_id LIKE ? ORDER BY transaction_id',
+      ),
+      duplicates: await read(
+        'SELECT transaction_id, src_offset, first_seen_position, detected_by FROM transaction_duplicates WHERE transaction_id LIKE ? ORDER BY src_offset',
+      ),
+    };
+  }
+
+  it('leaves exactly what the statement-by-statement write leaves, and returns the same result', async () => {
+    const [[gen]] = await pool.query<RowDataPacket[]>('SELECT generation FROM state_generation WHERE id = 1');
+    const stateGeneration = Number(gen?.generation ?? 0);
+    const each = await mixedBatch('each', 100, { oneTrip: false, stateGeneration }, pool);
+    const once = await mixedBatch('once', 200, { oneTrip: true, stateGeneration }, multi);
+    const strip = (prefix: string, at: number, v: unknown) =>
+      JSON.parse(
+        JSON.stringify(v)
+          .replaceAll(prefix, 'X')
+          .replace(/"(\d+)"/g, (_, o: string) => `"+${Number(o) - at}"`)
+          .replace(/in\/0\/(\d+)/g, (_, o: string) => `in/0/+${Number(o) - at}`),
+      ) as unknown;
+    expect(strip('once', 200, once)).toEqual(strip('each', 100, each));
+    const one = once;
+    expect(one.inserted).toBe(1);
+    expect(one.duplicatesRecorded).toBe(2);
+    // once-old is also delivered from another position in the batch: it gets no decision of its own.
+    expect(one.decisions.map((d) => [d.transactionId, d.decision])).toEqual([['once-new', 'BLOCK']]);
+    const w = await written('once', 200);
+    expect(w).toEqual(await written('each', 100));
+    expect((w as { alerts: unknown[] }).alerts).toHaveLength(2);
+  });
+
+  it('a batch whose state generation moved writes nothing and fails as lost state', async () => {
+    const [[gen]] = await pool.query<RowDataPacket[]>('SELECT generation FROM state_generation WHERE id = 1');
+    const stale = Number(gen?.generation ?? 0) - 1;
+    await expect(mixedBatch('stale', 300, { oneTrip: true, stateGeneration: stale }, multi)).rejects.toBeInstanceOf(
+      StateLostError,
+    );
+    const w = (await written('stale')) as { transactions: unknown[]; alerts: unknown[]; duplicates: unknown[] };
+    // Only what the set-up wrote: the stale batch's row, alert and duplicates were rolled back.
+    expect(w.transactions).toHaveLength(1);
+    expect(w.alerts).toHaveLength(1);
+    expect(w.duplicates).toEqual([]);
+  });
+
+  it('a row another writer stored after the look-up rolls the whole batch back (retried), its alerts too', async () => {
+    const mine = positioned('race-mine', 200, vector(1));
+    const theirs = positioned('race-theirs', 201, vector(2));
+    // The look-up the ingest made found neither; then another writer stored one of them.
+    const stored = await lookupStored(pool, ['race-mine', 'race-theirs']);
+    expect(stored.size).toBe(0);
+    await writeBatch(pool, { fresh: [theirs], replayed: [], duplicates: [] });
+    await expect(
+      writeBatch(
+        multi,
+        {
+          fresh: [mine, theirs],
+          replayed: [],
+          duplicates: [],
+          decisions: [decision('race-mine', 'REVIEW', 'm1'), decision('race-theirs', 'BLOCK', 'm1')],
+          stored,
+        },
+        { oneTrip: true },
+      ),
+    ).rejects.toBeInstanceOf(DependencyError);
+    const [rows] = await pool.query<RowDataPacket[]>(
+      "SELECT transaction_id FROM transactions WHERE transaction_id LIKE 'race-%'",
+    );
+    expect(rows.map((r) => r.transaction_id)).toEqual(['race-theirs']);
+    const [alerts] = await pool.query<RowDataPacket[]>("SELECT alert_id FROM alerts WHERE transaction_id LIKE 'race-%'");
+    expect(alerts).toEqual([]);
+    // The connection went back to the pool clean: the next batch on it commits normally.
+    const again = await writeBatch(multi, { fresh: [mine], replayed: [], duplicates: [] }, { oneTrip: true });
+    expect(again.inserted).toBe(1);
   });
 });
