@@ -357,6 +357,26 @@ describe('fences', () => {
     expect(batch.checkpointWrites().map((w) => w.kind)).toEqual(['account', 'merchant']);
   });
 
+  it('calls afterReadsSent once the batch read is sent and before it is answered, or at once when nothing is read', async () => {
+    const events: string[] = [];
+    const store = new FakeEntityStore();
+    const read = store.read.bind(store);
+    store.read = async (entities) => {
+      events.push('read sent');
+      await Promise.resolve();
+      events.push('read answered');
+      return read(entities);
+    };
+    const ps = new PartitionState(store, { windows: W, encodeAtApply: false });
+    await ps.applyBatch(P0, [tx(0, ev(1_700_000_000_000))], { afterReadsSent: () => events.push('after reads sent') });
+    expect(events).toEqual(['read sent', 'after reads sent', 'read answered']);
+    // The next batch of the same account and card: held in memory, no read (the merchant is shared
+    // and was read under a second ago).
+    events.length = 0;
+    await ps.applyBatch(P0, [tx(1, ev(1_700_000_001_000))], { afterReadsSent: () => events.push('after reads sent') });
+    expect(events).toEqual(['after reads sent']);
+  });
+
   it('never applies a duplicate', async () => {
     const store = new FakeEntityStore();
     const ps = new PartitionState(store, { windows: W });

@@ -443,12 +443,16 @@ export class PartitionState {
   }
 
   /** Applies a batch of one partition (transactions in offset order); one store read at most. */
-  async applyBatch(source: SourcePartition, txs: readonly StateTransaction[]): Promise<StateBatch> {
+  async applyBatch(
+    source: SourcePartition,
+    txs: readonly StateTransaction[],
+    opts: { afterReadsSent?: () => void } = {},
+  ): Promise<StateBatch> {
     const src = sourceName(source);
     const offsets = txs.map((t) => BigInt(t.offset));
     for (let i = 1; i < offsets.length; i++)
       if ((offsets[i] as bigint) <= (offsets[i - 1] as bigint)) throw new RangeError(`batch offsets not ascending at ${i}`);
-    const entries = await this.load(src, this.holdsAllOf(source.topic), txs);
+    const entries = await this.load(src, this.holdsAllOf(source.topic), txs, opts.afterReadsSent);
     try {
       return this.apply(source, txs, offsets, entries);
     } finally {
@@ -536,7 +540,12 @@ export class PartitionState {
    * The batch's entries: held ones, and in one read the missing ones plus every entity whose other
    * partitions' contributions are needed (merchants, devices, and any entity found shared).
    */
-  private async load(src: string, holdsAll: boolean, txs: readonly StateTransaction[]): Promise<Array<Map<string, Entry>>> {
+  private async load(
+    src: string,
+    holdsAll: boolean,
+    txs: readonly StateTransaction[],
+    afterReadsSent?: () => void,
+  ): Promise<Array<Map<string, Entry>>> {
     // Per kind, by id: the batch's loop then looks entries up without building a key per record.
     const entries = SNAPSHOT_ENTITIES.map(() => new Map<string, Entry>());
     const reading = SNAPSHOT_ENTITIES.map(() => new Set<string>());
@@ -565,7 +574,11 @@ export class PartitionState {
       }
     }
     try {
-      const found = toRead.length === 0 ? [] : await this.store.read(toRead);
+      const reading = toRead.length === 0 ? undefined : this.store.read(toRead);
+      // The read is on its way (the store sends before its first await): what the caller sends now
+      // on the same connection runs after it.
+      afterReadsSent?.();
+      const found = reading === undefined ? [] : await reading;
       toRead.forEach((ref, i) => {
         const e = this.refresh(src, ref, found[i] as Map<string, Contribution>, now);
         (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));

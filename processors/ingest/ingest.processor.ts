@@ -8,6 +8,7 @@
  * stored features and decision back, and a fence keeps a replayed record out of the windows.
  */
 import { writeSync } from 'node:fs';
+import { Cluster } from 'ioredis';
 import type avro from 'avsc';
 import type { EachBatchPayload } from 'kafkajs';
 import type { PanField, Transaction } from '../../domain/transaction.ts';
@@ -604,13 +605,30 @@ export class IngestBatchHandler {
     { store, partitions }: AttemptState,
   ): Promise<WindowsStage> {
     const d = this.deps;
-    const stage = await step('redis', () => partitions.applyBatch(source, dedup.state));
     // After the reads: if every marker is still there, on this store's generation and not below
     // the progress this process last read or wrote, the reads saw intact state.
     const committed = d.clocks.committed(source.topic, source.partition);
-    const reply = await step('redis', () =>
-      recordProgress(d.state.redis, d.state.prefix, { ...source, next: null, floor: held.progress, committed }),
-    );
+    const check = () =>
+      step('redis', () =>
+        recordProgress(d.state.redis, d.state.prefix, { ...source, next: null, floor: held.progress, committed }),
+      );
+    // On one Redis the check is sent right behind the batch's reads, on the same connection, which
+    // runs them in order: it still comes after them, and its answer arrives while the batch is
+    // applied instead of a round trip later. A cluster's marker lives on every master, its reads on
+    // some: there the check waits for them.
+    let checking: Promise<Awaited<ReturnType<typeof check>>> | undefined;
+    const afterReadsSent =
+      d.state.redis instanceof Cluster
+        ? undefined
+        : () => {
+            checking = check();
+            // Awaited below (after the batch is applied), where its failure fails the batch; this
+            // only keeps it from counting as unhandled while applyBatch's own failure goes first.
+            // eslint-disable-next-line no-restricted-syntax
+            checking.catch(() => undefined);
+          };
+    const stage = await step('redis', () => partitions.applyBatch(source, dedup.state, { afterReadsSent }));
+    const reply = await (checking ?? check());
     if (reply.generation !== store.generation) {
       d.state.adopt(reply.generation);
       throw new StateLostError(
