@@ -205,6 +205,23 @@ describe('SqlText', () => {
     expect(out.text()).toBe("VALUES (-12, NULL), (false, 'a\\nb')");
     expect(out.reset().raw('X ').openRow().nullableJson('[1]').closeRow().text()).toBe("X ('[1]')");
   });
+
+  it('appends whole statements as they are, in UTF-8, between rows of its own (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary' }), { maxLength: 4 }), fc.string({ unit: 'binary' }), (texts, value) => {
+        // A small first buffer: statements longer than it grow it.
+        const out = new SqlText(8).raw('A');
+        for (const t of texts) out.raw(';').statement(t);
+        out.raw(' VALUES ').openRow().string(value).closeRow();
+        const want =
+          'A' +
+          texts.map((t) => ';' + t).join('') +
+          ' VALUES (' +
+          new SqlText().openRow().string(value).closeRow().text().slice(1);
+        expect(out.text()).toBe(Buffer.from(want, 'utf8').toString('utf8'));
+      }),
+    );
+  });
 });
 
 describe('escapedText', () => {

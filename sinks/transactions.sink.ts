@@ -110,9 +110,18 @@ export function insertTransactionsSql(
   rows: readonly PositionedTransaction[],
   decided: ReadonlyMap<string, DecisionRecord>,
 ): string {
-  statement.reset().raw(INSERT_TRANSACTIONS);
-  for (const p of rows) writeTransactionRow(statement, p, decided.get(p.tx.transaction_id));
-  return statement.raw(ON_DUPLICATE).text();
+  return writeInsertTransactions(statement.reset(), rows, decided).text();
+}
+
+/** Appends the INSERT of `rows` with their decisions to `out`. */
+function writeInsertTransactions(
+  out: SqlText,
+  rows: readonly PositionedTransaction[],
+  decided: ReadonlyMap<string, DecisionRecord>,
+): SqlText {
+  out.raw(INSERT_TRANSACTIONS);
+  for (const p of rows) writeTransactionRow(out, p, decided.get(p.tx.transaction_id));
+  return out.raw(ON_DUPLICATE);
 }
 
 /** Writes the row's tuple: the values of transactionRow(p, d) as mysql2 writes them. */
@@ -202,7 +211,7 @@ function checkStateGeneration(rows: RowDataPacket[], expected: number): void {
 /** One statement of a batch's transaction, and what its answer must show. */
 type Statement =
   | { sql: string; kind: 'generation'; expected: number }
-  | { sql: string; kind: 'insert'; rows: number }
+  | { kind: 'insert'; rows: readonly PositionedTransaction[] }
   | { sql: string; kind: 'duplicates' }
   | { sql: string; kind: 'other' };
 
@@ -273,8 +282,7 @@ export async function writeBatch(
     if (opts.stateGeneration !== undefined)
       statements.push({ sql: CHECK_GENERATION, kind: 'generation', expected: opts.stateGeneration });
     for (let i = 0; i < toInsert.length; i += CHUNK) {
-      const chunk = toInsert.slice(i, i + CHUNK);
-      statements.push({ sql: insertTransactionsSql(chunk, decided), kind: 'insert', rows: chunk.length });
+      statements.push({ kind: 'insert', rows: toInsert.slice(i, i + CHUNK) });
     }
     // The shadow rule set's and a rollout's arms' decisions of the rows inserted here (none while
     // no rule set is in shadow and no rollout runs).
@@ -289,17 +297,22 @@ export async function writeBatch(
 
     let answers: unknown[];
     if (opts.oneTrip === true && statements.length > 0) {
-      const [res] = await conn.query({
-        sql: 'START TRANSACTION;\n' + statements.map((s) => s.sql).join(';\n'),
-        timeout: QUERY_TIMEOUT_MS,
-      });
+      // Written into one buffer and read out once: the rows' text is not copied again to join it.
+      const text = statement.reset().raw('START TRANSACTION');
+      for (const s of statements) {
+        text.raw(';\n');
+        if (s.kind === 'insert') writeInsertTransactions(text, s.rows, decided);
+        else text.statement(s.sql);
+      }
+      const [res] = await conn.query({ sql: text.text(), timeout: QUERY_TIMEOUT_MS });
       // One answer per statement, START TRANSACTION's first (a single statement's comes alone).
       answers = (res as unknown[]).slice(1);
     } else {
       await conn.beginTransaction();
       answers = [];
       for (const s of statements) {
-        const [res] = await conn.query({ sql: s.sql, timeout: QUERY_TIMEOUT_MS });
+        const sql = s.kind === 'insert' ? insertTransactionsSql(s.rows, decided) : s.sql;
+        const [res] = await conn.query({ sql, timeout: QUERY_TIMEOUT_MS });
         answers.push(res);
         // Checked at once here, so a stale batch writes nothing more.
         if (s.kind === 'generation') checkStateGeneration(res as RowDataPacket[], s.expected);

@@ -282,7 +282,11 @@ describe('transactions sink, a batch in two round trips (oneTrip, as the ingest 
             detectedBy: 'redis',
           },
         ],
-        decisions: [decision(`${prefix}-new`, 'BLOCK', 'm2'), decision(`${prefix}-old`, 'ALLOW', 'm2')],
+        decisions: [
+          // Text beyond ASCII in the statements after the rows (the alert's): the query is UTF-8 throughout.
+          { ...decision(`${prefix}-new`, 'BLOCK', 'm2'), explanation: { summary: 'BLOCK: naïve € 😀', model: null } },
+          decision(`${prefix}-old`, 'ALLOW', 'm2'),
+        ],
       },
       opts,
     );
@@ -307,7 +311,7 @@ describe('transactions sink, a batch in two round trips (oneTrip, as the ingest 
         'SELECT transaction_id, src_offset, decision, model_version, alert_id, CAST(feature_values AS CHAR) AS v FROM transactions WHERE transaction_id LIKE ? ORDER BY transaction_id',
       ),
       alerts: await read(
-        'SELECT alert_id, transaction_id, decision, rule_hits FROM alerts WHERE transaction_id LIKE ? ORDER BY transaction_id',
+        'SELECT alert_id, transaction_id, decision, summary, rule_hits FROM alerts WHERE transaction_id LIKE ? ORDER BY transaction_id',
       ),
       duplicates: await read(
         'SELECT transaction_id, src_offset, first_seen_position, detected_by FROM transaction_duplicates WHERE transaction_id LIKE ? ORDER BY src_offset',
@@ -335,7 +339,10 @@ describe('transactions sink, a batch in two round trips (oneTrip, as the ingest 
     expect(one.decisions.map((d) => [d.transactionId, d.decision])).toEqual([['once-new', 'BLOCK']]);
     const w = await written('once', 200);
     expect(w).toEqual(await written('each', 100));
-    expect((w as { alerts: unknown[] }).alerts).toHaveLength(2);
+    expect((w as { alerts: Array<{ summary: string }> }).alerts.map((a) => a.summary)).toEqual([
+      'BLOCK: naïve € 😀',
+      'REVIEW: by m1',
+    ]);
   });
 
   it('a batch whose state generation moved writes nothing and fails as lost state', async () => {
