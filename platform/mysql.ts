@@ -81,6 +81,10 @@ export function formatQuery(sql: string, values: unknown, timezone = 'Z'): strin
   return mysql.format(sql, values as mysql.SqlValue, false, timezone as mysql.Timezone);
 }
 
+/** Each pooled connection's session: UTC, and backslash escapes in strings (sql_mode without NO_BACKSLASH_ESCAPES). */
+export const SESSION_SETTINGS =
+  "SET time_zone = '+00:00', sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
+
 /**
  * A pool on the configured database. `dateStrings` off: DATETIME(3) comes back as Date in UTC; the
  * session is in UTC. `multipleStatements` only for a writer whose every statement is built from
@@ -101,12 +105,17 @@ export function createPool(cfg: TxmonConfig, opts: { connectionLimit?: number; m
     flags: ['-FOUND_ROWS'],
   });
   // The server's own NOW(3) and CURRENT_TIMESTAMP(3) in UTC too, like every DATETIME txmon reads
-  // and writes (timezone 'Z'), whatever the server's zone. Sent first on each new connection.
+  // and writes (timezone 'Z'), whatever the server's zone; and backslashes as escapes, which is how
+  // mysql2 (and sinks/row-text.ts) escape a quote in a value: a server whose sql_mode has
+  // NO_BACKSLASH_ESCAPES would otherwise end the string there. Sent first on each new connection.
   pool.on('connection', (conn) => {
     // The promise pool re-emits the underlying callback-style connection.
-    const core = conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void };
-    core.query("SET time_zone = '+00:00'", (err) => {
-      if (err) process.emitWarning(`txmon: could not set the MySQL session to UTC: ${err.message}`);
+    const core = conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void; destroy(): void };
+    core.query(SESSION_SETTINGS, (err) => {
+      if (!err) return;
+      process.emitWarning(`txmon: could not set the MySQL session's time zone and escapes: ${err.message}`);
+      // A connection whose strings may not be read as written is not used.
+      core.destroy();
     });
   });
   return pool;

@@ -210,14 +210,11 @@ describe('SqlText', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ unit: 'binary' }), { maxLength: 4 }), fc.string({ unit: 'binary' }), (texts, value) => {
         // A small first buffer: statements longer than it grow it.
-        const out = new SqlText(8).raw('A');
-        for (const t of texts) out.raw(';').statement(t);
-        out.raw(' VALUES ').openRow().string(value).closeRow();
-        const want =
-          'A' +
-          texts.map((t) => ';' + t).join('') +
-          ' VALUES (' +
-          new SqlText().openRow().string(value).closeRow().text().slice(1);
+        const out = new SqlText(8).raw('A ').openRow().number(1).closeRow();
+        // A tuple straight after a statement is not joined to the one before it by a comma.
+        for (const t of texts) out.raw(';').statement(t).openRow().string(value).closeRow();
+        const tuple = new SqlText().openRow().string(value).closeRow().text();
+        const want = 'A (1)' + texts.map((t) => ';' + t + tuple).join('');
         expect(out.text()).toBe(Buffer.from(want, 'utf8').toString('utf8'));
       }),
     );

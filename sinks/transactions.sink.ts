@@ -222,9 +222,10 @@ type Statement =
  * recorded as such: MySQL's unique key is the backstop of deduplication.
  *
  * With `oneTrip` (a pool created with `multipleStatements`), the transaction's statements go to
- * MariaDB as one multi-statement query and its COMMIT as a second: two round trips a batch, where
- * one per statement (BEGIN, the generation check, the INSERTs, the alerts, COMMIT) was five or
- * more. The answers are checked between the two, and a failed check rolls back as before.
+ * MariaDB as one multi-statement query per INSERT of up to CHUNK rows, and its COMMIT after them:
+ * two round trips for a batch of up to CHUNK rows, where one per statement (BEGIN, the generation
+ * check, the INSERTs, the alerts, COMMIT) was five or more. The answers are checked before the
+ * COMMIT, and a failed check rolls back as before.
  */
 export async function writeBatch(
   pool: Pool,
@@ -297,16 +298,33 @@ export async function writeBatch(
 
     let answers: unknown[];
     if (opts.oneTrip === true && statements.length > 0) {
-      // Written into one buffer and read out once: the rows' text is not copied again to join it.
-      const text = statement.reset().raw('START TRANSACTION');
-      for (const s of statements) {
-        text.raw(';\n');
-        if (s.kind === 'insert') writeInsertTransactions(text, s.rows, decided);
-        else text.statement(s.sql);
+      // Queries of at most one INSERT of CHUNK rows each (~0.7 MB: far below any server's
+      // max_allowed_packet, and the memory CHUNK bounds), the small statements joining the first
+      // and the last: one query for a batch of up to CHUNK rows. Each is written into one buffer
+      // and read out once: the rows' text is not copied again to join it.
+      answers = [];
+      let first = true;
+      for (let i = 0; i < statements.length;) {
+        const text = statement.reset();
+        if (first) text.raw('START TRANSACTION');
+        let count = 0;
+        let rows = 0;
+        for (; i < statements.length; i++) {
+          const s = statements[i] as Statement;
+          if (s.kind === 'insert' && rows > 0) break;
+          if (first || count > 0) text.raw(';\n');
+          if (s.kind === 'insert') {
+            writeInsertTransactions(text, s.rows, decided);
+            rows += s.rows.length;
+          } else text.statement(s.sql);
+          count++;
+        }
+        const [res] = await conn.query({ sql: text.text(), timeout: QUERY_TIMEOUT_MS });
+        // One answer per statement (START TRANSACTION's first); a query of one statement gives it alone.
+        const got = count + (first ? 1 : 0) === 1 ? [res] : (res as unknown[]);
+        answers.push(...(first ? got.slice(1) : got));
+        first = false;
       }
-      const [res] = await conn.query({ sql: text.text(), timeout: QUERY_TIMEOUT_MS });
-      // One answer per statement, START TRANSACTION's first (a single statement's comes alone).
-      answers = (res as unknown[]).slice(1);
     } else {
       await conn.beginTransaction();
       answers = [];

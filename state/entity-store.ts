@@ -148,7 +148,11 @@ export class EntityStore {
     return calls;
   }
 
-  /** Every contribution of each entity, by source name "<topic>/<partition>" (an empty map: none). */
+  /**
+   * Every contribution of each entity, by source name "<topic>/<partition>" (an empty map: none).
+   * Sends its pipeline before its first await: what the caller sends on the same Redis right after
+   * calling it runs after the reads (PartitionState's `afterReadsSent`).
+   */
   async read(entities: readonly EntityRef[]): Promise<Array<Map<string, Contribution>>> {
     if (entities.length === 0) return [];
     const keys = entities.map((e) => this.key(e));

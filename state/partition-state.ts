@@ -576,7 +576,10 @@ export class PartitionState {
     try {
       const reading = toRead.length === 0 ? undefined : this.store.read(toRead);
       // The read is on its way (the store sends before its first await): what the caller sends now
-      // on the same connection runs after it.
+      // on the same connection runs after it. Should the callback throw, the read's own failure
+      // is not left unhandled (this batch fails with the callback's).
+      // eslint-disable-next-line no-restricted-syntax
+      reading?.catch(() => undefined);
       afterReadsSent?.();
       const found = reading === undefined ? [] : await reading;
       toRead.forEach((ref, i) => {

@@ -2,7 +2,7 @@
 // DATETIME values txmon writes and reads as UTC, whatever the server's own time zone.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RowDataPacket } from 'mysql2/promise';
-import { createPool, rollbackOrDestroy, type Pool } from '../../platform/mysql.ts';
+import { createPool, rollbackOrDestroy, SESSION_SETTINGS, type Pool } from '../../platform/mysql.ts';
 import { createNamespace, type TestNamespace } from '../helpers/namespace.ts';
 
 let ns: TestNamespace;
@@ -23,7 +23,7 @@ it('pooled sessions are in UTC, on every connection', async () => {
       const conn = await pool.getConnection();
       try {
         const [[r]] = await conn.query<RowDataPacket[]>(
-          'SELECT @@session.time_zone AS tz, UNIX_TIMESTAMP(NOW(3)) AS now_s, NOW(3) AS now_dt',
+          'SELECT @@session.time_zone AS tz, @@session.sql_mode AS mode, UNIX_TIMESTAMP(NOW(3)) AS now_s, NOW(3) AS now_dt',
         );
         return r;
       } finally {
@@ -33,8 +33,26 @@ it('pooled sessions are in UTC, on every connection', async () => {
   );
   for (const r of rows) {
     expect(r?.tz).toBe('+00:00');
+    expect(String(r?.mode)).not.toContain('NO_BACKSLASH_ESCAPES');
     // NOW(3) read back as UTC is the same instant as the server's epoch time.
     expect(Math.abs((r?.now_dt as Date).getTime() / 1000 - Number(r?.now_s))).toBeLessThan(1);
+  }
+});
+
+it('a session whose server set NO_BACKSLASH_ESCAPES reads a backslash as an escape again, its other modes kept', async () => {
+  const conn = await pool.getConnection();
+  try {
+    await conn.query("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,STRICT_TRANS_TABLES,ANSI_QUOTES'");
+    // A quote escaped as mysql2 escapes it would end the string here.
+    await expect(conn.query("SELECT 'it\\'s' AS v")).rejects.toThrow();
+    await conn.query(SESSION_SETTINGS);
+    const [[r]] = await conn.query<RowDataPacket[]>("SELECT @@session.sql_mode AS mode, 'it\\'s' AS v");
+    expect(r?.v).toBe("it's");
+    expect(String(r?.mode).split(',').sort()).toEqual(['ANSI_QUOTES', 'STRICT_TRANS_TABLES']);
+  } finally {
+    // Not back to the pool with this session's modes.
+    conn.destroy();
+    conn.release();
   }
 });
 

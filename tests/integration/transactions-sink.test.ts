@@ -388,4 +388,60 @@ describe('transactions sink, a batch in two round trips (oneTrip, as the ingest 
     const again = await writeBatch(multi, { fresh: [mine], replayed: [], duplicates: [] }, { oneTrip: true });
     expect(again.inserted).toBe(1);
   });
+
+  it('a statement failing inside the query rolls back the ones before it, keeps the text out of the error, and leaves the connection clean', async () => {
+    const one = createPool(ns.cfg, { multipleStatements: true, connectionLimit: 1 });
+    try {
+      const ok = positioned('fail-ok', 400, vector(1));
+      const bad = positioned('fail-bad', 401, vector(2));
+      // An alert's decision must be REVIEW or BLOCK (alerts.decision): the transactions' INSERT
+      // before it succeeds, the alerts' INSERT fails in strict mode.
+      const err = await writeBatch(
+        one,
+        {
+          fresh: [ok, bad],
+          replayed: [],
+          duplicates: [],
+          decisions: [decision('fail-ok', 'ALLOW', 'm1'), { ...decision('fail-bad', 'REVIEW', 'm1'), decision: 'ALLOW' }],
+        },
+        { oneTrip: true },
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(String((err as { sql?: unknown }).sql)).toBe('[statement redacted]');
+      const [rows] = await pool.query<RowDataPacket[]>(
+        "SELECT transaction_id FROM transactions WHERE transaction_id LIKE 'fail-%'",
+      );
+      expect(rows).toEqual([]);
+      const conn = await one.getConnection();
+      try {
+        const [[state]] = await conn.query<RowDataPacket[]>('SELECT @@in_transaction AS open');
+        expect(Number(state?.open)).toBe(0);
+      } finally {
+        conn.release();
+      }
+      expect((await writeBatch(one, { fresh: [ok], replayed: [], duplicates: [] }, { oneTrip: true })).inserted).toBe(1);
+    } finally {
+      await one.end();
+    }
+  });
+
+  it('a batch of more rows than one INSERT takes goes as one query per INSERT, in one transaction', async () => {
+    const [[gen]] = await pool.query<RowDataPacket[]>('SELECT generation FROM state_generation WHERE id = 1');
+    const many = Array.from({ length: 1_234 }, (_, i) => positioned(`many-${String(i).padStart(5, '0')}`, 1_000 + i, vector(i)));
+    const r = await writeBatch(
+      multi,
+      {
+        fresh: many,
+        replayed: [],
+        duplicates: [],
+        decisions: many.map((p, i) => decision(p.tx.transaction_id, i % 100 === 0 ? 'REVIEW' : 'ALLOW', 'm1')),
+      },
+      { oneTrip: true, stateGeneration: Number(gen?.generation ?? 0) },
+    );
+    expect(r.inserted).toBe(1_234);
+    const [[n]] = await pool.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS rows_, (SELECT COUNT(*) FROM alerts WHERE transaction_id LIKE 'many-%') AS alerts_ FROM transactions WHERE transaction_id LIKE 'many-%'",
+    );
+    expect([Number(n?.rows_), Number(n?.alerts_)]).toEqual([1_234, 13]);
+  });
 });
