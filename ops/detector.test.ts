@@ -31,6 +31,11 @@ function bruteForce(points: Array<[number, number]>, p: DetectorParams): Array<{
     let floor = p.minScale;
     if (p.countSeconds !== undefined)
       floor = Math.max(floor, Math.sqrt(Math.max(mean(before) * p.countSeconds, 1)) / p.countSeconds);
+    // For shares of n events: binomial noise √(c(1−c)/n) at the centre c clamped to [0, 1], at least 1/n.
+    if (p.trials !== undefined) {
+      const c = Math.min(1, Math.max(0, centre));
+      floor = Math.max(floor, Math.sqrt((c * (1 - c)) / p.trials), 1 / p.trials);
+    }
     if (p.bounds !== undefined) {
       const upper = p.bounds.find((b) => centre <= b);
       const lower = upper === undefined ? 0 : Math.max(0, ...p.bounds.filter((b) => b < upper));
@@ -58,13 +63,15 @@ describe('the detector', () => {
           minScale: fc.constantFrom(1e-9, 0.5),
           countSeconds: fc.option(fc.constantFrom(0.5, 1, 15), { nil: undefined }),
           bounds: fc.option(fc.constantFrom([5, 10, 25], [1, 2, 4, 8, 16, 32]), { nil: undefined }),
+          trials: fc.option(fc.constantFrom(1, 4, 100), { nil: undefined }),
         }),
         (steps, drawn) => {
-          const { countSeconds, bounds, ...rest } = drawn;
+          const { countSeconds, bounds, trials, ...rest } = drawn;
           const params: DetectorParams = {
             ...rest,
             ...(countSeconds !== undefined && { countSeconds }),
             ...(bounds !== undefined && { bounds }),
+            ...(trials !== undefined && { trials }),
           };
           let t = 0;
           const points = steps.map(([gap, v]) => [(t += gap), v] as [number, number]);

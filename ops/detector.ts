@@ -33,6 +33,12 @@ export interface DetectorParams {
    */
   readonly countSeconds?: number;
   /**
+   * The values are shares (0 to 1) of at least this many events each (ops/exposition.ts: a share
+   * of decisions of one interval): the scale is then at least the binomial noise of the window's
+   * centre c, √(c(1−c)/n), and never below that of one event in n, 1/n. Absent: no such floor.
+   */
+  readonly trials?: number;
+  /**
    * The values are quantiles read from a histogram with these bucket upper bounds (ascending):
    * the scale is then at least the width of the bucket the baseline's centre falls in, the
    * resolution the histogram gives there (a move within one bucket is interpolation, not evidence).
@@ -69,12 +75,17 @@ export interface ScoredPoint {
 /** The centre and scale of a window under a method. */
 export function centreAndScale(
   stats: WindowStats,
-  p: Pick<DetectorParams, 'method' | 'minScale' | 'countSeconds' | 'bounds'>,
+  p: Pick<DetectorParams, 'method' | 'minScale' | 'countSeconds' | 'bounds' | 'trials'>,
 ): [number, number] {
   const centre = p.method === 'zscore' ? stats.mean : stats.median;
   const s = p.countSeconds;
   let floor = s !== undefined && s > 0 ? Math.max(p.minScale, Math.sqrt(Math.max(stats.mean * s, 1)) / s) : p.minScale;
   if (p.bounds !== undefined && p.bounds.length > 0) floor = Math.max(floor, bucketWidth(p.bounds, centre));
+  const n = p.trials;
+  if (n !== undefined && n > 0) {
+    const c = Math.min(1, Math.max(0, centre));
+    floor = Math.max(floor, Math.sqrt((c * (1 - c)) / n), 1 / n);
+  }
   if (p.method === 'zscore') return [centre, Math.max(stats.sd, floor)];
   const scale = stats.mad > 0 ? MAD_TO_SIGMA * stats.mad : MEAN_AD_TO_SIGMA * stats.meanAd;
   return [centre, Math.max(scale, floor)];
@@ -147,4 +158,5 @@ export function checkParams(p: DetectorParams): void {
   if (!(p.minScale > 0)) throw new RangeError(`minScale must be positive, got ${p.minScale}`);
   if (p.countSeconds !== undefined && !(p.countSeconds > 0))
     throw new RangeError(`countSeconds must be positive when given, got ${p.countSeconds}`);
+  if (p.trials !== undefined && !(p.trials > 0)) throw new RangeError(`trials must be positive when given, got ${p.trials}`);
 }

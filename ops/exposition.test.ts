@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { bucketQuantile, derive, readScrape, seriesKey } from './exposition.ts';
+import { bucketQuantile, derive, labelsOf, MIN_SHARE_TRIALS, readScrape, seriesKey } from './exposition.ts';
 
 const BOUNDS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
@@ -109,5 +109,74 @@ describe('values from two scrapes of a real prom-client registry', () => {
         [Infinity, 0],
       ]),
     ).toBeNull();
+  });
+});
+
+describe('shares of a label (derive with shareBy)', () => {
+  const KINDS = ['ALLOW', 'REVIEW', 'BLOCK'] as const;
+
+  it("each series' increase over its group's, per group of the other labels, from a real registry (random traffic)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Per scrape interval, per (group, decision): how many decisions.
+        fc.array(fc.array(fc.nat({ max: 120 }), { minLength: 6, maxLength: 6 }), { minLength: 2, maxLength: 5 }),
+        async (intervals) => {
+          const register = new Registry();
+          const decisions = new Counter({
+            name: 'txmon_detection_decisions_total',
+            help: 'h',
+            labelNames: ['decision', 'ruleset'],
+            registers: [register],
+          });
+          const other = new Counter({ name: 'other_total', help: 'h', registers: [register] });
+          const shareBy = (name: string) => (name === 'txmon_detection_decisions_total' ? 'decision' : undefined);
+          let prev = readScrape(await register.metrics(), 0);
+          for (const [i, counts] of intervals.entries()) {
+            counts.forEach((n, j) => {
+              if (n > 0) decisions.inc({ decision: KINDS[j % 3] as string, ruleset: j < 3 ? 'a' : 'b' }, n);
+            });
+            other.inc(7);
+            const cur = readScrape(await register.metrics(), (i + 1) * 1_000);
+            const out = derive(prev, cur, shareBy);
+            // The shared counter gives shares only; the other counter still its rate.
+            expect(out.filter((d) => d.key.startsWith('rate(txmon_detection'))).toEqual([]);
+            expect(out.find((d) => d.key === 'rate(other_total)')?.value).toBe(7);
+            for (const [g, ruleset] of [
+              [0, 'a'],
+              [3, 'b'],
+            ] as const) {
+              const group = counts.slice(g, g + 3);
+              const total = group.reduce((a, b) => a + b, 0);
+              for (const [k, kind] of KINDS.entries()) {
+                const d = out.find(
+                  (x) => x.key === `share(txmon_detection_decisions_total{decision="${kind}",ruleset="${ruleset}"})`,
+                );
+                // A label set appears at its first increment; under MIN_SHARE_TRIALS events, no share at all.
+                const seen = intervals.slice(0, i + 1).some((c) => (c[g + k] as number) > 0);
+                if (total < MIN_SHARE_TRIALS || !seen) expect(d).toBeUndefined();
+                else
+                  expect(d).toEqual({
+                    key: d?.key,
+                    name: 'txmon_detection_decisions_total',
+                    value: (group[k] as number) / total,
+                    trials: total,
+                  });
+              }
+            }
+            prev = cur;
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('labelsOf reads back the labels seriesKey wrote, escapes included', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), fc.string({ unit: 'binary' })), (labels) => {
+        expect(labelsOf(seriesKey('m', labels))).toEqual({ ...labels });
+      }),
+    );
+    expect(labelsOf('m')).toEqual({});
   });
 });

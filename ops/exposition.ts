@@ -73,7 +73,7 @@ export function bucketQuantile(q: number, buckets: ReadonlyArray<readonly [numbe
   return prevBound;
 }
 
-/** One derived point: the series' key as watched (`rate(…)`, `p99(…)`, or the gauge's own) and its value. */
+/** One derived point: the series' key as watched (`rate(…)`, `p99(…)`, `share(…)`, or the gauge's own) and its value. */
 export interface Derived {
   readonly key: string;
   /** The metric's name (what a watch list selects on). */
@@ -81,6 +81,25 @@ export interface Derived {
   readonly value: number;
   /** A histogram's p99: its buckets' finite upper bounds (the resolution the quantile is read at). */
   readonly bounds?: readonly number[];
+  /** A share: the increase it is a share of (the events of the interval over every value of its label). */
+  readonly trials?: number;
+}
+
+/**
+ * A share is derived only from at least this many events in the interval: fewer say little about
+ * a mix (one REVIEW among ten decisions is a share of 10 %).
+ */
+export const MIN_SHARE_TRIALS = 100;
+
+/** A series key's labels (the inverse of seriesKey). */
+export function labelsOf(key: string): Record<string, string> {
+  const brace = key.indexOf('{');
+  if (brace < 0) return {};
+  const out: Record<string, string> = {};
+  // `k="v"` pairs, the values JSON strings (escaped quotes and backslashes inside).
+  for (const m of key.slice(brace + 1, -1).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*")/g))
+    out[m[1] as string] = JSON.parse(m[2] as string) as string;
+  return out;
 }
 
 /**
@@ -88,10 +107,17 @@ export interface Derived {
  * p99 over the interval. With no `prev` (the target's first scrape) there is no rate; a counter absent
  * from `prev` counts from 0; a histogram with no observation in the interval gives no p99 (a gap, not
  * a zero latency).
+ *
+ * A counter `shareBy` names a label for is read as shares instead of rates: each series' increase
+ * over the increase of every series that differs from it in that label only (`share(…)`, 0 to 1,
+ * with the total as `trials`), when that total is at least MIN_SHARE_TRIALS. A share moves when
+ * the mix changes (every decision a REVIEW), not when the traffic does.
  */
-export function derive(prev: Scrape | null, cur: Scrape): Derived[] {
+export function derive(prev: Scrape | null, cur: Scrape, shareBy?: (name: string) => string | undefined): Derived[] {
   const out: Derived[] = [];
   const seconds = prev ? (cur.time - prev.time) / 1_000 : 0;
+  // Per group of shared series (the name and the other labels): each series' increase.
+  const groups = new Map<string, Array<{ key: string; name: string; increase: number }>>();
   for (const [key, s] of cur.samples) {
     if (s.kind === 'gauge') {
       out.push({ key, name: s.name, value: s.value });
@@ -99,17 +125,25 @@ export function derive(prev: Scrape | null, cur: Scrape): Derived[] {
     }
     if (!prev || !(seconds > 0)) continue;
     const before = prev.samples.get(key);
-    // A labelled counter appears at its first increment (prom-client creates a label set lazily):
-    // absent from the target's previous page, it was 0 then.
-    if (!before && s.kind === 'counter') {
-      out.push({ key: `rate(${key})`, name: s.name, value: s.value / seconds });
+    if (s.kind === 'counter' && (!before || before.kind === 'counter')) {
+      // A labelled counter appears at its first increment (prom-client creates a label set lazily):
+      // absent from the target's previous page, it was 0 then.
+      const increase = !before ? s.value : s.value >= before.value ? s.value - before.value : s.value;
+      const label = shareBy?.(s.name);
+      if (label === undefined) {
+        out.push({ key: `rate(${key})`, name: s.name, value: increase / seconds });
+        continue;
+      }
+      const labels = labelsOf(key);
+      delete labels[label];
+      const group = seriesKey(s.name, labels);
+      const members = groups.get(group) ?? [];
+      groups.set(group, members);
+      members.push({ key, name: s.name, increase });
       continue;
     }
     if (!before || before.kind !== s.kind) continue;
-    if (s.kind === 'counter' && before.kind === 'counter') {
-      const increase = s.value >= before.value ? s.value - before.value : s.value;
-      out.push({ key: `rate(${key})`, name: s.name, value: increase / seconds });
-    } else if (s.kind === 'histogram' && before.kind === 'histogram') {
+    if (s.kind === 'histogram' && before.kind === 'histogram') {
       const reset = s.count < before.count;
       const old = new Map(before.buckets);
       const delta = s.buckets.map(([le, c]) => [le, reset ? c : c - (old.get(le) ?? 0)] as const);
@@ -117,6 +151,11 @@ export function derive(prev: Scrape | null, cur: Scrape): Derived[] {
       const bounds = s.buckets.map(([le]) => le).filter((le) => le !== Infinity);
       if (p99 !== null) out.push({ key: `p99(${key})`, name: s.name, value: p99, bounds });
     }
+  }
+  for (const members of groups.values()) {
+    const total = members.reduce((sum, m) => sum + m.increase, 0);
+    if (!(total >= MIN_SHARE_TRIALS)) continue;
+    for (const m of members) out.push({ key: `share(${m.key})`, name: m.name, value: m.increase / total, trials: total });
   }
   return out;
 }

@@ -327,13 +327,18 @@ function rawScrapes(raw: unknown, time: number, samples: ReadonlyMap<number, Sam
  * the recorded one, the faults and SLOs are the same. Points a recorder added from elsewhere than
  * the scrapes are not rebuilt. `every` 1 gives the recorded points back (with the recorder's `keep`).
  */
-export function resample(trace: Trace, every: number, keep: (name: string) => boolean): Trace {
+export function resample(
+  trace: Trace,
+  every: number,
+  keep: (name: string) => boolean,
+  shareBy?: (name: string) => string | undefined,
+): Trace {
   if (!(Number.isInteger(every) && every > 0)) throw new RangeError(`every must be a positive integer, got ${every}`);
   if (!trace.raw)
     throw new RangeError(
       `a ${TRACE_FORMAT} trace keeps derived values only: it cannot be read at another scrape interval (${RAW_TRACE_FORMAT} keeps the raw samples)`,
     );
-  const reader = new ScrapeReader(keep);
+  const reader = shareBy === undefined ? new ScrapeReader(keep) : new ScrapeReader(keep, shareBy);
   const rounds = trace.rounds
     .filter((_, i) => i % every === 0)
     .map(({ time, scrapes }) => {

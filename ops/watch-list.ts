@@ -17,10 +17,21 @@ export const WATCHED_METRICS = [
   'txmon_recon_batch_retries_total',
   'txmon_tolerated_failures_total',
   'txmon_model_score_psi',
+  // As shares of its `decision` label (SHARE_BY), not rates: the mix of decisions, which a surge of
+  // traffic leaves as it is and a rule set that sends everything to review does not.
+  'txmon_detection_decisions_total',
   'txmon_api_request_duration_seconds',
   // Not exported by a processor: ops-watch's own count of each log template's lines (ops/log-watch.ts).
   'txmon_log_template_lines',
 ] as const;
+
+/**
+ * Counters watched as the share of each value of a label among all of them (ops/exposition.ts
+ * derive), not as rates: by metric, the label.
+ */
+export const SHARE_BY: Readonly<Record<string, string>> = {
+  txmon_detection_decisions_total: 'decision',
+};
 
 /** Which way each watched metric's move is trouble (the rest: both ways). */
 export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
@@ -40,6 +51,9 @@ export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
   txmon_recon_batch_retries_total: 'up',
   txmon_tolerated_failures_total: 'up',
   txmon_model_score_psi: 'up',
+  // More alerts (REVIEW, BLOCK) in the mix is the trouble, fewer ALLOW the same news.
+  'txmon_detection_decisions_total{decision="ALLOW"}': 'down',
+  txmon_detection_decisions_total: 'up',
   txmon_api_request_duration_seconds: 'up',
   txmon_log_template_lines: 'up',
 };

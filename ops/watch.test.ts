@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR } from './detector.ts';
 import { readScrape } from './exposition.ts';
 import { badDirection, OpsWatchEngine, ScrapeReader, type WatchParams, type WatchStep } from './watch.ts';
+import { BAD_DIRECTION } from './watch-list.ts';
 
 const SCRAPE = 15_000;
 const PARAMS: WatchParams = {
@@ -82,6 +83,39 @@ describe('the ops-watch engine on a recorded trace', () => {
     // Said 16 scrapes (4 min) ahead, at the lag's second rising point; the real breach inside the interval.
     expect(p?.earliestAt).toBeLessThanOrEqual(breachAt);
     if (p?.latestAt != null) expect(p.latestAt).toBeGreaterThanOrEqual(breachAt);
+  });
+
+  it('the mix of decisions: a surge of traffic in the same mix raises nothing, every decision a REVIEW is flagged by its share', async () => {
+    const rnd = random(11);
+    const register = new Registry();
+    const decisions = new Counter({
+      name: 'txmon_detection_decisions_total',
+      help: 'h',
+      labelNames: ['decision'],
+      registers: [register],
+    });
+    const engine = new OpsWatchEngine({ ...PARAMS, metrics: ['txmon_detection_decisions_total'], bad: BAD_DIRECTION, slos: [] });
+    const flaggedAt: Array<{ round: number; keys: string[] }> = [];
+    for (let i = 0; i < 90; i++) {
+      // 1,500 decisions a scrape, 3 times that from round 40 to 59 (the surge), all REVIEW from round 70.
+      const n = Math.round(1_500 * (i >= 40 && i < 60 ? 3 : 1) * (0.9 + 0.2 * rnd()));
+      const review = i >= 70 ? n : Math.round(n * (0.15 + 0.02 * rnd()));
+      const block = i >= 70 ? 0 : Math.round(n * 0.01 * rnd());
+      decisions.inc({ decision: 'REVIEW' }, review);
+      if (n - review - block > 0) decisions.inc({ decision: 'ALLOW' }, n - review - block);
+      if (block > 0) decisions.inc({ decision: 'BLOCK' }, block);
+      const step = engine.observe(i * SCRAPE, [{ target: 'ingest', text: await register.metrics() }]);
+      if (step.flagged.length > 0) flaggedAt.push({ round: i, keys: step.flagged.map((f) => f.key).sort() });
+    }
+    // Nothing through the surge (a rate of REVIEW would have tripled); the review-everything step
+    // is flagged at its second scrape (the detector's defaults: 2 in a row), by the shares of
+    // REVIEW (up) and ALLOW (down).
+    expect(flaggedAt.filter((f) => f.round < 70)).toEqual([]);
+    expect(flaggedAt[0]?.round).toBe(71);
+    expect(flaggedAt[0]?.keys).toEqual([
+      'ingest:share(txmon_detection_decisions_total{decision="ALLOW"})',
+      'ingest:share(txmon_detection_decisions_total{decision="REVIEW"})',
+    ]);
   });
 
   it('a clean day of scrapes (5,760): no incident, no prediction', async () => {

@@ -6,7 +6,8 @@
  * scraping and the output; a recorded trace replays through the same code.
  */
 import { Detector, type DetectorParams } from './detector.ts';
-import { derive, readScrape, type Scrape } from './exposition.ts';
+import { derive, MIN_SHARE_TRIALS, readScrape, type Scrape } from './exposition.ts';
+import { SHARE_BY } from './watch-list.ts';
 import { breachPlausible, fitHolt, timeToBreach } from './forecast.ts';
 import { IncidentTracker, type FlaggedSeries, type Incident, type IncidentChange, type IncidentParams } from './incidents.ts';
 
@@ -84,7 +85,7 @@ export interface RoundPoint {
   readonly key: string;
   /** The metric's name (`up` for a target's reachability). */
   readonly name: string;
-  readonly as: 'gauge' | 'rate' | 'p99';
+  readonly as: 'gauge' | 'rate' | 'p99' | 'share';
   readonly value: number;
   /** A p99's histogram bucket bounds (its resolution). */
   readonly bounds?: readonly number[];
@@ -98,7 +99,11 @@ export interface RoundPoint {
 export class ScrapeReader {
   private readonly last = new Map<string, Scrape>();
 
-  constructor(private readonly keep: (name: string) => boolean) {}
+  /** `shareBy`: the counters read as shares of a label's values (ops/exposition.ts derive), not rates. */
+  constructor(
+    private readonly keep: (name: string) => boolean,
+    private readonly shareBy: (name: string) => string | undefined = (name) => SHARE_BY[name],
+  ) {}
 
   /** A round's scrape texts, parsed as taken at `time`, to its points. */
   read(time: number, scrapes: readonly TargetScrape[]): RoundPoint[] {
@@ -117,9 +122,15 @@ export class ScrapeReader {
       // Rates are per second of the scrapes' own times: one taken at another time would not be this round's.
       if (scrape.time !== time)
         throw new RangeError(`${target}'s scrape was taken at ${scrape.time}, not at the round's ${time}`);
-      for (const d of derive(this.last.get(target) ?? null, scrape)) {
+      for (const d of derive(this.last.get(target) ?? null, scrape, this.shareBy)) {
         if (!this.keep(d.name)) continue;
-        const as = d.key.startsWith('rate(') ? 'rate' : d.key.startsWith('p99(') ? 'p99' : 'gauge';
+        const as = d.key.startsWith('rate(')
+          ? 'rate'
+          : d.key.startsWith('p99(')
+            ? 'p99'
+            : d.key.startsWith('share(')
+              ? 'share'
+              : 'gauge';
         points.push({
           target,
           key: `${target}:${d.key}`,
@@ -164,12 +175,16 @@ export class OpsWatchEngine {
     // A counter's rate is a count per scrape interval: the counting noise is its scale's floor; a
     // histogram's p99 is read at its buckets' resolution: the bucket's width is.
     const base = this.params.detector;
+    // A share is of at least MIN_SHARE_TRIALS events: its binomial noise there is its floor (a
+    // share of more events is steadier; the floor then errs on the side of fewer alarms).
     const params =
       point.as === 'rate'
         ? { ...base, countSeconds: this.params.scrapeMs / 1_000 }
         : point.as === 'p99' && point.bounds !== undefined
           ? { ...base, bounds: point.bounds }
-          : base;
+          : point.as === 'share'
+            ? { ...base, trials: MIN_SHARE_TRIALS }
+            : base;
     const s: SeriesState = { detector: new Detector(params), runStartedAt: 0, misses: 0, recent: [] };
     for (const t of zerosAt) s.detector.push(t, 0);
     this.series.set(key, s);
