@@ -55,7 +55,7 @@ import { topicName } from '../topics/topics.ts';
 import { TraceWriter, type TraceFault } from '../ops/trace.ts';
 import { ScrapeReader, type RoundPoint, type SloLimit } from '../ops/watch.ts';
 import { readScrape } from '../ops/exposition.ts';
-import { WATCHED_METRICS } from '../ops/watch-list.ts';
+import { shareBy, WATCHED_METRICS } from '../ops/watch-list.ts';
 import { publishRuleSet, promoteRuleSet, rollbackRuleSet } from '../models/rule-set-registry.ts';
 import { snapshotFeatureNames } from '../domain/snapshot.ts';
 import { promote, registerModel } from '../models/model-registry.ts';
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
     { raw: true },
   );
   const keep = new Set<string>([...WATCHED_METRICS, ...SLOS.map((s) => s.metric)]);
-  const reader = new ScrapeReader((name) => keep.has(name));
+  const reader = new ScrapeReader((name) => keep.has(name), shareBy);
   let latest: RoundPoint[] = [];
   let rounds = 0;
   let recording = false;

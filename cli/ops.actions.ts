@@ -18,7 +18,7 @@ import {
   type TraceHeader,
 } from '../ops/trace.ts';
 import type { WatchParams } from '../ops/watch.ts';
-import { WATCHED_METRICS, watchParams } from '../ops/watch-list.ts';
+import { shareBy, WATCHED_METRICS, watchParams } from '../ops/watch-list.ts';
 
 export interface DetectCsvOptions {
   time: string;
@@ -312,7 +312,7 @@ function atInterval(file: string, trace: Trace, intervalMs: number): Trace {
     ...trace.faults.map((f) => f.effect),
   ]);
   try {
-    return resample(trace, every, (name) => kept.has(name));
+    return resample(trace, every, (name) => kept.has(name), shareBy);
   } catch (err) {
     // A round without raw samples (a hand-made file): the file's fault, not the command's.
     if (err instanceof RangeError) throw new InputError(`${file}: ${err.message}`, err);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/config.ts';
 import { evaluateTrace } from './evaluate.ts';
 import { readTrace, resample } from './trace.ts';
-import { WATCHED_METRICS, watchParams } from './watch-list.ts';
+import { shareBy, WATCHED_METRICS, watchParams } from './watch-list.ts';
 
 const fixture = (name: string) => readTrace(readFileSync(new URL(`../tests/fixtures/ops-traces/${name}`, import.meta.url)));
 const defaults = (slos: ReturnType<typeof fixture>['header']['slos'], scrapeMs: number) => ({
@@ -89,7 +89,7 @@ describe('ops-watch on a trace with raw samples, replayed at longer scrape inter
     return (name: string) => names.has(name);
   };
   const at = (every: number) => {
-    const t = resample(recorded, every, keep(recorded));
+    const t = resample(recorded, every, keep(recorded), shareBy);
     return evaluateTrace(t, defaults(t.header.slos, t.header.scrapeMs), { settleMs: SETTLE_MS });
   };
 
@@ -129,7 +129,7 @@ describe('ops-watch on a trace with raw samples, replayed at longer scrape inter
   it('the held-out clean trace raises no alarm read as 5-s or 15-s scrapes (its 1-s stalls are part of one point)', () => {
     const clean = fixture('clean-raw.jsonl.gz');
     for (const every of [5, 15]) {
-      const t = resample(clean, every, keep(clean));
+      const t = resample(clean, every, keep(clean), shareBy);
       const e = evaluateTrace(t, defaults(t.header.slos, t.header.scrapeMs), { settleMs: SETTLE_MS });
       // 42 min recorded; the warm-up (20 points) is 1.7 min at 5 s and 5.3 min at 15 s.
       expect(e.cleanMs, `${every} s`).toBeGreaterThan(35 * 60_000);
@@ -140,13 +140,8 @@ describe('ops-watch on a trace with raw samples, replayed at longer scrape inter
   it('read every scrape, the raw samples give back the points the recorder derived', () => {
     // The metrics the recorder kept (its watch list then), not today's.
     const recordedNames = new Set(recorded.rounds.flatMap((r) => r.points.map((p) => p.name)));
-    // The recorder derived rates only (no share of decisions then).
-    const again = resample(
-      recorded,
-      1,
-      (name) => recordedNames.has(name),
-      () => undefined,
-    );
+    // The recorder derived rates only (no share of decisions then): read without shares.
+    const again = resample(recorded, 1, (name) => recordedNames.has(name));
     expect(again.rounds.map((r) => r.points)).toEqual(recorded.rounds.map((r) => r.points));
   });
 });

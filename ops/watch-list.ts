@@ -33,6 +33,9 @@ export const SHARE_BY: Readonly<Record<string, string>> = {
   txmon_detection_decisions_total: 'decision',
 };
 
+/** SHARE_BY as ScrapeReader and resample take it. */
+export const shareBy = (name: string): string | undefined => SHARE_BY[name];
+
 /** Which way each watched metric's move is trouble (the rest: both ways). */
 export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
   txmon_ingest_records_total: 'down',
@@ -73,6 +76,7 @@ export function watchParams(cfg: TxmonConfig): WatchParams {
     incidents: { groupMs: o.groupMs, quietMs: o.quietMs },
     metrics: WATCHED_METRICS,
     bad: BAD_DIRECTION,
+    shares: SHARE_BY,
     slos: [
       { metric: 'txmon_ingest_consumer_lag_records', as: 'gauge', limit: o.slo.lagRecords },
       { metric: 'txmon_recon_consumer_lag', as: 'gauge', limit: o.slo.lagRecords },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR } from './detector.ts';
 import { readScrape } from './exposition.ts';
 import { badDirection, OpsWatchEngine, ScrapeReader, type WatchParams, type WatchStep } from './watch.ts';
-import { BAD_DIRECTION } from './watch-list.ts';
+import { BAD_DIRECTION, SHARE_BY } from './watch-list.ts';
 
 const SCRAPE = 15_000;
 const PARAMS: WatchParams = {
@@ -94,7 +94,13 @@ describe('the ops-watch engine on a recorded trace', () => {
       labelNames: ['decision'],
       registers: [register],
     });
-    const engine = new OpsWatchEngine({ ...PARAMS, metrics: ['txmon_detection_decisions_total'], bad: BAD_DIRECTION, slos: [] });
+    const engine = new OpsWatchEngine({
+      ...PARAMS,
+      metrics: ['txmon_detection_decisions_total'],
+      bad: BAD_DIRECTION,
+      shares: SHARE_BY,
+      slos: [],
+    });
     const flaggedAt: Array<{ round: number; keys: string[] }> = [];
     for (let i = 0; i < 90; i++) {
       // 1,500 decisions a scrape, 3 times that from round 40 to 59 (the surge), all REVIEW from round 70.

@@ -7,7 +7,6 @@
  */
 import { Detector, type DetectorParams } from './detector.ts';
 import { derive, MIN_SHARE_TRIALS, readScrape, type Scrape } from './exposition.ts';
-import { SHARE_BY } from './watch-list.ts';
 import { breachPlausible, fitHolt, timeToBreach } from './forecast.ts';
 import { IncidentTracker, type FlaggedSeries, type Incident, type IncidentChange, type IncidentParams } from './incidents.ts';
 
@@ -33,6 +32,11 @@ export interface WatchParams {
    * metric's own entry.
    */
   readonly bad?: Readonly<Record<string, 'up' | 'down'>>;
+  /**
+   * Counters read as the share of each value of a label among all of them (ops/exposition.ts
+   * derive), not as rates: by metric, the label (ops/watch-list.ts SHARE_BY). Absent: none.
+   */
+  readonly shares?: Readonly<Record<string, string>>;
   readonly slos: readonly SloLimit[];
   /** How far ahead a breach becomes a prediction, ms. */
   readonly horizonMs: number;
@@ -99,10 +103,10 @@ export interface RoundPoint {
 export class ScrapeReader {
   private readonly last = new Map<string, Scrape>();
 
-  /** `shareBy`: the counters read as shares of a label's values (ops/exposition.ts derive), not rates. */
+  /** `shareBy`: the counters read as shares of a label's values (ops/exposition.ts derive), not rates (default: none). */
   constructor(
     private readonly keep: (name: string) => boolean,
-    private readonly shareBy: (name: string) => string | undefined = (name) => SHARE_BY[name],
+    private readonly shareBy: (name: string) => string | undefined = () => undefined,
   ) {}
 
   /** A round's scrape texts, parsed as taken at `time`, to its points. */
@@ -167,7 +171,10 @@ export class OpsWatchEngine {
     if (!(params.forecastPoints >= 3)) throw new RangeError(`forecastPoints must be at least 3, got ${params.forecastPoints}`);
     this.tracker = new IncidentTracker(params.incidents);
     this.watched = new Set(params.metrics);
-    this.reader = new ScrapeReader((name) => this.watched.has(name) || params.slos.some((s) => s.metric === name));
+    this.reader = new ScrapeReader(
+      (name) => this.watched.has(name) || params.slos.some((s) => s.metric === name),
+      (name) => params.shares?.[name],
+    );
   }
 
   /** A new series' state, its detector given a 0 at each of `zerosAt` (ascending times). */
