@@ -338,7 +338,7 @@ export function resample(
     throw new RangeError(
       `a ${TRACE_FORMAT} trace keeps derived values only: it cannot be read at another scrape interval (${RAW_TRACE_FORMAT} keeps the raw samples)`,
     );
-  const reader = shareBy === undefined ? new ScrapeReader(keep) : new ScrapeReader(keep, shareBy);
+  const reader = new ScrapeReader(keep, shareBy);
   const rounds = trace.rounds
     .filter((_, i) => i % every === 0)
     .map(({ time, scrapes }) => {
