@@ -13,6 +13,10 @@
  *  - warm, one partition: the entities stay in memory (the steady state of an owner);
  *  - warm, two partitions: two instances (two processes) alternate batches on shared merchants, so
  *    every batch finds the other partition's merchant contributions moved (decoded again);
+ *  - warm, six partitions, one process: one instance holding every partition (holdsAllOf), batches
+ *    of BATCH / 8 in turn on a clock that moves 50 ms a batch (20 batches a second, as the fixed
+ *    load's ~300-record batches), so the shared entities' per-interval refresh (or, since
+ *    2026-12-07, their live views) costs what it does in the ingest;
  *  - cold: a new instance per batch (every entity read through and decoded: a restart or rebalance);
  *  - warm, one partition, no Redis: the stage alone (windows, features, encode, book-keeping) over a
  *    store that holds nothing (every entity new, then kept in memory), checkpoints confirmed as
@@ -61,12 +65,12 @@ function rng(seed: number): () => number {
 }
 
 /** Batches of one partition: its own accounts, cards (~1.8 per account) and devices, shared merchants. */
-function batches(partition: number) {
+function batches(partition: number, size = BATCH) {
   const r = rng(1234 + partition);
   let offset = 0;
   let t = 1_700_000_000_000;
   return (): StateTransaction[] =>
-    Array.from({ length: BATCH }, () => {
+    Array.from({ length: size }, () => {
       const a = Math.floor(r() * ACCOUNTS);
       t += STEP_MS;
       const located = r() < 0.7;
@@ -131,8 +135,8 @@ async function runBatch(
   into.decodes += ps.decodes - d0;
 }
 
-function report(name: string, t: Totals, batchesRun: number, ps: PartitionState): void {
-  const tx = batchesRun * BATCH;
+function report(name: string, t: Totals, batchesRun: number, ps: PartitionState, size = BATCH): void {
+  const tx = batchesRun * size;
   const sorted = [...t.wallMs].sort((a, b) => a - b);
   say(
     `${name.padEnd(26)} ingest ${((t.applyUs + t.checkpointUs) / tx).toFixed(1).padStart(5)} µs/tx` +
@@ -186,6 +190,31 @@ async function main(): Promise<void> {
         );
       }
       report('warm, two partitions', t, 2 * ROUNDS, ps[0] as PartitionState);
+    }
+    {
+      const store = new EntityStore(redis, { prefix: `${prefix}:6`, stateTtlMs: 3_600_000 });
+      let clock = 0;
+      const ps = new PartitionState(store, { windows, now: () => clock, holdsAllOf: () => true });
+      const six = [0, 1, 2, 3, 4, 5].map((partition) => ({ topic: 'txmon.transactions.v1', partition }));
+      for (const s of six) ps.hold(s, null);
+      const size = Math.round(BATCH / 8);
+      const next = six.map((s) => batches(s.partition, size));
+      const t = empty();
+      // Warm-up: 2 s of the clock, then 8 × ROUNDS batches (ROUNDS × 0.4 s) measured.
+      const warm = 40;
+      for (let b = 0; b < warm + 8 * ROUNDS; b++) {
+        clock += 50;
+        const p = b % six.length;
+        await runBatch(
+          ps,
+          store,
+          six[p] as SourcePartition,
+          (next[p] as () => StateTransaction[])(),
+          b < warm ? empty() : t,
+          pid,
+        );
+      }
+      report('warm, six in one process', t, 8 * ROUNDS, ps, size);
     }
     {
       const store = new EntityStore(redis, { prefix: `${prefix}:3`, stateTtlMs: 3_600_000 });

@@ -652,7 +652,7 @@ describe('two partitions sharing merchants and devices', () => {
     expect(d.features(0)?.merchant?.windows[0]?.count).toBe(6);
   });
 
-  it('holding every partition of the topic, refreshes a shared entity whose others are all siblings from memory, with the same features as a read; reads again otherwise', async () => {
+  it('holding every partition of the topic, a shared entity’s entries share one live view built from memory: the features of reads, no read after each partition’s first; reads again otherwise', async () => {
     const T = 1_700_000_000_000;
     const p1 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'b', card: 'cb', device: 'd' });
     const p0 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), device: 'd' });
@@ -696,13 +696,77 @@ describe('two partitions sharing merchants and devices', () => {
     const fromStore = await run(false);
     expect(fromMemory.counts).toEqual(fromStore.counts);
     expect(fromMemory.counts.slice(-2)).toEqual([7, 7]);
-    expect(fromMemory.afterFirst).toEqual(['merchant:m', 'device:d']);
+    // P1's first read took P0's entry from memory and formed the group; P0 never reads again.
+    expect(fromMemory.afterFirst).toEqual([]);
+    expect(fromStore.afterFirst).toEqual(['merchant:m', 'device:d']);
     expect(fromMemory.afterSecond).toEqual([]);
     expect(fromStore.afterSecond).toEqual(['merchant:m', 'device:d', 'merchant:m', 'device:d', 'merchant:m', 'device:d']);
     expect(fromMemory.afterThird).toEqual(['merchant:m', 'device:d']);
-    expect(fromMemory.memory).toBe(6);
+    // A group per entity at P0's first read (P0 alone), formed again at P1's.
+    expect(fromMemory.memory).toBe(4);
     expect(fromStore.memory).toBe(0);
   });
+
+  it('holding every partition, a shared entity’s windows count every partition’s events before each one (the brute force in processing order), at any refresh interval, through failed batches retried', async () => {
+    const P2 = { topic: 'tx', partition: 2 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.tuple(txStream(SMALL_SCALE, 'p0', 40), txStream(SMALL_SCALE, 'p1', 40), txStream(SMALL_SCALE, 'p2', 40)),
+        fc.array(
+          fc.record({
+            p: fc.integer({ min: 0, max: 2 }),
+            n: fc.integer({ min: 1, max: 12 }),
+            fail: fc.integer({ min: 0, max: 4 }).map((k) => k === 0),
+            advanceMs: fc.integer({ min: 0, max: 600 }),
+          }),
+          { minLength: 4, maxLength: 30 },
+        ),
+        async (streams, steps) => {
+          const store = new FakeEntityStore();
+          let clock = 0;
+          const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 1_000, now: () => clock, holdsAllOf: () => true });
+          const sources = [P0, P1, P2];
+          for (const s of sources) ps.hold(s, null);
+          const next = [0, 0, 0];
+          const order: StreamTx[] = [];
+          for (const step of steps) {
+            const from = next[step.p]!;
+            const slice = streams[step.p]!.slice(from, from + step.n);
+            if (slice.length === 0) continue;
+            clock += step.advanceMs;
+            const source = sources[step.p]!;
+            const txs = slice.map((t, j): StateTransaction => ({
+              offset: BigInt(from + j),
+              verdict: t.duplicate ? 'duplicate' : 'fresh',
+              ...t,
+            }));
+            if (step.fail) {
+              // Applied, then failed before its checkpoint: the partition is released and retried whole.
+              await ps.applyBatch(source, txs);
+              ps.release(source.topic, source.partition);
+              ps.hold(source, null);
+            }
+            const batch = await ps.applyBatch(source, txs);
+            next[step.p] = from + slice.length;
+            const at = order.length;
+            order.push(...slice);
+            const expected = bruteForce(order, W);
+            txs.forEach((t, j) => {
+              if (t.verdict === 'duplicate') return;
+              for (const kind of ['merchant', 'device'] as const) {
+                const want = expected.byTx[at + j]!.get(kind);
+                const got = featuresOf(batch.features(j)!, kind);
+                if (want === undefined) expect(got).toBeNull();
+                else expectSame(got!.slice(0, WC * 4), featureArray(want).slice(0, WC * 4), `p${step.p} tx ${from + j} ${kind}`);
+              }
+            });
+            batch.confirm(await store.checkpoint(batch.checkpointWrites()));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }, 60_000);
 
   it('holding every partition, still reads a shared entity whose other contribution was decoded from the store', async () => {
     const store = new FakeEntityStore();

@@ -172,6 +172,34 @@ interface Entry {
   /** When its contributions were last read from the store (the clock of sharedRefreshMs). */
   readAt: number;
   bytes: number;
+  /** The live view it shares with the entity's other entries here (refreshFromMemory), or null. */
+  group: Group | null;
+  /**
+   * Another partition's entry of the entity was dropped here: its contribution may be in the store
+   * and not in memory, so the next refresh reads the store.
+   */
+  reread: boolean;
+}
+
+/**
+ * Every entry of one shared entity in this process, one per source partition, while the process
+ * holds every partition of the topic and the entity's contributions are all these entries' own:
+ * their views share one live merged state (`live`; null with one member, whose view is its own),
+ * each entry applying its events to it, so the view counts every partition's events up to the one
+ * being applied and needs no refresh. Formed by refreshFromMemory; dissolved (each member reads
+ * again at its next touch) when an entry of the entity is added or dropped, when one applied an
+ * event the live view found stale, or when the process no longer holds every partition.
+ */
+interface Group {
+  readonly key: string;
+  readonly members: readonly Entry[];
+  readonly live: EntityWindows | null;
+  /**
+   * It merged contributions of partitions held here whose entries were not in memory, as read from
+   * the store: its members read again per sharedRefreshMs (a zombie of their last owner may still
+   * write them), as entries outside a group do.
+   */
+  readonly frozen: boolean;
 }
 
 /** A batch's checkpoint, encoded when it was applied. */
@@ -309,6 +337,8 @@ export class PartitionState {
   decodes = 0;
   /** Shared entities refreshed from memory (holdsAllOf) instead of the store, for tests and the bench. */
   memoryRefreshes = 0;
+  /** Live views of shared entities by "<kind>:<id>" (Group), while this process holds every partition. */
+  private readonly groups = new Map<string, Group>();
 
   constructor(
     private readonly store: PartitionStateStore,
@@ -507,6 +537,8 @@ export class PartitionState {
     if (dirty === undefined) this.dirty.set(src, (dirty = new Set()));
     for (const byId of entries)
       for (const e of byId.values()) {
+        // Own applied an event the live view found stale: the members rebuild it at their next touch.
+        if (e.diverged && e.group) this.dissolve(e.group);
         const own = e.view.own;
         if (own.revision !== e.saved) {
           dirty.add(e);
@@ -560,12 +592,20 @@ export class PartitionState {
         const queued = reading[k] as Set<string>;
         if (id === null || mine.has(id) || queued.has(id)) continue;
         const held = this.cache.get(cacheKey(src, kind, id));
+        if (held?.group) {
+          // A live view: every contribution's events applied to it as they come, nothing to read.
+          if (holdsAll && (!held.group.frozen || now - held.readAt < this.sharedRefreshMs)) {
+            mine.set(id, this.touch(held));
+            continue;
+          }
+          this.dissolve(held.group, held.group.frozen);
+        }
         const shared = isShared(kind, held);
         if (held && (!shared || now - held.readAt < this.sharedRefreshMs)) {
           // Others as read last time; a view own moved past (diverged) is rebuilt from them.
           if (held.diverged) this.rebase(held);
           mine.set(id, this.touch(held));
-        } else if (held && holdsAll && this.refreshFromMemory(held, now)) {
+        } else if (held && holdsAll && !held.reread && this.refreshFromMemory(held, now)) {
           mine.set(id, this.touch(held));
         } else {
           queued.add(id);
@@ -584,6 +624,8 @@ export class PartitionState {
       const found = reading === undefined ? [] : await reading;
       toRead.forEach((ref, i) => {
         const e = this.refresh(src, ref, found[i] as Map<string, Contribution>, now);
+        // Every contribution in memory (one process holding them all): the live view at once.
+        if (holdsAll && isShared(ref.kind, e)) this.refreshFromMemory(e, now);
         (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
       });
     } catch (err) {
@@ -605,6 +647,8 @@ export class PartitionState {
     }
     let changed = false;
     if (!e) {
+      // A new contribution of the entity here: the others' views lack it.
+      if (SHARED_KINDS.has(ref.kind) || this.groups.size > 0) this.refreshSiblings(src, ref, false);
       const own = mine ? this.decode(mine.blob) : new EntityWindows(this.geometry);
       const fence = mine?.fence ?? -1n;
       e = {
@@ -620,6 +664,8 @@ export class PartitionState {
         pins: 0,
         readAt: now,
         bytes: 0,
+        group: null,
+        reread: false,
       };
       this.cache.set(key, e);
       changed = true;
@@ -657,31 +703,86 @@ export class PartitionState {
     if ((others?.size ?? 0) !== e.others.size) changed = true;
     e.others = others ?? NO_OTHERS;
     e.readAt = now;
-    if (changed || e.diverged) this.rebase(e);
+    e.reread = false;
+    // A live view of a group that ended is nobody's to keep: the entry's own view is rebuilt.
+    if (changed || e.diverged || e.view.isShared) this.rebase(e);
     return e;
   }
 
   /**
-   * A shared entry's refresh when this process holds every partition of its topic: when each other
-   * contribution is a sibling's in memory (the entry this process holds for it now) and no other
-   * partition held here touched the entity meanwhile, the store has nothing newer than memory, so
-   * the view is rebuilt from the siblings as a read would have rebuilt it. False: read the store.
+   * A shared entry's refresh when this process holds every partition of its topic. When each other
+   * contribution it read is a sibling's in memory (the entry this process holds for it now) or, for
+   * a partition held here with no entry in memory, as the store gave it, and no other partition held
+   * here touched the entity since, nothing newer is anywhere: the entity's entries here then form a
+   * group, one live view merged from them, which each applies its events to from now on (Group).
+   * False: read the store.
    */
   private refreshFromMemory(e: Entry, now: number): boolean {
-    let changed = e.diverged;
+    if (e.reread) return false;
+    let frozen: EntityWindows[] | undefined;
     for (const [name, d] of e.others) {
-      if (!d.local || this.sibling(name, e.ref)?.view.own !== d.state) return false;
-      if (d.revision !== d.state.revision) changed = true;
-    }
-    for (const name of this.partitions.keys()) {
-      if (name === e.source || e.others.has(name)) continue;
       const sibling = this.sibling(name, e.ref);
-      if (sibling !== undefined && sibling.view.own.head !== null) return false;
+      if (d.local ? sibling?.view.own !== d.state : sibling !== undefined || !this.partitions.has(name)) return false;
+      if (!d.local) (frozen ??= []).push(d.state);
     }
-    e.readAt = now;
-    if (changed) this.rebase(e);
+    const members: Entry[] = [e];
+    for (const name of this.partitions.keys()) {
+      if (name === e.source) continue;
+      const sibling = this.sibling(name, e.ref);
+      if (sibling === undefined) continue;
+      if (!e.others.has(name) && sibling.view.own.head !== null) return false;
+      members.push(sibling);
+    }
+    const key = groupKey(e.ref);
+    const old = this.groups.get(key);
+    if (old) this.dissolve(old);
+    let live: EntityWindows | null = null;
+    if (members.length + (frozen?.length ?? 0) > 1) {
+      live = (members[0] as Entry).view.own.clone();
+      for (let i = 1; i < members.length; i++) live.merge((members[i] as Entry).view.own);
+      for (const f of frozen ?? []) live.merge(f);
+    }
+    const g: Group = { key, members, live, frozen: frozen !== undefined };
+    this.groups.set(key, g);
+    for (const m of members) {
+      m.group = g;
+      m.view.adopt(live);
+      m.diverged = false;
+      m.readAt = now;
+    }
     this.memoryRefreshes++;
     return true;
+  }
+
+  /**
+   * Ends a group: its members keep the live view for the batches that loaded them and read again
+   * at their next touch, which rebuilds their views: from the store when `dropped` (a member left
+   * memory, its contribution maybe only in the store), else from memory if it can.
+   */
+  private dissolve(g: Group, dropped = false): void {
+    if (this.groups.get(g.key) === g) this.groups.delete(g.key);
+    for (const m of g.members)
+      if (m.group === g) {
+        m.group = null;
+        m.readAt = Number.NEGATIVE_INFINITY;
+        if (dropped) m.reread = true;
+      }
+  }
+
+  /**
+   * Another source partition's entry of an entity was added or dropped here: the entity's group
+   * ends, and its other entries here refresh at their next touch (from the store when `reread`: the
+   * dropped contribution may be there and not in memory).
+   */
+  private refreshSiblings(src: string, ref: EntityRef, reread: boolean): void {
+    const g = this.groups.get(groupKey(ref));
+    if (g) this.dissolve(g, reread);
+    for (const name of this.partitions.keys()) {
+      const sibling = name === src ? undefined : this.sibling(name, ref);
+      if (sibling === undefined) continue;
+      sibling.readAt = Number.NEGATIVE_INFINITY;
+      if (reread) sibling.reread = true;
+    }
   }
 
   /** The entry of a source partition this process holds, for an entity (undefined: not held, or not in memory). */
@@ -716,6 +817,8 @@ export class PartitionState {
   /** Forgets an entry (re-read from the store on next touch). */
   drop(e: Entry): void {
     if (this.cache.get(e.key) !== e) return;
+    // Its contribution may be in the store: the entity's other entries here must read it there.
+    if (e.group || isShared(e.ref.kind, e)) this.refreshSiblings(e.source, e.ref, true);
     this.cache.delete(e.key);
     this.dirty.get(e.source)?.delete(e);
     this.bytes -= e.bytes;
@@ -738,6 +841,7 @@ export class PartitionState {
   /** Drops every partition's entries (a rebalance: the partitions kept may have moved on meanwhile). */
   releaseAll(): void {
     this.cache.clear();
+    this.groups.clear();
     this.dirty.clear();
     this.partitions.clear();
     this.bytes = 0;
@@ -800,6 +904,11 @@ function entityId(t: StateTransaction, kind: EntityKind): string | null {
   return kind === 'account' ? t.account : kind === 'card' ? t.card : kind === 'merchant' ? t.merchant : t.device;
 }
 
+/** A shared entity's key among the groups. */
+function groupKey(ref: EntityRef): string {
+  return `${ENTITY_KINDS[ref.kind]}:${ref.id}`;
+}
+
 /** An own contribution's key in the LRU. */
 function cacheKey(src: string, kind: EntityKind, id: string): string {
   return `${src}|${ENTITY_KINDS[kind]}:${id}`;
@@ -818,7 +927,8 @@ function stateBytes(s: EntityWindows): number {
 /** An entry's approximate heap: own, the merged view if any, the decoded others (a local one is its partition's entry's). */
 function entryBytes(e: Entry): number {
   let n = 200 + stateBytes(e.view.own);
-  if (e.view.view !== e.view.own) n += stateBytes(e.view.view);
+  // A live view is counted once over its group's members.
+  if (e.view.view !== e.view.own) n += stateBytes(e.view.view) / (e.group?.members.length ?? 1);
   for (const d of e.others.values()) if (!d.local) n += stateBytes(d.state);
   return n;
 }

@@ -621,6 +621,8 @@ function copyMembers(from: Map<string, number>, to: Map<string, number>): void {
 export class EntityView {
   readonly own: EntityWindows;
   private merged: EntityWindows | null = null;
+  /** merged is a live view other partitions' views share (adopt): never rebuilt in place. */
+  private shared = false;
 
   constructor(own: EntityWindows) {
     this.own = own;
@@ -633,6 +635,7 @@ export class EntityView {
 
   /** Replaces the others' part of the view (at batch start); an empty list makes the view own alone. */
   rebase(others: readonly EntityWindows[]): void {
+    if (this.shared) this.unshare();
     const live = others.filter((o) => o.head !== null);
     if (live.length === 0) {
       this.merged = null;
@@ -642,6 +645,28 @@ export class EntityView {
     const v = this.merged === null ? this.own.clone() : this.merged.copyOf(this.own);
     for (const o of live) v.merge(o);
     this.merged = v;
+  }
+
+  /**
+   * Makes `live` the view: a merged state the views of every contribution of the entity share,
+   * each applying its own events to it (null: own alone). Its owner keeps it equal to the merge of
+   * the contributions (PartitionState's groups); a rebase or unshare detaches from it.
+   */
+  adopt(live: EntityWindows | null): void {
+    this.merged = live;
+    this.shared = live !== null;
+  }
+
+  /** Detaches from a shared view: the view is own alone until the next rebase. */
+  unshare(): void {
+    if (!this.shared) return;
+    this.merged = null;
+    this.shared = false;
+  }
+
+  /** Whether the view is a shared live view (adopt). */
+  get isShared(): boolean {
+    return this.shared;
   }
 
   /** Applies one event of this partition to its contribution and to the view; writes the view's features. */
