@@ -707,6 +707,95 @@ describe('two partitions sharing merchants and devices', () => {
     expect(fromStore.memory).toBe(0);
   });
 
+  it('holding every partition, an entry pulled into a group while its own read was on its way shares the live view afterwards', async () => {
+    const T = 1_700_000_000_000;
+    const store = new FakeEntityStore();
+    let clock = 0;
+    let all = false;
+    const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 1_000, now: () => clock, holdsAllOf: () => all });
+    ps.hold(P0, null);
+    ps.hold(P1, null);
+    const p1 = (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: 'b', card: 'cb' });
+    const counts: number[] = [];
+    const run = async (b: Promise<Awaited<ReturnType<PartitionState['applyBatch']>>>) => {
+      const batch = await b;
+      counts.push(batch.features(0)?.merchant?.windows[1]?.count ?? -1);
+      batch.confirm(await store.checkpoint(batch.checkpointWrites()));
+    };
+    await run(ps.applyBatch(P0, [tx(0, ev(T))]));
+    await run(ps.applyBatch(P1, [p1(0, T + 100)]));
+    // P0's next batch reads m (due, not holding every partition yet); its read waits.
+    clock = 2_000;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const read = store.read.bind(store);
+    store.read = async (refs) => {
+      store.read = read;
+      await gate;
+      return read(refs);
+    };
+    const b0 = ps.applyBatch(P0, [tx(1, ev(T + 200))]);
+    all = true;
+    // Meanwhile P1's batch forms the group from memory, with P0's entry in it.
+    await run(ps.applyBatch(P1, [p1(1, T + 300)]));
+    open();
+    await run(b0);
+    for (let round = 2; round < 6; round++) {
+      clock += 5_000;
+      await run(ps.applyBatch(P0, [tx(round, ev(T + round * 1_000))]));
+      await run(ps.applyBatch(P1, [p1(round, T + round * 1_000 + 100)]));
+    }
+    // Every event from the rounds on counts all before it, both partitions'.
+    expect(counts.slice(4)).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  it('holding every partition, a read answered before a drop left a contribution in the store only does not form a group without it', async () => {
+    const T = 1_700_000_000_000;
+    const P2 = { topic: 'tx', partition: 2 };
+    const store = new FakeEntityStore();
+    let clock = 0;
+    const ps = new PartitionState(store, { windows: W, sharedRefreshMs: 1_000, now: () => clock, holdsAllOf: () => true });
+    for (const p of [P0, P1, P2]) ps.hold(p, null);
+    const on = (p: number) => (offset: number, t: number) => ({ ...tx(offset, ev(t)), account: `a${p}`, card: `c${p}` });
+    const counts: number[] = [];
+    const step = async (p: number, offset: number, t: number) => {
+      const b = await ps.applyBatch([P0, P1, P2][p]!, [on(p)(offset, t)]);
+      counts.push(b.features(0)?.merchant?.windows[1]?.count ?? -1);
+      b.confirm(await store.checkpoint(b.checkpointWrites()));
+    };
+    await step(1, 0, T);
+    const b2 = await ps.applyBatch(P2, [on(2)(0, T + 100)]);
+    // P0's first read of m is answered before P2's checkpoint, and handled after P2 was released
+    // (its contribution then in the store only).
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const read = store.read.bind(store);
+    store.read = async (refs) => {
+      store.read = read;
+      const answer = await read(refs);
+      await gate;
+      return answer;
+    };
+    const b0 = ps.applyBatch(P0, [on(0)(0, T + 200)]);
+    await Promise.resolve();
+    b2.confirm(await store.checkpoint(b2.checkpointWrites()));
+    // Released and held again, as a failed batch is before its retry.
+    ps.release(P2.topic, P2.partition);
+    ps.hold(P2, null);
+    open();
+    const first = await b0;
+    first.confirm(await store.checkpoint(first.checkpointWrites()));
+    // P0's batch counted what its read and memory held (P1's event and its own), not P2's.
+    expect(first.features(0)?.merchant?.windows[1]?.count).toBe(2);
+    for (let round = 1; round < 4; round++) {
+      clock += 200;
+      await step(0, round, T + round * 1_000);
+      await step(1, round, T + round * 1_000 + 100);
+    }
+    // From then on every event counts all before it, P2's included.
+    expect(counts).toEqual([1, 4, 5, 6, 7, 8, 9]);
+  });
+
   it('holding every partition, a shared entity’s windows count every partition’s events before each one (the brute force in processing order), at any refresh interval, through failed batches retried', async () => {
     const P2 = { topic: 'tx', partition: 2 };
     await fc.assert(

@@ -339,6 +339,8 @@ export class PartitionState {
   memoryRefreshes = 0;
   /** Live views of shared entities by "<kind>:<id>" (Group), while this process holds every partition. */
   private readonly groups = new Map<string, Group>();
+  /** Shared entries dropped so far: a store read sent before a drop may lack what the drop left in the store only. */
+  private drops = 0;
 
   constructor(
     private readonly store: PartitionStateStore,
@@ -353,6 +355,11 @@ export class PartitionState {
     this.now = opts.now ?? Date.now;
     this.holdsAllOf = opts.holdsAllOf ?? (() => false);
     this.encodeAtApply = opts.encodeAtApply ?? true;
+  }
+
+  /** Whether this process holds every partition of the topic (holdsAllOf): its shared entities' views are live. */
+  holdsEveryPartitionOf(topic: string): boolean {
+    return this.holdsAllOf(topic);
   }
 
   /** What this process holds of a source partition, or undefined when it is not held (never touched, or released). */
@@ -601,7 +608,7 @@ export class PartitionState {
           this.dissolve(held.group, held.group.frozen);
         }
         const shared = isShared(kind, held);
-        if (held && (!shared || now - held.readAt < this.sharedRefreshMs)) {
+        if (held && !held.reread && (!shared || now - held.readAt < this.sharedRefreshMs)) {
           // Others as read last time; a view own moved past (diverged) is rebuilt from them.
           if (held.diverged) this.rebase(held);
           mine.set(id, this.touch(held));
@@ -614,6 +621,8 @@ export class PartitionState {
       }
     }
     try {
+      // Drops after this point may have taken contributions into the store after the read saw it.
+      const drops = this.drops;
       const reading = toRead.length === 0 ? undefined : this.store.read(toRead);
       // The read is on its way (the store sends before its first await): what the caller sends now
       // on the same connection runs after it. Should the callback throw, the read's own failure
@@ -623,7 +632,7 @@ export class PartitionState {
       afterReadsSent?.();
       const found = reading === undefined ? [] : await reading;
       toRead.forEach((ref, i) => {
-        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>, now);
+        const e = this.refresh(src, ref, found[i] as Map<string, Contribution>, now, drops);
         // Every contribution in memory (one process holding them all): the live view at once.
         if (holdsAll && isShared(ref.kind, e)) this.refreshFromMemory(e, now);
         (entries[SNAPSHOT_ENTITIES.indexOf(ref.kind)] as Map<string, Entry>).set(ref.id, this.touch(e));
@@ -636,9 +645,19 @@ export class PartitionState {
   }
 
   /** An entry brought up to date with what the store holds of it (own on first touch, others always). */
-  private refresh(src: string, ref: EntityRef, stored: ReadonlyMap<string, Contribution>, now: number): Entry {
+  private refresh(
+    src: string,
+    ref: EntityRef,
+    stored: ReadonlyMap<string, Contribution>,
+    now: number,
+    dropsAtRead: number,
+  ): Entry {
     const key = cacheKey(src, ref.kind, ref.id);
     let e = this.cache.get(key);
+    // Pulled into a group while its read was on its way (another partition's batch): the group
+    // ends, and the entry's view is rebuilt below from what it read (and the group formed again
+    // from it when the batch holds every partition).
+    if (e?.group) this.dissolve(e.group);
     const mine = stored.get(src);
     // A stored fence above ours: another owner moved on (we were a zombie or behind); take the store's.
     if (e && mine && mine.fence > e.fence) {
@@ -647,8 +666,14 @@ export class PartitionState {
     }
     let changed = false;
     if (!e) {
-      // A new contribution of the entity here: the others' views lack it.
-      if (SHARED_KINDS.has(ref.kind) || this.groups.size > 0) this.refreshSiblings(src, ref, false);
+      // A new contribution of the entity here: a live view of the others lacks it.
+      if (this.groups.size > 0) {
+        if (SHARED_KINDS.has(ref.kind)) this.refreshSiblings(src, ref, false);
+        else {
+          const g = this.groups.get(groupKey(ref));
+          if (g) this.dissolve(g);
+        }
+      }
       const own = mine ? this.decode(mine.blob) : new EntityWindows(this.geometry);
       const fence = mine?.fence ?? -1n;
       e = {
@@ -703,7 +728,8 @@ export class PartitionState {
     if ((others?.size ?? 0) !== e.others.size) changed = true;
     e.others = others ?? NO_OTHERS;
     e.readAt = now;
-    e.reread = false;
+    // An entry dropped meanwhile may have put its contribution in the store after this read.
+    e.reread = this.drops !== dropsAtRead;
     // A live view of a group that ended is nobody's to keep: the entry's own view is rebuilt.
     if (changed || e.diverged || e.view.isShared) this.rebase(e);
     return e;
@@ -725,6 +751,9 @@ export class PartitionState {
       if (d.local ? sibling?.view.own !== d.state : sibling !== undefined || !this.partitions.has(name)) return false;
       if (!d.local) (frozen ??= []).push(d.state);
     }
+    // A copy from the store is used for sharedRefreshMs from its read, in a group or not.
+    if (frozen !== undefined && now - e.readAt >= this.sharedRefreshMs) return false;
+    const readAt = frozen === undefined ? now : e.readAt;
     const members: Entry[] = [e];
     for (const name of this.partitions.keys()) {
       if (name === e.source) continue;
@@ -748,7 +777,7 @@ export class PartitionState {
       m.group = g;
       m.view.adopt(live);
       m.diverged = false;
-      m.readAt = now;
+      m.readAt = readAt;
     }
     this.memoryRefreshes++;
     return true;
@@ -775,12 +804,15 @@ export class PartitionState {
    * dropped contribution may be there and not in memory).
    */
   private refreshSiblings(src: string, ref: EntityRef, reread: boolean): void {
-    const g = this.groups.get(groupKey(ref));
+    if (reread) this.drops++;
+    // Without groups (several processes) the siblings keep their refresh interval, as before.
+    const live = this.groups.size > 0;
+    const g = live ? this.groups.get(groupKey(ref)) : undefined;
     if (g) this.dissolve(g, reread);
     for (const name of this.partitions.keys()) {
       const sibling = name === src ? undefined : this.sibling(name, ref);
       if (sibling === undefined) continue;
-      sibling.readAt = Number.NEGATIVE_INFINITY;
+      if (live) sibling.readAt = Number.NEGATIVE_INFINITY;
       if (reread) sibling.reread = true;
     }
   }

@@ -664,6 +664,10 @@ export class IngestBatchHandler {
     }
     // Between checkpoints, what other partitions read goes out at the shorter interval: their view
     // of it stays as fresh as before the checkpoint interval was raised, at a fraction of the writes.
+    // Not while this process holds every partition: no other owner reads them, its own views are
+    // live (docs/state.md "One live view per shared entity"), and they wait for the checkpoint as
+    // accounts do.
+    if (partitions.holdsEveryPartitionOf(held.source.topic)) return 0;
     if (!partitions.sharedCheckpointDue(held, d.sharedCheckpointIntervalMs)) return 0;
     return writeCheckpoint(store, partitions.checkpoint(held.source, { sharedOnly: true }));
   }
