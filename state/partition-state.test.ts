@@ -63,6 +63,24 @@ const tx = (offset: number, event: EntityEvent, verdict: StateTransaction['verdi
 
 type Expected = ReturnType<typeof bruteForce>;
 
+/**
+ * Holds the store's next read until the returned function is called: run then, or (`answerFirst`)
+ * answered at once from the store as it is and handed back then.
+ */
+function holdNextRead(store: FakeEntityStore, o: { answerFirst: boolean }): () => void {
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const read = store.read.bind(store);
+  store.read = async (refs) => {
+    store.read = read;
+    if (!o.answerFirst) await gate;
+    const answer = await read(refs);
+    if (o.answerFirst) await gate;
+    return answer;
+  };
+  return () => open();
+}
+
 /** Three partitions' streams over the same merchants and devices. */
 const threeStreams = (maxLength: number) =>
   fc.tuple(
@@ -742,14 +760,7 @@ describe('two partitions sharing merchants and devices', () => {
     await run(ps.applyBatch(P1, [p1(0, T + 100)]));
     // P0's next batch reads m (due, not holding every partition yet); its read waits.
     clock = 2_000;
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const read = store.read.bind(store);
-    store.read = async (refs) => {
-      store.read = read;
-      await gate;
-      return read(refs);
-    };
+    const open = holdNextRead(store, { answerFirst: false });
     const b0 = ps.applyBatch(P0, [tx(1, ev(T + 200))]);
     all = true;
     // Meanwhile P1's batch forms the group from memory, with P0's entry in it.
@@ -783,15 +794,7 @@ describe('two partitions sharing merchants and devices', () => {
     const b2 = await ps.applyBatch(P2, [on(2)(0, T + 100)]);
     // P0's first read of m is answered before P2's checkpoint, and handled after P2 was released
     // (its contribution then in the store only).
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const read = store.read.bind(store);
-    store.read = async (refs) => {
-      store.read = read;
-      const answer = await read(refs);
-      await gate;
-      return answer;
-    };
+    const open = holdNextRead(store, { answerFirst: true });
     const b0 = ps.applyBatch(P0, [on(0)(0, T + 200)]);
     await Promise.resolve();
     b2.confirm(await store.checkpoint(b2.checkpointWrites()));

@@ -635,7 +635,11 @@ export class EntityView {
 
   /** Replaces the others' part of the view (at batch start); an empty list makes the view own alone. */
   rebase(others: readonly EntityWindows[]): void {
-    if (this.shared) this.unshare();
+    // A shared live view is never rebuilt in place: the view is rebuilt from a copy of own.
+    if (this.shared) {
+      this.merged = null;
+      this.shared = false;
+    }
     const live = others.filter((o) => o.head !== null);
     if (live.length === 0) {
       this.merged = null;
@@ -650,18 +654,11 @@ export class EntityView {
   /**
    * Makes `live` the view: a merged state the views of every contribution of the entity share,
    * each applying its own events to it (null: own alone). Its owner keeps it equal to the merge of
-   * the contributions (PartitionState's groups); a rebase or unshare detaches from it.
+   * the contributions (PartitionState's groups); a rebase detaches from it.
    */
   adopt(live: EntityWindows | null): void {
     this.merged = live;
     this.shared = live !== null;
-  }
-
-  /** Detaches from a shared view: the view is own alone until the next rebase. */
-  unshare(): void {
-    if (!this.shared) return;
-    this.merged = null;
-    this.shared = false;
   }
 
   /** Whether the view is a shared live view (adopt). */
