@@ -217,6 +217,7 @@ const envSchema = z.object({
   TXMON_OPS_API_TOKEN_FILE: z.string().optional(),
   // issue 22: the processors' log files, mined into templates (empty: no logs read).
   TXMON_OPS_LOG_FILES: z.string().default('').transform(commaList),
+  TXMON_OPS_BROKER_LAG: boolFlag.default(true),
   TXMON_OPS_LOG_WARMUP_MS: z.coerce.number().int().min(0).default(900_000),
   TXMON_OPS_SCRAPE_MS: z.coerce.number().int().min(1_000).default(15_000),
   TXMON_OPS_WINDOW_MS: z.coerce.number().int().min(60_000).default(3_600_000),
@@ -379,6 +380,11 @@ export type TxmonConfig = Readonly<{
     logFiles: readonly string[];
     /** Templates first seen this soon after the start are the baseline's, not new. */
     logWarmupMs: number;
+    /**
+     * Read the ingest and reconcile groups' lag from the broker each round (ops/broker-lag.ts), as a
+     * target named `kafka`; false: only the processors' own lag gauges.
+     */
+    brokerLag: boolean;
     scrapeMs: number;
     windowMs: number;
     threshold: number;
@@ -565,6 +571,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): T
       apiToken: ops.apiToken,
       logFiles: e.TXMON_OPS_LOG_FILES,
       logWarmupMs: e.TXMON_OPS_LOG_WARMUP_MS,
+      brokerLag: e.TXMON_OPS_BROKER_LAG,
       scrapeMs: e.TXMON_OPS_SCRAPE_MS,
       windowMs: e.TXMON_OPS_WINDOW_MS,
       threshold: e.TXMON_OPS_THRESHOLD,

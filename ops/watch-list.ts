@@ -1,6 +1,7 @@
 /** What ops-watch watches in txmon's own /metrics, which way each metric's move is trouble, and the engine's parameters from the config. */
 import type { TxmonConfig } from '../config/config.ts';
 import type { WatchParams } from './watch.ts';
+import { GROUP_LAG_METRIC } from './broker-lag.ts';
 
 /** The metrics watched for anomalies: throughput, lag, dead letters, latency, retries and errors, drift. */
 export const WATCHED_METRICS = [
@@ -12,6 +13,8 @@ export const WATCHED_METRICS = [
   'txmon_ingest_retries_total',
   'txmon_recon_records_total',
   'txmon_recon_consumer_lag',
+  // Not exported by a processor: the groups' lag as ops-watch reads it from the broker (ops/broker-lag.ts).
+  'txmon_consumer_group_lag_records',
   'txmon_recon_dead_letters_total',
   'txmon_recon_batch_duration_seconds',
   'txmon_recon_batch_retries_total',
@@ -45,6 +48,7 @@ export const BAD_DIRECTION: Readonly<Record<string, 'up' | 'down'>> = {
   txmon_recon_records_total: 'down',
   txmon_ingest_consumer_lag_records: 'up',
   txmon_recon_consumer_lag: 'up',
+  [GROUP_LAG_METRIC]: 'up',
   txmon_ingest_dead_letters_total: 'up',
   txmon_recon_dead_letters_total: 'up',
   txmon_ingest_batch_duration_seconds: 'up',
@@ -80,6 +84,7 @@ export function watchParams(cfg: TxmonConfig): WatchParams {
     slos: [
       { metric: 'txmon_ingest_consumer_lag_records', as: 'gauge', limit: o.slo.lagRecords },
       { metric: 'txmon_recon_consumer_lag', as: 'gauge', limit: o.slo.lagRecords },
+      { metric: GROUP_LAG_METRIC, as: 'gauge', limit: o.slo.lagRecords },
       { metric: 'txmon_ingest_record_to_commit_seconds', as: 'p99', limit: o.slo.latencyP99Ms / 1_000 },
       { metric: 'txmon_ingest_dead_letters_total', as: 'rate', limit: o.slo.dlqPerSecond },
       { metric: 'txmon_recon_dead_letters_total', as: 'rate', limit: o.slo.dlqPerSecond },

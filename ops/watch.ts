@@ -10,6 +10,14 @@ import { derive, MIN_SHARE_TRIALS, readScrape, type Scrape } from './exposition.
 import { breachPlausible, fitHolt, timeToBreach } from './forecast.ts';
 import { IncidentTracker, type FlaggedSeries, type Incident, type IncidentChange, type IncidentParams } from './incidents.ts';
 
+/**
+ * A gauge with an SLO limit (the lags) is not scored against a scale below this share of its limit:
+ * at a low rate the lag is mostly 0 with a batch in flight now and then (median and MAD 0), and
+ * any record waiting would otherwise be unusual. With the threshold at 5, a lag must move by 1 % of
+ * its limit to be flagged (1,000 records at the default 100,000).
+ */
+export const SLO_GAUGE_SCALE_SHARE = 0.002;
+
 /** A limit on a series: the forecaster says when it will be crossed. */
 export interface SloLimit {
   /** The metric, as exported. */
@@ -178,12 +186,15 @@ export class OpsWatchEngine {
   }
 
   /** A new series' state, its detector given a 0 at each of `zerosAt` (ascending times). */
-  private seriesState(key: string, point: Pick<RoundPoint, 'as' | 'bounds'>, zerosAt: readonly number[]): SeriesState {
+  private seriesState(key: string, point: Pick<RoundPoint, 'as' | 'bounds' | 'name'>, zerosAt: readonly number[]): SeriesState {
     // A counter's rate is a count per scrape interval: the counting noise is its scale's floor; a
     // histogram's p99 is read at its buckets' resolution: the bucket's width is.
     const base = this.params.detector;
     // A share is of at least MIN_SHARE_TRIALS events: its binomial noise there is its floor (a
-    // share of more events is steadier; the floor then errs on the side of fewer alarms).
+    // share of more events is steadier; the floor then errs on the side of fewer alarms). A gauge
+    // with an SLO limit: a share of its limit is (SLO_GAUGE_SCALE_SHARE).
+    const gaugeLimit =
+      point.as === 'gauge' ? this.params.slos.find((l) => l.as === 'gauge' && l.metric === point.name)?.limit : undefined;
     const params =
       point.as === 'rate'
         ? { ...base, countSeconds: this.params.scrapeMs / 1_000 }
@@ -191,7 +202,9 @@ export class OpsWatchEngine {
           ? { ...base, bounds: point.bounds }
           : point.as === 'share'
             ? { ...base, trials: MIN_SHARE_TRIALS }
-            : base;
+            : gaugeLimit !== undefined
+              ? { ...base, minScale: Math.max(base.minScale, gaugeLimit * SLO_GAUGE_SCALE_SHARE) }
+              : base;
     const s: SeriesState = { detector: new Detector(params), runStartedAt: 0, misses: 0, recent: [] };
     for (const t of zerosAt) s.detector.push(t, 0);
     this.series.set(key, s);

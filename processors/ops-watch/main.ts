@@ -24,6 +24,7 @@ import { avroType, schemaText } from '../../schemas/index.ts';
 import { LogTemplateWatch } from '../../ops/log-watch.ts';
 import { LogFileTail } from './log-files.ts';
 import { topicName, valueSubject } from '../../topics/topics.ts';
+import { BROKER_TARGET, lagExposition, readGroupLags, type LagWatch } from '../../ops/broker-lag.ts';
 
 /** Templates with a series of their own; the rest share one (a runaway log must not grow the series without bound). */
 const LOG_TEMPLATES_MAX = 500;
@@ -76,10 +77,23 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
   );
   const type = avroType('ops-alert');
   const pool = createPool(cfg);
-  const producer = createKafka(cfg, log, '-ops-watch').producer({ idempotent: true, maxInFlightRequests: 1 });
+  const kafka = createKafka(cfg, log, '-ops-watch');
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // The groups' lag as the broker sees it (TXMON_OPS_BROKER_LAG): read as a target of its own.
+  const admin = cfg.ops.brokerLag ? kafka.admin() : null;
+  const lagWatches: LagWatch[] = [
+    { group: cfg.ingest.groupId, topics: [topicName(cfg.topicNamespace, 'transactions')] },
+    {
+      group: cfg.recon.groupId,
+      topics: [topicName(cfg.topicNamespace, 'transactions'), topicName(cfg.topicNamespace, 'settlements')],
+    },
+  ];
   try {
     await untilUp('kafka', () => producer.connect());
+    if (admin !== null) await untilUp('kafka', () => admin.connect());
   } catch (err) {
+    // The start failed: what it reports is `err`; a failed disconnect of a client that never connected adds nothing.
+    await producer.disconnect().catch((e: unknown) => tolerate('teardown-step', e));
     await pool.end();
     throw err;
   }
@@ -130,11 +144,13 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
 
   // The API's /metrics needs a key (sre or admin): presented to the target named api only.
   const apiAuth = cfg.ops.apiToken === null ? undefined : { authorization: `Bearer ${cfg.ops.apiToken.reveal()}` };
+  // A target that does not answer within half a round (10 s at most) counts as down for the round.
+  const scrapeTimeoutMs = Math.min(10_000, Math.max(500, scrapeMs / 2));
   const scrape = async (target: { name: string; url: string }): Promise<string | null> => {
     try {
       const keyed = target.name === 'api' && apiAuth !== undefined;
       const res = await fetch(target.url, {
-        signal: AbortSignal.timeout(Math.min(10_000, Math.max(500, scrapeMs / 2))),
+        signal: AbortSignal.timeout(scrapeTimeoutMs),
         // A /metrics endpoint has no reason to redirect; with the key, a redirect is refused outright.
         ...(keyed && { headers: apiAuth, redirect: 'error' as const }),
       });
@@ -155,6 +171,29 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
       if (!down.has(target.name)) {
         down.add(target.name);
         log.warn({ target: target.name, url: target.url, err: errorMessage(err) }, `ops-watch: cannot scrape ${target.name}`);
+      }
+      return null;
+    }
+  };
+
+  /** This round's lags from the broker as exposition text, or null when it did not answer (`kafka:up` 0). */
+  const readLags = async (): Promise<string | null> => {
+    if (admin === null) return null;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${scrapeTimeoutMs} ms`)), scrapeTimeoutMs);
+      });
+      const lags = await Promise.race([readGroupLags(admin, lagWatches), late]).finally(() => clearTimeout(timer));
+      const text = lagExposition(lags);
+      metrics.scrapes.inc({ target: BROKER_TARGET, outcome: 'ok' });
+      if (down.delete(BROKER_TARGET)) log.info(`ops-watch: the broker answers the groups' offsets again`);
+      return text;
+    } catch (err) {
+      metrics.scrapes.inc({ target: BROKER_TARGET, outcome: 'failed' });
+      if (!down.has(BROKER_TARGET)) {
+        down.add(BROKER_TARGET);
+        log.warn({ target: BROKER_TARGET, err: errorMessage(err) }, `ops-watch: cannot read the groups' lag from the broker`);
       }
       return null;
     }
@@ -252,12 +291,10 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
       // Never backwards, should the wall clock be stepped back: a series' points are in time order.
       const time = Math.max(Date.now(), lastTime);
       lastTime = time;
-      const [texts, logs] = await Promise.all([Promise.all(targets.map(scrape)), readLogs(time)]);
-      const step = engine.observe(
-        time,
-        targets.map((t, i) => ({ target: t.name, text: texts[i] ?? null })),
-        logs,
-      );
+      const [texts, logs, lags] = await Promise.all([Promise.all(targets.map(scrape)), readLogs(time), readLags()]);
+      const scrapes = targets.map((t, i) => ({ target: t.name, text: texts[i] ?? null }));
+      if (admin !== null) scrapes.push({ target: BROKER_TARGET, text: lags });
+      const step = engine.observe(time, scrapes, logs);
       rounds++;
       lastRoundAt = Date.now();
       report(step);
@@ -267,7 +304,15 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
     }
   };
 
-  log.info({ targets: targets.map((t) => `${t.name}=${t.url}`), logFiles, scrapeMs }, 'ops-watch running');
+  log.info(
+    {
+      targets: targets.map((t) => `${t.name}=${t.url}`),
+      brokerLag: admin === null ? null : lagWatches.map((w) => `${w.group}: ${w.topics.join(', ')}`),
+      logFiles,
+      scrapeMs,
+    },
+    'ops-watch running',
+  );
   const done = (async () => {
     await flush(); // what a previous run left open, closed
     await loop();
@@ -275,6 +320,7 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
     await flush(); // it keeps what it could not write, and says so
     await probe?.close();
     await producer.disconnect().catch((err: unknown) => tolerate('teardown-step', err));
+    await admin?.disconnect().catch((err: unknown) => tolerate('teardown-step', err));
     await pool.end().catch((err: unknown) => tolerate('teardown-step', err));
   });
   return {

@@ -4,7 +4,8 @@
 // incident and an SLO breach forecast: ops alerts in `ops_alerts` (latest revision) and on
 // txmon.ops-alerts.v1 (every revision, Avro); its own /metrics and /readyz say so. Restarted, it
 // closes what the previous run left open. With TXMON_OPS_LOG_FILES (issue 22) it reads a log file
-// as it grows: a kind of line first seen after the warm-up is an incident naming its template.
+// as it grows: a kind of line first seen after the warm-up is an incident naming its template. The
+// groups' lag read from the broker (TXMON_OPS_BROKER_LAG) forecasts a breach while no processor answers.
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProbeServer, type ProbeServer } from '../../platform/http-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
+import { readGroupLags } from '../../ops/broker-lag.ts';
 import { createPool, type Pool } from '../../platform/mysql.ts';
 import { readTopic } from '../../platform/topic-reader.ts';
 import { startOpsWatch } from '../../processors/ops-watch/main.ts';
@@ -319,6 +321,91 @@ describe('ops-watch', () => {
       expect(other?.evidence[0]?.template).toBeNull();
     } finally {
       await app.close();
+    }
+  });
+  it('lag from the broker: a group that stops consuming while its topic grows is forecast to breach, with no processor answering', async () => {
+    const kafka = createKafka(ns.cfg, testLogger);
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    await Promise.all([admin.connect(), producer.connect()]);
+    try {
+      const topic = topicName(ns.cfg.topicNamespace, 'transactions');
+      const group = ns.cfg.ingest.groupId;
+      const send = (n: number) =>
+        producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: Buffer.from('x') })) });
+      // The group has processed everything so far (its committed offsets at the high watermarks).
+      await send(150);
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({
+        groupId: group,
+        topic,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
+      const dead = await closedPort();
+      const cfg: TxmonConfig = {
+        ...ns.cfg,
+        ops: {
+          ...ns.cfg.ops,
+          // The ingest is down: its own lag gauge is not there to read.
+          targets: [{ name: 'ingest', url: `http://127.0.0.1:${dead}/metrics` }],
+          brokerLag: true,
+          minPoints: 8,
+          forecastPoints: 5,
+          slo: { ...ns.cfg.ops.slo, lagRecords: 6_000 },
+          scrapeMs: 200,
+          groupMs: 1_000,
+          quietMs: 2_000,
+          horizonMs: 60_000,
+        },
+      };
+      const steps: WatchStep[] = [];
+      let round = 0;
+      const climbFrom = 12;
+      let sending = Promise.resolve();
+      const watch = await startOpsWatch(cfg, testLogger, {
+        rounds: 26,
+        onStep: (s) => {
+          steps.push(s);
+          round++;
+          // Then the topic grows by 300 records a round, and nobody consumes them.
+          if (round >= climbFrom) sending = sending.then(() => send(300).then(() => {}));
+        },
+      });
+      await watch.done;
+      await sending;
+      const series = `kafka:txmon_consumer_group_lag_records{group=${JSON.stringify(group)},topic=${JSON.stringify(topic)}}`;
+      const predictions = steps.flatMap((s) => s.predictions.map((p) => ({ ...p, time: s.time })));
+      expect(predictions.map((p) => p.series)).toContain(series);
+      const forecast = predictions.find((p) => p.series === series) as (typeof predictions)[number];
+      // Ahead of the breach: the lag was still below the limit when it was forecast.
+      expect(forecast.value).toBeLessThan(6_000);
+      expect(forecast.expectedAt).toBeGreaterThan(forecast.time);
+      // The climb is also the incident, and the broker's series moved first.
+      const opened = steps.flatMap((s) => (s.incidents.opened ? [s.incidents.opened] : []));
+      expect(opened.map((o) => o.firstMover)).toEqual([series]);
+      const [rows] = await pool.query<RowDataPacket[]>('SELECT kind FROM ops_alerts WHERE status = ? AND first_mover = ?', [
+        'OPEN',
+        series,
+      ]);
+      expect(rows.map((r) => r.kind).sort()).toEqual(['ANOMALY', 'SLO_FORECAST']);
+      const own = await watch.metrics.registry.metrics();
+      expect(own).toContain('txmon_ops_scrapes_total{target="kafka",outcome="ok"} 26');
+      expect(own).toContain('txmon_ops_scrapes_total{target="ingest",outcome="failed"} 26');
+      // The figure is exact: every record sent after the group's commit, and for the reconcile group
+      // (no commit on the topic) every record on it.
+      const sent = (round - climbFrom + 1) * 300;
+      expect(
+        await readGroupLags(admin, [
+          { group, topics: [topic] },
+          { group: ns.cfg.recon.groupId, topics: [topic, `${topic}.missing`] },
+        ]),
+      ).toEqual([
+        { group, topic, lag: sent },
+        { group: ns.cfg.recon.groupId, topic, lag: sent + 150 },
+      ]);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
     }
   });
 });
