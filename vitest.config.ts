@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirstSequencer } from './tests/helpers/sequencer.ts';
 
 // The files that stop and restart the shared services (the broker, the registry, Redis, MariaDB):
 // nothing else may run beside them.
@@ -12,26 +13,36 @@ const CHAOS = [
   'tests/e2e/fault-run.e2e.test.ts',
 ];
 
+/** Every test process's heap ceiling (below, at `poolOptions`). */
+const FORK_ARGS = ['--max-old-space-size=8192'];
+
 // Files that measure (frames in the browser) and must not share the machine with other test files:
 // run with the chaos files, one at a time. They change no service.
 const SERIAL = ['tests/e2e/console-budget.e2e.test.ts'];
 
 // Three projects, run one after the other: unit tests beside the code (no network, two files at a
 // time); integration/end-to-end tests in tests/ against the real broker, registry, MariaDB and
-// Redis (two files at a time); then the chaos files, which stop and start those services, and the
+// Redis (three files at a time); then the chaos files, which stop and start those services, and the
 // files that measure, each alone.
 export default defineConfig({
   test: {
-    // Unit files two at a time (vitest's default here would be one: the CPUs less one).
-    maxWorkers: 2,
-    // A ceiling, not a reservation: the fault run at a million events (`npm run chaos`) compares two
-    // namespaces' ids, statuses and events in its worker (~2 GB of heap in use at its end,
-    // 2026-12-07), close to V8's default ~4 GB limit. The processes the tests spawn do not get it.
-    poolOptions: { forks: { execArgv: ['--max-old-space-size=8192'] } },
+    // At most three files at a time (vitest's default here would be one: the CPUs less one). Each
+    // pool has its own cap, and vitest reads pools' options here only, not per project: the forks
+    // (integration and chaos files) three at a time, not two, as they wait on the services and on
+    // the processes they start far more than they compute (the integration tier's CPU time was the
+    // same at 3 as at 2, its wall time 314 s against 381 s here, 2026-12-08); the threads (unit
+    // files) two at a time, as they compute. FORK_ARGS is a ceiling, not a reservation: the fault
+    // run at a million events (`npm run chaos`) compares two namespaces' ids, statuses and events in
+    // its worker (~2 GB of heap in use at its end, 2026-12-07), close to V8's default ~4 GB limit.
+    // The processes the tests spawn do not get it.
+    maxWorkers: 3,
+    poolOptions: { forks: { maxForks: 3, execArgv: FORK_ARGS }, threads: { maxThreads: 2, minThreads: 1 } },
     // The console's report, and on disk (.txmon/test-report/): JUnit XML, vitest's JSON (.ci/run
     // reads its counts) and a short Markdown summary (scripts/test-report.ts). A `--reporter` on the
     // command line replaces these.
     reporters: ['default', 'junit', 'json', './scripts/test-report.ts'],
+    // The files measured longest start first (tests/helpers/sequencer.ts): the tiers end sooner.
+    sequence: { sequencer: LongestFirstSequencer },
     outputFile: { junit: '.txmon/test-report/junit.xml', json: '.txmon/test-report/results.json' },
     projects: [
       {
@@ -43,6 +54,14 @@ export default defineConfig({
             'scripts/**/*.test.ts',
           ],
           environment: 'node',
+          // In worker threads, two at a time (root poolOptions): the forks' pool is sized for the
+          // integration tier. 73–81 s here against 84 s as three forks (2026-12-08).
+          pool: 'threads',
+          // One module graph per worker, as the integration files have: a unit file then pays for
+          // its own imports only (the unit tier took 71 s here against 106 s isolated, 2026-12-08).
+          // Safe for the same reason: no unit file mocks modules or leaves process-wide state behind
+          // (the two that fake timers restore them after each test).
+          isolate: false,
           // Before the integration files, not beside them (those measure timing-sensitive behaviour).
           sequence: { groupOrder: 0 },
         },
@@ -53,7 +72,7 @@ export default defineConfig({
           globalSetup: ['tests/helpers/global-setup.ts'],
           setupFiles: ['tests/helpers/quiet-warnings.ts'],
           sequence: { groupOrder: 1 },
-          // Two files at a time (root maxWorkers), each in its own namespace (topics, database,
+          // Three files at a time (root poolOptions), each in its own namespace (topics, database,
           // key prefix, groups); each worker keeps one module graph for the files it runs, so a
           // file does not pay ~3 s for a process and for importing the clients and the code again.
           // Safe because no file mocks, stubs or changes process-wide state.
