@@ -30,7 +30,7 @@ export default defineConfig({
     // pool has its own cap, and vitest reads pools' options here only, not per project: the forks
     // (integration and chaos files) three at a time, not two, as they wait on the services and on
     // the processes they start far more than they compute (the integration tier's CPU time was the
-    // same at 3 as at 2, its wall time 314 s against 381 s here, 2026-12-08); the threads (unit
+    // same at 3 as at 2, its wall time 322 s against 403 s back to back, 2026-12-08); the threads (unit
     // files) two at a time, as they compute. FORK_ARGS is a ceiling, not a reservation: the fault
     // run at a million events (`npm run chaos`) compares two namespaces' ids, statuses and events in
     // its worker (~2 GB of heap in use at its end, 2026-12-07), close to V8's default ~4 GB limit.
@@ -55,11 +55,11 @@ export default defineConfig({
           ],
           environment: 'node',
           // In worker threads, two at a time (root poolOptions): the forks' pool is sized for the
-          // integration tier. 73–81 s here against 84 s as three forks (2026-12-08).
+          // integration tier. 73–83 s here against 84 s as three forks, and 82–90 s as two isolated
+          // forks as before (2026-12-08).
           pool: 'threads',
-          // One module graph per worker, as the integration files have: a unit file then pays for
-          // its own imports only (the unit tier took 71 s here against 106 s isolated, 2026-12-08).
-          // Safe for the same reason: no unit file mocks modules or leaves process-wide state behind
+          // One module graph per thread, as the integration files have one per fork: a unit file
+          // then pays for its own imports only. Safe for the same reason: no unit file mocks modules or leaves process-wide state behind
           // (the two that fake timers restore them after each test).
           isolate: false,
           // Before the integration files, not beside them (those measure timing-sensitive behaviour).
@@ -87,7 +87,8 @@ export default defineConfig({
       {
         test: {
           name: 'chaos',
-          globalSetup: ['tests/helpers/global-setup.ts'],
+          // The integration tier's setup, and the cluster kept up between the files that use it.
+          globalSetup: ['tests/helpers/chaos-setup.ts'],
           setupFiles: ['tests/helpers/quiet-warnings.ts'],
           // Last, one file at a time, alone: these stop and start the shared services.
           sequence: { groupOrder: 2 },

@@ -6,7 +6,7 @@
 import kafkajs from 'kafkajs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../config/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { sleep } from '../../platform/retry.ts';
@@ -58,8 +58,9 @@ afterAll(async () => {
       await sleep(5_000);
     }
   }
-  // Leave the machine as it was: a cluster this file started is stopped again (its data stays).
-  if (startedHere) await clusterDown(cfg, () => {});
+  // Leave the machine as it was: a cluster this file started is stopped again (its data stays); in
+  // the chaos tier by the tier, after the fault run has used it too (tests/helpers/chaos-setup.ts).
+  if (startedHere && !inject('clusterStoppedByTier')) await clusterDown(cfg, () => {});
 }, 120_000);
 
 describe('txmon on three brokers and a Redis Cluster', () => {

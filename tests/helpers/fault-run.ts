@@ -9,6 +9,7 @@
  * reconcile process on the single broker, without faults, and every effect compared: nothing lost,
  * nothing doubled.
  */
+import { inject } from 'vitest';
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -443,6 +444,7 @@ export async function faultRun(opts: FaultRunOptions): Promise<FaultRunReport> {
       await chaos.cleanup();
       await clean.cleanup();
     }
-    if (startedCluster) await clusterDown(base, () => {});
+    // In the chaos tier the tier stops it, after its last file (tests/helpers/chaos-setup.ts).
+    if (startedCluster && !inject('clusterStoppedByTier')) await clusterDown(base, () => {});
   }
 }
