@@ -693,6 +693,19 @@ export function requireOpsApiToken(ops: TxmonConfig['ops']): void {
     );
 }
 
+/**
+ * ops-watch refuses a target named `kafka` while it reads the groups' lag from the broker
+ * (TXMON_OPS_BROKER_LAG): that is the name the broker's figures are read as (ops/broker-lag.ts),
+ * and two targets of one name would share their series.
+ */
+export function requireOpsTargetNames(ops: TxmonConfig['ops']): void {
+  if (ops.brokerLag && ops.targets.some((t) => t.name === 'kafka'))
+    throw bad(
+      'TXMON_OPS_TARGETS',
+      'names a target kafka, the name ops-watch reads the groups’ lag from the broker as: rename it, or set TXMON_OPS_BROKER_LAG=false',
+    );
+}
+
 /** The password in a URL's user info, decoded; undefined when it has none. */
 function urlPassword(url: string): string | undefined {
   const m = /^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i.exec(url);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig, requireOpsTargetNames } from '../config/config.ts';
 import { BROKER_TARGET, GROUP_LAG_METRIC, lagExposition } from './broker-lag.ts';
 import { readScrape } from './exposition.ts';
 import { OpsWatchEngine, type WatchStep } from './watch.ts';
@@ -65,9 +65,16 @@ describe('the groups’ lag from the broker as exposition text', () => {
     expect(flagged({ ...watchParams(cfg), slos: [] })).toBeGreaterThan(0);
   });
 
-  it('is off with TXMON_OPS_BROKER_LAG=false, on by default', () => {
+  it('is off with TXMON_OPS_BROKER_LAG=false, on by default; a target named kafka is refused while it is on', () => {
     expect(loadConfig({}).ops.brokerLag).toBe(true);
     expect(loadConfig({ TXMON_OPS_BROKER_LAG: 'false' }).ops.brokerLag).toBe(false);
     expect(() => loadConfig({ TXMON_OPS_BROKER_LAG: 'maybe' })).toThrow(/TXMON_OPS_BROKER_LAG/);
+    // A target of the broker's name would share its series: refused at ops-watch's start, naming the setting.
+    const named = { TXMON_OPS_TARGETS: 'ingest=http://a:1/metrics,kafka=http://b:2/metrics' };
+    expect(() => requireOpsTargetNames(loadConfig(named).ops)).toThrow(
+      /^invalid configuration: TXMON_OPS_TARGETS: names a target kafka/,
+    );
+    expect(() => requireOpsTargetNames(loadConfig({ ...named, TXMON_OPS_BROKER_LAG: 'false' }).ops)).not.toThrow();
+    expect(() => requireOpsTargetNames(loadConfig({}).ops)).not.toThrow();
   });
 });

@@ -5,7 +5,7 @@
  * forecast is an ops alert (ops/alerts.ts): logged, counted, a row in `ops_alerts` at its latest
  * revision, and every revision on txmon.ops-alerts.v1.
  */
-import { requireOpsApiToken, type TxmonConfig } from '../../config/config.ts';
+import { requireOpsApiToken, requireOpsTargetNames, type TxmonConfig } from '../../config/config.ts';
 import { errorMessage } from '../../platform/errors.ts';
 import { startProcessorProbes } from '../../platform/http-probe.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -48,6 +48,7 @@ export interface OpsWatchProcess {
 
 export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsWatchOptions = {}): Promise<OpsWatchProcess> {
   requireOpsApiToken(cfg.ops);
+  requireOpsTargetNames(cfg.ops);
   const log = logger.child({ processor: 'ops-watch' });
   if (cfg.ops.apiToken !== null && !cfg.ops.targets.some((t) => t.name === 'api'))
     log.warn('ops-watch: TXMON_OPS_API_TOKEN is set but no target is named api (TXMON_OPS_TARGETS): the key is not used');
