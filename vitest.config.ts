@@ -58,10 +58,9 @@ export default defineConfig({
           // integration tier. 73–83 s here against 84 s as three forks, and 82–90 s as two isolated
           // forks as before (2026-12-08).
           pool: 'threads',
-          // One module graph per thread, as the integration files have one per fork: a unit file
-          // then pays for its own imports only. Safe for the same reason: no unit file mocks modules or leaves process-wide state behind
-          // (the two that fake timers restore them after each test).
-          isolate: false,
+          // Each file in a fresh thread: vitest 3 takes `isolate` for its pools from the root config
+          // only (poolOptions.threads.isolate, unset: true), so a project's `isolate: false` did
+          // nothing here, and does not in the integration tier either.
           // Before the integration files, not beside them (those measure timing-sensitive behaviour).
           sequence: { groupOrder: 0 },
         },
@@ -73,10 +72,7 @@ export default defineConfig({
           setupFiles: ['tests/helpers/quiet-warnings.ts'],
           sequence: { groupOrder: 1 },
           // Three files at a time (root poolOptions), each in its own namespace (topics, database,
-          // key prefix, groups); each worker keeps one module graph for the files it runs, so a
-          // file does not pay ~3 s for a process and for importing the clients and the code again.
-          // Safe because no file mocks, stubs or changes process-wide state.
-          isolate: false,
+          // key prefix, groups) and its own fork (see the unit tier on `isolate`).
           include: ['tests/**/*.test.ts'],
           exclude: [...CHAOS, ...SERIAL],
           environment: 'node',

@@ -1,6 +1,6 @@
 import { KafkaJSGroupCoordinatorNotFound, KafkaJSNonRetriableError, type Admin } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
-import { consumerReadiness, drainedWhenCaughtUp, kafkajsGaveUpTooSoon } from './batch-consumer.ts';
+import { consumerReadiness, drainedWhenCaughtUp, groupLagByPartition, kafkajsGaveUpTooSoon } from './batch-consumer.ts';
 import type { Logger } from './logger.ts';
 
 describe('kafkajsGaveUpTooSoon', () => {
@@ -124,5 +124,35 @@ describe('drainedWhenCaughtUp', () => {
       checkEveryMs: 5,
     });
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('groupLagByPartition', () => {
+  it('counts from the committed offset, or from the low watermark when the group has none or committed below it (retention)', async () => {
+    const admin = {
+      fetchTopicOffsets: async () => [
+        { partition: 0, offset: '100', high: '100', low: '0' },
+        { partition: 1, offset: '100', high: '100', low: '40' },
+        { partition: 2, offset: '100', high: '100', low: '40' },
+        { partition: 3, offset: '100', high: '100', low: '40' },
+      ],
+      fetchOffsets: async () => [
+        {
+          topic: 't',
+          partitions: [
+            { partition: 0, offset: '70' },
+            { partition: 1, offset: '-1' },
+            { partition: 2, offset: '10' },
+            { partition: 3, offset: '90' },
+          ],
+        },
+      ],
+    } as unknown as Admin;
+    expect((await groupLagByPartition(admin, 'g', 't')).map((p) => [p.partition, p.committed, p.lag])).toEqual([
+      [0, '70', 30],
+      [1, null, 60],
+      [2, '10', 60],
+      [3, '90', 10],
+    ]);
   });
 });

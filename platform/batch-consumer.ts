@@ -193,7 +193,7 @@ export interface PartitionLag {
   partition: number;
   committed: string | null;
   high: string;
-  /** Records still to process: high watermark minus committed offset (or minus the low watermark when none). */
+  /** Records still to process: high watermark minus committed offset (or minus the low watermark when none, or when it is higher). */
   lag: number;
 }
 
@@ -205,7 +205,8 @@ export async function groupLagByPartition(admin: Admin, groupId: string, topic: 
   return ends.map((p) => {
     const high = Number(p.high);
     const c = Number(byPartition.get(p.partition) ?? '-1');
-    const from = c < 0 ? Number(p.low) : c;
+    // No commit, or one below the low watermark (records removed by retention): from the oldest record there.
+    const from = Math.max(c, Number(p.low));
     return { topic, partition: p.partition, committed: c < 0 ? null : String(c), high: p.high, lag: Math.max(0, high - from) };
   });
 }

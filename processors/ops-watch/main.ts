@@ -95,6 +95,7 @@ export async function startOpsWatch(cfg: TxmonConfig, logger: Logger, opts: OpsW
   } catch (err) {
     // The start failed: what it reports is `err`; a failed disconnect of a client that never connected adds nothing.
     await producer.disconnect().catch((e: unknown) => tolerate('teardown-step', e));
+    await admin?.disconnect().catch((e: unknown) => tolerate('teardown-step', e));
     await pool.end();
     throw err;
   }

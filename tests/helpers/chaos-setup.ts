@@ -19,7 +19,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await setupServices();
   const cfg = loadConfig(process.env);
-  const wasRunning = (await clusterStatus(cfg)).every((s) => s.running);
+  // Any node up before the tier: the tier stops none of them (a partly running cluster is someone's).
+  const wasRunning = (await clusterStatus(cfg)).some((s) => s.running);
   project.provide('clusterStoppedByTier', true);
   return async () => {
     if (!wasRunning && (await clusterStatus(cfg)).some((s) => s.running)) await clusterDown(cfg, () => {});
