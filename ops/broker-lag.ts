@@ -11,7 +11,7 @@
  * forecaster, traces and evidence as every scraped series.
  */
 import type { Admin } from 'kafkajs';
-import { groupLagByPartition } from '../platform/batch-consumer.ts';
+import { groupLag } from '../platform/batch-consumer.ts';
 
 /** The metric's name, in the engine's watch list and SLOs (ops/watch-list.ts). */
 export const GROUP_LAG_METRIC = 'txmon_consumer_group_lag_records';
@@ -39,7 +39,7 @@ function labelValue(v: string): string {
 /** The lags as Prometheus text exposition (a gauge per group and topic). */
 export function lagExposition(lags: readonly GroupTopicLag[]): string {
   const lines = [
-    `# HELP ${GROUP_LAG_METRIC} Offsets the group has still to process on the topic, from the broker: high watermarks less the group's committed offsets (less the low watermarks where the group has none), summed over the partitions; transaction markers count.`,
+    `# HELP ${GROUP_LAG_METRIC} Offsets the group has still to process on the topic, from the broker: high watermarks less the group's committed offsets (or the low watermarks where the group has none or is below them), summed over the partitions; transaction markers count.`,
     `# TYPE ${GROUP_LAG_METRIC} gauge`,
   ];
   for (const l of lags) lines.push(`${GROUP_LAG_METRIC}{group="${labelValue(l.group)}",topic="${labelValue(l.topic)}"} ${l.lag}`);
@@ -61,7 +61,7 @@ export async function readGroupLags(admin: Admin, watches: readonly LagWatch[]):
         .map(async (topic) => ({
           group: w.group,
           topic,
-          lag: (await groupLagByPartition(admin, w.group, topic)).reduce((s, p) => s + p.lag, 0),
+          lag: await groupLag(admin, w.group, topic),
         })),
     ),
   );
